@@ -1,0 +1,57 @@
+# labbook — the two commands: `make run` and `make test`. Both do all set-up on a fresh machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+TRANSLATIONS := labbook/translations
+PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: run test install translations extract-messages lint migration-check clean
+
+## Create the virtualenv and install labbook with its test and PostgreSQL extras.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,postgres]'
+	touch $@
+
+## Compile the zh_CN and en message catalogues.
+translations: install $(MO_FILES)
+
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+## Serve the app on http://$(HOST):$(PORT) with the catalogue and demo data loaded.
+run: translations
+	LABBOOK_ENV=development $(FLASK) labbook init
+	LABBOOK_ENV=development $(FLASK) labbook demo
+	@echo "labbook is starting on http://$(HOST):$(PORT)"
+	LABBOOK_ENV=development $(FLASK) run --host $(HOST) --port $(PORT)
+
+## Run the whole test suite (on PostgreSQL too when LABBOOK_TEST_DATABASE_URL is set).
+test: translations
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check labbook tests benchmarks migrations wsgi.py
+
+## Fail when the models and the migrations disagree.
+migration-check: install
+	rm -f instance-migration-check.sqlite
+	LABBOOK_ENV=development LABBOOK_DATABASE_URL=sqlite:///$(CURDIR)/instance-migration-check.sqlite $(FLASK) db upgrade
+	LABBOOK_ENV=development LABBOOK_DATABASE_URL=sqlite:///$(CURDIR)/instance-migration-check.sqlite $(FLASK) db check
+	rm -f instance-migration-check.sqlite
+
+## Refresh the message catalogues from the source (for developers).
+extract-messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(MO_FILES)

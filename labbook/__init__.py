@@ -1,0 +1,73 @@
+"""labbook: booking and billing for the open, shared laboratories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from labbook.config import INSTANCE_PATH, PROJECT_ROOT, Config
+
+
+def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` is a Config class, or a mapping of settings applied on top of ``Config``.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_PATH),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    if isinstance(config, type):
+        app.config.from_object(config)
+    else:
+        app.config.from_object(Config)
+        if config:
+            app.config.update(config)
+    Config.finalize(app.config)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from labbook import errors, web
+
+    errors.register(app)
+    web.register(app)
+
+    from labbook.cli import labbook_cli
+
+    app.cli.add_command(labbook_cli)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from labbook.core.engine import configure_sqlite
+    from labbook.extensions import babel, csrf, db, login_manager, migrate
+    from labbook.i18n import select_locale, select_timezone
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True,
+                     render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from labbook.accounts.views import bp as accounts_bp
+    from labbook.api import bp as api_bp
+    from labbook.catalogue.views import bp as catalogue_bp
+    from labbook.extensions import csrf
+
+    app.register_blueprint(catalogue_bp)
+    app.register_blueprint(accounts_bp)
+    # The API authenticates with bearer tokens, never cookies, so there is nothing to forge.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)

@@ -1,0 +1,1 @@
+"""Organizations, users, sign-in, qualifications and API tokens."""

@@ -1,0 +1,118 @@
+"""Organizations and users."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from labbook.core.db import Base, UTCDateTime
+from labbook.core.enums import string_enum
+from labbook.core.time import utcnow
+
+if TYPE_CHECKING:
+    from labbook.catalogue.models import Lab
+
+
+class PriceTier(enum.StrEnum):
+    INTERNAL = "internal"
+    PARTNER = "partner"
+    EXTERNAL = "external"
+
+
+class OrganizationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Role(enum.StrEnum):
+    RESEARCHER = "researcher"
+    LAB_MANAGER = "lab_manager"
+    ADMIN = "admin"
+
+
+lab_managers = Table(
+    "lab_managers",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("lab_id", ForeignKey("labs.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    tier: Mapped[PriceTier] = mapped_column(string_enum(PriceTier, "price_tier"))
+    status: Mapped[OrganizationStatus] = mapped_column(
+        string_enum(OrganizationStatus, "organization_status"), default=OrganizationStatus.ACTIVE
+    )
+    weekly_quota_hours: Mapped[int | None] = mapped_column(Integer)
+    billing_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[User]] = relationship(
+        back_populates="organization", foreign_keys="User.organization_id"
+    )
+    billing_contact: Mapped[User | None] = relationship(
+        foreign_keys=[billing_contact_id], post_update=True
+    )
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == OrganizationStatus.SUSPENDED
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.name}>"
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    role: Mapped[Role] = mapped_column(string_enum(Role, "user_role"), default=Role.RESEARCHER)
+    locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization | None] = relationship(
+        back_populates="members", foreign_keys=[organization_id]
+    )
+    managed_labs: Mapped[list[Lab]] = relationship(
+        secondary=lab_managers, back_populates="managers", order_by="Lab.code"
+    )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_lab_manager(self) -> bool:
+        return self.role == Role.LAB_MANAGER
+
+    @property
+    def price_tier(self) -> PriceTier | None:
+        return self.organization.tier if self.organization else None
+
+    def manages(self, lab: Lab) -> bool:
+        if self.is_admin:
+            return True
+        return self.is_lab_manager and any(managed.id == lab.id for managed in self.managed_labs)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"

@@ -1,0 +1,60 @@
+"""JSON API under /api/v1: blueprint, problem responses and shared request parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext as _
+
+from labbook.core.errors import Problem, ValidationError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(status: int, title: str, *, code: str, detail: str | None = None,
+                     problems: list[Problem] | None = None, **extra: Any) -> Response:
+    """An RFC 9457 problem document with our stable ``code`` and, where useful, ``problems``."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "code": code}
+    if detail:
+        body["detail"] = detail
+    if problems:
+        body["problems"] = [p.as_dict() for p in problems]
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole-number query parameter within bounds, or a 422 naming the parameter."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        if maximum is None:
+            message = _("'%(name)s' must be a whole number of at least %(minimum)d.",
+                        name=name, minimum=minimum)
+        else:
+            message = _("'%(name)s' must be a whole number from %(minimum)d to %(maximum)d.",
+                        name=name, minimum=minimum, maximum=maximum)
+        raise ValidationError(message, code="invalid_parameter",
+                              problems=[Problem("invalid_parameter", message, field=name)])
+    return value
+
+
+def pagination_args() -> tuple[int, int]:
+    page = int_arg("page", 1, maximum=1_000_000)
+    per_page = int_arg("per_page", 50, maximum=current_app.config["API_MAX_PER_PAGE"])
+    return page, per_page
+
+
+from labbook.api import openapi  # noqa: E402,F401  (registers the document route)
+from labbook.catalogue import api as catalogue_api  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Rate cards, charges and monthly statements."""

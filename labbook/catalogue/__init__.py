@@ -1,0 +1,1 @@
+"""Labs, instruments and testing services: what the three labs offer."""

@@ -1,0 +1,146 @@
+"""Operator commands: ``flask --app wsgi labbook <command>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from labbook.accounts import services as accounts
+from labbook.accounts.models import Organization, PriceTier, Role
+from labbook.catalogue.loader import DATA_DIR, CatalogueError, load_catalogue
+from labbook.catalogue.models import Lab
+from labbook.core.errors import DomainError
+from labbook.core.time import to_lab_time, utcnow
+from labbook.extensions import db
+
+
+@click.group("labbook", help="Set up and run labbook.")
+def labbook_cli() -> None:
+    pass
+
+
+def _fail(message: str) -> click.ClickException:
+    db.session.rollback()
+    return click.ClickException(message)
+
+
+def _load(directory: Path) -> None:
+    try:
+        report = load_catalogue(db.session, to_lab_time(utcnow()).date(), directory)
+    except CatalogueError as exc:
+        raise _fail(str(exc)) from None
+    click.echo(f"Catalogue loaded — {report.summary()}")
+
+
+@labbook_cli.command("init")
+@click.option("--catalogue-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=DATA_DIR, show_default="the catalogue shipped with labbook",
+              help="Folder with labs.csv, categories.csv, instruments.csv, services.csv and "
+                   "manifest.csv.")
+@with_appcontext
+def init_command(catalogue_dir: Path) -> None:
+    """Create or upgrade the database schema and load the catalogue.
+
+    Safe to run again: the schema is only upgraded, and catalogue rows are matched by code, so
+    unchanged rows stay as they are and changed rows are updated.
+    """
+    from flask_migrate import upgrade
+
+    upgrade()
+    click.echo("Database schema is up to date.")
+    _load(catalogue_dir)
+
+
+@labbook_cli.command("load-catalogue")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                default=DATA_DIR)
+@with_appcontext
+def load_catalogue_command(directory: Path) -> None:
+    """Check and load catalogue files from DIRECTORY (default: the shipped catalogue).
+
+    Nothing is written unless every row of every file is valid; problems are listed with file,
+    line and column.
+    """
+    _load(directory)
+
+
+@labbook_cli.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Create demo organizations and users (one per role and lab) and print their logins.
+
+    Only for trying labbook out: never run it on a production database. Running it again
+    creates nothing new and prints the logins again.
+    """
+    from labbook.demo import DEMO_PASSWORD, load_demo
+
+    if db.session.scalar(select(Lab.id).limit(1)) is None:
+        raise _fail("The catalogue is not loaded yet: run `flask --app wsgi labbook init` first.")
+    try:
+        users = load_demo(db.session)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for user in users:
+        labs = f" [{', '.join(user.labs)}]" if user.labs else ""
+        click.echo(f"  {user.role.value:<12} {user.email:<32} {user.name}{labs}")
+
+
+@labbook_cli.command("create-org")
+@click.option("--name", required=True, help="Registered name of the enterprise.")
+@click.option("--uscc", required=True, help="统一社会信用代码: 18 characters, checksum-validated.")
+@click.option("--tier", required=True, type=click.Choice([t.value for t in PriceTier]),
+              help="Price tier the organization is billed at.")
+@click.option("--weekly-quota", type=click.IntRange(min=1), default=None,
+              help="Hours per week the organization may book in all (default: no quota).")
+@with_appcontext
+def create_org_command(name: str, uscc: str, tier: str, weekly_quota: int | None) -> None:
+    """Create an organization (an enterprise, or the institute itself)."""
+    try:
+        organization = accounts.create_organization(db.session, name=name, uscc=uscc, tier=tier,
+                                                    weekly_quota_hours=weekly_quota)
+        db.session.commit()
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    click.echo(f"Created organization {organization.name} (id {organization.id}, "
+               f"{organization.tier.value}).")
+
+
+@labbook_cli.command("create-user")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--org", "org_name", default=None,
+              help="Name of the user's organization (required for researchers).")
+@click.option("--lab", "lab_codes", multiple=True,
+              help="Code of a lab the user manages (lab managers; repeat for several).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Initial password (asked for when not given).")
+@click.option("--locale", type=click.Choice(list(accounts.SUPPORTED_LOCALES)), default="zh_CN",
+              show_default=True)
+@with_appcontext
+def create_user_command(email: str, name: str, role: str, org_name: str | None,
+                        lab_codes: tuple[str, ...], password: str, locale: str) -> None:
+    """Create a user account."""
+    organization = None
+    if org_name:
+        organization = db.session.scalar(select(Organization).where(Organization.name == org_name))
+        if organization is None:
+            raise _fail(f"No organization named {org_name!r}.")
+    labs = []
+    for code in lab_codes:
+        lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
+        if lab is None:
+            raise _fail(f"No lab with code {code!r}.")
+        labs.append(lab)
+    try:
+        user = accounts.create_user(db.session, email=email, name=name, password=password,
+                                    role=role, organization=organization, labs=labs,
+                                    locale=locale)
+        db.session.commit()
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")

@@ -1,0 +1,90 @@
+"""Configuration from environment variables.
+
+``LABBOOK_ENV=development`` relaxes the SECRET_KEY requirement (a key is generated once and kept in
+``instance/``); every other environment must set ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = Path(os.environ.get("LABBOOK_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+class ConfigurationError(RuntimeError):
+    """The deployment is missing something it needs to start."""
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _database_url(value: str | None) -> str:
+    if not value:
+        return _sqlite_url(INSTANCE_PATH / "labbook.sqlite")
+    # Heroku-style URLs and bare "postgresql://" both mean psycopg 3 here.
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix):]
+    return value
+
+
+def _development_secret_key() -> str:
+    key_file = INSTANCE_PATH / "secret_key"
+    if not key_file.exists():
+        INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    ENV_NAME = os.environ.get("LABBOOK_ENV", "production")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("LABBOOK_DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    LABBOOK_BASE_URL = os.environ.get("LABBOOK_BASE_URL", "http://127.0.0.1:5000")
+    LABBOOK_SMTP_URL = os.environ.get("LABBOOK_SMTP_URL")
+    LABBOOK_MAIL_FROM = os.environ.get("LABBOOK_MAIL_FROM", "labbook@jzit.example.cn")
+    # Domain that makes iCal UIDs globally unique; must never change once feeds are published.
+    LABBOOK_UID_DOMAIN = os.environ.get("LABBOOK_UID_DOMAIN", "labbook.jzit.example.cn")
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "labbook" / "translations")
+    LANGUAGES = ("zh_CN", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    API_MAX_PER_PAGE = 200
+    UI_PER_PAGE = 25
+    JSON_SORT_KEYS = False
+
+    @classmethod
+    def finalize(cls, settings: dict) -> None:
+        """Fill in derived values and refuse to start with an unsafe configuration."""
+        if not settings.get("SECRET_KEY"):
+            if settings.get("ENV_NAME") == "development" or settings.get("TESTING"):
+                settings["SECRET_KEY"] = _development_secret_key()
+            else:
+                raise ConfigurationError(
+                    "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long "
+                    "random string (python3 -c 'import secrets; print(secrets.token_hex(32))'), "
+                    "or LABBOOK_ENV=development for a local development server."
+                )
+        if settings["LABBOOK_BASE_URL"].startswith("https://"):
+            settings.setdefault("SESSION_COOKIE_SECURE", True)
+            settings.setdefault("REMEMBER_COOKIE_SECURE", True)
+
+
+class TestingConfig(Config):
+    TESTING = True
+    ENV_NAME = "testing"
+    SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
+    WTF_CSRF_ENABLED = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}

@@ -1,0 +1,1 @@
+"""Framework-free building blocks: database base and column types, time helpers, domain errors."""

@@ -1,0 +1,71 @@
+import pytest
+
+from labbook import create_app
+from labbook.config import TestingConfig
+from tests.factories import PASSWORD, create_user, reload
+
+
+def sign_in(client, email, password=PASSWORD, next_url=""):
+    return client.post("/login", data={"email": email, "password": password, "next": next_url})
+
+
+def test_sign_in_and_out(client):
+    user = create_user(name="陈晓明")
+    response = sign_in(client, user.email)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "陈晓明" in client.get("/").get_data(as_text=True)
+
+    client.post("/logout")
+    assert "陈晓明" not in client.get("/").get_data(as_text=True)
+
+
+def test_wrong_password_is_explained_without_saying_which_part(client):
+    user = create_user()
+    response = sign_in(client, user.email, "wrong-password-1")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "邮箱或密码错误" in page
+
+
+@pytest.mark.parametrize(("next_url", "expected"), [
+    ("/instruments?lab=NEM", "/instruments?lab=NEM"),
+    ("https://evil.example.com/", "/"),
+    ("//evil.example.com/", "/"),
+    ("/\\evil.example.com", "/"),
+    ("javascript:alert(1)", "/"),
+])
+def test_only_local_next_urls_are_followed(client, next_url, expected):
+    user = create_user()
+    response = sign_in(client, user.email, next_url=next_url)
+    assert response.headers["Location"] == expected
+
+
+def test_forms_without_a_csrf_token_are_refused(database_url):
+    class CsrfConfig(TestingConfig):
+        WTF_CSRF_ENABLED = True
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    app = create_app(CsrfConfig)
+    with app.app_context():
+        user = create_user()
+        response = app.test_client().post("/login", data={"email": user.email,
+                                                          "password": PASSWORD})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+
+
+def test_language_switch_turns_the_page_english_and_back(client):
+    assert "仪器" in client.get("/").get_data(as_text=True)
+    client.post("/language", data={"locale": "en", "next": "/instruments"})
+    page = client.get("/").get_data(as_text=True)
+    assert "Instruments" in page and 'lang="en"' in page
+    client.post("/language", data={"locale": "zh_CN", "next": "/"})
+    assert 'lang="zh-CN"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_signed_in_users_language_choice_is_remembered(client):
+    user = create_user(locale="zh_CN")
+    sign_in(client, user.email)
+    client.post("/language", data={"locale": "en"})
+    assert reload(user).locale == "en"

@@ -1,0 +1,107 @@
+"""Shared fixtures: one app and schema per run, a clean database for every test.
+
+The suite runs on a temporary SQLite file, or on PostgreSQL when LABBOOK_TEST_DATABASE_URL is
+set. The schema is built by the real migrations, so what the tests see is what production gets.
+Rows are deleted after each test instead of rolling back a wrapping transaction, because the
+booking engine controls its own transactions (BEGIN IMMEDIATE on SQLite) and some tests talk to
+a server in another process, which could not see uncommitted rows.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from labbook import create_app
+from labbook.accounts.models import User
+from labbook.config import TestingConfig
+from labbook.extensions import db
+
+
+def _database_url(tmp_dir: str) -> str:
+    url = os.environ.get("LABBOOK_TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1) \
+            if url.startswith("postgresql://") else url
+    return f"sqlite:///{tmp_dir}/labbook-test.sqlite"
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests do not share the test's app context.
+
+    Flask reuses an app context that is already pushed, so without this every request of a test
+    would share one ``g`` — and with it Flask-Login's cached user and Flask-Babel's locale.
+    Running each request in an empty ``contextvars`` context gives it a fresh app context, as a
+    real server would.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(str(tmp_path_factory.mktemp("db")))
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    from flask_migrate import upgrade
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    application = create_app(Config)
+    application.test_client_class = IsolatedClient
+    with application.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def _delete_all_rows() -> None:
+    db.session.remove()
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app: Flask) -> Iterator[None]:
+    """Every test runs inside an app context and leaves an empty database behind."""
+    with app.app_context():
+        yield
+        _delete_all_rows()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(client: FlaskClient) -> Callable[[User], FlaskClient]:
+    def login(user: User) -> FlaskClient:
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return client
+
+    return login

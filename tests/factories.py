@@ -1,0 +1,139 @@
+"""Factories that build valid objects with sensible defaults: ``create_x(**overrides)``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from labbook.accounts.models import Organization, PriceTier, Role, User
+from labbook.accounts.uscc import check_character
+from labbook.billing.models import RateCard
+from labbook.catalogue.models import Category, Instrument, Lab, OpeningHours, TestingService
+from labbook.catalogue.search import instrument_search_text, service_search_text
+from labbook.extensions import db
+
+PASSWORD = "correct-horse-42"
+_sequence = itertools.count(1)
+
+
+@cache
+def password_hash() -> str:
+    from labbook.accounts.services import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def make_uscc(n: int) -> str:
+    first17 = f"91410800MA{n:07d}"
+    return first17 + check_character(first17)
+
+
+def _save(obj: Any) -> Any:
+    db.session.add(obj)
+    db.session.commit()
+    return obj
+
+
+def create_lab(**overrides: Any) -> Lab:
+    n = next(_sequence)
+    hours = overrides.pop("hours", {day: [(dt.time(8, 0), dt.time(18, 0))] for day in range(5)})
+    values: dict[str, Any] = {
+        "code": f"L{n}", "name_zh": f"实验室{n}", "name_en": f"Lab {n}",
+        "location_zh": "A座", "location_en": "Building A",
+    }
+    values.update(overrides)
+    lab = Lab(**values)
+    lab.opening_hours = [OpeningHours(weekday=day, opens_at=o, closes_at=c)
+                         for day, intervals in hours.items() for o, c in intervals]
+    return _save(lab)
+
+
+def create_category(**overrides: Any) -> Category:
+    n = next(_sequence)
+    values = {"key": f"category-{n}", "name_zh": f"类别{n}", "name_en": f"Category {n}"}
+    values.update(overrides)
+    return _save(Category(**values))
+
+
+def create_instrument(**overrides: Any) -> Instrument:
+    n = next(_sequence)
+    rates = overrides.pop("rates", {PriceTier.INTERNAL: Decimal("60.00"),
+                                    PriceTier.PARTNER: Decimal("80.00"),
+                                    PriceTier.EXTERNAL: Decimal("100.00")})
+    lab = overrides.pop("lab", None) or create_lab()
+    category = overrides.pop("category", None) or create_category()
+    values: dict[str, Any] = {
+        "code": f"{lab.code}-{n:03d}", "name_zh": f"仪器{n}", "name_en": f"Instrument {n}",
+        "model": f"M-{n}", "manufacturer": "Acme", "purchase_year": 2020,
+        "value_cny": Decimal("100000.00"), "room": "A101", "specs_zh": "规格",
+        "functions_zh": "功能",
+    }
+    values.update(overrides)
+    instrument = Instrument(lab=lab, category=category, **values)
+    db.session.add(instrument)
+    instrument.rate_cards = [RateCard(tier=tier, effective_from=dt.date(2020, 1, 1),
+                                      hourly_rate=rate) for tier, rate in rates.items()]
+    instrument.search_text = instrument_search_text(instrument)
+    return _save(instrument)
+
+
+def create_service(**overrides: Any) -> TestingService:
+    n = next(_sequence)
+    instruments = overrides.pop("instruments", None)
+    lab = overrides.pop("lab", None) or (instruments[0].lab if instruments else create_lab())
+    if instruments is None:
+        instruments = [create_instrument(lab=lab)]
+    category = overrides.pop("category", None) or create_category()
+    values: dict[str, Any] = {
+        "code": f"{lab.code}-S{n:03d}", "name_zh": f"检测{n}", "name_en": f"Test {n}",
+        "standard": "GB/T 228.1", "sample_requirements_zh": "样品",
+        "sample_requirements_en": "Sample",
+        "turnaround_days": 5, "price_internal": Decimal("60.00"),
+        "price_partner": Decimal("80.00"), "price_external": Decimal("100.00"),
+    }
+    values.update(overrides)
+    service = TestingService(lab=lab, category=category, **values)
+    db.session.add(service)
+    service.instruments = instruments
+    service.search_text = service_search_text(service)
+    return _save(service)
+
+
+def create_organization(**overrides: Any) -> Organization:
+    n = next(_sequence)
+    values: dict[str, Any] = {"name": f"企业{n}", "uscc": make_uscc(n), "tier": PriceTier.EXTERNAL}
+    values.update(overrides)
+    return _save(Organization(**values))
+
+
+def create_user(**overrides: Any) -> User:
+    n = next(_sequence)
+    role = overrides.get("role", Role.RESEARCHER)
+    if "organization" not in overrides:
+        overrides["organization"] = create_organization(
+            tier=PriceTier.INTERNAL if role != Role.RESEARCHER else PriceTier.EXTERNAL)
+    values: dict[str, Any] = {"email": f"user{n}@example.cn", "name": f"用户{n}",
+                              "password_hash": password_hash(), "role": role}
+    values.update(overrides)
+    return _save(User(**values))
+
+
+def create_manager(lab: Lab, **overrides: Any) -> User:
+    return create_user(role=Role.LAB_MANAGER, managed_labs=[lab], **overrides)
+
+
+def create_admin(**overrides: Any) -> User:
+    return create_user(role=Role.ADMIN, **overrides)
+
+
+def reload(obj: Any) -> Any:
+    """``obj`` as the database has it now, after requests made in other sessions.
+
+    Ending the test's transaction matters: an open one keeps reading its old snapshot.
+    """
+    db.session.rollback()
+    db.session.refresh(obj)
+    return obj
