@@ -43,6 +43,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    import labbook.models  # noqa: F401  (registers every table)
     from labbook.core.engine import configure_sqlite
     from labbook.extensions import babel, csrf, db, login_manager, migrate
     from labbook.i18n import select_locale, select_timezone

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from labbook.accounts import services as accounts
-from labbook.accounts.models import Organization, PriceTier, Role
+from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.catalogue.loader import DATA_DIR, CatalogueError, load_catalogue
 from labbook.catalogue.models import Lab
 from labbook.core.errors import DomainError
@@ -144,3 +144,23 @@ def create_user_command(email: str, name: str, role: str, org_name: str | None,
     except DomainError as exc:
         raise _fail(exc.message) from None
     click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+
+@labbook_cli.command("create-token")
+@click.option("--email", required=True, help="Email of the user the token acts as.")
+@click.option("--name", default="command line", show_default=True,
+              help="A label that tells the token apart on the user's profile page.")
+@with_appcontext
+def create_token_command(email: str, name: str) -> None:
+    """Create an API token for a user and print it as the last line.
+
+    The token is shown only this once; labbook keeps only a hash of it. Send it as
+    `Authorization: Bearer <token>`.
+    """
+    user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+    if user is None:
+        raise _fail(f"No user with the email {email!r}.")
+    _token, secret = accounts.create_api_token(db.session, user, name=name, now=utcnow())
+    db.session.commit()
+    click.echo(f"API token for {user.email} (shown once; keep it secret):")
+    click.echo(secret)

@@ -34,8 +34,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError) -> Response | tuple[str, int]:
         if _is_api_request():
-            return problem_response(error.status, error.message, code=error.code,
-                                    problems=error.problems)
+            response = problem_response(error.status, error.message, code=error.code,
+                                        problems=error.problems, **error.extra())
+            if error.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="labbook"'
+            return response
         return render_template("errors/error.html", status=error.status,
                                message=error.message), error.status
 

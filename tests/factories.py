@@ -7,10 +7,12 @@ import itertools
 from decimal import Decimal
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
 from labbook.billing.models import RateCard
+from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Category, Instrument, Lab, OpeningHours, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
 from labbook.extensions import db
@@ -137,3 +139,34 @@ def reload(obj: Any) -> Any:
     db.session.rollback()
     db.session.refresh(obj)
     return obj
+
+
+LAB_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def lab_time(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    """An aware UTC moment from a lab-local date and time."""
+    return dt.datetime.combine(day, dt.time(hour, minute), LAB_TZ).astimezone(dt.UTC)
+
+
+def next_weekday(weekday: int = 0, *, weeks_ahead: int = 1) -> dt.date:
+    """A date (lab time) on ``weekday`` (0 = Monday) at least a few days from today."""
+    today = dt.datetime.now(LAB_TZ).date()
+    days = (weekday - today.weekday()) % 7 + 7 * weeks_ahead
+    return today + dt.timedelta(days=days)
+
+
+def create_booking(**overrides: Any) -> Booking:
+    """A booking written straight to the database, without the rules (for setting scenes)."""
+    instrument = overrides.pop("instrument", None) or create_instrument()
+    user = overrides.pop("user", None) or create_user()
+    start = overrides.pop("start_at", None) or lab_time(next_weekday(0), 10)
+    end = overrides.pop("end_at", None) or start + dt.timedelta(hours=1)
+    values: dict[str, Any] = {
+        "instrument": instrument, "user": user, "organization": user.organization,
+        "start_at": start, "end_at": end,
+        "blocked_until": end + dt.timedelta(minutes=instrument.buffer_minutes),
+        "state": BookingState.APPROVED, "purpose": "测试",
+    }
+    values.update(overrides)
+    return _save(Booking(**values))

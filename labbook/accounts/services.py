@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+import secrets
 from functools import cache
 
 from flask_babel import gettext as _
@@ -10,10 +13,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from labbook.accounts.models import Organization, OrganizationStatus, PriceTier, Role, User
+from labbook.accounts.models import (
+    ApiToken,
+    Organization,
+    OrganizationStatus,
+    PriceTier,
+    Qualification,
+    Role,
+    User,
+)
 from labbook.accounts.uscc import InvalidUSCC, normalize_uscc
-from labbook.catalogue.models import Lab
-from labbook.core.errors import Problem, ValidationError
+from labbook.audit.services import record
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
 
 MIN_PASSWORD_LENGTH = 10
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -118,3 +130,79 @@ def set_locale(user: User, locale: str) -> None:
     if locale not in SUPPORTED_LOCALES:
         raise _fail("locale", _("Unknown language %(locale)s.", locale=locale))
     user.locale = locale
+
+
+# -- qualifications ---------------------------------------------------------------------------
+
+
+def grant_qualification(session: Session, actor: User, user: User, instrument: Instrument, *,
+                        now: dt.datetime, expires_at: dt.datetime | None = None
+                        ) -> Qualification:
+    """Record that ``user`` is trained on ``instrument``; replaces an earlier valid grant."""
+    if not actor.manages(instrument.lab):
+        raise PermissionDenied(_("Only the lab's managers grant qualifications."))
+    if expires_at is not None and expires_at <= now:
+        raise _fail("expires_at", _("The expiry must be in the future."))
+    for earlier in session.scalars(select(Qualification).where(
+            Qualification.user_id == user.id, Qualification.instrument_id == instrument.id,
+            Qualification.revoked_at.is_(None))):
+        earlier.revoked_at = now
+        earlier.revoked_by_id = actor.id
+    qualification = Qualification(user=user, instrument=instrument, granted_by_id=actor.id,
+                                  granted_at=now, expires_at=expires_at)
+    session.add(qualification)
+    session.flush()
+    record(session, actor, qualification, "grant", at=now, user_id=user.id,
+           instrument_id=instrument.id,
+           expires_at=expires_at.isoformat() if expires_at else None)
+    return qualification
+
+
+def revoke_qualification(session: Session, actor: User, qualification: Qualification, *,
+                         now: dt.datetime) -> None:
+    if not actor.manages(qualification.instrument.lab):
+        raise PermissionDenied(_("Only the lab's managers revoke qualifications."))
+    if qualification.revoked_at is not None:
+        return
+    qualification.revoked_at = now
+    qualification.revoked_by_id = actor.id
+    record(session, actor, qualification, "revoke", at=now, user_id=qualification.user_id,
+           instrument_id=qualification.instrument_id)
+
+
+# -- API tokens -------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "lbk_"  # noqa: S105  (a public marker, not a secret)
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_token(session: Session, user: User, *, name: str, now: dt.datetime
+                     ) -> tuple[ApiToken, str]:
+    """A new token for ``user``; the secret is returned once and only its hash is kept."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name.strip()[:100], token_hash=_token_hash(secret),
+                     created_at=now)
+    session.add(token)
+    return token, secret
+
+
+def user_for_api_token(session: Session, secret: str, *, now: dt.datetime) -> User | None:
+    """The active user a bearer token belongs to, or None for an unknown or revoked token.
+
+    The token is found by its hash, so nothing secret is compared byte by byte.
+    """
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def revoke_api_token(session: Session, actor: User, token: ApiToken, *, now: dt.datetime) -> None:
+    if token.user_id != actor.id:
+        raise NotFound(_("No such token."))
+    token.revoked_at = now

@@ -50,6 +50,15 @@ def instrument_detail_json(instrument: Instrument) -> dict[str, Any]:
             for card in instrument.rate_cards
         ],
         "services": [service.code for service in instrument.services],
+        "rules": {
+            "slot_minutes": instrument.slot_minutes, "min_minutes": instrument.min_minutes,
+            "max_minutes": instrument.max_minutes,
+            "min_notice_minutes": instrument.min_notice_minutes,
+            "horizon_days": instrument.horizon_days, "buffer_minutes": instrument.buffer_minutes,
+            "requires_approval": instrument.requires_approval,
+            "requires_qualification": instrument.requires_qualification,
+            "cancellation_window_hours": instrument.cancellation_window_hours,
+        },
     }
 
 

@@ -37,10 +37,19 @@ class DomainError(Exception):
             self.code = code
         self.problems = problems or []
 
+    def extra(self) -> dict[str, Any]:
+        """Further members of the problem document, for errors that carry more."""
+        return {}
+
 
 class ValidationError(DomainError):
     status = 422
     code = "invalid"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "unauthorized"
 
 
 class PermissionDenied(DomainError):

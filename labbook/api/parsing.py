@@ -1,0 +1,114 @@
+"""Reading JSON request bodies with one clear 422 problem per bad field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import request
+from flask_babel import gettext as _
+
+from labbook.core.errors import Problem, ValidationError
+from labbook.core.time import NaiveDatetimeError, parse_aware_datetime
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        message = _("Send a JSON object with Content-Type: application/json.")
+        raise ValidationError(message, code="invalid_body",
+                              problems=[Problem("invalid_body", message)])
+    return data
+
+
+class Fields:
+    """Collects every problem with a request body before refusing it."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.problems: list[Problem] = []
+
+    def _fail(self, code: str, name: str, message: str) -> None:
+        self.problems.append(Problem(code, message, field=name))
+
+    def integer(self, name: str, *, required: bool = True, minimum: int = 1) -> int | None:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                self._fail("required", name, _("'%(name)s' is required.", name=name))
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+                or value > 2**31 - 1:
+            self._fail("invalid", name, _("'%(name)s' must be a whole number.", name=name))
+            return None
+        return value
+
+    def string(self, name: str, *, required: bool = True, max_length: int = 500) -> str | None:
+        value = self.data.get(name)
+        if value is None or (required and isinstance(value, str) and not value.strip()):
+            if required:
+                self._fail("required", name, _("'%(name)s' is required.", name=name))
+            return None
+        if not isinstance(value, str):
+            self._fail("invalid", name, _("'%(name)s' must be text.", name=name))
+            return None
+        if len(value) > max_length:
+            self._fail("too_long_text", name, _("'%(name)s' has more than %(n)d characters.",
+                                                name=name, n=max_length))
+            return None
+        return value
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.data.get(name, default)
+        if not isinstance(value, bool):
+            self._fail("invalid", name, _("'%(name)s' must be true or false.", name=name))
+            return default
+        return value
+
+    def datetime(self, name: str, *, required: bool = True) -> dt.datetime | None:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                self._fail("required", name, _("'%(name)s' is required.", name=name))
+            return None
+        if not isinstance(value, str) or len(value) > 64:
+            self._fail("invalid_datetime", name, _(
+                "'%(name)s' must be an ISO 8601 time with offset, e.g. 2026-12-01T09:00:00+08:00.",
+                name=name))
+            return None
+        try:
+            moment = parse_aware_datetime(value)
+        except NaiveDatetimeError:
+            self._fail("naive_datetime", name, _(
+                "'%(name)s' has no UTC offset; add one, e.g. +08:00.", name=name))
+            return None
+        except ValueError:
+            self._fail("invalid_datetime", name, _(
+                "'%(name)s' must be an ISO 8601 time with offset, e.g. 2026-12-01T09:00:00+08:00.",
+                name=name))
+            return None
+        if not dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= moment \
+                <= dt.datetime(2100, 1, 1, tzinfo=dt.UTC):
+            self._fail("invalid_datetime", name, _("'%(name)s' is not a plausible time.",
+                                                   name=name))
+            return None
+        return moment
+
+    def date(self, name: str) -> dt.date | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self._fail("invalid_date", name, _("'%(name)s' must be a date like 2026-12-31.",
+                                               name=name))
+            return None
+
+    def done(self) -> None:
+        """Raise a 422 naming every problem found, if there was any."""
+        if self.problems:
+            raise ValidationError(self.problems[0].message, code=self.problems[0].code,
+                                  problems=self.problems)

@@ -1,0 +1,1 @@
+"""Bookings, booking rules, recurrence, blackouts and approval."""

@@ -1,0 +1,333 @@
+"""Booking API: bookings, availability, qualifications, blackouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from labbook.accounts import services as accounts
+from labbook.accounts.models import Qualification, User
+from labbook.api import bp, pagination_args
+from labbook.api.auth import api_user, token_required
+from labbook.api.parsing import Fields, json_body
+from labbook.booking import services as booking_services
+from labbook.booking import timeline
+from labbook.booking.models import Booking, BookingState
+from labbook.booking.recurrence import Recurrence
+from labbook.booking.rules import weekly_hours
+from labbook.booking.suggestions import busy_intervals
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.errors import NotFound, Problem, ValidationError
+from labbook.core.time import utcnow
+from labbook.extensions import db
+
+MAX_AVAILABILITY_DAYS = 62
+
+
+def booking_json(booking: Booking, viewer: User) -> dict[str, Any]:
+    return {
+        "id": booking.id,
+        "instrument_id": booking.instrument_id,
+        "instrument_code": booking.instrument.code,
+        "lab": booking.instrument.lab.code,
+        "state": booking.state.value,
+        "start": booking.start_at.isoformat(),
+        "end": booking.end_at.isoformat(),
+        "purpose": booking.purpose,
+        "project_ref": booking.project_ref,
+        "user": {"id": booking.user.id, "name": booking.user.name, "email": booking.user.email},
+        "organization": booking.organization.name,
+        "series_id": booking.series_id,
+        "is_override": booking.is_override,
+        "is_late_cancellation": booking.is_late_cancellation,
+        "decision_note": booking.decision_note,
+        "created_at": booking.created_at.isoformat(),
+        "updated_at": booking.updated_at.isoformat(),
+        "can_cancel": booking_services.can_cancel(viewer, booking),
+        "can_decide": booking.state == BookingState.PENDING
+        and booking_services.can_decide(viewer, booking),
+    }
+
+
+def _recurrence(fields: Fields) -> Recurrence | None:
+    data = fields.data.get("recurrence")
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        fields._fail("invalid", "recurrence", _("'recurrence' must be an object."))
+        return None
+    inner = Fields(data)
+    frequency = inner.string("frequency", max_length=10)
+    interval = inner.integer("interval", required=False) or 1
+    count = inner.integer("count", required=False)
+    until = inner.date("until")
+    weekdays = data.get("weekdays", [])
+    if not isinstance(weekdays, list) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                                 for d in weekdays):
+        inner._fail("invalid", "weekdays", _("'weekdays' must be a list of numbers 0–6."))
+        weekdays = []
+    for problem in inner.problems:
+        problem.field = f"recurrence.{problem.field}"
+    fields.problems += inner.problems
+    if inner.problems or frequency is None:
+        return None
+    recurrence = Recurrence(frequency=frequency, interval=interval,
+                            weekdays=tuple(sorted(set(weekdays))), count=count, until=until)
+    recurrence.validate()
+    return recurrence
+
+
+@bp.post("/bookings")
+@token_required
+def create_booking():
+    actor = api_user()
+    fields = Fields(json_body())
+    instrument_id = fields.integer("instrument_id")
+    start = fields.datetime("start")
+    end = fields.datetime("end")
+    purpose = fields.string("purpose", max_length=booking_services.MAX_PURPOSE)
+    project_ref = fields.string("project_ref", required=False,
+                                max_length=booking_services.MAX_PROJECT_REF) or ""
+    skip_conflicts = fields.boolean("skip_conflicts")
+    override = fields.boolean("override")
+    recurrence = _recurrence(fields)
+    if start and end and end <= start:
+        fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
+                                       field="end"))
+    fields.done()
+    now = utcnow()
+    if recurrence is None:
+        booking = booking_services.create_booking(
+            db.session, actor, instrument_id=instrument_id, start=start, end=end,
+            purpose=purpose, project_ref=project_ref, override=override, now=now)
+        return booking_json(booking, actor), 201, {
+            "Location": url_for("api.get_booking", booking_id=booking.id)}
+    result = booking_services.create_series(
+        db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
+        project_ref=project_ref, recurrence=recurrence, skip_conflicts=skip_conflicts,
+        override=override, now=now)
+    return {
+        "series_id": result.series.id,
+        "created": [booking_json(b, actor) for b in result.created],
+        "skipped": [{"start": s.isoformat(), "end": e.isoformat(),
+                     "problems": [p.as_dict() for p in problems]}
+                    for s, e, problems in result.skipped],
+    }, 201
+
+
+@bp.get("/bookings")
+@token_required
+def list_bookings():
+    actor = api_user()
+    page, per_page = pagination_args()
+    lab_code = request.args.get("lab")
+    state = request.args.get("state")
+    query = select(Booking).join(Booking.instrument).join(Instrument.lab)
+    if state:
+        try:
+            query = query.where(Booking.state == BookingState(state))
+        except ValueError:
+            message = _("Unknown state %(state)s.", state=state)
+            raise ValidationError(message, code="invalid_parameter", problems=[
+                Problem("invalid_parameter", message, field="state")]) from None
+    managed = None
+    if lab_code:
+        lab = db.session.scalar(select(Lab).where(Lab.code == lab_code.upper()))
+        if lab is None:
+            message = _("Unknown lab %(code)s.", code=lab_code)
+            raise ValidationError(message, code="invalid_parameter", problems=[
+                Problem("invalid_parameter", message, field="lab")])
+        query = query.where(Instrument.lab_id == lab.id)
+        managed = actor.manages(lab)
+    if not managed:
+        query = query.where(Booking.user_id == actor.id)
+    total = db.session.scalar(select(db.func.count()).select_from(query.subquery()))
+    bookings = db.session.scalars(
+        query.options(selectinload(Booking.instrument).selectinload(Instrument.lab),
+                      selectinload(Booking.user), selectinload(Booking.organization))
+        .order_by(Booking.start_at.desc(), Booking.id.desc())
+        .limit(per_page).offset((page - 1) * per_page))
+    return {"items": [booking_json(b, actor) for b in bookings], "total": total, "page": page,
+            "per_page": per_page}
+
+
+@bp.get("/bookings/<int:booking_id>")
+@token_required
+def get_booking(booking_id: int):
+    actor = api_user()
+    return booking_json(booking_services.get_booking(db.session, actor, booking_id), actor)
+
+
+def _note(required: bool = False) -> str:
+    data = request.get_json(silent=True) if request.content_length else {}
+    fields = Fields(data if isinstance(data, dict) else {})
+    note = fields.string("note", required=required, max_length=booking_services.MAX_NOTE)
+    fields.done()
+    return note or ""
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+@token_required
+def cancel_booking(booking_id: int):
+    actor = api_user()
+    note = _note()
+    booking = booking_services.get_booking(db.session, actor, booking_id)
+    booking_services.cancel_booking(db.session, actor, booking, now=utcnow(), note=note)
+    db.session.commit()
+    return booking_json(booking, actor)
+
+
+@bp.post("/bookings/<int:booking_id>/approve")
+@token_required
+def approve_booking(booking_id: int):
+    actor = api_user()
+    note = _note()
+    booking = booking_services.get_booking(db.session, actor, booking_id)
+    booking_services.approve_booking(db.session, actor, booking, now=utcnow(), note=note)
+    db.session.commit()
+    return booking_json(booking, actor)
+
+
+@bp.post("/bookings/<int:booking_id>/reject")
+@token_required
+def reject_booking(booking_id: int):
+    actor = api_user()
+    note = _note(required=True)
+    booking = booking_services.get_booking(db.session, actor, booking_id)
+    booking_services.reject_booking(db.session, actor, booking, now=utcnow(), note=note)
+    db.session.commit()
+    return booking_json(booking, actor)
+
+
+def _instrument_or_404(instrument_id: int) -> Instrument:
+    instrument = db.session.get(Instrument, instrument_id)
+    if instrument is None:
+        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
+    return instrument
+
+
+@bp.get("/instruments/<int:instrument_id>/availability")
+def availability(instrument_id: int):
+    viewer = api_user(required=False)
+    instrument = _instrument_or_404(instrument_id)
+    fields = Fields(dict(request.args))
+    start = fields.datetime("start")
+    end = fields.datetime("end")
+    if start and end and not start < end <= start + dt.timedelta(days=MAX_AVAILABILITY_DAYS):
+        fields.problems.append(Problem("invalid_interval", _(
+            "'end' must be after 'start' and at most %(n)d days later.",
+            n=MAX_AVAILABILITY_DAYS), field="end"))
+    fields.done()
+    return availability_json(instrument, start, end, viewer)
+
+
+def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
+                      viewer: User | None) -> dict[str, Any]:
+    """Busy time (others' bookings only as "booked") and the free time one could book."""
+    from labbook.booking.calendar import busy_entries
+
+    entries = busy_entries(db.session, instrument, start, end, viewer)
+    busy = busy_intervals(db.session, [instrument], start, end)[instrument.id]
+    open_time = timeline.opening_intervals(weekly_hours(instrument.lab),
+                                           ZoneInfo(instrument.lab.timezone), start, end)
+    free = timeline.subtract(open_time, busy) if instrument.status.value == "available" else []
+    return {
+        "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
+        "timezone": instrument.lab.timezone,
+        "busy": entries,
+        "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free],
+    }
+
+
+@bp.post("/qualifications")
+@token_required
+def grant_qualification():
+    actor = api_user()
+    fields = Fields(json_body())
+    email = fields.string("user_email", max_length=254)
+    instrument_id = fields.integer("instrument_id")
+    expires_at = fields.datetime("expires_at", required=False)
+    fields.done()
+    instrument = _instrument_or_404(instrument_id)
+    user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+    if user is None:
+        message = _("No user with the email %(email)s.", email=email)
+        raise ValidationError(message, problems=[Problem("unknown_user", message,
+                                                         field="user_email")])
+    qualification = accounts.grant_qualification(db.session, actor, user, instrument,
+                                                 now=utcnow(), expires_at=expires_at)
+    db.session.commit()
+    return qualification_json(qualification), 201
+
+
+def qualification_json(qualification: Qualification) -> dict[str, Any]:
+    return {"id": qualification.id, "user_email": qualification.user.email,
+            "instrument_id": qualification.instrument_id,
+            "granted_at": qualification.granted_at.isoformat(),
+            "expires_at": qualification.expires_at.isoformat()
+            if qualification.expires_at else None,
+            "revoked_at": qualification.revoked_at.isoformat()
+            if qualification.revoked_at else None}
+
+
+@bp.delete("/qualifications/<int:qualification_id>")
+@token_required
+def revoke_qualification(qualification_id: int):
+    actor = api_user()
+    qualification = db.session.get(Qualification, qualification_id)
+    if qualification is None or not actor.manages(qualification.instrument.lab):
+        raise NotFound(_("No qualification with id %(id)d.", id=qualification_id))
+    accounts.revoke_qualification(db.session, actor, qualification, now=utcnow())
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/blackouts")
+@token_required
+def create_blackout():
+    actor = api_user()
+    fields = Fields(json_body())
+    instrument_id = fields.integer("instrument_id", required=False)
+    lab_code = fields.string("lab", required=False, max_length=16)
+    start = fields.datetime("start")
+    end = fields.datetime("end")
+    reason = fields.string("reason")
+    cancel_affected = fields.boolean("cancel_affected")
+    notice = fields.string("notice", required=cancel_affected,
+                           max_length=booking_services.MAX_NOTE)
+    if (instrument_id is None) == (lab_code is None):
+        fields.problems.append(Problem("required", _("Give either 'instrument_id' or 'lab'."),
+                                       field="instrument_id"))
+    if start and end and end <= start:
+        fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
+                                       field="end"))
+    fields.done()
+    instrument = _instrument_or_404(instrument_id) if instrument_id else None
+    lab = None
+    if lab_code:
+        lab = db.session.scalar(select(Lab).where(Lab.code == lab_code.upper()))
+        if lab is None:
+            raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
+    now = utcnow()
+    blackout, hit = booking_services.create_blackout(
+        db.session, actor, instrument=instrument, lab=lab, start=start, end=end, reason=reason,
+        now=now)
+    cancelled = []
+    if cancel_affected:
+        cancelled = booking_services.cancel_for_blackout(
+            db.session, actor, blackout, [b.id for b in hit], notice=notice, now=now)
+    db.session.commit()
+    return {
+        "id": blackout.id, "instrument_id": blackout.instrument_id,
+        "lab": blackout.lab.code if blackout.lab else None,
+        "start": blackout.start_at.isoformat(), "end": blackout.end_at.isoformat(),
+        "reason": blackout.reason,
+        "affected_bookings": [booking_json(b, actor) for b in hit],
+        "cancelled_booking_ids": [b.id for b in cancelled],
+    }, 201

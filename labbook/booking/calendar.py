@@ -1,0 +1,60 @@
+"""What a calendar shows of an instrument, with other organizations' bookings anonymized."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from labbook.accounts.models import User
+from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
+from labbook.booking.rules import blackouts_query
+from labbook.catalogue.models import Instrument
+
+SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
+
+
+def booking_visibility(viewer: User | None, booking: Booking) -> str:
+    """``full`` for the booker and the lab's managers, ``colleague`` within the paying
+    organization, ``anonymous`` for everyone else."""
+    if viewer is None:
+        return "anonymous"
+    if booking.user_id == viewer.id or viewer.manages(booking.instrument.lab):
+        return "full"
+    if viewer.organization_id is not None and booking.organization_id == viewer.organization_id:
+        return "colleague"
+    return "anonymous"
+
+
+def booking_entry(booking: Booking, viewer: User | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"kind": "booking", "start": booking.start_at.isoformat(),
+                             "end": booking.end_at.isoformat()}
+    visibility = booking_visibility(viewer, booking)
+    if visibility == "anonymous":
+        entry["title"] = _("Booked")
+        return entry
+    entry.update(id=booking.id, state=booking.state.value, user=booking.user.name)
+    if visibility == "full":
+        entry.update(title=f"{booking.user.name}: {booking.purpose}", purpose=booking.purpose,
+                     organization=booking.organization.name, own=booking.user_id == viewer.id)
+    else:
+        entry["title"] = _("Booked by %(name)s", name=booking.user.name)
+    return entry
+
+
+def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
+                 end: dt.datetime, viewer: User | None) -> list[dict[str, Any]]:
+    bookings = session.scalars(
+        select(Booking).where(Booking.instrument_id == instrument.id,
+                              Booking.blocked_until > start, Booking.start_at < end,
+                              Booking.state.in_(SHOWN_STATES))
+        .options(selectinload(Booking.user), selectinload(Booking.organization))
+        .order_by(Booking.start_at))
+    entries = [booking_entry(booking, viewer) for booking in bookings]
+    entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
+                 "end": b.end_at.isoformat(), "title": b.reason}
+                for b in session.scalars(blackouts_query([instrument], start, end))]
+    return sorted(entries, key=lambda entry: entry["start"])

@@ -1,0 +1,146 @@
+"""Bookings, recurring series and blackouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from labbook.core.db import Base, UTCDateTime
+from labbook.core.enums import string_enum
+from labbook.core.time import utcnow
+
+if TYPE_CHECKING:
+    from labbook.accounts.models import Organization, User
+    from labbook.catalogue.models import Instrument, Lab
+
+
+class BookingState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    IN_USE = "in_use"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+#: States in which a booking holds its time slot.
+SLOT_HOLDING = (BookingState.PENDING, BookingState.APPROVED, BookingState.IN_USE)
+_HOLDING_SQL = "state IN ('pending', 'approved', 'in_use')"
+
+TRANSITIONS: dict[BookingState, frozenset[BookingState]] = {
+    BookingState.PENDING: frozenset({BookingState.APPROVED, BookingState.REJECTED,
+                                     BookingState.CANCELLED, BookingState.EXPIRED}),
+    BookingState.APPROVED: frozenset({BookingState.IN_USE, BookingState.NO_SHOW,
+                                      BookingState.CANCELLED, BookingState.COMPLETED}),
+    BookingState.IN_USE: frozenset({BookingState.COMPLETED}),
+}
+
+
+class BookingSeries(Base):
+    """The recurrence a set of bookings was created from."""
+
+    __tablename__ = "booking_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    frequency: Mapped[str] = mapped_column(String(10))
+    interval: Mapped[int] = mapped_column(Integer, default=1)
+    weekdays: Mapped[str] = mapped_column(String(20), default="")
+    count: Mapped[int | None] = mapped_column(Integer)
+    until: Mapped[dt.date | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    bookings: Mapped[list[Booking]] = relationship(back_populates="series",
+                                                   order_by="Booking.start_at")
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint("blocked_until >= end_at", name="blocked_after_end"),
+        # The overlap check reads only bookings that end after the new one starts, through this
+        # index, so its cost depends on the future calendar and never on the length of history.
+        Index("ix_bookings_holding_instrument_blocked_until", "instrument_id", "blocked_until",
+              sqlite_where=text(_HOLDING_SQL), postgresql_where=text(_HOLDING_SQL)),
+        Index("ix_bookings_organization_start", "organization_id", "start_at"),
+        Index("ix_bookings_user_start", "user_id", "start_at"),
+        Index("ix_bookings_state_start", "state", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("booking_series.id"), index=True)
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # End of the time this booking keeps others off the instrument: end plus the buffer
+    # (cleaning, pump-down) the instrument needed when it was booked.
+    blocked_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[BookingState] = mapped_column(string_enum(BookingState, "booking_state"))
+    purpose: Mapped[str] = mapped_column(String(500))
+    project_ref: Mapped[str] = mapped_column(String(100), default="")
+    is_override: Mapped[bool] = mapped_column(default=False)
+    is_late_cancellation: Mapped[bool] = mapped_column(default=False)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    checked_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # iCal SEQUENCE: grows with every change a calendar app should notice.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    instrument: Mapped[Instrument] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    organization: Mapped[Organization] = relationship()
+    series: Mapped[BookingSeries | None] = relationship(back_populates="bookings")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
+
+    @property
+    def holds_slot(self) -> bool:
+        return self.state in SLOT_HOLDING
+
+    def can_become(self, state: BookingState) -> bool:
+        return state in TRANSITIONS.get(self.state, frozenset())
+
+    def __repr__(self) -> str:
+        return f"<Booking {self.id} {self.state} {self.start_at:%Y-%m-%d %H:%M}>"
+
+
+class Blackout(Base):
+    """Maintenance, a holiday or an outage: no booking may overlap it."""
+
+    __tablename__ = "blackouts"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint("(instrument_id IS NULL) <> (lab_id IS NULL)", name="instrument_or_lab"),
+        Index("ix_blackouts_instrument_end", "instrument_id", "end_at"),
+        Index("ix_blackouts_lab_end", "lab_id", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id",
+                                                                ondelete="CASCADE"))
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"))
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    instrument: Mapped[Instrument | None] = relationship()
+    lab: Mapped[Lab | None] = relationship()

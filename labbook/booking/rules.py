@@ -1,0 +1,222 @@
+"""The booking rules: one function that says everything wrong with a requested booking.
+
+``check_booking`` returns every problem at once, each with a stable code, a message in the
+current language and, where it applies, the interval at fault. The codes are those of
+DESIGN.md §3; the soft ones may be overridden by a manager of the instrument's lab.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from labbook.accounts.models import Organization, Qualification, User
+from labbook.booking import timeline
+from labbook.booking.models import SLOT_HOLDING, Blackout, Booking
+from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
+from labbook.core.errors import Problem
+from labbook.core.time import to_lab_time
+
+#: Rules a manager of the lab may override for a booking.
+SOFT_CODES = frozenset({"too_soon", "too_far", "outside_hours", "quota_exceeded", "not_aligned"})
+#: Problems with the request itself rather than with the calendar: answered as 422.
+MALFORMED_CODES = frozenset({"invalid_interval", "naive_datetime"})
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    instrument: Instrument
+    user: User
+    organization: Organization
+    start: dt.datetime
+    end: dt.datetime
+    #: The booking being moved, which must not count as its own conflict.
+    exclude_booking_id: int | None = None
+
+
+def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] | None = None
+            ) -> Problem:
+    extra = {}
+    if interval is not None:
+        extra = {"start": interval[0].isoformat(), "end": interval[1].isoformat()}
+    return Problem(code, message, extra=extra)
+
+
+def fmt(moment: dt.datetime) -> str:
+    return to_lab_time(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def weekly_hours(lab: Lab) -> timeline.WeeklyHours:
+    hours: timeline.WeeklyHours = {}
+    for interval in lab.opening_hours:
+        hours.setdefault(interval.weekday, []).append((interval.opens_at, interval.closes_at))
+    return hours
+
+
+def holding_bookings_query(instrument_ids: list[int], start: dt.datetime, end: dt.datetime):
+    """Slot-holding bookings whose held time (buffer included) meets ``[start, end)``.
+
+    Written to match the partial index on (instrument_id, blocked_until): the lower bound on
+    blocked_until keeps finished history out of the scan.
+    """
+    return select(Booking).where(
+        Booking.instrument_id.in_(instrument_ids),
+        Booking.blocked_until > start,
+        Booking.start_at < end,
+        Booking.state.in_(SLOT_HOLDING),
+    )
+
+
+def blackouts_query(instruments: list[Instrument], start: dt.datetime, end: dt.datetime):
+    lab_ids = sorted({instrument.lab_id for instrument in instruments})
+    return select(Blackout).where(
+        or_(Blackout.instrument_id.in_([i.id for i in instruments]),
+            Blackout.lab_id.in_(lab_ids)),
+        Blackout.end_at > start,
+        Blackout.start_at < end,
+    )
+
+
+def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime,
+                  skip_calendar: bool = False) -> list[Problem]:
+    """Every problem with ``request``; an empty list means it may be booked.
+
+    ``skip_calendar`` leaves out the checks against other bookings and blackouts, for callers
+    that check those themselves against a calendar they already hold.
+    """
+    start, end = request.start, request.end
+    naive = [m for m in (start, end) if m.tzinfo is None or m.utcoffset() is None]
+    if naive:
+        return [problem("naive_datetime",
+                        _("Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))]
+    if end <= start:
+        return [problem("invalid_interval", _("The end must be after the start."),
+                        (start, end))]
+    instrument, lab = request.instrument, request.instrument.lab
+    tz = ZoneInfo(lab.timezone)
+    interval = (start, end)
+    # A taken or closed slot is what the user most needs to know, so it comes first.
+    problems = [] if skip_calendar else calendar_problems(session, request)
+    minutes = (end - start) / dt.timedelta(minutes=1)
+
+    if not (timeline.is_on_grid(start, instrument.slot_minutes, tz)
+            and minutes % instrument.slot_minutes == 0):
+        problems.append(problem("not_aligned", _(
+            "Bookings on this instrument start and end on a %(n)d-minute grid "
+            "(e.g. 09:00, 09:%(n)02d).", n=instrument.slot_minutes), interval))
+    if minutes < instrument.min_minutes:
+        problems.append(problem("too_short", _(
+            "The shortest booking on this instrument is %(n)d minutes.",
+            n=instrument.min_minutes), interval))
+    if minutes > instrument.max_minutes:
+        problems.append(problem("too_long", _(
+            "The longest booking on this instrument is %(n)d minutes.",
+            n=instrument.max_minutes), interval))
+    if start < now:
+        problems.append(problem("in_past", _("The start (%(start)s) has already passed.",
+                                             start=fmt(start)), interval))
+    elif start < now + dt.timedelta(minutes=instrument.min_notice_minutes):
+        problems.append(problem("too_soon", _(
+            "This instrument must be booked at least %(n)d minutes ahead.",
+            n=instrument.min_notice_minutes), interval))
+    if start > now + dt.timedelta(days=instrument.horizon_days):
+        problems.append(problem("too_far", _(
+            "This instrument can be booked at most %(n)d days ahead.",
+            n=instrument.horizon_days), interval))
+    if not timeline.is_within_opening_hours(weekly_hours(lab), tz, start, end):
+        problems.append(problem("outside_hours", _(
+            "%(start)s – %(end)s is outside the lab's opening hours.",
+            start=fmt(start), end=fmt(end)), interval))
+    if instrument.status != InstrumentStatus.AVAILABLE:
+        problems.append(problem("instrument_unavailable", _(
+            "The instrument is not available for booking (%(status)s).",
+            status=_status_label(instrument.status)), interval))
+    if request.organization.is_suspended:
+        problems.append(problem("org_suspended", _(
+            "%(org)s is suspended and cannot book at the moment.",
+            org=request.organization.name)))
+    if instrument.requires_qualification and not _is_qualified(session, request):
+        problems.append(problem("not_qualified", _(
+            "You need a valid training record for this instrument; ask the lab's managers.")))
+    if request.organization.weekly_quota_hours is not None:
+        problems += _quota_problems(session, request, tz)
+    return problems
+
+
+def calendar_problems(session: Session, request: BookingRequest,
+                      held: list[tuple[dt.datetime, dt.datetime]] | None = None) -> list[Problem]:
+    """Blackouts and other bookings in the way of ``request`` (its buffer included).
+
+    ``held`` adds intervals not yet in the database (earlier occurrences of the same series).
+    """
+    instrument = request.instrument
+    start = request.start
+    blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
+    problems: list[Problem] = []
+    for blackout in session.scalars(blackouts_query([instrument], start, request.end)):
+        problems.append(problem("blackout", _(
+            "Closed %(start)s – %(end)s: %(reason)s", start=fmt(blackout.start_at),
+            end=fmt(blackout.end_at), reason=blackout.reason),
+            (blackout.start_at, blackout.end_at)))
+    clashes = [(b.start_at, b.blocked_until) for b in session.scalars(
+        holding_bookings_query([instrument.id], start, blocked_until))
+        if b.id != request.exclude_booking_id]
+    clashes += [h for h in held or [] if timeline.overlaps(h, (start, blocked_until))]
+    for clash_start, clash_end in sorted(clashes):
+        problems.append(problem("overlap", _(
+            "The instrument is already booked %(start)s – %(end)s (cleaning and set-up time "
+            "included).", start=fmt(clash_start), end=fmt(clash_end)), (clash_start, clash_end)))
+    return problems
+
+
+def _status_label(status: InstrumentStatus) -> str:
+    return {InstrumentStatus.MAINTENANCE: _("under maintenance"),
+            InstrumentStatus.RETIRED: _("retired")}.get(status, status.value)
+
+
+def _is_qualified(session: Session, request: BookingRequest) -> bool:
+    user = request.user
+    if user.manages(request.instrument.lab):
+        return True
+    qualifications = session.scalars(select(Qualification).where(
+        Qualification.user_id == user.id,
+        Qualification.instrument_id == request.instrument.id,
+        Qualification.revoked_at.is_(None)))
+    return any(q.is_valid_at(request.end) for q in qualifications)
+
+
+def _week_start(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    local = moment.astimezone(tz)
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    return dt.datetime.combine(monday, dt.time(0), tz).astimezone(dt.UTC)
+
+
+def _quota_problems(session: Session, request: BookingRequest, tz: ZoneInfo) -> list[Problem]:
+    """Hours the organization holds per week (Monday to Sunday, lab time), this one included."""
+    quota = dt.timedelta(hours=request.organization.weekly_quota_hours or 0)
+    problems = []
+    week = _week_start(request.start, tz)
+    while week < request.end:
+        week_end = week + dt.timedelta(days=7)
+        used = dt.timedelta(0)
+        for booking in session.scalars(select(Booking).where(
+                Booking.organization_id == request.organization.id,
+                Booking.start_at < week_end, Booking.end_at > week,
+                Booking.state.in_(SLOT_HOLDING))):
+            if booking.id != request.exclude_booking_id:
+                used += min(booking.end_at, week_end) - max(booking.start_at, week)
+        wanted = min(request.end, week_end) - max(request.start, week)
+        if used + wanted > quota:
+            problems.append(problem("quota_exceeded", _(
+                "%(org)s may book %(quota)d hours in the week of %(week)s and already holds "
+                "%(used).1f.", org=request.organization.name,
+                quota=request.organization.weekly_quota_hours,
+                week=to_lab_time(week).strftime("%Y-%m-%d"),
+                used=used / dt.timedelta(hours=1)), (week, week_end)))
+        week = week_end
+    return problems

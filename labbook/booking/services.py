@@ -1,0 +1,429 @@
+"""Booking state changes. Every function takes the acting user and the current time.
+
+Booking writes run in a transaction that holds the database's write lock before checking
+(SQLite: ``BEGIN IMMEDIATE``); on PostgreSQL an exclusion constraint rejects overlapping rows
+outright. Either way two requests for the same slot cannot both succeed, and the loser gets an
+ordinary ``overlap`` refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labbook.accounts.models import Organization, User
+from labbook.audit.services import record
+from labbook.booking import rules
+from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingSeries, BookingState
+from labbook.booking.recurrence import Recurrence
+from labbook.booking.suggestions import Suggestion, suggest
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import BEGIN_IMMEDIATE
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+
+MAX_PURPOSE = 500
+MAX_PROJECT_REF = 100
+MAX_NOTE = 1000
+
+
+class BookingRefused(Conflict):
+    """The rules refuse the booking; ``problems`` say why, ``suggestions`` offer other slots."""
+
+    code = "booking_refused"
+
+    def __init__(self, problems: list[Problem], suggestions: list[Suggestion] | None = None,
+                 occurrences: list[dict] | None = None) -> None:
+        super().__init__(problems[0].message if problems else _("The booking was refused."),
+                         code=problems[0].code if problems else None, problems=problems)
+        self.suggestions = suggestions or []
+        self.occurrences = occurrences or []
+        if problems and all(p.code in rules.MALFORMED_CODES for p in problems):
+            self.status = 422
+
+    def extra(self) -> dict:
+        data: dict = {}
+        if self.suggestions:
+            data["suggestions"] = [s.as_dict() for s in self.suggestions]
+        if self.occurrences:
+            data["occurrences"] = self.occurrences
+        return data
+
+
+@dataclass
+class SeriesResult:
+    series: BookingSeries | None
+    created: list[Booking] = field(default_factory=list)
+    skipped: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = field(default_factory=list)
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """A transaction that holds the write lock from its first statement and commits at the end.
+
+    Whatever the caller had open is rolled back first (it can only have read), so that the checks
+    below see the calendar as it is once no other writer can change it.
+    """
+    # Rolling back an empty session is a no-op, so this needs no check (and works the same on a
+    # scoped session, which does not expose in_transaction()).
+    session.rollback()
+    session.connection(execution_options={BEGIN_IMMEDIATE: True})
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _is_overlap_violation(error: IntegrityError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == "23P01"
+
+
+def _clean_text(value: str | None, field_name: str, limit: int, *, required: bool) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        message = _("Please say what the booking is for.") if field_name == "purpose" else \
+            _("This field is required.")
+        raise ValidationError(message, problems=[Problem("required", message, field=field_name)])
+    if len(text) > limit:
+        message = _("At most %(n)d characters.", n=limit)
+        raise ValidationError(message, problems=[Problem("too_long_text", message,
+                                                         field=field_name)])
+    return text
+
+
+def paying_organization(user: User) -> Organization:
+    if user.organization is None:
+        message = _("Your account belongs to no organization, so there is nobody to bill.")
+        raise ValidationError(message, problems=[Problem("no_organization", message)])
+    return user.organization
+
+
+def _effective_problems(problems: list[Problem], *, override: bool) -> list[Problem]:
+    if not override:
+        return problems
+    return [p for p in problems if p.code not in rules.SOFT_CODES]
+
+
+def _check_override(actor: User, instrument: Instrument, override: bool) -> None:
+    if override and not actor.manages(instrument.lab):
+        raise PermissionDenied(_("Only the lab's managers may override booking rules."),
+                               code="override_not_allowed")
+
+
+def _new_booking(actor: User, instrument: Instrument, organization: Organization,
+                 start: dt.datetime, end: dt.datetime, purpose: str, project_ref: str,
+                 overridden: list[Problem], now: dt.datetime,
+                 series: BookingSeries | None = None) -> Booking:
+    needs_approval = instrument.requires_approval and not actor.manages(instrument.lab)
+    return Booking(
+        instrument=instrument, user=actor, organization=organization, series=series,
+        start_at=start, end_at=end,
+        blocked_until=end + dt.timedelta(minutes=instrument.buffer_minutes),
+        state=BookingState.PENDING if needs_approval else BookingState.APPROVED,
+        purpose=purpose, project_ref=project_ref, is_override=bool(overridden),
+        created_at=now, updated_at=now,
+        decided_by=None if needs_approval else actor,
+        decided_at=None if needs_approval else now,
+    )
+
+
+def _record_creation(session: Session, actor: User, booking: Booking,
+                     overridden: list[Problem], now: dt.datetime) -> None:
+    details = {"overridden": [p.code for p in overridden]} if overridden else {}
+    record(session, actor, booking, "create", at=now, to_state=booking.state.value, **details)
+
+
+def create_booking(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
+                   end: dt.datetime, purpose: str, project_ref: str = "",
+                   override: bool = False, now: dt.datetime) -> Booking:
+    """Book ``instrument_id`` for ``actor``; raise BookingRefused listing every problem."""
+    purpose = _clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
+    project_ref = _clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
+    try:
+        with write_transaction(session):
+            instrument = _instrument(session, instrument_id)
+            _check_override(actor, instrument, override)
+            organization = paying_organization(actor)
+            request = rules.BookingRequest(instrument, actor, organization, start, end)
+            problems = rules.check_booking(session, request, now=now)
+            blocking = _effective_problems(problems, override=override)
+            if blocking:
+                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
+                                                            start, end, now))
+            booking = _new_booking(actor, instrument, organization, start, end, purpose,
+                                   project_ref, problems, now)
+            session.add(booking)
+            session.flush()
+            _record_creation(session, actor, booking, problems, now)
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _lost_race(session, instrument_id, start, end, now) from None
+    return booking
+
+
+def _lost_race(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
+               now: dt.datetime) -> BookingRefused:
+    instrument = _instrument(session, instrument_id)
+    overlap = rules.problem("overlap", _("Someone else booked this time a moment ago."),
+                            (start, end))
+    return BookingRefused([overlap], suggest(session, instrument, start, end, now=now))
+
+
+def _suggestions(session: Session, instrument: Instrument, problems: list[Problem],
+                 start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Suggestion]:
+    if not any(p.code in ("overlap", "blackout") for p in problems):
+        return []
+    return suggest(session, instrument, start, end, now=now)
+
+
+def _instrument(session: Session, instrument_id: int) -> Instrument:
+    instrument = session.get(Instrument, instrument_id)
+    if instrument is None:
+        message = _("No instrument with id %(id)d.", id=instrument_id)
+        raise NotFound(message, problems=[Problem("not_found", message, field="instrument_id")])
+    return instrument
+
+
+def create_series(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
+                  end: dt.datetime, purpose: str, recurrence: Recurrence,
+                  skip_conflicts: bool, project_ref: str = "", override: bool = False,
+                  now: dt.datetime) -> SeriesResult:
+    """Book every occurrence of ``recurrence``.
+
+    With ``skip_conflicts`` the free occurrences are booked and the others reported; without it
+    one refused occurrence refuses the whole series.
+    """
+    purpose = _clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
+    project_ref = _clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
+    try:
+        with write_transaction(session):
+            instrument = _instrument(session, instrument_id)
+            _check_override(actor, instrument, override)
+            organization = paying_organization(actor)
+            malformed = [p for p in rules.check_booking(session, rules.BookingRequest(
+                instrument, actor, organization, start, end), now=now, skip_calendar=True)
+                if p.code in rules.MALFORMED_CODES]
+            if malformed:
+                raise BookingRefused(malformed)
+            occurrences = recurrence.occurrences(start, end, ZoneInfo(instrument.lab.timezone))
+            result = SeriesResult(series=None)
+            accepted: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = []
+            held: list[tuple[dt.datetime, dt.datetime]] = []
+            buffer = dt.timedelta(minutes=instrument.buffer_minutes)
+            for occurrence_start, occurrence_end in occurrences:
+                request = rules.BookingRequest(instrument, actor, organization,
+                                               occurrence_start, occurrence_end)
+                problems = rules.calendar_problems(session, request, held) + \
+                    rules.check_booking(session, request, now=now, skip_calendar=True)
+                blocking = _effective_problems(problems, override=override)
+                if blocking:
+                    result.skipped.append((occurrence_start, occurrence_end, blocking))
+                else:
+                    accepted.append((occurrence_start, occurrence_end, problems))
+                    held.append((occurrence_start, occurrence_end + buffer))
+            if result.skipped and (not skip_conflicts or not accepted):
+                raise BookingRefused(
+                    [p for _s, _e, problems in result.skipped for p in problems],
+                    occurrences=[_occurrence_dict(s, e, p) for s, e, p in result.skipped])
+            series = BookingSeries(instrument=instrument, user_id=actor.id,
+                                   frequency=recurrence.frequency, interval=recurrence.interval,
+                                   weekdays=",".join(map(str, recurrence.weekdays)),
+                                   count=recurrence.count, until=recurrence.until,
+                                   created_at=now)
+            session.add(series)
+            for occurrence_start, occurrence_end, overridden in accepted:
+                booking = _new_booking(actor, instrument, organization, occurrence_start,
+                                       occurrence_end, purpose, project_ref, overridden, now,
+                                       series)
+                session.add(booking)
+                result.created.append(booking)
+            session.flush()
+            for booking, (_s, _e, overridden) in zip(result.created, accepted, strict=True):
+                _record_creation(session, actor, booking, overridden, now)
+            result.series = series
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _lost_race(session, instrument_id, start, end, now) from None
+    return result
+
+
+def _occurrence_dict(start: dt.datetime, end: dt.datetime, problems: list[Problem]) -> dict:
+    return {"start": start.isoformat(), "end": end.isoformat(),
+            "problems": [p.as_dict() for p in problems]}
+
+
+# -- changes to existing bookings -------------------------------------------------------------
+
+
+def can_view(actor: User, booking: Booking) -> bool:
+    return booking.user_id == actor.id or actor.manages(booking.instrument.lab)
+
+
+def can_cancel(actor: User, booking: Booking) -> bool:
+    return can_view(actor, booking) and booking.can_become(BookingState.CANCELLED)
+
+
+def can_decide(actor: User, booking: Booking) -> bool:
+    return actor.manages(booking.instrument.lab)
+
+
+def get_booking(session: Session, actor: User, booking_id: int) -> Booking:
+    """The booking, if ``actor`` may see it; others' bookings are simply not found."""
+    booking = session.get(Booking, booking_id)
+    if booking is None or not can_view(actor, booking):
+        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    return booking
+
+
+def _transition(session: Session, actor: User | None, booking: Booking, to: BookingState,
+                action: str, *, now: dt.datetime, note: str = "", **details) -> None:
+    if not booking.can_become(to):
+        raise Conflict(_("A booking that is %(state)s cannot become %(to)s.",
+                         state=booking.state.value, to=to.value), code="invalid_state")
+    before = booking.state
+    booking.state = to
+    booking.sequence += 1
+    booking.updated_at = now
+    record(session, actor, booking, action, at=now, from_state=before.value,
+           to_state=to.value, note=note, **details)
+
+
+def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
+                   note: str = "") -> Booking:
+    """Cancel ``booking``.
+
+    A cancellation by the booking's own user inside the instrument's cancellation window is
+    recorded as late (and billed as such); one made by the lab (a manager, a blackout) is not.
+    """
+    note = _clean_text(note, "note", MAX_NOTE, required=False)
+    if not can_view(actor, booking):
+        raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
+    late = (booking.state == BookingState.APPROVED and booking.user_id == actor.id
+            and now >= booking.start_at - window)
+    _transition(session, actor, booking, BookingState.CANCELLED, "cancel", now=now, note=note,
+                late=late)
+    booking.cancelled_by = actor
+    booking.cancelled_at = now
+    booking.is_late_cancellation = late
+    return booking
+
+
+def cancel_series(session: Session, actor: User, series: BookingSeries, *, now: dt.datetime,
+                  from_date: dt.date | None = None, note: str = "") -> list[Booking]:
+    """Cancel the series' bookings still holding a slot, all of them or from a lab date on."""
+    cancelled = []
+    for booking in series.bookings:
+        tz = ZoneInfo(booking.instrument.lab.timezone)
+        if from_date is not None and booking.start_at.astimezone(tz).date() < from_date:
+            continue
+        if booking.state in (BookingState.PENDING, BookingState.APPROVED) \
+                and booking.start_at > now:
+            cancelled.append(cancel_booking(session, actor, booking, now=now, note=note))
+    return cancelled
+
+
+def approve_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
+                    note: str = "") -> Booking:
+    return _decide(session, actor, booking, BookingState.APPROVED, "approve", now=now, note=note)
+
+
+def reject_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
+                   note: str) -> Booking:
+    note = _clean_text(note, "note", MAX_NOTE, required=True)
+    return _decide(session, actor, booking, BookingState.REJECTED, "reject", now=now, note=note)
+
+
+def _decide(session: Session, actor: User, booking: Booking, to: BookingState, action: str,
+            *, now: dt.datetime, note: str) -> Booking:
+    note = _clean_text(note, "note", MAX_NOTE, required=False)
+    if not can_decide(actor, booking):
+        if can_view(actor, booking):
+            raise PermissionDenied(_("Only the lab's managers decide on bookings."))
+        raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    _transition(session, actor, booking, to, action, now=now, note=note)
+    booking.decided_by = actor
+    booking.decided_at = now
+    booking.decision_note = note
+    return booking
+
+
+def approval_queue(session: Session, actor: User, lab_code: str | None = None) -> list[Booking]:
+    """Pending bookings in the labs ``actor`` manages, oldest request first."""
+    labs = list(session.scalars(select(Lab))) if actor.is_admin else list(actor.managed_labs)
+    if lab_code:
+        labs = [lab for lab in labs if lab.code == lab_code.upper()]
+    if not labs:
+        return []
+    return list(session.scalars(
+        select(Booking).join(Booking.instrument)
+        .where(Instrument.lab_id.in_([lab.id for lab in labs]),
+               Booking.state == BookingState.PENDING)
+        .order_by(Booking.created_at, Booking.id)))
+
+
+# -- blackouts --------------------------------------------------------------------------------
+
+
+def create_blackout(session: Session, actor: User, *, start: dt.datetime, end: dt.datetime,
+                    reason: str, now: dt.datetime, instrument: Instrument | None = None,
+                    lab: Lab | None = None) -> tuple[Blackout, list[Booking]]:
+    """Close an instrument or a whole lab; returns the blackout and the bookings it hits."""
+    if (instrument is None) == (lab is None):
+        message = _("Give either an instrument or a lab.")
+        raise ValidationError(message, problems=[Problem("invalid", message,
+                                                         field="instrument_id")])
+    target_lab = instrument.lab if instrument else lab
+    if not actor.manages(target_lab):
+        raise PermissionDenied(_("Only the lab's managers may close it."))
+    reason = _clean_text(reason, "reason", MAX_PURPOSE, required=True)
+    if end <= start:
+        message = _("The end must be after the start.")
+        raise ValidationError(message, problems=[rules.problem("invalid_interval", message,
+                                                               (start, end))])
+    blackout = Blackout(instrument=instrument, lab=lab, start_at=start, end_at=end,
+                        reason=reason, created_by_id=actor.id, created_at=now)
+    session.add(blackout)
+    session.flush()
+    record(session, actor, blackout, "create", at=now, note=reason)
+    return blackout, affected_bookings(session, blackout)
+
+
+def affected_bookings(session: Session, blackout: Blackout) -> list[Booking]:
+    query = select(Booking).join(Booking.instrument).where(
+        Booking.state.in_(SLOT_HOLDING), Booking.start_at < blackout.end_at,
+        Booking.end_at > blackout.start_at)
+    if blackout.instrument_id is not None:
+        query = query.where(Booking.instrument_id == blackout.instrument_id)
+    else:
+        query = query.where(Instrument.lab_id == blackout.lab_id)
+    return list(session.scalars(query.order_by(Booking.start_at)))
+
+
+def cancel_for_blackout(session: Session, actor: User, blackout: Blackout,
+                        booking_ids: list[int], *, notice: str,
+                        now: dt.datetime) -> list[Booking]:
+    """Cancel the chosen bookings the blackout hits, telling their owners why."""
+    notice = _clean_text(notice, "notice", MAX_NOTE, required=True)
+    hit = {booking.id: booking for booking in affected_bookings(session, blackout)}
+    cancelled = []
+    for booking_id in booking_ids:
+        booking = hit.get(booking_id)
+        if booking is None:
+            message = _("Booking %(id)d is not hit by this closure.", id=booking_id)
+            raise ValidationError(message, problems=[Problem("invalid", message,
+                                                             field="booking_ids")])
+        if booking.state != BookingState.IN_USE:
+            cancelled.append(cancel_booking(session, actor, booking, now=now, note=notice))
+    return cancelled

@@ -1,0 +1,129 @@
+"""Pure interval arithmetic for opening hours, busy time and free slots (no database).
+
+All intervals are half-open ``[start, end)`` aware UTC datetimes; opening hours are given in the
+lab's own time zone and converted day by day, so the arithmetic stays right across DST changes
+for labs in zones that have them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from zoneinfo import ZoneInfo
+
+Interval = tuple[dt.datetime, dt.datetime]
+#: Opening hours per weekday (0 = Monday): a list of (opens, closes) local times.
+WeeklyHours = dict[int, list[tuple[dt.time, dt.time]]]
+
+
+def overlaps(a: Interval, b: Interval) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def opening_intervals(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
+                      end: dt.datetime) -> list[Interval]:
+    """The lab's opening intervals that touch ``[start, end)``, in UTC, clipped to it."""
+    result: list[Interval] = []
+    day = start.astimezone(tz).date()
+    last_day = end.astimezone(tz).date()
+    while day <= last_day:
+        for opens, closes in hours.get(day.weekday(), []):
+            interval = (dt.datetime.combine(day, opens, tz).astimezone(dt.UTC),
+                        dt.datetime.combine(day, closes, tz).astimezone(dt.UTC))
+            if overlaps(interval, (start, end)):
+                result.append((max(interval[0], start), min(interval[1], end)))
+        day += dt.timedelta(days=1)
+    return result
+
+
+def is_within_opening_hours(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
+                            end: dt.datetime) -> bool:
+    """Whether a booking fits the lab's opening hours.
+
+    A booking within one day must lie inside one opening interval. A longer one (an overnight
+    battery test, a week in a salt-spray chamber) may run through closed hours, but must start
+    and end while the lab is open, because someone has to set it up and take it down.
+    """
+    day = dt.timedelta(days=1)
+    return _fits(opening_intervals(hours, tz, start - day, end + day), tz, start, end)
+
+
+def _fits(open_intervals: Sequence[Interval], tz: ZoneInfo, start: dt.datetime,
+          end: dt.datetime) -> bool:
+    same_day = start.astimezone(tz).date() == \
+        (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
+    if same_day:
+        return any(opens <= start and end <= closes for opens, closes in open_intervals)
+    return (any(opens <= start < closes for opens, closes in open_intervals)
+            and any(opens < end <= closes for opens, closes in open_intervals))
+
+
+def subtract(intervals: Iterable[Interval], busy: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` with every busy interval cut out."""
+    ordered_busy = sorted(busy)
+    free: list[Interval] = []
+    for start, end in intervals:
+        cursor = start
+        for busy_start, busy_end in ordered_busy:
+            if busy_end <= cursor or busy_start >= end:
+                continue
+            if busy_start > cursor:
+                free.append((cursor, busy_start))
+            cursor = max(cursor, busy_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            free.append((cursor, end))
+    return free
+
+
+def grid_starts(window_start: dt.datetime, window_end: dt.datetime, slot_minutes: int,
+                tz: ZoneInfo) -> Iterator[dt.datetime]:
+    """Moments on the instrument's slot grid (counted from local midnight) in the window."""
+    local = window_start.astimezone(tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    step = dt.timedelta(minutes=slot_minutes)
+    elapsed = local - midnight
+    steps = -(-elapsed // step)  # round up to the next grid line
+    moment = (midnight + steps * step).astimezone(dt.UTC)
+    while moment < window_end:
+        yield moment
+        moment += step
+
+
+def is_on_grid(moment: dt.datetime, slot_minutes: int, tz: ZoneInfo) -> bool:
+    local = moment.astimezone(tz)
+    minutes = local.hour * 60 + local.minute
+    return local.second == 0 and local.microsecond == 0 and minutes % slot_minutes == 0
+
+
+def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interval],
+                     duration: dt.timedelta, buffer: dt.timedelta, slot_minutes: int,
+                     window_start: dt.datetime, window_end: dt.datetime,
+                     limit: int) -> list[Interval]:
+    """Up to ``limit`` bookable slots of ``duration`` on the grid, earliest first.
+
+    ``busy`` are the intervals others hold (their buffer included); a slot keeps its own buffer
+    clear as well, exactly as the overlap rule demands. Only starts inside opening hours are
+    tried, since no booking may start while the lab is closed.
+    """
+    ordered_busy = sorted(busy)
+    day = dt.timedelta(days=1)
+    open_intervals = opening_intervals(hours, tz, window_start - day, window_end + duration + day)
+    found: list[Interval] = []
+    for opens, closes in open_intervals:
+        if closes <= window_start:
+            continue
+        for start in grid_starts(max(opens, window_start), closes, slot_minutes, tz):
+            end = start + duration
+            if end > window_end:
+                return found
+            held = (start, end + buffer)
+            if any(overlaps(held, b) for b in ordered_busy):
+                continue
+            if not _fits(open_intervals, tz, start, end):
+                continue
+            found.append((start, end))
+            if len(found) >= limit:
+                return found
+    return found

@@ -1,0 +1,10 @@
+"""Import every model module so that the metadata (and Alembic) sees all tables."""
+
+from labbook.accounts import models as accounts_models
+from labbook.audit import models as audit_models
+from labbook.billing import models as billing_models
+from labbook.booking import models as booking_models
+from labbook.catalogue import models as catalogue_models
+
+__all__ = ["accounts_models", "audit_models", "billing_models", "booking_models",
+           "catalogue_models"]

@@ -1,0 +1,99 @@
+from sqlalchemy import func, select
+
+from labbook.accounts.models import Organization, User
+from labbook.catalogue.models import Instrument
+from labbook.demo import DEMO_PASSWORD
+from labbook.extensions import db
+from tests.factories import create_lab, create_organization, make_uscc
+
+
+def run(app, *args, **kwargs):
+    return app.test_cli_runner().invoke(args=["labbook", *args], **kwargs)
+
+
+def test_init_loads_the_catalogue_and_is_idempotent(app):
+    first = run(app, "init")
+    assert first.exit_code == 0, first.output
+    assert "instruments: 163 new" in first.output
+    second = run(app, "init")
+    assert second.exit_code == 0, second.output
+    assert "instruments: 0 new, 0 updated, 163 unchanged" in second.output
+    assert db.session.scalar(select(func.count()).select_from(Instrument)) == 163
+
+
+def test_init_refuses_a_broken_catalogue_with_file_and_line(app, tmp_path):
+    (tmp_path / "labs.csv").write_text("code,name\nNEM,x\n", encoding="utf-8")
+    result = run(app, "init", "--catalogue-dir", str(tmp_path))
+    assert result.exit_code != 0
+    assert "labs.csv line 1" in result.output
+    assert "instruments.csv line 0: file is missing" in result.output
+
+
+def test_demo_needs_the_catalogue_first(app):
+    result = run(app, "demo")
+    assert result.exit_code != 0
+    assert "labbook init" in result.output
+
+
+def test_demo_creates_each_role_once_and_prints_the_logins(app):
+    run(app, "init")
+    first = run(app, "demo")
+    assert first.exit_code == 0, first.output
+    assert DEMO_PASSWORD in first.output
+    assert "admin@jzit.example.cn" in first.output
+    users = db.session.scalar(select(func.count()).select_from(User))
+    again = run(app, "demo")
+    assert again.exit_code == 0
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User)) == users
+    roles = set(db.session.scalars(select(User.role)))
+    assert {role.value for role in roles} == {"admin", "lab_manager", "researcher"}
+    tiers = {org.tier.value for org in db.session.scalars(select(Organization))}
+    assert tiers == {"internal", "partner", "external"}
+
+
+def test_create_org_and_user(app):
+    create_lab(code="NEM")
+    result = run(app, "create-org", "--name", "焦作某公司", "--uscc", make_uscc(5),
+                 "--tier", "partner")
+    assert result.exit_code == 0, result.output
+    result = run(app, "create-user", "--email", "a@b.cn", "--name", "A", "--role", "researcher",
+                 "--org", "焦作某公司", "--password", "a-long-pass-1")
+    assert result.exit_code == 0, result.output
+    result = run(app, "create-user", "--email", "m@b.cn", "--name", "M", "--role", "lab_manager",
+                 "--lab", "nem", "--password", "a-long-pass-1")
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    manager = db.session.scalar(select(User).where(User.email == "m@b.cn"))
+    assert [lab.code for lab in manager.managed_labs] == ["NEM"]
+
+
+def test_create_user_asks_for_the_password_when_not_given(app):
+    organization = create_organization()
+    result = run(app, "create-user", "--email", "p@b.cn", "--name", "P", "--role", "researcher",
+                 "--org", organization.name, input="a-long-pass-1\na-long-pass-1\n")
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_input_fails_with_a_message_and_a_nonzero_exit(app):
+    cases = [
+        (["create-org", "--name", "X", "--uscc", "123", "--tier", "partner"], "18 characters"),
+        (["create-org", "--name", "X", "--uscc", make_uscc(1), "--tier", "gold"], "gold"),
+        (["create-user", "--email", "x@y.cn", "--name", "X", "--role", "researcher",
+          "--org", "Nobody Inc", "--password", "a-long-pass-1"], "No organization"),
+        (["create-user", "--email", "x@y.cn", "--name", "X", "--role", "lab_manager",
+          "--lab", "ZZZ", "--password", "a-long-pass-1"], "No lab"),
+        (["create-user", "--email", "x@y.cn", "--name", "X", "--role", "admin",
+          "--password", "short"], "10"),
+    ]
+    for args, message in cases:
+        result = run(app, *args)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+
+
+def test_every_command_has_help(app):
+    for command in ("init", "load-catalogue", "demo", "create-org", "create-user"):
+        result = run(app, command, "--help")
+        assert result.exit_code == 0
+        assert "Usage:" in result.output
