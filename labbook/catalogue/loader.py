@@ -29,6 +29,7 @@ from labbook.catalogue.search import instrument_search_text, service_search_text
 DATA_DIR = Path(__file__).parent / "data"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORMULA_PREFIXES = ("=", "+", "-", "@")
+FILE_ORDER = ("labs.csv", "categories.csv", "instruments.csv", "services.csv", "manifest.csv")
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,9 @@ def read_catalogue(directory: Path = DATA_DIR) -> CatalogueData:
     if not errors:
         _check_manifest(data, manifest, errors)
     if errors:
-        raise CatalogueError(sorted(errors, key=lambda e: (e.file, e.line)))
+        # Files in load order: a broken lab row explains the instrument rows that name it.
+        order = {name: n for n, name in enumerate(FILE_ORDER)}
+        raise CatalogueError(sorted(errors, key=lambda e: (order.get(e.file, 99), e.line)))
     return data
 
 

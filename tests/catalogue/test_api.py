@@ -36,19 +36,23 @@ def test_instrument_items_carry_the_documented_fields(client, catalogue):
     assert isinstance(item["value_cny"], str) and "." in item["value_cny"]
 
 
-@pytest.mark.parametrize(("q", "expected_in_name"), [
-    ("XRD", "衍射"),
-    ("扫描电镜", "扫描电子显微镜"),
-    ("bruker", None),
-])
-def test_instrument_search(client, catalogue, q, expected_in_name):
-    items, total = all_items(client, "/api/v1/instruments", q=q)
+def test_searching_xrd_finds_the_diffractometers(client, catalogue):
+    items, total = all_items(client, "/api/v1/instruments", q="XRD")
+    assert total >= 2
+    assert {item["category"] for item in items} == {"xrd"}
+    assert sum("衍射" in item["name"] for item in items) >= 2
+
+
+def test_searching_the_informal_chinese_name(client, catalogue):
+    items, total = all_items(client, "/api/v1/instruments", q="扫描电镜")
     assert total >= 1
-    for item in items:
-        if expected_in_name:
-            assert expected_in_name in item["name"]
-        else:
-            assert item["manufacturer"].lower().startswith("bruker")
+    assert all("扫描电子显微镜" in item["name"] for item in items)
+
+
+def test_searching_a_manufacturer(client, catalogue):
+    items, total = all_items(client, "/api/v1/instruments", q="bruker")
+    assert total >= 1
+    assert all(item["manufacturer"].lower().startswith("bruker") for item in items)
 
 
 def test_service_search_by_standard(client, catalogue):
@@ -116,13 +120,3 @@ def test_wrong_method_is_a_405_problem(client):
     response = client.delete("/api/v1/labs")
     assert response.status_code == 405
     assert response.mimetype == "application/problem+json"
-
-
-def test_openapi_document_lists_every_api_route(app, client):
-    document = client.get("/api/v1/openapi.json").json
-    assert document["openapi"].startswith("3.1")
-    documented = set(document["paths"])
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi_document":
-            path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
-            assert path in documented, f"{rule.rule} is not in the OpenAPI document"
