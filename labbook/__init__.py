@@ -64,11 +64,17 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from labbook.accounts.views import bp as accounts_bp
     from labbook.api import bp as api_bp
+    from labbook.booking.manage_views import bp as manage_bp
+    from labbook.booking.views import bp as booking_bp
+    from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.extensions import csrf
 
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(booking_bp)
+    app.register_blueprint(manage_bp)
+    app.register_blueprint(calendars_bp)
     # The API authenticates with bearer tokens, never cookies, so there is nothing to forge.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -8,7 +8,9 @@ from flask_wtf import CSRFProtect
 
 from labbook.core.db import Base
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay usable after commit without a reload per attribute: a request renders what it
+# just wrote, and anything read inside a write transaction is current anyway.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

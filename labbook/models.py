@@ -4,7 +4,8 @@ from labbook.accounts import models as accounts_models
 from labbook.audit import models as audit_models
 from labbook.billing import models as billing_models
 from labbook.booking import models as booking_models
+from labbook.calendars import models as calendars_models
 from labbook.catalogue import models as catalogue_models
 
 __all__ = ["accounts_models", "audit_models", "billing_models", "booking_models",
-           "catalogue_models"]
+           "calendars_models", "catalogue_models"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -43,7 +43,18 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        # The test's own session must not keep an old read snapshot across the request: it would
+        # not see what the request wrote, and on SQLite could not write after it.
+        _end_test_transaction()
+        try:
+            return contextvars.Context().run(super().open, *args, **kwargs)
+        finally:
+            _end_test_transaction()
+
+
+def _end_test_transaction() -> None:
+    if has_app_context():
+        db.session.rollback()
 
 
 @pytest.fixture(scope="session")

@@ -170,3 +170,13 @@ def create_booking(**overrides: Any) -> Booking:
     }
     values.update(overrides)
     return _save(Booking(**values))
+
+
+def bearer(user: User) -> dict[str, str]:
+    """Authorization headers with a fresh API token of ``user``."""
+    from labbook.accounts.services import create_api_token
+
+    _token, secret = create_api_token(db.session, user, name="test",
+                                      now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    return {"Authorization": f"Bearer {secret}"}

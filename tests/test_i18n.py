@@ -17,7 +17,7 @@ def catalogue(locale: str):
 
 def extracted_ids(tmp_path: Path) -> set:
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-q",
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract",
                     "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
                     "--ignore-dirs=.venv node_modules", "-o", str(pot), str(ROOT)],
                    check=True, capture_output=True, cwd=ROOT)

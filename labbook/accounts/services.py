@@ -9,8 +9,8 @@ import secrets
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from labbook.accounts.models import (
@@ -115,9 +115,28 @@ def create_user(session: Session, *, email: str, name: str, password: str,
     return user
 
 
+def user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email address (in any case, surrounding blanks ignored), or None."""
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def managed_labs(session: Session, actor: User) -> list[Lab]:
+    """The labs ``actor`` manages: every lab for an admin, none for a researcher."""
+    if actor.is_admin:
+        return list(session.scalars(select(Lab).order_by(Lab.code)))
+    if actor.is_lab_manager:
+        return list(actor.managed_labs)
+    return []
+
+
+def can_manage_something(actor: User) -> bool:
+    """Whether the managers' pages are open to ``actor`` at all."""
+    return actor.is_admin or actor.is_lab_manager
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with these credentials, or None (without telling which part was wrong)."""
-    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    user = user_by_email(session, email)
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None
@@ -158,6 +177,41 @@ def grant_qualification(session: Session, actor: User, user: User, instrument: I
     return qualification
 
 
+def get_qualification(session: Session, actor: User, qualification_id: int) -> Qualification:
+    """The qualification, if it is for an instrument of a lab ``actor`` manages."""
+    qualification = session.get(Qualification, qualification_id)
+    if qualification is None or not actor.manages(qualification.instrument.lab):
+        raise NotFound(_("No qualification with id %(id)d.", id=qualification_id))
+    return qualification
+
+
+def qualifications_for(session: Session, actor: User, *, now: dt.datetime,
+                       instrument_id: int | None = None,
+                       recent_days: int = 90) -> list[Qualification]:
+    """Training records on instruments of the labs ``actor`` manages.
+
+    Those valid now come first (by instrument, then user); then those revoked or expired within
+    the last ``recent_days`` days, most recently ended first.
+    """
+    labs = managed_labs(session, actor)
+    if not labs:
+        return []
+    since = now - dt.timedelta(days=recent_days)
+    query = (select(Qualification).join(Qualification.instrument).join(Qualification.user)
+             .where(Instrument.lab_id.in_([lab.id for lab in labs]),
+                    (Qualification.revoked_at.is_(None)) | (Qualification.revoked_at > since),
+                    (Qualification.expires_at.is_(None)) | (Qualification.expires_at > since))
+             .order_by(Instrument.code, User.name, Qualification.granted_at.desc()))
+    if instrument_id is not None:
+        query = query.where(Qualification.instrument_id == instrument_id)
+    found = list(session.scalars(query))
+    valid = [q for q in found if q.is_valid_at(now)]
+    ended = [q for q in found if not q.is_valid_at(now)]
+    ended.sort(key=lambda q: min(m for m in (q.revoked_at, q.expires_at) if m is not None),
+               reverse=True)
+    return valid + ended
+
+
 def revoke_qualification(session: Session, actor: User, qualification: Qualification, *,
                          now: dt.datetime) -> None:
     if not actor.manages(qualification.instrument.lab):
@@ -189,6 +243,15 @@ def create_api_token(session: Session, user: User, *, name: str, now: dt.datetim
     return token, secret
 
 
+@cache
+def _user_by_token_hash():
+    # Built once: every API request runs it, and building it costs more than running it.
+    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == bindparam("token_hash"),
+                   ApiToken.revoked_at.is_(None), User.is_active.is_(True))
+            .options(joinedload(User.organization)))
+
+
 def user_for_api_token(session: Session, secret: str, *, now: dt.datetime) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown or revoked token.
 
@@ -196,13 +259,25 @@ def user_for_api_token(session: Session, secret: str, *, now: dt.datetime) -> Us
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
-    if token is None or token.revoked_at is not None or not token.user.is_active:
-        return None
-    return token.user
+    return session.scalar(_user_by_token_hash(), {"token_hash": _token_hash(secret)})
+
+
+def api_tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """``user``'s API tokens, newest first, revoked ones included."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def get_api_token(session: Session, actor: User, token_id: int) -> ApiToken:
+    """One of ``actor``'s own tokens; anybody else's is simply not found."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != actor.id:
+        raise NotFound(_("No such token."))
+    return token
 
 
 def revoke_api_token(session: Session, actor: User, token: ApiToken, *, now: dt.datetime) -> None:
     if token.user_id != actor.id:
         raise NotFound(_("No such token."))
-    token.revoked_at = now
+    if token.revoked_at is None:
+        token.revoked_at = now

@@ -1,16 +1,28 @@
-"""Sign-in, sign-out and the language switch."""
+"""Sign-in, sign-out, the language switch and the user's profile with API tokens."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from labbook.accounts import services as accounts
-from labbook.accounts.forms import LanguageForm, LoginForm
+from labbook.accounts.forms import ApiTokenForm, LanguageForm, LoginForm
 from labbook.accounts.models import User
+from labbook.core.engine import write_transaction
+from labbook.core.time import utcnow
 from labbook.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -78,6 +90,51 @@ def switch_language():
     if form.validate_on_submit() and form.locale.data in accounts.SUPPORTED_LOCALES:
         session["locale"] = form.locale.data
         if current_user.is_authenticated:
-            accounts.set_locale(current_user, form.locale.data)
-            db.session.commit()
+            with write_transaction(db.session):
+                accounts.set_locale(current_user, form.locale.data)
     return redirect(safe_next(form.next.data, url_for("catalogue.home")))
+
+
+# -- profile and API tokens -------------------------------------------------------------------
+
+
+def _profile_page(form: ApiTokenForm, status: int = 200):
+    user = current_user._get_current_object()
+    return render_template("accounts/profile.html", user=user, form=form,
+                           labs=accounts.managed_labs(db.session, user),
+                           tokens=accounts.api_tokens_of(db.session, user)), status
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    return _profile_page(ApiTokenForm(formdata=None))
+
+
+@bp.post("/profile/tokens")
+@login_required
+def create_token():
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _profile_page(form, 422)
+    with write_transaction(db.session):
+        token, secret = accounts.create_api_token(db.session, current_user._get_current_object(),
+                                                  name=form.name.data, now=utcnow())
+    # The secret is shown on this response only: it is not kept anywhere it could be shown
+    # again, and the page must not be stored by the browser or a proxy either.
+    response = make_response(render_template("accounts/token_created.html", token=token,
+                                             secret=secret))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/profile/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    actor = current_user._get_current_object()
+    with write_transaction(db.session):
+        token = accounts.get_api_token(db.session, actor, token_id)
+        accounts.revoke_api_token(db.session, actor, token, now=utcnow())
+        name = token.name
+    flash(_("The API token “%(name)s” was revoked; it no longer works.", name=name), "success")
+    return redirect(url_for("accounts.profile"))

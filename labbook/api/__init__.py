@@ -58,4 +58,5 @@ def pagination_args() -> tuple[int, int]:
 
 from labbook.api import openapi  # noqa: E402,F401  (registers the document route)
 from labbook.booking import api as booking_api  # noqa: E402,F401
+from labbook.calendars import api as calendars_api  # noqa: E402,F401
 from labbook.catalogue import api as catalogue_api  # noqa: E402,F401

@@ -62,12 +62,126 @@ SCHEMAS: dict[str, Any] = {
             "type": {"type": "string"}, "title": {"type": "string"},
             "status": {"type": "integer"}, "code": {"type": "string"},
             "detail": {"type": "string"},
-            "problems": {"type": "array", "items": {
-                "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                               "field": {"type": "string"}}}},
+            "problems": {"type": "array", "items": _ref("RuleProblem")},
+            "suggestions": {"type": "array", "items": _ref("Suggestion"),
+                            "description": "For `overlap` and `blackout`: the next free slots "
+                                           "of the same length, on this instrument first."},
+            "occurrences": {"type": "array", "items": _ref("RefusedOccurrence"),
+                            "description": "For a refused series: each refused occurrence."},
         },
     },
+    "RuleProblem": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "Stable rule code, e.g. overlap, "
+                     "blackout, too_soon, not_aligned, invalid_interval, naive_datetime, "
+                     "required, invalid_datetime."},
+            "message": {"type": "string", "description": "In the user's language."},
+            "field": {"type": "string"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"}}},
+    "Suggestion": {
+        "type": "object", "required": ["instrument_id", "start", "end"],
+        "properties": {
+            "instrument_id": {"type": "integer"}, "instrument_code": {"type": "string"},
+            "instrument_name": {"type": "string"}, "instrument_name_en": {"type": "string"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"}}},
+    "RefusedOccurrence": {
+        "type": "object", "required": ["start", "end", "problems"],
+        "properties": {"start": {"type": "string", "format": "date-time"},
+                       "end": {"type": "string", "format": "date-time"},
+                       "problems": {"type": "array", "items": _ref("RuleProblem")}}},
+    "Booking": {
+        "type": "object",
+        "required": ["id", "instrument_id", "state", "start", "end", "purpose"],
+        "properties": {
+            "id": {"type": "integer"}, "instrument_id": {"type": "integer"},
+            "instrument_code": {"type": "string"}, "lab": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending", "approved", "rejected", "cancelled",
+                                                 "expired", "in_use", "completed", "no_show"]},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "purpose": {"type": "string"}, "project_ref": {"type": "string"},
+            "user": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "email": {"type": "string"}}},
+            "organization": {"type": "string"},
+            "series_id": {"type": ["integer", "null"]},
+            "is_override": {"type": "boolean"}, "is_late_cancellation": {"type": "boolean"},
+            "decision_note": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
+    "BookingRequest": {
+        "type": "object", "required": ["instrument_id", "start", "end", "purpose"],
+        "properties": {
+            "instrument_id": {"type": "integer"},
+            "start": {"type": "string", "format": "date-time",
+                      "description": "ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00+08:00"},
+            "end": {"type": "string", "format": "date-time"},
+            "purpose": {"type": "string", "maxLength": 500},
+            "project_ref": {"type": "string", "maxLength": 100},
+            "recurrence": {
+                "type": "object", "required": ["frequency"],
+                "description": "Repeat at the same lab time; give `count` or `until`.",
+                "properties": {
+                    "frequency": {"type": "string", "enum": ["daily", "weekly"]},
+                    "interval": {"type": "integer", "minimum": 1, "maximum": 52},
+                    "weekdays": {"type": "array", "items": {"type": "integer", "minimum": 0,
+                                                            "maximum": 6},
+                                 "description": "0 = Monday; weekly only"},
+                    "count": {"type": "integer", "minimum": 1, "maximum": 200},
+                    "until": {"type": "string", "format": "date"}}},
+            "skip_conflicts": {"type": "boolean", "default": False,
+                               "description": "Series: book the free occurrences and report "
+                                              "the others instead of refusing all."},
+            "override": {"type": "boolean", "default": False,
+                         "description": "Lab managers: override too_soon, too_far, "
+                                        "outside_hours, quota_exceeded and not_aligned."}}},
+    "SeriesResult": {
+        "type": "object", "required": ["series_id", "created", "skipped"],
+        "properties": {"series_id": {"type": "integer"},
+                       "created": {"type": "array", "items": _ref("Booking")},
+                       "skipped": {"type": "array", "items": _ref("RefusedOccurrence")}}},
+    "Note": {"type": "object", "properties": {"note": {"type": "string", "maxLength": 1000}}},
+    "Availability": {
+        "type": "object", "required": ["instrument_id", "busy", "free"],
+        "properties": {
+            "instrument_id": {"type": "integer"}, "timezone": {"type": "string"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "busy": {"type": "array", "items": {
+                "type": "object", "required": ["kind", "start", "end", "title"],
+                "description": "Other organizations' bookings carry only kind, start, end "
+                               "and the title \"booked\".",
+                "properties": {"kind": {"type": "string", "enum": ["booking", "blackout"]},
+                               "start": {"type": "string", "format": "date-time"},
+                               "end": {"type": "string", "format": "date-time"},
+                               "title": {"type": "string"}, "id": {"type": "integer"},
+                               "state": {"type": "string"}, "purpose": {"type": "string"}}}},
+            "free": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "start": {"type": "string", "format": "date-time"},
+                    "end": {"type": "string", "format": "date-time"}}}}}},
+    "Qualification": {
+        "type": "object", "required": ["id", "user_email", "instrument_id"],
+        "properties": {"id": {"type": "integer"}, "user_email": {"type": "string"},
+                       "instrument_id": {"type": "integer"},
+                       "granted_at": {"type": "string", "format": "date-time"},
+                       "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                       "revoked_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "Blackout": {
+        "type": "object", "required": ["id", "start", "end", "reason"],
+        "properties": {"id": {"type": "integer"},
+                       "instrument_id": {"type": ["integer", "null"]},
+                       "lab": {"type": ["string", "null"]},
+                       "start": {"type": "string", "format": "date-time"},
+                       "end": {"type": "string", "format": "date-time"},
+                       "reason": {"type": "string"},
+                       "affected_bookings": {"type": "array", "items": _ref("Booking")},
+                       "cancelled_booking_ids": {"type": "array",
+                                                 "items": {"type": "integer"}}}},
     "Lab": {
         "type": "object",
         "required": ["code", "name", "name_en", "timezone", "opening_hours"],
@@ -112,6 +226,12 @@ SCHEMAS: dict[str, Any] = {
                     "rounding_minutes": {"type": "integer"},
                     "minimum_minutes": {"type": "integer"}}}},
             "services": {"type": "array", "items": {"type": "string"}},
+            "rules": {"type": "object", "properties": {
+                name: {"type": "integer"} for name in (
+                    "slot_minutes", "min_minutes", "max_minutes", "min_notice_minutes",
+                    "horizon_days", "buffer_minutes", "cancellation_window_hours")} | {
+                "requires_approval": {"type": "boolean"},
+                "requires_qualification": {"type": "boolean"}}},
         },
     }]},
     "Service": {
@@ -130,12 +250,45 @@ SCHEMAS: dict[str, Any] = {
             "instruments": {"type": "array", "items": {"type": "string"}},
         },
     },
+    "FeedToken": {
+        "type": "object", "required": ["id", "scope", "created_at", "last_used_at"],
+        "description": "An iCal subscription. Its secret is not kept and never listed.",
+        "properties": {
+            "id": {"type": "integer"},
+            "scope": {"type": "string", "examples": ["mine", "instrument:12", "lab:NEM",
+                                                     "approvals"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_used_at": {"type": ["string", "null"], "format": "date-time",
+                             "description": "Updated at most once an hour."}}},
+    "NewFeedToken": {"allOf": [_ref("FeedToken"), {
+        "type": "object", "required": ["url"],
+        "properties": {"url": {
+            "type": "string", "format": "uri",
+            "description": "The subscription URL (…/ical/<secret>.ics); shown only in this "
+                           "answer. Replace http(s):// by webcal:// for one-click "
+                           "subscription."}}}]},
     "ServiceDetail": {"allOf": [_ref("Service"), {
         "type": "object",
         "properties": {"sample_requirements": {"type": "string"},
                        "sample_requirements_en": {"type": "string"}},
     }]},
 }
+
+BEARER = [{"bearerAuth": []}]
+
+
+def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _booking_action(summary: str, operation: str, note_required: bool = False) -> dict:
+    return {"post": {
+        "summary": summary, "operationId": operation, "security": BEARER,
+        "parameters": [_path_id("booking_id")],
+        "requestBody": _json_body(_ref("Note"), required=note_required),
+        "responses": {"200": _json(_ref("Booking")),
+                      **_problem_responses(401, 403, 404, 409, 422)}}}
+
 
 PATHS: dict[str, Any] = {
     "/labs": {"get": {
@@ -162,6 +315,123 @@ PATHS: dict[str, Any] = {
             {"type": "string", "enum": ["active", "inactive"]})],
         "responses": {"200": _json(_page_of("Service")), **_problem_responses(422)},
     }},
+    "/instruments/{instrument_id}/availability": {"get": {
+        "summary": "Busy and bookable free time of an instrument",
+        "operationId": "getAvailability",
+        "parameters": [_path_id("instrument_id"),
+                       {"name": "start", "in": "query", "required": True,
+                        "schema": {"type": "string", "format": "date-time"}},
+                       {"name": "end", "in": "query", "required": True,
+                        "description": "At most 62 days after start.",
+                        "schema": {"type": "string", "format": "date-time"}}],
+        "responses": {"200": _json(_ref("Availability")), **_problem_responses(404, 422)},
+    }},
+    "/bookings": {
+        "post": {
+            "summary": "Book an instrument (once or as a series)", "operationId": "createBooking",
+            "security": BEARER, "requestBody": _json_body(_ref("BookingRequest")),
+            "responses": {"201": _json({"oneOf": [_ref("Booking"), _ref("SeriesResult")]},
+                                       "Created"),
+                          **_problem_responses(401, 403, 404, 409, 422)},
+        },
+        "get": {
+            "summary": "Own bookings; a lab's bookings for its managers (?lab=CODE)",
+            "operationId": "listBookings", "security": BEARER,
+            "parameters": [
+                _query("lab", "Lab code; managers of that lab see all of its bookings.",
+                       {"type": "string"}),
+                _query("state", "Booking state.", {"type": "string", "enum": [
+                    "pending", "approved", "rejected", "cancelled", "expired", "in_use",
+                    "completed", "no_show"]}),
+                _query("page", "Page number, from 1.",
+                       {"type": "integer", "minimum": 1, "default": 1}),
+                _query("per_page", "Items per page.",
+                       {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})],
+            "responses": {"200": _json(_page_of("Booking")), **_problem_responses(401, 422)},
+        },
+    },
+    "/bookings/{booking_id}": {"get": {
+        "summary": "One booking (own, or of a lab one manages)", "operationId": "getBooking",
+        "security": BEARER, "parameters": [_path_id("booking_id")],
+        "responses": {"200": _json(_ref("Booking")), **_problem_responses(401, 404)},
+    }},
+    "/bookings/{booking_id}/cancel": _booking_action("Cancel a booking", "cancelBooking"),
+    "/bookings/{booking_id}/approve": _booking_action("Approve a pending booking (lab managers)",
+                                                      "approveBooking"),
+    "/bookings/{booking_id}/reject": _booking_action(
+        "Reject a pending booking with a note (lab managers)", "rejectBooking",
+        note_required=True),
+    "/qualifications": {"post": {
+        "summary": "Record that a user is trained on an instrument (its lab's managers)",
+        "operationId": "grantQualification", "security": BEARER,
+        "requestBody": _json_body({"type": "object", "required": ["user_email", "instrument_id"],
+                                   "properties": {
+                                       "user_email": {"type": "string"},
+                                       "instrument_id": {"type": "integer"},
+                                       "expires_at": {"type": "string", "format": "date-time"}}}),
+        "responses": {"201": _json(_ref("Qualification"), "Created"),
+                      **_problem_responses(401, 403, 404, 422)},
+    }},
+    "/qualifications/{qualification_id}": {"delete": {
+        "summary": "Revoke a qualification", "operationId": "revokeQualification",
+        "security": BEARER, "parameters": [_path_id("qualification_id")],
+        "responses": {"204": {"description": "Revoked"}, **_problem_responses(401, 404)},
+    }},
+    "/blackouts": {"post": {
+        "summary": "Close an instrument or a whole lab (its managers); lists the bookings hit",
+        "operationId": "createBlackout", "security": BEARER,
+        "requestBody": _json_body({
+            "type": "object", "required": ["start", "end", "reason"],
+            "description": "Give instrument_id or lab.",
+            "properties": {"instrument_id": {"type": "integer"}, "lab": {"type": "string"},
+                           "start": {"type": "string", "format": "date-time"},
+                           "end": {"type": "string", "format": "date-time"},
+                           "reason": {"type": "string", "maxLength": 500},
+                           "cancel_affected": {"type": "boolean", "default": False},
+                           "notice": {"type": "string", "maxLength": 1000,
+                                      "description": "Required with cancel_affected."}}}),
+        "responses": {"201": _json(_ref("Blackout"), "Created"),
+                      **_problem_responses(401, 403, 404, 422)},
+    }},
+    "/bookings/{booking_id}.ics": {"get": {
+        "summary": "One booking as an iCalendar file (own, or of a lab one manages)",
+        "operationId": "getBookingIcs", "security": BEARER,
+        "parameters": [_path_id("booking_id")],
+        "responses": {"200": {"description": "RFC 5545 calendar with one VEVENT; the same "
+                                             "event (UID, SEQUENCE) as in the feeds",
+                              "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                      **_problem_responses(401, 404)},
+    }},
+    "/feed-tokens": {
+        "post": {
+            "summary": "Create an iCal subscription URL", "operationId": "createFeedToken",
+            "security": BEARER,
+            "requestBody": _json_body({
+                "type": "object", "required": ["scope"],
+                "properties": {"scope": {
+                    "type": "string",
+                    "pattern": r"^(mine|approvals|instrument:\d+|lab:[A-Za-z0-9_-]+)$",
+                    "description": "`mine` (own bookings), `instrument:<id>` (anyone; other "
+                                   "organizations' bookings only as booked), `lab:<CODE>` "
+                                   "(the lab's managers: every booking) or `approvals` (lab "
+                                   "managers: requests awaiting a decision)."}}}),
+            "responses": {"201": _json(_ref("NewFeedToken"), "Created"),
+                          **_problem_responses(401, 403, 422)},
+        },
+        "get": {
+            "summary": "The iCal subscriptions still in use (without their secrets)",
+            "operationId": "listFeedTokens", "security": BEARER,
+            "responses": {"200": _json({"type": "object", "required": ["items"], "properties": {
+                "items": {"type": "array", "items": _ref("FeedToken")}}}),
+                **_problem_responses(401)},
+        },
+    },
+    "/feed-tokens/{token_id}": {"delete": {
+        "summary": "Revoke an iCal subscription URL", "operationId": "deleteFeedToken",
+        "security": BEARER, "parameters": [_path_id("token_id")],
+        "responses": {"204": {"description": "Revoked: the URL answers 404 from now on"},
+                      **_problem_responses(401, 404)},
+    }},
     "/services/{service_id}": {"get": {
         "summary": "One testing service", "operationId": "getService",
         "parameters": [_path_id("service_id")],
@@ -179,7 +449,10 @@ def document() -> dict[str, Any]:
                                 "application/problem+json documents with a stable `code`."},
         "servers": [{"url": "/api/v1"}],
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "API token from the profile page or "
+                           "`flask --app wsgi labbook create-token --email E`."}}},
     }
 
 

@@ -13,9 +13,8 @@ from labbook.audit.models import AuditEvent
 
 def record(session: Session, actor: User | None, obj: Any, action: str, *,
            at: dt.datetime, from_state: str | None = None, to_state: str | None = None,
-           note: str = "", **details: Any) -> AuditEvent:
-    event = AuditEvent(actor_id=actor.id if actor else None, object_type=obj.__tablename__,
-                       object_id=obj.id, action=action, from_state=from_state,
-                       to_state=to_state, note=note, details=details, at=at)
-    session.add(event)
-    return event
+           note: str = "", **details: Any) -> None:
+    """Add an audit event to the caller's transaction (``obj`` must have its id already)."""
+    session.add(AuditEvent(actor_id=actor.id if actor else None, object_type=obj.__tablename__,
+                           object_id=obj.id, action=action, from_state=from_state,
+                           to_state=to_state, note=note, details=details, at=at))

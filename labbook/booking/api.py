@@ -18,11 +18,12 @@ from labbook.api.auth import api_user, token_required
 from labbook.api.parsing import Fields, json_body
 from labbook.booking import services as booking_services
 from labbook.booking import timeline
+from labbook.booking.calendar import busy_entries, load_window
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.rules import weekly_hours
-from labbook.booking.suggestions import busy_intervals
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
@@ -177,9 +178,9 @@ def _note(required: bool = False) -> str:
 def cancel_booking(booking_id: int):
     actor = api_user()
     note = _note()
-    booking = booking_services.get_booking(db.session, actor, booking_id)
-    booking_services.cancel_booking(db.session, actor, booking, now=utcnow(), note=note)
-    db.session.commit()
+    with write_transaction(db.session):
+        booking = booking_services.get_booking(db.session, actor, booking_id)
+        booking_services.cancel_booking(db.session, actor, booking, now=utcnow(), note=note)
     return booking_json(booking, actor)
 
 
@@ -188,9 +189,9 @@ def cancel_booking(booking_id: int):
 def approve_booking(booking_id: int):
     actor = api_user()
     note = _note()
-    booking = booking_services.get_booking(db.session, actor, booking_id)
-    booking_services.approve_booking(db.session, actor, booking, now=utcnow(), note=note)
-    db.session.commit()
+    with write_transaction(db.session):
+        booking = booking_services.get_booking(db.session, actor, booking_id)
+        booking_services.approve_booking(db.session, actor, booking, now=utcnow(), note=note)
     return booking_json(booking, actor)
 
 
@@ -199,9 +200,9 @@ def approve_booking(booking_id: int):
 def reject_booking(booking_id: int):
     actor = api_user()
     note = _note(required=True)
-    booking = booking_services.get_booking(db.session, actor, booking_id)
-    booking_services.reject_booking(db.session, actor, booking, now=utcnow(), note=note)
-    db.session.commit()
+    with write_transaction(db.session):
+        booking = booking_services.get_booking(db.session, actor, booking_id)
+        booking_services.reject_booking(db.session, actor, booking, now=utcnow(), note=note)
     return booking_json(booking, actor)
 
 
@@ -230,10 +231,9 @@ def availability(instrument_id: int):
 def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
                       viewer: User | None) -> dict[str, Any]:
     """Busy time (others' bookings only as "booked") and the free time one could book."""
-    from labbook.booking.calendar import busy_entries
-
-    entries = busy_entries(db.session, instrument, start, end, viewer)
-    busy = busy_intervals(db.session, [instrument], start, end)[instrument.id]
+    window = load_window(db.session, instrument, start, end)
+    entries = busy_entries(db.session, instrument, start, end, viewer, window)
+    busy = window.held()
     open_time = timeline.opening_intervals(weekly_hours(instrument.lab),
                                            ZoneInfo(instrument.lab.timezone), start, end)
     free = timeline.subtract(open_time, busy) if instrument.status.value == "available" else []
@@ -260,9 +260,9 @@ def grant_qualification():
         message = _("No user with the email %(email)s.", email=email)
         raise ValidationError(message, problems=[Problem("unknown_user", message,
                                                          field="user_email")])
-    qualification = accounts.grant_qualification(db.session, actor, user, instrument,
-                                                 now=utcnow(), expires_at=expires_at)
-    db.session.commit()
+    with write_transaction(db.session):
+        qualification = accounts.grant_qualification(db.session, actor, user, instrument,
+                                                     now=utcnow(), expires_at=expires_at)
     return qualification_json(qualification), 201
 
 
@@ -280,11 +280,11 @@ def qualification_json(qualification: Qualification) -> dict[str, Any]:
 @token_required
 def revoke_qualification(qualification_id: int):
     actor = api_user()
-    qualification = db.session.get(Qualification, qualification_id)
-    if qualification is None or not actor.manages(qualification.instrument.lab):
-        raise NotFound(_("No qualification with id %(id)d.", id=qualification_id))
-    accounts.revoke_qualification(db.session, actor, qualification, now=utcnow())
-    db.session.commit()
+    with write_transaction(db.session):
+        qualification = db.session.get(Qualification, qualification_id)
+        if qualification is None or not actor.manages(qualification.instrument.lab):
+            raise NotFound(_("No qualification with id %(id)d.", id=qualification_id))
+        accounts.revoke_qualification(db.session, actor, qualification, now=utcnow())
     return "", 204
 
 
@@ -315,14 +315,14 @@ def create_blackout():
         if lab is None:
             raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
     now = utcnow()
-    blackout, hit = booking_services.create_blackout(
-        db.session, actor, instrument=instrument, lab=lab, start=start, end=end, reason=reason,
-        now=now)
-    cancelled = []
-    if cancel_affected:
-        cancelled = booking_services.cancel_for_blackout(
-            db.session, actor, blackout, [b.id for b in hit], notice=notice, now=now)
-    db.session.commit()
+    with write_transaction(db.session):
+        blackout, hit = booking_services.create_blackout(
+            db.session, actor, instrument=instrument, lab=lab, start=start, end=end,
+            reason=reason, now=now)
+        cancelled = []
+        if cancel_affected:
+            cancelled = booking_services.cancel_for_blackout(
+                db.session, actor, blackout, [b.id for b in hit], notice=notice, now=now)
     return {
         "id": blackout.id, "instrument_id": blackout.instrument_id,
         "lab": blackout.lab.code if blackout.lab else None,

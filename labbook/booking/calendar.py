@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import User
-from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
+from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
 from labbook.booking.rules import blackouts_query
 from labbook.catalogue.models import Instrument
 
@@ -45,16 +46,36 @@ def booking_entry(booking: Booking, viewer: User | None) -> dict[str, Any]:
     return entry
 
 
-def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
-                 end: dt.datetime, viewer: User | None) -> list[dict[str, Any]]:
+@dataclass
+class CalendarWindow:
+    """An instrument's bookings and closures meeting a time window, read once."""
+
+    bookings: list[Booking]
+    blackouts: list[Blackout]
+
+    def held(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        """Time nobody else may book: slot-holding bookings with their buffer, and closures."""
+        return [(b.start_at, b.blocked_until) for b in self.bookings if b.holds_slot] + \
+            [(b.start_at, b.end_at) for b in self.blackouts]
+
+
+def load_window(session: Session, instrument: Instrument, start: dt.datetime,
+                end: dt.datetime) -> CalendarWindow:
     bookings = session.scalars(
         select(Booking).where(Booking.instrument_id == instrument.id,
                               Booking.blocked_until > start, Booking.start_at < end,
                               Booking.state.in_(SHOWN_STATES))
         .options(selectinload(Booking.user), selectinload(Booking.organization))
         .order_by(Booking.start_at))
-    entries = [booking_entry(booking, viewer) for booking in bookings]
+    return CalendarWindow(list(bookings),
+                          list(session.scalars(blackouts_query([instrument], start, end))))
+
+
+def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
+                 end: dt.datetime, viewer: User | None,
+                 window: CalendarWindow | None = None) -> list[dict[str, Any]]:
+    window = window or load_window(session, instrument, start, end)
+    entries = [booking_entry(booking, viewer) for booking in window.bookings]
     entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
-                 "end": b.end_at.isoformat(), "title": b.reason}
-                for b in session.scalars(blackouts_query([instrument], start, end))]
+                 "end": b.end_at.isoformat(), "title": b.reason} for b in window.blackouts]
     return sorted(entries, key=lambda entry: entry["start"])

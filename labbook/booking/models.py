@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.core.db import Base, UTCDateTime
@@ -31,7 +31,6 @@ class BookingState(enum.StrEnum):
 
 #: States in which a booking holds its time slot.
 SLOT_HOLDING = (BookingState.PENDING, BookingState.APPROVED, BookingState.IN_USE)
-_HOLDING_SQL = "state IN ('pending', 'approved', 'in_use')"
 
 TRANSITIONS: dict[BookingState, frozenset[BookingState]] = {
     BookingState.PENDING: frozenset({BookingState.APPROVED, BookingState.REJECTED,
@@ -66,10 +65,12 @@ class Booking(Base):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint("blocked_until >= end_at", name="blocked_after_end"),
-        # The overlap check reads only bookings that end after the new one starts, through this
-        # index, so its cost depends on the future calendar and never on the length of history.
-        Index("ix_bookings_holding_instrument_blocked_until", "instrument_id", "blocked_until",
-              sqlite_where=text(_HOLDING_SQL), postgresql_where=text(_HOLDING_SQL)),
+        # Calendar reads (the overlap check above all) seek each wanted state of one instrument
+        # and take only bookings that end after the window starts, so their cost depends on the
+        # coming weeks and never on the length of history. Leading with the state makes SQLite
+        # prefer this index over (state, start_at), which would walk all instruments.
+        Index("ix_bookings_instrument_state_blocked_until", "instrument_id", "state",
+              "blocked_until"),
         Index("ix_bookings_organization_start", "organization_id", "start_at"),
         Index("ix_bookings_user_start", "user_id", "start_at"),
         Index("ix_bookings_state_start", "state", "start_at"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, Qualification, User
@@ -58,20 +58,6 @@ def weekly_hours(lab: Lab) -> timeline.WeeklyHours:
     return hours
 
 
-def holding_bookings_query(instrument_ids: list[int], start: dt.datetime, end: dt.datetime):
-    """Slot-holding bookings whose held time (buffer included) meets ``[start, end)``.
-
-    Written to match the partial index on (instrument_id, blocked_until): the lower bound on
-    blocked_until keeps finished history out of the scan.
-    """
-    return select(Booking).where(
-        Booking.instrument_id.in_(instrument_ids),
-        Booking.blocked_until > start,
-        Booking.start_at < end,
-        Booking.state.in_(SLOT_HOLDING),
-    )
-
-
 def blackouts_query(instruments: list[Instrument], start: dt.datetime, end: dt.datetime):
     lab_ids = sorted({instrument.lab_id for instrument in instruments})
     return select(Blackout).where(
@@ -107,8 +93,8 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
     if not (timeline.is_on_grid(start, instrument.slot_minutes, tz)
             and minutes % instrument.slot_minutes == 0):
         problems.append(problem("not_aligned", _(
-            "Bookings on this instrument start and end on a %(n)d-minute grid "
-            "(e.g. 09:00, 09:%(n)02d).", n=instrument.slot_minutes), interval))
+            "Bookings on this instrument start and end on its %(n)d-minute grid, counted "
+            "from midnight.", n=instrument.slot_minutes), interval))
     if minutes < instrument.min_minutes:
         problems.append(problem("too_short", _(
             "The shortest booking on this instrument is %(n)d minutes.",
@@ -148,6 +134,31 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
     return problems
 
 
+# Built once: the checks below run on every booking attempt, and building a statement costs more
+# than running it.
+_CLOSURES = select(Blackout.start_at, Blackout.end_at, Blackout.reason).where(
+    or_(Blackout.instrument_id == bindparam("instrument_id"),
+        Blackout.lab_id == bindparam("lab_id")),
+    Blackout.end_at > bindparam("start"), Blackout.start_at < bindparam("end"),
+).order_by(Blackout.start_at)
+_CLASHES = select(Booking.id, Booking.start_at, Booking.blocked_until).where(
+    Booking.instrument_id == bindparam("instrument_id"),
+    Booking.blocked_until > bindparam("start"), Booking.start_at < bindparam("end"),
+    Booking.state.in_(SLOT_HOLDING),
+)
+
+
+def held_time(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime
+              ) -> list[tuple[int, dt.datetime, dt.datetime]]:
+    """(booking id, start, end of held time) of the slot-holding bookings meeting the window.
+
+    One instrument per query, so that SQLite seeks the (instrument_id, state, blocked_until)
+    index instead of walking all instruments.
+    """
+    return [tuple(row) for row in session.execute(
+        _CLASHES, {"instrument_id": instrument_id, "start": start, "end": end})]
+
+
 def calendar_problems(session: Session, request: BookingRequest,
                       held: list[tuple[dt.datetime, dt.datetime]] | None = None) -> list[Problem]:
     """Blackouts and other bookings in the way of ``request`` (its buffer included).
@@ -158,14 +169,16 @@ def calendar_problems(session: Session, request: BookingRequest,
     start = request.start
     blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
     problems: list[Problem] = []
-    for blackout in session.scalars(blackouts_query([instrument], start, request.end)):
+    closures = session.execute(_CLOSURES, {"instrument_id": instrument.id,
+                                           "lab_id": instrument.lab_id, "start": start,
+                                           "end": request.end})
+    for closed_from, closed_until, reason in closures:
         problems.append(problem("blackout", _(
-            "Closed %(start)s – %(end)s: %(reason)s", start=fmt(blackout.start_at),
-            end=fmt(blackout.end_at), reason=blackout.reason),
-            (blackout.start_at, blackout.end_at)))
-    clashes = [(b.start_at, b.blocked_until) for b in session.scalars(
-        holding_bookings_query([instrument.id], start, blocked_until))
-        if b.id != request.exclude_booking_id]
+            "Closed %(start)s – %(end)s: %(reason)s", start=fmt(closed_from),
+            end=fmt(closed_until), reason=reason), (closed_from, closed_until)))
+    clashes = [(clash_start, clash_end) for booking_id, clash_start, clash_end
+               in held_time(session, instrument.id, start, blocked_until)
+               if booking_id != request.exclude_booking_id]
     clashes += [h for h in held or [] if timeline.overlaps(h, (start, blocked_until))]
     for clash_start, clash_end in sorted(clashes):
         problems.append(problem("overlap", _(
@@ -179,37 +192,57 @@ def _status_label(status: InstrumentStatus) -> str:
             InstrumentStatus.RETIRED: _("retired")}.get(status, status.value)
 
 
-def _is_qualified(session: Session, request: BookingRequest) -> bool:
-    user = request.user
-    if user.manages(request.instrument.lab):
+def is_qualified(session: Session, user: User, instrument: Instrument,
+                 at: dt.datetime) -> bool:
+    """Whether ``user`` may use ``instrument`` at ``at`` as far as training goes.
+
+    The lab's own managers need no training record.
+    """
+    if user.manages(instrument.lab):
         return True
     qualifications = session.scalars(select(Qualification).where(
         Qualification.user_id == user.id,
-        Qualification.instrument_id == request.instrument.id,
+        Qualification.instrument_id == instrument.id,
         Qualification.revoked_at.is_(None)))
-    return any(q.is_valid_at(request.end) for q in qualifications)
+    return any(q.is_valid_at(at) for q in qualifications)
 
 
-def _week_start(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+def _is_qualified(session: Session, request: BookingRequest) -> bool:
+    return is_qualified(session, request.user, request.instrument, request.end)
+
+
+def week_start(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The start (Monday 00:00 in ``tz``, as UTC) of the quota week that holds ``moment``."""
     local = moment.astimezone(tz)
     monday = local.date() - dt.timedelta(days=local.weekday())
     return dt.datetime.combine(monday, dt.time(0), tz).astimezone(dt.UTC)
+
+
+def hours_held(session: Session, organization: Organization, start: dt.datetime,
+               end: dt.datetime, *, exclude_booking_id: int | None = None) -> dt.timedelta:
+    """Time the organization's slot-holding bookings take up inside ``[start, end)``.
+
+    This is what counts against the weekly quota.
+    """
+    used = dt.timedelta(0)
+    for booking in session.scalars(select(Booking).where(
+            Booking.organization_id == organization.id,
+            Booking.start_at < end, Booking.end_at > start,
+            Booking.state.in_(SLOT_HOLDING))):
+        if booking.id != exclude_booking_id:
+            used += min(booking.end_at, end) - max(booking.start_at, start)
+    return used
 
 
 def _quota_problems(session: Session, request: BookingRequest, tz: ZoneInfo) -> list[Problem]:
     """Hours the organization holds per week (Monday to Sunday, lab time), this one included."""
     quota = dt.timedelta(hours=request.organization.weekly_quota_hours or 0)
     problems = []
-    week = _week_start(request.start, tz)
+    week = week_start(request.start, tz)
     while week < request.end:
         week_end = week + dt.timedelta(days=7)
-        used = dt.timedelta(0)
-        for booking in session.scalars(select(Booking).where(
-                Booking.organization_id == request.organization.id,
-                Booking.start_at < week_end, Booking.end_at > week,
-                Booking.state.in_(SLOT_HOLDING))):
-            if booking.id != request.exclude_booking_id:
-                used += min(booking.end_at, week_end) - max(booking.start_at, week)
+        used = hours_held(session, request.organization, week, week_end,
+                          exclude_booking_id=request.exclude_booking_id)
         wanted = min(request.end, week_end) - max(request.start, week)
         if used + wanted > quota:
             problems.append(problem("quota_exceeded", _(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
 #: Execution option that makes the next SQLite transaction take the write lock at BEGIN.
 BEGIN_IMMEDIATE = "labbook_begin_immediate"
@@ -36,3 +39,24 @@ def configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """Run a unit of work that writes, holding the write lock from its first statement.
+
+    On SQLite a transaction that has read and then writes fails at once ("database is locked")
+    if another writer committed in between, so every state change goes through here: whatever
+    read-only transaction the session had open is ended first (callers make no changes before
+    entering), the new transaction starts with ``BEGIN IMMEDIATE``, so everything read inside
+    it is current, and it commits at the end or rolls back on any error. On PostgreSQL this is
+    an ordinary transaction.
+    """
+    session.commit()
+    session.connection(execution_options={BEGIN_IMMEDIATE: True})
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -146,7 +146,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bookings'))
     )
     with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.create_index('ix_bookings_holding_instrument_blocked_until', ['instrument_id', 'blocked_until'], unique=False, sqlite_where=sa.text("state IN ('pending', 'approved', 'in_use')"), postgresql_where=sa.text("state IN ('pending', 'approved', 'in_use')"))
+        batch_op.create_index('ix_bookings_instrument_state_blocked_until', ['instrument_id', 'state', 'blocked_until'], unique=False)
         batch_op.create_index('ix_bookings_organization_start', ['organization_id', 'start_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_bookings_series_id'), ['series_id'], unique=False)
         batch_op.create_index('ix_bookings_state_start', ['state', 'start_at'], unique=False)
@@ -176,7 +176,7 @@ def downgrade():
         batch_op.drop_index('ix_bookings_state_start')
         batch_op.drop_index(batch_op.f('ix_bookings_series_id'))
         batch_op.drop_index('ix_bookings_organization_start')
-        batch_op.drop_index('ix_bookings_holding_instrument_blocked_until', sqlite_where=sa.text("state IN ('pending', 'approved', 'in_use')"), postgresql_where=sa.text("state IN ('pending', 'approved', 'in_use')"))
+        batch_op.drop_index('ix_bookings_instrument_state_blocked_until')
 
     op.drop_table('bookings')
     with op.batch_alter_table('qualifications', schema=None) as batch_op:

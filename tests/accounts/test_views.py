@@ -1,7 +1,5 @@
 import pytest
 
-from labbook import create_app
-from labbook.config import TestingConfig
 from tests.factories import PASSWORD, create_user, reload
 
 
@@ -41,16 +39,10 @@ def test_only_local_next_urls_are_followed(client, next_url, expected):
     assert response.headers["Location"] == expected
 
 
-def test_forms_without_a_csrf_token_are_refused(database_url):
-    class CsrfConfig(TestingConfig):
-        WTF_CSRF_ENABLED = True
-        SQLALCHEMY_DATABASE_URI = database_url
-
-    app = create_app(CsrfConfig)
-    with app.app_context():
-        user = create_user()
-        response = app.test_client().post("/login", data={"email": user.email,
-                                                          "password": PASSWORD})
+def test_forms_without_a_csrf_token_are_refused(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    user = create_user()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
 

@@ -1,0 +1,79 @@
+"""Forms of the lab managers' pages: decisions, closures, training records."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from labbook.booking.services import MAX_NOTE, MAX_PURPOSE
+
+DECISIONS = [SelectChoice("approve", _l("Approve")), SelectChoice("reject", _l("Reject"))]
+TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
+
+
+def _date_field(label, *validators) -> DateField:
+    return DateField(label, validators=list(validators),
+                     invalid_value_message=_l("Enter a date like 2026-12-31."))
+
+
+def _time_field(label) -> TimeField:
+    return TimeField(label, format=TIME_FORMATS,
+                     validators=[InputRequired(message=_l("Enter a time."))],
+                     invalid_value_message=_l("Enter a time like 09:30."))
+
+
+class DecisionForm(FlaskForm):
+    """Approve or reject one booking or several at once (the same note for each)."""
+
+    action = SelectField(_l("Decision"), choices=DECISIONS,
+                         validators=[InputRequired(message=_l("Choose approve or reject."))])
+    booking_ids = SelectMultipleField(
+        _l("Bookings"), coerce=int, validate_choice=False,
+        validators=[DataRequired(message=_l("Select at least one booking."))])
+    note = TextAreaField(_l("Note to the requester"), validators=[Length(max=MAX_NOTE)],
+                         description=_l("Required when rejecting."))
+
+
+class BlackoutForm(FlaskForm):
+    """A closure of one instrument or a whole lab, with lab-local start and end."""
+
+    scope = SelectField(_l("What closes"),
+                        validators=[InputRequired(message=_l("Choose a lab or an instrument."))])
+    start_date = _date_field(_l("Start date"), InputRequired(message=_l("Enter a date.")))
+    start_time = _time_field(_l("Start time"))
+    end_date = _date_field(_l("End date"), InputRequired(message=_l("Enter a date.")))
+    end_time = _time_field(_l("End time"))
+    reason = StringField(_l("Reason"), validators=[
+        DataRequired(message=_l("Say why it closes, e.g. annual maintenance.")),
+        Length(max=MAX_PURPOSE)])
+
+
+class BlackoutCancelForm(FlaskForm):
+    """Which of the bookings a closure hits to cancel, and what to tell their owners."""
+
+    booking_ids = SelectMultipleField(
+        _l("Bookings to cancel"), coerce=int,
+        validators=[DataRequired(message=_l("Select at least one booking."))])
+    notice = TextAreaField(_l("Notice to the people who booked"), validators=[
+        DataRequired(message=_l("Tell the people who booked why their booking is cancelled.")),
+        Length(max=MAX_NOTE)])
+
+
+class GrantQualificationForm(FlaskForm):
+    """Record that a user has been trained on an instrument."""
+
+    email = EmailField(_l("User's email"), validators=[DataRequired(), Length(max=254)])
+    instrument_id = SelectField(_l("Instrument"), coerce=int, validators=[
+        InputRequired(message=_l("Choose an instrument."))])
+    valid_until = _date_field(_l("Valid through (optional)"), Optional())

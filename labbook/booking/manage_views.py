@@ -1,0 +1,351 @@
+"""Lab managers' pages: approval queue, blackouts, qualifications.
+
+Open to lab managers (for the labs they manage) and admins (every lab). Objects of a lab the
+user does not manage answer 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import Field, SelectChoice
+
+from labbook.accounts import services as accounts
+from labbook.accounts.models import User
+from labbook.booking import services
+from labbook.booking.manage_forms import (
+    BlackoutCancelForm,
+    BlackoutForm,
+    DecisionForm,
+    GrantQualificationForm,
+)
+from labbook.booking.models import Blackout, BookingState
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import write_transaction
+from labbook.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from labbook.core.time import LAB_TZ, to_lab_time, utcnow
+from labbook.extensions import db, login_manager
+from labbook.i18n import localized
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+STATE_LABELS = {
+    BookingState.PENDING: _l("pending"),
+    BookingState.APPROVED: _l("approved"),
+    BookingState.REJECTED: _l("rejected"),
+    BookingState.CANCELLED: _l("cancelled"),
+    BookingState.EXPIRED: _l("expired"),
+    BookingState.IN_USE: _l("in use"),
+    BookingState.COMPLETED: _l("completed"),
+    BookingState.NO_SHOW: _l("no-show"),
+}
+
+
+@bp.before_request
+def require_manager():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not accounts.can_manage_something(current_user):
+        abort(403)
+    return None
+
+
+@bp.context_processor
+def booking_state_labels() -> dict[str, Any]:
+    return {"booking_state_labels": STATE_LABELS}
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _show_errors(form: FlaskForm, error: DomainError, fields: dict[str | None, Field]) -> None:
+    """Put a service's refusal next to the form fields it is about."""
+    problems = error.problems or []
+    placed = False
+    for problem in problems:
+        field = fields.get(problem.field) or fields.get(problem.code)
+        if field is not None:
+            field.errors = [*field.errors, problem.message]
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)
+
+
+# -- approvals --------------------------------------------------------------------------------
+
+
+@bp.get("/approvals")
+def approvals():
+    return _approvals_page(DecisionForm(formdata=None))
+
+
+def _approvals_page(form: DecisionForm, status: int = 200):
+    actor = _actor()
+    lab_code = request.args.get("lab") or None
+    entries = services.approval_overview(db.session, actor, lab_code)
+    return render_template("manage/approvals.html", entries=entries, form=form,
+                           labs=accounts.managed_labs(db.session, actor), lab_code=lab_code,
+                           selected=set(form.booking_ids.data or [])), status
+
+
+@bp.post("/approvals")
+def decide():
+    actor = _actor()
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return _approvals_page(form, 422)
+    approve = form.action.data == "approve"
+    try:
+        with write_transaction(db.session):
+            decisions = services.decide_bookings(db.session, actor, form.booking_ids.data,
+                                                 approve=approve, note=form.note.data or "",
+                                                 now=utcnow())
+    except ValidationError as error:
+        _show_errors(form, error, {"note": form.note})
+        return _approvals_page(form, 422)
+    for decision in decisions:
+        flash(*_decision_message(decision, approve))
+    return redirect(url_for(".approvals", lab=request.args.get("lab") or None))
+
+
+def _decision_message(decision: services.Decision, approve: bool) -> tuple[str, str]:
+    booking = decision.booking
+    if booking is None:
+        return _("Booking #%(id)d was not found in the labs you manage.",
+                 id=decision.booking_id), "danger"
+    details = {"id": booking.id, "instrument": localized(booking.instrument, "name"),
+               "start": to_lab_time(booking.start_at).strftime("%Y-%m-%d %H:%M"),
+               "name": booking.user.name}
+    if decision.is_done:
+        if approve:
+            return _("Approved booking #%(id)d: %(instrument)s, %(start)s, %(name)s.",
+                     **details), "success"
+        return _("Rejected booking #%(id)d: %(instrument)s, %(start)s, %(name)s.",
+                 **details), "success"
+    if decision.was_already_decided:
+        by = booking.cancelled_by if booking.state == BookingState.CANCELLED \
+            else booking.decided_by
+        return _("Booking #%(id)d had already been %(state)s by %(by)s; it was left as it is.",
+                 id=booking.id, state=STATE_LABELS[booking.state],
+                 by=by.name if by else _("the system")), "warning"
+    return _("Booking #%(id)d: %(message)s", id=booking.id,
+             message=decision.error.message if decision.error else ""), "danger"
+
+
+# -- blackouts --------------------------------------------------------------------------------
+
+
+def _lab_group(lab: Lab) -> str:
+    return f"{lab.code} · {localized(lab, 'name')}"
+
+
+def _instruments_of(lab: Lab) -> list[Instrument]:
+    return sorted(lab.instruments, key=lambda instrument: instrument.code)
+
+
+def _scope_choices(labs: list[Lab]) -> list[SelectChoice]:
+    """Options grouped by lab: the whole lab first, then each of its instruments."""
+    choices = []
+    for lab in labs:
+        choices.append(SelectChoice(f"lab:{lab.id}", _("Whole lab (every instrument)"),
+                                    optgroup=_lab_group(lab)))
+        choices += [SelectChoice(f"instrument:{i.id}", f"{i.code} · {localized(i, 'name')}",
+                                 optgroup=_lab_group(lab)) for i in _instruments_of(lab)]
+    return choices
+
+
+def _blackout_form(labs: list[Lab]) -> BlackoutForm:
+    form = BlackoutForm()
+    form.scope.choices = _scope_choices(labs)
+    return form
+
+
+def _blackouts_page(form: BlackoutForm, labs: list[Lab], status: int = 200):
+    now = utcnow()
+    blackouts = services.managed_blackouts(db.session, _actor(), now=now)
+    return render_template("manage/blackouts.html", form=form, now=now,
+                           upcoming=[b for b in blackouts if b.end_at > now],
+                           recent=[b for b in blackouts if b.end_at <= now][::-1],
+                           has_labs=bool(labs)), status
+
+
+@bp.get("/blackouts")
+def blackouts():
+    labs = accounts.managed_labs(db.session, _actor())
+    return _blackouts_page(_blackout_form(labs), labs)
+
+
+def _lab_moment(day: dt.date, time: dt.time) -> dt.datetime:
+    """A lab-local date and time as an aware UTC moment."""
+    return dt.datetime.combine(day, time, LAB_TZ).astimezone(dt.UTC)
+
+
+@bp.post("/blackouts")
+def create_blackout():
+    actor = _actor()
+    labs = accounts.managed_labs(db.session, actor)
+    form = _blackout_form(labs)
+    if not form.validate_on_submit():
+        return _blackouts_page(form, labs, 422)
+    kind, _sep, target_id = form.scope.data.partition(":")
+    start = _lab_moment(form.start_date.data, form.start_time.data)
+    end = _lab_moment(form.end_date.data, form.end_time.data)
+    try:
+        with write_transaction(db.session):
+            instrument = db.session.get(Instrument, int(target_id)) \
+                if kind == "instrument" else None
+            lab = db.session.get(Lab, int(target_id)) if kind == "lab" else None
+            if instrument is None and lab is None:
+                raise NotFound(_("No such lab or instrument."))
+            blackout, hit = services.create_blackout(
+                db.session, actor, instrument=instrument, lab=lab, start=start, end=end,
+                reason=form.reason.data, now=utcnow())
+            blackout_id = blackout.id
+    except ValidationError as error:
+        _show_errors(form, error, {"reason": form.reason, "invalid_interval": form.end_time,
+                                   "instrument_id": form.scope})
+        return _blackouts_page(form, labs, 422)
+    except (PermissionDenied, NotFound) as error:
+        form.scope.errors = [*form.scope.errors, error.message]
+        return _blackouts_page(form, labs, 422)
+    flash(_("The closure was saved."), "success")
+    if hit:
+        flash(ngettext("It hits %(num)d booking: choose what to cancel below.",
+                       "It hits %(num)d bookings: choose which to cancel below.", len(hit)),
+              "warning")
+    return redirect(url_for(".blackout_detail", blackout_id=blackout_id))
+
+
+def _cancel_form(blackout: Blackout, *, formdata: bool) -> tuple[BlackoutCancelForm, list]:
+    affected = services.affected_bookings(db.session, blackout)
+    cancellable = [b.id for b in affected if b.state != BookingState.IN_USE]
+    form = BlackoutCancelForm() if formdata else BlackoutCancelForm(formdata=None,
+                                                                    booking_ids=cancellable)
+    form.booking_ids.choices = [SelectChoice(str(booking_id)) for booking_id in cancellable]
+    return form, affected
+
+
+def _blackout_page(blackout: Blackout, form: BlackoutCancelForm, affected: list,
+                   status: int = 200):
+    return render_template("manage/blackout_detail.html", blackout=blackout, form=form,
+                           affected=affected, lab=services.blackout_lab(blackout),
+                           selected=set(form.booking_ids.data or [])), status
+
+
+@bp.get("/blackouts/<int:blackout_id>")
+def blackout_detail(blackout_id: int):
+    blackout = services.get_blackout(db.session, _actor(), blackout_id)
+    form, affected = _cancel_form(blackout, formdata=False)
+    return _blackout_page(blackout, form, affected)
+
+
+@bp.post("/blackouts/<int:blackout_id>/cancel-bookings")
+def blackout_cancel_bookings(blackout_id: int):
+    actor = _actor()
+    blackout = services.get_blackout(db.session, actor, blackout_id)
+    form, affected = _cancel_form(blackout, formdata=True)
+    if not form.validate_on_submit():
+        return _blackout_page(blackout, form, affected, 422)
+    try:
+        with write_transaction(db.session):
+            blackout = services.get_blackout(db.session, actor, blackout_id)
+            cancelled = services.cancel_for_blackout(db.session, actor, blackout,
+                                                     form.booking_ids.data,
+                                                     notice=form.notice.data, now=utcnow())
+    except ValidationError as error:
+        _show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
+        return _blackout_page(blackout, form, services.affected_bookings(db.session, blackout),
+                              422)
+    flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
+                   len(cancelled)), "success")
+    return redirect(url_for(".blackout_detail", blackout_id=blackout_id))
+
+
+# -- qualifications ---------------------------------------------------------------------------
+
+
+def _instrument_choices(labs: list[Lab]) -> list[SelectChoice]:
+    return [SelectChoice(str(i.id), f"{i.code} · {localized(i, 'name')}"
+                         + ("" if i.requires_qualification else " " + _("(no training needed)")),
+                         optgroup=_lab_group(lab))
+            for lab in labs for i in _instruments_of(lab)]
+
+
+def _grant_form(labs: list[Lab], *, formdata: bool = True) -> GrantQualificationForm:
+    form = GrantQualificationForm() if formdata else GrantQualificationForm(formdata=None)
+    form.instrument_id.choices = _instrument_choices(labs)
+    return form
+
+
+def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: int = 200):
+    now = utcnow()
+    instrument_id = request.args.get("instrument", type=int)
+    records = accounts.qualifications_for(db.session, _actor(), now=now,
+                                          instrument_id=instrument_id)
+    return render_template("manage/qualifications.html", form=form, records=records, now=now,
+                           labs=labs, instrument_id=instrument_id,
+                           one_day=dt.timedelta(days=1)), status
+
+
+@bp.get("/qualifications")
+def qualifications():
+    labs = accounts.managed_labs(db.session, _actor())
+    return _qualifications_page(_grant_form(labs, formdata=False), labs)
+
+
+@bp.post("/qualifications")
+def grant_qualification():
+    actor = _actor()
+    labs = accounts.managed_labs(db.session, actor)
+    form = _grant_form(labs)
+    if not form.validate_on_submit():
+        return _qualifications_page(form, labs, 422)
+    expires_at = None
+    if form.valid_until.data is not None:
+        # Valid through the whole of that day in the lab.
+        expires_at = _lab_moment(form.valid_until.data + dt.timedelta(days=1), dt.time(0))
+    try:
+        with write_transaction(db.session):
+            user = accounts.user_by_email(db.session, form.email.data)
+            if user is None:
+                raise ValidationError(_("Nobody has an account with the email %(email)s.",
+                                        email=form.email.data.strip()))
+            instrument = db.session.get(Instrument, form.instrument_id.data)
+            if instrument is None:
+                raise NotFound(_("No instrument with id %(id)d.", id=form.instrument_id.data))
+            accounts.grant_qualification(db.session, actor, user, instrument, now=utcnow(),
+                                         expires_at=expires_at)
+            message = _("%(name)s may now use %(instrument)s.", name=user.name,
+                        instrument=localized(instrument, "name"))
+    except ValidationError as error:
+        target = form.valid_until if any(p.field == "expires_at" for p in error.problems) \
+            else form.email
+        target.errors = [*target.errors, error.message]
+        return _qualifications_page(form, labs, 422)
+    except (PermissionDenied, NotFound) as error:
+        form.instrument_id.errors = [*form.instrument_id.errors, error.message]
+        return _qualifications_page(form, labs, 422)
+    flash(message, "success")
+    return redirect(url_for(".qualifications", instrument=request.args.get("instrument")))
+
+
+@bp.post("/qualifications/<int:qualification_id>/revoke")
+def revoke_qualification(qualification_id: int):
+    # The CSRF token of this button's form is checked for every POST by CSRFProtect.
+    actor = _actor()
+    with write_transaction(db.session):
+        qualification = accounts.get_qualification(db.session, actor, qualification_id)
+        accounts.revoke_qualification(db.session, actor, qualification, now=utcnow())
+        message = _("The training record of %(name)s on %(instrument)s was revoked.",
+                    name=qualification.user.name,
+                    instrument=localized(qualification.instrument, "name"))
+    flash(message, "success")
+    return redirect(url_for(".qualifications", instrument=request.args.get("instrument")))

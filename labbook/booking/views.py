@@ -1,0 +1,533 @@
+"""Booking pages for everyone: instrument calendar and booking form, lab day view, my bookings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from labbook.accounts.models import User
+from labbook.accounts.views import safe_next
+from labbook.api import int_arg, problem_response
+from labbook.api.parsing import Fields, json_body
+from labbook.booking import dayview, listing, rules
+from labbook.booking import services as booking_services
+from labbook.booking.calendar import busy_entries
+from labbook.booking.forms import BookingForm, CancelForm, CancelSeriesForm
+from labbook.booking.models import BookingSeries
+from labbook.booking.suggestions import Suggestion, suggest
+from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
+from labbook.core.engine import write_transaction
+from labbook.core.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Problem,
+    ValidationError,
+)
+from labbook.core.time import parse_aware_datetime, utcnow
+from labbook.extensions import db
+from labbook.i18n import is_english, localized
+
+bp = Blueprint("booking", __name__)
+
+#: The longest window the events feed answers for (FullCalendar asks for one view at a time).
+MAX_EVENT_DAYS = 62
+#: How far ahead the calendar page lists busy times for browsers without JavaScript.
+BUSY_LIST_DAYS = 14
+JSON_ENDPOINTS = frozenset({"booking.instrument_events", "booking.check_booking"})
+
+
+def _viewer() -> User | None:
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _instrument_or_404(instrument_id: int) -> Instrument:
+    instrument = db.session.get(Instrument, instrument_id)
+    if instrument is None:
+        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
+    return instrument
+
+
+def _tz(instrument: Instrument) -> ZoneInfo:
+    return ZoneInfo(instrument.lab.timezone)
+
+
+def _json_problem(error: DomainError):
+    return problem_response(error.status, error.message, code=error.code,
+                            problems=error.problems, **error.extra())
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(error: CSRFError):
+    if request.endpoint in JSON_ENDPOINTS:
+        return problem_response(400, _("The page has expired; reload it and try again."),
+                                code="csrf_failed", detail=error.description)
+    return render_template("errors/error.html", status=400, error=error), 400
+
+
+# -- the instrument calendar and booking form -------------------------------------------------
+
+
+def suggestion_view(suggestion: Suggestion, current: Instrument, *, purpose: str = "",
+                    project_ref: str = "") -> dict[str, Any]:
+    """A suggested slot in lab time, with a link that opens the booking form filled in."""
+    tz = _tz(suggestion.instrument)
+    start, end = suggestion.start.astimezone(tz), suggestion.end.astimezone(tz)
+    values = {"date": start.date().isoformat(), "start_time": start.strftime("%H:%M"),
+              "end_time": end.strftime("%H:%M"),
+              "end_date": end.date().isoformat() if end.date() != start.date() else ""}
+    prefill = {key: value for key, value in {**values, "purpose": purpose,
+                                              "project_ref": project_ref}.items() if value}
+    when = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}" if not values["end_date"] \
+        else f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
+    same = suggestion.instrument.id == current.id
+    name = localized(suggestion.instrument, "name")
+    return {**values, "instrument_id": suggestion.instrument.id, "instrument_name": name,
+            "same_instrument": same, "start": start.isoformat(), "end": end.isoformat(),
+            "label": when if same else f"{name} · {when}",
+            "url": url_for("booking.instrument_calendar",
+                           instrument_id=suggestion.instrument.id, **prefill)}
+
+
+def _business_hours(lab: Lab) -> list[dict[str, Any]]:
+    # FullCalendar numbers weekdays from Sunday (0); labbook from Monday (0).
+    return [{"daysOfWeek": [(h.weekday + 1) % 7], "startTime": h.opens_at.strftime("%H:%M"),
+             "endTime": h.closes_at.strftime("%H:%M")} for h in lab.opening_hours]
+
+
+def _visible_hours(lab: Lab, full_day: bool) -> tuple[str, str]:
+    if full_day or not lab.opening_hours:
+        return "00:00", "24:00"
+    first = min(h.opens_at for h in lab.opening_hours)
+    last = max(h.closes_at for h in lab.opening_hours)
+    end_hour = last.hour + (1 if (last.minute or last.second) else 0)
+    return f"{first.hour:02d}:00", f"{max(end_hour, first.hour + 1):02d}:00"
+
+
+def _lab_offset(tz: ZoneInfo, now: dt.datetime) -> str:
+    offset = now.astimezone(tz).strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
+
+
+def _entry_url(entry: dict[str, Any]) -> str | None:
+    """The booking page behind a calendar entry, for those who may open it (their own, or as
+    the lab's manager: the entries that show the purpose)."""
+    if entry.get("kind") == "booking" and "purpose" in entry and "id" in entry:
+        return url_for("booking.booking_detail", booking_id=entry["id"])
+    return None
+
+
+def _with_datetimes(entries: list[dict[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
+    return [{**entry, "start_at": dt.datetime.fromisoformat(entry["start"]).astimezone(tz),
+             "end_at": dt.datetime.fromisoformat(entry["end"]).astimezone(tz),
+             "url": _entry_url(entry)} for entry in entries]
+
+
+def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 200,
+                   problems: list[Problem] | None = None,
+                   suggestions: list[Suggestion] | None = None,
+                   occurrences: list[dict[str, Any]] | None = None):
+    viewer = _viewer()
+    lab = instrument.lab
+    tz = _tz(instrument)
+    now = utcnow()
+    today = now.astimezone(tz).date()
+    is_manager = viewer is not None and viewer.manages(lab)
+    if not is_manager:
+        del form.override
+    for problem in problems or []:
+        # Problems about one field (a blank purpose) are shown at the field as well.
+        if problem.field and problem.field in form and not form[problem.field].errors:
+            form[problem.field].errors = [problem.message]
+    list_start = dt.datetime.combine(today, dt.time(0), tz).astimezone(dt.UTC)
+    busy = _with_datetimes(busy_entries(
+        db.session, instrument, list_start, list_start + dt.timedelta(days=BUSY_LIST_DAYS),
+        viewer), tz)
+    shown_date = form.date.data if form.date.data and not form.date.errors else today
+    slot_min, slot_max = _visible_hours(lab, full_day=is_manager)
+    purpose = form.purpose.data or ""
+    project_ref = form.project_ref.data or ""
+    calendar_config = {
+        "eventsUrl": url_for("booking.instrument_events", instrument_id=instrument.id),
+        "checkUrl": url_for("booking.check_booking", instrument_id=instrument.id),
+        "locale": "en" if is_english() else "zh-cn",
+        "labOffset": _lab_offset(tz, now),
+        "slotMinutes": instrument.slot_minutes,
+        "slotMinTime": slot_min, "slotMaxTime": slot_max,
+        "businessHours": _business_hours(lab),
+        "initialDate": shown_date.isoformat(),
+        "selectable": viewer is not None and instrument.status == InstrumentStatus.AVAILABLE,
+    }
+    return render_template(
+        "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
+        is_manager=is_manager, busy=busy, busy_days=BUSY_LIST_DAYS, today=today,
+        shown_date=shown_date, calendar_config=json.dumps(calendar_config),
+        problems=problems or [], occurrences=occurrences or [],
+        suggestions=[suggestion_view(s, instrument, purpose=purpose, project_ref=project_ref)
+                     for s in suggestions or []],
+        form_errors=[(field.label.text, error) for field in form for error in field.errors],
+    ), status
+
+
+@bp.get("/instruments/<int:instrument_id>/calendar")
+def instrument_calendar(instrument_id: int):
+    instrument = _instrument_or_404(instrument_id)
+    prefill = {key: value for key, value in request.args.items()
+               if key in ("date", "start_time", "end_time", "end_date", "purpose",
+                          "project_ref")}
+    form = BookingForm(formdata=None)
+    if prefill:
+        # Fills the form from a suggestion link; nothing is validated or booked yet.
+        form = BookingForm(formdata=request.args, meta={"csrf": False})
+    return _calendar_page(instrument, form)
+
+
+@bp.get("/instruments/<int:instrument_id>/events.json")
+def instrument_events(instrument_id: int):
+    try:
+        instrument = _instrument_or_404(instrument_id)
+        tz = _tz(instrument)
+        start, end = _window(tz)
+        viewer = _viewer()
+        entries = busy_entries(db.session, instrument, start, end, viewer)
+    except DomainError as error:
+        return _json_problem(error)
+    for entry in entries:
+        # Lab wall-clock time with its offset: the page shows these times as they are.
+        entry["start"] = dt.datetime.fromisoformat(entry["start"]).astimezone(tz).isoformat()
+        entry["end"] = dt.datetime.fromisoformat(entry["end"]).astimezone(tz).isoformat()
+        url = _entry_url(entry)
+        if url:
+            entry["url"] = url
+    return jsonify(entries)
+
+
+def _window(tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """``start`` and ``end`` query parameters: ISO times with offset, or lab-local dates."""
+    problems: list[Problem] = []
+    values = {}
+    for name in ("start", "end"):
+        raw = (request.args.get(name) or "").strip()
+        moment = None
+        if not raw:
+            problems.append(Problem("required", _("'%(name)s' is required.", name=name),
+                                    field=name))
+        else:
+            moment = _parse_moment(raw, tz)
+            if moment is None:
+                problems.append(Problem("invalid_datetime", _(
+                    "'%(name)s' must be a date like 2026-12-31 or an ISO 8601 time with "
+                    "offset, e.g. 2026-12-01T09:00:00+08:00.", name=name), field=name))
+        values[name] = moment
+    start, end = values["start"], values["end"]
+    if start and end and not start < end <= start + dt.timedelta(days=MAX_EVENT_DAYS):
+        problems.append(Problem("invalid_interval", _(
+            "'end' must be after 'start' and at most %(n)d days later.", n=MAX_EVENT_DAYS),
+            field="end"))
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
+    assert start is not None and end is not None
+    return start, end
+
+
+def _parse_moment(raw: str, tz: ZoneInfo) -> dt.datetime | None:
+    if len(raw) > 64:
+        return None
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            moment = dt.datetime.combine(day, dt.time(0), tz).astimezone(dt.UTC)
+        else:
+            moment = parse_aware_datetime(raw)
+    except (ValueError, OverflowError):
+        return None
+    if not dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= moment <= dt.datetime(2100, 1, 1,
+                                                                           tzinfo=dt.UTC):
+        return None
+    return moment
+
+
+@bp.post("/instruments/<int:instrument_id>/check")
+def check_booking(instrument_id: int):
+    """Everything the rules say about a proposed time; creates nothing."""
+    try:
+        if not current_user.is_authenticated:
+            raise NotAuthenticated(_("Please sign in to book."))
+        actor = _actor()
+        instrument = _instrument_or_404(instrument_id)
+        fields = Fields(json_body())
+        start = fields.datetime("start")
+        end = fields.datetime("end")
+        override = fields.boolean("override")
+        fields.done()
+        assert start is not None and end is not None
+        organization = booking_services.paying_organization(actor)
+        override = override and actor.manages(instrument.lab)
+        now = utcnow()
+        problems = rules.check_booking(
+            db.session, rules.BookingRequest(instrument, actor, organization, start, end),
+            now=now)
+        blocking = [p for p in problems if not (override and p.code in rules.SOFT_CODES)]
+        suggestions = suggest(db.session, instrument, start, end, now=now) \
+            if any(p.code in ("overlap", "blackout") for p in problems) else []
+        answer = {
+            "ok": not blocking,
+            "problems": [_problem_json(p, instrument) for p in problems],
+            "suggestions": [suggestion_view(s, instrument) for s in suggestions],
+        }
+    except DomainError as error:
+        return _json_problem(error)
+    finally:
+        db.session.rollback()
+    return jsonify(answer)
+
+
+def _problem_json(problem: Problem, instrument: Instrument) -> dict[str, Any]:
+    """A rule problem for the page, its interval (if any) in lab time."""
+    data = {**problem.as_dict(), "soft": problem.code in rules.SOFT_CODES}
+    for key in ("start", "end"):
+        if key in data:
+            data[key] = dt.datetime.fromisoformat(data[key]).astimezone(_tz(instrument)).isoformat()
+    return data
+
+
+@bp.post("/instruments/<int:instrument_id>/book")
+@login_required
+def book(instrument_id: int):
+    instrument = _instrument_or_404(instrument_id)
+    actor = _actor()
+    form = BookingForm()
+    if not form.validate_on_submit():
+        return _calendar_page(instrument, form, status=422)
+    start, end = form.interval(_tz(instrument))
+    override = bool(form.override.data)
+    try:
+        recurrence = form.recurrence()
+        if recurrence is None:
+            booking = booking_services.create_booking(
+                db.session, actor, instrument_id=instrument.id, start=start, end=end,
+                purpose=form.purpose.data, project_ref=form.project_ref.data or "",
+                override=override, now=utcnow())
+        else:
+            result = booking_services.create_series(
+                db.session, actor, instrument_id=instrument.id, start=start, end=end,
+                purpose=form.purpose.data, project_ref=form.project_ref.data or "",
+                recurrence=recurrence, skip_conflicts=bool(form.skip_conflicts.data),
+                override=override, now=utcnow())
+    except booking_services.BookingRefused as refused:
+        return _calendar_page(instrument, form, status=refused.status,
+                              problems=[] if refused.occurrences else refused.problems,
+                              suggestions=refused.suggestions,
+                              occurrences=_occurrence_views(refused.occurrences, instrument))
+    except (ValidationError, PermissionDenied) as error:
+        return _calendar_page(instrument, form, status=error.status,
+                              problems=error.problems or [Problem(error.code, error.message)])
+    if recurrence is None:
+        _flash_booked(booking)
+        return redirect(url_for("booking.booking_detail", booking_id=booking.id))
+    _flash_series(result, _tz(instrument))
+    return redirect(url_for("booking.my_bookings"))
+
+
+def _occurrence_views(occurrences: list[dict[str, Any]],
+                      instrument: Instrument) -> list[dict[str, Any]]:
+    tz = _tz(instrument)
+    return [{"start_at": dt.datetime.fromisoformat(o["start"]).astimezone(tz),
+             "end_at": dt.datetime.fromisoformat(o["end"]).astimezone(tz),
+             "messages": [p["message"] for p in o["problems"]]} for o in occurrences]
+
+
+def _flash_booked(booking) -> None:
+    when = _when(booking.start_at, booking.end_at, _tz(booking.instrument))
+    name = localized(booking.instrument, "name")
+    if booking.state.value == "pending":
+        flash(_("Your request for %(instrument)s, %(when)s, was sent to the lab's managers "
+                "for approval.", instrument=name, when=when), "info")
+    else:
+        flash(_("Booked: %(instrument)s, %(when)s.", instrument=name, when=when), "success")
+
+
+def _flash_series(result: booking_services.SeriesResult, tz: ZoneInfo) -> None:
+    created = len(result.created)
+    pending = sum(1 for b in result.created if b.state.value == "pending")
+    flash(ngettext("%(num)d booking made.", "%(num)d bookings made.", created), "success")
+    if pending:
+        flash(ngettext("%(num)d of them waits for approval by the lab's managers.",
+                       "%(num)d of them wait for approval by the lab's managers.", pending),
+              "info")
+    if result.skipped:
+        skipped = "; ".join(
+            f"{_when(start, end, tz)} ({problems[0].message})" if problems
+            else _when(start, end, tz) for start, end, problems in result.skipped)
+        flash(ngettext("%(num)d date was skipped because it could not be booked: %(dates)s",
+                       "%(num)d dates were skipped because they could not be booked: "
+                       "%(dates)s", len(result.skipped), dates=skipped), "warning")
+
+
+def _when(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> str:
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    if local_start.date() == local_end.date():
+        return f"{local_start:%Y-%m-%d %H:%M}–{local_end:%H:%M}"
+    return f"{local_start:%Y-%m-%d %H:%M} – {local_end:%Y-%m-%d %H:%M}"
+
+
+# -- the lab's day ------------------------------------------------------------------------------
+
+
+@bp.get("/labs/<code>/day")
+def lab_day(code: str):
+    lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
+    if lab is None:
+        raise NotFound(_("Unknown lab %(code)s.", code=code))
+    tz = ZoneInfo(lab.timezone)
+    today = utcnow().astimezone(tz).date()
+    raw = (request.args.get("date") or "").strip()
+    day = today
+    if raw:
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            day = None
+        if day is None or not dt.date(2000, 1, 2) <= day <= dt.date(2099, 12, 30):
+            message = _("'%(name)s' must be a date like 2026-12-31.", name="date")
+            raise ValidationError(message, code="invalid_date",
+                                  problems=[Problem("invalid_date", message, field="date")])
+    view = dayview.lab_day(db.session, lab, day, _viewer())
+    return render_template("booking/lab_day.html", view=view, lab=lab, day=day, today=today,
+                           previous_day=day - dt.timedelta(days=1),
+                           next_day=day + dt.timedelta(days=1))
+
+
+# -- my bookings, one booking, cancelling -------------------------------------------------------
+
+
+@bp.get("/bookings")
+@login_required
+def my_bookings():
+    actor = _actor()
+    now = utcnow()
+    upcoming = listing.upcoming_bookings(db.session, actor, now=now)
+    past = listing.past_bookings(db.session, actor, now=now,
+                                 page=int_arg("page", 1, maximum=1_000_000),
+                                 per_page=current_app.config["UI_PER_PAGE"])
+    return render_template("booking/my_bookings.html", upcoming=upcoming, past=past,
+                           can_cancel=lambda b: booking_services.can_cancel(actor, b),
+                           cancel_form=CancelForm(formdata=None,
+                                                  next=request.full_path.rstrip("?")))
+
+
+@bp.get("/bookings/<int:booking_id>")
+@login_required
+def booking_detail(booking_id: int):
+    actor = _actor()
+    booking = booking_services.get_booking(db.session, actor, booking_id)
+    now = utcnow()
+    series = booking.series
+    series_cancellable = []
+    if series is not None and listing.can_cancel_series(actor, series, booking.instrument):
+        series_cancellable = listing.cancellable_in_series(series, now=now)
+    tz = _tz(booking.instrument)
+    return render_template(
+        "booking/booking_detail.html", booking=booking, tz=tz,
+        history=listing.booking_history(db.session, booking),
+        can_cancel=booking_services.can_cancel(actor, booking),
+        is_manager=actor.manages(booking.instrument.lab),
+        cancel_form=CancelForm(formdata=None),
+        series=series, series_cancellable=series_cancellable,
+        series_form=CancelSeriesForm(formdata=None,
+                                     from_date=booking.start_at.astimezone(tz).date()),
+        window_hours=booking.instrument.cancellation_window_hours)
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+@login_required
+def cancel_booking(booking_id: int):
+    actor = _actor()
+    form = CancelForm()
+    back = safe_next(form.next.data, url_for("booking.booking_detail", booking_id=booking_id))
+    if not form.validate_on_submit():
+        for error in form.note.errors:
+            flash(error, "danger")
+        return redirect(back)
+    try:
+        with write_transaction(db.session):
+            booking = booking_services.get_booking(db.session, actor, booking_id)
+            booking_services.cancel_booking(db.session, actor, booking, now=utcnow(),
+                                            note=form.note.data or "")
+            late = booking.is_late_cancellation
+            hours = booking.instrument.cancellation_window_hours
+    except (Conflict, ValidationError) as error:
+        flash(error.message, "danger")
+        return redirect(back)
+    if late:
+        flash(_("The booking was cancelled. It was inside the %(n)d-hour cancellation window, "
+                "so a late-cancellation fee may be charged.", n=hours), "warning")
+    else:
+        flash(_("The booking was cancelled."), "success")
+    return redirect(back)
+
+
+@bp.post("/series/<int:series_id>/cancel")
+@login_required
+def cancel_series(series_id: int):
+    actor = _actor()
+    form = CancelSeriesForm()
+    back = safe_next(form.next.data, url_for("booking.my_bookings"))
+    series = db.session.get(BookingSeries, series_id)
+    instrument = db.session.get(Instrument, series.instrument_id) if series else None
+    if series is None or instrument is None \
+            or not listing.can_cancel_series(actor, series, instrument):
+        raise NotFound(_("No booking series with id %(id)d.", id=series_id))
+    if not form.validate_on_submit():
+        for field in form:
+            for error in field.errors:
+                flash(f"{field.label.text}: {error}", "danger")
+        return redirect(back)
+    try:
+        with write_transaction(db.session):
+            series = db.session.get(BookingSeries, series_id)
+            assert series is not None
+            cancelled = booking_services.cancel_series(
+                db.session, actor, series, now=utcnow(), from_date=form.from_date.data,
+                note=form.note.data or "")
+            count = len(cancelled)
+            late = sum(1 for b in cancelled if b.is_late_cancellation)
+    except (Conflict, ValidationError) as error:
+        flash(error.message, "danger")
+        return redirect(back)
+    if count:
+        flash(ngettext("%(num)d booking of the series was cancelled.",
+                       "%(num)d bookings of the series were cancelled.", count), "success")
+    else:
+        flash(_("Nothing to cancel: no booking of the series is still to come from that day."),
+              "info")
+    if late:
+        flash(ngettext("%(num)d of them was inside the cancellation window and may be charged "
+                       "as a late cancellation.",
+                       "%(num)d of them were inside the cancellation window and may be charged "
+                       "as late cancellations.", late), "warning")
+    return redirect(back)

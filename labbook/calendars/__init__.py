@@ -1,0 +1,1 @@
+"""iCal feeds: subscription tokens, the feeds, and the one renderer of calendar events."""

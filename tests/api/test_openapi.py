@@ -1,0 +1,18 @@
+from openapi_spec_validator import validate
+
+
+def test_the_document_is_valid_openapi_3_1(client):
+    document = client.get("/api/v1/openapi.json").json
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+
+
+def test_every_api_route_is_documented_with_its_methods(app, client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api.openapi_document":
+            continue
+        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+        assert path in paths, f"{rule.rule} is not documented"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in paths[path], f"{method} {rule.rule} is not documented"

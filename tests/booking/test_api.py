@@ -1,0 +1,342 @@
+"""The booking API as a researcher and a manager use it."""
+
+import datetime as dt
+
+import pytest
+
+from labbook.booking.models import Booking, BookingState
+from labbook.extensions import db
+from tests.factories import (
+    bearer,
+    create_booking,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_organization,
+    create_user,
+    lab_time,
+    next_weekday,
+    reload,
+)
+
+MONDAY = next_weekday(0)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()
+
+
+def body(instrument, start, end, **extra):
+    return {"instrument_id": instrument.id, "start": iso(start), "end": iso(end),
+            "purpose": "正极材料 XRD 物相分析", **extra}
+
+
+@pytest.fixture
+def researcher():
+    return create_user()
+
+
+@pytest.fixture
+def instrument():
+    return create_instrument()
+
+
+def test_create_and_read_a_booking(client, researcher, instrument):
+    headers = bearer(researcher)
+    response = client.post("/api/v1/bookings", headers=headers, json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10), project_ref="PO-77"))
+    assert response.status_code == 201, response.json
+    booking = response.json
+    assert booking["state"] == "approved"
+    assert booking["project_ref"] == "PO-77"
+    assert dt.datetime.fromisoformat(booking["start"]) == lab_time(MONDAY, 9)
+    assert response.headers["Location"].endswith(f"/api/v1/bookings/{booking['id']}")
+
+    again = client.get(f"/api/v1/bookings/{booking['id']}", headers=headers)
+    assert again.status_code == 200 and again.json["id"] == booking["id"]
+    listed = client.get("/api/v1/bookings", headers=headers).json
+    assert [item["id"] for item in listed["items"]] == [booking["id"]]
+
+
+def test_requests_without_a_token_are_401(client, instrument):
+    response = client.post("/api/v1/bookings", json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert "Bearer" in response.headers["WWW-Authenticate"]
+    bad = client.get("/api/v1/bookings", headers={"Authorization": "Bearer lbk_nope"})
+    assert bad.status_code == 401
+
+
+@pytest.mark.parametrize(("change", "code", "field"), [
+    (lambda b: b.pop("start"), "required", "start"),
+    (lambda b: b.pop("purpose"), "required", "purpose"),
+    (lambda b: b.update(start="next monday"), "invalid_datetime", "start"),
+    (lambda b: b.update(start="2027-03-01T09:00:00"), "naive_datetime", "start"),
+    (lambda b: b.update(instrument_id="7"), "invalid", "instrument_id"),
+    (lambda b: b.update(purpose="x" * 501), "too_long_text", "purpose"),
+    (lambda b: b.update(override="yes"), "invalid", "override"),
+])
+def test_malformed_input_is_a_422_naming_the_field(client, researcher, instrument, change,
+                                                   code, field):
+    data = body(instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    change(data)
+    response = client.post("/api/v1/bookings", headers=bearer(researcher), json=data)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert {"code": code, "field": field} in [
+        {"code": p["code"], "field": p.get("field")} for p in response.json["problems"]]
+    assert db.session.query(Booking).count() == 0
+
+
+def test_end_before_start_is_a_422_invalid_interval(client, researcher, instrument):
+    response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 9)))
+    assert response.status_code == 422
+    assert response.json["problems"][0]["code"] == "invalid_interval"
+
+
+@pytest.mark.parametrize("payload", [None, "[]", "not json", '{"instrument_id": 1e400}'])
+def test_unreadable_bodies_are_422(client, researcher, payload):
+    response = client.post("/api/v1/bookings", headers={**bearer(researcher),
+                                                        "Content-Type": "application/json"},
+                           data=payload or "")
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+
+
+def test_rule_refusals_are_409_with_problems_and_suggestions(client, researcher, instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY, 11))
+    response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11)))
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == "overlap"
+    problem = response.json["problems"][0]
+    assert problem["code"] == "overlap" and problem["message"]
+    assert dt.datetime.fromisoformat(problem["start"]) == lab_time(MONDAY, 9)
+    first = response.json["suggestions"][0]
+    assert first["instrument_id"] == instrument.id
+    assert dt.datetime.fromisoformat(first["start"]) == lab_time(MONDAY, 11)
+
+
+def test_unknown_instrument_is_404(client, researcher):
+    response = client.post("/api/v1/bookings", headers=bearer(researcher), json={
+        "instrument_id": 999999, "start": iso(lab_time(MONDAY, 9)),
+        "end": iso(lab_time(MONDAY, 10)), "purpose": "x"})
+    assert response.status_code == 404
+
+
+def test_someone_elses_booking_is_404_and_cannot_be_cancelled(client, instrument):
+    booking = create_booking(instrument=instrument)
+    stranger = bearer(create_user())
+    assert client.get(f"/api/v1/bookings/{booking.id}", headers=stranger).status_code == 404
+    response = client.post(f"/api/v1/bookings/{booking.id}/cancel", headers=stranger)
+    assert response.status_code == 404
+    assert reload(booking).state == BookingState.APPROVED
+
+
+def test_cancel_own_booking_frees_the_slot(client, researcher, instrument):
+    headers = bearer(researcher)
+    created = client.post("/api/v1/bookings", headers=headers, json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))).json
+    cancelled = client.post(f"/api/v1/bookings/{created['id']}/cancel", headers=headers,
+                            json={"note": "样品未到"})
+    assert cancelled.status_code == 200
+    assert cancelled.json["state"] == "cancelled"
+    assert not cancelled.json["is_late_cancellation"]
+    again = client.post("/api/v1/bookings", headers=bearer(create_user()), json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
+    assert again.status_code == 201
+
+
+def test_cancelling_inside_the_window_is_late(client, researcher):
+    instrument = create_instrument(cancellation_window_hours=24 * 30)
+    booking = create_booking(instrument=instrument, user=researcher)
+    response = client.post(f"/api/v1/bookings/{booking.id}/cancel", headers=bearer(researcher))
+    assert response.json["is_late_cancellation"] is True
+
+
+def test_approval_flow_for_managers_of_the_lab_only(client, researcher):
+    lab = create_lab()
+    instrument = create_instrument(lab=lab, requires_approval=True)
+    manager, outsider = create_manager(lab), create_manager(create_lab())
+    created = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))).json
+    assert created["state"] == "pending"
+
+    queue = client.get("/api/v1/bookings", headers=bearer(manager),
+                       query_string={"lab": lab.code, "state": "pending"}).json
+    assert [item["id"] for item in queue["items"]] == [created["id"]]
+    outsider_headers = bearer(outsider)
+    assert client.get("/api/v1/bookings", headers=outsider_headers,
+                      query_string={"lab": lab.code, "state": "pending"}).json["items"] == []
+    assert client.post(f"/api/v1/bookings/{created['id']}/approve",
+                       headers=outsider_headers).status_code == 404
+    assert client.post(f"/api/v1/bookings/{created['id']}/approve",
+                       headers=bearer(researcher)).status_code == 403
+
+    approved = client.post(f"/api/v1/bookings/{created['id']}/approve", headers=bearer(manager),
+                           json={"note": "请提前半小时到"})
+    assert approved.status_code == 200 and approved.json["state"] == "approved"
+    twice = client.post(f"/api/v1/bookings/{created['id']}/reject", headers=bearer(manager),
+                        json={"note": "x"})
+    assert twice.status_code == 409
+
+
+def test_reject_needs_a_note(client, researcher):
+    lab = create_lab()
+    booking = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                             state=BookingState.PENDING)
+    manager = bearer(create_manager(lab))
+    assert client.post(f"/api/v1/bookings/{booking.id}/reject", headers=manager).status_code \
+        == 422
+    response = client.post(f"/api/v1/bookings/{booking.id}/reject", headers=manager,
+                           json={"note": "该时段仪器需校准"})
+    assert response.json["state"] == "rejected"
+    assert response.json["decision_note"] == "该时段仪器需校准"
+
+
+def test_recurring_all_or_nothing_and_skip_conflicts(client, researcher, instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY + dt.timedelta(days=2), 9),
+                   end_at=lab_time(MONDAY + dt.timedelta(days=2), 10))
+    series = body(instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                  recurrence={"frequency": "daily", "count": 5})
+    headers = bearer(researcher)
+    refused = client.post("/api/v1/bookings", headers=headers, json=series)
+    assert refused.status_code == 409
+    assert len(refused.json["occurrences"]) == 1
+    assert db.session.query(Booking).count() == 1
+
+    series["skip_conflicts"] = True
+    created = client.post("/api/v1/bookings", headers=headers, json=series)
+    assert created.status_code == 201
+    assert len(created.json["created"]) == 4
+    [skipped] = created.json["skipped"]
+    assert dt.datetime.fromisoformat(skipped["start"]) == \
+        lab_time(MONDAY + dt.timedelta(days=2), 9)
+    assert skipped["problems"][0]["code"] == "overlap"
+
+
+def test_weekly_series_on_chosen_weekdays(client, researcher, instrument):
+    response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+        recurrence={"frequency": "weekly", "weekdays": [0, 3], "until": (
+            MONDAY + dt.timedelta(days=13)).isoformat()}))
+    assert response.status_code == 201, response.json
+    starts = [dt.datetime.fromisoformat(b["start"]) for b in response.json["created"]]
+    assert starts == [lab_time(MONDAY + dt.timedelta(days=d), 9) for d in (0, 3, 7, 10)]
+
+
+def test_bad_recurrence_is_422(client, researcher, instrument):
+    response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+        recurrence={"frequency": "hourly", "count": 3}))
+    assert response.status_code == 422
+    assert response.json["problems"][0]["field"].startswith("recurrence")
+
+
+def test_availability_hides_other_organizations(client, instrument):
+    own_org = create_organization()
+    me, colleague, stranger = (create_user(organization=own_org),
+                               create_user(organization=own_org), create_user())
+    create_booking(instrument=instrument, user=stranger, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY, 10), purpose="机密项目")
+    mine = create_booking(instrument=instrument, user=me, start_at=lab_time(MONDAY, 11),
+                          end_at=lab_time(MONDAY, 12), purpose="我的样品")
+    create_booking(instrument=instrument, user=colleague, start_at=lab_time(MONDAY, 13),
+                   end_at=lab_time(MONDAY, 14), purpose="同事的样品")
+    response = client.get(f"/api/v1/instruments/{instrument.id}/availability", headers=bearer(me),
+                          query_string={"start": iso(lab_time(MONDAY, 0)),
+                                        "end": iso(lab_time(MONDAY + dt.timedelta(days=1), 0))})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "机密项目" not in text and stranger.name not in text
+    assert "同事的样品" not in text
+    busy = response.json["busy"]
+    assert [entry.get("id") for entry in busy][1] == mine.id
+    assert busy[1]["purpose"] == "我的样品"
+    free = [(dt.datetime.fromisoformat(f["start"]), dt.datetime.fromisoformat(f["end"]))
+            for f in response.json["free"]]
+    assert free == [(lab_time(MONDAY, 8), lab_time(MONDAY, 9)),
+                    (lab_time(MONDAY, 10), lab_time(MONDAY, 11)),
+                    (lab_time(MONDAY, 12), lab_time(MONDAY, 13)),
+                    (lab_time(MONDAY, 14), lab_time(MONDAY, 18))]
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"start": "2027-03-01T00:00:00+08:00", "end": "2027-01-01T00:00:00+08:00"},
+    {"start": "2027-03-01T00:00:00+08:00", "end": "2028-03-01T00:00:00+08:00"},
+    {"start": "2027-03-01T00:00:00", "end": "2027-03-02T00:00:00+08:00"},
+])
+def test_availability_refuses_bad_windows(client, instrument, params):
+    response = client.get(f"/api/v1/instruments/{instrument.id}/availability",
+                          query_string=params)
+    assert response.status_code == 422
+
+
+def test_instrument_detail_and_labs_carry_rules_and_hours(client, instrument):
+    detail = client.get(f"/api/v1/instruments/{instrument.id}").json
+    assert detail["rules"] == {
+        "slot_minutes": 30, "min_minutes": 30, "max_minutes": 480, "min_notice_minutes": 60,
+        "horizon_days": 60, "buffer_minutes": 0, "requires_approval": False,
+        "requires_qualification": False, "cancellation_window_hours": 24}
+    lab = client.get("/api/v1/labs").json["items"][0]
+    assert lab["timezone"] == "Asia/Shanghai"
+    assert lab["opening_hours"]["mon"] == [["08:00", "18:00"]]
+    assert lab["opening_hours"]["sun"] == []
+
+
+def test_qualifications_api(client):
+    lab = create_lab()
+    instrument = create_instrument(lab=lab, requires_qualification=True)
+    researcher = create_user()
+    manager = bearer(create_manager(lab))
+    granted = client.post("/api/v1/qualifications", headers=manager, json={
+        "user_email": researcher.email.upper(), "instrument_id": instrument.id})
+    assert granted.status_code == 201, granted.json
+    booked = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
+    assert booked.status_code == 201
+
+    outsider = bearer(create_manager(create_lab()))
+    assert client.post("/api/v1/qualifications", headers=outsider, json={
+        "user_email": researcher.email, "instrument_id": instrument.id}).status_code == 403
+    assert client.delete(f"/api/v1/qualifications/{granted.json['id']}",
+                         headers=outsider).status_code == 404
+    assert client.delete(f"/api/v1/qualifications/{granted.json['id']}",
+                         headers=manager).status_code == 204
+    refused = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 11), lab_time(MONDAY, 12)))
+    assert refused.json["code"] == "not_qualified"
+    unknown = client.post("/api/v1/qualifications", headers=manager, json={
+        "user_email": "nobody@example.cn", "instrument_id": instrument.id})
+    assert unknown.status_code == 422
+
+
+def test_blackouts_api_reports_and_cancels_hit_bookings(client, researcher):
+    lab = create_lab()
+    instrument = create_instrument(lab=lab)
+    hit = create_booking(instrument=instrument, user=researcher, start_at=lab_time(MONDAY, 9),
+                         end_at=lab_time(MONDAY, 10))
+    manager = bearer(create_manager(lab))
+    response = client.post("/api/v1/blackouts", headers=manager, json={
+        "lab": lab.code, "start": iso(lab_time(MONDAY, 8)), "end": iso(lab_time(MONDAY, 12)),
+        "reason": "配电检修", "cancel_affected": True, "notice": "实验室停电，请改约"})
+    assert response.status_code == 201, response.json
+    assert [b["id"] for b in response.json["affected_bookings"]] == [hit.id]
+    assert response.json["cancelled_booking_ids"] == [hit.id]
+    hit = reload(hit)
+    assert hit.state == BookingState.CANCELLED and not hit.is_late_cancellation
+    refused = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+        instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11)))
+    assert refused.json["code"] == "blackout"
+
+    assert client.post("/api/v1/blackouts", headers=bearer(researcher), json={
+        "lab": lab.code, "start": iso(lab_time(MONDAY, 8)), "end": iso(lab_time(MONDAY, 12)),
+        "reason": "x"}).status_code == 403
+    assert client.post("/api/v1/blackouts", headers=manager, json={
+        "start": iso(lab_time(MONDAY, 8)), "end": iso(lab_time(MONDAY, 12)),
+        "reason": "x"}).status_code == 422
