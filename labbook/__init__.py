@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from labbook.config import INSTANCE_PATH, PROJECT_ROOT, Config
 
@@ -27,6 +28,9 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         if config:
             app.config.update(config)
     Config.finalize(app.config)
+    # Before any route is added: every <int:…> in a URL then refuses numbers no database id can
+    # have, which would otherwise overflow the database driver.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -40,6 +44,14 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     app.cli.add_command(labbook_cli)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` limited to what an id column holds (a signed 32-bit integer)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _init_extensions(app: Flask) -> None:

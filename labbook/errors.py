@@ -22,14 +22,23 @@ def _code_for(error: HTTPException) -> str:
     return (error.name or "error").lower().replace(" ", "_").replace("'", "")
 
 
+def _own_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """What the exception says about itself, such as Allow on a 405 (not its content type)."""
+    return [(name, value) for name, value in error.get_headers()
+            if name.lower() != "content-type"]
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response | tuple[str, int]:
         status = error.code or 500
         if _is_api_request():
-            return problem_response(status, error.name, code=_code_for(error),
-                                    detail=error.description)
-        return render_template("errors/error.html", status=status, error=error), status
+            response = problem_response(status, error.name, code=_code_for(error),
+                                        detail=error.description)
+            response.headers.extend(_own_headers(error))
+            return response
+        return render_template("errors/error.html", status=status, error=error), status, \
+            _own_headers(error)
 
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError) -> Response | tuple[str, int]:

@@ -39,7 +39,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 def _path_id(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 
 
 CATALOGUE_QUERY = [

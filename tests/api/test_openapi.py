@@ -16,3 +16,15 @@ def test_every_api_route_is_documented_with_its_methods(app, client):
         assert path in paths, f"{rule.rule} is not documented"
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[path], f"{method} {rule.rule} is not documented"
+
+
+def test_ids_beyond_any_database_id_are_404_not_500(client):
+    from tests.factories import bearer, create_user
+
+    headers = bearer(create_user())
+    huge = "338312233534862112325632"
+    for method, path in [("get", f"/api/v1/bookings/{huge}"), ("get", f"/api/v1/services/{huge}"),
+                         ("post", f"/api/v1/bookings/{huge}/cancel"),
+                         ("get", f"/instruments/{huge}")]:
+        response = getattr(client, method)(path, headers=headers)
+        assert response.status_code == 404, path

@@ -120,3 +120,9 @@ def test_wrong_method_is_a_405_problem(client):
     response = client.delete("/api/v1/labs")
     assert response.status_code == 405
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_405_names_the_allowed_methods(client):
+    response = client.put("/api/v1/labs")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
