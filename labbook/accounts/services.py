@@ -9,7 +9,7 @@ import secrets
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,7 @@ from labbook.accounts.models import (
 from labbook.accounts.uscc import InvalidUSCC, normalize_uscc
 from labbook.audit.services import record
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
 
 MIN_PASSWORD_LENGTH = 10
@@ -243,10 +244,16 @@ def create_api_token(session: Session, user: User, *, name: str, now: dt.datetim
     return token, secret
 
 
+#: How often a token's "last used" time is written: often enough to be useful on the profile
+#: page, rarely enough that reading the API does not mean writing to the database.
+LAST_USED_RESOLUTION = dt.timedelta(hours=1)
+
+
 @cache
 def _user_by_token_hash():
     # Built once: every API request runs it, and building it costs more than running it.
-    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
+    return (select(User, ApiToken.id, ApiToken.last_used_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == bindparam("token_hash"),
                    ApiToken.revoked_at.is_(None), User.is_active.is_(True))
             .options(joinedload(User.organization)))
@@ -255,11 +262,20 @@ def _user_by_token_hash():
 def user_for_api_token(session: Session, secret: str, *, now: dt.datetime) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown or revoked token.
 
-    The token is found by its hash, so nothing secret is compared byte by byte.
+    The token is found by its hash, so nothing secret is compared byte by byte. Its "last used"
+    time is brought up to date at most once per LAST_USED_RESOLUTION.
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    return session.scalar(_user_by_token_hash(), {"token_hash": _token_hash(secret)})
+    row = session.execute(_user_by_token_hash(), {"token_hash": _token_hash(secret)}).first()
+    if row is None:
+        return None
+    user, token_id, last_used_at = row
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+        with write_transaction(session):
+            session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                            .values(last_used_at=now))
+    return user
 
 
 def api_tokens_of(session: Session, user: User) -> list[ApiToken]:

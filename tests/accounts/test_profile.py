@@ -1,10 +1,12 @@
 """The profile page and the user's API tokens."""
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
 
 from labbook.accounts.models import ApiToken, PriceTier
+from labbook.accounts.services import create_api_token, user_for_api_token
 from labbook.extensions import db
 from tests.factories import (
     create_admin,
@@ -114,3 +116,18 @@ def test_another_users_token_cannot_be_revoked(client, login_as):
     assert response.status_code == 404
     assert reload(token).revoked_at is None
     assert client.post("/profile/tokens/999999/revoke").status_code == 404
+
+
+def test_a_tokens_last_use_is_recorded_at_most_hourly(client):
+    user = create_user()
+    token, secret = create_api_token(db.session, user, name="script",
+                                     now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    client.get("/api/v1/bookings", headers={"Authorization": f"Bearer {secret}"})
+    first = reload(token).last_used_at
+    assert first is not None
+    assert user_for_api_token(db.session, secret, now=first + dt.timedelta(minutes=5)) == user
+    assert reload(token).last_used_at == first
+    later = first + dt.timedelta(hours=2)
+    user_for_api_token(db.session, secret, now=later)
+    assert db.session.get(ApiToken, token.id).last_used_at == later
