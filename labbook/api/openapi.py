@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labbook.api import bp
+from labbook.booking.services import AUTO_CLOSE_GRACE_MINUTES, CHECK_IN_EARLY_MINUTES
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -112,6 +113,11 @@ SCHEMAS: dict[str, Any] = {
             "decision_note": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "checked_in_at": {"type": ["string", "null"], "format": "date-time",
+                              "description": "When the use began (check-in), if it did."},
+            "checked_out_at": {"type": ["string", "null"], "format": "date-time",
+                               "description": "When the use ended (check-out); a forgotten "
+                                              "check-out is closed at the booked end."},
             "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
     "BookingRequest": {
         "type": "object", "required": ["instrument_id", "start", "end", "purpose"],
@@ -281,13 +287,18 @@ def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
-def _booking_action(summary: str, operation: str, note_required: bool = False) -> dict:
-    return {"post": {
+def _booking_action(summary: str, operation: str, note_required: bool = False, *,
+                    with_note: bool = True, description: str = "") -> dict:
+    operation_doc: dict[str, Any] = {
         "summary": summary, "operationId": operation, "security": BEARER,
         "parameters": [_path_id("booking_id")],
-        "requestBody": _json_body(_ref("Note"), required=note_required),
         "responses": {"200": _json(_ref("Booking")),
-                      **_problem_responses(401, 403, 404, 409, 422)}}}
+                      **_problem_responses(401, 403, 404, 409, 422)}}
+    if with_note:
+        operation_doc["requestBody"] = _json_body(_ref("Note"), required=note_required)
+    if description:
+        operation_doc["description"] = description
+    return {"post": operation_doc}
 
 
 PATHS: dict[str, Any] = {
@@ -361,6 +372,20 @@ PATHS: dict[str, Any] = {
     "/bookings/{booking_id}/reject": _booking_action(
         "Reject a pending booking with a note (lab managers)", "rejectBooking",
         note_required=True),
+    "/bookings/{booking_id}/check-in": _booking_action(
+        "Check in: the use of an approved booking begins (its user or the lab's managers)",
+        "checkInBooking", with_note=False,
+        description=f"Allowed from {CHECK_IN_EARLY_MINUTES} minutes before the start until "
+                    "the end. 409 codes: "
+                    "`too_early_to_check_in`, `booking_over`, `already_checked_in`, "
+                    "`invalid_state`."),
+    "/bookings/{booking_id}/check-out": _booking_action(
+        "Check out: the use of a booking in use ends (its user or the lab's managers)",
+        "checkOutBooking", with_note=False,
+        description="Records the check-out now. 409 codes: `not_checked_in`, "
+                    "`already_checked_out`. A booking still in use "
+                    f"{AUTO_CLOSE_GRACE_MINUTES} minutes after its end is checked out "
+                    "automatically at the booked end."),
     "/qualifications": {"post": {
         "summary": "Record that a user is trained on an instrument (its lab's managers)",
         "operationId": "grantQualification", "security": BEARER,

@@ -50,6 +50,8 @@ def booking_json(booking: Booking, viewer: User) -> dict[str, Any]:
         "decision_note": booking.decision_note,
         "created_at": booking.created_at.isoformat(),
         "updated_at": booking.updated_at.isoformat(),
+        "checked_in_at": booking.checked_in_at.isoformat() if booking.checked_in_at else None,
+        "checked_out_at": booking.checked_out_at.isoformat() if booking.checked_out_at else None,
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
@@ -203,6 +205,26 @@ def reject_booking(booking_id: int):
     with write_transaction(db.session):
         booking = booking_services.get_booking(db.session, actor, booking_id)
         booking_services.reject_booking(db.session, actor, booking, now=utcnow(), note=note)
+    return booking_json(booking, actor)
+
+
+@bp.post("/bookings/<int:booking_id>/check-in")
+@token_required
+def check_in(booking_id: int):
+    actor = api_user()
+    with write_transaction(db.session):
+        booking = booking_services.get_booking(db.session, actor, booking_id)
+        booking_services.check_in(db.session, actor, booking, now=utcnow())
+    return booking_json(booking, actor)
+
+
+@bp.post("/bookings/<int:booking_id>/check-out")
+@token_required
+def check_out(booking_id: int):
+    actor = api_user()
+    with write_transaction(db.session):
+        booking = booking_services.get_booking(db.session, actor, booking_id)
+        booking_services.check_out(db.session, actor, booking, now=utcnow())
     return booking_json(booking, actor)
 
 

@@ -1,4 +1,4 @@
-"""Lab managers' pages: approval queue, blackouts, qualifications.
+"""Lab managers' pages: approval queue, the lab's day of use, blackouts, qualifications.
 
 Open to lab managers (for the labs they manage) and admins (every lab). Objects of a lab the
 user does not manage answer 404, as if they did not exist.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +16,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectChoice
+from sqlalchemy import select
+from wtforms import DateTimeLocalField, Field, HiddenField, SelectChoice, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
@@ -26,10 +30,17 @@ from labbook.booking.manage_forms import (
     DecisionForm,
     GrantQualificationForm,
 )
-from labbook.booking.models import Blackout, BookingState
+from labbook.booking.models import Blackout, Booking, BookingState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
-from labbook.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from labbook.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    Problem,
+    ValidationError,
+)
 from labbook.core.time import LAB_TZ, to_lab_time, utcnow
 from labbook.extensions import db, login_manager
 from labbook.i18n import localized
@@ -138,6 +149,165 @@ def _decision_message(decision: services.Decision, approve: bool) -> tuple[str, 
                  by=by.name if by else _("the system")), "warning"
     return _("Booking #%(id)d: %(message)s", id=booking.id,
              message=decision.error.message if decision.error else ""), "danger"
+
+
+# -- the lab's day: check-in, check-out, corrections ----------------------------------------
+
+#: What a datetime-local control sends (lab time, no offset); the first is what it is given.
+LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+def _plausible_moment(_form: FlaskForm, field: DateTimeLocalField) -> None:
+    if field.data is not None and not 2000 <= field.data.year <= 2099:
+        raise FieldError(_l("Give a date between 2000 and 2099."))
+
+
+class ActualTimesForm(FlaskForm):
+    """A manager's correction of a booking's actual times (lab time), with a reason.
+
+    One per booking on the day page, told apart by a ``b<id>`` prefix. The page carries the
+    CSRF token that CSRFProtect checks for every POST, so the form itself does not.
+    """
+
+    class Meta:
+        csrf = False
+
+    date = HiddenField()
+    checked_in_at = DateTimeLocalField(
+        _l("Checked in (lab time)"), format=LOCAL_FORMATS,
+        validators=[InputRequired(message=_l("Give the time of the check-in.")),
+                    _plausible_moment],
+        invalid_value_message=_l("Enter a date and time like 2026-12-31 09:30."))
+    checked_out_at = DateTimeLocalField(
+        _l("Checked out (lab time)"), format=LOCAL_FORMATS,
+        validators=[Optional(), _plausible_moment],
+        invalid_value_message=_l("Enter a date and time like 2026-12-31 17:30."),
+        description=_l("Leave empty while the booking is still in use."))
+    reason = StringField(_l("Reason for the correction"), validators=[
+        DataRequired(message=_l("Say why the times are corrected.")),
+        Length(max=services.MAX_NOTE)])
+
+
+def _form_prefix(booking_id: int) -> str:
+    return f"b{booking_id}"
+
+
+def _managed_lab(code: str) -> Lab:
+    lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
+    if lab is None or not _actor().manages(lab):
+        raise NotFound(_("Unknown lab %(code)s.", code=code))
+    return lab
+
+
+def _lab_today(lab: Lab) -> dt.date:
+    return utcnow().astimezone(ZoneInfo(lab.timezone)).date()
+
+
+def _parse_day(raw: str | None) -> dt.date | None:
+    """A plausible ISO date, or None."""
+    try:
+        day = dt.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+    return day if dt.date(2000, 1, 2) <= day <= dt.date(2099, 12, 30) else None
+
+
+def _local(moment: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
+    """An aware moment as the naive lab time a datetime-local control shows."""
+    return moment.astimezone(tz).replace(tzinfo=None) if moment else None
+
+
+def _aware(value: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
+    return value.replace(tzinfo=tz).astimezone(dt.UTC) if value else None
+
+
+def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] | None = None,
+                status: int = 200):
+    actor = _actor()
+    tz = ZoneInfo(lab.timezone)
+    now = utcnow()
+    rows = []
+    for booking in services.bookings_of_day(db.session, lab, day):
+        if failed is not None and failed[0] == booking.id:
+            form = failed[1]
+        else:
+            form = ActualTimesForm(formdata=None, prefix=_form_prefix(booking.id),
+                                   date=day.isoformat(),
+                                   checked_in_at=_local(booking.checked_in_at, tz),
+                                   checked_out_at=_local(booking.checked_out_at, tz))
+        rows.append({
+            "booking": booking, "form": form,
+            "is_failed": failed is not None and failed[0] == booking.id,
+            "can_check_in": services.can_check_in(actor, booking, now=now),
+            "can_check_out": services.can_check_out(actor, booking),
+            "can_correct": services.can_correct_actual_times(actor, booking),
+        })
+    today = now.astimezone(tz).date()
+    query = {"date": day.isoformat()} if day != today else {}
+    return render_template(
+        "manage/today.html", lab=lab, day=day, today=today, rows=rows,
+        labs=accounts.managed_labs(db.session, actor),
+        previous_day=day - dt.timedelta(days=1), next_day=day + dt.timedelta(days=1),
+        here=url_for(".today", code=lab.code, **query),
+        early_minutes=services.CHECK_IN_EARLY_MINUTES,
+        grace_minutes=services.AUTO_CLOSE_GRACE_MINUTES), status
+
+
+@bp.get("/today")
+def today_default():
+    labs = accounts.managed_labs(db.session, _actor())
+    if not labs:
+        raise NotFound(_("There is no lab to show."))
+    return redirect(url_for(".today", code=labs[0].code))
+
+
+@bp.get("/labs/<code>/today")
+def today(code: str):
+    lab = _managed_lab(code)
+    raw = request.args.get("date")
+    day = _lab_today(lab)
+    if raw:
+        chosen = _parse_day(raw)
+        if chosen is None:
+            message = _("'%(name)s' must be a date like 2026-12-31.", name="date")
+            raise ValidationError(message, code="invalid_date",
+                                  problems=[Problem("invalid_date", message, field="date")])
+        day = chosen
+    return _today_page(lab, day)
+
+
+@bp.post("/bookings/<int:booking_id>/actual-times")
+def correct_actual_times(booking_id: int):
+    actor = _actor()
+    booking = db.session.get(Booking, booking_id)
+    if booking is None or not actor.manages(booking.instrument.lab):
+        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    lab = booking.instrument.lab
+    tz = ZoneInfo(lab.timezone)
+    form = ActualTimesForm(prefix=_form_prefix(booking_id))
+    day = _parse_day(form.date.data) or booking.start_at.astimezone(tz).date()
+    if not form.validate_on_submit():
+        return _today_page(lab, day, failed=(booking_id, form), status=422)
+    try:
+        with write_transaction(db.session):
+            booking = db.session.get(Booking, booking_id)
+            assert booking is not None
+            services.correct_actual_times(
+                db.session, actor, booking, checked_in_at=_aware(form.checked_in_at.data, tz),
+                checked_out_at=_aware(form.checked_out_at.data, tz), reason=form.reason.data,
+                now=utcnow())
+    except ValidationError as error:
+        _show_errors(form, error, {"checked_in_at": form.checked_in_at,
+                                   "checked_out_at": form.checked_out_at,
+                                   "reason": form.reason})
+        return _today_page(lab, day, failed=(booking_id, form), status=422)
+    except Conflict as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("The actual times of booking #%(id)d were corrected.", id=booking_id),
+              "success")
+    query = {"date": day.isoformat()} if day != _lab_today(lab) else {}
+    return redirect(url_for(".today", code=lab.code, **query))
 
 
 # -- blackouts --------------------------------------------------------------------------------

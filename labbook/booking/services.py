@@ -565,3 +565,199 @@ def cancel_for_blackout(session: Session, actor: User, blackout: Blackout,
             cancelled.append(cancel_booking(session, actor, booking, now=now, note=notice,
                                             by_lab=True))
     return cancelled
+
+
+# -- actual use: check-in, check-out, corrections, forgotten check-outs -----------------------
+
+#: A booking may be checked in this many minutes before its start (and until its end).
+CHECK_IN_EARLY_MINUTES = 15
+#: An ``in_use`` booking still open this many minutes after its end is closed automatically.
+AUTO_CLOSE_GRACE_MINUTES = 30
+#: Corrected actual times must lie within the booked interval widened by this much each side.
+CORRECTION_MARGIN = dt.timedelta(hours=12)
+#: States whose actual times a manager may correct.
+CORRECTABLE = (BookingState.IN_USE, BookingState.COMPLETED)
+
+
+def _lab_clock(booking: Booking, moment: dt.datetime) -> str:
+    return moment.astimezone(ZoneInfo(booking.instrument.lab.timezone)).strftime(
+        "%Y-%m-%d %H:%M")
+
+
+def check_in_opens_at(booking: Booking) -> dt.datetime:
+    return booking.start_at - dt.timedelta(minutes=CHECK_IN_EARLY_MINUTES)
+
+
+def can_check_in(actor: User, booking: Booking, *, now: dt.datetime) -> bool:
+    """Whether ``check_in`` would succeed now."""
+    return can_view(actor, booking) and booking.state == BookingState.APPROVED \
+        and check_in_opens_at(booking) <= now < booking.end_at
+
+
+def can_check_out(actor: User, booking: Booking) -> bool:
+    return can_view(actor, booking) and booking.state == BookingState.IN_USE
+
+
+def can_correct_actual_times(actor: User, booking: Booking) -> bool:
+    return actor.manages(booking.instrument.lab) and booking.state in CORRECTABLE
+
+
+def check_in(session: Session, actor: User, booking: Booking, *, now: dt.datetime) -> Booking:
+    """The booking's user (or one of the lab's managers) starts using the instrument.
+
+    Allowed for an approved booking from ``CHECK_IN_EARLY_MINUTES`` before its start until its
+    end; the moment is recorded as it is, early or late.
+    """
+    if not can_view(actor, booking):
+        raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    if booking.state == BookingState.IN_USE:
+        raise Conflict(_("This booking is already checked in."), code="already_checked_in")
+    if booking.state != BookingState.APPROVED:
+        raise Conflict(_("Only an approved booking can be checked in."), code="invalid_state")
+    opens = check_in_opens_at(booking)
+    if now < opens:
+        raise Conflict(_("Too early to check in: check-in opens %(n)d minutes before the "
+                         "start, at %(time)s (lab time).", n=CHECK_IN_EARLY_MINUTES,
+                         time=_lab_clock(booking, opens)), code="too_early_to_check_in")
+    if now >= booking.end_at:
+        raise Conflict(_("The booked time ended at %(time)s (lab time); it can no longer be "
+                         "checked in.", time=_lab_clock(booking, booking.end_at)),
+                       code="booking_over")
+    booking.checked_in_at = now
+    _transition(session, actor, booking, BookingState.IN_USE, "check_in", now=now,
+                checked_in_at=now.isoformat())
+    return booking
+
+
+def check_out(session: Session, actor: User, booking: Booking, *, now: dt.datetime) -> Booking:
+    """The use of the instrument ends: ``in_use`` → ``completed``, checked out now (never
+    before the check-in)."""
+    if not can_view(actor, booking):
+        raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    if booking.state == BookingState.COMPLETED:
+        raise Conflict(_("This booking is already checked out."), code="already_checked_out")
+    if booking.state != BookingState.IN_USE:
+        raise Conflict(_("Only a booking that is checked in can be checked out."),
+                       code="not_checked_in")
+    checked_out_at = max(now, booking.checked_in_at) if booking.checked_in_at else now
+    booking.checked_out_at = checked_out_at
+    _transition(session, actor, booking, BookingState.COMPLETED, "check_out", now=now,
+                checked_out_at=checked_out_at.isoformat())
+    return booking
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _actual_time_problems(booking: Booking, checked_in_at: dt.datetime | None,
+                          checked_out_at: dt.datetime | None,
+                          now: dt.datetime) -> list[Problem]:
+    problems: list[Problem] = []
+    earliest = booking.start_at - CORRECTION_MARGIN
+    latest = booking.end_at + CORRECTION_MARGIN
+    moments = {"checked_in_at": checked_in_at, "checked_out_at": checked_out_at}
+    for name, moment in moments.items():
+        if moment is None:
+            if name == "checked_in_at" or booking.state == BookingState.COMPLETED:
+                message = _("Give the time of the check-in.") if name == "checked_in_at" \
+                    else _("Give the time of the check-out.")
+                problems.append(Problem("required", message, field=name))
+        elif moment.tzinfo is None or moment.utcoffset() is None:
+            problems.append(Problem("naive_datetime", _(
+                "A time without a UTC offset is ambiguous; give e.g. 2026-12-01T09:00:00+08:00."),
+                field=name))
+        elif not earliest <= moment <= latest:
+            problems.append(Problem("out_of_range", _(
+                "Actual times must lie between %(earliest)s and %(latest)s (lab time), within "
+                "12 hours of the booked time.", earliest=_lab_clock(booking, earliest),
+                latest=_lab_clock(booking, latest)), field=name))
+        elif moment > now:
+            problems.append(Problem("in_future", _("Actual times cannot be in the future."),
+                                    field=name))
+    if not problems and checked_in_at and checked_out_at and checked_out_at <= checked_in_at:
+        problems.append(Problem("invalid_interval", _(
+            "The check-out must be after the check-in."), field="checked_out_at"))
+    return problems
+
+
+def correct_actual_times(session: Session, actor: User, booking: Booking, *,
+                         checked_in_at: dt.datetime | None, checked_out_at: dt.datetime | None,
+                         reason: str, now: dt.datetime) -> Booking:
+    """A lab manager sets the actual times of a booking in use or completed, with a reason.
+
+    Both times must be aware, the check-out after the check-in, both within 12 hours of the
+    booked interval and not in the future. A completed booking stays completed (it needs both
+    times); one in use with a check-out time becomes completed; one in use without stays in use.
+    The audit event keeps the old and the new values. A correction that changes nothing is not
+    recorded.
+    """
+    if not actor.manages(booking.instrument.lab):
+        if can_view(actor, booking):
+            raise PermissionDenied(_("Only the lab's managers correct actual times."),
+                                   code="not_lab_manager")
+        raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    reason = _clean_text(reason, "reason", MAX_NOTE, required=True)
+    if booking.state not in CORRECTABLE:
+        raise Conflict(_("Only a booking that is in use or completed has actual times to "
+                         "correct."), code="invalid_state")
+    problems = _actual_time_problems(booking, checked_in_at, checked_out_at, now)
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
+    assert checked_in_at is not None
+    checked_in_at = checked_in_at.astimezone(dt.UTC)
+    checked_out_at = checked_out_at.astimezone(dt.UTC) if checked_out_at else None
+    old = {"checked_in_at": _iso(booking.checked_in_at),
+           "checked_out_at": _iso(booking.checked_out_at)}
+    new = {"checked_in_at": _iso(checked_in_at), "checked_out_at": _iso(checked_out_at)}
+    if old == new:
+        return booking
+    booking.checked_in_at = checked_in_at
+    booking.checked_out_at = checked_out_at
+    if booking.state == BookingState.IN_USE and checked_out_at is not None:
+        _transition(session, actor, booking, BookingState.COMPLETED, "correct_actual_times",
+                    now=now, note=reason, old=old, new=new)
+    else:
+        # Calendars show nothing of the actual times: the SEQUENCE stays.
+        booking.updated_at = now
+        record(session, actor, booking, "correct_actual_times", at=now, note=reason, old=old,
+               new=new)
+    return booking
+
+
+def auto_close(session: Session, *, now: dt.datetime) -> list[Booking]:
+    """Complete the bookings still in use ``AUTO_CLOSE_GRACE_MINUTES`` after their end.
+
+    A forgotten check-out counts as leaving at the booked end: ``checked_out_at`` becomes the
+    booking's end (never before its check-in). Recorded as the system's ``auto_close``.
+    Idempotent: a closed booking is no longer in use. The caller commits (a scheduled job runs
+    it inside ``write_transaction``).
+    """
+    cutoff = now - dt.timedelta(minutes=AUTO_CLOSE_GRACE_MINUTES)
+    bookings = list(session.scalars(
+        select(Booking).where(Booking.state == BookingState.IN_USE, Booking.end_at < cutoff)
+        .order_by(Booking.end_at, Booking.id)))
+    for booking in bookings:
+        checked_out_at = max(booking.end_at, booking.checked_in_at) \
+            if booking.checked_in_at else booking.end_at
+        booking.checked_out_at = checked_out_at
+        _transition(session, None, booking, BookingState.COMPLETED, "auto_close", now=now,
+                    checked_out_at=checked_out_at.isoformat(),
+                    grace_minutes=AUTO_CLOSE_GRACE_MINUTES)
+    return bookings
+
+
+def bookings_of_day(session: Session, lab: Lab, day: dt.date) -> list[Booking]:
+    """The bookings of ``lab`` that hold their slot or are completed and run during ``day``
+    (lab time), by start."""
+    tz = ZoneInfo(lab.timezone)
+    start = dt.datetime.combine(day, dt.time(0), tz).astimezone(dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz).astimezone(dt.UTC)
+    return list(session.scalars(
+        select(Booking).join(Booking.instrument)
+        .where(Instrument.lab_id == lab.id,
+               Booking.state.in_([*SLOT_HOLDING, BookingState.COMPLETED]),
+               Booking.start_at < end, Booking.end_at > start)
+        .options(joinedload(Booking.instrument), joinedload(Booking.user),
+                 joinedload(Booking.organization))
+        .order_by(Booking.start_at, Booking.id)))

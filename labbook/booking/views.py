@@ -460,7 +460,44 @@ def booking_detail(booking_id: int):
         series=series, series_cancellable=series_cancellable,
         series_form=CancelSeriesForm(formdata=None,
                                      from_date=booking.start_at.astimezone(tz).date()),
-        window_hours=booking.instrument.cancellation_window_hours)
+        window_hours=booking.instrument.cancellation_window_hours,
+        can_check_in=booking_services.can_check_in(actor, booking, now=now),
+        can_check_out=booking_services.can_check_out(actor, booking),
+        check_in_opens_at=booking_services.check_in_opens_at(booking), now=now,
+        check_in_early_minutes=booking_services.CHECK_IN_EARLY_MINUTES)
+
+
+def _use_action(booking_id: int, change, message):
+    """Check a booking in or out, then go back (to ``next`` if it is a local path)."""
+    actor = _actor()
+    back = safe_next(request.form.get("next"),
+                     url_for("booking.booking_detail", booking_id=booking_id))
+    try:
+        with write_transaction(db.session):
+            booking = booking_services.get_booking(db.session, actor, booking_id)
+            change(db.session, actor, booking, now=utcnow())
+            text = message(booking.id, localized(booking.instrument, "name"))
+    except Conflict as error:
+        flash(error.message, "danger")
+        return redirect(back)
+    flash(text, "success")
+    return redirect(back)
+
+
+@bp.post("/bookings/<int:booking_id>/check-in")
+@login_required
+def check_in(booking_id: int):
+    return _use_action(booking_id, booking_services.check_in, lambda number, name: _(
+        "Booking #%(id)d is checked in: %(instrument)s is in use.", id=number,
+        instrument=name))
+
+
+@bp.post("/bookings/<int:booking_id>/check-out")
+@login_required
+def check_out(booking_id: int):
+    return _use_action(booking_id, booking_services.check_out, lambda number, name: _(
+        "Booking #%(id)d is checked out: the use of %(instrument)s is over.", id=number,
+        instrument=name))
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
