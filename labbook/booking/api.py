@@ -175,57 +175,44 @@ def _note(required: bool = False) -> str:
     return note or ""
 
 
+def _change_booking(booking_id: int, change, **arguments) -> dict[str, Any]:
+    """Apply one booking service (cancel, approve, …) for the token's user, in one write."""
+    actor = api_user()
+    with write_transaction(db.session):
+        booking = booking_services.get_booking(db.session, actor, booking_id)
+        change(db.session, actor, booking, now=utcnow(), **arguments)
+    return booking_json(booking, actor)
+
+
 @bp.post("/bookings/<int:booking_id>/cancel")
 @token_required
 def cancel_booking(booking_id: int):
-    actor = api_user()
-    note = _note()
-    with write_transaction(db.session):
-        booking = booking_services.get_booking(db.session, actor, booking_id)
-        booking_services.cancel_booking(db.session, actor, booking, now=utcnow(), note=note)
-    return booking_json(booking, actor)
+    return _change_booking(booking_id, booking_services.cancel_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/approve")
 @token_required
 def approve_booking(booking_id: int):
-    actor = api_user()
-    note = _note()
-    with write_transaction(db.session):
-        booking = booking_services.get_booking(db.session, actor, booking_id)
-        booking_services.approve_booking(db.session, actor, booking, now=utcnow(), note=note)
-    return booking_json(booking, actor)
+    return _change_booking(booking_id, booking_services.approve_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/reject")
 @token_required
 def reject_booking(booking_id: int):
-    actor = api_user()
-    note = _note(required=True)
-    with write_transaction(db.session):
-        booking = booking_services.get_booking(db.session, actor, booking_id)
-        booking_services.reject_booking(db.session, actor, booking, now=utcnow(), note=note)
-    return booking_json(booking, actor)
+    return _change_booking(booking_id, booking_services.reject_booking,
+                           note=_note(required=True))
 
 
 @bp.post("/bookings/<int:booking_id>/check-in")
 @token_required
 def check_in(booking_id: int):
-    actor = api_user()
-    with write_transaction(db.session):
-        booking = booking_services.get_booking(db.session, actor, booking_id)
-        booking_services.check_in(db.session, actor, booking, now=utcnow())
-    return booking_json(booking, actor)
+    return _change_booking(booking_id, booking_services.check_in)
 
 
 @bp.post("/bookings/<int:booking_id>/check-out")
 @token_required
 def check_out(booking_id: int):
-    actor = api_user()
-    with write_transaction(db.session):
-        booking = booking_services.get_booking(db.session, actor, booking_id)
-        booking_services.check_out(db.session, actor, booking, now=utcnow())
-    return booking_json(booking, actor)
+    return _change_booking(booking_id, booking_services.check_out)
 
 
 def _instrument_or_404(instrument_id: int) -> Instrument:
