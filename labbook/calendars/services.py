@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from labbook.accounts.models import Organization, User
+from labbook.accounts.models import Organization, User, lab_managers
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
 from labbook.booking.calendar import booking_visibility
@@ -265,6 +265,16 @@ class Feed:
         return (viewer.id, viewer.locale, viewer.organization_id, viewer.role.value, managed)
 
 
+@cache
+def _lab_with_managership() -> Select:
+    """A lab by code and whether a user is among its managers, in one query: every poll of a
+    lab feed re-checks the subscriber's access."""
+    is_manager = select(lab_managers.c.lab_id).where(
+        lab_managers.c.lab_id == Lab.id, lab_managers.c.user_id == bindparam("user_id")
+    ).exists().label("is_manager")
+    return select(Lab, is_manager).where(Lab.code == bindparam("code"))
+
+
 def open_feed(session: Session, token: FeedToken) -> Feed | None:
     """The feed ``token`` opens for its owner now, or None if they may no longer see it."""
     viewer = token.user
@@ -281,9 +291,11 @@ def open_feed(session: Session, token: FeedToken) -> Feed | None:
         if feed.instrument is None:
             return None
     elif scope.kind == FeedKind.LAB:
-        feed.lab = session.scalar(select(Lab).where(Lab.code == scope.lab_code))
-        if feed.lab is None or not viewer.manages(feed.lab):
+        row = session.execute(_lab_with_managership(),
+                              {"code": scope.lab_code, "user_id": viewer.id}).first()
+        if row is None or not (viewer.is_admin or (viewer.is_lab_manager and row.is_manager)):
             return None
+        feed.lab = row.Lab
     elif scope.kind == FeedKind.APPROVALS:
         feed.lab_ids = tuple(lab.id for lab in managed_labs(session, viewer))
         if not feed.lab_ids:
