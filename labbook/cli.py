@@ -9,9 +9,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from labbook.accounts import services as accounts
-from labbook.accounts.models import Organization, PriceTier, Role, User
+from labbook.accounts.models import Organization, OrganizationStatus, PriceTier, Role, User
 from labbook.catalogue.loader import DATA_DIR, CatalogueError, load_catalogue
 from labbook.catalogue.models import Lab
+from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
@@ -107,6 +108,40 @@ def create_org_command(name: str, uscc: str, tier: str, weekly_quota: int | None
         raise _fail(exc.message) from None
     click.echo(f"Created organization {organization.name} (id {organization.id}, "
                f"{organization.tier.value}).")
+
+
+@labbook_cli.command("update-org")
+@click.option("--name", required=True, help="Registered name of the organization to change.")
+@click.option("--status", type=click.Choice([s.value for s in OrganizationStatus]),
+              help="active, or suspended (a suspended organization cannot book).")
+@click.option("--tier", type=click.Choice([t.value for t in PriceTier]),
+              help="Price tier for bookings and tests from now on.")
+@click.option("--weekly-quota", help="Hours per week the organization may hold in all, or "
+                                     "'none' for no quota.")
+@with_appcontext
+def update_org_command(name: str, status: str | None, tier: str | None,
+                       weekly_quota: str | None) -> None:
+    """Suspend or reactivate an organization, or change its price tier or weekly quota."""
+    organization = db.session.scalar(select(Organization).where(Organization.name == name))
+    if organization is None:
+        raise _fail(f"No organization named {name!r}.")
+    arguments: dict = {"status": status, "tier": tier}
+    if weekly_quota is not None:
+        if weekly_quota.lower() == "none":
+            arguments["weekly_quota_hours"] = None
+        elif weekly_quota.isdigit():
+            arguments["weekly_quota_hours"] = int(weekly_quota)
+        else:
+            raise _fail("--weekly-quota takes a whole number of hours or 'none'.")
+    try:
+        with write_transaction(db.session):
+            accounts.update_organization(db.session, None, organization, now=utcnow(),
+                                         **arguments)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    quota = organization.weekly_quota_hours
+    click.echo(f"{organization.name}: {organization.status.value}, {organization.tier.value}, "
+               f"weekly quota {quota if quota is not None else 'none'}.")
 
 
 @labbook_cli.command("create-user")

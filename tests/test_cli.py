@@ -93,7 +93,34 @@ def test_bad_input_fails_with_a_message_and_a_nonzero_exit(app):
 
 
 def test_every_command_has_help(app):
-    for command in ("init", "load-catalogue", "demo", "create-org", "create-user"):
+    for command in ("init", "load-catalogue", "demo", "create-org", "update-org", "create-user",
+                    "create-token"):
         result = run(app, command, "--help")
         assert result.exit_code == 0
         assert "Usage:" in result.output
+
+
+def test_update_org_suspends_and_sets_the_quota(app):
+    from labbook.accounts.models import OrganizationStatus
+    from labbook.audit.models import AuditEvent
+
+    organization = create_organization(name="焦作暂停测试公司")
+    result = run(app, "update-org", "--name", "焦作暂停测试公司", "--status", "suspended",
+                 "--weekly-quota", "20")
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    organization = db.session.get(Organization, organization.id)
+    assert organization.status == OrganizationStatus.SUSPENDED
+    assert organization.weekly_quota_hours == 20
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.object_type == "organizations"))
+    assert event.details["changes"]["status"] == ["active", "suspended"]
+
+    assert run(app, "update-org", "--name", "焦作暂停测试公司", "--weekly-quota",
+               "none").exit_code == 0
+    db.session.rollback()
+    assert db.session.get(Organization, organization.id).weekly_quota_hours is None
+    for args, message in [(["--weekly-quota", "lots"], "whole number"),
+                          (["--weekly-quota", "500"], "168")]:
+        bad = run(app, "update-org", "--name", "焦作暂停测试公司", *args)
+        assert bad.exit_code != 0 and message in bad.output
+    assert run(app, "update-org", "--name", "nobody").exit_code != 0

@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from functools import cache
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
@@ -77,6 +78,43 @@ def create_organization(session: Session, *, name: str, uscc: str, tier: PriceTi
                                 status=OrganizationStatus.ACTIVE,
                                 weekly_quota_hours=weekly_quota_hours)
     session.add(organization)
+    return organization
+
+
+_UNCHANGED: Any = object()
+
+
+def update_organization(session: Session, actor: User | None, organization: Organization, *,
+                        now: dt.datetime, status: OrganizationStatus | str | None = None,
+                        tier: PriceTier | str | None = None,
+                        weekly_quota_hours: int | None = _UNCHANGED) -> Organization:
+    """Change an organization's status, price tier or weekly quota (None: no quota), audited.
+
+    ``actor`` is None when an operator acts from the command line.
+    """
+    changes: dict[str, Any] = {}
+    if status is not None:
+        try:
+            changes["status"] = OrganizationStatus(status)
+        except ValueError:
+            raise _fail("status", _("Unknown status %(status)s.", status=status)) from None
+    if tier is not None:
+        try:
+            changes["tier"] = PriceTier(tier)
+        except ValueError:
+            raise _fail("tier", _("Unknown price tier %(tier)s.", tier=tier)) from None
+    if weekly_quota_hours is not _UNCHANGED:
+        if weekly_quota_hours is not None and not 1 <= weekly_quota_hours <= 168:
+            raise _fail("weekly_quota_hours", _("A weekly quota is from 1 to 168 hours."))
+        changes["weekly_quota_hours"] = weekly_quota_hours
+    before = {name: getattr(organization, name) for name in changes}
+    for name, value in changes.items():
+        setattr(organization, name, value)
+    changed = {name: [str(before[name]) if before[name] is not None else None,
+                      str(value) if value is not None else None]
+               for name, value in changes.items() if before[name] != value}
+    if changed:
+        record(session, actor, organization, "update", at=now, changes=changed)
     return organization
 
 
