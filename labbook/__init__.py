@@ -81,12 +81,14 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.extensions import csrf
+    from labbook.testing.views import bp as testing_bp
 
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(calendars_bp)
+    app.register_blueprint(testing_bp)
     # The API authenticates with bearer tokens, never cookies, so there is nothing to forge.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -61,6 +61,9 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Testing-service reports (PDF): where they are kept and how large one may be.
+    LABBOOK_REPORT_DIR = os.environ.get("LABBOOK_REPORT_DIR") or str(INSTANCE_PATH / "reports")
+    LABBOOK_REPORT_MAX_BYTES = 20 * 1024 * 1024
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy import Select, func, select
 
 from labbook.core.errors import Problem, ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+E = TypeVar("E", bound=enum.Enum)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -50,6 +53,46 @@ def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = 
     return value
 
 
+def _invalid(name: str, message: str) -> ValidationError:
+    return ValidationError(message, code="invalid_parameter",
+                           problems=[Problem("invalid_parameter", message, field=name)])
+
+
+def enum_arg(name: str, enum_class: type[E]) -> E | None:
+    """A query parameter naming one member of ``enum_class``, or a 422 naming the parameter."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return enum_class(raw)
+    except ValueError:
+        raise _invalid(name, _("Unknown %(name)s %(value)s.", name=name, value=raw)) from None
+
+
+def lab_arg(name: str = "lab"):
+    """The lab a query parameter names by code (any case), or a 422 naming the parameter."""
+    from labbook.catalogue.models import Lab
+    from labbook.extensions import db
+
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    lab = db.session.scalar(select(Lab).where(Lab.code == raw.upper()))
+    if lab is None:
+        raise _invalid(name, _("Unknown lab %(code)s.", code=raw))
+    return lab
+
+
+def page_of(statement: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
+    """One page of ``statement``'s rows and the number of rows in all."""
+    from labbook.extensions import db
+
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None)
+                                                               .subquery()))
+    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)))
+    return items, total or 0
+
+
 def pagination_args() -> tuple[int, int]:
     page = int_arg("page", 1, maximum=1_000_000)
     per_page = int_arg("per_page", 50, maximum=current_app.config["API_MAX_PER_PAGE"])
@@ -60,3 +103,4 @@ from labbook.api import openapi  # noqa: E402,F401  (registers the document rout
 from labbook.booking import api as booking_api  # noqa: E402,F401
 from labbook.calendars import api as calendars_api  # noqa: E402,F401
 from labbook.catalogue import api as catalogue_api  # noqa: E402,F401
+from labbook.testing import api as testing_api  # noqa: E402,F401

@@ -280,6 +280,63 @@ SCHEMAS: dict[str, Any] = {
     }]},
 }
 
+SERVICE_REQUEST_STATES = ["submitted", "accepted", "in_progress", "completed", "rejected",
+                          "cancelled"]
+
+SCHEMAS |= {
+    "ServiceRequest": {
+        "type": "object",
+        "required": ["id", "service_id", "state", "samples", "sample_description", "express",
+                     "quote"],
+        "properties": {
+            "id": {"type": "integer"}, "service_id": {"type": "integer"},
+            "service_code": {"type": "string"}, "lab": {"type": "string"},
+            "state": {"type": "string", "enum": SERVICE_REQUEST_STATES},
+            "samples": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "sample_description": {"type": "string"}, "express": {"type": "boolean"},
+            "notes": {"type": "string"},
+            "requester": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "email": {"type": "string"}}},
+            "organization": {"type": "string", "description": "The paying organization"},
+            "quote": _ref("Quote"),
+            "due_date": {"type": ["string", "null"], "format": "date",
+                         "description": "Set on acceptance: by default the service's "
+                                        "turnaround in working days (Mon–Fri, lab time) from "
+                                        "that day; express halves it, rounded up."},
+            "decision_note": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "completed_at": {"type": ["string", "null"], "format": "date-time"},
+            "cancelled_at": {"type": ["string", "null"], "format": "date-time"},
+            "report": {"oneOf": [{"type": "null"}, {
+                "type": "object", "properties": {
+                    "filename": {"type": "string"}, "size": {"type": "integer"},
+                    "sha256": {"type": "string"}, "url": {"type": "string"}}}]},
+            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
+    "Quote": {
+        "type": "object",
+        "description": "Fixed at submission. subtotal = unit_price × samples; "
+                       "express_surcharge = subtotal × percent / 100 rounded half-up to the "
+                       "fen; total = subtotal + express_surcharge.",
+        "properties": {
+            "tier": {"type": "string", "enum": ["internal", "partner", "external"]},
+            "unit_price": MONEY, "samples": {"type": "integer"}, "subtotal": MONEY,
+            "express_surcharge_percent": {"type": "integer"},
+            "express_surcharge": MONEY, "total": MONEY}},
+    "NewServiceRequest": {
+        "type": "object", "required": ["service_id", "samples", "sample_description"],
+        "properties": {
+            "service_id": {"type": "integer"},
+            "samples": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "sample_description": {"type": "string", "maxLength": 2000},
+            "express": {"type": "boolean", "default": False,
+                        "description": "Only for services with an express surcharge."},
+            "notes": {"type": "string", "maxLength": 2000}}},
+}
+
 BEARER = [{"bearerAuth": []}]
 
 
@@ -461,6 +518,101 @@ PATHS: dict[str, Any] = {
         "summary": "One testing service", "operationId": "getService",
         "parameters": [_path_id("service_id")],
         "responses": {"200": _json(_ref("ServiceDetail")), **_problem_responses(404)},
+    }},
+}
+
+
+def _request_action(summary: str, operation: str, body: dict[str, Any] | None = None, *,
+                    body_required: bool = False, description: str = "") -> dict:
+    operation_doc: dict[str, Any] = {
+        "summary": summary, "operationId": operation, "security": BEARER,
+        "parameters": [_path_id("request_id")],
+        "responses": {"200": _json(_ref("ServiceRequest")),
+                      **_problem_responses(401, 403, 404, 409, 422)}}
+    if body is not None:
+        operation_doc["requestBody"] = _json_body(body, required=body_required)
+    if description:
+        operation_doc["description"] = description
+    return {"post": operation_doc}
+
+
+PATHS |= {
+    "/service-requests": {
+        "post": {
+            "summary": "Request a testing service (priced at the organization's tier)",
+            "operationId": "createServiceRequest", "security": BEARER,
+            "requestBody": _json_body(_ref("NewServiceRequest")),
+            "responses": {"201": _json(_ref("ServiceRequest"), "Created"),
+                          **_problem_responses(401, 404, 409, 422)},
+            "description": "422 codes: `invalid_samples`, `required`, `too_long_text`, "
+                           "`express_not_offered`; 409: `org_suspended`, `service_inactive`.",
+        },
+        "get": {
+            "summary": "Own service requests; a lab's requests for its managers (?lab=CODE)",
+            "operationId": "listServiceRequests", "security": BEARER,
+            "parameters": [
+                _query("lab", "Lab code; managers of that lab see all of its requests.",
+                       {"type": "string"}),
+                _query("state", "Request state.",
+                       {"type": "string", "enum": SERVICE_REQUEST_STATES}),
+                _query("page", "Page number, from 1.",
+                       {"type": "integer", "minimum": 1, "default": 1}),
+                _query("per_page", "Items per page.",
+                       {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})],
+            "responses": {"200": _json(_page_of("ServiceRequest")),
+                          **_problem_responses(401, 422)},
+        },
+    },
+    "/service-requests/{request_id}": {"get": {
+        "summary": "One service request (requester, billing contact, the lab's managers)",
+        "operationId": "getServiceRequest", "security": BEARER,
+        "parameters": [_path_id("request_id")],
+        "responses": {"200": _json(_ref("ServiceRequest")), **_problem_responses(401, 404)},
+    }},
+    "/service-requests/{request_id}/accept": _request_action(
+        "Accept a submitted request and set its due date (lab managers)",
+        "acceptServiceRequest",
+        {"type": "object", "properties": {
+            "due_date": {"type": "string", "format": "date",
+                         "description": "Not before today; default: the turnaround in "
+                                        "working days from today (express: half, rounded "
+                                        "up)."},
+            "note": {"type": "string", "maxLength": 1000}}}),
+    "/service-requests/{request_id}/reject": _request_action(
+        "Reject a submitted request with a note (lab managers)", "rejectServiceRequest",
+        _ref("Note"), body_required=True),
+    "/service-requests/{request_id}/start": _request_action(
+        "Testing begins: accepted → in_progress (lab managers)", "startServiceRequest"),
+    "/service-requests/{request_id}/cancel": _request_action(
+        "Cancel a submitted or accepted request (its requester or the lab's managers)",
+        "cancelServiceRequest", _ref("Note")),
+    "/service-requests/{request_id}/complete": {"post": {
+        "summary": "Testing done: in_progress → completed, optionally with the report PDF "
+                   "(lab managers)",
+        "operationId": "completeServiceRequest", "security": BEARER,
+        "parameters": [_path_id("request_id"),
+                       _query("filename", "Name of the report when sent as application/pdf.",
+                              {"type": "string"})],
+        "requestBody": {"required": False, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "report": {"type": "string", "contentMediaType": "application/pdf"}}}},
+            "application/pdf": {"schema": {"type": "string",
+                                           "contentMediaType": "application/pdf"}}}},
+        "description": "The report must start with %PDF- (else 422 `not_a_pdf`) and be at "
+                       "most 20 MB (else 413).",
+        "responses": {"200": _json(_ref("ServiceRequest")),
+                      "413": {"description": "Report too large", "content": {
+                          "application/problem+json": {"schema": _ref("Problem")}}},
+                      **_problem_responses(401, 403, 404, 409, 422)},
+    }},
+    "/service-requests/{request_id}/report": {"get": {
+        "summary": "The report PDF (the requesting organization and the lab only)",
+        "operationId": "getServiceRequestReport", "security": BEARER,
+        "parameters": [_path_id("request_id")],
+        "responses": {"200": {"description": "The PDF", "content": {
+            "application/pdf": {"schema": {"type": "string",
+                                           "contentMediaType": "application/pdf"}}}},
+            **_problem_responses(401, 404)},
     }},
 }
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Qualification, User
-from labbook.api import bp, pagination_args
+from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
 from labbook.api.auth import api_user, token_required
 from labbook.api.parsing import Fields, json_body
 from labbook.booking import services as booking_services
@@ -129,33 +129,19 @@ def create_booking():
 def list_bookings():
     actor = api_user()
     page, per_page = pagination_args()
-    lab_code = request.args.get("lab")
-    state = request.args.get("state")
-    query = select(Booking).join(Booking.instrument).join(Instrument.lab)
-    if state:
-        try:
-            query = query.where(Booking.state == BookingState(state))
-        except ValueError:
-            message = _("Unknown state %(state)s.", state=state)
-            raise ValidationError(message, code="invalid_parameter", problems=[
-                Problem("invalid_parameter", message, field="state")]) from None
-    managed = None
-    if lab_code:
-        lab = db.session.scalar(select(Lab).where(Lab.code == lab_code.upper()))
-        if lab is None:
-            message = _("Unknown lab %(code)s.", code=lab_code)
-            raise ValidationError(message, code="invalid_parameter", problems=[
-                Problem("invalid_parameter", message, field="lab")])
+    state = enum_arg("state", BookingState)
+    lab = lab_arg()
+    query = select(Booking).join(Booking.instrument)
+    if state is not None:
+        query = query.where(Booking.state == state)
+    if lab is not None:
         query = query.where(Instrument.lab_id == lab.id)
-        managed = actor.manages(lab)
-    if not managed:
+    if lab is None or not actor.manages(lab):
         query = query.where(Booking.user_id == actor.id)
-    total = db.session.scalar(select(db.func.count()).select_from(query.subquery()))
-    bookings = db.session.scalars(
+    bookings, total = page_of(
         query.options(selectinload(Booking.instrument).selectinload(Instrument.lab),
                       selectinload(Booking.user), selectinload(Booking.organization))
-        .order_by(Booking.start_at.desc(), Booking.id.desc())
-        .limit(per_page).offset((page - 1) * per_page))
+        .order_by(Booking.start_at.desc(), Booking.id.desc()), page, per_page)
     return {"items": [booking_json(b, actor) for b in bookings], "total": total, "page": page,
             "per_page": per_page}
 

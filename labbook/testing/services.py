@@ -1,0 +1,436 @@
+"""Testing-service requests: quotes, submission, the lab's decisions, reports.
+
+Every function takes the acting user and the current time and never reads the request.
+
+Prices (DESIGN.md §4), computed with Decimal and rounded half-up to the fen per line:
+
+* subtotal  = unit price of the organization's tier × samples
+* surcharge = subtotal × express_surcharge_percent / 100, rounded half-up (express only)
+* total     = subtotal + surcharge
+
+The quote is fixed when the request is submitted; later price changes do not alter it.
+
+Due date: set when the lab accepts. The default is today (lab time) plus the service's
+turnaround in working days (Monday to Friday); express halves the turnaround, rounded up
+(5 days → 3). A manager may give another due date, not before today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labbook.accounts.models import Organization, PriceTier, User
+from labbook.audit.models import AuditEvent
+from labbook.audit.services import record
+from labbook.catalogue.models import Lab, TestingService
+from labbook.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    Problem,
+    ValidationError,
+)
+from labbook.core.time import to_lab_time
+from labbook.testing.models import (
+    MAX_SAMPLES,
+    MIN_SAMPLES,
+    ServiceRequest,
+    ServiceRequestState,
+)
+
+FEN = Decimal("0.01")
+MAX_DESCRIPTION = 2000
+MAX_NOTES = 2000
+MAX_NOTE = 1000
+PDF_MAGIC = b"%PDF-"
+
+
+class ReportTooLarge(DomainError):
+    status = 413
+    code = "report_too_large"
+
+
+# -- prices ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a request costs: exact Decimals, each line rounded half-up to the fen."""
+
+    tier: PriceTier
+    unit_price: Decimal
+    samples: int
+    subtotal: Decimal
+    is_express: bool
+    express_surcharge_percent: int
+    express_surcharge: Decimal
+    total: Decimal
+
+    def as_dict(self) -> dict:
+        return {"tier": self.tier.value, "unit_price": str(self.unit_price),
+                "samples": self.samples, "subtotal": str(self.subtotal),
+                "is_express": self.is_express,
+                "express_surcharge_percent": self.express_surcharge_percent,
+                "express_surcharge": str(self.express_surcharge), "total": str(self.total)}
+
+
+def quote(service: TestingService, tier: PriceTier, samples: int, express: bool) -> Quote:
+    """The price of ``samples`` samples of ``service`` for ``tier`` (no validation)."""
+    unit = Decimal(service.price_for(tier)).quantize(FEN, ROUND_HALF_UP)
+    subtotal = (unit * samples).quantize(FEN, ROUND_HALF_UP)
+    percent = service.express_surcharge_percent if express else 0
+    surcharge = (unit * samples * percent / Decimal(100)).quantize(FEN, ROUND_HALF_UP)
+    return Quote(tier=tier, unit_price=unit, samples=samples, subtotal=subtotal,
+                 is_express=express, express_surcharge_percent=percent,
+                 express_surcharge=surcharge, total=subtotal + surcharge)
+
+
+def offers_express(service: TestingService) -> bool:
+    return service.express_surcharge_percent > 0
+
+
+def check_input(service: TestingService, *, samples: int | None, sample_description: str | None,
+                express: bool, notes: str | None) -> list[Problem]:
+    """Every problem with what a requester entered (all at once)."""
+    problems = []
+    if samples is None or isinstance(samples, bool) or not isinstance(samples, int) \
+            or not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+        problems.append(Problem("invalid_samples", _(
+            "The number of samples must be a whole number from %(min)d to %(max)d.",
+            min=MIN_SAMPLES, max=MAX_SAMPLES), field="samples"))
+    description = (sample_description or "").strip()
+    if not description:
+        problems.append(Problem("required", _("Describe the samples."),
+                                field="sample_description"))
+    elif len(description) > MAX_DESCRIPTION:
+        problems.append(Problem("too_long_text", _("At most %(n)d characters.",
+                                                   n=MAX_DESCRIPTION),
+                                field="sample_description"))
+    if len((notes or "").strip()) > MAX_NOTES:
+        problems.append(Problem("too_long_text", _("At most %(n)d characters.", n=MAX_NOTES),
+                                field="notes"))
+    if express and not offers_express(service):
+        problems.append(Problem("express_not_offered", _(
+            "This testing service has no express option."), field="express"))
+    return problems
+
+
+def _refuse(problems: list[Problem]) -> None:
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
+
+
+def requesting_organization(actor: User) -> Organization:
+    """The organization that pays for ``actor``'s requests, if it may request at all."""
+    organization = actor.organization
+    if organization is None:
+        message = _("Your account belongs to no organization, so there is nobody to bill.")
+        raise ValidationError(message, code="no_organization",
+                              problems=[Problem("no_organization", message)])
+    if organization.is_suspended:
+        message = _("%(org)s is suspended and cannot request tests at the moment.",
+                    org=organization.name)
+        raise Conflict(message, code="org_suspended",
+                       problems=[Problem("org_suspended", message)])
+    return organization
+
+
+def quote_for(actor: User, service: TestingService, *, samples: int | None,
+              sample_description: str | None, express: bool,
+              notes: str | None = "") -> Quote:
+    """Check a request as ``actor`` would submit it and price it; changes nothing."""
+    _refuse(check_input(service, samples=samples, sample_description=sample_description,
+                        express=express, notes=notes))
+    if not service.is_active:
+        raise Conflict(_("This testing service is not offered at the moment."),
+                       code="service_inactive")
+    organization = requesting_organization(actor)
+    assert samples is not None
+    return quote(service, organization.tier, samples, express)
+
+
+# -- submitting -------------------------------------------------------------------------------
+
+
+def submit(session: Session, actor: User, service: TestingService, *, samples: int | None,
+           sample_description: str | None, express: bool, notes: str | None = "",
+           now: dt.datetime) -> ServiceRequest:
+    """Request ``service`` for ``actor``'s organization at today's price (the quote)."""
+    priced = quote_for(actor, service, samples=samples, sample_description=sample_description,
+                       express=express, notes=notes)
+    organization = requesting_organization(actor)
+    service_request = ServiceRequest(
+        service=service, requester=actor, organization=organization, samples=priced.samples,
+        sample_description=(sample_description or "").strip(), is_express=express,
+        notes=(notes or "").strip(), state=ServiceRequestState.SUBMITTED, tier=priced.tier,
+        quoted_unit_price=priced.unit_price,
+        express_surcharge_percent=priced.express_surcharge_percent,
+        quoted_express_surcharge=priced.express_surcharge, quoted_total=priced.total,
+        decision_note="", created_at=now, updated_at=now)
+    session.add(service_request)
+    session.flush()
+    record(session, actor, service_request, "submit", at=now,
+           to_state=ServiceRequestState.SUBMITTED.value, quoted_total=str(priced.total))
+    return service_request
+
+
+# -- who may see and do what ----------------------------------------------------------------------
+
+
+def is_lab_staff(actor: User, service_request: ServiceRequest) -> bool:
+    return actor.manages(service_request.service.lab)
+
+
+def can_view(actor: User, service_request: ServiceRequest) -> bool:
+    """The requester, the paying organization's billing contact, the lab's managers, admins."""
+    return (service_request.requester_id == actor.id
+            or service_request.organization.billing_contact_id == actor.id
+            or is_lab_staff(actor, service_request))
+
+
+def can_download_report(actor: User, service_request: ServiceRequest) -> bool:
+    """Anyone of the requesting organization, and the lab's managers and admins."""
+    return (actor.organization_id == service_request.organization_id
+            or service_request.organization.billing_contact_id == actor.id
+            or is_lab_staff(actor, service_request))
+
+
+def can_cancel(actor: User, service_request: ServiceRequest) -> bool:
+    if not service_request.can_become(ServiceRequestState.CANCELLED):
+        return False
+    return service_request.requester_id == actor.id or is_lab_staff(actor, service_request)
+
+
+def can_decide(actor: User, service_request: ServiceRequest) -> bool:
+    return is_lab_staff(actor, service_request)
+
+
+def get_request(session: Session, actor: User, request_id: int) -> ServiceRequest:
+    """The request, if ``actor`` may see it; others' requests are simply not found."""
+    service_request = session.get(ServiceRequest, request_id)
+    if service_request is None or not can_view(actor, service_request):
+        raise NotFound(_("No service request with id %(id)d.", id=request_id))
+    return service_request
+
+
+def get_request_for_report(session: Session, actor: User, request_id: int) -> ServiceRequest:
+    service_request = session.get(ServiceRequest, request_id)
+    if service_request is None or not can_download_report(actor, service_request) \
+            or not service_request.has_report:
+        raise NotFound(_("No report for service request %(id)d.", id=request_id))
+    return service_request
+
+
+# -- the lab's work ---------------------------------------------------------------------------
+
+
+def _transition(session: Session, actor: User, service_request: ServiceRequest,
+                to: ServiceRequestState, action: str, *, now: dt.datetime, note: str = "",
+                **details) -> None:
+    if not service_request.can_become(to):
+        raise Conflict(_("A service request that is %(state)s cannot become %(to)s.",
+                         state=service_request.state.value, to=to.value), code="invalid_state")
+    before = service_request.state
+    service_request.state = to
+    service_request.updated_at = now
+    record(session, actor, service_request, action, at=now, from_state=before.value,
+           to_state=to.value, note=note, **details)
+
+
+def _require_lab(actor: User, service_request: ServiceRequest) -> None:
+    if not can_decide(actor, service_request):
+        if can_view(actor, service_request):
+            raise PermissionDenied(_("Only the lab's managers handle service requests."))
+        raise NotFound(_("No service request with id %(id)d.", id=service_request.id))
+
+
+def _clean_note(note: str | None, *, required: bool, limit: int = MAX_NOTE) -> str:
+    text = (note or "").strip()
+    if required and not text:
+        message = _("Say why the request is rejected.")
+        raise ValidationError(message, code="required",
+                              problems=[Problem("required", message, field="note")])
+    if len(text) > limit:
+        message = _("At most %(n)d characters.", n=limit)
+        raise ValidationError(message, code="too_long_text",
+                              problems=[Problem("too_long_text", message, field="note")])
+    return text
+
+
+def turnaround_working_days(service: TestingService, express: bool) -> int:
+    days = service.turnaround_days
+    return math.ceil(days / 2) if express else days
+
+
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """``days`` working days (Monday to Friday) after ``start``."""
+    day = start
+    while days > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
+def default_due_date(service_request: ServiceRequest, *, now: dt.datetime) -> dt.date:
+    today = to_lab_time(now).date()
+    return add_working_days(today, turnaround_working_days(service_request.service,
+                                                           service_request.is_express))
+
+
+def accept(session: Session, actor: User, service_request: ServiceRequest, *,
+           now: dt.datetime, due_date: dt.date | None = None, note: str = "") -> ServiceRequest:
+    _require_lab(actor, service_request)
+    note = _clean_note(note, required=False)
+    today = to_lab_time(now).date()
+    if due_date is not None and due_date < today:
+        message = _("The due date cannot be before today.")
+        raise ValidationError(message, code="invalid_due_date",
+                              problems=[Problem("invalid_due_date", message, field="due_date")])
+    due = due_date or default_due_date(service_request, now=now)
+    _transition(session, actor, service_request, ServiceRequestState.ACCEPTED, "accept",
+                now=now, note=note, due_date=due.isoformat())
+    service_request.due_date = due
+    service_request.decided_by = actor
+    service_request.decided_at = now
+    service_request.decision_note = note
+    return service_request
+
+
+def reject(session: Session, actor: User, service_request: ServiceRequest, *,
+           now: dt.datetime, note: str | None) -> ServiceRequest:
+    _require_lab(actor, service_request)
+    note = _clean_note(note, required=True)
+    _transition(session, actor, service_request, ServiceRequestState.REJECTED, "reject",
+                now=now, note=note)
+    service_request.decided_by = actor
+    service_request.decided_at = now
+    service_request.decision_note = note
+    return service_request
+
+
+def start(session: Session, actor: User, service_request: ServiceRequest, *,
+          now: dt.datetime) -> ServiceRequest:
+    _require_lab(actor, service_request)
+    _transition(session, actor, service_request, ServiceRequestState.IN_PROGRESS, "start",
+                now=now)
+    service_request.started_at = now
+    return service_request
+
+
+def cancel(session: Session, actor: User, service_request: ServiceRequest, *,
+           now: dt.datetime, note: str = "") -> ServiceRequest:
+    """The requester (while submitted or accepted) or the lab's managers cancel."""
+    if not can_view(actor, service_request):
+        raise NotFound(_("No service request with id %(id)d.", id=service_request.id))
+    if service_request.requester_id != actor.id and not is_lab_staff(actor, service_request):
+        raise PermissionDenied(_("Only the requester or the lab's managers may cancel."))
+    note = _clean_note(note, required=False)
+    _transition(session, actor, service_request, ServiceRequestState.CANCELLED, "cancel",
+                now=now, note=note)
+    service_request.cancelled_at = now
+    service_request.cancelled_by = actor
+    return service_request
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportUpload:
+    filename: str
+    data: bytes
+
+
+def check_report(upload: ReportUpload, *, max_bytes: int) -> None:
+    """Refuse anything but a PDF of at most ``max_bytes``."""
+    if len(upload.data) > max_bytes:
+        message = _("The report is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024) or 1)
+        raise ReportTooLarge(message, problems=[Problem("report_too_large", message,
+                                                        field="report")])
+    if not upload.data.startswith(PDF_MAGIC):
+        message = _("The report must be a PDF file.")
+        raise ValidationError(message, code="not_a_pdf",
+                              problems=[Problem("not_a_pdf", message, field="report")])
+
+
+def _safe_filename(name: str) -> str:
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"')[:255]
+    return name or "report.pdf"
+
+
+def complete(session: Session, actor: User, service_request: ServiceRequest, *,
+             now: dt.datetime, report: ReportUpload | None = None, report_dir: str | Path,
+             max_bytes: int) -> Path | None:
+    """Mark the work done, keeping the report PDF if one is given.
+
+    Returns the file written (so that the caller can remove it if the transaction fails).
+    """
+    _require_lab(actor, service_request)
+    if report is not None:
+        check_report(report, max_bytes=max_bytes)
+    _transition(session, actor, service_request, ServiceRequestState.COMPLETED, "complete",
+                now=now, report=report is not None)
+    service_request.completed_at = now
+    if report is None:
+        return None
+    directory = Path(report_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{service_request.id}-{secrets.token_hex(12)}.pdf"
+    path = directory / name
+    path.write_bytes(report.data)
+    service_request.report_path = name
+    service_request.report_filename = _safe_filename(report.filename)
+    service_request.report_size = len(report.data)
+    service_request.report_sha256 = hashlib.sha256(report.data).hexdigest()
+    service_request.report_uploaded_at = now
+    return path
+
+
+def report_file(service_request: ServiceRequest, report_dir: str | Path) -> Path:
+    assert service_request.report_path is not None
+    return Path(report_dir) / service_request.report_path
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+
+def own_requests(session: Session, actor: User) -> list[ServiceRequest]:
+    return list(session.scalars(
+        select(ServiceRequest).where(ServiceRequest.requester_id == actor.id)
+        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())))
+
+
+def lab_requests(session: Session, labs: list[Lab],
+                 state: ServiceRequestState | None = None) -> list[ServiceRequest]:
+    if not labs:
+        return []
+    query = (select(ServiceRequest).join(ServiceRequest.service)
+             .where(TestingService.lab_id.in_([lab.id for lab in labs])))
+    if state is not None:
+        query = query.where(ServiceRequest.state == state)
+    return list(session.scalars(query.order_by(ServiceRequest.created_at,
+                                               ServiceRequest.id)))
+
+
+def history(session: Session, service_request: ServiceRequest) -> list[tuple[AuditEvent,
+                                                                               str | None]]:
+    """The audit trail of ``service_request``, oldest first, with the acting users' names."""
+    rows = session.execute(
+        select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.object_type == ServiceRequest.__tablename__,
+               AuditEvent.object_id == service_request.id)
+        .order_by(AuditEvent.at, AuditEvent.id))
+    return [(event, name) for event, name in rows]

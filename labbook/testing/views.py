@@ -1,0 +1,290 @@
+"""Testing-service request pages: the request form's actions, my requests, one request, and
+the lab managers' queue. Requests a user may not see answer 404, as if they did not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from labbook.accounts import services as accounts
+from labbook.accounts.models import User
+from labbook.catalogue.models import Lab, TestingService
+from labbook.catalogue.views import service_page
+from labbook.core.engine import write_transaction
+from labbook.core.errors import Conflict, DomainError, NotFound, ValidationError
+from labbook.core.time import utcnow
+from labbook.extensions import db
+from labbook.testing import services
+from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
+from labbook.testing.models import ServiceRequestState
+
+bp = Blueprint("testing", __name__)
+
+STATE_LABELS = {
+    ServiceRequestState.SUBMITTED: _l("Submitted"),
+    ServiceRequestState.ACCEPTED: _l("Accepted"),
+    ServiceRequestState.IN_PROGRESS: _l("In progress"),
+    ServiceRequestState.COMPLETED: _l("Completed"),
+    ServiceRequestState.REJECTED: _l("Rejected"),
+    ServiceRequestState.CANCELLED: _l("Cancelled"),
+}
+UPLOAD_ENDPOINTS = frozenset({"testing.complete_request"})
+#: Room for the multipart envelope and the other fields around the report itself.
+UPLOAD_OVERHEAD = 1024 * 1024
+
+
+@bp.url_value_preprocessor
+def allow_report_uploads(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Runs before every before_request function, including the CSRF check that reads the form.
+    if endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = \
+            current_app.config["LABBOOK_REPORT_MAX_BYTES"] + UPLOAD_OVERHEAD
+
+
+@bp.context_processor
+def state_labels() -> dict[str, Any]:
+    return {"request_state_labels": STATE_LABELS, "request_states": list(ServiceRequestState)}
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+# -- requesting ---------------------------------------------------------------------------------
+
+
+@bp.post("/services/<int:service_id>/request")
+@login_required
+def request_service(service_id: int):
+    """"Show price" (action=quote) re-renders the page with the quote; "Submit" requests."""
+    service = db.get_or_404(TestingService, service_id)
+    actor = _actor()
+    form = ServiceRequestForm()
+    if not services.offers_express(service) and not form.express.data:
+        del form.express
+    if not form.validate_on_submit():
+        return service_page(service, form, status=422)
+    express = bool(form.express.data) if "express" in form else False
+    arguments = {"samples": form.samples.data, "sample_description": form.sample_description.data,
+                 "express": express, "notes": form.notes.data or ""}
+    try:
+        if request.form.get("action") != "submit":
+            quote = services.quote_for(actor, service, **arguments)
+            return service_page(service, form, quote=quote)
+        with write_transaction(db.session):
+            service = db.session.get(TestingService, service_id)
+            service_request = services.submit(db.session, actor, service, now=utcnow(),
+                                              **arguments)
+            request_id = service_request.id
+    except DomainError as error:
+        _show_problems(form, error)
+        return service_page(db.session.get(TestingService, service_id), form,
+                            status=error.status, form_errors=[error.message])
+    flash(_("Your request #%(id)d was sent to the lab.", id=request_id), "success")
+    return redirect(url_for(".request_detail", request_id=request_id))
+
+
+def _show_problems(form, error: DomainError) -> None:
+    for problem in error.problems:
+        if problem.field and problem.field in form:
+            form[problem.field].errors = [*form[problem.field].errors, problem.message]
+
+
+# -- my requests, one request ----------------------------------------------------------------------
+
+
+@bp.get("/service-requests")
+@login_required
+def my_requests():
+    return render_template("testing/my_requests.html",
+                           requests=services.own_requests(db.session, _actor()))
+
+
+@bp.get("/service-requests/<int:request_id>")
+@login_required
+def request_detail(request_id: int):
+    actor = _actor()
+    service_request = services.get_request(db.session, actor, request_id)
+    is_manager = services.can_decide(actor, service_request)
+    return render_template(
+        "testing/request_detail.html", item=service_request,
+        history=services.history(db.session, service_request), is_manager=is_manager,
+        can_cancel=services.can_cancel(actor, service_request),
+        can_download=services.can_download_report(actor, service_request),
+        accept_form=AcceptForm(formdata=None), note_form=NoteForm(formdata=None),
+        complete_form=CompleteForm(formdata=None),
+        default_due=services.default_due_date(service_request, now=utcnow()))
+
+
+@bp.post("/service-requests/<int:request_id>/cancel")
+@login_required
+def cancel_request(request_id: int):
+    form = NoteForm()
+    return _change(request_id, lambda session, actor, item, now: services.cancel(
+        session, actor, item, now=now, note=form.note.data or ""),
+        _("Service request #%(id)d was cancelled.", id=request_id),
+        valid=form.validate_on_submit(), form=form)
+
+
+@bp.get("/service-requests/<int:request_id>/report")
+@login_required
+def download_report(request_id: int):
+    service_request = services.get_request_for_report(db.session, _actor(), request_id)
+    path = services.report_file(service_request, current_app.config["LABBOOK_REPORT_DIR"])
+    if not path.is_file():
+        raise NotFound(_("No report for service request %(id)d.", id=request_id))
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=service_request.report_filename or "report.pdf",
+                     max_age=0)
+
+
+# -- the lab's queue ---------------------------------------------------------------------------
+
+
+def _require_manager() -> User:
+    actor = _actor()
+    if not accounts.can_manage_something(actor):
+        abort(403)
+    return actor
+
+
+@bp.get("/manage/service-requests")
+@login_required
+def manage_queue():
+    actor = _require_manager()
+    labs = accounts.managed_labs(db.session, actor)
+    lab_code = (request.args.get("lab") or "").upper() or None
+    state_arg = request.args.get("state", "open")
+    shown = labs
+    if lab_code:
+        shown = [lab for lab in labs if lab.code == lab_code]
+        if not shown and db.session.scalar(select(Lab).where(Lab.code == lab_code)) is None:
+            raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
+    if state_arg in ("", "all"):
+        items = services.lab_requests(db.session, shown)
+    elif state_arg == "open":
+        items = [item for item in services.lab_requests(db.session, shown)
+                 if item.state in (ServiceRequestState.SUBMITTED, ServiceRequestState.ACCEPTED,
+                                   ServiceRequestState.IN_PROGRESS)]
+    else:
+        try:
+            state = ServiceRequestState(state_arg)
+        except ValueError:
+            raise ValidationError(_("Unknown state %(state)s.", state=state_arg),
+                                  code="invalid_parameter") from None
+        items = services.lab_requests(db.session, shown, state)
+    return render_template("testing/manage_queue.html", items=items, labs=labs,
+                           lab_code=lab_code, state=state_arg,
+                           accept_form=AcceptForm(formdata=None),
+                           note_form=NoteForm(formdata=None),
+                           complete_form=CompleteForm(formdata=None), now=utcnow(),
+                           default_due=lambda item: services.default_due_date(item, now=utcnow()))
+
+
+def _back(request_id: int) -> str:
+    from labbook.accounts.views import safe_next
+
+    return safe_next(request.form.get("next"),
+                     url_for(".request_detail", request_id=request_id))
+
+
+def _change(request_id: int, change, message: str, *, valid: bool = True, form=None):
+    """Apply one change for the signed-in user in one write, then go back with a message."""
+    actor = _actor()
+    back = _back(request_id)
+    if not valid:
+        for field in form or []:
+            for error in field.errors:
+                flash(f"{field.label.text}: {error}", "danger")
+        return redirect(back), 303
+    try:
+        with write_transaction(db.session):
+            item = services.get_request(db.session, actor, request_id)
+            change(db.session, actor, item, utcnow())
+    except (Conflict, ValidationError) as error:
+        flash(error.message, "danger")
+        return redirect(back), 303
+    flash(message, "success")
+    return redirect(back), 303
+
+
+@bp.post("/manage/service-requests/<int:request_id>/accept")
+@login_required
+def accept_request(request_id: int):
+    _require_manager()
+    form = AcceptForm()
+    return _change(request_id, lambda session, actor, item, now: services.accept(
+        session, actor, item, now=now, due_date=form.due_date.data, note=form.note.data or ""),
+        _("Service request #%(id)d was accepted.", id=request_id),
+        valid=form.validate_on_submit(), form=form)
+
+
+@bp.post("/manage/service-requests/<int:request_id>/reject")
+@login_required
+def reject_request(request_id: int):
+    _require_manager()
+    form = NoteForm()
+    return _change(request_id, lambda session, actor, item, now: services.reject(
+        session, actor, item, now=now, note=form.note.data),
+        _("Service request #%(id)d was rejected.", id=request_id),
+        valid=form.validate_on_submit(), form=form)
+
+
+@bp.post("/manage/service-requests/<int:request_id>/start")
+@login_required
+def start_request(request_id: int):
+    _require_manager()
+    return _change(request_id, lambda session, actor, item, now: services.start(
+        session, actor, item, now=now),
+        _("Work on service request #%(id)d has started.", id=request_id))
+
+
+@bp.post("/manage/service-requests/<int:request_id>/complete")
+@login_required
+def complete_request(request_id: int):
+    _require_manager()
+    upload = request.files.get("report")
+    report = None
+    if upload is not None and upload.filename:
+        report = services.ReportUpload(upload.filename, upload.read())
+    try:
+        complete_with_report(request_id, _actor(), report)
+    except (Conflict, ValidationError, services.ReportTooLarge) as error:
+        flash(error.message, "danger")
+        return redirect(_back(request_id)), 303
+    flash(_("Service request #%(id)d is completed.", id=request_id), "success")
+    return redirect(_back(request_id)), 303
+
+
+def complete_with_report(request_id: int, actor: User, report: services.ReportUpload | None):
+    """Complete a request in one write; a report file written for a failed write is removed."""
+    written = []
+    try:
+        with write_transaction(db.session):
+            item = services.get_request(db.session, actor, request_id)
+            path = services.complete(
+                db.session, actor, item, now=utcnow(), report=report,
+                report_dir=current_app.config["LABBOOK_REPORT_DIR"],
+                max_bytes=current_app.config["LABBOOK_REPORT_MAX_BYTES"])
+            if path is not None:
+                written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return item
