@@ -35,10 +35,12 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from labbook import errors, web
+    from labbook import errors, health, security, web
 
     errors.register(app)
     web.register(app)
+    security.register(app)
+    health.register(app)
 
     from labbook.cli import labbook_cli
 
