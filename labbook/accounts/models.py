@@ -110,9 +110,13 @@ class User(UserMixin, Base):
         return self.organization.tier if self.organization else None
 
     def manages(self, lab: Lab) -> bool:
+        return self.manages_lab_id(lab.id)
+
+    def manages_lab_id(self, lab_id: int) -> bool:
+        """Whether the user manages the lab ``lab_id`` (so callers need not load the lab)."""
         if self.is_admin:
             return True
-        return self.is_lab_manager and any(managed.id == lab.id for managed in self.managed_labs)
+        return self.is_lab_manager and any(managed.id == lab_id for managed in self.managed_labs)
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

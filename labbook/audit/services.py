@@ -10,11 +10,17 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
 
+# One Core INSERT, built once: every state change records an event, and the unit of work would
+# cost several times the statement itself. Events are never changed after they are written, so
+# nothing needs them as objects in the session.
+_INSERT_EVENT = AuditEvent.__table__.insert()
+
 
 def record(session: Session, actor: User | None, obj: Any, action: str, *,
            at: dt.datetime, from_state: str | None = None, to_state: str | None = None,
            note: str = "", **details: Any) -> None:
-    """Add an audit event to the caller's transaction (``obj`` must have its id already)."""
-    session.add(AuditEvent(actor_id=actor.id if actor else None, object_type=obj.__tablename__,
-                           object_id=obj.id, action=action, from_state=from_state,
-                           to_state=to_state, note=note, details=details, at=at))
+    """Write an audit event in the caller's transaction (``obj`` must have its id already)."""
+    session.execute(_INSERT_EVENT, {
+        "actor_id": actor.id if actor else None, "object_type": obj.__tablename__,
+        "object_id": obj.id, "action": action, "from_state": from_state,
+        "to_state": to_state, "note": note, "details": details, "at": at})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import request, url_for
 from flask_babel import gettext as _
@@ -16,12 +15,11 @@ from labbook.accounts.models import Qualification, User
 from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
 from labbook.api.auth import api_user, token_required
 from labbook.api.parsing import Fields, json_body
+from labbook.booking import schedule, timeline
 from labbook.booking import services as booking_services
-from labbook.booking import timeline
 from labbook.booking.calendar import busy_entries, load_window
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.recurrence import Recurrence
-from labbook.booking.rules import weekly_hours
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem, ValidationError
@@ -226,15 +224,15 @@ def availability(instrument_id: int):
 def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
                       viewer: User | None) -> dict[str, Any]:
     """Busy time (others' bookings only as "booked") and the free time one could book."""
-    window = load_window(db.session, instrument, start, end)
+    window = load_window(db.session, instrument, start, end, viewer)
     entries = busy_entries(db.session, instrument, start, end, viewer, window)
     busy = window.held()
-    open_time = timeline.opening_intervals(weekly_hours(instrument.lab),
-                                           ZoneInfo(instrument.lab.timezone), start, end)
+    lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
+    open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end)
     free = timeline.subtract(open_time, busy) if instrument.status.value == "available" else []
     return {
         "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
-        "timezone": instrument.lab.timezone,
+        "timezone": lab_schedule.timezone,
         "busy": entries,
         "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free],
     }

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import User
-from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
-from labbook.booking.rules import blackouts_query
+from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
+from labbook.booking.rules import blackouts
 from labbook.catalogue.models import Instrument
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
@@ -23,7 +25,7 @@ def booking_visibility(viewer: User | None, booking: Booking) -> str:
     organization, ``anonymous`` for everyone else."""
     if viewer is None:
         return "anonymous"
-    if booking.user_id == viewer.id or viewer.manages(booking.instrument.lab):
+    if booking.user_id == viewer.id or viewer.manages_lab_id(booking.instrument.lab_id):
         return "full"
     if viewer.organization_id is not None and booking.organization_id == viewer.organization_id:
         return "colleague"
@@ -51,7 +53,8 @@ class CalendarWindow:
     """An instrument's bookings and closures meeting a time window, read once."""
 
     bookings: list[Booking]
-    blackouts: list[Blackout]
+    #: Rows of ``rules.blackouts``.
+    blackouts: Sequence[Any]
 
     def held(self) -> list[tuple[dt.datetime, dt.datetime]]:
         """Time nobody else may book: slot-holding bookings with their buffer, and closures."""
@@ -59,22 +62,32 @@ class CalendarWindow:
             [(b.start_at, b.end_at) for b in self.blackouts]
 
 
+@cache
+def _window_bookings(with_people: bool):
+    # Built once per variant: every calendar and availability read runs one of them. Bookers and
+    # their organizations are joined in only for a viewer who may see more than "booked".
+    query = select(Booking).where(Booking.instrument_id == bindparam("instrument_id"),
+                                  Booking.blocked_until > bindparam("start"),
+                                  Booking.start_at < bindparam("end"),
+                                  Booking.state.in_(SHOWN_STATES)).order_by(Booking.start_at)
+    if with_people:
+        query = query.options(joinedload(Booking.user), joinedload(Booking.organization))
+    return query
+
+
 def load_window(session: Session, instrument: Instrument, start: dt.datetime,
-                end: dt.datetime) -> CalendarWindow:
-    bookings = session.scalars(
-        select(Booking).where(Booking.instrument_id == instrument.id,
-                              Booking.blocked_until > start, Booking.start_at < end,
-                              Booking.state.in_(SHOWN_STATES))
-        .options(selectinload(Booking.user), selectinload(Booking.organization))
-        .order_by(Booking.start_at))
+                end: dt.datetime, viewer: User | None = None) -> CalendarWindow:
+    """``viewer`` None reads no bookers (anonymous entries need none; lazy loading still works)."""
+    bookings = session.scalars(_window_bookings(viewer is not None),
+                               {"instrument_id": instrument.id, "start": start, "end": end})
     return CalendarWindow(list(bookings),
-                          list(session.scalars(blackouts_query([instrument], start, end))))
+                          blackouts(session, [instrument], start, end))
 
 
 def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
                  end: dt.datetime, viewer: User | None,
                  window: CalendarWindow | None = None) -> list[dict[str, Any]]:
-    window = window or load_window(session, instrument, start, end)
+    window = window or load_window(session, instrument, start, end, viewer)
     entries = [booking_entry(booking, viewer) for booking in window.bookings]
     entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
                  "end": b.end_at.isoformat(), "title": b.reason} for b in window.blackouts]

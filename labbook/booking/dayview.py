@@ -18,7 +18,7 @@ from labbook.accounts.models import User
 from labbook.booking import timeline
 from labbook.booking.calendar import SHOWN_STATES, booking_entry
 from labbook.booking.models import Booking
-from labbook.booking.rules import blackouts_query, weekly_hours
+from labbook.booking.rules import blackouts, weekly_hours
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 
 #: Each hour column is drawn as this many equal parts.
@@ -94,7 +94,7 @@ def lab_day(session: Session, lab: Lab, day: dt.date, viewer: User | None) -> La
         blocks[booking.instrument_id].append(Block(
             "booking", booking.start_at.astimezone(tz), booking.end_at.astimezone(tz),
             entry["title"], entry))
-    for blackout in session.scalars(blackouts_query(instruments, day_start, day_end)):
+    for blackout in blackouts(session, instruments, day_start, day_end):
         for instrument in instruments:
             if blackout.instrument_id == instrument.id or blackout.lab_id == instrument.lab_id:
                 blocks[instrument.id].append(Block(

@@ -8,15 +8,17 @@ DESIGN.md §3; the soft ones may be overridden by a manager of the instrument's 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Row, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, Qualification, User
-from labbook.booking import timeline
+from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.errors import Problem
@@ -52,20 +54,39 @@ def fmt(moment: dt.datetime) -> str:
 
 
 def weekly_hours(lab: Lab) -> timeline.WeeklyHours:
-    hours: timeline.WeeklyHours = {}
-    for interval in lab.opening_hours:
-        hours.setdefault(interval.weekday, []).append((interval.opens_at, interval.closes_at))
-    return hours
+    return schedule.weekly_hours((h.weekday, h.opens_at, h.closes_at) for h in lab.opening_hours)
 
 
-def blackouts_query(instruments: list[Instrument], start: dt.datetime, end: dt.datetime):
-    lab_ids = sorted({instrument.lab_id for instrument in instruments})
-    return select(Blackout).where(
-        or_(Blackout.instrument_id.in_([i.id for i in instruments]),
-            Blackout.lab_id.in_(lab_ids)),
-        Blackout.end_at > start,
-        Blackout.start_at < end,
-    )
+# Statements run on every booking attempt or calendar read are built once, with bound
+# parameters, and in Core where no ORM objects are wanted: building a statement, and the ORM's
+# handling of it, cost more than running it.
+_BLACKOUT = Blackout.__table__.c
+_BOOKING = Booking.__table__.c
+
+
+def _meeting_instruments(start: dt.datetime, end: dt.datetime, instruments: list[Instrument]
+                         ) -> dict:
+    return {"instrument_ids": [i.id for i in instruments],
+            "lab_ids": sorted({i.lab_id for i in instruments}), "start": start, "end": end}
+
+
+_BLACKOUTS_MEETING = (
+    or_(_BLACKOUT.instrument_id.in_(bindparam("instrument_ids", expanding=True)),
+        _BLACKOUT.lab_id.in_(bindparam("lab_ids", expanding=True))),
+    _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"),
+)
+
+
+_BLACKOUTS = select(_BLACKOUT.instrument_id, _BLACKOUT.lab_id, _BLACKOUT.start_at,
+                    _BLACKOUT.end_at, _BLACKOUT.reason).where(*_BLACKOUTS_MEETING)
+
+
+def blackouts(session: Session, instruments: list[Instrument], start: dt.datetime,
+              end: dt.datetime) -> Sequence[Row[tuple[int | None, int | None, dt.datetime,
+                                                      dt.datetime, str]]]:
+    """Blackouts of the instruments or of their labs that meet ``[start, end)``, as rows of
+    ``instrument_id``, ``lab_id``, ``start_at``, ``end_at`` and ``reason``."""
+    return session.execute(_BLACKOUTS, _meeting_instruments(start, end, instruments)).all()
 
 
 def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime,
@@ -83,8 +104,9 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
     if end <= start:
         return [problem("invalid_interval", _("The end must be after the start."),
                         (start, end))]
-    instrument, lab = request.instrument, request.instrument.lab
-    tz = ZoneInfo(lab.timezone)
+    instrument = request.instrument
+    lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
+    tz = lab_schedule.tz
     interval = (start, end)
     # A taken or closed slot is what the user most needs to know, so it comes first.
     problems = [] if skip_calendar else calendar_problems(session, request)
@@ -114,7 +136,7 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         problems.append(problem("too_far", _(
             "This instrument can be booked at most %(n)d days ahead.",
             n=instrument.horizon_days), interval))
-    if not timeline.is_within_opening_hours(weekly_hours(lab), tz, start, end):
+    if not timeline.is_within_opening_hours(lab_schedule.hours, tz, start, end):
         problems.append(problem("outside_hours", _(
             "%(start)s – %(end)s is outside the lab's opening hours.",
             start=fmt(start), end=fmt(end)), interval))
@@ -134,29 +156,43 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
     return problems
 
 
-# Built once: the checks below run on every booking attempt, and building a statement costs more
-# than running it.
-_CLOSURES = select(Blackout.start_at, Blackout.end_at, Blackout.reason).where(
-    or_(Blackout.instrument_id == bindparam("instrument_id"),
-        Blackout.lab_id == bindparam("lab_id")),
-    Blackout.end_at > bindparam("start"), Blackout.start_at < bindparam("end"),
-).order_by(Blackout.start_at)
-_CLASHES = select(Booking.id, Booking.start_at, Booking.blocked_until).where(
-    Booking.instrument_id == bindparam("instrument_id"),
-    Booking.blocked_until > bindparam("start"), Booking.start_at < bindparam("end"),
-    Booking.state.in_(SLOT_HOLDING),
-)
+_CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where(
+    or_(_BLACKOUT.instrument_id == bindparam("instrument_id"),
+        _BLACKOUT.lab_id == bindparam("lab_id")),
+    _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"),
+).order_by(_BLACKOUT.start_at)
+
+
+@cache
+def _held_statement(count: int):
+    """Held time of ``count`` instruments: one SELECT per instrument, joined by UNION ALL, so
+    that SQLite seeks the (instrument_id, state, blocked_until) index for each instead of
+    walking all instruments (as it would for ``instrument_id IN (…)``)."""
+    selects = [select(_BOOKING.instrument_id, _BOOKING.id, _BOOKING.start_at,
+                      _BOOKING.blocked_until)
+               .where(_BOOKING.instrument_id == bindparam(f"instrument_{n}"),
+                      _BOOKING.blocked_until > bindparam("start"),
+                      _BOOKING.start_at < bindparam("end"), _BOOKING.state.in_(SLOT_HOLDING))
+               for n in range(count)]
+    return selects[0] if count == 1 else union_all(*selects)
+
+
+def held_times(session: Session, instrument_ids: list[int], start: dt.datetime,
+               end: dt.datetime) -> dict[int, list[tuple[int, dt.datetime, dt.datetime]]]:
+    """Per instrument, (booking id, start, end of held time) of the slot-holding bookings
+    meeting the window, read in one statement."""
+    held: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {i: [] for i in instrument_ids}
+    parameters = {f"instrument_{n}": i for n, i in enumerate(instrument_ids)}
+    for instrument_id, booking_id, held_from, held_until in session.execute(
+            _held_statement(len(instrument_ids)), {**parameters, "start": start, "end": end}):
+        held[instrument_id].append((booking_id, held_from, held_until))
+    return held
 
 
 def held_time(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime
               ) -> list[tuple[int, dt.datetime, dt.datetime]]:
-    """(booking id, start, end of held time) of the slot-holding bookings meeting the window.
-
-    One instrument per query, so that SQLite seeks the (instrument_id, state, blocked_until)
-    index instead of walking all instruments.
-    """
-    return [tuple(row) for row in session.execute(
-        _CLASHES, {"instrument_id": instrument_id, "start": start, "end": end})]
+    """(booking id, start, end of held time) of the slot-holding bookings meeting the window."""
+    return held_times(session, [instrument_id], start, end)[instrument_id]
 
 
 def calendar_problems(session: Session, request: BookingRequest,
@@ -198,7 +234,7 @@ def is_qualified(session: Session, user: User, instrument: Instrument,
 
     The lab's own managers need no training record.
     """
-    if user.manages(instrument.lab):
+    if user.manages_lab_id(instrument.lab_id):
         return True
     qualifications = session.scalars(select(Qualification).where(
         Qualification.user_id == user.id,

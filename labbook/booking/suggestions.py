@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from functools import cache
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
-from labbook.booking import timeline
-from labbook.booking.rules import blackouts_query, held_time, weekly_hours
-from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
+from labbook.booking import schedule, timeline
+from labbook.booking.rules import blackouts, held_times
+from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
 SEARCH_DAYS = 14
@@ -41,56 +41,78 @@ class Suggestion:
 
 
 class BusyTime:
-    """Busy time of candidate instruments, each read when first needed: the search usually
-    stops after the refused instrument and a few of its siblings."""
+    """Busy time of candidate instruments, read a group at a time when first needed: the search
+    usually stops after the refused instrument and a few of its siblings. ``groups`` are the
+    candidates in the order they are tried; one statement reads the held time of a group."""
 
-    def __init__(self, session: Session, instruments: list[Instrument], start: dt.datetime,
+    def __init__(self, session: Session, groups: list[list[Instrument]], start: dt.datetime,
                  end: dt.datetime) -> None:
         self.session, self.start, self.end = session, start, end
+        instruments = [instrument for group in groups for instrument in group]
+        self.group_of = {i.id: [member.id for member in group]
+                         for group in groups for i in group}
+        self.held: dict[int, list[timeline.Interval]] = {}
         self.closures: dict[int, list[timeline.Interval]] = {i.id: [] for i in instruments}
-        for blackout in session.scalars(blackouts_query(instruments, start, end)):
+        for instrument_id, lab_id, closed_from, closed_until, _reason in blackouts(
+                session, instruments, start, end):
             for instrument in instruments:
-                if blackout.instrument_id == instrument.id \
-                        or blackout.lab_id == instrument.lab_id:
-                    self.closures[instrument.id].append((blackout.start_at, blackout.end_at))
+                if instrument_id == instrument.id or lab_id == instrument.lab_id:
+                    self.closures[instrument.id].append((closed_from, closed_until))
 
     def __getitem__(self, instrument_id: int) -> list[timeline.Interval]:
-        held = [(held_from, held_until) for _id, held_from, held_until
-                in held_time(self.session, instrument_id, self.start, self.end)]
-        return held + self.closures[instrument_id]
+        if instrument_id not in self.held:
+            for member, held in held_times(self.session, self.group_of[instrument_id],
+                                           self.start, self.end).items():
+                self.held[member] = [(held_from, held_until)
+                                     for _id, held_from, held_until in held]
+        return self.held[instrument_id] + self.closures[instrument_id]
+
+
+@cache
+def _siblings():
+    # Built once: every refusal for a taken slot runs it.
+    return (select(Instrument)
+            .where(Instrument.category_id == bindparam("category_id"),
+                   Instrument.id != bindparam("instrument_id"),
+                   Instrument.status == InstrumentStatus.AVAILABLE)
+            .order_by(Instrument.lab_id != bindparam("lab_id"), Instrument.code)
+            .limit(MAX_SIBLINGS))
 
 
 def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
             *, now: dt.datetime) -> list[Suggestion]:
     duration = end - start
-    siblings = list(session.scalars(
-        select(Instrument)
-        .where(Instrument.category_id == instrument.category_id,
-               Instrument.id != instrument.id,
-               Instrument.status == InstrumentStatus.AVAILABLE)
-        .options(selectinload(Instrument.lab).selectinload(Lab.opening_hours))
-        .order_by(Instrument.lab_id != instrument.lab_id, Instrument.code)
-        .limit(MAX_SIBLINGS)))
+    siblings = list(session.scalars(_siblings(), {
+        "category_id": instrument.category_id, "instrument_id": instrument.id,
+        "lab_id": instrument.lab_id}))
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
-    busy = BusyTime(session, [instrument, *siblings], min(start, now), window_end + duration)
-    results = _slots(instrument, busy, start, duration, now, window_end, SAME_INSTRUMENT_LIMIT)
+    # Each sibling offers at most one slot, so the search always goes on to at least
+    # OTHER_INSTRUMENT_LIMIT siblings: those are read with the refused instrument, any further
+    # ones as many at a time.
+    candidates, first = [instrument, *siblings], 1 + OTHER_INSTRUMENT_LIMIT
+    groups = [candidates[:first]] + [candidates[n:n + OTHER_INSTRUMENT_LIMIT]
+                                     for n in range(first, len(candidates), OTHER_INSTRUMENT_LIMIT)]
+    busy = BusyTime(session, groups, min(start, now), window_end + duration)
+    results = _slots(session, instrument, busy, start, duration, now, window_end,
+                     SAME_INSTRUMENT_LIMIT)
     others: list[Suggestion] = []
     for sibling in siblings:
         if len(others) >= OTHER_INSTRUMENT_LIMIT:
             break
-        others += _slots(sibling, busy, start, duration, now, window_end, 1)
+        others += _slots(session, sibling, busy, start, duration, now, window_end, 1)
     return results + others
 
 
-def _slots(instrument: Instrument, busy: BusyTime,
+def _slots(session: Session, instrument: Instrument, busy: BusyTime,
            start: dt.datetime, duration: dt.timedelta, now: dt.datetime,
            window_end: dt.datetime, limit: int) -> list[Suggestion]:
     if not instrument.min_minutes <= duration / dt.timedelta(minutes=1) <= instrument.max_minutes:
         return []
     earliest = max(start, now + dt.timedelta(minutes=instrument.min_notice_minutes))
     latest = min(window_end, now + dt.timedelta(days=instrument.horizon_days)) + duration
+    lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     slots = timeline.first_free_slots(
-        hours=weekly_hours(instrument.lab), tz=ZoneInfo(instrument.lab.timezone),
+        hours=lab_schedule.hours, tz=lab_schedule.tz,
         busy=busy[instrument.id], duration=duration,
         buffer=dt.timedelta(minutes=instrument.buffer_minutes),
         slot_minutes=instrument.slot_minutes, window_start=earliest, window_end=latest,

@@ -431,4 +431,4 @@ class _VisibilityProbe:
     def __init__(self, booking: BookingFacts) -> None:
         self.user_id = booking.user_id
         self.organization_id = booking.organization_id
-        self.instrument = SimpleNamespace(lab=SimpleNamespace(id=booking.lab_id))
+        self.instrument = SimpleNamespace(lab_id=booking.lab_id)
