@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -24,3 +26,18 @@ def record(session: Session, actor: User | None, obj: Any, action: str, *,
         "actor_id": actor.id if actor else None, "object_type": obj.__tablename__,
         "object_id": obj.id, "action": action, "from_state": from_state,
         "to_state": to_state, "note": note, "details": details, "at": at})
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event: AuditEvent
+    actor_name: str | None
+
+
+def history(session: Session, obj: Any) -> list[HistoryEntry]:
+    """The audit trail of ``obj``, oldest first, with the acting users' names."""
+    rows = session.execute(
+        select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.object_type == obj.__tablename__, AuditEvent.object_id == obj.id)
+        .order_by(AuditEvent.at, AuditEvent.id))
+    return [HistoryEntry(event, name) for event, name in rows]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import User
-from labbook.audit.models import AuditEvent
 from labbook.booking.models import SLOT_HOLDING, Booking, BookingSeries, BookingState
 from labbook.catalogue.models import Instrument
 from labbook.catalogue.services import Page
@@ -41,22 +39,6 @@ def past_bookings(session: Session, user: User, *, now: dt.datetime, page: int,
                                  .order_by(Booking.start_at.desc(), Booking.id.desc())
                                  .limit(per_page).offset((page - 1) * per_page)))
     return Page(items, total, page, per_page)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    event: AuditEvent
-    actor_name: str | None
-
-
-def booking_history(session: Session, booking: Booking) -> list[HistoryEntry]:
-    """The audit trail of ``booking``, oldest first, with the acting users' names."""
-    rows = session.execute(
-        select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(AuditEvent.object_type == Booking.__tablename__,
-               AuditEvent.object_id == booking.id)
-        .order_by(AuditEvent.at, AuditEvent.id))
-    return [HistoryEntry(event, name) for event, name in rows]
 
 
 def can_cancel_series(actor: User, series: BookingSeries, instrument: Instrument) -> bool:

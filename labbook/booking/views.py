@@ -27,6 +27,7 @@ from labbook.accounts.models import User
 from labbook.accounts.views import safe_next
 from labbook.api import int_arg, problem_response
 from labbook.api.parsing import Fields, json_body
+from labbook.audit.services import history as audit_history
 from labbook.booking import dayview, listing, rules
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries
@@ -453,7 +454,7 @@ def booking_detail(booking_id: int):
     tz = _tz(booking.instrument)
     return render_template(
         "booking/booking_detail.html", booking=booking, tz=tz,
-        history=listing.booking_history(db.session, booking),
+        history=audit_history(db.session, booking),
         can_cancel=booking_services.can_cancel(actor, booking),
         is_manager=actor.manages(booking.instrument.lab),
         cancel_form=CancelForm(formdata=None),

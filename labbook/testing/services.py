@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, PriceTier, User
-from labbook.audit.models import AuditEvent
 from labbook.audit.services import record
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.errors import (
@@ -423,14 +422,3 @@ def lab_requests(session: Session, labs: list[Lab],
         query = query.where(ServiceRequest.state == state)
     return list(session.scalars(query.order_by(ServiceRequest.created_at,
                                                ServiceRequest.id)))
-
-
-def history(session: Session, service_request: ServiceRequest) -> list[tuple[AuditEvent,
-                                                                               str | None]]:
-    """The audit trail of ``service_request``, oldest first, with the acting users' names."""
-    rows = session.execute(
-        select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(AuditEvent.object_type == ServiceRequest.__tablename__,
-               AuditEvent.object_id == service_request.id)
-        .order_by(AuditEvent.at, AuditEvent.id))
-    return [(event, name) for event, name in rows]

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
+from labbook.audit.services import history as audit_history
 from labbook.catalogue.models import Lab, TestingService
 from labbook.catalogue.views import service_page
 from labbook.core.engine import write_transaction
@@ -123,7 +124,7 @@ def request_detail(request_id: int):
     is_manager = services.can_decide(actor, service_request)
     return render_template(
         "testing/request_detail.html", item=service_request,
-        history=services.history(db.session, service_request), is_manager=is_manager,
+        history=audit_history(db.session, service_request), is_manager=is_manager,
         can_cancel=services.can_cancel(actor, service_request),
         can_download=services.can_download_report(actor, service_request),
         accept_form=AcceptForm(formdata=None), note_form=NoteForm(formdata=None),

@@ -218,3 +218,20 @@ def test_ui_complete_with_pdf_and_download(client, login_as):
     download.close()
     login_as(create_user())
     assert client.get(f"/service-requests/{item.id}/report").status_code == 404
+
+
+def test_request_page_shows_the_history_with_who_and_due_date(client, login_as):
+    from labbook.core.time import utcnow
+
+    lab = create_lab()
+    manager = create_manager(lab, name="王经理")
+    researcher = create_user(name="陈研究员")
+    item = _submitted(researcher, create_service(lab=lab))
+    services.accept(db.session, manager, item, now=utcnow(), due_date=dt.date(2031, 5, 6),
+                    note="样品已收到")
+    db.session.commit()
+
+    page = login_as(researcher).get(f"/service-requests/{item.id}").get_data(as_text=True)
+    history = page.split("<ol class=\"list-unstyled small\">", 1)[1].split("</ol>", 1)[0]
+    assert "陈研究员" in history and "王经理" in history
+    assert "2031-05-06" in history and "样品已收到" in history
