@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, OrganizationStatus, PriceTier, Role, User
+from labbook.billing import services as billing
 from labbook.catalogue.loader import DATA_DIR, CatalogueError, load_catalogue
 from labbook.catalogue.models import Lab
 from labbook.core.engine import write_transaction
@@ -71,7 +72,8 @@ def load_catalogue_command(directory: Path) -> None:
 @labbook_cli.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Create demo organizations and users (one per role and lab) and print their logins.
+    """Create demo organizations, users (one per role and lab) and last month's use, and print
+    the logins.
 
     Only for trying labbook out: never run it on a production database. Running it again
     creates nothing new and prints the logins again.
@@ -81,7 +83,7 @@ def demo_command() -> None:
     if db.session.scalar(select(Lab.id).limit(1)) is None:
         raise _fail("The catalogue is not loaded yet: run `flask --app wsgi labbook init` first.")
     try:
-        users = load_demo(db.session)
+        users = load_demo(db.session, utcnow())
     except DomainError as exc:
         raise _fail(exc.message) from None
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
@@ -199,3 +201,30 @@ def create_token_command(email: str, name: str) -> None:
     db.session.commit()
     click.echo(f"API token for {user.email} (shown once; keep it secret):")
     click.echo(secret)
+
+
+@labbook_cli.command("close-month")
+@click.argument("period", required=False)
+@with_appcontext
+def close_month_command(period: str | None) -> None:
+    """Close a month (YYYY-MM, Asia/Shanghai; default: the previous month).
+
+    Builds one draft statement per organization from the unbilled charges of that month and
+    earlier, numbered LB-<year>-<sequence>. Closing a month again creates nothing; a month that
+    has not ended is refused. Admins review, issue and mark the statements paid in the web UI.
+    """
+    now = utcnow()
+    try:
+        with write_transaction(db.session):
+            result = billing.close_month(db.session, None, period or billing.previous_period(now),
+                                         now=now)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    if result.was_already_closed:
+        closed = to_lab_time(result.already_closed_at).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{result.period} was already closed on {closed} (Asia/Shanghai); "
+                   "nothing new was created.")
+        return
+    click.echo(f"{result.period} closed: {len(result.statements)} draft statement(s).")
+    for statement in result.statements:
+        click.echo(f"  {statement.number}  {statement.organization.name}  ¥{statement.total}")

@@ -1,7 +1,13 @@
-"""Demo organizations and users, created only when asked for (``labbook demo``)."""
+"""Demo organizations, users and last month's use, created only when asked for (``labbook demo``).
+
+The use (completed bookings, a no-show, a late cancellation, a completed test) lies in the
+month before today and is charged as the real flows charge it, so an admin can close that month
+and look at the statements right away.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -10,7 +16,12 @@ from sqlalchemy.orm import Session
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
-from labbook.catalogue.models import Lab
+from labbook.billing import services as billing
+from labbook.booking.models import Booking, BookingState
+from labbook.catalogue.models import Instrument, Lab, TestingService
+from labbook.core.time import LAB_TZ, to_lab_time
+from labbook.testing import services as testing
+from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 DEMO_PASSWORD = "labbook-demo-2026"  # noqa: S105  (printed to the operator on purpose)
 
@@ -50,7 +61,77 @@ DEMO_USERS = (
 )
 
 
-def load_demo(session: Session) -> list[DemoUser]:
+#: Last month's use: (researcher, instrument, day of month, hour, booked minutes, used minutes or
+#: None for a no-show, or "late" for a late cancellation).
+DEMO_USE = (
+    ("chen@xincai.example.cn", "NEM-001", 3, 9, 120, 110),
+    ("chen@xincai.example.cn", "NEM-002", 5, 14, 90, 95),
+    ("chen@xincai.example.cn", "NEM-001", 12, 10, 60, None),
+    ("chen@xincai.example.cn", "NEM-003", 19, 9, 240, 200),
+    ("zhou@huaichuan.example.cn", "FOOD-001", 4, 9, 180, 170),
+    ("zhou@huaichuan.example.cn", "FOOD-002", 11, 13, 60, "late"),
+    ("liu@jinggong.example.cn", "MFG-001", 6, 9, 120, 125),
+    ("liu@jinggong.example.cn", "MFG-002", 20, 15, 45, 45),
+)
+#: Last month's completed tests: (researcher, service, samples, express).
+DEMO_TESTS = (("zhou@huaichuan.example.cn", "FOOD-S001", 4, False),
+              ("liu@jinggong.example.cn", "MFG-S001", 2, True))
+
+
+def _last_month_day(now: dt.datetime, day: int, hour: int) -> dt.datetime:
+    first = to_lab_time(now).date().replace(day=1)
+    month = (first - dt.timedelta(days=1)).replace(day=day)
+    return dt.datetime.combine(month, dt.time(hour), LAB_TZ).astimezone(dt.UTC)
+
+
+def _load_use(session: Session, users: dict[str, User], now: dt.datetime) -> None:
+    instruments = {i.code: i for i in session.scalars(select(Instrument))}
+    for email, code, day, hour, booked, used in DEMO_USE:
+        user, instrument = users[email], instruments[code]
+        start = _last_month_day(now, day, hour)
+        end = start + dt.timedelta(minutes=booked)
+        booking = Booking(instrument=instrument, user=user, organization=user.organization,
+                          start_at=start, end_at=end, blocked_until=end, purpose="演示 demo",
+                          state=BookingState.APPROVED, created_at=start - dt.timedelta(days=7),
+                          updated_at=start)
+        session.add(booking)
+        session.flush()
+        if used == "late":
+            booking.state = BookingState.CANCELLED
+            booking.cancelled_by = user
+            booking.cancelled_at = start - dt.timedelta(hours=2)
+            booking.is_late_cancellation = True
+            billing.charge_late_cancellation(session, booking, now=booking.cancelled_at)
+        elif used is None:
+            booking.state = BookingState.NO_SHOW
+            billing.charge_no_show(session, booking, now=end)
+        else:
+            booking.state = BookingState.COMPLETED
+            booking.checked_in_at = start
+            booking.checked_out_at = start + dt.timedelta(minutes=used)
+            billing.charge_completed_booking(session, booking, now=booking.checked_out_at)
+    services = {s.code: s for s in session.scalars(select(TestingService))}
+    for email, code, samples, express in DEMO_TESTS:
+        user, service = users[email], services[code]
+        submitted = _last_month_day(now, 7, 10)
+        price = testing.quote(service, user.organization.tier, samples, express)
+        request = ServiceRequest(
+            service=service, requester=user, organization=user.organization, samples=samples,
+            sample_description="演示样品 demo samples", is_express=express,
+            state=ServiceRequestState.COMPLETED, tier=price.tier,
+            quoted_unit_price=price.unit_price,
+            express_surcharge_percent=price.express_surcharge_percent,
+            quoted_express_surcharge=price.express_surcharge, quoted_total=price.total,
+            due_date=(submitted + dt.timedelta(days=7)).date(), created_at=submitted,
+            updated_at=submitted + dt.timedelta(days=5),
+            started_at=submitted + dt.timedelta(days=1),
+            completed_at=submitted + dt.timedelta(days=5))
+        session.add(request)
+        session.flush()
+        billing.charge_service_request(session, request, now=request.completed_at)
+
+
+def load_demo(session: Session, now: dt.datetime) -> list[DemoUser]:
     """Create what is missing of the demo set (idempotent) and return the demo users."""
     organizations = {org.name: org for org in session.scalars(select(Organization))}
     for name, uscc, tier in DEMO_ORGANIZATIONS:
@@ -74,5 +155,12 @@ def load_demo(session: Session) -> list[DemoUser]:
         if organization.billing_contact is None:
             organization.billing_contact = session.scalar(
                 select(User).where(User.email == contact_email))
+    researchers = {user.email: user for user in session.scalars(
+        select(User).where(User.role == Role.RESEARCHER))}
+    demo_researchers = [researchers[demo.email] for demo in DEMO_USERS
+                        if demo.role == Role.RESEARCHER]
+    if session.scalar(select(Booking.id).where(
+            Booking.user_id.in_([user.id for user in demo_researchers])).limit(1)) is None:
+        _load_use(session, researchers, now)
     session.commit()
     return list(DEMO_USERS)

@@ -1,6 +1,8 @@
+import pytest
 from sqlalchemy import func, select
 
 from labbook.accounts.models import Organization, User
+from labbook.billing.models import Charge, Statement
 from labbook.catalogue.models import Instrument
 from labbook.demo import DEMO_PASSWORD
 from labbook.extensions import db
@@ -52,6 +54,36 @@ def test_demo_creates_each_role_once_and_prints_the_logins(app):
     assert tiers == {"internal", "partner", "external"}
 
 
+def test_demo_charges_last_months_use_once_and_the_month_closes(app):
+    run(app, "init")
+    run(app, "demo")
+    run(app, "demo")
+    db.session.rollback()
+    kinds = sorted(kind.value for kind in db.session.scalars(select(Charge.kind)))
+    assert kinds == ["late_cancellation", "no_show", *["service"] * 2, *["usage"] * 6]
+
+    closed = run(app, "close-month")
+    assert closed.exit_code == 0, closed.output
+    assert "3 draft statement(s)" in closed.output
+    assert "LB-" in closed.output and "焦作新材储能科技有限公司" in closed.output
+    again = run(app, "close-month")
+    assert again.exit_code == 0
+    assert "already closed" in again.output
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Statement)) == 3
+    assert db.session.scalar(select(func.count()).select_from(Charge)
+                             .where(Charge.statement_id.is_(None))) == 0
+
+
+@pytest.mark.parametrize(("period", "message"), [
+    ("2099-01", "has not ended yet"), ("2026-13", "YYYY-MM"), ("last month", "YYYY-MM"),
+])
+def test_close_month_refuses_bad_months(app, period, message):
+    result = run(app, "close-month", period)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
 def test_create_org_and_user(app):
     create_lab(code="NEM")
     result = run(app, "create-org", "--name", "焦作某公司", "--uscc", make_uscc(5),
@@ -94,7 +126,7 @@ def test_bad_input_fails_with_a_message_and_a_nonzero_exit(app):
 
 def test_every_command_has_help(app):
     for command in ("init", "load-catalogue", "demo", "create-org", "update-org", "create-user",
-                    "create-token"):
+                    "create-token", "close-month"):
         result = run(app, command, "--help")
         assert result.exit_code == 0
         assert "Usage:" in result.output

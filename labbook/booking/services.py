@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
+from labbook.billing import services as billing
 from labbook.booking import rules
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingSeries, BookingState
 from labbook.booking.recurrence import Recurrence
@@ -332,6 +333,8 @@ def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.d
     booking.cancelled_by = actor
     booking.cancelled_at = now
     booking.is_late_cancellation = late
+    if late:
+        billing.charge_late_cancellation(session, booking, now=now)
     return booking
 
 
@@ -578,6 +581,9 @@ def cancel_for_blackout(session: Session, actor: User, blackout: Blackout,
 CHECK_IN_EARLY_MINUTES = 15
 #: An ``in_use`` booking still open this many minutes after its end is closed automatically.
 AUTO_CLOSE_GRACE_MINUTES = 30
+#: An approved booking not checked in this many minutes after its start (or by its end, if
+#: that comes first) is a no-show.
+NO_SHOW_GRACE_MINUTES = 30
 #: Corrected actual times must lie within the booked interval widened by this much each side.
 CORRECTION_MARGIN = dt.timedelta(hours=12)
 #: States whose actual times a manager may correct.
@@ -648,6 +654,7 @@ def check_out(session: Session, actor: User, booking: Booking, *, now: dt.dateti
     booking.checked_out_at = checked_out_at
     _transition(session, actor, booking, BookingState.COMPLETED, "check_out", now=now,
                 checked_out_at=checked_out_at.isoformat())
+    billing.charge_completed_booking(session, booking, now=now)
     return booking
 
 
@@ -727,6 +734,8 @@ def correct_actual_times(session: Session, actor: User, booking: Booking, *,
         booking.updated_at = now
         record(session, actor, booking, "correct_actual_times", at=now, note=reason, old=old,
                new=new)
+    if booking.state == BookingState.COMPLETED:
+        billing.charge_completed_booking(session, booking, now=now)
     return booking
 
 
@@ -749,6 +758,59 @@ def auto_close(session: Session, *, now: dt.datetime) -> list[Booking]:
         _transition(session, None, booking, BookingState.COMPLETED, "auto_close", now=now,
                     checked_out_at=checked_out_at.isoformat(),
                     grace_minutes=AUTO_CLOSE_GRACE_MINUTES)
+        billing.charge_completed_booking(session, booking, now=now)
+    return bookings
+
+
+def no_show_at(booking: Booking) -> dt.datetime:
+    """When an approved booking that nobody checked in becomes a no-show."""
+    return min(booking.start_at + dt.timedelta(minutes=NO_SHOW_GRACE_MINUTES), booking.end_at)
+
+
+def can_mark_no_show(actor: User, booking: Booking, *, now: dt.datetime) -> bool:
+    return actor.manages(booking.instrument.lab) and booking.state == BookingState.APPROVED \
+        and now >= no_show_at(booking)
+
+
+def _mark_no_show(session: Session, actor: User | None, booking: Booking, *,
+                  now: dt.datetime) -> None:
+    _transition(session, actor, booking, BookingState.NO_SHOW, "no_show", now=now,
+                grace_minutes=NO_SHOW_GRACE_MINUTES)
+    billing.charge_no_show(session, booking, now=now)
+
+
+def mark_no_show(session: Session, actor: User, booking: Booking, *,
+                 now: dt.datetime) -> Booking:
+    """A lab manager records that nobody came: ``approved`` → ``no_show``, charged at the
+    rate card's no-show share. Only once the grace period after the start has passed."""
+    if not actor.manages(booking.instrument.lab):
+        if can_view(actor, booking):
+            raise PermissionDenied(_("Only the lab's managers record no-shows."),
+                                   code="not_lab_manager")
+        raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    if booking.state != BookingState.APPROVED:
+        raise Conflict(_("Only an approved booking that was not checked in can be a no-show."),
+                       code="invalid_state")
+    if now < no_show_at(booking):
+        raise Conflict(_("Too early: a booking becomes a no-show %(n)d minutes after its start "
+                         "without a check-in, at %(time)s (lab time).",
+                         n=NO_SHOW_GRACE_MINUTES, time=_lab_clock(booking, no_show_at(booking))),
+                       code="too_early_for_no_show")
+    _mark_no_show(session, actor, booking, now=now)
+    return booking
+
+
+def mark_no_shows(session: Session, *, now: dt.datetime) -> list[Booking]:
+    """Mark every approved booking whose grace period passed without a check-in as a no-show
+    (the scheduler's job; idempotent). The caller commits."""
+    cutoff = now - dt.timedelta(minutes=NO_SHOW_GRACE_MINUTES)
+    candidates = session.scalars(
+        select(Booking).where(Booking.state == BookingState.APPROVED,
+                              or_(Booking.start_at <= cutoff, Booking.end_at <= now))
+        .order_by(Booking.start_at, Booking.id))
+    bookings = [booking for booking in candidates if now >= no_show_at(booking)]
+    for booking in bookings:
+        _mark_no_show(session, None, booking, now=now)
     return bookings
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, PriceTier, User
 from labbook.audit.services import record
+from labbook.billing import services as billing
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.errors import (
     Conflict,
@@ -383,6 +384,7 @@ def complete(session: Session, actor: User, service_request: ServiceRequest, *,
     _transition(session, actor, service_request, ServiceRequestState.COMPLETED, "complete",
                 now=now, report=report is not None)
     service_request.completed_at = now
+    billing.charge_service_request(session, service_request, now=now)
     if report is None:
         return None
     directory = Path(report_dir)

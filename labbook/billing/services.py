@@ -1,0 +1,597 @@
+"""Charges, month close, statements and rate cards.
+
+Charges are created exactly once per billable event, in the transaction of the change that
+makes the event billable:
+
+- a completed booking: its time on the rate card in force on the booked day for the paying
+  organization's tier (basis ``booked``, ``actual`` or the larger), rounded up to the card's
+  increment, at least its minimum; a later correction of the actual times reprices the charge
+  while it is not on a statement;
+- a no-show and a late cancellation: the card's share of the booked time's charge;
+- a completed testing-service request: the price quoted when it was submitted;
+- a manual adjustment (positive or a credit) by an admin or a manager of the lab, with a reason.
+
+A charge belongs to the Asia/Shanghai month of the booked start, the test's completion or the
+adjustment. Closing a month puts every unbilled charge of that month and earlier into one draft
+statement per organization; charges that arrive after their month was closed go into the next
+statement, under their own date. Issued statements never change: corrections are adjustments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labbook.accounts.models import Organization, PriceTier, User
+from labbook.audit.models import AuditEvent
+from labbook.audit.services import HistoryEntry, record
+from labbook.billing.models import (
+    BillingBasis,
+    Charge,
+    ChargeKind,
+    MonthClose,
+    RateCard,
+    Statement,
+    StatementState,
+)
+from labbook.billing.pricing import FEN, TimePrice, price_time, whole_minutes
+from labbook.booking.models import Booking
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.time import LAB_TZ, to_lab_time
+from labbook.testing.models import ServiceRequest
+
+log = logging.getLogger(__name__)
+
+MAX_ADJUSTMENT = Decimal("1000000.00")
+MAX_HOURLY_RATE = Decimal("100000.00")
+MAX_REASON = 500
+MAX_RULE_MINUTES = 1440
+PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+# -- months -------------------------------------------------------------------------------------
+
+def period_of(moment: dt.datetime) -> str:
+    """The Asia/Shanghai month of ``moment`` as ``YYYY-MM``."""
+    return to_lab_time(moment).strftime("%Y-%m")
+
+
+def parse_period(text: str | None) -> str:
+    """``text`` if it names a month as ``YYYY-MM``; a 422 otherwise."""
+    match = PERIOD_PATTERN.match((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+        raise ValidationError(_("Give the month as YYYY-MM, e.g. 2026-11."),
+                              code="invalid_period")
+    return match.group(0)
+
+
+def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """The first moment of ``period`` and of the month after it, Asia/Shanghai, in UTC."""
+    year, month = (int(part) for part in period.split("-"))
+    start = dt.datetime(year, month, 1, tzinfo=LAB_TZ)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=LAB_TZ)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def previous_period(moment: dt.datetime) -> str:
+    """The month before the Asia/Shanghai month of ``moment``."""
+    first = to_lab_time(moment).replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+# -- charges for bookings and service requests --------------------------------------------------
+
+def _existing_charge(session: Session, **source: int) -> Charge | None:
+    return session.scalars(select(Charge).filter_by(**source)).one_or_none()
+
+
+def rate_card_for(booking: Booking) -> RateCard | None:
+    """The rate card of the booking's organization's tier in force on its booked day."""
+    day = to_lab_time(booking.start_at).date()
+    return booking.instrument.current_rate(booking.organization.tier, day)
+
+
+def _booked_minutes(booking: Booking) -> int:
+    return whole_minutes(booking.start_at, booking.end_at)
+
+
+def _actual_minutes(booking: Booking) -> int | None:
+    if booking.checked_in_at is None or booking.checked_out_at is None:
+        return None
+    return whole_minutes(booking.checked_in_at, booking.checked_out_at)
+
+
+def _apply_time_price(charge: Charge, price: TimePrice) -> None:
+    charge.basis = price.basis
+    charge.booked_minutes = price.booked_minutes
+    charge.actual_minutes = price.actual_minutes
+    charge.rounding_minutes = price.rounding_minutes
+    charge.minimum_minutes = price.minimum_minutes
+    charge.billed_minutes = price.billed_minutes
+    charge.unit_price = price.hourly_rate
+    charge.share_percent = price.share_percent
+    charge.amount = price.amount
+
+
+def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
+                    now: dt.datetime) -> Charge | None:
+    card = rate_card_for(booking)
+    if card is None:
+        log.warning("booking %s: no %s rate card for %s on its day; nothing charged",
+                    booking.id, booking.organization.tier.value, booking.instrument.code)
+        return None
+    booked = _booked_minutes(booking)
+    if kind == ChargeKind.USAGE:
+        price = price_time(card, booked=booked, actual=_actual_minutes(booking))
+    else:
+        share = card.no_show_percent if kind == ChargeKind.NO_SHOW else card.late_cancel_percent
+        price = price_time(card, booked=booked, actual=None, basis=BillingBasis.BOOKED,
+                           share_percent=share)
+    charge = _existing_charge(session, booking_id=booking.id)
+    if charge is not None:
+        if charge.is_billed or charge.kind != kind:
+            return charge
+        before = charge.amount
+        _apply_time_price(charge, price)
+        charge.rate_card_id = card.id
+        if charge.amount != before:
+            record(session, None, charge, "reprice", at=now, old_amount=str(before),
+                   new_amount=str(charge.amount))
+        return charge
+    if price.amount == 0:
+        return None
+    charge = Charge(kind=kind, organization_id=booking.organization_id,
+                    lab_id=booking.instrument.lab_id, booking_id=booking.id,
+                    instrument_id=booking.instrument_id, rate_card_id=card.id,
+                    occurred_at=booking.start_at, period=period_of(booking.start_at),
+                    tier=booking.organization.tier, reason="", created_at=now)
+    _apply_time_price(charge, price)
+    session.add(charge)
+    session.flush()
+    return charge
+
+
+def charge_completed_booking(session: Session, booking: Booking, *,
+                             now: dt.datetime) -> Charge | None:
+    """The usage charge of a completed booking (created, or repriced while unbilled)."""
+    return _charge_booking(session, booking, ChargeKind.USAGE, now=now)
+
+
+def charge_no_show(session: Session, booking: Booking, *, now: dt.datetime) -> Charge | None:
+    return _charge_booking(session, booking, ChargeKind.NO_SHOW, now=now)
+
+
+def charge_late_cancellation(session: Session, booking: Booking, *,
+                             now: dt.datetime) -> Charge | None:
+    return _charge_booking(session, booking, ChargeKind.LATE_CANCELLATION, now=now)
+
+
+def charge_service_request(session: Session, service_request: ServiceRequest, *,
+                           now: dt.datetime) -> Charge:
+    """The charge of a completed testing-service request: the price quoted at submission."""
+    charge = _existing_charge(session, service_request_id=service_request.id)
+    if charge is not None:
+        return charge
+    moment = service_request.completed_at or now
+    charge = Charge(kind=ChargeKind.SERVICE, organization_id=service_request.organization_id,
+                    lab_id=service_request.service.lab_id,
+                    service_request_id=service_request.id,
+                    service_id=service_request.service_id, occurred_at=moment,
+                    period=period_of(moment), tier=service_request.tier,
+                    samples=service_request.samples,
+                    unit_price=service_request.quoted_unit_price,
+                    surcharge=service_request.quoted_express_surcharge, share_percent=100,
+                    amount=service_request.quoted_total, reason="", created_at=now)
+    session.add(charge)
+    session.flush()
+    return charge
+
+
+# -- adjustments --------------------------------------------------------------------------------
+
+def can_adjust(actor: User, lab: Lab) -> bool:
+    return actor.manages(lab)
+
+
+def parse_amount(value: object, field_name: str = "amount") -> Decimal:
+    """A money amount given as a number or a string with at most two decimals."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+            raise InvalidOperation
+        amount = Decimal(str(value).strip())
+        # Inside the try: quantizing a number beyond the context's 28 digits (say 1e30)
+        # signals InvalidOperation too.
+        in_fen = amount.is_finite() and amount == amount.quantize(FEN)
+    except InvalidOperation:
+        raise ValidationError(_("Give the amount in yuan, e.g. 120.50."), code="invalid_amount",
+                              problems=[Problem("invalid_amount", _(
+                                  "Give the amount in yuan, e.g. 120.50."), field=field_name)]
+                              ) from None
+    if not in_fen:
+        raise ValidationError(_("Amounts have at most two decimals (fen)."),
+                              code="invalid_amount",
+                              problems=[Problem("invalid_amount", _(
+                                  "Amounts have at most two decimals (fen)."),
+                                  field=field_name)])
+    return amount.quantize(FEN)
+
+
+def create_adjustment(session: Session, actor: User, *, organization: Organization, lab: Lab,
+                      amount: Decimal, reason: str | None, now: dt.datetime,
+                      statement: Statement | None = None) -> Charge:
+    """A manual line, positive or a credit (negative), with a reason.
+
+    It goes into ``statement`` when that is the organization's draft (a correction found in
+    review); otherwise into the organization's next statement, in the month of ``now``.
+    """
+    if not can_adjust(actor, lab):
+        raise PermissionDenied(_("Only admins and the lab's managers make adjustments."),
+                               code="not_lab_manager")
+    problems: list[Problem] = []
+    reason = (reason or "").strip()
+    if not reason:
+        problems.append(Problem("reason_required", _("Give the reason for the adjustment."),
+                                field="reason"))
+    elif len(reason) > MAX_REASON:
+        problems.append(Problem("too_long", _("The reason is at most %(n)d characters.",
+                                              n=MAX_REASON), field="reason"))
+    if amount == 0:
+        problems.append(Problem("invalid_amount", _("An adjustment of zero changes nothing."),
+                                field="amount"))
+    elif abs(amount) > MAX_ADJUSTMENT:
+        problems.append(Problem("invalid_amount", _(
+            "An adjustment is at most ¥%(max)s either way.", max=f"{MAX_ADJUSTMENT:,}"),
+            field="amount"))
+    if statement is not None and (statement.organization_id != organization.id
+                                  or statement.state != StatementState.DRAFT):
+        problems.append(Problem("statement_not_draft", _(
+            "Adjustments go only into a draft statement of the same organization."),
+            field="statement_id"))
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
+    charge = Charge(kind=ChargeKind.ADJUSTMENT, organization_id=organization.id, lab_id=lab.id,
+                    occurred_at=now, period=statement.period if statement else period_of(now),
+                    tier=organization.tier, share_percent=100, amount=amount, reason=reason,
+                    created_by_id=actor.id, created_at=now,
+                    statement_id=statement.id if statement else None)
+    session.add(charge)
+    session.flush()
+    if statement is not None:
+        statement.total += amount
+    record(session, actor, charge, "adjust", at=now, amount=str(amount),
+           organization_id=organization.id, lab_id=lab.id,
+           statement_id=statement.id if statement else None, note=reason)
+    return charge
+
+
+# -- month close --------------------------------------------------------------------------------
+
+@dataclass
+class CloseResult:
+    period: str
+    statements: list[Statement] = field(default_factory=list)
+    already_closed_at: dt.datetime | None = None
+
+    @property
+    def was_already_closed(self) -> bool:
+        return self.already_closed_at is not None
+
+
+def statement_number(year: int, sequence: int) -> str:
+    return f"LB-{year}-{sequence:06d}"
+
+
+def close_month(session: Session, actor: User | None, period: str, *,
+                now: dt.datetime) -> CloseResult:
+    """Build one draft statement per organization with unbilled charges of ``period`` or
+    earlier. ``actor`` is an admin, or None for the scheduler. Closing a month twice creates
+    nothing; a month that has not ended cannot be closed. The caller commits."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied(_("Only admins close a month."), code="not_admin")
+    period = parse_period(period)
+    period_end = period_bounds(period)[1]
+    if now < period_end:
+        raise ValidationError(_("%(period)s has not ended yet; it can be closed from "
+                                "%(date)s on.", period=period,
+                                date=to_lab_time(period_end).strftime("%Y-%m-%d %H:%M")),
+                              code="period_not_ended")
+    done = session.scalars(select(MonthClose).where(MonthClose.period == period)).one_or_none()
+    if done is not None:
+        return CloseResult(period, already_closed_at=done.closed_at)
+    closing = MonthClose(period=period, closed_at=now, closed_by_id=actor.id if actor else None)
+    session.add(closing)
+    try:
+        # Taking the month first makes a second close of it wait here and then fail on the
+        # unique period instead of building statements of its own.
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(_("%(period)s is being closed by someone else.", period=period),
+                       code="close_in_progress") from None
+
+    unbilled = (Charge.statement_id.is_(None), Charge.period <= period)
+    organization_ids = list(session.scalars(
+        select(Charge.organization_id).where(*unbilled).group_by(Charge.organization_id)
+        .order_by(Charge.organization_id)))
+    year = int(period[:4])
+    last = session.scalar(select(func.max(Statement.sequence)).where(Statement.year == year))
+    rows = [{"number": statement_number(year, sequence), "year": year, "sequence": sequence,
+             "organization_id": organization_id, "period": period,
+             "state": StatementState.DRAFT, "total": Decimal(0), "created_at": now,
+             "payment_note": ""}
+            for sequence, organization_id in enumerate(organization_ids, start=(last or 0) + 1)]
+    statements: list[Statement] = []
+    if rows:
+        statements = list(session.scalars(select(Statement).from_statement(
+            Statement.__table__.insert().returning(*Statement.__table__.c)), rows))
+        # Charges are linked first and totalled after, so a total is always the sum of exactly
+        # the lines its statement holds, even if a charge arrived while the month was closing.
+        charges, owners = Charge.__table__.c, Statement.__table__.c
+        session.execute(
+            update(Charge.__table__)
+            .where(charges.statement_id.is_(None), charges.period <= period,
+                   charges.organization_id.in_(organization_ids))
+            .values(statement_id=select(owners.id)
+                    .where(owners.organization_id == charges.organization_id,
+                           owners.period == period)
+                    .scalar_subquery()))
+        totals = {statement_id: total for statement_id, total in session.execute(
+            select(Charge.statement_id, func.sum(Charge.amount))
+            .where(Charge.statement_id.in_([s.id for s in statements]))
+            .group_by(Charge.statement_id))}
+        for statement in statements:
+            statement.total = totals.get(statement.id, Decimal(0))
+    closing.statements_created = len(statements)
+    record(session, actor, closing, "close_month", at=now, period=period,
+           statements=len(statements))
+    return CloseResult(period, statements=statements)
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+def is_billing_contact(actor: User, organization: Organization) -> bool:
+    return organization.billing_contact_id == actor.id
+
+
+def can_view_statement(actor: User, statement: Statement) -> bool:
+    """Admins see every statement; an organization's billing contact sees its issued ones;
+    a lab manager sees the statements that hold lines of their labs (only those lines)."""
+    if actor.is_admin:
+        return True
+    if (is_billing_contact(actor, statement.organization)
+            and statement.state != StatementState.DRAFT):
+        return True
+    return bool(actor.is_lab_manager and visible_lines(actor, statement))
+
+
+def visible_lines(actor: User, statement: Statement) -> list[Charge]:
+    """The lines of ``statement`` that ``actor`` may see."""
+    if actor.is_admin or is_billing_contact(actor, statement.organization):
+        return list(statement.charges)
+    return [charge for charge in statement.charges if actor.manages_lab_id(charge.lab_id)]
+
+
+def sees_whole_statement(actor: User, statement: Statement) -> bool:
+    return actor.is_admin or is_billing_contact(actor, statement.organization)
+
+
+def get_statement(session: Session, actor: User, statement_id: int) -> Statement:
+    statement = session.get(Statement, statement_id)
+    if statement is None or not can_view_statement(actor, statement):
+        raise NotFound(_("No statement with id %(id)d.", id=statement_id))
+    return statement
+
+
+def visible_statements(session: Session, actor: User, *, period: str | None = None,
+                       organization_id: int | None = None,
+                       state: StatementState | None = None):
+    """A query of the statements ``actor`` may see, newest first."""
+    query = select(Statement).order_by(Statement.period.desc(), Statement.number.desc())
+    if period is not None:
+        query = query.where(Statement.period == period)
+    if organization_id is not None:
+        query = query.where(Statement.organization_id == organization_id)
+    if state is not None:
+        query = query.where(Statement.state == state)
+    if actor.is_admin:
+        return query
+    contact_of = select(Organization.id).where(Organization.billing_contact_id == actor.id)
+    visible = (Statement.organization_id.in_(contact_of)
+               & (Statement.state != StatementState.DRAFT))
+    if actor.is_lab_manager:
+        lab_ids = [lab.id for lab in actor.managed_labs]
+        visible |= Statement.id.in_(select(Charge.statement_id)
+                                    .where(Charge.lab_id.in_(lab_ids)))
+    return query.where(visible)
+
+
+@dataclass(frozen=True)
+class LabSubtotal:
+    lab: Lab
+    lines: list[Charge]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+def lab_subtotals(lines: list[Charge]) -> list[LabSubtotal]:
+    """Lines grouped by lab, in lab-code order, each group by date."""
+    groups: dict[int, list[Charge]] = {}
+    for line in lines:
+        groups.setdefault(line.lab_id, []).append(line)
+    subtotals = [LabSubtotal(group[0].lab, sorted(group, key=lambda c: (c.occurred_at, c.id)))
+                 for group in groups.values()]
+    return sorted(subtotals, key=lambda s: s.lab.code)
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied(_("Only admins issue statements and record payments."),
+                               code="not_admin")
+
+
+def issue_statement(session: Session, actor: User, statement: Statement, *,
+                    now: dt.datetime) -> Statement:
+    """Draft → issued. From now on the statement never changes."""
+    _require_admin(actor)
+    if statement.state != StatementState.DRAFT:
+        raise Conflict(_("Statement %(number)s is already issued; an issued statement never "
+                         "changes (corrections are adjustments on the next one).",
+                         number=statement.number), code="statement_issued")
+    statement.state = StatementState.ISSUED
+    statement.issued_at = now
+    statement.issued_by_id = actor.id
+    record(session, actor, statement, "issue", at=now, from_state="draft", to_state="issued",
+           total=str(statement.total))
+    return statement
+
+
+def mark_paid(session: Session, actor: User, statement: Statement, *, now: dt.datetime,
+              note: str | None = None) -> Statement:
+    """Issued → paid."""
+    _require_admin(actor)
+    if statement.state != StatementState.ISSUED:
+        message = (_("Statement %(number)s is already paid.", number=statement.number)
+                   if statement.state == StatementState.PAID else
+                   _("Statement %(number)s is a draft: issue it before recording the payment.",
+                     number=statement.number))
+        raise Conflict(message, code="invalid_state")
+    note = (note or "").strip()
+    if len(note) > MAX_REASON:
+        raise ValidationError(_("The note is at most %(n)d characters.", n=MAX_REASON),
+                              code="too_long")
+    statement.state = StatementState.PAID
+    statement.paid_at = now
+    statement.paid_by_id = actor.id
+    statement.payment_note = note
+    record(session, actor, statement, "mark_paid", at=now, from_state="issued",
+           to_state="paid", note=note)
+    return statement
+
+
+def unbilled_charges(session: Session, actor: User, *, lab_ids: list[int] | None = None,
+                     period: str | None = None):
+    """A query of the charges not yet on a statement that ``actor`` may see, newest first,
+    optionally only those of one month."""
+    query = select(Charge).where(Charge.statement_id.is_(None)) \
+        .order_by(Charge.occurred_at.desc(), Charge.id.desc())
+    if period is not None:
+        query = query.where(Charge.period == period)
+    if not actor.is_admin:
+        lab_ids = [lab.id for lab in actor.managed_labs
+                   if lab_ids is None or lab.id in lab_ids]
+    if lab_ids is not None:
+        query = query.where(Charge.lab_id.in_(lab_ids))
+    return query
+
+
+# -- rate cards ---------------------------------------------------------------------------------
+
+def can_edit_rates(actor: User, instrument: Instrument) -> bool:
+    return actor.manages(instrument.lab)
+
+
+def _int_problem(value: object, name: str, low: int, high: int, message: str) -> Problem | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return Problem("out_of_range", message, field=name)
+    return None
+
+
+@dataclass(frozen=True)
+class RateCardInput:
+    tier: PriceTier
+    effective_from: dt.date
+    hourly_rate: Decimal
+    billing_basis: BillingBasis
+    rounding_minutes: int
+    minimum_minutes: int
+    no_show_percent: int
+    late_cancel_percent: int
+
+
+def _rate_card_problems(session: Session, instrument: Instrument, values: RateCardInput,
+                        today: dt.date) -> list[Problem]:
+    problems = [problem for problem in (
+        _int_problem(values.rounding_minutes, "rounding_minutes", 1, MAX_RULE_MINUTES,
+                     _("The rounding increment is 1 to 1440 minutes.")),
+        _int_problem(values.minimum_minutes, "minimum_minutes", 0, MAX_RULE_MINUTES,
+                     _("The minimum is 0 to 1440 minutes.")),
+        _int_problem(values.no_show_percent, "no_show_percent", 0, 100,
+                     _("A share is 0 to 100 percent.")),
+        _int_problem(values.late_cancel_percent, "late_cancel_percent", 0, 100,
+                     _("A share is 0 to 100 percent.")),
+    ) if problem]
+    if not Decimal(0) <= values.hourly_rate <= MAX_HOURLY_RATE:
+        problems.append(Problem("out_of_range", _(
+            "The hourly rate is ¥0.00 to ¥%(max)s.", max=f"{MAX_HOURLY_RATE:,}"),
+            field="hourly_rate"))
+    if values.effective_from < today:
+        problems.append(Problem("in_past", _(
+            "A rate card starts today or later; charges already incurred keep their price "
+            "(correct them with an adjustment)."), field="effective_from"))
+    clash = session.scalar(select(RateCard.id).where(
+        RateCard.instrument_id == instrument.id, RateCard.tier == values.tier,
+        RateCard.effective_from == values.effective_from))
+    if clash is not None:
+        problems.append(Problem("overlapping_effective_dates", _(
+            "A %(tier)s rate card of this instrument already starts on %(date)s; withdraw it "
+            "or choose another date.", tier=values.tier.value,
+            date=values.effective_from.isoformat()), field="effective_from"))
+    return problems
+
+
+def add_rate_card(session: Session, actor: User, instrument: Instrument, values: RateCardInput,
+                  *, now: dt.datetime) -> RateCard:
+    """A new rate card for one tier: the price of bookings from its date on (lab time)."""
+    if not can_edit_rates(actor, instrument):
+        raise PermissionDenied(_("Only admins and the lab's managers change rates."),
+                               code="not_lab_manager")
+    problems = _rate_card_problems(session, instrument, values, to_lab_time(now).date())
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
+    card = RateCard(instrument_id=instrument.id, **values.__dict__)
+    session.add(card)
+    session.flush()
+    session.expire(instrument, ["rate_cards"])
+    record(session, actor, card, "create", at=now, instrument_id=instrument.id,
+           **{key: str(value) for key, value in values.__dict__.items()})
+    return card
+
+
+def withdraw_rate_card(session: Session, actor: User, card: RateCard, *,
+                       now: dt.datetime) -> None:
+    """Remove a rate card that has not started yet."""
+    if not can_edit_rates(actor, card.instrument):
+        raise PermissionDenied(_("Only admins and the lab's managers change rates."),
+                               code="not_lab_manager")
+    if card.effective_from <= to_lab_time(now).date():
+        raise Conflict(_("This rate card is already in force; add a new one instead."),
+                       code="rate_card_in_force")
+    record(session, actor, card, "withdraw", at=now, instrument_id=card.instrument_id,
+           tier=card.tier.value, effective_from=card.effective_from.isoformat(),
+           hourly_rate=str(card.hourly_rate))
+    instrument = card.instrument
+    session.delete(card)
+    session.flush()
+    session.expire(instrument, ["rate_cards"])
+
+
+def rate_card_history(session: Session, instrument: Instrument) -> list[HistoryEntry]:
+    """Every rate-card change of ``instrument``, oldest first, withdrawn cards included (their
+    rows are gone, so the events are found by the instrument they name)."""
+    rows = session.execute(
+        select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.object_type == RateCard.__tablename__,
+               AuditEvent.details["instrument_id"].as_integer() == instrument.id)
+        .order_by(AuditEvent.at, AuditEvent.id))
+    return [HistoryEntry(event, name) for event, name in rows]
