@@ -10,7 +10,8 @@ TRANSLATIONS := labbook/translations
 PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test install translations extract-messages lint migration-check clean
+.PHONY: run test install translations extract-messages lint migration-check clean browser \
+	screenshots
 
 ## Create the virtualenv and install labbook with its test and PostgreSQL extras.
 install: $(VENV)/.installed
@@ -32,11 +33,29 @@ run: translations
 	LABBOOK_ENV=development $(FLASK) labbook init
 	LABBOOK_ENV=development $(FLASK) labbook demo
 	@echo "labbook is starting on http://$(HOST):$(PORT)"
+	LABBOOK_ENV=development $(FLASK) labbook scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT INT TERM; \
 	LABBOOK_ENV=development $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite (on PostgreSQL too when LABBOOK_TEST_DATABASE_URL is set).
 test: translations
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Debian's Chromium and CJK fonts for the browser tests (tests/e2e); apt-get runs only when
+## something is missing. Without /usr/bin/chromium `make test` skips those tests and says why.
+browser:
+	@if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+		echo "Chromium and CJK fonts are installed"; \
+	else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y chromium fonts-noto-cjk \
+			|| { $$SUDO apt-get update && $$SUDO apt-get install -y chromium fonts-noto-cjk; }; \
+	fi
+
+## Retake the README's screenshots (docs/screenshots/) in Chromium from the demo data.
+screenshots: translations browser
+	LABBOOK_SCREENSHOTS=1 $(BIN)/pytest -m screenshots tests/e2e/test_screenshots.py
 
 lint: install
 	$(BIN)/ruff check labbook tests benchmarks migrations wsgi.py

@@ -7,7 +7,7 @@ import enum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.core.db import Base, UTCDateTime
@@ -88,6 +88,9 @@ class User(UserMixin, Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
     password_hash: Mapped[str] = mapped_column(String(256))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The optional emails (labbook.notify.services.OPTIONAL_KINDS); the others always go.
+    is_reminder_email_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    is_digest_email_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organization: Mapped[Organization | None] = relationship(

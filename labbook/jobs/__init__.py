@@ -1,0 +1,1 @@
+"""Background jobs: the scheduler process, the job registry and the one-scheduler lock."""

@@ -1,0 +1,1 @@
+"""Email: the outbox written with each change, its rendering and its delivery."""

@@ -1,0 +1,396 @@
+"""What labbook tells people by email, written to the outbox.
+
+Every function here adds rendered ``OutboxMessage`` rows to the caller's session and never
+commits: the messages are part of the transaction of the change they report, so a change that
+rolls back sends nothing, and one that commits cannot lose its email. The scheduler's outbox job
+(``labbook.notify.sender``) delivers them later.
+
+Messages go to active users only, in each user's language. Reminders and the approval digest are
+optional: users turn them off on their profile page (``OPTIONAL_KINDS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, joinedload
+
+from labbook.accounts.models import Role, User
+from labbook.billing.models import Statement
+from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.calendars import ical
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.time import to_lab_time
+from labbook.i18n import DEFAULT_LOCALE, localized
+from labbook.notify import rendering
+from labbook.notify.models import OutboxAttachment, OutboxMessage, OutboxState
+from labbook.testing.models import ServiceRequest, ServiceRequestState
+
+#: Kinds a user may turn off, and the User flag that says whether they want them.
+OPTIONAL_KINDS = {
+    "reminder_24h": "is_reminder_email_enabled",
+    "reminder_1h": "is_reminder_email_enabled",
+    "approval_digest": "is_digest_email_enabled",
+}
+#: Reminders before a booking's start, the nearest first.
+REMINDERS = (("reminder_1h", dt.timedelta(hours=1)), ("reminder_24h", dt.timedelta(hours=24)))
+#: The approval digest goes out once a day from this hour on (lab time).
+DIGEST_HOUR = 8
+#: Sent messages are deleted after this long, failed ones after ``FAILED_KEPT``.
+SENT_KEPT = dt.timedelta(days=30)
+FAILED_KEPT = dt.timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    #: A full Content-Type value, e.g. ``text/calendar; charset=utf-8; method=PUBLISH``.
+    content_type: str
+    content: bytes
+
+
+def wants(user: User, kind: str) -> bool:
+    """Whether ``user`` gets messages of ``kind``."""
+    if not user.is_active or not user.email:
+        return False
+    flag = OPTIONAL_KINDS.get(kind)
+    return flag is None or bool(getattr(user, flag))
+
+
+def _locale(user: User) -> str:
+    return user.locale if user.locale in current_app.config["LANGUAGES"] else DEFAULT_LOCALE
+
+
+def enqueue(session: Session, user: User, *, kind: str, template: str,
+            subject: Callable[[], str], context: dict[str, Any], now: dt.datetime,
+            attachments: Sequence[Attachment] = (),
+            dedupe_key: str | None = None) -> OutboxMessage | None:
+    """Queue one email to ``user``, rendered from ``emails/<template>`` in their language.
+
+    ``subject`` is called under the user's locale. Nothing is queued (None) for an inactive
+    user, an optional kind the user turned off, or a ``dedupe_key`` already in the outbox.
+    """
+    if not wants(user, kind):
+        return None
+    if dedupe_key is not None and session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)) is not None:
+        return None
+    locale = _locale(user)
+    email = rendering.render(template, subject, locale, {
+        **context, "user": user, "is_optional": kind in OPTIONAL_KINDS})
+    message = OutboxMessage(
+        kind=kind, user_id=user.id, recipient=user.email, locale=locale, subject=email.subject,
+        body_text=email.text, body_html=email.html, dedupe_key=dedupe_key,
+        state=OutboxState.QUEUED, created_at=now, attempts=0, next_attempt_at=now,
+        last_error="",
+        attachments=[OutboxAttachment(filename=a.filename, content_type=a.content_type,
+                                      content=a.content) for a in attachments])
+    session.add(message)
+    return message
+
+
+def set_preferences(user: User, *, reminders: bool, digests: bool) -> None:
+    """Turn the optional emails on or off for ``user``."""
+    user.is_reminder_email_enabled = reminders
+    user.is_digest_email_enabled = digests
+
+
+# -- recipients and common pieces ---------------------------------------------------------------
+
+
+def lab_staff(session: Session, lab: Lab) -> list[User]:
+    """Who decides for ``lab``: its active managers, or the admins while it has none."""
+    managers = [user for user in lab.managers if user.is_active]
+    if managers:
+        return sorted(managers, key=lambda user: user.id)
+    return list(session.scalars(select(User).where(User.role == Role.ADMIN,
+                                                   User.is_active.is_(True))
+                                .order_by(User.id)))
+
+
+def _booking_calendar(booking: Booking, user: User) -> Attachment:
+    """The booking as an .ics file, as ``user`` would download it."""
+    config = current_app.config
+    return Attachment(f"booking-{booking.id}.ics",
+                      "text/calendar; charset=utf-8; method=PUBLISH",
+                      ical.booking_calendar(booking, user, base_url=config["LABBOOK_BASE_URL"],
+                                            uid_domain=config["LABBOOK_UID_DOMAIN"]))
+
+
+def _when(booking: Booking) -> str:
+    return to_lab_time(booking.start_at).strftime("%Y-%m-%d %H:%M")
+
+
+def _booking_subject(text: Callable[..., str], booking: Booking) -> Callable[[], str]:
+    """A subject naming the booking's instrument (localized) and start (lab time)."""
+    return lambda: text(instrument=localized(booking.instrument, "name"), when=_when(booking))
+
+
+# -- bookings ----------------------------------------------------------------------------------
+
+
+def bookings_requested(session: Session, bookings: Iterable[Booking], *,
+                       now: dt.datetime) -> list[OutboxMessage]:
+    """Tell the lab's managers about new bookings that wait for their approval.
+
+    The bookings of one request (a series) go out as one message per manager.
+    """
+    pending = [booking for booking in bookings if booking.state == BookingState.PENDING]
+    if not pending:
+        return []
+    first = pending[0]
+    if len(pending) == 1:
+        subject = _booking_subject(
+            lambda **kw: _("Booking to approve: %(instrument)s, %(when)s", **kw), first)
+    else:
+        subject = _booking_subject(lambda **kw: _(
+            "%(count)d bookings to approve: %(instrument)s from %(when)s", count=len(pending),
+            **kw), first)
+    messages = []
+    for manager in lab_staff(session, first.instrument.lab):
+        message = enqueue(session, manager, kind="booking_requested",
+                          template="booking_requested", subject=subject,
+                          context={"bookings": pending, "booking": first}, now=now)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def booking_decided(session: Session, booking: Booking, actor: User, *,
+                    now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user that it was approved or rejected (with the .ics)."""
+    if actor.id == booking.user_id:
+        return None
+    if booking.state == BookingState.APPROVED:
+        template = "booking_approved"
+        subject = _booking_subject(
+            lambda **kw: _("Booking approved: %(instrument)s, %(when)s", **kw), booking)
+    else:
+        template = "booking_rejected"
+        subject = _booking_subject(
+            lambda **kw: _("Booking rejected: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind=template, template=template, subject=subject,
+                   context={"booking": booking}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def booking_cancelled(session: Session, booking: Booking, actor: User, *, now: dt.datetime,
+                      note: str = "", blackout: Blackout | None = None) -> OutboxMessage | None:
+    """Tell the booking's user that someone else (a manager, a closure) cancelled it."""
+    if actor.id == booking.user_id:
+        return None
+    subject = _booking_subject(
+        lambda **kw: _("Booking cancelled: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_cancelled",
+                   template="booking_cancelled", subject=subject,
+                   context={"booking": booking, "actor": actor, "note": note,
+                            "blackout": blackout}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def booking_expired(session: Session, booking: Booking, *,
+                    now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user that nobody decided on the request before its start."""
+    subject = _booking_subject(
+        lambda **kw: _("Booking request expired: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_expired", template="booking_expired",
+                   subject=subject, context={"booking": booking}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def booking_no_show(session: Session, booking: Booking, *,
+                    now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user that the booking was recorded as a no-show."""
+    subject = _booking_subject(
+        lambda **kw: _("Recorded as a no-show: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_no_show", template="booking_no_show",
+                   subject=subject, context={"booking": booking}, now=now)
+
+
+def due_reminder(booking: Booking, now: dt.datetime) -> str | None:
+    """The reminder ``booking`` is due for at ``now``, if any: the nearest one whose moment has
+    passed, and only before the start. A scheduler that was down (or a booking made less than
+    a day ahead) gets the 1-hour reminder alone, not both at once."""
+    if booking.state != BookingState.APPROVED or now >= booking.start_at:
+        return None
+    for kind, lead in REMINDERS:
+        if booking.start_at - lead <= now:
+            return kind
+    return None
+
+
+def send_reminders(session: Session, *, now: dt.datetime) -> list[OutboxMessage]:
+    """Queue the reminders due at ``now`` (the scheduler's job; idempotent)."""
+    longest = max(lead for _kind, lead in REMINDERS)
+    bookings = session.scalars(
+        select(Booking).where(Booking.state == BookingState.APPROVED, Booking.start_at > now,
+                              Booking.start_at <= now + longest)
+        .options(joinedload(Booking.user), joinedload(Booking.instrument)
+                 .joinedload(Instrument.lab))
+        .order_by(Booking.start_at, Booking.id))
+    messages = []
+    for booking in bookings:
+        kind = due_reminder(booking, now)
+        if kind is None:
+            continue
+        subject = _booking_subject(
+            lambda **kw: _("Reminder: %(instrument)s, %(when)s", **kw), booking)
+        message = enqueue(session, booking.user, kind=kind, template="booking_reminder",
+                          subject=subject, context={"booking": booking}, now=now,
+                          attachments=[_booking_calendar(booking, booking.user)],
+                          dedupe_key=f"{kind}:booking:{booking.id}")
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def send_approval_digests(session: Session, *, now: dt.datetime) -> list[OutboxMessage]:
+    """Queue today's digest of pending bookings to each manager who has some to decide.
+
+    Due from ``DIGEST_HOUR`` (lab time); one per manager and day however often it runs.
+    """
+    today = to_lab_time(now)
+    if today.hour < DIGEST_HOUR:
+        return []
+    pending = session.scalars(
+        select(Booking).join(Booking.instrument)
+        .where(Booking.state == BookingState.PENDING, Booking.start_at > now)
+        .options(joinedload(Booking.user), joinedload(Booking.instrument)
+                 .joinedload(Instrument.lab))
+        .order_by(Instrument.lab_id, Booking.start_at, Booking.id))
+    by_lab: dict[int, list[Booking]] = {}
+    for booking in pending:
+        by_lab.setdefault(booking.instrument.lab_id, []).append(booking)
+    per_user: dict[int, tuple[User, list[Booking]]] = {}
+    for bookings in by_lab.values():
+        for manager in lab_staff(session, bookings[0].instrument.lab):
+            per_user.setdefault(manager.id, (manager, []))[1].extend(bookings)
+    messages = []
+    for manager, bookings in per_user.values():
+        count = len(bookings)
+        message = enqueue(
+            session, manager, kind="approval_digest", template="approval_digest",
+            subject=lambda count=count: ngettext("%(num)d booking waits for your approval",
+                                                 "%(num)d bookings wait for your approval",
+                                                 count),
+            context={"bookings": bookings}, now=now,
+            dedupe_key=f"approval_digest:{today.date().isoformat()}:user:{manager.id}")
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+# -- testing-service requests -------------------------------------------------------------------
+
+
+def _request_subject(text: Callable[..., str],
+                     service_request: ServiceRequest) -> Callable[[], str]:
+    return lambda: text(id=service_request.id,
+                        service=localized(service_request.service, "name"))
+
+
+def service_request_submitted(session: Session, service_request: ServiceRequest, *,
+                              now: dt.datetime) -> list[OutboxMessage]:
+    """Tell the lab's managers about a new request for one of its testing services."""
+    subject = _request_subject(
+        lambda **kw: _("New test request #%(id)d: %(service)s", **kw), service_request)
+    messages = []
+    for manager in lab_staff(session, service_request.service.lab):
+        message = enqueue(session, manager, kind="service_request_submitted",
+                          template="service_request_submitted", subject=subject,
+                          context={"service_request": service_request}, now=now)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def service_request_changed(session: Session, service_request: ServiceRequest, actor: User, *,
+                            now: dt.datetime) -> OutboxMessage | None:
+    """Tell the requester what the lab did with their request (not what they did)."""
+    if actor.id == service_request.requester_id:
+        return None
+    subjects = {
+        ServiceRequestState.ACCEPTED: lambda **kw: _("Test request #%(id)d accepted: "
+                                                     "%(service)s", **kw),
+        ServiceRequestState.REJECTED: lambda **kw: _("Test request #%(id)d rejected: "
+                                                     "%(service)s", **kw),
+        ServiceRequestState.IN_PROGRESS: lambda **kw: _("Test request #%(id)d in progress: "
+                                                        "%(service)s", **kw),
+        ServiceRequestState.COMPLETED: lambda **kw: _("Test request #%(id)d completed: "
+                                                      "%(service)s", **kw),
+        ServiceRequestState.CANCELLED: lambda **kw: _("Test request #%(id)d cancelled: "
+                                                      "%(service)s", **kw),
+    }
+    return enqueue(session, service_request.requester,
+                   kind=f"service_request_{service_request.state.value}",
+                   template="service_request_changed",
+                   subject=_request_subject(subjects[service_request.state], service_request),
+                   context={"service_request": service_request}, now=now)
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def password_reset(session: Session, user: User, *, link: str, expires_at: dt.datetime,
+                   now: dt.datetime) -> OutboxMessage | None:
+    """Send ``user`` the link that sets a new password (valid until ``expires_at``)."""
+    return enqueue(session, user, kind="password_reset", template="password_reset",
+                   subject=lambda: _("Set a new labbook password"),
+                   context={"reset_link": link, "expires_at": to_lab_time(expires_at)}, now=now)
+
+
+# -- billing -----------------------------------------------------------------------------------
+
+
+def statement_issued(session: Session, statement: Statement, *,
+                     now: dt.datetime) -> OutboxMessage | None:
+    """Tell the organization's billing contact that its statement was issued.
+
+    Billing calls this in the transaction that issues the statement. Nothing is sent for an
+    organization without an (active) billing contact.
+    """
+    contact = statement.organization.billing_contact
+    if contact is None:
+        return None
+    return enqueue(session, contact, kind="statement_issued", template="statement_issued",
+                   subject=lambda: _("Statement %(number)s for %(period)s",
+                                     number=statement.number, period=statement.period),
+                   context={"statement": statement}, now=now)
+
+
+def month_closed(session: Session, period: str, statements: Sequence[Statement], *,
+                 now: dt.datetime) -> list[OutboxMessage]:
+    """Tell the admins that ``period`` was closed and which draft statements it made."""
+    admins = session.scalars(select(User).where(User.role == Role.ADMIN,
+                                                User.is_active.is_(True)).order_by(User.id))
+    messages = []
+    for admin in admins:
+        message = enqueue(session, admin, kind="month_closed", template="month_closed",
+                          subject=lambda: ngettext("%(period)s closed: %(num)d draft statement",
+                                                   "%(period)s closed: %(num)d draft statements",
+                                                   len(statements), period=period),
+                          context={"period": period, "statements": statements}, now=now)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+def purge_outbox(session: Session, *, now: dt.datetime) -> int:
+    """Delete sent messages older than ``SENT_KEPT`` and failed ones older than
+    ``FAILED_KEPT`` (their attachments go with them). Returns how many were deleted."""
+    sent = session.execute(delete(OutboxMessage).where(
+        OutboxMessage.state == OutboxState.SENT, OutboxMessage.sent_at < now - SENT_KEPT))
+    failed = session.execute(delete(OutboxMessage).where(
+        OutboxMessage.state == OutboxState.FAILED,
+        OutboxMessage.created_at < now - FAILED_KEPT))
+    return sent.rowcount + failed.rowcount
