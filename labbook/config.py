@@ -49,6 +49,12 @@ class Config:
     LABBOOK_BASE_URL = os.environ.get("LABBOOK_BASE_URL", "http://127.0.0.1:5000")
     LABBOOK_SMTP_URL = os.environ.get("LABBOOK_SMTP_URL")
     LABBOOK_MAIL_FROM = os.environ.get("LABBOOK_MAIL_FROM", "labbook@jzit.example.cn")
+    # A CA bundle for a mail server whose certificate a private CA signed.
+    LABBOOK_SMTP_CA_FILE = os.environ.get("LABBOOK_SMTP_CA_FILE")
+    # Without LABBOOK_SMTP_URL, mail is written here as .eml files instead of being sent.
+    LABBOOK_MAIL_DIR = os.environ.get("LABBOOK_MAIL_DIR") or str(INSTANCE_PATH / "outbox")
+    # SQLite only: a scheduler that stops renewing its lease this long is taken over.
+    LABBOOK_SCHEDULER_LEASE_SECONDS = os.environ.get("LABBOOK_SCHEDULER_LEASE_SECONDS", "15")
     # Domain that makes iCal UIDs globally unique; must never change once feeds are published.
     LABBOOK_UID_DOMAIN = os.environ.get("LABBOOK_UID_DOMAIN", "labbook.jzit.example.cn")
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -67,6 +73,33 @@ class Config:
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False
+    # Rate limits (Flask-Limiter). Memory storage counts per process; with several workers the
+    # counts must be shared, hence Redis in production.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("LABBOOK_RATELIMIT_STORAGE_URL") or "memory://"
+    RATELIMIT_STRATEGY = "moving-window"
+    # Tells apart the counts of several labbook sites (e.g. staging) sharing one Redis.
+    RATELIMIT_KEY_PREFIX = os.environ.get("LABBOOK_RATELIMIT_KEY_PREFIX") or "labbook"
+    # A Redis outage must not lock everybody out: limits then count per process until it is back.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    #: Sign-in attempts per client address (a whole enterprise may share one address).
+    LABBOOK_RATELIMIT_LOGIN = "30 per minute;300 per hour"
+    #: Failed sign-ins per account before it is locked until the oldest failure ages out.
+    LABBOOK_LOGIN_LOCKOUT = "5 per 15 minutes"
+    #: Password-reset requests and new-password submissions per client address.
+    LABBOOK_RATELIMIT_PASSWORD_RESET = "10 per hour"  # noqa: S105  (a limit, not a secret)
+    #: Reset emails per address, so the form cannot be used to flood somebody's mailbox.
+    LABBOOK_RATELIMIT_RESET_EMAIL = "3 per hour"
+    #: Requests per iCal feed link: plenty for clients polling every few minutes.
+    LABBOOK_RATELIMIT_FEED = "60 per 10 minutes"
+    #: Requests per API token (or address, without one); empty: no limit.
+    LABBOOK_RATELIMIT_API = os.environ.get("LABBOOK_RATELIMIT_API", "")
+    #: How long a password-reset link works.
+    LABBOOK_PASSWORD_RESET_MAX_AGE = 3600
+    LABBOOK_LOG_FORMAT = os.environ.get("LABBOOK_LOG_FORMAT", "text")
+    #: Reverse proxies in front of labbook whose X-Forwarded-For/-Proto may be believed.
+    LABBOOK_TRUSTED_PROXIES = os.environ.get("LABBOOK_TRUSTED_PROXIES", "0")
 
     @classmethod
     def finalize(cls, settings: dict) -> None:
@@ -81,8 +114,20 @@ class Config:
                     "or LABBOOK_ENV=development for a local development server."
                 )
         if settings["LABBOOK_BASE_URL"].startswith("https://"):
-            settings.setdefault("SESSION_COOKIE_SECURE", True)
-            settings.setdefault("REMEMBER_COOKIE_SECURE", True)
+            # Set, not defaulted: Flask's own defaults already hold SESSION_COOKIE_SECURE=False.
+            settings["SESSION_COOKIE_SECURE"] = True
+            settings["REMEMBER_COOKIE_SECURE"] = True
+        if settings.get("LABBOOK_LOG_FORMAT", "text") not in ("json", "text"):
+            raise ConfigurationError("LABBOOK_LOG_FORMAT must be json or text.")
+        proxies = str(settings.get("LABBOOK_TRUSTED_PROXIES", 0))
+        if not proxies.isdigit():
+            raise ConfigurationError("LABBOOK_TRUSTED_PROXIES must be a whole number, the count "
+                                     "of reverse proxies in front of labbook (e.g. 1 for nginx).")
+        settings["LABBOOK_TRUSTED_PROXIES"] = int(proxies)
+        if settings.get("RATELIMIT_STORAGE_URI", "").startswith(("redis://", "rediss://")):
+            # An unreachable Redis must fail fast (and fall back to memory), not hang requests.
+            settings.setdefault("RATELIMIT_STORAGE_OPTIONS",
+                                {"socket_connect_timeout": 2, "socket_timeout": 2})
 
 
 class TestingConfig(Config):

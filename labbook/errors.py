@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from labbook.api import problem_response
 from labbook.core.errors import DomainError
+from labbook.logs import redact_path
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact_path(request.path))
         if _is_api_request():
             return problem_response(500, "Internal Server Error", code="internal_error",
                                     detail=_("Something went wrong on our side. "

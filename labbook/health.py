@@ -10,12 +10,13 @@ from sqlalchemy import text
 from labbook.extensions import db
 
 
-def _schema_is_current() -> bool:
+def schema_revisions() -> tuple[set[str], set[str]]:
+    """The migration revisions the database is at, and the newest ones this code has."""
     migrate = current_app.extensions["migrate"]
     heads = set(ScriptDirectory.from_config(migrate.migrate.get_config()).get_heads())
     with db.engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
-    return current == heads
+    return current, heads
 
 
 def register(app: Flask) -> None:
@@ -29,7 +30,8 @@ def register(app: Flask) -> None:
         """Ready for traffic: the database answers and its schema is migrated to the head."""
         try:
             db.session.execute(text("SELECT 1"))
-            migrated = _schema_is_current()
+            current, heads = schema_revisions()
+            migrated = current == heads
         except Exception as error:  # any failure at all means: not ready
             db.session.rollback()
             reason = f"unreachable: {type(error).__name__}"

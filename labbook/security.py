@@ -1,8 +1,12 @@
-"""HTTP security headers on every response."""
+"""HTTP security headers on every response, and the answer to a form without its CSRF token."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from labbook.api import problem_response
 
 # No inline or foreign scripts; styles may be inline because FullCalendar writes its own
 # <style> at run time. Nothing is ever loaded from another host (the labs' intranet may be
@@ -30,5 +34,22 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best_match(
+        ["text/html", "application/json"]) == "application/json"
+
+
+def csrf_refused(error: CSRFError) -> Response | tuple[str, int]:
+    """Every state-changing form and AJAX call outside the bearer-token API carries a CSRF token
+    (CSRFProtect checks each POST); one without is refused before anything happens."""
+    if _wants_json():
+        return problem_response(400, _("The page has expired; reload it and try again."),
+                                code="csrf_failed", detail=error.description)
+    message = _("This form has expired or did not come from labbook, so nothing was done. Go "
+                "back, reload the page and try again. (%(reason)s)", reason=error.description)
+    return render_template("errors/error.html", status=400, message=message), 400
+
+
 def register(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.register_error_handler(CSRFError, csrf_refused)

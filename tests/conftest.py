@@ -22,7 +22,7 @@ from sqlalchemy import text
 from labbook import create_app
 from labbook.accounts.models import User
 from labbook.config import TestingConfig
-from labbook.extensions import db
+from labbook.extensions import db, limiter
 
 
 def _database_url(tmp_dir: str) -> str:
@@ -100,11 +100,37 @@ def _app_context(app: Flask) -> Iterator[None]:
     with app.app_context():
         yield
         _delete_all_rows()
+        limiter.reset()  # what one test counted must not limit the next
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def make_app(app: Flask, database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Builds another app on the test database: production ``Config`` plus the given settings.
+
+    The extensions are shared objects, so Flask-Limiter is bound back to ``app`` afterwards.
+    """
+    built: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        other = create_app({"SECRET_KEY": "another-app-secret-key-0123456789abcdef",
+                            "SQLALCHEMY_DATABASE_URI": database_url, **settings})
+        other.test_client_class = IsolatedClient
+        built.append(other)
+        return other
+
+    yield make
+    for other in built:
+        with other.app_context():
+            db.engine.dispose()
+    limiter.init_app(app)
+    # init_app keeps a "storage is down" verdict from an app whose storage was unreachable;
+    # it would send this app's counts to a fallback store that nothing resets between tests.
+    limiter._storage_dead = False
 
 
 @pytest.fixture

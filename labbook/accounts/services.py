@@ -6,14 +6,17 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from labbook.accounts import passwords
 from labbook.accounts.models import (
     ApiToken,
     Organization,
@@ -27,7 +30,9 @@ from labbook.accounts.uscc import InvalidUSCC, normalize_uscc
 from labbook.audit.services import record
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
-from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.pagination import Page, paginate
+from labbook.ratelimit import digest, forget, hit, lab_clock, wait
 
 MIN_PASSWORD_LENGTH = 10
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -48,36 +53,120 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
-def check_password_policy(password: str) -> None:
+def check_password_policy(password: str, *, email: str = "", name: str = "") -> None:
+    """Refuse a password that is short, only digits or only letters, the user's own email
+    address or name, or one of the best-known passwords."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise _fail("password", _("The password must have at least %(n)d characters.",
                                   n=MIN_PASSWORD_LENGTH))
-    if password.isdigit() or password.isalpha():
+    if password.isdigit():
+        raise _fail("password", _("The password must not be only digits."))
+    if password.isalpha():
         raise _fail("password", _("The password must mix letters with digits or symbols."))
+    folded = "".join(password.split()).casefold()
+    email = normalize_email(email)
+    own = {email, email.partition("@")[0], "".join(name.split()).casefold()} - {""}
+    if folded in own:
+        raise _fail("password", _("The password must not be your email address or your name."))
+    if passwords.is_common(password):
+        raise _fail("password", _("This password is one of the most common ones and is easily "
+                                  "guessed; choose another."))
 
 
-def create_organization(session: Session, *, name: str, uscc: str, tier: PriceTier | str,
-                        weekly_quota_hours: int | None = None) -> Organization:
+def _taken(session: Session, column: Any, value: Any, owner: Any = None) -> bool:
+    """Whether a row other than ``owner`` already has ``value`` in the unique ``column``."""
+    model = column.class_
+    query = select(model.id).where(column == value)
+    if owner is not None:
+        query = query.where(model.id != owner.id)
+    return session.scalar(query) is not None
+
+
+def _organization_name(session: Session, name: str,
+                       organization: Organization | None = None) -> str:
     name = name.strip()
     if not name:
         raise _fail("name", _("The organization needs a name."))
+    limit = Organization.__table__.c.name.type.length
+    if len(name) > limit:
+        raise _fail("name", _("At most %(n)d characters.", n=limit))
+    if _taken(session, Organization.name, name, organization):
+        raise _fail("name", _("An organization named %(name)s already exists.", name=name))
+    return name
+
+
+def _organization_uscc(session: Session, uscc: str,
+                       organization: Organization | None = None) -> str:
     try:
         code = normalize_uscc(uscc)
     except InvalidUSCC as exc:
         raise _fail("uscc", _("The unified social credit code is invalid: %(reason)s",
                               reason=str(exc))) from None
+    if _taken(session, Organization.uscc, code, organization):
+        raise _fail("uscc", _("An organization with code %(code)s already exists.", code=code))
+    return code
+
+
+def _price_tier(tier: PriceTier | str) -> PriceTier:
     try:
-        tier = PriceTier(tier)
+        return PriceTier(tier)
     except ValueError:
         raise _fail("tier", _("Unknown price tier %(tier)s.", tier=tier)) from None
-    if session.scalar(select(Organization.id).where(Organization.name == name)):
-        raise _fail("name", _("An organization named %(name)s already exists.", name=name))
-    if session.scalar(select(Organization.id).where(Organization.uscc == code)):
-        raise _fail("uscc", _("An organization with code %(code)s already exists.", code=code))
+
+
+def _weekly_quota(hours: int | None) -> int | None:
+    if hours is not None and not 1 <= hours <= 168:
+        raise _fail("weekly_quota_hours", _("A weekly quota is from 1 to 168 hours."))
+    return hours
+
+
+def _audit_value(value: Any) -> Any:
+    """A changed value as the audit log keeps it: people by email, labs by code."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, User):
+        return value.email
+    if isinstance(value, Organization):
+        return value.name
+    if isinstance(value, list):
+        return [lab.code for lab in value]
+    return str(value)
+
+
+def _apply_changes(obj: Any, changes: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set ``changes`` on ``obj``; what really changed, as [before, after] for the audit log."""
+    changed = {}
+    for name, value in changes.items():
+        before = getattr(obj, name)
+        if isinstance(before, list):
+            before = list(before)  # a relationship's collection, which the assignment replaces
+        if before != value:
+            setattr(obj, name, value)
+            changed[name] = [_audit_value(before), _audit_value(value)]
+    return changed
+
+
+def create_organization(session: Session, *, name: str, uscc: str, tier: PriceTier | str,
+                        weekly_quota_hours: int | None = None, actor: User | None = None,
+                        now: dt.datetime | None = None) -> Organization:
+    """A new, active organization.
+
+    ``actor`` is the admin who adds it, None for an operator on the command line; when ``now``
+    is given the creation is recorded in the audit log.
+    """
+    if actor is not None:
+        _require_admin(actor)
+    name = _organization_name(session, name)
+    code = _organization_uscc(session, uscc)
+    tier = _price_tier(tier)
     organization = Organization(name=name, uscc=code, tier=tier,
                                 status=OrganizationStatus.ACTIVE,
-                                weekly_quota_hours=weekly_quota_hours)
+                                weekly_quota_hours=_weekly_quota(weekly_quota_hours))
     session.add(organization)
+    if now is not None:
+        session.flush()
+        record(session, actor, organization, "create", at=now, to_state=organization.status.value,
+               name=name, uscc=code, tier=tier.value, weekly_quota_hours=weekly_quota_hours)
     return organization
 
 
@@ -87,34 +176,43 @@ _UNCHANGED: Any = object()
 def update_organization(session: Session, actor: User | None, organization: Organization, *,
                         now: dt.datetime, status: OrganizationStatus | str | None = None,
                         tier: PriceTier | str | None = None,
-                        weekly_quota_hours: int | None = _UNCHANGED) -> Organization:
-    """Change an organization's status, price tier or weekly quota (None: no quota), audited.
+                        weekly_quota_hours: int | None = _UNCHANGED,
+                        name: str | None = None, uscc: str | None = None,
+                        billing_contact: User | None = _UNCHANGED) -> Organization:
+    """Change an organization's name, credit code, status, price tier, weekly quota (None: no
+    quota) or billing contact (None: nobody; else an active member), audited.
 
     ``actor`` is None when an operator acts from the command line.
     """
+    if actor is not None:
+        _require_admin(actor)
     changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = _organization_name(session, name, organization)
+    if uscc is not None:
+        changes["uscc"] = _organization_uscc(session, uscc, organization)
     if status is not None:
         try:
             changes["status"] = OrganizationStatus(status)
         except ValueError:
             raise _fail("status", _("Unknown status %(status)s.", status=status)) from None
     if tier is not None:
-        try:
-            changes["tier"] = PriceTier(tier)
-        except ValueError:
-            raise _fail("tier", _("Unknown price tier %(tier)s.", tier=tier)) from None
+        changes["tier"] = _price_tier(tier)
     if weekly_quota_hours is not _UNCHANGED:
-        if weekly_quota_hours is not None and not 1 <= weekly_quota_hours <= 168:
-            raise _fail("weekly_quota_hours", _("A weekly quota is from 1 to 168 hours."))
-        changes["weekly_quota_hours"] = weekly_quota_hours
-    before = {name: getattr(organization, name) for name in changes}
-    for name, value in changes.items():
-        setattr(organization, name, value)
-    changed = {name: [str(before[name]) if before[name] is not None else None,
-                      str(value) if value is not None else None]
-               for name, value in changes.items() if before[name] != value}
+        changes["weekly_quota_hours"] = _weekly_quota(weekly_quota_hours)
+    if billing_contact is not _UNCHANGED:
+        if billing_contact is not None and (billing_contact.organization_id != organization.id
+                                            or not billing_contact.is_active):
+            raise _fail("billing_contact", _("The billing contact must be an active member of "
+                                             "the organization."))
+        changes["billing_contact"] = billing_contact
+    status_before = organization.status
+    changed = _apply_changes(organization, changes)
     if changed:
-        record(session, actor, organization, "update", at=now, changes=changed)
+        record(session, actor, organization, "update", at=now,
+               from_state=status_before.value if "status" in changed else None,
+               to_state=organization.status.value if "status" in changed else None,
+               changes=changed)
     return organization
 
 
@@ -122,35 +220,77 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_user(session: Session, *, email: str, name: str, password: str,
-                role: Role | str = Role.RESEARCHER, organization: Organization | None = None,
-                labs: list[Lab] | None = None, locale: str = "zh_CN",
-                phone: str = "") -> User:
+def _user_email(session: Session, email: str, user: User | None = None) -> str:
     email = normalize_email(email)
     if not EMAIL_PATTERN.fullmatch(email):
         raise _fail("email", _("%(email)s is not an email address.", email=email))
-    if session.scalar(select(User.id).where(func.lower(User.email) == email)):
+    # Compared in lower case: addresses stored before they were normalized may not be.
+    clash = select(User.id).where(func.lower(User.email) == email)
+    if user is not None:
+        clash = clash.where(User.id != user.id)
+    if session.scalar(clash) is not None:
         raise _fail("email", _("A user with the email %(email)s already exists.", email=email))
+    return email
+
+
+def _user_name(name: str) -> str:
     if not name.strip():
         raise _fail("name", _("The user needs a name."))
+    return name.strip()
+
+
+def _role_and_labs(role: Role | str, organization: Organization | None,
+                   labs: list[Lab]) -> Role:
+    """The role, if it fits the organization and the labs managed."""
     try:
         role = Role(role)
     except ValueError:
         raise _fail("role", _("Unknown role %(role)s.", role=role)) from None
-    if locale not in SUPPORTED_LOCALES:
-        raise _fail("locale", _("Unknown language %(locale)s.", locale=locale))
-    labs = labs or []
     if role == Role.RESEARCHER and organization is None:
         raise _fail("organization", _("A researcher must belong to an organization."))
     if role == Role.LAB_MANAGER and not labs:
         raise _fail("labs", _("A lab manager must manage at least one lab."))
     if role != Role.LAB_MANAGER and labs:
         raise _fail("labs", _("Only lab managers manage labs."))
-    check_password_policy(password)
-    user = User(email=email, name=name.strip(), phone=phone.strip(), role=role,
+    return role
+
+
+def _locale(locale: str) -> str:
+    if locale not in SUPPORTED_LOCALES:
+        raise _fail("locale", _("Unknown language %(locale)s.", locale=locale))
+    return locale
+
+
+def create_user(session: Session, *, email: str, name: str, password: str | None,
+                role: Role | str = Role.RESEARCHER, organization: Organization | None = None,
+                labs: list[Lab] | None = None, locale: str = "zh_CN",
+                phone: str = "", actor: User | None = None,
+                now: dt.datetime | None = None) -> User:
+    """A new account.
+
+    Without a ``password`` it gets one nobody knows, and its owner sets their own through a
+    reset link (``hand_over_password_reset``). ``actor`` is the admin who adds it, None for an
+    operator on the command line; when ``now`` is given the creation is recorded in the audit
+    log.
+    """
+    if actor is not None:
+        _require_admin(actor)
+    email = _user_email(session, email)
+    name = _user_name(name)
+    labs = labs or []
+    role = _role_and_labs(role, organization, labs)
+    locale = _locale(locale)
+    if password is not None:
+        check_password_policy(password, email=email, name=name)
+    user = User(email=email, name=name, phone=phone.strip(), role=role,
                 organization=organization, managed_labs=labs, locale=locale,
-                password_hash=hash_password(password))
+                password_hash=hash_password(password or secrets.token_urlsafe(32)))
     session.add(user)
+    if now is not None:
+        session.flush()
+        record(session, actor, user, "create", at=now, to_state="active", email=email,
+               role=role.value, organization=_audit_value(organization),
+               labs=_audit_value(labs))
     return user
 
 
@@ -171,6 +311,114 @@ def managed_labs(session: Session, actor: User) -> list[Lab]:
 def can_manage_something(actor: User) -> bool:
     """Whether the managers' pages are open to ``actor`` at all."""
     return actor.is_admin or actor.is_lab_manager
+
+
+# -- administration of organizations and users ------------------------------------------------
+
+
+def can_manage_people(actor: User) -> bool:
+    """Organizations and accounts are the institute's: only admins change them."""
+    return actor.is_admin
+
+
+def _require_admin(actor: User) -> None:
+    if not can_manage_people(actor):
+        raise PermissionDenied(_("Only admins manage organizations and users."))
+
+
+def search_organizations(session: Session, *, q: str = "", status: str | None = None,
+                         page: int = 1, per_page: int = 25) -> Page[Organization]:
+    """Organizations whose name or credit code contains ``q`` (in any case), by name."""
+    query = select(Organization).options(selectinload(Organization.members),
+                                         joinedload(Organization.billing_contact))
+    if q.strip():
+        term = q.strip()
+        query = query.where(Organization.name.icontains(term, autoescape=True)
+                            | Organization.uscc.icontains(term, autoescape=True))
+    if status in set(OrganizationStatus):
+        query = query.where(Organization.status == OrganizationStatus(status))
+    return paginate(session, query.order_by(Organization.name), page, per_page)
+
+
+def all_organizations(session: Session) -> list[Organization]:
+    return list(session.scalars(select(Organization).order_by(Organization.name)))
+
+
+def search_users(session: Session, *, q: str = "", role: str | None = None,
+                 organization_id: int | None = None, is_active: bool | None = None,
+                 page: int = 1, per_page: int = 25) -> Page[User]:
+    """Users whose name or email contains ``q`` (in any case), by name."""
+    query = select(User).options(joinedload(User.organization), selectinload(User.managed_labs))
+    if q.strip():
+        term = q.strip()
+        query = query.where(User.name.icontains(term, autoescape=True)
+                            | User.email.icontains(term, autoescape=True))
+    if role in set(Role):
+        query = query.where(User.role == Role(role))
+    if organization_id is not None:
+        query = query.where(User.organization_id == organization_id)
+    if is_active is not None:
+        query = query.where(User.is_active.is_(is_active))
+    return paginate(session, query.order_by(User.name, User.id), page, per_page)
+
+
+def update_user(session: Session, actor: User, user: User, *, now: dt.datetime, email: str,
+                name: str, phone: str, role: Role | str, organization: Organization | None,
+                labs: list[Lab], locale: str) -> User:
+    """An admin changes an account: its address, name, organization, role and labs managed.
+
+    Admins cannot take their own admin role away, so that there is always one left to give it
+    back.
+    """
+    _require_admin(actor)
+    changes = {"email": _user_email(session, email, user), "name": _user_name(name),
+               "phone": phone.strip(), "organization": organization,
+               "role": _role_and_labs(role, organization, labs),
+               # In the order the relationship keeps them, so that the same labs compare equal.
+               "managed_labs": sorted(labs, key=lambda lab: lab.code),
+               "locale": _locale(locale)}
+    if user.id == actor.id and changes["role"] != Role.ADMIN:
+        raise _fail("role", _("You cannot take away your own admin role; ask another admin."))
+    limit = User.__table__.c.phone.type.length
+    if len(changes["phone"]) > limit:
+        raise _fail("phone", _("At most %(n)d characters.", n=limit))
+    changed = _apply_changes(user, changes)
+    if changed:
+        record(session, actor, user, "update", at=now, changes=changed)
+    return user
+
+
+def set_user_active(session: Session, actor: User, user: User, *, active: bool,
+                    now: dt.datetime) -> bool:
+    """Let an account sign in again, or stop it: a deactivated account cannot sign in, and its
+    API tokens and calendar feeds stop working. Returns whether anything changed."""
+    _require_admin(actor)
+    if not active and user.id == actor.id:
+        raise _fail("is_active", _("You cannot deactivate your own account."))
+    if user.is_active == active:
+        return False
+    user.is_active = active
+    record(session, actor, user, "activate" if active else "deactivate", at=now,
+           from_state="inactive" if active else "active",
+           to_state="active" if active else "inactive")
+    return True
+
+
+def hand_over_password_reset(session: Session, actor: User, user: User, *, secret_key: str,
+                             base_url: str, max_age: int, now: dt.datetime) -> PasswordReset:
+    """A one-time link for an admin to hand to ``user`` (a new account, a forgotten password).
+
+    It works once, until ``max_age`` seconds have passed or the password is changed. The audit
+    log records that a link was made, never the link itself.
+    """
+    _require_admin(actor)
+    if not user.is_active:
+        raise _fail("is_active", _("The account is deactivated: activate it first."))
+    reset = password_reset_link(user, secret_key=secret_key, base_url=base_url,
+                                max_age=max_age, now=now)
+    record(session, actor, user, "password_reset_link", at=now,
+           expires_at=reset.expires_at.isoformat())
+    return reset
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -214,6 +462,39 @@ def grant_qualification(session: Session, actor: User, user: User, instrument: I
            instrument_id=instrument.id,
            expires_at=expires_at.isoformat() if expires_at else None)
     return qualification
+
+
+#: What separates the addresses of a list: commas, semicolons (also the Chinese ones), blanks.
+_EMAIL_SEPARATORS = re.compile(r"[\s,;，；、]+")
+
+
+def parse_emails(text: str) -> list[str]:
+    """The addresses in ``text``, normalized, each once, in their order."""
+    return list(dict.fromkeys(normalize_email(email)
+                              for email in _EMAIL_SEPARATORS.split(text or "") if email))
+
+
+def grant_qualifications(session: Session, actor: User, emails: list[str],
+                         instrument: Instrument, *, now: dt.datetime,
+                         expires_at: dt.datetime | None = None) -> list[Qualification]:
+    """Record that everyone in ``emails`` was trained on ``instrument`` (a training session).
+
+    All or nothing: when an address has no account, nobody's record is written.
+    """
+    if not actor.manages(instrument.lab):
+        raise PermissionDenied(_("Only the lab's managers grant qualifications."))
+    emails = [normalize_email(email) for email in emails]
+    if not emails:
+        raise _fail("email", _("Give at least one email address."))
+    users = {user.email: user for user in session.scalars(
+        select(User).where(User.email.in_(emails)))}
+    unknown = [email for email in emails if email not in users]
+    if unknown:
+        problems = [Problem("invalid", _("Nobody has an account with the email %(email)s.",
+                                         email=email), field="email") for email in unknown]
+        raise ValidationError(" ".join(p.message for p in problems), problems=problems)
+    return [grant_qualification(session, actor, users[email], instrument, now=now,
+                                expires_at=expires_at) for email in emails]
 
 
 def get_qualification(session: Session, actor: User, qualification_id: int) -> Qualification:
@@ -261,6 +542,17 @@ def revoke_qualification(session: Session, actor: User, qualification: Qualifica
     qualification.revoked_by_id = actor.id
     record(session, actor, qualification, "revoke", at=now, user_id=qualification.user_id,
            instrument_id=qualification.instrument_id)
+
+
+def revoke_qualifications(session: Session, actor: User, qualification_ids: list[int], *,
+                          now: dt.datetime) -> list[Qualification]:
+    """Revoke several training records at once; one not found among the labs ``actor``
+    manages revokes none."""
+    qualifications = [get_qualification(session, actor, qualification_id)
+                      for qualification_id in dict.fromkeys(qualification_ids)]
+    for qualification in qualifications:
+        revoke_qualification(session, actor, qualification, now=now)
+    return qualifications
 
 
 # -- API tokens -------------------------------------------------------------------------------
@@ -335,3 +627,123 @@ def revoke_api_token(session: Session, actor: User, token: ApiToken, *, now: dt.
         raise NotFound(_("No such token."))
     if token.revoked_at is None:
         token.revoked_at = now
+
+
+# -- sign-in lockout and password reset ---------------------------------------------------------
+
+
+class AccountLocked(DomainError):
+    """Too many failed sign-ins for one address: it may try again in ``retry_after`` seconds."""
+
+    status = 429
+    code = "account_locked"
+
+    def __init__(self, retry_after: int, now: dt.datetime) -> None:
+        super().__init__(_("Too many failed sign-ins: this account is locked for now. Try again "
+                           "after %(time)s (lab time), or set a new password with “Forgot your "
+                           "password?”.", time=lab_clock(retry_after, now)))
+        self.retry_after = retry_after
+
+
+def _failures_key(email: str) -> tuple[str, str]:
+    return "login-failures", digest(normalize_email(email))
+
+
+def sign_in(session: Session, email: str, password: str, *, lockout: str,
+            now: dt.datetime) -> User | None:
+    """``authenticate``, guarded by a lockout.
+
+    Failures are counted per address under ``lockout`` (e.g. "5 per 15 minutes"). Once they
+    reach it, even the right password is refused with AccountLocked until the oldest failure
+    ages out. Addresses without an account are counted alike, so the lockout does not tell
+    which addresses have one. A successful sign-in forgets the failures.
+    """
+    key = _failures_key(email)
+    seconds = wait(lockout, *key)
+    if seconds is not None:
+        raise AccountLocked(seconds, now)
+    user = authenticate(session, email, password)
+    if user is None:
+        seconds = hit(lockout, *key) or wait(lockout, *key)
+        if seconds is not None:
+            raise AccountLocked(seconds, now)
+        return None
+    forget(lockout, *key)
+    return user
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    """A link that lets ``user`` choose a new password until ``expires_at`` or its first use."""
+
+    user: User
+    link: str
+    expires_at: dt.datetime
+
+
+def password_reset_link(user: User, *, secret_key: str, base_url: str, max_age: int,
+                        now: dt.datetime) -> PasswordReset:
+    """A reset link for ``user``, valid for ``max_age`` seconds and only until it is used.
+
+    The caller decides who may have one: the user through their email address, or an admin
+    handing it over.
+    """
+    token = passwords.reset_token(user.id, user.password_hash, secret_key)
+    return PasswordReset(user=user, link=f"{base_url.rstrip('/')}/password/reset/{token}",
+                         expires_at=now + dt.timedelta(seconds=max_age))
+
+
+def request_password_reset(session: Session, email: str, *, secret_key: str, base_url: str,
+                           max_age: int, per_address: str, now: dt.datetime
+                           ) -> PasswordReset | None:
+    """A reset link for the active account with this email address, or None.
+
+    Requests are counted per address under ``per_address`` (e.g. "3 per hour"), so that the
+    form cannot flood a mailbox; beyond that there is no link either. Callers answer the same
+    way whatever comes back, so nobody learns which addresses have accounts.
+    """
+    if hit(per_address, "reset-email", digest(normalize_email(email))) is not None:
+        return None
+    user = user_by_email(session, email)
+    if user is None or not user.is_active:
+        return None
+    return password_reset_link(user, secret_key=secret_key, base_url=base_url, max_age=max_age,
+                               now=now)
+
+
+def _invalid_reset_link(message: str) -> ValidationError:
+    return ValidationError(message, code="invalid_reset_link",
+                           problems=[Problem("invalid_reset_link", message, field="token")])
+
+
+def user_for_password_reset(session: Session, token: str, *, secret_key: str,
+                            max_age: int) -> User:
+    """The active user ``token`` lets set a new password; ValidationError if it does not."""
+    try:
+        user_id, fingerprint = passwords.read_reset_token(token, secret_key, max_age)
+    except SignatureExpired:
+        raise _invalid_reset_link(_("This link to set a new password has expired. Ask for a "
+                                    "new one.")) from None
+    except BadSignature:
+        user_id, fingerprint = None, ""
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.is_active \
+            or not passwords.token_matches(user.password_hash, fingerprint):
+        raise _invalid_reset_link(_("This link to set a new password is not valid or has "
+                                    "already been used. Ask for a new one."))
+    return user
+
+
+def reset_password(session: Session, token: str, password: str, *, secret_key: str,
+                   max_age: int, lockout: str, now: dt.datetime) -> User:
+    """Set the password of the user ``token`` was made for; the token then stops working.
+
+    The failed sign-ins counted under ``lockout`` are forgotten: a locked-out user can get back
+    in this way.
+    """
+    user = user_for_password_reset(session, token, secret_key=secret_key, max_age=max_age)
+    check_password_policy(password, email=user.email, name=user.name)
+    user.password_hash = hash_password(password)
+    record(session, user, user, "reset_password", at=now)
+    forget(lockout, *_failures_key(user.email))
+    return user

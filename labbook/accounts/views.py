@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -19,11 +20,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from labbook.accounts import services as accounts
-from labbook.accounts.forms import ApiTokenForm, LanguageForm, LoginForm
+from labbook.accounts.forms import (
+    ApiTokenForm,
+    EmailPreferencesForm,
+    ForgotPasswordForm,
+    LanguageForm,
+    LoginForm,
+    ResetPasswordForm,
+)
 from labbook.accounts.models import User
 from labbook.core.engine import write_transaction
+from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
-from labbook.extensions import db, login_manager
+from labbook.extensions import db, limiter, login_manager
+from labbook.notify import services as notify
+from labbook.web import FORM_REFUSED
 
 bp = Blueprint("accounts", __name__)
 
@@ -58,13 +69,36 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+def landing_page(user: User) -> str:
+    """Where signing in leads when no page asked for it: admins see the labs side by side,
+    lab managers their day's work, everyone else the catalogue."""
+    if user.is_admin:
+        return url_for("reports.institute_dashboard")
+    if user.is_lab_manager:
+        return url_for("reports.dashboard")
+    return url_for("catalogue.home")
+
+
+def _limit(name: str):
+    """The rate limit configured as ``name``, on POST requests per client address."""
+    return limiter.limit(lambda: current_app.config[name], methods=["POST"])
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@_limit("LABBOOK_RATELIMIT_LOGIN")
 def login():
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next"), url_for("catalogue.home")))
+        return redirect(safe_next(request.args.get("next"), landing_page(current_user)))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = accounts.authenticate(db.session, form.email.data, form.password.data)
+        try:
+            user = accounts.sign_in(db.session, form.email.data, form.password.data,
+                                    lockout=current_app.config["LABBOOK_LOGIN_LOCKOUT"],
+                                    now=utcnow())
+        except accounts.AccountLocked as locked:
+            form.password.errors.append(locked.message)
+            return render_template("accounts/login.html", form=form), 429, \
+                {"Retry-After": str(locked.retry_after)}
         if user is None:
             form.password.errors.append(_("Email or password is wrong, or the account is "
                                           "disabled."))
@@ -72,8 +106,72 @@ def login():
             session.pop("locale", None)
             login_user(user, remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
-            return redirect(safe_next(form.next.data, url_for("catalogue.home")))
+            return redirect(safe_next(form.next.data, landing_page(user)))
     return render_template("accounts/login.html", form=form)
+
+
+# -- password reset ---------------------------------------------------------------------------
+
+
+def _reset_settings() -> dict:
+    config = current_app.config
+    return {"secret_key": config["SECRET_KEY"],
+            "max_age": config["LABBOOK_PASSWORD_RESET_MAX_AGE"]}
+
+
+def _private(response):
+    """The reset link is in the URL: the page must not be stored. (The same-origin referrer
+    policy keeps the URL from other sites, and the form needs the Referer for CSRF over https.)
+    """
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@_limit("LABBOOK_RATELIMIT_PASSWORD_RESET")
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        config = current_app.config
+        reset = accounts.request_password_reset(
+            db.session, form.email.data, base_url=config["LABBOOK_BASE_URL"],
+            per_address=config["LABBOOK_RATELIMIT_RESET_EMAIL"], now=utcnow(),
+            **_reset_settings())
+        if reset is not None:
+            with write_transaction(db.session):
+                notify.password_reset(db.session, reset.user, link=reset.link,
+                                      expires_at=reset.expires_at, now=utcnow())
+        # The same answer whether or not the address has an account.
+        flash(_("If an account uses %(email)s, a link to set a new password is on its way. "
+                "It works once, for %(minutes)d minutes.", email=form.email.data,
+                minutes=config["LABBOOK_PASSWORD_RESET_MAX_AGE"] // 60), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@_limit("LABBOOK_RATELIMIT_PASSWORD_RESET")
+def reset_password(token: str):
+    try:
+        user = accounts.user_for_password_reset(db.session, token, **_reset_settings())
+    except ValidationError as error:
+        return _private(make_response(render_template(
+            "accounts/reset_password.html", form=None, message=error.message), 400))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            with write_transaction(db.session):
+                accounts.reset_password(
+                    db.session, token, form.password.data, now=utcnow(),
+                    lockout=current_app.config["LABBOOK_LOGIN_LOCKOUT"], **_reset_settings())
+        except ValidationError as error:
+            form.password.errors.append(error.message)
+        else:
+            flash(_("Your password was changed. Sign in with the new one."), "success")
+            return redirect(url_for("accounts.login"))
+    # A refused new password re-renders with 200, like every refused form (labbook.web).
+    return _private(make_response(render_template("accounts/reset_password.html", form=form,
+                                                  user=user)))
 
 
 @bp.post("/logout")
@@ -98,9 +196,13 @@ def switch_language():
 # -- profile and API tokens -------------------------------------------------------------------
 
 
-def _profile_page(form: ApiTokenForm, status: int = 200):
+def _profile_page(form: ApiTokenForm, status: int = 200,
+                  email_form: EmailPreferencesForm | None = None):
     user = current_user._get_current_object()
-    return render_template("accounts/profile.html", user=user, form=form,
+    email_form = email_form or EmailPreferencesForm(
+        formdata=None, reminders=user.is_reminder_email_enabled,
+        digests=user.is_digest_email_enabled)
+    return render_template("accounts/profile.html", user=user, form=form, email_form=email_form,
                            labs=accounts.managed_labs(db.session, user),
                            tokens=accounts.api_tokens_of(db.session, user)), status
 
@@ -111,12 +213,25 @@ def profile():
     return _profile_page(ApiTokenForm(formdata=None))
 
 
+@bp.post("/profile/email")
+@login_required
+def email_preferences():
+    form = EmailPreferencesForm()
+    if not form.validate_on_submit():
+        return _profile_page(ApiTokenForm(formdata=None), FORM_REFUSED, email_form=form)
+    with write_transaction(db.session):
+        notify.set_preferences(current_user._get_current_object(),
+                               reminders=form.reminders.data, digests=form.digests.data)
+    flash(_("Your email settings were saved."), "success")
+    return redirect(url_for("accounts.profile"))
+
+
 @bp.post("/profile/tokens")
 @login_required
 def create_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
-        return _profile_page(form, 422)
+        return _profile_page(form, FORM_REFUSED)
     with write_transaction(db.session):
         token, secret = accounts.create_api_token(db.session, current_user._get_current_object(),
                                                   name=form.name.data, now=utcnow())

@@ -1,53 +1,16 @@
-"""Small in-process helpers for serving feeds: a per-token rate limit and an ETag memo.
+"""An in-process ETag memo for serving feeds.
 
-Both live in the memory of one worker process. With several workers a client may get a few
-more requests through, and each worker learns a feed's ETag once; neither affects correctness.
+It lives in the memory of one worker process: with several workers each learns a feed's ETag
+once, which does not affect correctness. (The per-link rate limit is shared by all workers: see
+``labbook.ratelimit``.)
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
-
-
-class SlidingWindowLimiter:
-    """At most ``limit`` requests per ``window`` seconds for each key (a sliding log)."""
-
-    def __init__(self, limit: int, window: float, *, max_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_keys = max_keys
-        self.clock = clock
-        self._hits: dict[Hashable, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: Hashable) -> float | None:
-        """Count a request; None if it may go ahead, else the seconds until one may."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is None:
-                if len(self._hits) >= self.max_keys:
-                    self._forget_idle(now)
-                hits = self._hits[key] = deque()
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1.0, math.ceil(hits[0] + self.window - now))
-            hits.append(now)
-            return None
-
-    def _forget_idle(self, now: float) -> None:
-        idle = [key for key, hits in self._hits.items()
-                if not hits or hits[-1] <= now - self.window]
-        for key in idle:
-            del self._hits[key]
-        while len(self._hits) >= self.max_keys:  # all busy: drop the oldest keys
-            del self._hits[next(iter(self._hits))]
 
 
 class ExpiringMemo:

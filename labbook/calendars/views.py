@@ -25,13 +25,14 @@ from markupsafe import Markup
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
+from labbook import ratelimit
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
 from labbook.booking import services as booking_services
 from labbook.calendars import ical
 from labbook.calendars import services as feed_services
 from labbook.calendars.models import FeedToken
-from labbook.calendars.throttle import ExpiringMemo, SlidingWindowLimiter
+from labbook.calendars.throttle import ExpiringMemo
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
@@ -40,9 +41,6 @@ from labbook.extensions import db
 
 bp = Blueprint("calendars", __name__)
 
-#: Requests per token: plenty for clients polling every few minutes from several devices.
-RATE_LIMIT = 60
-RATE_WINDOW_SECONDS = 600
 #: Clients and proxies may reuse a feed this long before asking again.
 MAX_AGE_SECONDS = 300
 #: How long a feed's ETag is remembered for its fingerprint. Booking changes always show at
@@ -50,7 +48,6 @@ MAX_AGE_SECONDS = 300
 #: time by the others.
 ETAG_TTL_SECONDS = 3600
 
-_limiter = SlidingWindowLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS)
 _etags = ExpiringMemo(max_entries=20_000, ttl=ETAG_TTL_SECONDS)
 _generation = itertools.count(1)
 _catalogue_generation = 0
@@ -121,7 +118,9 @@ def feed(secret: str):
     token = feed_services.token_for_secret(db.session, secret)
     if token is None:
         return _not_found()
-    retry_after = _limiter.hit(token.token_hash)
+    # Counted per link in the shared rate-limit storage, so that every worker sees every poll.
+    retry_after = ratelimit.hit(current_app.config["LABBOOK_RATELIMIT_FEED"], "ical",
+                                token.token_hash)
     if retry_after is not None:
         response = Response("Too Many Requests\n", status=429, mimetype="text/plain")
         response.headers["Retry-After"] = str(int(retry_after))
@@ -222,7 +221,8 @@ def _page(created: dict[str, Any] | None = None, status: int = 200):
     if created is not None:
         # The secret link is on this answer only: it must not be stored anywhere.
         response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The default same-origin policy stays: the page's address holds no secret, and its forms
+    # must send a Referer, which CSRF protection over https requires.
     return response
 
 

@@ -5,6 +5,7 @@ import hashlib
 from email.utils import format_datetime
 
 import pytest
+from limits import parse as parse_limit
 from sqlalchemy import select
 
 from labbook.booking import services as booking_services
@@ -12,7 +13,6 @@ from labbook.booking.models import BookingState
 from labbook.calendars import services as feed_services
 from labbook.calendars import views as calendar_views
 from labbook.calendars.models import FeedToken
-from labbook.calendars.throttle import SlidingWindowLimiter
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from tests.calendars.conftest import count_statements, events_by_uid, parse, subscribe, uid, unfold
@@ -526,8 +526,8 @@ def test_last_used_is_written_at_most_hourly(client, researcher, ago):
     assert reload(token).last_used_at > first - dt.timedelta(seconds=1)
 
 
-def test_the_rate_limit_per_token(client, researcher, monkeypatch):
-    monkeypatch.setattr(calendar_views, "_limiter", SlidingWindowLimiter(3, 600))
+def test_the_rate_limit_per_token(app, client, researcher, monkeypatch):
+    monkeypatch.setitem(app.config, "LABBOOK_RATELIMIT_FEED", "3 per 10 minutes")
     path, other = subscribe(researcher, "mine"), subscribe(researcher, "mine")
     assert [fetch(client, path).status_code for _ in range(3)] == [200, 200, 200]
     limited = fetch(client, path)
@@ -536,8 +536,9 @@ def test_the_rate_limit_per_token(client, researcher, monkeypatch):
     assert fetch(client, other).status_code == 200  # per token
 
 
-def test_polling_every_five_minutes_is_far_below_the_limit():
-    assert calendar_views.RATE_LIMIT / calendar_views.RATE_WINDOW_SECONDS * 300 >= 10
+def test_polling_every_five_minutes_is_far_below_the_limit(app):
+    limit = parse_limit(app.config["LABBOOK_RATELIMIT_FEED"])
+    assert limit.amount / limit.get_expiry() * 300 >= 10
 
 
 # -- cost ---------------------------------------------------------------------------------------
