@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
-from labbook.billing.models import RateCard
+from labbook.billing.models import Charge, ChargeKind, RateCard, Statement
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Category, Instrument, Lab, OpeningHours, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
@@ -170,6 +170,35 @@ def create_booking(**overrides: Any) -> Booking:
     }
     values.update(overrides)
     return _save(Booking(**values))
+
+
+def create_charge(**overrides: Any) -> Charge:
+    """A charge line written straight to the database (an adjustment unless told otherwise)."""
+    organization = overrides.pop("organization", None) or create_organization()
+    lab = overrides.pop("lab", None) or create_lab()
+    occurred_at = overrides.pop("occurred_at", None) or lab_time(dt.date(2026, 11, 2), 10)
+    values: dict[str, Any] = {
+        "kind": ChargeKind.ADJUSTMENT, "organization": organization, "lab": lab,
+        "occurred_at": occurred_at,
+        "period": occurred_at.astimezone(LAB_TZ).strftime("%Y-%m"),
+        "tier": organization.tier, "amount": Decimal("100.00"), "reason": "测试",
+    }
+    values.update(overrides)
+    return _save(Charge(**values))
+
+
+def create_statement(charges: list[Charge], **overrides: Any) -> Statement:
+    """A draft statement holding ``charges`` (of one organization), totalled."""
+    n = next(_sequence)
+    values: dict[str, Any] = {
+        "number": f"LB-2026-{n:06d}", "year": 2026, "sequence": n,
+        "organization": charges[0].organization, "period": charges[0].period,
+        "total": sum((charge.amount for charge in charges), Decimal("0.00")),
+    }
+    values.update(overrides)
+    statement = Statement(**values)
+    statement.charges = charges
+    return _save(statement)
 
 
 def bearer(user: User) -> dict[str, str]:

@@ -10,8 +10,13 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from labbook.core.errors import Problem, ValidationError
+from labbook.extensions import limiter
+from labbook.ratelimit import api_client
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# One budget per client for the whole API rather than per endpoint; none unless configured.
+limiter.shared_limit(lambda: current_app.config["LABBOOK_RATELIMIT_API"], scope="api",
+                     key_func=api_client)(bp)
 E = TypeVar("E", bound=enum.Enum)
 
 PROBLEM_JSON = "application/problem+json"
@@ -69,6 +74,14 @@ def enum_arg(name: str, enum_class: type[E]) -> E | None:
         raise _invalid(name, _("Unknown %(name)s %(value)s.", name=name, value=raw)) from None
 
 
+def bool_arg(name: str) -> bool:
+    """A query parameter that is ``true``/``1`` or ``false``/``0`` (absent: false), or a 422."""
+    raw = (request.args.get(name) or "false").lower()
+    if raw not in ("true", "1", "false", "0"):
+        raise _invalid(name, _("'%(name)s' must be true or false.", name=name))
+    return raw in ("true", "1")
+
+
 def lab_arg(name: str = "lab"):
     """The lab a query parameter names by code (any case), or a 422 naming the parameter."""
     from labbook.catalogue.models import Lab
@@ -100,6 +113,7 @@ def pagination_args() -> tuple[int, int]:
 
 
 from labbook.api import openapi  # noqa: E402,F401  (registers the document route)
+from labbook.billing import api as billing_api  # noqa: E402,F401
 from labbook.booking import api as booking_api  # noqa: E402,F401
 from labbook.calendars import api as calendars_api  # noqa: E402,F401
 from labbook.catalogue import api as catalogue_api  # noqa: E402,F401

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from labbook.api import bp
-from labbook.booking.services import AUTO_CLOSE_GRACE_MINUTES, CHECK_IN_EARLY_MINUTES
+from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
+from labbook.booking.services import (
+    AUTO_CLOSE_GRACE_MINUTES,
+    CHECK_IN_EARLY_MINUTES,
+    NO_SHOW_GRACE_MINUTES,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -443,6 +448,13 @@ PATHS: dict[str, Any] = {
                     "`already_checked_out`. A booking still in use "
                     f"{AUTO_CLOSE_GRACE_MINUTES} minutes after its end is checked out "
                     "automatically at the booked end."),
+    "/bookings/{booking_id}/no-show": _booking_action(
+        "Record a no-show: nobody checked in to an approved booking (the lab's managers)",
+        "markNoShow", with_note=False,
+        description=f"Allowed from {NO_SHOW_GRACE_MINUTES} minutes after the start (or the "
+                    "end, if sooner). Charges the rate card's no-show share of the booked "
+                    "time. 409 codes: `invalid_state`, `too_early_for_no_show`; 403 "
+                    "`not_lab_manager`."),
     "/qualifications": {"post": {
         "summary": "Record that a user is trained on an instrument (its lab's managers)",
         "operationId": "grantQualification", "security": BEARER,
@@ -617,6 +629,288 @@ PATHS |= {
 }
 
 
+SIGNED_MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$",
+                "description": "CNY, exact, two decimals; negative for a credit"}
+PERIOD = {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-11"],
+          "description": "A calendar month, Asia/Shanghai"}
+TIERS = ["internal", "partner", "external"]
+BASES = ["booked", "actual", "larger"]
+CHARGE_KINDS = ["usage", "no_show", "late_cancellation", "service", "adjustment"]
+STATEMENT_STATES = ["draft", "issued", "paid"]
+NULLABLE_INT = {"type": ["integer", "null"]}
+
+SCHEMAS |= {
+    "Charge": {
+        "type": "object",
+        "required": ["id", "kind", "date", "lab", "description", "computation", "amount"],
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"type": "string", "enum": CHARGE_KINDS},
+            "date": {"type": "string", "format": "date",
+                     "description": "Lab-time day of the booked start, the test's completion "
+                                    "or the adjustment"},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "period": PERIOD, "lab": {"type": "string"},
+            "organization": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"}}},
+            "tier": {"type": ["string", "null"], "enum": [*TIERS, None]},
+            "instrument_code": {"type": ["string", "null"]},
+            "service_code": {"type": ["string", "null"]},
+            "booking_id": NULLABLE_INT, "service_request_id": NULLABLE_INT,
+            "statement_id": {"type": ["integer", "null"],
+                             "description": "null while not yet on a statement"},
+            "description": {"type": "string", "description": "What the line is, localized"},
+            "computation": {
+                "type": "object", "required": ["text"],
+                "description": "How the amount was reached. Instrument time: minutes by "
+                               "basis, rounded up to the increment, at least the minimum, "
+                               "× unit_price (per hour) × share_percent / 100, rounded half-up "
+                               "to the fen. Services: samples × unit_price + surcharge.",
+                "properties": {
+                    "text": {"type": "string",
+                             "examples": ["31 min booked → 45 min billed (15-min increments) "
+                                          "× ¥37.50/h = ¥28.13"]},
+                    "basis": {"type": ["string", "null"], "enum": [*BASES, None]},
+                    "booked_minutes": NULLABLE_INT, "actual_minutes": NULLABLE_INT,
+                    "billed_minutes": NULLABLE_INT, "rounding_minutes": NULLABLE_INT,
+                    "minimum_minutes": NULLABLE_INT,
+                    "unit_price": {"oneOf": [{"type": "null"}, MONEY]},
+                    "share_percent": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "samples": NULLABLE_INT,
+                    "surcharge": {"oneOf": [{"type": "null"}, MONEY]}}},
+            "reason": {"type": "string", "description": "Adjustments: why"},
+            "amount": SIGNED_MONEY,
+            "created_at": {"type": "string", "format": "date-time"}}},
+    "NewAdjustment": {
+        "type": "object", "required": ["organization_id", "lab", "amount", "reason"],
+        "properties": {
+            "organization_id": {"type": "integer"},
+            "lab": {"type": "string", "description": "Lab code"},
+            "amount": {"oneOf": [SIGNED_MONEY, {"type": "number"}],
+                       "description": "Yuan, at most two decimals, not zero, at most "
+                                      f"{MAX_ADJUSTMENT} either way; negative for a credit"},
+            "reason": {"type": "string", "maxLength": MAX_REASON},
+            "statement_id": {"type": "integer",
+                             "description": "A draft statement of the organization to put the "
+                                            "line on; otherwise it goes on the next one."}}},
+    "Statement": {
+        "type": "object",
+        "required": ["id", "number", "organization", "period", "state", "total",
+                     "lines_total", "subtotals", "is_partial"],
+        "properties": {
+            "id": {"type": "integer"},
+            "number": {"type": "string", "examples": ["LB-2026-000123"]},
+            "organization": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "uscc": {"type": "string"}}},
+            "period": PERIOD,
+            "state": {"type": "string", "enum": STATEMENT_STATES},
+            "is_partial": {"type": "boolean",
+                           "description": "true for lab managers: only their labs' lines"},
+            "total": {"oneOf": [{"type": "null"}, SIGNED_MONEY],
+                      "description": "The sum of all lines; null for partial viewers"},
+            "lines_total": {**SIGNED_MONEY, "description": "The sum of the lines shown"},
+            "subtotals": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "lab": {"type": "string"}, "name": {"type": "string"},
+                    "lines": {"type": "integer"}, "amount": SIGNED_MONEY}}},
+            "created_at": {"type": "string", "format": "date-time"},
+            "issued_at": {"type": ["string", "null"], "format": "date-time"},
+            "paid_at": {"type": ["string", "null"], "format": "date-time"},
+            "payment_note": {"type": "string"},
+            "csv_url": {"type": "string"}, "xlsx_url": {"type": "string"},
+            "lines": {"type": "array", "items": _ref("Charge"),
+                      "description": "Single statements only; by lab, then date"}}},
+    "CloseResult": {
+        "type": "object", "required": ["period", "already_closed", "statements"],
+        "properties": {
+            "period": PERIOD, "already_closed": {"type": "boolean"},
+            "closed_at": {"type": ["string", "null"], "format": "date-time",
+                          "description": "When the month had been closed (already_closed)"},
+            "statements": {"type": "array", "items": _ref("Statement")}}},
+    "RateCard": {
+        "type": "object", "required": ["id", "tier", "effective_from", "hourly_rate"],
+        "properties": {
+            "id": {"type": "integer"}, "instrument_id": {"type": "integer"},
+            "tier": {"type": "string", "enum": TIERS},
+            "effective_from": {"type": "string", "format": "date",
+                               "description": "Lab date from which bookings are priced on it"},
+            "hourly_rate": MONEY, "billing_basis": {"type": "string", "enum": BASES},
+            "rounding_minutes": {"type": "integer"}, "minimum_minutes": {"type": "integer"},
+            "no_show_percent": {"type": "integer"}, "late_cancel_percent": {"type": "integer"},
+            "is_future": {"type": "boolean", "description": "Not in force yet: can be "
+                                                            "withdrawn"}}},
+    "NewRateCard": {
+        "type": "object", "required": ["tier", "effective_from", "hourly_rate"],
+        "description": "Settings left out are taken from the tier's card in force on "
+                       "effective_from (else: booked, 15, 0, 100, 50).",
+        "properties": {
+            "tier": {"type": "string", "enum": TIERS},
+            "effective_from": {"type": "string", "format": "date",
+                               "description": "Today or later (lab time)"},
+            "hourly_rate": {"oneOf": [MONEY, {"type": "number"}],
+                            "description": f"0 to {MAX_HOURLY_RATE}"},
+            "billing_basis": {"type": "string", "enum": BASES},
+            "rounding_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+            "minimum_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
+            "no_show_percent": {"type": "integer", "minimum": 0, "maximum": 100},
+            "late_cancel_percent": {"type": "integer", "minimum": 0, "maximum": 100}}},
+}
+
+STATEMENT_ACCESS = ("Admins see every statement; an organization's billing contact sees its "
+                    "issued and paid ones; a lab manager sees those with lines of their labs, "
+                    "with only those lines. Others get 404.")
+PAGE_QUERY = [_query("page", "Page number, from 1.",
+                     {"type": "integer", "minimum": 1, "default": 1}),
+              _query("per_page", "Items per page.",
+                     {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})]
+
+
+def _statement_export(kind: str, mimetype: str, operation: str) -> dict[str, Any]:
+    return {"get": {
+        "summary": f"A statement as {kind} (the lines the caller may see)",
+        "operationId": operation, "security": BEARER, "description": STATEMENT_ACCESS,
+        "parameters": [_path_id("statement_id")],
+        "responses": {"200": {"description": f"{kind} attachment named after the statement "
+                                             "number; heading, lines, subtotals per lab, total",
+                              "content": {mimetype: {"schema": {"type": "string"}}}},
+                      **_problem_responses(401, 404)}}}
+
+
+def _statement_action(summary: str, operation: str, description: str,
+                      body: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation_doc: dict[str, Any] = {
+        "summary": summary, "operationId": operation, "security": BEARER,
+        "description": description, "parameters": [_path_id("statement_id")],
+        "responses": {"200": _json(_ref("Statement")),
+                      **_problem_responses(401, 403, 404, 422)}}
+    if body is not None:
+        operation_doc["requestBody"] = _json_body(body, required=False)
+    return {"post": operation_doc}
+
+
+PATHS |= {
+    "/statements": {"get": {
+        "summary": "Monthly statements the caller may see, newest first",
+        "operationId": "listStatements", "security": BEARER, "description": STATEMENT_ACCESS,
+        "parameters": [
+            _query("period", "Month (YYYY-MM).", PERIOD),
+            _query("organization_id", "Only this organization's.",
+                   {"type": "integer", "minimum": 1}),
+            _query("state", "Statement state.", {"type": "string", "enum": STATEMENT_STATES}),
+            *PAGE_QUERY],
+        "responses": {"200": _json(_page_of("Statement")), **_problem_responses(401, 422)},
+    }},
+    "/statements/{statement_id}": {"get": {
+        "summary": "One statement with its lines, subtotals per lab and total",
+        "operationId": "getStatement", "security": BEARER, "description": STATEMENT_ACCESS,
+        "parameters": [_path_id("statement_id")],
+        "responses": {"200": _json(_ref("Statement")), **_problem_responses(401, 404)},
+    }},
+    "/statements/{statement_id}.csv": _statement_export(
+        "CSV", "text/csv", "getStatementCsv"),
+    "/statements/{statement_id}.xlsx": _statement_export(
+        "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "getStatementXlsx"),
+    "/statements/close": {"post": {
+        "summary": "Close a month: one draft statement per organization with unbilled charges "
+                   "of it or earlier (admins)",
+        "operationId": "closeMonth", "security": BEARER,
+        "requestBody": _json_body({"type": "object", "required": ["period"],
+                                   "properties": {"period": PERIOD}}),
+        "description": "201 with the statements created; 200 with already_closed when the "
+                       "month was closed before (nothing is created twice). 422 codes: "
+                       "`invalid_period`, `period_not_ended`; 403 `not_admin`.",
+        "responses": {"201": _json(_ref("CloseResult"), "Closed now"),
+                      "200": _json(_ref("CloseResult"), "Closed before"),
+                      **_problem_responses(401, 403, 409, 422)},
+    }},
+    "/statements/{statement_id}/issue": _statement_action(
+        "Issue a draft statement; it never changes afterwards (admins)", "issueStatement",
+        "422 `statement_issued` when not a draft; 403 `not_admin`."),
+    "/statements/{statement_id}/paid": _statement_action(
+        "Record the payment of an issued statement (admins)", "markStatementPaid",
+        "422 `invalid_state` for a draft or a paid statement; 403 `not_admin`.",
+        {"type": "object", "properties": {"note": {"type": "string",
+                                                   "maxLength": MAX_REASON}}}),
+    "/charges": {
+        "get": {
+            "summary": "Charge lines: all for admins, their labs' for lab managers",
+            "operationId": "listCharges", "security": BEARER,
+            "description": "Researchers get 403 `not_lab_manager`: they see their "
+                           "organization's charges on its statements.",
+            "parameters": [
+                _query("period", "Month (YYYY-MM) the charges belong to.", PERIOD),
+                _query("lab", "Lab code.", {"type": "string"}),
+                _query("organization_id", "Only this organization's.",
+                       {"type": "integer", "minimum": 1}),
+                _query("unbilled", "Only charges not yet on a statement.",
+                       {"type": "boolean", "default": False}),
+                *PAGE_QUERY],
+            "responses": {"200": _json(_page_of("Charge")),
+                          **_problem_responses(401, 403, 422)},
+        },
+        "post": {
+            "summary": "A manual adjustment, positive or a credit, with a reason (admins and "
+                       "the lab's managers)",
+            "operationId": "createAdjustment", "security": BEARER,
+            "requestBody": _json_body(_ref("NewAdjustment")),
+            "description": "422 codes: `required`, `invalid_amount` (not a number of yuan "
+                           "with at most two decimals, zero, or too large), "
+                           "`reason_required`, `statement_not_draft`; 403 "
+                           "`not_lab_manager`; 404 for an unknown organization, lab or "
+                           "statement.",
+            "responses": {"201": _json(_ref("Charge"), "Created"),
+                          **_problem_responses(401, 403, 404, 422)},
+        },
+    },
+    "/instruments/{instrument_id}/rate-cards": {
+        "get": {
+            "summary": "An instrument's rate cards, past and future, and the one in force per "
+                       "tier", "operationId": "listRateCards",
+            "parameters": [_path_id("instrument_id")],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "instrument_id": {"type": "integer"},
+                "items": {"type": "array", "items": _ref("RateCard")},
+                "current": {"type": "object", "description": "Per tier, the card in force "
+                                                             "today (lab time), or null",
+                            "additionalProperties": {"oneOf": [{"type": "null"},
+                                                               _ref("RateCard")]}}}}),
+                **_problem_responses(404)},
+        },
+        "post": {
+            "summary": "A new rate card from a date on (admins and the lab's managers)",
+            "operationId": "createRateCard", "security": BEARER,
+            "parameters": [_path_id("instrument_id")],
+            "requestBody": _json_body(_ref("NewRateCard")),
+            "description": "422 codes: `required`, `invalid`, `invalid_amount`, "
+                           "`out_of_range`, `in_past`, `overlapping_effective_dates` (a card "
+                           "of that tier already starts on that date); 403 `not_lab_manager`.",
+            "responses": {"201": _json(_ref("RateCard"), "Created"),
+                          **_problem_responses(401, 403, 404, 422)},
+        },
+    },
+    "/rate-cards/{card_id}": {"delete": {
+        "summary": "Withdraw a rate card that is not in force yet (admins and the lab's "
+                   "managers)", "operationId": "withdrawRateCard", "security": BEARER,
+        "parameters": [_path_id("card_id")],
+        "description": "409 `rate_card_in_force` once its date has come.",
+        "responses": {"204": {"description": "Withdrawn"},
+                      **_problem_responses(401, 403, 404, 409)},
+    }},
+}
+
+
+def _with_body_limits(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a body documents the 413 of a body beyond MAX_CONTENT_LENGTH."""
+    too_large = {"description": "Request body too large", "content": {
+        "application/problem+json": {"schema": _ref("Problem")}}}
+    return {path: {method: ({**operation, "responses": {"413": too_large,
+                                                         **operation["responses"]}}
+                            if "requestBody" in operation else operation)
+                   for method, operation in item.items()}
+            for path, item in paths.items()}
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -625,7 +919,7 @@ def document() -> dict[str, Any]:
                                 "Jiaozuo Institute of Industrial Technology. Errors are "
                                 "application/problem+json documents with a stable `code`."},
         "servers": [{"url": "/api/v1"}],
-        "paths": PATHS,
+        "paths": _with_body_limits(PATHS),
         "components": {"schemas": SCHEMAS, "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer",
             "description": "API token from the profile page or "

@@ -21,6 +21,11 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def optional_json_body() -> dict[str, Any]:
+    """The JSON object of a request whose body may be left out (then an empty object)."""
+    return json_body() if request.content_length else {}
+
+
 class Fields:
     """Collects every problem with a request body before refusing it."""
 

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, PriceTier, User
 from labbook.audit.models import AuditEvent
 from labbook.audit.services import HistoryEntry, record
@@ -47,6 +48,7 @@ from labbook.booking.models import Booking
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import LAB_TZ, to_lab_time
+from labbook.notify import services as notify
 from labbook.testing.models import ServiceRequest
 
 log = logging.getLogger(__name__)
@@ -365,23 +367,22 @@ def is_billing_contact(actor: User, organization: Organization) -> bool:
 def can_view_statement(actor: User, statement: Statement) -> bool:
     """Admins see every statement; an organization's billing contact sees its issued ones;
     a lab manager sees the statements that hold lines of their labs (only those lines)."""
-    if actor.is_admin:
-        return True
-    if (is_billing_contact(actor, statement.organization)
-            and statement.state != StatementState.DRAFT):
+    if sees_whole_statement(actor, statement):
         return True
     return bool(actor.is_lab_manager and visible_lines(actor, statement))
 
 
+def sees_whole_statement(actor: User, statement: Statement) -> bool:
+    """Admins, and the organization's billing contact once the statement is issued."""
+    return actor.is_admin or (is_billing_contact(actor, statement.organization)
+                              and statement.state != StatementState.DRAFT)
+
+
 def visible_lines(actor: User, statement: Statement) -> list[Charge]:
     """The lines of ``statement`` that ``actor`` may see."""
-    if actor.is_admin or is_billing_contact(actor, statement.organization):
+    if sees_whole_statement(actor, statement):
         return list(statement.charges)
     return [charge for charge in statement.charges if actor.manages_lab_id(charge.lab_id)]
-
-
-def sees_whole_statement(actor: User, statement: Statement) -> bool:
-    return actor.is_admin or is_billing_contact(actor, statement.organization)
 
 
 def get_statement(session: Session, actor: User, statement_id: int) -> Statement:
@@ -442,17 +443,19 @@ def _require_admin(actor: User) -> None:
 
 def issue_statement(session: Session, actor: User, statement: Statement, *,
                     now: dt.datetime) -> Statement:
-    """Draft → issued. From now on the statement never changes."""
+    """Draft → issued. From now on the statement never changes: any attempt to change it is
+    refused as invalid input (422), like every other change that billing refuses."""
     _require_admin(actor)
     if statement.state != StatementState.DRAFT:
-        raise Conflict(_("Statement %(number)s is already issued; an issued statement never "
-                         "changes (corrections are adjustments on the next one).",
-                         number=statement.number), code="statement_issued")
+        raise ValidationError(_("Statement %(number)s is already issued; an issued statement "
+                                "never changes (corrections are adjustments on the next one).",
+                                number=statement.number), code="statement_issued")
     statement.state = StatementState.ISSUED
     statement.issued_at = now
     statement.issued_by_id = actor.id
     record(session, actor, statement, "issue", at=now, from_state="draft", to_state="issued",
            total=str(statement.total))
+    notify.statement_issued(session, statement, now=now)
     return statement
 
 
@@ -465,7 +468,7 @@ def mark_paid(session: Session, actor: User, statement: Statement, *, now: dt.da
                    if statement.state == StatementState.PAID else
                    _("Statement %(number)s is a draft: issue it before recording the payment.",
                      number=statement.number))
-        raise Conflict(message, code="invalid_state")
+        raise ValidationError(message, code="invalid_state")
     note = (note or "").strip()
     if len(note) > MAX_REASON:
         raise ValidationError(_("The note is at most %(n)d characters.", n=MAX_REASON),
@@ -483,10 +486,25 @@ def unbilled_charges(session: Session, actor: User, *, lab_ids: list[int] | None
                      period: str | None = None):
     """A query of the charges not yet on a statement that ``actor`` may see, newest first,
     optionally only those of one month."""
-    query = select(Charge).where(Charge.statement_id.is_(None)) \
-        .order_by(Charge.occurred_at.desc(), Charge.id.desc())
+    return visible_charges(session, actor, lab_ids=lab_ids, period=period, unbilled=True)
+
+
+def can_list_charges(actor: User) -> bool:
+    return actor.is_admin or actor.is_lab_manager
+
+
+def visible_charges(session: Session, actor: User, *, lab_ids: list[int] | None = None,
+                    period: str | None = None, organization_id: int | None = None,
+                    unbilled: bool = False):
+    """A query of the charges ``actor`` may see (admins all, lab managers their labs'),
+    newest first, narrowed by lab, month, organization or to those not yet on a statement."""
+    query = select(Charge).order_by(Charge.occurred_at.desc(), Charge.id.desc())
+    if unbilled:
+        query = query.where(Charge.statement_id.is_(None))
     if period is not None:
         query = query.where(Charge.period == period)
+    if organization_id is not None:
+        query = query.where(Charge.organization_id == organization_id)
     if not actor.is_admin:
         lab_ids = [lab.id for lab in actor.managed_labs
                    if lab_ids is None or lab.id in lab_ids]
@@ -544,8 +562,8 @@ def _rate_card_problems(session: Session, instrument: Instrument, values: RateCa
         RateCard.effective_from == values.effective_from))
     if clash is not None:
         problems.append(Problem("overlapping_effective_dates", _(
-            "A %(tier)s rate card of this instrument already starts on %(date)s; withdraw it "
-            "or choose another date.", tier=values.tier.value,
+            "This instrument already has a rate card for the %(tier)s tier starting on "
+            "%(date)s; withdraw it or choose another date.", tier=TIER_LABELS[values.tier],
             date=values.effective_from.isoformat()), field="effective_from"))
     return problems
 

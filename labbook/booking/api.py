@@ -199,6 +199,12 @@ def check_out(booking_id: int):
     return _change_booking(booking_id, booking_services.check_out)
 
 
+@bp.post("/bookings/<int:booking_id>/no-show")
+@token_required
+def mark_no_show(booking_id: int):
+    return _change_booking(booking_id, booking_services.mark_no_show)
+
+
 def _instrument_or_404(instrument_id: int) -> Instrument:
     instrument = db.session.get(Instrument, instrument_id)
     if instrument is None:

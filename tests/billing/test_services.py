@@ -24,6 +24,7 @@ from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, PermissionDenied, ValidationError
 from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
 from labbook.testing import services as testing
 from tests.factories import (
     create_admin,
@@ -226,7 +227,7 @@ def test_the_database_refuses_a_second_charge_for_one_booking():
                           lab_id=charge.lab_id, booking_id=booking.id,
                           occurred_at=charge.occurred_at, period=charge.period,
                           amount=Decimal("1.00")))
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         db.session.commit()
     db.session.rollback()
 
@@ -274,6 +275,7 @@ def test_managers_of_other_labs_and_researchers_make_no_adjustments():
 @pytest.mark.parametrize(("text", "valid"), [
     ("12.5", True), ("-3.10", True), (7, True), ("1.234", False), ("abc", False),
     ("NaN", False), ("Infinity", False), (None, False), (True, False), ("", False),
+    ("1e30", False),  # beyond the decimal context: refused, not an uncaught error
 ])
 def test_amounts_are_parsed_exactly(text, valid):
     if valid:
@@ -388,11 +390,11 @@ def test_an_issued_statement_never_changes_and_is_paid_once():
     completed(instrument, user, OCT_12, 9, 60)
     [statement] = close("2026-10").statements
     admin = create_admin()
-    with pytest.raises(Conflict):
+    with pytest.raises(ValidationError):
         billing.mark_paid(db.session, admin, statement, now=AFTER_OCTOBER)
     with write_transaction(db.session):
         billing.issue_statement(db.session, admin, statement, now=AFTER_OCTOBER)
-    with pytest.raises(Conflict) as again:
+    with pytest.raises(ValidationError) as again:
         billing.issue_statement(db.session, admin, statement, now=AFTER_OCTOBER)
     assert again.value.code == "statement_issued"
     with pytest.raises(ValidationError) as adjusted:
@@ -495,3 +497,32 @@ def test_a_rate_card_with_the_same_start_is_refused_and_a_future_one_withdrawn()
         billing.withdraw_rate_card(db.session, manager, card, now=now)
     db.session.rollback()
     assert db.session.get(RateCard, card.id) is None
+
+
+def test_a_manager_who_is_also_the_billing_contact_sees_only_their_labs_lines_of_a_draft():
+    instrument = instrument_at("60.00")
+    other = instrument_at("60.00")
+    user = create_user()
+    completed(instrument, user, OCT_12, 9, 60)
+    completed(other, user, OCT_12, 14, 60)
+    [statement] = close("2026-10").statements
+    manager = create_manager(instrument.lab, organization=user.organization)
+    user.organization.billing_contact = manager
+    db.session.commit()
+    assert not billing.sees_whole_statement(manager, statement)
+    assert [c.lab_id for c in billing.visible_lines(manager, statement)] == [instrument.lab_id]
+
+
+def test_issuing_a_statement_emails_the_billing_contact():
+    instrument = instrument_at("60.00")
+    user = create_user()
+    completed(instrument, user, OCT_12, 9, 60)
+    [statement] = close("2026-10").statements
+    user.organization.billing_contact = user
+    db.session.commit()
+    with write_transaction(db.session):
+        billing.issue_statement(db.session, create_admin(), statement, now=AFTER_OCTOBER)
+    db.session.rollback()
+    [mail] = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "statement_issued")).all()
+    assert mail.recipient == user.email and statement.number in mail.subject

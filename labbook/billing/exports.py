@@ -1,0 +1,100 @@
+"""A statement as a table, and that table as CSV and XLSX.
+
+Both files carry the statement's heading (number, organization, USCC, period, state), one row
+per line, a subtotal per lab and a total. Amounts stay numbers (Decimal in the table, plain
+numbers in CSV, numeric cells in XLSX) so that a spreadsheet can add them up; only text is
+guarded against being read as a formula. ``labbook.core.tables`` writes both files, as it does
+the reports'.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import gettext as _
+
+from labbook.billing.forms import STATE_LABELS
+from labbook.billing.lines import computation, describe, kind_label, line_date
+from labbook.billing.models import Charge, ChargeKind, Statement
+from labbook.billing.services import lab_subtotals
+from labbook.core.tables import Cell, Column, Kind, Table, to_csv, to_xlsx
+from labbook.i18n import localized
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def statement_heading(statement: Statement) -> list[tuple[str, str]]:
+    """The label/value pairs printed above the table."""
+    return [(_("Statement"), statement.number),
+            (_("Organization"), statement.organization.name),
+            (_("Unified social credit code"), statement.organization.uscc),
+            (_("Period"), statement.period),
+            (_("State"), str(STATE_LABELS[statement.state]))]
+
+
+def _columns() -> list[Column]:
+    return [Column("date", _("Date"), width=12),
+            Column("lab", _("Lab"), width=10),
+            Column("kind", _("Kind"), width=14),
+            Column("description", _("Description"), width=48, wrap=True),
+            Column("computation", _("Computation"), width=60, wrap=True),
+            Column("quantity", _("Quantity"), Kind.COUNT, width=10),
+            Column("unit", _("Unit"), width=8),
+            Column("rate", _("Rate (¥/h or ¥/sample)"), Kind.MONEY, width=12),
+            # A whole percent: a count's format keeps "100" from showing as "100.0".
+            Column("share", _("Share %"), Kind.COUNT, width=8),
+            Column("amount", _("Amount (¥)"), Kind.MONEY, width=14)]
+
+
+def _quantity(charge: Charge) -> tuple[int | None, str, Decimal | None]:
+    """Quantity, its unit and the price per unit of rate (hour or sample)."""
+    if charge.kind == ChargeKind.SERVICE:
+        return charge.samples, _("samples"), charge.unit_price
+    if charge.kind == ChargeKind.ADJUSTMENT:
+        return None, "", None
+    return charge.billed_minutes, _("min"), charge.unit_price
+
+
+def _line_row(charge: Charge) -> tuple[Cell, ...]:
+    quantity, unit, price = _quantity(charge)
+    share = None if charge.kind == ChargeKind.ADJUSTMENT else charge.share_percent
+    return (line_date(charge), charge.lab.code, kind_label(charge.kind), describe(charge),
+            computation(charge), quantity, unit, price, share, charge.amount)
+
+
+def _sum_row(label: str, amount: Decimal) -> tuple[Cell, ...]:
+    return (None, None, None, label, None, None, None, None, None, amount)
+
+
+def statement_table(statement: Statement, lines: list[Charge]) -> Table:
+    """The ``lines`` grouped by lab with a subtotal each, and their total.
+
+    ``lines`` are what the reader may see (a lab manager: only their labs' lines); when that is
+    not the whole statement, the total row totals the lines shown, not the statement.
+    """
+    rows: list[tuple[Cell, ...]] = []
+    subtotals = []
+    total = Decimal("0.00")
+    for group in lab_subtotals(lines):
+        rows += [_line_row(charge) for charge in group.lines]
+        subtotals.append(len(rows))
+        rows.append(_sum_row(_("Subtotal %(lab)s %(name)s", lab=group.lab.code,
+                                name=localized(group.lab, "name")), group.total))
+        total += group.total
+    whole = {charge.id for charge in lines} == {charge.id for charge in statement.charges}
+    return Table(_columns(), rows,
+                 _sum_row(_("Total") if whole else _("Total of the lines shown"), total),
+                 subtotals)
+
+
+def export_filename(statement: Statement, extension: str) -> str:
+    return f"{statement.number}.{extension}"
+
+
+def statement_csv(statement: Statement, lines: list[Charge]) -> bytes:
+    return to_csv(statement_table(statement, lines), statement_heading(statement))
+
+
+def statement_xlsx(statement: Statement, lines: list[Charge]) -> bytes:
+    return to_xlsx(statement_table(statement, lines), statement.number,
+                   statement_heading(statement))

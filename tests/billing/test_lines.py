@@ -1,0 +1,139 @@
+"""What a charge line says it is and how it says it was computed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from flask_babel import force_locale
+
+from labbook.accounts.models import PriceTier
+from labbook.billing import services as billing
+from labbook.billing.lines import computation, describe, kind_label, line_date, money
+from labbook.billing.models import BillingBasis, ChargeKind
+from labbook.booking.models import BookingState
+from labbook.extensions import db
+from tests.factories import (
+    create_admin,
+    create_booking,
+    create_charge,
+    create_instrument,
+    create_service,
+    create_statement,
+    lab_time,
+)
+
+DAY = dt.date(2026, 11, 2)
+NOW = lab_time(dt.date(2026, 11, 30), 12)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with force_locale("en"):
+        yield
+
+
+def booking_charge(rate: str, minutes: int, *, kind: ChargeKind = ChargeKind.USAGE,
+                   basis: BillingBasis = BillingBasis.BOOKED, rounding: int = 15,
+                   minimum: int = 0, used: int | None = None, share: int = 50):
+    instrument = create_instrument(code="XRD-01", name_en="X-ray diffractometer",
+                                   name_zh="X射线衍射仪", rates={PriceTier.EXTERNAL: Decimal(rate)})
+    card = instrument.rate_cards[0]
+    card.billing_basis, card.rounding_minutes, card.minimum_minutes = basis, rounding, minimum
+    card.no_show_percent = card.late_cancel_percent = share
+    start = lab_time(DAY, 9)
+    booking = create_booking(instrument=instrument, start_at=start,
+                             end_at=start + dt.timedelta(minutes=minutes),
+                             state=BookingState.COMPLETED)
+    if used is not None:
+        booking.checked_in_at = start
+        booking.checked_out_at = start + dt.timedelta(minutes=used)
+    charge = {ChargeKind.USAGE: billing.charge_completed_booking,
+              ChargeKind.NO_SHOW: billing.charge_no_show,
+              ChargeKind.LATE_CANCELLATION: billing.charge_late_cancellation}[kind](
+        db.session, booking, now=NOW)
+    db.session.commit()
+    return charge
+
+
+def test_31_minutes_booked_at_37_50_in_15_minute_increments():
+    charge = booking_charge("37.50", 31)
+    assert describe(charge) == "XRD-01 X-ray diffractometer, 2026-11-02 09:00–09:31"
+    assert computation(charge) == ("31 min booked → 45 min billed (15-min increments) "
+                                   "× ¥37.50/h = ¥28.13")
+    assert line_date(charge) == DAY
+
+
+def test_the_chinese_name_outside_english():
+    charge = booking_charge("37.50", 31)
+    with force_locale("zh_CN"):
+        assert describe(charge).startswith("XRD-01 X射线衍射仪, 2026-11-02 09:00")
+
+
+def test_actual_basis_with_a_minimum():
+    charge = booking_charge("60.00", 60, basis=BillingBasis.ACTUAL, minimum=30, used=10)
+    assert computation(charge) == ("10 min used → 30 min billed (15-min increments, minimum "
+                                   "30 min) × ¥60.00/h = ¥30.00")
+
+
+def test_the_larger_of_booked_and_used():
+    charge = booking_charge("100.00", 60, basis=BillingBasis.LARGER, rounding=1, used=75)
+    assert computation(charge) == ("the larger of 60 min booked and 75 min used → 75 min "
+                                   "billed × ¥100.00/h = ¥125.00")
+
+
+def test_actual_basis_never_used():
+    charge = booking_charge("100.00", 60, basis=BillingBasis.ACTUAL, minimum=15)
+    assert computation(charge).startswith("not used → 15 min billed")
+
+
+def test_no_show_says_so_with_its_share():
+    charge = booking_charge("200.00", 60, kind=ChargeKind.NO_SHOW, share=50)
+    assert describe(charge).startswith("No-show: XRD-01 X-ray diffractometer, 2026-11-02")
+    assert computation(charge) == ("no-show: 50 % of 60 min booked → 60 min billed "
+                                   "(15-min increments) × ¥200.00/h = ¥100.00")
+
+
+def test_late_cancellation_says_so_with_its_share():
+    charge = booking_charge("37.50", 31, kind=ChargeKind.LATE_CANCELLATION, share=33)
+    assert describe(charge).startswith("Late cancellation: XRD-01")
+    # 45/60 × 37.50 × 33 % = 9.28125 → 9.28
+    assert computation(charge) == ("late cancellation: 33 % of 31 min booked → 45 min billed "
+                                   "(15-min increments) × ¥37.50/h = ¥9.28")
+
+
+def test_a_testing_service_with_express():
+    service = create_service(code="FOOD-S001", name_en="Pesticide residues",
+                             express_surcharge_percent=50)
+    charge = create_charge(kind=ChargeKind.SERVICE, lab=service.lab, service=service, samples=5,
+                           unit_price=Decimal("120.00"), surcharge=Decimal("300.00"),
+                           amount=Decimal("900.00"), reason="")
+    assert describe(charge) == "FOOD-S001 Pesticide residues, 5 samples, express"
+    assert computation(charge) == "5 samples × ¥120.00 + express ¥300.00 = ¥900.00"
+    one = create_charge(kind=ChargeKind.SERVICE, lab=service.lab, service=service, samples=1,
+                        unit_price=Decimal("1200.00"), surcharge=Decimal("0.00"),
+                        amount=Decimal("1200.00"), reason="")
+    assert describe(one) == "FOOD-S001 Pesticide residues, 1 sample"
+    assert computation(one) == "1 sample × ¥1,200.00 = ¥1,200.00"
+
+
+def test_an_adjustment_gives_its_reason_and_author():
+    admin = create_admin(name="Wang Fang")
+    charge = create_charge(amount=Decimal("-12.50"), reason="Double-booked slot refunded",
+                           created_by=admin)
+    assert describe(charge) == "Adjustment: Double-booked slot refunded"
+    assert computation(charge) == "entered by Wang Fang on 2026-11-02 = -¥12.50"
+    assert kind_label(charge.kind) == "Adjustment"
+
+
+def test_a_late_charge_on_a_later_statement_is_labelled_with_its_month():
+    late = create_charge(occurred_at=lab_time(dt.date(2026, 10, 31), 23), reason="Late")
+    create_statement([late], period="2026-11")
+    assert line_date(late) == dt.date(2026, 10, 31)
+    assert describe(late) == "Adjustment: Late (late charge of 2026-10)"
+
+
+def test_money_puts_the_sign_before_the_currency():
+    assert money(Decimal("1234.5")) == "¥1,234.50"
+    assert money(Decimal("-0.01")) == "-¥0.01"
