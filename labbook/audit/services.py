@@ -1,4 +1,4 @@
-"""Recording audit events inside the caller's transaction."""
+"""Recording audit events inside the caller's transaction, and finding them again."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
+from labbook.core.pagination import Page, paginate
 
 # One Core INSERT, built once: every state change records an event, and the unit of work would
 # cost several times the statement itself. Events are never changed after they are written, so
@@ -41,3 +42,52 @@ def history(session: Session, obj: Any) -> list[HistoryEntry]:
         .where(AuditEvent.object_type == obj.__tablename__, AuditEvent.object_id == obj.id)
         .order_by(AuditEvent.at, AuditEvent.id))
     return [HistoryEntry(event, name) for event, name in rows]
+
+
+# -- the audit log viewer ---------------------------------------------------------------------
+
+
+def can_view_audit_log(actor: User) -> bool:
+    return actor.is_admin
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events to list; ``since`` and ``until`` are UTC moments (from and before)."""
+
+    person: str = ""
+    object_type: str | None = None
+    object_id: int | None = None
+    action: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def search_events(session: Session, criteria: AuditFilter, *, page: int = 1,
+                  per_page: int = 50) -> Page[HistoryEntry]:
+    """Events matching ``criteria``, newest first, with the acting users' names. ``person``
+    matches part of the actor's name or email address."""
+    query = select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
+    person = criteria.person.strip()
+    if person:
+        query = query.where(User.name.icontains(person, autoescape=True)
+                            | User.email.icontains(person, autoescape=True))
+    if criteria.object_type:
+        query = query.where(AuditEvent.object_type == criteria.object_type)
+    if criteria.object_id is not None:
+        query = query.where(AuditEvent.object_id == criteria.object_id)
+    if criteria.action:
+        query = query.where(AuditEvent.action == criteria.action)
+    if criteria.since is not None:
+        query = query.where(AuditEvent.at >= criteria.since)
+    if criteria.until is not None:
+        query = query.where(AuditEvent.at < criteria.until)
+    result = paginate(session, query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+                      page, per_page, scalars=False)
+    result.items = [HistoryEntry(event, name) for event, name in result.items]
+    return result
+
+
+def recorded_values(session: Session, column: Any) -> list[str]:
+    """The values ``column`` (object type, action) has in the log, for the filter's choices."""
+    return list(session.scalars(select(column).distinct().order_by(column)))

@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
-    EmailField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -71,9 +70,21 @@ class BlackoutCancelForm(FlaskForm):
 
 
 class GrantQualificationForm(FlaskForm):
-    """Record that a user has been trained on an instrument."""
+    """Record that people have been trained on an instrument: one person, or everyone at a
+    training session."""
 
-    email = EmailField(_l("User's email"), validators=[DataRequired(), Length(max=254)])
+    email = TextAreaField(_l("Email addresses"), validators=[
+        DataRequired(message=_l("Give at least one email address.")), Length(max=20_000)],
+        description=_l("One or several, separated by commas, spaces or new lines — e.g. "
+                       "everyone at a training session."))
     instrument_id = SelectField(_l("Instrument"), coerce=int, validators=[
         InputRequired(message=_l("Choose an instrument."))])
     valid_until = _date_field(_l("Valid through (optional)"), Optional())
+
+
+class RevokeQualificationsForm(FlaskForm):
+    """Revoke several training records at once."""
+
+    qualification_ids = SelectMultipleField(
+        _l("Training records"), coerce=int, validate_choice=False,
+        validators=[DataRequired(message=_l("Select at least one training record."))])

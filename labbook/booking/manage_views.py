@@ -17,25 +17,26 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, Field, HiddenField, SelectChoice, StringField
+from wtforms import DateTimeLocalField, HiddenField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
+from labbook.accounts.views import safe_next
 from labbook.booking import services
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
     BlackoutForm,
     DecisionForm,
     GrantQualificationForm,
+    RevokeQualificationsForm,
 )
 from labbook.booking.models import Blackout, Booking, BookingState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import (
     Conflict,
-    DomainError,
     NotFound,
     PermissionDenied,
     Problem,
@@ -44,6 +45,7 @@ from labbook.core.errors import (
 from labbook.core.time import LAB_TZ, to_lab_time, utcnow
 from labbook.extensions import db, login_manager
 from labbook.i18n import localized
+from labbook.web import FORM_REFUSED, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -77,19 +79,6 @@ def _actor() -> User:
     return current_user._get_current_object()
 
 
-def _show_errors(form: FlaskForm, error: DomainError, fields: dict[str | None, Field]) -> None:
-    """Put a service's refusal next to the form fields it is about."""
-    problems = error.problems or []
-    placed = False
-    for problem in problems:
-        field = fields.get(problem.field) or fields.get(problem.code)
-        if field is not None:
-            field.errors = [*field.errors, problem.message]
-            placed = True
-    if not placed:
-        form.form_errors.append(error.message)
-
-
 # -- approvals --------------------------------------------------------------------------------
 
 
@@ -112,7 +101,7 @@ def decide():
     actor = _actor()
     form = DecisionForm()
     if not form.validate_on_submit():
-        return _approvals_page(form, 422)
+        return _approvals_page(form, FORM_REFUSED)
     approve = form.action.data == "approve"
     try:
         with write_transaction(db.session):
@@ -120,8 +109,8 @@ def decide():
                                                  approve=approve, note=form.note.data or "",
                                                  now=utcnow())
     except ValidationError as error:
-        _show_errors(form, error, {"note": form.note})
-        return _approvals_page(form, 422)
+        show_errors(form, error, {"note": form.note})
+        return _approvals_page(form, FORM_REFUSED)
     for decision in decisions:
         flash(*_decision_message(decision, approve))
     return redirect(url_for(".approvals", lab=request.args.get("lab") or None))
@@ -241,6 +230,7 @@ def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] |
             "can_check_in": services.can_check_in(actor, booking, now=now),
             "can_check_out": services.can_check_out(actor, booking),
             "can_correct": services.can_correct_actual_times(actor, booking),
+            "can_mark_no_show": services.can_mark_no_show(actor, booking, now=now),
         })
     today = now.astimezone(tz).date()
     query = {"date": day.isoformat()} if day != today else {}
@@ -287,7 +277,7 @@ def correct_actual_times(booking_id: int):
     form = ActualTimesForm(prefix=_form_prefix(booking_id))
     day = _parse_day(form.date.data) or booking.start_at.astimezone(tz).date()
     if not form.validate_on_submit():
-        return _today_page(lab, day, failed=(booking_id, form), status=422)
+        return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             booking = db.session.get(Booking, booking_id)
@@ -297,10 +287,10 @@ def correct_actual_times(booking_id: int):
                 checked_out_at=_aware(form.checked_out_at.data, tz), reason=form.reason.data,
                 now=utcnow())
     except ValidationError as error:
-        _show_errors(form, error, {"checked_in_at": form.checked_in_at,
+        show_errors(form, error, {"checked_in_at": form.checked_in_at,
                                    "checked_out_at": form.checked_out_at,
                                    "reason": form.reason})
-        return _today_page(lab, day, failed=(booking_id, form), status=422)
+        return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     except Conflict as error:
         flash(error.message, "danger")
     else:
@@ -308,6 +298,26 @@ def correct_actual_times(booking_id: int):
               "success")
     query = {"date": day.isoformat()} if day != _lab_today(lab) else {}
     return redirect(url_for(".today", code=lab.code, **query))
+
+
+@bp.post("/bookings/<int:booking_id>/no-show")
+def mark_no_show(booking_id: int):
+    actor = _actor()
+    booking = db.session.get(Booking, booking_id)
+    if booking is None or not actor.manages(booking.instrument.lab):
+        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    back = safe_next(request.form.get("next"),
+                     url_for(".today", code=booking.instrument.lab.code))
+    try:
+        with write_transaction(db.session):
+            booking = db.session.get(Booking, booking_id)
+            assert booking is not None
+            services.mark_no_show(db.session, actor, booking, now=utcnow())
+    except Conflict as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("Booking #%(id)d is recorded as a no-show.", id=booking_id), "success")
+    return redirect(back)
 
 
 # -- blackouts --------------------------------------------------------------------------------
@@ -364,7 +374,7 @@ def create_blackout():
     labs = accounts.managed_labs(db.session, actor)
     form = _blackout_form(labs)
     if not form.validate_on_submit():
-        return _blackouts_page(form, labs, 422)
+        return _blackouts_page(form, labs, FORM_REFUSED)
     kind, _sep, target_id = form.scope.data.partition(":")
     start = _lab_moment(form.start_date.data, form.start_time.data)
     end = _lab_moment(form.end_date.data, form.end_time.data)
@@ -380,12 +390,12 @@ def create_blackout():
                 reason=form.reason.data, now=utcnow())
             blackout_id = blackout.id
     except ValidationError as error:
-        _show_errors(form, error, {"reason": form.reason, "invalid_interval": form.end_time,
+        show_errors(form, error, {"reason": form.reason, "invalid_interval": form.end_time,
                                    "instrument_id": form.scope})
-        return _blackouts_page(form, labs, 422)
+        return _blackouts_page(form, labs, FORM_REFUSED)
     except (PermissionDenied, NotFound) as error:
         form.scope.errors = [*form.scope.errors, error.message]
-        return _blackouts_page(form, labs, 422)
+        return _blackouts_page(form, labs, FORM_REFUSED)
     flash(_("The closure was saved."), "success")
     if hit:
         flash(ngettext("It hits %(num)d booking: choose what to cancel below.",
@@ -423,7 +433,7 @@ def blackout_cancel_bookings(blackout_id: int):
     blackout = services.get_blackout(db.session, actor, blackout_id)
     form, affected = _cancel_form(blackout, formdata=True)
     if not form.validate_on_submit():
-        return _blackout_page(blackout, form, affected, 422)
+        return _blackout_page(blackout, form, affected, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             blackout = services.get_blackout(db.session, actor, blackout_id)
@@ -431,9 +441,9 @@ def blackout_cancel_bookings(blackout_id: int):
                                                      form.booking_ids.data,
                                                      notice=form.notice.data, now=utcnow())
     except ValidationError as error:
-        _show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
+        show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
         return _blackout_page(blackout, form, services.affected_bookings(db.session, blackout),
-                              422)
+                              FORM_REFUSED)
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")
     return redirect(url_for(".blackout_detail", blackout_id=blackout_id))
@@ -455,13 +465,16 @@ def _grant_form(labs: list[Lab], *, formdata: bool = True) -> GrantQualification
     return form
 
 
-def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: int = 200):
+def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: int = 200, *,
+                         revoke_form: RevokeQualificationsForm | None = None):
     now = utcnow()
     instrument_id = request.args.get("instrument", type=int)
     records = accounts.qualifications_for(db.session, _actor(), now=now,
                                           instrument_id=instrument_id)
+    revoke_form = revoke_form or RevokeQualificationsForm(formdata=None)
     return render_template("manage/qualifications.html", form=form, records=records, now=now,
-                           labs=labs, instrument_id=instrument_id,
+                           labs=labs, instrument_id=instrument_id, revoke_form=revoke_form,
+                           selected=set(revoke_form.qualification_ids.data or []),
                            one_day=dt.timedelta(days=1)), status
 
 
@@ -477,33 +490,51 @@ def grant_qualification():
     labs = accounts.managed_labs(db.session, actor)
     form = _grant_form(labs)
     if not form.validate_on_submit():
-        return _qualifications_page(form, labs, 422)
+        return _qualifications_page(form, labs, FORM_REFUSED)
     expires_at = None
     if form.valid_until.data is not None:
         # Valid through the whole of that day in the lab.
         expires_at = _lab_moment(form.valid_until.data + dt.timedelta(days=1), dt.time(0))
     try:
         with write_transaction(db.session):
-            user = accounts.user_by_email(db.session, form.email.data)
-            if user is None:
-                raise ValidationError(_("Nobody has an account with the email %(email)s.",
-                                        email=form.email.data.strip()))
             instrument = db.session.get(Instrument, form.instrument_id.data)
             if instrument is None:
                 raise NotFound(_("No instrument with id %(id)d.", id=form.instrument_id.data))
-            accounts.grant_qualification(db.session, actor, user, instrument, now=utcnow(),
-                                         expires_at=expires_at)
-            message = _("%(name)s may now use %(instrument)s.", name=user.name,
-                        instrument=localized(instrument, "name"))
+            granted = accounts.grant_qualifications(
+                db.session, actor, accounts.parse_emails(form.email.data), instrument,
+                now=utcnow(), expires_at=expires_at)
+            names = [qualification.user.name for qualification in granted]
+            instrument_name = localized(instrument, "name")
     except ValidationError as error:
-        target = form.valid_until if any(p.field == "expires_at" for p in error.problems) \
-            else form.email
-        target.errors = [*target.errors, error.message]
-        return _qualifications_page(form, labs, 422)
+        show_errors(form, error, {"email": form.email, "expires_at": form.valid_until})
+        return _qualifications_page(form, labs, FORM_REFUSED)
     except (PermissionDenied, NotFound) as error:
         form.instrument_id.errors = [*form.instrument_id.errors, error.message]
-        return _qualifications_page(form, labs, 422)
+        return _qualifications_page(form, labs, FORM_REFUSED)
+    if len(names) == 1:
+        message = _("%(name)s may now use %(instrument)s.", name=names[0],
+                    instrument=instrument_name)
+    else:
+        message = ngettext("%(num)d person may now use %(instrument)s: %(names)s.",
+                           "%(num)d people may now use %(instrument)s: %(names)s.", len(names),
+                           instrument=instrument_name, names=", ".join(names))
     flash(message, "success")
+    return redirect(url_for(".qualifications", instrument=request.args.get("instrument")))
+
+
+@bp.post("/qualifications/revoke")
+def revoke_qualifications():
+    actor = _actor()
+    form = RevokeQualificationsForm()
+    if not form.validate_on_submit():
+        labs = accounts.managed_labs(db.session, actor)
+        return _qualifications_page(_grant_form(labs, formdata=False), labs, FORM_REFUSED,
+                                    revoke_form=form)
+    with write_transaction(db.session):
+        revoked = accounts.revoke_qualifications(db.session, actor,
+                                                 form.qualification_ids.data, now=utcnow())
+    flash(ngettext("%(num)d training record was revoked.",
+                   "%(num)d training records were revoked.", len(revoked)), "success")
     return redirect(url_for(".qualifications", instrument=request.args.get("instrument")))
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,6 +30,23 @@ DATA_DIR = Path(__file__).parent / "data"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 FILE_ORDER = ("labs.csv", "categories.csv", "instruments.csv", "services.csv", "manifest.csv")
+FEN = Decimal("0.01")
+
+# What the files accept. The administration pages accept exactly the same (they read these),
+# so an instrument edited in labbook could always be written back to a valid file.
+INSTRUMENT_CODE = r"[A-Z]{2,8}-\d{3,5}"
+SERVICE_CODE = r"[A-Z]{2,8}-S\d{3,5}"
+RULE_RANGES: dict[str, tuple[int, int]] = {
+    "slot_minutes": (5, 1440), "min_minutes": (5, 525600), "max_minutes": (5, 525600),
+    "min_notice_minutes": (0, 525600), "horizon_days": (1, 730), "buffer_minutes": (0, 1440),
+    "cancellation_window_hours": (0, 720),
+}
+RULE_FLAGS = ("requires_approval", "requires_qualification")
+PURCHASE_YEARS = (1950, 2100)
+TURNAROUND_DAYS = (1, 365)
+EXPRESS_SURCHARGE_PERCENT = (0, 300)
+#: A larger amount is a typing mistake (and would not fit the fen column).
+MAX_AMOUNT = Decimal("999999999.99")
 
 
 @dataclass(frozen=True)
@@ -101,16 +118,31 @@ def _integer(minimum: int, maximum: int) -> Callable[[str], int]:
     return parse
 
 
+def amount_fault(amount: Decimal) -> str | None:
+    """Why ``amount`` is no price or value in yuan (``not_positive``, ``too_large``,
+    ``sub_fen``), or None when it is one."""
+    if not amount.is_finite() or amount <= 0:
+        return "not_positive"
+    if amount > MAX_AMOUNT:
+        return "too_large"
+    if amount != amount.quantize(FEN):
+        return "sub_fen"
+    return None
+
+
 def _money(value: str) -> Decimal:
     try:
         amount = Decimal(value)
     except InvalidOperation:
         raise _CellError(f"{value!r} is not an amount in yuan (e.g. 1250.00)") from None
-    if not amount.is_finite() or amount <= 0:
+    fault = amount_fault(amount)
+    if fault == "not_positive":
         raise _CellError(f"{value!r} must be a positive amount")
-    if amount != amount.quantize(Decimal("0.01")):
+    if fault == "too_large":
+        raise _CellError(f"{value!r} is more than {MAX_AMOUNT}")
+    if fault == "sub_fen":
         raise _CellError(f"{value!r} has more than two decimals (fen)")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(FEN)
 
 
 def _boolean(value: str) -> bool:
@@ -166,27 +198,24 @@ CATEGORY_COLUMNS: Columns = {
     "key": _code(r"[a-z0-9]+(-[a-z0-9]+)*"), "name_zh": _text, "name_en": _text,
 }
 RULE_COLUMNS: Columns = {
-    "slot_minutes": _integer(5, 1440), "min_minutes": _integer(5, 525600),
-    "max_minutes": _integer(5, 525600), "min_notice_minutes": _integer(0, 525600),
-    "horizon_days": _integer(1, 730), "buffer_minutes": _integer(0, 1440),
-    "cancellation_window_hours": _integer(0, 720),
-    "requires_approval": _boolean, "requires_qualification": _boolean,
+    **{name: _integer(*bounds) for name, bounds in RULE_RANGES.items()},
+    **dict.fromkeys(RULE_FLAGS, _boolean),
 }
 INSTRUMENT_COLUMNS: Columns = {
-    "code": _code(r"[A-Z]{2,8}-\d{3,5}"), "lab": _text, "category": _text,
+    "code": _code(INSTRUMENT_CODE), "lab": _text, "category": _text,
     "name_zh": _text, "name_en": _text, "model": _text, "manufacturer": _text,
-    "purchase_year": _integer(1950, 2100), "value_cny": _money, "room": _text,
+    "purchase_year": _integer(*PURCHASE_YEARS), "value_cny": _money, "room": _text,
     "specs_zh": _text, "functions_zh": _text,
     "rate_internal": _money, "rate_partner": _money, "rate_external": _money,
     **RULE_COLUMNS,
 }
 SERVICE_COLUMNS: Columns = {
-    "code": _code(r"[A-Z]{2,8}-S\d{3,5}"), "lab": _text, "category": _text,
+    "code": _code(SERVICE_CODE), "lab": _text, "category": _text,
     "name_zh": _text, "name_en": _text, "standard": _text,
     "sample_requirements_zh": _text, "sample_requirements_en": _text,
-    "turnaround_days": _integer(1, 365),
+    "turnaround_days": _integer(*TURNAROUND_DAYS),
     "price_internal": _money, "price_partner": _money, "price_external": _money,
-    "express_surcharge_percent": _integer(0, 300), "instruments": _codes,
+    "express_surcharge_percent": _integer(*EXPRESS_SURCHARGE_PERCENT), "instruments": _codes,
 }
 MANIFEST_COLUMNS: Columns = {"item": _text, "value": _text}
 
@@ -214,7 +243,9 @@ def _read(path: Path, columns: Columns, errors: list[RowError]) -> Iterator[Row]
     if not path.exists():
         errors.append(RowError(name, 0, None, "file is missing"))
         return
-    with path.open(encoding="utf-8", newline="") as handle:
+    # utf-8-sig: spreadsheets save UTF-8 CSV with a byte-order mark, which is no part of the
+    # first column's name.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, strict=True)
         try:
             header = next(reader, None)
@@ -340,20 +371,35 @@ def read_catalogue(directory: Path = DATA_DIR) -> CatalogueData:
     return data
 
 
+def rule_conflicts(slot_minutes: int, min_minutes: int, max_minutes: int
+                   ) -> list[tuple[str, str]]:
+    """Booking rules that contradict each other, as (column at fault, ``off_grid`` or
+    ``below_min``): the shortest and longest booking must fit the slot grid, in that order."""
+    conflicts = [(column, "off_grid")
+                 for column, minutes in (("min_minutes", min_minutes),
+                                         ("max_minutes", max_minutes))
+                 if minutes % slot_minutes]
+    if min_minutes > max_minutes:
+        conflicts.append(("max_minutes", "below_min"))
+    return conflicts
+
+
 def _check_rules(row: Row, errors: list[RowError]) -> None:
     slot = row["slot_minutes"]
-    for column in ("min_minutes", "max_minutes"):
-        if row[column] % slot:
-            errors.append(RowError(row.file, row.line, column,
-                                   f"{row[column]} is not a multiple of slot_minutes ({slot})"))
-    if row["min_minutes"] > row["max_minutes"]:
-        errors.append(RowError(row.file, row.line, "max_minutes",
-                               "is smaller than min_minutes"))
+    for column, conflict in rule_conflicts(slot, row["min_minutes"], row["max_minutes"]):
+        reason = f"{row[column]} is not a multiple of slot_minutes ({slot})" \
+            if conflict == "off_grid" else "is smaller than min_minutes"
+        errors.append(RowError(row.file, row.line, column, reason))
+
+
+def tiers_in_order(internal: Decimal, partner: Decimal, external: Decimal) -> bool:
+    """Prices must not get cheaper from the internal to the external tier."""
+    return internal <= partner <= external
 
 
 def _check_tier_order(row: Row, prefix: str, errors: list[RowError]) -> None:
     internal, partner, external = (row[f"{prefix}_{tier}"] for tier in PriceTier)
-    if not internal <= partner <= external:
+    if not tiers_in_order(internal, partner, external):
         errors.append(RowError(row.file, row.line, f"{prefix}_internal",
                                f"tiers must not get cheaper from internal to external "
                                f"({internal} / {partner} / {external})"))
@@ -362,39 +408,79 @@ def _check_tier_order(row: Row, prefix: str, errors: list[RowError]) -> None:
 # -- applying to the database -----------------------------------------------------------------
 
 
+KINDS = ("labs", "categories", "instruments", "services")
+
+#: What changed in a row: attribute -> (before, after), both as shown to people.
+Changes = dict[str, tuple[str | None, str | None]]
+
+
+@dataclass
+class RowChange:
+    """A row the files add (``created``) or change (``updated``), and what changes in it."""
+
+    kind: str
+    key: str
+    outcome: str
+    changes: Changes
+    #: The database object, for callers that record the change once it is written.
+    obj: Any = field(repr=False, compare=False)
+
+
 @dataclass
 class LoadReport:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
+    #: Rows the files would change but that were left as edited in labbook (``keep_existing``).
+    kept: Counter[str] = field(default_factory=Counter)
+    changes: list[RowChange] = field(default_factory=list)
 
     def count(self, kind: str, outcome: str) -> None:
         getattr(self, outcome)[kind] += 1
 
     def summary(self) -> str:
-        kinds = ("labs", "categories", "instruments", "services")
         return "; ".join(f"{kind}: {self.created[kind]} new, {self.updated[kind]} updated, "
-                         f"{self.unchanged[kind]} unchanged" for kind in kinds)
+                         f"{self.unchanged[kind]} unchanged"
+                         + (f", {self.kept[kind]} kept as edited" if self.kept[kind] else "")
+                         for kind in KINDS)
 
 
-def _assign(obj: Any, values: dict[str, Any]) -> bool:
-    changed = False
+def shown_value(value: Any) -> str | None:
+    """A value as a person reads it in a list of changes (a lab by code, a category by key)."""
+    if value is None:
+        return None
+    if isinstance(value, Lab):
+        return value.code
+    if isinstance(value, Category):
+        return value.key
+    return str(value)
+
+
+def assign_changes(obj: Any, values: Mapping[str, Any]) -> Changes:
+    """Set ``values`` on ``obj``; what that changed."""
+    changes: Changes = {}
     for attribute, value in values.items():
-        if getattr(obj, attribute) != value:
+        before = getattr(obj, attribute)
+        if before != value:
             setattr(obj, attribute, value)
-            changed = True
-    return changed
+            changes[attribute] = (shown_value(before), shown_value(value))
+    return changes
 
 
 def _upsert(session: Session, existing: dict[str, Any], key: str, model: type,
-            values: dict[str, Any]) -> tuple[Any, bool]:
+            values: dict[str, Any]) -> tuple[Any, Changes]:
     obj = existing.get(key)
     if obj is None:
         obj = model(**values)
         session.add(obj)
         existing[key] = obj
-        return obj, True
-    return obj, _assign(obj, values)
+        return obj, {}
+    return obj, assign_changes(obj, values)
+
+
+def _hours_text(intervals: list[tuple[int, dt.time, dt.time]]) -> str:
+    return ", ".join(f"{WEEKDAYS[day]} {opens:%H:%M}-{closes:%H:%M}"
+                     for day, opens, closes in intervals)
 
 
 def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> LoadReport:
@@ -405,21 +491,25 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
         select(Lab).options(selectinload(Lab.opening_hours)))}
     for row in data.labs:
         values = {k: row[k] for k in ("code", "name_zh", "name_en", "location_zh", "location_en")}
-        lab, changed = _upsert(session, labs, row["code"], Lab, values)
+        lab, changes = _upsert(session, labs, row["code"], Lab, values)
         wanted = sorted((day, opens, closes) for day, name in enumerate(WEEKDAYS)
                         for opens, closes in row[name])
         current = sorted((h.weekday, h.opens_at, h.closes_at) for h in lab.opening_hours)
         if wanted != current:
+            # The old intervals go first: a new one may open on the same weekday at the same
+            # time, which the table's unique constraint refuses while the old one is there.
+            lab.opening_hours.clear()
+            session.flush()
             lab.opening_hours = [OpeningHours(weekday=d, opens_at=o, closes_at=c)
                                  for d, o, c in wanted]
-            changed = True
-        _tally(report, "labs", lab, changed)
+            changes["opening_hours"] = (_hours_text(current), _hours_text(wanted))
+        _tally(report, "labs", row["code"], lab, changes)
 
     categories = {c.key: c for c in session.scalars(select(Category))}
     for row in data.categories:
-        category, changed = _upsert(session, categories, row["key"], Category,
+        category, changes = _upsert(session, categories, row["key"], Category,
                                     row.values)
-        _tally(report, "categories", category, changed)
+        _tally(report, "categories", row["key"], category, changes)
     session.flush()
 
     instruments = {i.code: i for i in session.scalars(
@@ -430,11 +520,12 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
                   if k not in ("lab", "category") and not k.startswith("rate_")}
         values["lab"] = labs[row["lab"]]
         values["category"] = categories[row["category"]]
-        instrument, changed = _upsert(session, instruments, row["code"], Instrument,
+        instrument, changes = _upsert(session, instruments, row["code"], Instrument,
                                       values)
-        changed |= _apply_rates(instrument, row, today)
-        changed |= _assign(instrument, {"search_text": instrument_search_text(instrument)})
-        _tally(report, "instruments", instrument, changed)
+        changes.update(_apply_rates(instrument, row, today))
+        changes.update(assign_changes(instrument,
+                               {"search_text": instrument_search_text(instrument)}))
+        _tally(report, "instruments", row["code"], instrument, changes)
     session.flush()
 
     services = {s.code: s for s in session.scalars(
@@ -445,35 +536,42 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
                   if k not in ("lab", "category", "instruments")}
         values["lab"] = labs[row["lab"]]
         values["category"] = categories[row["category"]]
-        service, changed = _upsert(session, services, row["code"], TestingService,
+        service, changes = _upsert(session, services, row["code"], TestingService,
                                    values)
         wanted_instruments = [instruments[code] for code in sorted(row["instruments"])]
-        if sorted(i.code for i in service.instruments) != sorted(row["instruments"]):
+        current_codes = sorted(i.code for i in service.instruments)
+        if current_codes != sorted(row["instruments"]):
             service.instruments = wanted_instruments
-            changed = True
-        changed |= _assign(service, {"search_text": service_search_text(service)})
-        _tally(report, "services", service, changed)
+            changes["instruments"] = ("; ".join(current_codes),
+                                      "; ".join(sorted(row["instruments"])))
+        changes.update(assign_changes(service, {"search_text": service_search_text(service)}))
+        _tally(report, "services", row["code"], service, changes)
     session.flush()
     return report
 
 
-def _tally(report: LoadReport, kind: str, obj: Any, changed: bool) -> None:
+def _tally(report: LoadReport, kind: str, key: str, obj: Any, changes: Changes) -> None:
     if obj.id is None:
-        report.count(kind, "created")
-    elif changed:
-        report.count(kind, "updated")
+        outcome = "created"
+    elif changes:
+        outcome = "updated"
     else:
-        report.count(kind, "unchanged")
+        outcome = "unchanged"
+    report.count(kind, outcome)
+    if outcome != "unchanged":
+        report.changes.append(RowChange(kind, key, outcome, changes, obj))
 
 
-def _apply_rates(instrument: Instrument, row: Row, today: dt.date) -> bool:
+def _apply_rates(instrument: Instrument, row: Row, today: dt.date) -> Changes:
     """A changed rate starts a new rate card from today; history stays for past bookings."""
-    changed = False
+    changes: Changes = {}
     for tier in PriceTier:
         rate = row[f"rate_{tier.value}"]
         in_force = instrument.current_rate(tier, today)
         if in_force is not None and in_force.hourly_rate == rate:
             continue
+        before = in_force.hourly_rate if in_force else None
+        changes[f"rate_{tier.value}"] = (shown_value(before), shown_value(rate))
         if in_force is None and not any(c.tier == tier for c in instrument.rate_cards):
             start = dt.date(instrument.purchase_year or today.year, 1, 1)
             instrument.rate_cards.append(RateCard(tier=tier, effective_from=min(start, today),
@@ -483,15 +581,50 @@ def _apply_rates(instrument: Instrument, row: Row, today: dt.date) -> bool:
         else:
             instrument.rate_cards.append(RateCard(tier=tier, effective_from=today,
                                                   hourly_rate=rate))
-        changed = True
-    return changed
+    return changes
 
 
-def load_catalogue(session: Session, today: dt.date, directory: Path = DATA_DIR) -> LoadReport:
-    """Read, check and apply the catalogue; commits on success, changes nothing on failure."""
+def preview_catalogue(session: Session, data: CatalogueData, today: dt.date) -> LoadReport:
+    """What applying ``data`` would change, without changing anything.
+
+    It is applied for real inside a savepoint that is then rolled back, so the preview can never
+    disagree with what applying does.
+    """
+    savepoint = session.begin_nested()
+    try:
+        return apply_catalogue(session, data, today)
+    finally:
+        savepoint.rollback()
+
+
+def new_rows(session: Session, data: CatalogueData) -> CatalogueData:
+    """Only the rows of ``data`` whose code (or key) is not in the database yet."""
+    def missing(rows: list[Row], column: str, key: Any) -> list[Row]:
+        have = set(session.scalars(select(key)))
+        return [row for row in rows if row[column] not in have]
+
+    return CatalogueData(labs=missing(data.labs, "code", Lab.code),
+                         categories=missing(data.categories, "key", Category.key),
+                         instruments=missing(data.instruments, "code", Instrument.code),
+                         services=missing(data.services, "code", TestingService.code))
+
+
+def load_catalogue(session: Session, today: dt.date, directory: Path = DATA_DIR, *,
+                   keep_existing: bool = False) -> LoadReport:
+    """Read, check and apply the catalogue; commits on success, changes nothing on failure.
+
+    With ``keep_existing`` only rows that are not in the database yet are added; rows already
+    there keep what was edited in labbook, and those the files would change are counted as
+    ``kept`` (the report's ``changes`` say how they differ).
+    """
     data = read_catalogue(directory)
     try:
-        report = apply_catalogue(session, data, today)
+        if keep_existing:
+            report = preview_catalogue(session, data, today)
+            apply_catalogue(session, new_rows(session, data), today)
+            report.kept, report.updated = report.updated, Counter()
+        else:
+            report = apply_catalogue(session, data, today)
         session.commit()
     except Exception:
         session.rollback()

@@ -1,0 +1,2 @@
+"""Administration: instruments, testing services and the catalogue files; organizations and
+users; the audit log."""

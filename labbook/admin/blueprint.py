@@ -1,0 +1,64 @@
+"""The administration blueprint, its access rule and what its pages share.
+
+Open to lab managers (instruments and testing services of the labs they manage) and admins
+(everything, including organizations, users, catalogue imports and the audit log). Objects of
+a lab the user does not manage answer 404, as on the managers' pages; pages only admins use
+answer 403 to everybody else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+from labbook.accounts import services as accounts
+from labbook.accounts.models import User
+from labbook.admin.forms import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS
+from labbook.billing.forms import TIER_LABELS
+from labbook.catalogue import services as catalogue
+from labbook.catalogue.models import Instrument, TestingService
+from labbook.extensions import login_manager
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def require_manager():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not accounts.can_manage_something(current_user):
+        abort(403)
+    return None
+
+
+@bp.app_context_processor
+def admin_links() -> dict[str, Any]:
+    # Functions, so that templates elsewhere (the catalogue pages) only ask when they show one.
+    def edit_instrument_link(instrument: Instrument) -> bool:
+        return current_user.is_authenticated and catalogue.can_edit_instrument(current_user,
+                                                                               instrument)
+
+    def edit_service_link(service: TestingService) -> bool:
+        return current_user.is_authenticated and catalogue.can_edit_service(current_user,
+                                                                            service)
+
+    return {"can_edit_instrument": edit_instrument_link, "can_edit_service": edit_service_link}
+
+
+@bp.context_processor
+def admin_labels() -> dict[str, Any]:
+    return {"instrument_status_labels": STATUS_LABELS, "role_labels": ROLE_LABELS,
+            "tier_labels": TIER_LABELS, "action_labels": ACTION_LABELS}
+
+
+def actor() -> User:
+    return current_user._get_current_object()
+
+
+def require(allowed: bool) -> User:
+    """The acting user, if ``allowed``; 403 otherwise."""
+    if not allowed:
+        abort(403)
+    return actor()

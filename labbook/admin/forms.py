@@ -1,0 +1,242 @@
+"""Forms of the administration pages.
+
+The forms only read what was typed (a number, an amount, a choice); the services check the
+values against the catalogue's and the accounts' rules and say which field is wrong, so the
+pages, the files and the command line refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileRequired, MultipleFileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import ValidationError as FieldError
+
+from labbook.accounts.models import OrganizationStatus, Role
+from labbook.billing.forms import TIER_LABELS, WholeNumberField, YuanField
+from labbook.catalogue.models import InstrumentStatus
+from labbook.catalogue.services import MAX_STATUS_REASON
+
+STATUS_LABELS = {InstrumentStatus.AVAILABLE: _l("Available"),
+                 InstrumentStatus.MAINTENANCE: _l("Under maintenance"),
+                 InstrumentStatus.RETIRED: _l("Retired")}
+ROLE_LABELS = {Role.RESEARCHER: _l("Researcher"), Role.LAB_MANAGER: _l("Lab manager"),
+               Role.ADMIN: _l("Admin")}
+ORGANIZATION_STATUS_LABELS = {OrganizationStatus.ACTIVE: _l("Active"),
+                              OrganizationStatus.SUSPENDED: _l("Suspended (cannot book)")}
+LOCALE_CHOICES = [SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")]
+
+#: How the audit log and the histories name the actions labbook records. The log's filter offers
+#: them as suggestions: reading them from the log would scan the whole table on every visit.
+ACTION_LABELS = {
+    "create": _l("created"), "update": _l("changed"), "status": _l("status changed"),
+    "approve": _l("approved"), "reject": _l("rejected"), "cancel": _l("cancelled"),
+    "expire": _l("expired"), "check_in": _l("checked in"), "check_out": _l("checked out"),
+    "auto_close": _l("closed automatically"), "no_show": _l("no-show"),
+    "correct_actual_times": _l("actual times corrected"), "grant": _l("granted"),
+    "revoke": _l("revoked"), "activate": _l("activated"), "deactivate": _l("deactivated"),
+    "password_reset_link": _l("password reset link made"),
+    "reset_password": _l("password reset"), "retire": _l("retired"),
+    "reactivate": _l("offered again"), "submit": _l("submitted"), "accept": _l("accepted"),
+    "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
+    "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
+    "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
+}
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _id_or_none(value: Any) -> int | None:
+    """A chosen id; None for "none chosen" (and for anything that is not an id), which the
+    service then refuses in its own words where a choice is needed."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(label, **kwargs) -> StringField:
+    return StringField(label, filters=[_strip], **kwargs)
+
+
+def _area(label, **kwargs) -> TextAreaField:
+    return TextAreaField(label, filters=[_strip], **kwargs)
+
+
+def _labelled(labels: Mapping[enum.StrEnum, Any]) -> list[SelectChoice]:
+    """A select's choices from one of the ``*_LABELS`` mappings, in its order."""
+    return [SelectChoice(value.value, label) for value, label in labels.items()]
+
+
+def _choice(label, **kwargs) -> SelectField:
+    return SelectField(label, coerce=_id_or_none, validate_choice=False, **kwargs)
+
+
+# -- instruments and testing services ---------------------------------------------------------
+
+
+class InstrumentForm(FlaskForm):
+    """An instrument's details and booking rules (the catalogue file's columns)."""
+
+    name_zh = _text(_l("Name (Chinese)"))
+    name_en = _text(_l("Name (English)"))
+    category_id = _choice(_l("Category"))
+    model = _text(_l("Model"))
+    manufacturer = _text(_l("Manufacturer"))
+    purchase_year = WholeNumberField(_l("Year of purchase"))
+    value_cny = YuanField(_l("Purchase value (¥)"))
+    room = _text(_l("Room"))
+    specs_zh = _area(_l("Key specifications (Chinese)"))
+    functions_zh = _area(_l("Functions (Chinese)"))
+    slot_minutes = WholeNumberField(_l("Slot grid (minutes)"), description=_l(
+        "Bookings start and end on this grid, counted from midnight."))
+    min_minutes = WholeNumberField(_l("Shortest booking (minutes)"))
+    max_minutes = WholeNumberField(_l("Longest booking (minutes)"))
+    min_notice_minutes = WholeNumberField(_l("Minimum notice (minutes)"), description=_l(
+        "How long before its start a booking must be made."))
+    horizon_days = WholeNumberField(_l("Booking horizon (days)"), description=_l(
+        "How far ahead bookings may be made."))
+    buffer_minutes = WholeNumberField(_l("Buffer after each booking (minutes)"), description=_l(
+        "Time kept free after a booking, e.g. for cleaning or cooling down."))
+    cancellation_window_hours = WholeNumberField(_l("Cancellation window (hours)"),
+                                                 description=_l(
+        "A cancellation by the user this close to the start is billed as late."))
+    requires_approval = BooleanField(_l("Bookings need a manager's approval"))
+    requires_qualification = BooleanField(_l("Only trained users may book"))
+
+
+class NewInstrumentForm(InstrumentForm):
+    code = _text(_l("Asset number"), description=_l("E.g. NEM-001: the lab's code, a hyphen "
+                                                   "and a number. It never changes."))
+
+
+class InstrumentStatusForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=_labelled(STATUS_LABELS),
+                         validators=[InputRequired(message=_l("Choose a status."))])
+    reason = _text(_l("Reason"), validators=[
+        DataRequired(message=_l("Say why, e.g. “annual calibration until 15 December”.")),
+        Length(max=MAX_STATUS_REASON)],
+        description=_l("Shown on the instrument's page while it is under maintenance or "
+                       "retired."))
+
+
+class ServiceForm(FlaskForm):
+    """A testing service's description, prices and instruments (the catalogue file's
+    columns)."""
+
+    name_zh = _text(_l("Name (Chinese)"))
+    name_en = _text(_l("Name (English)"))
+    category_id = _choice(_l("Category"))
+    standard = _text(_l("Standard"), description=_l("E.g. GB/T 228.1-2021."))
+    sample_requirements_zh = _area(_l("Sample requirements (Chinese)"))
+    sample_requirements_en = _area(_l("Sample requirements (English)"))
+    turnaround_days = WholeNumberField(_l("Turnaround (days)"))
+    price_internal = YuanField(_l("Price per sample, internal (¥)"))
+    price_partner = YuanField(_l("Price per sample, partner (¥)"))
+    price_external = YuanField(_l("Price per sample, external (¥)"))
+    express_surcharge_percent = WholeNumberField(_l("Express surcharge (%)"))
+    instrument_ids = SelectMultipleField(_l("Instruments used"), coerce=int,
+                                         validate_choice=False)
+
+
+class NewServiceForm(ServiceForm):
+    code = _text(_l("Code"), description=_l("E.g. NEM-S001: the lab's code, “-S” and a "
+                                            "number. It never changes."))
+
+
+class CatalogueUploadForm(FlaskForm):
+    files = MultipleFileField(_l("Catalogue files"), validators=[
+        FileRequired(message=_l("Choose the catalogue files, or a zip file holding them."))],
+        description=_l("labs.csv, categories.csv, instruments.csv, services.csv and "
+                       "manifest.csv — each on its own, or together in one zip file."))
+
+
+class CatalogueApplyForm(FlaskForm):
+    """The confirmation of a previewed import; it carries the previewed files back."""
+
+    payload = HiddenField(validators=[DataRequired()])
+    fingerprint = HiddenField(validators=[DataRequired()])
+    confirm = BooleanField(_l("I have checked these changes; import them."), validators=[
+        DataRequired(message=_l("Tick the box to confirm that you checked the changes."))])
+
+
+# -- organizations and users ------------------------------------------------------------------
+
+
+class OrganizationForm(FlaskForm):
+    name = _text(_l("Name"))
+    uscc = _text(_l("Unified social credit code"), description=_l(
+        "统一社会信用代码: 18 characters; the last one is a check character."))
+    tier = SelectField(_l("Price tier"), choices=_labelled(TIER_LABELS))
+    weekly_quota_hours = WholeNumberField(_l("Weekly quota (hours)"), validators=[Optional()],
+                                          description=_l("Hours per week its people may hold in "
+                                                         "all; empty for no quota."))
+
+
+class EditOrganizationForm(OrganizationForm):
+    status = SelectField(_l("Status"), choices=_labelled(ORGANIZATION_STATUS_LABELS))
+    billing_contact_id = _choice(_l("Billing contact"), description=_l(
+        "The member who receives the monthly statements."))
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("Email"), filters=[_strip],
+                       validators=[DataRequired(message=_l("Give an email address.")),
+                                   Length(max=254)])
+    name = _text(_l("Name"), validators=[DataRequired(message=_l("Give the person's name.")),
+                                         Length(max=100)])
+    phone = _text(_l("Phone"), validators=[Length(max=32)])
+    organization_id = _choice(_l("Organization"))
+    role = SelectField(_l("Role"), choices=_labelled(ROLE_LABELS))
+    lab_ids = SelectMultipleField(_l("Labs managed"), coerce=int, validate_choice=False,
+                                  description=_l("Lab managers only."))
+    locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
+
+
+# -- the audit log ----------------------------------------------------------------------------
+
+
+def _plausible_date(_form: FlaskForm, field: DateField) -> None:
+    if field.data is not None and not dt.date(2000, 1, 1) <= field.data <= dt.date(2099, 12, 30):
+        raise FieldError(_l("Give a date between 2000 and 2099."))
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    person = _text(_l("Person"), validators=[Length(max=100)],
+                   description=_l("Part of the name or email of who acted."))
+    object_type = SelectField(_l("Object"), validate_choice=False)
+    object_id = IntegerField(_l("Object id"), validators=[
+        Optional(), NumberRange(min=1, max=2**31 - 1, message=_l("Enter an id, e.g. 42."))],
+        invalid_value_message=_l("Enter an id, e.g. 42."))
+    action = _text(_l("Action"), validators=[Length(max=40)])
+    date_from = DateField(_l("From (lab date)"), validators=[Optional(), _plausible_date],
+                          invalid_value_message=_l("Enter a date like 2026-12-31."))
+    date_to = DateField(_l("To (lab date)"), validators=[Optional(), _plausible_date],
+                        invalid_value_message=_l("Enter a date like 2026-12-31."))

@@ -1,0 +1,19 @@
+"""The administration pages: the index here, the others in a module per area (importing them
+adds their routes to ``bp``)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from labbook.accounts import services as accounts
+from labbook.admin import audit_views, catalogue_views, people_views
+from labbook.admin.blueprint import actor, bp
+from labbook.extensions import db
+
+__all__ = ["audit_views", "bp", "catalogue_views", "people_views"]
+
+
+@bp.get("/")
+def index():
+    return render_template("admin/index.html", labs=accounts.managed_labs(db.session, actor()),
+                           is_admin=accounts.can_manage_people(actor()))

@@ -1,0 +1,197 @@
+"""The admins' account services: organizations, users, reset links, and training records in
+bulk."""
+
+import datetime as dt
+
+import pytest
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from labbook.accounts import services as accounts
+from labbook.accounts.models import Qualification, Role
+from labbook.audit.models import AuditEvent
+from labbook.core.errors import NotFound, PermissionDenied, ValidationError
+from labbook.extensions import db
+from tests.factories import (
+    create_admin,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_organization,
+    create_user,
+    make_uscc,
+)
+
+NOW = dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.UTC)
+SECRET = "test-secret-key"
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with force_locale("en"):
+        yield
+
+
+def field_of(refused) -> str:
+    return refused.value.problems[0].field
+
+
+def user_values(user, **changes) -> dict:
+    values = {"email": user.email, "name": user.name, "phone": user.phone, "role": user.role,
+              "organization": user.organization, "labs": list(user.managed_labs),
+              "locale": user.locale}
+    values.update(changes)
+    return values
+
+
+def test_only_admins_create_and_change_organizations():
+    manager = create_manager(create_lab())
+    with pytest.raises(PermissionDenied):
+        accounts.create_organization(db.session, name="新企业", uscc=make_uscc(601),
+                                     tier="external", actor=manager, now=NOW)
+    with pytest.raises(PermissionDenied):
+        accounts.update_organization(db.session, manager, create_organization(), now=NOW,
+                                     tier="internal")
+
+
+def test_an_organization_created_by_an_admin_is_audited():
+    admin = create_admin()
+    organization = accounts.create_organization(db.session, name="新企业", uscc=make_uscc(602),
+                                                tier="partner", weekly_quota_hours=10,
+                                                actor=admin, now=NOW)
+    db.session.commit()
+    event = db.session.scalars(select(AuditEvent)).one()
+    assert (event.object_id, event.actor_id, event.details["tier"]) == \
+        (organization.id, admin.id, "partner")
+
+
+def test_renaming_an_organization_checks_the_others_but_not_itself():
+    admin = create_admin()
+    taken = create_organization(name="已有企业")
+    organization = create_organization(name="某企业")
+    accounts.update_organization(db.session, admin, organization, now=NOW, name="某企业",
+                                 uscc=organization.uscc.lower())
+    assert db.session.scalars(select(AuditEvent)).first() is None  # nothing changed
+    with pytest.raises(ValidationError) as refused:
+        accounts.update_organization(db.session, admin, organization, now=NOW,
+                                     name="已有企业")
+    assert field_of(refused) == "name"
+    with pytest.raises(ValidationError) as refused:
+        accounts.update_organization(db.session, admin, organization, now=NOW, uscc=taken.uscc)
+    assert field_of(refused) == "uscc"
+
+
+def test_the_billing_contact_is_an_active_member():
+    admin = create_admin()
+    organization = create_organization()
+    member = create_user(organization=organization)
+    for contact in (create_user(), create_user(organization=organization, is_active=False)):
+        with pytest.raises(ValidationError) as refused:
+            accounts.update_organization(db.session, admin, organization, now=NOW,
+                                         billing_contact=contact)
+        assert field_of(refused) == "billing_contact"
+    accounts.update_organization(db.session, admin, organization, now=NOW,
+                                 billing_contact=member)
+    accounts.update_organization(db.session, admin, organization, now=NOW,
+                                 billing_contact=None)
+    assert organization.billing_contact is None
+
+
+def test_a_user_added_without_a_password_sets_one_through_the_link():
+    admin = create_admin()
+    user = accounts.create_user(db.session, email="New@Example.cn", name="新用户",
+                                password=None, organization=create_organization(),
+                                actor=admin, now=NOW)
+    reset = accounts.hand_over_password_reset(db.session, admin, user, secret_key=SECRET,
+                                              base_url="https://labbook.example.cn/",
+                                              max_age=3600, now=NOW)
+    db.session.commit()
+    assert reset.link.startswith("https://labbook.example.cn/password/reset/")
+    assert reset.expires_at == NOW + dt.timedelta(hours=1)
+    token = reset.link.rsplit("/", 1)[1]
+    assert accounts.user_for_password_reset(db.session, token, secret_key=SECRET,
+                                            max_age=3600) == user
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["create", "password_reset_link"]
+    assert token not in str(events[1].details)
+
+
+def test_no_reset_link_for_a_deactivated_account_or_by_a_manager():
+    user = create_user(is_active=False)
+    with pytest.raises(ValidationError):
+        accounts.hand_over_password_reset(db.session, create_admin(), user, secret_key=SECRET,
+                                          base_url="http://x", max_age=60, now=NOW)
+    with pytest.raises(PermissionDenied):
+        accounts.hand_over_password_reset(db.session, create_manager(create_lab()),
+                                          create_user(), secret_key=SECRET, base_url="http://x",
+                                          max_age=60, now=NOW)
+
+
+def test_updating_a_user_follows_the_role_rules():
+    admin = create_admin()
+    lab = create_lab()
+    user = create_user()
+    create_user(email="taken@example.cn")
+    cases = [({"role": Role.LAB_MANAGER}, "labs"),
+             ({"labs": [lab]}, "labs"),
+             ({"organization": None}, "organization"),
+             ({"email": "TAKEN@example.cn"}, "email"),
+             ({"name": " "}, "name"),
+             ({"locale": "fr"}, "locale"),
+             ({"phone": "1" * 33}, "phone")]
+    for changes, field in cases:
+        with pytest.raises(ValidationError) as refused:
+            accounts.update_user(db.session, admin, user, now=NOW,
+                                 **user_values(user, **changes))
+        assert field_of(refused) == field, changes
+    accounts.update_user(db.session, admin, user, now=NOW, **user_values(
+        user, email=user.email.upper(), role=Role.LAB_MANAGER, labs=[lab]))
+    assert user.managed_labs == [lab] and user.email == user.email.lower()
+
+
+def test_admins_keep_their_own_role_and_account():
+    admin = create_admin()
+    with pytest.raises(ValidationError):
+        accounts.update_user(db.session, admin, admin, now=NOW,
+                             **user_values(admin, role=Role.RESEARCHER))
+    with pytest.raises(ValidationError):
+        accounts.set_user_active(db.session, admin, admin, active=False, now=NOW)
+    other = create_admin()
+    assert accounts.set_user_active(db.session, admin, other, active=False, now=NOW)
+    assert not accounts.set_user_active(db.session, admin, other, active=False, now=NOW)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a@x.cn, B@x.cn\nc@x.cn", ["a@x.cn", "b@x.cn", "c@x.cn"]),
+    ("a@x.cn；b@x.cn，a@x.cn、c@x.cn", ["a@x.cn", "b@x.cn", "c@x.cn"]),
+    ("  ", []),
+])
+def test_parsing_a_list_of_addresses(text, expected):
+    assert accounts.parse_emails(text) == expected
+
+
+def test_a_training_session_for_several_people_is_all_or_nothing():
+    lab = create_lab()
+    manager = create_manager(lab)
+    instrument = create_instrument(lab=lab)
+    people = [create_user(), create_user()]
+    with pytest.raises(ValidationError) as refused:
+        accounts.grant_qualifications(db.session, manager,
+                                      [people[0].email, "nobody@example.cn"], instrument,
+                                      now=NOW)
+    assert [p.field for p in refused.value.problems] == ["email"]
+    assert db.session.scalars(select(Qualification)).first() is None
+    with pytest.raises(PermissionDenied):
+        accounts.grant_qualifications(db.session, create_manager(create_lab()),
+                                      [people[0].email], instrument, now=NOW)
+    granted = accounts.grant_qualifications(db.session, manager, [p.email for p in people],
+                                            instrument, now=NOW)
+    db.session.commit()
+    assert [q.user for q in granted] == people
+
+    revoked = accounts.revoke_qualifications(db.session, manager, [q.id for q in granted],
+                                             now=NOW)
+    assert all(q.revoked_at == NOW for q in revoked)
+    with pytest.raises(NotFound):
+        accounts.revoke_qualifications(db.session, create_manager(create_lab()),
+                                       [granted[0].id], now=NOW)
