@@ -1,16 +1,28 @@
-"""Template helpers shared by every page."""
+"""Template and form helpers shared by every page."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, request
 from flask_babel import format_decimal, get_locale
+from flask_wtf import FlaskForm
+from wtforms import Field
 
+from labbook.core.errors import DomainError
 from labbook.core.time import to_lab_time
 from labbook.i18n import localized
+
+#: The status of a page that shows a refused HTML form again, with its error summary. A form
+#: the server could not accept is still a page that rendered fine: browsers log any 4xx
+#: document as a console error ("Failed to load resource") and some extensions and proxies
+#: replace its body, so server-rendered forms answer 200 and say what is wrong on the page.
+#: The JSON API keeps 409/422 with the rule codes; GET pages with a bad query parameter (a
+#: hand-edited URL) keep their 4xx as well.
+FORM_REFUSED = 200
 
 
 def format_money(amount: Decimal | None) -> str:
@@ -23,6 +35,12 @@ def format_lab_datetime(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M")
     if moment is None:
         return ""
     return to_lab_time(moment).strftime(fmt)
+
+
+def lab_today() -> str:
+    """Today in lab time (Asia/Shanghai) as YYYY-MM-DD: the ``min`` of date pickers, which
+    would otherwise follow the browser's own time zone."""
+    return to_lab_time(dt.datetime.now(dt.UTC)).date().isoformat()
 
 
 def url_with(**changes: Any) -> str:
@@ -39,11 +57,29 @@ def url_with(**changes: Any) -> str:
     return request.path + ("?" + query if query else "")
 
 
+def show_errors(form: FlaskForm, error: DomainError,
+                fields: Mapping[str | None, Field] | None = None) -> None:
+    """Put a service's refusal next to the form fields it is about: each problem goes to the
+    field ``fields`` maps its field (or code) to — by default the form's field of that name —
+    and what fits no field goes to the top of the form."""
+    if fields is None:
+        fields = form._fields
+    placed = False
+    for problem in error.problems or []:
+        field = fields.get(problem.field) or fields.get(problem.code)
+        if field is not None:
+            field.errors = [*field.errors, problem.message]
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["labtime"] = format_lab_datetime
     app.jinja_env.globals["localized"] = localized
     app.jinja_env.globals["url_with"] = url_with
+    app.jinja_env.globals["lab_today"] = lab_today
 
     @app.context_processor
     def inject_locale() -> dict[str, Any]:

@@ -6,8 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +25,13 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(database_url: str, *, workers: int = 4,
-                extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Serve the app with gunicorn on a loopback port; yields the base URL."""
+                extra_env: dict[str, str] | None = None,
+                log_file: Path | None = None) -> Iterator[str]:
+    """Serve the app with gunicorn on a loopback port; yields the base URL.
+
+    The server's output (a log line per request) is read all the time, so that a full pipe
+    never blocks a worker; it is kept in ``log_file`` when one is given.
+    """
     port = free_port()
     env = {**os.environ, "LABBOOK_DATABASE_URL": database_url,
            "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
@@ -33,6 +40,9 @@ def live_server(database_url: str, *, workers: int = 4,
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    recent: deque[str] = deque(maxlen=200)
+    reader = threading.Thread(target=_drain, args=(process, recent, log_file), daemon=True)
+    reader.start()
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -42,8 +52,8 @@ def live_server(database_url: str, *, workers: int = 4,
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"server did not start:\n{output}") from None
+                    reader.join(timeout=5)
+                    raise RuntimeError("server did not start:\n" + "".join(recent)) from None
                 time.sleep(0.2)
         yield base_url
     finally:
@@ -53,5 +63,23 @@ def live_server(database_url: str, *, workers: int = 4,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        reader.join(timeout=5)
         if process.stdout:
             process.stdout.close()
+
+
+def _drain(process: subprocess.Popen, recent: deque[str], log_file: Path | None) -> None:
+    assert process.stdout is not None
+    log = log_file.open("a", encoding="utf-8") if log_file else None
+    try:
+        for raw in process.stdout:
+            line = raw.decode(errors="replace")
+            recent.append(line)
+            if log:
+                log.write(line)
+                log.flush()
+    except ValueError:  # the pipe was closed under us
+        pass
+    finally:
+        if log:
+            log.close()

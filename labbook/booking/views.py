@@ -48,6 +48,8 @@ from labbook.core.errors import (
 from labbook.core.time import parse_aware_datetime, utcnow
 from labbook.extensions import db
 from labbook.i18n import is_english, localized
+from labbook.security import csrf_refused
+from labbook.web import FORM_REFUSED
 
 bp = Blueprint("booking", __name__)
 
@@ -87,7 +89,7 @@ def csrf_failed(error: CSRFError):
     if request.endpoint in JSON_ENDPOINTS:
         return problem_response(400, _("The page has expired; reload it and try again."),
                                 code="csrf_failed", detail=error.description)
-    return render_template("errors/error.html", status=400, error=error), 400
+    return csrf_refused(error)
 
 
 # -- the instrument calendar and booking form -------------------------------------------------
@@ -160,6 +162,11 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     is_manager = viewer is not None and viewer.manages(lab)
     if not is_manager:
         del form.override
+    # Date pickers offer the lab's days (Asia/Shanghai), whatever zone the browser is in.
+    last_day = None if is_manager else today + dt.timedelta(days=instrument.horizon_days)
+    for date_field in (form.date, form.end_date, form.until):
+        date_field.render_kw = {**(date_field.render_kw or {}), "min": today.isoformat(),
+                                **({"max": last_day.isoformat()} if last_day else {})}
     for problem in problems or []:
         # Problems about one field (a blank purpose) are shown at the field as well.
         if problem.field and problem.field in form and not form[problem.field].errors:
@@ -323,7 +330,7 @@ def book(instrument_id: int):
     actor = _actor()
     form = BookingForm()
     if not form.validate_on_submit():
-        return _calendar_page(instrument, form, status=422)
+        return _calendar_page(instrument, form, status=FORM_REFUSED)
     start, end = form.interval(_tz(instrument))
     override = bool(form.override.data)
     try:
@@ -340,12 +347,12 @@ def book(instrument_id: int):
                 recurrence=recurrence, skip_conflicts=bool(form.skip_conflicts.data),
                 override=override, now=utcnow())
     except booking_services.BookingRefused as refused:
-        return _calendar_page(instrument, form, status=refused.status,
+        return _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=[] if refused.occurrences else refused.problems,
                               suggestions=refused.suggestions,
                               occurrences=_occurrence_views(refused.occurrences, instrument))
     except (ValidationError, PermissionDenied) as error:
-        return _calendar_page(instrument, form, status=error.status,
+        return _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=error.problems or [Problem(error.code, error.message)])
     if recurrence is None:
         _flash_booked(booking)

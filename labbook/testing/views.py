@@ -33,6 +33,7 @@ from labbook.extensions import db
 from labbook.testing import services
 from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
 from labbook.testing.models import ServiceRequestState
+from labbook.web import FORM_REFUSED
 
 bp = Blueprint("testing", __name__)
 
@@ -59,7 +60,9 @@ def allow_report_uploads(endpoint: str | None, _values: dict[str, Any] | None) -
 
 @bp.context_processor
 def state_labels() -> dict[str, Any]:
-    return {"request_state_labels": STATE_LABELS, "request_states": list(ServiceRequestState)}
+    return {"request_state_labels": STATE_LABELS, "request_states": list(ServiceRequestState),
+            # The audit history stores states as their codes.
+            "request_state_names": {state.value: label for state, label in STATE_LABELS.items()}}
 
 
 def _actor() -> User:
@@ -79,7 +82,7 @@ def request_service(service_id: int):
     if not services.offers_express(service) and not form.express.data:
         del form.express
     if not form.validate_on_submit():
-        return service_page(service, form, status=422)
+        return service_page(service, form, status=FORM_REFUSED)
     express = bool(form.express.data) if "express" in form else False
     arguments = {"samples": form.samples.data, "sample_description": form.sample_description.data,
                  "express": express, "notes": form.notes.data or ""}
@@ -95,7 +98,7 @@ def request_service(service_id: int):
     except DomainError as error:
         _show_problems(form, error)
         return service_page(db.session.get(TestingService, service_id), form,
-                            status=error.status, form_errors=[error.message])
+                            status=FORM_REFUSED, form_errors=[error.message])
     flash(_("Your request #%(id)d was sent to the lab.", id=request_id), "success")
     return redirect(url_for(".request_detail", request_id=request_id))
 

@@ -62,16 +62,24 @@
     }
   }
 
+  // A whole date the form accepts. While a year is being typed digit by digit the field holds
+  // years like 0002 or 0202 for a moment: those are not asked about.
+  function plausibleDate(date) {
+    return /^20\d{2}-\d{2}-\d{2}$/.test(date);
+  }
+
   function requestedInterval() {
     var date = value('date');
     var start = value('start_time');
     var end = value('end_time');
-    if (!date || !/^\d{2}:\d{2}$/.test(start) || !/^\d{2}:\d{2}$/.test(end)) {
+    var endDate = value('end_date');
+    if (!plausibleDate(date) || (endDate && !plausibleDate(endDate)) ||
+        !/^\d{2}:\d{2}$/.test(start) || !/^\d{2}:\d{2}$/.test(end)) {
       return null;
     }
     return {
       start: LabTime.isoFromParts(date, start, config.labOffset),
-      end: LabTime.isoFromParts(value('end_date') || date, end, config.labOffset)
+      end: LabTime.isoFromParts(endDate || date, end, config.labOffset)
     };
   }
 
@@ -169,6 +177,7 @@
     if (override && override.checked) {
       body.override = true;
     }
+    retireSummary();
     var sequence = ++checkSequence;
     showMessage('text-muted small', text.msgChecking);
     fetch(config.checkUrl, {
@@ -205,6 +214,19 @@
     checkTimer = window.setTimeout(check, delay);
   }
 
+  // After a refusal, the summary at the top is about the time that was sent. Once another
+  // time is chosen it no longer applies: the check below the times speaks for the new one.
+  var sentInterval = requestedInterval();
+
+  function retireSummary() {
+    var summary = document.getElementById('error-summary');
+    var interval = requestedInterval();
+    if (summary && sentInterval && interval &&
+        (interval.start !== sentInterval.start || interval.end !== sentInterval.end)) {
+      summary.hidden = true;
+    }
+  }
+
   function useSuggestion(date, startTime, endTime, endDate) {
     setFormTimes(date, startTime, endTime, endDate);
     if (calendar) {
@@ -229,6 +251,19 @@
         element.addEventListener('change', function () { scheduleCheck(300); });
       }
     });
+    // A day chosen in the form is shown in the calendar too (handy on a phone's day view).
+    var dateField = field('date');
+    var gotoTimer = null;
+    if (dateField) {
+      dateField.addEventListener('change', function () {
+        window.clearTimeout(gotoTimer);
+        gotoTimer = window.setTimeout(function () {
+          if (calendar && plausibleDate(dateField.value)) {
+            calendar.gotoDate(dateField.value);
+          }
+        }, 300);
+      });
+    }
     form.addEventListener('change', function (event) {
       if (event.target && event.target.name === 'repeat') {
         syncRepeat();
@@ -303,6 +338,15 @@
       });
   }
 
+  var statusEl = document.getElementById('calendar-status');
+
+  function loading(isLoading) {
+    calendarEl.setAttribute('aria-busy', isLoading ? 'true' : 'false');
+    if (statusEl) {
+      statusEl.textContent = isLoading ? text.msgLoading : '';
+    }
+  }
+
   var slot = minutesToDuration(config.slotMinutes);
   calendar = new window.FullCalendar.Calendar(calendarEl, {
     initialView: window.matchMedia('(max-width: 575.98px)').matches ? 'timeGridDay' : 'timeGridWeek',
@@ -330,6 +374,7 @@
       return info.start >= LabTime.labNow(config.labOffset);
     },
     select: function (info) { fillFromSelection(info.start, info.end); },
+    loading: loading,
     events: loadEvents
   });
   calendar.render();
