@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from labbook.config import INSTANCE_PATH, PROJECT_ROOT, Config
@@ -31,7 +32,15 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     # Before any route is added: every <int:…> in a URL then refuses numbers no database id can
     # have, which would otherwise overflow the database driver.
     app.url_map.converters["int"] = DatabaseIdConverter
+    if app.config["LABBOOK_TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
+        proxies = app.config["LABBOOK_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    from labbook import logs
+
+    logs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
 
@@ -49,11 +58,19 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """``<int:…>`` limited to what an id column holds (a signed 32-bit integer)."""
+    """``<int:…>`` limited to what an id column holds (a signed 32-bit integer).
 
-    def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+    A larger number is a plain 404. (Werkzeug's own ``max`` would make the rule not match,
+    and then a POST to a path that also has a GET rule answered 405 instead.)
+    """
+
+    MAX_ID = 2**31 - 1
+
+    def to_python(self, value: str) -> Any:
+        number = super().to_python(value)
+        if isinstance(number, int) and number > self.MAX_ID:
+            raise NotFound()
+        return number
 
 
 def _init_extensions(app: Flask) -> None:
@@ -73,16 +90,22 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    from labbook import ratelimit
+
+    ratelimit.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
     from labbook.accounts.views import bp as accounts_bp
+    from labbook.admin.views import bp as admin_bp
     from labbook.api import bp as api_bp
+    from labbook.billing.views import bp as billing_bp
     from labbook.booking.manage_views import bp as manage_bp
     from labbook.booking.views import bp as booking_bp
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.extensions import csrf
+    from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
     app.register_blueprint(catalogue_bp)
@@ -91,6 +114,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(calendars_bp)
     app.register_blueprint(testing_bp)
+    app.register_blueprint(billing_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(admin_bp)
     # The API authenticates with bearer tokens, never cookies, so there is nothing to forge.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from labbook.accounts import services as accounts
@@ -17,11 +18,25 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.jobs.cli import run_job_command, scheduler_command
+from labbook.ops import COMMANDS as OPERATIONS_COMMANDS
 
 
 @click.group("labbook", help="Set up and run labbook.")
-def labbook_cli() -> None:
-    pass
+@click.pass_context
+@with_appcontext
+def labbook_cli(context: click.Context) -> None:
+    # The commands speak English; refusals from the services must not switch to the app's
+    # default language halfway through a line.
+    context.with_resource(force_locale("en"))
+
+
+labbook_cli.add_command(scheduler_command)
+labbook_cli.add_command(run_job_command)
+
+
+for _command in OPERATIONS_COMMANDS:  # check, backup, restore
+    labbook_cli.add_command(_command)
 
 
 def _fail(message: str) -> click.ClickException:
@@ -29,12 +44,16 @@ def _fail(message: str) -> click.ClickException:
     return click.ClickException(message)
 
 
-def _load(directory: Path) -> None:
+def _load(directory: Path, *, keep_existing: bool = False) -> None:
     try:
-        report = load_catalogue(db.session, to_lab_time(utcnow()).date(), directory)
+        report = load_catalogue(db.session, to_lab_time(utcnow()).date(), directory,
+                                keep_existing=keep_existing)
     except CatalogueError as exc:
         raise _fail(str(exc)) from None
     click.echo(f"Catalogue loaded — {report.summary()}")
+    if report.kept.total():
+        click.echo("Rows already in the database keep what was edited in labbook; "
+                   "`load-catalogue` makes the files win for them.")
 
 
 @labbook_cli.command("init")
@@ -46,14 +65,16 @@ def _load(directory: Path) -> None:
 def init_command(catalogue_dir: Path) -> None:
     """Create or upgrade the database schema and load the catalogue.
 
-    Safe to run again: the schema is only upgraded, and catalogue rows are matched by code, so
-    unchanged rows stay as they are and changed rows are updated.
+    Safe to run again: the schema is only upgraded, and catalogue rows are matched by code.
+    Rows not in the database yet are added; rows already there are left as they are, because
+    managers edit instruments, rules and rates in labbook and a deploy must not undo that
+    (`load-catalogue` makes the files win).
     """
     from flask_migrate import upgrade
 
     upgrade()
     click.echo("Database schema is up to date.")
-    _load(catalogue_dir)
+    _load(catalogue_dir, keep_existing=True)
 
 
 @labbook_cli.command("load-catalogue")
@@ -64,7 +85,8 @@ def load_catalogue_command(directory: Path) -> None:
     """Check and load catalogue files from DIRECTORY (default: the shipped catalogue).
 
     Nothing is written unless every row of every file is valid; problems are listed with file,
-    line and column.
+    line and column. The files win: rows that differ from them are updated, including what was
+    edited in labbook (instrument details, booking rules, rates).
     """
     _load(directory)
 

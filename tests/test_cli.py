@@ -23,6 +23,24 @@ def test_init_loads_the_catalogue_and_is_idempotent(app):
     assert db.session.scalar(select(func.count()).select_from(Instrument)) == 163
 
 
+def test_init_keeps_what_was_edited_in_labbook_and_load_catalogue_overwrites_it(app):
+    run(app, "init")
+    instrument = db.session.scalars(select(Instrument).order_by(Instrument.code)).first()
+    shipped = instrument.max_minutes
+    instrument.max_minutes = shipped + 30
+    db.session.commit()
+
+    again = run(app, "init")
+    assert "instruments: 0 new, 0 updated, 162 unchanged, 1 kept as edited" in again.output
+    assert "`load-catalogue` makes the files win" in again.output
+    db.session.refresh(instrument)
+    assert instrument.max_minutes == shipped + 30
+
+    assert run(app, "load-catalogue").exit_code == 0
+    db.session.refresh(instrument)
+    assert instrument.max_minutes == shipped
+
+
 def test_init_refuses_a_broken_catalogue_with_file_and_line(app, tmp_path):
     (tmp_path / "labs.csv").write_text("code,name\nNEM,x\n", encoding="utf-8")
     result = run(app, "init", "--catalogue-dir", str(tmp_path))
@@ -105,6 +123,16 @@ def test_create_user_asks_for_the_password_when_not_given(app):
     result = run(app, "create-user", "--email", "p@b.cn", "--name", "P", "--role", "researcher",
                  "--org", organization.name, input="a-long-pass-1\na-long-pass-1\n")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("password", ["password123", "12345678901234", "weak@b.cn", "short1"])
+def test_create_user_applies_the_password_policy(app, password):
+    organization = create_organization()
+    result = run(app, "create-user", "--email", "weak@b.cn", "--name", "Weak", "--role",
+                 "researcher", "--org", organization.name, "--password", password)
+    assert result.exit_code != 0 and "Error: " in result.output
+    db.session.rollback()
+    assert db.session.scalar(select(User).where(User.email == "weak@b.cn")) is None
 
 
 def test_bad_input_fails_with_a_message_and_a_nonzero_exit(app):

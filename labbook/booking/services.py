@@ -37,6 +37,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
+from labbook.notify import services as notify
 
 MAX_PURPOSE = 500
 MAX_PROJECT_REF = 100
@@ -151,6 +152,7 @@ def _insert_bookings(session: Session, actor: User, rows: list[dict],
         details = {"overridden": [p.code for p in problems]} if problems else {}
         record(session, actor, booking, "create", at=now, to_state=booking.state.value,
                **details)
+    notify.bookings_requested(session, bookings, now=now)
     return bookings
 
 
@@ -315,12 +317,14 @@ def _transition(session: Session, actor: User | None, booking: Booking, to: Book
 
 
 def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
-                   note: str = "", by_lab: bool = False) -> Booking:
+                   note: str = "", by_lab: bool = False,
+                   blackout: Blackout | None = None) -> Booking:
     """Cancel ``booking``.
 
     A cancellation by the booking's own user inside the instrument's cancellation window is
     recorded as late (and billed as such); one made by the lab (a manager, a blackout) is not.
-    ``by_lab`` says the lab cancels, even where the acting manager booked it themselves.
+    ``by_lab`` says the lab cancels, even where the acting manager booked it themselves;
+    ``blackout`` is the closure that made it cancel, which the owner's email explains.
     """
     note = _clean_text(note, "note", MAX_NOTE, required=False)
     if not can_view(actor, booking):
@@ -335,6 +339,7 @@ def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.d
     booking.is_late_cancellation = late
     if late:
         billing.charge_late_cancellation(session, booking, now=now)
+    notify.booking_cancelled(session, booking, actor, now=now, note=note, blackout=blackout)
     return booking
 
 
@@ -374,6 +379,7 @@ def _decide(session: Session, actor: User, booking: Booking, to: BookingState, a
     booking.decided_by = actor
     booking.decided_at = now
     booking.decision_note = note
+    notify.booking_decided(session, booking, actor, now=now)
     return booking
 
 
@@ -560,18 +566,28 @@ def cancel_for_blackout(session: Session, actor: User, blackout: Blackout,
                         booking_ids: list[int], *, notice: str,
                         now: dt.datetime) -> list[Booking]:
     """Cancel the chosen bookings the blackout hits, telling their owners why."""
+    return cancel_hit_bookings(session, actor, affected_bookings(session, blackout),
+                               booking_ids, notice=notice, now=now, blackout=blackout)
+
+
+def cancel_hit_bookings(session: Session, actor: User, hit: list[Booking],
+                        booking_ids: list[int], *, notice: str, now: dt.datetime,
+                        blackout: Blackout | None = None) -> list[Booking]:
+    """Cancel the chosen ones of ``hit`` — bookings whose time the lab takes back (a closure,
+    an instrument taken out of service) — as the lab, telling their owners why in ``notice``.
+    Bookings in use are left alone."""
     notice = _clean_text(notice, "notice", MAX_NOTE, required=True)
-    hit = {booking.id: booking for booking in affected_bookings(session, blackout)}
+    by_id = {booking.id: booking for booking in hit}
     cancelled = []
     for booking_id in booking_ids:
-        booking = hit.get(booking_id)
+        booking = by_id.get(booking_id)
         if booking is None:
-            message = _("Booking %(id)d is not hit by this closure.", id=booking_id)
+            message = _("Booking %(id)d is not among the bookings hit.", id=booking_id)
             raise ValidationError(message, problems=[Problem("invalid", message,
                                                              field="booking_ids")])
         if booking.state != BookingState.IN_USE:
             cancelled.append(cancel_booking(session, actor, booking, now=now, note=notice,
-                                            by_lab=True))
+                                            by_lab=True, blackout=blackout))
     return cancelled
 
 
@@ -777,6 +793,7 @@ def _mark_no_show(session: Session, actor: User | None, booking: Booking, *,
     _transition(session, actor, booking, BookingState.NO_SHOW, "no_show", now=now,
                 grace_minutes=NO_SHOW_GRACE_MINUTES)
     billing.charge_no_show(session, booking, now=now)
+    notify.booking_no_show(session, booking, now=now)
 
 
 def mark_no_show(session: Session, actor: User, booking: Booking, *,
@@ -811,6 +828,18 @@ def mark_no_shows(session: Session, *, now: dt.datetime) -> list[Booking]:
     bookings = [booking for booking in candidates if now >= no_show_at(booking)]
     for booking in bookings:
         _mark_no_show(session, None, booking, now=now)
+    return bookings
+
+
+def expire_pending(session: Session, *, now: dt.datetime) -> list[Booking]:
+    """Expire the requests still pending at their start: nobody decided in time, and the slot
+    is given up. The requester is told. The scheduler's job (idempotent); the caller commits."""
+    bookings = list(session.scalars(
+        select(Booking).where(Booking.state == BookingState.PENDING, Booking.start_at <= now)
+        .order_by(Booking.start_at, Booking.id)))
+    for booking in bookings:
+        _transition(session, None, booking, BookingState.EXPIRED, "expire", now=now)
+        notify.booking_expired(session, booking, now=now)
     return bookings
 
 

@@ -42,6 +42,7 @@ from labbook.core.errors import (
     ValidationError,
 )
 from labbook.core.time import to_lab_time
+from labbook.notify import services as notify
 from labbook.testing.models import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -182,6 +183,7 @@ def submit(session: Session, actor: User, service: TestingService, *, samples: i
     session.flush()
     record(session, actor, service_request, "submit", at=now,
            to_state=ServiceRequestState.SUBMITTED.value, quoted_total=str(priced.total))
+    notify.service_request_submitted(session, service_request, now=now)
     return service_request
 
 
@@ -305,6 +307,7 @@ def accept(session: Session, actor: User, service_request: ServiceRequest, *,
     service_request.decided_by = actor
     service_request.decided_at = now
     service_request.decision_note = note
+    notify.service_request_changed(session, service_request, actor, now=now)
     return service_request
 
 
@@ -317,6 +320,7 @@ def reject(session: Session, actor: User, service_request: ServiceRequest, *,
     service_request.decided_by = actor
     service_request.decided_at = now
     service_request.decision_note = note
+    notify.service_request_changed(session, service_request, actor, now=now)
     return service_request
 
 
@@ -326,6 +330,7 @@ def start(session: Session, actor: User, service_request: ServiceRequest, *,
     _transition(session, actor, service_request, ServiceRequestState.IN_PROGRESS, "start",
                 now=now)
     service_request.started_at = now
+    notify.service_request_changed(session, service_request, actor, now=now)
     return service_request
 
 
@@ -341,6 +346,7 @@ def cancel(session: Session, actor: User, service_request: ServiceRequest, *,
                 now=now, note=note)
     service_request.cancelled_at = now
     service_request.cancelled_by = actor
+    notify.service_request_changed(session, service_request, actor, now=now)
     return service_request
 
 
@@ -385,6 +391,7 @@ def complete(session: Session, actor: User, service_request: ServiceRequest, *,
                 now=now, report=report is not None)
     service_request.completed_at = now
     billing.charge_service_request(session, service_request, now=now)
+    notify.service_request_changed(session, service_request, actor, now=now)
     if report is None:
         return None
     directory = Path(report_dir)
