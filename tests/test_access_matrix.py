@@ -1,0 +1,563 @@
+"""Access control, proven route by route: every URL of the web UI and of /api/v1 × every role.
+
+One scene holds two organizations (A and B), the lab and another lab with a manager each, and
+an admin. Every URL parameter names a concrete object: ``/bookings/<id>`` is A's booking,
+``/statements/<id>`` is B's issued statement, ``/service-requests/<id>`` is A's completed request
+with its report PDF, ``/ical/<secret>.ics`` is A's feed, and so on (see ``Scene.params``).
+
+``MATRIX`` holds, for each route and method, the outcome each role gets. The test walks
+``app.url_map``, so a route added without a row fails ``test_every_route_has_a_row``. Outcomes:
+
+- ``200``, ``302``, ``401``, ``403``, ``404``, ``422`` …: exactly that status
+- ``login``: a redirect to the sign-in page (web pages for anonymous visitors)
+- ``ok``: allowed — anything but 401/403/404 or a redirect to sign in, and never a 5xx. State
+  changes are sent with an empty body, so "allowed" may well be 200 (a form shown again), 302,
+  409 or 422.
+
+The roles, in the order they are tried (those refused first, so that an allowed change cannot
+alter what a later refusal sees): anonymous, researcher of B, billing contact of B, manager of
+another lab, researcher of A, manager of the lab, admin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask, url_for
+from sqlalchemy import func, select
+
+from labbook.accounts.models import PriceTier
+from labbook.accounts.services import create_api_token, grant_qualification, password_reset_link
+from labbook.billing.models import StatementState
+from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
+from labbook.calendars.services import Scope, create_feed_token
+from labbook.extensions import db
+from labbook.testing.models import ServiceRequest, ServiceRequestState
+from tests.factories import (
+    create_admin,
+    create_booking,
+    create_charge,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_organization,
+    create_service,
+    create_statement,
+    create_user,
+    lab_time,
+    next_weekday,
+)
+
+ROLES = ("anon", "res_b", "billing_b", "other_mgr", "res_a", "mgr", "admin")
+PDF = b"%PDF-1.4\n% a test report\n"
+MARK_A = "A-ONLY"  # in every text of A's objects, to look for in B's lists
+
+
+class Scene:
+    """All objects of the matrix, committed; ``params`` fills every URL parameter."""
+
+    def __init__(self, app: Flask) -> None:
+        now = dt.datetime.now(dt.UTC)
+        self.lab = create_lab(code="NEM")
+        self.other_lab = create_lab(code="FOOD")
+        self.instrument = create_instrument(lab=self.lab, requires_approval=True)
+        self.other_instrument = create_instrument(lab=self.other_lab)
+        self.service = create_service(lab=self.lab, instruments=[self.instrument])
+        self.org_a = create_organization(name=f"企业{MARK_A}", tier=PriceTier.PARTNER)
+        self.org_b = create_organization(name="企业B")
+        self.users = {
+            "res_a": create_user(organization=self.org_a, name=f"研究员{MARK_A}"),
+            "res_b": create_user(organization=self.org_b),
+            "billing_b": create_user(organization=self.org_b),
+            "other_mgr": create_manager(self.other_lab),
+            "mgr": create_manager(self.lab),
+            "admin": create_admin(),
+        }
+        self.org_b.billing_contact = self.users["billing_b"]
+        res_a = self.users["res_a"]
+        day = next_weekday(1)
+        self.series = BookingSeries(instrument_id=self.instrument.id, user_id=res_a.id,
+                                    frequency="weekly", count=1)
+        db.session.add(self.series)
+        self.booking = create_booking(instrument=self.instrument, user=res_a,
+                                      state=BookingState.PENDING, series=self.series,
+                                      purpose=f"用途{MARK_A}",
+                                      start_at=lab_time(day, 10), end_at=lab_time(day, 11))
+        self.booking_b = create_booking(instrument=self.instrument, user=self.users["res_b"],
+                                        start_at=lab_time(day, 14), end_at=lab_time(day, 15))
+        self.blackout = Blackout(lab=self.lab, start_at=lab_time(day + dt.timedelta(days=1), 8),
+                                 end_at=lab_time(day + dt.timedelta(days=1), 9),
+                                 reason="维护", created_by_id=self.users["mgr"].id)
+        db.session.add(self.blackout)
+        self.request = ServiceRequest(
+            service=self.service, requester=res_a, organization=self.org_a, samples=2,
+            sample_description=f"样品{MARK_A}", is_express=False, notes="",
+            state=ServiceRequestState.COMPLETED, tier=PriceTier.PARTNER,
+            quoted_unit_price=Decimal("80.00"), express_surcharge_percent=0,
+            quoted_express_surcharge=Decimal("0.00"), quoted_total=Decimal("160.00"),
+            decision_note="", created_at=now, updated_at=now, completed_at=now,
+            report_path="matrix-report.pdf", report_filename="report.pdf",
+            report_size=len(PDF), report_uploaded_at=now)
+        db.session.add(self.request)
+        db.session.commit()
+        report_dir = app.config["LABBOOK_REPORT_DIR"]
+        pathlib.Path(report_dir).mkdir(parents=True, exist_ok=True)
+        (pathlib.Path(report_dir) / "matrix-report.pdf").write_bytes(PDF)
+
+        self.charge_a = create_charge(organization=self.org_a, lab=self.lab,
+                                      reason=f"调整{MARK_A}")
+        self.charge_b = create_charge(organization=self.org_b, lab=self.lab, reason="调整B")
+        issued = {"state": StatementState.ISSUED, "issued_at": now}
+        self.statement_a = create_statement([self.charge_a], number="LB-2026-AAAAAA", **issued)
+        self.statement_b = create_statement([self.charge_b], **issued)
+        self.rate_card = self.instrument.rate_cards[0]
+
+        self.qualification = grant_qualification(db.session, self.users["mgr"], res_a,
+                                                 self.instrument, now=now)
+        self.feed_token, self.feed_secret = create_feed_token(db.session, res_a,
+                                                              Scope.parse("mine"), now=now)
+        self.api_token, _secret = create_api_token(db.session, res_a, name="A's script",
+                                                   now=now)
+        db.session.commit()
+        self.reset_token = password_reset_link(
+            res_a, secret_key=app.config["SECRET_KEY"], base_url="http://x", max_age=3600,
+            now=now).link.rsplit("/", 1)[-1]
+        self.bearers: dict[str, dict[str, str]] = {}
+
+    def bearer(self, role: str) -> dict[str, str]:
+        if role == "anon":
+            return {}
+        if role not in self.bearers:
+            _token, secret = create_api_token(db.session, self.users[role], name="matrix",
+                                              now=dt.datetime.now(dt.UTC))
+            db.session.commit()
+            self.bearers[role] = {"Authorization": f"Bearer {secret}"}
+        return self.bearers[role]
+
+    def params(self, endpoint: str, arguments: set[str]) -> dict[str, Any]:
+        token_id = self.api_token.id if endpoint == "accounts.revoke_token" \
+            else self.feed_token.id
+        values = {
+            "booking_id": self.booking.id, "instrument_id": self.instrument.id,
+            "statement_id": self.statement_b.id, "request_id": self.request.id,
+            "token_id": token_id, "card_id": self.rate_card.id,
+            "qualification_id": self.qualification.id, "blackout_id": self.blackout.id,
+            "series_id": self.series.id, "user_id": self.users["res_a"].id,
+            "organization_id": self.org_a.id, "service_id": self.service.id,
+            "code": self.lab.code, "secret": self.feed_secret, "token": self.reset_token,
+            "name": "revenue", "file_format": "csv",
+        }
+        return {name: values[name] for name in arguments}
+
+
+# -- running one request as one role ------------------------------------------------------------
+
+
+def _rows(app: Flask) -> list[tuple[str, str, set[str]]]:
+    """(endpoint, method, URL arguments) of every route but ``static``."""
+    rows = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            rows.append((rule.endpoint, method, set(rule.arguments)))
+    return sorted(rows)
+
+
+def _outcome(response) -> str:
+    status = response.status_code
+    if status in (301, 302, 303) and "/login" in response.headers.get("Location", ""):
+        return "login"
+    return str(status)
+
+
+def _bodies(scene: Scene) -> dict[str, dict[str, Any]]:
+    """Minimal bodies for the state changes whose permission check comes after parsing."""
+    day = next_weekday(2)
+    start, end = lab_time(day, 16), lab_time(day, 17)
+    return {
+        "POST api.create_booking": {"instrument_id": scene.instrument.id,
+                                    "start": start.isoformat(), "end": end.isoformat(),
+                                    "purpose": "matrix"},
+        "POST api.create_service_request": {"service_id": scene.service.id, "samples": 1,
+                                            "sample_description": "matrix"},
+        "POST api.create_blackout": {"lab": scene.lab.code, "start": start.isoformat(),
+                                     "end": end.isoformat(), "reason": "matrix"},
+        "POST api.grant_qualification": {"user_email": scene.users["res_b"].email,
+                                         "instrument_id": scene.instrument.id},
+        "POST api.create_adjustment": {"organization_id": scene.org_a.id,
+                                       "lab": scene.lab.code, "amount": "10.00",
+                                       "reason": "matrix"},
+        "POST api.close_month": {"period": "2026-10"},
+        "POST api.create_feed_token": {"scope": f"lab:{scene.lab.code}"},
+        "POST api.add_rate_card": {"tier": "external", "effective_from": str(day),
+                                   "hourly_rate": "120.00"},
+        "POST api.reject_booking": {"note": "matrix"},
+        "POST api.reject_service_request": {"note": "matrix"},
+    }
+
+
+def _query(scene: Scene) -> dict[str, str]:
+    day = next_weekday(0)
+    start, end = lab_time(day, 0), lab_time(day + dt.timedelta(days=7), 0)
+    window = urlencode({"start": start.isoformat(), "end": end.isoformat()})
+    return {"GET api.availability": window, "GET booking.instrument_events": window}
+
+
+def _request(client, scene: Scene, role: str, method: str, url: str, *, api: bool,
+             body: dict[str, Any] | None = None):
+    with client.session_transaction() as session:
+        session.clear()
+        if role != "anon" and not api:
+            session["_user_id"] = str(scene.users[role].id)
+            session["_fresh"] = True
+    headers = scene.bearer(role) if api else {}
+    kwargs: dict[str, Any] = {"headers": headers}
+    if method in ("POST", "PUT", "PATCH"):
+        if api:
+            kwargs["json"] = body or {}
+        else:
+            kwargs["data"] = body or {}
+    return client.open(url, method=method, **kwargs)
+
+
+def _matches(expected: str, actual: str) -> bool:
+    if expected == "ok":
+        return actual not in ("401", "403", "404", "login") and not actual.startswith("5")
+    return expected == actual
+
+
+#: Rows whose 200 for an outsider legitimately holds A's name: the feed answers whoever holds
+#: A's secret URL (that secret *is* the permission), and a manager adding an adjustment chooses
+#: the organization to charge from all organizations' names (no other data of theirs is shown).
+LEAK_EXEMPT = {"GET calendars.feed", "GET billing.adjust"}
+OUTSIDERS = ("anon", "res_b", "billing_b", "other_mgr")
+
+MATRIX: dict[str, str] = {
+    # row                                            anon  res_b bill_b oth_m res_a mgr  admin
+    "POST accounts.create_token":                      "login ok    ok    ok    ok    ok    ok",
+    "POST accounts.email_preferences":                 "login ok    ok    ok    ok    ok    ok",
+    "GET accounts.forgot_password":                    "200   200   200   200   200   200   200",
+    "POST accounts.forgot_password":                   "ok    ok    ok    ok    ok    ok    ok",
+    "GET accounts.login":                              "200   302   302   302   302   302   302",
+    "POST accounts.login":                             "ok    ok    ok    ok    ok    ok    ok",
+    "POST accounts.logout":                            "login ok    ok    ok    ok    ok    ok",
+    "GET accounts.profile":                            "login 200   200   200   200   200   200",
+    "GET accounts.reset_password":                     "200   200   200   200   200   200   200",
+    "POST accounts.reset_password":                    "ok    ok    ok    ok    ok    ok    ok",
+    "POST accounts.revoke_token":                      "login 404   404   404   ok    404   404",
+    "POST accounts.switch_language":                   "ok    ok    ok    ok    ok    ok    ok",
+    "POST admin.activate_user":                        "login 403   403   403   403   403   ok",
+    "GET admin.audit_log":                             "login 403   403   403   403   403   200",
+    "POST admin.cancel_instrument_bookings":           "login 403   403   404   403   ok    ok",
+    "POST admin.catalogue_apply":                      "login 403   403   403   403   403   ok",
+    "GET admin.catalogue_import":                      "login 403   403   403   403   403   200",
+    "POST admin.catalogue_preview":                    "login 403   403   403   403   403   ok",
+    "POST admin.deactivate_user":                      "login 403   403   403   403   403   ok",
+    "GET admin.edit_instrument":                       "login 403   403   404   403   200   200",
+    "POST admin.edit_instrument":                      "login 403   403   404   403   ok    ok",
+    "GET admin.edit_organization":                     "login 403   403   403   403   403   200",
+    "POST admin.edit_organization":                    "login 403   403   403   403   403   ok",
+    "GET admin.edit_service":                          "login 403   403   404   403   200   200",
+    "POST admin.edit_service":                         "login 403   403   404   403   ok    ok",
+    "GET admin.edit_user":                             "login 403   403   403   403   403   200",
+    "POST admin.edit_user":                            "login 403   403   403   403   403   ok",
+    "GET admin.index":                                 "login 403   403   200   403   200   200",
+    "GET admin.instrument_bookings":                   "login 403   403   404   403   200   200",
+    "GET admin.instrument_status":                     "login 403   403   404   403   200   200",
+    "POST admin.instrument_status":                    "login 403   403   404   403   ok    ok",
+    "GET admin.instruments":                           "login 403   403   200   403   200   200",
+    "GET admin.new_instrument":                        "login 403   403   404   403   200   200",
+    "POST admin.new_instrument":                       "login 403   403   404   403   ok    ok",
+    "GET admin.new_organization":                      "login 403   403   403   403   403   200",
+    "POST admin.new_organization":                     "login 403   403   403   403   403   ok",
+    "GET admin.new_service":                           "login 403   403   404   403   200   200",
+    "POST admin.new_service":                          "login 403   403   404   403   ok    ok",
+    "GET admin.new_user":                              "login 403   403   403   403   403   200",
+    "POST admin.new_user":                             "login 403   403   403   403   403   ok",
+    "POST admin.offer_service":                        "login 403   403   404   403   ok    ok",
+    "GET admin.organizations":                         "login 403   403   403   403   403   200",
+    "POST admin.retire_service":                       "login 403   403   404   403   ok    ok",
+    "GET admin.services":                              "login 403   403   200   403   200   200",
+    "POST admin.user_reset_link":                      "login 403   403   403   403   403   ok",
+    "GET admin.users":                                 "login 403   403   403   403   403   200",
+    "POST api.accept_service_request":                 "401   404   404   404   403   ok    ok",
+    "POST api.add_rate_card":                          "401   403   403   403   403   ok    ok",
+    "POST api.approve_booking":                        "401   404   404   404   403   ok    ok",
+    "GET api.availability":                            "200   200   200   200   200   200   200",
+    "GET api.booking_ics":                             "401   404   404   404   200   200   200",
+    "POST api.cancel_booking":                         "401   404   404   404   ok    ok    ok",
+    "POST api.cancel_service_request":                 "401   404   404   404   ok    ok    ok",
+    "POST api.check_in":                               "401   404   404   404   ok    ok    ok",
+    "POST api.check_out":                              "401   404   404   404   ok    ok    ok",
+    "POST api.close_month":                            "401   403   403   403   403   403   ok",
+    "POST api.complete_service_request":               "401   404   404   404   403   ok    ok",
+    "POST api.create_adjustment":                      "401   403   403   403   403   ok    ok",
+    "POST api.create_blackout":                        "401   403   403   403   403   ok    ok",
+    "POST api.create_booking":                         "401   ok    ok    ok    ok    ok    ok",
+    "POST api.create_feed_token":                      "401   403   403   403   403   ok    ok",
+    "POST api.create_service_request":                 "401   ok    ok    ok    ok    ok    ok",
+    "DELETE api.delete_feed_token":                    "401   404   404   404   ok    404   404",
+    "GET api.get_booking":                             "401   404   404   404   200   200   200",
+    "GET api.get_instrument":                          "200   200   200   200   200   200   200",
+    "GET api.get_service":                             "200   200   200   200   200   200   200",
+    "GET api.get_service_request":                     "401   404   404   404   200   200   200",
+    "GET api.get_service_request_report":              "401   404   404   404   200   200   200",
+    "GET api.get_statement":                           "401   404   200   404   404   200   200",
+    "GET api.get_statement_csv":                       "401   404   200   404   404   200   200",
+    "GET api.get_statement_xlsx":                      "401   404   200   404   404   200   200",
+    "POST api.grant_qualification":                    "401   403   403   403   403   ok    ok",
+    "POST api.issue_statement":                        "401   404   403   404   404   403   ok",
+    "GET api.list_bookings":                           "401   200   200   200   200   200   200",
+    "GET api.list_charges":                            "401   403   403   200   403   200   200",
+    "GET api.list_feed_tokens":                        "401   200   200   200   200   200   200",
+    "GET api.list_instruments":                        "200   200   200   200   200   200   200",
+    "GET api.list_labs":                               "200   200   200   200   200   200   200",
+    "GET api.list_rate_cards":                         "200   200   200   200   200   200   200",
+    "GET api.list_service_requests":                   "401   200   200   200   200   200   200",
+    "GET api.list_services":                           "200   200   200   200   200   200   200",
+    "GET api.list_statements":                         "401   200   200   200   200   200   200",
+    "POST api.mark_no_show":                           "401   404   404   404   403   ok    ok",
+    "POST api.mark_statement_paid":                    "401   404   403   404   404   403   ok",
+    "GET api.openapi_document":                        "200   200   200   200   200   200   200",
+    "POST api.reject_booking":                         "401   404   404   404   403   ok    ok",
+    "POST api.reject_service_request":                 "401   404   404   404   403   ok    ok",
+    "DELETE api.revoke_qualification":                 "401   404   404   404   404   ok    ok",
+    "POST api.start_service_request":                  "401   404   404   404   403   ok    ok",
+    "DELETE api.withdraw_rate_card":                   "401   403   403   403   403   ok    ok",
+    "POST billing.add_rate_card":                      "login 403   403   403   403   ok    ok",
+    "GET billing.adjust":                              "login 403   403   200   403   200   200",
+    "POST billing.adjust":                             "login 403   403   ok    403   ok    ok",
+    "POST billing.adjust_statement":                   "login 404   403   404   404   ok    ok",
+    "GET billing.charges":                             "login 403   403   200   403   200   200",
+    "POST billing.close_month":                        "login 403   403   403   403   403   ok",
+    "POST billing.issue_statement":                    "login 403   403   403   403   403   ok",
+    "POST billing.mark_paid":                          "login 403   403   403   403   403   ok",
+    "GET billing.rates":                               "login 403   403   403   403   200   200",
+    "GET billing.statement_csv":                       "login 404   200   404   404   200   200",
+    "GET billing.statement_detail":                    "login 404   200   404   404   200   200",
+    "GET billing.statement_xlsx":                      "login 404   200   404   404   200   200",
+    "GET billing.statements":                          "login 200   200   200   200   200   200",
+    "POST billing.withdraw_rate_card":                 "login 403   403   403   403   ok    ok",
+    "POST booking.book":                               "login ok    ok    ok    ok    ok    ok",
+    "GET booking.booking_detail":                      "login 404   404   404   200   200   200",
+    "POST booking.cancel_booking":                     "login 404   404   404   ok    ok    ok",
+    "POST booking.cancel_series":                      "login 404   404   404   ok    ok    ok",
+    "POST booking.check_booking":                      "401   ok    ok    ok    ok    ok    ok",
+    "POST booking.check_in":                           "login 404   404   404   ok    ok    ok",
+    "POST booking.check_out":                          "login 404   404   404   ok    ok    ok",
+    "GET booking.instrument_calendar":                 "200   200   200   200   200   200   200",
+    "GET booking.instrument_events":                   "200   200   200   200   200   200   200",
+    "GET booking.lab_day":                             "200   200   200   200   200   200   200",
+    "GET booking.my_bookings":                         "login 200   200   200   200   200   200",
+    "GET calendars.booking_ics":                       "login 404   404   404   200   200   200",
+    "POST calendars.create_feed":                      "login ok    ok    ok    ok    ok    ok",
+    "GET calendars.feed":                              "200   200   200   200   200   200   200",
+    "GET calendars.feeds":                             "login 200   200   200   200   200   200",
+    "POST calendars.revoke_feed":                      "login 404   404   404   ok    404   404",
+    "POST calendars.rotate_feed":                      "login 404   404   404   ok    404   404",
+    "GET catalogue.home":                              "200   200   200   200   200   200   200",
+    "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
+    "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
+    "GET catalogue.service_detail":                    "200   200   200   200   200   200   200",
+    "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
+    "GET healthz":                                     "200   200   200   200   200   200   200",
+    "GET manage.approvals":                            "login 403   403   200   403   200   200",
+    "POST manage.blackout_cancel_bookings":            "login 403   403   404   403   ok    ok",
+    "GET manage.blackout_detail":                      "login 403   403   404   403   200   200",
+    "GET manage.blackouts":                            "login 403   403   200   403   200   200",
+    "POST manage.correct_actual_times":                "login 403   403   404   403   ok    ok",
+    "POST manage.create_blackout":                     "login 403   403   ok    403   ok    ok",
+    "POST manage.decide":                              "login 403   403   ok    403   ok    ok",
+    "POST manage.grant_qualification":                 "login 403   403   ok    403   ok    ok",
+    "POST manage.mark_no_show":                        "login 403   403   404   403   ok    ok",
+    "GET manage.qualifications":                       "login 403   403   200   403   200   200",
+    "POST manage.revoke_qualification":                "login 403   403   404   403   ok    ok",
+    "POST manage.revoke_qualifications":               "login 403   403   ok    403   ok    ok",
+    "GET manage.today":                                "login 403   403   404   403   200   200",
+    "GET manage.today_default":                        "login 403   403   302   403   302   302",
+    "GET readyz":                                      "200   200   200   200   200   200   200",
+    "GET reports.dashboard":                           "login 403   403   200   403   200   200",
+    "GET reports.export":                              "login 403   403   200   403   200   200",
+    "GET reports.index":                               "login 302   302   302   302   302   302",
+    "GET reports.institute_dashboard":                 "login 403   403   403   403   403   200",
+    "GET reports.report":                              "login 403   403   200   403   200   200",
+    "POST testing.accept_request":                     "login 403   403   404   403   ok    ok",
+    "POST testing.cancel_request":                     "login 404   404   404   ok    ok    ok",
+    "POST testing.complete_request":                   "login 403   403   404   403   ok    ok",
+    "GET testing.download_report":                     "login 404   404   404   200   200   200",
+    "GET testing.manage_queue":                        "login 403   403   200   403   200   200",
+    "GET testing.my_requests":                         "login 200   200   200   200   200   200",
+    "POST testing.reject_request":                     "login 403   403   404   403   ok    ok",
+    "GET testing.request_detail":                      "login 404   404   404   200   200   200",
+    "POST testing.request_service":                    "login ok    ok    ok    ok    ok    ok",
+    "POST testing.start_request":                      "login 403   403   404   403   ok    ok",
+}
+
+
+@pytest.fixture(autouse=True)
+def _report_dir(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "LABBOOK_REPORT_DIR", str(tmp_path / "reports"))
+
+
+def test_every_route_has_a_row(app):
+    routes = {f"{method} {endpoint}" for endpoint, method, _args in _rows(app)}
+    assert sorted(routes - MATRIX.keys()) == [], "routes without a row in MATRIX"
+    assert sorted(MATRIX.keys() - routes) == [], "rows in MATRIX without a route"
+    assert all(len(outcomes.split()) == len(ROLES) for outcomes in MATRIX.values())
+
+
+@pytest.mark.parametrize("row", sorted(MATRIX))
+def test_route_access(app, client, row):
+    scene = Scene(app)
+    method, endpoint = row.split()
+    arguments = next(args for e, m, args in _rows(app) if (e, m) == (endpoint, method))
+    with app.test_request_context():
+        url = url_for(endpoint, **scene.params(endpoint, arguments))
+    if row in _query(scene):
+        url += "?" + _query(scene)[row]
+    body = _bodies(scene).get(row)
+    wrong = []
+    for role, expected in zip(ROLES, MATRIX[row].split(), strict=True):
+        response = _request(client, scene, role, method, url, api=endpoint.startswith("api."),
+                            body=body)
+        actual = _outcome(response)
+        data = response.get_data()
+        response.close()
+        if not _matches(expected, actual):
+            wrong.append(f"{role}: expected {expected}, got {actual}")
+        elif (role in OUTSIDERS and method == "GET" and response.status_code == 200
+              and row not in LEAK_EXEMPT
+              and (MARK_A.encode() in data or scene.statement_a.number.encode() in data)):
+            wrong.append(f"{role}: the answer shows organization A's data")
+    assert not wrong, f"{method} {url}: " + "; ".join(wrong)
+
+
+# -- lists show only what the viewer may see -----------------------------------------------------
+
+
+def _ids(response) -> set[int]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {item["id"] for item in response.get_json()["items"]}
+
+
+@pytest.mark.parametrize("role", ["res_b", "billing_b", "other_mgr"])
+def test_lists_hold_nothing_of_organization_a(app, client, role):
+    scene = Scene(app)
+    for path in ("/bookings", "/service-requests", "/statements", "/calendars", "/charges",
+                 "/manage/approvals", "/manage/service-requests"):
+        response = _request(client, scene, role, "GET", path, api=False)
+        assert response.status_code in (200, 403), (path, response.status_code)
+        assert MARK_A not in response.get_data(as_text=True), path
+        assert scene.statement_a.number not in response.get_data(as_text=True), path
+    headers = scene.bearer(role)
+    for query in ("", "?lab=NEM", "?lab=NEM&state=pending"):
+        response = client.get(f"/api/v1/bookings{query}", headers=headers)
+        assert response.status_code in (200, 403), query
+        if response.status_code == 200:
+            assert scene.booking.id not in _ids(response)
+    assert scene.request.id not in _ids(client.get("/api/v1/service-requests", headers=headers))
+    statements = _ids(client.get("/api/v1/statements", headers=headers))
+    assert scene.statement_a.id not in statements
+    assert (scene.statement_b.id in statements) == (role == "billing_b")
+    charges = client.get("/api/v1/charges", headers=headers)
+    if role == "other_mgr":
+        assert _ids(charges) == set()  # the lab's charges are not theirs to see
+    else:
+        assert charges.status_code == 403
+    response = client.get(f"/api/v1/statements?organization_id={scene.org_a.id}",
+                          headers=headers)
+    assert _ids(response) == set()
+    assert scene.feed_token.id not in _ids(client.get("/api/v1/feed-tokens", headers=headers))
+
+
+def test_lists_of_the_owner_and_the_lab_hold_organization_a(app, client):
+    """The same lists do show A's items to A and to the lab, so the filter is not vacuous."""
+    scene = Scene(app)
+    for role in ("res_a", "mgr"):
+        headers = scene.bearer(role)
+        query = "?lab=NEM" if role == "mgr" else ""
+        assert scene.booking.id in _ids(client.get(f"/api/v1/bookings{query}",
+                                                   headers=headers))
+    assert scene.request.id in _ids(client.get("/api/v1/service-requests",
+                                               headers=scene.bearer("res_a")))
+    admin = scene.bearer("admin")
+    assert {scene.statement_a.id, scene.statement_b.id} <= _ids(
+        client.get("/api/v1/statements", headers=admin))
+    assert {scene.charge_a.id, scene.charge_b.id} <= _ids(
+        client.get("/api/v1/charges", headers=scene.bearer("mgr")))
+
+
+# -- fields only the system or a manager may set --------------------------------------------------
+
+
+def test_booking_ignores_or_refuses_system_fields(app, client):
+    scene = Scene(app)
+    res_a, res_b = scene.users["res_a"], scene.users["res_b"]
+    day = next_weekday(3)
+    body = {"instrument_id": scene.instrument.id, "start": lab_time(day, 10).isoformat(),
+            "end": lab_time(day, 11).isoformat(), "purpose": "matrix",
+            "state": "approved", "user_id": res_b.id, "organization_id": scene.org_b.id,
+            "is_override": True, "price": "0.01", "amount": "0.01",
+            "decided_by_id": res_a.id, "checked_in_at": lab_time(day, 10).isoformat()}
+    # Overriding the rules is a manager's field: a researcher sending it is refused outright.
+    refused = client.post("/api/v1/bookings", json={**body, "override": True},
+                          headers=scene.bearer("res_a"))
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "override_not_allowed"
+    response = client.post("/api/v1/bookings", json=body, headers=scene.bearer("res_a"))
+    assert response.status_code in (201, 422), response.get_json()
+    if response.status_code == 422:  # refused outright: nothing written
+        assert db.session.scalar(select(func.count()).select_from(Booking)) == 2
+        return
+    booking = db.session.get(Booking, response.get_json()["id"])
+    assert booking.state == BookingState.PENDING  # the instrument needs approval
+    assert (booking.user_id, booking.organization_id) == (res_a.id, scene.org_a.id)
+    assert not booking.is_override and booking.decided_by_id is None
+    assert booking.checked_in_at is None
+
+
+def test_service_request_ignores_or_refuses_system_fields(app, client):
+    scene = Scene(app)
+    res_a, res_b = scene.users["res_a"], scene.users["res_b"]
+    body = {"service_id": scene.service.id, "samples": 2, "sample_description": "matrix",
+            "state": "completed", "quoted_total": "0.01", "quoted_unit_price": "0.01",
+            "quoted_express_surcharge": "0.00", "tier": "internal", "user_id": res_b.id,
+            "requester_id": res_b.id, "organization_id": scene.org_b.id,
+            "due_date": "2026-01-01", "report_path": "../../etc/passwd"}
+    response = client.post("/api/v1/service-requests", json=body,
+                           headers=scene.bearer("res_a"))
+    assert response.status_code in (201, 422), response.get_json()
+    if response.status_code == 422:  # refused outright: nothing written
+        assert db.session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
+        return
+    created = db.session.get(ServiceRequest, response.get_json()["id"])
+    assert created.state == ServiceRequestState.SUBMITTED
+    assert (created.requester_id, created.organization_id) == (res_a.id, scene.org_a.id)
+    assert created.tier == PriceTier.PARTNER  # A's tier, not the one sent
+    assert created.quoted_unit_price == Decimal("80.00")
+    assert created.quoted_total == Decimal("160.00")
+    assert created.due_date is None and created.report_path is None
+
+
+def test_web_forms_ignore_system_fields(app, client):
+    scene = Scene(app)
+    res_a = scene.users["res_a"]
+    response = _request(client, scene, "res_a", "POST",
+                        f"/services/{scene.service.id}/request", api=False,
+                        body={"samples": "1", "sample_description": "web", "action": "submit",
+                              "state": "completed", "quoted_total": "0.01", "tier": "internal",
+                              "organization_id": str(scene.org_b.id),
+                              "requester_id": str(scene.users["res_b"].id)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.rollback()
+    created = db.session.scalars(select(ServiceRequest)
+                                 .where(ServiceRequest.sample_description == "web")).one()
+    assert created.state == ServiceRequestState.SUBMITTED
+    assert (created.requester_id, created.organization_id) == (res_a.id, scene.org_a.id)
+    assert created.quoted_total == Decimal("80.00")
