@@ -83,3 +83,33 @@ def _drain(process: subprocess.Popen, recent: deque[str], log_file: Path | None)
     finally:
         if log:
             log.close()
+
+
+@contextmanager
+def scheduler_process(database_url: str, *, extra_env: dict[str, str] | None = None,
+                      log_file: Path | None = None) -> Iterator[subprocess.Popen]:
+    """``flask --app wsgi labbook scheduler`` in a process of its own; stopped with SIGTERM.
+
+    Its output is kept in ``log_file`` (read all the time, like the server's).
+    """
+    env = {**os.environ, "LABBOOK_DATABASE_URL": database_url,
+           "SECRET_KEY": "live-test-secret-key-0123456789abcdef", **(extra_env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "labbook", "scheduler"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    recent: deque[str] = deque(maxlen=200)
+    reader = threading.Thread(target=_drain, args=(process, recent, log_file), daemon=True)
+    reader.start()
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        reader.join(timeout=5)
+        if process.stdout:
+            process.stdout.close()

@@ -900,13 +900,21 @@ PATHS |= {
 }
 
 
-def _with_body_limits(paths: dict[str, Any]) -> dict[str, Any]:
-    """Every operation that takes a body documents the 413 of a body beyond MAX_CONTENT_LENGTH."""
-    too_large = {"description": "Request body too large", "content": {
-        "application/problem+json": {"schema": _ref("Problem")}}}
-    return {path: {method: ({**operation, "responses": {"413": too_large,
-                                                         **operation["responses"]}}
-                            if "requestBody" in operation else operation)
+def _with_common_responses(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation documents the 429 of the API's rate limit (when the deployment sets
+    LABBOOK_RATELIMIT_API); those that take a body also the 413 of one beyond
+    MAX_CONTENT_LENGTH."""
+    def problem(description: str) -> dict[str, Any]:
+        return {"description": description,
+                "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+    def responses(operation: dict[str, Any]) -> dict[str, Any]:
+        common = {"429": problem("Too many requests: `rate_limited`, with Retry-After")}
+        if "requestBody" in operation:
+            common["413"] = problem("Request body too large")
+        return {**common, **operation["responses"]}
+
+    return {path: {method: {**operation, "responses": responses(operation)}
                    for method, operation in item.items()}
             for path, item in paths.items()}
 
@@ -919,7 +927,7 @@ def document() -> dict[str, Any]:
                                 "Jiaozuo Institute of Industrial Technology. Errors are "
                                 "application/problem+json documents with a stable `code`."},
         "servers": [{"url": "/api/v1"}],
-        "paths": _with_body_limits(PATHS),
+        "paths": _with_common_responses(PATHS),
         "components": {"schemas": SCHEMAS, "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer",
             "description": "API token from the profile page or "

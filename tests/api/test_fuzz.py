@@ -1,0 +1,251 @@
+"""The whole API fuzzed with schemathesis against the app in-process (WSGI).
+
+Every operation of /api/v1/openapi.json is called with generated input — valid and invalid —
+once with an admin's bearer token and once with a researcher's, on a small seeded scene. Every
+answer must be free of server errors and match the document: a documented status code, the
+documented content type and, where one is declared, the response schema.
+
+Nothing is excluded: the report upload (completeServiceRequest) is fuzzed too, writing into a
+temporary report directory. Path ids are folded onto the small ids of the scene most of the
+time, so that operations reach real objects and not only 404s.
+
+Also here: oversized bodies, huge pages and absurd date ranges are refused with a clear 4xx
+problem document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from labbook.accounts.models import Qualification
+from labbook.api import openapi
+from labbook.booking.models import BookingState
+from labbook.calendars.services import Scope, create_feed_token
+from labbook.extensions import db
+from labbook.testing.models import ServiceRequest, ServiceRequestState
+from tests.factories import (
+    bearer,
+    create_admin,
+    create_booking,
+    create_charge,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_organization,
+    create_service,
+    create_statement,
+    create_user,
+    lab_time,
+    next_weekday,
+)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+PROBLEM_JSON = "application/problem+json"
+
+
+# The document the app serves at /api/v1/openapi.json (test_the_fuzzed_document_is_the_served_one
+# proves they are the same), loaded at import so that every operation becomes a test of its own.
+schema = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi.document())))
+schema.config.update(base_url="http://localhost/api/v1")
+# The report upload (completeServiceRequest) is sent as raw bytes, like any binary body.
+schemathesis.serializer.alias("application/pdf", "application/octet-stream")
+
+
+@schema.hook
+def map_path_parameters(ctx, path_parameters):
+    """Most generated ids land on the scene's objects (ids 1…8); the rest stay as drawn."""
+    if path_parameters:
+        return {name: (value % 8) + 1 if isinstance(value, int) and value > 64 else value
+                for name, value in path_parameters.items()}
+    return path_parameters
+
+
+@pytest.fixture(autouse=True)
+def _report_dir(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "LABBOOK_REPORT_DIR", str(tmp_path / "reports"))
+
+
+def seed_scene() -> dict[str, dict[str, str]]:
+    """Two labs, instruments (one needing approval), services, bookings in several states,
+    service requests, charges and a statement; returns bearer headers per role."""
+    lab = create_lab(code="NEM")
+    other_lab = create_lab(code="MFG")
+    manager = create_manager(lab)
+    org = create_organization()
+    researcher = create_user(organization=org)
+    other = create_user()
+    admin = create_admin()
+    plain = create_instrument(lab=lab)
+    approval = create_instrument(lab=lab, requires_approval=True)
+    far = create_instrument(lab=other_lab)
+    service = create_service(lab=lab, instruments=[plain], express_surcharge_percent=50)
+    create_service(lab=other_lab, instruments=[far])
+    monday = next_weekday(0)
+    for hour, (instrument, user, state) in enumerate([
+            (plain, researcher, BookingState.APPROVED), (approval, researcher,
+                                                          BookingState.PENDING),
+            (approval, other, BookingState.PENDING), (far, other, BookingState.APPROVED),
+            (plain, researcher, BookingState.CANCELLED)]):
+        create_booking(instrument=instrument, user=user, state=state,
+                       start_at=lab_time(monday, 9 + hour))
+    now = dt.datetime.now(dt.UTC)
+    for state in (ServiceRequestState.SUBMITTED, ServiceRequestState.ACCEPTED,
+                  ServiceRequestState.IN_PROGRESS):
+        db.session.add(ServiceRequest(
+            service=service, requester=researcher, organization=org, samples=2,
+            sample_description="样品", is_express=False, notes="", state=state,
+            tier=org.tier, quoted_unit_price=Decimal("100.00"),
+            express_surcharge_percent=0, quoted_express_surcharge=Decimal("0.00"),
+            quoted_total=Decimal("200.00"), decision_note="", created_at=now, updated_at=now))
+    db.session.add(Qualification(user=researcher, instrument=approval, granted_by_id=manager.id,
+                                 granted_at=now))
+    create_feed_token(db.session, researcher, Scope.parse("mine"), now=now)
+    create_feed_token(db.session, admin, Scope.parse(f"instrument:{plain.id}"), now=now)
+    db.session.commit()
+    charges = [create_charge(organization=org, lab=lab), create_charge(organization=org, lab=lab)]
+    create_statement(charges)
+    create_charge(organization=org, lab=other_lab)
+    return {"admin": bearer(admin), "researcher": bearer(researcher),
+            "manager": bearer(manager)}
+
+
+def call(case, app, auth: dict[str, str]) -> None:
+    """Calls with the role's token, unless the case is about the token itself: one generated to
+    leave out or garble Authorization must reach the app as generated (and be refused)."""
+    data = case.meta.phase.data if case.meta else None
+    about_token = getattr(data, "parameter", None) == "Authorization" \
+        or any(name.lower() == "authorization" for name in (case.headers or {}))
+    case.call_and_validate(headers=None if about_token else auth, checks=CHECKS, app=app)
+
+
+FUZZ_SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None,
+                         suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture
+def scene() -> dict[str, dict[str, str]]:
+    return seed_scene()
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_answers_as_documented_to_an_admin(case, scene, app):
+    call(case, app, scene["admin"])
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_answers_as_documented_to_a_researcher(case, scene, app):
+    call(case, app, scene["researcher"])
+
+
+def test_the_fuzzed_document_is_the_served_one(client):
+    assert client.get("/api/v1/openapi.json").json == json.loads(json.dumps(openapi.document()))
+
+
+# -- found by the fuzzing ------------------------------------------------------------------------
+
+
+def test_a_post_to_an_id_beyond_any_database_id_is_404_not_405(client):
+    """A POST path that also has a GET rule (rate cards) answered 405 for a too-large id."""
+    headers = bearer(create_admin())
+    for path in ("/api/v1/instruments/2147483648/rate-cards",
+                 "/api/v1/instruments/99999999999999999999/rate-cards"):
+        response = client.post(path, json={"tier": "internal", "effective_from": "2030-01-01",
+                                           "hourly_rate": "1.00"}, headers=headers)
+        assert response.status_code == 404, path
+        assert response.mimetype == PROBLEM_JSON
+    assert client.get("/api/v1/instruments/2147483648/rate-cards").status_code == 404
+
+
+def test_every_operation_with_a_body_documents_413(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    with_body = [(path, method) for path, item in paths.items()
+                 for method, operation in item.items() if "requestBody" in operation]
+    assert with_body
+    for path, method in with_body:
+        assert "413" in paths[path][method]["responses"], f"{method} {path}"
+
+
+# -- limits: oversized bodies, huge pages, absurd date ranges -------------------------------------
+
+
+def test_a_body_beyond_max_content_length_is_413_problem_json(app, client):
+    headers = bearer(create_user())
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = b'{"purpose": "' + b"x" * limit + b'"}'
+    response = client.post("/api/v1/bookings", data=body,
+                           headers={**headers, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.mimetype == PROBLEM_JSON
+    assert response.json["code"] == "request_entity_too_large"
+
+
+LIST_ENDPOINTS = ["/api/v1/instruments", "/api/v1/services", "/api/v1/bookings",
+                  "/api/v1/service-requests", "/api/v1/statements", "/api/v1/charges"]
+
+
+@pytest.mark.parametrize("path", LIST_ENDPOINTS)
+@pytest.mark.parametrize("query", ["per_page=201", "per_page=1000000000000000000000",
+                                   "per_page=0", "per_page=-5", "page=0", "page=1000001",
+                                   "page=99999999999999999999999", "page=1e9", "per_page=abc"])
+def test_huge_or_bad_pages_are_refused_with_a_clear_problem(client, path, query):
+    headers = bearer(create_admin())
+    response = client.get(f"{path}?{query}", headers=headers)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM_JSON
+    body = response.json
+    assert body["code"] == "invalid_parameter"
+    assert body["problems"][0]["field"] == query.partition("=")[0]
+
+
+@pytest.mark.parametrize("path", LIST_ENDPOINTS)
+def test_the_largest_page_allowed_is_answered_empty(client, path):
+    response = client.get(f"{path}?page=1000000&per_page=200",
+                          headers=bearer(create_admin()))
+    assert response.status_code == 200
+    assert response.json["items"] == []
+
+
+@pytest.mark.parametrize(("start", "end", "field"), [
+    ("2026-01-01T00:00:00+08:00", "9999-12-31T23:59:59+08:00", "end"),
+    ("0001-01-01T00:00:00+00:00", "0001-01-05T00:00:00+00:00", "start"),
+    ("2026-01-05T00:00:00+08:00", "2026-01-01T00:00:00+08:00", "end"),
+    ("2026-01-01T00:00:00+08:00", "2026-03-05T00:00:00+08:00", "end"),  # 63 days
+    ("2026-01-01T00:00:00", "2026-01-02T00:00:00+08:00", "start"),  # no UTC offset
+    ("yesterday", "2026-01-02T00:00:00+08:00", "start"),
+])
+def test_absurd_availability_ranges_are_refused_with_a_clear_problem(client, start, end, field):
+    from urllib.parse import urlencode
+
+    instrument = create_instrument()
+    response = client.get(f"/api/v1/instruments/{instrument.id}/availability?"
+                          + urlencode({"start": start, "end": end}))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM_JSON
+    assert field in {problem.get("field") for problem in response.json["problems"]}
+
+
+def test_absurd_booking_times_are_refused_with_a_clear_problem(client):
+    instrument = create_instrument()
+    response = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
+        "instrument_id": instrument.id, "start": "9999-12-31T09:00:00+08:00",
+        "end": "9999-12-31T10:00:00+08:00", "purpose": "x"})
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM_JSON
+    assert {p["field"] for p in response.json["problems"]} == {"start", "end"}
