@@ -151,10 +151,10 @@ def get_booking(booking_id: int):
     return booking_json(booking_services.get_booking(db.session, actor, booking_id), actor)
 
 
-def _note(required: bool = False) -> str:
+def _note() -> str:
     data = request.get_json(silent=True) if request.content_length else {}
     fields = Fields(data if isinstance(data, dict) else {})
-    note = fields.string("note", required=required, max_length=booking_services.MAX_NOTE)
+    note = fields.string("note", required=False, max_length=booking_services.MAX_NOTE)
     fields.done()
     return note or ""
 
@@ -183,8 +183,7 @@ def approve_booking(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/reject")
 @token_required
 def reject_booking(booking_id: int):
-    return _change_booking(booking_id, booking_services.reject_booking,
-                           note=_note(required=True))
+    return _change_booking(booking_id, booking_services.reject_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/check-in")

@@ -364,17 +364,18 @@ def approve_booking(session: Session, actor: User, booking: Booking, *, now: dt.
 
 def reject_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
                    note: str) -> Booking:
-    note = _clean_text(note, "note", MAX_NOTE, required=True)
-    return _decide(session, actor, booking, BookingState.REJECTED, "reject", now=now, note=note)
+    return _decide(session, actor, booking, BookingState.REJECTED, "reject", now=now, note=note,
+                   note_required=True)
 
 
 def _decide(session: Session, actor: User, booking: Booking, to: BookingState, action: str,
-            *, now: dt.datetime, note: str) -> Booking:
-    note = _clean_text(note, "note", MAX_NOTE, required=False)
+            *, now: dt.datetime, note: str, note_required: bool = False) -> Booking:
+    # Permission first: someone who may not decide learns nothing from the note's checks.
     if not can_decide(actor, booking):
         if can_view(actor, booking):
             raise PermissionDenied(_("Only the lab's managers decide on bookings."))
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    note = _clean_text(note, "note", MAX_NOTE, required=note_required)
     _transition(session, actor, booking, to, action, now=now, note=note)
     booking.decided_by = actor
     booking.decided_at = now

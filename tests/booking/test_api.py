@@ -198,6 +198,17 @@ def test_reject_needs_a_note(client, researcher):
     assert response.json["decision_note"] == "该时段仪器需校准"
 
 
+def test_someone_who_may_not_reject_learns_nothing_from_a_missing_note(client, researcher):
+    lab = create_lab()
+    booking = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                             state=BookingState.PENDING)
+    outsider = bearer(create_manager(create_lab()))
+    assert client.post(f"/api/v1/bookings/{booking.id}/reject",
+                       headers=outsider).status_code == 404
+    assert client.post(f"/api/v1/bookings/{booking.id}/reject",
+                       headers=bearer(researcher)).status_code == 403
+
+
 def test_recurring_all_or_nothing_and_skip_conflicts(client, researcher, instrument):
     create_booking(instrument=instrument, start_at=lab_time(MONDAY + dt.timedelta(days=2), 9),
                    end_at=lab_time(MONDAY + dt.timedelta(days=2), 10))
