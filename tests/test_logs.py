@@ -3,6 +3,9 @@
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -123,3 +126,31 @@ def test_the_log_format_is_checked_at_start_up():
                 "LABBOOK_BASE_URL": "https://labbook.example.cn", "LABBOOK_LOG_FORMAT": "xml"}
     with pytest.raises(ConfigurationError, match="LABBOOK_LOG_FORMAT"):
         Config.finalize(settings)
+
+
+MIGRATE_THEN_SERVE = """
+import os
+from flask_migrate import upgrade
+from labbook import create_app
+from labbook.config import TestingConfig
+
+class Config(TestingConfig):
+    SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.environ["DATABASE_FILE"]
+
+app = create_app(Config)
+with app.app_context():
+    upgrade()
+app.test_client().get("/healthz")
+"""
+
+
+def test_a_process_that_ran_the_migrations_logs_each_request_once(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", MIGRATE_THEN_SERVE], capture_output=True, text=True,
+        timeout=120, check=True,
+        env={**os.environ, "DATABASE_FILE": str(tmp_path / "logs.sqlite"),
+             "LABBOOK_ENV": "testing", "LABBOOK_LOG_FORMAT": "text"})
+    assert "Running upgrade" in result.stderr
+    request_lines = [line for line in result.stderr.splitlines() if "path=/healthz" in line
+                     or "labbook.request" in line]
+    assert len(request_lines) == 1, result.stderr
