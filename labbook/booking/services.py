@@ -14,7 +14,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -199,14 +199,19 @@ def _suggestions(session: Session, instrument: Instrument, problems: list[Proble
 
 
 @cache
-def _with_lab() -> tuple:
-    # Built on first use, once every model is mapped, and then reused: options cost time to build.
-    # The lab's opening hours come from ``schedule``'s cache instead.
-    return (joinedload(Instrument.lab),)
+def _instrument_with_lab():
+    # Built on first use, once every model is mapped, and then reused: building a statement
+    # costs more than running it. The lab's opening hours come from ``schedule``'s cache.
+    # ``populate_existing``: the rules must see the instrument as it is now, inside the write
+    # transaction, even when this request loaded it before.
+    return (select(Instrument).where(Instrument.id == bindparam("instrument_id"))
+            .options(joinedload(Instrument.lab))
+            .execution_options(populate_existing=True))
 
 
 def _instrument(session: Session, instrument_id: int) -> Instrument:
-    instrument = session.get(Instrument, instrument_id, options=_with_lab())
+    instrument = session.scalars(_instrument_with_lab(),
+                                 {"instrument_id": instrument_id}).one_or_none()
     if instrument is None:
         message = _("No instrument with id %(id)d.", id=instrument_id)
         raise NotFound(message, problems=[Problem("not_found", message, field="instrument_id")])

@@ -3,13 +3,14 @@
 import datetime as dt
 
 import pytest
+from sqlalchemy import update
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import OrganizationStatus, Role
 from labbook.audit.models import AuditEvent
 from labbook.booking import services
 from labbook.booking.models import Blackout, BookingState
-from labbook.catalogue.models import InstrumentStatus
+from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import PermissionDenied
 from labbook.extensions import db
 from tests.factories import (
@@ -123,6 +124,15 @@ def test_long_runs_may_span_closed_hours_but_start_and_end_while_open(researcher
 @pytest.mark.parametrize("status", [InstrumentStatus.MAINTENANCE, InstrumentStatus.RETIRED])
 def test_unavailable_instruments(researcher, status):
     instrument = create_instrument(status=status)
+    assert refusal_codes(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)) == \
+        ["instrument_unavailable"]
+
+
+def test_the_rules_see_the_instrument_as_it_is_now_not_as_loaded_earlier(researcher, instrument):
+    """Another worker sends the instrument to maintenance after this request loaded it."""
+    with db.engine.begin() as other_worker:
+        other_worker.execute(update(Instrument).where(Instrument.id == instrument.id)
+                             .values(status=InstrumentStatus.MAINTENANCE))
     assert refusal_codes(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)) == \
         ["instrument_unavailable"]
 
