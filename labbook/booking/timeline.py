@@ -20,10 +20,10 @@ def overlaps(a: Interval, b: Interval) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def opening_intervals(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
-                      end: dt.datetime) -> list[Interval]:
-    """The lab's opening intervals that touch ``[start, end)``, in UTC, clipped to it."""
-    result: list[Interval] = []
+def iter_opening_intervals(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
+                           end: dt.datetime) -> Iterator[Interval]:
+    """The lab's opening intervals that touch ``[start, end)``, in UTC, clipped to it, earliest
+    first and worked out a day at a time, as they are asked for."""
     day = start.astimezone(tz).date()
     last_day = end.astimezone(tz).date()
     while day <= last_day:
@@ -31,9 +31,14 @@ def opening_intervals(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
             interval = (dt.datetime.combine(day, opens, tz).astimezone(dt.UTC),
                         dt.datetime.combine(day, closes, tz).astimezone(dt.UTC))
             if overlaps(interval, (start, end)):
-                result.append((max(interval[0], start), min(interval[1], end)))
+                yield max(interval[0], start), min(interval[1], end)
         day += dt.timedelta(days=1)
-    return result
+
+
+def opening_intervals(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
+                      end: dt.datetime) -> list[Interval]:
+    """The lab's opening intervals that touch ``[start, end)``, in UTC, clipped to it."""
+    return list(iter_opening_intervals(hours, tz, start, end))
 
 
 def is_within_opening_hours(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
@@ -48,11 +53,13 @@ def is_within_opening_hours(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime
     return _fits(opening_intervals(hours, tz, start - day, end + day), tz, start, end)
 
 
+def _is_same_day(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> bool:
+    return start.astimezone(tz).date() == (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
+
+
 def _fits(open_intervals: Sequence[Interval], tz: ZoneInfo, start: dt.datetime,
           end: dt.datetime) -> bool:
-    same_day = start.astimezone(tz).date() == \
-        (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
-    if same_day:
+    if _is_same_day(start, end, tz):
         return any(opens <= start and end <= closes for opens, closes in open_intervals)
     return (any(opens <= start < closes for opens, closes in open_intervals)
             and any(opens < end <= closes for opens, closes in open_intervals))
@@ -109,19 +116,21 @@ def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interva
     """
     ordered_busy = sorted(busy)
     day = dt.timedelta(days=1)
-    open_intervals = opening_intervals(hours, tz, window_start - day, window_end + duration + day)
     found: list[Interval] = []
-    for opens, closes in open_intervals:
-        if closes <= window_start:
-            continue
-        for start in grid_starts(max(opens, window_start), closes, slot_minutes, tz):
+    # Opening hours are worked out as the search reaches them: it mostly ends on the first day.
+    for opens, closes in iter_opening_intervals(hours, tz, window_start, window_end):
+        for start in grid_starts(opens, closes, slot_minutes, tz):
             end = start + duration
             if end > window_end:
                 return found
             held = (start, end + buffer)
             if any(overlaps(held, b) for b in ordered_busy):
                 continue
-            if not _fits(open_intervals, tz, start, end):
+            # The start lies in [opens, closes): a booking within the day fits if it ends by
+            # ``closes``; a longer one must end while the lab is open on its last day.
+            fits = end <= closes if _is_same_day(start, end, tz) else _fits(
+                opening_intervals(hours, tz, start - day, end + day), tz, start, end)
+            if not fits:
                 continue
             found.append((start, end))
             if len(found) >= limit:

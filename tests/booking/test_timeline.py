@@ -1,5 +1,9 @@
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labbook.booking import timeline
 
@@ -45,3 +49,64 @@ def test_first_free_slots_respect_buffer_and_opening_hours():
     # buffer runs past noon, and 11:30 would run into lunch, so the afternoon comes next.
     assert slots == [(at(1, 10, 30), at(1, 11, 30)), (at(1, 11), at(1, 12)),
                      (at(1, 13, 30), at(1, 14, 30))]
+
+
+def test_first_free_slots_finds_a_multi_day_run_that_ends_while_open():
+    slots = timeline.first_free_slots(
+        hours=HOURS, tz=TZ, busy=[], duration=dt.timedelta(hours=41), buffer=dt.timedelta(0),
+        slot_minutes=30, window_start=at(1, 15), window_end=at(5, 18), limit=2)
+    # 16:00 Monday + 41 h ends 09:00 Wednesday; 16:30 would end 09:30, also open.
+    assert slots == [(at(1, 16), at(3, 9)), (at(1, 16, 30), at(3, 9, 30))]
+
+
+def _suggestible(hours, tz, busy, duration, buffer, slot_minutes, window_start, window_end,
+                 limit):
+    """Every grid start the booking rules would accept, earliest first: the definition that
+    ``first_free_slots`` finds quickly."""
+    found = []
+    for start in timeline.grid_starts(window_start, window_end, slot_minutes, tz):
+        end = start + duration
+        if end > window_end:
+            break
+        if (timeline.is_within_opening_hours(hours, tz, start, end)
+                and not any(timeline.overlaps((start, end + buffer), b) for b in busy)):
+            found.append((start, end))
+            if len(found) == limit:
+                break
+    return found
+
+
+def _weekly_hours():
+    half_hours = st.integers(min_value=0, max_value=47)
+    interval = st.tuples(half_hours, half_hours).filter(lambda pair: pair[0] < pair[1]).map(
+        lambda pair: (dt.time(pair[0] // 2, pair[0] % 2 * 30), dt.time(pair[1] // 2,
+                                                                        pair[1] % 2 * 30)))
+    day = st.lists(interval, max_size=2).map(sorted).filter(
+        lambda intervals: all(a[1] < b[0] for a, b in itertools.pairwise(intervals)))
+    return st.dictionaries(st.integers(min_value=0, max_value=6), day)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hours=_weekly_hours(),
+       zone=st.sampled_from(["Asia/Shanghai", "Europe/Berlin"]),
+       first_day=st.integers(min_value=20, max_value=31),
+       busy_hours=st.lists(st.tuples(st.integers(0, 5 * 24), st.integers(1, 30)), max_size=6),
+       duration_minutes=st.sampled_from([30, 60, 90, 240, 24 * 60, 41 * 60]),
+       buffer_minutes=st.sampled_from([0, 15, 30]),
+       slot_minutes=st.sampled_from([15, 30, 60]),
+       window_hours=st.integers(min_value=1, max_value=6 * 24),
+       limit=st.integers(min_value=1, max_value=4))
+def test_first_free_slots_are_the_earliest_slots_the_rules_accept(
+        hours, zone, first_day, busy_hours, duration_minutes, buffer_minutes, slot_minutes,
+        window_hours, limit):
+    tz = ZoneInfo(zone)
+    # March 2027 ends with Europe's change to summer time (28 March).
+    window_start = dt.datetime(2027, 3, first_day, 7, 10, tzinfo=tz).astimezone(dt.UTC)
+    window_end = window_start + dt.timedelta(hours=window_hours)
+    busy = [(window_start + dt.timedelta(hours=offset),
+             window_start + dt.timedelta(hours=offset + length)) for offset, length in busy_hours]
+    arguments = {"hours": hours, "tz": tz, "busy": busy,
+                 "duration": dt.timedelta(minutes=duration_minutes),
+                 "buffer": dt.timedelta(minutes=buffer_minutes), "slot_minutes": slot_minutes,
+                 "window_start": window_start, "window_end": window_end, "limit": limit}
+    assert timeline.first_free_slots(**arguments) == _suggestible(**arguments)
