@@ -137,7 +137,7 @@ def make_app(app: Flask, database_url: str) -> Iterator[Callable[..., Flask]]:
 def login_as(client: FlaskClient) -> Callable[[User], FlaskClient]:
     def login(user: User) -> FlaskClient:
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return client
 

@@ -214,7 +214,7 @@ def _request(client, scene: Scene, role: str, method: str, url: str, *, api: boo
     with client.session_transaction() as session:
         session.clear()
         if role != "anon" and not api:
-            session["_user_id"] = str(scene.users[role].id)
+            session["_user_id"] = scene.users[role].get_id()
             session["_fresh"] = True
     headers = scene.bearer(role) if api else {}
     kwargs: dict[str, Any] = {"headers": headers}

@@ -10,6 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from labbook.accounts.passwords import fingerprint
 from labbook.core.db import Base, UTCDateTime
 from labbook.core.enums import string_enum
 from labbook.core.time import utcnow
@@ -111,6 +112,11 @@ class User(UserMixin, Base):
     @property
     def price_tier(self) -> PriceTier | None:
         return self.organization.tier if self.organization else None
+
+    def get_id(self) -> str:
+        """What a sign-in session (and a "remember me" cookie) keeps of the user: the id and a
+        fingerprint of the password, so that a new password signs the account out everywhere."""
+        return f"{self.id}.{fingerprint(self.password_hash)}"
 
     def manages(self, lab: Lab) -> bool:
         return self.manages_lab_id(lab.id)

@@ -31,8 +31,10 @@ def is_common(password: str) -> bool:
     return password.casefold() in COMMON_PASSWORDS
 
 
-def _fingerprint(password_hash: str) -> str:
-    # A digest of the hash, not the hash itself: a token's payload is signed but readable.
+def fingerprint(password_hash: str) -> str:
+    """A digest of the password hash that changes with the password, for what must stop
+    working when it does (reset links, sign-in sessions); not the hash itself, because a
+    token's payload and a session cookie are signed but readable."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
@@ -47,7 +49,7 @@ def reset_token(user_id: int, password_hash: str, secret_key: str) -> str:
     password changes — which makes it single-use.
     """
     return _serializer(secret_key).dumps({"user": user_id,
-                                          "password": _fingerprint(password_hash)})
+                                          "password": fingerprint(password_hash)})
 
 
 def read_reset_token(token: str, secret_key: str, max_age: int) -> tuple[int, str]:
@@ -63,6 +65,7 @@ def read_reset_token(token: str, secret_key: str, max_age: int) -> tuple[int, st
     return payload["user"], payload["password"]
 
 
-def token_matches(password_hash: str, fingerprint: str) -> bool:
-    """Whether a token with ``fingerprint`` was made for the password ``password_hash``."""
-    return hmac.compare_digest(_fingerprint(password_hash), fingerprint)
+def token_matches(password_hash: str, carried: str) -> bool:
+    """Whether a token (or session) carrying the fingerprint ``carried`` was made for the
+    password ``password_hash``."""
+    return hmac.compare_digest(fingerprint(password_hash), carried)

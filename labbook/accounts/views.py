@@ -29,6 +29,7 @@ from labbook.accounts.forms import (
     ResetPasswordForm,
 )
 from labbook.accounts.models import User
+from labbook.accounts.passwords import token_matches
 from labbook.core.engine import write_transaction
 from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
@@ -43,11 +44,16 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
+    """The user a session belongs to (see ``User.get_id``): none once the account is
+    deactivated or its password has changed since the session began."""
+    user_id, _dot, password = session_id.partition(".")
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or not token_matches(user.password_hash, password):
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler

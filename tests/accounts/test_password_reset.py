@@ -124,3 +124,34 @@ def test_a_reset_unlocks_a_locked_account(app, english, caplog):
                                       "confirm": "unlocked-pass-77"})
     signed_in = english.post("/login", data={"email": user.email, "password": "unlocked-pass-77"})
     assert signed_in.status_code == 302
+
+
+def signed_in(app, user, password):
+    """A browser of its own that signed in through the form."""
+    browser = app.test_client()
+    response = browser.post("/login", data={"email": user.email, "password": password})
+    assert response.status_code == 302
+    return browser
+
+
+def test_a_new_password_signs_the_account_out_everywhere(app, english, caplog):
+    user = create_user(email="zhou@example.cn")
+    elsewhere = signed_in(app, user, PASSWORD)
+    assert elsewhere.get("/profile").status_code == 200
+
+    link = ask_for_link(english, caplog, "zhou@example.cn")
+    english.post(path_of(link), data={"password": "after-the-theft-2027",
+                                      "confirm": "after-the-theft-2027"})
+
+    signed_out = elsewhere.get("/profile")
+    assert signed_out.status_code == 302 and signed_out.headers["Location"].startswith("/login")
+    again = signed_in(app, reload(user), "after-the-theft-2027")
+    assert again.get("/profile").status_code == 200
+
+
+def test_a_session_that_names_only_the_user_id_is_not_accepted(client):
+    user = create_user()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+    response = client.get("/profile")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
