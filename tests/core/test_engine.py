@@ -1,0 +1,100 @@
+"""Write transactions on a SQLite file: writers queue through a lock file beside the database."""
+
+import fcntl
+import logging
+import os
+import threading
+from contextlib import closing
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from labbook.core.engine import configure_sqlite, write_transaction
+
+
+@pytest.fixture
+def engine(tmp_path) -> Engine:
+    engine = create_engine(f"sqlite:///{tmp_path / 'queue.sqlite'}")
+    configure_sqlite(engine)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body TEXT)"))
+    yield engine
+    engine.dispose()
+
+
+def lock_is_free(path) -> bool:
+    descriptor = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
+
+
+def write(engine: Engine, body: str, inside=lambda: None) -> None:
+    with Session(engine) as session, write_transaction(session):
+        session.execute(text("INSERT INTO notes VALUES (:body)"), {"body": body})
+        inside()
+
+
+def notes(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(connection.scalars(text("SELECT body FROM notes")))
+
+
+def test_a_write_transaction_holds_the_writers_lock_until_it_ends(engine, tmp_path):
+    lock_file = tmp_path / "queue.sqlite-writers.lock"
+    seen_inside = []
+    write(engine, "first", inside=lambda: seen_inside.append(lock_is_free(lock_file)))
+    assert seen_inside == [False]
+    assert lock_is_free(lock_file)
+    assert notes(engine) == ["first"]
+
+
+def test_a_waiting_writer_goes_next_and_both_writes_land(engine):
+    holding, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        holding.set()
+        assert release.wait(10)
+
+    writers = [threading.Thread(target=write, args=(engine, "first", first)),
+               threading.Thread(target=write, args=(engine, "second"))]
+    writers[0].start()
+    assert holding.wait(10)
+    writers[1].start()
+    writers[1].join(0.2)
+    assert writers[1].is_alive()  # queued behind the first writer
+    release.set()
+    for writer in writers:
+        writer.join(10)
+        assert not writer.is_alive()
+    assert notes(engine) == ["first", "second"]
+
+
+def test_a_rolled_back_write_frees_the_queue(engine, tmp_path):
+    def fail() -> None:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        write(engine, "lost", inside=fail)
+    assert lock_is_free(tmp_path / "queue.sqlite-writers.lock")
+    write(engine, "kept")
+    assert notes(engine) == ["kept"]
+
+
+def test_writers_do_without_the_queue_when_the_lock_file_cannot_be_opened(tmp_path, caplog):
+    (tmp_path / "odd.sqlite-writers.lock").mkdir()  # in the way of the lock file
+    engine = create_engine(f"sqlite:///{tmp_path / 'odd.sqlite'}")
+    configure_sqlite(engine)
+    with closing(engine.connect()) as connection:
+        connection.execute(text("CREATE TABLE notes (body TEXT)"))
+        connection.commit()
+    with caplog.at_level(logging.WARNING, logger="labbook.core.engine"):
+        write(engine, "still written")
+    assert "no writers' queue" in caplog.text
+    assert notes(engine) == ["still written"]
+    engine.dispose()
