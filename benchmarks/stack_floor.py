@@ -1,0 +1,144 @@
+"""What the chosen stack costs at the least for one booking, beside what labbook's API costs.
+
+The issue's latency targets are measured in-process with the Flask test client on a SQLite file.
+This script puts a bare endpoint on the benchmark's app that does only the irreducible work of a
+booking and none of labbook's rules: it finds the token's user, takes the write lock, reads the
+instrument, its closures and its held time, inserts the booking and its audit event, commits
+and answers JSON — all in SQLAlchemy Core, no ORM objects, one transaction. The same app's
+request hooks (request id, log line, rate limiter, security headers) run for both endpoints.
+Requests to the two endpoints alternate, so that both see the same machine. Prints JSON.
+
+    python benchmarks/stack_floor.py --history 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask import Flask, request  # noqa: E402
+from sqlalchemy import bindparam, select  # noqa: E402
+
+from benchmarks.booking_api import lab_time, percentiles, setup, weekdays_ahead  # noqa: E402
+from labbook.accounts.models import ApiToken, User  # noqa: E402
+from labbook.audit.models import AuditEvent  # noqa: E402
+from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState  # noqa: E402
+from labbook.catalogue.models import Instrument  # noqa: E402
+from labbook.core.engine import BEGIN_IMMEDIATE  # noqa: E402
+from labbook.extensions import db  # noqa: E402
+
+USERS, TOKENS = User.__table__, ApiToken.__table__
+INSTRUMENTS, BOOKINGS, BLACKOUTS = Instrument.__table__, Booking.__table__, Blackout.__table__
+
+TOKEN_USER = (
+    select(USERS.c.id, USERS.c.organization_id, USERS.c.name, USERS.c.email)
+    .join(TOKENS, TOKENS.c.user_id == USERS.c.id)
+    .where(TOKENS.c.token_hash == bindparam("token_hash"), TOKENS.c.revoked_at.is_(None),
+           USERS.c.is_active.is_(True)))
+INSTRUMENT = select(
+    INSTRUMENTS.c.lab_id, INSTRUMENTS.c.buffer_minutes, INSTRUMENTS.c.requires_approval,
+).where(INSTRUMENTS.c.id == bindparam("instrument_id"))
+CLOSURES = select(BLACKOUTS.c.id).where(
+    (BLACKOUTS.c.instrument_id == bindparam("instrument_id"))
+    | (BLACKOUTS.c.lab_id == bindparam("lab_id")),
+    BLACKOUTS.c.end_at > bindparam("start"), BLACKOUTS.c.start_at < bindparam("end"))
+HELD = select(BOOKINGS.c.id).where(
+    BOOKINGS.c.instrument_id == bindparam("instrument_id"),
+    BOOKINGS.c.blocked_until > bindparam("start"), BOOKINGS.c.start_at < bindparam("end"),
+    BOOKINGS.c.state.in_(SLOT_HOLDING))
+INSERT_BOOKING = BOOKINGS.insert().returning(BOOKINGS.c.id)
+INSERT_EVENT = AuditEvent.__table__.insert()
+
+
+def add_bare_endpoint(app: Flask) -> None:
+    """``POST /bare/bookings``: the least a booking needs, for comparison only."""
+
+    @app.post("/bare/bookings")
+    def bare_booking():
+        body = request.get_json()
+        secret = request.headers["Authorization"].removeprefix("Bearer ")
+        instrument_id = int(body["instrument_id"])
+        start = dt.datetime.fromisoformat(body["start"])
+        end = dt.datetime.fromisoformat(body["end"])
+        now = dt.datetime.now(dt.UTC)
+        connection = db.session.connection(execution_options={BEGIN_IMMEDIATE: True})
+        user = connection.execute(TOKEN_USER, {
+            "token_hash": hashlib.sha256(secret.encode()).hexdigest()}).one()
+        instrument = connection.execute(INSTRUMENT, {"instrument_id": instrument_id}).one()
+        blocked_until = end + dt.timedelta(minutes=instrument.buffer_minutes)
+        window = {"instrument_id": instrument_id, "start": start, "end": blocked_until}
+        if (connection.execute(CLOSURES, {**window, "lab_id": instrument.lab_id}).first()
+                or connection.execute(HELD, window).first()):
+            db.session.rollback()
+            return {"code": "overlap"}, 409
+        booking_id = connection.execute(INSERT_BOOKING, {
+            "instrument_id": instrument_id, "user_id": user.id,
+            "organization_id": user.organization_id, "start_at": start, "end_at": end,
+            "blocked_until": blocked_until, "state": BookingState.APPROVED,
+            "purpose": body["purpose"], "project_ref": "", "is_override": False,
+            "is_late_cancellation": False, "decision_note": "", "sequence": 0,
+            "created_at": now, "updated_at": now, "decided_by_id": user.id,
+            "decided_at": now}).scalar_one()
+        connection.execute(INSERT_EVENT, {
+            "actor_id": user.id, "object_type": "bookings", "object_id": booking_id,
+            "action": "create", "from_state": None, "to_state": "approved", "note": "",
+            "details": {}, "at": now})
+        db.session.commit()
+        return {"id": booking_id, "instrument_id": instrument_id, "state": "approved",
+                "start": start.isoformat(), "end": end.isoformat(),
+                "user": {"id": user.id, "name": user.name, "email": user.email}}, 201
+
+
+def measure(history: int, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        app, secret, instruments, _busy = setup(Path(folder) / "bench.sqlite", history)
+        add_bare_endpoint(app)
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {secret}"}
+        slots = [(instrument_id, lab_time(day, hour)) for day in weekdays_ahead(15)
+                 for hour in (10, 13, 15) for instrument_id in instruments]
+        random.Random(7).shuffle(slots)
+        timings: dict[str, list[float]] = {"labbook": [], "bare": []}
+        for n in range(2 * iterations):
+            kind = "labbook" if n % 2 else "bare"
+            instrument_id, start = slots[n]
+            started = time.perf_counter()
+            response = client.post(
+                "/api/v1/bookings" if kind == "labbook" else "/bare/bookings", headers=headers,
+                json={"instrument_id": instrument_id, "start": start.isoformat(),
+                      "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"})
+            timings[kind].append(time.perf_counter() - started)
+            assert response.status_code == 201, response.json
+        started = time.perf_counter()
+        for _ in range(iterations):
+            client.get("/healthz")
+        skip = min(20, iterations // 10)
+        return {"history_bookings": history,
+                "create_labbook": percentiles(timings["labbook"][skip:]),
+                "create_bare_core": percentiles(timings["bare"][skip:]),
+                "healthz_mean_ms": round((time.perf_counter() - started) / iterations * 1000, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--iterations", type=int, default=500)
+    args = parser.parse_args()
+    os.environ.setdefault("LABBOOK_ENV", "testing")
+    print(json.dumps(measure(args.history, args.iterations), indent=2))
+
+
+if __name__ == "__main__":
+    main()
