@@ -1,7 +1,9 @@
 """Booking API latency with a large history, measured in-process (Flask test client, SQLite file).
 
 Prints JSON: p50/p95 in milliseconds for creating a booking (all rules checked), for a refused
-one (overlap, with suggestions) and for one week of an instrument's availability.
+one (overlap, with suggestions) and for one week of an instrument's availability, and for each
+the function calls one request makes: a measure of the work that, unlike the timings, does not
+change with whatever else a shared machine is doing.
 
     python benchmarks/booking_api.py --history 100000
     python benchmarks/booking_api.py --history 1000 --history 1000000   # cost vs. history
@@ -10,9 +12,11 @@ one (overlap, with suggestions) and for one week of an instrument's availability
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -161,12 +165,36 @@ def measure(history: int, iterations: int) -> dict:
                               "end": (week_start + dt.timedelta(days=7)).isoformat()})
             assert response.status_code == 200
             availability.append(elapsed)
+        # Python function calls per request: the work done, whatever else the machine is doing
+        # (timings on a shared machine vary by half between runs; these do not).
+        calls = {
+            "create": calls_per_request(lambda n: timed("POST", "/api/v1/bookings", json=booking(
+                *free_slots[iterations + n]))),
+            "refuse_overlap": calls_per_request(lambda n: timed("POST", "/api/v1/bookings",
+                                                                json=booking(*busy[n]))),
+            "availability_week": calls_per_request(lambda n: timed(
+                "GET", f"/api/v1/instruments/{busy[n][0]}/availability",
+                query_string={"start": lab_time(TODAY, 0).isoformat(),
+                              "end": lab_time(TODAY + dt.timedelta(days=7), 0).isoformat()})),
+        }
         # The first requests warm caches and the connection pool; leave them out.
         skip = min(20, iterations // 10)
         return {"history_bookings": history,
-                "create": percentiles(created[skip:]),
-                "refuse_overlap": percentiles(refused[skip:]),
-                "availability_week": percentiles(availability[skip:])}
+                "create": {**percentiles(created[skip:]), "python_calls": calls["create"]},
+                "refuse_overlap": {**percentiles(refused[skip:]),
+                                   "python_calls": calls["refuse_overlap"]},
+                "availability_week": {**percentiles(availability[skip:]),
+                                      "python_calls": calls["availability_week"]}}
+
+
+def calls_per_request(request, samples: int = 50) -> int:
+    """Function calls (Python and C) that one request makes, on average over ``samples``."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for n in range(samples):
+        request(n)
+    profile.disable()
+    return round(pstats.Stats(profile).total_calls / samples)
 
 
 def main() -> None:
