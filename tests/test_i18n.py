@@ -56,3 +56,10 @@ def test_placeholders_survive_translation():
         for translated in strings:
             assert set(re.findall(r"%\(\w+\)\w", source)) == \
                 set(re.findall(r"%\(\w+\)\w", translated)), message.id
+
+
+def test_one_chinese_word_for_each_booking_term():
+    """A booking's state and the charge it leads to are called the same in Chinese."""
+    translated = {message.id: message.string for message in catalogue("zh_Hans_CN")
+                  if isinstance(message.id, str)}
+    assert translated["no-show"] == translated["No-show"] == "爽约"
