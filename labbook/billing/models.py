@@ -88,12 +88,15 @@ class Charge(Base):
         CheckConstraint("share_percent BETWEEN 0 AND 100", name="share_percent_range"),
         Index("ix_charges_unbilled", "statement_id", "period"),
         Index("ix_charges_organization_period", "organization_id", "period"),
+        # Revenue reports read a lab's charges of a period: with years of history they must
+        # not read the lab's whole past.
+        Index("ix_charges_lab_id_occurred_at", "lab_id", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[ChargeKind] = mapped_column(string_enum(ChargeKind, "charge_kind"))
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"), index=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"))
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import literal, select
+from sqlalchemy import event, literal, select
 
 from labbook.core.db import UTCDateTime
 from labbook.extensions import db
@@ -150,6 +150,29 @@ def test_revenue_by_lab_for_both_labs(world):
     report = services.revenue_report(db.session, scope, PERIOD, Dimension.LAB)
     assert {row[0]: row[-1] for row in report.table.rows} == {"LA": D("1100.00"),
                                                               "LB": D("120.00")}
+
+
+def test_revenue_reads_only_the_periods_charges_of_its_labs(world):
+    """Through the (lab, time) index: with years of charges, a month's revenue must not read a
+    lab's whole past."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan (PostgreSQL plans tiny tables as scans)")
+    statements = []
+
+    def keep(_connection, _cursor, statement, parameters, _context, _many):
+        if "FROM charges" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        services.revenue(db.session, lab_a(world), PERIOD, Dimension.TIER)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    [(statement, parameters)] = statements
+    plan = db.session.connection().exec_driver_sql(
+        "EXPLAIN QUERY PLAN " + statement, parameters).all()
+    assert any("ix_charges_lab_id_occurred_at (lab_id=? AND occurred_at>? AND occurred_at<?)"
+               in row[-1] for row in plan), plan
 
 
 def test_top_organizations_by_revenue_and_by_hours(world):
