@@ -8,12 +8,14 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT")
 
 #: Execution option that makes the next SQLite transaction take the write lock at BEGIN.
 BEGIN_IMMEDIATE = "labbook_begin_immediate"
@@ -111,3 +113,22 @@ def _lock_file(path: str) -> int | None:
                         exc_info=True)
             files[path] = None
     return files[path]
+
+
+def locked(session: Session, model: type[ModelT], ident: Any) -> ModelT | None:
+    """``model``'s row ``ident`` read afresh under a row lock, or None when there is none.
+
+    Every state change decides on the row it changes as it is now, not as this session last saw
+    it: on PostgreSQL (READ COMMITTED) the ``SELECT … FOR UPDATE`` makes a second writer of the
+    same row wait until the first commits, then read what it wrote; ``populate_existing`` makes
+    the object this session may already hold take the row's current values. On SQLite the write
+    transaction already holds the database's write lock (``BEGIN IMMEDIATE``), and FOR UPDATE
+    is left out. Call it inside ``write_transaction``.
+    """
+    return session.get(model, ident, with_for_update=True, populate_existing=True)
+
+
+def lock(session: Session, instance: Any) -> None:
+    """Re-read ``instance``'s row under a row lock, so the decision that follows sees it as it is
+    now (see ``locked``). For an object the caller already holds."""
+    session.refresh(instance, with_for_update=True)
