@@ -37,9 +37,11 @@ run: translations
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT INT TERM; \
 	LABBOOK_ENV=development $(FLASK) run --host $(HOST) --port $(PORT)
 
-## Run the whole test suite (on PostgreSQL too when LABBOOK_TEST_DATABASE_URL is set).
+## Run the whole test suite (on PostgreSQL too when LABBOOK_TEST_DATABASE_URL is set), one
+## worker per core; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: translations
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Debian's Chromium and CJK fonts for the browser tests (tests/e2e); apt-get runs only when
 ## something is missing. Without /usr/bin/chromium `make test` skips those tests and says why.

@@ -28,9 +28,34 @@ from labbook.extensions import db, limiter
 def _database_url(tmp_dir: str) -> str:
     url = os.environ.get("LABBOOK_TEST_DATABASE_URL")
     if url:
-        return url.replace("postgresql://", "postgresql+psycopg://", 1) \
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1) \
             if url.startswith("postgresql://") else url
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return _worker_database(url, worker) if worker else url
     return f"sqlite:///{tmp_dir}/labbook-test.sqlite"
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """A database of its own for each pytest-xdist worker, beside the one the URL names.
+
+    Workers empty their database after every test, so two of them cannot share one. The
+    worker's database is created on first use and rebuilt by the migrations like the main one.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    main = make_url(url)
+    name = f"{main.database}_{worker}"
+    admin = create_engine(main, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": name})
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return main.set(database=name).render_as_string(hide_password=False)
 
 
 class IsolatedClient(FlaskClient):
