@@ -47,7 +47,10 @@ def is_within_opening_hours(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime
 
     A booking within one day must lie inside one opening interval. A longer one (an overnight
     battery test, a week in a salt-spray chamber) may run through closed hours, but must start
-    and end while the lab is open, because someone has to set it up and take it down.
+    and end while the lab is open, because someone has to set it up and take it down: it starts
+    in ``[opens, closes)`` of some opening interval and ends in ``[opens, closes]`` of one. A
+    run that ends the moment the lab opens is taken down at opening and uses no closed time at
+    its end; one that starts the moment the lab closes would be set up in closed time.
     """
     day = dt.timedelta(days=1)
     return _fits(opening_intervals(hours, tz, start - day, end + day), tz, start, end)
@@ -62,7 +65,7 @@ def _fits(open_intervals: Sequence[Interval], tz: ZoneInfo, start: dt.datetime,
     if _is_same_day(start, end, tz):
         return any(opens <= start and end <= closes for opens, closes in open_intervals)
     return (any(opens <= start < closes for opens, closes in open_intervals)
-            and any(opens < end <= closes for opens, closes in open_intervals))
+            and any(opens <= end <= closes for opens, closes in open_intervals))
 
 
 def subtract(intervals: Iterable[Interval], busy: Sequence[Interval]) -> list[Interval]:

@@ -121,6 +121,20 @@ def test_long_runs_may_span_closed_hours_but_start_and_end_while_open(researcher
                          lab_time(MONDAY + dt.timedelta(days=4), 20)) == ["outside_hours"]
 
 
+@pytest.mark.parametrize(("end_hour", "end_minute", "accepted"),
+                         [(8, 0, True), (8, 1, True), (7, 59, False)])
+def test_an_overnight_run_may_end_the_moment_the_lab_opens(researcher, end_hour, end_minute,
+                                                             accepted):
+    """The lab opens at 08:00: Monday 09:00 → Tuesday 08:00 is taken down as it opens."""
+    chamber = create_instrument(slot_minutes=1, min_minutes=60, max_minutes=10080)
+    start, end = lab_time(MONDAY, 9), lab_time(MONDAY + dt.timedelta(days=1), end_hour,
+                                               end_minute)
+    if accepted:
+        assert book(researcher, chamber, start, end).state == BookingState.APPROVED
+    else:
+        assert refusal_codes(researcher, chamber, start, end) == ["outside_hours"]
+
+
 @pytest.mark.parametrize("status", [InstrumentStatus.MAINTENANCE, InstrumentStatus.RETIRED])
 def test_unavailable_instruments(researcher, status):
     instrument = create_instrument(status=status)

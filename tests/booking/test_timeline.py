@@ -55,8 +55,9 @@ def test_first_free_slots_finds_a_multi_day_run_that_ends_while_open():
     slots = timeline.first_free_slots(
         hours=HOURS, tz=TZ, busy=[], duration=dt.timedelta(hours=41), buffer=dt.timedelta(0),
         slot_minutes=30, window_start=at(1, 15), window_end=at(5, 18), limit=2)
-    # 16:00 Monday + 41 h ends 09:00 Wednesday; 16:30 would end 09:30, also open.
-    assert slots == [(at(1, 16), at(3, 9)), (at(1, 16, 30), at(3, 9, 30))]
+    # 15:00 Monday + 41 h would end 08:00 Wednesday, before the lab opens; 15:30 ends as it
+    # opens at 08:30, and 16:00 at 09:00.
+    assert slots == [(at(1, 15, 30), at(3, 8, 30)), (at(1, 16), at(3, 9))]
 
 
 def _suggestible(hours, tz, busy, duration, buffer, slot_minutes, window_start, window_end,
@@ -110,3 +111,16 @@ def test_first_free_slots_are_the_earliest_slots_the_rules_accept(
                  "buffer": dt.timedelta(minutes=buffer_minutes), "slot_minutes": slot_minutes,
                  "window_start": window_start, "window_end": window_end, "limit": limit}
     assert timeline.first_free_slots(**arguments) == _suggestible(**arguments)
+
+
+def test_a_run_through_the_night_may_end_the_moment_the_lab_opens():
+    """The lab opens 08:30; the run is taken down then, so it uses no closed time at its end."""
+    assert timeline.is_within_opening_hours(HOURS, TZ, at(1, 9), at(2, 8, 30))
+    assert timeline.is_within_opening_hours(HOURS, TZ, at(1, 9), at(2, 8, 31))
+    assert not timeline.is_within_opening_hours(HOURS, TZ, at(1, 9), at(2, 8, 29))
+
+
+def test_a_run_through_the_night_starts_while_the_lab_is_open():
+    """The lab closes 17:30; a run set up at that moment or later would start in closed time."""
+    assert timeline.is_within_opening_hours(HOURS, TZ, at(1, 17, 29), at(2, 9))
+    assert not timeline.is_within_opening_hours(HOURS, TZ, at(1, 17, 30), at(2, 9))
