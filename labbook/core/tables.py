@@ -26,6 +26,9 @@ Cell = str | int | Decimal | dt.date | None
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 #: Excel refuses sheet titles longer than this.
 MAX_SHEET_TITLE = 31
+#: The files' media types. Werkzeug adds ``charset=utf-8`` to a text type itself.
+CSV_MEDIA_TYPE = "text/csv"
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class Kind(enum.StrEnum):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.core.errors import ValidationError
-from labbook.core.tables import Kind, to_csv, to_xlsx
+from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Kind, to_csv, to_xlsx
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.reports import services
@@ -233,10 +233,9 @@ def export(name: str, file_format: str):
         heading.append((_("Organization"), scope.organization.name))
     filename = f"labbook-{name}-{by}-{period.first.isoformat()}-{period.last.isoformat()}"
     if file_format == "csv":
-        body, mimetype = to_csv(table, heading), "text/csv; charset=utf-8"
+        body, mimetype = to_csv(table, heading), CSV_MEDIA_TYPE
     else:
-        body = to_xlsx(table, str(page.title), heading)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body, mimetype = to_xlsx(table, str(page.title), heading), XLSX_MEDIA_TYPE
     return Response(body, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}.{file_format}"'})
 
