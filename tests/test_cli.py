@@ -16,7 +16,9 @@ def run(app, *args, **kwargs):
 def test_init_loads_the_catalogue_and_is_idempotent(app):
     first = run(app, "init")
     assert first.exit_code == 0, first.output
+    assert "labs: 3 new, 0 updated, 0 unchanged;" in first.output
     assert "instruments: 163 new" in first.output
+    assert "kept as edited" not in first.output and "makes the files win" not in first.output
     second = run(app, "init")
     assert second.exit_code == 0, second.output
     assert "instruments: 0 new, 0 updated, 163 unchanged" in second.output

@@ -468,14 +468,16 @@ def assign_changes(obj: Any, values: Mapping[str, Any]) -> Changes:
 
 
 def _upsert(session: Session, existing: dict[str, Any], key: str, model: type,
-            values: dict[str, Any]) -> tuple[Any, Changes]:
+            values: dict[str, Any]) -> tuple[Any, bool, Changes]:
+    """The row of ``key`` brought in line with ``values``: the row, whether it is new, and what
+    changed in it."""
     obj = existing.get(key)
     if obj is None:
         obj = model(**values)
         session.add(obj)
         existing[key] = obj
-        return obj, {}
-    return obj, assign_changes(obj, values)
+        return obj, True, {}
+    return obj, False, assign_changes(obj, values)
 
 
 def _hours_text(intervals: list[tuple[int, dt.time, dt.time]]) -> str:
@@ -491,7 +493,7 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
         select(Lab).options(selectinload(Lab.opening_hours)))}
     for row in data.labs:
         values = {k: row[k] for k in ("code", "name_zh", "name_en", "location_zh", "location_en")}
-        lab, changes = _upsert(session, labs, row["code"], Lab, values)
+        lab, created, changes = _upsert(session, labs, row["code"], Lab, values)
         wanted = sorted((day, opens, closes) for day, name in enumerate(WEEKDAYS)
                         for opens, closes in row[name])
         current = sorted((h.weekday, h.opens_at, h.closes_at) for h in lab.opening_hours)
@@ -503,13 +505,13 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
             lab.opening_hours = [OpeningHours(weekday=d, opens_at=o, closes_at=c)
                                  for d, o, c in wanted]
             changes["opening_hours"] = (_hours_text(current), _hours_text(wanted))
-        _tally(report, "labs", row["code"], lab, changes)
+        _tally(report, "labs", row["code"], lab, created, changes)
 
     categories = {c.key: c for c in session.scalars(select(Category))}
     for row in data.categories:
-        category, changes = _upsert(session, categories, row["key"], Category,
-                                    row.values)
-        _tally(report, "categories", row["key"], category, changes)
+        category, created, changes = _upsert(session, categories, row["key"], Category,
+                                             row.values)
+        _tally(report, "categories", row["key"], category, created, changes)
     session.flush()
 
     instruments = {i.code: i for i in session.scalars(
@@ -520,12 +522,12 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
                   if k not in ("lab", "category") and not k.startswith("rate_")}
         values["lab"] = labs[row["lab"]]
         values["category"] = categories[row["category"]]
-        instrument, changes = _upsert(session, instruments, row["code"], Instrument,
-                                      values)
+        instrument, created, changes = _upsert(session, instruments, row["code"],
+                                               Instrument, values)
         changes.update(_apply_rates(instrument, row, today))
         changes.update(assign_changes(instrument,
                                {"search_text": instrument_search_text(instrument)}))
-        _tally(report, "instruments", row["code"], instrument, changes)
+        _tally(report, "instruments", row["code"], instrument, created, changes)
     session.flush()
 
     services = {s.code: s for s in session.scalars(
@@ -536,8 +538,8 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
                   if k not in ("lab", "category", "instruments")}
         values["lab"] = labs[row["lab"]]
         values["category"] = categories[row["category"]]
-        service, changes = _upsert(session, services, row["code"], TestingService,
-                                   values)
+        service, created, changes = _upsert(session, services, row["code"],
+                                            TestingService, values)
         wanted_instruments = [instruments[code] for code in sorted(row["instruments"])]
         current_codes = sorted(i.code for i in service.instruments)
         if current_codes != sorted(row["instruments"]):
@@ -545,13 +547,15 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
             changes["instruments"] = ("; ".join(current_codes),
                                       "; ".join(sorted(row["instruments"])))
         changes.update(assign_changes(service, {"search_text": service_search_text(service)}))
-        _tally(report, "services", row["code"], service, changes)
+        _tally(report, "services", row["code"], service, created, changes)
     session.flush()
     return report
 
 
-def _tally(report: LoadReport, kind: str, key: str, obj: Any, changes: Changes) -> None:
-    if obj.id is None:
+def _tally(report: LoadReport, kind: str, key: str, obj: Any, created: bool,
+           changes: Changes) -> None:
+    # Not ``obj.id is None``: a flush on the way (a new lab's opening hours) gives it an id.
+    if created:
         outcome = "created"
     elif changes:
         outcome = "updated"
