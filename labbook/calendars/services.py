@@ -36,6 +36,7 @@ from labbook.booking.models import Booking, BookingState
 from labbook.calendars.ical import BookingFacts, EventData, EventWriter, subscriber_locale
 from labbook.calendars.models import FeedToken
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import locked
 from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
 from labbook.i18n import localized
 
@@ -143,11 +144,20 @@ def create_feed_token(session: Session, actor: User, scope: Scope, *,
     return token, secret
 
 
+def _lock_own_token(session: Session, actor: User, token: FeedToken) -> FeedToken:
+    """``token`` read afresh under a row lock, if it is still one of ``actor``'s working
+    subscriptions: of two rotations or revocations at the same moment, the second waits for the
+    first and then finds the token gone, as it would have one after the other."""
+    current = locked(session, FeedToken, token.id)
+    if current is None or current.user_id != actor.id or current.revoked_at is not None:
+        raise NotFound(_("No such calendar subscription."))
+    return current
+
+
 def rotate_feed_token(session: Session, actor: User, token: FeedToken, *,
                       now: dt.datetime) -> tuple[FeedToken, str]:
     """Replace ``token`` by a new secret with the same scope; the old URL stops working."""
-    if token.user_id != actor.id or token.revoked_at is not None:
-        raise NotFound(_("No such calendar subscription."))
+    token = _lock_own_token(session, actor, token)
     check_scope(session, actor, Scope.parse(token.scope))
     token.revoked_at = now
     new, secret = _new_token(session, actor, Scope.parse(token.scope), now=now,
@@ -158,11 +168,10 @@ def rotate_feed_token(session: Session, actor: User, token: FeedToken, *,
 
 def revoke_feed_token(session: Session, actor: User, token: FeedToken, *,
                       now: dt.datetime) -> None:
-    if token.user_id != actor.id:
-        raise NotFound(_("No such calendar subscription."))
-    if token.revoked_at is None:
-        token.revoked_at = now
-        record(session, actor, token, "revoke", at=now, scope=token.scope)
+    """Stop ``token``'s URL for good; one already revoked is not found."""
+    token = _lock_own_token(session, actor, token)
+    token.revoked_at = now
+    record(session, actor, token, "revoke", at=now, scope=token.scope)
 
 
 def get_feed_token(session: Session, actor: User, token_id: int) -> FeedToken:
