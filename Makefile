@@ -62,6 +62,16 @@ screenshots: translations browser
 lint: install
 	$(BIN)/ruff check labbook tests benchmarks migrations wsgi.py
 
+## Run every benchmark in its smoke mode (tiny data, a few iterations; seconds each), so that
+## none stops working unnoticed. Each prints its JSON; a failing one shows its error output.
+BENCHMARKS := $(filter-out benchmarks/__init__.py benchmarks/cli.py,$(wildcard benchmarks/*.py))
+.PHONY: bench-smoke
+bench-smoke: translations
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; for script in $(BENCHMARKS); do \
+		echo "$$script --smoke"; \
+		$(BIN)/python $$script --smoke 2>$$log || { cat $$log; exit 1; }; \
+	done
+
 ## Fail when the models and the migrations disagree.
 migration-check: install
 	rm -f instance-migration-check.sqlite

@@ -7,6 +7,7 @@ change with whatever else a shared machine is doing.
 
     python benchmarks/booking_api.py --history 100000
     python benchmarks/booking_api.py --history 1000 --history 1000000   # cost vs. history
+    python benchmarks/booking_api.py --smoke   # does it still run? (tiny data, no figures)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import json
 import os
 import pstats
 import random
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select
 
+from benchmarks.cli import Run
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import create_api_token
@@ -167,15 +168,17 @@ def measure(history: int, iterations: int) -> dict:
             availability.append(elapsed)
         # Python function calls per request: the work done, whatever else the machine is doing
         # (timings on a shared machine vary by half between runs; these do not).
+        samples = min(50, iterations)
         calls = {
             "create": calls_per_request(lambda n: timed("POST", "/api/v1/bookings", json=booking(
-                *free_slots[iterations + n]))),
+                *free_slots[iterations + n])), samples),
             "refuse_overlap": calls_per_request(lambda n: timed("POST", "/api/v1/bookings",
-                                                                json=booking(*busy[n]))),
+                                                                json=booking(*busy[n])), samples),
             "availability_week": calls_per_request(lambda n: timed(
                 "GET", f"/api/v1/instruments/{busy[n][0]}/availability",
                 query_string={"start": lab_time(TODAY, 0).isoformat(),
-                              "end": lab_time(TODAY + dt.timedelta(days=7), 0).isoformat()})),
+                              "end": lab_time(TODAY + dt.timedelta(days=7), 0).isoformat()}),
+                samples),
         }
         # The first requests warm caches and the connection pool; leave them out.
         skip = min(20, iterations // 10)
@@ -187,7 +190,7 @@ def measure(history: int, iterations: int) -> dict:
                                       "python_calls": calls["availability_week"]}}
 
 
-def calls_per_request(request, samples: int = 50) -> int:
+def calls_per_request(request, samples: int) -> int:
     """Function calls (Python and C) that one request makes, on average over ``samples``."""
     profile = cProfile.Profile()
     profile.enable()
@@ -203,16 +206,17 @@ def main() -> None:
     parser.add_argument("--history", type=int, action="append",
                         help="finished bookings in the database (repeatable); default 100000")
     parser.add_argument("--iterations", type=int, default=500)
-    args = parser.parse_args()
+    run = Run(parser, smoke={"history": [200], "iterations": 5})
+    args = run.args
     os.environ.setdefault("LABBOOK_ENV", "testing")
     results = [measure(history, args.iterations) for history in args.history or [100_000]]
     if len(results) > 1:
         base, top = results[0], results[-1]
         ratios = {kind: round(top[kind]["p50_ms"] / base[kind]["p50_ms"], 2)
                   for kind in ("create", "refuse_overlap", "availability_week")}
-        print(json.dumps({"runs": results, "p50_ratio_last_to_first": ratios}, indent=2))
+        run.report({"runs": results, "p50_ratio_last_to_first": ratios})
     else:
-        print(json.dumps(results[0], indent=2))
+        run.report(results[0])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ run stops sending new bookings and the JSON says ``"slots_exhausted": true``.
 
     python benchmarks/http_writes.py --seconds 20 --clients 16
     python benchmarks/http_writes.py --generator python --seconds 20 --clients 16
+    python benchmarks/http_writes.py --smoke   # does it still run? (one second, no figures)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import selectinload  # noqa: E402
 
 from benchmarks.booking_api import TODAY, setup  # noqa: E402
+from benchmarks.cli import Run  # noqa: E402
 from labbook.catalogue.models import Instrument, Lab  # noqa: E402
 from labbook.extensions import db  # noqa: E402
 from tests.live import live_server  # noqa: E402
@@ -274,7 +276,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--conflict-every", type=int, default=5,
                         help="every Nth request asks for a slot that is already taken")
-    args = parser.parse_args()
+    parser.add_argument("--history", type=int, default=10_000,
+                        help="finished bookings in the database")
+    run = Run(parser, smoke={"seconds": 1.0, "clients": 2, "threads": 1, "workers": 1,
+                             "history": 200})
+    args = run.args
     if args.generator == "wrk" and wrk is None:
         parser.error("wrk is not on PATH (apt-get install wrk), or use --generator python")
     if args.generator == "wrk" and not 1 <= args.threads <= args.clients:
@@ -283,14 +289,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "bench.sqlite"
-        app, secret, instruments, busy = setup(database, history=10_000)
+        app, secret, instruments, busy = setup(database, history=args.history)
         slots = free_slots(app, instruments, busy)
 
         with live_server(f"sqlite:///{database}", workers=args.workers) as base_url:
             if args.generator == "wrk":
-                run = run_wrk(wrk, Path(folder), base_url, secret, slots, busy, args)
+                outcome = run_wrk(wrk, Path(folder), base_url, secret, slots, busy, args)
             else:
-                run = run_python(base_url, secret, slots, busy, args)
+                outcome = run_python(base_url, secret, slots, busy, args)
 
         with sqlite3.connect(database) as connection:
             overlaps = connection.execute("""
@@ -299,9 +305,10 @@ def main() -> None:
                  AND a.start_at < b.blocked_until AND b.start_at < a.blocked_until
                 WHERE a.state IN ('pending', 'approved', 'in_use')
                   AND b.state IN ('pending', 'approved', 'in_use')""").fetchone()[0]
-    elapsed = run.pop("seconds")
-    created, refused, errors = run.pop("created"), run.pop("refused"), run.pop("errors")
-    print(json.dumps({
+    elapsed = outcome.pop("seconds")
+    created, refused, errors = (outcome.pop("created"), outcome.pop("refused"),
+                                outcome.pop("errors"))
+    run.report({
         "generator": args.generator, "workers": args.workers, "clients": args.clients,
         **({"threads": args.threads} if args.generator == "wrk" else {}),
         "seconds": round(elapsed, 2), "free_slots": len(slots),
@@ -309,7 +316,7 @@ def main() -> None:
         "writes_per_second": round((created + refused) / elapsed, 1),
         "created_per_second": round(created / elapsed, 1),
         "refused_per_second": round(refused / elapsed, 1),
-        **run, "overlaps": overlaps}, indent=2))
+        **outcome, "overlaps": overlaps})
 
 if __name__ == "__main__":
     main()

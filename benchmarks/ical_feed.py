@@ -7,13 +7,13 @@ and revalidated with If-None-Match or If-Modified-Since (304), plus the SQL stat
 request runs and the size of the body.
 
     python benchmarks/ical_feed.py --events 1000
+    python benchmarks/ical_feed.py --smoke   # does it still run? (tiny data, no figures)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, insert
 
 from benchmarks.booking_api import lab_time, percentiles
+from benchmarks.cli import Run
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.booking.models import Booking, BookingState
@@ -159,10 +160,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, action="append",
                         help="bookings in the feed (repeatable); default 1000")
     parser.add_argument("--iterations", type=int, default=200)
-    args = parser.parse_args()
+    run = Run(parser, smoke={"events": [50], "iterations": 5})
     os.environ.setdefault("LABBOOK_ENV", "testing")
-    results = [measure(n, args.iterations) for n in args.events or [1000]]
-    print(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2))
+    results = [measure(n, run.args.iterations) for n in run.args.events or [1000]]
+    run.report(results[0] if len(results) == 1 else {"runs": results})
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@ prints JSON: the seconds the close took, the statements it built and the sum of 
 (which must equal the sum of the charges).
 
     python benchmarks/month_close.py --organizations 2000 --bookings 20000
+    python benchmarks/month_close.py --smoke   # does it still run? (tiny data, no figures)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select
 
 from benchmarks.booking_api import lab_time
+from benchmarks.cli import Run
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.billing import services as billing
@@ -98,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--organizations", type=int, default=2000)
     parser.add_argument("--bookings", type=int, default=20000)
-    args = parser.parse_args()
+    run = Run(parser, smoke={"organizations": 20, "bookings": 200})
+    args = run.args
     with tempfile.TemporaryDirectory() as tmp:
         class Config(TestingConfig):
             SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp}/bench.sqlite"
@@ -116,12 +118,12 @@ def main() -> None:
                 result = billing.close_month(db.session, None, PERIOD, now=now)
             seconds = time.perf_counter() - started
             totals = db.session.scalar(select(func.sum(Statement.total)))
-            print(json.dumps({
+            run.report({
                 "organizations": args.organizations, "bookings": args.bookings,
                 "close_seconds": round(seconds, 3), "statements": len(result.statements),
                 "statements_total": str(totals), "charges_total": str(charged),
                 "totals_match": totals == charged, "target_seconds": 10,
-            }, indent=2))
+            })
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ request hooks (request id, log line, rate limiter, security headers) run for bot
 Requests to the two endpoints alternate, so that both see the same machine. Prints JSON.
 
     python benchmarks/stack_floor.py --history 100000
+    python benchmarks/stack_floor.py --smoke   # does it still run? (tiny data, no figures)
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import json
 import os
 import random
 import sys
@@ -31,6 +31,7 @@ from flask import Flask, request  # noqa: E402
 from sqlalchemy import bindparam, select  # noqa: E402
 
 from benchmarks.booking_api import lab_time, percentiles, setup, weekdays_ahead  # noqa: E402
+from benchmarks.cli import Run  # noqa: E402
 from labbook.accounts.models import ApiToken, User  # noqa: E402
 from labbook.audit.models import AuditEvent  # noqa: E402
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState  # noqa: E402
@@ -135,9 +136,9 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--history", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=500)
-    args = parser.parse_args()
+    run = Run(parser, smoke={"history": 200, "iterations": 5})
     os.environ.setdefault("LABBOOK_ENV", "testing")
-    print(json.dumps(measure(args.history, args.iterations), indent=2))
+    run.report(measure(run.args.history, run.args.iterations))
 
 
 if __name__ == "__main__":
