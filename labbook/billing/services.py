@@ -57,7 +57,13 @@ MAX_ADJUSTMENT = Decimal("1000000.00")
 MAX_HOURLY_RATE = Decimal("100000.00")
 MAX_REASON = 500
 MAX_RULE_MINUTES = 1440
-PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits only: ``\d`` would take full-width digits (２０２６) as well.
+PERIOD_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
+#: The months a statement can belong to (a month of 9999 has no end to compute).
+FIRST_PERIOD, LAST_PERIOD = "2000-01", "2099-12"
+#: An amount as people and programs write it: digits, an optional sign and decimal point.
+#: ``Decimal`` alone would also take "1_000", "1e3", full-width digits, "NaN" and "Infinity".
+AMOUNT_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 # -- months -------------------------------------------------------------------------------------
@@ -68,11 +74,14 @@ def period_of(moment: dt.datetime) -> str:
 
 
 def parse_period(text: str | None) -> str:
-    """``text`` if it names a month as ``YYYY-MM``; a 422 otherwise."""
-    match = PERIOD_PATTERN.match((text or "").strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+    """``text`` if it names a month from 2000-01 to 2099-12 as ``YYYY-MM``; a 422 otherwise."""
+    match = PERIOD_PATTERN.fullmatch((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
         raise ValidationError(_("Give the month as YYYY-MM, e.g. 2026-11."),
                               code="invalid_period")
+    if not FIRST_PERIOD <= match.group(0) <= LAST_PERIOD:
+        raise ValidationError(_("Give a month from %(first)s to %(last)s.", first=FIRST_PERIOD,
+                                last=LAST_PERIOD), code="invalid_period")
     return match.group(0)
 
 
@@ -204,26 +213,26 @@ def can_adjust(actor: User, lab: Lab) -> bool:
     return actor.manages(lab)
 
 
+def _amount_refused(message: str, field_name: str) -> ValidationError:
+    return ValidationError(message, code="invalid_amount",
+                           problems=[Problem("invalid_amount", message, field=field_name)])
+
+
 def parse_amount(value: object, field_name: str = "amount") -> Decimal:
-    """A money amount given as a number or a string with at most two decimals."""
+    """A money amount given as a number or a string of digits with at most two decimals."""
+    is_number = isinstance(value, str | int | float | Decimal) and not isinstance(value, bool)
+    text = str(value).strip() if is_number else ""
+    amount = Decimal(text) if AMOUNT_PATTERN.fullmatch(text) else None
     try:
-        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-            raise InvalidOperation
-        amount = Decimal(str(value).strip())
-        # Inside the try: quantizing a number beyond the context's 28 digits (say 1e30)
-        # signals InvalidOperation too.
-        in_fen = amount.is_finite() and amount == amount.quantize(FEN)
+        # Quantizing a number beyond the context's 28 digits signals InvalidOperation.
+        in_fen = amount is not None and amount == amount.quantize(FEN)
     except InvalidOperation:
-        raise ValidationError(_("Give the amount in yuan, e.g. 120.50."), code="invalid_amount",
-                              problems=[Problem("invalid_amount", _(
-                                  "Give the amount in yuan, e.g. 120.50."), field=field_name)]
-                              ) from None
+        amount = None
+    if amount is None:
+        raise _amount_refused(_("Give the amount in yuan as plain digits, e.g. 1200 or -120.50 "
+                                "(no separators, no exponent)."), field_name)
     if not in_fen:
-        raise ValidationError(_("Amounts have at most two decimals (fen)."),
-                              code="invalid_amount",
-                              problems=[Problem("invalid_amount", _(
-                                  "Amounts have at most two decimals (fen)."),
-                                  field=field_name)])
+        raise _amount_refused(_("Amounts have at most two decimals (fen)."), field_name)
     return amount.quantize(FEN)
 
 

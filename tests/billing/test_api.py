@@ -295,6 +295,7 @@ def test_closing_a_month_creates_statements_once(client, clock):
     ({"period": "2026-12"}, "period_not_ended"),
     ({"period": "2026-13"}, "invalid_period"),
     ({"period": "26-11"}, "invalid_period"),
+    ({"period": "9999-12"}, "invalid_period"),
     ({}, "required"),
     ({"period": 202611}, "invalid"),
 ])
@@ -409,6 +410,8 @@ def test_an_admin_corrects_a_draft_statement(client, world, clock):
     ({"amount": "Infinity"}, "invalid_amount", "amount"),
     ({"amount": True}, "invalid_amount", "amount"),
     ({"amount": 0.1 + 0.2}, "invalid_amount", "amount"),
+    ({"amount": "1_000"}, "invalid_amount", "amount"),
+    ({"amount": "1e3"}, "invalid_amount", "amount"),
     ({"organization_id": "2"}, "invalid", "organization_id"),
     ({"lab": None}, "required", "lab"),
 ])

@@ -276,6 +276,10 @@ def test_managers_of_other_labs_and_researchers_make_no_adjustments():
     ("12.5", True), ("-3.10", True), (7, True), ("1.234", False), ("abc", False),
     ("NaN", False), ("Infinity", False), (None, False), (True, False), ("", False),
     ("1e30", False),  # beyond the decimal context: refused, not an uncaught error
+    # Python's Decimal reads all of these as numbers; a person meant none of them.
+    ("1_000", False), ("1e3", False), ("1E2", False), ("１２", False), ("1,000", False),
+    ("-inf", False), (float("nan"), False), (1e16, False), ("1" * 40, False),
+    ("+3.", True), ("-.5", True), (" 4 ", True),
 ])
 def test_amounts_are_parsed_exactly(text, valid):
     if valid:
@@ -346,6 +350,21 @@ def test_a_month_that_has_not_ended_cannot_be_closed():
     assert bad.value.code == "invalid_period"
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(MonthClose)) == 0
+
+
+@pytest.mark.parametrize("period", ["9999-12", "2100-01", "1999-12", "２０２６-１０"])
+def test_a_month_beyond_the_calendar_is_refused_plainly(period):
+    with pytest.raises(ValidationError) as refused:
+        close(period, now=lab_time(dt.date(2026, 11, 2), 2))
+    assert refused.value.code == "invalid_period"
+
+
+@pytest.mark.parametrize("period", ["9999-12", "0000-01"])
+def test_the_close_month_command_refuses_a_month_beyond_the_calendar(app, period):
+    result = app.test_cli_runner().invoke(args=["labbook", "close-month", period])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "2000-01" in result.output and "Traceback" not in result.output
 
 
 def test_only_admins_close_a_month():
