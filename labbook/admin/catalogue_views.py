@@ -26,8 +26,8 @@ from labbook.admin.forms import (
 )
 from labbook.api import int_arg
 from labbook.audit import services as audit
+from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import BlackoutCancelForm
-from labbook.booking.manage_views import STATE_LABELS
 from labbook.booking.models import BookingState
 from labbook.catalogue import loader
 from labbook.catalogue import services as catalogue

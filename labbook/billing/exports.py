@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
-from labbook.billing.forms import STATE_LABELS
+from labbook.billing.labels import STATE_LABELS
 from labbook.billing.lines import computation, describe, kind_label, line_date
 from labbook.billing.models import Charge, ChargeKind, Statement
 from labbook.billing.services import lab_subtotals

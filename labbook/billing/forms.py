@@ -15,7 +15,8 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import PriceTier
 from labbook.billing import services
-from labbook.billing.models import BillingBasis, StatementState
+from labbook.billing.labels import BASIS_LABELS, STATE_LABELS
+from labbook.billing.models import BillingBasis
 from labbook.core.errors import DomainError
 from labbook.core.time import to_lab_time
 
@@ -25,11 +26,6 @@ LATEST = dt.date(2099, 12, 31)
 #: How many months back the close-month form offers (the current month is offered too, so that
 #: closing it too early gets the service's explanation rather than a missing option).
 CLOSABLE_MONTHS = 24
-
-BASIS_LABELS = {BillingBasis.BOOKED: _l("Booked time"), BillingBasis.ACTUAL: _l("Actual use"),
-                BillingBasis.LARGER: _l("The larger of booked and actual")}
-STATE_LABELS = {StatementState.DRAFT: _l("Draft"), StatementState.ISSUED: _l("Issued"),
-                StatementState.PAID: _l("Paid")}
 
 
 def _strip(value: str | None) -> str | None:

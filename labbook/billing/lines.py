@@ -12,6 +12,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from labbook.billing.labels import KIND_LABELS
 from labbook.billing.models import BillingBasis, Charge, ChargeKind
 from labbook.core.time import to_lab_time
 from labbook.i18n import localized
@@ -24,13 +25,7 @@ def money(amount: Decimal) -> str:
 
 
 def kind_label(kind: ChargeKind) -> str:
-    return {
-        ChargeKind.USAGE: _("Instrument use"),
-        ChargeKind.NO_SHOW: _("No-show"),
-        ChargeKind.LATE_CANCELLATION: _("Late cancellation"),
-        ChargeKind.SERVICE: _("Testing service"),
-        ChargeKind.ADJUSTMENT: _("Adjustment"),
-    }[kind]
+    return str(KIND_LABELS[kind])
 
 
 def line_date(charge: Charge) -> dt.date:

@@ -36,9 +36,7 @@ from labbook.audit.services import history as audit_history
 from labbook.billing import exports, services
 from labbook.billing import lines as line_texts
 from labbook.billing.forms import (
-    BASIS_LABELS,
     CLOSABLE_MONTHS,
-    STATE_LABELS,
     TIER_LABELS,
     AdjustmentForm,
     ChargeFilterForm,
@@ -49,6 +47,7 @@ from labbook.billing.forms import (
     StatementFilterForm,
     recent_periods,
 )
+from labbook.billing.labels import BASIS_LABELS, STATE_LABELS
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction

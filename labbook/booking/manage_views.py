@@ -25,6 +25,7 @@ from labbook.accounts import services as accounts
 from labbook.accounts.models import User
 from labbook.accounts.views import safe_next
 from labbook.booking import services
+from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
     BlackoutForm,
@@ -48,17 +49,6 @@ from labbook.i18n import localized
 from labbook.web import FORM_REFUSED, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
-
-STATE_LABELS = {
-    BookingState.PENDING: _l("pending"),
-    BookingState.APPROVED: _l("approved"),
-    BookingState.REJECTED: _l("rejected"),
-    BookingState.CANCELLED: _l("cancelled"),
-    BookingState.EXPIRED: _l("expired"),
-    BookingState.IN_USE: _l("in use"),
-    BookingState.COMPLETED: _l("completed"),
-    BookingState.NO_SHOW: _l("no-show"),
-}
 
 
 @bp.before_request

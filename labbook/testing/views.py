@@ -17,7 +17,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -32,19 +31,12 @@ from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.testing import services
 from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
+from labbook.testing.labels import STATE_LABELS
 from labbook.testing.models import ServiceRequestState
 from labbook.web import FORM_REFUSED
 
 bp = Blueprint("testing", __name__)
 
-STATE_LABELS = {
-    ServiceRequestState.SUBMITTED: _l("Submitted"),
-    ServiceRequestState.ACCEPTED: _l("Accepted"),
-    ServiceRequestState.IN_PROGRESS: _l("In progress"),
-    ServiceRequestState.COMPLETED: _l("Completed"),
-    ServiceRequestState.REJECTED: _l("Rejected"),
-    ServiceRequestState.CANCELLED: _l("Cancelled"),
-}
 UPLOAD_ENDPOINTS = frozenset({"testing.complete_request"})
 #: Room for the multipart envelope and the other fields around the report itself.
 UPLOAD_OVERHEAD = 1024 * 1024
