@@ -795,7 +795,7 @@ PATHS |= {
         "parameters": [
             _query("period", "Month (YYYY-MM).", PERIOD),
             _query("organization_id", "Only this organization's.",
-                   {"type": "integer", "minimum": 1}),
+                   {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
             _query("state", "Statement state.", {"type": "string", "enum": STATEMENT_STATES}),
             *PAGE_QUERY],
         "responses": {"200": _json(_page_of("Statement")), **_problem_responses(401, 422)},
@@ -842,7 +842,7 @@ PATHS |= {
                 _query("period", "Month (YYYY-MM) the charges belong to.", PERIOD),
                 _query("lab", "Lab code.", {"type": "string"}),
                 _query("organization_id", "Only this organization's.",
-                       {"type": "integer", "minimum": 1}),
+                       {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
                 _query("unbilled", "Only charges not yet on a statement.",
                        {"type": "boolean", "default": False}),
                 *PAGE_QUERY],

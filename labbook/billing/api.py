@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from labbook import DatabaseIdConverter
 from labbook.accounts.models import Organization, PriceTier, User
 from labbook.api import bool_arg, bp, enum_arg, int_arg, lab_arg, page_of, pagination_args
 from labbook.api.auth import api_user, token_required
@@ -144,6 +145,12 @@ def _period_arg() -> str | None:
     return _period(raw) if raw else None
 
 
+def _organization_arg() -> int | None:
+    """The organization the ``organization_id`` query parameter names, if it is given: a 422
+    beyond what an id column holds, which the database would refuse with an error."""
+    return int_arg("organization_id", 0, maximum=DatabaseIdConverter.MAX_ID) or None
+
+
 # -- statements ---------------------------------------------------------------------------------
 
 @bp.get("/statements")
@@ -153,7 +160,7 @@ def list_statements():
     page, per_page = pagination_args()
     period = _period_arg()
     query = services.visible_statements(
-        db.session, actor, period=period, organization_id=int_arg("organization_id", 0) or None,
+        db.session, actor, period=period, organization_id=_organization_arg(),
         state=enum_arg("state", StatementState))
     statements, total = page_of(query.options(
         selectinload(Statement.organization),
@@ -248,7 +255,7 @@ def list_charges():
     lab = lab_arg()
     query = services.visible_charges(
         db.session, actor, lab_ids=[lab.id] if lab else None, period=period,
-        organization_id=int_arg("organization_id", 0) or None, unbilled=bool_arg("unbilled"))
+        organization_id=_organization_arg(), unbilled=bool_arg("unbilled"))
     charges, total = page_of(query.options(*CHARGE_LOADS), page, per_page)
     return {"items": [charge_json(charge) for charge in charges], "total": total,
             "page": page, "per_page": per_page}
