@@ -46,6 +46,8 @@ STATUS = {
 #: States whose summary is prefixed with the state, so they stand out in every client.
 FLAGGED_STATES = frozenset({BookingState.PENDING, BookingState.CANCELLED, BookingState.REJECTED,
                             BookingState.EXPIRED, BookingState.NO_SHOW})
+#: States in which a booking no longer holds its time: called off by someone, or never decided.
+CALLED_OFF_STATES = frozenset(state for state, status in STATUS.items() if status == "CANCELLED")
 
 
 class BookingFacts(NamedTuple):
@@ -113,7 +115,14 @@ class EventWriter:
     The labels are looked up once per writer (under the subscriber's locale) rather than once per
     event, because a feed has up to a few thousand events. ``visibility`` is what
     ``labbook.booking.calendar.booking_visibility`` says the subscriber may see of a booking:
-    ``full``, ``colleague`` (name, no purpose) or ``anonymous`` ("booked", nothing else).
+    ``full``, ``colleague`` (name and state, no purpose) or ``anonymous``.
+
+    An anonymous event tells only that the time is booked, and later, if so, that the booking
+    was called off (a calendar that has the event must learn that): pending, approved, in use,
+    completed and no-show bookings of another organization are the same event, and cancelled,
+    rejected and expired ones the same cancelled event. Nothing in it follows the booking's
+    other changes either: SEQUENCE is 0, or 1 once called off, and DTSTAMP and LAST-MODIFIED
+    are when it was made, or when it was called off.
     """
 
     def __init__(self, viewer: User | None, *, base_url: str, uid_domain: str) -> None:
@@ -152,9 +161,9 @@ class EventWriter:
         return english if self.english and english else chinese
 
     def event(self, booking: BookingFacts, visibility: str) -> EventData:
+        if visibility == "anonymous":
+            return self._anonymous_event(booking)
         instrument = self._pick(booking.instrument_name_zh, booking.instrument_name_en)
-        lab = self._pick(booking.lab_name_zh, booking.lab_name_en)
-        address = self._pick(booking.lab_location_zh, booking.lab_location_en)
         state = self.state_labels[booking.state]
         if visibility == "full":
             url = f"{self.base_url}/bookings/{booking.id}"
@@ -166,18 +175,14 @@ class EventWriter:
                                                "name": booking.user_name,
                                                "purpose": booking.purpose}
         else:
-            # The booking page is only for the booker and the lab's managers.
-            url = f"{self.base_url}/instruments/{booking.instrument_id}/calendar"
-            if visibility == "colleague":
-                summary = self.colleague_summary % {"instrument": instrument,
-                                                    "name": booking.user_name}
-            else:
-                summary = self.anonymous_summary % {"instrument": instrument}
+            url = self._calendar_url(booking)
+            summary = self.colleague_summary % {"instrument": instrument,
+                                                "name": booking.user_name}
         if booking.state in FLAGGED_STATES:
             summary = self.flagged_summary % {"state": state, "summary": summary}
 
         lines = [self.state_line % {"state": state}]
-        if visibility in ("full", "colleague") and booking.user_id != self.viewer_id:
+        if booking.user_id != self.viewer_id:
             lines.append(self.booker_line % {"name": booking.user_name,
                                              "organization": booking.organization_name})
         if visibility == "full":
@@ -187,17 +192,44 @@ class EventWriter:
         lines.append(self.instrument_line % {"name": instrument,
                                              "code": booking.instrument_code})
         lines.append(self.link_line % {"url": url})
-
-        location = self.location_room % {"lab": lab, "room": booking.room} if booking.room \
-            else lab
-        if address:
-            location = self.location_address % {"place": location, "address": address}
         return EventData(
             uid=booking_uid(booking.id, self.uid_domain), stamp=booking.updated_at,
             created=booking.created_at, sequence=booking.sequence,
             status=STATUS[booking.state], start=booking.start_at, end=booking.end_at,
-            summary=summary, location=location, url=url,
+            summary=summary, location=self._location(booking), url=url,
             description="\n".join(lines))
+
+    def _anonymous_event(self, booking: BookingFacts) -> EventData:
+        """Another organization's booking: booked, or called off (see the class)."""
+        instrument = self._pick(booking.instrument_name_zh, booking.instrument_name_en)
+        summary = self.anonymous_summary % {"instrument": instrument}
+        called_off = booking.state in CALLED_OFF_STATES
+        if called_off:
+            summary = self.flagged_summary % {
+                "state": self.state_labels[BookingState.CANCELLED], "summary": summary}
+        url = self._calendar_url(booking)
+        lines = [self.instrument_line % {"name": instrument, "code": booking.instrument_code},
+                 self.link_line % {"url": url}]
+        return EventData(
+            uid=booking_uid(booking.id, self.uid_domain),
+            stamp=booking.updated_at if called_off else booking.created_at,
+            created=booking.created_at, sequence=int(called_off),
+            status="CANCELLED" if called_off else "CONFIRMED", start=booking.start_at,
+            end=booking.end_at, summary=summary, location=self._location(booking), url=url,
+            description="\n".join(lines))
+
+    def _calendar_url(self, booking: BookingFacts) -> str:
+        # The booking page is only for the booker and the lab's managers.
+        return f"{self.base_url}/instruments/{booking.instrument_id}/calendar"
+
+    def _location(self, booking: BookingFacts) -> str:
+        lab = self._pick(booking.lab_name_zh, booking.lab_name_en)
+        address = self._pick(booking.lab_location_zh, booking.lab_location_en)
+        location = self.location_room % {"lab": lab, "room": booking.room} if booking.room \
+            else lab
+        if address:
+            location = self.location_address % {"place": location, "address": address}
+        return location
 
 
 def subscriber_locale(viewer: User | None) -> str:

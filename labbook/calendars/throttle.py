@@ -11,9 +11,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+ValueT = TypeVar("ValueT")
 
 
-class ExpiringMemo:
+class ExpiringMemo(Generic[ValueT]):
     """A bounded, thread-safe mapping whose entries are forgotten after ``ttl`` seconds."""
 
     def __init__(self, max_entries: int, ttl: float, *,
@@ -21,10 +24,10 @@ class ExpiringMemo:
         self.max_entries = max_entries
         self.ttl = ttl
         self.clock = clock
-        self._entries: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, ValueT]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> str | None:
+    def get(self, key: Hashable) -> ValueT | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -36,7 +39,7 @@ class ExpiringMemo:
             self._entries.move_to_end(key)
             return value
 
-    def put(self, key: Hashable, value: str) -> None:
+    def put(self, key: Hashable, value: ValueT) -> None:
         with self._lock:
             self._entries[key] = (self.clock(), value)
             self._entries.move_to_end(key)

@@ -48,7 +48,9 @@ MAX_AGE_SECONDS = 300
 #: time by the others.
 ETAG_TTL_SECONDS = 3600
 
-_etags = ExpiringMemo(max_entries=20_000, ttl=ETAG_TTL_SECONDS)
+#: A feed's ETag and Last-Modified by its fingerprint (``_memo_key``).
+_etags: ExpiringMemo[tuple[str, dt.datetime]] = ExpiringMemo(max_entries=20_000,
+                                                            ttl=ETAG_TTL_SECONDS)
 _generation = itertools.count(1)
 _catalogue_generation = 0
 _NAMES_SHOWN_IN_FEEDS = (Instrument, Lab, User, Organization)
@@ -94,21 +96,22 @@ def _not_modified(etag: str, last_modified: dt.datetime) -> bool:
     return since is not None and last_modified.replace(microsecond=0) <= since
 
 
-def _last_modified(fingerprint: feed_services.Fingerprint, token: FeedToken) -> dt.datetime:
-    return fingerprint.newest_change or token.created_at
-
-
 def _memo_key(fingerprint: feed_services.Fingerprint, feed: feed_services.Feed) -> tuple:
     config = current_app.config
     return (_catalogue_generation, config["LABBOOK_BASE_URL"], config["LABBOOK_UID_DOMAIN"],
             *fingerprint.key(feed))
 
 
-def _rendered(feed: feed_services.Feed, bookings: list[ical.BookingFacts]) -> bytes:
+def _rendered(feed: feed_services.Feed,
+              bookings: list[ical.BookingFacts]) -> tuple[bytes, dt.datetime]:
+    """The feed's body, and when what it shows last changed: its newest event's DTSTAMP (which
+    for another organization's booking does not follow that booking's every change), or when
+    the token was made."""
     config = current_app.config
     events = feed_services.feed_events(feed, bookings, base_url=config["LABBOOK_BASE_URL"],
                                        uid_domain=config["LABBOOK_UID_DOMAIN"])
-    return ical.render_calendar(feed.name(), events)
+    last_modified = max((event.stamp for event in events), default=feed.token.created_at)
+    return ical.render_calendar(feed.name(), events), last_modified
 
 
 @bp.get("/ical/<string:secret>.ics")
@@ -139,16 +142,14 @@ def feed(secret: str):
         # same rows before.
         fingerprint = feed_services.feed_fingerprint(db.session, opened, now)
         known = _etags.get(_memo_key(fingerprint, opened))
-        last_modified = _last_modified(fingerprint, token)
-        if known is not None and _not_modified(known, last_modified):
-            return _answer_not_modified(known, last_modified)
+        if known is not None and _not_modified(*known):
+            return _answer_not_modified(*known)
 
     bookings = feed_services.feed_bookings(db.session, opened, now)
-    body = _rendered(opened, bookings)
+    body, last_modified = _rendered(opened, bookings)
     etag = _etag(body)
     fingerprint = feed_services.Fingerprint.of(bookings)
-    _etags.put(_memo_key(fingerprint, opened), etag)
-    last_modified = _last_modified(fingerprint, token)
+    _etags.put(_memo_key(fingerprint, opened), (etag, last_modified))
     if conditional and _not_modified(etag, last_modified):
         return _answer_not_modified(etag, last_modified)
     response = Response(body, status=200, content_type=ical.MEDIA_TYPE)

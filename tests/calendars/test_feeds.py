@@ -5,6 +5,7 @@ import hashlib
 from email.utils import format_datetime
 
 import pytest
+from flask_babel import force_locale, gettext
 from limits import parse as parse_limit
 from sqlalchemy import select
 
@@ -352,12 +353,112 @@ def test_an_instrument_feed_hides_other_organizations(client, researcher, compan
     assert "孙同事" in colleague_event and "Colleague purpose" not in colleague_event
     assert "PO-COLLEAGUE" not in colleague_event
     foreign_event = events[uid(foreign)]
-    assert str(foreign_event["SUMMARY"]) == \
-        "[Awaiting approval] X-ray Diffractometer: booked"
-    assert str(foreign_event["STATUS"]) == "TENTATIVE"
+    assert str(foreign_event["SUMMARY"]) == "X-ray Diffractometer: booked"
+    assert str(foreign_event["STATUS"]) == "CONFIRMED"
     assert f"/bookings/{foreign.id}" not in foreign_event.to_ical().decode()
     for secret in ("Secret formula", "PO-SECRET", "钱竞争", "竞争对手公司"):
         assert secret not in body.decode()
+
+
+def advance(booking, state, *, minutes: int):
+    """``booking`` moved to ``state`` ``minutes`` after it was made, as a transition records it:
+    a new state, the next SEQUENCE, a new change time."""
+    booking = reload(booking)
+    booking.state = state
+    booking.sequence += 1
+    booking.updated_at = booking.created_at + dt.timedelta(minutes=minutes)
+    db.session.commit()
+    return booking
+
+
+#: What a VEVENT may vary in from one booking to another: which booking, and when.
+WHICH_AND_WHEN = {"UID", "DTSTART", "DTEND", "DTSTAMP", "LAST-MODIFIED", "CREATED", "SEQUENCE"}
+
+
+def shape(event) -> list[tuple[str, bytes]]:
+    """An event's properties but for which booking it is and when."""
+    return sorted((name, value.to_ical()) for name, value in event.property_items()
+                  if name not in WHICH_AND_WHEN and name not in ("BEGIN", "END"))
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_another_organizations_bookings_look_the_same_in_every_state(
+        client, company, rival, instrument, locale):
+    viewer = create_user(organization=company, locale=locale)
+    states = (BookingState.PENDING, BookingState.APPROVED, BookingState.IN_USE,
+              BookingState.COMPLETED, BookingState.NO_SHOW)
+    bookings = [create_booking(user=rival, instrument=instrument, state=state,
+                               purpose="Secret formula", start_at=lab_time(MONDAY, 8 + n),
+                               sequence=n, updated_at=utcnow() + dt.timedelta(minutes=n))
+                for n, state in enumerate(states)]
+    body = fetch(client, subscribe(viewer, f"instrument:{instrument.id}")).data
+    events = events_by_uid(body)
+    shapes = [shape(events[uid(booking)]) for booking in bookings]
+    assert all(each == shapes[0] for each in shapes), shapes
+    assert {str(events[uid(b)]["STATUS"]) for b in bookings} == {"CONFIRMED"}
+    # Nor does SEQUENCE or the change time tell which were decided on or used.
+    assert {int(events[uid(b)]["SEQUENCE"]) for b in bookings} == {0}
+    assert all(events[uid(b)].decoded("DTSTAMP") == events[uid(b)].decoded("CREATED")
+               for b in bookings)
+    with force_locale(locale):
+        words = [gettext(label) for label in ("Awaiting approval", "Approved", "In use",
+                                              "Completed", "No-show", "State: %(state)s")]
+    text = body.decode()
+    for hidden in (*[word.split("%")[0] for word in words], "钱竞争", "竞争对手公司",
+                   "Secret formula", "CATEGORIES"):
+        assert hidden not in text
+
+
+def test_another_organizations_booking_changes_nothing_a_subscriber_sees_until_called_off(
+        client, researcher, rival, instrument):
+    booking = create_booking(user=rival, instrument=instrument, state=BookingState.PENDING,
+                             start_at=lab_time(MONDAY, 9))
+    no_show = create_booking(user=rival, instrument=instrument, start_at=lab_time(MONDAY, 14))
+    path = subscribe(researcher, f"instrument:{instrument.id}")
+    first = fetch(client, path)
+    steps = [(booking, BookingState.APPROVED), (booking, BookingState.IN_USE),
+             (booking, BookingState.COMPLETED), (no_show, BookingState.NO_SHOW)]
+    for minutes, (which, state) in enumerate(steps, start=1):
+        advance(which, state, minutes=minutes)
+        again = fetch(client, path, **{"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304, state
+        full = fetch(client, path)
+        assert full.data == first.data
+        assert full.headers["Last-Modified"] == first.headers["Last-Modified"]
+
+    # Called off, however: every calendar that has the event must learn that the time is free.
+    withdrawn = create_booking(user=rival, instrument=instrument, state=BookingState.PENDING,
+                               start_at=lab_time(TUESDAY, 9))
+    refused = create_booking(user=rival, instrument=instrument, state=BookingState.PENDING,
+                             start_at=lab_time(TUESDAY, 11))
+    lapsed = create_booking(user=rival, instrument=instrument, state=BookingState.PENDING,
+                            start_at=lab_time(TUESDAY, 14))
+    before = fetch(client, path)
+    called_off = [advance(withdrawn, BookingState.APPROVED, minutes=1),
+                  advance(refused, BookingState.REJECTED, minutes=2),
+                  advance(lapsed, BookingState.EXPIRED, minutes=3)]
+    called_off[0] = cancel(called_off[0], rival)
+    after = fetch(client, path, **{"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    events = events_by_uid(after.data)
+    for cancelled in called_off:
+        event = events[uid(cancelled)]
+        assert str(event["STATUS"]) == "CANCELLED" and str(event["TRANSP"]) == "TRANSPARENT"
+        assert str(event["SUMMARY"]) == "[Cancelled] X-ray Diffractometer: booked"
+        assert int(event["SEQUENCE"]) == 1
+        assert event.decoded("DTSTAMP") == cancelled.updated_at.replace(microsecond=0)
+        assert shape(event) == shape(events[uid(called_off[0])])
+
+
+def test_colleagues_bookings_still_show_their_state(client, researcher, company, instrument):
+    colleague = create_user(name="孙同事", organization=company)
+    booking = create_booking(user=colleague, instrument=instrument, state=BookingState.NO_SHOW,
+                             sequence=2)
+    event = events_by_uid(fetch(client, subscribe(researcher,
+                                                  f"instrument:{instrument.id}")).data)[uid(booking)]
+    assert str(event["SUMMARY"]) == "[No-show] X-ray Diffractometer: booked by 孙同事"
+    assert "State: No-show" in str(event["DESCRIPTION"])
+    assert int(event["SEQUENCE"]) == 2
 
 
 def test_a_chinese_subscriber_sees_others_as_booked(client, rival, instrument):
