@@ -7,8 +7,9 @@ from email.utils import format_datetime
 import pytest
 from flask_babel import force_locale, gettext
 from limits import parse as parse_limit
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from labbook.accounts.models import User
 from labbook.booking import services as booking_services
 from labbook.booking.models import BookingState
 from labbook.calendars import services as feed_services
@@ -331,6 +332,37 @@ def test_a_renamed_instrument_changes_the_etag(client, researcher, instrument):
     db.session.commit()
     response = fetch(client, path, **{"If-None-Match": etag})
     assert response.status_code == 200 and b"renamed" in response.data
+
+
+def test_subscribers_of_one_feed_reading_other_languages_share_no_cached_answer(
+        client, company, rival, instrument):
+    create_booking(user=rival, instrument=instrument, start_at=lab_time(MONDAY, 9))
+    chinese = create_user(organization=company, locale="zh_CN")
+    english = create_user(organization=company, locale="en")
+    zh_path = subscribe(chinese, f"instrument:{instrument.id}")
+    en_path = subscribe(english, f"instrument:{instrument.id}")
+    zh, en = fetch(client, zh_path), fetch(client, en_path)
+    assert "X射线衍射仪：已预约" in zh.data.decode() and b"X-ray Diffractometer: booked" in en.data
+    assert zh.headers["ETag"] != en.headers["ETag"]
+    # Each revalidates its own answer; neither is told the other's is current.
+    assert fetch(client, en_path, **{"If-None-Match": zh.headers["ETag"]}).data == en.data
+    assert fetch(client, zh_path, **{"If-None-Match": en.headers["ETag"]}).data == zh.data
+    assert fetch(client, en_path, **{"If-None-Match": en.headers["ETag"]}).status_code == 304
+
+
+def test_a_subscriber_who_changes_language_gets_the_feed_in_the_new_one(
+        client, researcher, rival, instrument):
+    create_booking(user=rival, instrument=instrument, start_at=lab_time(MONDAY, 9))
+    path = subscribe(researcher, f"instrument:{instrument.id}")
+    english = fetch(client, path)
+    assert b"X-ray Diffractometer: booked" in english.data
+    # Changed by another worker: this one learns of it from the database only.
+    db.session.execute(update(User).where(User.id == researcher.id).values(locale="zh_CN"))
+    db.session.commit()
+    chinese = fetch(client, path, **{"If-None-Match": english.headers["ETag"]})
+    assert chinese.status_code == 200
+    assert "X射线衍射仪：已预约" in chinese.data.decode()
+    assert chinese.headers["ETag"] != english.headers["ETag"]
 
 
 # -- who sees what ------------------------------------------------------------------------------
