@@ -1,10 +1,26 @@
-"""Both message catalogues are complete and match the strings in the code."""
+"""Both message catalogues are complete and match the strings in the code, and answers come
+in the reader's language."""
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
+
+from labbook.booking.models import BookingState
+from labbook.extensions import db
+from labbook.testing.models import ServiceRequest, ServiceRequestState
+from tests.factories import (
+    bearer,
+    create_booking,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_service,
+    create_user,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "labbook" / "translations"
@@ -63,3 +79,79 @@ def test_one_chinese_word_for_each_booking_term():
     translated = {message.id: message.string for message in catalogue("zh_Hans_CN")
                   if isinstance(message.id, str)}
     assert translated["no-show"] == translated["No-show"] == "爽约"
+
+
+# -- answers in the reader's language ---------------------------------------------------------
+
+
+@pytest.fixture
+def cancelled_booking():
+    lab = create_lab()
+    booking = create_booking(instrument=create_instrument(lab=lab),
+                             state=BookingState.CANCELLED)
+    return lab, booking
+
+
+def test_a_refused_booking_change_names_both_states_in_chinese(client, cancelled_booking):
+    lab, booking = cancelled_booking
+    manager = create_manager(lab, locale="zh_CN")
+    response = client.post(f"/api/v1/bookings/{booking.id}/approve", headers=bearer(manager))
+    assert response.status_code == 409 and response.json["code"] == "invalid_state"
+    message = response.json["title"]
+    assert "已取消" in message and "已批准" in message
+    assert "cancelled" not in message and "approved" not in message
+
+
+def test_a_refused_service_request_change_names_both_states_in_chinese(client):
+    lab = create_lab()
+    service = create_service(lab=lab)
+    requester = create_user(locale="zh_CN")
+    item = ServiceRequest(service=service, requester=requester,
+                          organization=requester.organization, samples=1,
+                          sample_description="粉末", state=ServiceRequestState.CANCELLED,
+                          tier=requester.organization.tier, quoted_unit_price=Decimal("100"),
+                          quoted_express_surcharge=Decimal(0), quoted_total=Decimal("100"))
+    db.session.add(item)
+    db.session.commit()
+    manager = create_manager(lab, locale="zh_CN")
+    response = client.post(f"/api/v1/service-requests/{item.id}/start", headers=bearer(manager))
+    assert response.status_code == 409 and response.json["code"] == "invalid_state"
+    message = response.json["title"]
+    assert "已取消" in message and "检测中" in message
+    assert "cancelled" not in message and "in_progress" not in message
+
+
+def test_the_api_answers_in_the_token_owners_language(client, cancelled_booking):
+    lab, booking = cancelled_booking
+    manager = create_manager(lab, locale="en")
+    response = client.post(f"/api/v1/bookings/{booking.id}/approve", headers=bearer(manager))
+    assert response.json["title"] == \
+        "A booking that is “cancelled” cannot become “approved”."
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("zh-CN,zh;q=0.9,en;q=0.5", "状态为“已取消”的预约不能变为“已批准”。"),
+    ("en-US", "A booking that is “cancelled” cannot become “approved”."),
+    ("fr-FR", "A booking that is “cancelled” cannot become “approved”."),  # none we speak
+])
+def test_accept_language_wins_over_the_saved_language(client, cancelled_booking, header,
+                                                      expected):
+    lab, booking = cancelled_booking
+    manager = create_manager(lab, locale="en")
+    response = client.post(f"/api/v1/bookings/{booking.id}/approve",
+                           headers={**bearer(manager), "Accept-Language": header})
+    assert response.json["title"] == expected
+
+
+def test_without_a_token_the_api_follows_accept_language(client):
+    unknown = {"Authorization": "Bearer lb_unknown"}
+    assert client.get("/api/v1/bookings", headers=unknown).json["title"] == \
+        "API 令牌无效或已被撤销。"
+    english = client.get("/api/v1/bookings", headers={**unknown, "Accept-Language": "en"})
+    assert english.json["title"] == "The API token is unknown or has been revoked."
+
+
+def test_pages_keep_the_users_choice_whatever_the_browser_asks(client, login_as):
+    user = create_user(locale="zh_CN")
+    page = login_as(user).get("/", headers={"Accept-Language": "en-US"})
+    assert 'lang="zh-CN"' in page.get_data(as_text=True)

@@ -925,7 +925,11 @@ def document() -> dict[str, Any]:
         "info": {"title": "labbook API", "version": "1",
                  "description": "Booking and billing for the open, shared laboratories of the "
                                 "Jiaozuo Institute of Industrial Technology. Errors are "
-                                "application/problem+json documents with a stable `code`."},
+                                "application/problem+json documents with a stable `code`. "
+                                "Messages and labels come in the language the request's "
+                                "`Accept-Language` asks for (Chinese `zh-CN` or English "
+                                "`en`), else in the token owner's language (profile page), "
+                                "else in Chinese."},
         "servers": [{"url": "/api/v1"}],
         "paths": _with_common_responses(PATHS),
         "components": {"schemas": SCHEMAS, "securitySchemes": {"bearerAuth": {

@@ -24,6 +24,7 @@ from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
 from labbook.billing import services as billing
 from labbook.booking import rules
+from labbook.booking.labels import STATE_LABELS
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingSeries, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.suggestions import Suggestion, suggest
@@ -311,8 +312,9 @@ def get_booking(session: Session, actor: User, booking_id: int) -> Booking:
 def _transition(session: Session, actor: User | None, booking: Booking, to: BookingState,
                 action: str, *, now: dt.datetime, note: str = "", **details) -> None:
     if not booking.can_become(to):
-        raise Conflict(_("A booking that is %(state)s cannot become %(to)s.",
-                         state=booking.state.value, to=to.value), code="invalid_state")
+        raise Conflict(_("A booking that is “%(state)s” cannot become “%(to)s”.",
+                         state=STATE_LABELS[booking.state], to=STATE_LABELS[to]),
+                       code="invalid_state")
     before = booking.state
     booking.state = to
     booking.sequence += 1

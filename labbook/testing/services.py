@@ -43,6 +43,7 @@ from labbook.core.errors import (
 )
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
+from labbook.testing.labels import STATE_LABELS
 from labbook.testing.models import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -241,8 +242,9 @@ def _transition(session: Session, actor: User, service_request: ServiceRequest,
                 to: ServiceRequestState, action: str, *, now: dt.datetime, note: str = "",
                 **details) -> None:
     if not service_request.can_become(to):
-        raise Conflict(_("A service request that is %(state)s cannot become %(to)s.",
-                         state=service_request.state.value, to=to.value), code="invalid_state")
+        raise Conflict(_("A service request that is “%(state)s” cannot become “%(to)s”.",
+                         state=STATE_LABELS[service_request.state], to=STATE_LABELS[to]),
+                       code="invalid_state")
     before = service_request.state
     service_request.state = to
     service_request.updated_at = now
