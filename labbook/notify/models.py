@@ -15,10 +15,10 @@ from labbook.core.time import utcnow
 
 class OutboxState(enum.StrEnum):
     QUEUED = "queued"
-    #: Claimed by one sender; no other sender touches it (at most once).
+    #: Claimed by one sender; no other sender takes it until the claim lapses.
     SENDING = "sending"
     SENT = "sent"
-    #: Given up: refused by the mail server, too old, or interrupted mid-send.
+    #: Given up: refused by the mail server, too old, or it could not be built.
     FAILED = "failed"
 
 
@@ -50,6 +50,9 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    #: The Message-ID header, made at the first claim and sent with every attempt, so that a
+    #: copy sent again after an interrupted attempt is recognised as the same message.
+    message_id_header: Mapped[str | None] = mapped_column(String(250))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
 

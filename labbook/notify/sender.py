@@ -1,11 +1,17 @@
 """Delivering the outbox: over SMTP (``LABBOOK_SMTP_URL``), or as .eml files without one.
 
-At most once: a message is claimed (``queued`` → ``sending``) in a committed transaction of its
+At least once. A message is claimed (``queued`` → ``sending``) in a committed transaction of its
 own before it goes out, and only the claim's holder may mark it sent or put it back. On
 PostgreSQL the claim skips rows another sender has locked (``FOR UPDATE SKIP LOCKED``); on SQLite
-the claim transaction holds the write lock, so two senders never claim the same row either. A
-sender that dies between claim and delivery leaves the message ``sending``; after
-``SENDING_TIMEOUT`` it is marked failed, not sent again, because it may have been delivered.
+the claim transaction holds the write lock. Either way no two senders hold a claim on one message
+at the same time.
+
+A claim lapses ``SENDING_TIMEOUT`` after it was taken: its sender was killed or hung between the
+claim and recording the outcome. The next run puts the message back in the queue and sends it
+again, so a crash never loses it; but the first attempt may have arrived, and then the recipient
+gets it twice. Every attempt carries the same Message-ID, made at the first claim and stored
+(``OutboxMessage.message_id_header``), so that mail servers and readers can recognise the copy.
+A sender whose claim lapsed while it was still at work cannot record an outcome any more.
 
 A message that cannot be delivered now (mail server down, a temporary refusal) is put back with
 exponential backoff and tried again until ``GIVE_UP_AFTER``; one the server refuses for good
@@ -23,6 +29,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -48,7 +55,8 @@ RETRY_MAX = dt.timedelta(minutes=15)
 OUTAGE_RETRY_MAX = dt.timedelta(seconds=30)
 #: A message still undelivered this long after it was written is given up.
 GIVE_UP_AFTER = dt.timedelta(days=2)
-#: A claim older than this belongs to a sender that died while sending.
+#: A claim older than this belongs to a sender that died or hung while sending: far longer than
+#: a delivery takes (SMTP_TIMEOUT_SECONDS bounds each exchange with the mail server).
 SENDING_TIMEOUT = dt.timedelta(minutes=10)
 #: Messages one run of the outbox job sends at most, so that it never runs for long.
 BATCH = 200
@@ -236,6 +244,15 @@ def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
     return header.get_content_maintype(), header.get_content_subtype(), params
 
 
+def message_id_header(message: OutboxMessage, domain: str) -> str:
+    """The message's Message-ID: made (from when it was written and its id) the first time it
+    is asked for, at the first claim, and kept, so that every attempt sends the same one."""
+    if message.message_id_header is None:
+        message.message_id_header = \
+            f"<{message.created_at:%Y%m%d-%H%M%S}-{message.id:08d}@{domain}>"
+    return message.message_id_header
+
+
 def build_email(message: OutboxMessage, *, mail_from: str, domain: str) -> EmailMessage:
     """The MIME message: text and HTML alternatives, then the attachments."""
     email = EmailMessage()
@@ -243,8 +260,7 @@ def build_email(message: OutboxMessage, *, mail_from: str, domain: str) -> Email
     email["From"] = mail_from
     email["To"] = message.recipient
     email["Date"] = format_datetime(message.created_at)
-    # Stable across retries, so a receiving server can drop a copy it already has.
-    email["Message-ID"] = f"<{message.created_at:%Y%m%d-%H%M%S}-{message.id:08d}@{domain}>"
+    email["Message-ID"] = message_id_header(message, domain)
     email["Auto-Submitted"] = "auto-generated"
     email["X-Labbook-Kind"] = message.kind
     email.set_content(message.body_text)
@@ -263,6 +279,7 @@ class DeliveryReport:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    #: Claims found lapsed: their messages queued to be sent again (or failed, if too old).
     interrupted: int = 0
     #: Why the run stopped early, when the mail server could not be used.
     unavailable: str = ""
@@ -279,23 +296,34 @@ def backoff(attempts: int, ceiling: dt.timedelta = RETRY_MAX) -> dt.timedelta:
     return min(RETRY_BASE * 2 ** max(attempts - 1, 0), ceiling)
 
 
-def _fail_interrupted(session: Session, now: dt.datetime) -> int:
-    """Messages claimed by a sender that never came back: delivered or not, nobody knows, so
-    they fail rather than risk a second copy."""
+def _requeue_lapsed(session: Session, now: dt.datetime) -> int:
+    """Messages whose claim lapsed (see the module): queued to be sent again now, or failed when
+    older than ``GIVE_UP_AFTER``. Returns how many there were."""
+    lapsed = (OutboxMessage.state == OutboxState.SENDING,
+              OutboxMessage.claimed_at < now - SENDING_TIMEOUT)
     with write_transaction(session):
-        result = session.execute(
+        given_up = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.state == OutboxState.SENDING,
-                   OutboxMessage.claimed_at < now - SENDING_TIMEOUT)
+            .where(*lapsed, OutboxMessage.created_at <= now - GIVE_UP_AFTER)
             .values(state=OutboxState.FAILED, claim_token=None,
-                    last_error="interrupted while sending; it may or may not have arrived")
+                    last_error="given up: interrupted while sending, too late to send again; "
+                               "it may or may not have arrived")
             .returning(OutboxMessage.id),
-            execution_options={"synchronize_session": False})
-        ids = list(result.scalars())
-    for message_id in ids:
-        log.warning("outbox message %d was interrupted while sending; marked failed",
+            execution_options={"synchronize_session": False}).scalars().all()
+        requeued = session.execute(
+            update(OutboxMessage).where(*lapsed)
+            .values(state=OutboxState.QUEUED, claim_token=None, next_attempt_at=now,
+                    last_error="interrupted while sending; sent again, so it may arrive twice "
+                               "(with the same Message-ID)")
+            .returning(OutboxMessage.id),
+            execution_options={"synchronize_session": False}).scalars().all()
+    for message_id in given_up:
+        log.warning("outbox message %d was interrupted while sending and is too old to send "
+                    "again; marked failed", message_id)
+    for message_id in requeued:
+        log.warning("outbox message %d was interrupted while sending; queued to be sent again",
                     message_id)
-    return len(ids)
+    return len(given_up) + len(requeued)
 
 
 @dataclass(frozen=True)
@@ -307,9 +335,10 @@ class Claim:
     email: EmailMessage | None
 
 
-def _claim(session: Session, now: dt.datetime, *, mail_from: str,
+def _claim(session: Session, now: dt.datetime, *, claimed_at: dt.datetime, mail_from: str,
            domain: str) -> Claim | None:
-    """Claim the next due message, with its MIME form; None when none is due."""
+    """Claim the next message due at ``now``, with its MIME form (its Message-ID fixed with the
+    claim); None when none is due."""
     token = secrets.token_hex(16)
     due = (select(OutboxMessage.id)
            .where(OutboxMessage.state == OutboxState.QUEUED,
@@ -319,7 +348,7 @@ def _claim(session: Session, now: dt.datetime, *, mail_from: str,
     with write_transaction(session):
         message_id = session.execute(
             update(OutboxMessage).where(OutboxMessage.id == due)
-            .values(state=OutboxState.SENDING, claimed_at=now, claim_token=token,
+            .values(state=OutboxState.SENDING, claimed_at=claimed_at, claim_token=token,
                     attempts=OutboxMessage.attempts + 1)
             .returning(OutboxMessage.id),
             execution_options={"synchronize_session": False}).scalar()
@@ -344,11 +373,14 @@ def _claim(session: Session, now: dt.datetime, *, mail_from: str,
 def _settle(session: Session, message_id: int, token: str, **values: Any) -> None:
     """Record the outcome of a claimed message; only its claim's holder may."""
     with write_transaction(session):
-        session.execute(
+        result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
             .values(claim_token=None, **values),
             execution_options={"synchronize_session": False})
+    if result.rowcount == 0:
+        log.warning("outbox message %d: the claim lapsed before this attempt ended, and the "
+                    "message was queued again; it may arrive twice", message_id)
 
 
 def _retry_or_give_up(session: Session, message_id: int, token: str, error: DeliveryError,
@@ -370,13 +402,20 @@ def deliver(session: Session, transport: Transport, *, now: dt.datetime, mail_fr
             domain: str, should_stop: Callable[[], bool] = lambda: False,
             batch: int = BATCH) -> DeliveryReport:
     """Send the messages due at ``now``, one claim at a time, until none is due, the mail
-    server is unavailable, ``should_stop()`` says so or ``batch`` were tried."""
-    report = DeliveryReport(interrupted=_fail_interrupted(session, now))
+    server is unavailable, ``should_stop()`` says so or ``batch`` were tried.
+
+    Each claim is stamped with the moment it is taken (``now`` plus the time the run has taken
+    so far), so that its lease runs from then however long the run.
+    """
+    started = time.monotonic()
+    report = DeliveryReport(interrupted=_requeue_lapsed(session, now))
     try:
         for _n in range(batch):
             if should_stop():
                 break
-            claim = _claim(session, now, mail_from=mail_from, domain=domain)
+            claimed_at = now + dt.timedelta(seconds=time.monotonic() - started)
+            claim = _claim(session, now, claimed_at=claimed_at, mail_from=mail_from,
+                           domain=domain)
             if claim is None:
                 break
             if claim.email is None:

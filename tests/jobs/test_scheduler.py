@@ -7,7 +7,6 @@ and a real SMTP server.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.jobs.lock import AdvisoryLock, LeaseLock
 from labbook.notify.models import OutboxMessage, OutboxState
+from tests.jobs.conftest import job_process_env
 from tests.live import ROOT
 from tests.notify.conftest import outbox
 
@@ -124,11 +124,8 @@ class SchedulerProcess:
 
 @pytest.fixture
 def scheduler_env(database_url, smtp, tmp_path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LABBOOK_")}
-    env.update({"LABBOOK_DATABASE_URL": database_url, "LABBOOK_SMTP_URL": smtp.url,
-                "SECRET_KEY": "scheduler-test-secret-key-0123456789abcdef",
-                "LABBOOK_MAIL_DIR": str(tmp_path / "outbox"),
-                "LABBOOK_SCHEDULER_LEASE_SECONDS": "3"})
+    env = job_process_env(database_url, smtp.url, str(tmp_path / "outbox"))
+    env["LABBOOK_SCHEDULER_LEASE_SECONDS"] = "3"
     return env
 
 

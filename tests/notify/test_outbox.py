@@ -1,5 +1,6 @@
-"""The outbox: written with the change, delivered over real SMTP at most once, retried with
-backoff through an outage, written as .eml files without a mail server."""
+"""The outbox: written with the change, delivered over real SMTP at least once (never by two
+senders at once), retried with backoff through an outage, written as .eml files without a mail
+server."""
 
 from __future__ import annotations
 
@@ -208,20 +209,91 @@ def test_an_unexpected_error_while_sending_fails_that_message_only(app):
     assert outbox()[0].last_error == "UnicodeError: surprise"
 
 
-def test_a_message_whose_sender_died_mid_send_is_not_sent_again(app, smtp):
+class SenderKilled(BaseException):
+    """What a sender killed mid-send leaves: no outcome recorded, nothing cleaned up."""
+
+
+class DyingTransport:
+    """Hands the message over (as a mail server that took it but never answered), then the
+    sender dies before it can record anything."""
+
+    def __init__(self) -> None:
+        self.handed_over: list[email.message.EmailMessage] = []
+
+    def send(self, message, recipient):
+        self.handed_over.append(message)
+        raise SenderKilled
+
+    def close(self):
+        pass
+
+
+def test_a_message_whose_sender_died_mid_send_is_sent_again_once_its_claim_lapses(app, smtp):
     [stuck, waiting] = queue(2)
-    db.session.get(OutboxMessage, stuck).state = OutboxState.SENDING
-    db.session.get(OutboxMessage, stuck).claimed_at = NOW
-    db.session.commit()
-    # Shortly after, it may still be on its way: left alone.
-    report = deliver(app, NOW + SECOND)
+    dying = DyingTransport()
+    with pytest.raises(SenderKilled):
+        sender.deliver(db.session, dying, now=NOW, mail_from="lb@example.cn", domain="example.cn")
+    db.session.rollback()
+    [first_attempt] = dying.handed_over
+    assert outbox(id=stuck)[0].state == OutboxState.SENDING
+
+    # Until the claim lapses it may still be on its way: nobody else takes it.
+    report = deliver(app, NOW + sender.SENDING_TIMEOUT - SECOND)
     assert (report.sent, report.interrupted) == (1, 0)
     assert outbox(id=stuck)[0].state == OutboxState.SENDING
-    report = deliver(app, NOW + sender.SENDING_TIMEOUT + SECOND)
-    assert report.interrupted == 1
-    assert outbox(id=stuck)[0].state == OutboxState.FAILED
     assert [message["Subject"] for _to, message in smtp.received] == ["Test 1"]
+
+    report = deliver(app, NOW + sender.SENDING_TIMEOUT + SECOND)
+    assert (report.sent, report.interrupted) == (1, 1)
+    [again] = smtp.messages_to("chen@example.cn")[1:]
+    assert again["Subject"] == "Test 0"
+    assert again["Message-ID"] == first_attempt["Message-ID"]
+    message = outbox(id=stuck)[0]
+    assert message.state == OutboxState.SENT and message.attempts == 2
+    assert message.message_id_header == first_attempt["Message-ID"]
     assert outbox(id=waiting)[0].state == OutboxState.SENT
+    assert deliver(app, NOW + 2 * sender.SENDING_TIMEOUT).sent == 0
+
+
+def test_a_message_interrupted_too_late_to_send_again_fails(app, smtp):
+    [stuck] = queue(at=NOW - sender.GIVE_UP_AFTER)
+    with pytest.raises(SenderKilled):
+        sender.deliver(db.session, DyingTransport(), now=NOW, mail_from="lb@example.cn",
+                       domain="example.cn")
+    db.session.rollback()
+    report = deliver(app, NOW + sender.SENDING_TIMEOUT + SECOND)
+    assert (report.sent, report.interrupted) == (0, 1)
+    assert outbox(id=stuck)[0].state == OutboxState.FAILED
+    assert "interrupted" in outbox(id=stuck)[0].last_error
+    assert smtp.received == []
+
+
+def test_a_sender_whose_claim_lapsed_cannot_record_an_outcome(app, smtp, caplog):
+    """A sender that hung past its claim's lapse, while another sent the message again."""
+    [message_id] = queue()
+    later = NOW + sender.SENDING_TIMEOUT + SECOND
+    reports: list[sender.DeliveryReport] = []
+
+    def run_later_sender() -> None:
+        with app.app_context():
+            reports.append(deliver(app, later))
+
+    class Hanging:
+        def send(self, message, recipient):
+            other = threading.Thread(target=run_later_sender)
+            other.start()
+            other.join()
+
+        def close(self):
+            pass
+
+    sender.deliver(db.session, Hanging(), now=NOW, mail_from="lb@example.cn",
+                   domain="example.cn")
+    assert [report.sent for report in reports] == [1]
+    assert len(smtp.received) == 1
+    message = outbox(id=message_id)[0]
+    assert message.state == OutboxState.SENT and message.sent_at == later
+    assert "the claim lapsed before this attempt ended" in caplog.text
 
 
 def test_without_smtp_mail_is_written_as_eml_files(app, mail_dir, approved_booking):
