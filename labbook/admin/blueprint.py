@@ -14,10 +14,12 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from labbook.accounts import services as accounts
+from labbook.accounts.labels import ROLE_LABELS
 from labbook.accounts.models import User
-from labbook.admin.forms import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS
+from labbook.audit.labels import ACTION_LABELS
 from labbook.billing.forms import TIER_LABELS
 from labbook.catalogue import services as catalogue
+from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.models import Instrument, TestingService
 from labbook.extensions import login_manager
 

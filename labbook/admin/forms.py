@@ -30,36 +30,15 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from labbook.accounts.models import OrganizationStatus, Role
+from labbook.accounts.labels import LOCALE_NAMES, ROLE_LABELS
+from labbook.accounts.models import OrganizationStatus
 from labbook.billing.forms import TIER_LABELS, WholeNumberField, YuanField
-from labbook.catalogue.models import InstrumentStatus
+from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.services import MAX_STATUS_REASON
 
-STATUS_LABELS = {InstrumentStatus.AVAILABLE: _l("Available"),
-                 InstrumentStatus.MAINTENANCE: _l("Under maintenance"),
-                 InstrumentStatus.RETIRED: _l("Retired")}
-ROLE_LABELS = {Role.RESEARCHER: _l("Researcher"), Role.LAB_MANAGER: _l("Lab manager"),
-               Role.ADMIN: _l("Admin")}
 ORGANIZATION_STATUS_LABELS = {OrganizationStatus.ACTIVE: _l("Active"),
                               OrganizationStatus.SUSPENDED: _l("Suspended (cannot book)")}
-LOCALE_CHOICES = [SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")]
-
-#: How the audit log and the histories name the actions labbook records. The log's filter offers
-#: them as suggestions: reading them from the log would scan the whole table on every visit.
-ACTION_LABELS = {
-    "create": _l("created"), "update": _l("changed"), "status": _l("status changed"),
-    "approve": _l("approved"), "reject": _l("rejected"), "cancel": _l("cancelled"),
-    "expire": _l("expired"), "check_in": _l("checked in"), "check_out": _l("checked out"),
-    "auto_close": _l("closed automatically"), "no_show": _l("no-show"),
-    "correct_actual_times": _l("actual times corrected"), "grant": _l("granted"),
-    "revoke": _l("revoked"), "activate": _l("activated"), "deactivate": _l("deactivated"),
-    "password_reset_link": _l("password reset link made"),
-    "reset_password": _l("password reset"), "retire": _l("retired"),
-    "reactivate": _l("offered again"), "submit": _l("submitted"), "accept": _l("accepted"),
-    "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
-    "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
-    "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
-}
+LOCALE_CHOICES = [SelectChoice(code, name) for code, name in LOCALE_NAMES.items()]
 
 
 def _strip(value: Any) -> Any:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labbook.accounts.models import User
+from labbook.accounts.models import Organization, User
+from labbook.audit import labels
 from labbook.audit.models import AuditEvent
+from labbook.billing.models import Statement
+from labbook.catalogue.models import Instrument, Lab
 from labbook.core.pagination import Page, paginate
+from labbook.core.time import to_lab_time
 
 # One Core INSERT, built once: every state change records an event, and the unit of work would
 # cost several times the statement itself. Events are never changed after they are written, so
@@ -31,8 +35,39 @@ def record(session: Session, actor: User | None, obj: Any, action: str, *,
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """An event with the acting user's name, as a page shows it (``labels``): the action and
+    states by their labels, the moment in lab time, the details field by field."""
+
     event: AuditEvent
     actor_name: str | None
+    #: Names of the objects the details refer to by id (``labels.REFERENCES``), where the page
+    #: looked them up; the others show as ``#id``.
+    names: labels.Names = field(default_factory=dict)
+
+    @property
+    def at(self) -> dt.datetime:
+        """When, in lab time to the second."""
+        return to_lab_time(self.event.at).replace(microsecond=0)
+
+    @property
+    def action_label(self) -> str:
+        return labels.action_label(self.event.action)
+
+    @property
+    def from_label(self) -> str | None:
+        return labels.state_label(self.event.object_type, self.event.from_state)
+
+    @property
+    def to_label(self) -> str | None:
+        return labels.state_label(self.event.object_type, self.event.to_state)
+
+    @property
+    def change_rows(self) -> list[labels.DetailRow]:
+        return labels.change_rows(self.event.object_type, self.event.details or {}, self.names)
+
+    @property
+    def detail_rows(self) -> list[labels.DetailRow]:
+        return labels.detail_rows(self.event.object_type, self.event.details or {}, self.names)
 
 
 def history(session: Session, obj: Any) -> list[HistoryEntry]:
@@ -84,8 +119,33 @@ def search_events(session: Session, criteria: AuditFilter, *, page: int = 1,
         query = query.where(AuditEvent.at < criteria.until)
     result = paginate(session, query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
                       page, per_page, scalars=False)
-    result.items = [HistoryEntry(event, name) for event, name in result.items]
+    names = referenced_names(session, [event for event, _name in result.items])
+    result.items = [HistoryEntry(event, name, names) for event, name in result.items]
     return result
+
+
+#: How the log names the objects its details refer to: the column that names one.
+_NAMED_BY = {"organizations": Organization.name, "labs": Lab.code, "instruments": Instrument.code,
+             "users": User.name, "statements": Statement.number}
+
+
+def referenced_names(session: Session, events: list[AuditEvent]) -> labels.Names:
+    """The names of the objects ``events`` refer to by id, one query per kind of object.
+    Objects deleted since are left out."""
+    wanted: dict[str, set[int]] = {}
+    for event in events:
+        for name, value in (event.details or {}).items():
+            object_type = labels.REFERENCES.get(name)
+            if object_type in _NAMED_BY and isinstance(value, int):
+                wanted.setdefault(object_type, set()).add(value)
+    names: dict[tuple[str, int], str] = {}
+    for object_type, ids in wanted.items():
+        column = _NAMED_BY[object_type]
+        id_column = column.class_.id
+        for object_id, shown in session.execute(select(id_column, column)
+                                                .where(id_column.in_(ids))):
+            names[object_type, object_id] = shown
+    return names
 
 
 def recorded_values(session: Session, column: Any) -> list[str]:

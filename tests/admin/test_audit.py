@@ -7,7 +7,14 @@ import pytest
 from labbook.audit.services import record
 from labbook.extensions import db
 from tests.admin.conftest import text
-from tests.factories import LAB_TZ
+from tests.factories import (
+    LAB_TZ,
+    create_admin,
+    create_booking,
+    create_charge,
+    create_lab,
+    create_statement,
+)
 
 
 def at(day: int, hour: int = 10) -> dt.datetime:
@@ -37,9 +44,11 @@ def test_newest_first_with_states_and_details(login_as, admin, events, instrumen
     found = rows(page)
     assert len(found) == 4
     assert "the system" in found[0]  # the newest: a job, not a person
-    assert "Tube replacement" in found[3] and "available → maintenance" in found[3]
-    assert "<code>max_minutes</code>: 480 → 240" in found[2]
+    assert "Tube replacement" in found[3] and "Available → Under maintenance" in found[3]
+    assert "Longest booking (minutes): 480 → 240" in found[2]
     assert f'href="/admin/instruments/{instrument.id}"' in found[2]
+    assert "Price tier: External → Partner" in found[1]
+    assert "active → deactivated" in found[0]
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -79,3 +88,33 @@ def test_pages_of_fifty(login_as, admin, instrument):
     second = text(client.get("/admin/audit", query_string={"page": 2}))
     assert len(rows(second)) == 5
     assert "2026-11-01 10:00:00" in second  # the oldest come last
+
+
+def test_the_chinese_log_reads_in_chinese_and_in_lab_time(login_as, instrument, researcher):
+    reader = create_admin(name="管理员", locale="zh_CN")
+    organization, lab = researcher.organization, create_lab(code="FOOD")
+    statement = create_statement([create_charge(organization=organization, lab=lab)])
+    booking = create_booking(instrument=instrument, user=researcher)
+    checked_in = dt.datetime(2026, 11, 2, 1, 58, 7, 123456, tzinfo=dt.UTC)
+    record(db.session, reader, statement, "issue", at=at(3), from_state="draft",
+           to_state="issued", total="100.00")
+    record(db.session, reader, statement, "adjust", at=at(4), amount="-12.50",
+           organization_id=organization.id, lab_id=lab.id, statement_id=statement.id)
+    record(db.session, researcher, booking, "check_in", at=checked_in, from_state="approved",
+           to_state="in_use", checked_in_at=checked_in.isoformat())
+    record(db.session, reader, booking, "correct_actual_times", at=at(5), note="忘记签到",
+           old={"checked_in_at": checked_in.isoformat(), "checked_out_at": None},
+           new={"checked_in_at": at(2, 9).isoformat(), "checked_out_at": None})
+    db.session.commit()
+
+    page = text(login_as(reader).get("/admin/audit"))
+    found = rows(page)
+    assert "草稿 → 已出具" in found[2] and "合计: ¥100.00" in found[2]
+    assert "Henan Battery Co." in found[1] and "FOOD" in found[1]
+    assert statement.number in found[1] and "金额: -¥12.50" in found[1]
+    assert "已批准 → 使用中" in found[3] and "签到" in found[3]
+    assert "2026-11-02 09:58:07" in found[3]  # 01:58:07 UTC, shown in lab time
+    assert "2026-11-02 09:58:07 → 2026-11-02 09:00:00" in found[0]
+    for raw in ("draft → issued", "approved", "in_use", "organization_id", "statement_id",
+                "checked_in_at", "123456", "+00:00", "T01:58"):
+        assert raw not in page, raw

@@ -1,0 +1,229 @@
+"""The audit log in the reader's language: its actions, each kind of object's states, the fields
+of its details and their values.
+
+The log keeps codes — ``approved``, ``organization_id``, moments in UTC as ISO text — so that
+what it recorded never changes with a translation. Here they become words when a page shows
+them: labels from the areas whose events the log holds, moments in lab time to the second, money
+in yuan, and other objects by name where the page looked them up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from labbook.accounts.labels import LOCALE_NAMES, ROLE_LABELS, TIER_LABELS
+from labbook.billing.labels import BASIS_LABELS
+from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
+from labbook.billing.lines import money
+from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
+from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
+from labbook.core.time import to_lab_time
+from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
+
+#: How the audit log and the histories name the actions labbook records. The log's filter offers
+#: them as suggestions: reading them from the log would scan the whole table on every visit.
+ACTION_LABELS = {
+    "create": _l("created"), "update": _l("changed"), "status": _l("status changed"),
+    "approve": _l("approved"), "reject": _l("rejected"), "cancel": _l("cancelled"),
+    "expire": _l("expired"), "check_in": _l("checked in"), "check_out": _l("checked out"),
+    "auto_close": _l("closed automatically"), "no_show": _l("no-show"),
+    "correct_actual_times": _l("actual times corrected"), "grant": _l("granted"),
+    "revoke": _l("revoked"), "activate": _l("activated"), "deactivate": _l("deactivated"),
+    "password_reset_link": _l("password reset link made"),
+    "reset_password": _l("password reset"), "retire": _l("retired"),
+    "reactivate": _l("offered again"), "submit": _l("submitted"), "accept": _l("accepted"),
+    "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
+    "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
+    "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
+}
+
+
+def _by_code(labels: Mapping[Any, Any]) -> dict[str, Any]:
+    return {member.value: label for member, label in labels.items()}
+
+
+#: Each kind of object's states (and statuses), by the codes the log keeps.
+STATE_LABELS: dict[str, dict[str, Any]] = {
+    "bookings": _by_code(BOOKING_STATES),
+    "service_requests": _by_code(REQUEST_STATES),
+    "statements": _by_code(STATEMENT_STATES),
+    "instruments": _by_code(INSTRUMENT_STATUSES),
+    "testing_services": {"active": _l("Offered"), "retired": _l("No longer offered")},
+    "organizations": {"active": _l("active"), "suspended": _l("suspended")},
+    "users": {"active": _l("active"), "inactive": _l("deactivated")},
+}
+
+#: The fields of the events' details, and of the objects whose changes they keep.
+FIELD_LABELS = {
+    # catalogue
+    "code": _l("Code"), "lab": _l("Lab"), "category": _l("Category"),
+    "name_zh": _l("Name (Chinese)"), "name_en": _l("Name (English)"),
+    "location_zh": _l("Location (Chinese)"), "location_en": _l("Location (English)"),
+    "opening_hours": _l("Opening hours"), "model": _l("Model"),
+    "manufacturer": _l("Manufacturer"), "purchase_year": _l("Year of purchase"),
+    "value_cny": _l("Purchase value (¥)"), "room": _l("Room"),
+    "specs_zh": _l("Key specifications (Chinese)"), "functions_zh": _l("Functions (Chinese)"),
+    "slot_minutes": _l("Slot grid (minutes)"), "min_minutes": _l("Shortest booking (minutes)"),
+    "max_minutes": _l("Longest booking (minutes)"),
+    "min_notice_minutes": _l("Minimum notice (minutes)"),
+    "horizon_days": _l("Booking horizon (days)"),
+    "buffer_minutes": _l("Buffer after each booking (minutes)"),
+    "cancellation_window_hours": _l("Cancellation window (hours)"),
+    "requires_approval": _l("Bookings need a manager's approval"),
+    "requires_qualification": _l("Only trained users may book"),
+    "rate_internal": _l("Hourly rate, internal (¥)"),
+    "rate_partner": _l("Hourly rate, partner (¥)"),
+    "rate_external": _l("Hourly rate, external (¥)"),
+    "standard": _l("Standard"), "turnaround_days": _l("Turnaround (days)"),
+    "sample_requirements_zh": _l("Sample requirements (Chinese)"),
+    "sample_requirements_en": _l("Sample requirements (English)"),
+    "price_internal": _l("Price per sample, internal (¥)"),
+    "price_partner": _l("Price per sample, partner (¥)"),
+    "price_external": _l("Price per sample, external (¥)"),
+    "express_surcharge_percent": _l("Express surcharge (%)"),
+    "instruments": _l("Instruments used"), "source": _l("Source"),
+    # accounts
+    "name": _l("Name"), "uscc": _l("Unified social credit code"), "tier": _l("Price tier"),
+    "weekly_quota_hours": _l("Weekly quota (hours)"), "status": _l("Status"),
+    "billing_contact": _l("Billing contact"), "email": _l("Email"), "phone": _l("Phone"),
+    "organization": _l("Organization"), "role": _l("Role"), "labs": _l("Labs managed"),
+    "managed_labs": _l("Labs managed"), "locale": _l("Language"), "expires_at": _l("Expires"),
+    "user_id": _l("User"), "scope": _l("Scope"), "rotated_from": _l("Calendar feed"),
+    # bookings and test requests
+    "overridden": _l("Rules overridden"), "checked_in_at": _l("Checked in"),
+    "checked_out_at": _l("Checked out"), "late": _l("Late cancellation"),
+    "grace_minutes": _l("Grace period (minutes)"), "due_date": _l("Due date"),
+    "report": _l("Report"), "quoted_total": _l("Quoted total"),
+    # billing
+    "amount": _l("Amount"), "organization_id": _l("Organization"), "lab_id": _l("Lab"),
+    "instrument_id": _l("Instrument"), "statement_id": _l("Statement"), "period": _l("Month"),
+    "statements": _l("Statements"), "total": _l("Total"), "effective_from": _l("Effective from"),
+    "hourly_rate": _l("Hourly rate (¥)"), "billing_basis": _l("Billing basis"),
+    "rounding_minutes": _l("Rounding increment (minutes)"),
+    "minimum_minutes": _l("Minimum billable minutes"),
+    "no_show_percent": _l("No-show share (%)"),
+    "late_cancel_percent": _l("Late-cancellation share (%)"),
+}
+
+#: Fields whose values are codes with labels of their own.
+VALUE_LABELS: dict[str, Mapping[str, Any]] = {
+    "tier": _by_code(TIER_LABELS), "role": _by_code(ROLE_LABELS),
+    "billing_basis": _by_code(BASIS_LABELS), "locale": LOCALE_NAMES,
+    "source": {"catalogue import": _l("catalogue import")},
+}
+#: Fields that hold an amount of money (in yuan, as text).
+MONEY_FIELDS = frozenset({
+    "amount", "total", "quoted_total", "hourly_rate", "value_cny", "rate_internal",
+    "rate_partner", "rate_external", "price_internal", "price_partner", "price_external"})
+#: Fields that hold the id of another object, and that object's type in the log.
+REFERENCES = {"organization_id": "organizations", "lab_id": "labs",
+              "instrument_id": "instruments", "user_id": "users",
+              "statement_id": "statements", "rotated_from": "feed_tokens"}
+#: Details that hold a value before and after a change, and the field they are about.
+PAIRS = {("old_amount", "new_amount"): "amount"}
+
+#: A moment as the log keeps it: ISO 8601 with an offset.
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)")
+
+#: Names of the objects an event's details refer to, by (object type, id).
+Names = Mapping[tuple[str, int], str]
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    """One line of an event's details: a field and its value, or a change of it."""
+
+    label: str
+    value: str
+    after: str | None = None
+
+    @property
+    def is_change(self) -> bool:
+        return self.after is not None
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def state_label(object_type: str, state: str | None) -> str | None:
+    if state is None:
+        return None
+    return str(STATE_LABELS.get(object_type, {}).get(state, state))
+
+
+def field_label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name))
+
+
+def shown_value(object_type: str, name: str, value: Any, names: Names) -> str:
+    """``value`` of the field ``name`` as the reader reads it."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool) or value in ("True", "False"):
+        return _("yes") if value in (True, "True") else _("no")
+    if isinstance(value, list):
+        return ", ".join(shown_value(object_type, name, item, names) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{field_label(key)}: {shown_value(object_type, key, item, names)}"
+                         for key, item in value.items())
+    if name in REFERENCES and isinstance(value, int):
+        return names.get((REFERENCES[name], value)) or f"#{value}"
+    labels = STATE_LABELS.get(object_type, {}) if name == "status" else VALUE_LABELS.get(name)
+    if labels and value in labels:
+        return str(labels[value])
+    if name in MONEY_FIELDS:
+        try:
+            return money(Decimal(str(value)))
+        except InvalidOperation:
+            return str(value)
+    if isinstance(value, str) and _MOMENT.fullmatch(value):
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_lab_time(moment).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _changes(details: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """What the event changed, field by field: its ``changes``, the ``old`` and ``new`` values
+    of a correction, and the pairs of ``PAIRS``."""
+    changes = {name: (values[0], values[1])
+               for name, values in (details.get("changes") or {}).items()}
+    old, new = details.get("old") or {}, details.get("new") or {}
+    for name in [*old, *(key for key in new if key not in old)]:
+        changes[name] = (old.get(name), new.get(name))
+    for (before, after), name in PAIRS.items():
+        if before in details or after in details:
+            changes[name] = (details.get(before), details.get(after))
+    return changes
+
+
+_CHANGE_KEYS = frozenset({"changes", "old", "new", *(key for pair in PAIRS for key in pair)})
+
+
+def change_rows(object_type: str, details: Mapping[str, Any], names: Names) -> list[DetailRow]:
+    """The event's changes, ``field: before → after``."""
+    return [DetailRow(field_label(name), shown_value(object_type, name, before, names),
+                      shown_value(object_type, name, after, names))
+            for name, (before, after) in _changes(details).items()]
+
+
+def detail_rows(object_type: str, details: Mapping[str, Any], names: Names) -> list[DetailRow]:
+    """Everything the event's details say: its changes, then the other fields (those of a new
+    object's ``values`` one by one)."""
+    rows = change_rows(object_type, details, names)
+    for name, value in details.items():
+        if name in _CHANGE_KEYS:
+            continue
+        fields = value.items() if name == "values" and isinstance(value, dict) \
+            else [(name, value)]
+        rows.extend(DetailRow(field_label(field), shown_value(object_type, field, item, names))
+                    for field, item in fields)
+    return rows
