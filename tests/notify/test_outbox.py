@@ -390,3 +390,30 @@ def test_concurrent_senders_deliver_each_message_exactly_once(app, smtp):
     assert subjects == sorted(f"Test {n}" for n in range(40))
     assert sum(report.sent for report in reports) == 40
     assert {row.id for row in outbox(state=OutboxState.SENT)} == set(ids)
+
+
+def test_a_sender_passes_over_a_message_another_is_claiming(app, smtp):
+    """PostgreSQL: the claim skips a row another sender has locked instead of waiting for it
+    (SQLite's writers take turns for the whole claim instead)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's")
+    busy, free = queue(2)
+    reports: list[sender.DeliveryReport] = []
+
+    def run_sender() -> None:
+        with app.app_context():
+            reports.append(deliver(app))
+
+    with db.engine.connect() as other:
+        other.execute(select(OutboxMessage.id).where(OutboxMessage.id == busy).with_for_update())
+        thread = threading.Thread(target=run_sender)
+        thread.start()
+        thread.join(20)
+        waited = thread.is_alive()
+        other.rollback()
+    thread.join(20)
+    assert not waited, "the sender waited for the locked message"
+    assert [report.sent for report in reports] == [1]
+    assert [message["Subject"] for _to, message in smtp.received] == ["Test 1"]
+    assert [row.state for row in outbox()] == [OutboxState.QUEUED, OutboxState.SENT]
+    assert free == outbox(state=OutboxState.SENT)[0].id
