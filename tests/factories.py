@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
@@ -15,6 +19,7 @@ from labbook.billing.models import Charge, ChargeKind, RateCard, Statement
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Category, Instrument, Lab, OpeningHours, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
+from labbook.core.engine import write_transaction
 from labbook.extensions import db
 
 PASSWORD = "correct-horse-42"
@@ -199,6 +204,14 @@ def create_statement(charges: list[Charge], **overrides: Any) -> Statement:
     statement = Statement(**values)
     statement.charges = charges
     return _save(statement)
+
+
+@contextmanager
+def another_session() -> Iterator[Session]:
+    """A write transaction in a session of its own, as another request would run it: what it
+    does is committed at the end, behind the back of the objects the test holds."""
+    with Session(db.engine) as session, write_transaction(session):
+        yield session
 
 
 def bearer(user: User) -> dict[str, str]:

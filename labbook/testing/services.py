@@ -33,6 +33,7 @@ from labbook.accounts.models import Organization, PriceTier, User
 from labbook.audit.services import record
 from labbook.billing import services as billing
 from labbook.catalogue.models import Lab, TestingService
+from labbook.core.engine import lock
 from labbook.core.errors import (
     Conflict,
     DomainError,
@@ -236,6 +237,10 @@ def get_request_for_report(session: Session, actor: User, request_id: int) -> Se
 
 
 # -- the lab's work ---------------------------------------------------------------------------
+#
+# Each change reads the request afresh under a row lock before it decides anything, so that of
+# two changes at the same moment (accept and cancel, complete and cancel) the second sees what
+# the first did and, if it no longer applies, is refused with 409 invalid_state.
 
 
 def _transition(session: Session, actor: User, service_request: ServiceRequest,
@@ -295,6 +300,7 @@ def default_due_date(service_request: ServiceRequest, *, now: dt.datetime) -> dt
 
 def accept(session: Session, actor: User, service_request: ServiceRequest, *,
            now: dt.datetime, due_date: dt.date | None = None, note: str = "") -> ServiceRequest:
+    lock(session, service_request)
     _require_lab(actor, service_request)
     note = _clean_note(note, required=False)
     today = to_lab_time(now).date()
@@ -315,6 +321,7 @@ def accept(session: Session, actor: User, service_request: ServiceRequest, *,
 
 def reject(session: Session, actor: User, service_request: ServiceRequest, *,
            now: dt.datetime, note: str | None) -> ServiceRequest:
+    lock(session, service_request)
     _require_lab(actor, service_request)
     note = _clean_note(note, required=True)
     _transition(session, actor, service_request, ServiceRequestState.REJECTED, "reject",
@@ -328,6 +335,7 @@ def reject(session: Session, actor: User, service_request: ServiceRequest, *,
 
 def start(session: Session, actor: User, service_request: ServiceRequest, *,
           now: dt.datetime) -> ServiceRequest:
+    lock(session, service_request)
     _require_lab(actor, service_request)
     _transition(session, actor, service_request, ServiceRequestState.IN_PROGRESS, "start",
                 now=now)
@@ -339,6 +347,7 @@ def start(session: Session, actor: User, service_request: ServiceRequest, *,
 def cancel(session: Session, actor: User, service_request: ServiceRequest, *,
            now: dt.datetime, note: str = "") -> ServiceRequest:
     """The requester (while submitted or accepted) or the lab's managers cancel."""
+    lock(session, service_request)
     if not can_view(actor, service_request):
         raise NotFound(_("No service request with id %(id)d.", id=service_request.id))
     if service_request.requester_id != actor.id and not is_lab_staff(actor, service_request):
@@ -386,6 +395,7 @@ def complete(session: Session, actor: User, service_request: ServiceRequest, *,
 
     Returns the file written (so that the caller can remove it if the transaction fails).
     """
+    lock(session, service_request)
     _require_lab(actor, service_request)
     if report is not None:
         check_report(report, max_bytes=max_bytes)
