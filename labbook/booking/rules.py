@@ -229,18 +229,22 @@ def _status_label(status: InstrumentStatus) -> str:
 
 
 def is_qualified(session: Session, user: User, instrument: Instrument,
-                 at: dt.datetime) -> bool:
-    """Whether ``user`` may use ``instrument`` at ``at`` as far as training goes.
+                 until: dt.datetime) -> bool:
+    """Whether ``user`` may use ``instrument`` until ``until`` (a booking's end) as far as
+    training goes: a record that expires before then does not cover the booking. A booking is
+    half-open, so a record that expires the moment it ends does ("valid through 1 March" covers
+    a run ending at midnight).
 
     The lab's own managers need no training record.
     """
     if user.manages_lab_id(instrument.lab_id):
         return True
-    qualifications = session.scalars(select(Qualification).where(
+    return session.scalar(select(Qualification.id).where(
         Qualification.user_id == user.id,
         Qualification.instrument_id == instrument.id,
-        Qualification.revoked_at.is_(None)))
-    return any(q.is_valid_at(at) for q in qualifications)
+        Qualification.revoked_at.is_(None),
+        or_(Qualification.expires_at.is_(None), Qualification.expires_at >= until)
+    ).limit(1)) is not None
 
 
 def _is_qualified(session: Session, request: BookingRequest) -> bool:
