@@ -4,13 +4,28 @@ Booking writes run in a transaction that holds the database's write lock before 
 (SQLite: ``BEGIN IMMEDIATE``); on PostgreSQL an exclusion constraint rejects overlapping rows
 outright. Either way two requests for the same slot cannot both succeed, and the loser gets an
 ordinary ``overlap`` refusal.
+
+Every change to an existing booking is decided on its row as it is now: the service itself
+reads it afresh under a row lock (``SELECT … FOR UPDATE`` on PostgreSQL) before any check, so a
+second request changing the same booking waits for the first and then sees what it did. A
+transition no longer allowed is a ``Conflict`` (409 ``invalid_state``, or a code that says what
+happened, such as ``already_checked_in``). Services that change several bookings lock them
+together in id order, so that two of them cannot deadlock. Callers run every service here
+inside ``write_transaction``; the objects they pass may be stale.
+
+New bookings lock what their checks depend on: the instrument and its lab shared (a closure
+being made there takes them exclusively, so a booking and a closure cannot both pass), and the
+paying organization exclusively, so that its weekly quota is read and filled by one booking at
+a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -29,7 +44,7 @@ from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingSerie
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.suggestions import Suggestion, suggest
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import write_transaction
+from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import (
     Conflict,
     DomainError,
@@ -92,11 +107,25 @@ def _clean_text(value: str | None, field_name: str, limit: int, *, required: boo
     return text
 
 
+def _no_organization() -> ValidationError:
+    message = _("Your account belongs to no organization, so there is nobody to bill.")
+    return ValidationError(message, problems=[Problem("no_organization", message)])
+
+
 def paying_organization(user: User) -> Organization:
     if user.organization is None:
-        message = _("Your account belongs to no organization, so there is nobody to bill.")
-        raise ValidationError(message, problems=[Problem("no_organization", message)])
+        raise _no_organization()
     return user.organization
+
+
+def _locked_paying_organization(session: Session, user: User) -> Organization:
+    """``user``'s organization read afresh under a row lock: one booking of an organization at a
+    time reads its weekly quota and inserts, so two cannot both fit under it."""
+    organization = None if user.organization_id is None else \
+        locked(session, Organization, user.organization_id)
+    if organization is None:
+        raise _no_organization()
+    return organization
 
 
 def _effective_problems(problems: list[Problem], *, override: bool) -> list[Problem]:
@@ -165,9 +194,9 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
     project_ref = _clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
     try:
         with write_transaction(session):
-            instrument = _instrument(session, instrument_id)
+            instrument = _instrument(session, instrument_id, share_lock=True)
             _check_override(actor, instrument, override)
-            organization = paying_organization(actor)
+            organization = _locked_paying_organization(session, actor)
             request = rules.BookingRequest(instrument, actor, organization, start, end)
             problems = rules.check_booking(session, request, now=now)
             blocking = _effective_problems(problems, override=override)
@@ -200,18 +229,21 @@ def _suggestions(session: Session, instrument: Instrument, problems: list[Proble
 
 
 @cache
-def _instrument_with_lab():
+def _instrument_with_lab(share_lock: bool):
     # Built on first use, once every model is mapped, and then reused: building a statement
     # costs more than running it. The lab's opening hours come from ``schedule``'s cache.
     # ``populate_existing``: the rules must see the instrument as it is now, inside the write
     # transaction, even when this request loaded it before.
-    return (select(Instrument).where(Instrument.id == bindparam("instrument_id"))
-            .options(joinedload(Instrument.lab))
-            .execution_options(populate_existing=True))
+    query = (select(Instrument).where(Instrument.id == bindparam("instrument_id"))
+             .options(joinedload(Instrument.lab, innerjoin=True))
+             .execution_options(populate_existing=True))
+    return query.with_for_update(read=True) if share_lock else query
 
 
-def _instrument(session: Session, instrument_id: int) -> Instrument:
-    instrument = session.scalars(_instrument_with_lab(),
+def _instrument(session: Session, instrument_id: int, *, share_lock: bool = False) -> Instrument:
+    """The instrument with its lab; with ``share_lock`` both rows are locked against a closure
+    being made (``create_blackout``) until the transaction ends."""
+    instrument = session.scalars(_instrument_with_lab(share_lock),
                                  {"instrument_id": instrument_id}).one_or_none()
     if instrument is None:
         message = _("No instrument with id %(id)d.", id=instrument_id)
@@ -232,9 +264,9 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
     project_ref = _clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
     try:
         with write_transaction(session):
-            instrument = _instrument(session, instrument_id)
+            instrument = _instrument(session, instrument_id, share_lock=True)
             _check_override(actor, instrument, override)
-            organization = paying_organization(actor)
+            organization = _locked_paying_organization(session, actor)
             malformed = [p for p in rules.check_booking(session, rules.BookingRequest(
                 instrument, actor, organization, start, end), now=now, skip_calendar=True)
                 if p.code in rules.MALFORMED_CODES]
@@ -309,8 +341,29 @@ def get_booking(session: Session, actor: User, booking_id: int) -> Booking:
     return booking
 
 
+def _locked_bookings(session: Session, *conditions) -> list[Booking]:
+    """The bookings meeting ``conditions``, read afresh under row locks taken in id order (the
+    order every service that changes several bookings takes them in, so none can deadlock
+    another), by id."""
+    return list(session.scalars(
+        select(Booking).where(*conditions).order_by(Booking.id).with_for_update()
+        .execution_options(populate_existing=True)))
+
+
+def _locked_in_state(session: Session, state: BookingState, *conditions,
+                     key: Callable[[Booking], Any] = lambda b: (b.start_at, b.id)
+                     ) -> list[Booking]:
+    """The bookings in ``state`` meeting ``conditions``, locked (``_locked_bookings``) and
+    still in ``state`` on the locked row, ordered by ``key`` (by default by start): what a
+    scheduled job works through. A row a request is changing is waited for, not skipped, so the
+    job never misses it."""
+    bookings = _locked_bookings(session, Booking.state == state, *conditions)
+    return sorted((b for b in bookings if b.state == state), key=key)
+
+
 def _transition(session: Session, actor: User | None, booking: Booking, to: BookingState,
                 action: str, *, now: dt.datetime, note: str = "", **details) -> None:
+    """Move ``booking`` to ``to`` and record it; the caller holds the booking's row lock."""
     if not booking.can_become(to):
         raise Conflict(_("A booking that is “%(state)s” cannot become “%(to)s”.",
                          state=STATE_LABELS[booking.state], to=STATE_LABELS[to]),
@@ -331,11 +384,20 @@ def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.d
     A cancellation by the booking's own user inside the instrument's cancellation window is
     recorded as late (and billed as such); one made by the lab (a manager, a blackout) is not.
     ``by_lab`` says the lab cancels, even where the acting manager booked it themselves;
-    ``blackout`` is the closure that made it cancel, which the owner's email explains.
+    ``blackout`` is the closure that made it cancel, which the owner's email explains. Decided
+    on the booking's row read afresh under a lock.
     """
-    note = _clean_text(note, "note", MAX_NOTE, required=False)
+    lock(session, booking)
+    return _cancel(session, actor, booking, now=now, note=note, by_lab=by_lab,
+                   blackout=blackout)
+
+
+def _cancel(session: Session, actor: User, booking: Booking, *, now: dt.datetime, note: str,
+            by_lab: bool = False, blackout: Blackout | None = None) -> Booking:
+    """``cancel_booking`` for a booking whose row lock the caller holds."""
     if not can_view(actor, booking):
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
+    note = _clean_text(note, "note", MAX_NOTE, required=False)
     window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
     late = (not by_lab and booking.state == BookingState.APPROVED
             and booking.user_id == actor.id and now >= booking.start_at - window)
@@ -352,37 +414,47 @@ def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.d
 
 def cancel_series(session: Session, actor: User, series: BookingSeries, *, now: dt.datetime,
                   from_date: dt.date | None = None, note: str = "") -> list[Booking]:
-    """Cancel the series' bookings still holding a slot, all of them or from a lab date on."""
+    """Cancel the series' bookings still to come, all of them or from a lab date on.
+
+    The series' bookings are locked together and each decided on as it is now.
+    """
+    bookings = _locked_bookings(session, Booking.series_id == series.id)
     cancelled = []
-    for booking in series.bookings:
+    for booking in sorted(bookings, key=lambda b: (b.start_at, b.id)):
         tz = ZoneInfo(booking.instrument.lab.timezone)
         if from_date is not None and booking.start_at.astimezone(tz).date() < from_date:
             continue
         if booking.state in (BookingState.PENDING, BookingState.APPROVED) \
                 and booking.start_at > now:
-            cancelled.append(cancel_booking(session, actor, booking, now=now, note=note))
+            cancelled.append(_cancel(session, actor, booking, now=now, note=note))
     return cancelled
 
 
 def approve_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
                     note: str = "") -> Booking:
-    return _decide(session, actor, booking, BookingState.APPROVED, "approve", now=now, note=note)
+    """A lab manager approves a pending booking, decided on its row read afresh under a lock."""
+    lock(session, booking)
+    return _decide(session, actor, booking, approve=True, now=now, note=note)
 
 
 def reject_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
                    note: str) -> Booking:
-    return _decide(session, actor, booking, BookingState.REJECTED, "reject", now=now, note=note,
-                   note_required=True)
+    """A lab manager rejects a pending booking, saying why; decided as ``approve_booking``."""
+    lock(session, booking)
+    return _decide(session, actor, booking, approve=False, now=now, note=note)
 
 
-def _decide(session: Session, actor: User, booking: Booking, to: BookingState, action: str,
-            *, now: dt.datetime, note: str, note_required: bool = False) -> Booking:
+def _decide(session: Session, actor: User, booking: Booking, *, approve: bool,
+            now: dt.datetime, note: str) -> Booking:
+    """Approve or reject a booking whose row lock the caller holds."""
+    to, action = (BookingState.APPROVED, "approve") if approve else \
+        (BookingState.REJECTED, "reject")
     # Permission first: someone who may not decide learns nothing from the note's checks.
     if not can_decide(actor, booking):
         if can_view(actor, booking):
             raise PermissionDenied(_("Only the lab's managers decide on bookings."))
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
-    note = _clean_text(note, "note", MAX_NOTE, required=note_required)
+    note = _clean_text(note, "note", MAX_NOTE, required=not approve)
     _transition(session, actor, booking, to, action, now=now, note=note)
     booking.decided_by = actor
     booking.decided_at = now
@@ -416,17 +488,17 @@ def decide_bookings(session: Session, actor: User, booking_ids: list[int], *, ap
     A booking that cannot be decided (someone decided it meanwhile, it is gone, it is in a lab
     ``actor`` does not manage) is reported in its ``Decision`` and the others go on. A note that
     is not acceptable (none for a rejection) raises ValidationError before anything changes.
+    The bookings are locked together and each decided on as it is now.
     """
+    wanted = list(dict.fromkeys(booking_ids))
+    bookings = {b.id: b for b in _locked_bookings(session, Booking.id.in_(wanted))}
     decisions = []
-    for booking_id in dict.fromkeys(booking_ids):
-        booking = session.get(Booking, booking_id)
+    for booking_id in wanted:
+        booking = bookings.get(booking_id)
         try:
             if booking is None:
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
-            if approve:
-                approve_booking(session, actor, booking, now=now, note=note)
-            else:
-                reject_booking(session, actor, booking, now=now, note=note)
+            _decide(session, actor, booking, approve=approve, now=now, note=note)
         except ValidationError:
             raise
         except DomainError as error:
@@ -507,11 +579,20 @@ def approval_queue(session: Session, actor: User, lab_code: str | None = None) -
 def create_blackout(session: Session, actor: User, *, start: dt.datetime, end: dt.datetime,
                     reason: str, now: dt.datetime, instrument: Instrument | None = None,
                     lab: Lab | None = None) -> tuple[Blackout, list[Booking]]:
-    """Close an instrument or a whole lab; returns the blackout and the bookings it hits."""
+    """Close an instrument or a whole lab; returns the blackout and the bookings it hits.
+
+    The instrument's or lab's row is locked first: a booking being made there holds it shared
+    until it commits (``create_booking``), so the closure either sees that booking among those
+    it hits, or the booking sees the closure and is refused.
+    """
     if (instrument is None) == (lab is None):
         message = _("Give either an instrument or a lab.")
         raise ValidationError(message, problems=[Problem("invalid", message,
                                                          field="instrument_id")])
+    if instrument is not None:
+        instrument = locked(session, Instrument, instrument.id)
+    else:
+        lab = locked(session, Lab, lab.id)
     target_lab = instrument.lab if instrument else lab
     if not actor.manages(target_lab):
         raise PermissionDenied(_("Only the lab's managers may close it."))
@@ -560,6 +641,7 @@ def managed_blackouts(session: Session, actor: User, *, now: dt.datetime,
 
 
 def affected_bookings(session: Session, blackout: Blackout) -> list[Booking]:
+    """The bookings holding a slot that the blackout overlaps, by start, as they are now."""
     query = select(Booking).join(Booking.instrument).where(
         Booking.state.in_(SLOT_HOLDING), Booking.start_at < blackout.end_at,
         Booking.end_at > blackout.start_at)
@@ -567,7 +649,8 @@ def affected_bookings(session: Session, blackout: Blackout) -> list[Booking]:
         query = query.where(Booking.instrument_id == blackout.instrument_id)
     else:
         query = query.where(Instrument.lab_id == blackout.lab_id)
-    return list(session.scalars(query.order_by(Booking.start_at)))
+    return list(session.scalars(query.order_by(Booking.start_at)
+                                .execution_options(populate_existing=True)))
 
 
 def cancel_for_blackout(session: Session, actor: User, blackout: Blackout,
@@ -583,20 +666,23 @@ def cancel_hit_bookings(session: Session, actor: User, hit: list[Booking],
                         blackout: Blackout | None = None) -> list[Booking]:
     """Cancel the chosen ones of ``hit`` — bookings whose time the lab takes back (a closure,
     an instrument taken out of service) — as the lab, telling their owners why in ``notice``.
-    Bookings in use are left alone."""
+
+    The chosen bookings are locked together and each decided on as it is now: one in use is
+    left alone, and one that has meanwhile been cancelled or has ended is left as it is.
+    """
     notice = _clean_text(notice, "notice", MAX_NOTE, required=True)
-    by_id = {booking.id: booking for booking in hit}
-    cancelled = []
-    for booking_id in booking_ids:
-        booking = by_id.get(booking_id)
-        if booking is None:
+    hit_ids = {booking.id for booking in hit}
+    chosen = list(dict.fromkeys(booking_ids))
+    for booking_id in chosen:
+        if booking_id not in hit_ids:
             message = _("Booking %(id)d is not among the bookings hit.", id=booking_id)
             raise ValidationError(message, problems=[Problem("invalid", message,
                                                              field="booking_ids")])
-        if booking.state != BookingState.IN_USE:
-            cancelled.append(cancel_booking(session, actor, booking, now=now, note=notice,
-                                            by_lab=True, blackout=blackout))
-    return cancelled
+    bookings = {b.id: b for b in _locked_bookings(session, Booking.id.in_(chosen))}
+    return [_cancel(session, actor, bookings[booking_id], now=now, note=notice, by_lab=True,
+                    blackout=blackout)
+            for booking_id in chosen
+            if bookings[booking_id].state in (BookingState.PENDING, BookingState.APPROVED)]
 
 
 # -- actual use: check-in, check-out, corrections, forgotten check-outs -----------------------
@@ -641,8 +727,10 @@ def check_in(session: Session, actor: User, booking: Booking, *, now: dt.datetim
     """The booking's user (or one of the lab's managers) starts using the instrument.
 
     Allowed for an approved booking from ``CHECK_IN_EARLY_MINUTES`` before its start until its
-    end; the moment is recorded as it is, early or late.
+    end; the moment is recorded as it is, early or late. Decided on the booking's row read
+    afresh under a lock: of two check-ins at once, the second is ``already_checked_in``.
     """
+    lock(session, booking)
     if not can_view(actor, booking):
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
     if booking.state == BookingState.IN_USE:
@@ -666,7 +754,9 @@ def check_in(session: Session, actor: User, booking: Booking, *, now: dt.datetim
 
 def check_out(session: Session, actor: User, booking: Booking, *, now: dt.datetime) -> Booking:
     """The use of the instrument ends: ``in_use`` → ``completed``, checked out now (never
-    before the check-in)."""
+    before the check-in). Decided on the booking's row read afresh under a lock: of two
+    check-outs at once, the second is ``already_checked_out``."""
+    lock(session, booking)
     if not can_view(actor, booking):
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
     if booking.state == BookingState.COMPLETED:
@@ -726,8 +816,9 @@ def correct_actual_times(session: Session, actor: User, booking: Booking, *,
     booked interval and not in the future. A completed booking stays completed (it needs both
     times); one in use with a check-out time becomes completed; one in use without stays in use.
     The audit event keeps the old and the new values. A correction that changes nothing is not
-    recorded.
+    recorded. Decided on the booking's row read afresh under a lock.
     """
+    lock(session, booking)
     if not actor.manages(booking.instrument.lab):
         if can_view(actor, booking):
             raise PermissionDenied(_("Only the lab's managers correct actual times."),
@@ -769,12 +860,12 @@ def auto_close(session: Session, *, now: dt.datetime) -> list[Booking]:
     A forgotten check-out counts as leaving at the booked end: ``checked_out_at`` becomes the
     booking's end (never before its check-in). Recorded as the system's ``auto_close``.
     Idempotent: a closed booking is no longer in use. The caller commits (a scheduled job runs
-    it inside ``write_transaction``).
+    it inside ``write_transaction``). The bookings are locked, so a check-out in flight is
+    waited for and its booking left alone.
     """
     cutoff = now - dt.timedelta(minutes=AUTO_CLOSE_GRACE_MINUTES)
-    bookings = list(session.scalars(
-        select(Booking).where(Booking.state == BookingState.IN_USE, Booking.end_at < cutoff)
-        .order_by(Booking.end_at, Booking.id)))
+    bookings = _locked_in_state(session, BookingState.IN_USE, Booking.end_at < cutoff,
+                                key=lambda b: (b.end_at, b.id))
     for booking in bookings:
         checked_out_at = max(booking.end_at, booking.checked_in_at) \
             if booking.checked_in_at else booking.end_at
@@ -807,7 +898,10 @@ def _mark_no_show(session: Session, actor: User | None, booking: Booking, *,
 def mark_no_show(session: Session, actor: User, booking: Booking, *,
                  now: dt.datetime) -> Booking:
     """A lab manager records that nobody came: ``approved`` → ``no_show``, charged at the
-    rate card's no-show share. Only once the grace period after the start has passed."""
+    rate card's no-show share. Only once the grace period after the start has passed. Decided
+    on the booking's row read afresh under a lock, so a check-in in flight wins or loses whole.
+    """
+    lock(session, booking)
     if not actor.manages(booking.instrument.lab):
         if can_view(actor, booking):
             raise PermissionDenied(_("Only the lab's managers record no-shows."),
@@ -827,12 +921,11 @@ def mark_no_show(session: Session, actor: User, booking: Booking, *,
 
 def mark_no_shows(session: Session, *, now: dt.datetime) -> list[Booking]:
     """Mark every approved booking whose grace period passed without a check-in as a no-show
-    (the scheduler's job; idempotent). The caller commits."""
+    (the scheduler's job; idempotent). The caller commits. The bookings are locked, so a
+    check-in or cancellation in flight is waited for and its booking left alone."""
     cutoff = now - dt.timedelta(minutes=NO_SHOW_GRACE_MINUTES)
-    candidates = session.scalars(
-        select(Booking).where(Booking.state == BookingState.APPROVED,
-                              or_(Booking.start_at <= cutoff, Booking.end_at <= now))
-        .order_by(Booking.start_at, Booking.id))
+    candidates = _locked_in_state(session, BookingState.APPROVED,
+                                  or_(Booking.start_at <= cutoff, Booking.end_at <= now))
     bookings = [booking for booking in candidates if now >= no_show_at(booking)]
     for booking in bookings:
         _mark_no_show(session, None, booking, now=now)
@@ -841,10 +934,10 @@ def mark_no_shows(session: Session, *, now: dt.datetime) -> list[Booking]:
 
 def expire_pending(session: Session, *, now: dt.datetime) -> list[Booking]:
     """Expire the requests still pending at their start: nobody decided in time, and the slot
-    is given up. The requester is told. The scheduler's job (idempotent); the caller commits."""
-    bookings = list(session.scalars(
-        select(Booking).where(Booking.state == BookingState.PENDING, Booking.start_at <= now)
-        .order_by(Booking.start_at, Booking.id)))
+    is given up. The requester is told. The scheduler's job (idempotent); the caller commits.
+    The bookings are locked, so a decision or cancellation in flight is waited for and its
+    booking left alone."""
+    bookings = _locked_in_state(session, BookingState.PENDING, Booking.start_at <= now)
     for booking in bookings:
         _transition(session, None, booking, BookingState.EXPIRED, "expire", now=now)
         notify.booking_expired(session, booking, now=now)

@@ -1,0 +1,361 @@
+"""Booking state changes decide on the booking as it is now, not as the caller last saw it.
+
+Each test loads a booking into the test's session, lets another session (another request,
+another worker) change it and commit, and then hands the stale object to a service: the service
+reads the row afresh under a lock, so it answers as it would have had it come second, and
+nothing is done or recorded twice.
+"""
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import current_app
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from labbook.accounts.models import User
+from labbook.audit.models import AuditEvent
+from labbook.billing.models import Charge
+from labbook.booking import services
+from labbook.booking.models import Booking, BookingSeries, BookingState
+from labbook.catalogue.models import Instrument
+from labbook.core.engine import write_transaction
+from labbook.core.errors import Conflict, ValidationError
+from labbook.extensions import db
+from tests.factories import (
+    create_booking,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_user,
+    lab_time,
+    next_weekday,
+    reload,
+)
+
+MONDAY = next_weekday(0)
+START = lab_time(MONDAY, 10)
+END = lab_time(MONDAY, 12)
+MINUTE = dt.timedelta(minutes=1)
+BEFORE = START - dt.timedelta(days=3)
+
+
+@pytest.fixture
+def lab():
+    return create_lab()
+
+
+@pytest.fixture
+def instrument(lab):
+    return create_instrument(lab=lab, requires_approval=True)
+
+
+@pytest.fixture
+def researcher():
+    return create_user()
+
+
+@pytest.fixture
+def manager(lab):
+    return create_manager(lab)
+
+
+def booking_in(state, instrument, researcher, **values):
+    return create_booking(instrument=instrument, user=researcher, start_at=START, end_at=END,
+                          state=state, **values)
+
+
+@contextmanager
+def elsewhere() -> Iterator[Session]:
+    """Another session on the same database, whose changes are committed on leaving."""
+    other = Session(db.engine)
+    try:
+        with write_transaction(other):
+            yield other
+    finally:
+        other.close()
+
+
+def as_elsewhere(change: Callable, user: User, booking: Booking, **arguments) -> None:
+    """``change`` applied by ``user`` to ``booking`` in another session, and committed."""
+    with elsewhere() as other:
+        change(other, other.get(User, user.id), other.get(Booking, booking.id), **arguments)
+
+
+def stale(change: Callable, user: User, booking: Booking, **arguments):
+    """``change`` applied in the test's session to the object it loaded before."""
+    with write_transaction(db.session):
+        return change(db.session, user, booking, **arguments)
+
+
+def events(booking: Booking, action: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.object_type == "bookings", AuditEvent.object_id == booking.id,
+        AuditEvent.action == action))
+
+
+def charges(booking: Booking) -> int:
+    return db.session.scalar(select(func.count()).select_from(Charge).where(
+        Charge.booking_id == booking.id))
+
+
+def test_approving_a_booking_cancelled_meanwhile_is_refused(instrument, researcher, manager):
+    booking = booking_in(BookingState.PENDING, instrument, researcher)
+    as_elsewhere(services.cancel_booking, researcher, booking, now=BEFORE)
+
+    with pytest.raises(Conflict) as refused:
+        stale(services.approve_booking, manager, booking, now=BEFORE)
+
+    assert refused.value.code == "invalid_state"
+    assert reload(booking).state == BookingState.CANCELLED
+    assert (events(booking, "cancel"), events(booking, "approve")) == (1, 0)
+
+
+def test_rejecting_a_booking_approved_meanwhile_is_refused(instrument, researcher, manager):
+    booking = booking_in(BookingState.PENDING, instrument, researcher)
+    as_elsewhere(services.approve_booking, manager, booking, now=BEFORE)
+
+    with pytest.raises(Conflict) as refused:
+        stale(services.reject_booking, manager, booking, now=BEFORE, note="没有培训记录")
+
+    assert refused.value.code == "invalid_state"
+    assert reload(booking).state == BookingState.APPROVED
+    assert events(booking, "reject") == 0
+
+
+def test_a_cancellation_after_an_approval_meanwhile_counts_as_late(instrument, researcher,
+                                                                   manager):
+    """Decided on the approved booking: inside the window that is a late cancellation."""
+    booking = booking_in(BookingState.PENDING, instrument, researcher)
+    as_elsewhere(services.approve_booking, manager, booking, now=START - 2 * MINUTE)
+
+    stale(services.cancel_booking, researcher, booking, now=START - MINUTE)
+
+    booking = reload(booking)
+    assert (booking.state, booking.is_late_cancellation) == (BookingState.CANCELLED, True)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_id == booking.id, AuditEvent.action == "cancel")).one()
+    assert event.from_state == "approved"
+
+
+def test_cancelling_twice_records_one_cancellation(instrument, researcher):
+    booking = booking_in(BookingState.APPROVED, instrument, researcher)
+    as_elsewhere(services.cancel_booking, researcher, booking, now=START - MINUTE)
+
+    with pytest.raises(Conflict) as refused:
+        stale(services.cancel_booking, researcher, booking, now=START - MINUTE)
+
+    assert refused.value.code == "invalid_state"
+    assert events(booking, "cancel") == 1
+    assert charges(booking) == 1
+
+
+def test_checking_in_twice_is_already_checked_in(instrument, researcher):
+    booking = booking_in(BookingState.APPROVED, instrument, researcher)
+    as_elsewhere(services.check_in, researcher, booking, now=START)
+
+    with pytest.raises(Conflict) as refused:
+        stale(services.check_in, researcher, booking, now=START + MINUTE)
+
+    assert refused.value.code == "already_checked_in"
+    assert reload(booking).checked_in_at == START
+    assert events(booking, "check_in") == 1
+
+
+def test_checking_out_twice_is_already_checked_out(instrument, researcher):
+    booking = booking_in(BookingState.IN_USE, instrument, researcher, checked_in_at=START)
+    as_elsewhere(services.check_out, researcher, booking, now=END)
+
+    with pytest.raises(Conflict) as refused:
+        stale(services.check_out, researcher, booking, now=END + MINUTE)
+
+    assert refused.value.code == "already_checked_out"
+    assert reload(booking).checked_out_at == END
+    assert events(booking, "check_out") == 1
+    assert charges(booking) == 1
+
+
+def test_a_no_show_for_a_booking_checked_in_meanwhile_is_refused(instrument, researcher,
+                                                                 manager):
+    booking = booking_in(BookingState.APPROVED, instrument, researcher)
+    as_elsewhere(services.check_in, researcher, booking, now=START + 29 * MINUTE)
+
+    with pytest.raises(Conflict) as refused:
+        stale(services.mark_no_show, manager, booking, now=START + 31 * MINUTE)
+
+    assert refused.value.code == "invalid_state"
+    assert reload(booking).state == BookingState.IN_USE
+    assert (events(booking, "no_show"), charges(booking)) == (0, 0)
+
+
+def test_a_correction_sees_a_check_out_made_meanwhile(instrument, researcher, manager):
+    """The booking was completed meanwhile, so the correction must give its check-out too."""
+    booking = booking_in(BookingState.IN_USE, instrument, researcher, checked_in_at=START)
+    as_elsewhere(services.check_out, researcher, booking, now=END)
+
+    with pytest.raises(ValidationError) as refused:
+        stale(services.correct_actual_times, manager, booking,
+              checked_in_at=START + 5 * MINUTE, checked_out_at=None, reason="迟到五分钟",
+              now=END + MINUTE)
+
+    assert [p.field for p in refused.value.problems] == ["checked_out_at"]
+    booking = reload(booking)
+    assert (booking.state, booking.checked_out_at) == (BookingState.COMPLETED, END)
+
+
+def test_bulk_decisions_decide_on_each_booking_as_it_is_now(instrument, researcher, manager):
+    kept = booking_in(BookingState.PENDING, instrument, researcher)
+    cancelled = create_booking(instrument=instrument, user=researcher, start_at=END,
+                               end_at=END + dt.timedelta(hours=1), state=BookingState.PENDING)
+    as_elsewhere(services.cancel_booking, researcher, cancelled, now=BEFORE)
+
+    with write_transaction(db.session):
+        decisions = services.decide_bookings(db.session, manager, [cancelled.id, kept.id],
+                                             approve=True, note="", now=BEFORE)
+
+    assert [(d.booking_id, d.is_done, d.was_already_decided) for d in decisions] == [
+        (cancelled.id, False, True), (kept.id, True, False)]
+    assert (reload(kept).state, reload(cancelled).state) == (BookingState.APPROVED,
+                                                             BookingState.CANCELLED)
+    assert events(cancelled, "approve") == 0
+
+
+def test_cancelling_a_series_passes_over_a_booking_cancelled_meanwhile(instrument, researcher):
+    series = BookingSeries(instrument_id=instrument.id, user_id=researcher.id,
+                           frequency="weekly", count=2)
+    db.session.add(series)
+    db.session.commit()
+    first = booking_in(BookingState.APPROVED, instrument, researcher, series=series)
+    second = create_booking(instrument=instrument, user=researcher, series=series,
+                            start_at=START + dt.timedelta(days=7),
+                            end_at=END + dt.timedelta(days=7))
+    assert len(series.bookings) == 2
+    as_elsewhere(services.cancel_booking, researcher, first, now=BEFORE)
+
+    cancelled = stale(services.cancel_series, researcher, series, now=BEFORE)
+
+    assert [b.id for b in cancelled] == [second.id]
+    assert (events(first, "cancel"), events(second, "cancel")) == (1, 1)
+
+
+def test_a_closure_leaves_a_booking_checked_in_meanwhile_alone(instrument, researcher,
+                                                               manager):
+    booking = booking_in(BookingState.APPROVED, instrument, researcher)
+    hit = [booking]
+    as_elsewhere(services.check_in, researcher, booking, now=START)
+
+    with write_transaction(db.session):
+        cancelled = services.cancel_hit_bookings(db.session, manager, hit, [booking.id],
+                                                 notice="停电检修", now=START + MINUTE)
+
+    assert cancelled == []
+    assert reload(booking).state == BookingState.IN_USE
+    assert events(booking, "cancel") == 0
+
+
+# -- against a writer in flight: the second waits for the first and sees what it did ----------
+
+
+def behind(writer: Session, work: Callable[[Session], object]) -> object:
+    """Run ``work`` in a write transaction of its own, on another thread, while ``writer`` holds
+    the locks of its uncommitted changes; once ``work`` waits for them, commit ``writer``.
+    Returns what ``work`` returned or raised."""
+    outcome: list = []
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            session = Session(db.engine)
+            try:
+                with write_transaction(session):
+                    outcome.append(work(session))
+            except Exception as error:  # handed to the test to assert on
+                outcome.append(error)
+            finally:
+                session.close()
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    _wait_until_blocked(writer)
+    writer.commit()
+    runner.join(timeout=60)
+    assert not runner.is_alive()
+    return outcome[0]
+
+
+def _wait_until_blocked(writer: Session) -> None:
+    """Until another connection waits for a lock (PostgreSQL), or a moment (SQLite, where the
+    other cannot even begin its write transaction while ``writer`` holds the database's lock)."""
+    if writer.get_bind().dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if writer.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+            return
+        time.sleep(0.05)
+    raise AssertionError("nothing ever waited for the writer's locks")
+
+
+@pytest.fixture
+def writer() -> Iterator[Session]:
+    session = Session(db.engine)
+    yield session
+    session.close()
+
+
+def test_the_no_show_job_waits_for_a_check_in_in_flight(writer, instrument, researcher):
+    """The job leaves the booking alone instead of marking it a no-show over the check-in."""
+    booking = booking_in(BookingState.APPROVED, instrument, researcher)
+    services.check_in(writer, writer.get(User, researcher.id), writer.get(Booking, booking.id),
+                      now=START + 29 * MINUTE)
+    writer.flush()
+
+    marked = behind(writer, lambda session: services.mark_no_shows(
+        session, now=START + 31 * MINUTE))
+
+    assert marked == []
+    assert reload(booking).state == BookingState.IN_USE
+    assert events(booking, "no_show") == 0
+
+
+def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager):
+    booker = create_user()
+    db.session.rollback()
+    services.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
+                             instrument=writer.get(Instrument, instrument.id), start=START,
+                             end=END, now=BEFORE)
+    writer.flush()
+
+    refused = behind(writer, lambda session: services.create_booking(
+        session, session.get(User, booker.id), instrument_id=instrument.id, start=START,
+        end=START + dt.timedelta(hours=1), purpose="停电时段", now=BEFORE))
+
+    assert isinstance(refused, services.BookingRefused)
+    assert [p.code for p in refused.problems] == ["blackout"]
+
+
+def test_a_closure_waits_for_a_booking_in_flight_and_hits_it(writer, instrument, researcher,
+                                                             manager):
+    """A booking being made holds its instrument shared until it commits: the closure made
+    meanwhile waits for it, and then finds it among the bookings it hits."""
+    writer.execute(select(Instrument.id).where(Instrument.id == instrument.id)
+                   .with_for_update(read=True))
+    booking = Booking(instrument_id=instrument.id, user_id=researcher.id,
+                      organization_id=researcher.organization_id, start_at=START, end_at=END,
+                      blocked_until=END, state=BookingState.APPROVED, purpose="XRD",
+                      created_at=BEFORE, updated_at=BEFORE)
+    writer.add(booking)
+    writer.flush()
+    db.session.rollback()
+
+    blackout_and_hit = behind(writer, lambda session: [b.id for b in services.create_blackout(
+        session, session.get(User, manager.id), reason="停电检修",
+        instrument=session.get(Instrument, instrument.id), start=START, end=END,
+        now=BEFORE)[1]])
+
+    assert blackout_and_hit == [booking.id]
