@@ -22,7 +22,7 @@ from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
 from labbook.booking import services
 from labbook.booking.models import Booking, BookingSeries, BookingState
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, ValidationError
 from labbook.extensions import db
@@ -323,12 +323,15 @@ def test_the_no_show_job_waits_for_a_check_in_in_flight(writer, instrument, rese
     assert events(booking, "no_show") == 0
 
 
-def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager):
+@pytest.mark.parametrize("scope", ["instrument", "lab"])
+def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager,
+                                                                scope):
     booker = create_user()
     db.session.rollback()
+    closed = {"instrument": writer.get(Instrument, instrument.id)} if scope == "instrument" \
+        else {"lab": writer.get(Lab, instrument.lab_id)}
     services.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
-                             instrument=writer.get(Instrument, instrument.id), start=START,
-                             end=END, now=BEFORE)
+                             start=START, end=END, now=BEFORE, **closed)
     writer.flush()
 
     refused = behind(writer, lambda session: services.create_booking(
