@@ -782,7 +782,7 @@ def _statement_action(summary: str, operation: str, description: str,
         "summary": summary, "operationId": operation, "security": BEARER,
         "description": description, "parameters": [_path_id("statement_id")],
         "responses": {"200": _json(_ref("Statement")),
-                      **_problem_responses(401, 403, 404, 422)}}
+                      **_problem_responses(401, 403, 404, 409, 422)}}
     if body is not None:
         operation_doc["requestBody"] = _json_body(body, required=False)
     return {"post": operation_doc}
@@ -826,10 +826,10 @@ PATHS |= {
     }},
     "/statements/{statement_id}/issue": _statement_action(
         "Issue a draft statement; it never changes afterwards (admins)", "issueStatement",
-        "422 `statement_issued` when not a draft; 403 `not_admin`."),
+        "409 `invalid_state` when no longer a draft; 403 `not_admin`."),
     "/statements/{statement_id}/paid": _statement_action(
         "Record the payment of an issued statement (admins)", "markStatementPaid",
-        "422 `invalid_state` for a draft or a paid statement; 403 `not_admin`.",
+        "409 `invalid_state` for a draft or a paid statement; 403 `not_admin`.",
         {"type": "object", "properties": {"note": {"type": "string",
                                                    "maxLength": MAX_REASON}}}),
     "/charges": {
@@ -856,11 +856,12 @@ PATHS |= {
             "requestBody": _json_body(_ref("NewAdjustment")),
             "description": "422 codes: `required`, `invalid_amount` (not a number of yuan "
                            "with at most two decimals, zero, or too large), "
-                           "`reason_required`, `statement_not_draft`; 403 "
-                           "`not_lab_manager`; 404 for an unknown organization, lab or "
-                           "statement.",
+                           "`reason_required`, `statement_not_draft` (another "
+                           "organization's statement); 409 `invalid_state` when the statement "
+                           "is no longer a draft; 403 `not_lab_manager`; 404 for an unknown "
+                           "organization, lab or statement.",
             "responses": {"201": _json(_ref("Charge"), "Created"),
-                          **_problem_responses(401, 403, 404, 422)},
+                          **_problem_responses(401, 403, 404, 409, 422)},
         },
     },
     "/instruments/{instrument_id}/rate-cards": {

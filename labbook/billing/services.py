@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from labbook.billing.models import (
 from labbook.billing.pricing import FEN, TimePrice, price_time, whole_minutes
 from labbook.booking.models import Booking
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import lock, locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.notify import services as notify
@@ -57,6 +58,8 @@ MAX_ADJUSTMENT = Decimal("1000000.00")
 MAX_HOURLY_RATE = Decimal("100000.00")
 MAX_REASON = 500
 MAX_RULE_MINUTES = 1440
+#: PostgreSQL advisory lock that month closes take in turn (any fixed number no other lock uses).
+MONTH_CLOSE_LOCK_KEY = 0x6C62_6D63  # "lbmc"
 # ASCII digits only: ``\d`` would take full-width digits (２０２６) as well.
 PERIOD_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 #: The months a statement can belong to (a month of 9999 has no end to compute).
@@ -101,8 +104,26 @@ def previous_period(moment: dt.datetime) -> str:
 
 # -- charges for bookings and service requests --------------------------------------------------
 
-def _existing_charge(session: Session, **source: int) -> Charge | None:
-    return session.scalars(select(Charge).filter_by(**source)).one_or_none()
+def _locked_charge(session: Session, **source: int) -> Charge | None:
+    """The charge of one booking or service request, read afresh under a row lock: whoever
+    reprices it, or closes its month, waits for the other and then sees what it wrote."""
+    return session.scalars(select(Charge).filter_by(**source).with_for_update()
+                           .execution_options(populate_existing=True)).one_or_none()
+
+
+def _add_charge(session: Session, charge: Charge, **source: int) -> Charge:
+    """``charge``, added; or, when a concurrent transaction has just charged the same source,
+    the charge it made. A source is charged once (a unique constraint): the second insert fails
+    inside its savepoint, and the charge that won is returned instead of an error."""
+    try:
+        with session.begin_nested():
+            session.add(charge)
+    except IntegrityError:
+        existing = _locked_charge(session, **source)
+        if existing is None:
+            raise
+        return existing
+    return charge
 
 
 def rate_card_for(booking: Booking) -> RateCard | None:
@@ -133,6 +154,15 @@ def _apply_time_price(charge: Charge, price: TimePrice) -> None:
     charge.amount = price.amount
 
 
+def _add_to_total(session: Session, statement: Statement, amount: Decimal) -> None:
+    """Add ``amount`` to the total of ``statement``, whose row the caller has locked: in SQL,
+    never by writing back a total read earlier."""
+    session.execute(update(Statement).where(Statement.id == statement.id)
+                    .values(total=Statement.total + amount)
+                    .execution_options(synchronize_session=False))
+    session.expire(statement, ["total"])
+
+
 def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
                     now: dt.datetime) -> Charge | None:
     card = rate_card_for(booking)
@@ -147,7 +177,7 @@ def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
         share = card.no_show_percent if kind == ChargeKind.NO_SHOW else card.late_cancel_percent
         price = price_time(card, booked=booked, actual=None, basis=BillingBasis.BOOKED,
                            share_percent=share)
-    charge = _existing_charge(session, booking_id=booking.id)
+    charge = _locked_charge(session, booking_id=booking.id)
     if charge is not None:
         if charge.is_billed or charge.kind != kind:
             return charge
@@ -166,9 +196,7 @@ def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
                     occurred_at=booking.start_at, period=period_of(booking.start_at),
                     tier=booking.organization.tier, reason="", created_at=now)
     _apply_time_price(charge, price)
-    session.add(charge)
-    session.flush()
-    return charge
+    return _add_charge(session, charge, booking_id=booking.id)
 
 
 def charge_completed_booking(session: Session, booking: Booking, *,
@@ -189,7 +217,7 @@ def charge_late_cancellation(session: Session, booking: Booking, *,
 def charge_service_request(session: Session, service_request: ServiceRequest, *,
                            now: dt.datetime) -> Charge:
     """The charge of a completed testing-service request: the price quoted at submission."""
-    charge = _existing_charge(session, service_request_id=service_request.id)
+    charge = _locked_charge(session, service_request_id=service_request.id)
     if charge is not None:
         return charge
     moment = service_request.completed_at or now
@@ -202,9 +230,7 @@ def charge_service_request(session: Session, service_request: ServiceRequest, *,
                     unit_price=service_request.quoted_unit_price,
                     surcharge=service_request.quoted_express_surcharge, share_percent=100,
                     amount=service_request.quoted_total, reason="", created_at=now)
-    session.add(charge)
-    session.flush()
-    return charge
+    return _add_charge(session, charge, service_request_id=service_request.id)
 
 
 # -- adjustments --------------------------------------------------------------------------------
@@ -242,11 +268,24 @@ def create_adjustment(session: Session, actor: User, *, organization: Organizati
     """A manual line, positive or a credit (negative), with a reason.
 
     It goes into ``statement`` when that is the organization's draft (a correction found in
-    review); otherwise into the organization's next statement, in the month of ``now``.
+    review), and the draft's total grows by it; otherwise into the organization's next
+    statement, in the month of ``now``. The draft is read afresh under a lock, so a statement
+    issued meanwhile refuses the line (409) rather than holding a line its total leaves out.
     """
+    if statement is not None:
+        statement_id = statement.id
+        statement = locked(session, Statement, statement_id)
+        if statement is None:
+            raise NotFound(_("No statement with id %(id)d.", id=statement_id))
     if not can_adjust(actor, lab):
         raise PermissionDenied(_("Only admins and the lab's managers make adjustments."),
                                code="not_lab_manager")
+    if statement is not None and statement.state != StatementState.DRAFT:
+        message = _("Statement %(number)s is no longer a draft and never changes: record the "
+                    "correction as an adjustment for the organization's next statement instead.",
+                    number=statement.number)
+        raise Conflict(message, code="invalid_state", problems=[
+            Problem("invalid_state", message, field="statement_id")])
     problems: list[Problem] = []
     reason = (reason or "").strip()
     if not reason:
@@ -262,8 +301,7 @@ def create_adjustment(session: Session, actor: User, *, organization: Organizati
         problems.append(Problem("invalid_amount", _(
             "An adjustment is at most ¥%(max)s either way.", max=f"{MAX_ADJUSTMENT:,}"),
             field="amount"))
-    if statement is not None and (statement.organization_id != organization.id
-                                  or statement.state != StatementState.DRAFT):
+    if statement is not None and statement.organization_id != organization.id:
         problems.append(Problem("statement_not_draft", _(
             "Adjustments go only into a draft statement of the same organization."),
             field="statement_id"))
@@ -277,7 +315,7 @@ def create_adjustment(session: Session, actor: User, *, organization: Organizati
     session.add(charge)
     session.flush()
     if statement is not None:
-        statement.total += amount
+        _add_to_total(session, statement, amount)
     record(session, actor, charge, "adjust", at=now, amount=str(amount),
            organization_id=organization.id, lab_id=lab.id,
            statement_id=statement.id if statement else None, note=reason)
@@ -301,6 +339,16 @@ def statement_number(year: int, sequence: int) -> str:
     return f"LB-{year}-{sequence:06d}"
 
 
+def _take_turn_to_close(session: Session) -> None:
+    """Month closes run one at a time: each numbers its statements after the last one of the
+    year and takes every unbilled charge up to its month, so a second close waits for the first
+    to commit and then sees its work (a month closed before is a no-op). On SQLite the write
+    transaction already runs alone."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": MONTH_CLOSE_LOCK_KEY})
+
+
 def close_month(session: Session, actor: User | None, period: str, *,
                 now: dt.datetime) -> CloseResult:
     """Build one draft statement per organization with unbilled charges of ``period`` or
@@ -315,19 +363,12 @@ def close_month(session: Session, actor: User | None, period: str, *,
                                 "%(date)s on.", period=period,
                                 date=to_lab_time(period_end).strftime("%Y-%m-%d %H:%M")),
                               code="period_not_ended")
+    _take_turn_to_close(session)
     done = session.scalars(select(MonthClose).where(MonthClose.period == period)).one_or_none()
     if done is not None:
         return CloseResult(period, already_closed_at=done.closed_at)
     closing = MonthClose(period=period, closed_at=now, closed_by_id=actor.id if actor else None)
     session.add(closing)
-    try:
-        # Taking the month first makes a second close of it wait here and then fail on the
-        # unique period instead of building statements of its own.
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(_("%(period)s is being closed by someone else.", period=period),
-                       code="close_in_progress") from None
 
     unbilled = (Charge.statement_id.is_(None), Charge.period <= period)
     organization_ids = list(session.scalars(
@@ -344,8 +385,9 @@ def close_month(session: Session, actor: User | None, period: str, *,
     if rows:
         statements = list(session.scalars(select(Statement).from_statement(
             Statement.__table__.insert().returning(*Statement.__table__.c)), rows))
-        # Charges are linked first and totalled after, so a total is always the sum of exactly
-        # the lines its statement holds, even if a charge arrived while the month was closing.
+        # Charges are linked first and totalled after, in SQL, so a total is always the sum of
+        # exactly the lines its statement holds, even if a charge arrived while the month was
+        # closing.
         charges, owners = Charge.__table__.c, Statement.__table__.c
         session.execute(
             update(Charge.__table__)
@@ -355,12 +397,14 @@ def close_month(session: Session, actor: User | None, period: str, *,
                     .where(owners.organization_id == charges.organization_id,
                            owners.period == period)
                     .scalar_subquery()))
-        totals = {statement_id: total for statement_id, total in session.execute(
-            select(Charge.statement_id, func.sum(Charge.amount))
-            .where(Charge.statement_id.in_([s.id for s in statements]))
-            .group_by(Charge.statement_id))}
-        for statement in statements:
-            statement.total = totals.get(statement.id, Decimal(0))
+        statement_ids = [statement.id for statement in statements]
+        session.execute(
+            update(Statement.__table__).where(owners.id.in_(statement_ids))
+            .values(total=select(func.coalesce(func.sum(charges.amount), 0))
+                    .where(charges.statement_id == owners.id).scalar_subquery()))
+        statements = list(session.scalars(
+            select(Statement).where(Statement.id.in_(statement_ids))
+            .order_by(Statement.sequence).execution_options(populate_existing=True)))
     closing.statements_created = len(statements)
     record(session, actor, closing, "close_month", at=now, period=period,
            statements=len(statements))
@@ -453,12 +497,15 @@ def _require_admin(actor: User) -> None:
 def issue_statement(session: Session, actor: User, statement: Statement, *,
                     now: dt.datetime) -> Statement:
     """Draft → issued. From now on the statement never changes: any attempt to change it is
-    refused as invalid input (422), like every other change that billing refuses."""
+    refused. The statement is read afresh under a lock: of two racing issues, or an issue and
+    an adjustment, the second sees what the first did (409 ``invalid_state`` for a statement no
+    longer a draft), and the total recorded is that of every line the statement holds."""
+    lock(session, statement)
     _require_admin(actor)
     if statement.state != StatementState.DRAFT:
-        raise ValidationError(_("Statement %(number)s is already issued; an issued statement "
-                                "never changes (corrections are adjustments on the next one).",
-                                number=statement.number), code="statement_issued")
+        raise Conflict(_("Statement %(number)s is already issued; an issued statement "
+                         "never changes (corrections are adjustments on the next one).",
+                         number=statement.number), code="invalid_state")
     statement.state = StatementState.ISSUED
     statement.issued_at = now
     statement.issued_by_id = actor.id
@@ -470,14 +517,16 @@ def issue_statement(session: Session, actor: User, statement: Statement, *,
 
 def mark_paid(session: Session, actor: User, statement: Statement, *, now: dt.datetime,
               note: str | None = None) -> Statement:
-    """Issued → paid."""
+    """Issued → paid, decided on the statement read afresh under a lock (409 ``invalid_state``
+    for a draft or a statement already paid)."""
+    lock(session, statement)
     _require_admin(actor)
     if statement.state != StatementState.ISSUED:
         message = (_("Statement %(number)s is already paid.", number=statement.number)
                    if statement.state == StatementState.PAID else
                    _("Statement %(number)s is a draft: issue it before recording the payment.",
                      number=statement.number))
-        raise ValidationError(message, code="invalid_state")
+        raise Conflict(message, code="invalid_state")
     note = (note or "").strip()
     if len(note) > MAX_REASON:
         raise ValidationError(_("The note is at most %(n)d characters.", n=MAX_REASON),
@@ -577,9 +626,19 @@ def _rate_card_problems(session: Session, instrument: Instrument, values: RateCa
     return problems
 
 
+def _locked_instrument(session: Session, instrument_id: int) -> Instrument:
+    """The instrument whose rate cards change, under a row lock: changes to one instrument's
+    cards run one at a time, so two cards racing for one day cannot both pass the check."""
+    instrument = locked(session, Instrument, instrument_id)
+    if instrument is None:
+        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
+    return instrument
+
+
 def add_rate_card(session: Session, actor: User, instrument: Instrument, values: RateCardInput,
                   *, now: dt.datetime) -> RateCard:
     """A new rate card for one tier: the price of bookings from its date on (lab time)."""
+    instrument = _locked_instrument(session, instrument.id)
     if not can_edit_rates(actor, instrument):
         raise PermissionDenied(_("Only admins and the lab's managers change rates."),
                                code="not_lab_manager")
@@ -598,6 +657,11 @@ def add_rate_card(session: Session, actor: User, instrument: Instrument, values:
 def withdraw_rate_card(session: Session, actor: User, card: RateCard, *,
                        now: dt.datetime) -> None:
     """Remove a rate card that has not started yet."""
+    card_id = card.id
+    _locked_instrument(session, card.instrument_id)
+    card = locked(session, RateCard, card_id)
+    if card is None:  # withdrawn meanwhile
+        raise NotFound(_("No rate card with id %(id)d.", id=card_id))
     if not can_edit_rates(actor, card.instrument):
         raise PermissionDenied(_("Only admins and the lab's managers change rates."),
                                code="not_lab_manager")

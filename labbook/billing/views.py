@@ -283,7 +283,7 @@ def issue_statement(statement_id: int):
             statement = services.get_statement(db.session, actor, statement_id)
             services.issue_statement(db.session, actor, statement, now=utcnow())
             number = statement.number
-    except ValidationError as error:
+    except Conflict as error:
         flash(error.message, "danger")
     else:
         flash(_("Statement %(number)s is issued; it can no longer change.", number=number),
@@ -305,7 +305,7 @@ def mark_paid(statement_id: int):
             services.mark_paid(db.session, actor, statement, now=utcnow(),
                                note=form.note.data)
             number = statement.number
-    except ValidationError as error:
+    except (Conflict, ValidationError) as error:
         flash(error.message, "danger")
     else:
         flash(_("Statement %(number)s is marked as paid.", number=number), "success")
@@ -343,7 +343,7 @@ def adjust_statement(statement_id: int):
                 amount=form.amount.data, reason=form.reason.data, now=utcnow(),
                 statement=statement)
             amount = charge.amount
-    except (ValidationError, PermissionDenied, NotFound) as error:
+    except (Conflict, ValidationError, PermissionDenied, NotFound) as error:
         statement = services.get_statement(db.session, actor, statement_id)
         if statement.state != StatementState.DRAFT:  # issued while the form was being filled
             return _not_a_draft(statement)

@@ -227,23 +227,23 @@ def test_issue_and_mark_paid(client, world, clock):
     assert response.status_code == 200, response.json
     assert response.json["state"] == "issued"
     assert dt.datetime.fromisoformat(response.json["issued_at"]) == DECEMBER
-    # Changing an issued statement is refused as bad input, like every billing refusal.
-    assert_problem(client.post(f"/api/v1/statements/{sid}/issue", headers=admin), 422,
-                   "statement_issued")
+    # A transition the statement's state no longer allows is a conflict.
+    assert_problem(client.post(f"/api/v1/statements/{sid}/issue", headers=admin), 409,
+                   "invalid_state")
     response = client.post(f"/api/v1/statements/{sid}/paid", headers=admin,
                            json={"note": "银行转账 2026-12-03"})
     assert response.status_code == 200, response.json
     assert response.json["state"] == "paid"
     assert response.json["payment_note"] == "银行转账 2026-12-03"
-    assert_problem(client.post(f"/api/v1/statements/{sid}/paid", headers=admin), 422,
+    assert_problem(client.post(f"/api/v1/statements/{sid}/paid", headers=admin), 409,
                    "invalid_state")
 
 
-def test_paying_a_draft_is_422_and_changes_nothing(client, world):
+def test_paying_a_draft_is_409_and_changes_nothing(client, world):
     before = snapshot()
     response = client.post(f"/api/v1/statements/{world.statement_a.id}/paid",
                            headers=world.headers["admin"])
-    assert_problem(response, 422, "invalid_state")
+    assert_problem(response, 409, "invalid_state")
     assert snapshot() == before
 
 
@@ -435,7 +435,7 @@ def test_adjusting_an_issued_statement_is_refused(client, world, clock):
     before = snapshot()
     response = client.post("/api/v1/charges", headers=world.headers["admin"],
                            json=adjustment(world, statement_id=world.statement_b.id))
-    assert_problem(response, 422, "statement_not_draft", "statement_id")
+    assert_problem(response, 409, "invalid_state", "statement_id")
     other = client.post("/api/v1/charges", headers=world.headers["admin"],
                         json=adjustment(world, statement_id=world.statement_a.id))
     assert_problem(other, 422, "statement_not_draft", "statement_id")

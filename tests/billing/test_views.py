@@ -462,8 +462,8 @@ def test_a_manager_adds_an_adjustment_to_a_draft(visit, statement, nem, food):
     ({"amount": "10", "reason": " "}, "Give the reason for the adjustment."),
     ({"amount": "", "reason": "x"}, "Enter the amount in yuan, e.g. 120.50."),
     ({"amount": "12.345", "reason": "x"}, "Amounts have at most two decimals (fen)."),
-    ({"amount": "ten", "reason": "x"}, "Give the amount in yuan, e.g. 120.50."),
-    ({"amount": "1e30", "reason": "x"}, "Give the amount in yuan, e.g. 120.50."),
+    ({"amount": "ten", "reason": "x"}, "Give the amount in yuan as plain digits"),
+    ({"amount": "1e30", "reason": "x"}, "Give the amount in yuan as plain digits"),
     ({"amount": "0", "reason": "x"}, "An adjustment of zero changes nothing."),
     ({"amount": "2000000", "reason": "x"}, "An adjustment is at most ¥1,000,000.00 either way."),
 ])
@@ -578,7 +578,7 @@ def test_a_manager_records_a_credit_for_the_next_statement(visit, nem, organizat
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"reason": ""}, "Give the reason for the adjustment."),
-    ({"amount": "abc"}, "Give the amount in yuan, e.g. 120.50."),
+    ({"amount": "abc"}, "Give the amount in yuan as plain digits"),
     ({"amount": "9.999"}, "Amounts have at most two decimals (fen)."),
     ({"amount": "0.00"}, "An adjustment of zero changes nothing."),
     ({"organization_id": "999999"}, "Not a valid choice"),
@@ -693,7 +693,7 @@ def test_a_card_in_force_cannot_be_withdrawn(visit, instrument):
     ({"effective_from": "3000-01-01"}, "Give a date between 2000 and 2099."),
     ({"effective_from": "next week"}, "Enter a date like 2026-12-31."),
     ({"hourly_rate": "-1"}, "The hourly rate is ¥0.00 to ¥100,000.00."),
-    ({"hourly_rate": "lots"}, "Give the amount in yuan, e.g. 120.50."),
+    ({"hourly_rate": "lots"}, "Give the amount in yuan as plain digits"),
     ({"hourly_rate": ""}, "Enter the amount in yuan, e.g. 120.50."),
     ({"rounding_minutes": "0"}, "The rounding increment is 1 to 1440 minutes."),
     ({"rounding_minutes": "quarter"}, "Enter a whole number."),
