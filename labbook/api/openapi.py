@@ -677,6 +677,10 @@ SCHEMAS |= {
                     "share_percent": {"type": "integer", "minimum": 0, "maximum": 100},
                     "samples": NULLABLE_INT,
                     "surcharge": {"oneOf": [{"type": "null"}, MONEY]}}},
+            "corrects_charge_id": {"type": ["integer", "null"],
+                                   "description": "For an adjustment that corrects a line of "
+                                                  "an issued statement (actual times changed "
+                                                  "after issue): that line"},
             "reason": {"type": "string", "description": "Adjustments: why"},
             "amount": SIGNED_MONEY,
             "created_at": {"type": "string", "format": "date-time"}}},
@@ -734,6 +738,11 @@ SCHEMAS |= {
             "tier": {"type": "string", "enum": TIERS},
             "effective_from": {"type": "string", "format": "date",
                                "description": "Lab date from which bookings are priced on it"},
+            "applies_from": {"type": "string", "format": "date-time",
+                             "description": "The moment from which bookings that start are "
+                                            "priced on it: the start of effective_from, or "
+                                            "when it was entered, for a card made effective "
+                                            "that same day"},
             "hourly_rate": MONEY, "billing_basis": {"type": "string", "enum": BASES},
             "rounding_minutes": {"type": "integer"}, "minimum_minutes": {"type": "integer"},
             "no_show_percent": {"type": "integer"}, "late_cancel_percent": {"type": "integer"},
@@ -894,7 +903,8 @@ PATHS |= {
         "summary": "Withdraw a rate card that is not in force yet (admins and the lab's "
                    "managers)", "operationId": "withdrawRateCard", "security": BEARER,
         "parameters": [_path_id("card_id")],
-        "description": "409 `rate_card_in_force` once its date has come.",
+        "description": "409 `rate_card_in_force` once its date has come or a charge was "
+                       "priced on it.",
         "responses": {"204": {"description": "Withdrawn"},
                       **_problem_responses(401, 403, 404, 409)},
     }},

@@ -80,6 +80,7 @@ def charge_json(charge: Charge) -> dict[str, Any]:
             "samples": charge.samples,
             "surcharge": _optional(charge.surcharge),
         },
+        "corrects_charge_id": charge.corrects_charge_id,
         "reason": charge.reason,
         "amount": str(charge.amount),
         "created_at": charge.created_at.isoformat(),
@@ -302,6 +303,7 @@ def rate_card_json(card: RateCard, *, today: dt.date) -> dict[str, Any]:
     return {
         "id": card.id, "instrument_id": card.instrument_id, "tier": card.tier.value,
         "effective_from": card.effective_from.isoformat(),
+        "applies_from": card.applies_from.isoformat(),
         "hourly_rate": str(card.hourly_rate), "billing_basis": card.billing_basis.value,
         "rounding_minutes": card.rounding_minutes, "minimum_minutes": card.minimum_minutes,
         "no_show_percent": card.no_show_percent,

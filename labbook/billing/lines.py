@@ -14,6 +14,7 @@ from flask_babel import ngettext
 
 from labbook.billing.labels import KIND_LABELS
 from labbook.billing.models import BillingBasis, Charge, ChargeKind
+from labbook.billing.pricing import time_amount
 from labbook.core.time import to_lab_time
 from labbook.i18n import localized
 from labbook.web import format_money
@@ -63,6 +64,9 @@ def describe(charge: Charge) -> str:
                         service=f"{service.code} {localized(service, 'name')}")
         if charge.surcharge:
             text = _("%(line)s, express", line=text)
+    elif charge.corrects is not None:
+        text = _("Correction of %(line)s, billed on statement %(number)s",
+                 line=describe(charge.corrects), number=charge.corrects.statement.number)
     else:
         text = _("Adjustment: %(reason)s", reason=charge.reason)
     # A charge that arrived after its month was closed sits on a later statement; saying so
@@ -112,10 +116,20 @@ def _time_computation(charge: Charge) -> str:
     return text
 
 
+def _correction_computation(charge: Charge) -> str:
+    """The time as corrected, priced as the corrected line was, less what was billed for it."""
+    priced = time_amount(charge.billed_minutes, charge.unit_price, charge.share_percent)
+    return _("%(time)s = %(amount)s, less %(billed)s billed before",
+             time=_time_computation(charge), amount=money(priced),
+             billed=money(priced - charge.amount))
+
+
 def computation(charge: Charge) -> str:
     """How the amount was reached, e.g. "31 min booked → 45 min billed (15-min increments)
     × ¥37.50/h = ¥28.13"."""
-    if charge.kind == ChargeKind.ADJUSTMENT:
+    if charge.corrects is not None:
+        text = _correction_computation(charge)
+    elif charge.kind == ChargeKind.ADJUSTMENT:
         author = charge.created_by.name if charge.created_by else _("the system")
         text = _("entered by %(name)s on %(date)s", name=author,
                  date=line_date(charge).isoformat())

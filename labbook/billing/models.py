@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from labbook.accounts.models import PriceTier
 from labbook.core.db import Base, Money, UTCDateTime
 from labbook.core.enums import string_enum
-from labbook.core.time import utcnow
+from labbook.core.time import LAB_TZ, utcnow
 
 if TYPE_CHECKING:
     from labbook.accounts.models import Organization, User
@@ -37,9 +37,21 @@ class BillingBasis(enum.StrEnum):
     LARGER = "larger"
 
 
+def _start_of_effective_day(context: Any) -> dt.datetime:
+    """The first moment of the card's ``effective_from`` (lab time), for cards made without
+    saying when they apply from (catalogue files, older data)."""
+    day: dt.date = context.get_current_parameters()["effective_from"]
+    return dt.datetime.combine(day, dt.time(), tzinfo=LAB_TZ).astimezone(dt.UTC)
+
+
 class RateCard(Base):
     """What an hour of an instrument costs one price tier, from ``effective_from`` (a lab date)
-    until the next card of the same instrument and tier starts."""
+    until the next card of the same instrument and tier starts.
+
+    ``applies_from`` is the moment it starts pricing bookings: the start of ``effective_from``,
+    or, for a card made effective the day it is entered, the moment it was entered, so that it
+    never prices a booking that had already started when it was made.
+    """
 
     __tablename__ = "rate_cards"
     __table_args__ = (
@@ -55,6 +67,7 @@ class RateCard(Base):
     )
     tier: Mapped[PriceTier] = mapped_column(string_enum(PriceTier, "rate_card_tier"))
     effective_from: Mapped[dt.date] = mapped_column(Date)
+    applies_from: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_start_of_effective_day)
     hourly_rate: Mapped[Decimal] = mapped_column(Money)
     billing_basis: Mapped[BillingBasis] = mapped_column(
         string_enum(BillingBasis, "billing_basis"), default=BillingBasis.BOOKED
@@ -125,6 +138,8 @@ class Charge(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
+    # An adjustment that carries a repricing of this charge after its statement was issued.
+    corrects_charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
 
     organization: Mapped[Organization] = relationship()
     lab: Mapped[Lab] = relationship()
@@ -134,6 +149,7 @@ class Charge(Base):
     service: Mapped[TestingService | None] = relationship()
     created_by: Mapped[User | None] = relationship()
     statement: Mapped[Statement | None] = relationship(back_populates="charges")
+    corrects: Mapped[Charge | None] = relationship(remote_side=[id])
 
     @property
     def is_billed(self) -> bool:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from labbook.billing.models import BillingBasis, RateCard
+from labbook.billing.models import BillingBasis, Charge, RateCard
 
 FEN = Decimal("0.01")
 MINUTE = dt.timedelta(minutes=1)
@@ -58,15 +58,27 @@ class TimePrice:
     amount: Decimal
 
 
+def _price(basis: BillingBasis, *, booked: int, actual: int | None, rounding: int,
+           minimum: int, hourly_rate: Decimal, share_percent: int) -> TimePrice:
+    minutes = billed_minutes(basis, booked, actual, rounding=rounding, minimum=minimum)
+    return TimePrice(basis=basis, booked_minutes=booked, actual_minutes=actual,
+                     rounding_minutes=rounding, minimum_minutes=minimum, billed_minutes=minutes,
+                     hourly_rate=hourly_rate, share_percent=share_percent,
+                     amount=time_amount(minutes, hourly_rate, share_percent))
+
+
 def price_time(card: RateCard, *, booked: int, actual: int | None,
                basis: BillingBasis | None = None, share_percent: int = 100) -> TimePrice:
     """Price instrument time on ``card``; ``basis`` overrides the card's (no-shows and late
     cancellations are billed on the booked time)."""
-    basis = basis or card.billing_basis
-    minutes = billed_minutes(basis, booked, actual, rounding=card.rounding_minutes,
-                             minimum=card.minimum_minutes)
-    return TimePrice(basis=basis, booked_minutes=booked, actual_minutes=actual,
-                     rounding_minutes=card.rounding_minutes,
-                     minimum_minutes=card.minimum_minutes, billed_minutes=minutes,
-                     hourly_rate=card.hourly_rate, share_percent=share_percent,
-                     amount=time_amount(minutes, card.hourly_rate, share_percent))
+    return _price(basis or card.billing_basis, booked=booked, actual=actual,
+                  rounding=card.rounding_minutes, minimum=card.minimum_minutes,
+                  hourly_rate=card.hourly_rate, share_percent=share_percent)
+
+
+def reprice_time(charge: Charge, *, booked: int, actual: int | None) -> TimePrice:
+    """Price ``charge``'s time again on the terms it was first priced with (basis, rate,
+    increment, minimum, share), whatever rate cards were made or changed since."""
+    return _price(charge.basis, booked=booked, actual=actual, rounding=charge.rounding_minutes,
+                  minimum=charge.minimum_minutes, hourly_rate=charge.unit_price,
+                  share_percent=charge.share_percent)

@@ -43,7 +43,7 @@ from labbook.billing.models import (
     Statement,
     StatementState,
 )
-from labbook.billing.pricing import FEN, TimePrice, price_time, whole_minutes
+from labbook.billing.pricing import FEN, TimePrice, price_time, reprice_time, whole_minutes
 from labbook.booking.models import Booking
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked
@@ -126,10 +126,23 @@ def _add_charge(session: Session, charge: Charge, **source: int) -> Charge:
     return charge
 
 
-def rate_card_for(booking: Booking) -> RateCard | None:
-    """The rate card of the booking's organization's tier in force on its booked day."""
-    day = to_lab_time(booking.start_at).date()
-    return booking.instrument.current_rate(booking.organization.tier, day)
+def rate_card_for(session: Session, booking: Booking) -> RateCard | None:
+    """The rate card of the booking's organization's tier in force at its booked start.
+
+    A card applies from the start of its first day, or from the moment it was entered when it
+    was made effective that same day. Should the tier have had no card yet at the booked start,
+    the first card that applied on the booked day prices it.
+    """
+    cards = select(RateCard).where(RateCard.instrument_id == booking.instrument_id,
+                                   RateCard.tier == booking.organization.tier)
+    in_force = session.scalars(
+        cards.where(RateCard.applies_from <= booking.start_at)
+        .order_by(RateCard.effective_from.desc(), RateCard.applies_from.desc()).limit(1)).first()
+    if in_force is not None:
+        return in_force
+    return session.scalars(
+        cards.where(RateCard.effective_from == to_lab_time(booking.start_at).date())
+        .order_by(RateCard.applies_from).limit(1)).first()
 
 
 def _booked_minutes(booking: Booking) -> int:
@@ -163,11 +176,62 @@ def _add_to_total(session: Session, statement: Statement, amount: Decimal) -> No
     session.expire(statement, ["total"])
 
 
+def _reprice(session: Session, charge: Charge, booking: Booking, *,
+             now: dt.datetime) -> Charge:
+    """Price ``charge`` again after the booking's times changed, on the terms it was first
+    priced with. Unbilled or on a draft, the line changes (and the draft's total with it); on
+    an issued or paid statement it stays as issued, and the difference becomes an adjustment
+    for the organization's next statement."""
+    price = reprice_time(charge, booked=_booked_minutes(booking),
+                         actual=_actual_minutes(booking))
+    statement = None if charge.statement_id is None else \
+        locked(session, Statement, charge.statement_id)
+    if statement is not None and statement.state != StatementState.DRAFT:
+        _correct_billed_charge(session, charge, statement, price, now=now)
+        return charge
+    before = charge.amount
+    _apply_time_price(charge, price)
+    if charge.amount != before:
+        if statement is not None:
+            _add_to_total(session, statement, charge.amount - before)
+        record(session, None, charge, "reprice", at=now, old_amount=str(before),
+               new_amount=str(charge.amount), statement_id=charge.statement_id)
+    return charge
+
+
+def _correct_billed_charge(session: Session, charge: Charge, statement: Statement,
+                           price: TimePrice, *, now: dt.datetime) -> Charge | None:
+    """The adjustment that brings what was billed for ``charge`` (its line on ``statement``
+    and earlier corrections) to ``price``; None when nothing is owed either way."""
+    billed = charge.amount + session.scalar(
+        select(func.coalesce(func.sum(Charge.amount), 0))
+        .where(Charge.corrects_charge_id == charge.id))
+    if price.amount == billed:
+        return None
+    correction = Charge(kind=ChargeKind.ADJUSTMENT, organization_id=charge.organization_id,
+                        lab_id=charge.lab_id, instrument_id=charge.instrument_id,
+                        rate_card_id=charge.rate_card_id, corrects_charge_id=charge.id,
+                        occurred_at=now, period=period_of(now), tier=charge.tier, reason="",
+                        created_at=now)
+    _apply_time_price(correction, price)
+    correction.amount = price.amount - billed
+    session.add(correction)
+    session.flush()
+    record(session, None, correction, "correct", at=now, corrects_charge_id=charge.id,
+           statement_id=statement.id, billed=str(billed), new_amount=str(price.amount),
+           amount=str(correction.amount))
+    return correction
+
+
 def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
                     now: dt.datetime) -> Charge | None:
-    card = rate_card_for(booking)
+    """Charge ``booking`` once; a charge it already has keeps the terms it was priced with."""
+    charge = _locked_charge(session, booking_id=booking.id)
+    if charge is not None:
+        return _reprice(session, charge, booking, now=now) if charge.kind == kind else charge
+    card = rate_card_for(session, booking)
     if card is None:
-        log.warning("booking %s: no %s rate card for %s on its day; nothing charged",
+        log.warning("booking %s: no %s rate card for %s at its start; nothing charged",
                     booking.id, booking.organization.tier.value, booking.instrument.code)
         return None
     booked = _booked_minutes(booking)
@@ -177,17 +241,6 @@ def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
         share = card.no_show_percent if kind == ChargeKind.NO_SHOW else card.late_cancel_percent
         price = price_time(card, booked=booked, actual=None, basis=BillingBasis.BOOKED,
                            share_percent=share)
-    charge = _locked_charge(session, booking_id=booking.id)
-    if charge is not None:
-        if charge.is_billed or charge.kind != kind:
-            return charge
-        before = charge.amount
-        _apply_time_price(charge, price)
-        charge.rate_card_id = card.id
-        if charge.amount != before:
-            record(session, None, charge, "reprice", at=now, old_amount=str(before),
-                   new_amount=str(charge.amount))
-        return charge
     if price.amount == 0:
         return None
     charge = Charge(kind=kind, organization_id=booking.organization_id,
@@ -637,7 +690,9 @@ def _locked_instrument(session: Session, instrument_id: int) -> Instrument:
 
 def add_rate_card(session: Session, actor: User, instrument: Instrument, values: RateCardInput,
                   *, now: dt.datetime) -> RateCard:
-    """A new rate card for one tier: the price of bookings from its date on (lab time)."""
+    """A new rate card for one tier: the price of bookings that start from its date on (lab
+    time). A card made effective today applies from now on: bookings that started earlier
+    today keep the card that was in force at their start."""
     instrument = _locked_instrument(session, instrument.id)
     if not can_edit_rates(actor, instrument):
         raise PermissionDenied(_("Only admins and the lab's managers change rates."),
@@ -645,7 +700,9 @@ def add_rate_card(session: Session, actor: User, instrument: Instrument, values:
     problems = _rate_card_problems(session, instrument, values, to_lab_time(now).date())
     if problems:
         raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
-    card = RateCard(instrument_id=instrument.id, **values.__dict__)
+    start_of_day = dt.datetime.combine(values.effective_from, dt.time(), tzinfo=LAB_TZ)
+    card = RateCard(instrument_id=instrument.id, applies_from=max(start_of_day, now),
+                    **values.__dict__)
     session.add(card)
     session.flush()
     session.expire(instrument, ["rate_cards"])
@@ -656,7 +713,7 @@ def add_rate_card(session: Session, actor: User, instrument: Instrument, values:
 
 def withdraw_rate_card(session: Session, actor: User, card: RateCard, *,
                        now: dt.datetime) -> None:
-    """Remove a rate card that has not started yet."""
+    """Remove a rate card that has not started yet and priced nothing."""
     card_id = card.id
     _locked_instrument(session, card.instrument_id)
     card = locked(session, RateCard, card_id)
@@ -665,7 +722,8 @@ def withdraw_rate_card(session: Session, actor: User, card: RateCard, *,
     if not can_edit_rates(actor, card.instrument):
         raise PermissionDenied(_("Only admins and the lab's managers change rates."),
                                code="not_lab_manager")
-    if card.effective_from <= to_lab_time(now).date():
+    priced = session.scalar(select(Charge.id).where(Charge.rate_card_id == card.id).limit(1))
+    if card.effective_from <= to_lab_time(now).date() or priced is not None:
         raise Conflict(_("This rate card is already in force; add a new one instead."),
                        code="rate_card_in_force")
     record(session, actor, card, "withdraw", at=now, instrument_id=card.instrument_id,

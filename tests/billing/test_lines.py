@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 from flask_babel import force_locale
+from sqlalchemy import select
 
 from labbook.accounts.models import PriceTier
 from labbook.billing import services as billing
 from labbook.billing.lines import computation, describe, kind_label, line_date, money
-from labbook.billing.models import BillingBasis, ChargeKind
+from labbook.billing.models import BillingBasis, Charge, ChargeKind, StatementState
 from labbook.booking.models import BookingState
 from labbook.extensions import db
 from tests.factories import (
@@ -36,7 +37,8 @@ def _english():
 
 def booking_charge(rate: str, minutes: int, *, kind: ChargeKind = ChargeKind.USAGE,
                    basis: BillingBasis = BillingBasis.BOOKED, rounding: int = 15,
-                   minimum: int = 0, used: int | None = None, share: int = 50):
+                   minimum: int = 0, used: int | None = None, share: int = 50,
+                   **booking: object):
     instrument = create_instrument(code="XRD-01", name_en="X-ray diffractometer",
                                    name_zh="X射线衍射仪", rates={PriceTier.EXTERNAL: Decimal(rate)})
     card = instrument.rate_cards[0]
@@ -45,7 +47,7 @@ def booking_charge(rate: str, minutes: int, *, kind: ChargeKind = ChargeKind.USA
     start = lab_time(DAY, 9)
     booking = create_booking(instrument=instrument, start_at=start,
                              end_at=start + dt.timedelta(minutes=minutes),
-                             state=BookingState.COMPLETED)
+                             state=BookingState.COMPLETED, **booking)
     if used is not None:
         booking.checked_in_at = start
         booking.checked_out_at = start + dt.timedelta(minutes=used)
@@ -132,6 +134,25 @@ def test_a_late_charge_on_a_later_statement_is_labelled_with_its_month():
     create_statement([late], period="2026-11")
     assert line_date(late) == dt.date(2026, 10, 31)
     assert describe(late) == "Adjustment: Late (late charge of 2026-10)"
+
+
+def test_a_correction_after_issue_says_what_it_corrects_and_how():
+    charge = booking_charge("60.00", 120, basis=BillingBasis.ACTUAL, used=30)
+    statement = create_statement([charge], number="LB-2026-000007", period="2026-11")
+    statement.state = StatementState.ISSUED
+    booking = charge.booking
+    booking.checked_out_at = booking.checked_in_at + dt.timedelta(minutes=90)
+    db.session.commit()
+    billing.charge_completed_booking(db.session, booking, now=NOW)
+    db.session.commit()
+    correction = db.session.scalars(select(Charge).where(Charge.corrects_charge_id == charge.id)
+                                    ).one()
+    assert describe(correction) == ("Correction of XRD-01 X-ray diffractometer, "
+                                    "2026-11-02 09:00–11:00, billed on statement "
+                                    "LB-2026-000007")
+    assert computation(correction) == ("90 min used → 90 min billed (15-min increments) "
+                                       "× ¥60.00/h = ¥90.00, less ¥30.00 billed before "
+                                       "= ¥60.00")
 
 
 def test_money_puts_the_sign_before_the_currency():

@@ -194,6 +194,131 @@ def test_a_price_change_mid_month_applies_from_its_date_on():
     assert [c.amount for c in charges()] == [Decimal("100.00"), Decimal("120.00")]
 
 
+def card_from(day: dt.date, rate: str, *, entered: dt.datetime, instrument=None,
+              basis: BillingBasis = BillingBasis.ACTUAL) -> RateCard:
+    """An admin's new external-tier card from ``day``, entered at ``entered``."""
+    with write_transaction(db.session):
+        return billing.add_rate_card(db.session, create_admin(), instrument,
+                                     billing.RateCardInput(
+                                         tier=PriceTier.EXTERNAL, effective_from=day,
+                                         hourly_rate=Decimal(rate), billing_basis=basis,
+                                         rounding_minutes=15, minimum_minutes=0,
+                                         no_show_percent=100, late_cancel_percent=50),
+                                     now=entered)
+
+
+def correct(booking, manager, *, minutes: int, now: dt.datetime) -> None:
+    with write_transaction(db.session):
+        bookings.correct_actual_times(db.session, manager, booking,
+                                      checked_in_at=booking.start_at,
+                                      checked_out_at=booking.start_at
+                                      + dt.timedelta(minutes=minutes),
+                                      reason="forgot to check out", now=now)
+
+
+def test_a_card_made_effective_today_leaves_an_earlier_charge_of_the_day_on_its_card():
+    instrument = instrument_at("60.00", billing_basis=BillingBasis.ACTUAL, rounding_minutes=15)
+    manager = create_manager(instrument.lab)
+    start = lab_time(OCT_12, 9)
+    booking = create_booking(instrument=instrument, start_at=start,
+                             end_at=start + dt.timedelta(hours=2))
+    use(booking, start, start + dt.timedelta(minutes=30))
+    first_card = charges()[0].rate_card_id
+    card_from(OCT_12, "120.00", entered=lab_time(OCT_12, 11), instrument=instrument)
+
+    correct(booking, manager, minutes=90, now=lab_time(OCT_12, 12))
+    [charge] = charges()
+    assert (charge.billed_minutes, charge.unit_price, charge.amount) \
+        == (90, Decimal("60.00"), Decimal("90.00"))
+    assert charge.rate_card_id == first_card
+
+
+def test_a_card_made_effective_today_prices_the_bookings_that_start_after_it_was_made():
+    instrument = instrument_at("60.00")
+    card_from(OCT_12, "120.00", entered=lab_time(OCT_12, 11), instrument=instrument,
+              basis=BillingBasis.BOOKED)
+    user = create_user()
+    # Started before the new card was entered, charged only after it: the card in force at
+    # the booked start prices it.
+    morning = create_booking(instrument=instrument, user=user, start_at=lab_time(OCT_12, 9),
+                             end_at=lab_time(OCT_12, 10))
+    afternoon = create_booking(instrument=instrument, user=user, start_at=lab_time(OCT_12, 14),
+                               end_at=lab_time(OCT_12, 15))
+    use(morning, lab_time(OCT_12, 9), lab_time(OCT_12, 11, 30))
+    use(afternoon, lab_time(OCT_12, 14), lab_time(OCT_12, 15))
+    assert [c.amount for c in charges()] == [Decimal("60.00"), Decimal("120.00")]
+
+
+def test_the_first_card_of_a_tier_prices_that_days_earlier_bookings_too():
+    instrument = create_instrument(rates={PriceTier.PARTNER: Decimal("10.00")})
+    card_from(OCT_12, "80.00", entered=lab_time(OCT_12, 11), instrument=instrument,
+              basis=BillingBasis.BOOKED)
+    booking = create_booking(instrument=instrument, start_at=lab_time(OCT_12, 9),
+                             end_at=lab_time(OCT_12, 10))
+    use(booking, lab_time(OCT_12, 9), lab_time(OCT_12, 11, 30))
+    assert [c.amount for c in charges()] == [Decimal("80.00")]
+
+
+def test_a_correction_of_a_line_on_a_draft_reprices_it_and_the_drafts_total():
+    instrument = instrument_at("60.00", billing_basis=BillingBasis.ACTUAL, rounding_minutes=15)
+    manager = create_manager(instrument.lab)
+    start = lab_time(OCT_12, 9)
+    booking = create_booking(instrument=instrument, start_at=start,
+                             end_at=start + dt.timedelta(hours=2))
+    use(booking, start, start + dt.timedelta(minutes=30))
+    [statement] = close("2026-10").statements
+    correct(booking, manager, minutes=90, now=AFTER_OCTOBER)
+    [charge] = charges()
+    assert (charge.statement_id, charge.amount) == (statement.id, Decimal("90.00"))
+    db.session.refresh(statement)
+    assert statement.total == Decimal("90.00")
+
+
+def test_a_correction_after_issue_becomes_an_adjustment_on_the_next_statement():
+    instrument = instrument_at("60.00", billing_basis=BillingBasis.ACTUAL, rounding_minutes=15)
+    manager = create_manager(instrument.lab)
+    start = lab_time(OCT_12, 9)
+    booking = create_booking(instrument=instrument, start_at=start,
+                             end_at=start + dt.timedelta(hours=2))
+    use(booking, start, start + dt.timedelta(minutes=30))
+    [october] = close("2026-10").statements
+    with write_transaction(db.session):
+        billing.issue_statement(db.session, create_admin(), october, now=AFTER_OCTOBER)
+
+    correct(booking, manager, minutes=90, now=lab_time(NOV_3, 9))
+    correct(booking, manager, minutes=60, now=lab_time(NOV_3, 10))
+    line, *corrections = charges()
+    # The issued statement and its line are as they were issued.
+    assert (line.statement_id, line.actual_minutes, line.amount) \
+        == (october.id, 30, Decimal("30.00"))
+    db.session.refresh(october)
+    assert october.total == Decimal("30.00") == sum(c.amount for c in october.charges)
+    # Each correction bills the difference to what was billed before, on the next statement.
+    assert [(c.kind, c.corrects_charge_id, c.statement_id, c.period, c.amount)
+            for c in corrections] == [
+        (ChargeKind.ADJUSTMENT, line.id, None, "2026-11", Decimal("60.00")),
+        (ChargeKind.ADJUSTMENT, line.id, None, "2026-11", Decimal("-30.00"))]
+    assert [c.actual_minutes for c in corrections] == [90, 60]
+    [november] = close("2026-11", now=AFTER_NOVEMBER).statements
+    db.session.refresh(november)
+    assert november.total == Decimal("30.00")
+    assert line.amount + november.total == Decimal("60.00")  # what 60 minutes cost
+
+
+def test_a_correction_after_issue_that_changes_no_price_adds_nothing():
+    instrument = instrument_at("60.00")  # billed on the booked time
+    manager = create_manager(instrument.lab)
+    start = lab_time(OCT_12, 9)
+    booking = create_booking(instrument=instrument, start_at=start,
+                             end_at=start + dt.timedelta(hours=1))
+    use(booking, start, start + dt.timedelta(minutes=30))
+    [october] = close("2026-10").statements
+    with write_transaction(db.session):
+        billing.issue_statement(db.session, create_admin(), october, now=AFTER_OCTOBER)
+    correct(booking, manager, minutes=50, now=lab_time(NOV_3, 9))
+    assert len(charges()) == 1
+
+
 def test_a_completed_service_request_is_charged_its_quote():
     service = create_service(express_surcharge_percent=50)
     manager = create_manager(service.lab)
@@ -517,6 +642,23 @@ def test_a_rate_card_with_the_same_start_is_refused_and_a_future_one_withdrawn()
         billing.withdraw_rate_card(db.session, manager, card, now=now)
     db.session.rollback()
     assert db.session.get(RateCard, card.id) is None
+
+
+def test_a_card_that_priced_a_charge_cannot_be_withdrawn():
+    instrument = create_instrument(rates={PriceTier.EXTERNAL: Decimal("60.00")})
+    manager = create_manager(instrument.lab)
+    tomorrow = dt.date(2026, 11, 4)
+    card = card_from(tomorrow, "90.00", entered=lab_time(NOV_3, 9), instrument=instrument,
+                     basis=BillingBasis.BOOKED)
+    # Cancelled late, the day before: charged on the card in force at the booked start.
+    booking = create_booking(instrument=instrument, start_at=lab_time(tomorrow, 9),
+                             end_at=lab_time(tomorrow, 10))
+    with write_transaction(db.session):
+        bookings.cancel_booking(db.session, booking.user, booking, now=lab_time(NOV_3, 20))
+    assert [(c.rate_card_id, c.amount) for c in charges()] == [(card.id, Decimal("45.00"))]
+    with pytest.raises(Conflict) as refused, write_transaction(db.session):
+        billing.withdraw_rate_card(db.session, manager, card, now=lab_time(NOV_3, 21))
+    assert refused.value.code == "rate_card_in_force"
 
 
 def test_a_manager_who_is_also_the_billing_contact_sees_only_their_labs_lines_of_a_draft():
