@@ -7,7 +7,7 @@ import enum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, true
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.accounts.passwords import fingerprint
@@ -135,6 +135,13 @@ class Qualification(Base):
     """A user is trained on an instrument, granted by one of its lab's managers."""
 
     __tablename__ = "qualifications"
+    # At most one record in force per user and instrument: a new grant revokes the one before,
+    # and two grants at the same moment cannot both write one.
+    __table_args__ = (
+        Index("uq_qualifications_unrevoked", "user_id", "instrument_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

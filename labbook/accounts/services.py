@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,7 +30,7 @@ from labbook.accounts.models import (
 from labbook.accounts.uscc import InvalidUSCC, normalize_uscc
 from labbook.audit.services import record
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import write_transaction
+from labbook.core.engine import lock, write_transaction
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.pagination import Page, paginate
 from labbook.ratelimit import digest, forget, hit, lab_clock, wait
@@ -82,6 +83,26 @@ def _taken(session: Session, column: Any, value: Any, owner: Any = None) -> bool
     return session.scalar(query) is not None
 
 
+def _saved_unless_taken(session: Session, refusals: dict[str, ValidationError]) -> None:
+    """Write what is pending, turning the unique column a racing writer took first into its
+    refusal.
+
+    ``_taken`` answers for the rows already committed; two requests adding the same name at the
+    same moment both pass it on PostgreSQL, and the unique constraint stops the second here.
+    ``refusals`` maps the column names of those constraints to what to say.
+    """
+    try:
+        session.flush()
+    except IntegrityError as error:
+        # PostgreSQL names the constraint (uq_users_email); SQLite the column (users.email).
+        diagnosis = getattr(error.orig, "diag", None)
+        clash = getattr(diagnosis, "constraint_name", None) or str(error.orig)
+        for column, refusal in refusals.items():
+            if column in clash:
+                raise refusal from None
+        raise
+
+
 def _organization_name(session: Session, name: str,
                        organization: Organization | None = None) -> str:
     name = name.strip()
@@ -91,8 +112,16 @@ def _organization_name(session: Session, name: str,
     if len(name) > limit:
         raise _fail("name", _("At most %(n)d characters.", n=limit))
     if _taken(session, Organization.name, name, organization):
-        raise _fail("name", _("An organization named %(name)s already exists.", name=name))
+        raise _name_taken(name)
     return name
+
+
+def _name_taken(name: str) -> ValidationError:
+    return _fail("name", _("An organization named %(name)s already exists.", name=name))
+
+
+def _uscc_taken(code: str) -> ValidationError:
+    return _fail("uscc", _("An organization with code %(code)s already exists.", code=code))
 
 
 def _organization_uscc(session: Session, uscc: str,
@@ -103,7 +132,7 @@ def _organization_uscc(session: Session, uscc: str,
         raise _fail("uscc", _("The unified social credit code is invalid: %(reason)s",
                               reason=str(exc))) from None
     if _taken(session, Organization.uscc, code, organization):
-        raise _fail("uscc", _("An organization with code %(code)s already exists.", code=code))
+        raise _uscc_taken(code)
     return code
 
 
@@ -163,8 +192,8 @@ def create_organization(session: Session, *, name: str, uscc: str, tier: PriceTi
                                 status=OrganizationStatus.ACTIVE,
                                 weekly_quota_hours=_weekly_quota(weekly_quota_hours))
     session.add(organization)
+    _saved_unless_taken(session, {"uscc": _uscc_taken(code), "name": _name_taken(name)})
     if now is not None:
-        session.flush()
         record(session, actor, organization, "create", at=now, to_state=organization.status.value,
                name=name, uscc=code, tier=tier.value, weekly_quota_hours=weekly_quota_hours)
     return organization
@@ -182,8 +211,11 @@ def update_organization(session: Session, actor: User | None, organization: Orga
     """Change an organization's name, credit code, status, price tier, weekly quota (None: no
     quota) or billing contact (None: nobody; else an active member), audited.
 
-    ``actor`` is None when an operator acts from the command line.
+    ``actor`` is None when an operator acts from the command line. The organization's row is
+    read afresh under a lock first, so that two admins changing it at once are applied one
+    after the other, each on what the other left.
     """
+    lock(session, organization)
     if actor is not None:
         _require_admin(actor)
     changes: dict[str, Any] = {}
@@ -201,14 +233,19 @@ def update_organization(session: Session, actor: User | None, organization: Orga
     if weekly_quota_hours is not _UNCHANGED:
         changes["weekly_quota_hours"] = _weekly_quota(weekly_quota_hours)
     if billing_contact is not _UNCHANGED:
+        if billing_contact is not None:
+            lock(session, billing_contact)
         if billing_contact is not None and (billing_contact.organization_id != organization.id
                                             or not billing_contact.is_active):
             raise _fail("billing_contact", _("The billing contact must be an active member of "
                                              "the organization."))
         changes["billing_contact"] = billing_contact
     status_before = organization.status
-    changed = _apply_changes(organization, changes)
+    with session.no_autoflush:  # the flush below turns a clash into the form's message
+        changed = _apply_changes(organization, changes)
     if changed:
+        _saved_unless_taken(session, {"uscc": _uscc_taken(organization.uscc),
+                                      "name": _name_taken(organization.name)})
         record(session, actor, organization, "update", at=now,
                from_state=status_before.value if "status" in changed else None,
                to_state=organization.status.value if "status" in changed else None,
@@ -229,8 +266,12 @@ def _user_email(session: Session, email: str, user: User | None = None) -> str:
     if user is not None:
         clash = clash.where(User.id != user.id)
     if session.scalar(clash) is not None:
-        raise _fail("email", _("A user with the email %(email)s already exists.", email=email))
+        raise _email_taken(email)
     return email
+
+
+def _email_taken(email: str) -> ValidationError:
+    return _fail("email", _("A user with the email %(email)s already exists.", email=email))
 
 
 def _user_name(name: str) -> str:
@@ -286,8 +327,8 @@ def create_user(session: Session, *, email: str, name: str, password: str | None
                 organization=organization, managed_labs=labs, locale=locale,
                 password_hash=hash_password(password or secrets.token_urlsafe(32)))
     session.add(user)
+    _saved_unless_taken(session, {"email": _email_taken(email)})
     if now is not None:
-        session.flush()
         record(session, actor, user, "create", at=now, to_state="active", email=email,
                role=role.value, organization=_audit_value(organization),
                labs=_audit_value(labs))
@@ -368,8 +409,9 @@ def update_user(session: Session, actor: User, user: User, *, now: dt.datetime, 
     """An admin changes an account: its address, name, organization, role and labs managed.
 
     Admins cannot take their own admin role away, so that there is always one left to give it
-    back.
+    back. The account's row is read afresh under a lock first.
     """
+    lock(session, user)
     _require_admin(actor)
     changes = {"email": _user_email(session, email, user), "name": _user_name(name),
                "phone": phone.strip(), "organization": organization,
@@ -382,8 +424,10 @@ def update_user(session: Session, actor: User, user: User, *, now: dt.datetime, 
     limit = User.__table__.c.phone.type.length
     if len(changes["phone"]) > limit:
         raise _fail("phone", _("At most %(n)d characters.", n=limit))
-    changed = _apply_changes(user, changes)
+    with session.no_autoflush:  # the flush below turns a clash into the form's message
+        changed = _apply_changes(user, changes)
     if changed:
+        _saved_unless_taken(session, {"email": _email_taken(user.email)})
         record(session, actor, user, "update", at=now, changes=changed)
     return user
 
@@ -391,7 +435,9 @@ def update_user(session: Session, actor: User, user: User, *, now: dt.datetime, 
 def set_user_active(session: Session, actor: User, user: User, *, active: bool,
                     now: dt.datetime) -> bool:
     """Let an account sign in again, or stop it: a deactivated account cannot sign in, and its
-    API tokens and calendar feeds stop working. Returns whether anything changed."""
+    API tokens and calendar feeds stop working. Returns whether anything changed: not when the
+    account's row, read afresh under a lock, already is so."""
+    lock(session, user)
     _require_admin(actor)
     if not active and user.id == actor.id:
         raise _fail("is_active", _("You cannot deactivate your own account."))
@@ -411,6 +457,7 @@ def hand_over_password_reset(session: Session, actor: User, user: User, *, secre
     It works once, until ``max_age`` seconds have passed or the password is changed. The audit
     log records that a link was made, never the link itself.
     """
+    lock(session, user)
     _require_admin(actor)
     if not user.is_active:
         raise _fail("is_active", _("The account is deactivated: activate it first."))
@@ -441,19 +488,39 @@ def set_locale(user: User, locale: str) -> None:
 # -- qualifications ---------------------------------------------------------------------------
 
 
-def grant_qualification(session: Session, actor: User, user: User, instrument: Instrument, *,
-                        now: dt.datetime, expires_at: dt.datetime | None = None
-                        ) -> Qualification:
-    """Record that ``user`` is trained on ``instrument``; replaces an earlier valid grant."""
+@dataclass(frozen=True)
+class Grant:
+    """The training record in force after a grant. ``is_new`` is False when the very same
+    record (same user, instrument and expiry) was in force already, and nothing was written."""
+
+    qualification: Qualification
+    is_new: bool
+
+
+def _require_trainer(actor: User, instrument: Instrument) -> None:
     if not actor.manages(instrument.lab):
         raise PermissionDenied(_("Only the lab's managers grant qualifications."))
+
+
+def _grant(session: Session, actor: User, user: User, instrument: Instrument, *,
+           now: dt.datetime, expires_at: dt.datetime | None) -> Grant:
+    """Grant, on ``user``'s row that the caller holds under a lock: a second grant of the same
+    record waits for the first, then finds it instead of writing another."""
     if expires_at is not None and expires_at <= now:
         raise _fail("expires_at", _("The expiry must be in the future."))
-    for earlier in session.scalars(select(Qualification).where(
-            Qualification.user_id == user.id, Qualification.instrument_id == instrument.id,
-            Qualification.revoked_at.is_(None))):
+    in_force = session.scalars(
+        select(Qualification).where(Qualification.user_id == user.id,
+                                    Qualification.instrument_id == instrument.id,
+                                    Qualification.revoked_at.is_(None))
+        .with_for_update().execution_options(populate_existing=True)).all()
+    for earlier in in_force:
+        # Its expiry is in the future like the new one's, so it is valid now.
+        if earlier.expires_at == expires_at:
+            return Grant(earlier, is_new=False)
+    for earlier in in_force:
         earlier.revoked_at = now
         earlier.revoked_by_id = actor.id
+    session.flush()  # out of the unique index of records in force before the new one goes in
     qualification = Qualification(user=user, instrument=instrument, granted_by_id=actor.id,
                                   granted_at=now, expires_at=expires_at)
     session.add(qualification)
@@ -461,7 +528,17 @@ def grant_qualification(session: Session, actor: User, user: User, instrument: I
     record(session, actor, qualification, "grant", at=now, user_id=user.id,
            instrument_id=instrument.id,
            expires_at=expires_at.isoformat() if expires_at else None)
-    return qualification
+    return Grant(qualification, is_new=True)
+
+
+def grant_qualification(session: Session, actor: User, user: User, instrument: Instrument, *,
+                        now: dt.datetime, expires_at: dt.datetime | None = None
+                        ) -> Qualification:
+    """Record that ``user`` is trained on ``instrument``. A grant with another expiry replaces
+    the record in force; the same grant again leaves it as it is."""
+    _require_trainer(actor, instrument)
+    lock(session, user)
+    return _grant(session, actor, user, instrument, now=now, expires_at=expires_at).qualification
 
 
 #: What separates the addresses of a list: commas, semicolons (also the Chinese ones), blanks.
@@ -474,6 +551,35 @@ def parse_emails(text: str) -> list[str]:
                               for email in _EMAIL_SEPARATORS.split(text or "") if email))
 
 
+def _grant_by_email(session: Session, actor: User, emails: list[str], instrument: Instrument,
+                    *, now: dt.datetime, expires_at: dt.datetime | None,
+                    field: str = "email") -> list[Grant]:
+    """Grant to the accounts with ``emails``, all or nothing (``field`` names the input that
+    holds them).
+
+    Whether ``actor`` may grant on ``instrument`` is settled before any address is looked up,
+    so that the answer to anybody else is the same for every address, with an account or
+    without. The accounts' rows are locked in id order, so that two training sessions with
+    people in common wait for each other instead of deadlocking.
+    """
+    _require_trainer(actor, instrument)
+    emails = [normalize_email(email) for email in emails]
+    if not emails:
+        raise _fail(field, _("Give at least one email address."))
+    users = {user.email: user for user in session.scalars(
+        select(User).where(User.email.in_(emails)).order_by(User.id)
+        .with_for_update().execution_options(populate_existing=True))}
+    unknown = [email for email in emails if email not in users]
+    if unknown:
+        problems = [Problem("unknown_user", _("Nobody has an account with the email "
+                                              "%(email)s.", email=email), field=field)
+                    for email in unknown]
+        raise ValidationError(" ".join(p.message for p in problems), code="unknown_user",
+                              problems=problems)
+    return [_grant(session, actor, users[email], instrument, now=now, expires_at=expires_at)
+            for email in emails]
+
+
 def grant_qualifications(session: Session, actor: User, emails: list[str],
                          instrument: Instrument, *, now: dt.datetime,
                          expires_at: dt.datetime | None = None) -> list[Qualification]:
@@ -481,20 +587,18 @@ def grant_qualifications(session: Session, actor: User, emails: list[str],
 
     All or nothing: when an address has no account, nobody's record is written.
     """
-    if not actor.manages(instrument.lab):
-        raise PermissionDenied(_("Only the lab's managers grant qualifications."))
-    emails = [normalize_email(email) for email in emails]
-    if not emails:
-        raise _fail("email", _("Give at least one email address."))
-    users = {user.email: user for user in session.scalars(
-        select(User).where(User.email.in_(emails)))}
-    unknown = [email for email in emails if email not in users]
-    if unknown:
-        problems = [Problem("invalid", _("Nobody has an account with the email %(email)s.",
-                                         email=email), field="email") for email in unknown]
-        raise ValidationError(" ".join(p.message for p in problems), problems=problems)
-    return [grant_qualification(session, actor, users[email], instrument, now=now,
-                                expires_at=expires_at) for email in emails]
+    return [grant.qualification for grant in _grant_by_email(
+        session, actor, emails, instrument, now=now, expires_at=expires_at)]
+
+
+def grant_qualification_by_email(session: Session, actor: User, email: str,
+                                 instrument: Instrument, *, now: dt.datetime,
+                                 expires_at: dt.datetime | None = None) -> Grant:
+    """``grant_qualification`` to the account with the address ``email``, given as the API's
+    ``user_email``: a caller who may not grant is told so whatever the address."""
+    [grant] = _grant_by_email(session, actor, [email], instrument, now=now,
+                              expires_at=expires_at, field="user_email")
+    return grant
 
 
 def get_qualification(session: Session, actor: User, qualification_id: int) -> Qualification:
@@ -534,6 +638,9 @@ def qualifications_for(session: Session, actor: User, *, now: dt.datetime,
 
 def revoke_qualification(session: Session, actor: User, qualification: Qualification, *,
                          now: dt.datetime) -> None:
+    """End a training record now; one already revoked (a moment ago by another manager, say)
+    stays as it is, with one audit event."""
+    lock(session, qualification)
     if not actor.manages(qualification.instrument.lab):
         raise PermissionDenied(_("Only the lab's managers revoke qualifications."))
     if qualification.revoked_at is not None:
@@ -547,9 +654,10 @@ def revoke_qualification(session: Session, actor: User, qualification: Qualifica
 def revoke_qualifications(session: Session, actor: User, qualification_ids: list[int], *,
                           now: dt.datetime) -> list[Qualification]:
     """Revoke several training records at once; one not found among the labs ``actor``
-    manages revokes none."""
+    manages revokes none. They are locked in id order, so that two managers revoking the same
+    records wait for each other instead of deadlocking."""
     qualifications = [get_qualification(session, actor, qualification_id)
-                      for qualification_id in dict.fromkeys(qualification_ids)]
+                      for qualification_id in sorted(set(qualification_ids))]
     for qualification in qualifications:
         revoke_qualification(session, actor, qualification, now=now)
     return qualifications
@@ -623,6 +731,7 @@ def get_api_token(session: Session, actor: User, token_id: int) -> ApiToken:
 
 
 def revoke_api_token(session: Session, actor: User, token: ApiToken, *, now: dt.datetime) -> None:
+    lock(session, token)
     if token.user_id != actor.id:
         raise NotFound(_("No such token."))
     if token.revoked_at is None:
@@ -717,8 +826,11 @@ def _invalid_reset_link(message: str) -> ValidationError:
 
 
 def user_for_password_reset(session: Session, token: str, *, secret_key: str,
-                            max_age: int) -> User:
-    """The active user ``token`` lets set a new password; ValidationError if it does not."""
+                            max_age: int, for_update: bool = False) -> User:
+    """The active user ``token`` lets set a new password; ValidationError if it does not.
+
+    ``for_update`` reads the user's row afresh under a lock, for deciding to change it.
+    """
     try:
         user_id, fingerprint = passwords.read_reset_token(token, secret_key, max_age)
     except SignatureExpired:
@@ -726,7 +838,8 @@ def user_for_password_reset(session: Session, token: str, *, secret_key: str,
                                     "new one.")) from None
     except BadSignature:
         user_id, fingerprint = None, ""
-    user = session.get(User, user_id) if user_id is not None else None
+    user = session.get(User, user_id, with_for_update=for_update,
+                       populate_existing=for_update) if user_id is not None else None
     if user is None or not user.is_active \
             or not passwords.token_matches(user.password_hash, fingerprint):
         raise _invalid_reset_link(_("This link to set a new password is not valid or has "
@@ -739,9 +852,11 @@ def reset_password(session: Session, token: str, password: str, *, secret_key: s
     """Set the password of the user ``token`` was made for; the token then stops working.
 
     The failed sign-ins counted under ``lockout`` are forgotten: a locked-out user can get back
-    in this way.
+    in this way. The user's row is read under a lock, so that the same link sent twice at once
+    sets one password and refuses the other.
     """
-    user = user_for_password_reset(session, token, secret_key=secret_key, max_age=max_age)
+    user = user_for_password_reset(session, token, secret_key=secret_key, max_age=max_age,
+                                   for_update=True)
     check_password_policy(password, email=user.email, name=user.name)
     user.password_hash = hash_password(password)
     record(session, user, user, "reset_password", at=now)

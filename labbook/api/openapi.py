@@ -181,7 +181,8 @@ SCHEMAS: dict[str, Any] = {
                        "instrument_id": {"type": "integer"},
                        "granted_at": {"type": "string", "format": "date-time"},
                        "expires_at": {"type": ["string", "null"], "format": "date-time"},
-                       "revoked_at": {"type": ["string", "null"], "format": "date-time"}}},
+                       "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+                       "already_granted": {"type": "boolean"}}},
     "Blackout": {
         "type": "object", "required": ["id", "start", "end", "reason"],
         "properties": {"id": {"type": "integer"},
@@ -458,12 +459,18 @@ PATHS: dict[str, Any] = {
     "/qualifications": {"post": {
         "summary": "Record that a user is trained on an instrument (its lab's managers)",
         "operationId": "grantQualification", "security": BEARER,
+        "description": "A grant with another expiry replaces the record in force (201). The "
+                       "same grant again changes nothing and answers 200 with the record in "
+                       "force, `already_granted: true`. A caller who does not manage the "
+                       "instrument's lab gets 403 whatever the address; an address without an "
+                       "account is 422 `unknown_user`.",
         "requestBody": _json_body({"type": "object", "required": ["user_email", "instrument_id"],
                                    "properties": {
                                        "user_email": {"type": "string"},
                                        "instrument_id": {"type": "integer"},
                                        "expires_at": {"type": "string", "format": "date-time"}}}),
         "responses": {"201": _json(_ref("Qualification"), "Created"),
+                      "200": _json(_ref("Qualification"), "Already granted: nothing changed"),
                       **_problem_responses(401, 403, 404, 422)},
     }},
     "/qualifications/{qualification_id}": {"delete": {

@@ -22,7 +22,7 @@ from labbook.booking.models import Booking, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
-from labbook.core.errors import NotFound, Problem, ValidationError
+from labbook.core.errors import NotFound, Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
 
@@ -253,15 +253,12 @@ def grant_qualification():
     expires_at = fields.datetime("expires_at", required=False)
     fields.done()
     instrument = _instrument_or_404(instrument_id)
-    user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
-    if user is None:
-        message = _("No user with the email %(email)s.", email=email)
-        raise ValidationError(message, problems=[Problem("unknown_user", message,
-                                                         field="user_email")])
     with write_transaction(db.session):
-        qualification = accounts.grant_qualification(db.session, actor, user, instrument,
-                                                     now=utcnow(), expires_at=expires_at)
-    return qualification_json(qualification), 201
+        grant = accounts.grant_qualification_by_email(db.session, actor, email, instrument,
+                                                      now=utcnow(), expires_at=expires_at)
+    # The same grant again is answered with the record already in force.
+    return {**qualification_json(grant.qualification),
+            "already_granted": not grant.is_new}, 201 if grant.is_new else 200
 
 
 def qualification_json(qualification: Qualification) -> dict[str, Any]:

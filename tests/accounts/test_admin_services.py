@@ -1,5 +1,5 @@
 """The admins' account services: organizations, users, reset links, and training records in
-bulk."""
+bulk; changes decided on the row as it is now, and names taken by a racing request."""
 
 import datetime as dt
 
@@ -8,11 +8,13 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from labbook.accounts import services as accounts
-from labbook.accounts.models import Qualification, Role
+from labbook.accounts.models import Organization, OrganizationStatus, Qualification, Role, User
 from labbook.audit.models import AuditEvent
+from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from tests.factories import (
+    another_session,
     create_admin,
     create_instrument,
     create_lab,
@@ -20,6 +22,7 @@ from tests.factories import (
     create_organization,
     create_user,
     make_uscc,
+    reload,
 )
 
 NOW = dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.UTC)
@@ -195,3 +198,108 @@ def test_a_training_session_for_several_people_is_all_or_nothing():
     with pytest.raises(NotFound):
         accounts.revoke_qualifications(db.session, create_manager(create_lab()),
                                        [granted[0].id], now=NOW)
+
+
+# -- changes decided on the row as it is, not as the admin's page read it ------------------------
+
+
+def audit_actions(obj) -> list[str]:
+    db.session.rollback()
+    return list(db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.object_type == obj.__tablename__, AuditEvent.object_id == obj.id)
+        .order_by(AuditEvent.id)))
+
+
+def test_deactivating_an_account_another_admin_deactivated_meanwhile_records_it_once():
+    admin, colleague, user = create_admin(), create_admin(), create_user()
+    with another_session() as other:
+        accounts.set_user_active(other, other.get(User, colleague.id), other.get(User, user.id),
+                                 active=False, now=NOW)
+
+    with write_transaction(db.session):
+        changed = accounts.set_user_active(db.session, admin, user, active=False, now=NOW)
+
+    assert changed is False
+    assert audit_actions(user) == ["deactivate"]
+
+
+def test_an_edit_another_admin_already_made_is_not_recorded_again():
+    admin, colleague, user = create_admin(), create_admin(), create_user(name="Wang Fang")
+    values = user_values(user, name="Wang Fang-Li")
+    with another_session() as other:
+        accounts.update_user(other, other.get(User, colleague.id), other.get(User, user.id),
+                             now=NOW, **{**values, "organization": other.get(
+                                 Organization, user.organization_id), "labs": []})
+
+    with write_transaction(db.session):
+        accounts.update_user(db.session, admin, user, now=NOW, **values)
+
+    assert audit_actions(user) == ["update"]
+
+
+def test_suspending_an_organization_suspended_meanwhile_records_it_once():
+    admin, colleague, organization = create_admin(), create_admin(), create_organization()
+    with another_session() as other:
+        accounts.update_organization(other, other.get(User, colleague.id),
+                                     other.get(Organization, organization.id), now=NOW,
+                                     status=OrganizationStatus.SUSPENDED)
+
+    with write_transaction(db.session):
+        accounts.update_organization(db.session, admin, organization, now=NOW,
+                                     status=OrganizationStatus.SUSPENDED)
+
+    assert reload(organization).is_suspended
+    assert audit_actions(organization) == ["update"]
+
+
+def test_a_billing_contact_deactivated_meanwhile_is_refused():
+    admin, colleague = create_admin(), create_admin()
+    organization = create_organization()
+    contact = create_user(organization=organization)
+    with another_session() as other:
+        accounts.set_user_active(other, other.get(User, colleague.id),
+                                 other.get(User, contact.id), active=False, now=NOW)
+
+    with pytest.raises(ValidationError) as refused, write_transaction(db.session):
+        accounts.update_organization(db.session, admin, organization, now=NOW,
+                                     billing_contact=contact)
+
+    assert field_of(refused) == "billing_contact"
+    assert reload(organization).billing_contact_id is None
+
+
+# -- a name or address taken by a request that overtook the check --------------------------------
+
+
+@pytest.fixture
+def overtaken(monkeypatch):
+    """The uniqueness checks see nothing: another request took the value since they looked."""
+    monkeypatch.setattr(accounts, "_taken", lambda *_args: False)
+    monkeypatch.setattr(accounts, "_user_email",
+                        lambda _session, email, _user=None: accounts.normalize_email(email))
+
+
+@pytest.mark.usefixtures("overtaken")
+@pytest.mark.parametrize("field", ["name", "uscc"])
+def test_an_organization_name_or_code_taken_meanwhile_is_a_clear_refusal(field):
+    taken = create_organization()
+    values = {"name": "Henan New Materials", "uscc": make_uscc(9876),
+              field: getattr(taken, field)}
+    with pytest.raises(ValidationError) as refused, write_transaction(db.session):
+        accounts.create_organization(db.session, tier="external", actor=create_admin(),
+                                     now=NOW, **values)
+    assert field_of(refused) == field
+    assert "already exists" in refused.value.message
+
+
+@pytest.mark.usefixtures("overtaken")
+def test_an_email_address_taken_meanwhile_is_a_clear_refusal():
+    taken = create_user()
+    admin, user = create_admin(), create_user()
+    with pytest.raises(ValidationError) as created, write_transaction(db.session):
+        accounts.create_user(db.session, email=taken.email, name="Zhou Min", password=None,
+                             organization=taken.organization, actor=admin, now=NOW)
+    with pytest.raises(ValidationError) as changed, write_transaction(db.session):
+        accounts.update_user(db.session, admin, user, now=NOW,
+                             **user_values(user, email=taken.email.upper()))
+    assert field_of(created) == field_of(changed) == "email"

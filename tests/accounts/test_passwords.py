@@ -7,10 +7,11 @@ from flask_babel import force_locale
 
 from labbook.accounts import passwords
 from labbook.accounts import services as accounts
+from labbook.core.engine import write_transaction
 from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from tests.factories import PASSWORD, create_organization, create_user, reload
+from tests.factories import PASSWORD, another_session, create_organization, create_user, reload
 
 SECRET = "a-secret-key-for-these-tests-0123456789"
 
@@ -182,3 +183,21 @@ def test_resets_per_address_are_limited():
     assert all(_request(user.email, "2 per hour") is not None for _ in range(2))
     assert _request(user.email, "2 per hour") is None
     assert _request(create_user().email, "2 per hour") is not None
+
+
+def test_the_same_link_sent_twice_at_once_sets_one_password():
+    user = create_user()
+    token = _token(_reset(user))
+    # Both forms were shown: the link was valid for each.
+    assert accounts.user_for_password_reset(db.session, token, secret_key=SECRET,
+                                            max_age=3600) is user
+    with another_session() as other:
+        accounts.reset_password(other, token, "the-first-new-pass-1", secret_key=SECRET,
+                                max_age=3600, lockout="5 per 15 minutes", now=utcnow())
+
+    with pytest.raises(ValidationError) as refused, write_transaction(db.session):
+        accounts.reset_password(db.session, token, "the-second-new-pass-2", secret_key=SECRET,
+                                max_age=3600, lockout="5 per 15 minutes", now=utcnow())
+
+    assert refused.value.code == "invalid_reset_link"
+    assert accounts.authenticate(db.session, user.email, "the-first-new-pass-1") is not None
