@@ -1,8 +1,9 @@
-"""HTTP security headers on every response, and the answer to a form without its CSRF token."""
+"""HTTP security headers on every response, pages a signed-in browser must not keep, and the
+answer to a form without its CSRF token."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, g, render_template, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -34,6 +35,26 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def forbid_storing_signed_in_pages(response: Response) -> Response:
+    """What a signed-in user sees is not kept by the browser or a proxy: after signing out, the
+    back button or the next person at a shared computer must not find it in a cache.
+
+    Static files are the same for everybody and stay cacheable. A response that declares
+    itself ``private`` keeps its own rules (a calendar feed, revalidated by ETag).
+    """
+    if request.endpoint == "static" or (request.endpoint or "").endswith(".static"):
+        return response
+    if response.cache_control.private:
+        return response
+    # Flask-Login keeps the user it loaded in g; when the request never asked for it, the
+    # session says whether someone is signed in. Loading it here could fail after the very
+    # error (a database that is down) this response reports.
+    user = g.get("_login_user")
+    if user.is_authenticated if user is not None else "_user_id" in session:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _wants_json() -> bool:
     return request.is_json or request.accept_mimetypes.best_match(
         ["text/html", "application/json"]) == "application/json"
@@ -52,4 +73,5 @@ def csrf_refused(error: CSRFError) -> Response | tuple[str, int]:
 
 def register(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.after_request(forbid_storing_signed_in_pages)
     app.register_error_handler(CSRFError, csrf_refused)

@@ -23,6 +23,7 @@ from labbook import create_app
 from labbook.accounts.models import User
 from labbook.config import TestingConfig
 from labbook.extensions import db, limiter
+from tests.factories import session_id
 
 
 def _database_url(tmp_dir: str) -> str:
@@ -161,8 +162,9 @@ def make_app(app: Flask, database_url: str) -> Iterator[Callable[..., Flask]]:
 @pytest.fixture
 def login_as(client: FlaskClient) -> Callable[[User], FlaskClient]:
     def login(user: User) -> FlaskClient:
+        signed_in = session_id(user)
         with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = signed_in
             session["_fresh"] = True
         return client
 

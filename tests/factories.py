@@ -214,6 +214,16 @@ def another_session() -> Iterator[Session]:
         yield session
 
 
+def session_id(user: User) -> str:
+    """What a browser's session keeps once ``user`` has signed in: a new sign-in of theirs."""
+    from labbook.accounts.services import start_login_session
+
+    start_login_session(db.session, user, lifetime=dt.timedelta(days=1),
+                        now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    return user.get_id()
+
+
 def bearer(user: User) -> dict[str, str]:
     """Authorization headers with a fresh API token of ``user``."""
     from labbook.accounts.services import create_api_token

@@ -51,6 +51,7 @@ from tests.factories import (
     create_user,
     lab_time,
     next_weekday,
+    session_id,
 )
 
 ROLES = ("anon", "res_b", "billing_b", "other_mgr", "res_a", "mgr", "admin")
@@ -211,10 +212,11 @@ def _query(scene: Scene) -> dict[str, str]:
 
 def _request(client, scene: Scene, role: str, method: str, url: str, *, api: bool,
              body: dict[str, Any] | None = None):
+    signed_in = session_id(scene.users[role]) if role != "anon" and not api else None
     with client.session_transaction() as session:
         session.clear()
-        if role != "anon" and not api:
-            session["_user_id"] = scene.users[role].get_id()
+        if signed_in is not None:
+            session["_user_id"] = signed_in
             session["_fresh"] = True
     headers = scene.bearer(role) if api else {}
     kwargs: dict[str, Any] = {"headers": headers}

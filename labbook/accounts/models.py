@@ -113,10 +113,23 @@ class User(UserMixin, Base):
     def price_tier(self) -> PriceTier | None:
         return self.organization.tier if self.organization else None
 
+    #: The secret of the sign-in (``LoginSession``) this object stands for in a web request:
+    #: set when the user signs in and when a session cookie is read back, None otherwise.
+    login_secret = None
+
+    # Flask-Login's mixin compares users by ``get_id``, which names a sign-in, not an account.
+    # A session holds one object per row, so identity is what equality means here.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
     def get_id(self) -> str:
-        """What a sign-in session (and a "remember me" cookie) keeps of the user: the id and a
-        fingerprint of the password, so that a new password signs the account out everywhere."""
-        return f"{self.id}.{fingerprint(self.password_hash)}"
+        """What a sign-in session (and a "remember me" cookie) keeps of the user: the id, a
+        fingerprint of the password, so that a new password signs the account out everywhere,
+        and the secret of this sign-in, so that signing out ends it for whoever copied it."""
+        if self.login_secret is None:
+            raise RuntimeError(f"{self!r} has not signed in: start a login session first")
+        return f"{self.id}.{fingerprint(self.password_hash)}.{self.login_secret}"
 
     def manages(self, lab: Lab) -> bool:
         return self.manages_lab_id(lab.id)
@@ -178,3 +191,20 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class LoginSession(Base):
+    """One sign-in of a user in one browser, named by its session and "remember me" cookies.
+
+    Signing out deletes it, and with it whatever those cookies still say, wherever they were
+    copied to; the user's other sign-ins (another browser, a phone) go on. Only a SHA-256 hash
+    of the secret the cookies carry is stored.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from labbook.accounts import passwords
 from labbook.accounts.models import (
     ApiToken,
+    LoginSession,
     Organization,
     OrganizationStatus,
     PriceTier,
@@ -434,9 +435,9 @@ def update_user(session: Session, actor: User, user: User, *, now: dt.datetime, 
 
 def set_user_active(session: Session, actor: User, user: User, *, active: bool,
                     now: dt.datetime) -> bool:
-    """Let an account sign in again, or stop it: a deactivated account cannot sign in, and its
-    API tokens and calendar feeds stop working. Returns whether anything changed: not when the
-    account's row, read afresh under a lock, already is so."""
+    """Let an account sign in again, or stop it: a deactivated account cannot sign in, is
+    signed out everywhere, and its API tokens and calendar feeds stop working. Returns whether
+    anything changed: not when the account's row, read afresh under a lock, already is so."""
     lock(session, user)
     _require_admin(actor)
     if not active and user.id == actor.id:
@@ -444,6 +445,8 @@ def set_user_active(session: Session, actor: User, user: User, *, active: bool,
     if user.is_active == active:
         return False
     user.is_active = active
+    if not active:
+        end_every_login_session(session, user)
     record(session, actor, user, "activate" if active else "deactivate", at=now,
            from_state="inactive" if active else "active",
            to_state="active" if active else "inactive")
@@ -853,12 +856,73 @@ def reset_password(session: Session, token: str, password: str, *, secret_key: s
 
     The failed sign-ins counted under ``lockout`` are forgotten: a locked-out user can get back
     in this way. The user's row is read under a lock, so that the same link sent twice at once
-    sets one password and refuses the other.
+    sets one password and refuses the other. Every sign-in of the account ends.
     """
     user = user_for_password_reset(session, token, secret_key=secret_key, max_age=max_age,
                                    for_update=True)
     check_password_policy(password, email=user.email, name=user.name)
     user.password_hash = hash_password(password)
+    end_every_login_session(session, user)
     record(session, user, user, "reset_password", at=now)
     forget(lockout, *_failures_key(user.email))
     return user
+
+
+# -- sign-in sessions -------------------------------------------------------------------------
+
+#: How a session cookie names a sign-in (see ``User.get_id``): the user's id, the fingerprint
+#: of their password and the sign-in's secret.
+_SESSION_ID = re.compile(r"([0-9]{1,18})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})")
+
+
+def start_login_session(session: Session, user: User, *, lifetime: dt.timedelta,
+                        now: dt.datetime) -> LoginSession:
+    """A new sign-in of ``user``, which lasts until it is signed out or ``lifetime`` has
+    passed; ``user.get_id()`` names it from now on. The user's expired sign-ins are cleared."""
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id,
+                                               LoginSession.expires_at <= now))
+    secret = secrets.token_urlsafe(32)
+    login = LoginSession(user_id=user.id, secret_hash=_token_hash(secret), created_at=now,
+                         expires_at=now + lifetime)
+    session.add(login)
+    user.login_secret = secret
+    return login
+
+
+@cache
+def _user_by_login_secret():
+    # Built once: every signed-in page runs it.
+    return (select(User).join(LoginSession, LoginSession.user_id == User.id)
+            .where(User.id == bindparam("user_id"),
+                   LoginSession.secret_hash == bindparam("secret_hash"),
+                   LoginSession.expires_at > bindparam("now"), User.is_active.is_(True)))
+
+
+def user_for_login_session(session: Session, session_id: str, *,
+                           now: dt.datetime) -> User | None:
+    """The user whose sign-in ``session_id`` names, or None: once that sign-in was signed out
+    or has expired, the account deactivated or its password changed."""
+    match = _SESSION_ID.fullmatch(session_id)
+    if match is None:
+        return None
+    user_id, password, secret = match.groups()
+    user = session.scalar(_user_by_login_secret(), {
+        "user_id": int(user_id), "secret_hash": _token_hash(secret), "now": now})
+    if user is None or not passwords.token_matches(user.password_hash, password):
+        return None
+    user.login_secret = secret
+    return user
+
+
+def end_login_session(session: Session, user: User) -> None:
+    """Sign out of the sign-in ``user`` stands for: its cookies stop working wherever they
+    are, the user's other sign-ins go on."""
+    if user.login_secret is not None:
+        session.execute(delete(LoginSession).where(
+            LoginSession.secret_hash == _token_hash(user.login_secret)))
+        user.login_secret = None
+
+
+def end_every_login_session(session: Session, user: User) -> None:
+    """Sign ``user`` out everywhere."""
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlsplit
 
 from flask import (
@@ -18,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_DURATION
 
 from labbook.accounts import services as accounts
 from labbook.accounts.forms import (
@@ -29,7 +31,6 @@ from labbook.accounts.forms import (
     ResetPasswordForm,
 )
 from labbook.accounts.models import User
-from labbook.accounts.passwords import token_matches
 from labbook.core.engine import write_transaction
 from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
@@ -45,15 +46,17 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """The user a session belongs to (see ``User.get_id``): none once the account is
-    deactivated or its password has changed since the session began."""
-    user_id, _dot, password = session_id.partition(".")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or not token_matches(user.password_hash, password):
-        return None
-    return user
+    """The user a session or "remember me" cookie belongs to (see ``User.get_id``)."""
+    return accounts.user_for_login_session(db.session, session_id, now=utcnow())
+
+
+def _sign_in_lifetime(remember: bool) -> dt.timedelta:
+    """How long a sign-in may last on the server: as long as its "remember me" cookie, or else
+    as long as a session."""
+    config = current_app.config
+    lifetime = config.get("REMEMBER_COOKIE_DURATION", COOKIE_DURATION) if remember \
+        else config["PERMANENT_SESSION_LIFETIME"]
+    return lifetime if isinstance(lifetime, dt.timedelta) else dt.timedelta(seconds=lifetime)
 
 
 @login_manager.unauthorized_handler
@@ -110,6 +113,9 @@ def login():
                                           "disabled."))
         else:
             session.pop("locale", None)
+            with write_transaction(db.session):
+                accounts.start_login_session(db.session, user, now=utcnow(),
+                                             lifetime=_sign_in_lifetime(form.remember.data))
             login_user(user, remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(safe_next(form.next.data, landing_page(user)))
@@ -183,6 +189,8 @@ def reset_password(token: str):
 @bp.post("/logout")
 @login_required
 def logout():
+    with write_transaction(db.session):
+        accounts.end_login_session(db.session, current_user._get_current_object())
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("catalogue.home"))

@@ -1,4 +1,4 @@
-"""one unrevoked qualification per user and instrument
+"""login sessions that signing out deletes; one unrevoked qualification per user and instrument
 
 Revision ID: 0008
 Revises: 0007
@@ -19,6 +19,19 @@ UNREVOKED = sa.text('revoked_at IS NULL')
 
 
 def upgrade():
+    op.create_table('login_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('secret_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_login_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_sessions')),
+    sa.UniqueConstraint('secret_hash', name=op.f('uq_login_sessions_secret_hash'))
+    )
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
+
     # Two grants that raced may have left two records in force: the newer one stays, the older
     # ones end when it was granted.
     op.execute("""
@@ -41,3 +54,8 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('qualifications', schema=None) as batch_op:
         batch_op.drop_index('uq_qualifications_unrevoked')
+
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))
+
+    op.drop_table('login_sessions')
