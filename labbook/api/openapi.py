@@ -684,6 +684,14 @@ SCHEMAS |= {
                     "share_percent": {"type": "integer", "minimum": 0, "maximum": 100},
                     "samples": NULLABLE_INT,
                     "surcharge": {"oneOf": [{"type": "null"}, MONEY]}}},
+            "booked_by": {"oneOf": [{"type": "null"}, {
+                "type": "object", "properties": {"id": {"type": "integer"},
+                                                 "name": {"type": "string"}}}],
+                          "description": "Who booked the instrument time or requested the "
+                                         "test the line bills; null for an adjustment"},
+            "project_ref": {"type": "string",
+                            "description": "The project or PO reference given with the "
+                                           "booking, printed on the statement; empty if none"},
             "corrects_charge_id": {"type": ["integer", "null"],
                                    "description": "For an adjustment that corrects a line of "
                                                   "an issued statement (actual times changed "

@@ -24,7 +24,7 @@ from labbook.billing.exports import (
     statement_csv,
     statement_xlsx,
 )
-from labbook.billing.lines import computation, describe, line_date
+from labbook.billing.lines import booked_by, computation, describe, line_date, project_ref
 from labbook.billing.models import (
     BillingBasis,
     Charge,
@@ -40,10 +40,6 @@ from labbook.extensions import db
 from labbook.i18n import localized
 
 E = TypeVar("E", bound=enum.Enum)
-CHARGE_LOADS = (selectinload(Charge.lab), selectinload(Charge.organization),
-                selectinload(Charge.instrument), selectinload(Charge.service),
-                selectinload(Charge.booking), selectinload(Charge.statement),
-                selectinload(Charge.created_by))
 
 
 def _optional(value: Any) -> str | None:
@@ -51,7 +47,8 @@ def _optional(value: Any) -> str | None:
 
 
 def charge_json(charge: Charge) -> dict[str, Any]:
-    """One charge line: what it is, how it was computed and what it costs."""
+    """One charge line: what it is, who booked it, how it was computed and what it costs."""
+    person = booked_by(charge)
     return {
         "id": charge.id,
         "kind": charge.kind.value,
@@ -80,6 +77,8 @@ def charge_json(charge: Charge) -> dict[str, Any]:
             "samples": charge.samples,
             "surcharge": _optional(charge.surcharge),
         },
+        "booked_by": None if person is None else {"id": person.id, "name": person.name},
+        "project_ref": project_ref(charge),
         "corrects_charge_id": charge.corrects_charge_id,
         "reason": charge.reason,
         "amount": str(charge.amount),
@@ -165,7 +164,7 @@ def list_statements():
         state=enum_arg("state", StatementState))
     statements, total = page_of(query.options(
         selectinload(Statement.organization),
-        selectinload(Statement.charges).options(*CHARGE_LOADS)), page, per_page)
+        selectinload(Statement.charges).options(*services.LINE_LOADS)), page, per_page)
     return {"items": [statement_json(s, actor) for s in statements], "total": total,
             "page": page, "per_page": per_page}
 
@@ -257,7 +256,7 @@ def list_charges():
     query = services.visible_charges(
         db.session, actor, lab_ids=[lab.id] if lab else None, period=period,
         organization_id=_organization_arg(), unbilled=bool_arg("unbilled"))
-    charges, total = page_of(query.options(*CHARGE_LOADS), page, per_page)
+    charges, total = page_of(query.options(*services.LINE_LOADS), page, per_page)
     return {"items": [charge_json(charge) for charge in charges], "total": total,
             "page": page, "per_page": per_page}
 

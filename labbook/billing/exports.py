@@ -1,7 +1,8 @@
 """A statement as a table, and that table as CSV and XLSX.
 
 Both files carry the statement's heading (number, organization, USCC, period, state), one row
-per line, a subtotal per lab and a total. Amounts stay numbers (Decimal in the table, plain
+per line (with who booked it and the project or PO reference given), a subtotal per lab and a
+total. Amounts stay numbers (Decimal in the table, plain
 numbers in CSV, numeric cells in XLSX) so that a spreadsheet can add them up; only text is
 guarded against being read as a formula. ``labbook.core.tables`` writes both files, as it does
 the reports'.
@@ -14,7 +15,14 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from labbook.billing.labels import STATE_LABELS
-from labbook.billing.lines import computation, describe, kind_label, line_date
+from labbook.billing.lines import (
+    booked_by,
+    computation,
+    describe,
+    kind_label,
+    line_date,
+    project_ref,
+)
 from labbook.billing.models import Charge, ChargeKind, Statement
 from labbook.billing.services import lab_subtotals
 from labbook.core.tables import Cell, Column, Kind, Table, to_csv, to_xlsx
@@ -37,6 +45,8 @@ def _columns() -> list[Column]:
             Column("lab", _("Lab"), width=10),
             Column("kind", _("Kind"), width=14),
             Column("description", _("Description"), width=48, wrap=True),
+            Column("booked_by", _("Booked or requested by"), width=16),
+            Column("project_ref", _("Project or PO reference"), width=20, wrap=True),
             Column("computation", _("Computation"), width=60, wrap=True),
             Column("quantity", _("Quantity"), Kind.COUNT, width=10),
             Column("unit", _("Unit"), width=8),
@@ -58,12 +68,14 @@ def _quantity(charge: Charge) -> tuple[int | None, str, Decimal | None]:
 def _line_row(charge: Charge) -> tuple[Cell, ...]:
     quantity, unit, price = _quantity(charge)
     share = None if charge.kind == ChargeKind.ADJUSTMENT else charge.share_percent
+    person = booked_by(charge)
     return (line_date(charge), charge.lab.code, kind_label(charge.kind), describe(charge),
+            person.name if person else None, project_ref(charge) or None,
             computation(charge), quantity, unit, price, share, charge.amount)
 
 
 def _sum_row(label: str, amount: Decimal) -> tuple[Cell, ...]:
-    return (None, None, None, label, None, None, None, None, None, amount)
+    return (None, None, None, label, None, None, None, None, None, None, None, amount)
 
 
 def statement_table(statement: Statement, lines: list[Charge]) -> Table:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -19,6 +20,9 @@ from labbook.core.time import to_lab_time
 from labbook.i18n import localized
 from labbook.web import format_money
 
+if TYPE_CHECKING:
+    from labbook.accounts.models import User
+
 
 def money(amount: Decimal) -> str:
     """``¥1,234.50``, with the sign in front of the currency for credits (``-¥12.50``)."""
@@ -27,6 +31,24 @@ def money(amount: Decimal) -> str:
 
 def kind_label(kind: ChargeKind) -> str:
     return str(KIND_LABELS[kind])
+
+
+def booked_by(charge: Charge) -> User | None:
+    """Who booked the instrument time or requested the test that ``charge`` bills (for a
+    correction: that of the line it corrects); None for an adjustment."""
+    source = charge.corrects or charge
+    if source.booking is not None:
+        return source.booking.user
+    if source.service_request is not None:
+        return source.service_request.requester
+    return None
+
+
+def project_ref(charge: Charge) -> str:
+    """The project or PO reference given with the booking ``charge`` bills, printed on the
+    statement as the booking form promises ("" when there is none)."""
+    source = charge.corrects or charge
+    return source.booking.project_ref if source.booking is not None else ""
 
 
 def line_date(charge: Charge) -> dt.date:

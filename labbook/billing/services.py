@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import gettext as _
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, PriceTier, User
@@ -67,6 +67,19 @@ FIRST_PERIOD, LAST_PERIOD = "2000-01", "2099-12"
 #: An amount as people and programs write it: digits, an optional sign and decimal point.
 #: ``Decimal`` alone would also take "1_000", "1e3", full-width digits, "NaN" and "Infinity".
 AMOUNT_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+#: What printing a charge line reads besides the charge: loaded with it, not line by line.
+LINE_LOADS = (
+    selectinload(Charge.lab), selectinload(Charge.organization), selectinload(Charge.instrument),
+    selectinload(Charge.service), selectinload(Charge.statement),
+    selectinload(Charge.created_by),
+    selectinload(Charge.booking).selectinload(Booking.user),
+    selectinload(Charge.service_request).selectinload(ServiceRequest.requester),
+    selectinload(Charge.corrects).options(selectinload(Charge.statement),
+                                          selectinload(Charge.instrument),
+                                          selectinload(Charge.booking).selectinload(Booking.user)),
+)
 
 
 # -- months -------------------------------------------------------------------------------------
@@ -492,7 +505,8 @@ def visible_lines(actor: User, statement: Statement) -> list[Charge]:
 
 
 def get_statement(session: Session, actor: User, statement_id: int) -> Statement:
-    statement = session.get(Statement, statement_id)
+    statement = session.get(Statement, statement_id,
+                            options=[selectinload(Statement.charges).options(*LINE_LOADS)])
     if statement is None or not can_view_statement(actor, statement):
         raise NotFound(_("No statement with id %(id)d.", id=statement_id))
     return statement

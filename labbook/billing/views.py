@@ -88,6 +88,7 @@ def billing_labels() -> dict[str, Any]:
     return {"statement_state_labels": STATE_LABELS, "tier_labels": TIER_LABELS,
             "basis_labels": BASIS_LABELS, "describe_line": line_texts.describe,
             "line_computation": line_texts.computation, "line_date": line_texts.line_date,
+            "line_booked_by": line_texts.booked_by, "line_project_ref": line_texts.project_ref,
             "signed_money": line_texts.money}
 
 
@@ -389,7 +390,7 @@ def charges():
             if filters.lab.data else [lab.id for lab in labs]
         query = services.unbilled_charges(db.session, actor, lab_ids=chosen,
                                           period=filters.period.data or None)
-        page = db.paginate(query, page=_page_number(),
+        page = db.paginate(query.options(*services.LINE_LOADS), page=_page_number(),
                            per_page=current_app.config["UI_PER_PAGE"], error_out=False)
         totals = _lab_totals(query)
     else:

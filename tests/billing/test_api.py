@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
 from labbook.audit.models import AuditEvent
+from labbook.billing import services as billing
 from labbook.billing.models import (
     BillingBasis,
     Charge,
@@ -172,6 +173,26 @@ def test_the_statement_document(client, world):
     assert line["amount"] == "250.50" and line["lab"] == "FOOD"
     assert line["description"] and line["computation"]["text"].endswith("250.50")
     assert data["csv_url"].endswith(f"/statements/{world.statement_b.id}.csv")
+
+
+def test_a_booking_line_says_who_booked_it_and_the_project_reference(client, world):
+    instrument = create_instrument(lab=world.nem, rates={PriceTier.EXTERNAL: Decimal("60.00")})
+    start = lab_time(dt.date(2026, 11, 9), 9)
+    booker = create_user(name="李雷")
+    booking = create_booking(instrument=instrument, user=booker, start_at=start,
+                             end_at=start + dt.timedelta(hours=1),
+                             state=BookingState.COMPLETED, project_ref="PO-2026-118")
+    charge = billing.charge_completed_booking(db.session, booking, now=start)
+    db.session.commit()
+    statement = create_statement([charge])
+    [line] = client.get(f"/api/v1/statements/{statement.id}",
+                        headers=world.headers["admin"]).json["lines"]
+    assert line["booked_by"] == {"id": booker.id, "name": "李雷"}
+    assert line["project_ref"] == "PO-2026-118"
+    assert line["corrects_charge_id"] is None
+    adjustment = client.get(f"/api/v1/statements/{world.statement_a.id}",
+                            headers=world.headers["admin"]).json["lines"][0]
+    assert (adjustment["booked_by"], adjustment["project_ref"]) == (None, "")
 
 
 def test_statement_exports_are_attachments(client, world):

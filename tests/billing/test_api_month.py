@@ -182,7 +182,7 @@ def test_a_worked_month_through_the_api(client, clock):
     exported = client.get(f"/api/v1/statements/{statement_id}.csv", headers=contact_h)
     rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
     assert rows[-1][-1] == "1360.63"
-    assert sum(Decimal(row[-1]) for row in rows if len(row) == 10 and row[0][:4] == "2026") \
+    assert sum(Decimal(row[-1]) for row in rows if len(row) == 12 and row[0][:4] == "2026") \
         == Decimal("1360.63")
 
     # A correction after issuing is a new line on the next statement, not a change.

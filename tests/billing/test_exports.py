@@ -11,14 +11,20 @@ import pytest
 from flask_babel import force_locale
 from openpyxl import load_workbook
 
+from labbook.billing import services as billing
 from labbook.billing.exports import statement_csv, statement_table, statement_xlsx
 from labbook.billing.models import ChargeKind
+from labbook.booking.models import BookingState
+from labbook.extensions import db
 from tests.factories import (
+    create_booking,
     create_charge,
+    create_instrument,
     create_lab,
     create_organization,
     create_service,
     create_statement,
+    create_user,
     lab_time,
 )
 
@@ -57,7 +63,7 @@ def test_the_table_groups_by_lab_with_subtotals_and_a_total(statement):
     assert len(rows) == 5 and list(table.subtotals) == [1, 4]
     food, nem_credit, nem_charge = rows[0], rows[2], rows[3]
     assert food[:3] == (dt.date(2026, 11, 20), "FOOD", "Testing service")
-    assert food[5:] == (5, "samples", Decimal("120.00"), 100, Decimal("900.00"))
+    assert food[7:] == (5, "samples", Decimal("120.00"), 100, Decimal("900.00"))
     assert nem_credit[0] == dt.date(2026, 11, 2)
     assert nem_charge[-1] == Decimal("28.13")
     assert rows[1][-1] == Decimal("900.00")
@@ -130,10 +136,39 @@ def test_xlsx_reads_back_with_numbers_dates_and_no_formulas(statement):
         Decimal("15.63"), Decimal("915.63")]
     first_line = sheet.cell(row=8, column=1)
     assert first_line.is_date and first_line.value.date() == dt.date(2026, 11, 20)
-    assert sheet.cell(row=8, column=10).number_format == '"¥"#,##0.00'
-    total = sheet.cell(row=sheet.max_row, column=10)
+    assert sheet.cell(row=8, column=12).number_format == '"¥"#,##0.00'
+    total = sheet.cell(row=sheet.max_row, column=12)
     assert total.font.bold and sheet.cell(row=sheet.max_row, column=4).value == "Total"
     assert sheet.column_dimensions["D"].width > 20
+
+
+@pytest.fixture
+def booked():
+    """A statement with one line of instrument time, booked by 李雷 for a purchase order."""
+    organization = create_organization()
+    instrument = create_instrument(rates={organization.tier: Decimal("60.00")})
+    start = lab_time(dt.date(2026, 11, 2), 9)
+    booking = create_booking(instrument=instrument, start_at=start,
+                             end_at=start + dt.timedelta(hours=1),
+                             user=create_user(organization=organization, name="李雷"),
+                             state=BookingState.COMPLETED, project_ref="=PO-2026-118")
+    charge = billing.charge_completed_booking(db.session, booking, now=start)
+    db.session.commit()
+    return create_statement([charge], period="2026-11")
+
+
+def test_the_files_say_who_booked_each_line_and_the_project_reference(booked):
+    rows = read_csv(statement_csv(booked, list(booked.charges)))
+    header = rows[6]
+    line = dict(zip(header, rows[7], strict=True))
+    assert line["Booked or requested by"] == "李雷"
+    assert line["Project or PO reference"] == "'=PO-2026-118"  # text, never a formula
+    assert header[-1] == "Amount (¥)" and line["Amount (¥)"] == "60.00"
+    sheet = load_workbook(io.BytesIO(statement_xlsx(booked, list(booked.charges)))).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    line = dict(zip(values[6], values[7], strict=True))
+    assert (line["Booked or requested by"], line["Project or PO reference"]) \
+        == ("李雷", "=PO-2026-118")
 
 
 def test_xlsx_drops_control_characters_that_excel_cannot_hold():

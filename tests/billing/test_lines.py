@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from labbook.accounts.models import PriceTier
 from labbook.billing import services as billing
-from labbook.billing.lines import computation, describe, kind_label, line_date, money
+from labbook.billing.lines import (
+    booked_by,
+    computation,
+    describe,
+    kind_label,
+    line_date,
+    money,
+    project_ref,
+)
 from labbook.billing.models import BillingBasis, Charge, ChargeKind, StatementState
 from labbook.booking.models import BookingState
 from labbook.extensions import db
@@ -22,6 +30,7 @@ from tests.factories import (
     create_instrument,
     create_service,
     create_statement,
+    create_user,
     lab_time,
 )
 
@@ -136,8 +145,17 @@ def test_a_late_charge_on_a_later_statement_is_labelled_with_its_month():
     assert describe(late) == "Adjustment: Late (late charge of 2026-10)"
 
 
+def test_a_line_names_who_booked_it_and_the_project_reference_given():
+    charge = booking_charge("60.00", 60, user=create_user(name="Li Lei"),
+                            project_ref="PO-2026-118")
+    assert (booked_by(charge).name, project_ref(charge)) == ("Li Lei", "PO-2026-118")
+    adjustment = create_charge(reason="Refund")
+    assert (booked_by(adjustment), project_ref(adjustment)) == (None, "")
+
+
 def test_a_correction_after_issue_says_what_it_corrects_and_how():
-    charge = booking_charge("60.00", 120, basis=BillingBasis.ACTUAL, used=30)
+    charge = booking_charge("60.00", 120, basis=BillingBasis.ACTUAL, used=30,
+                            user=create_user(name="Li Lei"), project_ref="PO-7")
     statement = create_statement([charge], number="LB-2026-000007", period="2026-11")
     statement.state = StatementState.ISSUED
     booking = charge.booking
@@ -153,6 +171,7 @@ def test_a_correction_after_issue_says_what_it_corrects_and_how():
     assert computation(correction) == ("90 min used → 90 min billed (15-min increments) "
                                        "× ¥60.00/h = ¥90.00, less ¥30.00 billed before "
                                        "= ¥60.00")
+    assert (booked_by(correction).name, project_ref(correction)) == ("Li Lei", "PO-7")
 
 
 def test_money_puts_the_sign_before_the_currency():

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
 from labbook.audit.models import AuditEvent
+from labbook.billing import services as billing
 from labbook.billing.models import (
     Charge,
     ChargeKind,
@@ -24,11 +25,13 @@ from labbook.billing.models import (
     StatementState,
 )
 from labbook.billing.services import previous_period
+from labbook.booking.models import BookingState
 from labbook.core.time import LAB_TZ
 from labbook.extensions import db
 from tests.booking.test_views import assert_well_formed
 from tests.factories import (
     create_admin,
+    create_booking,
     create_charge,
     create_instrument,
     create_lab,
@@ -204,6 +207,21 @@ def test_the_statement_prints_on_a4(visit, issued, client):
     assert re.search(r"@page\s*{[^}]*margin:", css)
     assert re.search(r"thead\s*{\s*display:\s*table-header-group", css)
     assert "break-inside: avoid" in css and ".navbar" in css and ".no-print" in css
+
+
+def test_a_line_of_instrument_time_shows_who_booked_it_and_the_project_reference(
+        visit, people, nem, organization):
+    instrument = create_instrument(lab=nem, rates={PriceTier.EXTERNAL: Decimal("60.00")})
+    start = lab_time(dt.date(2026, 11, 9), 9)
+    booking = create_booking(instrument=instrument, user=people["researcher"], start_at=start,
+                             end_at=start + dt.timedelta(hours=1),
+                             state=BookingState.COMPLETED, project_ref="PO-2026-118")
+    charge = billing.charge_completed_booking(db.session, booking, now=start)
+    db.session.commit()
+    statement = create_statement([charge])
+    page = text(visit("admin").get(f"/statements/{statement.id}"))
+    assert "Booked by: Researcher Zhao" in page
+    assert 'Project or PO reference: <span class="spec-text">PO-2026-118</span>' in page
 
 
 # -- downloads ----------------------------------------------------------------------------------
