@@ -9,11 +9,13 @@ from typing import Any
 
 from flask import Flask, request
 from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field
+from wtforms import DateField, Field
+from wtforms.validators import ValidationError as FieldError
 
 from labbook.core.errors import DomainError
-from labbook.core.time import to_lab_time
+from labbook.core.time import is_plausible_date, to_lab_time
 from labbook.i18n import localized
 
 #: The status of a page that shows a refused HTML form again, with its error summary. A form
@@ -55,6 +57,13 @@ def url_with(**changes: Any) -> str:
 
     query = urlencode(args)
     return request.path + ("?" + query if query else "")
+
+
+def plausible_date(_form: FlaskForm, field: DateField) -> None:
+    """A date field's check that the date is one a person means, and one that can still become
+    a moment in lab time (a day near year 1 or 9999 overflows once an offset or a day is added)."""
+    if field.data is not None and not is_plausible_date(field.data):
+        raise FieldError(_l("Give a date between 2000 and 2099."))
 
 
 def show_errors(form: FlaskForm, error: DomainError,

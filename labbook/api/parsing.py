@@ -9,7 +9,12 @@ from flask import request
 from flask_babel import gettext as _
 
 from labbook.core.errors import Problem, ValidationError
-from labbook.core.time import NaiveDatetimeError, parse_aware_datetime
+from labbook.core.time import (
+    ImplausibleDatetimeError,
+    NaiveDatetimeError,
+    is_plausible_date,
+    parse_aware_datetime,
+)
 
 
 def json_body() -> dict[str, Any]:
@@ -87,15 +92,14 @@ class Fields:
             self._fail("naive_datetime", name, _(
                 "'%(name)s' has no UTC offset; add one, e.g. +08:00.", name=name))
             return None
+        except ImplausibleDatetimeError:
+            self._fail("invalid_datetime", name, _("'%(name)s' is not a plausible time.",
+                                                   name=name))
+            return None
         except ValueError:
             self._fail("invalid_datetime", name, _(
                 "'%(name)s' must be an ISO 8601 time with offset, e.g. 2026-12-01T09:00:00+08:00.",
                 name=name))
-            return None
-        if not dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= moment \
-                <= dt.datetime(2100, 1, 1, tzinfo=dt.UTC):
-            self._fail("invalid_datetime", name, _("'%(name)s' is not a plausible time.",
-                                                   name=name))
             return None
         return moment
 
@@ -106,11 +110,16 @@ class Fields:
         try:
             if not isinstance(value, str):
                 raise ValueError
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             self._fail("invalid_date", name, _("'%(name)s' must be a date like 2026-12-31.",
                                                name=name))
             return None
+        if not is_plausible_date(day):
+            self._fail("invalid_date", name, _("'%(name)s' must be a date from 2000 to 2099.",
+                                               name=name))
+            return None
+        return day
 
     def done(self) -> None:
         """Raise a 422 naming every problem found, if there was any."""

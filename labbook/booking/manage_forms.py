@@ -16,13 +16,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from labbook.booking.services import MAX_NOTE, MAX_PURPOSE
+from labbook.web import plausible_date
 
 DECISIONS = [SelectChoice("approve", _l("Approve")), SelectChoice("reject", _l("Reject"))]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 
 
 def _date_field(label, *validators) -> DateField:
-    return DateField(label, validators=list(validators),
+    return DateField(label, validators=[*validators, plausible_date],
                      invalid_value_message=_l("Enter a date like 2026-12-31."))
 
 

@@ -7,6 +7,12 @@ from zoneinfo import ZoneInfo
 
 LAB_TIMEZONE_NAME = "Asia/Shanghai"
 LAB_TZ = ZoneInfo(LAB_TIMEZONE_NAME)
+#: The dates input may name. Anything wider is a typing mistake, and near either end of the
+#: calendar (year 1, year 9999) adding a day or a UTC offset overflows Python's datetime.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+_EARLIEST_MOMENT = dt.datetime.combine(EARLIEST_DATE, dt.time(0), dt.UTC)
+_END_OF_LATEST_DAY = dt.datetime.combine(LATEST_DATE + dt.timedelta(days=1), dt.time(0), dt.UTC)
 
 
 def utcnow() -> dt.datetime:
@@ -19,16 +25,32 @@ def to_lab_time(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(LAB_TZ)
 
 
+def is_plausible_date(day: dt.date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
 def parse_aware_datetime(text: str) -> dt.datetime:
     """Parse an ISO 8601 timestamp that carries an offset, returning it in UTC.
 
-    Raises ValueError for unparsable text and NaiveDatetimeError when the offset is missing.
+    Raises ValueError for unparsable text, NaiveDatetimeError when the offset is missing and
+    ImplausibleDatetimeError for a moment outside the years 2000 to 2099 (one near year 1 or
+    9999 cannot even be converted to UTC).
     """
     value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(text)
-    return value.astimezone(dt.UTC)
+    try:
+        moment = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ImplausibleDatetimeError(text) from None
+    if not _EARLIEST_MOMENT <= moment <= _END_OF_LATEST_DAY:
+        raise ImplausibleDatetimeError(text)
+    return moment
 
 
 class NaiveDatetimeError(ValueError):
     """An ISO timestamp without a UTC offset."""
+
+
+class ImplausibleDatetimeError(ValueError):
+    """A moment outside the years 2000 to 2099, which no booking, closure or record can have."""

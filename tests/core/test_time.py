@@ -1,0 +1,46 @@
+"""Reading moments that clients send: an offset is required, and the moment must be plausible."""
+
+import datetime as dt
+
+import pytest
+
+from labbook.core.time import (
+    ImplausibleDatetimeError,
+    NaiveDatetimeError,
+    parse_aware_datetime,
+)
+
+
+def test_a_moment_with_an_offset_is_read_as_utc():
+    assert parse_aware_datetime("2026-12-01T09:00:00+08:00") \
+        == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+    assert parse_aware_datetime(" 2026-12-01T01:00:00Z ") \
+        == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+
+
+def test_a_moment_without_an_offset_is_refused():
+    with pytest.raises(NaiveDatetimeError):
+        parse_aware_datetime("2026-12-01T09:00:00")
+
+
+@pytest.mark.parametrize("text", [
+    # Near the ends of the calendar the conversion to UTC itself overflows.
+    "0001-01-01T00:00:00+08:00", "9999-12-31T22:00:00-08:00",
+    # Representable, but no booking, closure or record is from then.
+    "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+08:00", "1999-12-31T23:59:59Z",
+    "2100-01-01T00:00:01Z",
+])
+def test_a_moment_outside_the_years_2000_to_2099_is_refused_as_implausible(text):
+    with pytest.raises(ImplausibleDatetimeError):
+        parse_aware_datetime(text)
+
+
+def test_the_first_and_last_plausible_moments_are_read():
+    assert parse_aware_datetime("2000-01-01T00:00:00Z").year == 2000
+    assert parse_aware_datetime("2099-12-31T23:59:59+08:00").year == 2099
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00:00+08:00", ""])
+def test_text_that_is_no_moment_is_a_value_error(text):
+    with pytest.raises(ValueError):
+        parse_aware_datetime(text)
