@@ -9,6 +9,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from labbook.config import INSTANCE_PATH, PROJECT_ROOT, Config
+from labbook.core import ids
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
@@ -64,7 +65,7 @@ class DatabaseIdConverter(IntegerConverter):
     and then a POST to a path that also has a GET rule answered 405 instead.)
     """
 
-    MAX_ID = 2**31 - 1
+    MAX_ID = ids.MAX_ID
 
     def to_python(self, value: str) -> Any:
         number = super().to_python(value)

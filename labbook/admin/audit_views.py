@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 
 from labbook.admin.blueprint import actor, bp, require
 from labbook.admin.forms import AuditFilterForm
-from labbook.api import int_arg
+from labbook.api import page_arg
 from labbook.audit import services as audit
 from labbook.audit.models import AuditEvent
 from labbook.core.time import LAB_TZ
@@ -59,7 +59,7 @@ def audit_log():
             since=_lab_midnight(form.date_from.data) if form.date_from.data else None,
             until=_lab_midnight(form.date_to.data + dt.timedelta(days=1))
             if form.date_to.data else None)
-        page = audit.search_events(db.session, criteria, page=int_arg("page", 1))
+        page = audit.search_events(db.session, criteria, page=page_arg())
     return render_template("admin/audit.html", form=form, page=page, object_types=OBJECT_TYPES,
                            object_url=_object_url), \
         200 if page is not None else 400

@@ -24,7 +24,7 @@ from labbook.admin.forms import (
     NewServiceForm,
     ServiceForm,
 )
-from labbook.api import int_arg
+from labbook.api import page_arg
 from labbook.audit import services as audit
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import BlackoutCancelForm
@@ -88,7 +88,7 @@ def _list_filter(statuses: list[str]) -> catalogue.CatalogueFilter:
 @bp.get("/instruments")
 def instruments():
     criteria = _list_filter(list(InstrumentStatus))
-    page = catalogue.search_instruments(db.session, criteria, page=int_arg("page", 1),
+    page = catalogue.search_instruments(db.session, criteria, page=page_arg(),
                                         per_page=current_app.config["UI_PER_PAGE"])
     return render_template("admin/instruments.html", page=page, criteria=criteria,
                            labs=accounts.managed_labs(db.session, actor()),
@@ -249,7 +249,7 @@ def cancel_instrument_bookings(instrument_id: int):
 @bp.get("/services")
 def services():
     criteria = _list_filter(["active", "inactive"])
-    page = catalogue.search_services(db.session, criteria, page=int_arg("page", 1),
+    page = catalogue.search_services(db.session, criteria, page=page_arg(),
                                      per_page=current_app.config["UI_PER_PAGE"])
     return render_template("admin/services.html", page=page, criteria=criteria,
                            labs=accounts.managed_labs(db.session, actor()))

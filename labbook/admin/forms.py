@@ -35,6 +35,7 @@ from labbook.accounts.models import OrganizationStatus
 from labbook.billing.forms import TIER_LABELS, WholeNumberField, YuanField
 from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.services import MAX_STATUS_REASON
+from labbook.core.ids import database_id
 
 ORGANIZATION_STATUS_LABELS = {OrganizationStatus.ACTIVE: _l("Active"),
                               OrganizationStatus.SUSPENDED: _l("Suspended (cannot book)")}
@@ -48,10 +49,8 @@ def _strip(value: Any) -> Any:
 def _id_or_none(value: Any) -> int | None:
     """A chosen id; None for "none chosen" (and for anything that is not an id), which the
     service then refuses in its own words where a choice is needed."""
-    if isinstance(value, int):
-        return value
     try:
-        return int(value)
+        return database_id(value)
     except (TypeError, ValueError):
         return None
 
@@ -189,7 +188,7 @@ class UserForm(FlaskForm):
     phone = _text(_l("Phone"), validators=[Length(max=32)])
     organization_id = _choice(_l("Organization"))
     role = SelectField(_l("Role"), choices=_labelled(ROLE_LABELS))
-    lab_ids = SelectMultipleField(_l("Labs managed"), coerce=int, validate_choice=False,
+    lab_ids = SelectMultipleField(_l("Labs managed"), coerce=database_id, validate_choice=False,
                                   description=_l("Lab managers only."))
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
 

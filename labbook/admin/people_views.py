@@ -10,11 +10,12 @@ from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, OrganizationStatus, Role, User
 from labbook.admin.blueprint import actor, bp, require
 from labbook.admin.forms import EditOrganizationForm, OrganizationForm, UserForm
-from labbook.api import int_arg
+from labbook.api import page_arg
 from labbook.audit import services as audit
 from labbook.catalogue import services as catalogue
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, ValidationError
+from labbook.core.ids import database_id
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.i18n import localized
@@ -47,7 +48,7 @@ def organizations():
     _admin()
     q, status = request.args.get("q", ""), request.args.get("status") or None
     page = accounts.search_organizations(db.session, q=q, status=status,
-                                         page=int_arg("page", 1),
+                                         page=page_arg(),
                                          per_page=current_app.config["UI_PER_PAGE"])
     return render_template("admin/organizations.html", page=page, q=q, status=status,
                            statuses=list(OrganizationStatus))
@@ -120,9 +121,9 @@ def users():
     _admin()
     q, role = request.args.get("q", ""), request.args.get("role") or None
     active = {"yes": True, "no": False}.get(request.args.get("active", ""))
-    organization_id = request.args.get("organization", type=int)
+    organization_id = request.args.get("organization", type=database_id)
     page = accounts.search_users(db.session, q=q, role=role, is_active=active,
-                                 organization_id=organization_id, page=int_arg("page", 1),
+                                 organization_id=organization_id, page=page_arg(),
                                  per_page=current_app.config["UI_PER_PAGE"])
     return render_template("admin/users.html", page=page, q=q, role=role,
                            active=request.args.get("active", ""), roles=list(Role),
@@ -175,7 +176,7 @@ def _reset_link(admin: User, user: User, now) -> accounts.PasswordReset:
 @bp.route("/users/new", methods=["GET", "POST"])
 def new_user():
     admin = _admin()
-    organization_id = request.args.get("organization", type=int)
+    organization_id = request.args.get("organization", type=database_id)
     form = _user_form(organization_id=organization_id, role=Role.RESEARCHER.value)
     if not form.validate_on_submit():
         return _user_page(form, status=FORM_REFUSED if form.is_submitted() else 200)

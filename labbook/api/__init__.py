@@ -10,6 +10,8 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from labbook.core.errors import Problem, ValidationError
+from labbook.core.ids import MAX_ID
+from labbook.core.pagination import MAX_PAGE
 from labbook.extensions import limiter
 from labbook.ratelimit import api_client
 
@@ -37,8 +39,12 @@ def problem_response(status: int, title: str, *, code: str, detail: str | None =
     return response
 
 
-def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """A whole-number query parameter within bounds, or a 422 naming the parameter."""
+def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int = MAX_ID) -> int:
+    """A whole-number query parameter within bounds, or a 422 naming the parameter.
+
+    Without a ``maximum`` the bound is the largest id, so that no number a request sends can
+    overflow the database.
+    """
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -46,16 +52,18 @@ def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = 
         value = int(raw)
     except ValueError:
         value = None
-    if value is None or value < minimum or (maximum is not None and value > maximum):
-        if maximum is None:
-            message = _("'%(name)s' must be a whole number of at least %(minimum)d.",
-                        name=name, minimum=minimum)
-        else:
-            message = _("'%(name)s' must be a whole number from %(minimum)d to %(maximum)d.",
-                        name=name, minimum=minimum, maximum=maximum)
+    if value is None or not minimum <= value <= maximum:
+        message = _("'%(name)s' must be a whole number from %(minimum)d to %(maximum)d.",
+                    name=name, minimum=minimum, maximum=maximum)
         raise ValidationError(message, code="invalid_parameter",
                               problems=[Problem("invalid_parameter", message, field=name)])
     return value
+
+
+def page_arg() -> int:
+    """The ``page`` query parameter of a list: from 1 to MAX_PAGE (a page past the last one is
+    empty), else a 422."""
+    return int_arg("page", 1, maximum=MAX_PAGE)
 
 
 def _invalid(name: str, message: str) -> ValidationError:
@@ -107,7 +115,7 @@ def page_of(statement: Select[Any], page: int, per_page: int) -> tuple[list[Any]
 
 
 def pagination_args() -> tuple[int, int]:
-    page = int_arg("page", 1, maximum=1_000_000)
+    page = page_arg()
     per_page = int_arg("per_page", 50, maximum=current_app.config["API_MAX_PER_PAGE"])
     return page, per_page
 

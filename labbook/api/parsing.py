@@ -9,6 +9,7 @@ from flask import request
 from flask_babel import gettext as _
 
 from labbook.core.errors import Problem, ValidationError
+from labbook.core.ids import MAX_ID
 from labbook.core.time import (
     ImplausibleDatetimeError,
     NaiveDatetimeError,
@@ -48,7 +49,7 @@ class Fields:
                 self._fail("required", name, _("'%(name)s' is required.", name=name))
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
-                or value > 2**31 - 1:
+                or value > MAX_ID:
             self._fail("invalid", name, _("'%(name)s' must be a whole number.", name=name))
             return None
         return value

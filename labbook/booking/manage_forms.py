@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from labbook.booking.services import MAX_NOTE, MAX_PURPOSE
+from labbook.core.ids import database_id
 from labbook.web import plausible_date
 
 DECISIONS = [SelectChoice("approve", _l("Approve")), SelectChoice("reject", _l("Reject"))]
@@ -39,7 +40,7 @@ class DecisionForm(FlaskForm):
     action = SelectField(_l("Decision"), choices=DECISIONS,
                          validators=[InputRequired(message=_l("Choose approve or reject."))])
     booking_ids = SelectMultipleField(
-        _l("Bookings"), coerce=int, validate_choice=False,
+        _l("Bookings"), coerce=database_id, validate_choice=False,
         validators=[DataRequired(message=_l("Select at least one booking."))])
     note = TextAreaField(_l("Note to the requester"), validators=[Length(max=MAX_NOTE)],
                          description=_l("Required when rejecting."))
@@ -63,7 +64,7 @@ class BlackoutCancelForm(FlaskForm):
     """Which of the bookings a closure hits to cancel, and what to tell their owners."""
 
     booking_ids = SelectMultipleField(
-        _l("Bookings to cancel"), coerce=int,
+        _l("Bookings to cancel"), coerce=database_id,
         validators=[DataRequired(message=_l("Select at least one booking."))])
     notice = TextAreaField(_l("Notice to the people who booked"), validators=[
         DataRequired(message=_l("Tell the people who booked why their booking is cancelled.")),
@@ -78,7 +79,7 @@ class GrantQualificationForm(FlaskForm):
         DataRequired(message=_l("Give at least one email address.")), Length(max=20_000)],
         description=_l("One or several, separated by commas, spaces or new lines — e.g. "
                        "everyone at a training session."))
-    instrument_id = SelectField(_l("Instrument"), coerce=int, validators=[
+    instrument_id = SelectField(_l("Instrument"), coerce=database_id, validators=[
         InputRequired(message=_l("Choose an instrument."))])
     valid_until = _date_field(_l("Valid through (optional)"), Optional())
 
@@ -87,5 +88,5 @@ class RevokeQualificationsForm(FlaskForm):
     """Revoke several training records at once."""
 
     qualification_ids = SelectMultipleField(
-        _l("Training records"), coerce=int, validate_choice=False,
+        _l("Training records"), coerce=database_id, validate_choice=False,
         validators=[DataRequired(message=_l("Select at least one training record."))])

@@ -43,6 +43,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
+from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, to_lab_time, utcnow
 from labbook.extensions import db, login_manager
 from labbook.i18n import localized
@@ -458,7 +459,7 @@ def _grant_form(labs: list[Lab], *, formdata: bool = True) -> GrantQualification
 def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: int = 200, *,
                          revoke_form: RevokeQualificationsForm | None = None):
     now = utcnow()
-    instrument_id = request.args.get("instrument", type=int)
+    instrument_id = request.args.get("instrument", type=database_id)
     records = accounts.qualifications_for(db.session, _actor(), now=now,
                                           instrument_id=instrument_id)
     revoke_form = revoke_form or RevokeQualificationsForm(formdata=None)

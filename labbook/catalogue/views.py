@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from labbook.accounts.models import PriceTier
-from labbook.api import int_arg
+from labbook.api import page_arg
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, TestingService
 from labbook.core.time import to_lab_time, utcnow
@@ -27,7 +27,7 @@ def home():
 @bp.get("/instruments")
 def instrument_list():
     criteria = catalogue.parse_filter(request.args, statuses=list(InstrumentStatus))
-    page = catalogue.search_instruments(db.session, criteria, page=int_arg("page", 1),
+    page = catalogue.search_instruments(db.session, criteria, page=page_arg(),
                                         per_page=current_app.config["UI_PER_PAGE"])
     return render_template(
         "catalogue/instrument_list.html", page=page, criteria=criteria,
@@ -50,7 +50,7 @@ def instrument_detail(instrument_id: int):
 @bp.get("/services")
 def service_list():
     criteria = catalogue.parse_filter(request.args, statuses=["active", "inactive"])
-    page = catalogue.search_services(db.session, criteria, page=int_arg("page", 1),
+    page = catalogue.search_services(db.session, criteria, page=page_arg(),
                                      per_page=current_app.config["UI_PER_PAGE"])
     return render_template(
         "catalogue/service_list.html", page=page, criteria=criteria,

@@ -9,6 +9,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+#: The highest page number a list answers (empty, past its last page); beyond it a request is
+#: refused, so that no page number can overflow the query's OFFSET.
+MAX_PAGE = 1_000_000
 
 
 @dataclass
