@@ -3,10 +3,11 @@
 Charges are created exactly once per billable event, in the transaction of the change that
 makes the event billable:
 
-- a completed booking: its time on the rate card in force on the booked day for the paying
+- a completed booking: its time on the rate card in force at the booked start for the paying
   organization's tier (basis ``booked``, ``actual`` or the larger), rounded up to the card's
   increment, at least its minimum; a later correction of the actual times reprices the charge
-  while it is not on a statement;
+  on the terms it was first priced with — in place while it is unbilled or on a draft, as an
+  adjustment for the next statement once its statement is issued;
 - a no-show and a late cancellation: the card's share of the booked time's charge;
 - a completed testing-service request: the price quoted when it was submitted;
 - a manual adjustment (positive or a credit) by an admin or a manager of the lab, with a reason.
