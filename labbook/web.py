@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, request
 from flask_babel import format_decimal, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import NotFound
 from wtforms import DateField, Field
 from wtforms.validators import ValidationError as FieldError
 
-from labbook.core.errors import DomainError
+from labbook.core.errors import DomainError, Problem, ValidationError
 from labbook.core.time import is_plausible_date, to_lab_time
 from labbook.i18n import localized
 
@@ -83,7 +86,85 @@ def show_errors(form: FlaskForm, error: DomainError,
         form.form_errors.append(error.message)
 
 
+#: Characters no text column stores: PostgreSQL refuses NUL, and a lone UTF-16 surrogate (which
+#: only a JSON escape such as "\\ud800" can produce) has no UTF-8 encoding at all.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: How deeply a JSON body may nest: far beyond any body the API takes, and far below the depth at
+#: which reading it would exhaust Python's stack.
+MAX_JSON_DEPTH = 32
+
+
+def _unstorable(name: str, text: str) -> ValidationError:
+    name = name[:100]
+    if "\x00" in text:
+        code = "nul_character"
+        message = _("'%(name)s' contains a NUL character (a zero byte), which text may not "
+                    "contain. Remove it and try again.", name=name)
+    else:
+        code = "invalid_character"
+        message = _("'%(name)s' contains a character that is not valid Unicode. "
+                    "Remove it and try again.", name=name)
+    return ValidationError(message, code=code, problems=[Problem(code, message, field=name)])
+
+
+def _check_json(document: Any) -> None:
+    """Every key and string of a JSON document, walked without recursion."""
+    pending: list[tuple[str, Any, int]] = [("", document, 0)]
+    while pending:
+        name, value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _json_too_deep()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                raise _unstorable(name or "body", value)
+        elif isinstance(value, dict):
+            for key, member in value.items():
+                if UNSTORABLE.search(key):
+                    raise _unstorable(name or "body", key)
+                pending.append((name or key, member, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((name, member, depth + 1) for member in value)
+
+
+def invalid_body(message: str | None = None) -> ValidationError:
+    """The 422 for a request body that is not a JSON object (or, with ``message``, not one
+    labbook reads)."""
+    message = message or _("Send a JSON object with Content-Type: application/json.")
+    return ValidationError(message, code="invalid_body",
+                           problems=[Problem("invalid_body", message)])
+
+
+def _json_too_deep() -> ValidationError:
+    return invalid_body(_("The JSON body is nested more than %(n)d levels deep.",
+                          n=MAX_JSON_DEPTH))
+
+
+def refuse_unreadable_input() -> None:
+    """Refuse, before any view reads them, text no database can store — in every query
+    parameter, form field, upload name and JSON string alike — and a JSON body that is not one
+    object or nests too deeply, so that each is a clear 422 (problem+json for the API, an error
+    page for the pages) and never a failure deep inside a query. A path that holds such a
+    character names nothing, so it is a 404."""
+    if any(isinstance(value, str) and UNSTORABLE.search(value)
+           for value in (request.view_args or {}).values()):
+        raise NotFound()
+    for name, value in [*request.args.items(multi=True), *request.form.items(multi=True),
+                        *((name, upload.filename or "")
+                          for name, upload in request.files.items(multi=True))]:
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value):
+            raise _unstorable(UNSTORABLE.sub("", name), name + value)
+    if request.is_json and request.get_data(cache=True):
+        try:
+            document = request.get_json(silent=True)
+        except RecursionError:
+            raise _json_too_deep() from None
+        if not isinstance(document, dict):
+            raise invalid_body()
+        _check_json(document)
+
+
 def register(app: Flask) -> None:
+    app.before_request(refuse_unreadable_input)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["labtime"] = format_lab_datetime
     app.jinja_env.globals["localized"] = localized

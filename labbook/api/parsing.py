@@ -16,14 +16,13 @@ from labbook.core.time import (
     is_plausible_date,
     parse_aware_datetime,
 )
+from labbook.web import invalid_body
 
 
 def json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        message = _("Send a JSON object with Content-Type: application/json.")
-        raise ValidationError(message, code="invalid_body",
-                              problems=[Problem("invalid_body", message)])
+        raise invalid_body()
     return data
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -30,10 +31,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 
 from labbook.accounts.models import Qualification
 from labbook.api import openapi
-from labbook.booking.models import BookingState
+from labbook.booking.models import Booking, BookingState
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.extensions import db
 from labbook.testing.models import ServiceRequest, ServiceRequestState
@@ -52,6 +54,7 @@ from tests.factories import (
     lab_time,
     next_weekday,
 )
+from tests.test_bad_input import last_line_of_defence, verdict
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]
@@ -249,3 +252,190 @@ def test_absurd_booking_times_are_refused_with_a_clear_problem(client):
     assert response.status_code == 422
     assert response.mimetype == PROBLEM_JSON
     assert {p["field"] for p in response.json["problems"]} == {"start", "end"}
+
+
+# -- hostile values in every JSON body ------------------------------------------------------------
+
+def nested(depth: int):
+    value = "deep"
+    for _level in range(depth):
+        value = [value]
+    return value
+
+
+#: What a careless or hostile client puts into JSON: NUL bytes, a lone surrogate, numbers beyond
+#: 32 and 64 bits, moments and dates at the ends of the calendar, amounts Python alone would
+#: read, wrong types and deep nesting.
+HOSTILE_JSON = ["\x00", "a\x00b", "\ud800", 2**31, 2**64, -(2**64), 1e308, 0.5,
+                "0001-01-01T00:00:00+08:00", "9999-12-31T22:00:00-08:00", "0001-01-01",
+                "9999-12-31", "9999-12", "1_000", "x" * 10_000, True, None, [], {},
+                nested(40)]
+
+
+def json_operations() -> list[tuple[str, str]]:
+    """Every operation of the document that takes a JSON body, as (METHOD, path template)."""
+    return sorted((method.upper(), path) for path, item in openapi.document()["paths"].items()
+                  for method, operation in item.items()
+                  if "application/json" in operation.get("requestBody", {}).get("content", {}))
+
+
+def valid_bodies(path: str, researcher_email: str) -> list[dict]:
+    """Bodies the operation would accept on the seeded scene (ids 1 and 2 exist): one, or one
+    per choice of members that exclude each other."""
+    day = next_weekday(2).isoformat()
+    note = {"note": "好的"}
+    bodies = {
+        "/bookings": {"instrument_id": 1, "start": f"{day}T10:00:00+08:00",
+                      "end": f"{day}T11:00:00+08:00", "purpose": "XRD", "project_ref": "PO-7",
+                      "skip_conflicts": True, "override": False,
+                      "recurrence": {"frequency": "weekly", "interval": 1, "weekdays": [2],
+                                     "count": 2}},
+        "/qualifications": {"user_email": researcher_email, "instrument_id": 2,
+                            "expires_at": "2030-01-01T00:00:00+08:00"},
+        "/blackouts": {"instrument_id": 1, "start": f"{day}T14:00:00+08:00",
+                       "end": f"{day}T15:00:00+08:00", "reason": "维护",
+                       "cancel_affected": True, "notice": "仪器维护"},
+        "/blackouts (lab)": {"lab": "NEM", "start": f"{day}T16:00:00+08:00",
+                             "end": f"{day}T17:00:00+08:00", "reason": "停电"},
+        "/feed-tokens": {"scope": "instrument:1"},
+        "/service-requests": {"service_id": 1, "samples": 2, "sample_description": "样品",
+                              "express": True, "notes": "备注"},
+        "/service-requests/{request_id}/accept": {"due_date": "2030-01-07", "note": "好的"},
+        "/statements/close": {"period": "2026-11"},
+        "/charges": {"organization_id": 2, "lab": "NEM", "amount": "10.00", "reason": "更正",
+                     "statement_id": 1},
+        "/instruments/{instrument_id}/rate-cards": {
+            "tier": "internal", "effective_from": "2030-01-07", "hourly_rate": "10.00",
+            "billing_basis": "booked", "rounding_minutes": 15, "minimum_minutes": 0,
+            "no_show_percent": 100, "late_cancel_percent": 50},
+    }
+    return [body for key, body in bodies.items() if key.partition(" ")[0] == path] or [note]
+
+
+def url_of(template: str) -> str:
+    """An operation's URL with id 1 for every id in its path."""
+    return re.sub(r"\{[a-z_]+_id\}", "1", "/api/v1" + template)
+
+
+def leaves(body: dict, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path to every value of a body, nested objects included."""
+    found = []
+    for name, value in body.items():
+        found.append((*prefix, name))
+        if isinstance(value, dict):
+            found += leaves(value, (*prefix, name))
+    return found
+
+
+def replaced(body: dict, path: tuple[str, ...], value) -> dict:
+    copy = json.loads(json.dumps(body))
+    target = copy
+    for name in path[:-1]:
+        target = target[name]
+    target[path[-1]] = value
+    return copy
+
+
+@pytest.fixture
+def unchecked():
+    with last_line_of_defence() as records:
+        yield records
+
+
+def test_every_json_operation_is_walked():
+    """A new operation needs a valid body in valid_bodies (a note-only body is assumed)."""
+    for method, path in json_operations():
+        operation = openapi.document()["paths"][path][method.lower()]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = openapi.document()["components"]["schemas"][schema["$ref"].split("/")[-1]]
+        walked = {name for body in valid_bodies(path, "") for name in body}
+        assert set(schema.get("properties", {})) <= walked, path
+
+
+def test_no_hostile_value_in_a_json_body_makes_a_server_error(client, scene, unchecked):
+    from labbook.accounts.models import Role, User
+
+    researcher = db.session.scalar(select(User).where(User.role == Role.RESEARCHER))
+    failures = []
+    for method, template in json_operations():
+        url = url_of(template)
+        for valid in valid_bodies(template, researcher.email):
+            for path, value in [(path, value) for path in leaves(valid)
+                                for value in HOSTILE_JSON]:
+                response = client.open(url, method=method, headers=scene["admin"],
+                                       json=replaced(valid, path, value))
+                problem = verdict(response, url, unchecked)
+                if problem:
+                    failures.append(f"{method} {url} {'.'.join(path)}={value!r:.40}: {problem}")
+    assert not failures, "\n".join(failures)
+
+
+#: Bodies that are no JSON object: other JSON values, JSON nested 100,000 levels deep (deeper
+#: than Python can read), nested past any body the API takes, broken JSON and broken UTF-8.
+NOT_AN_OBJECT = [b"[]", b'"note"', b"1", b"null", b"true", b"[" * 100_000,
+                 b'{"a": ' * 100 + b"1" + b"}" * 100, b'{"note": ', b'{"note": "\xff\xfe"}']
+
+
+@pytest.mark.parametrize("body", NOT_AN_OBJECT, ids=lambda body: repr(body[:12]))
+def test_a_body_that_is_no_json_object_is_refused_by_every_operation(client, scene, body,
+                                                                     unchecked):
+    failures = []
+    for method, template in json_operations():
+        url = url_of(template)
+        response = client.open(url, method=method, headers={
+            **scene["admin"], "Content-Type": "application/json"}, data=body)
+        if response.status_code != 422 or response.mimetype != PROBLEM_JSON \
+                or response.json["code"] != "invalid_body" or unchecked:
+            failures.append(f"{method} {url}: {response.status_code} {response.get_data()[:200]}")
+        unchecked.clear()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    (b'{"note": "\\ud800"}', "invalid_character", "note"),
+    (b'{"note": "ok\\u0000"}', "nul_character", "note"),
+    (b'{"note\\u0000": "ok"}', "nul_character", "body"),
+])
+def test_a_string_no_database_can_store_is_refused_naming_its_member(client, scene, body, code,
+                                                                    field):
+    response = client.post("/api/v1/bookings/2/reject", data=body, headers={
+        **scene["admin"], "Content-Type": "application/json"})
+    assert response.status_code == 422 and response.mimetype == PROBLEM_JSON
+    assert response.json["code"] == code
+    assert response.json["problems"][0]["field"] == field
+    booking = db.session.get(Booking, 2)
+    assert booking.state == BookingState.PENDING
+
+
+def test_a_broken_body_no_longer_approves_as_if_it_were_empty(client, scene):
+    response = client.post("/api/v1/bookings/2/approve", data=b'{"note": ', headers={
+        **scene["admin"], "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert db.session.get(Booking, 2).state == BookingState.PENDING
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/v1/bookings", "start"), ("/api/v1/bookings", "end"),
+    ("/api/v1/blackouts", "start"), ("/api/v1/blackouts", "end"),
+    ("/api/v1/qualifications", "expires_at"),
+])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+08:00", "9999-12-31T22:00:00-08:00"])
+def test_a_moment_near_year_1_or_9999_is_a_clear_422(client, scene, path, field, moment):
+    from labbook.accounts.models import Role, User
+
+    researcher = db.session.scalar(select(User).where(User.role == Role.RESEARCHER))
+    body = replaced(valid_bodies(path.removeprefix("/api/v1"), researcher.email)[0],
+                    (field,), moment)
+    response = client.post(path, json=body, headers=scene["admin"])
+    assert response.status_code == 422, response.json
+    assert {"code": "invalid_datetime", "field": field} in [
+        {"code": p["code"], "field": p.get("field")} for p in response.json["problems"]]
+
+
+@pytest.mark.parametrize("query", ["start=0001-01-01T00:00:00%2B08:00&end=2026-01-02T00:00:00Z",
+                                   "start=2026-01-01T00:00:00Z&end=9999-12-31T22:00:00-08:00"])
+def test_availability_near_year_1_or_9999_is_a_clear_422(client, scene, query):
+    response = client.get(f"/api/v1/instruments/1/availability?{query}")
+    assert response.status_code == 422
+    assert response.json["problems"][0]["code"] == "invalid_datetime"
