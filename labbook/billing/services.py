@@ -201,7 +201,7 @@ def _reprice(session: Session, charge: Charge, booking: Booking, *,
     statement = None if charge.statement_id is None else \
         locked(session, Statement, charge.statement_id)
     if statement is not None and statement.state != StatementState.DRAFT:
-        _correct_billed_charge(session, charge, statement, price, now=now)
+        _correct_billed_charge(session, charge, price, now=now)
         return charge
     before = charge.amount
     _apply_time_price(charge, price)
@@ -213,10 +213,10 @@ def _reprice(session: Session, charge: Charge, booking: Booking, *,
     return charge
 
 
-def _correct_billed_charge(session: Session, charge: Charge, statement: Statement,
-                           price: TimePrice, *, now: dt.datetime) -> Charge | None:
-    """The adjustment that brings what was billed for ``charge`` (its line on ``statement``
-    and earlier corrections) to ``price``; None when nothing is owed either way."""
+def _correct_billed_charge(session: Session, charge: Charge, price: TimePrice, *,
+                           now: dt.datetime) -> Charge | None:
+    """The adjustment that brings what was billed for ``charge`` (its line on an issued
+    statement, and earlier corrections) to ``price``; None when nothing is owed either way."""
     billed = charge.amount + session.scalar(
         select(func.coalesce(func.sum(Charge.amount), 0))
         .where(Charge.corrects_charge_id == charge.id))
@@ -231,9 +231,9 @@ def _correct_billed_charge(session: Session, charge: Charge, statement: Statemen
     correction.amount = price.amount - billed
     session.add(correction)
     session.flush()
-    record(session, None, correction, "correct", at=now, corrects_charge_id=charge.id,
-           statement_id=statement.id, billed=str(billed), new_amount=str(price.amount),
-           amount=str(correction.amount))
+    record(session, None, correction, "adjust", at=now, amount=str(correction.amount),
+           organization_id=charge.organization_id, lab_id=charge.lab_id,
+           old_amount=str(billed), new_amount=str(price.amount))
     return correction
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
+from labbook.audit.models import AuditEvent
 from labbook.billing import services as billing
 from labbook.billing.models import (
     BillingBasis,
@@ -299,6 +300,12 @@ def test_a_correction_after_issue_becomes_an_adjustment_on_the_next_statement():
         (ChargeKind.ADJUSTMENT, line.id, None, "2026-11", Decimal("60.00")),
         (ChargeKind.ADJUSTMENT, line.id, None, "2026-11", Decimal("-30.00"))]
     assert [c.actual_minutes for c in corrections] == [90, 60]
+    assert [(e.action, e.details["old_amount"], e.details["new_amount"]) for e in
+            db.session.scalars(select(AuditEvent).where(
+                AuditEvent.object_type == "charges",
+                AuditEvent.object_id.in_([c.id for c in corrections]))
+                .order_by(AuditEvent.id))] == [
+        ("adjust", "30.00", "90.00"), ("adjust", "90.00", "60.00")]
     [november] = close("2026-11", now=AFTER_NOVEMBER).statements
     db.session.refresh(november)
     assert november.total == Decimal("30.00")
