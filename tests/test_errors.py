@@ -127,3 +127,10 @@ def test_in_production_a_cut_connection_is_replaced_before_use(on_postgresql, ma
         cut_every_connection()
     assert client.get("/api/v1/instruments").status_code == 200
     db.engine.dispose()  # the tests' own pooled connections were cut as well
+
+
+def test_every_api_operation_documents_the_503(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            assert "503" in operation["responses"], f"{method} {path}"

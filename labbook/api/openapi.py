@@ -928,14 +928,16 @@ PATHS |= {
 
 def _with_common_responses(paths: dict[str, Any]) -> dict[str, Any]:
     """Every operation documents the 429 of the API's rate limit (when the deployment sets
-    LABBOOK_RATELIMIT_API); those that take a body also the 413 of one beyond
-    MAX_CONTENT_LENGTH."""
+    LABBOOK_RATELIMIT_API) and the 503 of a database out of reach; those that take a body also
+    the 413 of one beyond MAX_CONTENT_LENGTH."""
     def problem(description: str) -> dict[str, Any]:
         return {"description": description,
                 "content": {"application/problem+json": {"schema": _ref("Problem")}}}
 
     def responses(operation: dict[str, Any]) -> dict[str, Any]:
-        common = {"429": problem("Too many requests: `rate_limited`, with Retry-After")}
+        common = {"429": problem("Too many requests: `rate_limited`, with Retry-After"),
+                  "503": problem("The database cannot be reached just now (a restart): "
+                                 "`database_unavailable`, with Retry-After")}
         if "requestBody" in operation:
             common["413"] = problem("Request body too large")
         return {**common, **operation["responses"]}
