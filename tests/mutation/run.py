@@ -22,6 +22,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,18 @@ def sync_data_files() -> None:
             shutil.copy2(source, copy)
 
 
+class FastestFirst(set[str]):
+    """Test names that come out quickest first (mutmut hands a mutant's tests to pytest as
+    ``list(tests)``)."""
+
+    def __init__(self, tests: set[str], durations: dict[str, float]) -> None:
+        super().__init__(tests)
+        self.order = sorted(tests, key=lambda test: (durations.get(test, 0.0), test))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+
 def run_mutmut(targets: list[Target], everything: list[Target], *, jobs: int,
                tests: list[str] | None) -> None:
     import mutmut.__main__ as mutmut_cli
@@ -125,7 +138,18 @@ def run_mutmut(targets: list[Target], everything: list[Target], *, jobs: int,
         if not listing:
             builtins.print(*args, **kwargs)
 
+    collect_or_load_stats = mutmut_cli.collect_or_load_stats
+
+    def with_fastest_tests_first(*args: object, **kwargs: object) -> None:
+        # pytest runs the tests in the order given and stops at the first failure, so a mutant
+        # that a quick test kills is done before the slow tests start.
+        collect_or_load_stats(*args, **kwargs)
+        durations = state().duration_by_test
+        for function, covering in state().tests_by_mangled_function_name.items():
+            state().tests_by_mangled_function_name[function] = FastestFirst(covering, durations)
+
     mutmut_cli.tests_for_mutant_names = tests_covering
+    mutmut_cli.collect_or_load_stats = with_fastest_tests_first
     mutmut_cli.print = print_without_listing
     globs = [glob for target in targets for glob in target.mutant_globs()]
     mutmut_cli.cli.main(["run", "--max-children", str(jobs), *globs], standalone_mode=False)
@@ -237,7 +261,7 @@ def main() -> None:
         temporary = WORK / "tmp"
         temporary.mkdir(parents=True, exist_ok=True)
         os.environ["PYTEST_DEBUG_TEMPROOT"] = str(temporary)
-        schema = temporary / "schema.sqlite"  # see schema_template.py
+        schema = temporary / "schema.sqlite"  # see plugin.py
         schema.unlink(missing_ok=True)
         os.environ["LABBOOK_MUTATION_SCHEMA"] = str(schema)
         sync_data_files()
