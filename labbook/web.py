@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,6 +20,8 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.core.errors import DomainError, Problem, ValidationError
 from labbook.core.time import is_plausible_date, to_lab_time
 from labbook.i18n import localized
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
 #: The status of a page that shows a refused HTML form again, with its error summary. A form
 #: the server could not accept is still a page that rendered fine: browsers log any 4xx
@@ -145,8 +147,10 @@ def refuse_unreadable_input() -> None:
     object or nests too deeply, so that each is a clear 422 (problem+json for the API, an error
     page for the pages) and never a failure deep inside a query. A path that holds such a
     character names nothing, so it is a 404."""
-    if any(isinstance(value, str) and UNSTORABLE.search(value)
-           for value in (request.view_args or {}).values()):
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "answers_unknown_paths", False) and any(
+            isinstance(value, str) and UNSTORABLE.search(value)
+            for value in (request.view_args or {}).values()):
         raise NotFound()
     for name, value in [*request.args.items(multi=True), *request.form.items(multi=True),
                         *((name, upload.filename or "")
@@ -161,6 +165,13 @@ def refuse_unreadable_input() -> None:
         if not isinstance(document, dict):
             raise invalid_body()
         _check_json(document)
+
+
+def answers_unknown_paths(view: ViewT) -> ViewT:
+    """Mark a view that checks the form of its own path and answers a malformed one itself (a
+    feed link answers every unknown secret alike), so that a NUL there is its to refuse."""
+    view.answers_unknown_paths = True  # type: ignore[attr-defined]
+    return view
 
 
 def register(app: Flask) -> None:

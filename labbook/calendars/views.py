@@ -38,6 +38,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.web import answers_unknown_paths
 
 bp = Blueprint("calendars", __name__)
 
@@ -115,6 +116,7 @@ def _rendered(feed: feed_services.Feed,
 
 
 @bp.get("/ical/<string:secret>.ics")
+@answers_unknown_paths
 def feed(secret: str):
     if not feed_services.SECRET_PATTERN.fullmatch(secret):
         return _not_found()
