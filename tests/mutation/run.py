@@ -8,14 +8,16 @@ in mutants/tmp.
 
 This script chooses what to mutate (targets.txt, or the modules named on the command line: a
 module, or ``module.py:pattern,pattern`` for some of its functions), runs mutmut on it, then
-prints every surviving mutant as a diff and a kill rate per module. Survivors listed in
-equivalent.txt (mutants that cannot change behaviour, each with the reason) are counted apart.
+prints every surviving mutant as a diff and a kill rate per module: killed of the mutants
+that are not listed in equivalent.txt (mutants that cannot change behaviour, each with the
+reason).
 """
 
 from __future__ import annotations
 
 import argparse
 import builtins
+import fcntl
 import fnmatch
 import os
 import shlex
@@ -111,6 +113,17 @@ class FastestFirst(set[str]):
 
 def run_mutmut(targets: list[Target], everything: list[Target], *, jobs: int,
                tests: list[str] | None) -> None:
+    # Each test process gets a SQLite file of its own; one PostgreSQL database could not be
+    # shared by tests running side by side, nor rebuilt under someone else's tests.
+    os.environ.pop("LABBOOK_TEST_DATABASE_URL", None)
+    temporary = WORK / "tmp"
+    temporary.mkdir(parents=True, exist_ok=True)
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(temporary)
+    schema = temporary / "schema.sqlite"  # see plugin.py
+    schema.unlink(missing_ok=True)
+    os.environ["LABBOOK_MUTATION_SCHEMA"] = str(schema)
+    sync_data_files()
+
     import mutmut.__main__ as mutmut_cli
     from mutmut.configuration import config
     from mutmut.state import state
@@ -166,7 +179,9 @@ class Tally:
 
     @property
     def kill_rate(self) -> float:
-        return 100 * self.killed / self.total if self.total else 100.0
+        """Killed of the mutants that could be killed (equivalent ones cannot)."""
+        killable = self.total - len(self.equivalent)
+        return 100 * self.killed / killable if killable else 100.0
 
 
 def tally(target: Target, equivalent: dict[str, str]) -> Tally:
@@ -228,13 +243,15 @@ def report(targets: list[Target]) -> None:
         print("\nequivalent.txt names mutants that are killed or no longer exist:")
         for name in stale:
             print(f"  {name}")
-    print(f"\n{'module':58} {'mutants':>7} {'killed':>7} {'rate':>6} {'equiv':>5} "
-          f"{'survive':>7}")
+    print(f"\n{'module':58} {'mutants':>7} {'equiv':>5} {'killed':>7} {'survive':>7} "
+          f"{'rate':>6}")
     for target, counts in tallies.items():
+        rate = f"{counts.kill_rate:5.1f}%" if counts.unchecked < counts.total else "     –"
         note = f"  ({counts.unchecked} not run)" if counts.unchecked else ""
-        print(f"{target.label():58.58} {counts.total:7} {counts.killed:7} "
-              f"{counts.kill_rate:5.1f}% {len(counts.equivalent):5} "
-              f"{len(counts.survived) + len(counts.untested):7}{note}")
+        print(f"{target.label():58.58} {counts.total:7} {len(counts.equivalent):5} "
+              f"{counts.killed:7} {len(counts.survived) + len(counts.untested):7} "
+              f"{rate}{note}")
+    print("rate: killed of the mutants that are not equivalent")
 
 
 def main() -> None:
@@ -255,19 +272,15 @@ def main() -> None:
     targets = [by_path.get(target.path, target) if not target.patterns else target
                for target in chosen]
     if not arguments.report:
-        # Each test process gets a SQLite file of its own; one PostgreSQL database could not be
-        # shared by tests running side by side, nor rebuilt under someone else's tests.
-        os.environ.pop("LABBOOK_TEST_DATABASE_URL", None)
-        temporary = WORK / "tmp"
-        temporary.mkdir(parents=True, exist_ok=True)
-        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(temporary)
-        schema = temporary / "schema.sqlite"  # see plugin.py
-        schema.unlink(missing_ok=True)
-        os.environ["LABBOOK_MUTATION_SCHEMA"] = str(schema)
-        sync_data_files()
-        started = time.monotonic()
-        run_mutmut(targets, everything + [t for t in targets if t not in everything],
-                   jobs=arguments.jobs, tests=shlex.split(arguments.tests))
+        WORK.mkdir(exist_ok=True)
+        with (WORK / "run.lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SystemExit("make mutation is running already in this checkout") from None
+            started = time.monotonic()
+            run_mutmut(targets, everything + [t for t in targets if t not in everything],
+                       jobs=arguments.jobs, tests=shlex.split(arguments.tests))
         print(f"\nmutation testing took {(time.monotonic() - started) / 60:.1f} min "
               f"with {arguments.jobs} worker(s)")
     report(targets)
