@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -18,6 +17,7 @@ from wtforms import DateField, Field
 from wtforms.validators import ValidationError as FieldError
 
 from labbook.core.errors import DomainError, Problem, ValidationError
+from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, to_lab_time
 from labbook.i18n import localized
 
@@ -30,12 +30,6 @@ ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 #: The JSON API keeps 409/422 with the rule codes; GET pages with a bad query parameter (a
 #: hand-edited URL) keep their 4xx as well.
 FORM_REFUSED = 200
-
-
-def format_money(amount: Decimal | None) -> str:
-    if amount is None:
-        return "—"
-    return "¥" + format_decimal(amount, format="#,##0.00")
 
 
 def format_lab_datetime(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

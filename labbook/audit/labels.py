@@ -22,9 +22,9 @@ from flask_babel import lazy_gettext as _l
 from labbook.accounts.labels import LOCALE_NAMES, ROLE_LABELS, TIER_LABELS
 from labbook.billing.labels import BASIS_LABELS
 from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
-from labbook.billing.lines import money
 from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
+from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
@@ -182,7 +182,7 @@ def shown_value(object_type: str, name: str, value: Any, names: Names) -> str:
         return str(labels[value])
     if name in MONEY_FIELDS:
         try:
-            return money(Decimal(str(value)))
+            return format_money(Decimal(str(value)))
         except InvalidOperation:
             return str(value)
     if isinstance(value, str) and _MOMENT.fullmatch(value):

@@ -7,7 +7,6 @@ from today's rate cards, so a line reads the same however prices change later.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
@@ -16,17 +15,12 @@ from flask_babel import ngettext
 from labbook.billing.labels import KIND_LABELS
 from labbook.billing.models import BillingBasis, Charge, ChargeKind
 from labbook.billing.pricing import time_amount
+from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
 from labbook.i18n import localized
-from labbook.web import format_money
 
 if TYPE_CHECKING:
     from labbook.accounts.models import User
-
-
-def money(amount: Decimal) -> str:
-    """``¥1,234.50``, with the sign in front of the currency for credits (``-¥12.50``)."""
-    return ("-" if amount < 0 else "") + format_money(abs(amount))
 
 
 def kind_label(kind: ChargeKind) -> str:
@@ -127,7 +121,7 @@ def _billing_rules(charge: Charge) -> str:
 def _time_computation(charge: Charge) -> str:
     text = _("%(used)s → %(billed)d min billed%(rules)s × %(rate)s/h",
              used=_minutes_used(charge), billed=charge.billed_minutes,
-             rules=_billing_rules(charge), rate=money(charge.unit_price))
+             rules=_billing_rules(charge), rate=format_money(charge.unit_price))
     if charge.kind == ChargeKind.NO_SHOW:
         text = _("no-show: %(share)d %% of %(time)s", share=charge.share_percent, time=text)
     elif charge.kind == ChargeKind.LATE_CANCELLATION:
@@ -142,8 +136,8 @@ def _correction_computation(charge: Charge) -> str:
     """The time as corrected, priced as the corrected line was, less what was billed for it."""
     priced = time_amount(charge.billed_minutes, charge.unit_price, charge.share_percent)
     return _("%(time)s = %(amount)s, less %(billed)s billed before",
-             time=_time_computation(charge), amount=money(priced),
-             billed=money(priced - charge.amount))
+             time=_time_computation(charge), amount=format_money(priced),
+             billed=format_money(priced - charge.amount))
 
 
 def computation(charge: Charge) -> str:
@@ -157,9 +151,9 @@ def computation(charge: Charge) -> str:
                  date=line_date(charge).isoformat())
     elif charge.kind == ChargeKind.SERVICE:
         text = ngettext("%(num)d sample × %(price)s", "%(num)d samples × %(price)s",
-                        charge.samples or 0, price=money(charge.unit_price))
+                        charge.samples or 0, price=format_money(charge.unit_price))
         if charge.surcharge:
-            text += " + " + _("express %(amount)s", amount=money(charge.surcharge))
+            text += " + " + _("express %(amount)s", amount=format_money(charge.surcharge))
     else:
         text = _time_computation(charge)
-    return f"{text} = {money(charge.amount)}"
+    return f"{text} = {format_money(charge.amount)}"

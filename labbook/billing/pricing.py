@@ -5,17 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from labbook.billing.models import BillingBasis, Charge, RateCard
+from labbook.core.money import to_fen
 
-FEN = Decimal("0.01")
 MINUTE = dt.timedelta(minutes=1)
-
-
-def to_fen(amount: Decimal) -> Decimal:
-    """Round ``amount`` half-up to the fen, the one rounding every line goes through."""
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 def whole_minutes(start: dt.datetime, end: dt.datetime) -> int:

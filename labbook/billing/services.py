@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, text, update
@@ -44,11 +44,12 @@ from labbook.billing.models import (
     Statement,
     StatementState,
 )
-from labbook.billing.pricing import FEN, TimePrice, price_time, reprice_time, whole_minutes
+from labbook.billing.pricing import TimePrice, price_time, reprice_time, whole_minutes
 from labbook.booking.models import Booking
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.money import AmountError, AmountFault, read_amount
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.notify import services as notify
 from labbook.testing.models import ServiceRequest
@@ -65,9 +66,6 @@ MONTH_CLOSE_LOCK_KEY = 0x6C62_6D63  # "lbmc"
 PERIOD_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 #: The months a statement can belong to (a month of 9999 has no end to compute).
 FIRST_PERIOD, LAST_PERIOD = "2000-01", "2099-12"
-#: An amount as people and programs write it: digits, an optional sign and decimal point.
-#: ``Decimal`` alone would also take "1_000", "1e3", full-width digits, "NaN" and "Infinity".
-AMOUNT_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 #: What printing a charge line reads besides the charge: loaded with it, not line by line.
@@ -312,21 +310,17 @@ def _amount_refused(message: str, field_name: str) -> ValidationError:
 
 
 def parse_amount(value: object, field_name: str = "amount") -> Decimal:
-    """A money amount given as a number or a string of digits with at most two decimals."""
-    is_number = isinstance(value, str | int | float | Decimal) and not isinstance(value, bool)
-    text = str(value).strip() if is_number else ""
-    amount = Decimal(text) if AMOUNT_PATTERN.fullmatch(text) else None
+    """A money amount given as a number or a string of digits with at most two decimals
+    (``labbook.core.money.read_amount``), refused in the words of a form or the API."""
     try:
-        # Quantizing a number beyond the context's 28 digits signals InvalidOperation.
-        in_fen = amount is not None and amount == amount.quantize(FEN)
-    except InvalidOperation:
-        amount = None
-    if amount is None:
-        raise _amount_refused(_("Give the amount in yuan as plain digits, e.g. 1200 or -120.50 "
-                                "(no separators, no exponent)."), field_name)
-    if not in_fen:
-        raise _amount_refused(_("Amounts have at most two decimals (fen)."), field_name)
-    return amount.quantize(FEN)
+        return read_amount(value)
+    except AmountError as error:
+        if error.fault == AmountFault.SUB_FEN:
+            message = _("Amounts have at most two decimals (fen).")
+        else:
+            message = _("Give the amount in yuan as plain digits, e.g. 1200 or -120.50 "
+                        "(no separators, no exponent).")
+        raise _amount_refused(message, field_name) from None
 
 
 def create_adjustment(session: Session, actor: User, *, organization: Organization, lab: Lab,

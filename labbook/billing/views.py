@@ -52,6 +52,7 @@ from labbook.billing.models import Charge, RateCard, Statement, StatementState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from labbook.core.money import format_money
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.i18n import localized
@@ -88,8 +89,7 @@ def billing_labels() -> dict[str, Any]:
     return {"statement_state_labels": STATE_LABELS, "tier_labels": TIER_LABELS,
             "basis_labels": BASIS_LABELS, "describe_line": line_texts.describe,
             "line_computation": line_texts.computation, "line_date": line_texts.line_date,
-            "line_booked_by": line_texts.booked_by, "line_project_ref": line_texts.project_ref,
-            "signed_money": line_texts.money}
+            "line_booked_by": line_texts.booked_by, "line_project_ref": line_texts.project_ref}
 
 
 def _require_charges_access() -> User:
@@ -351,7 +351,7 @@ def adjust_statement(statement_id: int):
         _show_problems(form, error)
         return _statement_page(statement, adjustment_form=form, status=FORM_REFUSED)
     flash(_("An adjustment of %(amount)s was added to the statement.",
-            amount=line_texts.money(amount)), "success")
+            amount=format_money(amount)), "success")
     return redirect(url_for(".statement_detail", statement_id=statement_id))
 
 
@@ -434,7 +434,7 @@ def adjust():
                 amount=form.amount.data, reason=form.reason.data, now=utcnow())
             message = _("An adjustment of %(amount)s for %(organization)s was recorded; it "
                         "goes on the organization's next statement.",
-                        amount=line_texts.money(charge.amount), organization=organization.name)
+                        amount=format_money(charge.amount), organization=organization.name)
     except (ValidationError, PermissionDenied, NotFound) as error:
         _show_problems(form, error)
         return _adjustment_page(form, FORM_REFUSED)
@@ -491,7 +491,7 @@ def add_rate_card(instrument_id: int):
             card = services.add_rate_card(db.session, actor, instrument, form.values(),
                                           now=utcnow())
             message = _("The %(tier)s rate of %(rate)s per hour applies from %(date)s.",
-                        tier=TIER_LABELS[card.tier], rate=line_texts.money(card.hourly_rate),
+                        tier=TIER_LABELS[card.tier], rate=format_money(card.hourly_rate),
                         date=card.effective_from.isoformat())
     except ValidationError as error:
         _show_problems(form, error)

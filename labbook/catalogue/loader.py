@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,12 @@ from labbook.accounts.models import PriceTier
 from labbook.billing.models import RateCard
 from labbook.catalogue.models import Category, Instrument, Lab, OpeningHours, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
+from labbook.core.money import AmountError, AmountFault, read_amount, to_fen
 
 DATA_DIR = Path(__file__).parent / "data"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 FILE_ORDER = ("labs.csv", "categories.csv", "instruments.csv", "services.csv", "manifest.csv")
-FEN = Decimal("0.01")
 
 # What the files accept. The administration pages accept exactly the same (they read these),
 # so an instrument edited in labbook could always be written back to a valid file.
@@ -125,24 +125,24 @@ def amount_fault(amount: Decimal) -> str | None:
         return "not_positive"
     if amount > MAX_AMOUNT:
         return "too_large"
-    if amount != amount.quantize(FEN):
+    if amount != to_fen(amount):
         return "sub_fen"
     return None
 
 
 def _money(value: str) -> Decimal:
     try:
-        amount = Decimal(value)
-    except InvalidOperation:
+        amount = read_amount(value)
+    except AmountError as error:
+        if error.fault == AmountFault.SUB_FEN:
+            raise _CellError(f"{value!r} has more than two decimals (fen)") from None
         raise _CellError(f"{value!r} is not an amount in yuan (e.g. 1250.00)") from None
     fault = amount_fault(amount)
     if fault == "not_positive":
         raise _CellError(f"{value!r} must be a positive amount")
     if fault == "too_large":
         raise _CellError(f"{value!r} is more than {MAX_AMOUNT}")
-    if fault == "sub_fen":
-        raise _CellError(f"{value!r} has more than two decimals (fen)")
-    return amount.quantize(FEN)
+    return amount
 
 
 def _boolean(value: str) -> bool:

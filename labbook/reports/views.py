@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.core.errors import ValidationError
+from labbook.core.money import format_money
 from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Kind, to_csv, to_xlsx
 from labbook.core.time import utcnow
 from labbook.extensions import db
@@ -148,18 +149,18 @@ def _actor() -> User:
     return current_user._get_current_object()
 
 
-#: How the page writes each kind of number (money gets a ¥ in front). Both languages labbook
+#: How the page writes each kind of number but money (``format_money``). Both languages labbook
 #: speaks write numbers alike (1,234.5), and Python's format costs a fraction of Babel's on a
 #: table of thousands of cells.
-NUMBER_FORMATS = {Kind.COUNT: "{:,}", Kind.HOURS: "{:,.2f}", Kind.MONEY: "¥{:,.2f}",
-                  Kind.PERCENT: "{:.1f}", Kind.DAYS: "{:.1f}"}
+NUMBER_FORMATS = {Kind.COUNT: "{:,}", Kind.HOURS: "{:,.2f}", Kind.PERCENT: "{:.1f}",
+                  Kind.DAYS: "{:.1f}"}
 
 
 @bp.app_template_filter("figure")
 def format_figure(value: Any, kind: Kind) -> str:
     """A table cell as the page shows it."""
-    if value is None:
-        return "—"
+    if value is None or kind == Kind.MONEY:
+        return format_money(value)
     return NUMBER_FORMATS.get(kind, "{}").format(value)
 
 

@@ -22,7 +22,7 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 from flask_babel import gettext as _
@@ -42,6 +42,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
+from labbook.core.money import to_fen
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
 from labbook.testing.labels import STATE_LABELS
@@ -52,7 +53,6 @@ from labbook.testing.models import (
     ServiceRequestState,
 )
 
-FEN = Decimal("0.01")
 MAX_DESCRIPTION = 2000
 MAX_NOTES = 2000
 MAX_NOTE = 1000
@@ -90,10 +90,10 @@ class Quote:
 
 def quote(service: TestingService, tier: PriceTier, samples: int, express: bool) -> Quote:
     """The price of ``samples`` samples of ``service`` for ``tier`` (no validation)."""
-    unit = Decimal(service.price_for(tier)).quantize(FEN, ROUND_HALF_UP)
-    subtotal = (unit * samples).quantize(FEN, ROUND_HALF_UP)
+    unit = to_fen(Decimal(service.price_for(tier)))
+    subtotal = to_fen(unit * samples)
     percent = service.express_surcharge_percent if express else 0
-    surcharge = (unit * samples * percent / Decimal(100)).quantize(FEN, ROUND_HALF_UP)
+    surcharge = to_fen(unit * samples * percent / Decimal(100))
     return Quote(tier=tier, unit_price=unit, samples=samples, subtotal=subtotal,
                  is_express=express, express_surcharge_percent=percent,
                  express_surcharge=surcharge, total=subtotal + surcharge)

@@ -17,7 +17,6 @@ from labbook.billing.lines import (
     describe,
     kind_label,
     line_date,
-    money,
     project_ref,
 )
 from labbook.billing.models import BillingBasis, Charge, ChargeKind, StatementState
@@ -173,7 +172,3 @@ def test_a_correction_after_issue_says_what_it_corrects_and_how():
                                        "= ¥60.00")
     assert (booked_by(correction).name, project_ref(correction)) == ("Li Lei", "PO-7")
 
-
-def test_money_puts_the_sign_before_the_currency():
-    assert money(Decimal("1234.5")) == "¥1,234.50"
-    assert money(Decimal("-0.01")) == "-¥0.01"

@@ -16,7 +16,6 @@ from labbook.billing.pricing import (
     billed_minutes,
     price_time,
     time_amount,
-    to_fen,
     whole_minutes,
 )
 
@@ -87,15 +86,6 @@ def test_the_full_share_is_the_default():
     assert time_amount(31, Decimal("37.50")) == Decimal("19.38")  # 19.375 half-up
     assert price_time(card("37.50", BillingBasis.BOOKED, rounding=1), booked=31,
                       actual=None).amount == Decimal("19.38")
-
-
-@pytest.mark.parametrize(("amount", "fen"), [
-    ("0.005", "0.01"), ("0.0049", "0.00"), ("2.675", "2.68"), ("2.665", "2.67"),
-    ("14.0625", "14.06"), ("100", "100.00"),
-])
-def test_to_fen_rounds_half_up(amount, fen):
-    rounded = to_fen(Decimal(amount))
-    assert rounded == Decimal(fen) and rounded.as_tuple().exponent == -2
 
 
 START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
