@@ -6,7 +6,7 @@ from typing import Any
 
 from labbook.api import bp
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
-from labbook.booking.services import (
+from labbook.booking.attendance import (
     AUTO_CLOSE_GRACE_MINUTES,
     CHECK_IN_EARLY_MINUTES,
     NO_SHOW_GRACE_MINUTES,

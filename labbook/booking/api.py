@@ -15,7 +15,7 @@ from labbook.accounts.models import Qualification, User
 from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
 from labbook.api.auth import api_user, token_required
 from labbook.api.parsing import Fields, json_body
-from labbook.booking import schedule, timeline
+from labbook.booking import attendance, schedule, timeline
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries, load_window
 from labbook.booking.models import Booking, BookingState
@@ -189,19 +189,19 @@ def reject_booking(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/check-in")
 @token_required
 def check_in(booking_id: int):
-    return _change_booking(booking_id, booking_services.check_in)
+    return _change_booking(booking_id, attendance.check_in)
 
 
 @bp.post("/bookings/<int:booking_id>/check-out")
 @token_required
 def check_out(booking_id: int):
-    return _change_booking(booking_id, booking_services.check_out)
+    return _change_booking(booking_id, attendance.check_out)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
 @token_required
 def mark_no_show(booking_id: int):
-    return _change_booking(booking_id, booking_services.mark_no_show)
+    return _change_booking(booking_id, attendance.mark_no_show)
 
 
 def _instrument_or_404(instrument_id: int) -> Instrument:

@@ -24,7 +24,7 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
 from labbook.accounts.views import safe_next
-from labbook.booking import services
+from labbook.booking import attendance, services
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
@@ -207,7 +207,7 @@ def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] |
     tz = ZoneInfo(lab.timezone)
     now = utcnow()
     rows = []
-    for booking in services.bookings_of_day(db.session, lab, day):
+    for booking in attendance.bookings_of_day(db.session, lab, day):
         if failed is not None and failed[0] == booking.id:
             form = failed[1]
         else:
@@ -218,10 +218,10 @@ def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] |
         rows.append({
             "booking": booking, "form": form,
             "is_failed": failed is not None and failed[0] == booking.id,
-            "can_check_in": services.can_check_in(actor, booking, now=now),
-            "can_check_out": services.can_check_out(actor, booking),
-            "can_correct": services.can_correct_actual_times(actor, booking),
-            "can_mark_no_show": services.can_mark_no_show(actor, booking, now=now),
+            "can_check_in": attendance.can_check_in(actor, booking, now=now),
+            "can_check_out": attendance.can_check_out(actor, booking),
+            "can_correct": attendance.can_correct_actual_times(actor, booking),
+            "can_mark_no_show": attendance.can_mark_no_show(actor, booking, now=now),
         })
     today = now.astimezone(tz).date()
     query = {"date": day.isoformat()} if day != today else {}
@@ -230,8 +230,8 @@ def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] |
         labs=accounts.managed_labs(db.session, actor),
         previous_day=day - dt.timedelta(days=1), next_day=day + dt.timedelta(days=1),
         here=url_for(".today", code=lab.code, **query),
-        early_minutes=services.CHECK_IN_EARLY_MINUTES,
-        grace_minutes=services.AUTO_CLOSE_GRACE_MINUTES), status
+        early_minutes=attendance.CHECK_IN_EARLY_MINUTES,
+        grace_minutes=attendance.AUTO_CLOSE_GRACE_MINUTES), status
 
 
 @bp.get("/today")
@@ -273,7 +273,7 @@ def correct_actual_times(booking_id: int):
         with write_transaction(db.session):
             booking = db.session.get(Booking, booking_id)
             assert booking is not None
-            services.correct_actual_times(
+            attendance.correct_actual_times(
                 db.session, actor, booking, checked_in_at=_aware(form.checked_in_at.data, tz),
                 checked_out_at=_aware(form.checked_out_at.data, tz), reason=form.reason.data,
                 now=utcnow())
@@ -303,7 +303,7 @@ def mark_no_show(booking_id: int):
         with write_transaction(db.session):
             booking = db.session.get(Booking, booking_id)
             assert booking is not None
-            services.mark_no_show(db.session, actor, booking, now=utcnow())
+            attendance.mark_no_show(db.session, actor, booking, now=utcnow())
     except Conflict as error:
         flash(error.message, "danger")
     else:

@@ -28,7 +28,7 @@ from labbook.accounts.views import safe_next
 from labbook.api import int_arg, problem_response
 from labbook.api.parsing import Fields, json_body
 from labbook.audit.services import history as audit_history
-from labbook.booking import dayview, listing, rules
+from labbook.booking import attendance, dayview, listing, rules
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries
 from labbook.booking.forms import BookingForm, CancelForm, CancelSeriesForm
@@ -469,10 +469,10 @@ def booking_detail(booking_id: int):
         series_form=CancelSeriesForm(formdata=None,
                                      from_date=booking.start_at.astimezone(tz).date()),
         window_hours=booking.instrument.cancellation_window_hours,
-        can_check_in=booking_services.can_check_in(actor, booking, now=now),
-        can_check_out=booking_services.can_check_out(actor, booking),
-        check_in_opens_at=booking_services.check_in_opens_at(booking), now=now,
-        check_in_early_minutes=booking_services.CHECK_IN_EARLY_MINUTES)
+        can_check_in=attendance.can_check_in(actor, booking, now=now),
+        can_check_out=attendance.can_check_out(actor, booking),
+        check_in_opens_at=attendance.check_in_opens_at(booking), now=now,
+        check_in_early_minutes=attendance.CHECK_IN_EARLY_MINUTES)
 
 
 def _use_action(booking_id: int, change, message):
@@ -495,7 +495,7 @@ def _use_action(booking_id: int, change, message):
 @bp.post("/bookings/<int:booking_id>/check-in")
 @login_required
 def check_in(booking_id: int):
-    return _use_action(booking_id, booking_services.check_in, lambda number, name: _(
+    return _use_action(booking_id, attendance.check_in, lambda number, name: _(
         "Booking #%(id)d is checked in: %(instrument)s is in use.", id=number,
         instrument=name))
 
@@ -503,7 +503,7 @@ def check_in(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/check-out")
 @login_required
 def check_out(booking_id: int):
-    return _use_action(booking_id, booking_services.check_out, lambda number, name: _(
+    return _use_action(booking_id, attendance.check_out, lambda number, name: _(
         "Booking #%(id)d is checked out: the use of %(instrument)s is over.", id=number,
         instrument=name))
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from labbook.billing import services as billing
 from labbook.billing.models import MonthClose
-from labbook.booking import services as booking_services
+from labbook.booking import attendance
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.jobs.lock import job_transaction
@@ -69,9 +69,9 @@ def _counted(name: str, work: Callable[..., Sized], what: str) -> JobFunction:
 
 
 _reminders = _counted("reminders", notify.send_reminders, "reminders queued")
-_no_shows = _counted("no-shows", booking_services.mark_no_shows, "bookings marked no-show")
-_auto_complete = _counted("auto-complete", booking_services.auto_close, "bookings completed")
-_expire_pending = _counted("expire-pending", booking_services.expire_pending,
+_no_shows = _counted("no-shows", attendance.mark_no_shows, "bookings marked no-show")
+_auto_complete = _counted("auto-complete", attendance.auto_close, "bookings completed")
+_expire_pending = _counted("expire-pending", attendance.expire_pending,
                            "booking requests expired")
 _approval_digest = _counted("approval-digest", notify.send_approval_digests, "digests queued")
 

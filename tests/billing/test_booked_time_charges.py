@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import BillingBasis, Charge, ChargeKind
+from labbook.booking import attendance
 from labbook.booking import services as bookings
 from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
@@ -56,7 +57,7 @@ def test_a_no_show_on_a_card_billing_actual_use_is_charged_the_booked_time(
     booking = create_booking(instrument=instrument, start_at=START,
                              end_at=START + dt.timedelta(minutes=booked))
     with write_transaction(db.session):
-        [marked] = bookings.mark_no_shows(db.session, now=START + dt.timedelta(hours=3))
+        [marked] = attendance.mark_no_shows(db.session, now=START + dt.timedelta(hours=3))
     assert marked.id == booking.id and marked.state == BookingState.NO_SHOW
 
     charge = the_charge()

@@ -18,7 +18,7 @@ import labbook.cli
 from labbook.accounts.models import PriceTier
 from labbook.billing import services as billing
 from labbook.billing.models import BillingBasis, Charge, RateCard, Statement
-from labbook.booking import services as bookings
+from labbook.booking import attendance
 from labbook.core.engine import write_transaction
 from labbook.core.errors import ValidationError
 from labbook.extensions import db
@@ -44,10 +44,10 @@ def completed_hour(instrument, start: dt.datetime):
     booking = create_booking(instrument=instrument, user=create_user(), start_at=start,
                              end_at=start + dt.timedelta(hours=1))
     with write_transaction(db.session):
-        bookings.check_in(db.session, booking.user, booking, now=start)
+        attendance.check_in(db.session, booking.user, booking, now=start)
     with write_transaction(db.session):
-        bookings.check_out(db.session, booking.user, booking,
-                           now=start + dt.timedelta(hours=1))
+        attendance.check_out(db.session, booking.user, booking,
+                             now=start + dt.timedelta(hours=1))
     return booking
 
 
@@ -107,9 +107,9 @@ def test_a_card_entered_later_on_the_booked_day_prices_an_earlier_booking_of_tha
                              end_at=start + dt.timedelta(hours=1))
     new_card(instrument, DEC_1, "120.00", now=lab_time(DEC_1, 9))
     with write_transaction(db.session):
-        bookings.check_in(db.session, booking.user, booking, now=lab_time(DEC_1, 7, 30))
+        attendance.check_in(db.session, booking.user, booking, now=lab_time(DEC_1, 7, 30))
     with write_transaction(db.session):
-        bookings.check_out(db.session, booking.user, booking, now=lab_time(DEC_1, 10))
+        attendance.check_out(db.session, booking.user, booking, now=lab_time(DEC_1, 10))
 
     charge = db.session.scalars(select(Charge).where(Charge.booking_id == booking.id)).one()
     assert (charge.amount, charge.period) == (Decimal("120.00"), "2026-12")

@@ -20,6 +20,7 @@ from labbook.billing.models import (
     Statement,
     StatementState,
 )
+from labbook.booking import attendance
 from labbook.booking import services as bookings
 from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
@@ -62,9 +63,9 @@ def instrument_at(rate: str, **card: object):
 
 def use(booking, checked_in_at: dt.datetime, checked_out_at: dt.datetime) -> None:
     with write_transaction(db.session):
-        bookings.check_in(db.session, booking.user, booking, now=checked_in_at)
+        attendance.check_in(db.session, booking.user, booking, now=checked_in_at)
     with write_transaction(db.session):
-        bookings.check_out(db.session, booking.user, booking, now=checked_out_at)
+        attendance.check_out(db.session, booking.user, booking, now=checked_out_at)
 
 
 def test_a_completed_booking_is_charged_on_its_basis():
@@ -104,9 +105,9 @@ def test_a_correction_of_actual_times_reprices_the_unbilled_charge_in_place():
                              end_at=start + dt.timedelta(hours=2))
     use(booking, start, start + dt.timedelta(minutes=30))
     with write_transaction(db.session):
-        bookings.correct_actual_times(db.session, manager, booking, checked_in_at=start,
-                                      checked_out_at=start + dt.timedelta(minutes=90),
-                                      reason="forgot to check out", now=AFTER_OCTOBER)
+        attendance.correct_actual_times(db.session, manager, booking, checked_in_at=start,
+                                        checked_out_at=start + dt.timedelta(minutes=90),
+                                        reason="forgot to check out", now=AFTER_OCTOBER)
     [charge] = charges()
     assert (charge.billed_minutes, charge.amount) == (90, Decimal("90.00"))
 
@@ -117,12 +118,12 @@ def test_a_no_show_is_charged_its_share_once_the_grace_period_is_over():
     booking = create_booking(instrument=instrument, start_at=start,
                              end_at=start + dt.timedelta(hours=1))
     with write_transaction(db.session):
-        assert bookings.mark_no_shows(db.session, now=start + dt.timedelta(minutes=29)) == []
+        assert attendance.mark_no_shows(db.session, now=start + dt.timedelta(minutes=29)) == []
     with write_transaction(db.session):
-        marked = bookings.mark_no_shows(db.session, now=start + dt.timedelta(minutes=30))
+        marked = attendance.mark_no_shows(db.session, now=start + dt.timedelta(minutes=30))
     assert [b.id for b in marked] == [booking.id]
     with write_transaction(db.session):
-        assert bookings.mark_no_shows(db.session, now=start + dt.timedelta(hours=5)) == []
+        assert attendance.mark_no_shows(db.session, now=start + dt.timedelta(hours=5)) == []
 
     [charge] = charges()
     assert charge.kind == ChargeKind.NO_SHOW and charge.share_percent == 50
@@ -138,16 +139,17 @@ def test_only_the_labs_managers_mark_a_no_show_and_not_before_the_grace_period()
     other_manager = create_manager(create_lab())
     manager = create_manager(instrument.lab)
     with pytest.raises(Conflict) as early:
-        bookings.mark_no_show(db.session, manager, booking, now=start)
+        attendance.mark_no_show(db.session, manager, booking, now=start)
     assert early.value.code == "too_early_for_no_show"
     with pytest.raises(PermissionDenied):
-        bookings.mark_no_show(db.session, booking.user, booking, now=start + dt.timedelta(hours=1))
+        attendance.mark_no_show(db.session, booking.user, booking,
+                                now=start + dt.timedelta(hours=1))
     with pytest.raises(Exception) as hidden:
-        bookings.mark_no_show(db.session, other_manager, booking,
-                              now=start + dt.timedelta(hours=1))
+        attendance.mark_no_show(db.session, other_manager, booking,
+                                now=start + dt.timedelta(hours=1))
     assert hidden.value.code == "not_found"
     with write_transaction(db.session):
-        bookings.mark_no_show(db.session, manager, booking, now=start + dt.timedelta(hours=1))
+        attendance.mark_no_show(db.session, manager, booking, now=start + dt.timedelta(hours=1))
     assert [c.kind for c in charges()] == [ChargeKind.NO_SHOW]
 
 
@@ -210,11 +212,11 @@ def card_from(day: dt.date, rate: str, *, entered: dt.datetime, instrument=None,
 
 def correct(booking, manager, *, minutes: int, now: dt.datetime) -> None:
     with write_transaction(db.session):
-        bookings.correct_actual_times(db.session, manager, booking,
-                                      checked_in_at=booking.start_at,
-                                      checked_out_at=booking.start_at
-                                      + dt.timedelta(minutes=minutes),
-                                      reason="forgot to check out", now=now)
+        attendance.correct_actual_times(db.session, manager, booking,
+                                        checked_in_at=booking.start_at,
+                                        checked_out_at=booking.start_at
+                                        + dt.timedelta(minutes=minutes),
+                                        reason="forgot to check out", now=now)
 
 
 def test_a_card_made_effective_today_leaves_an_earlier_charge_of_the_day_on_its_card():

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from labbook.audit.models import AuditEvent
-from labbook.booking import services
+from labbook.booking import attendance
 from labbook.booking.models import Booking, BookingState
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
@@ -85,7 +85,7 @@ def test_check_in_by_the_booking_user(booking, researcher):
     now = START - 5 * MINUTE
     sequence = booking.sequence
 
-    services.check_in(db.session, researcher, booking, now=now)
+    attendance.check_in(db.session, researcher, booking, now=now)
     db.session.commit()
 
     assert booking.state == BookingState.IN_USE
@@ -99,19 +99,19 @@ def test_check_in_by_the_booking_user(booking, researcher):
     assert event.details["checked_in_at"] == now.isoformat()
 
 
-@pytest.mark.parametrize("now", [START - services.CHECK_IN_EARLY_MINUTES * MINUTE, START,
+@pytest.mark.parametrize("now", [START - attendance.CHECK_IN_EARLY_MINUTES * MINUTE, START,
                                  START + 90 * MINUTE, END - MINUTE])
 def test_check_in_is_open_from_15_minutes_before_until_the_end(booking, researcher, now):
-    assert services.can_check_in(researcher, booking, now=now)
-    services.check_in(db.session, researcher, booking, now=now)
+    assert attendance.can_check_in(researcher, booking, now=now)
+    attendance.check_in(db.session, researcher, booking, now=now)
     assert booking.state == BookingState.IN_USE and booking.checked_in_at == now
 
 
 def test_check_in_too_early(booking, researcher):
     now = START - 16 * MINUTE
-    assert not services.can_check_in(researcher, booking, now=now)
+    assert not attendance.can_check_in(researcher, booking, now=now)
     with pytest.raises(Conflict) as refused:
-        services.check_in(db.session, researcher, booking, now=now)
+        attendance.check_in(db.session, researcher, booking, now=now)
     assert refused.value.code == "too_early_to_check_in"
     assert f"{MONDAY:%Y-%m-%d} 09:45" in refused.value.message
     assert booking.state == BookingState.APPROVED and booking.checked_in_at is None
@@ -120,9 +120,9 @@ def test_check_in_too_early(booking, researcher):
 
 @pytest.mark.parametrize("now", [END, END + MINUTE, END + dt.timedelta(days=1)])
 def test_check_in_after_the_end(booking, researcher, now):
-    assert not services.can_check_in(researcher, booking, now=now)
+    assert not attendance.can_check_in(researcher, booking, now=now)
     with pytest.raises(Conflict) as refused:
-        services.check_in(db.session, researcher, booking, now=now)
+        attendance.check_in(db.session, researcher, booking, now=now)
     assert refused.value.code == "booking_over"
     assert booking.state == BookingState.APPROVED
 
@@ -139,20 +139,20 @@ def test_check_in_needs_an_approved_booking(instrument, researcher, state, code)
     booking = create_booking(instrument=instrument, user=researcher, start_at=START,
                              end_at=END, state=state)
     with pytest.raises(Conflict) as refused:
-        services.check_in(db.session, researcher, booking, now=START)
+        attendance.check_in(db.session, researcher, booking, now=START)
     assert refused.value.code == code
     assert booking.state == state
 
 
 def test_a_manager_of_the_lab_checks_someone_in(booking, manager):
-    assert services.can_check_in(manager, booking, now=START)
-    services.check_in(db.session, manager, booking, now=START)
+    assert attendance.can_check_in(manager, booking, now=START)
+    attendance.check_in(db.session, manager, booking, now=START)
     assert booking.state == BookingState.IN_USE
     assert events(booking, "check_in")[0].actor_id == manager.id
 
 
 def test_admins_may_check_in_too(booking):
-    services.check_in(db.session, create_admin(), booking, now=START)
+    attendance.check_in(db.session, create_admin(), booking, now=START)
     assert booking.state == BookingState.IN_USE
 
 
@@ -161,13 +161,13 @@ def test_nobody_else_checks_in_or_out(booking, researcher, who):
     actor = {"stranger": lambda: create_user(),
              "colleague": lambda: create_user(organization=researcher.organization),
              "other_manager": lambda: create_manager(create_lab())}[who]()
-    assert not services.can_check_in(actor, booking, now=START)
+    assert not attendance.can_check_in(actor, booking, now=START)
     with pytest.raises(NotFound):
-        services.check_in(db.session, actor, booking, now=START)
+        attendance.check_in(db.session, actor, booking, now=START)
     in_use(booking)
-    assert not services.can_check_out(actor, booking)
+    assert not attendance.can_check_out(actor, booking)
     with pytest.raises(NotFound):
-        services.check_out(db.session, actor, booking, now=START + MINUTE)
+        attendance.check_out(db.session, actor, booking, now=START + MINUTE)
     assert booking.state == BookingState.IN_USE
 
 
@@ -175,13 +175,13 @@ def test_nobody_else_checks_in_or_out(booking, researcher, who):
 
 
 def test_check_out(booking, researcher):
-    services.check_in(db.session, researcher, booking, now=START)
+    attendance.check_in(db.session, researcher, booking, now=START)
     db.session.commit()
     sequence = booking.sequence
     now = START + 95 * MINUTE
 
-    assert services.can_check_out(researcher, booking)
-    services.check_out(db.session, researcher, booking, now=now)
+    assert attendance.can_check_out(researcher, booking)
+    attendance.check_out(db.session, researcher, booking, now=now)
     db.session.commit()
 
     assert booking.state == BookingState.COMPLETED
@@ -194,13 +194,13 @@ def test_check_out(booking, researcher):
 
 def test_check_out_after_the_end_is_recorded_as_it_is(booking, researcher):
     in_use(booking)
-    services.check_out(db.session, researcher, booking, now=END + 20 * MINUTE)
+    attendance.check_out(db.session, researcher, booking, now=END + 20 * MINUTE)
     assert booking.checked_out_at == END + 20 * MINUTE
 
 
 def test_check_out_is_never_before_the_check_in(booking, manager):
     in_use(booking, checked_in_at=START + 10 * MINUTE)
-    services.check_out(db.session, manager, booking, now=START + 5 * MINUTE)
+    attendance.check_out(db.session, manager, booking, now=START + 5 * MINUTE)
     assert booking.checked_out_at == booking.checked_in_at == START + 10 * MINUTE
 
 
@@ -213,9 +213,9 @@ def test_check_out_is_never_before_the_check_in(booking, manager):
 def test_check_out_needs_a_booking_in_use(instrument, researcher, state, code):
     booking = create_booking(instrument=instrument, user=researcher, start_at=START,
                              end_at=END, state=state)
-    assert not services.can_check_out(researcher, booking)
+    assert not attendance.can_check_out(researcher, booking)
     with pytest.raises(Conflict) as refused:
-        services.check_out(db.session, researcher, booking, now=START + MINUTE)
+        attendance.check_out(db.session, researcher, booking, now=START + MINUTE)
     assert refused.value.code == code
     assert booking.state == state and booking.checked_out_at is None
 
@@ -229,8 +229,8 @@ def test_a_manager_corrects_a_completed_booking(booking, manager):
     now = END + dt.timedelta(hours=2)
     new_in, new_out = START + 5 * MINUTE, END + 10 * MINUTE
 
-    services.correct_actual_times(db.session, manager, booking, checked_in_at=new_in,
-                                  checked_out_at=new_out, reason="  Sample ran long  ", now=now)
+    attendance.correct_actual_times(db.session, manager, booking, checked_in_at=new_in,
+                                    checked_out_at=new_out, reason="  Sample ran long  ", now=now)
     db.session.commit()
 
     assert booking.state == BookingState.COMPLETED
@@ -249,9 +249,9 @@ def test_a_manager_corrects_a_completed_booking(booking, manager):
 def test_a_correction_with_a_check_out_completes_a_booking_in_use(booking, manager):
     in_use(booking)
     sequence = booking.sequence
-    services.correct_actual_times(db.session, manager, booking, checked_in_at=START,
-                                  checked_out_at=END, reason="Forgot to check out",
-                                  now=END + MINUTE)
+    attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
+                                    checked_out_at=END, reason="Forgot to check out",
+                                    now=END + MINUTE)
     assert booking.state == BookingState.COMPLETED
     assert booking.checked_out_at == END and booking.sequence == sequence + 1
     [event] = events(booking, "correct_actual_times")
@@ -262,9 +262,9 @@ def test_a_correction_with_a_check_out_completes_a_booking_in_use(booking, manag
 
 def test_a_correction_without_a_check_out_keeps_the_booking_in_use(booking, manager):
     in_use(booking, checked_in_at=START + 20 * MINUTE)
-    services.correct_actual_times(db.session, manager, booking, checked_in_at=START,
-                                  checked_out_at=None, reason="Was there at 10",
-                                  now=START + 30 * MINUTE)
+    attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
+                                    checked_out_at=None, reason="Was there at 10",
+                                    now=START + 30 * MINUTE)
     assert booking.state == BookingState.IN_USE
     assert (booking.checked_in_at, booking.checked_out_at) == (START, None)
 
@@ -272,7 +272,7 @@ def test_a_correction_without_a_check_out_keeps_the_booking_in_use(booking, mana
 def test_times_in_any_offset_are_stored_in_utc(booking, manager):
     completed(booking)
     beijing = dt.timezone(dt.timedelta(hours=8))
-    services.correct_actual_times(
+    attendance.correct_actual_times(
         db.session, manager, booking, checked_in_at=START.astimezone(beijing),
         checked_out_at=END.astimezone(beijing), reason="Clock", now=END + MINUTE)
     assert booking.checked_in_at.utcoffset() == dt.timedelta(0)
@@ -281,9 +281,9 @@ def test_times_in_any_offset_are_stored_in_utc(booking, manager):
 
 def test_a_correction_that_changes_nothing_is_not_recorded(booking, manager):
     completed(booking)
-    services.correct_actual_times(db.session, manager, booking, checked_in_at=START,
-                                  checked_out_at=END - 30 * MINUTE, reason="Checked",
-                                  now=END + MINUTE)
+    attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
+                                    checked_out_at=END - 30 * MINUTE, reason="Checked",
+                                    now=END + MINUTE)
     assert events(booking, "correct_actual_times") == []
 
 
@@ -291,8 +291,8 @@ def test_a_correction_that_changes_nothing_is_not_recorded(booking, manager):
 def test_a_correction_needs_a_reason(booking, manager, reason):
     completed(booking)
     with pytest.raises(ValidationError) as refused:
-        services.correct_actual_times(db.session, manager, booking, checked_in_at=START,
-                                      checked_out_at=END, reason=reason, now=END + MINUTE)
+        attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
+                                        checked_out_at=END, reason=reason, now=END + MINUTE)
     assert refused.value.problems[0].field == "reason"
     assert booking.checked_out_at == END - 30 * MINUTE
     assert events(booking) == []
@@ -301,28 +301,28 @@ def test_a_correction_needs_a_reason(booking, manager, reason):
 def test_the_researcher_may_not_correct_their_own_times(booking, researcher):
     completed(booking)
     with pytest.raises(PermissionDenied):
-        services.correct_actual_times(db.session, researcher, booking, checked_in_at=START,
-                                      checked_out_at=END, reason="I stayed", now=END + MINUTE)
+        attendance.correct_actual_times(db.session, researcher, booking, checked_in_at=START,
+                                        checked_out_at=END, reason="I stayed", now=END + MINUTE)
     assert booking.checked_out_at == END - 30 * MINUTE
-    assert not services.can_correct_actual_times(researcher, booking)
+    assert not attendance.can_correct_actual_times(researcher, booking)
 
 
 def test_strangers_and_other_labs_managers_do_not_even_see_the_booking(booking):
     completed(booking)
     for actor in (create_user(), create_manager(create_lab())):
         with pytest.raises(NotFound):
-            services.correct_actual_times(db.session, actor, booking, checked_in_at=START,
-                                          checked_out_at=END, reason="x", now=END + MINUTE)
+            attendance.correct_actual_times(db.session, actor, booking, checked_in_at=START,
+                                            checked_out_at=END, reason="x", now=END + MINUTE)
 
 
 @pytest.mark.parametrize("state", [BookingState.APPROVED, BookingState.PENDING,
                                    BookingState.CANCELLED, BookingState.NO_SHOW])
 def test_only_bookings_in_use_or_completed_have_times_to_correct(instrument, manager, state):
     booking = create_booking(instrument=instrument, start_at=START, end_at=END, state=state)
-    assert not services.can_correct_actual_times(manager, booking)
+    assert not attendance.can_correct_actual_times(manager, booking)
     with pytest.raises(Conflict) as refused:
-        services.correct_actual_times(db.session, manager, booking, checked_in_at=START,
-                                      checked_out_at=END, reason="x", now=END + MINUTE)
+        attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
+                                        checked_out_at=END, reason="x", now=END + MINUTE)
     assert refused.value.code == "invalid_state"
     assert booking.state == state and booking.checked_in_at is None
 
@@ -342,10 +342,10 @@ def test_bad_times_are_refused_and_change_nothing(booking, manager, checked_in_a
                                                   checked_out_at, code, field):
     completed(booking)
     with pytest.raises(ValidationError) as refused:
-        services.correct_actual_times(db.session, manager, booking,
-                                      checked_in_at=checked_in_at,
-                                      checked_out_at=checked_out_at, reason="Fix",
-                                      now=END + dt.timedelta(hours=2))
+        attendance.correct_actual_times(db.session, manager, booking,
+                                        checked_in_at=checked_in_at,
+                                        checked_out_at=checked_out_at, reason="Fix",
+                                        now=END + dt.timedelta(hours=2))
     assert [(p.code, p.field) for p in refused.value.problems] == [(code, field)]
     assert refused.value.status == 422
     assert (booking.checked_in_at, booking.checked_out_at) == (START, END - 30 * MINUTE)
@@ -354,7 +354,7 @@ def test_bad_times_are_refused_and_change_nothing(booking, manager, checked_in_a
 
 def test_the_widest_correction_allowed(booking, manager):
     completed(booking)
-    services.correct_actual_times(
+    attendance.correct_actual_times(
         db.session, manager, booking, checked_in_at=START - dt.timedelta(hours=12),
         checked_out_at=END + dt.timedelta(hours=12), reason="Overnight run",
         now=END + dt.timedelta(days=1))
@@ -367,9 +367,9 @@ def test_the_widest_correction_allowed(booking, manager):
 def test_auto_close_completes_forgotten_check_outs_at_the_booked_end(booking):
     in_use(booking, checked_in_at=START + 3 * MINUTE)
     sequence = booking.sequence
-    now = END + (services.AUTO_CLOSE_GRACE_MINUTES + 1) * MINUTE
+    now = END + (attendance.AUTO_CLOSE_GRACE_MINUTES + 1) * MINUTE
 
-    closed = services.auto_close(db.session, now=now)
+    closed = attendance.auto_close(db.session, now=now)
     db.session.commit()
 
     assert closed == [booking]
@@ -385,17 +385,17 @@ def test_auto_close_completes_forgotten_check_outs_at_the_booked_end(booking):
 def test_auto_close_is_idempotent(booking):
     in_use(booking)
     now = END + dt.timedelta(hours=1)
-    assert services.auto_close(db.session, now=now) == [booking]
+    assert attendance.auto_close(db.session, now=now) == [booking]
     db.session.commit()
-    assert services.auto_close(db.session, now=now) == []
-    assert services.auto_close(db.session, now=now + dt.timedelta(days=1)) == []
+    assert attendance.auto_close(db.session, now=now) == []
+    assert attendance.auto_close(db.session, now=now + dt.timedelta(days=1)) == []
     db.session.commit()
     assert len(events(booking, "auto_close")) == 1
     assert booking.checked_out_at == END
 
 
 def test_auto_close_leaves_everything_else_alone(lab, researcher):
-    grace = services.AUTO_CLOSE_GRACE_MINUTES * MINUTE
+    grace = attendance.AUTO_CLOSE_GRACE_MINUTES * MINUTE
     now = END + dt.timedelta(hours=3)
 
     def make(state, end, **extra):
@@ -417,7 +417,7 @@ def test_auto_close_leaves_everything_else_alone(lab, researcher):
     other_lab = create_booking(instrument=create_instrument(), state=BookingState.IN_USE,
                                start_at=START, end_at=END, checked_in_at=START)
 
-    closed = services.auto_close(db.session, now=now)
+    closed = attendance.auto_close(db.session, now=now)
     db.session.commit()
 
     # Every lab's, the longest forgotten first.
@@ -438,7 +438,7 @@ def test_auto_close_leaves_everything_else_alone(lab, researcher):
 def test_auto_close_keeps_the_check_out_after_a_late_check_in(booking, manager):
     # A correction may put the check-in after the booked end (within 12 hours).
     in_use(booking, checked_in_at=END + 10 * MINUTE)
-    services.auto_close(db.session, now=END + dt.timedelta(hours=1))
+    attendance.auto_close(db.session, now=END + dt.timedelta(hours=1))
     assert booking.checked_out_at == booking.checked_in_at == END + 10 * MINUTE
 
 
@@ -466,7 +466,7 @@ def test_bookings_of_day_lists_slot_holding_and_completed_bookings_by_start(lab,
                                start_at=lab_time(MONDAY - dt.timedelta(days=1), 20),
                                end_at=lab_time(MONDAY, 6))
 
-    listed = services.bookings_of_day(db.session, lab, MONDAY)
+    listed = attendance.bookings_of_day(db.session, lab, MONDAY)
 
     assert listed == [overnight, early, middle, approved, late]
     assert all(isinstance(b, Booking) for b in listed)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
-from labbook.booking import services
+from labbook.booking import attendance, services
 from labbook.booking.models import Booking, BookingSeries, BookingState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
@@ -156,10 +156,10 @@ def test_cancelling_twice_records_one_cancellation(instrument, researcher):
 
 def test_checking_in_twice_is_already_checked_in(instrument, researcher):
     booking = booking_in(BookingState.APPROVED, instrument, researcher)
-    as_elsewhere(services.check_in, researcher, booking, now=START)
+    as_elsewhere(attendance.check_in, researcher, booking, now=START)
 
     with pytest.raises(Conflict) as refused:
-        stale(services.check_in, researcher, booking, now=START + MINUTE)
+        stale(attendance.check_in, researcher, booking, now=START + MINUTE)
 
     assert refused.value.code == "already_checked_in"
     assert reload(booking).checked_in_at == START
@@ -168,10 +168,10 @@ def test_checking_in_twice_is_already_checked_in(instrument, researcher):
 
 def test_checking_out_twice_is_already_checked_out(instrument, researcher):
     booking = booking_in(BookingState.IN_USE, instrument, researcher, checked_in_at=START)
-    as_elsewhere(services.check_out, researcher, booking, now=END)
+    as_elsewhere(attendance.check_out, researcher, booking, now=END)
 
     with pytest.raises(Conflict) as refused:
-        stale(services.check_out, researcher, booking, now=END + MINUTE)
+        stale(attendance.check_out, researcher, booking, now=END + MINUTE)
 
     assert refused.value.code == "already_checked_out"
     assert reload(booking).checked_out_at == END
@@ -182,10 +182,10 @@ def test_checking_out_twice_is_already_checked_out(instrument, researcher):
 def test_a_no_show_for_a_booking_checked_in_meanwhile_is_refused(instrument, researcher,
                                                                  manager):
     booking = booking_in(BookingState.APPROVED, instrument, researcher)
-    as_elsewhere(services.check_in, researcher, booking, now=START + 29 * MINUTE)
+    as_elsewhere(attendance.check_in, researcher, booking, now=START + 29 * MINUTE)
 
     with pytest.raises(Conflict) as refused:
-        stale(services.mark_no_show, manager, booking, now=START + 31 * MINUTE)
+        stale(attendance.mark_no_show, manager, booking, now=START + 31 * MINUTE)
 
     assert refused.value.code == "invalid_state"
     assert reload(booking).state == BookingState.IN_USE
@@ -195,10 +195,10 @@ def test_a_no_show_for_a_booking_checked_in_meanwhile_is_refused(instrument, res
 def test_a_correction_sees_a_check_out_made_meanwhile(instrument, researcher, manager):
     """The booking was completed meanwhile, so the correction must give its check-out too."""
     booking = booking_in(BookingState.IN_USE, instrument, researcher, checked_in_at=START)
-    as_elsewhere(services.check_out, researcher, booking, now=END)
+    as_elsewhere(attendance.check_out, researcher, booking, now=END)
 
     with pytest.raises(ValidationError) as refused:
-        stale(services.correct_actual_times, manager, booking,
+        stale(attendance.correct_actual_times, manager, booking,
               checked_in_at=START + 5 * MINUTE, checked_out_at=None, reason="迟到五分钟",
               now=END + MINUTE)
 
@@ -246,7 +246,7 @@ def test_a_closure_leaves_a_booking_checked_in_meanwhile_alone(instrument, resea
                                                                manager):
     booking = booking_in(BookingState.APPROVED, instrument, researcher)
     hit = [booking]
-    as_elsewhere(services.check_in, researcher, booking, now=START)
+    as_elsewhere(attendance.check_in, researcher, booking, now=START)
 
     with write_transaction(db.session):
         cancelled = services.cancel_hit_bookings(db.session, manager, hit, [booking.id],
@@ -311,11 +311,11 @@ def writer() -> Iterator[Session]:
 def test_the_no_show_job_waits_for_a_check_in_in_flight(writer, instrument, researcher):
     """The job leaves the booking alone instead of marking it a no-show over the check-in."""
     booking = booking_in(BookingState.APPROVED, instrument, researcher)
-    services.check_in(writer, writer.get(User, researcher.id), writer.get(Booking, booking.id),
-                      now=START + 29 * MINUTE)
+    attendance.check_in(writer, writer.get(User, researcher.id), writer.get(Booking, booking.id),
+                        now=START + 29 * MINUTE)
     writer.flush()
 
-    marked = behind(writer, lambda session: services.mark_no_shows(
+    marked = behind(writer, lambda session: attendance.mark_no_shows(
         session, now=START + 31 * MINUTE))
 
     assert marked == []

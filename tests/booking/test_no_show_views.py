@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from labbook.billing.models import Charge, ChargeKind
+from labbook.booking.attendance import NO_SHOW_GRACE_MINUTES
 from labbook.booking.models import BookingState
-from labbook.booking.services import NO_SHOW_GRACE_MINUTES
 from labbook.extensions import db
 from tests.booking.test_actual_use_views import MINUTE, now, text, today_path
 from tests.booking.test_views import assert_well_formed

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from labbook.booking import services
+from labbook.booking import attendance, services
 from labbook.booking.models import SLOT_HOLDING, Booking
 from labbook.core.errors import DomainError
 from labbook.core.time import utcnow
@@ -102,7 +102,7 @@ def _run(scene: Scene, operation: tuple, made: list[int]) -> bool:
     db.session.rollback()  # read the bookings as they are now
     booking = db.session.get(Booking, made[rest[0] % len(made)])
     if kind == "check_in":  # at the booking's start, as if time had passed
-        services.check_in(db.session, actor, booking, now=booking.start_at)
+        attendance.check_in(db.session, actor, booking, now=booking.start_at)
     elif kind == "cancel":
         services.cancel_booking(db.session, actor, booking, now=scene.now)
     elif kind == "approve":
