@@ -17,10 +17,10 @@ from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
 from labbook.billing import services as billing
+from labbook.billing.pricing import quote
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, Lab, TestingService
 from labbook.core.time import LAB_TZ, to_lab_time
-from labbook.testing import services as testing
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 DEMO_PASSWORD = "labbook-demo-2026"  # noqa: S105  (printed to the operator on purpose)
@@ -114,7 +114,7 @@ def _load_use(session: Session, users: dict[str, User], now: dt.datetime) -> Non
     for email, code, samples, express in DEMO_TESTS:
         user, service = users[email], services[code]
         submitted = _last_month_day(now, 7, 10)
-        price = testing.quote(service, user.organization.tier, samples, express)
+        price = quote(service, user.organization.tier, samples, express)
         request = ServiceRequest(
             service=service, requester=user, organization=user.organization, samples=samples,
             sample_description="演示样品 demo samples", is_express=express,

@@ -1,4 +1,13 @@
-"""The arithmetic of a charge: minutes billed and amounts, rounded half-up to the fen per line."""
+"""The arithmetic of prices: minutes billed and amounts of a charge, and the quote of a test
+request, in Decimal and rounded half-up to the fen per line.
+
+A test request's quote:
+
+* unit price = the service's price for the organization's tier
+* subtotal   = unit price × samples
+* surcharge  = subtotal × express surcharge percent / 100, rounded half-up (express only)
+* total      = subtotal + surcharge
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,9 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from labbook.accounts.models import PriceTier
 from labbook.billing.models import BillingBasis, Charge, RateCard
+from labbook.catalogue.models import TestingService
 from labbook.core.money import to_fen
 
 MINUTE = dt.timedelta(minutes=1)
@@ -77,3 +88,28 @@ def reprice_time(charge: Charge, *, booked: int, actual: int | None) -> TimePric
     return _price(charge.basis, booked=booked, actual=actual, rounding=charge.rounding_minutes,
                   minimum=charge.minimum_minutes, hourly_rate=charge.unit_price,
                   share_percent=charge.share_percent)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a test request costs: exact Decimals, each line rounded half-up to the fen."""
+
+    tier: PriceTier
+    unit_price: Decimal
+    samples: int
+    subtotal: Decimal
+    is_express: bool
+    express_surcharge_percent: int
+    express_surcharge: Decimal
+    total: Decimal
+
+
+def quote(service: TestingService, tier: PriceTier, samples: int, express: bool) -> Quote:
+    """The price of ``samples`` samples of ``service`` for ``tier`` (no validation)."""
+    unit = to_fen(Decimal(service.price_for(tier)))
+    subtotal = to_fen(unit * samples)
+    percent = service.express_surcharge_percent if express else 0
+    surcharge = to_fen(subtotal * percent / Decimal(100))
+    return Quote(tier=tier, unit_price=unit, samples=samples, subtotal=subtotal,
+                 is_express=express, express_surcharge_percent=percent,
+                 express_surcharge=surcharge, total=subtotal + surcharge)

@@ -2,13 +2,8 @@
 
 Every function takes the acting user and the current time and never reads the request.
 
-Prices (DESIGN.md §4), computed with Decimal and rounded half-up to the fen per line:
-
-* subtotal  = unit price of the organization's tier × samples
-* surcharge = subtotal × express_surcharge_percent / 100, rounded half-up (express only)
-* total     = subtotal + surcharge
-
-The quote is fixed when the request is submitted; later price changes do not alter it.
+The price is ``labbook.billing.pricing.quote``, for the requesting organization's tier. The
+quote is fixed when the request is submitted; later price changes do not alter it.
 
 Due date: set when the lab accepts. The default is today (lab time) plus the service's
 turnaround in working days (Monday to Friday); express halves the turnaround, rounded up
@@ -22,16 +17,16 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labbook.accounts.models import Organization, PriceTier, User
+from labbook.accounts.models import Organization, User
 from labbook.audit.services import record
 from labbook.billing import services as billing
+from labbook.billing.pricing import Quote, quote
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import lock
 from labbook.core.errors import (
@@ -42,7 +37,6 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
-from labbook.core.money import to_fen
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
 from labbook.testing.labels import STATE_LABELS
@@ -65,38 +59,6 @@ class ReportTooLarge(DomainError):
 
 
 # -- prices ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quote:
-    """What a request costs: exact Decimals, each line rounded half-up to the fen."""
-
-    tier: PriceTier
-    unit_price: Decimal
-    samples: int
-    subtotal: Decimal
-    is_express: bool
-    express_surcharge_percent: int
-    express_surcharge: Decimal
-    total: Decimal
-
-    def as_dict(self) -> dict:
-        return {"tier": self.tier.value, "unit_price": str(self.unit_price),
-                "samples": self.samples, "subtotal": str(self.subtotal),
-                "is_express": self.is_express,
-                "express_surcharge_percent": self.express_surcharge_percent,
-                "express_surcharge": str(self.express_surcharge), "total": str(self.total)}
-
-
-def quote(service: TestingService, tier: PriceTier, samples: int, express: bool) -> Quote:
-    """The price of ``samples`` samples of ``service`` for ``tier`` (no validation)."""
-    unit = to_fen(Decimal(service.price_for(tier)))
-    subtotal = to_fen(unit * samples)
-    percent = service.express_surcharge_percent if express else 0
-    surcharge = to_fen(unit * samples * percent / Decimal(100))
-    return Quote(tier=tier, unit_price=unit, samples=samples, subtotal=subtotal,
-                 is_express=express, express_surcharge_percent=percent,
-                 express_surcharge=surcharge, total=subtotal + surcharge)
 
 
 def offers_express(service: TestingService) -> bool:

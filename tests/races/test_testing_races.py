@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from labbook.accounts.models import User
 from labbook.billing.models import Charge
+from labbook.billing.pricing import quote
 from labbook.catalogue.models import TestingService
 from labbook.extensions import db
 from labbook.testing.models import ServiceRequest, ServiceRequestState
-from labbook.testing.services import quote
 from tests.factories import create_manager, create_service, create_user
 from tests.races.harness import (
     Call,

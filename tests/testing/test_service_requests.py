@@ -3,6 +3,7 @@ import io
 from decimal import Decimal
 
 from labbook.accounts.models import OrganizationStatus, PriceTier
+from labbook.billing.pricing import quote
 from labbook.extensions import db
 from labbook.testing import services
 from labbook.testing.models import ServiceRequest
@@ -20,11 +21,11 @@ PDF = b"%PDF-1.4\n% test\n"
 
 def test_quote_worked_examples():
     service = create_service(price_external=Decimal("150.00"), express_surcharge_percent=50)
-    q = services.quote(service, PriceTier.EXTERNAL, 3, True)
+    q = quote(service, PriceTier.EXTERNAL, 3, True)
     assert (q.subtotal, q.express_surcharge, q.total) == (
         Decimal("450.00"), Decimal("225.00"), Decimal("675.00"))
     service = create_service(price_external=Decimal("33.33"), express_surcharge_percent=30)
-    q = services.quote(service, PriceTier.EXTERNAL, 3, True)
+    q = quote(service, PriceTier.EXTERNAL, 3, True)
     assert (q.subtotal, q.express_surcharge, q.total) == (
         Decimal("99.99"), Decimal("30.00"), Decimal("129.99"))
 
