@@ -10,7 +10,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
-from labbook.reports.services import Report
+from labbook.reports.tables import Report
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,9 +25,11 @@ from labbook.core.money import format_money
 from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Kind, to_csv, to_xlsx
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from labbook.reports import services
+from labbook.reports import dashboards, figures, periods, tables
 from labbook.reports.charts import ChartSpec, Series, chart_data
-from labbook.reports.services import Dimension, Period, Ranking, Report, Scope
+from labbook.reports.figures import Dimension
+from labbook.reports.periods import Period, Scope
+from labbook.reports.tables import Ranking, Report
 
 bp = Blueprint("reports", __name__)
 
@@ -72,7 +74,7 @@ def _by_dimension(build: Callable[..., Report]) -> Build:
 
 def _rankings(session: Session, scope: Scope, period: Period, _by: str, _now: dt.datetime,
               limit: int | None) -> list[Report]:
-    reports = services.organizations_reports(session, scope, period, limit=limit)
+    reports = tables.organizations_reports(session, scope, period, limit=limit)
     return [reports[ranking] for ranking in Ranking]
 
 
@@ -85,31 +87,31 @@ PAGES = {page.name: page for page in [
         "are not taken off. Utilization: booked or used hours ÷ opening hours; it can exceed "
         "100 % where bookings run through closed hours. An organization's utilization is its "
         "share of the opening hours of all instruments shown."),
-        services.UTILIZATION_DIMENSIONS,
+        tables.UTILIZATION_DIMENSIONS,
         [Section(_l("Utilization"), ChartSpec(
             (Series("booked_hours"), Series("used_hours"),
              Series("booked_utilization", "line", 1), Series("used_utilization", "line", 1)),
             ("h", "%")))],
-        _by_dimension(services.utilization_report)),
+        _by_dimension(tables.utilization_report)),
     Page("attendance", _l("No-shows and late cancellations"), _l(
         "Due bookings: bookings that start in the period before now and had been approved "
         "(approved, in use, completed, no-show, or cancelled late). No-show rate and "
         "late-cancellation rate: no-shows and late cancellations ÷ due bookings."),
-        services.ATTENDANCE_DIMENSIONS,
+        tables.ATTENDANCE_DIMENSIONS,
         [Section(_l("No-shows and late cancellations"), ChartSpec(
             (Series("no_show_rate"), Series("late_cancellation_rate")), ("%",)))],
-        lambda session, scope, period, by, now, _limit: [services.attendance_report(
+        lambda session, scope, period, by, now, _limit: [tables.attendance_report(
             session, scope, period, Dimension(by), now=now)]),
     Page("revenue", _l("Revenue"), _l(
         "Every charge that occurred in the period, on a statement yet or not: a booking's on "
         "its booked start, a testing service's on its completion, an adjustment when it was "
         "made. Instrument time: usage, no-show and late-cancellation charges. Testing "
         "services: service charges. Adjustments (corrections and credits) are shown apart."),
-        services.REVENUE_DIMENSIONS,
+        tables.REVENUE_DIMENSIONS,
         [Section(_l("Revenue"), ChartSpec(
             (Series("instrument_time", stack="revenue"), Series("services", stack="revenue"),
              Series("adjustments", stack="revenue")), ("¥",)))],
-        _by_dimension(services.revenue_report)),
+        _by_dimension(tables.revenue_report)),
     Page("organizations", _l("Top organizations"), _l(
         "Organizations ranked by revenue (all charges, as in the revenue report) and by "
         "booked hours (as in the utilization report) in the period. The page shows the top "
@@ -125,23 +127,23 @@ PAGES = {page.name: page for page in [
         "the service's turnaround days, halved and rounded up for express requests. On time: "
         "taken ≤ promised. Public holidays are not known to labbook and count as working "
         "days."),
-        services.TURNAROUND_DIMENSIONS,
+        tables.TURNAROUND_DIMENSIONS,
         [Section(_l("Turnaround"), ChartSpec(
             (Series("promised_days"), Series("taken_days"), Series("on_time_share", "line", 1)),
             ("d", "%")))],
-        _by_dimension(services.turnaround_report)),
+        _by_dimension(tables.turnaround_report)),
     Page("usage", _l("Our usage"), _l(
         "Your organization's bookings in the period (approved, in use, completed or "
         "no-show, by the day they start), their booked and used hours, and what was charged "
         "for them, for testing services and as adjustments."),
-        services.USAGE_DIMENSIONS,
+        tables.USAGE_DIMENSIONS,
         [Section(_l("Usage"), ChartSpec(
             (Series("booked_hours"), Series("used_hours"), Series("total", "line", 1)),
             ("h", "¥")))],
-        _by_dimension(services.usage_report), for_managers=False),
+        _by_dimension(tables.usage_report), for_managers=False),
 ]}
 REPORT_NAMES = ",".join(PAGES)
-CHOICE_LABELS = {**services.DIMENSION_LABELS, Ranking.REVENUE: _l("Revenue"),
+CHOICE_LABELS = {**figures.DIMENSION_LABELS, Ranking.REVENUE: _l("Revenue"),
                  Ranking.HOURS: _l("Booked hours")}
 
 
@@ -166,13 +168,13 @@ def format_figure(value: Any, kind: Kind) -> str:
 
 def _scope(page: Page, actor: User, lab_code: str | None) -> Scope:
     """The labs (and, on the usage page, the organization) ``page`` covers for ``actor``."""
-    scope_for = services.lab_scope if page.for_managers else services.usage_scope
+    scope_for = periods.lab_scope if page.for_managers else periods.usage_scope
     return scope_for(db.session, actor, lab_code)
 
 
 def _period(now: dt.datetime) -> Period:
-    return services.parse_period(request.args.get("from"), request.args.get("to"),
-                                 today=services.lab_today(now))
+    return periods.parse_period(request.args.get("from"), request.args.get("to"),
+                                today=periods.lab_today(now))
 
 
 def _choice(page: Page) -> str:
@@ -187,7 +189,7 @@ def _choice(page: Page) -> str:
 @bp.get("/reports")
 @login_required
 def index():
-    name = "utilization" if services.can_view_lab_reports(_actor()) else "usage"
+    name = "utilization" if periods.can_view_lab_reports(_actor()) else "usage"
     return redirect(url_for(".report", name=name))
 
 
@@ -211,7 +213,7 @@ def report(name: str):
         "reports/report.html", page=page, pages=_pages_for(actor), tables=tables,
         period=period, scope=scope, lab_code=request.args.get("lab", "").upper(),
         filters={key: request.args[key] for key in FILTERS if request.args.get(key)},
-        labs=list(_scope(page, actor, None).labs), presets=_presets(services.lab_today(now)),
+        labs=list(_scope(page, actor, None).labs), presets=_presets(periods.lab_today(now)),
         choice_labels=CHOICE_LABELS)
 
 
@@ -242,15 +244,15 @@ def export(name: str, file_format: str):
 
 
 def _pages_for(actor: User) -> list[Page]:
-    if services.can_view_lab_reports(actor):
+    if periods.can_view_lab_reports(actor):
         return list(PAGES.values())
     return [page for page in PAGES.values() if not page.for_managers]
 
 
 def _presets(today: dt.date) -> list[tuple[Any, Period]]:
     """Periods offered as one-click links above the filter form."""
-    this_month = services.month_period(today)
-    last_month = services.month_period(this_month.first - dt.timedelta(days=1))
+    this_month = periods.month_period(today)
+    last_month = periods.month_period(this_month.first - dt.timedelta(days=1))
     return [(_l("This month"), this_month), (_l("Last month"), last_month),
             (_l("This year"), Period(today.replace(month=1, day=1),
                                      today.replace(month=12, day=31))),
@@ -265,7 +267,7 @@ def _presets(today: dt.date) -> list[tuple[Any, Period]]:
 @login_required
 def dashboard():
     """Today and tomorrow in the manager's labs (an admin's: all labs)."""
-    board = services.manager_dashboard(db.session, _actor(), now=utcnow())
+    board = dashboards.manager_dashboard(db.session, _actor(), now=utcnow())
     return render_template("reports/dashboard.html", board=board)
 
 
@@ -273,7 +275,7 @@ def dashboard():
 @login_required
 def institute_dashboard():
     """The labs side by side, this month against the last (admins)."""
-    board = services.institute_dashboard(db.session, _actor(), now=utcnow())
+    board = dashboards.institute_dashboard(db.session, _actor(), now=utcnow())
     return render_template("reports/institute.html", board=board, metrics=METRICS, kinds=Kind,
                            change=_change)
 
@@ -291,4 +293,4 @@ def _change(this: int | Decimal | None, last: int | Decimal | None) -> Decimal |
     """This month against the last, in per cent; None where last month had nothing."""
     if this is None or not last:
         return None
-    return services.percent(Decimal(this) - Decimal(last), last)
+    return figures.percent(Decimal(this) - Decimal(last), last)

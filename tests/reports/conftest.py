@@ -20,7 +20,7 @@ from labbook.billing.models import ChargeKind
 from labbook.booking.models import BookingState
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
 from labbook.extensions import db
-from labbook.reports.services import Period
+from labbook.reports.periods import Period
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from tests.factories import (
     create_admin,

@@ -11,7 +11,7 @@ from labbook.booking.models import BookingState
 from labbook.catalogue.models import InstrumentStatus
 from labbook.core.errors import PermissionDenied
 from labbook.extensions import db
-from labbook.reports import services
+from labbook.reports import dashboards, periods
 from labbook.testing.models import ServiceRequestState
 from tests.factories import create_booking, create_instrument, lab_time
 from tests.reports.conftest import _request
@@ -46,7 +46,7 @@ def test_manager_dashboard_shows_today_tomorrow_and_what_needs_doing(world):
     due_today.due_date = TODAY
     db.session.commit()
 
-    board = services.manager_dashboard(db.session, world.manager_a, now=NOW)
+    board = dashboards.manager_dashboard(db.session, world.manager_a, now=NOW)
     assert [plan.day for plan in board.days] == [TODAY, TOMORROW]
     assert board.days[0].bookings == [today, overnight]
     assert board.days[1].bookings == [overnight, tomorrow]
@@ -58,9 +58,9 @@ def test_manager_dashboard_shows_today_tomorrow_and_what_needs_doing(world):
 
 def test_the_dashboards_are_for_managers_and_admins(world):
     with pytest.raises(PermissionDenied):
-        services.manager_dashboard(db.session, world.researcher_p, now=NOW)
+        dashboards.manager_dashboard(db.session, world.researcher_p, now=NOW)
     with pytest.raises(PermissionDenied):
-        services.institute_dashboard(db.session, world.manager_a, now=NOW)
+        dashboards.institute_dashboard(db.session, world.manager_a, now=NOW)
 
 
 def test_institute_dashboard_compares_this_month_with_the_last(world):
@@ -68,9 +68,9 @@ def test_institute_dashboard_compares_this_month_with_the_last(world):
     # booking of 10 h on A1 and nothing else.
     create_booking(instrument=world.a1, start_at=lab_time(dt.date(2025, 2, 3), 8),
                    end_at=lab_time(dt.date(2025, 2, 3), 18), state=BookingState.COMPLETED)
-    board = services.institute_dashboard(db.session, world.admin, now=NOW)
-    assert board.this_month == services.Period(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
-    assert board.last_month == services.Period(dt.date(2025, 2, 1), dt.date(2025, 2, 28))
+    board = dashboards.institute_dashboard(db.session, world.admin, now=NOW)
+    assert board.this_month == periods.Period(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+    assert board.last_month == periods.Period(dt.date(2025, 2, 1), dt.date(2025, 2, 28))
     lab_a = board.this[world.lab_a.id]
     # March: the 5 bookings of the period plus the completed ones of 6 and 11 March (2 h each).
     assert (lab_a.bookings, lab_a.booked_hours, lab_a.used_hours) == (7, D("19.00"), D("3.50"))
