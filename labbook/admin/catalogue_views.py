@@ -26,6 +26,7 @@ from labbook.admin.forms import (
 )
 from labbook.api import page_arg
 from labbook.audit import services as audit
+from labbook.booking import closures
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import BlackoutCancelForm
 from labbook.booking.models import BookingState
@@ -160,8 +161,8 @@ def edit_instrument(instrument_id: int):
 
 def _status_page(instrument: Instrument, form: InstrumentStatusForm, status: int = 200):
     return render_template("admin/instrument_status.html", instrument=instrument, form=form,
-                           upcoming=catalogue.upcoming_bookings(db.session, instrument,
-                                                                now=utcnow())), status
+                           upcoming=closures.bookings_ahead(db.session, instrument,
+                                                            now=utcnow())), status
 
 
 @bp.route("/instruments/<int:instrument_id>/status", methods=["GET", "POST"])
@@ -178,7 +179,7 @@ def instrument_status(instrument_id: int):
             changed = catalogue.change_instrument_status(db.session, actor(), instrument,
                                                          form.status.data, form.reason.data,
                                                          now=now)
-            hit = len(catalogue.upcoming_bookings(db.session, instrument, now=now)) \
+            hit = len(closures.bookings_ahead(db.session, instrument, now=now)) \
                 if instrument.status != InstrumentStatus.AVAILABLE else 0
     except ValidationError as error:
         show_errors(form, error)
@@ -197,7 +198,7 @@ def instrument_status(instrument_id: int):
 
 
 def _cancel_form(instrument: Instrument, *, formdata: bool) -> tuple[BlackoutCancelForm, list]:
-    upcoming = catalogue.upcoming_bookings(db.session, instrument, now=utcnow())
+    upcoming = closures.bookings_ahead(db.session, instrument, now=utcnow())
     cancellable = [b.id for b in upcoming if b.state != BookingState.IN_USE]
     form = BlackoutCancelForm() if formdata else BlackoutCancelForm(formdata=None,
                                                                     booking_ids=cancellable)
@@ -227,13 +228,13 @@ def cancel_instrument_bookings(instrument_id: int):
         return _bookings_page(instrument, form, upcoming, FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            cancelled = catalogue.cancel_upcoming_bookings(
+            cancelled = closures.cancel_bookings_ahead(
                 db.session, actor(), _instrument(instrument_id), form.booking_ids.data,
                 notice=form.notice.data, now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
         return _bookings_page(instrument, form,
-                              catalogue.upcoming_bookings(db.session, instrument, now=utcnow()),
+                              closures.bookings_ahead(db.session, instrument, now=utcnow()),
                               FORM_REFUSED)
     except Conflict as error:
         flash(error.message, "danger")

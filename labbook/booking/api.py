@@ -15,7 +15,7 @@ from labbook.accounts.models import Qualification, User
 from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
 from labbook.api.auth import api_user, token_required
 from labbook.api.parsing import Fields, json_body
-from labbook.booking import attendance, schedule, timeline
+from labbook.booking import attendance, closures, schedule, timeline
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries, load_window
 from labbook.booking.models import Booking, BookingState
@@ -311,12 +311,12 @@ def create_blackout():
             raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
     now = utcnow()
     with write_transaction(db.session):
-        blackout, hit = booking_services.create_blackout(
+        blackout, hit = closures.create_blackout(
             db.session, actor, instrument=instrument, lab=lab, start=start, end=end,
             reason=reason, now=now)
         cancelled = []
         if cancel_affected:
-            cancelled = booking_services.cancel_for_blackout(
+            cancelled = closures.cancel_for_blackout(
                 db.session, actor, blackout, [b.id for b in hit], notice=notice, now=now)
     return {
         "id": blackout.id, "instrument_id": blackout.instrument_id,

@@ -24,7 +24,7 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
 from labbook.accounts.views import safe_next
-from labbook.booking import attendance, services
+from labbook.booking import attendance, closures, services
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
@@ -341,7 +341,7 @@ def _blackout_form(labs: list[Lab]) -> BlackoutForm:
 
 def _blackouts_page(form: BlackoutForm, labs: list[Lab], status: int = 200):
     now = utcnow()
-    blackouts = services.managed_blackouts(db.session, _actor(), now=now)
+    blackouts = closures.managed_blackouts(db.session, _actor(), now=now)
     return render_template("manage/blackouts.html", form=form, now=now,
                            upcoming=[b for b in blackouts if b.end_at > now],
                            recent=[b for b in blackouts if b.end_at <= now][::-1],
@@ -376,7 +376,7 @@ def create_blackout():
             lab = db.session.get(Lab, int(target_id)) if kind == "lab" else None
             if instrument is None and lab is None:
                 raise NotFound(_("No such lab or instrument."))
-            blackout, hit = services.create_blackout(
+            blackout, hit = closures.create_blackout(
                 db.session, actor, instrument=instrument, lab=lab, start=start, end=end,
                 reason=form.reason.data, now=utcnow())
             blackout_id = blackout.id
@@ -396,7 +396,7 @@ def create_blackout():
 
 
 def _cancel_form(blackout: Blackout, *, formdata: bool) -> tuple[BlackoutCancelForm, list]:
-    affected = services.affected_bookings(db.session, blackout)
+    affected = closures.affected_bookings(db.session, blackout)
     cancellable = [b.id for b in affected if b.state != BookingState.IN_USE]
     form = BlackoutCancelForm() if formdata else BlackoutCancelForm(formdata=None,
                                                                     booking_ids=cancellable)
@@ -407,13 +407,13 @@ def _cancel_form(blackout: Blackout, *, formdata: bool) -> tuple[BlackoutCancelF
 def _blackout_page(blackout: Blackout, form: BlackoutCancelForm, affected: list,
                    status: int = 200):
     return render_template("manage/blackout_detail.html", blackout=blackout, form=form,
-                           affected=affected, lab=services.blackout_lab(blackout),
+                           affected=affected, lab=closures.blackout_lab(blackout),
                            selected=set(form.booking_ids.data or [])), status
 
 
 @bp.get("/blackouts/<int:blackout_id>")
 def blackout_detail(blackout_id: int):
-    blackout = services.get_blackout(db.session, _actor(), blackout_id)
+    blackout = closures.get_blackout(db.session, _actor(), blackout_id)
     form, affected = _cancel_form(blackout, formdata=False)
     return _blackout_page(blackout, form, affected)
 
@@ -421,19 +421,19 @@ def blackout_detail(blackout_id: int):
 @bp.post("/blackouts/<int:blackout_id>/cancel-bookings")
 def blackout_cancel_bookings(blackout_id: int):
     actor = _actor()
-    blackout = services.get_blackout(db.session, actor, blackout_id)
+    blackout = closures.get_blackout(db.session, actor, blackout_id)
     form, affected = _cancel_form(blackout, formdata=True)
     if not form.validate_on_submit():
         return _blackout_page(blackout, form, affected, FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            blackout = services.get_blackout(db.session, actor, blackout_id)
-            cancelled = services.cancel_for_blackout(db.session, actor, blackout,
+            blackout = closures.get_blackout(db.session, actor, blackout_id)
+            cancelled = closures.cancel_for_blackout(db.session, actor, blackout,
                                                      form.booking_ids.data,
                                                      notice=form.notice.data, now=utcnow())
     except ValidationError as error:
         show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
-        return _blackout_page(blackout, form, services.affected_bookings(db.session, blackout),
+        return _blackout_page(blackout, form, closures.affected_bookings(db.session, blackout),
                               FORM_REFUSED)
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")

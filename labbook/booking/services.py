@@ -1,7 +1,8 @@
 """Bookings: making them (single or a series), cancelling, approving and rejecting them, and
 the approval queue with each requester's quota use. Every function takes the acting user and
-the current time. Actual use (check-in, check-out, no-shows) is ``attendance``'s; both change
-bookings with the helpers here (``transition``, ``locked_bookings``, ``clean_text``).
+the current time. Closures (blackouts, instruments out of service) are in ``closures``, actual
+use (check-in, check-out, no-shows) in ``attendance``; both change bookings with the helpers
+here (``transition``, ``locked_bookings``, ``cancel_locked_booking``, ``clean_text``).
 
 Booking writes run in a transaction that holds the database's write lock before checking
 (SQLite: ``BEGIN IMMEDIATE``); on PostgreSQL an exclusion constraint rejects overlapping rows
@@ -30,7 +31,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -41,10 +42,10 @@ from labbook.audit.services import record
 from labbook.billing import services as billing
 from labbook.booking import rules
 from labbook.booking.labels import STATE_LABELS
-from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingSeries, BookingState
+from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.suggestions import Suggestion, suggest
-from labbook.catalogue.models import Instrument, Lab
+from labbook.catalogue.models import Instrument
 from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import (
     Conflict,
@@ -245,7 +246,7 @@ def _instrument_with_lab(share_lock: bool):
 
 def _instrument(session: Session, instrument_id: int, *, share_lock: bool = False) -> Instrument:
     """The instrument with its lab; with ``share_lock`` both rows are locked against a closure
-    being made (``create_blackout``) until the transaction ends."""
+    being made (``closures.create_blackout``) until the transaction ends."""
     instrument = session.scalars(_instrument_with_lab(share_lock),
                                  {"instrument_id": instrument_id}).one_or_none()
     if instrument is None:
@@ -380,12 +381,13 @@ def cancel_booking(session: Session, actor: User, booking: Booking, *, now: dt.d
     on the booking's row read afresh under a lock.
     """
     lock(session, booking)
-    return _cancel(session, actor, booking, now=now, note=note, by_lab=by_lab,
-                   blackout=blackout)
+    return cancel_locked_booking(session, actor, booking, now=now, note=note, by_lab=by_lab,
+                                 blackout=blackout)
 
 
-def _cancel(session: Session, actor: User, booking: Booking, *, now: dt.datetime, note: str,
-            by_lab: bool = False, blackout: Blackout | None = None) -> Booking:
+def cancel_locked_booking(session: Session, actor: User, booking: Booking, *, now: dt.datetime,
+                          note: str, by_lab: bool = False,
+                          blackout: Blackout | None = None) -> Booking:
     """``cancel_booking`` for a booking whose row lock the caller holds."""
     if not can_view(actor, booking):
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
@@ -418,7 +420,7 @@ def cancel_series(session: Session, actor: User, series: BookingSeries, *, now: 
             continue
         if booking.state in (BookingState.PENDING, BookingState.APPROVED) \
                 and booking.start_at > now:
-            cancelled.append(_cancel(session, actor, booking, now=now, note=note))
+            cancelled.append(cancel_locked_booking(session, actor, booking, now=now, note=note))
     return cancelled
 
 
@@ -563,115 +565,3 @@ def approval_queue(session: Session, actor: User, lab_code: str | None = None) -
         .where(Instrument.lab_id.in_([lab.id for lab in labs]),
                Booking.state == BookingState.PENDING)
         .order_by(Booking.created_at, Booking.id)))
-
-
-# -- blackouts --------------------------------------------------------------------------------
-
-
-def create_blackout(session: Session, actor: User, *, start: dt.datetime, end: dt.datetime,
-                    reason: str, now: dt.datetime, instrument: Instrument | None = None,
-                    lab: Lab | None = None) -> tuple[Blackout, list[Booking]]:
-    """Close an instrument or a whole lab; returns the blackout and the bookings it hits.
-
-    The instrument's or lab's row is locked first: a booking being made there holds it shared
-    until it commits (``create_booking``), so the closure either sees that booking among those
-    it hits, or the booking sees the closure and is refused.
-    """
-    if (instrument is None) == (lab is None):
-        message = _("Give either an instrument or a lab.")
-        raise ValidationError(message, problems=[Problem("invalid", message,
-                                                         field="instrument_id")])
-    if instrument is not None:
-        instrument = locked(session, Instrument, instrument.id)
-    else:
-        lab = locked(session, Lab, lab.id)
-    target_lab = instrument.lab if instrument else lab
-    if not actor.manages(target_lab):
-        raise PermissionDenied(_("Only the lab's managers may close it."))
-    reason = clean_text(reason, "reason", MAX_PURPOSE, required=True)
-    if end <= start:
-        message = _("The end must be after the start.")
-        raise ValidationError(message, problems=[rules.problem("invalid_interval", message,
-                                                               (start, end))])
-    blackout = Blackout(instrument=instrument, lab=lab, start_at=start, end_at=end,
-                        reason=reason, created_by_id=actor.id, created_at=now)
-    session.add(blackout)
-    session.flush()
-    record(session, actor, blackout, "create", at=now, note=reason)
-    return blackout, affected_bookings(session, blackout)
-
-
-def get_blackout(session: Session, actor: User, blackout_id: int) -> Blackout:
-    """The blackout, if it closes an instrument or lab that ``actor`` manages."""
-    blackout = session.get(Blackout, blackout_id)
-    if blackout is None or not actor.manages(blackout_lab(blackout)):
-        raise NotFound(_("No closure with id %(id)d.", id=blackout_id))
-    return blackout
-
-
-def blackout_lab(blackout: Blackout) -> Lab:
-    """The lab a blackout closes, or whose instrument it closes."""
-    if blackout.instrument is not None:
-        return blackout.instrument.lab
-    assert blackout.lab is not None  # the table's check constraint guarantees one of the two
-    return blackout.lab
-
-
-def managed_blackouts(session: Session, actor: User, *, now: dt.datetime,
-                      recent_days: int = 30) -> list[Blackout]:
-    """Blackouts of the labs ``actor`` manages (and their instruments) that have not ended, or
-    ended within ``recent_days`` days; soonest first."""
-    lab_ids = [lab.id for lab in managed_labs(session, actor)]
-    if not lab_ids:
-        return []
-    instrument_ids = select(Instrument.id).where(Instrument.lab_id.in_(lab_ids))
-    return list(session.scalars(
-        select(Blackout)
-        .where(or_(Blackout.lab_id.in_(lab_ids), Blackout.instrument_id.in_(instrument_ids)),
-               Blackout.end_at > now - dt.timedelta(days=recent_days))
-        .order_by(Blackout.start_at, Blackout.id)))
-
-
-def affected_bookings(session: Session, blackout: Blackout) -> list[Booking]:
-    """The bookings holding a slot that the blackout overlaps, by start, as they are now."""
-    query = select(Booking).join(Booking.instrument).where(
-        Booking.state.in_(SLOT_HOLDING), Booking.start_at < blackout.end_at,
-        Booking.end_at > blackout.start_at)
-    if blackout.instrument_id is not None:
-        query = query.where(Booking.instrument_id == blackout.instrument_id)
-    else:
-        query = query.where(Instrument.lab_id == blackout.lab_id)
-    return list(session.scalars(query.order_by(Booking.start_at)
-                                .execution_options(populate_existing=True)))
-
-
-def cancel_for_blackout(session: Session, actor: User, blackout: Blackout,
-                        booking_ids: list[int], *, notice: str,
-                        now: dt.datetime) -> list[Booking]:
-    """Cancel the chosen bookings the blackout hits, telling their owners why."""
-    return cancel_hit_bookings(session, actor, affected_bookings(session, blackout),
-                               booking_ids, notice=notice, now=now, blackout=blackout)
-
-
-def cancel_hit_bookings(session: Session, actor: User, hit: list[Booking],
-                        booking_ids: list[int], *, notice: str, now: dt.datetime,
-                        blackout: Blackout | None = None) -> list[Booking]:
-    """Cancel the chosen ones of ``hit`` — bookings whose time the lab takes back (a closure,
-    an instrument taken out of service) — as the lab, telling their owners why in ``notice``.
-
-    The chosen bookings are locked together and each decided on as it is now: one in use is
-    left alone, and one that has meanwhile been cancelled or has ended is left as it is.
-    """
-    notice = clean_text(notice, "notice", MAX_NOTE, required=True)
-    hit_ids = {booking.id for booking in hit}
-    chosen = list(dict.fromkeys(booking_ids))
-    for booking_id in chosen:
-        if booking_id not in hit_ids:
-            message = _("Booking %(id)d is not among the bookings hit.", id=booking_id)
-            raise ValidationError(message, problems=[Problem("invalid", message,
-                                                             field="booking_ids")])
-    bookings = {b.id: b for b in locked_bookings(session, Booking.id.in_(chosen))}
-    return [_cancel(session, actor, bookings[booking_id], now=now, note=notice, by_lab=True,
-                    blackout=blackout)
-            for booking_id in chosen
-            if bookings[booking_id].state in (BookingState.PENDING, BookingState.APPROVED)]

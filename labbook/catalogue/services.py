@@ -23,8 +23,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import PriceTier, User
 from labbook.audit.services import record
-from labbook.booking import services as booking_services
-from labbook.booking.models import SLOT_HOLDING, Booking
 from labbook.catalogue import loader
 from labbook.catalogue.models import Category, Instrument, InstrumentStatus, Lab, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
@@ -396,8 +394,8 @@ def change_instrument_status(session: Session, actor: User, instrument: Instrume
 
     The reason of a maintenance or retirement is shown on the instrument's page; the reason for
     making it available again is kept in the audit log only. Bookings it already has are left
-    alone: ``upcoming_bookings`` lists them for the manager to cancel or keep. Returns whether
-    anything changed.
+    alone: the booking area lists them for the manager to cancel or keep
+    (``labbook.booking.closures.bookings_ahead``). Returns whether anything changed.
     """
     _require(can_edit_instrument(actor, instrument),
              _("Only the lab's managers change its instruments."))
@@ -422,32 +420,6 @@ def change_instrument_status(session: Session, actor: User, instrument: Instrume
     record(session, actor, instrument, "status", at=now, from_state=before.value,
            to_state=instrument.status.value, note=reason)
     return True
-
-
-def upcoming_bookings(session: Session, instrument: Instrument, *,
-                      now: dt.datetime) -> list[Booking]:
-    """The instrument's bookings that hold time from now on, soonest first: those a
-    maintenance or retirement hits."""
-    return list(session.scalars(
-        select(Booking).where(Booking.instrument_id == instrument.id,
-                              Booking.state.in_(SLOT_HOLDING), Booking.end_at > now)
-        .options(selectinload(Booking.user), selectinload(Booking.organization))
-        .order_by(Booking.start_at, Booking.id)))
-
-
-def cancel_upcoming_bookings(session: Session, actor: User, instrument: Instrument,
-                             booking_ids: list[int], *, notice: str,
-                             now: dt.datetime) -> list[Booking]:
-    """Cancel the chosen upcoming bookings of an instrument that is out of service, as the lab
-    (never billed as late), telling their owners why."""
-    _require(can_edit_instrument(actor, instrument),
-             _("Only the lab's managers change its instruments."))
-    if instrument.status == InstrumentStatus.AVAILABLE:
-        raise Conflict(_("The instrument is available, so its bookings stand; change its "
-                         "status first."), code="instrument_available")
-    return booking_services.cancel_hit_bookings(
-        session, actor, upcoming_bookings(session, instrument, now=now), booking_ids,
-        notice=notice, now=now)
 
 
 # -- administration: testing services ---------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
-from labbook.booking import attendance, services
+from labbook.booking import attendance, closures, services
 from labbook.booking.models import Booking, BookingSeries, BookingState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
@@ -249,7 +249,7 @@ def test_a_closure_leaves_a_booking_checked_in_meanwhile_alone(instrument, resea
     as_elsewhere(attendance.check_in, researcher, booking, now=START)
 
     with write_transaction(db.session):
-        cancelled = services.cancel_hit_bookings(db.session, manager, hit, [booking.id],
+        cancelled = closures.cancel_hit_bookings(db.session, manager, hit, [booking.id],
                                                  notice="停电检修", now=START + MINUTE)
 
     assert cancelled == []
@@ -330,7 +330,7 @@ def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrume
     db.session.rollback()
     closed = {"instrument": writer.get(Instrument, instrument.id)} if scope == "instrument" \
         else {"lab": writer.get(Lab, instrument.lab_id)}
-    services.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
+    closures.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
                              start=START, end=END, now=BEFORE, **closed)
     writer.flush()
 
@@ -356,7 +356,7 @@ def test_a_closure_waits_for_a_booking_in_flight_and_hits_it(writer, instrument,
     writer.flush()
     db.session.rollback()
 
-    blackout_and_hit = behind(writer, lambda session: [b.id for b in services.create_blackout(
+    blackout_and_hit = behind(writer, lambda session: [b.id for b in closures.create_blackout(
         session, session.get(User, manager.id), reason="停电检修",
         instrument=session.get(Instrument, instrument.id), start=START, end=END,
         now=BEFORE)[1]])

@@ -14,7 +14,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from labbook.audit.models import AuditEvent
-from labbook.booking import schedule
+from labbook.booking import closures, schedule
 from labbook.booking import services as booking_services
 from labbook.booking.models import BookingState
 from labbook.catalogue import services as catalogue
@@ -244,25 +244,25 @@ def test_maintenance_lists_the_upcoming_bookings_and_cancels_the_chosen_ones(man
     cancelled = create_booking(instrument=instrument, user=researcher,
                                state=BookingState.CANCELLED, start_at=lab_time(MONDAY, 12))
 
-    upcoming = catalogue.upcoming_bookings(db.session, instrument, now=now)
+    upcoming = closures.bookings_ahead(db.session, instrument, now=now)
     assert [b.id for b in upcoming] == [in_use.id, first.id, second.id, kept.id]
     assert past not in upcoming and cancelled not in upcoming
 
     with pytest.raises(Conflict):  # still available: its bookings stand
-        catalogue.cancel_upcoming_bookings(db.session, manager, instrument, [first.id],
-                                           notice="Calibration", now=now)
+        closures.cancel_bookings_ahead(db.session, manager, instrument, [first.id],
+                                       notice="Calibration", now=now)
     catalogue.change_instrument_status(db.session, manager, instrument, "maintenance",
                                        "Calibration", now=now)
     with pytest.raises(ValidationError):  # a notice is required
-        catalogue.cancel_upcoming_bookings(db.session, manager, instrument, [first.id],
-                                           notice=" ", now=now)
+        closures.cancel_bookings_ahead(db.session, manager, instrument, [first.id],
+                                       notice=" ", now=now)
     with pytest.raises(ValidationError):  # not one of its upcoming bookings
-        catalogue.cancel_upcoming_bookings(db.session, manager, instrument, [past.id],
-                                           notice="Calibration", now=now)
+        closures.cancel_bookings_ahead(db.session, manager, instrument, [past.id],
+                                       notice="Calibration", now=now)
 
-    done = catalogue.cancel_upcoming_bookings(db.session, manager, instrument,
-                                              [in_use.id, first.id, second.id],
-                                              notice="Calibration until Friday", now=now)
+    done = closures.cancel_bookings_ahead(db.session, manager, instrument,
+                                          [in_use.id, first.id, second.id],
+                                          notice="Calibration until Friday", now=now)
     db.session.commit()
     assert [b.id for b in done] == [first.id, second.id]  # the one in use is left alone
     assert first.state == second.state == BookingState.CANCELLED

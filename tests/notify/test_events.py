@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from labbook.booking import closures
 from labbook.booking import services as booking_services
 from labbook.booking.models import BookingState
 from labbook.booking.recurrence import Recurrence
@@ -134,11 +135,11 @@ def test_a_closure_that_cancels_a_booking_says_why(manager, instrument, research
     create_booking(instrument=instrument, user=researcher, start_at=lab_time(NEXT_MONDAY, 10),
                    end_at=lab_time(NEXT_MONDAY, 12))
     with write_transaction(db.session):
-        blackout, hit = booking_services.create_blackout(
+        blackout, hit = closures.create_blackout(
             db.session, manager, start=lab_time(NEXT_MONDAY, 8), end=lab_time(NEXT_MONDAY, 18),
             reason="Power maintenance", now=NOW, instrument=instrument)
-        booking_services.cancel_for_blackout(db.session, manager, blackout, [b.id for b in hit],
-                                             notice="Sorry, please book another day", now=NOW)
+        closures.cancel_for_blackout(db.session, manager, blackout, [b.id for b in hit],
+                                     notice="Sorry, please book another day", now=NOW)
     [message] = outbox()
     assert message.kind == "booking_cancelled"
     assert "Power maintenance" in message.body_text
