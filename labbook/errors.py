@@ -19,9 +19,9 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from labbook.api import problem_response
 from labbook.core.errors import DomainError
 from labbook.extensions import db, login_manager
+from labbook.http import problem_response
 from labbook.logs import redact_path
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from limits import RateLimitItem, parse
 
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import limiter
+from labbook.http import problem_response
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,6 @@ def _retry_after(error: RateLimitExceeded) -> int:
 
 
 def _too_many_requests(error: RateLimitExceeded) -> Response | tuple[str, int, dict]:
-    from labbook.api import problem_response
-
     seconds = _retry_after(error)
     message = _("Too many requests from your address in a short time. Please try again after "
                 "%(time)s (lab time).", time=lab_clock(seconds))

@@ -7,7 +7,7 @@ from flask import Flask, Response, g, render_template, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from labbook.api import problem_response
+from labbook.http import problem_response
 
 # No inline or foreign scripts; styles may be inline because FullCalendar writes its own
 # <style> at run time. Nothing is ever loaded from another host (the labs' intranet may be

@@ -10,11 +10,11 @@ from wtforms import SelectChoice
 
 from labbook.admin.blueprint import actor, bp, require
 from labbook.admin.forms import AuditFilterForm
-from labbook.api import page_arg
 from labbook.audit import services as audit
 from labbook.audit.models import AuditEvent
 from labbook.core.time import LAB_TZ
 from labbook.extensions import db
+from labbook.http import page_arg
 
 #: What the log's objects are called, and the page that shows one (endpoint, id argument).
 OBJECT_TYPES = {

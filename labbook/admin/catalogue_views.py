@@ -24,7 +24,6 @@ from labbook.admin.forms import (
     NewServiceForm,
     ServiceForm,
 )
-from labbook.api import page_arg
 from labbook.audit import services as audit
 from labbook.booking import closures
 from labbook.booking.labels import STATE_LABELS
@@ -37,6 +36,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, Problem, ValidationError
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.http import page_arg
 from labbook.i18n import localized
 from labbook.web import FORM_REFUSED, show_errors
 

@@ -10,7 +10,6 @@ from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, OrganizationStatus, Role, User
 from labbook.admin.blueprint import actor, bp, require
 from labbook.admin.forms import EditOrganizationForm, OrganizationForm, UserForm
-from labbook.api import page_arg
 from labbook.audit import services as audit
 from labbook.catalogue import services as catalogue
 from labbook.core.engine import write_transaction
@@ -18,6 +17,7 @@ from labbook.core.errors import NotFound, ValidationError
 from labbook.core.ids import database_id
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.http import page_arg
 from labbook.i18n import localized
 from labbook.web import FORM_REFUSED, show_errors
 

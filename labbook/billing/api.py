@@ -12,11 +12,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from labbook import DatabaseIdConverter
 from labbook.accounts.models import Organization, PriceTier, User
-from labbook.api import bool_arg, bp, enum_arg, int_arg, lab_arg, page_of, pagination_args
+from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.api.parsing import Fields, json_body, optional_json_body
 from labbook.billing import services
 from labbook.billing.exports import (
     XLSX_MIMETYPE,
@@ -32,11 +30,22 @@ from labbook.billing.models import (
     Statement,
     StatementState,
 )
+from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.http import (
+    Fields,
+    bool_arg,
+    enum_arg,
+    int_arg,
+    json_body,
+    optional_json_body,
+    page_of,
+    pagination_args,
+)
 from labbook.i18n import localized
 
 E = TypeVar("E", bound=enum.Enum)
@@ -148,7 +157,7 @@ def _period_arg() -> str | None:
 def _organization_arg() -> int | None:
     """The organization the ``organization_id`` query parameter names, if it is given: a 422
     beyond what an id column holds, which the database would refuse with an error."""
-    return int_arg("organization_id", 0, maximum=DatabaseIdConverter.MAX_ID) or None
+    return int_arg("organization_id", 0) or None
 
 
 # -- statements ---------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, User
-from labbook.api import int_arg
 from labbook.audit.services import history as audit_history
 from labbook.billing import exports, services
 from labbook.billing import lines as line_texts
@@ -55,6 +54,7 @@ from labbook.core.errors import Conflict, DomainError, NotFound, PermissionDenie
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.http import int_arg
 from labbook.i18n import localized
 from labbook.web import FORM_REFUSED
 

@@ -25,8 +25,6 @@ from sqlalchemy import select
 
 from labbook.accounts.models import User
 from labbook.accounts.views import safe_next
-from labbook.api import int_arg, problem_response
-from labbook.api.parsing import Fields, json_body
 from labbook.audit.services import history as audit_history
 from labbook.booking import attendance, dayview, listing, rules
 from labbook.booking import services as booking_services
@@ -47,6 +45,7 @@ from labbook.core.errors import (
 )
 from labbook.core.time import parse_aware_datetime, utcnow
 from labbook.extensions import db
+from labbook.http import Fields, int_arg, json_body, problem_response
 from labbook.i18n import is_english, localized
 from labbook.security import csrf_refused
 from labbook.web import FORM_REFUSED

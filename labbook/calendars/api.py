@@ -6,13 +6,13 @@ from typing import Any
 
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.api.parsing import Fields, json_body
 from labbook.calendars import services as feed_services
 from labbook.calendars.models import FeedToken
 from labbook.calendars.views import booking_ics_response, feed_url
 from labbook.core.engine import write_transaction
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.http import Fields, json_body
 
 
 def feed_token_json(token: FeedToken) -> dict[str, Any]:

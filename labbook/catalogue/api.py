@@ -7,11 +7,12 @@ from typing import Any
 from flask import request
 from flask_babel import gettext as _
 
-from labbook.api import bp, pagination_args
+from labbook.api import bp
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
 from labbook.core.errors import NotFound
 from labbook.extensions import db
+from labbook.http import pagination_args
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -6,11 +6,11 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from labbook.accounts.models import PriceTier
-from labbook.api import page_arg
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, TestingService
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.http import page_arg
 
 bp = Blueprint("catalogue", __name__)
 

@@ -6,17 +6,17 @@ from typing import Any
 
 from flask import current_app, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from labbook.accounts.models import User
-from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
+from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.api.parsing import Fields, json_body
+from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
 from labbook.testing import services
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from labbook.testing.views import UPLOAD_OVERHEAD, complete_with_report
@@ -90,15 +90,9 @@ def list_service_requests():
     page, per_page = pagination_args()
     state = enum_arg("state", ServiceRequestState)
     lab = lab_arg()
-    query = select(ServiceRequest).join(ServiceRequest.service)
-    if state is not None:
-        query = query.where(ServiceRequest.state == state)
-    if lab is not None:
-        query = query.where(TestingService.lab_id == lab.id)
-    if lab is None or not actor.manages(lab):
-        query = query.where(ServiceRequest.requester_id == actor.id)
-    items, total = page_of(query.order_by(ServiceRequest.created_at.desc(),
-                                          ServiceRequest.id.desc()), page, per_page)
+    query = services.visible_requests(actor, labs=None if lab is None else [lab],
+                                      states=None if state is None else [state])
+    items, total = page_of(query, page, per_page)
     return {"items": [request_json(item, actor) for item in items], "total": total,
             "page": page, "per_page": per_page}
 

@@ -1,23 +1,120 @@
-"""Reading JSON request bodies with one clear 422 problem per bad field."""
+"""What the pages and the API share in reading a request and refusing it: problem+json answers,
+query parameters and JSON bodies, each bad value a clear 422 that names it.
+
+This module sits below the areas: it knows Flask's request but no area's models or services, so
+any page or API route may use it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import enum
+from typing import Any, TypeVar
 
-from flask import request
+from flask import Response, current_app, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy import Select
 
 from labbook.core.errors import Problem, ValidationError
 from labbook.core.ids import MAX_ID
+from labbook.core.pagination import MAX_PAGE, paginate
 from labbook.core.time import (
     ImplausibleDatetimeError,
     NaiveDatetimeError,
     is_plausible_date,
     parse_aware_datetime,
 )
+from labbook.extensions import db
 from labbook.web import invalid_body
 
+E = TypeVar("E", bound=enum.Enum)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(status: int, title: str, *, code: str, detail: str | None = None,
+                     problems: list[Problem] | None = None, **extra: Any) -> Response:
+    """An RFC 9457 problem document with our stable ``code`` and, where useful, ``problems``."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "code": code}
+    if detail:
+        body["detail"] = detail
+    if problems:
+        body["problems"] = [p.as_dict() for p in problems]
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+# -- query parameters ---------------------------------------------------------------------------
+
+def invalid_parameter(name: str, message: str) -> ValidationError:
+    """The 422 for the query parameter ``name``."""
+    return ValidationError(message, code="invalid_parameter",
+                           problems=[Problem("invalid_parameter", message, field=name)])
+
+
+def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int = MAX_ID) -> int:
+    """A whole-number query parameter within bounds, or a 422 naming the parameter.
+
+    Without a ``maximum`` the bound is the largest id, so that no number a request sends can
+    overflow the database.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not minimum <= value <= maximum:
+        raise invalid_parameter(name, _(
+            "'%(name)s' must be a whole number from %(minimum)d to %(maximum)d.",
+            name=name, minimum=minimum, maximum=maximum))
+    return value
+
+
+def page_arg() -> int:
+    """The ``page`` query parameter of a list: from 1 to MAX_PAGE (a page past the last one is
+    empty), else a 422."""
+    return int_arg("page", 1, maximum=MAX_PAGE)
+
+
+def pagination_args() -> tuple[int, int]:
+    """The ``page`` and ``per_page`` query parameters of an API list."""
+    page = page_arg()
+    per_page = int_arg("per_page", 50, maximum=current_app.config["API_MAX_PER_PAGE"])
+    return page, per_page
+
+
+def enum_arg(name: str, enum_class: type[E]) -> E | None:
+    """A query parameter naming one member of ``enum_class``, or a 422 naming the parameter."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return enum_class(raw)
+    except ValueError:
+        raise invalid_parameter(name, _("Unknown %(name)s %(value)s.", name=name,
+                                        value=raw)) from None
+
+
+def bool_arg(name: str) -> bool:
+    """A query parameter that is ``true``/``1`` or ``false``/``0`` (absent: false), or a 422."""
+    raw = (request.args.get(name) or "false").lower()
+    if raw not in ("true", "1", "false", "0"):
+        raise invalid_parameter(name, _("'%(name)s' must be true or false.", name=name))
+    return raw in ("true", "1")
+
+
+def page_of(statement: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
+    """One page of ``statement``'s rows and the number of rows in all."""
+    found = paginate(db.session, statement, page, per_page)
+    return found.items, found.total
+
+
+# -- JSON bodies --------------------------------------------------------------------------------
 
 def json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)

@@ -1,0 +1,24 @@
+"""Every route of the API: importing an area's ``api`` module puts its routes on the blueprint.
+
+Only ``create_app`` imports this module, so no area depends on another's routes, and the
+blueprint itself depends on none.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from labbook.api import bp
+from labbook.api import openapi as openapi_routes  # noqa: F401
+from labbook.billing import api as billing_routes  # noqa: F401
+from labbook.booking import api as booking_routes  # noqa: F401
+from labbook.calendars import api as calendars_routes  # noqa: F401
+from labbook.catalogue import api as catalogue_routes  # noqa: F401
+from labbook.extensions import csrf
+from labbook.testing import api as testing_routes  # noqa: F401
+
+
+def register(app: Flask) -> None:
+    # The API authenticates with bearer tokens, never cookies, so there is nothing to forge.
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
