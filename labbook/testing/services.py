@@ -16,11 +16,12 @@ import datetime as dt
 import hashlib
 import math
 import secrets
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
@@ -389,19 +390,39 @@ def report_file(service_request: ServiceRequest, report_dir: str | Path) -> Path
 # -- lists ------------------------------------------------------------------------------------
 
 
-def own_requests(session: Session, actor: User) -> list[ServiceRequest]:
-    return list(session.scalars(
-        select(ServiceRequest).where(ServiceRequest.requester_id == actor.id)
-        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())))
+#: The requests a lab still has to work on: its queue shows these unless asked for others.
+OPEN_STATES = (ServiceRequestState.SUBMITTED, ServiceRequestState.ACCEPTED,
+               ServiceRequestState.IN_PROGRESS)
 
 
-def lab_requests(session: Session, labs: list[Lab],
-                 state: ServiceRequestState | None = None) -> list[ServiceRequest]:
-    if not labs:
+def visible_requests(actor: User, *, labs: Sequence[Lab] | None = None,
+                     states: Collection[ServiceRequestState] | None = None
+                     ) -> Select[tuple[ServiceRequest]]:
+    """A query of the requests ``actor`` may list, newest first, in one of ``states`` (any when
+    None): without ``labs`` their own requests; with ``labs`` every request of those they
+    manage and their own in the others."""
+    query = select(ServiceRequest).order_by(ServiceRequest.created_at.desc(),
+                                            ServiceRequest.id.desc())
+    if states is not None:
+        query = query.where(ServiceRequest.state.in_(states))
+    own = ServiceRequest.requester_id == actor.id
+    if labs is None:
+        return query.where(own)
+    managed = [lab.id for lab in labs if actor.manages(lab)]
+    others = [lab.id for lab in labs if not actor.manages(lab)]
+    return query.join(ServiceRequest.service).where(or_(
+        TestingService.lab_id.in_(managed) if managed else false(),
+        and_(TestingService.lab_id.in_(others), own) if others else false()))
+
+
+def request_queue(session: Session, actor: User, labs: Sequence[Lab],
+                  states: Collection[ServiceRequestState] | None = None
+                  ) -> list[ServiceRequest]:
+    """The work list of the ``labs`` that ``actor`` manages: their requests in ``states``,
+    oldest first."""
+    managed = [lab for lab in labs if actor.manages(lab)]
+    if not managed:
         return []
-    query = (select(ServiceRequest).join(ServiceRequest.service)
-             .where(TestingService.lab_id.in_([lab.id for lab in labs])))
-    if state is not None:
-        query = query.where(ServiceRequest.state == state)
-    return list(session.scalars(query.order_by(ServiceRequest.created_at,
-                                               ServiceRequest.id)))
+    query = visible_requests(actor, labs=managed, states=states)
+    return list(session.scalars(query.order_by(None).order_by(ServiceRequest.created_at,
+                                                              ServiceRequest.id)))

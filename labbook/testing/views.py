@@ -107,8 +107,8 @@ def _show_problems(form, error: DomainError) -> None:
 @bp.get("/service-requests")
 @login_required
 def my_requests():
-    return render_template("testing/my_requests.html",
-                           requests=services.own_requests(db.session, _actor()))
+    return render_template("testing/my_requests.html", requests=db.session.scalars(
+        services.visible_requests(_actor())).all())
 
 
 @bp.get("/service-requests/<int:request_id>")
@@ -172,19 +172,17 @@ def manage_queue():
         if not shown and db.session.scalar(select(Lab).where(Lab.code == lab_code)) is None:
             raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
     if state_arg in ("", "all"):
-        items = services.lab_requests(db.session, shown)
+        states = None
     elif state_arg == "open":
-        items = [item for item in services.lab_requests(db.session, shown)
-                 if item.state in (ServiceRequestState.SUBMITTED, ServiceRequestState.ACCEPTED,
-                                   ServiceRequestState.IN_PROGRESS)]
+        states = services.OPEN_STATES
     else:
         try:
-            state = ServiceRequestState(state_arg)
+            states = (ServiceRequestState(state_arg),)
         except ValueError:
             raise ValidationError(_("Unknown state %(state)s.", state=state_arg),
                                   code="invalid_parameter") from None
-        items = services.lab_requests(db.session, shown, state)
-    return render_template("testing/manage_queue.html", items=items, labs=labs,
+    return render_template("testing/manage_queue.html", labs=labs,
+                           items=services.request_queue(db.session, actor, shown, states),
                            lab_code=lab_code, state=state_arg,
                            accept_form=AcceptForm(formdata=None),
                            note_form=NoteForm(formdata=None),
