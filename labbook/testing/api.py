@@ -8,14 +8,15 @@ from flask import current_app, request, send_file, url_for
 from flask_babel import gettext as _
 
 from labbook.accounts.models import User
-from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
+from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.api.parsing import Fields, json_body
+from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
 from labbook.testing import services
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from labbook.testing.views import UPLOAD_OVERHEAD, complete_with_report
