@@ -363,15 +363,11 @@ def _rate_card_input(instrument: Instrument, fields: Fields) -> services.RateCar
     hourly_rate = _amount(fields, "hourly_rate")
     # The defaults depend on the tier and the date, so those must be right first.
     fields.done()
-    base = instrument.current_rate(tier, effective_from) or RateCard(
-        billing_basis=BillingBasis.BOOKED, rounding_minutes=15, minimum_minutes=0,
-        no_show_percent=100, late_cancel_percent=50)
-    basis = _choice(fields, "billing_basis", BillingBasis, base.billing_basis)
+    terms = services.rate_card_terms(instrument, tier, effective_from)
+    basis = _choice(fields, "billing_basis", BillingBasis, terms.pop("billing_basis"))
     # Any whole number passes here; the service says which range each setting allows.
-    numbers = {name: fields.integer(name, minimum=-(2**31)) if name in fields.data
-               else getattr(base, name)
-               for name in ("rounding_minutes", "minimum_minutes", "no_show_percent",
-                            "late_cancel_percent")}
+    numbers = {name: fields.integer(name, minimum=-(2**31)) if name in fields.data else term
+               for name, term in terms.items()}
     fields.done()
     return services.RateCardInput(tier=tier, effective_from=effective_from,
                                   hourly_rate=hourly_rate, billing_basis=basis, **numbers)

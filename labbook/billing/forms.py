@@ -157,22 +157,22 @@ class RateCardForm(FlaskForm):
         description=_l("A lab date, today or later: bookings from this day on are charged at "
                        "this rate."))
     hourly_rate = YuanField(_l("Hourly rate (¥)"))
-    billing_basis = SelectField(_l("Billing basis"), default=BillingBasis.BOOKED.value, choices=[
+    billing_basis = SelectField(_l("Billing basis"), choices=[
         SelectChoice(basis.value, label) for basis, label in BASIS_LABELS.items()],
         validators=[InputRequired(message=_l("Choose the billing basis."))])
     rounding_minutes = WholeNumberField(
-        _l("Rounding increment (minutes)"), default=15,
+        _l("Rounding increment (minutes)"),
         description=_l("Billed time is rounded up to a multiple of this."),
         render_kw={"min": 1, "max": services.MAX_RULE_MINUTES})
     minimum_minutes = WholeNumberField(
-        _l("Minimum billable minutes"), default=0,
+        _l("Minimum billable minutes"),
         render_kw={"min": 0, "max": services.MAX_RULE_MINUTES})
     no_show_percent = WholeNumberField(
-        _l("No-show share (%)"), default=100,
+        _l("No-show share (%)"),
         description=_l("Share of the booked time's charge billed when nobody comes."),
         render_kw={"min": 0, "max": 100})
     late_cancel_percent = WholeNumberField(
-        _l("Late-cancellation share (%)"), default=50,
+        _l("Late-cancellation share (%)"),
         description=_l("Share billed for a cancellation inside the instrument's cancellation "
                        "window."),
         render_kw={"min": 0, "max": 100})

@@ -25,9 +25,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -478,6 +479,13 @@ def is_billing_contact(actor: User, organization: Organization) -> bool:
     return organization.billing_contact_id == actor.id
 
 
+def may_see_statements(session: Session, actor: User) -> bool:
+    """Whether any statement could be shown to ``actor``: admins, lab managers and the
+    billing contacts of organizations (the navigation offers the statements to them)."""
+    return actor.is_admin or actor.is_lab_manager or bool(session.scalar(
+        select(exists().where(Organization.billing_contact_id == actor.id))))
+
+
 def can_view_statement(actor: User, statement: Statement) -> bool:
     """Admins see every statement; an organization's billing contact sees its issued ones;
     a lab manager sees the statements that hold lines of their labs (only those lines)."""
@@ -637,6 +645,33 @@ def visible_charges(session: Session, actor: User, *, lab_ids: list[int] | None 
 
 def can_edit_rates(actor: User, instrument: Instrument) -> bool:
     return actor.manages(instrument.lab)
+
+
+#: What a rate card says besides its tier, its first day and its rate.
+CARD_TERMS = ("billing_basis", "rounding_minutes", "minimum_minutes", "no_show_percent",
+              "late_cancel_percent")
+
+
+def default_card_terms() -> dict[str, Any]:
+    """The terms of a card that says no others: the rate card model's defaults."""
+    return {name: RateCard.__table__.c[name].default.arg for name in CARD_TERMS}
+
+
+def rate_card_terms(instrument: Instrument, tier: PriceTier,
+                    effective_from: dt.date) -> dict[str, Any]:
+    """The terms a new card of ``tier`` from ``effective_from`` takes where none are given:
+    those of the tier's card in force on that date, so a price change needs only the rate;
+    the default terms for a tier's first card."""
+    card = instrument.current_rate(tier, effective_from)
+    if card is None:
+        return default_card_terms()
+    return {name: getattr(card, name) for name in CARD_TERMS}
+
+
+def rate_card_form_defaults(*, now: dt.datetime) -> dict[str, Any]:
+    """What the form for a new card shows before anything is entered: the default terms,
+    from today (lab time)."""
+    return {"effective_from": to_lab_time(now).date(), **default_card_terms()}
 
 
 def _int_problem(value: object, name: str, low: int, high: int, message: str) -> Problem | None:

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -65,17 +65,12 @@ def _actor() -> User:
     return current_user._get_current_object()
 
 
-def may_see_statements(user: User) -> bool:
-    """Whether any statement could be shown to ``user`` (for the navigation)."""
-    return user.is_admin or user.is_lab_manager or bool(db.session.scalar(
-        select(exists().where(Organization.billing_contact_id == user.id))))
-
-
 @bp.app_context_processor
 def billing_links() -> dict[str, Any]:
     # Functions, so that nothing is queried unless a template asks.
     def statements_link() -> bool:
-        return current_user.is_authenticated and may_see_statements(current_user)
+        return current_user.is_authenticated and services.may_see_statements(db.session,
+                                                                              current_user)
 
     def rates_link(instrument: Instrument) -> bool:
         return current_user.is_authenticated and services.can_edit_rates(current_user,
@@ -455,7 +450,7 @@ def _editable_instrument(instrument_id: int) -> Instrument:
 def _rate_form(*, formdata: bool = True) -> RateCardForm:
     if formdata:
         return RateCardForm()
-    return RateCardForm(formdata=None, effective_from=to_lab_time(utcnow()).date())
+    return RateCardForm(formdata=None, **services.rate_card_form_defaults(now=utcnow()))
 
 
 def _rates_page(instrument: Instrument, form: RateCardForm, status: int = 200):
