@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, request
 from flask_babel import get_locale
@@ -52,10 +53,20 @@ def url_with(**changes: Any) -> str:
             args.pop(key, None)
         else:
             args[key] = value
-    from urllib.parse import urlencode
-
     query = urlencode(args)
     return request.path + ("?" + query if query else "")
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Where a form's ``next`` leads: only a local path is followed, so a link cannot bounce
+    users to another site; anything else goes to ``fallback``."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return fallback
+    return target
 
 
 def plausible_date(_form: FlaskForm, field: DateField) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -36,7 +35,7 @@ from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db, limiter, login_manager
 from labbook.notify import services as notify
-from labbook.web import FORM_REFUSED
+from labbook.web import FORM_REFUSED, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -65,17 +64,6 @@ def unauthorized():
         abort(401)
     flash(_("Please sign in to see this page."), "info")
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
-
-
-def safe_next(target: str | None, fallback: str) -> str:
-    """Only local paths are followed after sign-in, so a link cannot bounce users elsewhere."""
-    if not target:
-        return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
-        return fallback
-    return target
 
 
 def landing_page(user: User) -> str:

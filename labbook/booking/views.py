@@ -24,7 +24,6 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from labbook.accounts.models import User
-from labbook.accounts.views import safe_next
 from labbook.audit.services import history as audit_history
 from labbook.booking import attendance, dayview, listing, rules
 from labbook.booking import services as booking_services
@@ -48,7 +47,7 @@ from labbook.extensions import db
 from labbook.http import Fields, int_arg, json_body, problem_response
 from labbook.i18n import is_english, localized
 from labbook.security import csrf_refused
-from labbook.web import FORM_REFUSED
+from labbook.web import FORM_REFUSED, safe_next
 
 bp = Blueprint("booking", __name__)
 

@@ -1,4 +1,5 @@
-"""Catalogue pages: home, instrument list and page, testing-service list and page."""
+"""Catalogue pages: home, instrument list and page, testing-service list (a service's own
+page, with its request form, is in ``labbook.testing.views``)."""
 
 from __future__ import annotations
 
@@ -57,22 +58,3 @@ def service_list():
         labs=catalogue.all_labs(db.session),
         categories=catalogue.categories_in_use(db.session, TestingService),
     )
-
-
-@bp.get("/services/<int:service_id>")
-def service_detail(service_id: int):
-    service = db.get_or_404(TestingService, service_id)
-    return service_page(service)
-
-
-def service_page(service: TestingService, form=None, *, quote=None, status: int = 200,
-                 form_errors: list[str] | None = None):
-    """The service page, with the request form (and its quote) for signed-in users."""
-    if form is None and current_user.is_authenticated:
-        from labbook.testing.forms import ServiceRequestForm
-
-        form = ServiceRequestForm(formdata=None)
-    return render_template("catalogue/service_detail.html", service=service,
-                           viewer_tier=_viewer_tier(), tiers=list(PriceTier),
-                           request_form=form, quote=quote,
-                           request_errors=form_errors or []), status

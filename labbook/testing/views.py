@@ -1,5 +1,6 @@
-"""Testing-service request pages: the request form's actions, my requests, one request, and
-the lab managers' queue. Requests a user may not see answer 404, as if they did not exist."""
+"""Testing-service pages: a service's page with its request form and the form's actions, my
+requests, one request, and the lab managers' queue. Requests a user may not see answer 404, as
+if they did not exist."""
 
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from labbook.accounts import services as accounts
-from labbook.accounts.models import User
+from labbook.accounts.models import PriceTier, User
 from labbook.audit.services import history as audit_history
 from labbook.catalogue.models import Lab, TestingService
-from labbook.catalogue.views import service_page
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, DomainError, NotFound, ValidationError
 from labbook.core.time import utcnow
@@ -33,7 +33,7 @@ from labbook.testing import services
 from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
 from labbook.testing.labels import STATE_LABELS
 from labbook.testing.models import ServiceRequestState
-from labbook.web import FORM_REFUSED
+from labbook.web import FORM_REFUSED, safe_next
 
 bp = Blueprint("testing", __name__)
 
@@ -59,6 +59,27 @@ def state_labels() -> dict[str, Any]:
 
 def _actor() -> User:
     return current_user._get_current_object()
+
+
+# -- a service's page ---------------------------------------------------------------------------
+
+
+@bp.get("/services/<int:service_id>")
+def service_detail(service_id: int):
+    return service_page(db.get_or_404(TestingService, service_id))
+
+
+def service_page(service: TestingService, form: ServiceRequestForm | None = None, *,
+                 quote=None, status: int = 200, form_errors: list[str] | None = None):
+    """A testing service's page in the catalogue, with the request form (and its quote) for
+    signed-in users."""
+    signed_in = current_user.is_authenticated
+    if form is None and signed_in:
+        form = ServiceRequestForm(formdata=None)
+    return render_template("catalogue/service_detail.html", service=service,
+                           viewer_tier=current_user.price_tier if signed_in else None,
+                           tiers=list(PriceTier), request_form=form, quote=quote,
+                           request_errors=form_errors or []), status
 
 
 # -- requesting ---------------------------------------------------------------------------------
@@ -191,8 +212,6 @@ def manage_queue():
 
 
 def _back(request_id: int) -> str:
-    from labbook.accounts.views import safe_next
-
     return safe_next(request.form.get("next"),
                      url_for(".request_detail", request_id=request_id))
 
