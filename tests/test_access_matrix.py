@@ -29,10 +29,11 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask, url_for
+from labbook.booking.training import grant_qualification
 from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
-from labbook.accounts.services import create_api_token, grant_qualification, password_reset_link
+from labbook.accounts.services import create_api_token, password_reset_link
 from labbook.billing.models import StatementState
 from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
 from labbook.calendars.services import Scope, create_feed_token
@@ -366,6 +367,7 @@ MATRIX: dict[str, str] = {
     "GET catalogue.home":                              "200   200   200   200   200   200   200",
     "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
     "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
+    "GET catalogue.service_detail":                    "200   200   200   200   200   200   200",
     "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
     "GET healthz":                                     "200   200   200   200   200   200   200",
     "GET manage.approvals":                            "login 403   403   200   403   200   200",
@@ -395,7 +397,6 @@ MATRIX: dict[str, str] = {
     "GET testing.manage_queue":                        "login 403   403   200   403   200   200",
     "GET testing.my_requests":                         "login 200   200   200   200   200   200",
     "POST testing.reject_request":                     "login 403   403   404   403   ok    ok",
-    "GET testing.service_detail":                      "200   200   200   200   200   200   200",
     "GET testing.request_detail":                      "login 404   404   404   200   200   200",
     "POST testing.request_service":                    "login ok    ok    ok    ok    ok    ok",
     "POST testing.start_request":                      "login 403   403   404   403   ok    ok",

@@ -26,8 +26,7 @@ from flask import Flask, Request
 from sqlalchemy import func, select
 from werkzeug.datastructures import ImmutableMultiDict
 
-from labbook.accounts.models import Qualification
-from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.booking.models import Blackout, Booking, BookingState, Qualification
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.extensions import db
 from tests.factories import (

@@ -1,1 +1,1 @@
-"""Organizations, users, sign-in, qualifications and API tokens."""
+"""Organizations, users, sign-in and API tokens."""

@@ -1,1 +1,1 @@
-"""Bookings, booking rules, recurrence, blackouts and approval."""
+"""Bookings and their rules, series, approval, closures, actual use and training records."""

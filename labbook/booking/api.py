@@ -10,22 +10,20 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from labbook.accounts import services as accounts
-from labbook.accounts.models import Qualification, User
-from labbook.api import bp
+from labbook.accounts.models import User
+from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
 from labbook.api.auth import api_user, token_required
-from labbook.booking import attendance, closures, schedule, timeline
+from labbook.api.parsing import Fields, json_body
+from labbook.booking import attendance, closures, schedule, timeline, training
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries, load_window
-from labbook.booking.models import Booking, BookingState
+from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.booking.recurrence import Recurrence
-from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
 
 MAX_AVAILABILITY_DAYS = 62
 
@@ -255,7 +253,7 @@ def grant_qualification():
     fields.done()
     instrument = _instrument_or_404(instrument_id)
     with write_transaction(db.session):
-        grant = accounts.grant_qualification_by_email(db.session, actor, email, instrument,
+        grant = training.grant_qualification_by_email(db.session, actor, email, instrument,
                                                       now=utcnow(), expires_at=expires_at)
     # The same grant again is answered with the record already in force.
     return {**qualification_json(grant.qualification),
@@ -280,7 +278,7 @@ def revoke_qualification(qualification_id: int):
         qualification = db.session.get(Qualification, qualification_id)
         if qualification is None or not actor.manages(qualification.instrument.lab):
             raise NotFound(_("No qualification with id %(id)d.", id=qualification_id))
-        accounts.revoke_qualification(db.session, actor, qualification, now=utcnow())
+        training.revoke_qualification(db.session, actor, qualification, now=utcnow())
     return "", 204
 
 

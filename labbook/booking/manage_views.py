@@ -23,7 +23,8 @@ from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
-from labbook.booking import attendance, closures, services
+from labbook.accounts.views import safe_next
+from labbook.booking import attendance, closures, services, training
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
@@ -46,7 +47,7 @@ from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, to_lab_time, utcnow
 from labbook.extensions import db, login_manager
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED, safe_next, show_errors
+from labbook.web import FORM_REFUSED, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -459,7 +460,7 @@ def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: 
                          revoke_form: RevokeQualificationsForm | None = None):
     now = utcnow()
     instrument_id = request.args.get("instrument", type=database_id)
-    records = accounts.qualifications_for(db.session, _actor(), now=now,
+    records = training.qualifications_for(db.session, _actor(), now=now,
                                           instrument_id=instrument_id)
     revoke_form = revoke_form or RevokeQualificationsForm(formdata=None)
     return render_template("manage/qualifications.html", form=form, records=records, now=now,
@@ -490,8 +491,8 @@ def grant_qualification():
             instrument = db.session.get(Instrument, form.instrument_id.data)
             if instrument is None:
                 raise NotFound(_("No instrument with id %(id)d.", id=form.instrument_id.data))
-            granted = accounts.grant_qualifications(
-                db.session, actor, accounts.parse_emails(form.email.data), instrument,
+            granted = training.grant_qualifications(
+                db.session, actor, training.parse_emails(form.email.data), instrument,
                 now=utcnow(), expires_at=expires_at)
             names = [qualification.user.name for qualification in granted]
             instrument_name = localized(instrument, "name")
@@ -521,7 +522,7 @@ def revoke_qualifications():
         return _qualifications_page(_grant_form(labs, formdata=False), labs, FORM_REFUSED,
                                     revoke_form=form)
     with write_transaction(db.session):
-        revoked = accounts.revoke_qualifications(db.session, actor,
+        revoked = training.revoke_qualifications(db.session, actor,
                                                  form.qualification_ids.data, now=utcnow())
     flash(ngettext("%(num)d training record was revoked.",
                    "%(num)d training records were revoked.", len(revoked)), "success")
@@ -533,8 +534,8 @@ def revoke_qualification(qualification_id: int):
     # The CSRF token of this button's form is checked for every POST by CSRFProtect.
     actor = _actor()
     with write_transaction(db.session):
-        qualification = accounts.get_qualification(db.session, actor, qualification_id)
-        accounts.revoke_qualification(db.session, actor, qualification, now=utcnow())
+        qualification = training.get_qualification(db.session, actor, qualification_id)
+        training.revoke_qualification(db.session, actor, qualification, now=utcnow())
         message = _("The training record of %(name)s on %(instrument)s was revoked.",
                     name=qualification.user.name,
                     instrument=localized(qualification.instrument, "name"))

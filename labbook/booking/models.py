@@ -1,4 +1,4 @@
-"""Bookings, recurring series and blackouts."""
+"""Bookings, recurring series, blackouts and training records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.core.db import Base, UTCDateTime
@@ -145,3 +145,36 @@ class Blackout(Base):
 
     instrument: Mapped[Instrument | None] = relationship()
     lab: Mapped[Lab | None] = relationship()
+
+
+class Qualification(Base):
+    """A user is trained on an instrument, granted by one of its lab's managers."""
+
+    __tablename__ = "qualifications"
+    # At most one record in force per user and instrument: a new grant revokes the one before,
+    # and two grants at the same moment cannot both write one.
+    __table_args__ = (
+        Index("uq_qualifications_unrevoked", "user_id", "instrument_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"),
+                                               index=True)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                 ondelete="SET NULL"))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                 ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    instrument: Mapped[Instrument] = relationship()
+
+    def is_valid_at(self, moment: dt.datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= moment:
+            return False
+        return self.expires_at is None or moment < self.expires_at

@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from sqlalchemy import Row, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from labbook.accounts.models import Organization, Qualification, User
+from labbook.accounts.models import Organization, User
 from labbook.booking import schedule, timeline
-from labbook.booking.models import SLOT_HOLDING, Blackout, Booking
+from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, Qualification
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.errors import Problem
 from labbook.core.time import to_lab_time

@@ -1,5 +1,5 @@
-"""The admins' account services: organizations, users, reset links, and training records in
-bulk; changes decided on the row as it is now, and names taken by a racing request."""
+"""The admins' account services: organizations, users and reset links; changes decided on the
+row as it is now, and names taken by a racing request."""
 
 import datetime as dt
 
@@ -8,15 +8,14 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from labbook.accounts import services as accounts
-from labbook.accounts.models import Organization, OrganizationStatus, Qualification, Role, User
+from labbook.accounts.models import Organization, OrganizationStatus, Role, User
 from labbook.audit.models import AuditEvent
 from labbook.core.engine import write_transaction
-from labbook.core.errors import NotFound, PermissionDenied, ValidationError
+from labbook.core.errors import PermissionDenied, ValidationError
 from labbook.extensions import db
 from tests.factories import (
     another_session,
     create_admin,
-    create_instrument,
     create_lab,
     create_manager,
     create_organization,
@@ -162,42 +161,6 @@ def test_admins_keep_their_own_role_and_account():
     other = create_admin()
     assert accounts.set_user_active(db.session, admin, other, active=False, now=NOW)
     assert not accounts.set_user_active(db.session, admin, other, active=False, now=NOW)
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("a@x.cn, B@x.cn\nc@x.cn", ["a@x.cn", "b@x.cn", "c@x.cn"]),
-    ("a@x.cn；b@x.cn，a@x.cn、c@x.cn", ["a@x.cn", "b@x.cn", "c@x.cn"]),
-    ("  ", []),
-])
-def test_parsing_a_list_of_addresses(text, expected):
-    assert accounts.parse_emails(text) == expected
-
-
-def test_a_training_session_for_several_people_is_all_or_nothing():
-    lab = create_lab()
-    manager = create_manager(lab)
-    instrument = create_instrument(lab=lab)
-    people = [create_user(), create_user()]
-    with pytest.raises(ValidationError) as refused:
-        accounts.grant_qualifications(db.session, manager,
-                                      [people[0].email, "nobody@example.cn"], instrument,
-                                      now=NOW)
-    assert [p.field for p in refused.value.problems] == ["email"]
-    assert db.session.scalars(select(Qualification)).first() is None
-    with pytest.raises(PermissionDenied):
-        accounts.grant_qualifications(db.session, create_manager(create_lab()),
-                                      [people[0].email], instrument, now=NOW)
-    granted = accounts.grant_qualifications(db.session, manager, [p.email for p in people],
-                                            instrument, now=NOW)
-    db.session.commit()
-    assert [q.user for q in granted] == people
-
-    revoked = accounts.revoke_qualifications(db.session, manager, [q.id for q in granted],
-                                             now=NOW)
-    assert all(q.revoked_at == NOW for q in revoked)
-    with pytest.raises(NotFound):
-        accounts.revoke_qualifications(db.session, create_manager(create_lab()),
-                                       [granted[0].id], now=NOW)
 
 
 # -- changes decided on the row as it is, not as the admin's page read it ------------------------

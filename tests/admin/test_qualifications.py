@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from labbook.accounts import services as accounts
-from labbook.accounts.models import Qualification, User
+from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
+from labbook.booking import training
+from labbook.booking.models import Qualification
 from labbook.catalogue.models import Instrument
 from labbook.core.engine import write_transaction
 from labbook.core.time import utcnow
@@ -162,7 +163,7 @@ def test_a_grant_waits_for_the_same_grant_of_another_request_and_finds_it(app, m
 
     def first_grant() -> None:
         with app.app_context(), Session(engine) as other, write_transaction(other):
-            accounts.grant_qualification(other, other.get(User, manager.id),
+            training.grant_qualification(other, other.get(User, manager.id),
                                          other.get(User, researcher.id),
                                          other.get(Instrument, instrument.id), now=utcnow())
             holding.set()
@@ -173,7 +174,7 @@ def test_a_grant_waits_for_the_same_grant_of_another_request_and_finds_it(app, m
     assert holding.wait(10)
     threading.Timer(0.3, release.set).start()
     with write_transaction(db.session):
-        second = accounts.grant_qualification_by_email(db.session, manager, researcher.email,
+        second = training.grant_qualification_by_email(db.session, manager, researcher.email,
                                                        instrument, now=utcnow())
     first.join(10)
 
@@ -230,14 +231,14 @@ def race(url: str, headers: dict, body: bytes, clients: int) -> list[tuple[int, 
 def test_revoking_a_record_revoked_meanwhile_records_it_once(manager, instrument, researcher):
     colleague = create_manager(instrument.lab)
     with write_transaction(db.session):
-        record = accounts.grant_qualification(db.session, manager, researcher, instrument,
+        record = training.grant_qualification(db.session, manager, researcher, instrument,
                                               now=utcnow())
     with another_session() as other:  # the colleague's page revokes it first
-        accounts.revoke_qualification(other, other.get(User, colleague.id),
+        training.revoke_qualification(other, other.get(User, colleague.id),
                                       other.get(Qualification, record.id), now=utcnow())
 
     with write_transaction(db.session):
-        accounts.revoke_qualification(db.session, manager, record, now=utcnow())
+        training.revoke_qualification(db.session, manager, record, now=utcnow())
 
     assert reload(record).revoked_by_id == colleague.id
     db.session.rollback()

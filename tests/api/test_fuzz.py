@@ -33,9 +33,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
-from labbook.accounts.models import Qualification
 from labbook.api import openapi
-from labbook.booking.models import Booking, BookingState
+from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.extensions import db
 from labbook.testing.models import ServiceRequest, ServiceRequestState

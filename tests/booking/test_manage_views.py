@@ -6,9 +6,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from labbook.accounts.models import Qualification
 from labbook.audit.models import AuditEvent
-from labbook.booking.models import Blackout, BookingState
+from labbook.booking.models import Blackout, BookingState, Qualification
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from tests.factories import (

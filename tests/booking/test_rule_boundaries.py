@@ -12,10 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from labbook.accounts import services as accounts
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import Charge, ChargeKind
-from labbook.booking import services
+from labbook.booking import services, training
 from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
@@ -131,7 +130,7 @@ def trained():
     researcher = create_user()
 
     def until(expires_at):
-        accounts.grant_qualification(db.session, manager, researcher, instrument, now=NOW,
+        training.grant_qualification(db.session, manager, researcher, instrument, now=NOW,
                                      expires_at=expires_at)
         db.session.commit()
         return manager, researcher, instrument

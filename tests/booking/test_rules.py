@@ -5,10 +5,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from labbook.accounts import services as accounts
 from labbook.accounts.models import OrganizationStatus, Role
 from labbook.audit.models import AuditEvent
-from labbook.booking import services
+from labbook.booking import services, training
 from labbook.booking.models import Blackout, BookingState
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import PermissionDenied
@@ -206,7 +205,7 @@ def test_qualification_is_required_and_may_expire(researcher):
     xps = create_instrument(lab=manager.managed_labs[0], requires_qualification=True)
     assert refusal_codes(researcher, xps, lab_time(MONDAY, 9), lab_time(MONDAY, 10)) == \
         ["not_qualified"]
-    accounts.grant_qualification(db.session, manager, researcher, xps, now=NOW,
+    training.grant_qualification(db.session, manager, researcher, xps, now=NOW,
                                  expires_at=lab_time(MONDAY, 12))
     db.session.commit()
     assert book(researcher, xps, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
@@ -217,8 +216,8 @@ def test_qualification_is_required_and_may_expire(researcher):
 def test_revoked_qualification_no_longer_counts(researcher):
     manager = create_manager(create_lab())
     xps = create_instrument(lab=manager.managed_labs[0], requires_qualification=True)
-    qualification = accounts.grant_qualification(db.session, manager, researcher, xps, now=NOW)
-    accounts.revoke_qualification(db.session, manager, qualification, now=NOW)
+    qualification = training.grant_qualification(db.session, manager, researcher, xps, now=NOW)
+    training.revoke_qualification(db.session, manager, qualification, now=NOW)
     db.session.commit()
     assert refusal_codes(researcher, xps, lab_time(MONDAY, 9), lab_time(MONDAY, 10)) == \
         ["not_qualified"]

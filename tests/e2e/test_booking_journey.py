@@ -16,9 +16,8 @@ import urllib.request
 import pytest
 from sqlalchemy import select
 
-from labbook.accounts.models import Qualification
-from labbook.accounts.services import grant_qualification
-from labbook.booking.models import Booking, BookingState
+from labbook.booking.models import Booking, BookingState, Qualification
+from labbook.booking.training import grant_qualification
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from tests.e2e.pages import drag_in_calendar, sign_in, submit

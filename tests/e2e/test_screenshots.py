@@ -14,10 +14,10 @@ import os
 import pytest
 from sqlalchemy import select
 
-from labbook.accounts.services import grant_qualification
 from labbook.billing import services as billing
 from labbook.billing.models import Statement
 from labbook.booking.models import Blackout, BookingState
+from labbook.booking.training import grant_qualification
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from tests.e2e.pages import drag_in_calendar, sign_in

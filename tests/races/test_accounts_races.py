@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
-from labbook.accounts.models import Qualification, User
+from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import RateCard
+from labbook.booking.models import Qualification
 from labbook.calendars.models import FeedToken
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.catalogue.models import Instrument
