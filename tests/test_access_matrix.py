@@ -29,13 +29,13 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask, url_for
-from labbook.booking.training import grant_qualification
 from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
 from labbook.accounts.services import create_api_token, password_reset_link
 from labbook.billing.models import StatementState
 from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
+from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.extensions import db
 from labbook.testing.models import ServiceRequest, ServiceRequestState
