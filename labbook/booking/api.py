@@ -11,19 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from labbook.accounts.models import User
-from labbook.api import bp, enum_arg, lab_arg, page_of, pagination_args
+from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.api.parsing import Fields, json_body
 from labbook.booking import attendance, closures, schedule, timeline, training
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries, load_window
 from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.booking.recurrence import Recurrence
+from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
 
 MAX_AVAILABILITY_DAYS = 62
 

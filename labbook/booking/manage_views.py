@@ -23,7 +23,6 @@ from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
 from labbook.accounts.models import User
-from labbook.accounts.views import safe_next
 from labbook.booking import attendance, closures, services, training
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
@@ -47,7 +46,7 @@ from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, to_lab_time, utcnow
 from labbook.extensions import db, login_manager
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED, show_errors
+from labbook.web import FORM_REFUSED, safe_next, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
