@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
+from labbook.accounts.models import PriceTier
 from labbook.api import bp
+from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
 from labbook.booking.attendance import (
     AUTO_CLOSE_GRACE_MINUTES,
     CHECK_IN_EARLY_MINUTES,
     NO_SHOW_GRACE_MINUTES,
 )
+from labbook.booking.models import BookingState
+from labbook.catalogue.models import InstrumentStatus
+from labbook.testing.models import ServiceRequestState
+
+
+def _values(enum_class: type[enum.Enum]) -> list[str]:
+    """An enum's values in the class's order, so that the document names exactly what the code
+    accepts and answers."""
+    return [member.value for member in enum_class]
+
+
+BOOKING_STATES = _values(BookingState)
+INSTRUMENT_STATUSES = _values(InstrumentStatus)
+SERVICE_REQUEST_STATES = _values(ServiceRequestState)
+TIERS = _values(PriceTier)
+BASES = _values(BillingBasis)
+CHARGE_KINDS = _values(ChargeKind)
+STATEMENT_STATES = _values(StatementState)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -104,8 +125,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"}, "instrument_id": {"type": "integer"},
             "instrument_code": {"type": "string"}, "lab": {"type": "string"},
-            "state": {"type": "string", "enum": ["pending", "approved", "rejected", "cancelled",
-                                                 "expired", "in_use", "completed", "no_show"]},
+            "state": {"type": "string", "enum": BOOKING_STATES},
             "start": {"type": "string", "format": "date-time"},
             "end": {"type": "string", "format": "date-time"},
             "purpose": {"type": "string"}, "project_ref": {"type": "string"},
@@ -219,7 +239,7 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"}, "name_en": {"type": "string"},
             "category": {"type": "string"}, "model": {"type": "string"},
             "manufacturer": {"type": "string"}, "value_cny": MONEY,
-            "status": {"type": "string", "enum": ["available", "maintenance", "retired"]},
+            "status": {"type": "string", "enum": INSTRUMENT_STATUSES},
         },
     },
     "InstrumentDetail": {"allOf": [_ref("Instrument"), {
@@ -231,10 +251,10 @@ SCHEMAS: dict[str, Any] = {
             "rate_cards": {"type": "array", "items": {
                 "type": "object",
                 "properties": {
-                    "tier": {"type": "string", "enum": ["internal", "partner", "external"]},
+                    "tier": {"type": "string", "enum": TIERS},
                     "effective_from": {"type": "string", "format": "date"},
                     "hourly_rate": MONEY,
-                    "billing_basis": {"type": "string", "enum": ["booked", "actual", "larger"]},
+                    "billing_basis": {"type": "string", "enum": BASES},
                     "rounding_minutes": {"type": "integer"},
                     "minimum_minutes": {"type": "integer"}}}},
             "services": {"type": "array", "items": {"type": "string"}},
@@ -286,9 +306,6 @@ SCHEMAS: dict[str, Any] = {
     }]},
 }
 
-SERVICE_REQUEST_STATES = ["submitted", "accepted", "in_progress", "completed", "rejected",
-                          "cancelled"]
-
 SCHEMAS |= {
     "ServiceRequest": {
         "type": "object",
@@ -328,7 +345,7 @@ SCHEMAS |= {
                        "express_surcharge = subtotal × percent / 100 rounded half-up to the "
                        "fen; total = subtotal + express_surcharge.",
         "properties": {
-            "tier": {"type": "string", "enum": ["internal", "partner", "external"]},
+            "tier": {"type": "string", "enum": TIERS},
             "unit_price": MONEY, "samples": {"type": "integer"}, "subtotal": MONEY,
             "express_surcharge_percent": {"type": "integer"},
             "express_surcharge": MONEY, "total": MONEY}},
@@ -374,7 +391,7 @@ PATHS: dict[str, Any] = {
         "summary": "Search instruments", "operationId": "listInstruments",
         "parameters": [*CATALOGUE_QUERY, _query(
             "status", "Instrument status.",
-            {"type": "string", "enum": ["available", "maintenance", "retired"]})],
+            {"type": "string", "enum": INSTRUMENT_STATUSES})],
         "responses": {"200": _json(_page_of("Instrument")), **_problem_responses(422)},
     }},
     "/instruments/{instrument_id}": {"get": {
@@ -414,9 +431,7 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 _query("lab", "Lab code; managers of that lab see all of its bookings.",
                        {"type": "string"}),
-                _query("state", "Booking state.", {"type": "string", "enum": [
-                    "pending", "approved", "rejected", "cancelled", "expired", "in_use",
-                    "completed", "no_show"]}),
+                _query("state", "Booking state.", {"type": "string", "enum": BOOKING_STATES}),
                 _query("page", "Page number, from 1.",
                        {"type": "integer", "minimum": 1, "default": 1}),
                 _query("per_page", "Items per page.",
@@ -640,10 +655,6 @@ SIGNED_MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$",
                 "description": "CNY, exact, two decimals; negative for a credit"}
 PERIOD = {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-11"],
           "description": "A calendar month, Asia/Shanghai"}
-TIERS = ["internal", "partner", "external"]
-BASES = ["booked", "actual", "larger"]
-CHARGE_KINDS = ["usage", "no_show", "late_cancellation", "service", "adjustment"]
-STATEMENT_STATES = ["draft", "issued", "paid"]
 NULLABLE_INT = {"type": ["integer", "null"]}
 
 SCHEMAS |= {

@@ -28,3 +28,35 @@ def test_ids_beyond_any_database_id_are_404_not_500(client):
                          ("get", f"/instruments/{huge}")]:
         response = getattr(client, method)(path, headers=headers)
         assert response.status_code == 404, path
+
+
+def _enums(node, path=""):
+    """Every ``enum`` list in a JSON document, with where it stands."""
+    if isinstance(node, dict):
+        if "enum" in node:
+            yield path, node["enum"]
+        for key, value in node.items():
+            yield from _enums(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _enums(value, f"{path}/{index}")
+
+
+def test_every_enum_in_the_document_is_the_values_of_its_class(client):
+    from labbook.accounts.models import PriceTier
+    from labbook.billing.models import BillingBasis, ChargeKind, StatementState
+    from labbook.booking.models import BookingState
+    from labbook.catalogue.models import InstrumentStatus
+    from labbook.testing.models import ServiceRequestState
+
+    classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
+               BillingBasis, InstrumentStatus]
+    # Vocabularies of the API that no enum class holds.
+    plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"]]
+    found = set()
+    for path, values in _enums(client.get("/api/v1/openapi.json").json):
+        named = [value for value in values if value is not None]
+        matching = [cls for cls in classes if named == [member.value for member in cls]]
+        assert matching or named in plain, f"{path}: {values} are not the values of an enum"
+        found.update(matching)
+    assert found == set(classes)
