@@ -16,12 +16,7 @@ from labbook.accounts.models import Organization, PriceTier, User
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
 from labbook.billing import services
-from labbook.billing.exports import (
-    XLSX_MIMETYPE,
-    export_filename,
-    statement_csv,
-    statement_xlsx,
-)
+from labbook.billing.exports import export_filename, statement_csv, statement_xlsx
 from labbook.billing.lines import booked_by, computation, describe, line_date, project_ref
 from labbook.billing.models import (
     BillingBasis,
@@ -34,6 +29,7 @@ from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import (
@@ -199,13 +195,13 @@ def _export(statement_id: int, render, mimetype: str, extension: str) -> Respons
 @bp.get("/statements/<int:statement_id>.csv")
 @token_required
 def get_statement_csv(statement_id: int):
-    return _export(statement_id, statement_csv, "text/csv", "csv")
+    return _export(statement_id, statement_csv, CSV_MEDIA_TYPE, "csv")
 
 
 @bp.get("/statements/<int:statement_id>.xlsx")
 @token_required
 def get_statement_xlsx(statement_id: int):
-    return _export(statement_id, statement_xlsx, XLSX_MIMETYPE, "xlsx")
+    return _export(statement_id, statement_xlsx, XLSX_MEDIA_TYPE, "xlsx")
 
 
 @bp.post("/statements/close")

@@ -28,8 +28,6 @@ from labbook.billing.services import lab_subtotals
 from labbook.core.tables import Cell, Column, Kind, Table, to_csv, to_xlsx
 from labbook.i18n import localized
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 def statement_heading(statement: Statement) -> list[tuple[str, str]]:
     """The label/value pairs printed above the table."""

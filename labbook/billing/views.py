@@ -52,6 +52,7 @@ from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from labbook.core.money import format_money
+from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import int_arg
@@ -260,14 +261,13 @@ def _download(statement_id: int, extension: str, mimetype: str, render) -> Respo
 @bp.get("/statements/<int:statement_id>.csv")
 @login_required
 def statement_csv(statement_id: int):
-    return _download(statement_id, "csv", "text/csv", exports.statement_csv)
+    return _download(statement_id, "csv", CSV_MEDIA_TYPE, exports.statement_csv)
 
 
 @bp.get("/statements/<int:statement_id>.xlsx")
 @login_required
 def statement_xlsx(statement_id: int):
-    return _download(statement_id, "xlsx", "application/vnd.openxmlformats-officedocument"
-                     ".spreadsheetml.sheet", exports.statement_xlsx)
+    return _download(statement_id, "xlsx", XLSX_MEDIA_TYPE, exports.statement_xlsx)
 
 
 @bp.post("/statements/<int:statement_id>/issue")
