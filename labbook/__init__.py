@@ -45,10 +45,11 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from labbook import errors, health, security, web
+    from labbook import errors, health, security, template_labels, web
 
     errors.register(app)
     web.register(app)
+    template_labels.register(app)
     security.register(app)
     health.register(app)
 

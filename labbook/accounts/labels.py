@@ -2,11 +2,18 @@
 
 from flask_babel import lazy_gettext as _l
 
-from labbook.accounts.models import PriceTier, Role
+from labbook.accounts.models import OrganizationStatus, PriceTier, Role
 
 TIER_LABELS = {PriceTier.INTERNAL: _l("Internal"), PriceTier.PARTNER: _l("Partner"),
                PriceTier.EXTERNAL: _l("External")}
 ROLE_LABELS = {Role.RESEARCHER: _l("Researcher"), Role.LAB_MANAGER: _l("Lab manager"),
                Role.ADMIN: _l("Admin")}
+#: An organization's status as a form offers it, and as the audit log reads it in a sentence.
+ORGANIZATION_STATUS_CHOICES = {OrganizationStatus.ACTIVE: _l("Active"),
+                               OrganizationStatus.SUSPENDED: _l("Suspended (cannot book)")}
+ORGANIZATION_STATUS_LABELS = {OrganizationStatus.ACTIVE: _l("active"),
+                              OrganizationStatus.SUSPENDED: _l("suspended")}
+#: A user's account as the audit log keeps it (``is_active``: ``active`` or ``inactive``).
+ACCOUNT_STATUS_LABELS = {"active": _l("active"), "inactive": _l("deactivated")}
 #: The languages labbook speaks, each named in itself.
 LOCALE_NAMES = {"zh_CN": "中文", "en": "English"}

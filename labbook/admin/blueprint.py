@@ -14,12 +14,9 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from labbook.accounts import services as accounts
-from labbook.accounts.labels import ROLE_LABELS
 from labbook.accounts.models import User
 from labbook.audit.labels import ACTION_LABELS
-from labbook.billing.forms import TIER_LABELS
 from labbook.catalogue import services as catalogue
-from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.models import Instrument, TestingService
 from labbook.extensions import login_manager
 
@@ -51,8 +48,7 @@ def admin_links() -> dict[str, Any]:
 
 @bp.context_processor
 def admin_labels() -> dict[str, Any]:
-    return {"instrument_status_labels": STATUS_LABELS, "role_labels": ROLE_LABELS,
-            "tier_labels": TIER_LABELS, "action_labels": ACTION_LABELS}
+    return {"action_labels": ACTION_LABELS}
 
 
 def actor() -> User:

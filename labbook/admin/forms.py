@@ -30,15 +30,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from labbook.accounts.labels import LOCALE_NAMES, ROLE_LABELS
-from labbook.accounts.models import OrganizationStatus
-from labbook.billing.forms import TIER_LABELS, WholeNumberField, YuanField
+from labbook.accounts.labels import (
+    LOCALE_NAMES,
+    ORGANIZATION_STATUS_CHOICES,
+    ROLE_LABELS,
+    TIER_LABELS,
+)
+from labbook.billing.forms import WholeNumberField, YuanField
 from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.services import MAX_STATUS_REASON
 from labbook.core.ids import database_id
 
-ORGANIZATION_STATUS_LABELS = {OrganizationStatus.ACTIVE: _l("Active"),
-                              OrganizationStatus.SUSPENDED: _l("Suspended (cannot book)")}
 LOCALE_CHOICES = [SelectChoice(code, name) for code, name in LOCALE_NAMES.items()]
 
 
@@ -174,7 +176,7 @@ class OrganizationForm(FlaskForm):
 
 
 class EditOrganizationForm(OrganizationForm):
-    status = SelectField(_l("Status"), choices=_labelled(ORGANIZATION_STATUS_LABELS))
+    status = SelectField(_l("Status"), choices=_labelled(ORGANIZATION_STATUS_CHOICES))
     billing_contact_id = _choice(_l("Billing contact"), description=_l(
         "The member who receives the monthly statements."))
 

@@ -19,10 +19,17 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from labbook.accounts.labels import LOCALE_NAMES, ROLE_LABELS, TIER_LABELS
+from labbook.accounts.labels import (
+    ACCOUNT_STATUS_LABELS,
+    LOCALE_NAMES,
+    ORGANIZATION_STATUS_LABELS,
+    ROLE_LABELS,
+    TIER_LABELS,
+)
 from labbook.billing.labels import BASIS_LABELS
 from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
 from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
+from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
@@ -56,9 +63,10 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
     "service_requests": _by_code(REQUEST_STATES),
     "statements": _by_code(STATEMENT_STATES),
     "instruments": _by_code(INSTRUMENT_STATUSES),
-    "testing_services": {"active": _l("Offered"), "retired": _l("No longer offered")},
-    "organizations": {"active": _l("active"), "suspended": _l("suspended")},
-    "users": {"active": _l("active"), "inactive": _l("deactivated")},
+    "testing_services": {"active": SERVICE_OFFERED_LABELS[True],
+                         "retired": SERVICE_OFFERED_LABELS[False]},
+    "organizations": _by_code(ORGANIZATION_STATUS_LABELS),
+    "users": ACCOUNT_STATUS_LABELS,
 }
 
 #: The fields of the events' details, and of the objects whose changes they keep.

@@ -30,13 +30,13 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
+from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import history as audit_history
 from labbook.billing import exports, services
 from labbook.billing import lines as line_texts
 from labbook.billing.forms import (
     CLOSABLE_MONTHS,
-    TIER_LABELS,
     AdjustmentForm,
     ChargeFilterForm,
     CloseMonthForm,
@@ -46,7 +46,6 @@ from labbook.billing.forms import (
     StatementFilterForm,
     recent_periods,
 )
-from labbook.billing.labels import BASIS_LABELS, STATE_LABELS
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
@@ -81,11 +80,10 @@ def billing_links() -> dict[str, Any]:
 
 
 @bp.context_processor
-def billing_labels() -> dict[str, Any]:
-    return {"statement_state_labels": STATE_LABELS, "tier_labels": TIER_LABELS,
-            "basis_labels": BASIS_LABELS, "describe_line": line_texts.describe,
-            "line_computation": line_texts.computation, "line_date": line_texts.line_date,
-            "line_booked_by": line_texts.booked_by, "line_project_ref": line_texts.project_ref}
+def line_texts_of_charges() -> dict[str, Any]:
+    return {"describe_line": line_texts.describe, "line_computation": line_texts.computation,
+            "line_date": line_texts.line_date, "line_booked_by": line_texts.booked_by,
+            "line_project_ref": line_texts.project_ref}
 
 
 def _require_charges_access() -> User:

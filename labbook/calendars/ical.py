@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event, vDuration, vText
 
 from labbook.accounts.models import User
+from labbook.booking.labels import STATE_TITLES
 from labbook.booking.models import Booking, BookingState
 from labbook.core.time import LAB_TIMEZONE_NAME
 from labbook.i18n import DEFAULT_LOCALE, is_english
@@ -132,16 +133,7 @@ class EventWriter:
         self.locale = subscriber_locale(viewer)
         with force_locale(self.locale):
             self.english = is_english()
-            self.state_labels = {
-                BookingState.PENDING: _("Awaiting approval"),
-                BookingState.APPROVED: _("Approved"),
-                BookingState.IN_USE: _("In use"),
-                BookingState.COMPLETED: _("Completed"),
-                BookingState.REJECTED: _("Rejected"),
-                BookingState.CANCELLED: _("Cancelled"),
-                BookingState.EXPIRED: _("Expired"),
-                BookingState.NO_SHOW: _("No-show"),
-            }
+            self.state_labels = {state: str(label) for state, label in STATE_TITLES.items()}
             # Format strings with %-placeholders, filled in per event without gettext.
             self.own_summary = _("%(instrument)s: %(purpose)s")
             self.full_summary = _("%(instrument)s: %(name)s – %(purpose)s")

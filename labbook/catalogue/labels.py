@@ -1,4 +1,5 @@
-"""What instruments' statuses are called in pages, messages and the audit log."""
+"""What instruments' statuses and whether a testing service is offered are called in pages,
+messages and the audit log."""
 
 from flask_babel import lazy_gettext as _l
 
@@ -7,3 +8,6 @@ from labbook.catalogue.models import InstrumentStatus
 STATUS_LABELS = {InstrumentStatus.AVAILABLE: _l("Available"),
                  InstrumentStatus.MAINTENANCE: _l("Under maintenance"),
                  InstrumentStatus.RETIRED: _l("Retired")}
+#: A testing service is offered (``is_active``) or no longer offered; the audit log keeps these
+#: as ``active`` and ``retired``.
+SERVICE_OFFERED_LABELS = {True: _l("Offered"), False: _l("No longer offered")}

@@ -31,7 +31,6 @@ from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.testing import services
 from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
-from labbook.testing.labels import STATE_LABELS
 from labbook.testing.models import ServiceRequestState
 from labbook.web import FORM_REFUSED, safe_next
 
@@ -51,10 +50,8 @@ def allow_report_uploads(endpoint: str | None, _values: dict[str, Any] | None) -
 
 
 @bp.context_processor
-def state_labels() -> dict[str, Any]:
-    return {"request_state_labels": STATE_LABELS, "request_states": list(ServiceRequestState),
-            # The audit history stores states as their codes.
-            "request_state_names": {state.value: label for state, label in STATE_LABELS.items()}}
+def request_states() -> dict[str, Any]:
+    return {"request_states": list(ServiceRequestState)}
 
 
 def _actor() -> User:

@@ -1,0 +1,38 @@
+"""Every area's labels as template globals, so that pages, emails and macros name a state, a
+kind or a tier from the one place each area keeps them: its ``labels`` module.
+
+Globals rather than a context processor: macros imported without the page's context see them
+too, and nothing runs per page. ``create_app`` registers them.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from labbook.accounts.labels import ROLE_LABELS, TIER_LABELS
+from labbook.billing.labels import BASIS_LABELS
+from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
+from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
+from labbook.booking.labels import STATE_TITLES as BOOKING_STATE_TITLES
+from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
+from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
+from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
+
+#: The labels by the names templates know them by. The keys are enum members, and an enum
+#: member equals its code, so ``labels.get(state)`` and ``labels.get("pending")`` both work
+#: (the audit history looks states up by the codes it keeps).
+TEMPLATE_LABELS = {
+    "tier_labels": TIER_LABELS,
+    "role_labels": ROLE_LABELS,
+    "booking_state_labels": BOOKING_STATES,
+    "booking_state_titles": BOOKING_STATE_TITLES,
+    "instrument_status_labels": INSTRUMENT_STATUSES,
+    "service_offered_labels": SERVICE_OFFERED_LABELS,
+    "request_state_labels": REQUEST_STATES,
+    "statement_state_labels": STATEMENT_STATES,
+    "basis_labels": BASIS_LABELS,
+}
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(TEMPLATE_LABELS)

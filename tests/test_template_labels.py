@@ -1,0 +1,41 @@
+"""Pages, macros and calendars name a state, a status or a tier as its area's labels do, in
+both languages."""
+
+from __future__ import annotations
+
+import pytest
+from flask import render_template_string
+from flask_babel import force_locale
+
+from labbook.accounts.labels import TIER_LABELS
+from labbook.accounts.models import PriceTier
+from labbook.booking.labels import STATE_TITLES
+from labbook.booking.models import BookingState
+from labbook.catalogue.labels import SERVICE_OFFERED_LABELS, STATUS_LABELS
+from labbook.catalogue.models import InstrumentStatus
+
+BADGES = """{% from "booking/_macros.html" import state_badge %}
+{%- from "_macros.html" import status_badge, tier_label -%}
+{{ state_badge(state) }}|{{ status_badge(status) }}|{{ tier_label(tier) }}"""
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+@pytest.mark.parametrize(("state", "status", "tier"), [
+    (BookingState.PENDING, InstrumentStatus.AVAILABLE, PriceTier.INTERNAL),
+    (BookingState.NO_SHOW, InstrumentStatus.MAINTENANCE, PriceTier.PARTNER),
+    (BookingState.IN_USE, InstrumentStatus.RETIRED, PriceTier.EXTERNAL),
+])
+def test_badges_read_the_areas_labels(app, locale, state, status, tier):
+    with app.test_request_context(), force_locale(locale):
+        booking, instrument, price_tier = render_template_string(
+            BADGES, state=state, status=status, tier=tier).split("|")
+        assert f">{STATE_TITLES[state]}</span>" in booking
+        assert f">{STATUS_LABELS[status]}</span>" in instrument
+        assert price_tier.strip() == str(TIER_LABELS[tier])
+
+
+def test_the_catalogue_and_the_administration_call_a_retired_service_alike(app, client):
+    page = client.get("/services").get_data(as_text=True)  # in Chinese, as nobody signed in
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert f">{SERVICE_OFFERED_LABELS[False]}</option>" in page  # 停止提供
+    assert "暂停服务" not in page  # what the catalogue alone called it
