@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 import psycopg
 from flask import Flask, Response, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_limiter import RateLimitExceeded
 from flask_login import current_user
 from sqlalchemy.exc import (
     DataError,
@@ -20,9 +23,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from labbook.core.errors import DomainError
-from labbook.extensions import db, login_manager
+from labbook.extensions import db, limiter, login_manager
 from labbook.http import problem_response
 from labbook.logs import redact_path
+from labbook.ratelimit import lab_clock
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,28 @@ def _end_failed_transaction() -> None:
         g._login_user = login_manager.anonymous_user()
 
 
+def _retry_after(error: RateLimitExceeded) -> int:
+    breached = limiter.current_limit
+    if breached is None:
+        return int(error.limit.limit.get_expiry())
+    return max(1, math.ceil(breached.window.reset_time - time.time()))
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(RateLimitExceeded)
+    def handle_too_many_requests(error: RateLimitExceeded) \
+            -> Response | tuple[str, int, dict[str, str]]:
+        seconds = _retry_after(error)
+        message = _("Too many requests from your address in a short time. Please try again "
+                    "after %(time)s (lab time).", time=lab_clock(seconds))
+        headers = {"Retry-After": str(seconds)}
+        if _is_api_request():
+            response = problem_response(429, _("Too many requests"), code="rate_limited",
+                                        detail=message, retry_after=seconds)
+            response.headers.update(headers)
+            return response
+        return render_template("errors/error.html", status=429, message=message), 429, headers
+
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response | tuple[str, int]:
         status = error.code or 500

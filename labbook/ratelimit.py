@@ -1,4 +1,5 @@
-"""Rate limits on Flask-Limiter: the 429 answers, the API limit, and counters kept by hand.
+"""Rate limits on Flask-Limiter: the API limit, and counters kept by hand (the 429 answer is
+in ``labbook.errors``).
 
 Most limits are decorators on the views they protect. Where the key is known only inside the
 view or service (an iCal feed's token, the account of a failed sign-in, the address a reset email
@@ -14,15 +15,12 @@ import logging
 import math
 import time
 
-from flask import Flask, Response, current_app, render_template, request
-from flask_babel import gettext as _
-from flask_limiter import RateLimitExceeded
+from flask import Flask, current_app, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
 
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import limiter
-from labbook.http import problem_response
 
 log = logging.getLogger(__name__)
 
@@ -94,26 +92,5 @@ def lab_clock(seconds: int, now: dt.datetime | None = None) -> str:
     return to_lab_time(moment).strftime("%H:%M")
 
 
-def _retry_after(error: RateLimitExceeded) -> int:
-    breached = limiter.current_limit
-    if breached is None:
-        return int(error.limit.limit.get_expiry())
-    return max(1, math.ceil(breached.window.reset_time - time.time()))
-
-
-def _too_many_requests(error: RateLimitExceeded) -> Response | tuple[str, int, dict]:
-    seconds = _retry_after(error)
-    message = _("Too many requests from your address in a short time. Please try again after "
-                "%(time)s (lab time).", time=lab_clock(seconds))
-    headers = {"Retry-After": str(seconds)}
-    if request.path.startswith("/api/"):
-        response = problem_response(429, _("Too many requests"), code="rate_limited",
-                                    detail=message, retry_after=seconds)
-        response.headers.update(headers)
-        return response
-    return render_template("errors/error.html", status=429, message=message), 429, headers
-
-
 def init_app(app: Flask) -> None:
     limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, _too_many_requests)
