@@ -68,8 +68,10 @@ mutation: translations
 	nice -n 10 $(BIN)/python tests/mutation/run.py --jobs $(MUTATION_JOBS) \
 		--tests '$(TESTS)' $(MODULES)
 
+## ruff, and import-linter's check of the import rules in .importlinter (docs/architecture.md).
 lint: install
 	$(BIN)/ruff check labbook tests benchmarks migrations wsgi.py
+	$(BIN)/lint-imports --no-cache --no-logo .importlinter
 
 ## Run every benchmark in its smoke mode (tiny data, a few iterations; seconds each), so that
 ## none stops working unnoticed. Each prints its JSON; a failing one shows its error output.

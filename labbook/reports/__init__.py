@@ -1,0 +1,1 @@
+"""Reports: figures, tables and dashboards read from the other areas."""
