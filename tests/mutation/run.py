@@ -123,6 +123,11 @@ def run_mutmut(targets: list[Target], everything: list[Target], *, jobs: int,
     schema.unlink(missing_ok=True)
     os.environ["LABBOOK_MUTATION_SCHEMA"] = str(schema)
     sync_data_files()
+    for target in everything:
+        # A module copied before it became a target has no mutants, and mutmut would keep
+        # that copy as long as it is newer than the source.
+        if not (WORK / f"{target.path}.meta").exists():
+            (WORK / target.path).unlink(missing_ok=True)
 
     import mutmut.__main__ as mutmut_cli
     from mutmut.configuration import config
