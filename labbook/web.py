@@ -8,12 +8,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, flash, redirect, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
 from wtforms import DateField, Field
 from wtforms.validators import ValidationError as FieldError
 
@@ -77,10 +78,12 @@ def plausible_date(_form: FlaskForm, field: DateField) -> None:
 
 
 def show_errors(form: FlaskForm, error: DomainError,
-                fields: Mapping[str | None, Field] | None = None) -> None:
-    """Put a service's refusal next to the form fields it is about: each problem goes to the
-    field ``fields`` maps its field (or code) to — by default the form's field of that name —
-    and what fits no field goes to the top of the form."""
+                fields: Mapping[str | None, Field] | None = None, *,
+                otherwise: Field | None = None) -> None:
+    """Put a service's refusal of a form next to the fields it is about, for the page shown
+    again with ``FORM_REFUSED``: each problem goes to the field ``fields`` maps its field (or
+    code) to — by default the form's field of that name — and what fits no field goes to
+    ``otherwise``, or else to the top of the form. (A refused button: ``refuse``.)"""
     if fields is None:
         fields = form._fields
     placed = False
@@ -89,8 +92,19 @@ def show_errors(form: FlaskForm, error: DomainError,
         if field is not None:
             field.errors = [*field.errors, problem.message]
             placed = True
-    if not placed:
+    if placed:
+        return
+    if otherwise is not None:
+        otherwise.errors = [*otherwise.errors, error.message]
+    else:
         form.form_errors.append(error.message)
+
+
+def refuse(error: DomainError, back: str) -> Response:
+    """Go back to the page ``back`` saying at its top why a button's action was refused. (A
+    refused form is shown again with its errors at its fields: ``show_errors``.)"""
+    flash(error.message, "danger")
+    return redirect(back)
 
 
 #: Characters no text column stores: PostgreSQL refuses NUL, and a lone UTF-16 surrogate (which

@@ -7,21 +7,20 @@ from typing import Any
 
 from flask import request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from labbook.accounts.models import User
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.booking import attendance, closures, schedule, timeline, training
+from labbook.booking import attendance, closures, listing, schedule, timeline, training
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries, load_window
 from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.booking.recurrence import Recurrence
+from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
-from labbook.catalogue.models import Instrument, Lab
+from labbook.catalogue.models import Instrument
 from labbook.core.engine import write_transaction
-from labbook.core.errors import NotFound, Problem
+from labbook.core.errors import Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
@@ -129,16 +128,8 @@ def list_bookings():
     page, per_page = pagination_args()
     state = enum_arg("state", BookingState)
     lab = lab_arg()
-    query = select(Booking).join(Booking.instrument)
-    if state is not None:
-        query = query.where(Booking.state == state)
-    if lab is not None:
-        query = query.where(Instrument.lab_id == lab.id)
-    if lab is None or not actor.manages(lab):
-        query = query.where(Booking.user_id == actor.id)
     bookings, total = page_of(
-        query.options(selectinload(Booking.instrument).selectinload(Instrument.lab),
-                      selectinload(Booking.user), selectinload(Booking.organization))
+        listing.visible_bookings(actor, lab=lab, state=state)
         .order_by(Booking.start_at.desc(), Booking.id.desc()), page, per_page)
     return {"items": [booking_json(b, actor) for b in bookings], "total": total, "page": page,
             "per_page": per_page}
@@ -204,17 +195,10 @@ def mark_no_show(booking_id: int):
     return _change_booking(booking_id, attendance.mark_no_show)
 
 
-def _instrument_or_404(instrument_id: int) -> Instrument:
-    instrument = db.session.get(Instrument, instrument_id)
-    if instrument is None:
-        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
-    return instrument
-
-
 @bp.get("/instruments/<int:instrument_id>/availability")
 def availability(instrument_id: int):
     viewer = api_user(required=False)
-    instrument = _instrument_or_404(instrument_id)
+    instrument = catalogue.get_instrument(db.session, instrument_id)
     fields = Fields(dict(request.args))
     start = fields.datetime("start")
     end = fields.datetime("end")
@@ -252,7 +236,7 @@ def grant_qualification():
     instrument_id = fields.integer("instrument_id")
     expires_at = fields.datetime("expires_at", required=False)
     fields.done()
-    instrument = _instrument_or_404(instrument_id)
+    instrument = catalogue.get_instrument(db.session, instrument_id)
     with write_transaction(db.session):
         grant = training.grant_qualification_by_email(db.session, actor, email, instrument,
                                                       now=utcnow(), expires_at=expires_at)
@@ -276,9 +260,7 @@ def qualification_json(qualification: Qualification) -> dict[str, Any]:
 def revoke_qualification(qualification_id: int):
     actor = api_user()
     with write_transaction(db.session):
-        qualification = db.session.get(Qualification, qualification_id)
-        if qualification is None or not actor.manages(qualification.instrument.lab):
-            raise NotFound(_("No qualification with id %(id)d.", id=qualification_id))
+        qualification = training.get_qualification(db.session, actor, qualification_id)
         training.revoke_qualification(db.session, actor, qualification, now=utcnow())
     return "", 204
 
@@ -303,12 +285,8 @@ def create_blackout():
         fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
                                        field="end"))
     fields.done()
-    instrument = _instrument_or_404(instrument_id) if instrument_id else None
-    lab = None
-    if lab_code:
-        lab = db.session.scalar(select(Lab).where(Lab.code == lab_code.upper()))
-        if lab is None:
-            raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
+    instrument = catalogue.get_instrument(db.session, instrument_id) if instrument_id else None
+    lab = catalogue.get_lab(db.session, lab_code) if lab_code else None
     now = utcnow()
     with write_transaction(db.session):
         blackout, hit = closures.create_blackout(

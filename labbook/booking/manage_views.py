@@ -10,19 +10,17 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import DateTimeLocalField, HiddenField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
-from labbook.accounts.models import User
+from labbook.accounts.access import current_actor, require_manager
 from labbook.booking import attendance, closures, services, training
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
@@ -32,7 +30,8 @@ from labbook.booking.manage_forms import (
     GrantQualificationForm,
     RevokeQualificationsForm,
 )
-from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.booking.models import Blackout, BookingState
+from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import (
@@ -44,29 +43,17 @@ from labbook.core.errors import (
 )
 from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, to_lab_time, utcnow
-from labbook.extensions import db, login_manager
+from labbook.extensions import db
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED, safe_next, show_errors
+from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
-
-
-@bp.before_request
-def require_manager():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not accounts.can_manage_something(current_user):
-        abort(403)
-    return None
+bp.before_request(require_manager)
 
 
 @bp.context_processor
 def booking_state_labels() -> dict[str, Any]:
     return {"booking_state_labels": STATE_LABELS}
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 # -- approvals --------------------------------------------------------------------------------
@@ -78,7 +65,7 @@ def approvals():
 
 
 def _approvals_page(form: DecisionForm, status: int = 200):
-    actor = _actor()
+    actor = current_actor()
     lab_code = request.args.get("lab") or None
     entries = services.approval_overview(db.session, actor, lab_code)
     return render_template("manage/approvals.html", entries=entries, form=form,
@@ -88,7 +75,7 @@ def _approvals_page(form: DecisionForm, status: int = 200):
 
 @bp.post("/approvals")
 def decide():
-    actor = _actor()
+    actor = current_actor()
     form = DecisionForm()
     if not form.validate_on_submit():
         return _approvals_page(form, FORM_REFUSED)
@@ -171,13 +158,6 @@ def _form_prefix(booking_id: int) -> str:
     return f"b{booking_id}"
 
 
-def _managed_lab(code: str) -> Lab:
-    lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
-    if lab is None or not _actor().manages(lab):
-        raise NotFound(_("Unknown lab %(code)s.", code=code))
-    return lab
-
-
 def _lab_today(lab: Lab) -> dt.date:
     return utcnow().astimezone(ZoneInfo(lab.timezone)).date()
 
@@ -202,7 +182,7 @@ def _aware(value: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
 
 def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] | None = None,
                 status: int = 200):
-    actor = _actor()
+    actor = current_actor()
     tz = ZoneInfo(lab.timezone)
     now = utcnow()
     rows = []
@@ -235,7 +215,7 @@ def _today_page(lab: Lab, day: dt.date, *, failed: tuple[int, ActualTimesForm] |
 
 @bp.get("/today")
 def today_default():
-    labs = accounts.managed_labs(db.session, _actor())
+    labs = accounts.managed_labs(db.session, current_actor())
     if not labs:
         raise NotFound(_("There is no lab to show."))
     return redirect(url_for(".today", code=labs[0].code))
@@ -243,7 +223,7 @@ def today_default():
 
 @bp.get("/labs/<code>/today")
 def today(code: str):
-    lab = _managed_lab(code)
+    lab = catalogue.get_lab(db.session, code, managed_by=current_actor())
     raw = request.args.get("date")
     day = _lab_today(lab)
     if raw:
@@ -258,20 +238,19 @@ def today(code: str):
 
 @bp.post("/bookings/<int:booking_id>/actual-times")
 def correct_actual_times(booking_id: int):
-    actor = _actor()
-    booking = db.session.get(Booking, booking_id)
-    if booking is None or not actor.manages(booking.instrument.lab):
-        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    actor = current_actor()
+    booking = services.get_managed_booking(db.session, actor, booking_id)
     lab = booking.instrument.lab
     tz = ZoneInfo(lab.timezone)
     form = ActualTimesForm(prefix=_form_prefix(booking_id))
     day = _parse_day(form.date.data) or booking.start_at.astimezone(tz).date()
     if not form.validate_on_submit():
         return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
+    query = {"date": day.isoformat()} if day != _lab_today(lab) else {}
+    back = url_for(".today", code=lab.code, **query)
     try:
         with write_transaction(db.session):
-            booking = db.session.get(Booking, booking_id)
-            assert booking is not None
+            booking = services.get_managed_booking(db.session, actor, booking_id)
             attendance.correct_actual_times(
                 db.session, actor, booking, checked_in_at=_aware(form.checked_in_at.data, tz),
                 checked_out_at=_aware(form.checked_out_at.data, tz), reason=form.reason.data,
@@ -282,31 +261,24 @@ def correct_actual_times(booking_id: int):
                                    "reason": form.reason})
         return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     except Conflict as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("The actual times of booking #%(id)d were corrected.", id=booking_id),
-              "success")
-    query = {"date": day.isoformat()} if day != _lab_today(lab) else {}
-    return redirect(url_for(".today", code=lab.code, **query))
+        return refuse(error, back)
+    flash(_("The actual times of booking #%(id)d were corrected.", id=booking_id), "success")
+    return redirect(back)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
 def mark_no_show(booking_id: int):
-    actor = _actor()
-    booking = db.session.get(Booking, booking_id)
-    if booking is None or not actor.manages(booking.instrument.lab):
-        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    actor = current_actor()
+    booking = services.get_managed_booking(db.session, actor, booking_id)
     back = safe_next(request.form.get("next"),
                      url_for(".today", code=booking.instrument.lab.code))
     try:
         with write_transaction(db.session):
-            booking = db.session.get(Booking, booking_id)
-            assert booking is not None
+            booking = services.get_managed_booking(db.session, actor, booking_id)
             attendance.mark_no_show(db.session, actor, booking, now=utcnow())
     except Conflict as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Booking #%(id)d is recorded as a no-show.", id=booking_id), "success")
+        return refuse(error, back)
+    flash(_("Booking #%(id)d is recorded as a no-show.", id=booking_id), "success")
     return redirect(back)
 
 
@@ -340,7 +312,7 @@ def _blackout_form(labs: list[Lab]) -> BlackoutForm:
 
 def _blackouts_page(form: BlackoutForm, labs: list[Lab], status: int = 200):
     now = utcnow()
-    blackouts = closures.managed_blackouts(db.session, _actor(), now=now)
+    blackouts = closures.managed_blackouts(db.session, current_actor(), now=now)
     return render_template("manage/blackouts.html", form=form, now=now,
                            upcoming=[b for b in blackouts if b.end_at > now],
                            recent=[b for b in blackouts if b.end_at <= now][::-1],
@@ -349,7 +321,7 @@ def _blackouts_page(form: BlackoutForm, labs: list[Lab], status: int = 200):
 
 @bp.get("/blackouts")
 def blackouts():
-    labs = accounts.managed_labs(db.session, _actor())
+    labs = accounts.managed_labs(db.session, current_actor())
     return _blackouts_page(_blackout_form(labs), labs)
 
 
@@ -360,7 +332,7 @@ def _lab_moment(day: dt.date, time: dt.time) -> dt.datetime:
 
 @bp.post("/blackouts")
 def create_blackout():
-    actor = _actor()
+    actor = current_actor()
     labs = accounts.managed_labs(db.session, actor)
     form = _blackout_form(labs)
     if not form.validate_on_submit():
@@ -379,12 +351,9 @@ def create_blackout():
                 db.session, actor, instrument=instrument, lab=lab, start=start, end=end,
                 reason=form.reason.data, now=utcnow())
             blackout_id = blackout.id
-    except ValidationError as error:
+    except (ValidationError, PermissionDenied, NotFound) as error:
         show_errors(form, error, {"reason": form.reason, "invalid_interval": form.end_time,
-                                   "instrument_id": form.scope})
-        return _blackouts_page(form, labs, FORM_REFUSED)
-    except (PermissionDenied, NotFound) as error:
-        form.scope.errors = [*form.scope.errors, error.message]
+                                   "instrument_id": form.scope}, otherwise=form.scope)
         return _blackouts_page(form, labs, FORM_REFUSED)
     flash(_("The closure was saved."), "success")
     if hit:
@@ -412,14 +381,14 @@ def _blackout_page(blackout: Blackout, form: BlackoutCancelForm, affected: list,
 
 @bp.get("/blackouts/<int:blackout_id>")
 def blackout_detail(blackout_id: int):
-    blackout = closures.get_blackout(db.session, _actor(), blackout_id)
+    blackout = closures.get_blackout(db.session, current_actor(), blackout_id)
     form, affected = _cancel_form(blackout, formdata=False)
     return _blackout_page(blackout, form, affected)
 
 
 @bp.post("/blackouts/<int:blackout_id>/cancel-bookings")
 def blackout_cancel_bookings(blackout_id: int):
-    actor = _actor()
+    actor = current_actor()
     blackout = closures.get_blackout(db.session, actor, blackout_id)
     form, affected = _cancel_form(blackout, formdata=True)
     if not form.validate_on_submit():
@@ -459,7 +428,7 @@ def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: 
                          revoke_form: RevokeQualificationsForm | None = None):
     now = utcnow()
     instrument_id = request.args.get("instrument", type=database_id)
-    records = training.qualifications_for(db.session, _actor(), now=now,
+    records = training.qualifications_for(db.session, current_actor(), now=now,
                                           instrument_id=instrument_id)
     revoke_form = revoke_form or RevokeQualificationsForm(formdata=None)
     return render_template("manage/qualifications.html", form=form, records=records, now=now,
@@ -470,13 +439,13 @@ def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: 
 
 @bp.get("/qualifications")
 def qualifications():
-    labs = accounts.managed_labs(db.session, _actor())
+    labs = accounts.managed_labs(db.session, current_actor())
     return _qualifications_page(_grant_form(labs, formdata=False), labs)
 
 
 @bp.post("/qualifications")
 def grant_qualification():
-    actor = _actor()
+    actor = current_actor()
     labs = accounts.managed_labs(db.session, actor)
     form = _grant_form(labs)
     if not form.validate_on_submit():
@@ -487,19 +456,15 @@ def grant_qualification():
         expires_at = _lab_moment(form.valid_until.data + dt.timedelta(days=1), dt.time(0))
     try:
         with write_transaction(db.session):
-            instrument = db.session.get(Instrument, form.instrument_id.data)
-            if instrument is None:
-                raise NotFound(_("No instrument with id %(id)d.", id=form.instrument_id.data))
+            instrument = catalogue.get_instrument(db.session, form.instrument_id.data)
             granted = training.grant_qualifications(
                 db.session, actor, training.parse_emails(form.email.data), instrument,
                 now=utcnow(), expires_at=expires_at)
             names = [qualification.user.name for qualification in granted]
             instrument_name = localized(instrument, "name")
-    except ValidationError as error:
-        show_errors(form, error, {"email": form.email, "expires_at": form.valid_until})
-        return _qualifications_page(form, labs, FORM_REFUSED)
-    except (PermissionDenied, NotFound) as error:
-        form.instrument_id.errors = [*form.instrument_id.errors, error.message]
+    except (ValidationError, PermissionDenied, NotFound) as error:
+        show_errors(form, error, {"email": form.email, "expires_at": form.valid_until},
+                    otherwise=form.instrument_id)
         return _qualifications_page(form, labs, FORM_REFUSED)
     if len(names) == 1:
         message = _("%(name)s may now use %(instrument)s.", name=names[0],
@@ -514,7 +479,7 @@ def grant_qualification():
 
 @bp.post("/qualifications/revoke")
 def revoke_qualifications():
-    actor = _actor()
+    actor = current_actor()
     form = RevokeQualificationsForm()
     if not form.validate_on_submit():
         labs = accounts.managed_labs(db.session, actor)
@@ -531,7 +496,7 @@ def revoke_qualifications():
 @bp.post("/qualifications/<int:qualification_id>/revoke")
 def revoke_qualification(qualification_id: int):
     # The CSRF token of this button's form is checked for every POST by CSRFProtect.
-    actor = _actor()
+    actor = current_actor()
     with write_transaction(db.session):
         qualification = training.get_qualification(db.session, actor, qualification_id)
         training.revoke_qualification(db.session, actor, qualification, now=utcnow())

@@ -232,6 +232,34 @@ def _suggestions(session: Session, instrument: Instrument, problems: list[Proble
     return suggest(session, instrument, start, end, now=now)
 
 
+@dataclass(frozen=True)
+class BookingPreview:
+    """What ``create_booking`` would answer, found without booking."""
+
+    #: Every problem the rules find, the soft ones too where a manager overrides them.
+    problems: list[Problem]
+    #: Whether the booking would be made: no problem, or only soft ones that are overridden.
+    is_possible: bool
+    #: Other slots, where the time asked for is taken or closed.
+    suggestions: list[Suggestion]
+
+
+def preview_booking(session: Session, actor: User, instrument: Instrument, *,
+                    start: dt.datetime, end: dt.datetime, override: bool,
+                    now: dt.datetime) -> BookingPreview:
+    """What the rules say of ``actor`` booking ``instrument`` from ``start`` to ``end``, decided
+    as ``create_booking`` decides it; nothing is booked. ``override`` counts only for the lab's
+    managers and is ignored for anyone else. Read without locks: the answer is advice, and
+    ``create_booking`` decides afresh."""
+    organization = paying_organization(actor)
+    problems = rules.check_booking(
+        session, rules.BookingRequest(instrument, actor, organization, start, end), now=now)
+    blocking = _effective_problems(
+        problems, override=override and actor.manages_lab_id(instrument.lab_id))
+    return BookingPreview(problems, not blocking,
+                          _suggestions(session, instrument, problems, start, end, now))
+
+
 @cache
 def _instrument_with_lab(share_lock: bool):
     # Built on first use, once every model is mapped, and then reused: building a statement
@@ -341,6 +369,15 @@ def get_booking(session: Session, actor: User, booking_id: int) -> Booking:
     """The booking, if ``actor`` may see it; others' bookings are simply not found."""
     booking = session.get(Booking, booking_id)
     if booking is None or not can_view(actor, booking):
+        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    return booking
+
+
+def get_managed_booking(session: Session, actor: User, booking_id: int) -> Booking:
+    """The booking, if it is in a lab ``actor`` manages: what the managers' pages act on. Any
+    other is not found, as if it did not exist."""
+    booking = session.get(Booking, booking_id)
+    if booking is None or not actor.manages_lab_id(booking.instrument.lab_id):
         raise NotFound(_("No booking with id %(id)d.", id=booking_id))
     return booking
 

@@ -19,25 +19,23 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
 
-from labbook.accounts.models import User
+from labbook.accounts.access import current_actor, current_viewer
 from labbook.audit.services import history as audit_history
 from labbook.booking import attendance, dayview, listing, rules
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries
 from labbook.booking.forms import BookingForm, CancelForm, CancelSeriesForm
-from labbook.booking.models import BookingSeries
-from labbook.booking.suggestions import Suggestion, suggest
+from labbook.booking.suggestions import Suggestion
+from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import (
     Conflict,
     DomainError,
     NotAuthenticated,
-    NotFound,
     PermissionDenied,
     Problem,
     ValidationError,
@@ -47,7 +45,7 @@ from labbook.extensions import db
 from labbook.http import Fields, int_arg, json_body, problem_response
 from labbook.i18n import is_english, localized
 from labbook.security import csrf_refused
-from labbook.web import FORM_REFUSED, safe_next
+from labbook.web import FORM_REFUSED, refuse, safe_next
 
 bp = Blueprint("booking", __name__)
 
@@ -56,21 +54,6 @@ MAX_EVENT_DAYS = 62
 #: How far ahead the calendar page lists busy times for browsers without JavaScript.
 BUSY_LIST_DAYS = 14
 JSON_ENDPOINTS = frozenset({"booking.instrument_events", "booking.check_booking"})
-
-
-def _viewer() -> User | None:
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
-def _instrument_or_404(instrument_id: int) -> Instrument:
-    instrument = db.session.get(Instrument, instrument_id)
-    if instrument is None:
-        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
-    return instrument
 
 
 def _tz(instrument: Instrument) -> ZoneInfo:
@@ -152,7 +135,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
                    problems: list[Problem] | None = None,
                    suggestions: list[Suggestion] | None = None,
                    occurrences: list[dict[str, Any]] | None = None):
-    viewer = _viewer()
+    viewer = current_viewer()
     lab = instrument.lab
     tz = _tz(instrument)
     now = utcnow()
@@ -201,7 +184,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
 
 @bp.get("/instruments/<int:instrument_id>/calendar")
 def instrument_calendar(instrument_id: int):
-    instrument = _instrument_or_404(instrument_id)
+    instrument = catalogue.get_instrument(db.session, instrument_id)
     prefill = {key: value for key, value in request.args.items()
                if key in ("date", "start_time", "end_time", "end_date", "purpose",
                           "project_ref")}
@@ -215,10 +198,10 @@ def instrument_calendar(instrument_id: int):
 @bp.get("/instruments/<int:instrument_id>/events.json")
 def instrument_events(instrument_id: int):
     try:
-        instrument = _instrument_or_404(instrument_id)
+        instrument = catalogue.get_instrument(db.session, instrument_id)
         tz = _tz(instrument)
         start, end = _window(tz)
-        viewer = _viewer()
+        viewer = current_viewer()
         entries = busy_entries(db.session, instrument, start, end, viewer)
     except DomainError as error:
         return _json_problem(error)
@@ -281,29 +264,22 @@ def _parse_moment(raw: str, tz: ZoneInfo) -> dt.datetime | None:
 def check_booking(instrument_id: int):
     """Everything the rules say about a proposed time; creates nothing."""
     try:
-        if not current_user.is_authenticated:
+        actor = current_viewer()
+        if actor is None:
             raise NotAuthenticated(_("Please sign in to book."))
-        actor = _actor()
-        instrument = _instrument_or_404(instrument_id)
+        instrument = catalogue.get_instrument(db.session, instrument_id)
         fields = Fields(json_body())
         start = fields.datetime("start")
         end = fields.datetime("end")
         override = fields.boolean("override")
         fields.done()
         assert start is not None and end is not None
-        organization = booking_services.paying_organization(actor)
-        override = override and actor.manages(instrument.lab)
-        now = utcnow()
-        problems = rules.check_booking(
-            db.session, rules.BookingRequest(instrument, actor, organization, start, end),
-            now=now)
-        blocking = [p for p in problems if not (override and p.code in rules.SOFT_CODES)]
-        suggestions = suggest(db.session, instrument, start, end, now=now) \
-            if any(p.code in ("overlap", "blackout") for p in problems) else []
+        preview = booking_services.preview_booking(db.session, actor, instrument, start=start,
+                                                   end=end, override=override, now=utcnow())
         answer = {
-            "ok": not blocking,
-            "problems": [_problem_json(p, instrument) for p in problems],
-            "suggestions": [suggestion_view(s, instrument) for s in suggestions],
+            "ok": preview.is_possible,
+            "problems": [_problem_json(p, instrument) for p in preview.problems],
+            "suggestions": [suggestion_view(s, instrument) for s in preview.suggestions],
         }
     except DomainError as error:
         return _json_problem(error)
@@ -324,8 +300,8 @@ def _problem_json(problem: Problem, instrument: Instrument) -> dict[str, Any]:
 @bp.post("/instruments/<int:instrument_id>/book")
 @login_required
 def book(instrument_id: int):
-    instrument = _instrument_or_404(instrument_id)
-    actor = _actor()
+    instrument = catalogue.get_instrument(db.session, instrument_id)
+    actor = current_actor()
     form = BookingForm()
     if not form.validate_on_submit():
         return _calendar_page(instrument, form, status=FORM_REFUSED)
@@ -406,9 +382,7 @@ def _when(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> str:
 
 @bp.get("/labs/<code>/day")
 def lab_day(code: str):
-    lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
-    if lab is None:
-        raise NotFound(_("Unknown lab %(code)s.", code=code))
+    lab = catalogue.get_lab(db.session, code)
     tz = ZoneInfo(lab.timezone)
     today = utcnow().astimezone(tz).date()
     raw = (request.args.get("date") or "").strip()
@@ -422,7 +396,7 @@ def lab_day(code: str):
             message = _("'%(name)s' must be a date like 2026-12-31.", name="date")
             raise ValidationError(message, code="invalid_date",
                                   problems=[Problem("invalid_date", message, field="date")])
-    view = dayview.lab_day(db.session, lab, day, _viewer())
+    view = dayview.lab_day(db.session, lab, day, current_viewer())
     return render_template("booking/lab_day.html", view=view, lab=lab, day=day, today=today,
                            previous_day=day - dt.timedelta(days=1),
                            next_day=day + dt.timedelta(days=1))
@@ -434,7 +408,7 @@ def lab_day(code: str):
 @bp.get("/bookings")
 @login_required
 def my_bookings():
-    actor = _actor()
+    actor = current_actor()
     now = utcnow()
     upcoming = listing.upcoming_bookings(db.session, actor, now=now)
     past = listing.past_bookings(db.session, actor, now=now,
@@ -449,7 +423,7 @@ def my_bookings():
 @bp.get("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
-    actor = _actor()
+    actor = current_actor()
     booking = booking_services.get_booking(db.session, actor, booking_id)
     now = utcnow()
     series = booking.series
@@ -475,7 +449,7 @@ def booking_detail(booking_id: int):
 
 def _use_action(booking_id: int, change, message):
     """Check a booking in or out, then go back (to ``next`` if it is a local path)."""
-    actor = _actor()
+    actor = current_actor()
     back = safe_next(request.form.get("next"),
                      url_for("booking.booking_detail", booking_id=booking_id))
     try:
@@ -484,8 +458,7 @@ def _use_action(booking_id: int, change, message):
             change(db.session, actor, booking, now=utcnow())
             text = message(booking.id, localized(booking.instrument, "name"))
     except Conflict as error:
-        flash(error.message, "danger")
-        return redirect(back)
+        return refuse(error, back)
     flash(text, "success")
     return redirect(back)
 
@@ -509,7 +482,7 @@ def check_out(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/cancel")
 @login_required
 def cancel_booking(booking_id: int):
-    actor = _actor()
+    actor = current_actor()
     form = CancelForm()
     back = safe_next(form.next.data, url_for("booking.booking_detail", booking_id=booking_id))
     if not form.validate_on_submit():
@@ -524,8 +497,7 @@ def cancel_booking(booking_id: int):
             late = booking.is_late_cancellation
             hours = booking.instrument.cancellation_window_hours
     except (Conflict, ValidationError) as error:
-        flash(error.message, "danger")
-        return redirect(back)
+        return refuse(error, back)
     if late:
         flash(_("The booking was cancelled. It was inside the %(n)d-hour cancellation window, "
                 "so a late-cancellation fee may be charged.", n=hours), "warning")
@@ -537,14 +509,10 @@ def cancel_booking(booking_id: int):
 @bp.post("/series/<int:series_id>/cancel")
 @login_required
 def cancel_series(series_id: int):
-    actor = _actor()
+    actor = current_actor()
     form = CancelSeriesForm()
     back = safe_next(form.next.data, url_for("booking.my_bookings"))
-    series = db.session.get(BookingSeries, series_id)
-    instrument = db.session.get(Instrument, series.instrument_id) if series else None
-    if series is None or instrument is None \
-            or not listing.can_cancel_series(actor, series, instrument):
-        raise NotFound(_("No booking series with id %(id)d.", id=series_id))
+    listing.get_series(db.session, actor, series_id)
     if not form.validate_on_submit():
         for field in form:
             for error in field.errors:
@@ -552,16 +520,14 @@ def cancel_series(series_id: int):
         return redirect(back)
     try:
         with write_transaction(db.session):
-            series = db.session.get(BookingSeries, series_id)
-            assert series is not None
+            series = listing.get_series(db.session, actor, series_id)
             cancelled = booking_services.cancel_series(
                 db.session, actor, series, now=utcnow(), from_date=form.from_date.data,
                 note=form.note.data or "")
             count = len(cancelled)
             late = sum(1 for b in cancelled if b.is_late_cancellation)
     except (Conflict, ValidationError) as error:
-        flash(error.message, "danger")
-        return redirect(back)
+        return refuse(error, back)
     if count:
         flash(ngettext("%(num)d booking of the series was cancelled.",
                        "%(num)d bookings of the series were cancelled.", count), "success")

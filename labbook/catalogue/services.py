@@ -26,7 +26,7 @@ from labbook.audit.services import record
 from labbook.catalogue import loader
 from labbook.catalogue.models import Category, Instrument, InstrumentStatus, Lab, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
-from labbook.core.errors import Conflict, PermissionDenied, Problem, ValidationError
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.pagination import Page, paginate
 from labbook.core.time import to_lab_time
 
@@ -134,6 +134,27 @@ def categories_in_use(session: Session, model: type[Instrument] | type[TestingSe
 
 def all_labs(session: Session) -> list[Lab]:
     return list(session.scalars(select(Lab).order_by(Lab.id)))
+
+
+def lab_by_code(session: Session, code: str) -> Lab | None:
+    """The lab with this code, written in any case; None if there is none."""
+    return session.scalar(select(Lab).where(Lab.code == code.upper()))
+
+
+def get_lab(session: Session, code: str, *, managed_by: User | None = None) -> Lab:
+    """The lab with this code, written in any case; with ``managed_by``, only a lab that user
+    manages. Any other is not found, as if it did not exist."""
+    lab = lab_by_code(session, code)
+    if lab is None or (managed_by is not None and not managed_by.manages(lab)):
+        raise NotFound(_("Unknown lab %(code)s.", code=code))
+    return lab
+
+
+def get_instrument(session: Session, instrument_id: int) -> Instrument:
+    instrument = session.get(Instrument, instrument_id)
+    if instrument is None:
+        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
+    return instrument
 
 
 def all_categories(session: Session) -> list[Category]:
