@@ -120,6 +120,10 @@ def test_a_rate_change_starts_a_new_rate_card_and_keeps_the_old_one(data_dir):
 @pytest.mark.parametrize(("file", "column_name", "bad_value", "reason"), [
     ("instruments.csv", "value_cny", "12,5万", "not an amount"),
     ("instruments.csv", "value_cny", "100.005", "more than two decimals"),
+    # Read as strictly as forms and the API read amounts (labbook.core.money.read_amount).
+    ("instruments.csv", "value_cny", "1e5", "not an amount"),
+    ("instruments.csv", "rate_external", "1_000", "not an amount"),
+    ("services.csv", "price_external", "NaN", "not an amount"),
     ("instruments.csv", "lab", "XYZ", "unknown lab"),
     ("instruments.csv", "category", "no-such-category", "unknown category"),
     ("instruments.csv", "slot_minutes", "abc", "not a whole number"),
