@@ -14,6 +14,7 @@ from labbook.accounts.models import Organization, OrganizationStatus, PriceTier,
 from labbook.billing import services as billing
 from labbook.catalogue.loader import DATA_DIR, CatalogueError, load_catalogue
 from labbook.catalogue.models import Lab
+from labbook.catalogue.services import lab_by_code
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
 from labbook.core.time import to_lab_time, utcnow
@@ -191,7 +192,7 @@ def create_user_command(email: str, name: str, role: str, org_name: str | None,
             raise _fail(f"No organization named {org_name!r}.")
     labs = []
     for code in lab_codes:
-        lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
+        lab = lab_by_code(db.session, code)
         if lab is None:
             raise _fail(f"No lab with code {code!r}.")
         labs.append(lab)

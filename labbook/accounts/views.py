@@ -21,6 +21,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_DURATION
 
 from labbook.accounts import services as accounts
+from labbook.accounts.access import current_actor
 from labbook.accounts.forms import (
     ApiTokenForm,
     EmailPreferencesForm,
@@ -178,7 +179,7 @@ def reset_password(token: str):
 @login_required
 def logout():
     with write_transaction(db.session):
-        accounts.end_login_session(db.session, current_user._get_current_object())
+        accounts.end_login_session(db.session, current_actor())
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("catalogue.home"))
@@ -200,7 +201,7 @@ def switch_language():
 
 def _profile_page(form: ApiTokenForm, status: int = 200,
                   email_form: EmailPreferencesForm | None = None):
-    user = current_user._get_current_object()
+    user = current_actor()
     email_form = email_form or EmailPreferencesForm(
         formdata=None, reminders=user.is_reminder_email_enabled,
         digests=user.is_digest_email_enabled)
@@ -222,7 +223,7 @@ def email_preferences():
     if not form.validate_on_submit():
         return _profile_page(ApiTokenForm(formdata=None), FORM_REFUSED, email_form=form)
     with write_transaction(db.session):
-        notify.set_preferences(current_user._get_current_object(),
+        notify.set_preferences(current_actor(),
                                reminders=form.reminders.data, digests=form.digests.data)
     flash(_("Your email settings were saved."), "success")
     return redirect(url_for("accounts.profile"))
@@ -235,7 +236,7 @@ def create_token():
     if not form.validate_on_submit():
         return _profile_page(form, FORM_REFUSED)
     with write_transaction(db.session):
-        token, secret = accounts.create_api_token(db.session, current_user._get_current_object(),
+        token, secret = accounts.create_api_token(db.session, current_actor(),
                                                   name=form.name.data, now=utcnow())
     # The secret is shown on this response only: it is not kept anywhere it could be shown
     # again, and the page must not be stored by the browser or a proxy either.
@@ -248,7 +249,7 @@ def create_token():
 @bp.post("/profile/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    actor = current_user._get_current_object()
+    actor = current_actor()
     with write_transaction(db.session):
         token = accounts.get_api_token(db.session, actor, token_id)
         accounts.revoke_api_token(db.session, actor, token, now=utcnow())

@@ -8,7 +8,8 @@ from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from labbook.admin.blueprint import actor, bp, require
+from labbook.accounts.access import current_actor
+from labbook.admin.blueprint import bp, require
 from labbook.admin.forms import AuditFilterForm
 from labbook.audit import services as audit
 from labbook.audit.models import AuditEvent
@@ -47,7 +48,7 @@ def _lab_midnight(day: dt.date) -> dt.datetime:
 
 @bp.get("/audit")
 def audit_log():
-    require(audit.can_view_audit_log(actor()))
+    require(audit.can_view_audit_log(current_actor()))
     form = AuditFilterForm(formdata=request.args)
     form.object_type.choices = [SelectChoice("", _l("Any"))] + [
         SelectChoice(key, label) for key, (label, _endpoint, _argument) in OBJECT_TYPES.items()]

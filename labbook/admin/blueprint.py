@@ -13,23 +13,14 @@ from typing import Any
 from flask import Blueprint, abort
 from flask_login import current_user
 
-from labbook.accounts import services as accounts
+from labbook.accounts.access import current_actor, require_manager
 from labbook.accounts.models import User
 from labbook.audit.labels import ACTION_LABELS
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, TestingService
-from labbook.extensions import login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-def require_manager():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not accounts.can_manage_something(current_user):
-        abort(403)
-    return None
+bp.before_request(require_manager)
 
 
 @bp.app_context_processor
@@ -51,12 +42,8 @@ def admin_labels() -> dict[str, Any]:
     return {"action_labels": ACTION_LABELS}
 
 
-def actor() -> User:
-    return current_user._get_current_object()
-
-
 def require(allowed: bool) -> User:
     """The acting user, if ``allowed``; 403 otherwise."""
     if not allowed:
         abort(403)
-    return actor()
+    return current_actor()

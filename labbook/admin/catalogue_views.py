@@ -9,12 +9,12 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
+from labbook.accounts.access import current_actor
 from labbook.accounts.models import PriceTier
-from labbook.admin.blueprint import actor, bp, require
+from labbook.admin.blueprint import bp, require
 from labbook.admin.forms import (
     CatalogueApplyForm,
     CatalogueUploadForm,
@@ -38,26 +38,23 @@ from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED, show_errors
+from labbook.web import FORM_REFUSED, refuse, show_errors
 
 
 def _managed_lab(code: str) -> Lab:
-    lab = db.session.scalar(select(Lab).where(Lab.code == code.upper()))
-    if lab is None or not catalogue.can_add_to_lab(actor(), lab):
-        raise NotFound(_("Unknown lab %(code)s.", code=code))
-    return lab
+    return catalogue.get_lab(db.session, code, managed_by=current_actor())
 
 
 def _instrument(instrument_id: int) -> Instrument:
     instrument = db.session.get(Instrument, instrument_id)
-    if instrument is None or not catalogue.can_edit_instrument(actor(), instrument):
+    if instrument is None or not catalogue.can_edit_instrument(current_actor(), instrument):
         raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
     return instrument
 
 
 def _service(service_id: int) -> TestingService:
     service = db.session.get(TestingService, service_id)
-    if service is None or not catalogue.can_edit_service(actor(), service):
+    if service is None or not catalogue.can_edit_service(current_actor(), service):
         raise NotFound(_("No testing service with id %(id)d.", id=service_id))
     return service
 
@@ -79,7 +76,8 @@ def _refused(form: FlaskForm, problems: list[Problem]) -> None:
 def _list_filter(statuses: list[str]) -> catalogue.CatalogueFilter:
     """The list's search and filters, narrowed to the labs the user manages."""
     criteria = catalogue.parse_filter(request.args, statuses=statuses)
-    lab_ids = None if actor().is_admin else tuple(lab.id for lab in actor().managed_labs)
+    actor = current_actor()
+    lab_ids = None if actor.is_admin else tuple(lab.id for lab in actor.managed_labs)
     return dataclasses.replace(criteria, lab_ids=lab_ids)
 
 
@@ -92,7 +90,7 @@ def instruments():
     page = catalogue.search_instruments(db.session, criteria, page=page_arg(),
                                         per_page=current_app.config["UI_PER_PAGE"])
     return render_template("admin/instruments.html", page=page, criteria=criteria,
-                           labs=accounts.managed_labs(db.session, actor()),
+                           labs=accounts.managed_labs(db.session, current_actor()),
                            statuses=list(InstrumentStatus))
 
 
@@ -122,8 +120,8 @@ def new_instrument(code: str):
         return _instrument_form_page(form, lab=lab, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            instrument = catalogue.create_instrument(db.session, actor(), _managed_lab(code),
-                                                     form.data, now=utcnow())
+            instrument = catalogue.create_instrument(db.session, current_actor(),
+                                                     _managed_lab(code), form.data, now=utcnow())
             instrument_id, code = instrument.id, instrument.code
     except ValidationError as error:
         show_errors(form, error)
@@ -146,8 +144,9 @@ def edit_instrument(instrument_id: int):
         return _instrument_form_page(form, instrument=instrument, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            changes = catalogue.update_instrument(db.session, actor(), _instrument(instrument_id),
-                                                  form.data, now=utcnow())
+            changes = catalogue.update_instrument(db.session, current_actor(),
+                                                  _instrument(instrument_id), form.data,
+                                                  now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
         return _instrument_form_page(form, instrument=instrument, status=FORM_REFUSED)
@@ -176,7 +175,7 @@ def instrument_status(instrument_id: int):
         with write_transaction(db.session):
             now = utcnow()
             instrument = _instrument(instrument_id)
-            changed = catalogue.change_instrument_status(db.session, actor(), instrument,
+            changed = catalogue.change_instrument_status(db.session, current_actor(), instrument,
                                                          form.status.data, form.reason.data,
                                                          now=now)
             hit = len(closures.bookings_ahead(db.session, instrument, now=now)) \
@@ -229,7 +228,7 @@ def cancel_instrument_bookings(instrument_id: int):
     try:
         with write_transaction(db.session):
             cancelled = closures.cancel_bookings_ahead(
-                db.session, actor(), _instrument(instrument_id), form.booking_ids.data,
+                db.session, current_actor(), _instrument(instrument_id), form.booking_ids.data,
                 notice=form.notice.data, now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
@@ -237,8 +236,7 @@ def cancel_instrument_bookings(instrument_id: int):
                               closures.bookings_ahead(db.session, instrument, now=utcnow()),
                               FORM_REFUSED)
     except Conflict as error:
-        flash(error.message, "danger")
-        return redirect(url_for(".instrument_status", instrument_id=instrument_id))
+        return refuse(error, url_for(".instrument_status", instrument_id=instrument_id))
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")
     return redirect(url_for(".instrument_bookings", instrument_id=instrument_id))
@@ -253,7 +251,7 @@ def services():
     page = catalogue.search_services(db.session, criteria, page=page_arg(),
                                      per_page=current_app.config["UI_PER_PAGE"])
     return render_template("admin/services.html", page=page, criteria=criteria,
-                           labs=accounts.managed_labs(db.session, actor()))
+                           labs=accounts.managed_labs(db.session, current_actor()))
 
 
 def _service_form(form_class: type[ServiceForm], lab: Lab, **defaults) -> ServiceForm:
@@ -283,7 +281,7 @@ def new_service(code: str):
         return _service_form_page(form, lab, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            service = catalogue.create_service(db.session, actor(), _managed_lab(code),
+            service = catalogue.create_service(db.session, current_actor(), _managed_lab(code),
                                                form.data, now=utcnow())
             service_id, service_code = service.id, service.code
     except ValidationError as error:
@@ -306,7 +304,7 @@ def edit_service(service_id: int):
         return _service_form_page(form, service.lab, service=service, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            changes = catalogue.update_service(db.session, actor(), _service(service_id),
+            changes = catalogue.update_service(db.session, current_actor(), _service(service_id),
                                                form.data, now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
@@ -319,7 +317,7 @@ def edit_service(service_id: int):
 def _set_offered(service_id: int, offered: bool):
     # The CSRF token of the button's form is checked for every POST by CSRFProtect.
     with write_transaction(db.session):
-        catalogue.set_service_offered(db.session, actor(), _service(service_id),
+        catalogue.set_service_offered(db.session, current_actor(), _service(service_id),
                                       offered=offered, now=utcnow())
     flash(_("The testing service is offered again.") if offered else _(
         "The testing service is retired: it takes no new requests; requests under way go on."),
@@ -359,13 +357,13 @@ def _preview_page(preview: catalogue.ImportPreview, form: CatalogueApplyForm | N
 
 @bp.get("/catalogue/import")
 def catalogue_import():
-    require(catalogue.can_import_catalogue(actor()))
+    require(catalogue.can_import_catalogue(current_actor()))
     return _upload_page(CatalogueUploadForm(formdata=None))
 
 
 @bp.post("/catalogue/import")
 def catalogue_preview():
-    admin = require(catalogue.can_import_catalogue(actor()))
+    admin = require(catalogue.can_import_catalogue(current_actor()))
     form = CatalogueUploadForm()
     if not form.validate_on_submit():
         return _upload_page(form, status=FORM_REFUSED)
@@ -386,7 +384,7 @@ def catalogue_preview():
 
 @bp.post("/catalogue/import/apply")
 def catalogue_apply():
-    admin = require(catalogue.can_import_catalogue(actor()))
+    admin = require(catalogue.can_import_catalogue(current_actor()))
     form = CatalogueApplyForm()
     if form.validate_on_submit():
         try:

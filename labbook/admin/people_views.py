@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
+from labbook.accounts.access import current_actor
 from labbook.accounts.models import Organization, OrganizationStatus, Role, User
-from labbook.admin.blueprint import actor, bp, require
+from labbook.admin.blueprint import bp, require
 from labbook.admin.forms import EditOrganizationForm, OrganizationForm, UserForm
 from labbook.audit import services as audit
 from labbook.catalogue import services as catalogue
@@ -19,11 +20,11 @@ from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED, show_errors
+from labbook.web import FORM_REFUSED, refuse, show_errors
 
 
 def _admin() -> User:
-    return require(accounts.can_manage_people(actor()))
+    return require(accounts.can_manage_people(current_actor()))
 
 
 def _organization(organization_id: int) -> Organization:
@@ -154,7 +155,7 @@ def _user_values(form: UserForm) -> dict:
 def _user_page(form: UserForm, user: User | None = None, status: int = 200):
     history = audit.history(db.session, user) if user is not None else []
     return render_template("admin/user_form.html", form=form, user=user, history=history,
-                           is_self=user is not None and user.id == actor().id), status
+                           is_self=user is not None and user.id == current_actor().id), status
 
 
 def _reset_link_page(reset: accounts.PasswordReset, *, is_new: bool):
@@ -216,18 +217,18 @@ def edit_user(user_id: int):
 def _set_active(user_id: int, active: bool):
     # The CSRF token of the button's form is checked for every POST by CSRFProtect.
     admin = _admin()
+    back = url_for(".edit_user", user_id=user_id)
     try:
         with write_transaction(db.session):
             user = _user(user_id)
             accounts.set_user_active(db.session, admin, user, active=active, now=utcnow())
             name = user.name
     except ValidationError as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("%(name)s can sign in again.", name=name) if active else _(
-            "%(name)s can no longer sign in; their API tokens and calendar feeds stopped "
-            "working.", name=name), "success")
-    return redirect(url_for(".edit_user", user_id=user_id))
+        return refuse(error, back)
+    flash(_("%(name)s can sign in again.", name=name) if active else _(
+        "%(name)s can no longer sign in; their API tokens and calendar feeds stopped "
+        "working.", name=name), "success")
+    return redirect(back)
 
 
 @bp.post("/users/<int:user_id>/activate")
@@ -247,6 +248,5 @@ def user_reset_link(user_id: int):
         with write_transaction(db.session):
             reset = _reset_link(admin, _user(user_id), utcnow())
     except ValidationError as error:
-        flash(error.message, "danger")
-        return redirect(url_for(".edit_user", user_id=user_id))
+        return refuse(error, url_for(".edit_user", user_id=user_id))
     return _reset_link_page(reset, is_new=False)

@@ -36,6 +36,7 @@ from labbook.booking.models import Booking, BookingState
 from labbook.calendars.ical import BookingFacts, EventData, EventWriter, subscriber_locale
 from labbook.calendars.models import FeedToken
 from labbook.catalogue.models import Instrument, Lab
+from labbook.catalogue.services import lab_by_code
 from labbook.core.engine import locked
 from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
 from labbook.i18n import localized
@@ -114,7 +115,7 @@ def check_scope(session: Session, actor: User, scope: Scope) -> None:
         if session.get(Instrument, scope.instrument_id) is None:
             raise _invalid_scope(_("No instrument with id %(id)d.", id=scope.instrument_id))
     elif scope.kind == FeedKind.LAB:
-        lab = session.scalar(select(Lab).where(Lab.code == scope.lab_code))
+        lab = lab_by_code(session, scope.lab_code)
         if lab is None:
             raise _invalid_scope(_("Unknown lab %(code)s.", code=scope.lab_code))
         if not actor.manages(lab):
@@ -201,7 +202,7 @@ def scope_label(session: Session, scope: Scope) -> str:
             return _("Instrument %(id)d (no longer exists)", id=scope.instrument_id)
         return _("Instrument: %(name)s (%(code)s)", name=localized(instrument, "name"),
                  code=instrument.code)
-    lab = session.scalar(select(Lab).where(Lab.code == scope.lab_code))
+    lab = lab_by_code(session, scope.lab_code)
     return _("Lab: %(name)s, every booking",
              name=localized(lab, "name") if lab else scope.lab_code)
 

@@ -20,12 +20,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook import ratelimit
+from labbook.accounts.access import current_actor
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
 from labbook.booking import services as booking_services
@@ -38,7 +39,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from labbook.web import answers_unknown_paths
+from labbook.web import answers_unknown_paths, refuse
 
 bp = Blueprint("calendars", __name__)
 
@@ -186,7 +187,7 @@ def booking_ics_response(booking_id: int, viewer: User) -> Response:
 @bp.get("/bookings/<int:booking_id>.ics")
 @login_required
 def booking_ics(booking_id: int):
-    return booking_ics_response(booking_id, current_user._get_current_object())
+    return booking_ics_response(booking_id, current_actor())
 
 
 # -- the subscriptions page ---------------------------------------------------------------------
@@ -209,7 +210,7 @@ def qr_svg(url: str) -> Markup:
 
 
 def _page(created: dict[str, Any] | None = None, status: int = 200):
-    user = current_user._get_current_object()
+    user = current_actor()
     tokens = feed_services.feed_tokens_of(db.session, user)
     instruments = list(db.session.scalars(
         select(Instrument).join(Instrument.lab).options(joinedload(Instrument.lab))
@@ -253,21 +254,20 @@ def feeds():
 @bp.post("/calendars")
 @login_required
 def create_feed():
-    actor = current_user._get_current_object()
+    actor = current_actor()
     try:
         scope = _scope_from_form()
         with write_transaction(db.session):
             token, secret = feed_services.create_feed_token(db.session, actor, scope, now=utcnow())
     except DomainError as error:
-        flash(error.message, "danger")
-        return redirect(url_for("calendars.feeds"))
+        return refuse(error, url_for("calendars.feeds"))
     return _page(created=_created(token, secret))
 
 
 @bp.post("/calendars/<int:token_id>/rotate")
 @login_required
 def rotate_feed(token_id: int):
-    actor = current_user._get_current_object()
+    actor = current_actor()
     try:
         with write_transaction(db.session):
             old = feed_services.get_feed_token(db.session, actor, token_id)
@@ -275,15 +275,14 @@ def rotate_feed(token_id: int):
     except DomainError as error:
         if error.status == 404:
             raise
-        flash(error.message, "danger")
-        return redirect(url_for("calendars.feeds"))
+        return refuse(error, url_for("calendars.feeds"))
     return _page(created=_created(token, secret))
 
 
 @bp.post("/calendars/<int:token_id>/revoke")
 @login_required
 def revoke_feed(token_id: int):
-    actor = current_user._get_current_object()
+    actor = current_actor()
     with write_transaction(db.session):
         token = feed_services.get_feed_token(db.session, actor, token_id)
         feed_services.revoke_feed_token(db.session, actor, token, now=utcnow())

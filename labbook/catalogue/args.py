@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from labbook.catalogue.models import Lab
+from labbook.catalogue.services import lab_by_code
 from labbook.extensions import db
 from labbook.http import invalid_parameter
 
@@ -17,7 +17,7 @@ def lab_arg(name: str = "lab") -> Lab | None:
     raw = request.args.get(name)
     if not raw:
         return None
-    lab = db.session.scalar(select(Lab).where(Lab.code == raw.upper()))
+    lab = lab_by_code(db.session, raw)
     if lab is None:
         raise invalid_parameter(name, _("Unknown lab %(code)s.", code=raw))
     return lab
