@@ -8,8 +8,8 @@ from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from labbook.accounts.access import current_actor
-from labbook.admin.blueprint import bp, require
+from labbook.accounts.access import current_actor, require
+from labbook.admin.blueprint import bp
 from labbook.admin.forms import AuditFilterForm
 from labbook.audit import services as audit
 from labbook.audit.models import AuditEvent

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort
+from flask import Blueprint
 from flask_login import current_user
 
-from labbook.accounts.access import current_actor, require_manager
-from labbook.accounts.models import User
+from labbook.accounts.access import require_manager
 from labbook.audit.labels import ACTION_LABELS
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, TestingService
@@ -40,10 +39,3 @@ def admin_links() -> dict[str, Any]:
 @bp.context_processor
 def admin_labels() -> dict[str, Any]:
     return {"action_labels": ACTION_LABELS}
-
-
-def require(allowed: bool) -> User:
-    """The acting user, if ``allowed``; 403 otherwise."""
-    if not allowed:
-        abort(403)
-    return current_actor()

@@ -12,9 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
-from labbook.accounts.access import current_actor
+from labbook.accounts.access import current_actor, require
 from labbook.accounts.models import PriceTier
-from labbook.admin.blueprint import bp, require
+from labbook.admin.blueprint import bp
 from labbook.admin.forms import (
     CatalogueApplyForm,
     CatalogueUploadForm,

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
-from labbook.accounts.access import current_actor
+from labbook.accounts.access import current_actor, require
 from labbook.accounts.models import Organization, OrganizationStatus, Role, User
-from labbook.admin.blueprint import bp, require
+from labbook.admin.blueprint import bp
 from labbook.admin.forms import EditOrganizationForm, OrganizationForm, UserForm
 from labbook.audit import services as audit
 from labbook.catalogue import services as catalogue

@@ -141,19 +141,28 @@ def lab_by_code(session: Session, code: str) -> Lab | None:
     return session.scalar(select(Lab).where(Lab.code == code.upper()))
 
 
-def get_lab(session: Session, code: str, *, managed_by: User | None = None) -> Lab:
+def _not_found(message: str, field: str | None) -> NotFound:
+    """The 404 of a lookup; with ``field``, it names the request's field that gave the key."""
+    return NotFound(message, problems=[Problem("not_found", message, field=field)]
+                    if field else None)
+
+
+def get_lab(session: Session, code: str, *, managed_by: User | None = None,
+            field: str | None = None) -> Lab:
     """The lab with this code, written in any case; with ``managed_by``, only a lab that user
-    manages. Any other is not found, as if it did not exist."""
+    manages. Any other is not found, as if it did not exist (naming ``field``, if given)."""
     lab = lab_by_code(session, code)
     if lab is None or (managed_by is not None and not managed_by.manages(lab)):
-        raise NotFound(_("Unknown lab %(code)s.", code=code))
+        raise _not_found(_("Unknown lab %(code)s.", code=code), field)
     return lab
 
 
-def get_instrument(session: Session, instrument_id: int) -> Instrument:
+def get_instrument(session: Session, instrument_id: int, *,
+                   field: str | None = None) -> Instrument:
+    """The instrument with this id, or a 404 (naming ``field``, if given)."""
     instrument = session.get(Instrument, instrument_id)
     if instrument is None:
-        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
+        raise _not_found(_("No instrument with id %(id)d.", id=instrument_id), field)
     return instrument
 
 
