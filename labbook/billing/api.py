@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from flask import Response, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from labbook.accounts.models import Organization, PriceTier, User
@@ -25,8 +24,9 @@ from labbook.billing.models import (
     Statement,
     StatementState,
 )
+from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
-from labbook.catalogue.models import Instrument, Lab
+from labbook.catalogue.models import Instrument
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
@@ -288,10 +288,7 @@ def create_adjustment():
     with write_transaction(db.session):
         organization = _load(Organization, organization_id, "organization_id",
                              _("No organization with id %(id)d.", id=organization_id))
-        lab = db.session.scalar(select(Lab).where(Lab.code == lab_code.upper()))
-        if lab is None:
-            message = _("Unknown lab %(code)s.", code=lab_code)
-            raise NotFound(message, problems=[Problem("not_found", message, field="lab")])
+        lab = catalogue.get_lab(db.session, lab_code, field="lab")
         statement = None if statement_id is None else _load(
             Statement, statement_id, "statement_id",
             _("No statement with id %(id)d.", id=statement_id))
@@ -316,11 +313,6 @@ def rate_card_json(card: RateCard, *, today: dt.date) -> dict[str, Any]:
     }
 
 
-def _instrument_or_404(instrument_id: int) -> Instrument:
-    return _load(Instrument, instrument_id, "instrument_id",
-                 _("No instrument with id %(id)d.", id=instrument_id))
-
-
 def rate_cards_json(instrument: Instrument) -> dict[str, Any]:
     today = to_lab_time(utcnow()).date()
     current = {tier.value: instrument.current_rate(tier, today) for tier in PriceTier}
@@ -332,7 +324,8 @@ def rate_cards_json(instrument: Instrument) -> dict[str, Any]:
 
 @bp.get("/instruments/<int:instrument_id>/rate-cards")
 def list_rate_cards(instrument_id: int):
-    return rate_cards_json(_instrument_or_404(instrument_id))
+    return rate_cards_json(catalogue.get_instrument(db.session, instrument_id,
+                                                    field="instrument_id"))
 
 
 def _choice(fields: Fields, name: str, enum_class: type[E], default: E | None = None) -> E | None:
@@ -374,10 +367,10 @@ def _rate_card_input(instrument: Instrument, fields: Fields) -> services.RateCar
 def add_rate_card(instrument_id: int):
     actor = api_user()
     fields = Fields(json_body())
-    instrument = _instrument_or_404(instrument_id)
+    instrument = catalogue.get_instrument(db.session, instrument_id, field="instrument_id")
     values = _rate_card_input(instrument, fields)
     with write_transaction(db.session):
-        instrument = db.session.get(Instrument, instrument_id)
+        instrument = catalogue.get_instrument(db.session, instrument_id, field="instrument_id")
         card = services.add_rate_card(db.session, actor, instrument, values, now=utcnow())
     return rate_card_json(card, today=to_lab_time(utcnow()).date()), 201
 

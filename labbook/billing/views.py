@@ -13,7 +13,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     redirect,
@@ -23,13 +22,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
+from flask_login import login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from labbook.accounts import services as accounts
+from labbook.accounts.access import current_actor, current_manager, current_viewer, require
 from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import history as audit_history
@@ -47,34 +46,31 @@ from labbook.billing.forms import (
     recent_periods,
 )
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
+from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
-from labbook.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.core.money import format_money
 from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
-from labbook.http import int_arg
+from labbook.http import page_arg
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED
+from labbook.web import FORM_REFUSED, refuse, show_errors
 
 bp = Blueprint("billing", __name__)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 @bp.app_context_processor
 def billing_links() -> dict[str, Any]:
     # Functions, so that nothing is queried unless a template asks.
     def statements_link() -> bool:
-        return current_user.is_authenticated and services.may_see_statements(db.session,
-                                                                              current_user)
+        viewer = current_viewer()
+        return viewer is not None and services.may_see_statements(db.session, viewer)
 
     def rates_link(instrument: Instrument) -> bool:
-        return current_user.is_authenticated and services.can_edit_rates(current_user,
-                                                                          instrument)
+        viewer = current_viewer()
+        return viewer is not None and services.can_edit_rates(viewer, instrument)
 
     return {"may_see_statements": statements_link, "can_edit_rates": rates_link}
 
@@ -87,32 +83,11 @@ def line_texts_of_charges() -> dict[str, Any]:
 
 
 def _require_charges_access() -> User:
-    actor = _actor()
-    if not services.can_list_charges(actor):
-        abort(403)
-    return actor
+    return require(services.can_list_charges(current_actor()))
 
 
 def _require_admin() -> User:
-    actor = _actor()
-    if not actor.is_admin:
-        abort(403)
-    return actor
-
-
-def _show_problems(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's refusal next to the fields it is about, the rest above the form."""
-    for problem in error.problems:
-        if problem.field and problem.field in form:
-            form[problem.field].errors = [*form[problem.field].errors, problem.message]
-        else:
-            form.form_errors.append(problem.message)
-    if not error.problems:
-        form.form_errors.append(error.message)
-
-
-def _page_number() -> int:
-    return int_arg("page", 1, maximum=1_000_000)
+    return require(current_actor().is_admin)
 
 
 # -- statements ---------------------------------------------------------------------------------
@@ -153,7 +128,7 @@ def _shown_total(actor: User, statement: Statement) -> Decimal:
 
 
 def _statements_page(close_form: CloseMonthForm | None, status: int = 200):
-    actor = _actor()
+    actor = current_actor()
     filters = _filter_form(actor)
     page = None
     if filters.validate():
@@ -163,7 +138,7 @@ def _statements_page(close_form: CloseMonthForm | None, status: int = 200):
             else None,
             state=StatementState(filters.state.data) if filters.state.data else None)
         page = db.paginate(query.options(selectinload(Statement.organization)),
-                           page=_page_number(), per_page=current_app.config["UI_PER_PAGE"],
+                           page=page_arg(), per_page=current_app.config["UI_PER_PAGE"],
                            error_out=False)
     else:
         status = FORM_REFUSED
@@ -194,8 +169,7 @@ def close_month():
         form.period.errors = [*form.period.errors, error.message]
         return _statements_page(form, FORM_REFUSED)
     except Conflict as error:
-        flash(error.message, "danger")
-        return redirect(url_for(".statements"))
+        return refuse(error, url_for(".statements"))
     if result.was_already_closed:
         flash(_("%(period)s was already closed on %(date)s; nothing new was created.",
                 period=result.period,
@@ -224,7 +198,7 @@ def _statement_adjustment_form(actor: User, *, formdata: bool = True) -> Stateme
 def _statement_page(statement: Statement, *,
                     adjustment_form: StatementAdjustmentForm | None = None,
                     paid_form: MarkPaidForm | None = None, status: int = 200):
-    actor = _actor()
+    actor = current_actor()
     lines = services.visible_lines(actor, statement)
     is_draft = statement.state == StatementState.DRAFT
     if adjustment_form is None and is_draft and accounts.can_manage_something(actor):
@@ -241,11 +215,11 @@ def _statement_page(statement: Statement, *,
 @bp.get("/statements/<int:statement_id>")
 @login_required
 def statement_detail(statement_id: int):
-    return _statement_page(services.get_statement(db.session, _actor(), statement_id))
+    return _statement_page(services.get_statement(db.session, current_actor(), statement_id))
 
 
 def _download(statement_id: int, extension: str, mimetype: str, render) -> Response:
-    actor = _actor()
+    actor = current_actor()
     statement = services.get_statement(db.session, actor, statement_id)
     response = Response(render(statement, services.visible_lines(actor, statement)),
                         mimetype=mimetype)
@@ -272,17 +246,17 @@ def statement_xlsx(statement_id: int):
 @login_required
 def issue_statement(statement_id: int):
     actor = _require_admin()
+    back = url_for(".statement_detail", statement_id=statement_id)
     try:
         with write_transaction(db.session):
             statement = services.get_statement(db.session, actor, statement_id)
             services.issue_statement(db.session, actor, statement, now=utcnow())
             number = statement.number
     except Conflict as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Statement %(number)s is issued; it can no longer change.", number=number),
-              "success")
-    return redirect(url_for(".statement_detail", statement_id=statement_id))
+        return refuse(error, back)
+    flash(_("Statement %(number)s is issued; it can no longer change.", number=number),
+          "success")
+    return redirect(back)
 
 
 @bp.post("/statements/<int:statement_id>/paid")
@@ -293,6 +267,7 @@ def mark_paid(statement_id: int):
     if not form.validate_on_submit():
         return _statement_page(services.get_statement(db.session, actor, statement_id),
                                paid_form=form, status=FORM_REFUSED)
+    back = url_for(".statement_detail", statement_id=statement_id)
     try:
         with write_transaction(db.session):
             statement = services.get_statement(db.session, actor, statement_id)
@@ -300,10 +275,9 @@ def mark_paid(statement_id: int):
                                note=form.note.data)
             number = statement.number
     except (Conflict, ValidationError) as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Statement %(number)s is marked as paid.", number=number), "success")
-    return redirect(url_for(".statement_detail", statement_id=statement_id))
+        return refuse(error, back)
+    flash(_("Statement %(number)s is marked as paid.", number=number), "success")
+    return redirect(back)
 
 
 def _not_a_draft(statement: Statement):
@@ -316,10 +290,9 @@ def _not_a_draft(statement: Statement):
 @bp.post("/statements/<int:statement_id>/adjustments")
 @login_required
 def adjust_statement(statement_id: int):
-    actor = _actor()
+    actor = current_actor()
     statement = services.get_statement(db.session, actor, statement_id)
-    if not accounts.can_manage_something(actor):
-        abort(403)
+    current_manager()
     # Said first: no other error in the form matters for a statement that cannot change.
     if statement.state != StatementState.DRAFT:
         return _not_a_draft(statement)
@@ -341,7 +314,7 @@ def adjust_statement(statement_id: int):
         statement = services.get_statement(db.session, actor, statement_id)
         if statement.state != StatementState.DRAFT:  # issued while the form was being filled
             return _not_a_draft(statement)
-        _show_problems(form, error)
+        show_errors(form, error)
         return _statement_page(statement, adjustment_form=form, status=FORM_REFUSED)
     flash(_("An adjustment of %(amount)s was added to the statement.",
             amount=format_money(amount)), "success")
@@ -383,7 +356,7 @@ def charges():
             if filters.lab.data else [lab.id for lab in labs]
         query = services.unbilled_charges(db.session, actor, lab_ids=chosen,
                                           period=filters.period.data or None)
-        page = db.paginate(query.options(*services.LINE_LOADS), page=_page_number(),
+        page = db.paginate(query.options(*services.LINE_LOADS), page=page_arg(),
                            per_page=current_app.config["UI_PER_PAGE"], error_out=False)
         totals = _lab_totals(query)
     else:
@@ -429,7 +402,7 @@ def adjust():
                         "goes on the organization's next statement.",
                         amount=format_money(charge.amount), organization=organization.name)
     except (ValidationError, PermissionDenied, NotFound) as error:
-        _show_problems(form, error)
+        show_errors(form, error)
         return _adjustment_page(form, FORM_REFUSED)
     flash(message, "success")
     return redirect(url_for(".charges"))
@@ -439,9 +412,8 @@ def adjust():
 
 
 def _editable_instrument(instrument_id: int) -> Instrument:
-    instrument = db.get_or_404(Instrument, instrument_id)
-    if not services.can_edit_rates(_actor(), instrument):
-        abort(403)
+    instrument = catalogue.get_instrument(db.session, instrument_id)
+    require(services.can_edit_rates(current_actor(), instrument))
     return instrument
 
 
@@ -473,22 +445,23 @@ def rates(instrument_id: int):
 @bp.post("/instruments/<int:instrument_id>/rates")
 @login_required
 def add_rate_card(instrument_id: int):
-    actor = _actor()
+    actor = current_actor()
     instrument = _editable_instrument(instrument_id)
     form = _rate_form()
     if not form.validate_on_submit():
         return _rates_page(instrument, form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
-            instrument = db.session.get(Instrument, instrument_id)
+            instrument = catalogue.get_instrument(db.session, instrument_id)
             card = services.add_rate_card(db.session, actor, instrument, form.values(),
                                           now=utcnow())
             message = _("The %(tier)s rate of %(rate)s per hour applies from %(date)s.",
                         tier=TIER_LABELS[card.tier], rate=format_money(card.hourly_rate),
                         date=card.effective_from.isoformat())
     except ValidationError as error:
-        _show_problems(form, error)
-        return _rates_page(db.session.get(Instrument, instrument_id), form, FORM_REFUSED)
+        show_errors(form, error)
+        return _rates_page(catalogue.get_instrument(db.session, instrument_id), form,
+                           FORM_REFUSED)
     flash(message, "success")
     return redirect(url_for(".rates", instrument_id=instrument_id))
 
@@ -496,7 +469,7 @@ def add_rate_card(instrument_id: int):
 @bp.post("/instruments/<int:instrument_id>/rates/<int:card_id>/withdraw")
 @login_required
 def withdraw_rate_card(instrument_id: int, card_id: int):
-    actor = _actor()
+    actor = current_actor()
     _editable_instrument(instrument_id)
     try:
         with write_transaction(db.session):
@@ -505,7 +478,6 @@ def withdraw_rate_card(instrument_id: int, card_id: int):
                 raise NotFound(_("No rate card with id %(id)d.", id=card_id))
             services.withdraw_rate_card(db.session, actor, card, now=utcnow())
     except Conflict as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("The rate card was withdrawn."), "success")
+        return refuse(error, url_for(".rates", instrument_id=instrument_id))
+    flash(_("The rate card was withdrawn."), "success")
     return redirect(url_for(".rates", instrument_id=instrument_id))
