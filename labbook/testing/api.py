@@ -16,7 +16,14 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
+from labbook.http import (
+    Fields,
+    enum_arg,
+    json_body,
+    optional_json_body,
+    page_of,
+    pagination_args,
+)
 from labbook.testing import services
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from labbook.testing.views import UPLOAD_OVERHEAD, complete_with_report
@@ -104,13 +111,6 @@ def get_service_request(request_id: int):
     return request_json(services.get_request(db.session, actor, request_id), actor)
 
 
-def _optional_body() -> Fields:
-    data = request.get_json(silent=True) if request.content_length else {}
-    if request.content_length and not isinstance(data, dict):
-        json_body()
-    return Fields(data if isinstance(data, dict) else {})
-
-
 def _change(request_id: int, change) -> dict[str, Any]:
     actor = api_user()
     with write_transaction(db.session):
@@ -122,7 +122,7 @@ def _change(request_id: int, change) -> dict[str, Any]:
 @bp.post("/service-requests/<int:request_id>/accept")
 @token_required
 def accept_service_request(request_id: int):
-    fields = _optional_body()
+    fields = Fields(optional_json_body())
     due_date = fields.date("due_date")
     note = fields.string("note", required=False, max_length=services.MAX_NOTE) or ""
     fields.done()
@@ -133,7 +133,7 @@ def accept_service_request(request_id: int):
 @bp.post("/service-requests/<int:request_id>/reject")
 @token_required
 def reject_service_request(request_id: int):
-    fields = _optional_body()
+    fields = Fields(optional_json_body())
     note = fields.string("note", required=False, max_length=services.MAX_NOTE)
     fields.done()
     return _change(request_id, lambda item, actor: services.reject(
@@ -150,7 +150,7 @@ def start_service_request(request_id: int):
 @bp.post("/service-requests/<int:request_id>/cancel")
 @token_required
 def cancel_service_request(request_id: int):
-    fields = _optional_body()
+    fields = Fields(optional_json_body())
     note = fields.string("note", required=False, max_length=services.MAX_NOTE) or ""
     fields.done()
     return _change(request_id, lambda item, actor: services.cancel(

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -18,13 +17,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask_login import login_required
 
 from labbook.accounts import services as accounts
+from labbook.accounts.access import current_actor, current_manager, current_viewer
 from labbook.accounts.models import PriceTier, User
 from labbook.audit.services import history as audit_history
-from labbook.catalogue.models import Lab, TestingService
+from labbook.catalogue import services as catalogue
+from labbook.catalogue.models import TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, DomainError, NotFound, ValidationError
 from labbook.core.time import utcnow
@@ -32,7 +32,7 @@ from labbook.extensions import db
 from labbook.testing import services
 from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
 from labbook.testing.models import ServiceRequestState
-from labbook.web import FORM_REFUSED, safe_next
+from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
 bp = Blueprint("testing", __name__)
 
@@ -54,10 +54,6 @@ def request_states() -> dict[str, Any]:
     return {"request_states": list(ServiceRequestState)}
 
 
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
 # -- a service's page ---------------------------------------------------------------------------
 
 
@@ -70,11 +66,11 @@ def service_page(service: TestingService, form: ServiceRequestForm | None = None
                  quote=None, status: int = 200, form_errors: list[str] | None = None):
     """A testing service's page in the catalogue, with the request form (and its quote) for
     signed-in users."""
-    signed_in = current_user.is_authenticated
-    if form is None and signed_in:
+    viewer = current_viewer()
+    if form is None and viewer is not None:
         form = ServiceRequestForm(formdata=None)
     return render_template("catalogue/service_detail.html", service=service,
-                           viewer_tier=current_user.price_tier if signed_in else None,
+                           viewer_tier=viewer.price_tier if viewer is not None else None,
                            tiers=list(PriceTier), request_form=form, quote=quote,
                            request_errors=form_errors or []), status
 
@@ -87,7 +83,7 @@ def service_page(service: TestingService, form: ServiceRequestForm | None = None
 def request_service(service_id: int):
     """"Show price" (action=quote) re-renders the page with the quote; "Submit" requests."""
     service = db.get_or_404(TestingService, service_id)
-    actor = _actor()
+    actor = current_actor()
     form = ServiceRequestForm()
     if not services.offers_express(service) and not form.express.data:
         del form.express
@@ -106,17 +102,11 @@ def request_service(service_id: int):
                                               **arguments)
             request_id = service_request.id
     except DomainError as error:
-        _show_problems(form, error)
+        show_errors(form, error)
         return service_page(db.session.get(TestingService, service_id), form,
                             status=FORM_REFUSED, form_errors=[error.message])
     flash(_("Your request #%(id)d was sent to the lab.", id=request_id), "success")
     return redirect(url_for(".request_detail", request_id=request_id))
-
-
-def _show_problems(form, error: DomainError) -> None:
-    for problem in error.problems:
-        if problem.field and problem.field in form:
-            form[problem.field].errors = [*form[problem.field].errors, problem.message]
 
 
 # -- my requests, one request ----------------------------------------------------------------------
@@ -126,13 +116,13 @@ def _show_problems(form, error: DomainError) -> None:
 @login_required
 def my_requests():
     return render_template("testing/my_requests.html", requests=db.session.scalars(
-        services.visible_requests(_actor())).all())
+        services.visible_requests(current_actor())).all())
 
 
 @bp.get("/service-requests/<int:request_id>")
 @login_required
 def request_detail(request_id: int):
-    actor = _actor()
+    actor = current_actor()
     service_request = services.get_request(db.session, actor, request_id)
     is_manager = services.can_decide(actor, service_request)
     return render_template(
@@ -158,7 +148,7 @@ def cancel_request(request_id: int):
 @bp.get("/service-requests/<int:request_id>/report")
 @login_required
 def download_report(request_id: int):
-    service_request = services.get_request_for_report(db.session, _actor(), request_id)
+    service_request = services.get_request_for_report(db.session, current_actor(), request_id)
     path = services.report_file(service_request, current_app.config["LABBOOK_REPORT_DIR"])
     if not path.is_file():
         raise NotFound(_("No report for service request %(id)d.", id=request_id))
@@ -170,25 +160,18 @@ def download_report(request_id: int):
 # -- the lab's queue ---------------------------------------------------------------------------
 
 
-def _require_manager() -> User:
-    actor = _actor()
-    if not accounts.can_manage_something(actor):
-        abort(403)
-    return actor
-
-
 @bp.get("/manage/service-requests")
 @login_required
 def manage_queue():
-    actor = _require_manager()
+    actor = current_manager()
     labs = accounts.managed_labs(db.session, actor)
     lab_code = (request.args.get("lab") or "").upper() or None
     state_arg = request.args.get("state", "open")
     shown = labs
     if lab_code:
         shown = [lab for lab in labs if lab.code == lab_code]
-        if not shown and db.session.scalar(select(Lab).where(Lab.code == lab_code)) is None:
-            raise NotFound(_("Unknown lab %(code)s.", code=lab_code))
+        if not shown:  # a lab the user does not manage has an empty queue; no lab, a 404
+            catalogue.get_lab(db.session, lab_code)
     if state_arg in ("", "all"):
         states = None
     elif state_arg == "open":
@@ -215,7 +198,7 @@ def _back(request_id: int) -> str:
 
 def _change(request_id: int, change, message: str, *, valid: bool = True, form=None):
     """Apply one change for the signed-in user in one write, then go back with a message."""
-    actor = _actor()
+    actor = current_actor()
     back = _back(request_id)
     if not valid:
         for field in form or []:
@@ -227,8 +210,7 @@ def _change(request_id: int, change, message: str, *, valid: bool = True, form=N
             item = services.get_request(db.session, actor, request_id)
             change(db.session, actor, item, utcnow())
     except (Conflict, ValidationError) as error:
-        flash(error.message, "danger")
-        return redirect(back), 303
+        return refuse(error, back), 303
     flash(message, "success")
     return redirect(back), 303
 
@@ -236,7 +218,7 @@ def _change(request_id: int, change, message: str, *, valid: bool = True, form=N
 @bp.post("/manage/service-requests/<int:request_id>/accept")
 @login_required
 def accept_request(request_id: int):
-    _require_manager()
+    current_manager()
     form = AcceptForm()
     return _change(request_id, lambda session, actor, item, now: services.accept(
         session, actor, item, now=now, due_date=form.due_date.data, note=form.note.data or ""),
@@ -247,7 +229,7 @@ def accept_request(request_id: int):
 @bp.post("/manage/service-requests/<int:request_id>/reject")
 @login_required
 def reject_request(request_id: int):
-    _require_manager()
+    current_manager()
     form = NoteForm()
     return _change(request_id, lambda session, actor, item, now: services.reject(
         session, actor, item, now=now, note=form.note.data),
@@ -258,7 +240,7 @@ def reject_request(request_id: int):
 @bp.post("/manage/service-requests/<int:request_id>/start")
 @login_required
 def start_request(request_id: int):
-    _require_manager()
+    current_manager()
     return _change(request_id, lambda session, actor, item, now: services.start(
         session, actor, item, now=now),
         _("Work on service request #%(id)d has started.", id=request_id))
@@ -267,16 +249,15 @@ def start_request(request_id: int):
 @bp.post("/manage/service-requests/<int:request_id>/complete")
 @login_required
 def complete_request(request_id: int):
-    _require_manager()
+    current_manager()
     upload = request.files.get("report")
     report = None
     if upload is not None and upload.filename:
         report = services.ReportUpload(upload.filename, upload.read())
     try:
-        complete_with_report(request_id, _actor(), report)
+        complete_with_report(request_id, current_actor(), report)
     except (Conflict, ValidationError, services.ReportTooLarge) as error:
-        flash(error.message, "danger")
-        return redirect(_back(request_id)), 303
+        return refuse(error, _back(request_id)), 303
     flash(_("Service request #%(id)d is completed.", id=request_id), "success")
     return redirect(_back(request_id)), 303
 
