@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, User
 from labbook.catalogue.models import Lab
-from labbook.core.errors import NotFound, PermissionDenied, ValidationError
-from labbook.core.time import LAB_TZ, to_lab_time
+from labbook.catalogue.services import get_lab
+from labbook.core.errors import PermissionDenied, ValidationError
+from labbook.core.time import LAB_TZ, is_plausible_date, to_lab_time
 
 #: The longest period a report covers, which bounds what one page may cost.
 MAX_PERIOD_DAYS = 5 * 366
@@ -101,7 +102,7 @@ def _parse_date(text: str | None, name: str) -> dt.date | None:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
         day = None
-    if day is None or not 2000 <= day.year <= 2099:
+    if day is None or not is_plausible_date(day):
         raise ValidationError(_("'%(name)s' must be a date like 2026-12-31.", name=name),
                               code="invalid_date")
     return day
@@ -123,13 +124,6 @@ def can_view_lab_reports(actor: User) -> bool:
     return accounts.can_manage_something(actor)
 
 
-def _lab_by_code(session: Session, code: str) -> Lab:
-    lab = session.scalar(select(Lab).where(Lab.code == code.strip().upper()))
-    if lab is None:
-        raise NotFound(_("Unknown lab %(code)s.", code=code))
-    return lab
-
-
 def lab_scope(session: Session, actor: User, lab_code: str | None = None) -> Scope:
     """The labs ``actor`` reports on: every lab for an admin, their own for a manager, one of
     them when ``lab_code`` is given. Researchers see their own organization's usage only."""
@@ -137,7 +131,7 @@ def lab_scope(session: Session, actor: User, lab_code: str | None = None) -> Sco
         raise PermissionDenied(_("Lab reports are for lab managers and administrators."))
     labs = accounts.managed_labs(session, actor)
     if lab_code:
-        lab = _lab_by_code(session, lab_code)
+        lab = get_lab(session, lab_code.strip())
         if not actor.manages(lab):
             raise PermissionDenied(_("You do not manage lab %(code)s.", code=lab.code))
         labs = [lab]
@@ -149,7 +143,7 @@ def usage_scope(session: Session, actor: User, lab_code: str | None = None) -> S
     if actor.organization is None:
         raise PermissionDenied(_("Your account belongs to no organization."))
     if lab_code:
-        labs = [_lab_by_code(session, lab_code)]
+        labs = [get_lab(session, lab_code.strip())]
     else:
         labs = list(session.scalars(select(Lab).order_by(Lab.code)))
     return Scope(tuple(labs), actor.organization)

@@ -16,9 +16,10 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy.orm import Session
 
+from labbook.accounts.access import current_actor
 from labbook.accounts.models import User
 from labbook.core.errors import ValidationError
 from labbook.core.money import format_money
@@ -147,10 +148,6 @@ CHOICE_LABELS = {**figures.DIMENSION_LABELS, Ranking.REVENUE: _l("Revenue"),
                  Ranking.HOURS: _l("Booked hours")}
 
 
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
 #: How the page writes each kind of number but money (``format_money``). Both languages labbook
 #: speaks write numbers alike (1,234.5), and Python's format costs a fraction of Babel's on a
 #: table of thousands of cells.
@@ -189,7 +186,7 @@ def _choice(page: Page) -> str:
 @bp.get("/reports")
 @login_required
 def index():
-    name = "utilization" if periods.can_view_lab_reports(_actor()) else "usage"
+    name = "utilization" if periods.can_view_lab_reports(current_actor()) else "usage"
     return redirect(url_for(".report", name=name))
 
 
@@ -197,7 +194,7 @@ def index():
 @login_required
 def report(name: str):
     page = PAGES[name]
-    actor = _actor()
+    actor = current_actor()
     scope = _scope(page, actor, request.args.get("lab") or None)
     now = utcnow()
     period = _period(now)
@@ -221,7 +218,7 @@ def report(name: str):
 @login_required
 def export(name: str, file_format: str):
     page = PAGES[name]
-    scope = _scope(page, _actor(), request.args.get("lab") or None)
+    scope = _scope(page, current_actor(), request.args.get("lab") or None)
     now = utcnow()
     period = _period(now)
     by = _choice(page)
@@ -267,7 +264,7 @@ def _presets(today: dt.date) -> list[tuple[Any, Period]]:
 @login_required
 def dashboard():
     """Today and tomorrow in the manager's labs (an admin's: all labs)."""
-    board = dashboards.manager_dashboard(db.session, _actor(), now=utcnow())
+    board = dashboards.manager_dashboard(db.session, current_actor(), now=utcnow())
     return render_template("reports/dashboard.html", board=board)
 
 
@@ -275,7 +272,7 @@ def dashboard():
 @login_required
 def institute_dashboard():
     """The labs side by side, this month against the last (admins)."""
-    board = dashboards.institute_dashboard(db.session, _actor(), now=utcnow())
+    board = dashboards.institute_dashboard(db.session, current_actor(), now=utcnow())
     return render_template("reports/institute.html", board=board, metrics=METRICS, kinds=Kind,
                            change=_change)
 
