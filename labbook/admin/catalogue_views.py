@@ -26,7 +26,6 @@ from labbook.admin.forms import (
 )
 from labbook.audit import services as audit
 from labbook.booking import closures
-from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import BlackoutCancelForm
 from labbook.booking.models import BookingState
 from labbook.catalogue import loader
@@ -208,8 +207,8 @@ def _cancel_form(instrument: Instrument, *, formdata: bool) -> tuple[BlackoutCan
 def _bookings_page(instrument: Instrument, form: BlackoutCancelForm, upcoming: list,
                    status: int = 200):
     return render_template("admin/instrument_bookings.html", instrument=instrument, form=form,
-                           upcoming=upcoming, selected=set(form.booking_ids.data or []),
-                           booking_state_labels=STATE_LABELS), status
+                           upcoming=upcoming,
+                           selected=set(form.booking_ids.data or [])), status
 
 
 @bp.get("/instruments/<int:instrument_id>/bookings")

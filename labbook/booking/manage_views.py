@@ -7,7 +7,6 @@ user does not manage answer 404, as if they did not exist.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -49,11 +48,6 @@ from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 bp.before_request(require_manager)
-
-
-@bp.context_processor
-def booking_state_labels() -> dict[str, Any]:
-    return {"booking_state_labels": STATE_LABELS}
 
 
 # -- approvals --------------------------------------------------------------------------------
