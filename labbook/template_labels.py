@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from labbook.accounts.labels import ROLE_LABELS, TIER_LABELS
+from labbook.accounts.labels import (
+    ACCOUNT_STATUS_TITLES,
+    ORGANIZATION_STATUS_TITLES,
+    ROLE_LABELS,
+    TIER_LABELS,
+)
 from labbook.billing.labels import BASIS_LABELS
 from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
 from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
@@ -24,6 +29,8 @@ from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 TEMPLATE_LABELS = {
     "tier_labels": TIER_LABELS,
     "role_labels": ROLE_LABELS,
+    "organization_status_titles": ORGANIZATION_STATUS_TITLES,
+    "account_status_titles": ACCOUNT_STATUS_TITLES,
     "booking_state_labels": BOOKING_STATES,
     "booking_state_titles": BOOKING_STATE_TITLES,
     "instrument_status_labels": INSTRUMENT_STATUSES,

@@ -13,7 +13,12 @@ ORGANIZATION_STATUS_CHOICES = {OrganizationStatus.ACTIVE: _l("Active"),
                                OrganizationStatus.SUSPENDED: _l("Suspended (cannot book)")}
 ORGANIZATION_STATUS_LABELS = {OrganizationStatus.ACTIVE: _l("active"),
                               OrganizationStatus.SUSPENDED: _l("suspended")}
+#: An organization's status standing on its own: its badge and the filter of the list.
+ORGANIZATION_STATUS_TITLES = {OrganizationStatus.ACTIVE: _l("Active"),
+                              OrganizationStatus.SUSPENDED: _l("Suspended")}
 #: A user's account as the audit log keeps it (``is_active``: ``active`` or ``inactive``).
 ACCOUNT_STATUS_LABELS = {"active": _l("active"), "inactive": _l("deactivated")}
+#: A user's account standing on its own, by ``is_active``: its badge and the filter of the list.
+ACCOUNT_STATUS_TITLES = {True: _l("Active"), False: _l("Deactivated")}
 #: The languages labbook speaks, each named in itself.
 LOCALE_NAMES = {"zh_CN": "中文", "en": "English"}
