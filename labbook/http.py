@@ -19,6 +19,8 @@ from labbook.core.errors import Problem, ValidationError
 from labbook.core.ids import MAX_ID
 from labbook.core.pagination import MAX_PAGE, paginate
 from labbook.core.time import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     ImplausibleDatetimeError,
     NaiveDatetimeError,
     is_plausible_date,
@@ -86,6 +88,33 @@ def pagination_args() -> tuple[int, int]:
     page = page_arg()
     per_page = int_arg("per_page", 50, maximum=current_app.config["API_MAX_PER_PAGE"])
     return page, per_page
+
+
+def read_day(text: str | None) -> dt.date | None:
+    """The date ``text`` names (YYYY-MM-DD) as the day of a page that shows one day, or None.
+
+    The day must lie strictly inside the plausible dates (``is_plausible_date``), so that the
+    page's links to the day before and after lead to days it accepts too.
+    """
+    try:
+        day = dt.date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    return day if EARLIEST_DATE < day < LATEST_DATE else None
+
+
+def day_arg(name: str, default: dt.date) -> dt.date:
+    """The day a page that shows one day is asked for in the query parameter ``name``
+    (``read_day``); ``default`` when it is absent or blank, else a 422 naming the parameter."""
+    raw = request.args.get(name, "")
+    if not raw.strip():
+        return default
+    day = read_day(raw)
+    if day is None:
+        message = _("'%(name)s' must be a date like 2026-12-31.", name=name)
+        raise ValidationError(message, code="invalid_date",
+                              problems=[Problem("invalid_date", message, field=name)])
+    return day
 
 
 def enum_arg(name: str, enum_class: type[E]) -> E | None:

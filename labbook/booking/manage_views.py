@@ -37,12 +37,12 @@ from labbook.core.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
-    Problem,
     ValidationError,
 )
 from labbook.core.ids import database_id
-from labbook.core.time import LAB_TZ, to_lab_time, utcnow
+from labbook.core.time import LAB_TZ, is_plausible_date, to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.http import day_arg, read_day
 from labbook.i18n import localized
 from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
@@ -118,7 +118,7 @@ LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m
 
 
 def _plausible_moment(_form: FlaskForm, field: DateTimeLocalField) -> None:
-    if field.data is not None and not 2000 <= field.data.year <= 2099:
+    if field.data is not None and not is_plausible_date(field.data.date()):
         raise FieldError(_l("Give a date between 2000 and 2099."))
 
 
@@ -154,15 +154,6 @@ def _form_prefix(booking_id: int) -> str:
 
 def _lab_today(lab: Lab) -> dt.date:
     return utcnow().astimezone(ZoneInfo(lab.timezone)).date()
-
-
-def _parse_day(raw: str | None) -> dt.date | None:
-    """A plausible ISO date, or None."""
-    try:
-        day = dt.date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
-    return day if dt.date(2000, 1, 2) <= day <= dt.date(2099, 12, 30) else None
 
 
 def _local(moment: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
@@ -218,16 +209,7 @@ def today_default():
 @bp.get("/labs/<code>/today")
 def today(code: str):
     lab = catalogue.get_lab(db.session, code, managed_by=current_actor())
-    raw = request.args.get("date")
-    day = _lab_today(lab)
-    if raw:
-        chosen = _parse_day(raw)
-        if chosen is None:
-            message = _("'%(name)s' must be a date like 2026-12-31.", name="date")
-            raise ValidationError(message, code="invalid_date",
-                                  problems=[Problem("invalid_date", message, field="date")])
-        day = chosen
-    return _today_page(lab, day)
+    return _today_page(lab, day_arg("date", _lab_today(lab)))
 
 
 @bp.post("/bookings/<int:booking_id>/actual-times")
@@ -237,7 +219,7 @@ def correct_actual_times(booking_id: int):
     lab = booking.instrument.lab
     tz = ZoneInfo(lab.timezone)
     form = ActualTimesForm(prefix=_form_prefix(booking_id))
-    day = _parse_day(form.date.data) or booking.start_at.astimezone(tz).date()
+    day = read_day(form.date.data) or booking.start_at.astimezone(tz).date()
     if not form.validate_on_submit():
         return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     query = {"date": day.isoformat()} if day != _lab_today(lab) else {}

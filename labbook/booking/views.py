@@ -42,7 +42,7 @@ from labbook.core.errors import (
 )
 from labbook.core.time import parse_aware_datetime, utcnow
 from labbook.extensions import db
-from labbook.http import Fields, int_arg, json_body, problem_response
+from labbook.http import Fields, day_arg, json_body, page_arg, problem_response
 from labbook.i18n import is_english, localized
 from labbook.security import csrf_refused
 from labbook.web import FORM_REFUSED, refuse, safe_next
@@ -383,19 +383,8 @@ def _when(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> str:
 @bp.get("/labs/<code>/day")
 def lab_day(code: str):
     lab = catalogue.get_lab(db.session, code)
-    tz = ZoneInfo(lab.timezone)
-    today = utcnow().astimezone(tz).date()
-    raw = (request.args.get("date") or "").strip()
-    day = today
-    if raw:
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            day = None
-        if day is None or not dt.date(2000, 1, 2) <= day <= dt.date(2099, 12, 30):
-            message = _("'%(name)s' must be a date like 2026-12-31.", name="date")
-            raise ValidationError(message, code="invalid_date",
-                                  problems=[Problem("invalid_date", message, field="date")])
+    today = utcnow().astimezone(ZoneInfo(lab.timezone)).date()
+    day = day_arg("date", today)
     view = dayview.lab_day(db.session, lab, day, current_viewer())
     return render_template("booking/lab_day.html", view=view, lab=lab, day=day, today=today,
                            previous_day=day - dt.timedelta(days=1),
@@ -412,7 +401,7 @@ def my_bookings():
     now = utcnow()
     upcoming = listing.upcoming_bookings(db.session, actor, now=now)
     past = listing.past_bookings(db.session, actor, now=now,
-                                 page=int_arg("page", 1, maximum=1_000_000),
+                                 page=page_arg(),
                                  per_page=current_app.config["UI_PER_PAGE"])
     return render_template("booking/my_bookings.html", upcoming=upcoming, past=past,
                            can_cancel=lambda b: booking_services.can_cancel(actor, b),
