@@ -7,7 +7,6 @@ pages, the files and the command line refuse the same things with the same words
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +27,6 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts.labels import (
     LOCALE_NAMES,
@@ -40,6 +38,7 @@ from labbook.billing.forms import WholeNumberField, YuanField
 from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.services import MAX_STATUS_REASON
 from labbook.core.ids import database_id
+from labbook.web import plausible_date
 
 LOCALE_CHOICES = [SelectChoice(code, name) for code, name in LOCALE_NAMES.items()]
 
@@ -198,11 +197,6 @@ class UserForm(FlaskForm):
 # -- the audit log ----------------------------------------------------------------------------
 
 
-def _plausible_date(_form: FlaskForm, field: DateField) -> None:
-    if field.data is not None and not dt.date(2000, 1, 1) <= field.data <= dt.date(2099, 12, 30):
-        raise FieldError(_l("Give a date between 2000 and 2099."))
-
-
 class AuditFilterForm(FlaskForm):
     """The audit log's filters, read from the query string."""
 
@@ -216,7 +210,7 @@ class AuditFilterForm(FlaskForm):
         Optional(), NumberRange(min=1, max=2**31 - 1, message=_l("Enter an id, e.g. 42."))],
         invalid_value_message=_l("Enter an id, e.g. 42."))
     action = _text(_l("Action"), validators=[Length(max=40)])
-    date_from = DateField(_l("From (lab date)"), validators=[Optional(), _plausible_date],
+    date_from = DateField(_l("From (lab date)"), validators=[Optional(), plausible_date],
                           invalid_value_message=_l("Enter a date like 2026-12-31."))
-    date_to = DateField(_l("To (lab date)"), validators=[Optional(), _plausible_date],
+    date_to = DateField(_l("To (lab date)"), validators=[Optional(), plausible_date],
                         invalid_value_message=_l("Enter a date like 2026-12-31."))

@@ -19,10 +19,9 @@ from labbook.billing.labels import BASIS_LABELS, STATE_LABELS
 from labbook.billing.models import BillingBasis
 from labbook.core.errors import DomainError
 from labbook.core.time import to_lab_time
+from labbook.web import plausible_date
 
 #: Dates outside this range are typing mistakes, and would overflow when converted to UTC.
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(2099, 12, 31)
 #: How many months back the close-month form offers (the current month is offered too, so that
 #: closing it too early gets the service's explanation rather than a missing option).
 CLOSABLE_MONTHS = 24
@@ -45,11 +44,6 @@ def _valid_period(_form: FlaskForm, field: SelectField) -> None:
             field.data = services.parse_period(field.data)
         except DomainError as error:
             raise FieldError(error.message) from None
-
-
-def _plausible_date(_form: FlaskForm, field: DateField) -> None:
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise FieldError(_l("Give a date between 2000 and 2099."))
 
 
 class YuanField(StringField):
@@ -152,7 +146,7 @@ class RateCardForm(FlaskForm):
         validators=[InputRequired(message=_l("Choose the price tier."))])
     effective_from = DateField(
         _l("Effective from"), validators=[
-            InputRequired(message=_l("Enter the first day of the new rate.")), _plausible_date],
+            InputRequired(message=_l("Enter the first day of the new rate.")), plausible_date],
         invalid_value_message=_l("Enter a date like 2026-12-31."),
         description=_l("A lab date, today or later: bookings from this day on are charged at "
                        "this rate."))

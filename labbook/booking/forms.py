@@ -26,15 +26,13 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 
 from labbook.booking.recurrence import MAX_OCCURRENCES, Recurrence
 from labbook.booking.services import MAX_NOTE, MAX_PROJECT_REF, MAX_PURPOSE
+from labbook.web import plausible_date
 
 #: Dates outside this range are typing mistakes, and would overflow when converted to UTC.
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(2099, 12, 31)
 
 WEEKDAY_CHOICES = [SelectChoice(str(day), label) for day, label in enumerate(
     [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
@@ -52,21 +50,16 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-def _plausible_date(_form: FlaskForm, field: DateField) -> None:
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError(_l("Give a date between 2000 and 2099."))
-
-
 class BookingForm(FlaskForm):
     """A booking in lab time (Asia/Shanghai); optionally a repeating series."""
 
     date = DateField(_l("Date"), validators=[
-        InputRequired(message=_l("Choose the day.")), _plausible_date])
+        InputRequired(message=_l("Choose the day.")), plausible_date])
     start_time = TimeField(_l("Start"), validators=[
         InputRequired(message=_l("Give the start time."))])
     end_time = TimeField(_l("End"), validators=[
         InputRequired(message=_l("Give the end time."))])
-    end_date = DateField(_l("End date"), validators=[Optional(), _plausible_date],
+    end_date = DateField(_l("End date"), validators=[Optional(), plausible_date],
                          description=_l("Only for bookings that run over several days."))
     purpose = TextAreaField(_l("Purpose"), filters=[_strip], validators=[
         DataRequired(message=_l("Please say what the booking is for.")),
@@ -85,7 +78,7 @@ class BookingForm(FlaskForm):
                                               "of the first booking."))
     count = IntegerField(_l("Number of bookings"), validators=[
         Optional(), NumberRange(min=1, max=MAX_OCCURRENCES)])
-    until = DateField(_l("Or until (last day)"), validators=[Optional(), _plausible_date])
+    until = DateField(_l("Or until (last day)"), validators=[Optional(), plausible_date])
     skip_conflicts = BooleanField(_l("Book the free ones and tell me which were skipped"))
     override = BooleanField(_l("Override soft rules (notice, horizon, opening hours, quota, "
                                "grid)"))
@@ -129,7 +122,7 @@ class CancelForm(FlaskForm):
 
 
 class CancelSeriesForm(FlaskForm):
-    from_date = DateField(_l("From this day on"), validators=[Optional(), _plausible_date],
+    from_date = DateField(_l("From this day on"), validators=[Optional(), plausible_date],
                           description=_l("Leave empty to cancel every booking of the series "
                                          "that is still to come."))
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=MAX_NOTE)])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -11,11 +9,9 @@ from wtforms import BooleanField, DateField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
+from labbook.core.time import is_plausible_date
 from labbook.testing.models import MAX_SAMPLES, MIN_SAMPLES
 from labbook.testing.services import MAX_DESCRIPTION, MAX_NOTE, MAX_NOTES
-
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(2099, 12, 31)
 
 
 class ServiceRequestForm(FlaskForm):
@@ -45,7 +41,7 @@ class AcceptForm(FlaskForm):
     note = TextAreaField(_l("Note to the requester"), validators=[Length(max=MAX_NOTE)])
 
     def validate_due_date(self, field) -> None:
-        if field.data and not EARLIEST <= field.data <= LATEST:
+        if field.data and not is_plausible_date(field.data):
             raise FieldError(_l("Enter a date like 2026-12-31."))
 
 

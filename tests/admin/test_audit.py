@@ -60,6 +60,7 @@ def test_newest_first_with_states_and_details(login_as, admin, events, instrumen
     ({"date_from": "2026-11-03", "date_to": "2026-11-04"}, 2),
     ({"date_from": "2026-11-05"}, 1),  # midnight of the 5th, lab time, is on the 5th
     ({"date_to": "2026-11-04"}, 3),
+    ({"date_from": "2000-01-01", "date_to": "2099-12-31"}, 4),  # every date a form accepts
 ])
 def test_filters(login_as, admin, events, query, expected):
     assert len(rows(text(login_as(admin).get("/admin/audit", query_string=query)))) == expected
