@@ -32,7 +32,7 @@ from labbook.booking.services import (
 )
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.catalogue.services import can_edit_instrument
-from labbook.core.engine import locked
+from labbook.core.engine import lock, locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 
 # -- blackouts --------------------------------------------------------------------------------
@@ -165,7 +165,12 @@ def cancel_bookings_ahead(session: Session, actor: User, instrument: Instrument,
                           booking_ids: list[int], *, notice: str,
                           now: dt.datetime) -> list[Booking]:
     """Cancel the chosen ones of ``bookings_ahead`` of an instrument that is out of service, as
-    the lab (never billed as late), telling their owners why."""
+    the lab (never billed as late), telling their owners why.
+
+    The instrument's row is read afresh under a lock first, so that an instrument made
+    available again meanwhile keeps its bookings.
+    """
+    lock(session, instrument)
     if not can_edit_instrument(actor, instrument):
         raise PermissionDenied(_("Only the lab's managers change its instruments."))
     if instrument.status == InstrumentStatus.AVAILABLE:

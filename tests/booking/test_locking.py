@@ -22,7 +22,8 @@ from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
 from labbook.booking import attendance, closures, services
 from labbook.booking.models import Booking, BookingSeries, BookingState
-from labbook.catalogue.models import Instrument, Lab
+from labbook.catalogue import services as catalogue
+from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, ValidationError
 from labbook.extensions import db
@@ -254,6 +255,27 @@ def test_a_closure_leaves_a_booking_checked_in_meanwhile_alone(instrument, resea
 
     assert cancelled == []
     assert reload(booking).state == BookingState.IN_USE
+    assert events(booking, "cancel") == 0
+
+
+def test_cancelling_the_bookings_of_an_instrument_made_available_meanwhile_is_refused(
+        instrument, researcher, manager):
+    booking = booking_in(BookingState.APPROVED, instrument, researcher)
+    with write_transaction(db.session):
+        catalogue.change_instrument_status(db.session, manager, instrument, "maintenance", "校准",
+                                           now=BEFORE)
+    assert instrument.status == InstrumentStatus.MAINTENANCE  # as the test's session saw it
+    with elsewhere() as other:
+        catalogue.change_instrument_status(other, other.get(User, manager.id),
+                                           other.get(Instrument, instrument.id), "available",
+                                           "校准提前完成", now=BEFORE)
+
+    with pytest.raises(Conflict) as refused, write_transaction(db.session):
+        closures.cancel_bookings_ahead(db.session, manager, instrument, [booking.id],
+                                       notice="校准", now=BEFORE)
+
+    assert refused.value.code == "instrument_available"
+    assert reload(booking).state == BookingState.APPROVED
     assert events(booking, "cancel") == 0
 
 
