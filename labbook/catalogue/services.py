@@ -1,5 +1,6 @@
 """Catalogue queries (lab summaries, the instrument and service search) and its administration:
-editing instruments and testing services, and importing the catalogue files."""
+editing instruments and testing services, and importing the catalogue files. Each edit reads its
+instrument's or service's row afresh under a lock before it decides."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from labbook.audit.services import record
 from labbook.catalogue import loader
 from labbook.catalogue.models import Category, Instrument, InstrumentStatus, Lab, TestingService
 from labbook.catalogue.search import instrument_search_text, service_search_text
+from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.pagination import Page, paginate
 from labbook.core.time import to_lab_time
@@ -406,6 +408,7 @@ def update_instrument(session: Session, actor: User, instrument: Instrument,
 
     Bookings already made keep their times; the new rules apply to bookings made from now on.
     """
+    lock(session, instrument)
     _require(can_edit_instrument(actor, instrument),
              _("Only the lab's managers change its instruments."))
     _code, values, problems = _checked_instrument(session, raw, None)
@@ -427,6 +430,7 @@ def change_instrument_status(session: Session, actor: User, instrument: Instrume
     alone: the booking area lists them for the manager to cancel or keep
     (``labbook.booking.closures.bookings_ahead``). Returns whether anything changed.
     """
+    lock(session, instrument)
     _require(can_edit_instrument(actor, instrument),
              _("Only the lab's managers change its instruments."))
     problems: list[Problem] = []
@@ -476,6 +480,7 @@ def update_service(session: Session, actor: User, service: TestingService,
                    raw: Mapping[str, Any], *, now: dt.datetime) -> loader.Changes:
     """Change a testing service's description, prices or instruments; returns what changed
     (audited). Requests already made keep their quoted price."""
+    lock(session, service)
     _require(can_edit_service(actor, service),
              _("Only the lab's managers change its testing services."))
     _code, values, problems = _checked_service(session, service.lab, raw, service)
@@ -496,6 +501,7 @@ def set_service_offered(session: Session, actor: User, service: TestingService, 
                         offered: bool, now: dt.datetime) -> bool:
     """Retire a testing service (it stays in the catalogue, marked as not offered, and takes
     no new requests; requests under way go on) or offer it again. Returns whether it changed."""
+    lock(session, service)
     _require(can_edit_service(actor, service),
              _("Only the lab's managers change its testing services."))
     if service.is_active == offered:
