@@ -1,8 +1,9 @@
 """The booking rules: one function that says everything wrong with a requested booking.
 
 ``check_booking`` returns every problem at once, each with a stable code, a message in the
-current language and, where it applies, the interval at fault. The codes are those of
-DESIGN.md §3; the soft ones may be overridden by a manager of the instrument's lab.
+current language and, where it applies, the interval at fault. The codes are the ones the
+README's "Booking" section lists; the soft ones (``SOFT_CODES``) may be overridden by a manager
+of the instrument's lab.
 """
 
 from __future__ import annotations

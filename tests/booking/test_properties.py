@@ -34,7 +34,8 @@ from tests.factories import (
     next_weekday,
 )
 
-#: The rule codes of DESIGN.md §3: a refused booking names one or more of them.
+#: The booking rules' codes, as the README's "Booking" section lists them: a refused booking
+#: names one or more of them.
 RULE_CODES = frozenset({
     "invalid_interval", "naive_datetime", "not_aligned", "too_short", "too_long", "in_past",
     "too_soon", "too_far", "outside_hours", "instrument_unavailable", "blackout", "overlap",
