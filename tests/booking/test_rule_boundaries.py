@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import Charge, ChargeKind
-from labbook.booking import services, training
+from labbook.booking import rules, services, training
 from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
@@ -229,3 +229,92 @@ def test_a_request_still_pending_withdrawn_inside_the_window_is_not_late(hour_bo
                               hour_booked.start_at - dt.timedelta(hours=1))
     assert (booking.state, booking.is_late_cancellation, charges) == \
         (BookingState.CANCELLED, False, [])
+
+
+# -- what counts against the quota, and what a request may be --------------------------------
+
+def test_an_organization_with_no_hours_a_week_cannot_book_even_half_an_hour(round_the_clock):
+    nobody = create_user(organization=create_organization(weekly_quota_hours=0))
+    assert codes(refusal(nobody, round_the_clock, lab_time(MONDAY, 9),
+                         lab_time(MONDAY, 9, 30))) == ["quota_exceeded"]
+
+
+def test_a_booking_ending_at_monday_midnight_takes_nothing_from_the_next_week():
+    """The next week holds 31 hours, over a quota lowered to 30 since: a 26-hour run ending the
+    moment that week starts fits this week's 30 and is none of the next week's business."""
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    chamber = create_instrument(lab=lab, slot_minutes=60, min_minutes=60, max_minutes=3000)
+    member = create_user(organization=create_organization(weekly_quota_hours=30))
+    create_booking(instrument=chamber, user=member, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY + dt.timedelta(days=1), 16))
+    assert book(member, chamber, lab_time(SUNDAY - dt.timedelta(days=1), 22),
+                lab_time(MONDAY, 0))
+
+
+def test_only_the_organizations_slot_holding_bookings_count_against_its_quota(round_the_clock,
+                                                                             member):
+    stranger = create_user(organization=create_organization(weekly_quota_hours=3))
+    create_booking(instrument=round_the_clock, user=stranger, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY, 12))
+    create_booking(instrument=round_the_clock, user=member, start_at=lab_time(MONDAY, 13),
+                   end_at=lab_time(MONDAY, 16), state=BookingState.CANCELLED)
+    assert book(member, round_the_clock, lab_time(MONDAY, 18), lab_time(MONDAY, 21))
+
+
+def test_a_booking_being_moved_counts_neither_as_its_own_overlap_nor_twice_in_the_quota(
+        round_the_clock, member):
+    moved = create_booking(instrument=round_the_clock, user=member,
+                           start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 11))
+    request = dict(instrument=round_the_clock, user=member, organization=member.organization,
+                   start=lab_time(MONDAY, 10), end=lab_time(MONDAY, 12))
+    assert codes(rules.check_booking(db.session, rules.BookingRequest(**request),
+                                     now=NOW)) == ["overlap", "quota_exceeded"]
+    assert rules.check_booking(db.session, rules.BookingRequest(
+        **request, exclude_booking_id=moved.id), now=NOW) == []
+
+
+class _NoOffset(dt.tzinfo):
+    """A time zone that knows no offset: a time in it is as naive as one without any."""
+
+    def utcoffset(self, moment):
+        return None
+
+    def dst(self, moment):
+        return None
+
+
+def test_a_time_zone_without_an_offset_is_refused_as_naive(round_the_clock, member):
+    start = dt.datetime(2027, 3, 1, 9, tzinfo=_NoOffset())
+    assert codes(refusal(member, round_the_clock, start, start + dt.timedelta(hours=1))) == \
+        ["naive_datetime"]
+
+
+def test_the_grid_is_counted_from_midnight_lab_time(member):
+    """On a 90-minute grid 09:00 in the lab is a slot start (6 × 90 minutes after midnight);
+    it is 01:00 UTC, which is not on a grid counted from midnight UTC."""
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    grid = create_instrument(lab=lab, slot_minutes=90, min_minutes=90, max_minutes=180)
+    assert book(member, grid, lab_time(MONDAY, 9), lab_time(MONDAY, 10, 30))
+    assert codes(refusal(member, grid, lab_time(MONDAY, 11), lab_time(MONDAY, 12, 30))) == \
+        ["not_aligned"]
+
+
+# -- who needs which training record ------------------------------------------------------------
+
+def test_the_labs_own_managers_book_without_a_training_record():
+    lab = create_lab()
+    instrument = create_instrument(lab=lab, requires_qualification=True)
+    manager = create_manager(lab)
+    assert book(manager, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)).state == \
+        BookingState.APPROVED
+
+
+def test_a_record_counts_only_for_its_own_person_and_instrument(trained):
+    _manager, colleague, instrument = trained(None)
+    researcher = create_user(organization=colleague.organization)
+    sibling = create_instrument(lab=instrument.lab, requires_qualification=True)
+    assert codes(refusal(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))) \
+        == ["not_qualified"]
+    assert codes(refusal(colleague, sibling, lab_time(MONDAY, 9), lab_time(MONDAY, 10))) == \
+        ["not_qualified"]
+    assert book(colleague, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
