@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask_login import current_user
 
-from labbook.accounts.access import require_manager
+from labbook.accounts.access import current_viewer, require_manager
 from labbook.audit.labels import ACTION_LABELS
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, TestingService
@@ -26,12 +25,12 @@ bp.before_request(require_manager)
 def admin_links() -> dict[str, Any]:
     # Functions, so that templates elsewhere (the catalogue pages) only ask when they show one.
     def edit_instrument_link(instrument: Instrument) -> bool:
-        return current_user.is_authenticated and catalogue.can_edit_instrument(current_user,
-                                                                               instrument)
+        viewer = current_viewer()
+        return viewer is not None and catalogue.can_edit_instrument(viewer, instrument)
 
     def edit_service_link(service: TestingService) -> bool:
-        return current_user.is_authenticated and catalogue.can_edit_service(current_user,
-                                                                            service)
+        viewer = current_viewer()
+        return viewer is not None and catalogue.can_edit_service(viewer, service)
 
     return {"can_edit_instrument": edit_instrument_link, "can_edit_service": edit_service_link}
 

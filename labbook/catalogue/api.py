@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_babel import gettext as _
 
 from labbook.api import bp
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
-from labbook.core.errors import NotFound
 from labbook.extensions import db
 from labbook.http import pagination_args
 
@@ -100,10 +98,7 @@ def list_instruments():
 
 @bp.get("/instruments/<int:instrument_id>")
 def get_instrument(instrument_id: int):
-    instrument = db.session.get(Instrument, instrument_id)
-    if instrument is None:
-        raise NotFound(_("No instrument with id %(id)d.", id=instrument_id))
-    return instrument_detail_json(instrument)
+    return instrument_detail_json(catalogue.get_instrument(db.session, instrument_id))
 
 
 @bp.get("/services")
@@ -117,7 +112,4 @@ def list_services():
 
 @bp.get("/services/<int:service_id>")
 def get_service(service_id: int):
-    service = db.session.get(TestingService, service_id)
-    if service is None:
-        raise NotFound(_("No testing service with id %(id)d.", id=service_id))
-    return service_detail_json(service)
+    return service_detail_json(catalogue.get_service(db.session, service_id))

@@ -168,6 +168,15 @@ def get_instrument(session: Session, instrument_id: int, *,
     return instrument
 
 
+def get_service(session: Session, service_id: int, *,
+                field: str | None = None) -> TestingService:
+    """The testing service with this id, or a 404 (naming ``field``, if given)."""
+    service = session.get(TestingService, service_id)
+    if service is None:
+        raise _not_found(_("No testing service with id %(id)d.", id=service_id), field)
+    return service
+
+
 def all_categories(session: Session) -> list[Category]:
     return list(session.scalars(select(Category).order_by(Category.key)))
 

@@ -4,8 +4,8 @@ page, with its request form, is in ``labbook.testing.views``)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
-from flask_login import current_user
 
+from labbook.accounts.access import current_viewer
 from labbook.accounts.models import PriceTier
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, TestingService
@@ -16,8 +16,9 @@ from labbook.http import page_arg
 bp = Blueprint("catalogue", __name__)
 
 
-def _viewer_tier():
-    return current_user.price_tier if current_user.is_authenticated else None
+def _viewer_tier() -> PriceTier | None:
+    viewer = current_viewer()
+    return viewer.price_tier if viewer is not None else None
 
 
 @bp.get("/")
@@ -40,7 +41,7 @@ def instrument_list():
 
 @bp.get("/instruments/<int:instrument_id>")
 def instrument_detail(instrument_id: int):
-    instrument = db.get_or_404(Instrument, instrument_id)
+    instrument = catalogue.get_instrument(db.session, instrument_id)
     tier = _viewer_tier()
     today = to_lab_time(utcnow()).date()
     rates = {t: instrument.current_rate(t, today) for t in PriceTier}

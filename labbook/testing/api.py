@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from labbook.accounts.models import User
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
+from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
-from labbook.catalogue.models import TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
@@ -77,12 +77,9 @@ def create_service_request():
     express = fields.boolean("express")
     notes = fields.string("notes", required=False, max_length=services.MAX_NOTES) or ""
     fields.done()
-    service = db.session.get(TestingService, service_id)
-    if service is None:
-        message = _("No testing service with id %(id)d.", id=service_id)
-        raise NotFound(message, problems=[Problem("not_found", message, field="service_id")])
+    catalogue.get_service(db.session, service_id, field="service_id")
     with write_transaction(db.session):
-        service = db.session.get(TestingService, service_id)
+        service = catalogue.get_service(db.session, service_id, field="service_id")
         item = services.submit(db.session, actor, service, samples=samples,
                                sample_description=description, express=express, notes=notes,
                                now=utcnow())

@@ -59,7 +59,7 @@ def request_states() -> dict[str, Any]:
 
 @bp.get("/services/<int:service_id>")
 def service_detail(service_id: int):
-    return service_page(db.get_or_404(TestingService, service_id))
+    return service_page(catalogue.get_service(db.session, service_id))
 
 
 def service_page(service: TestingService, form: ServiceRequestForm | None = None, *,
@@ -82,7 +82,7 @@ def service_page(service: TestingService, form: ServiceRequestForm | None = None
 @login_required
 def request_service(service_id: int):
     """"Show price" (action=quote) re-renders the page with the quote; "Submit" requests."""
-    service = db.get_or_404(TestingService, service_id)
+    service = catalogue.get_service(db.session, service_id)
     actor = current_actor()
     form = ServiceRequestForm()
     if not services.offers_express(service) and not form.express.data:
@@ -97,13 +97,13 @@ def request_service(service_id: int):
             quote = services.quote_for(actor, service, **arguments)
             return service_page(service, form, quote=quote)
         with write_transaction(db.session):
-            service = db.session.get(TestingService, service_id)
+            service = catalogue.get_service(db.session, service_id)
             service_request = services.submit(db.session, actor, service, now=utcnow(),
                                               **arguments)
             request_id = service_request.id
     except DomainError as error:
         show_errors(form, error)
-        return service_page(db.session.get(TestingService, service_id), form,
+        return service_page(catalogue.get_service(db.session, service_id), form,
                             status=FORM_REFUSED, form_errors=[error.message])
     flash(_("Your request #%(id)d was sent to the lab.", id=request_id), "success")
     return redirect(url_for(".request_detail", request_id=request_id))
