@@ -32,12 +32,13 @@ def is_plausible_date(day: dt.date) -> bool:
 def parse_aware_datetime(text: str) -> dt.datetime:
     """Parse an ISO 8601 timestamp that carries an offset, returning it in UTC.
 
-    Raises ValueError for unparsable text, NaiveDatetimeError when the offset is missing and
-    ImplausibleDatetimeError for a moment outside the years 2000 to 2099 (one near year 1 or
-    9999 cannot even be converted to UTC).
+    RFC 3339 (the API's ``date-time``) lets the "T" and the "Z" of UTC be written in lower
+    case; both are read. Raises ValueError for unparsable text, NaiveDatetimeError when the
+    offset is missing and ImplausibleDatetimeError for a moment outside the years 2000 to 2099
+    (one near year 1 or 9999 cannot even be converted to UTC).
     """
-    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is None or value.utcoffset() is None:
+    value = dt.datetime.fromisoformat(text.strip().upper())
+    if value.tzinfo is None:
         raise NaiveDatetimeError(text)
     try:
         moment = value.astimezone(dt.UTC)

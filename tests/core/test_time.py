@@ -7,6 +7,7 @@ import pytest
 from labbook.core.time import (
     ImplausibleDatetimeError,
     NaiveDatetimeError,
+    is_plausible_date,
     parse_aware_datetime,
 )
 
@@ -16,6 +17,13 @@ def test_a_moment_with_an_offset_is_read_as_utc():
         == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
     assert parse_aware_datetime(" 2026-12-01T01:00:00Z ") \
         == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("text", [
+    "2026-12-01T01:00:00z", "2026-12-01t01:00:00z", "2026-12-01t09:00:00+08:00",
+])
+def test_rfc_3339s_lower_case_t_and_z_are_read(text):
+    assert parse_aware_datetime(text) == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
 
 
 def test_a_moment_without_an_offset_is_refused():
@@ -38,6 +46,21 @@ def test_a_moment_outside_the_years_2000_to_2099_is_refused_as_implausible(text)
 def test_the_first_and_last_plausible_moments_are_read():
     assert parse_aware_datetime("2000-01-01T00:00:00Z").year == 2000
     assert parse_aware_datetime("2099-12-31T23:59:59+08:00").year == 2099
+
+
+def test_the_end_of_the_last_day_is_read_as_the_end_of_a_range():
+    assert parse_aware_datetime("2100-01-01T00:00:00Z") \
+        == dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+    assert parse_aware_datetime("2100-01-01T08:00:00+08:00") \
+        == dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("day", "plausible"), [
+    (dt.date(1999, 12, 31), False), (dt.date(2000, 1, 1), True),
+    (dt.date(2099, 12, 31), True), (dt.date(2100, 1, 1), False),
+])
+def test_dates_from_2000_to_2099_are_plausible(day, plausible):
+    assert is_plausible_date(day) is plausible
 
 
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00:00+08:00", ""])
