@@ -172,3 +172,29 @@ def test_a_correction_after_issue_says_what_it_corrects_and_how():
                                        "= ¥60.00")
     assert (booked_by(correction).name, project_ref(correction)) == ("Li Lei", "PO-7")
 
+
+
+def test_a_minimum_without_increments():
+    charge = booking_charge("60.00", 10, rounding=1, minimum=30)
+    assert computation(charge) == ("10 min booked → 30 min billed (minimum 30 min) "
+                                   "× ¥60.00/h = ¥30.00")
+
+
+def test_increments_of_two_minutes_are_named():
+    charge = booking_charge("60.00", 31, rounding=2)
+    assert computation(charge) == ("31 min booked → 32 min billed (2-min increments) "
+                                   "× ¥60.00/h = ¥32.00")
+
+
+def test_a_correction_of_a_shared_line_prices_the_time_at_that_share():
+    no_show = booking_charge("200.00", 60, kind=ChargeKind.NO_SHOW, share=50)
+    statement = create_statement([no_show], number="LB-2026-000008", period="2026-11")
+    statement.state = StatementState.ISSUED
+    correction = create_charge(
+        organization=no_show.organization, lab=no_show.lab, instrument=no_show.instrument,
+        corrects=no_show, basis=BillingBasis.BOOKED, booked_minutes=90, billed_minutes=90,
+        rounding_minutes=15, minimum_minutes=0, unit_price=Decimal("200.00"),
+        share_percent=50, amount=Decimal("50.00"), reason="")
+    assert computation(correction) == ("50 % of 90 min booked → 90 min billed (15-min "
+                                       "increments) × ¥200.00/h = ¥150.00, less ¥100.00 billed "
+                                       "before = ¥50.00")
