@@ -1,10 +1,21 @@
 """The renderer on its own: RFC 5545 output, stability, the per-event cache."""
 
 import datetime as dt
+import time
+
+import pytest
 
 from labbook.booking.models import BookingState
 from labbook.calendars import ical
-from tests.calendars.conftest import parse, unfold
+from tests.calendars.conftest import parse, subscribe, unfold
+from tests.factories import (
+    create_booking,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_organization,
+    create_user,
+)
 
 UTC = dt.UTC
 BASE = {"base_url": "https://labbook.example.cn", "uid_domain": "labbook.example.cn"}
@@ -113,3 +124,107 @@ def test_a_single_booking_calendar_has_no_refresh_hints():
     lines = unfold(body)
     assert not any(line.startswith(("REFRESH-INTERVAL", "X-PUBLISHED-TTL")) for line in lines)
     assert "METHOD:PUBLISH" in lines
+
+
+def test_every_line_of_a_description_stands_on_its_own():
+    (event,) = parse(render(facts(user_id=2, user_name="Li Si"), viewer=EnglishViewer))[0] \
+        .walk("VEVENT")
+    assert str(event["DESCRIPTION"]).split("\n") == [
+        "State: Approved", "Booked by: Li Si (河南电池有限公司)", "Purpose: 正极材料 XRD 物相分析",
+        "Project reference: PO-77", "Instrument: X-ray Diffractometer (NEM-001)",
+        "Details: https://labbook.example.cn/bookings/7"]
+
+
+def test_another_organizations_booking_still_says_where_and_links_the_calendar():
+    body = render(facts(user_id=2), viewer=EnglishViewer, visibility="anonymous")
+    (event,) = parse(body)[0].walk("VEVENT")
+    assert str(event["LOCATION"]) == ("New-Energy Materials Lab, room A305 (Jiaozuo Institute of "
+                                      "Industrial Technology, Building A, Floors 1–4)")
+    assert str(event["DESCRIPTION"]).split("\n") == [
+        "Instrument: X-ray Diffractometer (NEM-001)",
+        "Details: https://labbook.example.cn/instruments/3/calendar"]
+
+
+def test_a_place_without_a_room_or_an_address_is_the_lab_alone():
+    (event,) = parse(render(facts(room="", lab_location_en=""), viewer=EnglishViewer))[0] \
+        .walk("VEVENT")
+    assert str(event["LOCATION"]) == "New-Energy Materials Lab (焦作市产业技术科学院 A座1–4层)"
+    (event,) = parse(render(facts(room="", lab_location_zh="", lab_location_en="")))[0] \
+        .walk("VEVENT")
+    assert str(event["LOCATION"]) == "新能源材料开放共享实验室"
+
+
+def test_times_are_utc_on_a_server_that_runs_on_china_time(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        ical.render_event.cache_clear()
+        lines = unfold(render(facts()))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        ical.render_event.cache_clear()
+    assert "DTSTART:20261207T013000Z" in lines and "DTEND:20261207T030000Z" in lines
+    assert "DTSTAMP:20261102T093015Z" in lines and "CREATED:20261101T080000Z" in lines
+
+
+
+@pytest.mark.parametrize(("state", "label", "flagged"), [
+    (BookingState.PENDING, "Awaiting approval", True), (BookingState.APPROVED, "Approved", False),
+    (BookingState.IN_USE, "In use", False), (BookingState.COMPLETED, "Completed", False),
+    (BookingState.NO_SHOW, "No-show", True), (BookingState.CANCELLED, "Cancelled", True),
+    (BookingState.REJECTED, "Rejected", True), (BookingState.EXPIRED, "Expired", True),
+])
+def test_every_state_is_named_in_the_event(state, label, flagged):
+    (event,) = parse(render(facts(state=state), viewer=EnglishViewer))[0].walk("VEVENT")
+    assert str(event["DESCRIPTION"]).split("\n")[0] == f"State: {label}"
+    own = "X-ray Diffractometer: 正极材料 XRD 物相分析"
+    assert str(event["SUMMARY"]) == (f"[{label}] {own}" if flagged else own)
+
+
+def test_links_have_one_slash_whatever_the_base_url_ends_with():
+    writer = ical.EventWriter(EnglishViewer, base_url="https://labbook.example.cn/",
+                              uid_domain="labbook.example.cn")
+    assert writer.event(facts(), "full").url == "https://labbook.example.cn/bookings/7"
+    assert writer.event(facts(user_id=2), "anonymous").url \
+        == "https://labbook.example.cn/instruments/3/calendar"
+
+
+def test_without_a_viewer_events_are_anonymous_and_in_the_default_language():
+    assert ical.subscriber_locale(None) == "zh_CN"
+    assert ical.subscriber_locale(type("NoLanguage", (Viewer,), {"locale": ""})) == "zh_CN"
+    assert ical.subscriber_locale(EnglishViewer) == "en"
+    writer = ical.EventWriter(None, **BASE)
+    assert writer.event(facts(), "anonymous").summary == "X射线衍射仪：已预约"
+
+
+# -- one booking as a calendar of its own (download and email attachment) -------------------
+
+
+def test_a_booking_downloaded_is_a_calendar_of_its_own_with_the_feeds_event(client, login_as):
+    lab = create_lab(code="NEM", name_zh="新能源材料开放共享实验室",
+                     name_en="New-Energy Materials Lab", location_zh="A座",
+                     location_en="Building A")
+    instrument = create_instrument(lab=lab, code="NEM-001", name_zh="X射线衍射仪",
+                                   name_en="X-ray Diffractometer", room="A305")
+    booker = create_user(name="赵研究员", organization=create_organization(name="河南电池有限公司"))
+    booking = create_booking(user=booker, instrument=instrument, purpose="物相分析",
+                             project_ref="PO-2026-118")
+    for locale in ("zh_CN", "en"):
+        manager = create_manager(lab, locale=locale)
+        feed = client.get(subscribe(manager, "lab:NEM")).data
+        download = login_as(manager).get(f"/bookings/{booking.id}.ics").data
+        lines = unfold(download)
+        name = "labbook 预约" if locale == "zh_CN" else "labbook booking"
+        assert f"X-WR-CALNAME:{name} {booking.id}" in lines
+        assert "METHOD:PUBLISH" in lines
+        assert not any(line.startswith(("REFRESH-INTERVAL", "X-PUBLISHED-TTL"))
+                       for line in lines)
+        event = download.split(b"BEGIN:VEVENT")[1].split(b"END:VEVENT")[0]
+        assert event in feed
+        text = "\n".join(unfold(download))
+        for shown in ("赵研究员", "河南电池有限公司", "物相分析", "PO-2026-118", "A305"):
+            assert shown in text
+        assert ("X射线衍射仪" in text) == (locale == "zh_CN")
+        assert ("新能源材料开放共享实验室" in text) == (locale == "zh_CN")
+        assert ("A座" in text) == (locale == "zh_CN")
