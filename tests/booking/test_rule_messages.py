@@ -25,22 +25,13 @@ MONDAY = dt.date(2027, 3, 1)
 FRIDAY = MONDAY - dt.timedelta(days=3)
 NOW = lab_time(FRIDAY, 12)
 
-
-@pytest.fixture(autouse=True)
-def _english():
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def instrument():
     return create_instrument(slot_minutes=30, min_minutes=60, max_minutes=240,
                              min_notice_minutes=120, horizon_days=30, buffer_minutes=30)
-
-
-@pytest.fixture
-def researcher():
-    return create_user()
 
 
 def refused(user, instrument, start, end):

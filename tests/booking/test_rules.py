@@ -39,17 +39,6 @@ def refusal_codes(user, instrument, start, end, **kwargs):
     return [p.code for p in refused.value.problems]
 
 
-@pytest.fixture
-def instrument():
-    return create_instrument(slot_minutes=30, min_minutes=30, max_minutes=240,
-                             min_notice_minutes=120, horizon_days=30)
-
-
-@pytest.fixture
-def researcher():
-    return create_user()
-
-
 def test_a_valid_booking_is_approved_and_audited(researcher, instrument):
     booking = book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 11),
                    project_ref="PO-2027-018")

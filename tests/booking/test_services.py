@@ -1,0 +1,408 @@
+"""The booking services at their edges: the lengths of what a user types, what a new booking
+records, who may see, cancel and decide, the decisions in a batch and the approval queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from labbook.audit.models import AuditEvent
+from labbook.booking import services
+from labbook.booking.models import BookingState
+from labbook.core.engine import write_transaction
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
+from tests.factories import (
+    create_booking,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_organization,
+    create_user,
+    lab_time,
+)
+
+MONDAY = dt.date(2027, 3, 1)
+NOW = lab_time(MONDAY - dt.timedelta(days=3), 12)  # the Friday before, noon
+
+pytestmark = pytest.mark.usefixtures("english")
+
+
+@pytest.fixture
+def instrument():
+    return create_instrument(slot_minutes=30, min_minutes=30, max_minutes=240,
+                             min_notice_minutes=120, horizon_days=30, buffer_minutes=15)
+
+
+def book(user, instrument, start=None, end=None, **kwargs):
+    kwargs.setdefault("now", NOW)
+    kwargs.setdefault("purpose", "XRD 物相分析")
+    return services.create_booking(db.session, user, instrument_id=instrument.id,
+                                   start=start or lab_time(MONDAY, 9),
+                                   end=end or lab_time(MONDAY, 10), **kwargs)
+
+
+def events(action):
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                              .order_by(AuditEvent.id)).all()
+
+
+def in_transaction(service, *args, **kwargs):
+    with write_transaction(db.session):
+        return service(db.session, *args, **kwargs)
+
+
+# -- what a user types ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("field", "limit"), [("purpose", 500), ("project_ref", 100)])
+def test_texts_may_be_as_long_as_their_limit_and_no_longer(researcher, instrument, field,
+                                                          limit):
+    texts = {"purpose": "XRD", field: " " + "样" * limit + " "}
+    booking = book(researcher, instrument, **texts)
+    assert getattr(booking, field) == "样" * limit
+    with pytest.raises(ValidationError) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 11), lab_time(MONDAY, 12),
+             **{**texts, field: "样" * (limit + 1)})
+    [problem] = refused.value.problems
+    assert (problem.code, problem.field, problem.message) == \
+        ("too_long_text", field, f"At most {limit} characters.")
+
+
+def test_a_blank_purpose_asks_what_the_booking_is_for(researcher, instrument):
+    with pytest.raises(ValidationError) as refused:
+        book(researcher, instrument, purpose=" \n ")
+    [problem] = refused.value.problems
+    assert (problem.code, problem.field, problem.message) == \
+        ("required", "purpose", "Please say what the booking is for.")
+    assert refused.value.message == "Please say what the booking is for."
+
+
+def test_a_rejection_without_a_note_is_refused_with_the_field_named(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = book(researcher, instrument)
+    with pytest.raises(ValidationError) as refused:
+        in_transaction(services.reject_booking, manager, booking, now=NOW, note="  ")
+    [problem] = refused.value.problems
+    assert (problem.code, problem.field, problem.message) == \
+        ("required", "note", "This field is required.")
+
+
+def test_a_cancellation_note_may_be_1000_characters(researcher, instrument):
+    booking = book(researcher, instrument)
+    with pytest.raises(ValidationError) as refused:
+        in_transaction(services.cancel_booking, researcher, booking, now=NOW, note="x" * 1001)
+    assert refused.value.problems[0].field == "note"
+    in_transaction(services.cancel_booking, researcher, booking, now=NOW,
+                   note=" " + "x" * 1000 + " ")
+    [event] = events("cancel")
+    assert event.note == "x" * 1000
+
+
+def test_someone_without_an_organization_is_told_there_is_nobody_to_bill(instrument):
+    nobody = create_user(organization=None)
+    message = "Your account belongs to no organization, so there is nobody to bill."
+    for attempt in (lambda: book(nobody, instrument),
+                    lambda: services.preview_booking(
+                        db.session, nobody, instrument, start=lab_time(MONDAY, 9),
+                        end=lab_time(MONDAY, 10), override=False, now=NOW)):
+        with pytest.raises(ValidationError) as refused:
+            attempt()
+        assert [(p.code, p.message) for p in refused.value.problems] == \
+            [("no_organization", message)]
+
+
+def test_an_unknown_instrument_is_not_found_naming_the_field(researcher):
+    with pytest.raises(NotFound) as missing:
+        services.create_booking(db.session, researcher, instrument_id=9999,
+                                start=lab_time(MONDAY, 9), end=lab_time(MONDAY, 10),
+                                purpose="XRD", now=NOW)
+    [problem] = missing.value.problems
+    assert (problem.code, problem.field, problem.message) == \
+        ("not_found", "instrument_id", "No instrument with id 9999.")
+
+
+# -- what a new booking records -----------------------------------------------------------------
+
+def test_a_new_booking_records_who_decided_and_its_held_time(researcher, instrument):
+    booking = book(researcher, instrument, project_ref=" PO-7 ")
+    db.session.expire_all()
+    assert (booking.state, booking.decided_by_id, booking.decided_at) == \
+        (BookingState.APPROVED, researcher.id, NOW)
+    assert (booking.blocked_until, booking.project_ref, booking.sequence) == \
+        (lab_time(MONDAY, 10, 15), "PO-7", 0)
+    assert (booking.is_override, booking.is_late_cancellation, booking.decision_note) == \
+        (False, False, "")
+    assert (booking.created_at, booking.updated_at, booking.series_id) == (NOW, NOW, None)
+    assert (booking.instrument, booking.user, booking.organization) == \
+        (instrument, researcher, researcher.organization)
+    [event] = events("create")
+    assert (event.to_state, event.details, event.at) == ("approved", {}, NOW)
+
+
+def test_a_request_waiting_for_approval_is_undecided_and_the_managers_are_told(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = book(researcher, instrument)
+    db.session.expire_all()
+    assert (booking.state, booking.decided_by_id, booking.decided_at) == \
+        (BookingState.PENDING, None, None)
+    assert [(m.kind, m.recipient) for m in db.session.scalars(select(OutboxMessage))] == \
+        [("booking_requested", manager.email)]
+
+
+def test_an_override_is_recorded_on_the_booking_and_in_the_log(instrument):
+    manager = create_manager(instrument.lab)
+    booking = book(manager, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19),
+                   override=True)
+    assert booking.is_override
+    [event] = events("create")
+    assert event.details == {"overridden": ["outside_hours"]}
+
+
+def test_only_the_labs_managers_may_override(researcher, instrument):
+    outsider = create_manager(create_lab())
+    for actor in (researcher, outsider):
+        with pytest.raises(PermissionDenied) as refused:
+            book(actor, instrument, override=True)
+        assert (refused.value.code, refused.value.message) == \
+            ("override_not_allowed", "Only the lab's managers may override booking rules.")
+
+
+def test_a_booking_that_loses_the_race_in_the_database_is_an_overlap(researcher, instrument,
+                                                                     monkeypatch):
+    """PostgreSQL's exclusion constraint refuses the second of two bookings made at once."""
+    def constraint_refuses(*args, **kwargs):
+        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23P01"))
+
+    monkeypatch.setattr(services, "_insert_bookings", constraint_refuses)
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    [problem] = refused.value.problems
+    assert (problem.code, problem.message, problem.extra) == (
+        "overlap", "Someone else booked this time a moment ago.",
+        {"start": lab_time(MONDAY, 9).isoformat(), "end": lab_time(MONDAY, 10).isoformat()})
+    assert refused.value.status == 409
+    assert refused.value.suggestions
+    assert {s.end - s.start for s in refused.value.suggestions} == {dt.timedelta(hours=1)}
+
+
+def test_any_other_integrity_error_is_not_taken_for_an_overlap(researcher, instrument,
+                                                              monkeypatch):
+    def unique_violation(*args, **kwargs):
+        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23505"))
+
+    monkeypatch.setattr(services, "_insert_bookings", unique_violation)
+    with pytest.raises(IntegrityError):
+        book(researcher, instrument)
+
+
+def test_suggestions_only_where_the_time_is_taken(researcher, instrument):
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
+    assert refused.value.suggestions == []
+    assert refused.value.extra() == {}
+
+
+# -- preview ----------------------------------------------------------------------------------
+
+def test_a_preview_counts_the_override_for_the_labs_managers_only(researcher, instrument):
+    manager = create_manager(instrument.lab)
+    late = {"start": lab_time(MONDAY, 17), "end": lab_time(MONDAY, 19), "now": NOW}
+    as_manager = services.preview_booking(db.session, manager, instrument, override=True,
+                                          **late)
+    assert ([p.code for p in as_manager.problems], as_manager.is_possible) == \
+        (["outside_hours"], True)
+    as_researcher = services.preview_booking(db.session, researcher, instrument, override=True,
+                                             **late)
+    assert as_researcher.is_possible is False
+    assert services.preview_booking(db.session, manager, instrument, override=False,
+                                    **late).is_possible is False
+
+
+# -- seeing, cancelling and deciding ----------------------------------------------------------
+
+def test_who_may_see_cancel_and_decide_a_booking(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher)
+    manager = create_manager(instrument.lab)
+    colleague = create_user(organization=researcher.organization)
+    other_manager = create_manager(create_lab())
+    assert [(services.can_view(u, booking), services.can_cancel(u, booking),
+             services.can_decide(u, booking))
+            for u in (researcher, manager, colleague, other_manager)] == [
+        (True, True, False), (True, True, True), (False, False, False), (False, False, False)]
+    booking.state = BookingState.COMPLETED
+    assert (services.can_view(researcher, booking), services.can_cancel(researcher, booking)) \
+        == (True, False)
+
+
+def test_others_bookings_are_not_found(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher)
+    colleague = create_user(organization=researcher.organization)
+    manager = create_manager(instrument.lab)
+    assert services.get_booking(db.session, manager, booking.id) == booking
+    assert services.get_managed_booking(db.session, manager, booking.id) == booking
+    for get, actor, booking_id in [(services.get_booking, colleague, booking.id),
+                                   (services.get_booking, researcher, 9999),
+                                   (services.get_managed_booking, researcher, booking.id),
+                                   (services.get_managed_booking, manager, 9999)]:
+        with pytest.raises(NotFound) as missing:
+            get(db.session, actor, booking_id)
+        assert missing.value.message == f"No booking with id {booking_id}."
+    with pytest.raises(NotFound):
+        in_transaction(services.cancel_booking, colleague, booking, now=NOW)
+
+
+def test_a_cancellation_records_who_when_and_tells_the_user_when_someone_else_did(
+        researcher, instrument):
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 10))
+    in_transaction(services.cancel_booking, manager, booking, now=NOW, note="设备故障")
+    db.session.expire_all()
+    assert (booking.state, booking.cancelled_by, booking.cancelled_at, booking.sequence,
+            booking.updated_at) == (BookingState.CANCELLED, manager, NOW, 1, NOW)
+    [event] = events("cancel")
+    assert (event.actor_id, event.from_state, event.to_state, event.note, event.details) == \
+        (manager.id, "approved", "cancelled", "设备故障", {"late": False})
+    [message] = db.session.scalars(select(OutboxMessage)).all()
+    assert (message.kind, message.recipient) == ("booking_cancelled", researcher.email)
+    assert "设备故障" in message.body_text
+
+
+def test_a_booking_cancelled_already_cannot_be_cancelled_again(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             state=BookingState.CANCELLED)
+    with pytest.raises(Conflict) as refused:
+        in_transaction(services.cancel_booking, researcher, booking, now=NOW)
+    assert (refused.value.code, refused.value.message) == \
+        ("invalid_state", "A booking that is “cancelled” cannot become “cancelled”.")
+
+
+def test_the_lab_cancelling_a_booking_its_manager_made_is_not_late(instrument):
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=manager,
+                             start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 10))
+    in_transaction(services.cancel_booking, manager, booking, now=lab_time(MONDAY, 8),
+                   by_lab=True)
+    assert booking.is_late_cancellation is False
+
+
+def test_approving_records_the_decision_and_tells_the_user(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = book(researcher, instrument)
+    in_transaction(services.approve_booking, manager, booking, now=NOW, note=" 可以 ")
+    db.session.expire_all()
+    assert (booking.state, booking.decided_by, booking.decided_at, booking.decision_note) == \
+        (BookingState.APPROVED, manager, NOW, "可以")
+    [event] = events("approve")
+    assert (event.from_state, event.to_state, event.note) == ("pending", "approved", "可以")
+    assert [m.kind for m in db.session.scalars(select(OutboxMessage)
+                                               .where(OutboxMessage.user_id == researcher.id))] \
+        == ["booking_approved"]
+
+
+def test_rejecting_records_the_reason(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = book(researcher, instrument)
+    in_transaction(services.reject_booking, manager, booking, now=NOW, note="样品不符")
+    assert (booking.state, booking.decision_note) == (BookingState.REJECTED, "样品不符")
+    assert events("reject")[0].to_state == "rejected"
+
+
+def test_the_booker_may_not_decide_and_is_told_so_others_learn_nothing(researcher):
+    instrument = create_instrument(requires_approval=True)
+    booking = book(researcher, instrument)
+    with pytest.raises(PermissionDenied) as refused:
+        in_transaction(services.approve_booking, researcher, booking, now=NOW)
+    assert refused.value.message == "Only the lab's managers decide on bookings."
+    with pytest.raises(NotFound):
+        in_transaction(services.approve_booking, create_manager(create_lab()), booking, now=NOW)
+
+
+def test_a_batch_decides_each_booking_once_and_reports_the_others(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    first = book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    decided = book(researcher, instrument, lab_time(MONDAY, 11), lab_time(MONDAY, 12))
+    elsewhere = create_booking(instrument=create_instrument(), state=BookingState.PENDING)
+    in_transaction(services.reject_booking, manager, decided, now=NOW, note="已满")
+    decisions = in_transaction(
+        services.decide_bookings, manager, [first.id, decided.id, first.id, elsewhere.id, 9999],
+        approve=True, note="", now=NOW)
+    assert [(d.booking_id, d.is_done, d.was_already_decided, d.booking is not None)
+            for d in decisions] == [(first.id, True, False, True),
+                                    (decided.id, False, True, True),
+                                    (elsewhere.id, False, False, False),
+                                    (9999, False, False, False)]
+    assert (first.state, decided.state, elsewhere.state) == \
+        (BookingState.APPROVED, BookingState.REJECTED, BookingState.PENDING)
+    assert isinstance(decisions[2].error, NotFound) and isinstance(decisions[3].error, NotFound)
+    assert len(events("approve")) == 1
+
+
+def test_a_pending_booking_that_cannot_be_decided_was_not_decided_already(researcher):
+    """A booking in another manager's lab fails with PermissionDenied for its own booker."""
+    instrument = create_instrument(requires_approval=True)
+    booking = book(researcher, instrument)
+    [decision] = in_transaction(services.decide_bookings, researcher, [booking.id],
+                                approve=True, note="", now=NOW)
+    assert (decision.is_done, decision.was_already_decided, decision.booking) == \
+        (False, False, None)
+    assert isinstance(decision.error, PermissionDenied)
+
+
+def test_a_batch_rejection_without_a_note_changes_nothing(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = book(researcher, instrument)
+    with pytest.raises(ValidationError):
+        in_transaction(services.decide_bookings, manager, [booking.id], approve=False,
+                       note="", now=NOW)
+    assert db.session.get(type(booking), booking.id).state == BookingState.PENDING
+
+
+# -- the approval queue -------------------------------------------------------------------------
+
+def test_the_queue_of_one_lab_by_its_code_in_any_case(researcher):
+    lab, other = create_lab(code="XRD"), create_lab(code="SEM")
+    manager = create_manager(lab)
+    manager.managed_labs.append(other)
+    db.session.commit()
+    here = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                          state=BookingState.PENDING)
+    there = create_booking(instrument=create_instrument(lab=other), user=researcher,
+                           state=BookingState.PENDING)
+    assert services.approval_queue(db.session, manager, "xrd") == [here]
+    assert services.approval_queue(db.session, manager) == [here, there]
+    assert services.approval_queue(db.session, manager, "NMR") == []
+    assert services.approval_queue(db.session, researcher) == []
+
+
+@pytest.mark.parametrize(("held_hours", "is_over"), [(3, False), (3.5, True)])
+def test_a_week_is_over_its_quota_only_beyond_it(held_hours, is_over):
+    assert services.WeeklyUse(lab_time(MONDAY, 0), held_hours, 3).is_over is is_over
+    assert services.WeeklyUse(lab_time(MONDAY, 0), held_hours, None).is_over is False
+
+
+def test_the_queue_shows_each_organizations_week_once_per_week(researcher):
+    organization = create_organization(weekly_quota_hours=2)
+    member = create_user(organization=organization)
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    for day, hours in ((MONDAY, 2), (MONDAY + dt.timedelta(days=1), 1),
+                       (MONDAY + dt.timedelta(days=7), 1)):
+        create_booking(instrument=instrument, user=member, state=BookingState.PENDING,
+                       start_at=lab_time(day, 9), end_at=lab_time(day, 9 + hours))
+    weeks = [(e.week.week_start, e.week.held_hours, e.week.quota_hours, e.week.is_over,
+              e.is_qualified) for e in services.approval_overview(db.session, manager)]
+    next_week = MONDAY + dt.timedelta(days=7)
+    assert weeks == [(lab_time(MONDAY, 0), 3.0, 2, True, None)] * 2 + \
+        [(lab_time(next_week, 0), 1.0, 2, False, None)]
