@@ -136,14 +136,19 @@ def daily(researcher, instrument):
                   Recurrence("daily", count=5)).series
 
 
-def test_cancelling_a_series_from_a_lab_date_leaves_the_days_before(researcher, daily):
-    """Wednesday 07:00 in the lab is Tuesday 23:00 UTC: from Wednesday on means from it."""
-    now = lab_time(MONDAY, 10)  # Monday's booking has started
+def test_cancelling_a_series_from_a_lab_date_leaves_the_days_before(researcher):
+    """Runs at 07:00 in the lab, which is 23:00 UTC the day before: from Wednesday on means
+    from Wednesday's run, lab time."""
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    early = create_instrument(lab=lab)
+    made = series(researcher, early, lab_time(MONDAY, 7), lab_time(MONDAY, 8),
+                  Recurrence("daily", count=5)).series
+    now = lab_time(MONDAY, 8)  # Monday's run has ended
     with write_transaction(db.session):
-        cancelled = services.cancel_series(db.session, researcher, daily, now=now,
+        cancelled = services.cancel_series(db.session, researcher, made, now=now,
                                            from_date=MONDAY + 2 * DAY)
-    assert [b.start_at for b in cancelled] == [lab_time(MONDAY + n * DAY, 9) for n in (2, 3, 4)]
-    assert [b.state for b in sorted(daily.bookings, key=lambda b: b.start_at)] == \
+    assert [b.start_at for b in cancelled] == [lab_time(MONDAY + n * DAY, 7) for n in (2, 3, 4)]
+    assert [b.state for b in sorted(made.bookings, key=lambda b: b.start_at)] == \
         [BookingState.APPROVED] * 2 + [BookingState.CANCELLED] * 3
 
 
