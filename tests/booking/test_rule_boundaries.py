@@ -318,3 +318,51 @@ def test_a_record_counts_only_for_its_own_person_and_instrument(trained):
     assert codes(refusal(colleague, sibling, lab_time(MONDAY, 9), lab_time(MONDAY, 10))) == \
         ["not_qualified"]
     assert book(colleague, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+
+
+# -- the instrument's limits are inclusive --------------------------------------------------------
+
+@pytest.fixture
+def limited():
+    """Bookings of 1 to 3 hours, at least 2 hours and at most 30 days ahead, round the clock."""
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    return create_instrument(lab=lab, slot_minutes=30, min_minutes=60, max_minutes=180,
+                             min_notice_minutes=120, horizon_days=30)
+
+
+def test_the_shortest_and_longest_bookings_are_allowed_and_no_further(limited, member):
+    start = lab_time(MONDAY, 9)
+    assert book(member, limited, start, start + dt.timedelta(minutes=60))
+    assert codes(refusal(member, limited, start, start + dt.timedelta(minutes=30))) == \
+        ["overlap", "too_short"]
+    later = lab_time(MONDAY, 13)
+    assert codes(refusal(member, limited, later, later + dt.timedelta(minutes=210))) == \
+        ["too_long", "quota_exceeded"]
+    assert book(member, limited, later, later + dt.timedelta(minutes=120))
+
+
+def test_a_booking_may_start_exactly_the_notice_ahead_and_no_sooner(limited, member):
+    now = lab_time(MONDAY, 9)
+    with pytest.raises(services.BookingRefused) as refused:
+        book(member, limited, lab_time(MONDAY, 10, 30), lab_time(MONDAY, 11, 30), now=now)
+    assert codes(refused.value.problems) == ["too_soon"]
+    assert book(member, limited, lab_time(MONDAY, 11), lab_time(MONDAY, 12), now=now)
+
+
+def test_a_booking_may_start_the_very_moment_it_is_made_without_notice(member):
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    walk_in = create_instrument(lab=lab, min_notice_minutes=0)
+    now = lab_time(MONDAY, 9)
+    assert book(member, walk_in, now, now + dt.timedelta(hours=1), now=now)
+    with pytest.raises(services.BookingRefused) as refused:
+        book(member, walk_in, now - dt.timedelta(minutes=30), now + dt.timedelta(hours=2),
+             now=now)
+    assert "in_past" in codes(refused.value.problems)
+
+
+def test_a_booking_may_start_exactly_the_horizon_ahead_and_no_later(limited, member):
+    horizon = NOW + dt.timedelta(days=30)  # Saturday noon, lab time
+    assert book(member, limited, horizon, horizon + dt.timedelta(hours=1))
+    later = horizon + dt.timedelta(minutes=90)
+    assert codes(refusal(member, limited, later, later + dt.timedelta(hours=1))) == \
+        ["too_far"]
