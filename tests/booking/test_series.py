@@ -5,13 +5,15 @@ series from a lab date on."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
 from labbook.booking import listing, services
-from labbook.booking.models import BookingState
+from labbook.booking.models import BookingSeries, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied
@@ -175,3 +177,34 @@ def test_a_series_is_found_by_its_booker_and_the_labs_managers_only(researcher, 
         with pytest.raises(NotFound) as missing:
             listing.get_series(db.session, actor, series_id)
         assert str(series_id) in missing.value.message
+
+
+def test_a_series_until_a_date_records_it(researcher, instrument):
+    until = MONDAY + 2 * DAY
+    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                    Recurrence("daily", until=until))
+    assert (result.series.until, result.series.count, len(result.created)) == (until, None, 3)
+
+
+def test_a_series_that_loses_the_race_in_the_database_is_an_overlap(researcher, instrument,
+                                                                     monkeypatch):
+    def constraint_refuses(*args, **kwargs):
+        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23P01"))
+
+    monkeypatch.setattr(services, "_insert_bookings", constraint_refuses)
+    with pytest.raises(services.BookingRefused) as refused:
+        series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+               Recurrence("daily", count=2))
+    assert [p.code for p in refused.value.problems] == ["overlap"]
+    assert db.session.scalars(select(BookingSeries)).all() == []
+
+
+def test_any_other_integrity_error_in_a_series_is_not_taken_for_an_overlap(
+        researcher, instrument, monkeypatch):
+    def unique_violation(*args, **kwargs):
+        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23505"))
+
+    monkeypatch.setattr(services, "_insert_bookings", unique_violation)
+    with pytest.raises(IntegrityError):
+        series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+               Recurrence("daily", count=2))

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
 from labbook.booking import services
-from labbook.booking.models import BookingState
+from labbook.booking.models import Blackout, BookingState
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
@@ -131,6 +131,9 @@ def test_an_unknown_instrument_is_not_found_naming_the_field(researcher):
 
 def test_a_new_booking_records_who_decided_and_its_held_time(researcher, instrument):
     booking = book(researcher, instrument, project_ref=" PO-7 ")
+    # The answer renders these without reading them again.
+    assert (booking.instrument, booking.user, booking.organization) == \
+        (instrument, researcher, researcher.organization)
     db.session.expire_all()
     assert (booking.state, booking.decided_by_id, booking.decided_at) == \
         (BookingState.APPROVED, researcher.id, NOW)
@@ -139,8 +142,6 @@ def test_a_new_booking_records_who_decided_and_its_held_time(researcher, instrum
     assert (booking.is_override, booking.is_late_cancellation, booking.decision_note) == \
         (False, False, "")
     assert (booking.created_at, booking.updated_at, booking.series_id) == (NOW, NOW, None)
-    assert (booking.instrument, booking.user, booking.organization) == \
-        (instrument, researcher, researcher.organization)
     [event] = events("create")
     assert (event.to_state, event.details, event.at) == ("approved", {}, NOW)
 
@@ -187,8 +188,10 @@ def test_a_booking_that_loses_the_race_in_the_database_is_an_overlap(researcher,
     assert (problem.code, problem.message, problem.extra) == (
         "overlap", "Someone else booked this time a moment ago.",
         {"start": lab_time(MONDAY, 9).isoformat(), "end": lab_time(MONDAY, 10).isoformat()})
-    assert refused.value.status == 409
+    assert (refused.value.status, refused.value.code) == (409, "overlap")
     assert refused.value.suggestions
+    assert refused.value.extra() == {"suggestions": [
+        suggestion.as_dict() for suggestion in refused.value.suggestions]}
     assert {s.end - s.start for s in refused.value.suggestions} == {dt.timedelta(hours=1)}
 
 
@@ -202,11 +205,23 @@ def test_any_other_integrity_error_is_not_taken_for_an_overlap(researcher, instr
         book(researcher, instrument)
 
 
-def test_suggestions_only_where_the_time_is_taken(researcher, instrument):
+def test_suggestions_only_where_the_time_is_taken_or_closed(researcher, instrument):
     with pytest.raises(services.BookingRefused) as refused:
         book(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
     assert refused.value.suggestions == []
     assert refused.value.extra() == {}
+    db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                            end_at=lab_time(MONDAY, 12), reason="年度保养"))
+    db.session.commit()
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    assert refused.value.suggestions[0].start == lab_time(MONDAY, 12)
+
+
+def test_a_refusal_without_problems_says_so():
+    refusal = services.BookingRefused([])
+    assert (refusal.message, refusal.code, refusal.status) == \
+        ("The booking was refused.", "booking_refused", 409)
 
 
 # -- preview ----------------------------------------------------------------------------------
@@ -384,6 +399,18 @@ def test_the_queue_of_one_lab_by_its_code_in_any_case(researcher):
     assert services.approval_queue(db.session, manager) == [here, there]
     assert services.approval_queue(db.session, manager, "NMR") == []
     assert services.approval_queue(db.session, researcher) == []
+
+
+def test_the_queue_shows_each_organization_its_own_week(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    busy = create_user(organization=create_organization(weekly_quota_hours=2))
+    for user, start, end in ((busy, 9, 12), (researcher, 13, 14)):
+        create_booking(instrument=instrument, user=user, state=BookingState.PENDING,
+                       start_at=lab_time(MONDAY, start), end_at=lab_time(MONDAY, end))
+    assert [(e.booking.user, e.week.held_hours, e.week.is_over)
+            for e in services.approval_overview(db.session, manager)] == \
+        [(busy, 3.0, True), (researcher, 1.0, False)]
 
 
 @pytest.mark.parametrize(("held_hours", "is_over"), [(3, False), (3.5, True)])
