@@ -1,8 +1,12 @@
 """Fixtures the booking tests share."""
 
+from types import SimpleNamespace
+
 import pytest
 from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
 
+from labbook.booking import services
 from tests.factories import create_instrument, create_user
 
 
@@ -23,3 +27,16 @@ def instrument():
 @pytest.fixture
 def researcher():
     return create_user()
+
+
+@pytest.fixture
+def insert_fails(monkeypatch):
+    """Make the database refuse new bookings with the given SQLSTATE: ``23P01`` is what
+    PostgreSQL's exclusion constraint says to the second of two overlapping bookings."""
+    def fail(sqlstate: str) -> None:
+        def refuse(*args, **kwargs):
+            raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate=sqlstate))
+
+        monkeypatch.setattr(services, "_insert_bookings", refuse)
+
+    return fail

@@ -5,7 +5,6 @@ series from a lab date on."""
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -187,11 +186,8 @@ def test_a_series_until_a_date_records_it(researcher, instrument):
 
 
 def test_a_series_that_loses_the_race_in_the_database_is_an_overlap(researcher, instrument,
-                                                                     monkeypatch):
-    def constraint_refuses(*args, **kwargs):
-        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23P01"))
-
-    monkeypatch.setattr(services, "_insert_bookings", constraint_refuses)
+                                                                     insert_fails):
+    insert_fails("23P01")
     with pytest.raises(services.BookingRefused) as refused:
         series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
                Recurrence("daily", count=2))
@@ -200,11 +196,8 @@ def test_a_series_that_loses_the_race_in_the_database_is_an_overlap(researcher, 
 
 
 def test_any_other_integrity_error_in_a_series_is_not_taken_for_an_overlap(
-        researcher, instrument, monkeypatch):
-    def unique_violation(*args, **kwargs):
-        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23505"))
-
-    monkeypatch.setattr(services, "_insert_bookings", unique_violation)
+        researcher, instrument, insert_fails):
+    insert_fails("23505")
     with pytest.raises(IntegrityError):
         series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
                Recurrence("daily", count=2))

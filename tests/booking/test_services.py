@@ -4,7 +4,6 @@ records, who may see, cancel and decide, the decisions in a batch and the approv
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -176,12 +175,8 @@ def test_only_the_labs_managers_may_override(researcher, instrument):
 
 
 def test_a_booking_that_loses_the_race_in_the_database_is_an_overlap(researcher, instrument,
-                                                                     monkeypatch):
-    """PostgreSQL's exclusion constraint refuses the second of two bookings made at once."""
-    def constraint_refuses(*args, **kwargs):
-        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23P01"))
-
-    monkeypatch.setattr(services, "_insert_bookings", constraint_refuses)
+                                                                     insert_fails):
+    insert_fails("23P01")
     with pytest.raises(services.BookingRefused) as refused:
         book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
     [problem] = refused.value.problems
@@ -196,11 +191,8 @@ def test_a_booking_that_loses_the_race_in_the_database_is_an_overlap(researcher,
 
 
 def test_any_other_integrity_error_is_not_taken_for_an_overlap(researcher, instrument,
-                                                              monkeypatch):
-    def unique_violation(*args, **kwargs):
-        raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate="23505"))
-
-    monkeypatch.setattr(services, "_insert_bookings", unique_violation)
+                                                              insert_fails):
+    insert_fails("23505")
     with pytest.raises(IntegrityError):
         book(researcher, instrument)
 
