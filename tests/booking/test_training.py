@@ -21,6 +21,7 @@ NOW = dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.UTC)
     ("a@x.cn, B@x.cn\nc@x.cn", ["a@x.cn", "b@x.cn", "c@x.cn"]),
     ("a@x.cn；b@x.cn，a@x.cn、c@x.cn", ["a@x.cn", "b@x.cn", "c@x.cn"]),
     ("  ", []),
+    (None, []),
 ])
 def test_parsing_a_list_of_addresses(text, expected):
     assert training.parse_emails(text) == expected
@@ -87,6 +88,7 @@ def test_an_expiry_must_be_in_the_future(trainer, expires_at):
     [problem] = refused.value.problems
     assert (problem.code, problem.field, problem.message) == \
         ("invalid", "expires_at", "The expiry must be in the future.")
+    assert refused.value.message == problem.message
     assert grant(trainer, expires_at=NOW + SECOND).expires_at == NOW + SECOND
 
 
@@ -150,13 +152,16 @@ def test_addresses_are_read_as_typed_and_unknown_ones_named(trainer):
         ("unknown_user", "user_email", "Nobody has an account with the email nobody@example.cn.")]
     assert refused.value.message == "Nobody has an account with the email nobody@example.cn."
 
+    expiry = NOW + dt.timedelta(days=30)
     granted = training.grant_qualification_by_email(
         db.session, trainer.manager, f"  {trainer.researcher.email.upper()} ",
-        trainer.instrument, now=NOW)
-    assert (granted.is_new, granted.qualification.user) == (True, trainer.researcher)
+        trainer.instrument, now=NOW, expires_at=expiry)
+    assert (granted.is_new, granted.qualification.user, granted.qualification.expires_at) == \
+        (True, trainer.researcher, expiry)
     again = training.grant_qualification_by_email(db.session, trainer.manager,
                                                   trainer.researcher.email,
-                                                  trainer.instrument, now=NOW)
+                                                  trainer.instrument, now=NOW,
+                                                  expires_at=expiry)
     assert (again.is_new, again.qualification) == (False, granted.qualification)
 
 
