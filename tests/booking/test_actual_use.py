@@ -4,15 +4,19 @@ The services are called with an explicit ``now``; the booking runs 10:00–12:00
 """
 
 import datetime as dt
+import time
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from labbook.audit.models import AuditEvent
+from labbook.billing.models import Charge, ChargeKind
 from labbook.booking import attendance
 from labbook.booking.models import Booking, BookingState
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
 from tests.factories import (
     create_admin,
     create_booking,
@@ -28,6 +32,7 @@ MONDAY = next_weekday(0)
 START = lab_time(MONDAY, 10)
 END = lab_time(MONDAY, 12)
 MINUTE = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
 
 
 @pytest.fixture
@@ -53,6 +58,12 @@ def manager(lab):
 @pytest.fixture
 def booking(instrument, researcher):
     return create_booking(instrument=instrument, user=researcher, start_at=START, end_at=END)
+
+
+@pytest.fixture
+def english():
+    with force_locale("en"):
+        yield
 
 
 def events(booking, action=None):
@@ -107,13 +118,16 @@ def test_check_in_is_open_from_15_minutes_before_until_the_end(booking, research
     assert booking.state == BookingState.IN_USE and booking.checked_in_at == now
 
 
-def test_check_in_too_early(booking, researcher):
-    now = START - 16 * MINUTE
+@pytest.mark.parametrize("early", [16 * MINUTE, 15 * MINUTE + dt.timedelta(microseconds=1)])
+def test_check_in_too_early(booking, researcher, english, early):
+    now = START - early
     assert not attendance.can_check_in(researcher, booking, now=now)
     with pytest.raises(Conflict) as refused:
         attendance.check_in(db.session, researcher, booking, now=now)
     assert refused.value.code == "too_early_to_check_in"
-    assert f"{MONDAY:%Y-%m-%d} 09:45" in refused.value.message
+    assert refused.value.message == (
+        f"Too early to check in: check-in opens 15 minutes before the start, at "
+        f"{MONDAY:%Y-%m-%d} 09:45 (lab time).")
     assert booking.state == BookingState.APPROVED and booking.checked_in_at is None
     assert events(booking) == []
 
@@ -255,6 +269,7 @@ def test_a_correction_with_a_check_out_completes_a_booking_in_use(booking, manag
     assert booking.state == BookingState.COMPLETED
     assert booking.checked_out_at == END and booking.sequence == sequence + 1
     [event] = events(booking, "correct_actual_times")
+    assert (event.actor_id, event.note) == (manager.id, "Forgot to check out")
     assert (event.from_state, event.to_state) == ("in_use", "completed")
     assert event.details["old"]["checked_out_at"] is None
     assert event.details["new"]["checked_out_at"] == END.isoformat()
@@ -298,55 +313,83 @@ def test_a_correction_needs_a_reason(booking, manager, reason):
     assert events(booking) == []
 
 
-def test_the_researcher_may_not_correct_their_own_times(booking, researcher):
+def test_the_researcher_may_not_correct_their_own_times(booking, researcher, english):
     completed(booking)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         attendance.correct_actual_times(db.session, researcher, booking, checked_in_at=START,
                                         checked_out_at=END, reason="I stayed", now=END + MINUTE)
+    assert (refused.value.code, refused.value.message) == (
+        "not_lab_manager", "Only the lab's managers correct actual times.")
     assert booking.checked_out_at == END - 30 * MINUTE
     assert not attendance.can_correct_actual_times(researcher, booking)
 
 
-def test_strangers_and_other_labs_managers_do_not_even_see_the_booking(booking):
+def test_strangers_and_other_labs_managers_do_not_even_see_the_booking(booking, english):
     completed(booking)
     for actor in (create_user(), create_manager(create_lab())):
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as refused:
             attendance.correct_actual_times(db.session, actor, booking, checked_in_at=START,
                                             checked_out_at=END, reason="x", now=END + MINUTE)
+        assert refused.value.message == f"No booking with id {booking.id}."
 
 
 @pytest.mark.parametrize("state", [BookingState.APPROVED, BookingState.PENDING,
                                    BookingState.CANCELLED, BookingState.NO_SHOW])
-def test_only_bookings_in_use_or_completed_have_times_to_correct(instrument, manager, state):
+def test_only_bookings_in_use_or_completed_have_times_to_correct(instrument, manager, state,
+                                                                english):
     booking = create_booking(instrument=instrument, start_at=START, end_at=END, state=state)
     assert not attendance.can_correct_actual_times(manager, booking)
     with pytest.raises(Conflict) as refused:
         attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
                                         checked_out_at=END, reason="x", now=END + MINUTE)
-    assert refused.value.code == "invalid_state"
+    assert (refused.value.code, refused.value.message) == (
+        "invalid_state", "Only a booking that is in use or completed has actual times to "
+        "correct.")
     assert booking.state == state and booking.checked_in_at is None
 
 
-@pytest.mark.parametrize(("checked_in_at", "checked_out_at", "code", "field"), [
-    (START, START, "invalid_interval", "checked_out_at"),
-    (START + MINUTE, START, "invalid_interval", "checked_out_at"),
-    (START.replace(tzinfo=None), END, "naive_datetime", "checked_in_at"),
-    (START, END.replace(tzinfo=None), "naive_datetime", "checked_out_at"),
-    (START - dt.timedelta(hours=12, minutes=1), END, "out_of_range", "checked_in_at"),
-    (START, END + dt.timedelta(hours=12, minutes=1), "out_of_range", "checked_out_at"),
-    (START, END + dt.timedelta(hours=3), "in_future", "checked_out_at"),
-    (None, END, "required", "checked_in_at"),
-    (START, None, "required", "checked_out_at"),  # a completed booking keeps a check-out
+class NoOffset(dt.tzinfo):
+    """A time zone that knows no offset: its times are as ambiguous as naive ones."""
+
+    def utcoffset(self, moment):
+        return None
+
+
+OUT_OF_RANGE = (f"Actual times must lie between {MONDAY - dt.timedelta(days=1):%Y-%m-%d} 22:00 "
+                f"and {MONDAY + dt.timedelta(days=1):%Y-%m-%d} 00:00 (lab time), within 12 "
+                "hours of the booked time.")
+NAIVE = "A time without a UTC offset is ambiguous; give e.g. 2026-12-01T09:00:00+08:00."
+
+
+@pytest.mark.parametrize(("checked_in_at", "checked_out_at", "code", "field", "message"), [
+    (START, START, "invalid_interval", "checked_out_at",
+     "The check-out must be after the check-in."),
+    (START + MINUTE, START, "invalid_interval", "checked_out_at",
+     "The check-out must be after the check-in."),
+    (START.replace(tzinfo=None), END, "naive_datetime", "checked_in_at", NAIVE),
+    (START, END.replace(tzinfo=None), "naive_datetime", "checked_out_at", NAIVE),
+    (START.replace(tzinfo=NoOffset()), END, "naive_datetime", "checked_in_at", NAIVE),
+    (START - dt.timedelta(hours=12, minutes=1), END, "out_of_range", "checked_in_at",
+     OUT_OF_RANGE),
+    (START, END + dt.timedelta(hours=12, minutes=1), "out_of_range", "checked_out_at",
+     OUT_OF_RANGE),
+    (START, END + dt.timedelta(hours=2, microseconds=1), "in_future", "checked_out_at",
+     "Actual times cannot be in the future."),
+    (None, END, "required", "checked_in_at", "Give the time of the check-in."),
+    # A completed booking keeps a check-out.
+    (START, None, "required", "checked_out_at", "Give the time of the check-out."),
 ])
-def test_bad_times_are_refused_and_change_nothing(booking, manager, checked_in_at,
-                                                  checked_out_at, code, field):
+def test_bad_times_are_refused_and_change_nothing(booking, manager, english, checked_in_at,
+                                                  checked_out_at, code, field, message):
     completed(booking)
     with pytest.raises(ValidationError) as refused:
         attendance.correct_actual_times(db.session, manager, booking,
                                         checked_in_at=checked_in_at,
                                         checked_out_at=checked_out_at, reason="Fix",
                                         now=END + dt.timedelta(hours=2))
-    assert [(p.code, p.field) for p in refused.value.problems] == [(code, field)]
+    assert [(p.code, p.field, p.message) for p in refused.value.problems] == [
+        (code, field, message)]
+    assert (refused.value.code, refused.value.message) == (code, message)
     assert refused.value.status == 422
     assert (booking.checked_in_at, booking.checked_out_at) == (START, END - 30 * MINUTE)
     assert events(booking) == []
@@ -359,6 +402,43 @@ def test_the_widest_correction_allowed(booking, manager):
         checked_out_at=END + dt.timedelta(hours=12), reason="Overnight run",
         now=END + dt.timedelta(days=1))
     assert booking.checked_out_at == END + dt.timedelta(hours=12)
+
+
+def test_a_correction_may_end_at_this_very_moment(booking, manager):
+    in_use(booking)
+    now = START + 50 * MINUTE
+    attendance.correct_actual_times(db.session, manager, booking, checked_in_at=START,
+                                    checked_out_at=now, reason="Left just now", now=now)
+    assert (booking.state, booking.checked_out_at) == (BookingState.COMPLETED, now)
+
+
+def test_a_booking_in_use_without_a_check_in_time_needs_one_and_no_check_out(
+        instrument, researcher, manager, english):
+    booking = create_booking(instrument=instrument, user=researcher, start_at=START,
+                             end_at=END, state=BookingState.IN_USE)
+    with pytest.raises(ValidationError) as refused:
+        attendance.correct_actual_times(db.session, manager, booking, checked_in_at=None,
+                                        checked_out_at=None, reason="Fix", now=END)
+    assert [(p.code, p.field) for p in refused.value.problems] == [("required",
+                                                                     "checked_in_at")]
+
+
+def test_corrections_are_kept_in_utc_on_a_server_on_china_time(booking, manager, monkeypatch):
+    completed(booking)
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        attendance.correct_actual_times(db.session, manager, booking,
+                                        checked_in_at=START + MINUTE, checked_out_at=END,
+                                        reason="Clock", now=END + MINUTE)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    db.session.commit()
+    [event] = events(booking, "correct_actual_times")
+    assert event.details["new"] == {"checked_in_at": (START + MINUTE).isoformat(),
+                                    "checked_out_at": END.isoformat()}
+    assert event.details["new"]["checked_in_at"].endswith("+00:00")
 
 
 # -- forgotten check-outs ---------------------------------------------------------------------
@@ -440,6 +520,118 @@ def test_auto_close_keeps_the_check_out_after_a_late_check_in(booking, manager):
     in_use(booking, checked_in_at=END + 10 * MINUTE)
     attendance.auto_close(db.session, now=END + dt.timedelta(hours=1))
     assert booking.checked_out_at == booking.checked_in_at == END + 10 * MINUTE
+
+
+def test_auto_close_takes_the_longest_forgotten_first_and_records_its_grace(lab, researcher):
+    def forgotten(start, end):
+        return create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                              state=BookingState.IN_USE, start_at=start, end_at=end,
+                              checked_in_at=start)
+
+    long_run = forgotten(START - dt.timedelta(hours=3), END)
+    short_run = forgotten(START, END - HOUR)
+    now = END + dt.timedelta(hours=1)
+
+    assert attendance.auto_close(db.session, now=now) == [short_run, long_run]
+    db.session.commit()
+    [event] = events(long_run, "auto_close")
+    assert event.details["grace_minutes"] == 30
+    charge = db.session.scalars(select(Charge).where(Charge.booking_id == long_run.id)).one()
+    assert (charge.kind, charge.created_at) == (ChargeKind.USAGE, now)
+
+
+def test_auto_close_of_a_booking_in_use_without_a_check_in_time_ends_it_at_its_end(
+        instrument, researcher):
+    booking = create_booking(instrument=instrument, user=researcher, start_at=START,
+                             end_at=END, state=BookingState.IN_USE)
+    attendance.auto_close(db.session, now=END + HOUR)
+    assert (booking.state, booking.checked_out_at) == (BookingState.COMPLETED, END)
+
+
+def test_check_out_of_a_booking_in_use_without_a_check_in_time_is_now(instrument, researcher):
+    booking = create_booking(instrument=instrument, user=researcher, start_at=START,
+                             end_at=END, state=BookingState.IN_USE)
+    attendance.check_out(db.session, researcher, booking, now=START + MINUTE)
+    assert (booking.state, booking.checked_out_at) == (BookingState.COMPLETED, START + MINUTE)
+
+
+# -- no-shows and requests nobody decided ---------------------------------------------------------
+
+
+def outbox(kind):
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
+
+
+@pytest.mark.parametrize(("minutes", "no_show_at"), [
+    (120, START + 30 * MINUTE),  # half an hour after the start
+    (30, START + 30 * MINUTE),
+    (20, START + 20 * MINUTE),  # or at the end, if that comes first
+])
+def test_a_booking_becomes_a_no_show_half_an_hour_after_its_start_or_at_its_end(
+        instrument, researcher, manager, minutes, no_show_at):
+    booking = create_booking(instrument=instrument, user=researcher, start_at=START,
+                             end_at=START + minutes * MINUTE)
+    assert attendance.no_show_at(booking) == no_show_at
+    before = no_show_at - dt.timedelta(microseconds=1)
+    assert not attendance.can_mark_no_show(manager, booking, now=before)
+    assert attendance.mark_no_shows(db.session, now=before) == []
+    assert attendance.can_mark_no_show(manager, booking, now=no_show_at)
+    assert attendance.mark_no_shows(db.session, now=no_show_at) == [booking]
+    assert booking.state == BookingState.NO_SHOW
+
+
+def test_a_manager_records_a_no_show(booking, manager, researcher):
+    now = START + 30 * MINUTE
+    attendance.mark_no_show(db.session, manager, booking, now=now)
+    db.session.commit()
+
+    assert booking.state == BookingState.NO_SHOW
+    [event] = events(booking, "no_show")
+    assert (event.actor_id, event.at, event.from_state, event.to_state) == (
+        manager.id, now, "approved", "no_show")
+    assert event.details["grace_minutes"] == 30
+    charge = db.session.scalars(select(Charge).where(Charge.booking_id == booking.id)).one()
+    assert (charge.kind, charge.created_at) == (ChargeKind.NO_SHOW, now)
+    [message] = outbox("booking_no_show")
+    assert (message.recipient, message.created_at) == (researcher.email, now)
+
+
+def test_what_refusing_a_no_show_says(booking, manager, researcher, english):
+    with pytest.raises(Conflict) as early:
+        attendance.mark_no_show(db.session, manager, booking, now=START + 29 * MINUTE)
+    assert (early.value.code, early.value.message) == (
+        "too_early_for_no_show", "Too early: a booking becomes a no-show 30 minutes after its "
+        f"start without a check-in, at {MONDAY:%Y-%m-%d} 10:30 (lab time).")
+    with pytest.raises(PermissionDenied) as own:
+        attendance.mark_no_show(db.session, researcher, booking, now=END)
+    assert (own.value.code, own.value.message) == ("not_lab_manager",
+                                                   "Only the lab's managers record no-shows.")
+    with pytest.raises(NotFound) as hidden:
+        attendance.mark_no_show(db.session, create_manager(create_lab()), booking, now=END)
+    assert hidden.value.message == f"No booking with id {booking.id}."
+    assert booking.state == BookingState.APPROVED and events(booking) == []
+
+
+def test_the_no_show_job_marks_the_earliest_first(lab, researcher):
+    later = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                           start_at=START + HOUR, end_at=END)
+    earlier = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                             start_at=START, end_at=END)
+    assert attendance.mark_no_shows(db.session, now=END) == [earlier, later]
+    assert [e.actor_id for e in events(earlier, "no_show")] == [None]
+
+
+def test_requests_nobody_decided_expire_at_their_start(lab, researcher):
+    later = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                           start_at=START + HOUR, end_at=END, state=BookingState.PENDING)
+    earlier = create_booking(instrument=create_instrument(lab=lab), user=researcher,
+                             start_at=START, end_at=END, state=BookingState.PENDING)
+    assert attendance.expire_pending(db.session, now=START - MINUTE) == []
+    assert attendance.expire_pending(db.session, now=START + HOUR) == [earlier, later]
+    db.session.commit()
+    [event] = events(earlier, "expire")
+    assert (event.actor_id, event.at, event.to_state) == (None, START + HOUR, "expired")
+    assert {m.created_at for m in outbox("booking_expired")} == {START + HOUR}
 
 
 # -- the lab's day ------------------------------------------------------------------------------
