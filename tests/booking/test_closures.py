@@ -7,13 +7,14 @@ The services are called with an explicit ``now``; the blackout runs 10:00–12:0
 import datetime as dt
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from labbook.audit.models import AuditEvent
 from labbook.booking import closures
 from labbook.booking.models import Blackout, BookingState
 from labbook.catalogue.models import InstrumentStatus
-from labbook.core.errors import NotFound, PermissionDenied, ValidationError
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from tests.factories import (
     create_admin,
@@ -52,6 +53,12 @@ def manager(lab):
 @pytest.fixture
 def researcher():
     return create_user(name="Researcher Qian")
+
+
+@pytest.fixture
+def english():
+    with force_locale("en"):
+        yield
 
 
 def blackout(**values):
@@ -132,22 +139,26 @@ def test_a_manager_closes_one_instrument(instrument, manager):
 
 
 @pytest.mark.parametrize("target", ["both", "neither"])
-def test_a_blackout_closes_an_instrument_or_a_lab(lab, instrument, manager, target):
+def test_a_blackout_closes_an_instrument_or_a_lab(lab, instrument, manager, target, english):
     where = {"instrument": instrument, "lab": lab} if target == "both" else {}
     with pytest.raises(ValidationError) as refused:
         closures.create_blackout(db.session, manager, start=START, end=END, reason="x",
                                  now=NOW, **where)
-    assert refused.value.problems[0].field == "instrument_id"
+    message = "Give either an instrument or a lab."
+    assert refused.value.message == message
+    assert [(p.code, p.field, p.message) for p in refused.value.problems] == [
+        ("invalid", "instrument_id", message)]
     assert db.session.scalars(select(Blackout)).first() is None
 
 
 @pytest.mark.parametrize("who", ["researcher", "other_manager"])
-def test_only_the_labs_managers_close_it(lab, instrument, who):
+def test_only_the_labs_managers_close_it(lab, instrument, who, english):
     actor = create_user() if who == "researcher" else create_manager(create_lab())
     for where in ({"lab": lab}, {"instrument": instrument}):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied) as refused:
             closures.create_blackout(db.session, actor, start=START, end=END, reason="x",
                                      now=NOW, **where)
+        assert refused.value.message == "Only the lab's managers may close it."
     assert db.session.scalars(select(Blackout)).first() is None
 
 
@@ -157,16 +168,20 @@ def test_admins_close_any_lab(lab):
     assert closure.lab_id == lab.id
 
 
-@pytest.mark.parametrize(("end", "reason", "code"), [
-    (START, "Power cut", "invalid_interval"),
-    (START - MINUTE, "Power cut", "invalid_interval"),
-    (END, "   ", "required"),
+@pytest.mark.parametrize(("end", "reason", "problem"), [
+    (START, "Power cut", ("invalid_interval", None, "The end must be after the start.")),
+    (START - MINUTE, "Power cut",
+     ("invalid_interval", None, "The end must be after the start.")),
+    (END, "   ", ("required", "reason", "This field is required.")),
+    (END, "x" * 501, ("too_long_text", "reason", "At most 500 characters.")),
 ])
-def test_a_blackout_needs_a_reason_and_an_end_after_its_start(lab, manager, end, reason, code):
+def test_a_blackout_needs_a_reason_and_an_end_after_its_start(lab, manager, end, reason,
+                                                              problem, english):
     with pytest.raises(ValidationError) as refused:
         closures.create_blackout(db.session, manager, start=START, end=end, reason=reason,
                                  now=NOW, lab=lab)
-    assert refused.value.problems[0].code == code
+    assert [(p.code, p.field, p.message) for p in refused.value.problems] == [problem]
+    assert refused.value.message == problem[2]
     assert db.session.scalars(select(Blackout)).first() is None
 
 
@@ -188,8 +203,9 @@ def test_a_manager_finds_the_closures_of_their_lab_and_its_instruments_only(
     assert closures.get_blackout(db.session, manager, of_the_lab.id) == of_the_lab
     assert closures.get_blackout(db.session, manager, of_the_instrument.id) == of_the_instrument
     for closure_id in (elsewhere.id, elsewhere.id + 1000):
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as refused, force_locale("en"):
             closures.get_blackout(db.session, manager, closure_id)
+        assert refused.value.message == f"No closure with id {closure_id}."
     with pytest.raises(NotFound):
         closures.get_blackout(db.session, create_user(), of_the_lab.id)
     assert closures.get_blackout(db.session, create_admin(), elsewhere.id) == elsewhere
@@ -242,28 +258,52 @@ def test_the_chosen_bookings_are_cancelled_once_each_as_the_lab(lab, instrument,
 
 
 def test_a_booking_the_blackout_does_not_hit_is_refused_and_nothing_is_cancelled(
-        lab, instrument, manager, researcher):
+        lab, instrument, manager, researcher, english):
     hit = create_booking(instrument=instrument, user=researcher, start_at=START, end_at=END)
     after = create_booking(instrument=instrument, user=researcher, start_at=END,
                            end_at=END + HOUR)
     with pytest.raises(ValidationError) as refused:
         closures.cancel_for_blackout(db.session, manager, blackout(instrument=instrument),
                                      [hit.id, after.id], notice="Closed", now=NOW)
-    assert refused.value.problems[0].field == "booking_ids"
-    assert str(after.id) in refused.value.message
+    message = f"Booking {after.id} is not among the bookings hit."
+    assert refused.value.message == message
+    assert [(p.code, p.field, p.message) for p in refused.value.problems] == [
+        ("invalid", "booking_ids", message)]
     assert (hit.state, after.state) == (BookingState.APPROVED, BookingState.APPROVED)
 
 
+def test_the_people_hit_are_told_why(lab, instrument, manager, researcher, english):
+    booking = create_booking(instrument=instrument, user=researcher, start_at=START, end_at=END)
+    with pytest.raises(ValidationError) as refused:
+        closures.cancel_for_blackout(db.session, manager, blackout(lab=lab), [booking.id],
+                                     notice=" ", now=NOW)
+    assert [(p.code, p.field) for p in refused.value.problems] == [("required", "notice")]
+    assert booking.state == BookingState.APPROVED
+
+
+def test_an_available_instruments_bookings_stand(instrument, manager, researcher, english):
+    booking = create_booking(instrument=instrument, user=researcher, start_at=START,
+                             end_at=END)
+    with pytest.raises(Conflict) as refused:
+        closures.cancel_bookings_ahead(db.session, manager, instrument, [booking.id],
+                                       notice="Broken", now=NOW)
+    assert (refused.value.code, refused.value.message) == (
+        "instrument_available",
+        "The instrument is available, so its bookings stand; change its status first.")
+    assert booking.state == BookingState.APPROVED
+
+
 def test_an_out_of_service_instruments_bookings_are_for_its_labs_managers_to_cancel(
-        instrument, manager, researcher):
+        instrument, manager, researcher, english):
     booking = create_booking(instrument=instrument, user=researcher, start_at=START,
                              end_at=END)
     instrument.status = InstrumentStatus.MAINTENANCE
     db.session.commit()
     for actor in (researcher, create_manager(create_lab())):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied) as refused:
             closures.cancel_bookings_ahead(db.session, actor, instrument, [booking.id],
                                            notice="Broken", now=NOW)
+        assert refused.value.message == "Only the lab's managers change its instruments."
     assert booking.state == BookingState.APPROVED
     assert closures.cancel_bookings_ahead(db.session, manager, instrument, [booking.id],
                                           notice="Broken", now=NOW) == [booking]
