@@ -48,6 +48,21 @@ def test_a_user_lists_their_own_bookings_and_a_manager_every_one_of_the_lab(rese
         == {cancelled}
 
 
+def test_lists_order_bookings_at_the_same_time_by_when_they_were_made(researcher):
+    """Upcoming soonest first, past latest first; a cancelled booking and its replacement
+    start together and show in the order they were made (upcoming) or the reverse (past)."""
+    first, second = create_instrument(), create_instrument()
+    later = create_booking(instrument=first, user=researcher, start_at=lab_time(MONDAY, 13),
+                           end_at=lab_time(MONDAY, 14))
+    one = create_booking(instrument=first, user=researcher, start_at=lab_time(MONDAY, 9))
+    other = create_booking(instrument=second, user=researcher, start_at=lab_time(MONDAY, 9))
+    assert listing.upcoming_bookings(db.session, researcher, now=lab_time(MONDAY, 8)) == \
+        [one, other, later]
+    past = listing.past_bookings(db.session, researcher, now=lab_time(MONDAY, 15), page=1,
+                                 per_page=10)
+    assert past.items == [later, other, one]
+
+
 def test_a_booking_is_upcoming_until_the_moment_it_ends(researcher):
     instrument = create_instrument()
     running = create_booking(instrument=instrument, user=researcher,

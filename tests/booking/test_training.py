@@ -151,6 +151,11 @@ def test_addresses_are_read_as_typed_and_unknown_ones_named(trainer):
     assert [(p.code, p.field, p.message) for p in refused.value.problems] == [
         ("unknown_user", "user_email", "Nobody has an account with the email nobody@example.cn.")]
     assert refused.value.message == "Nobody has an account with the email nobody@example.cn."
+    with pytest.raises(ValidationError) as refused:
+        training.grant_qualifications(db.session, trainer.manager, ["a@x.cn", "b@x.cn"],
+                                      trainer.instrument, now=NOW)
+    assert refused.value.message == "Nobody has an account with the email a@x.cn. " \
+        "Nobody has an account with the email b@x.cn."
 
     expiry = NOW + dt.timedelta(days=30)
     granted = training.grant_qualification_by_email(
@@ -193,35 +198,37 @@ def test_revoking_twice_records_one_revocation(trainer):
 
 
 def test_the_training_page_lists_valid_records_then_those_ended_lately(trainer):
-    """Valid ones by instrument code, then name; ended ones (revoked or expired) of the last 90
-    days, the latest first; anything that ended 90 days ago or earlier is gone."""
+    """Valid ones by instrument code, then name, then the latest grant; ended ones (revoked or
+    expired) of the last 90 days, the latest first; anything that ended 90 days ago or earlier
+    is gone."""
     lab = trainer.instrument.lab
     xps = create_instrument(lab=lab, code="A-XPS")
-    names = iter(["王芳", "李雷", "张伟", "赵敏", "陈静"])
+    names = iter(["王芳", "李雷", "张伟", "赵敏", "陈静", "王芳"])
     people = {key: create_user(name=next(names))
-              for key in ("wang", "li", "zhang", "zhao", "chen")}
+              for key in ("wang", "li", "zhang", "zhao", "chen", "another_wang")}
     now = NOW + dt.timedelta(days=200)
 
-    def record(person, instrument, *, expires_at=None, revoked_at=None):
+    def record(person, instrument, *, expires_at=None, revoked_at=None, granted_at=NOW):
         qualification = training.grant_qualification(
-            db.session, trainer.manager, people[person], instrument, now=NOW,
+            db.session, trainer.manager, people[person], instrument, now=granted_at,
             expires_at=expires_at)
         qualification.revoked_at = revoked_at
         return qualification
 
     wang = record("wang", trainer.instrument)
+    another_wang = record("another_wang", trainer.instrument, granted_at=NOW + SECOND)
     li = record("li", trainer.instrument)
     li_xps = record("li", xps)
     expired = record("zhang", xps, expires_at=now - dt.timedelta(days=10))
     revoked = record("zhao", xps, revoked_at=now - dt.timedelta(days=5))
     record("chen", xps, expires_at=now - dt.timedelta(days=90))
-    record("chen", trainer.instrument, revoked_at=now - dt.timedelta(days=91))
+    record("chen", trainer.instrument, revoked_at=now - dt.timedelta(days=90))
     db.session.commit()
 
     assert training.qualifications_for(db.session, trainer.manager, now=now) == \
-        [li_xps, li, wang, revoked, expired]
+        [li_xps, li, another_wang, wang, revoked, expired]
     assert training.qualifications_for(db.session, trainer.manager, now=now,
                                        instrument_id=xps.id) == [li_xps, revoked, expired]
     assert training.qualifications_for(db.session, trainer.manager, now=now,
-                                       recent_days=7) == [li_xps, li, wang, revoked]
+                                       recent_days=7) == [li_xps, li, another_wang, wang, revoked]
     assert training.qualifications_for(db.session, trainer.researcher, now=now) == []
