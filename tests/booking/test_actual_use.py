@@ -133,28 +133,34 @@ def test_check_in_too_early(booking, researcher, english, early):
 
 
 @pytest.mark.parametrize("now", [END, END + MINUTE, END + dt.timedelta(days=1)])
-def test_check_in_after_the_end(booking, researcher, now):
+def test_check_in_after_the_end(booking, researcher, now, english):
     assert not attendance.can_check_in(researcher, booking, now=now)
     with pytest.raises(Conflict) as refused:
         attendance.check_in(db.session, researcher, booking, now=now)
-    assert refused.value.code == "booking_over"
+    assert (refused.value.code, refused.value.message) == (
+        "booking_over", f"The booked time ended at {MONDAY:%Y-%m-%d} 12:00 (lab time); it can "
+        "no longer be checked in.")
     assert booking.state == BookingState.APPROVED
 
 
-@pytest.mark.parametrize(("state", "code"), [
-    (BookingState.PENDING, "invalid_state"),
-    (BookingState.CANCELLED, "invalid_state"),
-    (BookingState.REJECTED, "invalid_state"),
-    (BookingState.NO_SHOW, "invalid_state"),
-    (BookingState.COMPLETED, "invalid_state"),
-    (BookingState.IN_USE, "already_checked_in"),
+NOT_APPROVED = "Only an approved booking can be checked in."
+
+
+@pytest.mark.parametrize(("state", "code", "message"), [
+    (BookingState.PENDING, "invalid_state", NOT_APPROVED),
+    (BookingState.CANCELLED, "invalid_state", NOT_APPROVED),
+    (BookingState.REJECTED, "invalid_state", NOT_APPROVED),
+    (BookingState.NO_SHOW, "invalid_state", NOT_APPROVED),
+    (BookingState.COMPLETED, "invalid_state", NOT_APPROVED),
+    (BookingState.IN_USE, "already_checked_in", "This booking is already checked in."),
 ])
-def test_check_in_needs_an_approved_booking(instrument, researcher, state, code):
+def test_check_in_needs_an_approved_booking(instrument, researcher, state, code, message,
+                                            english):
     booking = create_booking(instrument=instrument, user=researcher, start_at=START,
                              end_at=END, state=state)
     with pytest.raises(Conflict) as refused:
         attendance.check_in(db.session, researcher, booking, now=START)
-    assert refused.value.code == code
+    assert (refused.value.code, refused.value.message) == (code, message)
     assert booking.state == state
 
 
@@ -171,17 +177,19 @@ def test_admins_may_check_in_too(booking):
 
 
 @pytest.mark.parametrize("who", ["stranger", "colleague", "other_manager"])
-def test_nobody_else_checks_in_or_out(booking, researcher, who):
+def test_nobody_else_checks_in_or_out(booking, researcher, who, english):
     actor = {"stranger": lambda: create_user(),
              "colleague": lambda: create_user(organization=researcher.organization),
              "other_manager": lambda: create_manager(create_lab())}[who]()
     assert not attendance.can_check_in(actor, booking, now=START)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         attendance.check_in(db.session, actor, booking, now=START)
+    assert refused.value.message == f"No booking with id {booking.id}."
     in_use(booking)
     assert not attendance.can_check_out(actor, booking)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         attendance.check_out(db.session, actor, booking, now=START + MINUTE)
+    assert refused.value.message == f"No booking with id {booking.id}."
     assert booking.state == BookingState.IN_USE
 
 
@@ -218,19 +226,23 @@ def test_check_out_is_never_before_the_check_in(booking, manager):
     assert booking.checked_out_at == booking.checked_in_at == START + 10 * MINUTE
 
 
-@pytest.mark.parametrize(("state", "code"), [
-    (BookingState.APPROVED, "not_checked_in"),
-    (BookingState.PENDING, "not_checked_in"),
-    (BookingState.CANCELLED, "not_checked_in"),
-    (BookingState.COMPLETED, "already_checked_out"),
+NOT_CHECKED_IN = "Only a booking that is checked in can be checked out."
+
+
+@pytest.mark.parametrize(("state", "code", "message"), [
+    (BookingState.APPROVED, "not_checked_in", NOT_CHECKED_IN),
+    (BookingState.PENDING, "not_checked_in", NOT_CHECKED_IN),
+    (BookingState.CANCELLED, "not_checked_in", NOT_CHECKED_IN),
+    (BookingState.COMPLETED, "already_checked_out", "This booking is already checked out."),
 ])
-def test_check_out_needs_a_booking_in_use(instrument, researcher, state, code):
+def test_check_out_needs_a_booking_in_use(instrument, researcher, state, code, message,
+                                          english):
     booking = create_booking(instrument=instrument, user=researcher, start_at=START,
                              end_at=END, state=state)
     assert not attendance.can_check_out(researcher, booking)
     with pytest.raises(Conflict) as refused:
         attendance.check_out(db.session, researcher, booking, now=START + MINUTE)
-    assert refused.value.code == code
+    assert (refused.value.code, refused.value.message) == (code, message)
     assert booking.state == state and booking.checked_out_at is None
 
 
@@ -610,6 +622,11 @@ def test_what_refusing_a_no_show_says(booking, manager, researcher, english):
         attendance.mark_no_show(db.session, create_manager(create_lab()), booking, now=END)
     assert hidden.value.message == f"No booking with id {booking.id}."
     assert booking.state == BookingState.APPROVED and events(booking) == []
+    in_use(booking)
+    with pytest.raises(Conflict) as checked_in:
+        attendance.mark_no_show(db.session, manager, booking, now=END)
+    assert (checked_in.value.code, checked_in.value.message) == (
+        "invalid_state", "Only an approved booking that was not checked in can be a no-show.")
 
 
 def test_the_no_show_job_marks_the_earliest_first(lab, researcher):
