@@ -32,6 +32,8 @@ from labbook.web import invalid_body
 E = TypeVar("E", bound=enum.Enum)
 
 PROBLEM_JSON = "application/problem+json"
+#: Room for the multipart envelope and the other fields around an uploaded file itself.
+UPLOAD_OVERHEAD = 1024 * 1024
 
 
 def problem_response(status: int, title: str, *, code: str, detail: str | None = None,

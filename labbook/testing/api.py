@@ -17,6 +17,7 @@ from labbook.core.errors import NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import (
+    UPLOAD_OVERHEAD,
     Fields,
     enum_arg,
     json_body,
@@ -26,7 +27,6 @@ from labbook.http import (
 )
 from labbook.testing import services
 from labbook.testing.models import ServiceRequest, ServiceRequestState
-from labbook.testing.views import UPLOAD_OVERHEAD, complete_with_report
 
 
 def request_json(item: ServiceRequest, viewer: User) -> dict[str, Any]:
@@ -173,7 +173,10 @@ def complete_service_request(request_id: int):
                     "application/pdf.")
         raise ValidationError(message, code="invalid_body",
                               problems=[Problem("invalid_body", message, field="report")])
-    item = complete_with_report(request_id, actor, report)
+    item = services.complete_in_one_write(
+        db.session, actor, request_id, now=utcnow(), report=report,
+        report_dir=current_app.config["LABBOOK_REPORT_DIR"],
+        max_bytes=current_app.config["LABBOOK_REPORT_MAX_BYTES"])
     return request_json(item, actor)
 
 

@@ -29,7 +29,7 @@ from labbook.audit.services import record
 from labbook.billing import services as billing
 from labbook.billing.pricing import Quote, quote
 from labbook.catalogue.models import Lab, TestingService
-from labbook.core.engine import lock
+from labbook.core.engine import lock, write_transaction
 from labbook.core.errors import (
     Conflict,
     DomainError,
@@ -349,6 +349,26 @@ def _safe_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '"')[:255]
     return name or "report.pdf"
+
+
+def complete_in_one_write(session: Session, actor: User, request_id: int, *,
+                          now: dt.datetime, report: ReportUpload | None, report_dir: str | Path,
+                          max_bytes: int) -> ServiceRequest:
+    """Complete request ``request_id`` in a write transaction of its own, for a page or the API
+    alike; a report file written for a write that then fails is removed again."""
+    written: list[Path] = []
+    try:
+        with write_transaction(session):
+            item = get_request(session, actor, request_id)
+            path = complete(session, actor, item, now=now, report=report,
+                            report_dir=report_dir, max_bytes=max_bytes)
+            if path is not None:
+                written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return item
 
 
 def complete(session: Session, actor: User, service_request: ServiceRequest, *,

@@ -21,7 +21,7 @@ from flask_login import login_required
 
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor, current_manager, current_viewer
-from labbook.accounts.models import PriceTier, User
+from labbook.accounts.models import PriceTier
 from labbook.audit.services import history as audit_history
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import TestingService
@@ -29,6 +29,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, DomainError, NotFound, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.http import UPLOAD_OVERHEAD
 from labbook.testing import services
 from labbook.testing.forms import AcceptForm, CompleteForm, NoteForm, ServiceRequestForm
 from labbook.testing.models import ServiceRequestState
@@ -37,9 +38,6 @@ from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 bp = Blueprint("testing", __name__)
 
 UPLOAD_ENDPOINTS = frozenset({"testing.complete_request"})
-#: Room for the multipart envelope and the other fields around the report itself.
-UPLOAD_OVERHEAD = 1024 * 1024
-
 
 @bp.url_value_preprocessor
 def allow_report_uploads(endpoint: str | None, _values: dict[str, Any] | None) -> None:
@@ -255,27 +253,11 @@ def complete_request(request_id: int):
     if upload is not None and upload.filename:
         report = services.ReportUpload(upload.filename, upload.read())
     try:
-        complete_with_report(request_id, current_actor(), report)
+        services.complete_in_one_write(
+            db.session, current_actor(), request_id, now=utcnow(), report=report,
+            report_dir=current_app.config["LABBOOK_REPORT_DIR"],
+            max_bytes=current_app.config["LABBOOK_REPORT_MAX_BYTES"])
     except (Conflict, ValidationError, services.ReportTooLarge) as error:
         return refuse(error, _back(request_id)), 303
     flash(_("Service request #%(id)d is completed.", id=request_id), "success")
     return redirect(_back(request_id)), 303
-
-
-def complete_with_report(request_id: int, actor: User, report: services.ReportUpload | None):
-    """Complete a request in one write; a report file written for a failed write is removed."""
-    written = []
-    try:
-        with write_transaction(db.session):
-            item = services.get_request(db.session, actor, request_id)
-            path = services.complete(
-                db.session, actor, item, now=utcnow(), report=report,
-                report_dir=current_app.config["LABBOOK_REPORT_DIR"],
-                max_bytes=current_app.config["LABBOOK_REPORT_MAX_BYTES"])
-            if path is not None:
-                written.append(path)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    return item
