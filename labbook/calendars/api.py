@@ -8,7 +8,7 @@ from labbook.api import bp
 from labbook.api.auth import api_user, token_required
 from labbook.calendars import services as feed_services
 from labbook.calendars.models import FeedToken
-from labbook.calendars.views import booking_ics_response, feed_url
+from labbook.calendars.responses import booking_ics_response, feed_url
 from labbook.core.engine import write_transaction
 from labbook.core.time import utcnow
 from labbook.extensions import db

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 from typing import Any
 
@@ -29,10 +28,10 @@ from labbook import ratelimit
 from labbook.accounts.access import current_actor
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
-from labbook.booking import services as booking_services
 from labbook.calendars import ical
 from labbook.calendars import services as feed_services
 from labbook.calendars.models import FeedToken
+from labbook.calendars.responses import booking_ics_response, etag_of, feed_url
 from labbook.calendars.throttle import ExpiringMemo
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
@@ -84,10 +83,6 @@ def _not_found() -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
-
-
-def _etag(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
 
 
 def _not_modified(etag: str, last_modified: dt.datetime) -> bool:
@@ -150,7 +145,7 @@ def feed(secret: str):
 
     bookings = feed_services.feed_bookings(db.session, opened, now)
     body, last_modified = _rendered(opened, bookings)
-    etag = _etag(body)
+    etag = etag_of(body)
     fingerprint = feed_services.Fingerprint.of(bookings)
     _etags.put(_memo_key(fingerprint, opened), (etag, last_modified))
     if conditional and _not_modified(etag, last_modified):
@@ -171,19 +166,6 @@ def _answer_not_modified(etag: str, last_modified: dt.datetime) -> Response:
 # -- one booking --------------------------------------------------------------------------------
 
 
-def booking_ics_response(booking_id: int, viewer: User) -> Response:
-    """A booking's .ics file for its owner or the lab's managers (others: NotFound)."""
-    booking = booking_services.get_booking(db.session, viewer, booking_id)
-    config = current_app.config
-    body = ical.booking_calendar(booking, viewer, base_url=config["LABBOOK_BASE_URL"],
-                                 uid_domain=config["LABBOOK_UID_DOMAIN"])
-    response = Response(body, status=200, content_type=ical.MEDIA_TYPE)
-    response.headers["Content-Disposition"] = f'attachment; filename="booking-{booking.id}.ics"'
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.set_etag(_etag(body))
-    return response
-
-
 @bp.get("/bookings/<int:booking_id>.ics")
 @login_required
 def booking_ics(booking_id: int):
@@ -191,11 +173,6 @@ def booking_ics(booking_id: int):
 
 
 # -- the subscriptions page ---------------------------------------------------------------------
-
-
-def feed_url(secret: str) -> str:
-    """The subscription URL of ``secret`` (http or https, as LABBOOK_BASE_URL says)."""
-    return f"{current_app.config['LABBOOK_BASE_URL'].rstrip('/')}/ical/{secret}.ics"
 
 
 def webcal_url(url: str) -> str:
