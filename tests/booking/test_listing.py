@@ -36,7 +36,7 @@ def test_a_user_lists_their_own_bookings_and_a_manager_every_one_of_the_lab(rese
     manager = create_manager(lab)
     mine = create_booking(instrument=here, user=researcher)
     mine_elsewhere = create_booking(instrument=elsewhere, user=researcher)
-    colleagues = create_booking(instrument=here,
+    colleagues = create_booking(instrument=here, start_at=lab_time(MONDAY, 12),
                                 user=create_user(organization=researcher.organization))
     cancelled = create_booking(instrument=here, user=researcher, state=BookingState.CANCELLED,
                                start_at=lab_time(MONDAY, 14))
