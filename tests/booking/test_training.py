@@ -7,12 +7,19 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
-from labbook.booking import training
+from labbook.booking import rules, training
 from labbook.booking.models import Qualification
 from labbook.core.errors import NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
-from tests.factories import create_instrument, create_lab, create_manager, create_user
+from tests.factories import (
+    another_session,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_user,
+)
 
 NOW = dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.UTC)
 
@@ -232,3 +239,25 @@ def test_the_training_page_lists_valid_records_then_those_ended_lately(trainer):
     assert training.qualifications_for(db.session, trainer.manager, now=now,
                                        recent_days=7) == [li_xps, li, another_wang, wang, revoked]
     assert training.qualifications_for(db.session, trainer.researcher, now=now) == []
+
+
+def test_a_grant_after_a_revocation_writes_a_new_record_and_keeps_the_old_one(trainer):
+    first = grant(trainer)
+    revoked_at = NOW + dt.timedelta(hours=1)
+    training.revoke_qualification(db.session, trainer.manager, first, now=revoked_at)
+    again = grant(trainer, now=revoked_at + dt.timedelta(days=1))
+    assert again != first
+    assert (again.revoked_at, first.revoked_at) == (None, revoked_at)
+    assert rules.is_qualified(db.session, trainer.researcher, trainer.instrument,
+                              revoked_at + dt.timedelta(days=2))
+
+
+def test_an_address_changed_a_moment_ago_is_found(trainer):
+    """The trainee's account was read before its owner changed the address elsewhere."""
+    assert trainer.researcher.email != "new.address@example.cn"
+    with another_session() as session:
+        session.get(User, trainer.researcher.id).email = "new.address@example.cn"
+    granted = training.grant_qualification_by_email(db.session, trainer.manager,
+                                                    "new.address@example.cn",
+                                                    trainer.instrument, now=NOW)
+    assert granted.qualification.user_id == trainer.researcher.id
