@@ -91,11 +91,14 @@ def blackouts(session: Session, instruments: list[Instrument], start: dt.datetim
 
 
 def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime,
-                  skip_calendar: bool = False) -> list[Problem]:
+                  skip_calendar: bool = False,
+                  unsaved: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> list[Problem]:
     """Every problem with ``request``; an empty list means it may be booked.
 
     ``skip_calendar`` leaves out the checks against other bookings and blackouts, for callers
-    that check those themselves against a calendar they already hold.
+    that check those themselves against a calendar they already hold. ``unsaved`` are bookings
+    of the same organization not yet in the database (the earlier dates of a series), which
+    count against its weekly quota.
     """
     start, end = request.start, request.end
     naive = [m for m in (start, end) if m.tzinfo is None or m.utcoffset() is None]
@@ -153,7 +156,7 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         problems.append(problem("not_qualified", _(
             "You need a valid training record for this instrument; ask the lab's managers.")))
     if request.organization.weekly_quota_hours is not None:
-        problems += _quota_problems(session, request, tz)
+        problems += _quota_problems(session, request, tz, unsaved)
     return problems
 
 
@@ -271,19 +274,28 @@ def hours_held(session: Session, organization: Organization, start: dt.datetime,
             Booking.start_at < end, Booking.end_at > start,
             Booking.state.in_(SLOT_HOLDING))):
         if booking.id != exclude_booking_id:
-            used += min(booking.end_at, end) - max(booking.start_at, start)
+            used += _time_within(booking.start_at, booking.end_at, start, end)
     return used
 
 
-def _quota_problems(session: Session, request: BookingRequest, tz: ZoneInfo) -> list[Problem]:
-    """Hours the organization holds per week (Monday to Sunday, lab time), this one included."""
+def _time_within(start_at: dt.datetime, end_at: dt.datetime, start: dt.datetime,
+                 end: dt.datetime) -> dt.timedelta:
+    """How much of ``[start_at, end_at)`` lies inside ``[start, end)``."""
+    return max(min(end_at, end) - max(start_at, start), dt.timedelta(0))
+
+
+def _quota_problems(session: Session, request: BookingRequest, tz: ZoneInfo,
+                    unsaved: Sequence[tuple[dt.datetime, dt.datetime]]) -> list[Problem]:
+    """Hours the organization holds per week (Monday to Sunday, lab time), this one and the
+    ``unsaved`` ones included."""
     quota = dt.timedelta(hours=request.organization.weekly_quota_hours or 0)
     problems = []
     week = week_start(request.start, tz)
     while week < request.end:
         week_end = week + dt.timedelta(days=7)
         used = hours_held(session, request.organization, week, week_end,
-                          exclude_booking_id=request.exclude_booking_id)
+                          exclude_booking_id=request.exclude_booking_id) + sum(
+            (_time_within(start, end, week, week_end) for start, end in unsaved), dt.timedelta(0))
         wanted = min(request.end, week_end) - max(request.start, week)
         if used + wanted > quota:
             problems.append(problem("quota_exceeded", _(

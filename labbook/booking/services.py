@@ -313,7 +313,8 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
                 request = rules.BookingRequest(instrument, actor, organization,
                                                occurrence_start, occurrence_end)
                 problems = rules.calendar_problems(session, request, held) + \
-                    rules.check_booking(session, request, now=now, skip_calendar=True)
+                    rules.check_booking(session, request, now=now, skip_calendar=True,
+                                        unsaved=[(s, e) for s, e, _p in accepted])
                 blocking = _effective_problems(problems, override=override)
                 if blocking:
                     result.skipped.append((occurrence_start, occurrence_end, blocking))

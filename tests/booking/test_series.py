@@ -23,6 +23,7 @@ from tests.factories import (
     create_instrument,
     create_lab,
     create_manager,
+    create_organization,
     create_user,
     lab_time,
 )
@@ -202,3 +203,21 @@ def test_any_other_integrity_error_in_a_series_is_not_taken_for_an_overlap(
     with pytest.raises(IntegrityError):
         series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
                Recurrence("daily", count=2))
+
+
+def test_a_series_counts_its_own_earlier_dates_against_the_weekly_quota(instrument):
+    """Two hours on Mondays and Tuesdays against three a week: each Monday's run fits, each
+    Tuesday's would make four, and the next Monday starts a new week."""
+    member = create_user(organization=create_organization(weekly_quota_hours=3))
+    weekly = Recurrence("weekly", weekdays=(0, 1), count=4)
+    tuesdays = [lab_time(MONDAY + n * DAY, 9) for n in (1, 8)]
+    with pytest.raises(services.BookingRefused) as refused:
+        series(member, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 11), weekly)
+    assert [(o["start"], [p["code"] for p in o["problems"]])
+            for o in refused.value.occurrences] == \
+        [(tuesday.isoformat(), ["quota_exceeded"]) for tuesday in tuesdays]
+    result = series(member, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 11), weekly,
+                    skip_conflicts=True)
+    assert [b.start_at for b in result.created] == \
+        [lab_time(MONDAY, 9), lab_time(MONDAY + 7 * DAY, 9)]
+    assert [start for start, _end, _problems in result.skipped] == tuesdays
