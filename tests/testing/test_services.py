@@ -434,3 +434,47 @@ def test_a_report_refused_leaves_the_work_in_progress(service, manager, requeste
         services.complete(db.session, manager, item, now=NOW, report_dir=tmp_path,
                           max_bytes=1024, report=services.ReportUpload("r.pdf", b"no"))
     assert item.state == ServiceRequestState.IN_PROGRESS and events(item, "complete") == []
+
+
+def test_completing_in_one_write_commits_the_request_and_its_report(service, manager,
+                                                                    requester, tmp_path):
+    item = submitted(service, requester)
+    services.accept(db.session, manager, item, now=NOW)
+    services.start(db.session, manager, item, now=NOW)
+    db.session.commit()
+    done = services.complete_in_one_write(db.session, manager, item.id, now=NOW,
+                                          report=services.ReportUpload("r.pdf", PDF),
+                                          report_dir=tmp_path, max_bytes=1024)
+    db.session.rollback()
+    assert done == item and item.state == ServiceRequestState.COMPLETED
+    assert (tmp_path / item.report_path).read_bytes() == PDF
+    with pytest.raises(NotFound):
+        services.complete_in_one_write(db.session, create_user(), item.id, now=NOW,
+                                       report=None, report_dir=tmp_path, max_bytes=1024)
+
+
+def test_a_report_written_for_a_write_that_fails_is_removed(service, manager, requester,
+                                                            tmp_path, monkeypatch):
+    item = submitted(service, requester)
+    services.accept(db.session, manager, item, now=NOW)
+    services.start(db.session, manager, item, now=NOW)
+    db.session.commit()
+    commit = db.session.commit
+    commits = []
+
+    def commit_fails_at_the_end():
+        # write_transaction commits once before it starts and once at its end.
+        commits.append(True)
+        if len(commits) == 2:
+            raise OSError("disk full")
+        commit()
+
+    monkeypatch.setattr(db.session, "commit", commit_fails_at_the_end)
+    with pytest.raises(OSError):
+        services.complete_in_one_write(db.session, manager, item.id, now=NOW,
+                                       report=services.ReportUpload("r.pdf", PDF),
+                                       report_dir=tmp_path, max_bytes=1024)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    db.session.refresh(item)
+    assert item.state == ServiceRequestState.IN_PROGRESS and item.report_path is None
