@@ -32,10 +32,12 @@ def researcher():
 @pytest.fixture
 def insert_fails(monkeypatch):
     """Make the database refuse new bookings with the given SQLSTATE: ``23P01`` is what
-    PostgreSQL's exclusion constraint says to the second of two overlapping bookings."""
-    def fail(sqlstate: str) -> None:
+    PostgreSQL's exclusion constraint says to the second of two overlapping bookings; None is
+    an error without one, as SQLite's are."""
+    def fail(sqlstate: str | None) -> None:
         def refuse(*args, **kwargs):
-            raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate=sqlstate))
+            raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate=sqlstate)
+                                 if sqlstate else SimpleNamespace())
 
         monkeypatch.setattr(services, "_insert_bookings", refuse)
 

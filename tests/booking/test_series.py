@@ -16,7 +16,7 @@ from labbook.booking import listing, services
 from labbook.booking.models import BookingSeries, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.core.engine import write_transaction
-from labbook.core.errors import NotFound, PermissionDenied
+from labbook.core.errors import NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from tests.factories import (
     create_booking,
@@ -106,6 +106,44 @@ def test_each_occurrence_keeps_clear_of_the_one_before_and_its_buffer(researcher
         "end": lab_time(MONDAY + DAY, 9, 30).isoformat()})
 
 
+@pytest.mark.parametrize(("texts", "field"), [({"purpose": " "}, "purpose"),
+                                             ({"project_ref": "P" * 101}, "project_ref")])
+def test_a_series_checks_what_the_user_typed(researcher, instrument, texts, field):
+    with pytest.raises(ValidationError) as refused:
+        services.create_series(db.session, researcher, instrument_id=instrument.id,
+                               start=lab_time(MONDAY, 9), end=lab_time(MONDAY, 10),
+                               recurrence=Recurrence("daily", count=2), skip_conflicts=False,
+                               now=NOW, **{"purpose": "循环测试", **texts})
+    assert [p.field for p in refused.value.problems] == [field]
+
+
+def test_a_series_without_a_project_reference_has_none(researcher, instrument):
+    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                    Recurrence("daily", count=2))
+    assert [b.project_ref for b in result.created] == ["", ""]
+
+
+def test_a_series_checks_the_training_record_of_the_one_booking(researcher):
+    instrument = create_instrument(requires_qualification=True)
+    manager = create_manager(instrument.lab)
+    daily = Recurrence("daily", count=2)
+    with pytest.raises(services.BookingRefused) as refused:
+        series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10), daily)
+    assert [p.code for p in refused.value.problems] == ["not_qualified"] * 2
+    assert len(series(manager, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                      daily).created) == 2
+
+
+def test_a_series_falls_on_its_weekdays_in_lab_time(researcher):
+    """07:00 on Monday in the lab is 23:00 on Sunday UTC."""
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    early = create_instrument(lab=lab)
+    result = series(researcher, early, lab_time(MONDAY, 7), lab_time(MONDAY, 8),
+                    Recurrence("weekly", weekdays=(0, 2), count=2))
+    assert [b.start_at for b in result.created] == \
+        [lab_time(MONDAY, 7), lab_time(MONDAY + 2 * DAY, 7)]
+
+
 def test_a_series_with_naive_times_is_refused_as_malformed(researcher, instrument):
     naive = dt.datetime(2027, 3, 1, 9)  # noqa: DTZ001
     with pytest.raises(services.BookingRefused) as refused:
@@ -149,7 +187,10 @@ def test_cancelling_a_series_from_a_lab_date_leaves_the_days_before(researcher):
     now = lab_time(MONDAY, 8)  # Monday's run has ended
     with write_transaction(db.session):
         cancelled = services.cancel_series(db.session, researcher, made, now=now,
-                                           from_date=MONDAY + 2 * DAY)
+                                           from_date=MONDAY + 2 * DAY, note="课题结束")
+    assert [e.note for e in db.session.scalars(select(AuditEvent)
+                                               .where(AuditEvent.action == "cancel"))] == \
+        ["课题结束"] * 3
     assert [b.start_at for b in cancelled] == [lab_time(MONDAY + n * DAY, 7) for n in (2, 3, 4)]
     assert [b.state for b in sorted(made.bookings, key=lambda b: b.start_at)] == \
         [BookingState.APPROVED] * 2 + [BookingState.CANCELLED] * 3
@@ -164,6 +205,8 @@ def test_cancelling_a_whole_series_leaves_what_has_started_or_ended(researcher, 
         [lab_time(MONDAY + n * DAY, 9) for n in (2, 3, 4)]
     with write_transaction(db.session):
         cancelled = services.cancel_series(db.session, researcher, daily, now=now)
+    assert {e.note for e in db.session.scalars(select(AuditEvent)
+                                               .where(AuditEvent.action == "cancel"))} == {""}
     assert [b.start_at for b in cancelled] == [lab_time(MONDAY + n * DAY, 9) for n in (2, 3, 4)]
     assert first.state == BookingState.APPROVED
 

@@ -114,6 +114,7 @@ def test_someone_without_an_organization_is_told_there_is_nobody_to_bill(instrum
             attempt()
         assert [(p.code, p.message) for p in refused.value.problems] == \
             [("no_organization", message)]
+        assert refused.value.message == message
 
 
 def test_an_unknown_instrument_is_not_found_naming_the_field(researcher):
@@ -190,9 +191,10 @@ def test_a_booking_that_loses_the_race_in_the_database_is_an_overlap(researcher,
     assert {s.end - s.start for s in refused.value.suggestions} == {dt.timedelta(hours=1)}
 
 
+@pytest.mark.parametrize("sqlstate", ["23505", None])
 def test_any_other_integrity_error_is_not_taken_for_an_overlap(researcher, instrument,
-                                                              insert_fails):
-    insert_fails("23505")
+                                                              insert_fails, sqlstate):
+    insert_fails(sqlstate)
     with pytest.raises(IntegrityError):
         book(researcher, instrument)
 
@@ -230,6 +232,17 @@ def test_a_preview_counts_the_override_for_the_labs_managers_only(researcher, in
     assert as_researcher.is_possible is False
     assert services.preview_booking(db.session, manager, instrument, override=False,
                                     **late).is_possible is False
+
+
+def test_a_preview_checks_the_training_record_of_the_one_asking(researcher):
+    instrument = create_instrument(requires_qualification=True)
+    manager = create_manager(instrument.lab)
+    times = {"start": lab_time(MONDAY, 9), "end": lab_time(MONDAY, 10), "now": NOW}
+    answer = services.preview_booking(db.session, researcher, instrument, override=False,
+                                      **times)
+    assert [p.code for p in answer.problems] == ["not_qualified"]
+    assert services.preview_booking(db.session, manager, instrument, override=False,
+                                    **times).is_possible
 
 
 # -- seeing, cancelling and deciding ----------------------------------------------------------
@@ -352,6 +365,7 @@ def test_a_batch_decides_each_booking_once_and_reports_the_others(researcher):
     assert (first.state, decided.state, elsewhere.state) == \
         (BookingState.APPROVED, BookingState.REJECTED, BookingState.PENDING)
     assert isinstance(decisions[2].error, NotFound) and isinstance(decisions[3].error, NotFound)
+    assert decisions[3].error.message == "No booking with id 9999."
     assert len(events("approve")) == 1
 
 
