@@ -419,6 +419,20 @@ def test_the_queue_shows_each_organization_its_own_week(researcher):
         [(busy, 3.0, True), (researcher, 1.0, False)]
 
 
+def test_the_queue_tells_the_weeks_apart_in_lab_time(researcher):
+    """Sunday 10:00 and Monday 02:00 in the lab fall in one week in UTC, in two in the lab."""
+    lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
+    instrument = create_instrument(lab=lab, requires_approval=True)
+    manager = create_manager(lab)
+    sunday = MONDAY - dt.timedelta(days=1)
+    for start in (lab_time(sunday, 10), lab_time(MONDAY, 2)):
+        create_booking(instrument=instrument, user=researcher, state=BookingState.PENDING,
+                       start_at=start, end_at=start + dt.timedelta(hours=1))
+    assert [(e.week.week_start, e.week.held_hours)
+            for e in services.approval_overview(db.session, manager)] == \
+        [(lab_time(sunday - dt.timedelta(days=6), 0), 1.0), (lab_time(MONDAY, 0), 1.0)]
+
+
 @pytest.mark.parametrize(("held_hours", "is_over"), [(3, False), (3.5, True)])
 def test_a_week_is_over_its_quota_only_beyond_it(held_hours, is_over):
     assert services.WeeklyUse(lab_time(MONDAY, 0), held_hours, 3).is_over is is_over
