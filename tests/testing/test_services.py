@@ -76,6 +76,13 @@ def events(item, action):
         AuditEvent.action == action)))
 
 
+def told(requester):
+    """When the messages to ``requester`` about their request were queued."""
+    return [message.created_at for message in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == requester.email)
+        .order_by(OutboxMessage.id))]
+
+
 def problems(refused):
     return [(p.code, p.field, p.message) for p in refused.value.problems]
 
@@ -285,6 +292,7 @@ def test_accepting_sets_the_due_date_and_says_who_decided(service, manager, requ
         manager, NOW, "On Friday", NOW)
     [event] = events(item, "accept")
     assert (event.actor_id, event.at, event.note) == (manager.id, NOW, "On Friday")
+    assert told(requester) == [NOW]
     assert event.details["due_date"] == "2026-11-09"
 
 
@@ -331,6 +339,7 @@ def test_a_rejection_says_why(service, manager, requester):
         ServiceRequestState.REJECTED, manager, NOW, "Samples too small")
     [event] = events(item, "reject")
     assert (event.actor_id, event.note) == (manager.id, "Samples too small")
+    assert told(requester) == [NOW]
 
 
 def test_starting_the_work_is_recorded(service, manager, requester):
@@ -343,6 +352,7 @@ def test_starting_the_work_is_recorded(service, manager, requester):
         ServiceRequestState.IN_PROGRESS, later, later)
     [event] = events(item, "start")
     assert (event.actor_id, event.at, event.from_state) == (manager.id, later, "accepted")
+    assert told(requester) == [NOW, later]
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -372,7 +382,7 @@ def test_a_report_is_a_pdf(data):
 
 
 @pytest.mark.parametrize(("name", "kept"), [
-    ("report.pdf", "report.pdf"),
+    ("XRD report.pdf", "XRD report.pdf"),
     ("C:\\Users\\li\\报告 2026.pdf", "报告 2026.pdf"),
     ("../../etc/passwd", "passwd"),
     ('  a"b\tc\x00.pdf  ', "abc.pdf"),
@@ -413,6 +423,7 @@ def test_completing_keeps_the_report_and_charges_the_quote(service, manager, req
     [charge] = db.session.scalars(select(Charge))
     assert (charge.kind, charge.amount, charge.created_at) == (
         ChargeKind.SERVICE, Decimal("300.00"), done_at)
+    assert told(requester) == [NOW, NOW, done_at]
 
 
 def test_completing_without_a_report_keeps_no_file(service, manager, requester, tmp_path):
