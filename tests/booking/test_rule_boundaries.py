@@ -210,7 +210,8 @@ def test_a_cancellation_is_late_from_exactly_the_window_before_the_start(hour_bo
     assert booking.is_late_cancellation is late
     if late:
         [charge] = charges
-        assert (charge.kind, charge.amount) == (ChargeKind.LATE_CANCELLATION, Decimal("50.00"))
+        assert (charge.kind, charge.amount, charge.created_at) == \
+            (ChargeKind.LATE_CANCELLATION, Decimal("50.00"), edge + offset)
     else:
         assert charges == []
 

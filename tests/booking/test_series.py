@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
+from labbook.billing.models import Charge
 from labbook.booking import listing, services
 from labbook.booking.models import BookingSeries, BookingState
 from labbook.booking.recurrence import Recurrence
@@ -264,3 +265,17 @@ def test_a_series_counts_its_own_earlier_dates_against_the_weekly_quota(instrume
     assert [b.start_at for b in result.created] == \
         [lab_time(MONDAY, 9), lab_time(MONDAY + 7 * DAY, 9)]
     assert [start for start, _end, _problems in result.skipped] == tuesdays
+
+
+def test_cancelling_a_series_late_is_late_for_the_dates_inside_the_window(researcher):
+    """A 24-hour window: cancelled on Monday at 10:00, Tuesday's 09:00 run is late, the rest
+    are not; only it is charged."""
+    instrument = create_instrument(cancellation_window_hours=24)
+    made = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                  Recurrence("daily", count=3)).series
+    with write_transaction(db.session):
+        services.cancel_series(db.session, researcher, made, now=lab_time(MONDAY, 10))
+    assert [b.is_late_cancellation for b in sorted(made.bookings, key=lambda b: b.start_at)] \
+        == [False, True, False]
+    assert [c.booking_id for c in db.session.scalars(select(Charge))] == \
+        [b.id for b in made.bookings if b.is_late_cancellation]

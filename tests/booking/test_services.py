@@ -274,8 +274,9 @@ def test_others_bookings_are_not_found(researcher, instrument):
         with pytest.raises(NotFound) as missing:
             get(db.session, actor, booking_id)
         assert missing.value.message == f"No booking with id {booking_id}."
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         in_transaction(services.cancel_booking, colleague, booking, now=NOW)
+    assert missing.value.message == f"No booking with id {booking.id}."
 
 
 def test_a_cancellation_records_who_when_and_tells_the_user_when_someone_else_did(
@@ -291,8 +292,25 @@ def test_a_cancellation_records_who_when_and_tells_the_user_when_someone_else_di
     assert (event.actor_id, event.from_state, event.to_state, event.note, event.details) == \
         (manager.id, "approved", "cancelled", "设备故障", {"late": False})
     [message] = db.session.scalars(select(OutboxMessage)).all()
-    assert (message.kind, message.recipient) == ("booking_cancelled", researcher.email)
+    assert (message.kind, message.recipient, message.created_at) == \
+        ("booking_cancelled", researcher.email, NOW)
     assert "设备故障" in message.body_text
+
+
+def test_the_owner_is_told_which_closure_cancelled_the_booking(researcher, instrument):
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 10))
+    closure = Blackout(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                       end_at=lab_time(MONDAY, 12), reason="停电检修")
+    db.session.add(closure)
+    db.session.commit()
+    in_transaction(services.cancel_booking, manager, booking, now=NOW, by_lab=True,
+                   blackout=closure)
+    [message] = db.session.scalars(select(OutboxMessage)).all()
+    assert "停电检修" in message.body_text
+    [event] = events("cancel")
+    assert event.note == ""
 
 
 def test_a_booking_cancelled_already_cannot_be_cancelled_again(researcher, instrument):
@@ -322,10 +340,19 @@ def test_approving_records_the_decision_and_tells_the_user(researcher):
     assert (booking.state, booking.decided_by, booking.decided_at, booking.decision_note) == \
         (BookingState.APPROVED, manager, NOW, "可以")
     [event] = events("approve")
-    assert (event.from_state, event.to_state, event.note) == ("pending", "approved", "可以")
-    assert [m.kind for m in db.session.scalars(select(OutboxMessage)
-                                               .where(OutboxMessage.user_id == researcher.id))] \
-        == ["booking_approved"]
+    assert (event.actor_id, event.from_state, event.to_state, event.note) == \
+        (manager.id, "pending", "approved", "可以")
+    assert [(m.kind, m.created_at) for m in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.user_id == researcher.id))] == \
+        [("booking_approved", NOW)]
+
+
+def test_an_approval_without_a_note_has_none(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = book(researcher, instrument)
+    in_transaction(services.approve_booking, manager, booking, now=NOW)
+    assert (booking.decision_note, events("approve")[0].note) == ("", "")
 
 
 def test_rejecting_records_the_reason(researcher):
@@ -343,8 +370,9 @@ def test_the_booker_may_not_decide_and_is_told_so_others_learn_nothing(researche
     with pytest.raises(PermissionDenied) as refused:
         in_transaction(services.approve_booking, researcher, booking, now=NOW)
     assert refused.value.message == "Only the lab's managers decide on bookings."
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         in_transaction(services.approve_booking, create_manager(create_lab()), booking, now=NOW)
+    assert missing.value.message == f"No booking with id {booking.id}."
 
 
 def test_a_batch_decides_each_booking_once_and_reports_the_others(researcher):
