@@ -263,6 +263,9 @@ def test_a_cancellation_says_who_and_when(service, manager, requester):
     db.session.commit()
     assert (item.state, item.cancelled_at, item.cancelled_by) == (
         ServiceRequestState.CANCELLED, NOW, manager)
+    other = submitted(service, requester)
+    services.cancel(db.session, requester, other, now=NOW)
+    assert events(other, "cancel")[0].note == ""
     [event] = events(item, "cancel")
     assert (event.actor_id, event.note, event.from_state, event.to_state) == (
         manager.id, "Out of reagent", "submitted", "cancelled")
@@ -312,6 +315,7 @@ def test_the_due_date_may_be_today_in_lab_time_and_not_before(service, manager, 
     second = submitted(service, requester)
     services.accept(db.session, manager, second, now=now)
     assert second.due_date == dt.date(2026, 11, 9)  # five working days from Monday
+    assert second.decision_note == "" and events(second, "accept")[0].note == ""
 
 
 def test_a_note_holds_up_to_a_thousand_characters(service, manager, requester):
@@ -408,12 +412,12 @@ def test_completing_keeps_the_report_and_charges_the_quote(service, manager, req
     done_at = NOW + dt.timedelta(days=3)
     path = services.complete(db.session, manager, item, now=done_at,
                              report=services.ReportUpload("result.pdf", PDF),
-                             report_dir=tmp_path / "reports", max_bytes=1024)
+                             report_dir=tmp_path / "reports" / "2026", max_bytes=1024)
     db.session.commit()
 
-    assert path.parent == tmp_path / "reports" and path.read_bytes() == PDF
+    assert path.parent == tmp_path / "reports" / "2026" and path.read_bytes() == PDF
     assert path.name.startswith(f"{item.id}-") and path.suffix == ".pdf"
-    assert services.report_file(item, tmp_path / "reports") == path
+    assert services.report_file(item, tmp_path / "reports" / "2026") == path
     assert (item.state, item.completed_at, item.report_path, item.report_filename) == (
         ServiceRequestState.COMPLETED, done_at, path.name, "result.pdf")
     assert (item.report_size, item.report_sha256, item.report_uploaded_at) == (
