@@ -174,6 +174,16 @@ def test_a_submitted_request_keeps_its_quote_and_tells_the_lab(service, manager,
         "service_request_submitted", manager.email, NOW)
 
 
+def test_notes_are_optional_and_checked_on_submission_too(service, requester):
+    without = services.submit(db.session, requester, service, samples=1,
+                              sample_description="Bar", express=False, now=NOW)
+    with_none = submitted(service, requester, notes=None)
+    assert without.notes == with_none.notes == ""
+    with pytest.raises(ValidationError) as refused:
+        submitted(service, requester, notes="n" * 2001)
+    assert problems(refused) == [("too_long_text", "notes", "At most 2000 characters.")]
+
+
 # -- who sees, cancels and decides ------------------------------------------------------------
 
 
@@ -355,7 +365,8 @@ def test_starting_the_work_is_recorded(service, manager, requester):
     assert (item.state, item.started_at, item.updated_at) == (
         ServiceRequestState.IN_PROGRESS, later, later)
     [event] = events(item, "start")
-    assert (event.actor_id, event.at, event.from_state) == (manager.id, later, "accepted")
+    assert (event.actor_id, event.at, event.from_state, event.note) == (
+        manager.id, later, "accepted", "")
     assert told(requester) == [NOW, later]
 
 
