@@ -290,14 +290,15 @@ def test_a_booking_charged_twice_at_once_has_one_charge(app):
     start = lab_time(dt.date(2026, 11, 2), 9)
     booking = create_booking(instrument=instrument, start_at=start,
                              end_at=start + dt.timedelta(hours=1), state=BookingState.NO_SHOW)
+    other = create_charge()  # the loser must find this booking's charge, not just any charge
 
     def charge(session) -> int:
         return billing.charge_no_show(session, session.get(Booking, booking.id), now=NOW).id
 
     first, second = overlap(app, charge, charge)
-    assert isinstance(first, int) and first == second
+    assert isinstance(first, int) and first == second != other.id
     db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(Charge)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Charge)) == 2
 
 
 # -- rate cards ---------------------------------------------------------------------------------
