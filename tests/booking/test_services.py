@@ -125,6 +125,7 @@ def test_an_unknown_instrument_is_not_found_naming_the_field(researcher):
     [problem] = missing.value.problems
     assert (problem.code, problem.field, problem.message) == \
         ("not_found", "instrument_id", "No instrument with id 9999.")
+    assert missing.value.message == problem.message
 
 
 # -- what a new booking records -----------------------------------------------------------------
@@ -153,8 +154,19 @@ def test_a_request_waiting_for_approval_is_undecided_and_the_managers_are_told(r
     db.session.expire_all()
     assert (booking.state, booking.decided_by_id, booking.decided_at) == \
         (BookingState.PENDING, None, None)
-    assert [(m.kind, m.recipient) for m in db.session.scalars(select(OutboxMessage))] == \
-        [("booking_requested", manager.email)]
+    assert [(m.kind, m.recipient, m.created_at)
+            for m in db.session.scalars(select(OutboxMessage))] == \
+        [("booking_requested", manager.email, NOW)]
+    assert booking.project_ref == ""
+
+
+def test_a_transition_without_a_note_records_none(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher)
+    with write_transaction(db.session):
+        services.transition(db.session, researcher, booking, BookingState.IN_USE, "check_in",
+                            now=NOW)
+    [event] = events("check_in")
+    assert (event.note, booking.state) == ("", BookingState.IN_USE)
 
 
 def test_an_override_is_recorded_on_the_booking_and_in_the_log(instrument):
@@ -184,7 +196,8 @@ def test_a_booking_that_loses_the_race_in_the_database_is_an_overlap(researcher,
     assert (problem.code, problem.message, problem.extra) == (
         "overlap", "Someone else booked this time a moment ago.",
         {"start": lab_time(MONDAY, 9).isoformat(), "end": lab_time(MONDAY, 10).isoformat()})
-    assert (refused.value.status, refused.value.code) == (409, "overlap")
+    assert (refused.value.status, refused.value.code, refused.value.message) == \
+        (409, "overlap", problem.message)
     assert refused.value.suggestions
     assert refused.value.extra() == {"suggestions": [
         suggestion.as_dict() for suggestion in refused.value.suggestions]}
