@@ -336,10 +336,10 @@ def test_the_shortest_and_longest_bookings_are_allowed_and_no_further(limited, m
     assert book(member, limited, start, start + dt.timedelta(minutes=60))
     assert codes(refusal(member, limited, start, start + dt.timedelta(minutes=30))) == \
         ["overlap", "too_short"]
-    later = lab_time(MONDAY, 13)
+    later = lab_time(MONDAY + dt.timedelta(days=7), 9)  # a week with the whole quota free
     assert codes(refusal(member, limited, later, later + dt.timedelta(minutes=210))) == \
         ["too_long", "quota_exceeded"]
-    assert book(member, limited, later, later + dt.timedelta(minutes=120))
+    assert book(member, limited, later, later + dt.timedelta(minutes=180))
 
 
 def test_a_booking_may_start_exactly_the_notice_ahead_and_no_sooner(limited, member):
