@@ -135,6 +135,8 @@ def test_an_adjustment_gives_its_reason_and_author():
     assert describe(charge) == "Adjustment: Double-booked slot refunded"
     assert computation(charge) == "entered by Wang Fang on 2026-11-02 = -¥12.50"
     assert kind_label(charge.kind) == "Adjustment"
+    unsigned = create_charge(amount=Decimal("3.00"), reason="Imported")
+    assert computation(unsigned) == "entered by the system on 2026-11-02 = ¥3.00"
 
 
 def test_a_late_charge_on_a_later_statement_is_labelled_with_its_month():

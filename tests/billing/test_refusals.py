@@ -11,6 +11,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
+from labbook.accounts.models import PriceTier
 from labbook.billing import services as billing
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
 from labbook.catalogue.models import Instrument
@@ -317,6 +318,9 @@ def test_a_second_card_for_the_same_tier_and_day_is_refused():
     assert refusal(refused) == ("overlapping_effective_dates", message,
                                 [problem("overlapping_effective_dates", message,
                                          "effective_from")])
+    other_tier = add_card(manager, instrument, tier=PriceTier.INTERNAL)
+    assert (other_tier.tier, other_tier.effective_from) \
+        == (PriceTier.INTERNAL, dt.date(2026, 12, 1))
 
 
 def test_only_the_labs_managers_and_admins_change_rates():

@@ -12,7 +12,7 @@ from labbook.billing.models import ChargeKind, StatementState
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from labbook.testing import services as testing
-from tests.billing.test_services import OCT_12, OCT_20, charges
+from tests.billing.test_services import AFTER_OCTOBER, OCT_12, OCT_20, charges
 from tests.factories import (
     create_admin,
     create_charge,
@@ -126,3 +126,15 @@ def test_a_test_request_is_charged_its_quote_in_the_month_it_was_completed():
         again = billing.charge_service_request(db.session, request,
                                                now=lab_time(OCT_20, 9))
     assert again.id == charge.id and len(charges()) == 1
+
+
+def test_a_months_statements_are_numbered_in_the_order_of_their_organizations():
+    organizations = [create_organization() for _ in range(6)]
+    lab = create_lab()
+    for organization in reversed(organizations):
+        create_charge(organization=organization, lab=lab, occurred_at=lab_time(OCT_12, 10))
+    with write_transaction(db.session):
+        result = billing.close_month(db.session, None, "2026-10", now=AFTER_OCTOBER)
+    assert [(s.number, s.organization_id) for s in result.statements] \
+        == [(f"LB-2026-{n:06d}", organization.id)
+            for n, organization in enumerate(organizations, start=1)]

@@ -188,6 +188,9 @@ def test_links_have_one_slash_whatever_the_base_url_ends_with():
     assert writer.event(facts(), "full").url == "https://labbook.example.cn/bookings/7"
     assert writer.event(facts(user_id=2), "anonymous").url \
         == "https://labbook.example.cn/instruments/3/calendar"
+    behind = ical.EventWriter(EnglishViewer, base_url="https://gateway.example.cn/LABBOX/",
+                              uid_domain="labbook.example.cn")
+    assert behind.event(facts(), "full").url == "https://gateway.example.cn/LABBOX/bookings/7"
 
 
 def test_without_a_viewer_events_are_anonymous_and_in_the_default_language():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from flask import render_template_string
@@ -85,6 +86,7 @@ def test_plain_amounts_are_read_to_the_fen(value, amount):
     ("Infinity", AmountFault.MALFORMED), ("1,000", AmountFault.MALFORMED),
     ("", AmountFault.MALFORMED), (None, AmountFault.MALFORMED), (True, AmountFault.MALFORMED),
     (1e16, AmountFault.MALFORMED), ("1" * 40, AmountFault.MALFORMED),
+    (Fraction(12), AmountFault.MALFORMED), ([12], AmountFault.MALFORMED),
     ("0.105", AmountFault.SUB_FEN), ("-1.001", AmountFault.SUB_FEN),
 ])
 def test_anything_else_is_refused_with_the_reason(value, fault):
