@@ -210,7 +210,8 @@ def test_check_out(booking, researcher):
     assert (booking.checked_in_at, booking.checked_out_at) == (START, now)
     assert booking.sequence == sequence + 1 and booking.updated_at == now
     [event] = events(booking, "check_out")
-    assert (event.from_state, event.to_state) == ("in_use", "completed")
+    assert (event.actor_id, event.from_state, event.to_state) == (researcher.id, "in_use",
+                                                                   "completed")
     assert event.details["checked_out_at"] == now.isoformat()
 
 

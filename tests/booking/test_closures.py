@@ -182,6 +182,9 @@ def test_a_blackout_needs_a_reason_and_an_end_after_its_start(lab, manager, end,
                                  now=NOW, lab=lab)
     assert [(p.code, p.field, p.message) for p in refused.value.problems] == [problem]
     assert refused.value.message == problem[2]
+    if problem[0] == "invalid_interval":  # the problem document names the interval refused
+        assert refused.value.problems[0].extra == {"start": START.isoformat(),
+                                                   "end": end.isoformat()}
     assert db.session.scalars(select(Blackout)).first() is None
 
 
