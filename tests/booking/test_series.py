@@ -41,16 +41,16 @@ def series(user, instrument, start, end, recurrence, *, skip_conflicts=False, **
 
 
 def test_a_series_records_its_rule_and_books_every_date(researcher, instrument):
-    weekly = Recurrence("weekly", interval=1, weekdays=(0, 2), count=4)
-    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10), weekly,
-                    project_ref="PO-9")
+    fortnightly = Recurrence("weekly", interval=2, weekdays=(0, 2), count=4)
+    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                    fortnightly, project_ref="PO-9")
     made = result.series
     assert (made.instrument_id, made.user_id, made.frequency, made.interval, made.weekdays,
             made.count, made.until, made.created_at) == \
-        (instrument.id, researcher.id, "weekly", 1, "0,2", 4, None, NOW)
+        (instrument.id, researcher.id, "weekly", 2, "0,2", 4, None, NOW)
     assert [(b.start_at, b.series_id, b.project_ref, b.state) for b in result.created] == [
         (lab_time(day, 9), made.id, "PO-9", BookingState.APPROVED)
-        for day in (MONDAY, MONDAY + 2 * DAY, MONDAY + 7 * DAY, MONDAY + 9 * DAY)]
+        for day in (MONDAY, MONDAY + 2 * DAY, MONDAY + 14 * DAY, MONDAY + 16 * DAY)]
     assert result.skipped == []
 
 
