@@ -51,3 +51,13 @@ def test_the_queue_holds_the_managed_labs_requests_in_the_states_asked_oldest_fi
     assert services.request_queue(db.session, manager, [lab],
                                   (ServiceRequestState.ACCEPTED,)) == [second]
     assert services.request_queue(db.session, manager, [other_lab]) == []
+
+
+def test_the_queue_is_by_the_time_of_the_request_not_by_its_number():
+    lab = create_lab()
+    manager = create_manager(lab)
+    service = create_service(lab=lab)
+    # Numbered in one order, made (created_at) in the other.
+    later, earlier = _request(service, create_user(), 5), _request(service, create_user(), 1)
+    assert services.request_queue(db.session, manager, [lab]) == [earlier, later]
+    assert _listed(services.visible_requests(manager, labs=[lab])) == [later.id, earlier.id]
