@@ -221,9 +221,10 @@ def test_the_list_of_closures_keeps_those_ended_within_30_days(lab, instrument, 
     ended_a_minute_later = blackout(instrument=instrument,
                                     start_at=now - dt.timedelta(days=31),
                                     end_at=now - dt.timedelta(days=30) + MINUTE)
-    running = blackout(lab=lab, start_at=now - HOUR, end_at=now + HOUR)
+    # Made in another order than they start in: the list is by start.
     coming = blackout(instrument=instrument, start_at=now + dt.timedelta(days=2),
                       end_at=now + dt.timedelta(days=3))
+    running = blackout(lab=lab, start_at=now - HOUR, end_at=now + HOUR)
     other_lab = blackout(lab=create_lab(), start_at=now - HOUR, end_at=now + HOUR)
 
     listed = closures.managed_blackouts(db.session, manager, now=now)
@@ -312,12 +313,15 @@ def test_an_out_of_service_instruments_bookings_are_for_its_labs_managers_to_can
                                           notice="Broken", now=NOW) == [booking]
 
 
-def test_bookings_ahead_are_those_not_over_by_now(instrument, researcher):
+def test_bookings_ahead_are_those_not_over_by_now_soonest_first(instrument, researcher):
+    later = create_booking(instrument=instrument, user=researcher, start_at=END,
+                           end_at=END + HOUR, state=BookingState.PENDING)
     over = create_booking(instrument=instrument, user=researcher, start_at=START - HOUR,
                           end_at=START)
     last_minute = create_booking(instrument=instrument, user=researcher, start_at=START,
                                  end_at=END, state=BookingState.IN_USE)
-    assert closures.bookings_ahead(db.session, instrument, now=START) == [last_minute]
-    assert closures.bookings_ahead(db.session, instrument, now=END - MINUTE) == [last_minute]
-    assert closures.bookings_ahead(db.session, instrument, now=END) == []
+    assert closures.bookings_ahead(db.session, instrument, now=START) == [last_minute, later]
+    assert closures.bookings_ahead(db.session, instrument, now=END - MINUTE) == [last_minute,
+                                                                                later]
+    assert closures.bookings_ahead(db.session, instrument, now=END) == [later]
     assert over.state == BookingState.APPROVED
