@@ -675,8 +675,19 @@ def test_bookings_of_day_lists_slot_holding_and_completed_bookings_by_start(lab,
     overnight = create_booking(instrument=other, state=BookingState.APPROVED,
                                start_at=lab_time(MONDAY - dt.timedelta(days=1), 20),
                                end_at=lab_time(MONDAY, 6))
+    # At the day's edges, midnight lab time: the first half hour is the day's, the booking
+    # ending at midnight before it and the one starting at midnight after it are not.
+    first_half_hour = create_booking(instrument=instrument, state=BookingState.APPROVED,
+                                     start_at=lab_time(MONDAY, 0),
+                                     end_at=lab_time(MONDAY, 0, 30))
+    create_booking(instrument=instrument, state=BookingState.APPROVED,
+                   start_at=lab_time(MONDAY - dt.timedelta(days=1), 23),
+                   end_at=lab_time(MONDAY, 0))
+    create_booking(instrument=instrument, state=BookingState.APPROVED,
+                   start_at=lab_time(MONDAY + dt.timedelta(days=1), 0),
+                   end_at=lab_time(MONDAY + dt.timedelta(days=1), 1))
 
     listed = attendance.bookings_of_day(db.session, lab, MONDAY)
 
-    assert listed == [overnight, early, middle, approved, late]
+    assert listed == [overnight, first_half_hour, early, middle, approved, late]
     assert all(isinstance(b, Booking) for b in listed)

@@ -320,6 +320,8 @@ def test_bookings_ahead_are_those_not_over_by_now_soonest_first(instrument, rese
                           end_at=START)
     last_minute = create_booking(instrument=instrument, user=researcher, start_at=START,
                                  end_at=END, state=BookingState.IN_USE)
+    create_booking(instrument=create_instrument(lab=instrument.lab), user=researcher,
+                   start_at=START, end_at=END)  # another instrument's
     assert closures.bookings_ahead(db.session, instrument, now=START) == [last_minute, later]
     assert closures.bookings_ahead(db.session, instrument, now=END - MINUTE) == [last_minute,
                                                                                 later]
