@@ -48,9 +48,10 @@ def user_values(user, **changes) -> dict:
 
 def test_only_admins_create_and_change_organizations():
     manager = create_manager(create_lab())
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         accounts.create_organization(db.session, name="新企业", uscc=make_uscc(601),
                                      tier="external", actor=manager, now=NOW)
+    assert refused.value.message == "Only admins manage organizations and users."
     with pytest.raises(PermissionDenied):
         accounts.update_organization(db.session, manager, create_organization(), now=NOW,
                                      tier="internal")

@@ -36,6 +36,9 @@ def test_a_manager_lists_every_request_of_their_lab_and_only_their_own_elsewhere
     assert _listed(services.visible_requests(manager, labs=[other_lab])) == [mine_elsewhere.id]
     assert _listed(services.visible_requests(researcher, labs=[own_lab, other_lab])) == [
         theirs_elsewhere.id, theirs_here.id]  # newest first
+    # Only the labs asked for: not their own request in another lab.
+    assert _listed(services.visible_requests(researcher, labs=[other_lab])) == [
+        theirs_elsewhere.id]
 
 
 def test_the_queue_holds_the_managed_labs_requests_in_the_states_asked_oldest_first():
