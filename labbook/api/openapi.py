@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from labbook.accounts.models import PriceTier
 from labbook.api import bp
+from labbook.api.specs import BEARER
+from labbook.api.specs import enum_values as _values
+from labbook.api.specs import json_body as _json_body
+from labbook.api.specs import json_response as _json
+from labbook.api.specs import page_of as _page_of
+from labbook.api.specs import path_id as _path_id
+from labbook.api.specs import problem_responses as _problem_responses
+from labbook.api.specs import query as _query
+from labbook.api.specs import ref as _ref
 from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
 from labbook.booking.attendance import (
@@ -18,11 +26,8 @@ from labbook.booking.models import BookingState
 from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
-
-def _values(enum_class: type[enum.Enum]) -> list[str]:
-    """An enum's values in the class's order, so that the document names exactly what the code
-    accepts and answers."""
-    return [member.value for member in enum_class]
+# Each area added since documents its routes in labbook.api.specs.<area>; listed here.
+AREA_SPECS: tuple[Any, ...] = ()
 
 
 BOOKING_STATES = _values(BookingState)
@@ -32,41 +37,6 @@ TIERS = _values(PriceTier)
 BASES = _values(BillingBasis)
 CHARGE_KINDS = _values(ChargeKind)
 STATEMENT_STATES = _values(StatementState)
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _problem_responses(*statuses: int) -> dict[str, Any]:
-    descriptions = {400: "Bad request", 401: "Not signed in", 403: "Not allowed",
-                    404: "Not found", 409: "Refused by the booking rules",
-                    422: "Malformed input"}
-    return {str(status): {"description": descriptions[status],
-                          "content": {"application/problem+json": {"schema": _ref("Problem")}}}
-            for status in statuses}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _page_of(item: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["items", "total", "page", "per_page"],
-            "properties": {"items": {"type": "array", "items": _ref(item)},
-                           "total": {"type": "integer", "minimum": 0},
-                           "page": {"type": "integer", "minimum": 1},
-                           "per_page": {"type": "integer", "minimum": 1}}}
-
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}
-
-
-def _path_id(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 
 
 CATALOGUE_QUERY = [
@@ -359,13 +329,6 @@ SCHEMAS |= {
                         "description": "Only for services with an express surcharge."},
             "notes": {"type": "string", "maxLength": 2000}}},
 }
-
-BEARER = [{"bearerAuth": []}]
-
-
-def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
 
 def _booking_action(summary: str, operation: str, note_required: bool = False, *,
                     with_note: bool = True, description: str = "") -> dict:
@@ -958,6 +921,18 @@ def _with_common_responses(paths: dict[str, Any]) -> dict[str, Any]:
             for path, item in paths.items()}
 
 
+def _merged(name: str, base: dict[str, Any]) -> dict[str, Any]:
+    """The core document's paths or schemas with those of every area in AREA_SPECS; an area
+    never redefines what another documents."""
+    merged = dict(base)
+    for spec in AREA_SPECS:
+        for key, value in getattr(spec, name).items():
+            if key in merged:
+                raise ValueError(f"{key} is documented twice in the OpenAPI document")
+            merged[key] = value
+    return merged
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -970,8 +945,8 @@ def document() -> dict[str, Any]:
                                 "`en`), else in the token owner's language (profile page), "
                                 "else in Chinese."},
         "servers": [{"url": "/api/v1"}],
-        "paths": _with_common_responses(PATHS),
-        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearerAuth": {
+        "paths": _with_common_responses(_merged("PATHS", PATHS)),
+        "components": {"schemas": _merged("SCHEMAS", SCHEMAS), "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer",
             "description": "API token from the profile page or "
                            "`flask --app wsgi labbook create-token --email E`."}}},
