@@ -433,6 +433,7 @@ MATRIX: dict[str, str] = {
     "POST mobile.check_in":                            "login ok    ok    ok    ok    ok    ok",
     "POST mobile.check_out":                           "login ok    ok    ok    ok    ok    ok",
     "GET mobile.instrument":                           "200   200   200   200   200   200   200",
+    "GET mobile.instrument_label":                     "login 403   403   404   403   200   200",
     "POST privacy.complete_request":                   "login 403   403   403   403   403   ok",
     "GET privacy.my_data":                             "login 200   200   200   200   200   200",
     "GET privacy.my_data_json":                        "login 200   200   200   200   200   200",
