@@ -40,7 +40,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    Table,
+    TableStyle,
+)
 
 #: The one font of every document; it has both Chinese and Latin letters.
 FONT_NAME = "LabbookCJK"
@@ -312,6 +320,10 @@ class Margins:
     bottom: float = 20 * mm
     left: float = 16 * mm
 
+    def content_width(self, page_size: tuple[float, float] = A4) -> float:
+        """The width a story's tables may take: the page less the side margins."""
+        return page_size[0] - self.left - self.right
+
 
 @dataclass(frozen=True)
 class PageFurniture:
@@ -354,7 +366,7 @@ class _NumberedCanvas(Canvas):
 
 
 def _draw_furniture(furniture: PageFurniture, margins: Margins, language: str,
-                    canvas: Canvas, document: SimpleDocTemplate) -> None:
+                    canvas: Canvas, document: BaseDocTemplate) -> None:
     width, height = document.pagesize
     canvas.saveState()
     canvas.setFont(FONT_NAME, 8)
@@ -399,13 +411,18 @@ def build_pdf(story: Sequence[Flowable], *, language: str, title: str, author: s
         margins = Margins(margins.top, margins.right,
                           max(margins.bottom, 7 * mm + furniture.qr_size + 4 * mm), margins.left)
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
+    document = BaseDocTemplate(
         buffer, pagesize=page_size, title=title, author=author, subject=subject,
-        creator="labbook", invariant=1, initialFontName=FONT_NAME, leftMargin=margins.left,
-        rightMargin=margins.right, topMargin=margins.top, bottomMargin=margins.bottom)
-    decorate = functools.partial(_draw_furniture, furniture, margins, language)
+        creator="labbook", invariant=1, initialFontName=FONT_NAME)
+    # No padding inside the frame: a table as wide as the content width fits it exactly.
+    frame = Frame(margins.left, margins.bottom, margins.content_width(page_size),
+                  page_size[1] - margins.top - margins.bottom, leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    document.addPageTemplates([PageTemplate(
+        "page", frames=[frame], pagesize=page_size,
+        onPage=functools.partial(_draw_furniture, furniture, margins, language))])
     with in_language(language):
-        document.build(list(story), onFirstPage=decorate, onLaterPages=decorate,
+        document.build(list(story),
                        canvasmaker=functools.partial(_NumberedCanvas, page_label=page_x_of_y))
     return buffer.getvalue()
 
