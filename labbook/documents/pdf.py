@@ -66,6 +66,8 @@ INK = colors.black
 RULE = colors.Color(0.55, 0.55, 0.55)
 SHADE = colors.Color(0.92, 0.92, 0.92)
 QUIET = colors.Color(0.35, 0.35, 0.35)
+#: Space between a table cell's text and its rules, left and right.
+CELL_PADDING = 3
 
 
 class FontMissingError(RuntimeError):
@@ -208,21 +210,33 @@ def grid_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Seq
                style: Styles, *, right_aligned: Sequence[int] = ()) -> Table:
     """A ruled table whose cells wrap their text and whose header repeats on every page; the
     columns ``right_aligned`` (amounts, counts) are set flush right."""
-    def cell(text: str, column: int) -> Paragraph:
-        return paragraph(text, style.cell_right if column in right_aligned else style.cell)
+    cell_style = style.cell
+    room = [width - 2 * CELL_PADDING for width in widths]
+
+    def cell(text: str, column: int) -> str | Paragraph:
+        # Text that fits on one line is set as it is: a Paragraph costs some 40 times more,
+        # and a report has thousands of cells.
+        if "\n" not in text and pdfmetrics.stringWidth(
+                text, FONT_NAME, cell_style.fontSize) <= room[column]:
+            return text
+        return paragraph(text, style.cell_right if column in right_aligned else cell_style)
 
     data: list[list[Any]] = [[paragraph(text, style.cell_header) for text in header]]
     data += [[cell(text, column) for column, text in enumerate(row)] for row in rows]
     table = Table(data, colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FONT_NAME),
+        ("FONTSIZE", (0, 0), (-1, -1), cell_style.fontSize),
+        ("LEADING", (0, 0), (-1, -1), cell_style.leading),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        *[("ALIGN", (column, 1), (column, -1), "RIGHT") for column in right_aligned],
         ("GRID", (0, 0), (-1, -1), 0.4, RULE),
         ("BACKGROUND", (0, 0), (-1, 0), SHADE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
     ]))
     return table
 
