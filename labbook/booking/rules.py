@@ -15,12 +15,20 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Row, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
 from labbook.booking import schedule, timeline
-from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, Qualification
+from labbook.booking.models import (
+    SLOT_HOLDING,
+    Blackout,
+    Booking,
+    Qualification,
+    channel_mask,
+    channel_numbers,
+)
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
 from labbook.core.time import to_lab_time
@@ -29,7 +37,7 @@ from labbook.core.time import to_lab_time
 SOFT_CODES = frozenset({"too_soon", "too_far", "outside_hours", "quota_exceeded", "not_aligned",
                         "holiday_closed"})
 #: Problems with the request itself rather than with the calendar: answered as 422.
-MALFORMED_CODES = frozenset({"invalid_interval", "naive_datetime"})
+MALFORMED_CODES = frozenset({"invalid_interval", "naive_datetime", "too_many_channels"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class BookingRequest:
     end: dt.datetime
     #: The booking being moved, which must not count as its own conflict.
     exclude_booking_id: int | None = None
+    #: How many of the instrument's channels (or places) the booking takes.
+    channels: int = 1
 
 
 def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] | None = None
@@ -106,6 +116,11 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         return [problem("invalid_interval", _("The end must be after the start."),
                         (start, end))]
     instrument = request.instrument
+    if not 1 <= request.channels <= instrument.channels:
+        return [problem("too_many_channels", ngettext(
+            "This instrument has %(num)d channel; ask for 1.",
+            "This instrument has %(num)d channels; ask for 1 to %(num)d.",
+            instrument.channels), (start, end))]
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     tz = lab_schedule.tz
     interval = (start, end)
@@ -213,10 +228,13 @@ def held_time(session: Session, instrument_id: int, start: dt.datetime, end: dt.
 
 
 def calendar_problems(session: Session, request: BookingRequest,
-                      held: list[tuple[dt.datetime, dt.datetime]] | None = None) -> list[Problem]:
+                      held: list[tuple[dt.datetime, dt.datetime]] | None = None,
+                      held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()
+                      ) -> list[Problem]:
     """Blackouts and other bookings in the way of ``request`` (its buffer included).
 
-    ``held`` adds intervals not yet in the database (earlier occurrences of the same series).
+    ``held`` adds intervals not yet in the database (earlier occurrences of the same series);
+    on an instrument with channels, ``held_channels`` adds them with their channel masks.
     """
     instrument = request.instrument
     start = request.start
@@ -229,6 +247,8 @@ def calendar_problems(session: Session, request: BookingRequest,
         problems.append(problem("blackout", _(
             "Closed %(start)s – %(end)s: %(reason)s", start=fmt(closed_from),
             end=fmt(closed_until), reason=reason), (closed_from, closed_until)))
+    if instrument.channels > 1:
+        return problems + _channel_problems(session, request, blocked_until, held_channels)
     clashes = [(clash_start, clash_end) for booking_id, clash_start, clash_end
                in held_time(session, instrument.id, start, blocked_until)
                if booking_id != request.exclude_booking_id]
@@ -238,6 +258,83 @@ def calendar_problems(session: Session, request: BookingRequest,
             "The instrument is already booked %(start)s – %(end)s (cleaning and set-up time "
             "included).", start=fmt(clash_start), end=fmt(clash_end)), (clash_start, clash_end)))
     return problems
+
+
+_HELD_CHANNELS = select(_BOOKING.id, _BOOKING.channel_mask).where(
+    _BOOKING.instrument_id == bindparam("instrument_id"),
+    _BOOKING.blocked_until > bindparam("start"), _BOOKING.start_at < bindparam("end"),
+    _BOOKING.state.in_(SLOT_HOLDING))
+
+
+_CHANNEL_TIMES = select(_BOOKING.start_at, _BOOKING.blocked_until, _BOOKING.channel_mask).where(
+    _BOOKING.instrument_id == bindparam("instrument_id"),
+    _BOOKING.blocked_until > bindparam("start"), _BOOKING.start_at < bindparam("end"),
+    _BOOKING.state.in_(SLOT_HOLDING))
+
+
+def channel_busy(session: Session, instrument: Instrument, start: dt.datetime,
+                 end: dt.datetime) -> list[list[tuple[dt.datetime, dt.datetime]]]:
+    """Per channel (index 0 for channel 1), the held time of the slot-holding bookings that
+    hold it and meet ``[start, end)``, read in one statement."""
+    busy: list[list[tuple[dt.datetime, dt.datetime]]] = [[] for _n in
+                                                         range(instrument.channels)]
+    for held_from, held_until, mask in session.execute(_CHANNEL_TIMES, {
+            "instrument_id": instrument.id, "start": start, "end": end}):
+        for number in channel_numbers(mask):
+            if number <= instrument.channels:
+                busy[number - 1].append((held_from, held_until))
+    return busy
+
+
+def taken_channels(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
+                   *, exclude_booking_id: int | None = None,
+                   held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()) -> int:
+    """The mask of the channels some slot-holding booking holds at some moment of
+    ``[start, end)``: a booking keeps its channels for its whole time (the samples stay where
+    they were put), so only the others are free for all of it."""
+    taken = 0
+    for booking_id, mask in session.execute(_HELD_CHANNELS, {
+            "instrument_id": instrument_id, "start": start, "end": end}):
+        if booking_id != exclude_booking_id:
+            taken |= mask
+    for held_from, held_until, mask in held_channels:
+        if timeline.overlaps((held_from, held_until), (start, end)):
+            taken |= mask
+    return taken
+
+
+def free_channels(instrument: Instrument, taken: int) -> list[int]:
+    """The instrument's channels (from 1) not in the mask ``taken``."""
+    return [n for n in range(1, instrument.channels + 1) if not taken >> (n - 1) & 1]
+
+
+def choose_channels(session: Session, request: BookingRequest,
+                    held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()) -> int:
+    """The mask of the lowest-numbered channels free for all of ``request``'s held time (the
+    caller has checked there are enough, under the instrument's lock)."""
+    instrument = request.instrument
+    blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
+    taken = taken_channels(session, instrument.id, request.start, blocked_until,
+                           exclude_booking_id=request.exclude_booking_id,
+                           held_channels=held_channels)
+    return channel_mask(free_channels(instrument, taken)[:request.channels])
+
+
+def _channel_problems(session: Session, request: BookingRequest, blocked_until: dt.datetime,
+                      held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]]
+                      ) -> list[Problem]:
+    instrument = request.instrument
+    taken = taken_channels(session, instrument.id, request.start, blocked_until,
+                           exclude_booking_id=request.exclude_booking_id,
+                           held_channels=held_channels)
+    free = len(free_channels(instrument, taken))
+    if free >= request.channels:
+        return []
+    return [problem("overlap", _(
+        "Only %(free)d of the instrument's %(n)d channels are free for all of %(start)s – "
+        "%(end)s (cleaning and set-up time included); %(k)d asked for.", free=free,
+        n=instrument.channels, k=request.channels, start=fmt(request.start),
+        end=fmt(blocked_until)), (request.start, blocked_until))]
 
 
 def _status_label(status: InstrumentStatus) -> str:
