@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from labbook.core.db import Base, UTCDateTime
 from labbook.core.enums import string_enum
@@ -39,6 +40,22 @@ TRANSITIONS: dict[BookingState, frozenset[BookingState]] = {
                                       BookingState.CANCELLED, BookingState.COMPLETED}),
     BookingState.IN_USE: frozenset({BookingState.COMPLETED}),
 }
+
+
+class ChannelMask(TypeDecorator[int]):
+    """A set of up to 64 channels as the bits of an unsigned mask in Python, stored in a signed
+    64-bit integer (channel 64 is the sign bit) that both databases compare bitwise."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+    def process_result_value(self, value: int | None, dialect: Any) -> int | None:
+        return None if value is None else value & ((1 << 64) - 1)
 
 
 def channel_numbers(mask: int) -> list[int]:
@@ -74,7 +91,7 @@ class Booking(Base):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint("blocked_until >= end_at", name="blocked_after_end"),
-        CheckConstraint("channel_mask > 0", name="channel_mask_positive"),
+        CheckConstraint("channel_mask <> 0", name="channel_mask_not_empty"),
         # Calendar reads (the overlap check above all) seek each wanted state of one instrument
         # and take only bookings that end after the window starts, so their cost depends on the
         # coming weeks and never on the length of history. Leading with the state makes SQLite
@@ -101,7 +118,7 @@ class Booking(Base):
     # on a single-channel instrument). The database refuses two slot-holding bookings that
     # hold a channel in common at the same time (the migration's exclusion constraint on
     # PostgreSQL, triggers on SQLite).
-    channel_mask: Mapped[int] = mapped_column(BigInteger, default=1)
+    channel_mask: Mapped[int] = mapped_column(ChannelMask, default=1)
     purpose: Mapped[str] = mapped_column(String(500))
     project_ref: Mapped[str] = mapped_column(String(100), default="")
     is_override: Mapped[bool] = mapped_column(default=False)

@@ -93,7 +93,7 @@ service_instruments = Table(
 
 #: The most channels (or places) an instrument may have: a booking's channels are the bits of
 #: a 64-bit mask.
-MAX_CHANNELS = 63
+MAX_CHANNELS = 64
 
 
 class Instrument(Base):

@@ -19,7 +19,8 @@ EXCLUSION = 'ex_bookings_no_overlap'
 SLOT_HOLDING = "('pending', 'approved', 'in_use')"
 # Two slot-holding bookings of one instrument whose held time overlaps must hold no channel in
 # common. A booking holds channel n when bit n - 1 of its channel mask is set, so a
-# single-channel instrument's bookings (mask 1) may not overlap at all, as before.
+# single-channel instrument's bookings (mask 1) may not overlap at all, as before. The mask is a
+# signed 64-bit integer: channel 64 is its sign bit.
 SQLITE_CLASH = f"""
     SELECT RAISE(ABORT, '{EXCLUSION}: a channel is already held at that time')
     WHERE EXISTS (SELECT 1 FROM bookings AS other
@@ -36,11 +37,11 @@ def upgrade():
     with op.batch_alter_table('instruments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channels', sa.Integer(), server_default='1',
                                       nullable=False))
-        batch_op.create_check_constraint('channels_range', 'channels BETWEEN 1 AND 63')
+        batch_op.create_check_constraint('channels_range', 'channels BETWEEN 1 AND 64')
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channel_mask', sa.BigInteger(), server_default='1',
                                       nullable=False))
-        batch_op.create_check_constraint('channel_mask_positive', 'channel_mask > 0')
+        batch_op.create_check_constraint('channel_mask_not_empty', 'channel_mask <> 0')
     if op.get_bind().dialect.name == 'postgresql':
         # The database refuses a booking that would share a channel, at the same time, with
         # another: the exclusion constraint compares the channel sets (intarray's GiST
@@ -50,7 +51,7 @@ def upgrade():
             CREATE FUNCTION labbook_channel_set(mask bigint) RETURNS int[]
             IMMUTABLE PARALLEL SAFE LANGUAGE sql AS $$
                 SELECT coalesce(array_agg(n ORDER BY n), '{}')
-                FROM generate_series(1, 63) AS n WHERE (mask >> (n - 1)) & 1 = 1
+                FROM generate_series(1, 64) AS n WHERE (mask >> (n - 1)) & 1 = 1
             $$
         """)
         op.execute(f'ALTER TABLE bookings DROP CONSTRAINT {EXCLUSION}')
@@ -92,7 +93,7 @@ def downgrade():
         op.execute('DROP TRIGGER tr_bookings_no_overlap_update')
         op.execute('DROP TRIGGER tr_bookings_no_overlap_insert')
     with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.drop_constraint('channel_mask_positive', type_='check')
+        batch_op.drop_constraint('channel_mask_not_empty', type_='check')
         batch_op.drop_column('channel_mask')
     with op.batch_alter_table('instruments', schema=None) as batch_op:
         batch_op.drop_constraint('channels_range', type_='check')
