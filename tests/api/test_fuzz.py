@@ -286,7 +286,7 @@ def valid_bodies(path: str, researcher_email: str) -> list[dict]:
     bodies = {
         "/bookings": {"instrument_id": 1, "start": f"{day}T10:00:00+08:00",
                       "end": f"{day}T11:00:00+08:00", "purpose": "XRD", "project_ref": "PO-7",
-                      "skip_conflicts": True, "override": False,
+                      "skip_conflicts": True, "override": False, "channels": 1,
                       "recurrence": {"frequency": "weekly", "interval": 1, "weekdays": [2],
                                      "count": 2}},
         "/qualifications": {"user_email": researcher_email, "instrument_id": 2,

@@ -77,7 +77,7 @@ def test_more_channels_than_the_instrument_has_is_refused_clearly(client, cycler
         "instrument_id": cycler.id, "start": lab_time(DAY, 9).isoformat(),
         "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 9})
     assert response.status_code == 422 and response.json["code"] == "too_many_channels"
-    assert "8 channels" in response.json["title"]
+    assert "8 个通道" in response.json["title"]  # the user's language: Chinese
     zero = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
         "instrument_id": cycler.id, "start": lab_time(DAY, 9).isoformat(),
         "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 0})
