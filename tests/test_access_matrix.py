@@ -389,6 +389,8 @@ MATRIX: dict[str, str] = {
     "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
     "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
     "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
+    "GET catalogue.search_all":                        "200   200   200   200   200   200   200",
+    "GET catalogue.suggestions":                       "200   200   200   200   200   200   200",
     "GET enterprises.accept_invitation":               "400   400   400   400   400   400   400",
     "POST enterprises.accept_invitation":              "400   400   400   400   400   400   400",
     "POST enterprises.accept_join_request":            "login 404   404   404   ok    404   ok",
