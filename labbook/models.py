@@ -9,8 +9,9 @@ from labbook.catalogue import models as catalogue_models
 from labbook.enterprises import models as enterprises_models
 from labbook.jobs import models as jobs_models
 from labbook.notify import models as notify_models
+from labbook.privacy import models as privacy_models
 from labbook.testing import models as testing_models
 
 __all__ = ["accounts_models", "audit_models", "billing_models", "booking_models",
            "calendars_models", "catalogue_models", "enterprises_models", "jobs_models",
-           "notify_models", "testing_models"]
+           "notify_models", "privacy_models", "testing_models"]

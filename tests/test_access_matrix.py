@@ -45,6 +45,7 @@ from labbook.enterprises.models import (
     RegistrationState,
 )
 from labbook.extensions import db
+from labbook.privacy.models import DeletionRequest, DeletionState
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from tests.factories import (
     create_admin,
@@ -148,7 +149,10 @@ class Scene:
         self.join_request = JoinRequest(
             organization=self.org_a, state=JoinRequestState.PENDING, name="申请人",
             email="joiner@example.cn", locale="zh_CN", password_hash="x", message="")
-        db.session.add_all([self.registration, self.join_request])
+        # B's researcher asked for their data to be deleted.
+        self.deletion = DeletionRequest(user=self.users["res_b"], state=DeletionState.PENDING,
+                                        note="")
+        db.session.add_all([self.registration, self.join_request, self.deletion])
         db.session.commit()
 
     def bearer(self, role: str) -> dict[str, str]:
@@ -174,6 +178,7 @@ class Scene:
             "code": self.lab.code, "secret": self.feed_secret, "token": self.reset_token,
             "name": "revenue", "file_format": "csv",
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
+            "deletion_id": self.deletion.id,
         }
         return {name: values[name] for name in arguments}
 
@@ -413,7 +418,15 @@ MATRIX: dict[str, str] = {
     "POST mobile.check_in":                            "login ok    ok    ok    ok    ok    ok",
     "POST mobile.check_out":                           "login ok    ok    ok    ok    ok    ok",
     "GET mobile.instrument":                           "200   200   200   200   200   200   200",
+    "GET mobile.instrument_label":                     "login 403   403   404   403   200   200",
+    "POST privacy.complete_request":                   "login 403   403   403   403   403   ok",
+    "GET privacy.my_data":                             "login 200   200   200   200   200   200",
+    "GET privacy.my_data_json":                        "login 200   200   200   200   200   200",
+    "GET privacy.my_data_zip":                         "login 200   200   200   200   200   200",
     "GET privacy.notice":                              "200   200   200   200   200   200   200",
+    "POST privacy.reject_request":                     "login 403   403   403   403   403   ok",
+    "POST privacy.request_deletion":                   "login ok    ok    ok    ok    ok    ok",
+    "GET privacy.requests":                            "login 403   403   403   403   403   200",
     "GET healthz":                                     "200   200   200   200   200   200   200",
     "GET manage.approvals":                            "login 403   403   200   403   200   200",
     "POST manage.blackout_cancel_bookings":            "login 403   403   404   403   ok    ok",

@@ -34,6 +34,7 @@ from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: How the audit log and the histories name the actions labbook records. The log's filter offers
@@ -73,6 +74,7 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
     "users": ACCOUNT_STATUS_LABELS,
     "registrations": _by_code(REGISTRATION_STATE_LABELS),
     "join_requests": _by_code(JOIN_REQUEST_STATE_LABELS),
+    "deletion_requests": _by_code(DELETION_STATE_LABELS),
 }
 
 #: The fields of the events' details, and of the objects whose changes they keep.

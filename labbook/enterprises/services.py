@@ -512,8 +512,7 @@ def invitation_for(session: Session, secret: str, *, now: dt.datetime,
     """The invitation the link's ``secret`` names, while it works; ValidationError otherwise
     (unknown, expired or used already)."""
     invitation = session.scalar(
-        select(Invitation).where(Invitation.secret_hash == _secret_hash(secret))
-        .options(joinedload(Invitation.organization)))
+        select(Invitation).where(Invitation.secret_hash == _secret_hash(secret)))
     if invitation is not None and for_update:
         lock(session, invitation)
     if invitation is None:

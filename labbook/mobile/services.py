@@ -71,12 +71,19 @@ def _no_current_booking() -> Conflict:
                     code="no_current_booking")
 
 
+def _own_booking(session: Session, actor: User, instrument: Instrument, *,
+                 now: dt.datetime) -> Booking | None:
+    # Read without the bookers joined in: the booking's row is locked next, and PostgreSQL
+    # locks no row of an outer join's nullable side.
+    start, end = _lab_day(instrument, now)
+    return current_booking(load_window(session, instrument, start, end).bookings, actor,
+                           now=now)
+
+
 def check_in_here(session: Session, actor: User, instrument: Instrument, *,
                   now: dt.datetime) -> Booking:
     """Check in the actor's own booking of ``instrument`` that may be checked in now."""
-    start, end = _lab_day(instrument, now)
-    booking = current_booking(load_window(session, instrument, start, end, actor).bookings,
-                              actor, now=now)
+    booking = _own_booking(session, actor, instrument, now=now)
     if booking is None or booking.state != BookingState.APPROVED:
         raise _no_current_booking()
     return attendance.check_in(session, actor, booking, now=now)
@@ -85,9 +92,7 @@ def check_in_here(session: Session, actor: User, instrument: Instrument, *,
 def check_out_here(session: Session, actor: User, instrument: Instrument, *,
                    now: dt.datetime) -> Booking:
     """Check out the actor's own booking of ``instrument`` that is in use."""
-    start, end = _lab_day(instrument, now)
-    booking = current_booking(load_window(session, instrument, start, end, actor).bookings,
-                              actor, now=now)
+    booking = _own_booking(session, actor, instrument, now=now)
     if booking is None or booking.state != BookingState.IN_USE:
         raise _no_current_booking()
     return attendance.check_out(session, actor, booking, now=now)

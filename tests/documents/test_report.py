@@ -3,14 +3,18 @@
 import dataclasses
 import hashlib
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
+from labbook.documents.agreement import render_agreement
 from labbook.documents.report import render_report
-from tests.documents.examples import VERIFICATION_URL, report_document
+from tests.documents.examples import VERIFICATION_URL, agreement_document, report_document
 from tests.documents.reading import (
     pdf_page_count,
     pdf_page_texts,
@@ -142,6 +146,28 @@ def test_the_same_report_gives_the_same_bytes():
     assert hashlib.sha256(render_report(document)).hexdigest() == first
     changed = dataclasses.replace(document, customer_name="焦作明仁药业有限公司")
     assert hashlib.sha256(render_report(changed)).hexdigest() != first
+
+
+def test_a_report_has_the_same_bytes_after_other_documents_and_in_another_process():
+    """The SHA-256 the verification page shows must hold after a restart, on any worker."""
+    document = report_document(samples=3, items=4)
+    first = hashlib.sha256(render_report(document)).hexdigest()
+    render_agreement(agreement_document(language="en"))
+    render_report(report_document(samples=1, items=1, language="en"))
+    assert hashlib.sha256(render_report(document)).hexdigest() == first
+    script = (
+        "import hashlib\n"
+        "from labbook import create_app\n"
+        "from labbook.config import TestingConfig\n"
+        "from labbook.documents.report import render_report\n"
+        "from tests.documents.examples import report_document\n"
+        "with create_app(TestingConfig).app_context():\n"
+        "    data = render_report(report_document(samples=3, items=4))\n"
+        "print(hashlib.sha256(data).hexdigest())\n")
+    root = Path(__file__).resolve().parents[2]
+    finished = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+                              text=True, timeout=120, check=True)
+    assert finished.stdout.strip() == first
 
 
 def test_the_font_is_embedded_so_no_reader_needs_its_own():
