@@ -108,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.enterprises.views import bp as enterprises_bp
     from labbook.mobile.views import bp as mobile_bp
+    from labbook.notify.views import bp as notifications_bp
     from labbook.privacy.views import bp as privacy_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
@@ -124,4 +125,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(mobile_bp)
+    app.register_blueprint(notifications_bp)
     api_routes.register(app)

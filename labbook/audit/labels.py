@@ -55,6 +55,8 @@ ACTION_LABELS = {
     "register": _l("registered"), "confirm": _l("email address confirmed"),
     "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
     "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),
+    "channels": _l("message channels chosen"), "robot_set": _l("WeCom robot set"),
+    "robot_removed": _l("WeCom robot removed"),
 }
 
 
@@ -119,7 +121,8 @@ FIELD_LABELS = {
     "grace_minutes": _l("Grace period (minutes)"), "due_date": _l("Due date"),
     "report": _l("Report"), "quoted_total": _l("Quoted total"),
     # enterprises joining by themselves
-    "invitation": _l("Invitation"),
+    "invitation": _l("Invitation"), "channels": _l("Message channels"),
+    "queues": _l("Queues the WeCom robot posts"),
     # billing
     "amount": _l("Amount"), "organization_id": _l("Organization"), "lab_id": _l("Lab"),
     "instrument_id": _l("Instrument"), "statement_id": _l("Statement"), "period": _l("Month"),
