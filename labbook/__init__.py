@@ -106,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.booking.views import bp as booking_bp
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
+    from labbook.orders.views import bp as orders_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
@@ -115,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(calendars_bp)
     app.register_blueprint(testing_bp)
+    app.register_blueprint(orders_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)

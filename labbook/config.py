@@ -70,6 +70,11 @@ class Config:
     # Testing-service reports (PDF): where they are kept and how large one may be.
     LABBOOK_REPORT_DIR = os.environ.get("LABBOOK_REPORT_DIR") or str(INSTANCE_PATH / "reports")
     LABBOOK_REPORT_MAX_BYTES = 20 * 1024 * 1024
+    # Testing orders: the issued report PDFs and the files kept with each order.
+    LABBOOK_ORDER_FILES_DIR = os.environ.get("LABBOOK_ORDER_FILES_DIR") or str(
+        INSTANCE_PATH / "orders")
+    LABBOOK_ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+    LABBOOK_RATELIMIT_VERIFY = "30 per minute;300 per hour"
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False

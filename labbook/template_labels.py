@@ -21,6 +21,17 @@ from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.booking.labels import STATE_TITLES as BOOKING_STATE_TITLES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
+from labbook.orders.labels import (
+    CAPABILITY_LABELS,
+    CONCLUSION_LABELS,
+    DISPOSITION_LABELS,
+    INTAKE_LABELS,
+    LANGUAGE_LABELS,
+    LINE_STATE_LABELS,
+    ORDER_STATE_LABELS,
+    REMAINS_LABELS,
+    REPORT_STATE_LABELS,
+)
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: The labels by the names templates know them by. The keys are enum members, and an enum
@@ -38,6 +49,15 @@ TEMPLATE_LABELS = {
     "request_state_labels": REQUEST_STATES,
     "statement_state_labels": STATEMENT_STATES,
     "basis_labels": BASIS_LABELS,
+    "order_state_labels": ORDER_STATE_LABELS,
+    "line_state_labels": LINE_STATE_LABELS,
+    "intake_labels": INTAKE_LABELS,
+    "remains_labels": REMAINS_LABELS,
+    "disposition_labels": DISPOSITION_LABELS,
+    "report_language_labels": LANGUAGE_LABELS,
+    "conclusion_labels": CONCLUSION_LABELS,
+    "report_state_labels": REPORT_STATE_LABELS,
+    "capability_labels": CAPABILITY_LABELS,
 }
 
 

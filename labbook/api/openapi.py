@@ -14,6 +14,7 @@ from labbook.api.specs import page_of as _page_of
 from labbook.api.specs import path_id as _path_id
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
+from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import ref as _ref
 from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
@@ -27,7 +28,7 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = ()
+AREA_SPECS: tuple[Any, ...] = (orders_spec,)
 
 
 BOOKING_STATES = _values(BookingState)

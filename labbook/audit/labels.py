@@ -33,6 +33,7 @@ from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
+from labbook.orders.labels import ORDER_STATE_LABELS, REPORT_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: How the audit log and the histories name the actions labbook records. The log's filter offers
@@ -50,6 +51,13 @@ ACTION_LABELS = {
     "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
     "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
     "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
+    "receive": _l("samples received"), "assign": _l("assigned"),
+    "start_line": _l("testing started"), "results": _l("results recorded"),
+    "complete_line": _l("line completed"), "prepare": _l("report prepared"),
+    "review": _l("report reviewed"), "supersede": _l("superseded"),
+    "dispose": _l("remains returned or disposed of"), "attach": _l("file attached"),
+    "testing_settings": _l("testing settings changed"),
+    "testing_capabilities": _l("testing capabilities changed"),
 }
 
 
@@ -61,6 +69,8 @@ def _by_code(labels: Mapping[Any, Any]) -> dict[str, Any]:
 STATE_LABELS: dict[str, dict[str, Any]] = {
     "bookings": _by_code(BOOKING_STATES),
     "service_requests": _by_code(REQUEST_STATES),
+    "orders": _by_code(ORDER_STATE_LABELS),
+    "test_reports": _by_code(REPORT_STATE_LABELS),
     "statements": _by_code(STATEMENT_STATES),
     "instruments": _by_code(INSTRUMENT_STATUSES),
     "testing_services": {"active": SERVICE_OFFERED_LABELS[True],
