@@ -43,6 +43,10 @@ def grant(lab: Lab, user: User, *capabilities: Capability) -> None:
 
 @pytest.fixture
 def scene() -> Scene:
+    return build_scene()
+
+
+def build_scene() -> Scene:
     lab = create_lab(code="FOOD", name_zh="食品检测实验室", name_en="Food Testing Lab")
     service = create_service(lab=lab, code="FOOD-T01", name_zh="蛋白质测定",
                              name_en="Protein content", standard="GB 5009.5-2016",
