@@ -10,11 +10,11 @@ from labbook.api.specs import BEARER
 from labbook.api.specs import enum_values as _values
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
+from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import page_of as _page_of
 from labbook.api.specs import path_id as _path_id
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
-from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import ref as _ref
 from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
