@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.enterprises.views import bp as enterprises_bp
+    from labbook.holidays.views import bp as holidays_bp
     from labbook.mobile.views import bp as mobile_bp
     from labbook.orders.views import bp as orders_bp
     from labbook.privacy.views import bp as privacy_bp
@@ -123,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(holidays_bp)
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(mobile_bp)

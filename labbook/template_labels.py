@@ -22,6 +22,7 @@ from labbook.booking.labels import STATE_TITLES as BOOKING_STATE_TITLES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.holidays.labels import FESTIVAL_LABELS, KIND_LABELS
 from labbook.orders.labels import (
     CAPABILITY_LABELS,
     CONCLUSION_LABELS,
@@ -51,6 +52,8 @@ TEMPLATE_LABELS = {
     "request_state_labels": REQUEST_STATES,
     "statement_state_labels": STATEMENT_STATES,
     "basis_labels": BASIS_LABELS,
+    "holiday_kind_labels": KIND_LABELS,
+    "festival_labels": FESTIVAL_LABELS,
     "registration_state_labels": REGISTRATION_STATE_LABELS,
     "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
     "deletion_state_labels": DELETION_STATE_LABELS,

@@ -81,7 +81,7 @@ def _story(doc: AgreementDocument, style: Styles) -> list[Flowable]:
         [_("Service code"), _("Service"), _("Method"), _("Number of samples"), _("Express"),
          _("Amount")],
         rows, [26 * mm, 52 * mm, 36 * mm, 18 * mm, 16 * mm, 30 * mm], style,
-        right_aligned=(3, 5)))
+        right_aligned=(3, 5), total_rows=1))
 
     story.append(Spacer(1, 3 * mm))
     story.append(field_table([

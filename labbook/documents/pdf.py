@@ -12,6 +12,18 @@
 - ``build_pdf``: a flowing document with a running head, "page x of y" and a QR code on every
   page; ``new_canvas`` for pages drawn by hand (label sheets).
 
+A document of another area, in outline::
+
+    with in_language(language):
+        style = styles(language)
+        story = [paragraph(_("Statement"), style.title),
+                 grid_table([_("Date"), _("Amount")], rows, [40 * mm, 30 * mm], style,
+                            right_aligned=(1,), total_rows=1)]
+        return build_pdf(story, language=language, title=number, author=lab_name,
+                         furniture=PageFurniture(running_head=lab_name,
+                                                 running_head_right=number,
+                                                 qr_payload=verification_url))
+
 Every PDF is made in ReportLab's invariant mode (a fixed creation date and document id), so
 the same input gives the same bytes and a PDF's SHA-256 identifies it.
 """
@@ -207,9 +219,11 @@ def layout_table(rows: Sequence[Sequence[Any]], widths: Sequence[float],
 
 
 def grid_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
-               style: Styles, *, right_aligned: Sequence[int] = ()) -> Table:
+               style: Styles, *, right_aligned: Sequence[int] = (),
+               total_rows: int = 0) -> Table:
     """A ruled table whose cells wrap their text and whose header repeats on every page; the
-    columns ``right_aligned`` (amounts, counts) are set flush right."""
+    columns ``right_aligned`` (amounts, counts) are set flush right, and the last
+    ``total_rows`` rows (totals) are shaded like the header."""
     cell_style = style.cell
     room = [width - 2 * CELL_PADDING for width in widths]
 
@@ -232,6 +246,7 @@ def grid_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Seq
         *[("ALIGN", (column, 1), (column, -1), "RIGHT") for column in right_aligned],
         ("GRID", (0, 0), (-1, -1), 0.4, RULE),
         ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+        *([("BACKGROUND", (0, -total_rows), (-1, -1), SHADE)] if total_rows else []),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),

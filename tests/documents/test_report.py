@@ -127,6 +127,20 @@ def test_long_names_wrap_inside_the_page():
     assert pdf_text_outside(data, margin_points=5 * mm) == []
 
 
+def test_what_the_customer_wrote_is_printed_as_written_never_as_markup():
+    document = report_document(customer_name="<b>焦作&amp;明仁</b>",
+                               conclusion="铅 < 0.2 mg/kg & 砷 > 0\n\n第二段")
+    text = pdf_text(render_report(document))
+    assert "<b>焦作&amp;明仁</b>" in text
+    assert "铅 < 0.2 mg/kg & 砷 > 0" in text and "第二段" in text
+
+
+def test_a_report_without_samples_or_results_still_prints():
+    document = report_document(samples=0, items=0, methods=(), conclusion="")
+    text = pdf_text(render_report(document))
+    assert "FOOD-R-2026-00042" in text and "第 1 页，共 1 页" in text
+
+
 def test_an_amended_report_names_the_one_it_replaces():
     document = report_document(replaces_number="FOOD-R-2026-00041",
                                report_number="FOOD-R-2026-00043")
