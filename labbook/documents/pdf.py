@@ -117,6 +117,11 @@ def in_language(language: str) -> Iterator[None]:
         yield
 
 
+def pdf_language(language: str) -> str:
+    """The PDF's /Lang entry (a BCP 47 tag: zh-CN, en), which screen readers go by."""
+    return language.replace("_", "-")
+
+
 def format_day(day: date) -> str:
     """A date as the current language writes it in full (2026年12月5日, December 5, 2026)."""
     return format_date(day, "long")
@@ -442,7 +447,8 @@ def build_pdf(story: Sequence[Flowable], *, language: str, title: str, author: s
     buffer = io.BytesIO()
     document = BaseDocTemplate(
         buffer, pagesize=page_size, title=title, author=author, subject=subject,
-        creator="labbook", invariant=1, initialFontName=FONT_NAME)
+        creator="labbook", invariant=1, initialFontName=FONT_NAME,
+        lang=pdf_language(language))
     # No padding inside the frame: a table as wide as the content width fits it exactly.
     frame = Frame(margins.left, margins.bottom, margins.content_width(page_size),
                   page_size[1] - margins.top - margins.bottom, leftPadding=0, rightPadding=0,
@@ -456,11 +462,12 @@ def build_pdf(story: Sequence[Flowable], *, language: str, title: str, author: s
     return buffer.getvalue()
 
 
-def new_canvas(buffer: io.BytesIO, *, title: str, author: str,
+def new_canvas(buffer: io.BytesIO, *, title: str, author: str, language: str,
                page_size: tuple[float, float] = A4) -> Canvas:
     """A canvas for pages drawn by hand, in invariant mode, with the CJK font registered."""
     register_font()
-    canvas = Canvas(buffer, pagesize=page_size, invariant=1, initialFontName=FONT_NAME)
+    canvas = Canvas(buffer, pagesize=page_size, invariant=1, initialFontName=FONT_NAME,
+                    lang=pdf_language(language))
     canvas.setTitle(title)
     canvas.setAuthor(author)
     canvas.setCreator("labbook")

@@ -194,10 +194,13 @@ def test_the_font_is_embedded_so_no_reader_needs_its_own():
         assert "/FontFile2" in described["/FontDescriptor"], font["/BaseFont"]
 
 
-def test_the_pdf_names_its_report_and_lab():
-    metadata = PdfReader(io.BytesIO(render_report(report_document()))).metadata
-    assert metadata.title == "FOOD-R-2026-00042"
-    assert metadata.author == "绿色食品开放共享实验室"
+def test_the_pdf_names_its_report_lab_and_language():
+    reader = PdfReader(io.BytesIO(render_report(report_document())))
+    assert reader.metadata.title == "FOOD-R-2026-00042"
+    assert reader.metadata.author == "绿色食品开放共享实验室"
+    assert reader.trailer["/Root"]["/Lang"] == "zh-CN"
+    english = PdfReader(io.BytesIO(render_report(report_document(language="en"))))
+    assert english.trailer["/Root"]["/Lang"] == "en"
 
 
 def test_an_unknown_conclusion_or_language_is_refused():
