@@ -5,7 +5,8 @@ An order belongs to one lab (the lab whose terms the customer agrees to and whos
 the samples) and one organization (the one billed). Each line is one testing service with its
 samples; its price is ``labbook.billing.pricing.quote`` at the organization's tier, fixed when
 the order is submitted. The customer confirms the lab's terms (委托协议) on submitting: an
-order without that confirmation is refused.
+order without that confirmation is refused, and so is one from an organization whose
+statements are overdue (``billing.receivables.refuse_if_overdue``).
 
 Every function takes the acting user and ``now`` and never reads the request.
 """
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import record
+from labbook.billing import receivables
 from labbook.billing.pricing import Quote, quote
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import lock
@@ -357,6 +359,7 @@ def submit(session: Session, actor: User, order_input: OrderInput, *,
            now: dt.datetime) -> Order:
     """Place the order at today's prices; the customer confirms the lab's terms with it."""
     priced = quote_order(session, actor, order_input)
+    receivables.refuse_if_overdue(session, priced.organization.id, now)
     if order_input.terms_confirmed is not True:
         message = _("Confirm the lab's terms to submit the order.")
         raise ValidationError(message, code="terms_not_confirmed",

@@ -1,8 +1,8 @@
 """testing orders: lines, samples, intake numbers, results, attachments, reports, staff
 capabilities and lab settings; bookings and charges of an order line
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-05 10:49:22.718844
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
