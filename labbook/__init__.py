@@ -106,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.booking.views import bp as booking_bp
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
+    from labbook.faults.views import bp as faults_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
@@ -118,4 +119,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(faults_bp)
     api_routes.register(app)

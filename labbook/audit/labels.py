@@ -32,6 +32,8 @@ from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
+from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
+from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.core.time import to_lab_time
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
@@ -50,6 +52,7 @@ ACTION_LABELS = {
     "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
     "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
     "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
+    "report": _l("reported"), "answer": _l("answered"), "close": _l("closed"),
 }
 
 
@@ -67,6 +70,7 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
                          "retired": SERVICE_OFFERED_LABELS[False]},
     "organizations": _by_code(ORGANIZATION_STATUS_LABELS),
     "users": ACCOUNT_STATUS_LABELS,
+    "instrument_faults": _by_code(FAULT_STATES),
 }
 
 #: The fields of the events' details, and of the objects whose changes they keep.
@@ -119,6 +123,10 @@ FIELD_LABELS = {
     "minimum_minutes": _l("Minimum billable minutes"),
     "no_show_percent": _l("No-show share (%)"),
     "late_cancel_percent": _l("Late-cancellation share (%)"),
+    # owner units and the instrument log
+    "owner": _l("Owner unit"), "kind": _l("Kind"), "cause": _l("Cause"),
+    "time_share_percent": _l("Owner's share of instrument time (%)"),
+    "testing_share_percent": _l("Owner's share of testing services (%)"),
 }
 
 #: Fields whose values are codes with labels of their own.
@@ -126,6 +134,7 @@ VALUE_LABELS: dict[str, Mapping[str, Any]] = {
     "tier": _by_code(TIER_LABELS), "role": _by_code(ROLE_LABELS),
     "billing_basis": _by_code(BASIS_LABELS), "locale": LOCALE_NAMES,
     "source": {"catalogue import": _l("catalogue import")},
+    "kind": _by_code(FAULT_KINDS),
 }
 #: Fields that hold an amount of money (in yuan, as text).
 MONEY_FIELDS = frozenset({
