@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.faults.views import bp as faults_bp
+    from labbook.reports.sharing_views import bp as sharing_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
@@ -120,4 +121,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(faults_bp)
+    app.register_blueprint(sharing_bp)
     api_routes.register(app)

@@ -70,6 +70,10 @@ class Config:
     # Testing-service reports (PDF): where they are kept and how large one may be.
     LABBOOK_REPORT_DIR = os.environ.get("LABBOOK_REPORT_DIR") or str(INSTANCE_PATH / "reports")
     LABBOOK_REPORT_MAX_BYTES = 20 * 1024 * 1024
+    # The purchase value (yuan) from which an instrument is large, for the open-sharing
+    # statistics the science authorities ask for.
+    LABBOOK_LARGE_INSTRUMENT_VALUE = os.environ.get("LABBOOK_LARGE_INSTRUMENT_VALUE",
+                                                    "500000.00")
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False
