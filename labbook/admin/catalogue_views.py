@@ -34,8 +34,8 @@ from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingS
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, Problem, ValidationError
 from labbook.core.time import to_lab_time, utcnow
-from labbook.faults import services as faults
 from labbook.extensions import db
+from labbook.faults import services as faults
 from labbook.http import page_arg
 from labbook.i18n import localized
 from labbook.web import FORM_REFUSED, refuse, show_errors

@@ -32,9 +32,9 @@ from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
+from labbook.core.time import to_lab_time
 from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
-from labbook.core.time import to_lab_time
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: How the audit log and the histories name the actions labbook records. The log's filter offers

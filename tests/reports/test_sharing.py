@@ -121,7 +121,7 @@ def scene():
 
 
 def test_a_years_figures_per_instrument_and_lab(scene):
-    lab, big1, big2, small, counted = scene
+    lab, big1, big2, _small, _counted = scene
     statistics = sharing.sharing_statistics(db.session, [lab], 2026, now=NOW)
     [lab_figures] = statistics.labs
     per_instrument = dict(lab_figures.instruments)
@@ -152,7 +152,7 @@ def test_the_hours_are_the_sum_of_the_counted_bookings(scene):
         dt.date(2026, 1, 1), 0), Booking.start_at < lab_time(dt.date(2027, 1, 1), 0))).all()
     took_place = [b for b in bookings if b.instrument.value_cny >= D("500000")
                   and (b.state in (BookingState.COMPLETED, BookingState.IN_USE)
-                       or b.state == BookingState.APPROVED and b.end_at <= NOW)]
+                       or (b.state == BookingState.APPROVED and b.end_at <= NOW))]
     assert sorted(b.id for b in took_place) == sorted(b.id for b in counted)
 
 
