@@ -19,11 +19,11 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from labbook.accounts.models import User
+from labbook.accounts.models import User, lab_managers
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
 from labbook.booking.models import Blackout, Booking
-from labbook.catalogue.models import Instrument, InstrumentStatus
+from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.catalogue.services import change_instrument_status
 from labbook.core.engine import locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
@@ -80,6 +80,33 @@ def get_fault(session: Session, actor: User, fault_id: int) -> InstrumentFault:
     if fault is None or not can_manage(actor, fault.instrument):
         raise NotFound(_("No fault report with id %(id)d.", id=fault_id))
     return fault
+
+
+def visible_fault(session: Session, actor: User, fault_id: int) -> InstrumentFault:
+    """The entry, for the managers of its lab and the person who reported it."""
+    fault = session.get(InstrumentFault, fault_id)
+    if fault is None or not (can_manage(actor, fault.instrument)
+                             or fault.reported_by_id == actor.id):
+        raise NotFound(_("No fault report with id %(id)d.", id=fault_id))
+    return fault
+
+
+def visible_faults(actor: User, state: FaultState | None):
+    """A query of the entries ``actor`` may see (the labs they manage, and what they
+    reported), newest first."""
+    lab_ids = select(Lab.id) if actor.is_admin else \
+        select(lab_managers.c.lab_id).where(lab_managers.c.user_id == actor.id) \
+        if actor.is_lab_manager else None
+    seen = InstrumentFault.reported_by_id == actor.id
+    if lab_ids is not None:
+        seen = or_(seen, InstrumentFault.instrument_id.in_(
+            select(Instrument.id).where(Instrument.lab_id.in_(lab_ids))))
+    query = (select(InstrumentFault).where(seen)
+             .options(selectinload(InstrumentFault.instrument))
+             .order_by(InstrumentFault.reported_at.desc(), InstrumentFault.id.desc()))
+    if state is not None:
+        query = query.where(InstrumentFault.state == state)
+    return query
 
 
 def managed_faults(session: Session, actor: User, *, state: FaultState | None = FaultState.OPEN,

@@ -47,12 +47,15 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.billing.models import BillingBasis, ChargeKind, StatementState
     from labbook.booking.models import BookingState
     from labbook.catalogue.models import InstrumentStatus
+    from labbook.faults.models import FaultKind, FaultState
+    from labbook.faults.services import LOGGED_KINDS
     from labbook.testing.models import ServiceRequestState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
-               BillingBasis, InstrumentStatus]
+               BillingBasis, InstrumentStatus, FaultKind, FaultState]
     # Vocabularies of the API that no enum class holds.
-    plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"]]
+    plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"],
+             [kind.value for kind in LOGGED_KINDS]]
     found = set()
     for path, values in _enums(client.get("/api/v1/openapi.json").json):
         named = [value for value in values if value is not None]
