@@ -7,8 +7,8 @@ from typing import Any
 from labbook.accounts.models import PriceTier
 from labbook.api import bp
 from labbook.api.specs import BEARER
-from labbook.api.specs import faults as faults_spec
 from labbook.api.specs import enum_values as _values
+from labbook.api.specs import faults as faults_spec
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
 from labbook.api.specs import page_of as _page_of
