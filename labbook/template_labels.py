@@ -24,6 +24,8 @@ from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
+from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: The labels by the names templates know them by. The keys are enum members, and an enum
@@ -44,6 +46,9 @@ TEMPLATE_LABELS = {
     "fault_kind_labels": FAULT_KINDS,
     "fault_state_labels": FAULT_STATES,
     "owner_kind_labels": OWNER_KINDS,
+    "registration_state_labels": REGISTRATION_STATE_LABELS,
+    "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
+    "deletion_state_labels": DELETION_STATE_LABELS,
 }
 
 

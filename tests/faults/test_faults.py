@@ -226,3 +226,8 @@ def test_the_admin_page_shows_the_instruments_log(client, login_as, instrument, 
     assert "更换灯丝" in page and "灯丝老化" in page
     page = client.get("/manage/faults").get_data(as_text=True)
     assert "更换灯丝" in page
+
+
+def test_the_mobile_instrument_page_links_to_the_report(client, instrument):
+    page = client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
+    assert f"/instruments/{instrument.id}/report-problem" in page
