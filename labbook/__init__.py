@@ -106,11 +106,11 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.booking.views import bp as booking_bp
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
-    from labbook.faults.views import bp as faults_bp
-    from labbook.reports.sharing_views import bp as sharing_bp
     from labbook.enterprises.views import bp as enterprises_bp
+    from labbook.faults.views import bp as faults_bp
     from labbook.mobile.views import bp as mobile_bp
     from labbook.privacy.views import bp as privacy_bp
+    from labbook.reports.sharing_views import bp as sharing_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
