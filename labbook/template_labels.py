@@ -25,6 +25,7 @@ from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
 from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
+from labbook.holidays.labels import FESTIVAL_LABELS, KIND_LABELS
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
@@ -46,6 +47,8 @@ TEMPLATE_LABELS = {
     "fault_kind_labels": FAULT_KINDS,
     "fault_state_labels": FAULT_STATES,
     "owner_kind_labels": OWNER_KINDS,
+    "holiday_kind_labels": KIND_LABELS,
+    "festival_labels": FESTIVAL_LABELS,
     "registration_state_labels": REGISTRATION_STATE_LABELS,
     "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
     "deletion_state_labels": DELETION_STATE_LABELS,

@@ -190,7 +190,7 @@ class Scene:
             "organization_id": self.org_a.id, "service_id": self.service.id,
             "code": self.owner.code if endpoint in OWNER_ENDPOINTS else self.lab.code,
             "fault_id": self.fault.id, "secret": self.feed_secret, "token": self.reset_token,
-            "name": "revenue", "file_format": "csv",
+            "name": "revenue", "file_format": "csv", "day": "2026-10-01",
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
             "deletion_id": self.deletion.id,
         }
@@ -241,6 +241,7 @@ def _bodies(scene: Scene) -> dict[str, dict[str, Any]]:
                                    "hourly_rate": "120.00"},
         "POST api.reject_booking": {"note": "matrix"},
         "POST api.reject_service_request": {"note": "matrix"},
+        "PUT api.put_holiday": {"kind": "holiday", "festival": "national_day"},
     }
 
 
@@ -248,7 +249,10 @@ def _query(scene: Scene) -> dict[str, str]:
     day = next_weekday(0)
     start, end = lab_time(day, 0), lab_time(day + dt.timedelta(days=7), 0)
     window = urlencode({"start": start.isoformat(), "end": end.isoformat()})
-    return {"GET api.availability": window, "GET booking.instrument_events": window}
+    days = urlencode({"start": day.isoformat(), "end": (day + dt.timedelta(days=30)).isoformat()})
+    return {"GET api.availability": window, "GET booking.instrument_events": window,
+            "GET api.working_days": days,
+            "GET api.working_days_after": urlencode({"start": day.isoformat(), "days": 5})}
 
 
 def _request(client, scene: Scene, role: str, method: str, url: str, *, api: bool,
@@ -408,6 +412,19 @@ MATRIX: dict[str, str] = {
     "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
     "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
     "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
+    "DELETE api.delete_holiday":                       "401   403   403   403   403   403   404",
+    "GET api.get_holiday_policy":                      "200   200   200   200   200   200   200",
+    "GET api.list_holidays":                           "200   200   200   200   200   200   200",
+    "PUT api.put_holiday":                             "401   403   403   403   403   403   ok",
+    "PUT api.put_holiday_policy":                      "401   403   403   403   403   ok    ok",
+    "POST api.seed_holidays":                          "401   403   403   403   403   403   ok",
+    "GET api.working_days":                            "200   200   200   200   200   200   200",
+    "GET api.working_days_after":                      "200   200   200   200   200   200   200",
+    "POST holidays.delete_day":                        "login 403   403   403   403   403   ok",
+    "GET holidays.index":                              "login 403   403   200   403   200   200",
+    "POST holidays.save_day":                          "login 403   403   403   403   403   ok",
+    "POST holidays.save_policy":                       "login 403   403   404   403   ok    ok",
+    "POST holidays.seed":                              "login 403   403   403   403   403   ok",
     "GET enterprises.accept_invitation":               "400   400   400   400   400   400   400",
     "POST enterprises.accept_invitation":              "400   400   400   400   400   400   400",
     "POST enterprises.accept_join_request":            "login 404   404   404   ok    404   ok",
@@ -430,6 +447,7 @@ MATRIX: dict[str, str] = {
     "POST mobile.check_in":                            "login ok    ok    ok    ok    ok    ok",
     "POST mobile.check_out":                           "login ok    ok    ok    ok    ok    ok",
     "GET mobile.instrument":                           "200   200   200   200   200   200   200",
+    "GET mobile.instrument_label":                     "login 403   403   404   403   200   200",
     "POST privacy.complete_request":                   "login 403   403   403   403   403   ok",
     "GET privacy.my_data":                             "login 200   200   200   200   200   200",
     "GET privacy.my_data_json":                        "login 200   200   200   200   200   200",

@@ -36,6 +36,8 @@ from labbook.core.time import to_lab_time
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
 from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
+from labbook.holidays.labels import FESTIVAL_LABELS as FESTIVALS
+from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
@@ -55,6 +57,7 @@ ACTION_LABELS = {
     "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
     "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
     "report": _l("reported"), "answer": _l("answered"), "close": _l("closed"),
+    "delete": _l("deleted"),
     "register": _l("registered"), "confirm": _l("email address confirmed"),
     "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
     "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),
@@ -134,9 +137,13 @@ FIELD_LABELS = {
     "no_show_percent": _l("No-show share (%)"),
     "late_cancel_percent": _l("Late-cancellation share (%)"),
     # owner units and the instrument log
-    "owner": _l("Owner unit"), "kind": _l("Kind"), "cause": _l("Cause"),
+    "owner": _l("Owner unit"), "fault_kind": _l("Kind"), "cause": _l("Cause"),
     "time_share_percent": _l("Owner's share of instrument time (%)"),
     "testing_share_percent": _l("Owner's share of testing services (%)"),
+    # holidays
+    "day": _l("Date"), "kind": _l("Kind of day"), "festival": _l("Occasion"),
+    "closes_on_holidays": _l("Closed on public holidays"),
+    "opens_on_makeup_days": _l("Open on make-up working days (调休)"),
 }
 
 #: Fields whose values are codes with labels of their own.
@@ -144,7 +151,8 @@ VALUE_LABELS: dict[str, Mapping[str, Any]] = {
     "tier": _by_code(TIER_LABELS), "role": _by_code(ROLE_LABELS),
     "billing_basis": _by_code(BASIS_LABELS), "locale": LOCALE_NAMES,
     "source": {"catalogue import": _l("catalogue import")},
-    "kind": _by_code(FAULT_KINDS),
+    "fault_kind": _by_code(FAULT_KINDS),
+    "kind": _by_code(HOLIDAY_KINDS), "festival": _by_code(FESTIVALS),
 }
 #: Fields that hold an amount of money (in yuan, as text).
 MONEY_FIELDS = frozenset({

@@ -14,6 +14,7 @@ from labbook.core.time import to_lab_time
 from labbook.documents.model import AgreementDocument
 from labbook.documents.pdf import (
     RULE,
+    Margins,
     PageFurniture,
     Styles,
     build_pdf,
@@ -38,7 +39,7 @@ REPORT_LANGUAGE_LABELS = {
     "en": _l("English"),
 }
 NONE_WRITTEN = "—"
-CONTENT_WIDTH = 178 * mm
+CONTENT_WIDTH = Margins().content_width()
 
 
 def render_agreement(doc: AgreementDocument) -> bytes:
@@ -80,7 +81,7 @@ def _story(doc: AgreementDocument, style: Styles) -> list[Flowable]:
         [_("Service code"), _("Service"), _("Method"), _("Number of samples"), _("Express"),
          _("Amount")],
         rows, [26 * mm, 52 * mm, 36 * mm, 18 * mm, 16 * mm, 30 * mm], style,
-        right_aligned=(3, 5)))
+        right_aligned=(3, 5), total_rows=1))
 
     story.append(Spacer(1, 3 * mm))
     story.append(field_table([
@@ -103,13 +104,13 @@ def _confirmation(doc: AgreementDocument, style: Styles) -> Flowable:
         return paragraph(_("Confirmed by the customer in labbook on %(day)s at %(time)s "
                            "(Beijing time).", day=format_day(moment.date()),
                            time=moment.strftime("%H:%M")), style.body)
-    half = CONTENT_WIDTH / 2
+    gap = 12 * mm
+    half = (CONTENT_WIDTH - gap) / 2
     return layout_table(
-        [[paragraph(_("Customer (signature and seal)"), style.body),
+        [[paragraph(_("Customer (signature and seal)"), style.body), "",
           paragraph(_("Laboratory (signature and seal)"), style.body)],
-         ["", ""],
-         [paragraph(_("Date:"), style.cell), paragraph(_("Date:"), style.cell)]],
-        [half, half],
-        [("LINEBELOW", (0, 1), (0, 1), 0.4, RULE), ("LINEBELOW", (1, 1), (1, 1), 0.4, RULE),
-         ("RIGHTPADDING", (0, 0), (0, -1), 8 * mm)],
+         ["", "", ""],
+         [paragraph(_("Date:"), style.cell), "", paragraph(_("Date:"), style.cell)]],
+        [half, gap, half],
+        [("LINEBELOW", (0, 1), (0, 1), 0.4, RULE), ("LINEBELOW", (2, 1), (2, 1), 0.4, RULE)],
         heights=[None, 16 * mm, None])

@@ -16,6 +16,7 @@ from labbook.core.time import to_lab_time
 from labbook.documents.model import ReportDocument, Signature
 from labbook.documents.pdf import (
     RULE,
+    Margins,
     PageFurniture,
     Styles,
     build_pdf,
@@ -37,7 +38,7 @@ CONCLUSION_LABELS = {
 }
 #: A result row whose service defines no limit prints this in the limit column.
 NO_LIMIT = "—"
-CONTENT_WIDTH = 178 * mm
+CONTENT_WIDTH = Margins().content_width()
 
 
 def render_report(doc: ReportDocument) -> bytes:

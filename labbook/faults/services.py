@@ -254,7 +254,7 @@ def log_entry(session: Session, actor: User, instrument: Instrument, *, kind: Fa
     session.add(fault)
     session.flush()
     record(session, actor, fault, "create", at=now, to_state=fault.state.value,
-           note=description, instrument_id=instrument.id, kind=kind.value)
+           note=description, instrument_id=instrument.id, fault_kind=kind.value)
     return fault
 
 
@@ -291,7 +291,7 @@ def start_maintenance(session: Session, actor: User, fault_id: int, *, kind: Fau
     if fault.down_from is None:
         fault.down_from = now
     record(session, actor, fault, "status", at=now, note=reason,
-           to_state=InstrumentStatus.MAINTENANCE.value, kind=fault.kind.value)
+           to_state=InstrumentStatus.MAINTENANCE.value, fault_kind=fault.kind.value)
     return fault
 
 
@@ -318,7 +318,7 @@ def close_fault(session: Session, actor: User, fault_id: int, *, kind: FaultKind
     fault.state, fault.closed_by_id, fault.closed_at = FaultState.CLOSED, actor.id, now
     record(session, actor, fault, "close", at=now, from_state=FaultState.OPEN.value,
            to_state=FaultState.CLOSED.value, note=fault.fix, cause=fault.cause,
-           kind=fault.kind.value)
+           fault_kind=fault.kind.value)
     _tell_reporter(session, fault, actor, now=now)
     return fault
 
