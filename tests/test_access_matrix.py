@@ -412,6 +412,8 @@ MATRIX: dict[str, str] = {
     "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
     "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
     "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
+    "GET catalogue.search_all":                        "200   200   200   200   200   200   200",
+    "GET catalogue.suggestions":                       "200   200   200   200   200   200   200",
     "DELETE api.delete_holiday":                       "401   403   403   403   403   403   404",
     "GET api.get_holiday_policy":                      "200   200   200   200   200   200   200",
     "GET api.list_holidays":                           "200   200   200   200   200   200   200",
