@@ -74,6 +74,11 @@ class Config:
     # statistics the science authorities ask for.
     LABBOOK_LARGE_INSTRUMENT_VALUE = os.environ.get("LABBOOK_LARGE_INSTRUMENT_VALUE",
                                                     "500000.00")
+    # The payee printed on statements (收款单位, 开户行, 账号, 税号): where customers pay.
+    LABBOOK_PAYEE_NAME = os.environ.get("LABBOOK_PAYEE_NAME", "焦作市产业技术科学院")
+    LABBOOK_PAYEE_BANK = os.environ.get("LABBOOK_PAYEE_BANK", "")
+    LABBOOK_PAYEE_ACCOUNT = os.environ.get("LABBOOK_PAYEE_ACCOUNT", "")
+    LABBOOK_PAYEE_TAX_ID = os.environ.get("LABBOOK_PAYEE_TAX_ID", "")
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False

@@ -45,7 +45,17 @@ def _enums(node, path=""):
 
 def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.accounts.models import PriceTier
-    from labbook.billing.models import BillingBasis, ChargeKind, StatementState
+    from labbook.billing.models import (
+        BalanceEntryKind,
+        BillingBasis,
+        ChargeKind,
+        InvoiceKind,
+        InvoiceMedium,
+        InvoiceState,
+        PaymentMethod,
+        StatementState,
+    )
+    from labbook.billing.vouchers import ELIGIBLE_KINDS
     from labbook.booking.models import BookingState
     from labbook.catalogue.models import InstrumentStatus
     from labbook.faults.models import FaultKind, FaultState
@@ -54,10 +64,12 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.testing.models import ServiceRequestState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
-               BillingBasis, InstrumentStatus, DayKind, Festival, FaultKind, FaultState]
+               BillingBasis, InstrumentStatus, DayKind, Festival, PaymentMethod,
+               BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState, FaultKind,
+               FaultState]
     # Vocabularies of the API that no enum class holds.
     plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"],
-             [kind.value for kind in LOGGED_KINDS]]
+             [kind.value for kind in ELIGIBLE_KINDS], [kind.value for kind in LOGGED_KINDS]]
     found = set()
     for path, values in _enums(client.get("/api/v1/openapi.json").json):
         named = [value for value in values if value is not None]

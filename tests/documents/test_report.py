@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from flask_babel import force_locale
+from flask import session
+from flask_babel import force_locale, gettext, refresh
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
@@ -73,6 +74,15 @@ def test_an_english_report_speaks_english_whatever_the_readers_language():
         assert flat(expected) in text, expected
     for chinese_word in ("检测报告", "报告编号", "合格", "编制", "第 1 页"):
         assert chinese_word not in text
+
+
+def test_a_page_that_renders_a_report_goes_on_in_the_readers_language(app):
+    with app.test_request_context("/"):
+        session["locale"] = "zh_CN"
+        refresh()
+        text = pdf_text(render_report(report_document(language="en")))
+        assert "Test report" in text
+        assert gettext("Test report") == "检测报告"
 
 
 def test_signatures_are_dated_by_the_lab_calendar():
