@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.faults.views import bp as faults_bp
     from labbook.holidays.views import bp as holidays_bp
     from labbook.mobile.views import bp as mobile_bp
+    from labbook.orders.views import bp as orders_bp
     from labbook.privacy.views import bp as privacy_bp
     from labbook.reports.sharing_views import bp as sharing_bp
     from labbook.reports.views import bp as reports_bp
@@ -122,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(calendars_bp)
     app.register_blueprint(testing_bp)
+    app.register_blueprint(orders_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(money_bp)
     app.register_blueprint(reports_bp)
