@@ -101,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.accounts.views import bp as accounts_bp
     from labbook.admin.views import bp as admin_bp
     from labbook.api import routes as api_routes
+    from labbook.billing.money_views import bp as money_bp
     from labbook.billing.views import bp as billing_bp
     from labbook.booking.manage_views import bp as manage_bp
     from labbook.booking.views import bp as booking_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calendars_bp)
     app.register_blueprint(testing_bp)
     app.register_blueprint(billing_bp)
+    app.register_blueprint(money_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(holidays_bp)

@@ -33,7 +33,15 @@ from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
 from labbook.accounts.services import create_api_token, password_reset_link
-from labbook.billing.models import StatementState
+from labbook.billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceMedium,
+    InvoiceState,
+    InvoiceStatement,
+    StatementState,
+    Voucher,
+)
 from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
 from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
@@ -127,6 +135,22 @@ class Scene:
         self.statement_a = create_statement([self.charge_a], number="LB-2026-AAAAAA", **issued)
         self.statement_b = create_statement([self.charge_b], **issued)
         self.rate_card = self.instrument.rate_cards[0]
+        self.voucher = Voucher(organization_id=self.org_b.id, number="KJQ-B",
+                               authority="科技局", face_value=Decimal("100.00"),
+                               balance=Decimal("100.00"), share_percent=50, lab_ids=[],
+                               kinds=[], valid_from=now.date(), valid_to=now.date(),
+                               created_at=now)
+        self.invoice = Invoice(organization_id=self.org_b.id, kind=InvoiceKind.ORDINARY,
+                               medium=InvoiceMedium.PAPER, state=InvoiceState.ISSUED,
+                               amount=Decimal("100.00"), title="企业B",
+                               taxpayer_id=self.org_b.uscc, requested_at=now,
+                               invoice_number="B-0001", issued_on=now.date(),
+                               issued_amount=Decimal("100.00"), file_name="b.pdf",
+                               file_type="application/pdf", file_content=PDF)
+        self.invoice.covers = [InvoiceStatement(statement_id=self.statement_b.id,
+                                                amount=Decimal("100.00"))]
+        db.session.add_all([self.voucher, self.invoice])
+        db.session.commit()
 
         self.qualification = grant_qualification(db.session, self.users["mgr"], res_a,
                                                  self.instrument, now=now)
@@ -179,6 +203,7 @@ class Scene:
             "name": "revenue", "file_format": "csv", "day": "2026-10-01",
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
             "deletion_id": self.deletion.id,
+            "invoice_id": self.invoice.id, "voucher_id": self.voucher.id,
         }
         return {name: values[name] for name in arguments}
 
@@ -226,6 +251,23 @@ def _bodies(scene: Scene) -> dict[str, dict[str, Any]]:
         "POST api.add_rate_card": {"tier": "external", "effective_from": str(day),
                                    "hourly_rate": "120.00"},
         "POST api.reject_booking": {"note": "matrix"},
+        "POST api.record_payment": {"organization_id": scene.org_b.id,
+                                    "received_on": "2026-01-05", "amount": "1.00",
+                                    "method": "cash", "statement_ids": [scene.statement_b.id]},
+        "POST api.record_deposit": {"amount": "1.00"},
+        "PUT api.update_billing_profile": {"invoice_title": "企业B"},
+        "POST api.create_voucher": {"organization_id": scene.org_b.id, "number": "KJQ-M",
+                                    "authority": "科技局", "face_value": "10.00",
+                                    "share_percent": 50, "valid_from": str(day),
+                                    "valid_to": str(day)},
+        "POST api.request_invoice": {"organization_id": scene.org_b.id,
+                                     "statement_ids": [scene.statement_b.id],
+                                     "kind": "ordinary", "medium": "paper"},
+        "POST api.refuse_invoice": {"reason": "matrix"},
+        "POST api.issue_invoice": {"invoice_number": "M-1", "issued_on": str(day),
+                                   "amount": "1.00"},
+        "POST api.reverse_invoice": {"red_number": "M-R", "issued_on": "2026-01-05",
+                                     "reason": "matrix"},
         "POST api.reject_service_request": {"note": "matrix"},
         "PUT api.put_holiday": {"kind": "holiday", "festival": "national_day"},
     }
@@ -476,6 +518,51 @@ MATRIX: dict[str, str] = {
     "GET testing.request_detail":                      "login 404   404   404   200   200   200",
     "POST testing.request_service":                    "login ok    ok    ok    ok    ok    ok",
     "POST testing.start_request":                      "login 403   403   404   403   ok    ok",
+    # money
+    "POST api.apply_vouchers":                         "401   404   403   404   404   403   ok",
+    "POST api.create_voucher":                         "401   403   403   403   403   403   ok",
+    "GET api.get_balance_history":                     "401   404   404   404   404   404   200",
+    "GET api.get_billing_profile":                     "401   404   404   404   404   404   200",
+    "GET api.get_invoice":                             "401   404   200   404   404   404   200",
+    "GET api.get_invoice_file":                        "401   404   200   404   404   404   200",
+    "GET api.get_invoices_xlsx":                       "401   403   403   403   403   403   200",
+    "GET api.get_receivables":                         "401   403   403   403   403   403   200",
+    "GET api.get_receivables_xlsx":                    "401   403   403   403   403   403   200",
+    "GET api.get_redemption":                          "401   403   403   403   403   403   422",
+    "GET api.get_redemption_xlsx":                     "401   403   403   403   403   403   422",
+    "GET api.get_voucher":                             "401   404   200   404   404   404   200",
+    "POST api.issue_invoice":                          "401   404   403   404   404   404   ok",
+    "GET api.list_invoices":                           "401   200   200   200   200   200   200",
+    "GET api.list_payments":                           "401   403   403   403   403   403   200",
+    "GET api.list_vouchers":                           "401   403   403   403   403   403   200",
+    "POST api.pay_statement_from_balance":             "401   403   403   403   403   403   ok",
+    "POST api.record_deposit":                         "401   404   404   404   404   404   ok",
+    "POST api.record_payment":                         "401   403   403   403   403   403   ok",
+    "POST api.refuse_invoice":                         "401   404   403   404   404   404   ok",
+    "POST api.request_invoice":                        "401   404   ok    404   404   404   ok",
+    "POST api.reverse_invoice":                        "401   404   403   404   404   404   ok",
+    "PUT api.update_billing_profile":                  "401   404   404   404   404   404   ok",
+    "GET billing.verify_statement":                    "404   404   404   404   404   404   404",
+    "POST money.create_voucher":                       "login 403   403   403   403   403   ok",
+    "GET money.invoice_detail":                        "login 404   200   404   404   404   200",
+    "GET money.invoice_file":                          "login 404   200   404   404   404   200",
+    "GET money.invoices_page":                         "login 200   200   200   200   200   200",
+    "GET money.invoices_xlsx":                         "login 403   403   403   403   403   200",
+    "POST money.issue_invoice":                        "login 403   403   403   403   403   ok",
+    "GET money.organization":                          "login 404   404   404   404   404   200",
+    "POST money.pay_from_balance":                     "login 403   403   403   403   403   ok",
+    "GET money.receivables_page":                      "login 403   403   403   403   403   200",
+    "GET money.receivables_xlsx":                      "login 403   403   403   403   403   200",
+    "POST money.record_deposit":                       "login 403   403   403   403   403   ok",
+    "POST money.record_payment":                       "login 403   403   403   403   403   ok",
+    "GET money.redemption":                            "login 403   403   403   403   403   200",
+    "GET money.redemption_xlsx":                       "login 403   403   403   403   403   404",
+    "POST money.refuse_invoice":                       "login 403   403   403   403   403   ok",
+    "POST money.request_invoice":                      "login 404   404   404   404   404   ok",
+    "POST money.reverse_invoice":                      "login 403   403   403   403   403   ok",
+    "POST money.update_details":                       "login 404   404   404   404   404   ok",
+    "POST money.update_settings":                      "login 403   403   403   403   403   ok",
+    "GET money.voucher_detail":                        "login 404   200   404   404   404   200",
 }
 
 

@@ -143,7 +143,7 @@ def _correction_computation(charge: Charge) -> str:
 def computation(charge: Charge) -> str:
     """How the amount was reached, e.g. "31 min booked → 45 min billed (15-min increments)
     × ¥37.50/h = ¥28.13"."""
-    if charge.corrects is not None:
+    if charge.corrects is not None and charge.billed_minutes is not None:
         text = _correction_computation(charge)
     elif charge.kind == ChargeKind.ADJUSTMENT:
         author = charge.created_by.name if charge.created_by else _("the system")

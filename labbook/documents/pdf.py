@@ -139,6 +139,7 @@ class Styles:
     heading: ParagraphStyle
     body: ParagraphStyle
     small: ParagraphStyle
+    small_centred: ParagraphStyle
     cell: ParagraphStyle
     cell_right: ParagraphStyle
     cell_header: ParagraphStyle
@@ -161,6 +162,8 @@ def styles(language: str) -> Styles:
         heading=style("heading", 11.5, spaceBefore=4 * mm, spaceAfter=2 * mm),
         body=style("body", 9.5, spaceAfter=1.5 * mm, alignment=TA_LEFT),
         small=style("small", 8, textColor=QUIET),
+        small_centred=style("small-centred", 8, textColor=QUIET, alignment=TA_CENTER,
+                            spaceBefore=3 * mm),
         cell=style("cell", 8.5),
         cell_right=style("cell-right", 8.5, alignment=TA_RIGHT),
         cell_header=style("cell-header", 8.5),

@@ -111,6 +111,8 @@ def _story(doc: ReportDocument, style: Styles) -> list[Flowable]:
         paragraph(_("Verify this report at %(url)s with the verification code %(code)s, or "
                     "scan the QR code on any of its pages.", url=doc.verification_url,
                     code=doc.verification_code), style.small),
+        # 以下空白: nothing can be added to the report after its last line.
+        paragraph(_("(Nothing follows)"), style.small_centred),
     ]))
     return story
 
@@ -145,4 +147,5 @@ def _signatures(doc: ReportDocument, style: Styles) -> Flowable:
              for _role, signature in signed]]
     return layout_table(rows, [third] * 3, [("LINEBELOW", (0, 1), (-1, 1), 0.4, RULE),
                                             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                            ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                             ("TOPPADDING", (0, 1), (-1, 1), 3 * mm)])

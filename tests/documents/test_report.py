@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from flask_babel import force_locale
+from flask import session
+from flask_babel import force_locale, gettext, refresh
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
@@ -39,7 +40,7 @@ def test_a_chinese_report_prints_everything_a_report_carries():
                      "2026-11-02", "检测依据", "1. GB 5009.5-2016", "检测结果", "蛋白质",
                      "g/100g", "≥ 12.0", "检测结论", "过氧化值不符合", "编制", "李晓燕", "审核",
                      "王建国", "批准", "张海峰", "CMA", "CNAS", "7KQ2M9XW4PTA",
-                     "第 1 页，共 1 页"):
+                     "（以下空白）", "第 1 页，共 1 页"):
         assert expected in text, expected
 
 
@@ -69,10 +70,19 @@ def test_an_english_report_speaks_english_whatever_the_readers_language():
                      "November 6, 2026", "Sample information", "Sample number",
                      "Test methods", "Test results", "Measured value", "Limit", "Conclusion",
                      "Overall conclusion", "Prepared by", "Reviewed by", "Approved by",
-                     "Page 1 of 1", "Scan to verify this report"):
+                     "Page 1 of 1", "Scan to verify this report", "(Nothing follows)"):
         assert flat(expected) in text, expected
     for chinese_word in ("检测报告", "报告编号", "合格", "编制", "第 1 页"):
         assert chinese_word not in text
+
+
+def test_a_page_that_renders_a_report_goes_on_in_the_readers_language(app):
+    with app.test_request_context("/"):
+        session["locale"] = "zh_CN"
+        refresh()
+        text = pdf_text(render_report(report_document(language="en")))
+        assert "Test report" in text
+        assert gettext("Test report") == "检测报告"
 
 
 def test_signatures_are_dated_by_the_lab_calendar():
