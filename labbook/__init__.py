@@ -110,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.enterprises.views import bp as enterprises_bp
     from labbook.holidays.views import bp as holidays_bp
     from labbook.mobile.views import bp as mobile_bp
+    from labbook.orders.views import bp as orders_bp
     from labbook.privacy.views import bp as privacy_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(calendars_bp)
     app.register_blueprint(testing_bp)
+    app.register_blueprint(orders_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(money_bp)
     app.register_blueprint(reports_bp)

@@ -75,6 +75,11 @@ class Config:
     LABBOOK_PAYEE_BANK = os.environ.get("LABBOOK_PAYEE_BANK", "")
     LABBOOK_PAYEE_ACCOUNT = os.environ.get("LABBOOK_PAYEE_ACCOUNT", "")
     LABBOOK_PAYEE_TAX_ID = os.environ.get("LABBOOK_PAYEE_TAX_ID", "")
+    # Testing orders: the issued report PDFs and the files kept with each order.
+    LABBOOK_ORDER_FILES_DIR = os.environ.get("LABBOOK_ORDER_FILES_DIR") or str(
+        INSTANCE_PATH / "orders")
+    LABBOOK_ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+    LABBOOK_RATELIMIT_VERIFY = "30 per minute;300 per hour"
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False

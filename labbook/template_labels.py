@@ -23,6 +23,17 @@ from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
 from labbook.holidays.labels import FESTIVAL_LABELS, KIND_LABELS
+from labbook.orders.labels import (
+    CAPABILITY_LABELS,
+    CONCLUSION_LABELS,
+    DISPOSITION_LABELS,
+    INTAKE_LABELS,
+    LANGUAGE_LABELS,
+    LINE_STATE_LABELS,
+    ORDER_STATE_LABELS,
+    REMAINS_LABELS,
+    REPORT_STATE_LABELS,
+)
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
@@ -46,6 +57,15 @@ TEMPLATE_LABELS = {
     "registration_state_labels": REGISTRATION_STATE_LABELS,
     "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
     "deletion_state_labels": DELETION_STATE_LABELS,
+    "order_state_labels": ORDER_STATE_LABELS,
+    "line_state_labels": LINE_STATE_LABELS,
+    "intake_labels": INTAKE_LABELS,
+    "remains_labels": REMAINS_LABELS,
+    "disposition_labels": DISPOSITION_LABELS,
+    "report_language_labels": LANGUAGE_LABELS,
+    "conclusion_labels": CONCLUSION_LABELS,
+    "report_state_labels": REPORT_STATE_LABELS,
+    "capability_labels": CAPABILITY_LABELS,
 }
 
 

@@ -53,6 +53,19 @@ from labbook.enterprises.models import (
     RegistrationState,
 )
 from labbook.extensions import db
+from labbook.orders.models import (
+    Attachment,
+    IntakeStatus,
+    LineState,
+    Order,
+    OrderLine,
+    OrderState,
+    Remains,
+    Report,
+    ReportLanguage,
+    ReportState,
+    Sample,
+)
 from labbook.privacy.models import DeletionRequest, DeletionState
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from tests.factories import (
@@ -178,6 +191,45 @@ class Scene:
                                         note="")
         db.session.add_all([self.registration, self.join_request, self.deletion])
         db.session.commit()
+        self._testing_order(app, now)
+
+    def _testing_order(self, app: Flask, now: dt.datetime) -> None:
+        """A's completed testing order with a received sample, an issued report (its PDF on
+        disk) and an attachment."""
+        res_a = self.users["res_a"]
+        self.order = Order(
+            number="NEM-WT-2000-00001", lab_id=self.lab.id, organization=self.org_a,
+            requester=res_a, state=OrderState.COMPLETED, remains=Remains.DISPOSE,
+            report_language=ReportLanguage.ZH_CN, notes=f"备注{MARK_A}",
+            contact_name=res_a.name, contact_email=res_a.email, tier=PriceTier.PARTNER,
+            quoted_total=Decimal("80.00"), terms="条款", confirmed_at=now, created_at=now,
+            updated_at=now, received_at=now)
+        line = OrderLine(position=1, service=self.service, method=self.service.standard,
+                         state=LineState.COMPLETED, unit_price=Decimal("80.00"),
+                         express_surcharge_percent=0, express_surcharge=Decimal("0.00"),
+                         total=Decimal("80.00"), completed_at=now)
+        self.sample = Sample(position=1, name=f"样品{MARK_A}", quantity="1 kg",
+                             number="NEM-2000-000001", intake_status=IntakeStatus.ACCEPTED,
+                             received_at=now, retain_until=now.date())
+        line.samples = [self.sample]
+        self.order.lines = [line]
+        db.session.add(self.order)
+        db.session.flush()
+        self.order_report = Report(
+            order_id=self.order.id, number="NEM-BG-2000-00001", state=ReportState.ISSUED,
+            language=ReportLanguage.ZH_CN, conclusion=f"结论{MARK_A}",
+            verification_code="0123456789abcdef", prepared_by_id=self.users["mgr"].id,
+            prepared_at=now, issued_on=now.date(), pdf_path="matrix-order-report.pdf",
+            sha256="0" * 64)
+        self.attachment = Attachment(order_id=self.order.id, path="matrix-attachment",
+                                     filename="raw.csv", content_type="text/csv",
+                                     size=len(PDF), sha256="0" * 64, uploaded_at=now)
+        db.session.add_all([self.order_report, self.attachment])
+        db.session.commit()
+        files = pathlib.Path(app.config["LABBOOK_ORDER_FILES_DIR"])
+        (files / "attachments").mkdir(parents=True, exist_ok=True)
+        (files / "matrix-order-report.pdf").write_bytes(PDF)
+        (files / "attachments" / "matrix-attachment").write_bytes(PDF)
 
     def bearer(self, role: str) -> dict[str, str]:
         if role == "anon":
@@ -201,6 +253,9 @@ class Scene:
             "organization_id": self.org_a.id, "service_id": self.service.id,
             "code": self.lab.code, "secret": self.feed_secret, "token": self.reset_token,
             "name": "revenue", "file_format": "csv", "day": "2026-10-01",
+            "order_id": self.order.id, "line_id": self.order.lines[0].id,
+            "sample_id": self.sample.id, "report_id": self.order_report.id,
+            "attachment_id": self.attachment.id,
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
             "deletion_id": self.deletion.id,
             "invoice_id": self.invoice.id, "voucher_id": self.voucher.id,
@@ -270,6 +325,22 @@ def _bodies(scene: Scene) -> dict[str, dict[str, Any]]:
                                      "reason": "matrix"},
         "POST api.reject_service_request": {"note": "matrix"},
         "PUT api.put_holiday": {"kind": "holiday", "festival": "national_day"},
+    }
+
+
+def _order_bodies(scene: Scene) -> dict[str, dict[str, Any]]:
+    order = {"lines": [{"service_id": scene.service.id,
+                        "samples": [{"name": "matrix", "quantity": "1"}]}],
+             "terms_confirmed": True}
+    return {
+        "POST api.quote_order": order, "POST api.create_order": order,
+        "POST api.receive_order_samples": {"samples": []},
+        "POST api.assign_order_line": {"analyst_id": scene.users["mgr"].id},
+        "POST api.record_order_results": {"results": []},
+        "POST api.record_sample_disposition": {"disposition": "disposed"},
+        "POST api.prepare_order_report": {"conclusion": "matrix"},
+        "POST api.amend_order_report": {"conclusion": "matrix", "reason": "matrix"},
+        "POST api.withdraw_order_report": {"reason": "matrix"},
     }
 
 
@@ -565,10 +636,66 @@ MATRIX: dict[str, str] = {
     "GET money.voucher_detail":                        "login 404   200   404   404   404   200",
 }
 
+# Testing orders: A's completed order with an issued report (Scene._testing_order). Managers
+# are no analysts, reviewers or signatories unless their lab grants it, so the report workflow
+# refuses them too.
+MATRIX.update({
+    # row                                            anon  res_b bill_b oth_m res_a mgr  admin
+    "GET orders.my_orders":                            "login 200   200   200   200   200   200",
+    "GET orders.new_order":                            "login 200   200   200   200   200   200",
+    "POST orders.submit_order":                        "login ok    ok    ok    ok    ok    ok",
+    "GET orders.order_detail":                         "login 404   404   404   200   200   200",
+    "POST orders.cancel_order":                        "login 404   404   404   ok    ok    ok",
+    "GET orders.agreement_pdf":                        "login 404   404   404   200   200   200",
+    "GET orders.labels_pdf":                           "login 404   404   404   403   200   200",
+    "GET orders.report_pdf":                           "login 404   404   404   200   200   200",
+    "POST orders.receive_samples":                     "login 404   404   404   403   ok    ok",
+    "POST orders.assign_line":                         "login 404   404   404   403   ok    ok",
+    "POST orders.start_line":                          "login 404   404   404   403   ok    ok",
+    "POST orders.record_results":                      "login 404   404   404   403   ok    ok",
+    "POST orders.complete_line":                       "login 404   404   404   403   ok    ok",
+    "POST orders.add_attachment":                      "login 404   404   404   403   ok    ok",
+    "GET orders.attachment_file":                      "login 404   404   404   403   200   200",
+    "POST orders.prepare_report":                      "login 404   404   404   403   403   403",
+    "POST orders.amend_report":                        "login 404   404   404   403   403   403",
+    "POST orders.review_report":                       "login 404   404   404   403   403   403",
+    "POST orders.approve_report":                      "login 404   404   404   403   403   403",
+    "POST orders.withdraw_report":                     "login 404   404   404   403   ok    ok",
+    "POST orders.dispose_sample":                      "login 404   404   404   403   ok    ok",
+    "GET orders.lab_queue":                            "login 404   404   200   404   200   200",
+    "GET orders.lab_testing":                          "login 404   404   404   404   200   200",
+    "POST orders.save_lab_testing":                    "login 404   404   404   404   ok    ok",
+    "POST orders.save_lab_staff":                      "login 404   404   404   404   ok    ok",
+    "GET orders.verify_form":                          "200   200   200   200   200   200   200",
+    "GET orders.verify":                               "404   404   404   404   404   404   404",
+    "POST api.quote_order":                            "401   ok    ok    ok    ok    ok    ok",
+    "POST api.create_order":                           "401   ok    ok    ok    ok    ok    ok",
+    "GET api.list_orders":                             "401   200   200   200   200   200   200",
+    "GET api.get_order":                               "401   404   404   404   200   200   200",
+    "POST api.cancel_order":                           "401   404   404   404   ok    ok    ok",
+    "GET api.get_order_agreement":                     "401   404   404   404   200   200   200",
+    "GET api.get_order_labels":                        "401   404   404   404   403   200   200",
+    "POST api.receive_order_samples":                  "401   404   404   404   403   ok    ok",
+    "POST api.assign_order_line":                      "401   404   404   404   403   ok    ok",
+    "POST api.start_order_line":                       "401   404   404   404   403   ok    ok",
+    "POST api.record_order_results":                   "401   404   404   404   403   ok    ok",
+    "POST api.complete_order_line":                    "401   404   404   404   403   ok    ok",
+    "POST api.record_sample_disposition":              "401   404   404   404   403   ok    ok",
+    "POST api.prepare_order_report":                   "401   404   404   404   403   403   403",
+    "POST api.amend_order_report":                     "401   404   404   404   403   403   403",
+    "POST api.review_order_report":                    "401   404   404   404   403   403   403",
+    "POST api.approve_order_report":                   "401   404   404   404   403   403   403",
+    "POST api.withdraw_order_report":                  "401   404   404   404   403   ok    ok",
+    "GET api.get_order_report_pdf":                    "401   404   404   404   200   200   200",
+    "GET api.verify_report":                           "404   404   404   404   404   404   404",
+    "GET api.verify_report_number":                    "404   404   404   404   404   404   404",
+})
+
 
 @pytest.fixture(autouse=True)
 def _report_dir(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "LABBOOK_REPORT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setitem(app.config, "LABBOOK_ORDER_FILES_DIR", str(tmp_path / "orders"))
 
 
 def test_every_route_has_a_row(app):
@@ -587,7 +714,7 @@ def test_route_access(app, client, row):
         url = url_for(endpoint, **scene.params(endpoint, arguments))
     if row in _query(scene):
         url += "?" + _query(scene)[row]
-    body = _bodies(scene).get(row)
+    body = (_bodies(scene) | _order_bodies(scene)).get(row)
     wrong = []
     for role, expected in zip(ROLES, MATRIX[row].split(), strict=True):
         response = _request(client, scene, role, method, url, api=endpoint.startswith("api."),

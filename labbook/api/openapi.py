@@ -12,6 +12,7 @@ from labbook.api.specs import enum_values as _values
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
 from labbook.api.specs import money as money_specs
+from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import page_of as _page_of
 from labbook.api.specs import path_id as _path_id
 from labbook.api.specs import problem_responses as _problem_responses
@@ -29,7 +30,7 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs)
+AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec)
 
 
 BOOKING_STATES = _values(BookingState)

@@ -36,6 +36,7 @@ from labbook.core.time import to_lab_time
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
 from labbook.holidays.labels import FESTIVAL_LABELS as FESTIVALS
 from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
+from labbook.orders.labels import ORDER_STATE_LABELS, REPORT_STATE_LABELS
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
@@ -58,6 +59,13 @@ ACTION_LABELS = {
     "register": _l("registered"), "confirm": _l("email address confirmed"),
     "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
     "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),
+    "receive": _l("samples received"), "assign": _l("assigned"),
+    "start_line": _l("testing started"), "results": _l("results recorded"),
+    "complete_line": _l("line completed"), "prepare": _l("report prepared"),
+    "review": _l("report reviewed"), "supersede": _l("superseded"),
+    "dispose": _l("remains returned or disposed of"), "attach": _l("file attached"),
+    "testing_settings": _l("testing settings changed"),
+    "testing_capabilities": _l("testing capabilities changed"),
 }
 
 
@@ -69,6 +77,8 @@ def _by_code(labels: Mapping[Any, Any]) -> dict[str, Any]:
 STATE_LABELS: dict[str, dict[str, Any]] = {
     "bookings": _by_code(BOOKING_STATES),
     "service_requests": _by_code(REQUEST_STATES),
+    "orders": _by_code(ORDER_STATE_LABELS),
+    "test_reports": _by_code(REPORT_STATE_LABELS),
     "statements": _by_code(STATEMENT_STATES),
     "instruments": _by_code(INSTRUMENT_STATUSES),
     "testing_services": {"active": SERVICE_OFFERED_LABELS[True],

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from labbook.accounts.models import Organization, User
     from labbook.booking.models import Booking
     from labbook.catalogue.models import Instrument, Lab, TestingService
+    from labbook.orders.models import OrderLine
     from labbook.testing.models import ServiceRequest
 
 
@@ -101,6 +102,7 @@ class Charge(Base):
     __table_args__ = (
         UniqueConstraint("booking_id"),
         UniqueConstraint("service_request_id"),
+        UniqueConstraint("order_line_id"),
         CheckConstraint("share_percent BETWEEN 0 AND 100", name="share_percent_range"),
         Index("ix_charges_unbilled", "statement_id", "period"),
         Index("ix_charges_organization_period", "organization_id", "period"),
@@ -115,6 +117,7 @@ class Charge(Base):
     lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"))
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("testing_services.id"),
                                                    index=True)
@@ -152,6 +155,7 @@ class Charge(Base):
     lab: Mapped[Lab] = relationship()
     booking: Mapped[Booking | None] = relationship()
     service_request: Mapped[ServiceRequest | None] = relationship()
+    order_line: Mapped[OrderLine | None] = relationship()
     instrument: Mapped[Instrument | None] = relationship()
     service: Mapped[TestingService | None] = relationship()
     created_by: Mapped[User | None] = relationship()

@@ -10,6 +10,7 @@ makes the event billable:
   adjustment for the next statement once its statement is issued;
 - a no-show and a late cancellation: the card's share of the booked time's charge;
 - a completed testing-service request: the price quoted when it was submitted;
+- a completed line of a testing order: the line's quote, fixed when the order was submitted;
 - a manual adjustment (positive or a credit) by an admin or a manager of the lab, with a reason.
 
 A charge belongs to the Asia/Shanghai month of the booked start, the test's completion or the
@@ -54,6 +55,7 @@ from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, V
 from labbook.core.money import AmountError, AmountFault, read_amount
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.notify import services as notify
+from labbook.orders.models import Order, OrderLine
 from labbook.testing.models import ServiceRequest
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ LINE_LOADS = (
     selectinload(Charge.created_by),
     selectinload(Charge.booking).selectinload(Booking.user),
     selectinload(Charge.service_request).selectinload(ServiceRequest.requester),
+    selectinload(Charge.order_line).selectinload(OrderLine.order).selectinload(Order.requester),
     selectinload(Charge.corrects).options(selectinload(Charge.statement),
                                           selectinload(Charge.instrument),
                                           selectinload(Charge.booking).selectinload(Booking.user)),
@@ -298,6 +301,23 @@ def charge_service_request(session: Session, service_request: ServiceRequest, *,
                     surcharge=service_request.quoted_express_surcharge, share_percent=100,
                     amount=service_request.quoted_total, reason="", created_at=now)
     return _add_charge(session, charge, service_request_id=service_request.id)
+
+
+def charge_order_line(session: Session, line: OrderLine, *, now: dt.datetime) -> Charge:
+    """The charge of a completed order line: the line's quote, fixed at the order's submission.
+    The statement line names the order's number."""
+    charge = _locked_charge(session, order_line_id=line.id)
+    if charge is not None:
+        return charge
+    moment = line.completed_at or now
+    order = line.order
+    charge = Charge(kind=ChargeKind.SERVICE, organization_id=order.organization_id,
+                    lab_id=order.lab_id, order_line_id=line.id, service_id=line.service_id,
+                    occurred_at=moment, period=period_of(moment), tier=order.tier,
+                    samples=len(line.samples), unit_price=line.unit_price,
+                    surcharge=line.express_surcharge, share_percent=100, amount=line.total,
+                    reason="", created_at=now)
+    return _add_charge(session, charge, order_line_id=line.id)
 
 
 # -- adjustments --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from labbook.extensions import db
 from labbook.jobs.lock import job_transaction
 from labbook.notify import sender
 from labbook.notify import services as notify
+from labbook.orders import retention
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ _no_shows = _counted("no-shows", attendance.mark_no_shows, "bookings marked no-s
 _auto_complete = _counted("auto-complete", attendance.auto_close, "bookings completed")
 _expire_pending = _counted("expire-pending", attendance.expire_pending,
                            "booking requests expired")
+_retention_due = _counted("retention-due", retention.notify_due, "retention lists queued")
 _approval_digest = _counted("approval-digest", notify.send_approval_digests, "digests queued")
 _overdue_reminders = _counted("overdue-reminders", receivables.send_overdue_reminders,
                               "overdue reminders queued")
@@ -148,6 +150,9 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("overdue-reminders", f"daily at {OVERDUE_REMINDER_HOUR:02d}:00",
         "Remind billing contacts of overdue statements (once per 30 days).",
         _overdue_reminders, "cron", {"hour": OVERDUE_REMINDER_HOUR, "minute": 0}),
+    Job("retention-due", "daily at 08:30",
+        "Email lab managers the samples' remains due for return or disposal.",
+        _retention_due, "cron", {"hour": 8, "minute": 30}),
     Job("purge", "daily at 03:30",
         "Delete sent email after 30 days, failed after 90.",
         _purge, "cron", {"hour": 3, "minute": 30}),

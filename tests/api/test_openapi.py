@@ -59,14 +59,26 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.booking.models import BookingState
     from labbook.catalogue.models import InstrumentStatus
     from labbook.holidays.models import DayKind, Festival
+    from labbook.orders.models import (
+        Conclusion,
+        Disposition,
+        IntakeStatus,
+        LineState,
+        OrderState,
+        Remains,
+        ReportLanguage,
+        ReportState,
+    )
     from labbook.testing.models import ServiceRequestState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
                BillingBasis, InstrumentStatus, DayKind, Festival, PaymentMethod,
-               BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState]
+               BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState, OrderState,
+               LineState, IntakeStatus, Remains, ReportLanguage, Conclusion, ReportState,
+               Disposition]
     # Vocabularies of the API that no enum class holds.
     plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"],
-             [kind.value for kind in ELIGIBLE_KINDS]]
+             [kind.value for kind in ELIGIBLE_KINDS], ["valid", "superseded", "withdrawn"]]
     found = set()
     for path, values in _enums(client.get("/api/v1/openapi.json").json):
         named = [value for value in values if value is not None]
