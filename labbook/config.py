@@ -70,6 +70,10 @@ class Config:
     # Testing-service reports (PDF): where they are kept and how large one may be.
     LABBOOK_REPORT_DIR = os.environ.get("LABBOOK_REPORT_DIR") or str(INSTANCE_PATH / "reports")
     LABBOOK_REPORT_MAX_BYTES = 20 * 1024 * 1024
+    # The purchase value (yuan) from which an instrument is large, for the open-sharing
+    # statistics the science authorities ask for.
+    LABBOOK_LARGE_INSTRUMENT_VALUE = os.environ.get("LABBOOK_LARGE_INSTRUMENT_VALUE",
+                                                    "500000.00")
     # The payee printed on statements (收款单位, 开户行, 账号, 税号): where customers pay.
     LABBOOK_PAYEE_NAME = os.environ.get("LABBOOK_PAYEE_NAME", "焦作市产业技术科学院")
     LABBOOK_PAYEE_BANK = os.environ.get("LABBOOK_PAYEE_BANK", "")
