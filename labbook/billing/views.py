@@ -32,8 +32,9 @@ from labbook.accounts.access import current_actor, current_manager, current_view
 from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import history as audit_history
-from labbook.billing import exports, services
+from labbook.billing import exports, money_views, payable, services
 from labbook.billing import lines as line_texts
+from labbook.billing import statement_pdf as statement_pdf_document
 from labbook.billing.forms import (
     CLOSABLE_MONTHS,
     AdjustmentForm,
@@ -46,6 +47,7 @@ from labbook.billing.forms import (
     recent_periods,
 )
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
+from labbook.billing.money_forms import PaymentForm
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
@@ -55,7 +57,8 @@ from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
-from labbook.i18n import localized
+from labbook.i18n import is_english, localized
+from labbook.notify.rendering import external_url
 from labbook.web import FORM_REFUSED, refuse, show_errors
 
 bp = Blueprint("billing", __name__)
@@ -203,8 +206,11 @@ def _statement_page(statement: Statement, *,
     is_draft = statement.state == StatementState.DRAFT
     if adjustment_form is None and is_draft and accounts.can_manage_something(actor):
         adjustment_form = _statement_adjustment_form(actor, formdata=False)
+    paying = money_views.payable_context(statement) \
+        if statement.state != StatementState.DRAFT else {}
     return render_template(
-        "billing/statement.html", statement=statement,
+        "billing/statement.html", statement=statement, payment_form=PaymentForm(formdata=None),
+        **paying,
         groups=services.lab_subtotals(lines),
         sees_whole=services.sees_whole_statement(actor, statement),
         history=audit_history(db.session, statement), is_admin=actor.is_admin,
@@ -240,6 +246,27 @@ def statement_csv(statement_id: int):
 @login_required
 def statement_xlsx(statement_id: int):
     return _download(statement_id, "xlsx", XLSX_MEDIA_TYPE, exports.statement_xlsx)
+
+
+@bp.get("/statements/<int:statement_id>.pdf")
+@login_required
+def statement_pdf(statement_id: int):
+    """The statement as a PDF in the reader's language, for those who see it whole."""
+    actor = current_actor()
+    statement = services.get_statement(db.session, actor, statement_id)
+    if not services.sees_whole_statement(actor, statement):
+        raise NotFound(_("No statement with id %(id)d.", id=statement_id))
+    code = statement.verification_code
+    body = statement_pdf_document.render_statement(
+        statement, services.visible_lines(actor, statement),
+        payable.payee_from(current_app.config),
+        external_url("billing.verify_statement", code=code) if code else None,
+        "en" if is_english() else "zh_CN")
+    response = Response(body, mimetype="application/pdf")
+    response.headers.set("Content-Disposition", "attachment",
+                         filename=exports.export_filename(statement, "pdf"))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/statements/<int:statement_id>/issue")
@@ -319,6 +346,15 @@ def adjust_statement(statement_id: int):
     flash(_("An adjustment of %(amount)s was added to the statement.",
             amount=format_money(amount)), "success")
     return redirect(url_for(".statement_detail", statement_id=statement_id))
+
+
+@bp.get("/statements/verify/<code>")
+def verify_statement(code: str):
+    """The public check of a statement (its QR code's address): number, masked customer,
+    total to pay and state only; anyone may look, nobody sees more."""
+    found = payable.verify(db.session, code)
+    return render_template("billing/verify.html", found=found, code=code), \
+        200 if found else 404
 
 
 # -- unbilled charges and adjustments -----------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import Row, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
+from labbook.billing import receivables
 from labbook.booking import schedule, timeline
 from labbook.booking.models import (
     SLOT_HOLDING,
@@ -169,6 +170,9 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         problems.append(problem("org_suspended", _(
             "%(org)s is suspended and cannot book at the moment.",
             org=request.organization.name)))
+    overdue = receivables.overdue_problem(session, request.organization.id, now)
+    if overdue is not None:
+        problems.append(overdue)
     if instrument.requires_qualification and not _is_qualified(session, request):
         problems.append(problem("not_qualified", _(
             "You need a valid training record for this instrument; ask the lab's managers.")))

@@ -12,6 +12,18 @@
 - ``build_pdf``: a flowing document with a running head, "page x of y" and a QR code on every
   page; ``new_canvas`` for pages drawn by hand (label sheets).
 
+A document of another area, in outline::
+
+    with in_language(language):
+        style = styles(language)
+        story = [paragraph(_("Statement"), style.title),
+                 grid_table([_("Date"), _("Amount")], rows, [40 * mm, 30 * mm], style,
+                            right_aligned=(1,), total_rows=1)]
+        return build_pdf(story, language=language, title=number, author=lab_name,
+                         furniture=PageFurniture(running_head=lab_name,
+                                                 running_head_right=number,
+                                                 qr_payload=verification_url))
+
 Every PDF is made in ReportLab's invariant mode (a fixed creation date and document id), so
 the same input gives the same bytes and a PDF's SHA-256 identifies it.
 """
@@ -105,6 +117,11 @@ def in_language(language: str) -> Iterator[None]:
         yield
 
 
+def pdf_language(language: str) -> str:
+    """The PDF's /Lang entry (a BCP 47 tag: zh-CN, en), which screen readers go by."""
+    return language.replace("_", "-")
+
+
 def format_day(day: date) -> str:
     """A date as the current language writes it in full (2026年12月5日, December 5, 2026)."""
     return format_date(day, "long")
@@ -122,6 +139,7 @@ class Styles:
     heading: ParagraphStyle
     body: ParagraphStyle
     small: ParagraphStyle
+    small_centred: ParagraphStyle
     cell: ParagraphStyle
     cell_right: ParagraphStyle
     cell_header: ParagraphStyle
@@ -144,6 +162,8 @@ def styles(language: str) -> Styles:
         heading=style("heading", 11.5, spaceBefore=4 * mm, spaceAfter=2 * mm),
         body=style("body", 9.5, spaceAfter=1.5 * mm, alignment=TA_LEFT),
         small=style("small", 8, textColor=QUIET),
+        small_centred=style("small-centred", 8, textColor=QUIET, alignment=TA_CENTER,
+                            spaceBefore=3 * mm),
         cell=style("cell", 8.5),
         cell_right=style("cell-right", 8.5, alignment=TA_RIGHT),
         cell_header=style("cell-header", 8.5),
@@ -207,9 +227,11 @@ def layout_table(rows: Sequence[Sequence[Any]], widths: Sequence[float],
 
 
 def grid_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
-               style: Styles, *, right_aligned: Sequence[int] = ()) -> Table:
+               style: Styles, *, right_aligned: Sequence[int] = (),
+               total_rows: int = 0) -> Table:
     """A ruled table whose cells wrap their text and whose header repeats on every page; the
-    columns ``right_aligned`` (amounts, counts) are set flush right."""
+    columns ``right_aligned`` (amounts, counts) are set flush right, and the last
+    ``total_rows`` rows (totals) are shaded like the header."""
     cell_style = style.cell
     room = [width - 2 * CELL_PADDING for width in widths]
 
@@ -232,6 +254,7 @@ def grid_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Seq
         *[("ALIGN", (column, 1), (column, -1), "RIGHT") for column in right_aligned],
         ("GRID", (0, 0), (-1, -1), 0.4, RULE),
         ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+        *([("BACKGROUND", (0, -total_rows), (-1, -1), SHADE)] if total_rows else []),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
@@ -427,7 +450,8 @@ def build_pdf(story: Sequence[Flowable], *, language: str, title: str, author: s
     buffer = io.BytesIO()
     document = BaseDocTemplate(
         buffer, pagesize=page_size, title=title, author=author, subject=subject,
-        creator="labbook", invariant=1, initialFontName=FONT_NAME)
+        creator="labbook", invariant=1, initialFontName=FONT_NAME,
+        lang=pdf_language(language))
     # No padding inside the frame: a table as wide as the content width fits it exactly.
     frame = Frame(margins.left, margins.bottom, margins.content_width(page_size),
                   page_size[1] - margins.top - margins.bottom, leftPadding=0, rightPadding=0,
@@ -441,11 +465,12 @@ def build_pdf(story: Sequence[Flowable], *, language: str, title: str, author: s
     return buffer.getvalue()
 
 
-def new_canvas(buffer: io.BytesIO, *, title: str, author: str,
+def new_canvas(buffer: io.BytesIO, *, title: str, author: str, language: str,
                page_size: tuple[float, float] = A4) -> Canvas:
     """A canvas for pages drawn by hand, in invariant mode, with the CJK font registered."""
     register_font()
-    canvas = Canvas(buffer, pagesize=page_size, invariant=1, initialFontName=FONT_NAME)
+    canvas = Canvas(buffer, pagesize=page_size, invariant=1, initialFontName=FONT_NAME,
+                    lang=pdf_language(language))
     canvas.setTitle(title)
     canvas.setAuthor(author)
     canvas.setCreator("labbook")
