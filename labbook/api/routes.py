@@ -19,6 +19,7 @@ from labbook.faults import api as faults_routes  # noqa: F401
 from labbook.holidays import api as holidays_routes  # noqa: F401
 from labbook.orders import api as orders_routes  # noqa: F401
 from labbook.testing import api as testing_routes  # noqa: F401
+from labbook.training import api as training_routes  # noqa: F401
 
 
 def register(app: Flask) -> None:
