@@ -45,12 +45,12 @@ def _enums(node, path=""):
 def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.accounts.models import PriceTier
     from labbook.billing.models import BillingBasis, ChargeKind, StatementState
-    from labbook.booking.models import BookingState
+    from labbook.booking.models import BookingState, ChangeState, WaitlistState
     from labbook.catalogue.models import InstrumentStatus
     from labbook.testing.models import ServiceRequestState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
-               BillingBasis, InstrumentStatus]
+               BillingBasis, InstrumentStatus, ChangeState, WaitlistState]
     # Vocabularies of the API that no enum class holds.
     plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"]]
     found = set()
