@@ -11,10 +11,11 @@ PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
 .PHONY: run test install translations extract-messages lint migration-check clean browser \
-	screenshots mutation
+	fonts screenshots mutation
 
-## Create the virtualenv and install labbook with its test and PostgreSQL extras.
-install: $(VENV)/.installed
+## Create the virtualenv and install labbook with its test and PostgreSQL extras, and the font
+## of its PDFs.
+install: fonts $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,19 @@ run: translations
 TEST_WORKERS ?= auto
 test: translations
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+## The CJK font embedded in every PDF labbook prints (Debian's fonts-wqy-zenhei, read by
+## labbook/documents/pdf.py); apt-get runs only when it is missing. With LABBOOK_PDF_FONT naming
+## another TrueType font, nothing is installed.
+fonts:
+	@if [ -n "$$LABBOOK_PDF_FONT" ] || dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then \
+		echo "The PDF font is installed"; \
+	else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y fonts-wqy-zenhei \
+			|| { $$SUDO apt-get update && $$SUDO apt-get install -y fonts-wqy-zenhei; }; \
+	fi
 
 ## Debian's Chromium and CJK fonts for the browser tests (tests/e2e); apt-get runs only when
 ## something is missing. Without /usr/bin/chromium `make test` skips those tests and says why.

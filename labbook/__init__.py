@@ -106,6 +106,9 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.booking.views import bp as booking_bp
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
+    from labbook.enterprises.views import bp as enterprises_bp
+    from labbook.mobile.views import bp as mobile_bp
+    from labbook.privacy.views import bp as privacy_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
@@ -118,4 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(enterprises_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(mobile_bp)
     api_routes.register(app)

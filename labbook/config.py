@@ -91,6 +91,9 @@ class Config:
     LABBOOK_RATELIMIT_PASSWORD_RESET = "10 per hour"  # noqa: S105  (a limit, not a secret)
     #: Reset emails per address, so the form cannot be used to flood somebody's mailbox.
     LABBOOK_RATELIMIT_RESET_EMAIL = "3 per hour"
+    #: Registrations of enterprises, requests to join one and invitations accepted, per client
+    #: address: each sends an email, so the forms must not be a way to flood mailboxes.
+    LABBOOK_RATELIMIT_REGISTRATION = "10 per hour"
     #: Requests per iCal feed link: plenty for clients polling every few minutes.
     LABBOOK_RATELIMIT_FEED = "60 per 10 minutes"
     #: Requests per API token (or address, without one); empty: no limit.

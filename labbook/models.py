@@ -6,10 +6,12 @@ from labbook.billing import models as billing_models
 from labbook.booking import models as booking_models
 from labbook.calendars import models as calendars_models
 from labbook.catalogue import models as catalogue_models
+from labbook.enterprises import models as enterprises_models
 from labbook.jobs import models as jobs_models
 from labbook.notify import models as notify_models
+from labbook.privacy import models as privacy_models
 from labbook.testing import models as testing_models
 
 __all__ = ["accounts_models", "audit_models", "billing_models", "booking_models",
-           "calendars_models", "catalogue_models", "jobs_models", "notify_models",
-           "testing_models"]
+           "calendars_models", "catalogue_models", "enterprises_models", "jobs_models",
+           "notify_models", "privacy_models", "testing_models"]

@@ -21,6 +21,8 @@ from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.booking.labels import STATE_TITLES as BOOKING_STATE_TITLES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
+from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: The labels by the names templates know them by. The keys are enum members, and an enum
@@ -38,6 +40,9 @@ TEMPLATE_LABELS = {
     "request_state_labels": REQUEST_STATES,
     "statement_state_labels": STATEMENT_STATES,
     "basis_labels": BASIS_LABELS,
+    "registration_state_labels": REGISTRATION_STATE_LABELS,
+    "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
+    "deletion_state_labels": DELETION_STATE_LABELS,
 }
 
 

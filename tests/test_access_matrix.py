@@ -47,7 +47,15 @@ from labbook.booking.models import (
 )
 from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
+from labbook.enterprises.models import (
+    JoinRequest,
+    JoinRequestState,
+    OrganizationAdmin,
+    Registration,
+    RegistrationState,
+)
 from labbook.extensions import db
+from labbook.privacy.models import DeletionRequest, DeletionState
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from tests.factories import (
     create_admin,
@@ -61,6 +69,7 @@ from tests.factories import (
     create_statement,
     create_user,
     lab_time,
+    make_uscc,
     next_weekday,
     session_id,
 )
@@ -159,6 +168,21 @@ class Scene:
             res_a, secret_key=app.config["SECRET_KEY"], base_url="http://x", max_age=3600,
             now=now).link.rsplit("/", 1)[-1]
         self.bearers: dict[str, dict[str, str]] = {}
+        # A's researcher administers A; a registration and a request to join A wait.
+        db.session.add(OrganizationAdmin(organization_id=self.org_a.id, user_id=res_a.id))
+        self.registration = Registration(
+            state=RegistrationState.PENDING, organization_name="新企业", uscc=make_uscc(77),
+            address="焦作", contact_phone="0391", name="注册人", email="new@example.cn",
+            locale="zh_CN", password_hash="x", licence=b"\x89PNG\r\n\x1a\n",
+            licence_type="image/png", reason="")
+        self.join_request = JoinRequest(
+            organization=self.org_a, state=JoinRequestState.PENDING, name="申请人",
+            email="joiner@example.cn", locale="zh_CN", password_hash="x", message="")
+        # B's researcher asked for their data to be deleted.
+        self.deletion = DeletionRequest(user=self.users["res_b"], state=DeletionState.PENDING,
+                                        note="")
+        db.session.add_all([self.registration, self.join_request, self.deletion])
+        db.session.commit()
 
     def bearer(self, role: str) -> dict[str, str]:
         if role == "anon":
@@ -184,6 +208,8 @@ class Scene:
             "name": "revenue", "file_format": "csv",
             "change_id": self.change.id, "decision": "approve", "entry_id": self.entry.id,
             "offer_token": self.entry.offer_token, "suspension_id": self.suspension.id,
+            "registration_id": self.registration.id, "join_request_id": self.join_request.id,
+            "deletion_id": self.deletion.id,
         }
         return {name: values[name] for name in arguments}
 
@@ -418,6 +444,36 @@ MATRIX: dict[str, str] = {
     "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
     "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
     "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
+    "GET enterprises.accept_invitation":               "400   400   400   400   400   400   400",
+    "POST enterprises.accept_invitation":              "400   400   400   400   400   400   400",
+    "POST enterprises.accept_join_request":            "login 404   404   404   ok    404   ok",
+    "POST enterprises.approve_registration":           "login 403   403   403   403   403   ok",
+    "POST enterprises.billing_contact":                "login 403   403   403   ok    403   403",
+    "GET enterprises.confirm_email":                   "400   400   400   400   400   400   400",
+    "POST enterprises.decline_join_request":           "login 404   404   404   ok    404   ok",
+    "POST enterprises.invite":                         "login 403   403   403   ok    403   403",
+    "GET enterprises.join":                            "200   200   200   200   200   200   200",
+    "POST enterprises.join":                           "ok    ok    ok    ok    ok    ok    ok",
+    "POST enterprises.make_admin":                     "login 403   403   403   ok    403   403",
+    "GET enterprises.organization":                    "login 403   403   403   200   403   403",
+    "GET enterprises.register":                        "200   200   200   200   200   200   200",
+    "POST enterprises.register":                       "ok    ok    ok    ok    ok    ok    ok",
+    "GET enterprises.registration_detail":             "login 403   403   403   403   403   200",
+    "GET enterprises.registration_licence":            "login 403   403   403   403   403   200",
+    "GET enterprises.registrations":                   "login 403   403   403   403   403   200",
+    "POST enterprises.reject_registration":            "login 403   403   403   403   403   ok",
+    "POST enterprises.remove_member":                  "login 403   403   403   ok    403   403",
+    "POST mobile.check_in":                            "login ok    ok    ok    ok    ok    ok",
+    "POST mobile.check_out":                           "login ok    ok    ok    ok    ok    ok",
+    "GET mobile.instrument":                           "200   200   200   200   200   200   200",
+    "POST privacy.complete_request":                   "login 403   403   403   403   403   ok",
+    "GET privacy.my_data":                             "login 200   200   200   200   200   200",
+    "GET privacy.my_data_json":                        "login 200   200   200   200   200   200",
+    "GET privacy.my_data_zip":                         "login 200   200   200   200   200   200",
+    "GET privacy.notice":                              "200   200   200   200   200   200   200",
+    "POST privacy.reject_request":                     "login 403   403   403   403   403   ok",
+    "POST privacy.request_deletion":                   "login ok    ok    ok    ok    ok    ok",
+    "GET privacy.requests":                            "login 403   403   403   403   403   200",
     "GET healthz":                                     "200   200   200   200   200   200   200",
     "GET manage.approvals":                            "login 403   403   200   403   200   200",
     "POST manage.blackout_cancel_bookings":            "login 403   403   404   403   ok    ok",

@@ -33,6 +33,8 @@ from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
+from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 
 #: How the audit log and the histories name the actions labbook records. The log's filter offers
@@ -50,6 +52,9 @@ ACTION_LABELS = {
     "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
     "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
     "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
+    "register": _l("registered"), "confirm": _l("email address confirmed"),
+    "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
+    "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),
 }
 
 
@@ -67,6 +72,9 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
                          "retired": SERVICE_OFFERED_LABELS[False]},
     "organizations": _by_code(ORGANIZATION_STATUS_LABELS),
     "users": ACCOUNT_STATUS_LABELS,
+    "registrations": _by_code(REGISTRATION_STATE_LABELS),
+    "join_requests": _by_code(JOIN_REQUEST_STATE_LABELS),
+    "deletion_requests": _by_code(DELETION_STATE_LABELS),
 }
 
 #: The fields of the events' details, and of the objects whose changes they keep.
@@ -110,6 +118,8 @@ FIELD_LABELS = {
     "checked_out_at": _l("Checked out"), "late": _l("Late cancellation"),
     "grace_minutes": _l("Grace period (minutes)"), "due_date": _l("Due date"),
     "report": _l("Report"), "quoted_total": _l("Quoted total"),
+    # enterprises joining by themselves
+    "invitation": _l("Invitation"),
     # billing
     "amount": _l("Amount"), "organization_id": _l("Organization"), "lab_id": _l("Lab"),
     "instrument_id": _l("Instrument"), "statement_id": _l("Statement"), "period": _l("Month"),

@@ -182,3 +182,13 @@ class TestingService(Base):
 
     def __repr__(self) -> str:
         return f"<TestingService {self.code}>"
+
+
+class CatalogueVersion(Base):
+    """One row whose token changes with every committed change to the catalogue, so that each
+    server process knows when its search index is out of date (``catalogue.search``)."""
+
+    __tablename__ = "catalogue_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

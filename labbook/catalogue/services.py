@@ -19,17 +19,23 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import PriceTier, User
 from labbook.audit.services import record
 from labbook.catalogue import loader
 from labbook.catalogue.models import Category, Instrument, InstrumentStatus, Lab, TestingService
-from labbook.catalogue.search import instrument_search_text, service_search_text
+from labbook.catalogue.search import (
+    Item,
+    SearchIndex,
+    current_index,
+    instrument_search_text,
+    service_search_text,
+)
 from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
-from labbook.core.pagination import Page, paginate
+from labbook.core.pagination import Page
 from labbook.core.time import to_lab_time
 
 
@@ -66,47 +72,42 @@ def parse_filter(args: Mapping[str, str], *, statuses: Iterable[str]) -> Catalog
                            category=args.get("category") or None, status=status)
 
 
-def search_terms(q: str) -> list[str]:
-    return [term for term in q.lower().split() if term]
+def _matching(index: SearchIndex, criteria: CatalogueFilter) -> list[Item]:
+    """The items of ``index`` that ``criteria`` asks for, best match first."""
+    lab = criteria.lab.upper() if criteria.lab else None
+    return [item for item, _score in index.rank(criteria.q)
+            if (lab is None or item.lab_code == lab)
+            and (criteria.category is None or item.category_key == criteria.category)
+            and (criteria.status is None or item.status == criteria.status)
+            and (criteria.lab_ids is None or item.lab_id in criteria.lab_ids)]
 
 
-def _filtered(statement: Select[Any], model: type[Instrument] | type[TestingService],
-              criteria: CatalogueFilter) -> Select[Any]:
-    for term in search_terms(criteria.q):
-        statement = statement.where(model.search_text.contains(term, autoescape=True))
-    if criteria.lab:
-        statement = statement.where(model.lab.has(Lab.code == criteria.lab.upper()))
-    if criteria.category:
-        statement = statement.where(model.category.has(Category.key == criteria.category))
-    if criteria.lab_ids is not None:
-        statement = statement.where(model.lab_id.in_(criteria.lab_ids))
-    return statement
+def _page_of(session: Session, model: type[Any], items: list[Item], options: list[Any],
+             page: int, per_page: int) -> Page[Any]:
+    """Page ``page`` of ``items`` as rows of ``model``, in the items' order."""
+    ids = [item.id for item in items[(page - 1) * per_page:page * per_page]]
+    rows = {row.id: row for row in session.scalars(
+        select(model).where(model.id.in_(ids)).options(*options))} if ids else {}
+    return Page(items=[rows[i] for i in ids if i in rows], total=len(items), page=page,
+                per_page=per_page)
 
 
 def search_instruments(session: Session, criteria: CatalogueFilter, *, page: int = 1,
                        per_page: int = 25) -> Page[Instrument]:
-    statement = _filtered(select(Instrument), Instrument, criteria)
-    if criteria.status:
-        statement = statement.where(Instrument.status == InstrumentStatus(criteria.status))
-    statement = statement.options(
+    """Instruments matching ``criteria``, ranked as ``catalogue.search`` explains."""
+    items = _matching(current_index(session).instruments, criteria)
+    return _page_of(session, Instrument, items, [
         selectinload(Instrument.lab), selectinload(Instrument.category),
-        selectinload(Instrument.rate_cards),
-    ).order_by(Instrument.code)
-    return paginate(session, statement, page, per_page)
+        selectinload(Instrument.rate_cards)], page, per_page)
 
 
 def search_services(session: Session, criteria: CatalogueFilter, *, page: int = 1,
                     per_page: int = 25) -> Page[TestingService]:
-    statement = _filtered(select(TestingService), TestingService, criteria)
-    if criteria.status == "active":
-        statement = statement.where(TestingService.is_active.is_(True))
-    elif criteria.status == "inactive":
-        statement = statement.where(TestingService.is_active.is_(False))
-    statement = statement.options(
+    """Testing services matching ``criteria``, ranked as ``catalogue.search`` explains."""
+    items = _matching(current_index(session).services, criteria)
+    return _page_of(session, TestingService, items, [
         selectinload(TestingService.lab), selectinload(TestingService.category),
-        selectinload(TestingService.instruments),
-    ).order_by(TestingService.code)
-    return paginate(session, statement, page, per_page)
+        selectinload(TestingService.instruments)], page, per_page)
 
 
 @dataclass(frozen=True)

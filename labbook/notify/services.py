@@ -71,10 +71,6 @@ def wants(user: User, kind: str) -> bool:
     return flag is None or bool(getattr(user, flag))
 
 
-def _locale(user: User) -> str:
-    return user.locale if user.locale in current_app.config["LANGUAGES"] else DEFAULT_LOCALE
-
-
 def enqueue(session: Session, user: User, *, kind: str, template: str,
             subject: Callable[[], str], context: dict[str, Any], now: dt.datetime,
             attachments: Sequence[Attachment] = (),
@@ -89,14 +85,41 @@ def enqueue(session: Session, user: User, *, kind: str, template: str,
     if dedupe_key is not None and session.scalar(
             select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)) is not None:
         return None
-    locale = _locale(user)
+    return _queue(session, user, user.id, kind=kind, template=template, subject=subject,
+                  context=context, now=now, attachments=attachments, dedupe_key=dedupe_key)
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Somebody labbook writes to who has no account yet: a registrant, an invited colleague.
+    Emails address them by ``name`` (as they address a user)."""
+
+    name: str
+    email: str
+    locale: str
+
+
+def enqueue_to_address(session: Session, addressee: Addressee, *, kind: str, template: str,
+                       subject: Callable[[], str], context: dict[str, Any],
+                       now: dt.datetime) -> OutboxMessage:
+    """Queue one email to ``addressee``, rendered like ``enqueue``'s in their language."""
+    return _queue(session, addressee, None, kind=kind, template=template, subject=subject,
+                  context=context, now=now)
+
+
+def _queue(session: Session, recipient: User | Addressee, user_id: int | None, *, kind: str,
+           template: str, subject: Callable[[], str], context: dict[str, Any],
+           now: dt.datetime, attachments: Sequence[Attachment] = (),
+           dedupe_key: str | None = None) -> OutboxMessage:
+    locale = recipient.locale if recipient.locale in current_app.config["LANGUAGES"] \
+        else DEFAULT_LOCALE
     email = rendering.render(template, subject, locale, {
-        **context, "user": user, "is_optional": kind in OPTIONAL_KINDS})
+        **context, "user": recipient, "is_optional": kind in OPTIONAL_KINDS})
     message = OutboxMessage(
-        kind=kind, user_id=user.id, recipient=user.email, locale=locale, subject=email.subject,
-        body_text=email.text, body_html=email.html, dedupe_key=dedupe_key,
-        state=OutboxState.QUEUED, created_at=now, attempts=0, next_attempt_at=now,
-        last_error="",
+        kind=kind, user_id=user_id, recipient=recipient.email, locale=locale,
+        subject=email.subject, body_text=email.text, body_html=email.html,
+        dedupe_key=dedupe_key, state=OutboxState.QUEUED, created_at=now, attempts=0,
+        next_attempt_at=now, last_error="",
         attachments=[OutboxAttachment(filename=a.filename, content_type=a.content_type,
                                       content=a.content) for a in attachments])
     session.add(message)

@@ -1,7 +1,7 @@
 """booking changes, on-behalf bookings, waiting list, no-show suspensions
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 11:00:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011'
-down_revision = '0010'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

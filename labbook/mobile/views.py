@@ -1,0 +1,58 @@
+"""The instrument's phone page (``/m/instruments/<id>``, what its label's QR code opens) and
+its check-in and check-out buttons."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from labbook.accounts.access import current_actor, current_viewer
+from labbook.catalogue import services as catalogue
+from labbook.core.engine import write_transaction
+from labbook.core.errors import DomainError
+from labbook.core.time import utcnow
+from labbook.extensions import db
+from labbook.mobile import services
+from labbook.web import refuse
+
+bp = Blueprint("mobile", __name__)
+
+#: The endpoint of the fault-report form (the ``owners`` area); linked once it exists.
+REPORT_PROBLEM = "faults.report"
+
+
+@bp.get("/m/instruments/<int:instrument_id>")
+def instrument(instrument_id: int):
+    instrument = catalogue.get_instrument(db.session, instrument_id)
+    viewer = current_viewer()
+    today = services.today(db.session, instrument, viewer, now=utcnow())
+    report_url = url_for(REPORT_PROBLEM, instrument_id=instrument.id) \
+        if REPORT_PROBLEM in current_app.view_functions else None
+    return render_template("mobile/instrument.html", instrument=instrument, today=today,
+                           viewer=viewer, report_url=report_url)
+
+
+def _use(instrument_id: int, change, done: str):
+    page = url_for("mobile.instrument", instrument_id=instrument_id)
+    try:
+        with write_transaction(db.session):
+            instrument = catalogue.get_instrument(db.session, instrument_id)
+            change(db.session, current_actor(), instrument, now=utcnow())
+    except DomainError as error:
+        return refuse(error, page)
+    flash(done, "success")
+    return redirect(page)
+
+
+@bp.post("/m/instruments/<int:instrument_id>/check-in")
+@login_required
+def check_in(instrument_id: int):
+    return _use(instrument_id, services.check_in_here, _("Checked in. Enjoy your session."))
+
+
+@bp.post("/m/instruments/<int:instrument_id>/check-out")
+@login_required
+def check_out(instrument_id: int):
+    return _use(instrument_id, services.check_out_here,
+                _("Checked out. Thank you for leaving the instrument tidy."))

@@ -1,0 +1,73 @@
+"""The instrument's phone page that its label's QR code opens: today's bookings, checking in
+one's own current booking, booking, reporting a problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from labbook.booking.models import BookingState
+from tests.factories import create_booking, create_instrument, create_manager, create_user, reload
+
+
+def now_booking(instrument, user, *, starts_in_minutes=5, state=BookingState.APPROVED):
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) \
+        + dt.timedelta(minutes=starts_in_minutes)
+    return create_booking(instrument=instrument, user=user, start_at=start,
+                          end_at=start + dt.timedelta(hours=1), state=state)
+
+
+def test_a_booker_checks_in_by_the_qr_page(client, login_as):
+    instrument = create_instrument(name_zh="扫描电镜", name_en="SEM")
+    user = create_user()
+    booking = now_booking(instrument, user)
+    login_as(user)
+    page = client.get(f"/m/instruments/{instrument.id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "扫描电镜" in text and f"/m/instruments/{instrument.id}/check-in" in text
+    assert f"/instruments/{instrument.id}/calendar" in text
+    response = client.post(f"/m/instruments/{instrument.id}/check-in")
+    assert response.status_code == 302
+    assert reload(booking).state == BookingState.IN_USE
+    assert f"/m/instruments/{instrument.id}/check-out" in \
+        client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
+    client.post(f"/m/instruments/{instrument.id}/check-out")
+    assert reload(booking).state == BookingState.COMPLETED
+
+
+def test_nobody_checks_in_someone_elses_booking(client, login_as):
+    instrument = create_instrument()
+    booking = now_booking(instrument, create_user())
+    other = create_user()
+    login_as(other)
+    response = client.post(f"/m/instruments/{instrument.id}/check-in", follow_redirects=True)
+    assert response.status_code == 200
+    assert reload(booking).state == BookingState.APPROVED
+
+
+def test_too_early_to_check_in_is_refused(client, login_as):
+    instrument = create_instrument()
+    user = create_user()
+    booking = now_booking(instrument, user, starts_in_minutes=120)
+    login_as(user)
+    client.post(f"/m/instruments/{instrument.id}/check-in")
+    assert reload(booking).state == BookingState.APPROVED
+
+
+def test_a_visitor_sees_the_day_without_names_and_is_asked_to_sign_in(client):
+    instrument = create_instrument()
+    now_booking(instrument, create_user(name="张三"))
+    text = client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
+    assert "张三" not in text
+    assert "/login?next=" in text
+
+
+def test_the_manager_sees_who_booked(client, login_as):
+    instrument = create_instrument()
+    now_booking(instrument, create_user(name="张三"))
+    login_as(create_manager(instrument.lab))
+    assert "张三" in client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
+
+
+def test_an_unknown_instrument_is_404(client):
+    assert client.get("/m/instruments/999999").status_code == 404
