@@ -51,6 +51,7 @@ from labbook.core.errors import (
     Conflict,
     DomainError,
     NotAuthenticated,
+    NotFound,
     PermissionDenied,
     Problem,
     ValidationError,
@@ -439,7 +440,7 @@ def my_bookings():
 
 def _change_form(booking, tz: ZoneInfo) -> ChangeForm:
     start, end = booking.start_at.astimezone(tz), booking.end_at.astimezone(tz)
-    return ChangeForm(formdata=None, date=start.date(), start_time=start.time(),
+    return ChangeForm(formdata=None, prefix="change", date=start.date(), start_time=start.time(),
                       end_time=end.time(), end_date=end.date() if end.date() != start.date()
                       else None)
 
@@ -480,7 +481,7 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
         change_problems=problems or [],
         change_suggestions=[suggestion_view(s, booking.instrument) for s in suggestions or []],
         pending_change=changes.pending_change(db.session, booking),
-        decide_form=DecideChangeForm(formdata=None))
+        decide_form=DecideChangeForm(formdata=None, prefix="decision"))
 
 
 @bp.post("/bookings/<int:booking_id>/change")
@@ -488,7 +489,7 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
 def change_booking(booking_id: int):
     actor = current_actor()
     booking = booking_services.get_booking(db.session, actor, booking_id)
-    form = ChangeForm()
+    form = ChangeForm(prefix="change")
     if not form.validate_on_submit():
         return _booking_page(booking_id, change_form=form)
     start, end = form.interval(_tz(booking.instrument))
@@ -514,13 +515,15 @@ def change_booking(booking_id: int):
     return redirect(url_for("booking.booking_detail", booking_id=booking_id))
 
 
-@bp.post("/booking-changes/<int:change_id>/<any(approve, reject):decision>")
+@bp.post("/booking-changes/<int:change_id>/<decision>")
 @login_required
 def decide_change(change_id: int, decision: str):
     actor = current_actor()
+    if decision not in ("approve", "reject"):
+        raise NotFound(_("No change with id %(id)d.", id=change_id))
     change = changes.get_change(db.session, actor, change_id)
     back = url_for("booking.booking_detail", booking_id=change.booking_id)
-    form = DecideChangeForm()
+    form = DecideChangeForm(prefix="decision")
     if not form.validate_on_submit():
         for error in form.note.errors:
             flash(error, "danger")

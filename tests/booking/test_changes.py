@@ -353,7 +353,8 @@ def test_patch_on_an_approval_instrument_answers_202_and_managers_decide(client,
 
 
 def change_form(day=MONDAY, start="14:00", end="15:00", **extra):
-    return {"date": day.isoformat(), "start_time": start, "end_time": end, **extra}
+    return {f"change-{name}": value for name, value in {
+        "date": day.isoformat(), "start_time": start, "end_time": end, **extra}.items()}
 
 
 def test_the_booking_page_changes_a_booking(login_as, researcher, instrument):
@@ -392,7 +393,8 @@ def test_managers_decide_a_change_on_the_booking_page(login_as, researcher):
     client = login_as(manager)
     page = client.get(f"/bookings/{booking.id}")
     assert f"/booking-changes/{result.change.id}/approve" in page.text
-    response = client.post(f"/booking-changes/{result.change.id}/reject", data={"note": ""})
+    response = client.post(f"/booking-changes/{result.change.id}/reject",
+                           data={"decision-note": ""})
     assert response.status_code == 302
     assert reload(result.change).state == ChangeState.PENDING
     client.post(f"/booking-changes/{result.change.id}/approve", data={})
