@@ -76,6 +76,24 @@ def init_command(catalogue_dir: Path) -> None:
     upgrade()
     click.echo("Database schema is up to date.")
     _load(catalogue_dir, keep_existing=True)
+    _seed_holidays()
+
+
+def _seed_holidays() -> None:
+    from labbook.holidays.services import SEEDED_YEARS, seed_calendar
+
+    with write_transaction(db.session):
+        added = seed_calendar(db.session, None, now=utcnow())
+    click.echo(f"National calendar {SEEDED_YEARS[0]}–{SEEDED_YEARS[-1]}: {added} days added.")
+
+
+@labbook_cli.command("seed-holidays")
+@with_appcontext
+def seed_holidays_command() -> None:
+    """Add this year's and next year's public holidays and make-up working days (调休): from
+    the chinese-calendar package for the years it covers, else from the file shipped with
+    labbook. Days already in the calendar (perhaps corrected by an admin) are kept."""
+    _seed_holidays()
 
 
 @labbook_cli.command("load-catalogue")

@@ -70,6 +70,20 @@ class Config:
     # Testing-service reports (PDF): where they are kept and how large one may be.
     LABBOOK_REPORT_DIR = os.environ.get("LABBOOK_REPORT_DIR") or str(INSTANCE_PATH / "reports")
     LABBOOK_REPORT_MAX_BYTES = 20 * 1024 * 1024
+    # The purchase value (yuan) from which an instrument is large, for the open-sharing
+    # statistics the science authorities ask for.
+    LABBOOK_LARGE_INSTRUMENT_VALUE = os.environ.get("LABBOOK_LARGE_INSTRUMENT_VALUE",
+                                                    "500000.00")
+    # The payee printed on statements (收款单位, 开户行, 账号, 税号): where customers pay.
+    LABBOOK_PAYEE_NAME = os.environ.get("LABBOOK_PAYEE_NAME", "焦作市产业技术科学院")
+    LABBOOK_PAYEE_BANK = os.environ.get("LABBOOK_PAYEE_BANK", "")
+    LABBOOK_PAYEE_ACCOUNT = os.environ.get("LABBOOK_PAYEE_ACCOUNT", "")
+    LABBOOK_PAYEE_TAX_ID = os.environ.get("LABBOOK_PAYEE_TAX_ID", "")
+    # Testing orders: the issued report PDFs and the files kept with each order.
+    LABBOOK_ORDER_FILES_DIR = os.environ.get("LABBOOK_ORDER_FILES_DIR") or str(
+        INSTANCE_PATH / "orders")
+    LABBOOK_ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+    LABBOOK_RATELIMIT_VERIFY = "30 per minute;300 per hour"
     API_MAX_PER_PAGE = 200
     UI_PER_PAGE = 25
     JSON_SORT_KEYS = False

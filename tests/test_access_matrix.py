@@ -33,7 +33,15 @@ from sqlalchemy import func, select
 
 from labbook.accounts.models import PriceTier
 from labbook.accounts.services import create_api_token, password_reset_link
-from labbook.billing.models import StatementState
+from labbook.billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceMedium,
+    InvoiceState,
+    InvoiceStatement,
+    StatementState,
+    Voucher,
+)
 from labbook.booking.models import (
     Blackout,
     Booking,
@@ -47,6 +55,7 @@ from labbook.booking.models import (
 )
 from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
+from labbook.catalogue.models import Owner, OwnerKind
 from labbook.enterprises.models import (
     JoinRequest,
     JoinRequestState,
@@ -55,6 +64,20 @@ from labbook.enterprises.models import (
     RegistrationState,
 )
 from labbook.extensions import db
+from labbook.faults.models import FaultKind, FaultState, InstrumentFault
+from labbook.orders.models import (
+    Attachment,
+    IntakeStatus,
+    LineState,
+    Order,
+    OrderLine,
+    OrderState,
+    Remains,
+    Report,
+    ReportLanguage,
+    ReportState,
+    Sample,
+)
 from labbook.privacy.models import DeletionRequest, DeletionState
 from labbook.testing.models import ServiceRequest, ServiceRequestState
 from tests.factories import (
@@ -74,6 +97,10 @@ from tests.factories import (
     session_id,
 )
 
+#: Routes whose ``code`` is an owner unit's, not a lab's.
+OWNER_ENDPOINTS = {"admin.owner_unit", "admin.add_agreement", "admin.add_owner_contact",
+                   "admin.remove_owner_contact", "sharing.settlement",
+                   "sharing.settlement_export"}
 ROLES = ("anon", "res_b", "billing_b", "other_mgr", "res_a", "mgr", "admin")
 PDF = b"%PDF-1.4\n% a test report\n"
 MARK_A = "A-ONLY"  # in every text of A's objects, to look for in B's lists
@@ -156,9 +183,32 @@ class Scene:
         self.statement_a = create_statement([self.charge_a], number="LB-2026-AAAAAA", **issued)
         self.statement_b = create_statement([self.charge_b], **issued)
         self.rate_card = self.instrument.rate_cards[0]
+        self.voucher = Voucher(organization_id=self.org_b.id, number="KJQ-B",
+                               authority="科技局", face_value=Decimal("100.00"),
+                               balance=Decimal("100.00"), share_percent=50, lab_ids=[],
+                               kinds=[], valid_from=now.date(), valid_to=now.date(),
+                               created_at=now)
+        self.invoice = Invoice(organization_id=self.org_b.id, kind=InvoiceKind.ORDINARY,
+                               medium=InvoiceMedium.PAPER, state=InvoiceState.ISSUED,
+                               amount=Decimal("100.00"), title="企业B",
+                               taxpayer_id=self.org_b.uscc, requested_at=now,
+                               invoice_number="B-0001", issued_on=now.date(),
+                               issued_amount=Decimal("100.00"), file_name="b.pdf",
+                               file_type="application/pdf", file_content=PDF)
+        self.invoice.covers = [InvoiceStatement(statement_id=self.statement_b.id,
+                                                amount=Decimal("100.00"))]
+        db.session.add_all([self.voucher, self.invoice])
+        db.session.commit()
 
         self.qualification = grant_qualification(db.session, self.users["mgr"], res_a,
                                                  self.instrument, now=now)
+        self.owner = Owner(code="OWNA", name_zh="所属单位", name_en="Owner",
+                           kind=OwnerKind.UNIVERSITY)
+        self.instrument.owner = self.owner
+        self.fault = InstrumentFault(instrument=self.instrument, kind=FaultKind.PROBLEM,
+                                     state=FaultState.OPEN, reported_by_id=res_a.id,
+                                     reported_at=now, description=f"故障{MARK_A}")
+        db.session.add_all([self.owner, self.fault])
         self.feed_token, self.feed_secret = create_feed_token(db.session, res_a,
                                                               Scope.parse("mine"), now=now)
         self.api_token, _secret = create_api_token(db.session, res_a, name="A's script",
@@ -183,6 +233,45 @@ class Scene:
                                         note="")
         db.session.add_all([self.registration, self.join_request, self.deletion])
         db.session.commit()
+        self._testing_order(app, now)
+
+    def _testing_order(self, app: Flask, now: dt.datetime) -> None:
+        """A's completed testing order with a received sample, an issued report (its PDF on
+        disk) and an attachment."""
+        res_a = self.users["res_a"]
+        self.order = Order(
+            number="NEM-WT-2000-00001", lab_id=self.lab.id, organization=self.org_a,
+            requester=res_a, state=OrderState.COMPLETED, remains=Remains.DISPOSE,
+            report_language=ReportLanguage.ZH_CN, notes=f"备注{MARK_A}",
+            contact_name=res_a.name, contact_email=res_a.email, tier=PriceTier.PARTNER,
+            quoted_total=Decimal("80.00"), terms="条款", confirmed_at=now, created_at=now,
+            updated_at=now, received_at=now)
+        line = OrderLine(position=1, service=self.service, method=self.service.standard,
+                         state=LineState.COMPLETED, unit_price=Decimal("80.00"),
+                         express_surcharge_percent=0, express_surcharge=Decimal("0.00"),
+                         total=Decimal("80.00"), completed_at=now)
+        self.sample = Sample(position=1, name=f"样品{MARK_A}", quantity="1 kg",
+                             number="NEM-2000-000001", intake_status=IntakeStatus.ACCEPTED,
+                             received_at=now, retain_until=now.date())
+        line.samples = [self.sample]
+        self.order.lines = [line]
+        db.session.add(self.order)
+        db.session.flush()
+        self.order_report = Report(
+            order_id=self.order.id, number="NEM-BG-2000-00001", state=ReportState.ISSUED,
+            language=ReportLanguage.ZH_CN, conclusion=f"结论{MARK_A}",
+            verification_code="0123456789abcdef", prepared_by_id=self.users["mgr"].id,
+            prepared_at=now, issued_on=now.date(), pdf_path="matrix-order-report.pdf",
+            sha256="0" * 64)
+        self.attachment = Attachment(order_id=self.order.id, path="matrix-attachment",
+                                     filename="raw.csv", content_type="text/csv",
+                                     size=len(PDF), sha256="0" * 64, uploaded_at=now)
+        db.session.add_all([self.order_report, self.attachment])
+        db.session.commit()
+        files = pathlib.Path(app.config["LABBOOK_ORDER_FILES_DIR"])
+        (files / "attachments").mkdir(parents=True, exist_ok=True)
+        (files / "matrix-order-report.pdf").write_bytes(PDF)
+        (files / "attachments" / "matrix-attachment").write_bytes(PDF)
 
     def bearer(self, role: str) -> dict[str, str]:
         if role == "anon":
@@ -204,12 +293,17 @@ class Scene:
             "qualification_id": self.qualification.id, "blackout_id": self.blackout.id,
             "series_id": self.series.id, "user_id": self.users["res_a"].id,
             "organization_id": self.org_a.id, "service_id": self.service.id,
-            "code": self.lab.code, "secret": self.feed_secret, "token": self.reset_token,
-            "name": "revenue", "file_format": "csv",
+            "code": self.owner.code if endpoint in OWNER_ENDPOINTS else self.lab.code,
+            "fault_id": self.fault.id, "secret": self.feed_secret, "token": self.reset_token,
+            "name": "revenue", "file_format": "csv", "day": "2026-10-01",
+            "order_id": self.order.id, "line_id": self.order.lines[0].id,
+            "sample_id": self.sample.id, "report_id": self.order_report.id,
+            "attachment_id": self.attachment.id,
             "change_id": self.change.id, "decision": "approve", "entry_id": self.entry.id,
             "offer_token": self.entry.offer_token, "suspension_id": self.suspension.id,
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
             "deletion_id": self.deletion.id,
+            "invoice_id": self.invoice.id, "voucher_id": self.voucher.id,
         }
         return {name: values[name] for name in arguments}
 
@@ -257,7 +351,41 @@ def _bodies(scene: Scene) -> dict[str, dict[str, Any]]:
         "POST api.add_rate_card": {"tier": "external", "effective_from": str(day),
                                    "hourly_rate": "120.00"},
         "POST api.reject_booking": {"note": "matrix"},
+        "POST api.record_payment": {"organization_id": scene.org_b.id,
+                                    "received_on": "2026-01-05", "amount": "1.00",
+                                    "method": "cash", "statement_ids": [scene.statement_b.id]},
+        "POST api.record_deposit": {"amount": "1.00"},
+        "PUT api.update_billing_profile": {"invoice_title": "企业B"},
+        "POST api.create_voucher": {"organization_id": scene.org_b.id, "number": "KJQ-M",
+                                    "authority": "科技局", "face_value": "10.00",
+                                    "share_percent": 50, "valid_from": str(day),
+                                    "valid_to": str(day)},
+        "POST api.request_invoice": {"organization_id": scene.org_b.id,
+                                     "statement_ids": [scene.statement_b.id],
+                                     "kind": "ordinary", "medium": "paper"},
+        "POST api.refuse_invoice": {"reason": "matrix"},
+        "POST api.issue_invoice": {"invoice_number": "M-1", "issued_on": str(day),
+                                   "amount": "1.00"},
+        "POST api.reverse_invoice": {"red_number": "M-R", "issued_on": "2026-01-05",
+                                     "reason": "matrix"},
         "POST api.reject_service_request": {"note": "matrix"},
+        "PUT api.put_holiday": {"kind": "holiday", "festival": "national_day"},
+    }
+
+
+def _order_bodies(scene: Scene) -> dict[str, dict[str, Any]]:
+    order = {"lines": [{"service_id": scene.service.id,
+                        "samples": [{"name": "matrix", "quantity": "1"}]}],
+             "terms_confirmed": True}
+    return {
+        "POST api.quote_order": order, "POST api.create_order": order,
+        "POST api.receive_order_samples": {"samples": []},
+        "POST api.assign_order_line": {"analyst_id": scene.users["mgr"].id},
+        "POST api.record_order_results": {"results": []},
+        "POST api.record_sample_disposition": {"disposition": "disposed"},
+        "POST api.prepare_order_report": {"conclusion": "matrix"},
+        "POST api.amend_order_report": {"conclusion": "matrix", "reason": "matrix"},
+        "POST api.withdraw_order_report": {"reason": "matrix"},
     }
 
 
@@ -265,7 +393,10 @@ def _query(scene: Scene) -> dict[str, str]:
     day = next_weekday(0)
     start, end = lab_time(day, 0), lab_time(day + dt.timedelta(days=7), 0)
     window = urlencode({"start": start.isoformat(), "end": end.isoformat()})
-    return {"GET api.availability": window, "GET booking.instrument_events": window}
+    days = urlencode({"start": day.isoformat(), "end": (day + dt.timedelta(days=30)).isoformat()})
+    return {"GET api.availability": window, "GET booking.instrument_events": window,
+            "GET api.working_days": days,
+            "GET api.working_days_after": urlencode({"start": day.isoformat(), "days": 5})}
 
 
 def _request(client, scene: Scene, role: str, method: str, url: str, *, api: bool,
@@ -444,6 +575,21 @@ MATRIX: dict[str, str] = {
     "GET catalogue.instrument_detail":                 "200   200   200   200   200   200   200",
     "GET catalogue.instrument_list":                   "200   200   200   200   200   200   200",
     "GET catalogue.service_list":                      "200   200   200   200   200   200   200",
+    "GET catalogue.search_all":                        "200   200   200   200   200   200   200",
+    "GET catalogue.suggestions":                       "200   200   200   200   200   200   200",
+    "DELETE api.delete_holiday":                       "401   403   403   403   403   403   404",
+    "GET api.get_holiday_policy":                      "200   200   200   200   200   200   200",
+    "GET api.list_holidays":                           "200   200   200   200   200   200   200",
+    "PUT api.put_holiday":                             "401   403   403   403   403   403   ok",
+    "PUT api.put_holiday_policy":                      "401   403   403   403   403   ok    ok",
+    "POST api.seed_holidays":                          "401   403   403   403   403   403   ok",
+    "GET api.working_days":                            "200   200   200   200   200   200   200",
+    "GET api.working_days_after":                      "200   200   200   200   200   200   200",
+    "POST holidays.delete_day":                        "login 403   403   403   403   403   ok",
+    "GET holidays.index":                              "login 403   403   200   403   200   200",
+    "POST holidays.save_day":                          "login 403   403   403   403   403   ok",
+    "POST holidays.save_policy":                       "login 403   403   404   403   ok    ok",
+    "POST holidays.seed":                              "login 403   403   403   403   403   ok",
     "GET enterprises.accept_invitation":               "400   400   400   400   400   400   400",
     "POST enterprises.accept_invitation":              "400   400   400   400   400   400   400",
     "POST enterprises.accept_join_request":            "login 404   404   404   ok    404   ok",
@@ -466,6 +612,7 @@ MATRIX: dict[str, str] = {
     "POST mobile.check_in":                            "login ok    ok    ok    ok    ok    ok",
     "POST mobile.check_out":                           "login ok    ok    ok    ok    ok    ok",
     "GET mobile.instrument":                           "200   200   200   200   200   200   200",
+    "GET mobile.instrument_label":                     "login 403   403   404   403   200   200",
     "POST privacy.complete_request":                   "login 403   403   403   403   403   ok",
     "GET privacy.my_data":                             "login 200   200   200   200   200   200",
     "GET privacy.my_data_json":                        "login 200   200   200   200   200   200",
@@ -506,12 +653,140 @@ MATRIX: dict[str, str] = {
     "GET testing.request_detail":                      "login 404   404   404   200   200   200",
     "POST testing.request_service":                    "login ok    ok    ok    ok    ok    ok",
     "POST testing.start_request":                      "login 403   403   404   403   ok    ok",
+    "POST api.report_fault":                           "401   ok    ok    ok    ok    ok    ok",
+    "GET api.list_faults":                             "401   200   200   200   200   200   200",
+    "GET api.get_fault":                               "401   404   404   404   200   200   200",
+    "POST api.answer_fault":                           "401   404   404   404   404   ok    ok",
+    "POST api.start_fault_maintenance":                "401   404   404   404   404   ok    ok",
+    "POST api.close_fault":                            "401   404   404   404   404   ok    ok",
+    "GET faults.report":                               "login 200   200   200   200   200   200",
+    "POST faults.report":                              "login ok    ok    ok    ok    ok    ok",
+    "GET faults.index":                                "login 403   403   200   403   200   200",
+    "GET faults.detail":                               "login 403   403   404   403   200   200",
+    "POST faults.answer":                              "login 403   403   404   403   ok    ok",
+    "POST faults.maintenance":                         "login 403   403   404   403   ok    ok",
+    "POST faults.close":                               "login 403   403   404   403   ok    ok",
+    "GET faults.log":                                  "login 403   403   404   403   200   200",
+    "POST faults.log":                                 "login 403   403   404   403   ok    ok",
+    "GET sharing.statistics":                          "login 403   403   200   403   200   200",
+    "GET sharing.statistics_export":                   "login 403   403   200   403   200   200",
+    "GET sharing.settlements_overview":                "login 403   403   403   403   403   200",
+    "GET sharing.settlement":                          "login 403   403   403   403   403   200",
+    "GET sharing.settlement_export":                   "login 403   403   403   403   403   200",
+    "GET sharing.owner_home":                          "login 403   403   403   403   403   403",
+    "GET sharing.public_page":                         "200   200   200   200   200   200   200",
+    "GET admin.owner_units":                           "login 403   403   403   403   403   200",
+    "GET admin.owner_unit":                            "login 403   403   403   403   403   200",
+    "POST admin.add_agreement":                        "login 403   403   403   403   403   ok",
+    "POST admin.add_owner_contact":                    "login 403   403   403   403   403   ok",
+    "POST admin.remove_owner_contact":                 "login 403   403   403   403   403   ok",
+    # money
+    "POST api.apply_vouchers":                         "401   404   403   404   404   403   ok",
+    "POST api.create_voucher":                         "401   403   403   403   403   403   ok",
+    "GET api.get_balance_history":                     "401   404   404   404   404   404   200",
+    "GET api.get_billing_profile":                     "401   404   404   404   404   404   200",
+    "GET api.get_invoice":                             "401   404   200   404   404   404   200",
+    "GET api.get_invoice_file":                        "401   404   200   404   404   404   200",
+    "GET api.get_invoices_xlsx":                       "401   403   403   403   403   403   200",
+    "GET api.get_receivables":                         "401   403   403   403   403   403   200",
+    "GET api.get_receivables_xlsx":                    "401   403   403   403   403   403   200",
+    "GET api.get_redemption":                          "401   403   403   403   403   403   422",
+    "GET api.get_redemption_xlsx":                     "401   403   403   403   403   403   422",
+    "GET api.get_voucher":                             "401   404   200   404   404   404   200",
+    "POST api.issue_invoice":                          "401   404   403   404   404   404   ok",
+    "GET api.list_invoices":                           "401   200   200   200   200   200   200",
+    "GET api.list_payments":                           "401   403   403   403   403   403   200",
+    "GET api.list_vouchers":                           "401   403   403   403   403   403   200",
+    "POST api.pay_statement_from_balance":             "401   403   403   403   403   403   ok",
+    "POST api.record_deposit":                         "401   404   404   404   404   404   ok",
+    "POST api.record_payment":                         "401   403   403   403   403   403   ok",
+    "POST api.refuse_invoice":                         "401   404   403   404   404   404   ok",
+    "POST api.request_invoice":                        "401   404   ok    404   404   404   ok",
+    "POST api.reverse_invoice":                        "401   404   403   404   404   404   ok",
+    "PUT api.update_billing_profile":                  "401   404   404   404   404   404   ok",
+    "GET billing.verify_statement":                    "404   404   404   404   404   404   404",
+    "POST money.create_voucher":                       "login 403   403   403   403   403   ok",
+    "GET money.invoice_detail":                        "login 404   200   404   404   404   200",
+    "GET money.invoice_file":                          "login 404   200   404   404   404   200",
+    "GET money.invoices_page":                         "login 200   200   200   200   200   200",
+    "GET money.invoices_xlsx":                         "login 403   403   403   403   403   200",
+    "POST money.issue_invoice":                        "login 403   403   403   403   403   ok",
+    "GET money.organization":                          "login 404   404   404   404   404   200",
+    "POST money.pay_from_balance":                     "login 403   403   403   403   403   ok",
+    "GET money.receivables_page":                      "login 403   403   403   403   403   200",
+    "GET money.receivables_xlsx":                      "login 403   403   403   403   403   200",
+    "POST money.record_deposit":                       "login 403   403   403   403   403   ok",
+    "POST money.record_payment":                       "login 403   403   403   403   403   ok",
+    "GET money.redemption":                            "login 403   403   403   403   403   200",
+    "GET money.redemption_xlsx":                       "login 403   403   403   403   403   404",
+    "POST money.refuse_invoice":                       "login 403   403   403   403   403   ok",
+    "POST money.request_invoice":                      "login 404   404   404   404   404   ok",
+    "POST money.reverse_invoice":                      "login 403   403   403   403   403   ok",
+    "POST money.update_details":                       "login 404   404   404   404   404   ok",
+    "POST money.update_settings":                      "login 403   403   403   403   403   ok",
+    "GET money.voucher_detail":                        "login 404   200   404   404   404   200",
 }
+
+# Testing orders: A's completed order with an issued report (Scene._testing_order). Managers
+# are no analysts, reviewers or signatories unless their lab grants it, so the report workflow
+# refuses them too.
+MATRIX.update({
+    # row                                            anon  res_b bill_b oth_m res_a mgr  admin
+    "GET orders.my_orders":                            "login 200   200   200   200   200   200",
+    "GET orders.new_order":                            "login 200   200   200   200   200   200",
+    "POST orders.submit_order":                        "login ok    ok    ok    ok    ok    ok",
+    "GET orders.order_detail":                         "login 404   404   404   200   200   200",
+    "POST orders.cancel_order":                        "login 404   404   404   ok    ok    ok",
+    "GET orders.agreement_pdf":                        "login 404   404   404   200   200   200",
+    "GET orders.labels_pdf":                           "login 404   404   404   403   200   200",
+    "GET orders.report_pdf":                           "login 404   404   404   200   200   200",
+    "POST orders.receive_samples":                     "login 404   404   404   403   ok    ok",
+    "POST orders.assign_line":                         "login 404   404   404   403   ok    ok",
+    "POST orders.start_line":                          "login 404   404   404   403   ok    ok",
+    "POST orders.record_results":                      "login 404   404   404   403   ok    ok",
+    "POST orders.complete_line":                       "login 404   404   404   403   ok    ok",
+    "POST orders.add_attachment":                      "login 404   404   404   403   ok    ok",
+    "GET orders.attachment_file":                      "login 404   404   404   403   200   200",
+    "POST orders.prepare_report":                      "login 404   404   404   403   403   403",
+    "POST orders.amend_report":                        "login 404   404   404   403   403   403",
+    "POST orders.review_report":                       "login 404   404   404   403   403   403",
+    "POST orders.approve_report":                      "login 404   404   404   403   403   403",
+    "POST orders.withdraw_report":                     "login 404   404   404   403   ok    ok",
+    "POST orders.dispose_sample":                      "login 404   404   404   403   ok    ok",
+    "GET orders.lab_queue":                            "login 404   404   200   404   200   200",
+    "GET orders.lab_testing":                          "login 404   404   404   404   200   200",
+    "POST orders.save_lab_testing":                    "login 404   404   404   404   ok    ok",
+    "POST orders.save_lab_staff":                      "login 404   404   404   404   ok    ok",
+    "GET orders.verify_form":                          "200   200   200   200   200   200   200",
+    "GET orders.verify":                               "404   404   404   404   404   404   404",
+    "POST api.quote_order":                            "401   ok    ok    ok    ok    ok    ok",
+    "POST api.create_order":                           "401   ok    ok    ok    ok    ok    ok",
+    "GET api.list_orders":                             "401   200   200   200   200   200   200",
+    "GET api.get_order":                               "401   404   404   404   200   200   200",
+    "POST api.cancel_order":                           "401   404   404   404   ok    ok    ok",
+    "GET api.get_order_agreement":                     "401   404   404   404   200   200   200",
+    "GET api.get_order_labels":                        "401   404   404   404   403   200   200",
+    "POST api.receive_order_samples":                  "401   404   404   404   403   ok    ok",
+    "POST api.assign_order_line":                      "401   404   404   404   403   ok    ok",
+    "POST api.start_order_line":                       "401   404   404   404   403   ok    ok",
+    "POST api.record_order_results":                   "401   404   404   404   403   ok    ok",
+    "POST api.complete_order_line":                    "401   404   404   404   403   ok    ok",
+    "POST api.record_sample_disposition":              "401   404   404   404   403   ok    ok",
+    "POST api.prepare_order_report":                   "401   404   404   404   403   403   403",
+    "POST api.amend_order_report":                     "401   404   404   404   403   403   403",
+    "POST api.review_order_report":                    "401   404   404   404   403   403   403",
+    "POST api.approve_order_report":                   "401   404   404   404   403   403   403",
+    "POST api.withdraw_order_report":                  "401   404   404   404   403   ok    ok",
+    "GET api.get_order_report_pdf":                    "401   404   404   404   200   200   200",
+    "GET api.verify_report":                           "404   404   404   404   404   404   404",
+    "GET api.verify_report_number":                    "404   404   404   404   404   404   404",
+})
 
 
 @pytest.fixture(autouse=True)
 def _report_dir(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "LABBOOK_REPORT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setitem(app.config, "LABBOOK_ORDER_FILES_DIR", str(tmp_path / "orders"))
 
 
 def test_every_route_has_a_row(app):
@@ -530,7 +805,7 @@ def test_route_access(app, client, row):
         url = url_for(endpoint, **scene.params(endpoint, arguments))
     if row in _query(scene):
         url += "?" + _query(scene)[row]
-    body = _bodies(scene).get(row)
+    body = (_bodies(scene) | _order_bodies(scene)).get(row)
     wrong = []
     for role, expected in zip(ROLES, MATRIX[row].split(), strict=True):
         response = _request(client, scene, role, method, url, api=endpoint.startswith("api."),

@@ -7,9 +7,13 @@ from typing import Any
 from labbook.accounts.models import PriceTier
 from labbook.api import bp
 from labbook.api.specs import BEARER, rebook
+from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
+from labbook.api.specs import faults as faults_spec
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
+from labbook.api.specs import money as money_specs
+from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import page_of as _page_of
 from labbook.api.specs import path_id as _path_id
 from labbook.api.specs import problem_responses as _problem_responses
@@ -27,7 +31,7 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = (rebook,)
+AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec, rebook)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -644,6 +648,22 @@ PATHS |= {
 
 SIGNED_MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$",
                 "description": "CNY, exact, two decimals; negative for a credit"}
+_NULL_OR_MONEY = {"oneOf": [{"type": "null"}, SIGNED_MONEY]}
+#: What paying a statement needs; null for partial viewers (lab managers).
+STATEMENT_PAYABLE = {
+    "voucher_amount": {**_NULL_OR_MONEY, "description": "The innovation vouchers' part"},
+    "amount_due": {**_NULL_OR_MONEY, "description": "Total less the vouchers' part"},
+    "amount_in_words": {"type": ["string", "null"],
+                        "description": "amount_due in capitals (人民币大写), "
+                                       "e.g. 贰仟肆佰零肆元整"},
+    "paid_amount": {**_NULL_OR_MONEY, "description": "Paid so far (payments and balance)"},
+    "outstanding": {**_NULL_OR_MONEY, "description": "Still to pay (issued statements)"},
+    "payment_reference": {"type": ["string", "null"],
+                          "description": "What to quote when paying: the statement number"},
+    "verification_code": {"type": ["string", "null"], "description": "Set at issue"},
+    "verification_url": {"type": ["string", "null"],
+                         "description": "The public check page the printed QR code opens"},
+}
 PERIOD = {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-11"],
           "description": "A calendar month, Asia/Shanghai"}
 NULLABLE_INT = {"type": ["integer", "null"]}
@@ -700,6 +720,11 @@ SCHEMAS |= {
                                                   "after issue): that line"},
             "reason": {"type": "string", "description": "Adjustments: why"},
             "amount": SIGNED_MONEY,
+            "voucher_amount": {**SIGNED_MONEY, "description": "What innovation vouchers pay "
+                                                              "of the line (set at month "
+                                                              "close); negative on a "
+                                                              "correction that gave it back"},
+            "own_amount": {**SIGNED_MONEY, "description": "What the organization pays"},
             "created_at": {"type": "string", "format": "date-time"}}},
     "NewAdjustment": {
         "type": "object", "required": ["organization_id", "lab", "amount", "reason"],
@@ -712,7 +737,13 @@ SCHEMAS |= {
             "reason": {"type": "string", "maxLength": MAX_REASON},
             "statement_id": {"type": "integer",
                              "description": "A draft statement of the organization to put the "
-                                            "line on; otherwise it goes on the next one."}}},
+                                            "line on; otherwise it goes on the next one."},
+            "corrects_charge_id": {"type": "integer",
+                                   "description": "The billed line a credit corrects: what "
+                                                  "vouchers paid of it beyond their share of "
+                                                  "its corrected amount goes back to them "
+                                                  "(422 `not_correctable` for a line of "
+                                                  "another organization or not billed)."}}},
     "Statement": {
         "type": "object",
         "required": ["id", "number", "organization", "period", "state", "total",
@@ -738,6 +769,7 @@ SCHEMAS |= {
             "issued_at": {"type": ["string", "null"], "format": "date-time"},
             "paid_at": {"type": ["string", "null"], "format": "date-time"},
             "payment_note": {"type": "string"},
+            **STATEMENT_PAYABLE,
             "csv_url": {"type": "string"}, "xlsx_url": {"type": "string"},
             "lines": {"type": "array", "items": _ref("Charge"),
                       "description": "Single statements only; by lab, then date"}}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import enum
 from decimal import Decimal
@@ -14,15 +16,31 @@ from sqlalchemy.orm import selectinload
 from labbook.accounts.models import Organization, PriceTier, User
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.billing import services
+from labbook.billing import (
+    invoices,
+    money_exports,
+    payable,
+    payments,
+    receivables,
+    services,
+    vouchers,
+)
 from labbook.billing.exports import export_filename, statement_csv, statement_xlsx
 from labbook.billing.lines import booked_by, computation, describe, line_date, project_ref
 from labbook.billing.models import (
     BillingBasis,
+    BillingProfile,
     Charge,
+    Invoice,
+    InvoiceKind,
+    InvoiceMedium,
+    InvoiceState,
+    Payment,
+    PaymentMethod,
     RateCard,
     Statement,
     StatementState,
+    Voucher,
 )
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
@@ -43,6 +61,7 @@ from labbook.http import (
     pagination_args,
 )
 from labbook.i18n import localized
+from labbook.notify.rendering import external_url
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -87,6 +106,8 @@ def charge_json(charge: Charge) -> dict[str, Any]:
         "corrects_charge_id": charge.corrects_charge_id,
         "reason": charge.reason,
         "amount": str(charge.amount),
+        "voucher_amount": str(charge.voucher_amount),
+        "own_amount": str(charge.amount - charge.voucher_amount),
         "created_at": charge.created_at.isoformat(),
     }
 
@@ -115,12 +136,35 @@ def statement_json(statement: Statement, viewer: User, *,
         "issued_at": statement.issued_at.isoformat() if statement.issued_at else None,
         "paid_at": statement.paid_at.isoformat() if statement.paid_at else None,
         "payment_note": statement.payment_note,
+        **_payable_json(statement, whole),
         "csv_url": url_for("api.get_statement_csv", statement_id=statement.id),
         "xlsx_url": url_for("api.get_statement_xlsx", statement_id=statement.id),
     }
     if with_lines:
         data["lines"] = [charge_json(line) for group in subtotals for line in group.lines]
     return data
+
+
+def _payable_json(statement: Statement, whole: bool) -> dict[str, Any]:
+    """What paying the statement needs (for those who see it whole): the voucher part, the
+    amount to pay and in words, what is paid and still owed, the reference to quote and the
+    verification code with its public address."""
+    if not whole:
+        return {"voucher_amount": None, "amount_due": None, "amount_in_words": None,
+                "paid_amount": None, "outstanding": None, "payment_reference": None,
+                "verification_code": None, "verification_url": None}
+    code = statement.verification_code
+    return {
+        "voucher_amount": str(statement.voucher_amount),
+        "amount_due": str(statement.amount_due),
+        "amount_in_words": payable.in_words(statement),
+        "paid_amount": str(statement.paid_amount),
+        "outstanding": str(statement.outstanding),
+        "payment_reference": statement.number,
+        "verification_code": code,
+        "verification_url": None if code is None else
+        external_url("billing.verify_statement", code=code),
+    }
 
 
 def _amount(fields: Fields, name: str) -> Decimal | None:
@@ -284,8 +328,12 @@ def create_adjustment():
     amount = _amount(fields, "amount")
     reason = fields.string("reason", required=False, max_length=services.MAX_REASON)
     statement_id = fields.integer("statement_id", required=False)
+    corrects_id = fields.integer("corrects_charge_id", required=False)
     fields.done()
     with write_transaction(db.session):
+        corrects = None if corrects_id is None else _load(
+            Charge, corrects_id, "corrects_charge_id",
+            _("No charge with id %(id)d.", id=corrects_id))
         organization = _load(Organization, organization_id, "organization_id",
                              _("No organization with id %(id)d.", id=organization_id))
         lab = catalogue.get_lab(db.session, lab_code, field="lab")
@@ -294,7 +342,8 @@ def create_adjustment():
             _("No statement with id %(id)d.", id=statement_id))
         charge = services.create_adjustment(db.session, actor, organization=organization,
                                             lab=lab, amount=amount, reason=reason,
-                                            statement=statement, now=utcnow())
+                                            statement=statement, corrects=corrects,
+                                            now=utcnow())
     return charge_json(charge), 201
 
 
@@ -383,3 +432,430 @@ def withdraw_rate_card(card_id: int):
         card = _load(RateCard, card_id, "card_id", _("No rate card with id %(id)d.", id=card_id))
         services.withdraw_rate_card(db.session, actor, card, now=utcnow())
     return "", 204
+
+
+# -- payments, balances and receivables --------------------------------------------------------
+
+def _statement_ids(fields: Fields, name: str = "statement_ids") -> list[int]:
+    value = fields.data.get(name)
+    if not isinstance(value, list) or not value or any(
+            isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 2**31 - 1
+            for item in value):
+        fields._fail("invalid", name, _("'%(name)s' must be a list of statement ids.",
+                                        name=name))
+        return []
+    return value
+
+
+def _required_date(fields: Fields, name: str) -> dt.date | None:
+    if fields.data.get(name) is None:
+        fields._fail("required", name, _("'%(name)s' is required.", name=name))
+        return None
+    return fields.date(name)
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id, "organization_id": payment.organization_id,
+        "received_on": payment.received_on.isoformat(), "amount": str(payment.amount),
+        "method": payment.method.value, "reference": payment.reference,
+        "credited": str(payment.credited),
+        "allocations": [{"statement_id": a.statement_id, "statement_number": a.statement.number,
+                         "amount": str(a.amount)} for a in payment.allocations],
+        "recorded_at": payment.recorded_at.isoformat(),
+    }
+
+
+@bp.post("/payments")
+@token_required
+def record_payment():
+    actor = api_user()
+    fields = Fields(json_body())
+    organization_id = fields.integer("organization_id")
+    received_on = _required_date(fields, "received_on")
+    amount = _amount(fields, "amount")
+    method = _choice(fields, "method", PaymentMethod)
+    reference = fields.string("reference", required=False, max_length=payments.MAX_REFERENCE)
+    statement_ids = _statement_ids(fields)
+    fields.done()
+    with write_transaction(db.session):
+        payment = payments.record_payment(db.session, actor, payments.PaymentInput(
+            organization_id=organization_id, received_on=received_on, amount=amount,
+            method=method, reference=reference or "", statement_ids=statement_ids),
+            now=utcnow())
+    return payment_json(payment), 201
+
+
+@bp.get("/payments")
+@token_required
+def list_payments():
+    actor = api_user()
+    payments.require_finance(actor)
+    page, per_page = pagination_args()
+    query = payments.payments_of(db.session, _organization_arg())
+    items, total = page_of(query.options(selectinload(Payment.allocations)), page, per_page)
+    return {"items": [payment_json(p) for p in items], "total": total, "page": page,
+            "per_page": per_page}
+
+
+@bp.post("/statements/<int:statement_id>/pay-from-balance")
+@token_required
+def pay_statement_from_balance(statement_id: int):
+    actor = api_user()
+    with write_transaction(db.session):
+        statement = payments.apply_balance(db.session, actor, statement_id, now=utcnow())
+    return statement_json(statement, actor, with_lines=True)
+
+
+def _money_organization(actor: User, organization_id: int) -> Organization:
+    organization = db.session.get(Organization, organization_id)
+    if organization is None or not invoices.may_see_money(db.session, actor, organization_id):
+        raise NotFound(_("No organization with id %(id)d.", id=organization_id))
+    return organization
+
+
+def profile_json(profile: BillingProfile) -> dict[str, Any]:
+    return {
+        "organization_id": profile.organization_id, "invoice_title": profile.invoice_title,
+        "taxpayer_id": profile.taxpayer_id, "address": profile.address, "phone": profile.phone,
+        "bank": profile.bank, "bank_account": profile.bank_account, "prepaid": profile.prepaid,
+        "overdue_block_days": profile.overdue_block_days, "balance": str(profile.balance),
+    }
+
+
+@bp.get("/organizations/<int:organization_id>/billing")
+@token_required
+def get_billing_profile(organization_id: int):
+    organization = _money_organization(api_user(), organization_id)
+    return profile_json(payments.profile_of(db.session, organization))
+
+
+@bp.put("/organizations/<int:organization_id>/billing")
+@token_required
+def update_billing_profile(organization_id: int):
+    actor = api_user()
+    fields = Fields(json_body())
+    texts = {name: fields.string(name, required=False, max_length=limit)
+             for name, limit in invoices.MAX_TEXT.items()}
+    prepaid = fields.boolean("prepaid") if "prepaid" in fields.data else None
+    clear_block = "overdue_block_days" in fields.data and \
+        fields.data["overdue_block_days"] is None
+    block = fields.integer("overdue_block_days", required=False, minimum=0)
+    fields.done()
+    organization = _money_organization(actor, organization_id)
+    current = payments.profile_of(db.session, organization)
+    values = invoices.ProfileInput(
+        **{name: getattr(current, name) if value is None else value
+           for name, value in texts.items()},
+        prepaid=prepaid, overdue_block_days=block, clear_overdue_block=clear_block)
+    with write_transaction(db.session):
+        profile = invoices.update_profile(db.session, actor, organization_id, values,
+                                          now=utcnow())
+    return profile_json(profile)
+
+
+@bp.post("/organizations/<int:organization_id>/deposits")
+@token_required
+def record_deposit(organization_id: int):
+    actor = api_user()
+    fields = Fields(json_body())
+    amount = _amount(fields, "amount")
+    note = fields.string("note", required=False, max_length=payments.MAX_REFERENCE)
+    fields.done()
+    _money_organization(actor, organization_id)
+    with write_transaction(db.session):
+        profile = payments.record_deposit(db.session, actor, organization_id, amount,
+                                          note or "", now=utcnow())
+    return profile_json(profile), 201
+
+
+@bp.get("/organizations/<int:organization_id>/balance")
+@token_required
+def get_balance_history(organization_id: int):
+    organization = _money_organization(api_user(), organization_id)
+    profile = payments.profile_of(db.session, organization)
+    return {"organization_id": organization_id, "balance": str(profile.balance),
+            "entries": [{"kind": entry.kind.value, "amount": str(entry.amount),
+                         "statement_number": entry.statement.number if entry.statement
+                         else None, "payment_id": entry.payment_id, "note": entry.note,
+                         "at": entry.created_at.isoformat()}
+                        for entry in payments.balance_history(db.session, organization_id)]}
+
+
+@bp.get("/receivables")
+@token_required
+def get_receivables():
+    actor = api_user()
+    payments.require_finance(actor)
+    rows = receivables.ageing(db.session, now=utcnow())
+    return {"buckets": [key for key, _low, _high in receivables.BUCKETS],
+            "items": [{"organization_id": row.organization_id, "name": row.name,
+                       "buckets": [str(amount) for amount in row.buckets],
+                       "total": str(row.total), "statements": row.statements}
+                      for row in rows]}
+
+
+@bp.get("/receivables.xlsx")
+@token_required
+def get_receivables_xlsx():
+    actor = api_user()
+    payments.require_finance(actor)
+    now = utcnow()
+    return _attachment(money_exports.receivables_xlsx(
+        receivables.ageing(db.session, now=now), now=now), XLSX_MEDIA_TYPE,
+        f"receivables-{to_lab_time(now):%Y-%m-%d}.xlsx")
+
+
+def _attachment(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# -- vouchers -----------------------------------------------------------------------------------
+
+def voucher_json(voucher: Voucher, *, with_history: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": voucher.id, "organization_id": voucher.organization_id,
+        "number": voucher.number, "authority": voucher.authority,
+        "face_value": str(voucher.face_value), "balance": str(voucher.balance),
+        "share_percent": voucher.share_percent, "lab_ids": list(voucher.lab_ids),
+        "kinds": list(voucher.kinds), "valid_from": voucher.valid_from.isoformat(),
+        "valid_to": voucher.valid_to.isoformat(),
+    }
+    if with_history:
+        data["history"] = [{"statement_number": use.statement.number, "charge_id": use.charge_id,
+                            "amount": str(use.amount), "at": use.created_at.isoformat()}
+                           for use in vouchers.voucher_history(db.session, voucher)]
+    return data
+
+
+@bp.post("/vouchers")
+@token_required
+def create_voucher():
+    actor = api_user()
+    fields = Fields(json_body())
+    organization_id = fields.integer("organization_id")
+    number = fields.string("number", max_length=50)
+    authority = fields.string("authority", max_length=200)
+    face_value = _amount(fields, "face_value")
+    share = fields.integer("share_percent", minimum=-(2**31))
+    valid_from = _required_date(fields, "valid_from")
+    valid_to = _required_date(fields, "valid_to")
+    lab_ids = fields.data.get("lab_ids", [])
+    kinds = fields.data.get("kinds", [])
+    if not isinstance(lab_ids, list) or any(isinstance(i, bool) or not isinstance(i, int)
+                                            or not 1 <= i <= 2**31 - 1 for i in lab_ids):
+        fields._fail("invalid", "lab_ids", _("'%(name)s' must be a list of lab ids.",
+                                             name="lab_ids"))
+    if not isinstance(kinds, list) or any(not isinstance(k, str) for k in kinds):
+        fields._fail("invalid", "kinds", _("'%(name)s' must be a list of kinds.", name="kinds"))
+    fields.done()
+    with write_transaction(db.session):
+        organization = _load(Organization, organization_id, "organization_id",
+                             _("No organization with id %(id)d.", id=organization_id))
+        voucher = vouchers.create_voucher(db.session, actor, organization, vouchers.VoucherInput(
+            number=number, authority=authority, face_value=face_value, share_percent=share,
+            valid_from=valid_from, valid_to=valid_to, lab_ids=lab_ids, kinds=kinds),
+            now=utcnow())
+    return voucher_json(voucher), 201
+
+
+@bp.get("/vouchers")
+@token_required
+def list_vouchers():
+    actor = api_user()
+    organization_id = _organization_arg()
+    if not actor.is_admin and (organization_id is None or not invoices.may_see_money(
+            db.session, actor, organization_id)):
+        payments.require_finance(actor)
+    items = db.session.scalars(vouchers.vouchers_of(db.session, organization_id)).all()
+    return {"items": [voucher_json(v) for v in items]}
+
+
+@bp.get("/vouchers/<int:voucher_id>")
+@token_required
+def get_voucher(voucher_id: int):
+    actor = api_user()
+    voucher = db.session.get(Voucher, voucher_id)
+    if voucher is None or not invoices.may_see_money(db.session, actor, voucher.organization_id):
+        raise NotFound(_("No voucher with id %(id)d.", id=voucher_id))
+    return voucher_json(voucher, with_history=True)
+
+
+@bp.post("/statements/<int:statement_id>/apply-vouchers")
+@token_required
+def apply_vouchers(statement_id: int):
+    return _change_statement(statement_id, vouchers.apply_to_draft)
+
+
+def _redemption_args() -> tuple[str, str]:
+    authority = (request.args.get("authority") or "").strip()
+    if not authority or len(authority) > 200:
+        raise ValidationError(_("Name the issuing authority."), code="invalid_authority",
+                              problems=[Problem("invalid_authority",
+                                                _("Name the issuing authority."),
+                                                field="authority")])
+    return authority, _period(request.args.get("period"))
+
+
+@bp.get("/voucher-redemptions")
+@token_required
+def get_redemption():
+    payments.require_finance(api_user())
+    authority, period = _redemption_args()
+    pack = money_exports.redemption_pack(db.session, authority, period)
+    return {"authority": authority, "period": period, "total": str(pack.total),
+            "lines": [{"organization": line.organization, "voucher_number": line.voucher_number,
+                       "statement_number": line.statement_number,
+                       "date": line.date.isoformat(), "description": line.description,
+                       "line_amount": str(line.line_amount),
+                       "voucher_amount": str(line.voucher_amount),
+                       "confirmed": line.confirmed} for line in pack.lines]}
+
+
+@bp.get("/voucher-redemptions.xlsx")
+@token_required
+def get_redemption_xlsx():
+    payments.require_finance(api_user())
+    authority, period = _redemption_args()
+    pack = money_exports.redemption_pack(db.session, authority, period)
+    return _attachment(money_exports.redemption_xlsx(pack), XLSX_MEDIA_TYPE,
+                       f"voucher-redemption-{period}.xlsx")
+
+
+# -- invoices -----------------------------------------------------------------------------------
+
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.id, "organization_id": invoice.organization_id,
+        "kind": invoice.kind.value, "medium": invoice.medium.value,
+        "state": invoice.state.value, "amount": str(invoice.amount),
+        "title": invoice.title, "taxpayer_id": invoice.taxpayer_id,
+        "statements": [{"statement_id": cover.statement_id,
+                        "statement_number": cover.statement.number,
+                        "amount": str(cover.amount)} for cover in invoice.covers],
+        "requested_at": invoice.requested_at.isoformat(),
+        "invoice_number": invoice.invoice_number,
+        "issued_on": invoice.issued_on.isoformat() if invoice.issued_on else None,
+        "issued_amount": _optional(invoice.issued_amount),
+        "refusal_reason": invoice.refusal_reason or None,
+        "file_url": url_for("api.get_invoice_file", invoice_id=invoice.id)
+        if invoice.file_name else None,
+        "reversal": None if invoice.reversal is None else {
+            "red_number": invoice.reversal.red_number,
+            "issued_on": invoice.reversal.issued_on.isoformat(),
+            "reason": invoice.reversal.reason,
+            "correction_charge_id": invoice.reversal.correction_charge_id},
+    }
+
+
+@bp.post("/invoices")
+@token_required
+def request_invoice():
+    actor = api_user()
+    fields = Fields(json_body())
+    organization_id = fields.integer("organization_id")
+    statement_ids = _statement_ids(fields)
+    kind = _choice(fields, "kind", InvoiceKind)
+    medium = _choice(fields, "medium", InvoiceMedium)
+    note = fields.string("note", required=False, max_length=500)
+    fields.done()
+    with write_transaction(db.session):
+        _money_organization(actor, organization_id)
+        invoice = invoices.request_invoice(db.session, actor, organization_id, statement_ids,
+                                           kind, medium, note or "", now=utcnow())
+    return invoice_json(invoice), 201
+
+
+@bp.get("/invoices")
+@token_required
+def list_invoices():
+    actor = api_user()
+    page, per_page = pagination_args()
+    query = invoices.visible_invoices(db.session, actor, state=enum_arg("state", InvoiceState),
+                                      organization_id=_organization_arg())
+    items, total = page_of(query, page, per_page)
+    return {"items": [invoice_json(i) for i in items], "total": total, "page": page,
+            "per_page": per_page}
+
+
+@bp.get("/invoices.xlsx")
+@token_required
+def get_invoices_xlsx():
+    actor = api_user()
+    payments.require_finance(actor)
+    items = db.session.scalars(invoices.visible_invoices(
+        db.session, actor, state=enum_arg("state", InvoiceState))).all()
+    return _attachment(money_exports.invoices_xlsx(items), XLSX_MEDIA_TYPE, "invoices.xlsx")
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@token_required
+def get_invoice(invoice_id: int):
+    return invoice_json(invoices.get_invoice(db.session, api_user(), invoice_id))
+
+
+@bp.get("/invoices/<int:invoice_id>/file")
+@token_required
+def get_invoice_file(invoice_id: int):
+    invoice = invoices.get_invoice(db.session, api_user(), invoice_id)
+    if not invoice.file_name:
+        raise NotFound(_("This invoice has no file."))
+    return _attachment(invoice.file_content or b"", invoice.file_type, invoice.file_name)
+
+
+@bp.post("/invoices/<int:invoice_id>/issue")
+@token_required
+def issue_invoice(invoice_id: int):
+    actor = api_user()
+    fields = Fields(json_body())
+    number = fields.string("invoice_number", max_length=30)
+    issued_on = _required_date(fields, "issued_on")
+    amount = _amount(fields, "amount")
+    file_name = fields.string("file_name", required=False, max_length=200)
+    encoded = fields.string("file_base64", required=False, max_length=15 * 1024 * 1024)
+    content = None
+    if encoded is not None:
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            fields._fail("invalid_file", "file_base64", _("The file is not valid base64."))
+    fields.done()
+    with write_transaction(db.session):
+        invoice = invoices.get_invoice(db.session, actor, invoice_id)
+        invoices.issue_invoice(db.session, actor, invoice, invoices.IssueInput(
+            invoice_number=number, issued_on=issued_on, amount=amount,
+            file_name=file_name or "", file_content=content), now=utcnow())
+    return invoice_json(invoice)
+
+
+@bp.post("/invoices/<int:invoice_id>/refuse")
+@token_required
+def refuse_invoice(invoice_id: int):
+    actor = api_user()
+    fields = Fields(json_body())
+    reason = fields.string("reason", max_length=500)
+    fields.done()
+    with write_transaction(db.session):
+        invoice = invoices.get_invoice(db.session, actor, invoice_id)
+        invoices.refuse_invoice(db.session, actor, invoice, reason, now=utcnow())
+    return invoice_json(invoice)
+
+
+@bp.post("/invoices/<int:invoice_id>/reverse")
+@token_required
+def reverse_invoice(invoice_id: int):
+    actor = api_user()
+    fields = Fields(json_body())
+    red_number = fields.string("red_number", max_length=30)
+    issued_on = _required_date(fields, "issued_on")
+    reason = fields.string("reason", max_length=500)
+    correction = fields.integer("correction_charge_id", required=False)
+    fields.done()
+    with write_transaction(db.session):
+        invoice = invoices.get_invoice(db.session, actor, invoice_id)
+        invoices.reverse_invoice(db.session, actor, invoice, invoices.ReversalInput(
+            red_number=red_number, issued_on=issued_on, reason=reason,
+            correction_charge_id=correction), now=utcnow())
+    return invoice_json(invoice)

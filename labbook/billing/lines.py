@@ -35,6 +35,8 @@ def booked_by(charge: Charge) -> User | None:
         return source.booking.user
     if source.service_request is not None:
         return source.service_request.requester
+    if source.order_line is not None:
+        return source.order_line.order.requester
     return None
 
 
@@ -86,6 +88,9 @@ def describe(charge: Charge) -> str:
                         service=f"{service.code} {localized(service, 'name')}")
         if charge.surcharge:
             text = _("%(line)s, express", line=text)
+        if charge.order_line is not None:
+            text = _("Order %(number)s: %(line)s", number=charge.order_line.order.number,
+                     line=text)
     elif charge.corrects is not None:
         text = _("Correction of %(line)s, billed on statement %(number)s",
                  line=describe(charge.corrects), number=charge.corrects.statement.number)
@@ -155,7 +160,7 @@ def _correction_computation(charge: Charge) -> str:
 def computation(charge: Charge) -> str:
     """How the amount was reached, e.g. "31 min booked → 45 min billed (15-min increments)
     × ¥37.50/h = ¥28.13"."""
-    if charge.corrects is not None:
+    if charge.corrects is not None and charge.billed_minutes is not None:
         text = _correction_computation(charge)
     elif charge.kind == ChargeKind.ADJUSTMENT:
         author = charge.created_by.name if charge.created_by else _("the system")

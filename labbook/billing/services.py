@@ -10,6 +10,7 @@ makes the event billable:
   adjustment for the next statement once its statement is issued;
 - a no-show and a late cancellation: the card's share of the booked time's charge;
 - a completed testing-service request: the price quoted when it was submitted;
+- a completed line of a testing order: the line's quote, fixed when the order was submitted;
 - a manual adjustment (positive or a credit) by an admin or a manager of the lab, with a reason.
 
 A charge belongs to the Asia/Shanghai month of the booked start, the test's completion or the
@@ -36,6 +37,7 @@ from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, PriceTier, User
 from labbook.audit.models import AuditEvent
 from labbook.audit.services import HistoryEntry, record
+from labbook.billing import payments, vouchers
 from labbook.billing.models import (
     BillingBasis,
     Charge,
@@ -53,6 +55,7 @@ from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, V
 from labbook.core.money import AmountError, AmountFault, read_amount
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.notify import services as notify
+from labbook.orders.models import Order, OrderLine
 from labbook.testing.models import ServiceRequest
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,7 @@ LINE_LOADS = (
     selectinload(Charge.created_by),
     selectinload(Charge.booking).selectinload(Booking.user),
     selectinload(Charge.service_request).selectinload(ServiceRequest.requester),
+    selectinload(Charge.order_line).selectinload(OrderLine.order).selectinload(Order.requester),
     selectinload(Charge.corrects).options(selectinload(Charge.statement),
                                           selectinload(Charge.instrument),
                                           selectinload(Charge.booking).selectinload(Booking.user)),
@@ -327,6 +331,23 @@ def charge_service_request(session: Session, service_request: ServiceRequest, *,
     return _add_charge(session, charge, service_request_id=service_request.id)
 
 
+def charge_order_line(session: Session, line: OrderLine, *, now: dt.datetime) -> Charge:
+    """The charge of a completed order line: the line's quote, fixed at the order's submission.
+    The statement line names the order's number."""
+    charge = _locked_charge(session, order_line_id=line.id)
+    if charge is not None:
+        return charge
+    moment = line.completed_at or now
+    order = line.order
+    charge = Charge(kind=ChargeKind.SERVICE, organization_id=order.organization_id,
+                    lab_id=order.lab_id, order_line_id=line.id, service_id=line.service_id,
+                    occurred_at=moment, period=period_of(moment), tier=order.tier,
+                    samples=len(line.samples), unit_price=line.unit_price,
+                    surcharge=line.express_surcharge, share_percent=100, amount=line.total,
+                    reason="", created_at=now)
+    return _add_charge(session, charge, order_line_id=line.id)
+
+
 # -- adjustments --------------------------------------------------------------------------------
 
 def can_adjust(actor: User, lab: Lab) -> bool:
@@ -354,13 +375,16 @@ def parse_amount(value: object, field_name: str = "amount") -> Decimal:
 
 def create_adjustment(session: Session, actor: User, *, organization: Organization, lab: Lab,
                       amount: Decimal, reason: str | None, now: dt.datetime,
-                      statement: Statement | None = None) -> Charge:
+                      statement: Statement | None = None,
+                      corrects: Charge | None = None) -> Charge:
     """A manual line, positive or a credit (negative), with a reason.
 
     It goes into ``statement`` when that is the organization's draft (a correction found in
     review), and the draft's total grows by it; otherwise into the organization's next
     statement, in the month of ``now``. The draft is read afresh under a lock, so a statement
     issued meanwhile refuses the line (409) rather than holding a line its total leaves out.
+    ``corrects`` names the billed line a credit corrects: what vouchers paid of that line
+    beyond their share of its corrected amount goes back to them.
     """
     if statement is not None:
         statement_id = statement.id
@@ -395,20 +419,29 @@ def create_adjustment(session: Session, actor: User, *, organization: Organizati
         problems.append(Problem("statement_not_draft", _(
             "Adjustments go only into a draft statement of the same organization."),
             field="statement_id"))
+    if corrects is not None and (corrects.organization_id != organization.id
+                                 or corrects.statement_id is None
+                                 or corrects.corrects_charge_id is not None):
+        problems.append(Problem("not_correctable", _(
+            "Only a billed line of the same organization can be corrected."),
+            field="corrects_charge_id"))
     if problems:
         raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
     charge = Charge(kind=ChargeKind.ADJUSTMENT, organization_id=organization.id, lab_id=lab.id,
                     occurred_at=now, period=statement.period if statement else period_of(now),
                     tier=organization.tier, share_percent=100, amount=amount, reason=reason,
                     created_by_id=actor.id, created_at=now,
-                    statement_id=statement.id if statement else None)
+                    statement_id=statement.id if statement else None,
+                    corrects_charge_id=corrects.id if corrects else None)
     session.add(charge)
     session.flush()
     if statement is not None:
         _add_to_total(session, statement, amount)
+        vouchers.correction_on_draft(session, charge, statement, now=now)
     record(session, actor, charge, "adjust", at=now, amount=str(amount),
            organization_id=organization.id, lab_id=lab.id,
-           statement_id=statement.id if statement else None, note=reason)
+           statement_id=statement.id if statement else None, note=reason,
+           **({"corrects_charge_id": corrects.id} if corrects else {}))
     return charge
 
 
@@ -442,8 +475,10 @@ def _take_turn_to_close(session: Session) -> None:
 def close_month(session: Session, actor: User | None, period: str, *,
                 now: dt.datetime) -> CloseResult:
     """Build one draft statement per organization with unbilled charges of ``period`` or
-    earlier. ``actor`` is an admin, or None for the scheduler. Closing a month twice creates
-    nothing; a month that has not ended cannot be closed. The caller commits."""
+    earlier, its lines covered by the organization's innovation vouchers
+    (``labbook.billing.vouchers``). ``actor`` is an admin, or None for the scheduler. Closing
+    a month twice creates nothing; a month that has not ended cannot be closed. The caller
+    commits."""
     if actor is not None and not actor.is_admin:
         raise PermissionDenied(_("Only admins close a month."), code="not_admin")
     period = parse_period(period)
@@ -495,6 +530,8 @@ def close_month(session: Session, actor: User | None, period: str, *,
         statements = list(session.scalars(
             select(Statement).where(Statement.id.in_(statement_ids))
             .order_by(Statement.sequence).execution_options(populate_existing=True)))
+        for statement in statements:
+            vouchers.cover_statement(session, statement, now=now)
     closing.statements_created = len(statements)
     record(session, actor, closing, "close_month", at=now, period=period,
            statements=len(statements))
@@ -595,11 +632,15 @@ def _require_admin(actor: User) -> None:
 def issue_statement(session: Session, actor: User, statement: Statement, *,
                     now: dt.datetime) -> Statement:
     """Draft → issued. From now on the statement never changes: any attempt to change it is
-    refused. The statement is read afresh under a lock: of two racing issues, or an issue and
-    an adjustment, the second sees what the first did (409 ``invalid_state`` for a statement no
-    longer a draft), and the total recorded is that of every line the statement holds."""
-    lock(session, statement)
+    refused. It gets its verification code; a prepaid organization's balance pays what it can,
+    and a statement with nothing to pay is paid at once (a credit goes to the balance). The
+    statement is read afresh under a lock: of two racing issues, or an issue and an adjustment,
+    the second sees what the first did (409 ``invalid_state`` for a statement no longer a
+    draft), and the total recorded is that of every line the statement holds."""
     _require_admin(actor)
+    # The organization's balance first (the lock order of money), then the statement.
+    profile = payments.locked_profile(session, statement.organization_id, now=now)
+    lock(session, statement)
     if statement.state != StatementState.DRAFT:
         raise Conflict(_("Statement %(number)s is already issued; an issued statement "
                          "never changes (corrections are adjustments on the next one).",
@@ -608,7 +649,8 @@ def issue_statement(session: Session, actor: User, statement: Statement, *,
     statement.issued_at = now
     statement.issued_by_id = actor.id
     record(session, actor, statement, "issue", at=now, from_state="draft", to_state="issued",
-           total=str(statement.total))
+           total=str(statement.total), voucher_amount=str(statement.voucher_amount))
+    payments.on_issue(session, statement, profile, now=now, actor=actor)
     notify.statement_issued(session, statement, now=now)
     return statement
 

@@ -32,7 +32,7 @@ from labbook.accounts.access import current_actor, current_manager, current_view
 from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import history as audit_history
-from labbook.billing import exports, services
+from labbook.billing import exports, money_views, payable, services
 from labbook.billing import lines as line_texts
 from labbook.billing.forms import (
     CLOSABLE_MONTHS,
@@ -46,6 +46,7 @@ from labbook.billing.forms import (
     recent_periods,
 )
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
+from labbook.billing.money_forms import PaymentForm
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
@@ -203,8 +204,11 @@ def _statement_page(statement: Statement, *,
     is_draft = statement.state == StatementState.DRAFT
     if adjustment_form is None and is_draft and accounts.can_manage_something(actor):
         adjustment_form = _statement_adjustment_form(actor, formdata=False)
+    paying = money_views.payable_context(statement) \
+        if statement.state != StatementState.DRAFT else {}
     return render_template(
-        "billing/statement.html", statement=statement,
+        "billing/statement.html", statement=statement, payment_form=PaymentForm(formdata=None),
+        **paying,
         groups=services.lab_subtotals(lines),
         sees_whole=services.sees_whole_statement(actor, statement),
         history=audit_history(db.session, statement), is_admin=actor.is_admin,
@@ -319,6 +323,15 @@ def adjust_statement(statement_id: int):
     flash(_("An adjustment of %(amount)s was added to the statement.",
             amount=format_money(amount)), "success")
     return redirect(url_for(".statement_detail", statement_id=statement_id))
+
+
+@bp.get("/statements/verify/<code>")
+def verify_statement(code: str):
+    """The public check of a statement (its QR code's address): number, masked customer,
+    total to pay and state only; anyone may look, nobody sees more."""
+    found = payable.verify(db.session, code)
+    return render_template("billing/verify.html", found=found, code=code), \
+        200 if found else 404
 
 
 # -- unbilled charges and adjustments -----------------------------------------------------------

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import User
-from labbook.booking import timeline
+from labbook.booking import schedule, timeline
 from labbook.booking.calendar import SHOWN_STATES, booking_entry
 from labbook.booking.models import Booking
-from labbook.booking.rules import blackouts, weekly_hours
+from labbook.booking.rules import blackouts
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 
 #: Each hour column is drawn as this many equal parts.
@@ -102,7 +102,8 @@ def lab_day(session: Session, lab: Lab, day: dt.date, viewer: User | None) -> La
                     blackout.end_at.astimezone(tz), blackout.reason,
                     {"kind": "blackout", "title": blackout.reason}))
     open_time = [(start.astimezone(tz), end.astimezone(tz)) for start, end in
-                 timeline.opening_intervals(weekly_hours(lab), tz, day_start, day_end)]
+                 timeline.opening_intervals(schedule.lab_schedule(session, lab.id).hours, tz,
+                                            day_start, day_end)]
     hours = _hour_columns(open_time, [b for bs in blocks.values() for b in bs
                                       if b.kind == "booking"], day_start.astimezone(tz),
                           day_end.astimezone(tz))

@@ -81,6 +81,8 @@ class Booking(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     series_id: Mapped[int | None] = mapped_column(ForeignKey("booking_series.id"), index=True)
+    #: The testing-order line this instrument time serves (booked by the lab's staff).
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
     start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # End of the time this booking keeps others off the instrument: end plus the buffer

@@ -19,6 +19,7 @@ from sqlalchemy import Row, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
+from labbook.billing import receivables
 from labbook.booking import schedule, timeline
 from labbook.booking.models import (
     SLOT_HOLDING,
@@ -27,12 +28,13 @@ from labbook.booking.models import (
     BookingSuspension,
     Qualification,
 )
-from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
+from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
 from labbook.core.time import to_lab_time
 
 #: Rules a manager of the lab may override for a booking.
-SOFT_CODES = frozenset({"too_soon", "too_far", "outside_hours", "quota_exceeded", "not_aligned"})
+SOFT_CODES = frozenset({"too_soon", "too_far", "outside_hours", "quota_exceeded", "not_aligned",
+                        "holiday_closed"})
 #: Problems with the request itself rather than with the calendar: answered as 422.
 MALFORMED_CODES = frozenset({"invalid_interval", "naive_datetime"})
 
@@ -60,10 +62,6 @@ def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] |
 
 def fmt(moment: dt.datetime) -> str:
     return to_lab_time(moment).strftime("%Y-%m-%d %H:%M")
-
-
-def weekly_hours(lab: Lab) -> timeline.WeeklyHours:
-    return schedule.weekly_hours((h.weekday, h.opens_at, h.closes_at) for h in lab.opening_hours)
 
 
 # Statements run on every booking attempt or calendar read are built once, with bound
@@ -148,7 +146,12 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         problems.append(problem("too_far", _(
             "This instrument can be booked at most %(n)d days ahead.",
             n=instrument.horizon_days), interval))
-    if not timeline.is_within_opening_hours(lab_schedule.hours, tz, start, end):
+    closed_day = _closed_holiday(lab_schedule, start, end)
+    if closed_day is not None:
+        problems.append(problem("holiday_closed", _(
+            "The lab is closed on %(day)s, a public holiday; bookings may not start or end "
+            "that day.", day=closed_day.isoformat()), interval))
+    elif not timeline.is_within_opening_hours(lab_schedule.hours, tz, start, end):
         problems.append(problem("outside_hours", _(
             "%(start)s – %(end)s is outside the lab's opening hours.",
             start=fmt(start), end=fmt(end)), interval))
@@ -162,12 +165,26 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
             org=request.organization.name)))
     if instrument.lab.no_show_limit is not None:
         problems += _suspension_problems(session, request, now)
+    overdue = receivables.overdue_problem(session, request.organization.id, now)
+    if overdue is not None:
+        problems.append(overdue)
     if instrument.requires_qualification and not _is_qualified(session, request):
         problems.append(problem("not_qualified", _(
             "You need a valid training record for this instrument; ask the lab's managers.")))
     if request.organization.weekly_quota_hours is not None:
         problems += _quota_problems(session, request, tz, unsaved)
     return problems
+
+
+def _closed_holiday(lab_schedule: schedule.LabSchedule, start: dt.datetime, end: dt.datetime
+                    ) -> dt.date | None:
+    """The public holiday the lab closes on that a booking starts or ends on, if any. A long run
+    may go on through a holiday, as it goes on through the night: nobody needs to be there."""
+    if not lab_schedule.closed_days:
+        return None
+    first = start.astimezone(lab_schedule.tz).date()
+    last = (end - dt.timedelta(microseconds=1)).astimezone(lab_schedule.tz).date()
+    return next((d for d in (first, last) if d in lab_schedule.closed_days), None)
 
 
 _CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where(

@@ -2,7 +2,8 @@
 
 The booking rules, suggestions and availability need a lab's schedule on every request, and it
 changes rarely (the catalogue loader, an administrator). Reading it from the cache saves the
-lab and opening-hours queries. Any flush that touches a lab or its opening hours empties the
+lab and opening-hours queries. Any flush that touches a lab, its opening hours, its holiday
+policy or the national calendar of holidays and make-up days empties the
 cache (again when that transaction ends, so nothing uncommitted stays cached); the short TTL
 bounds how long another process's change can go unseen.
 """
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from labbook.booking import timeline
 from labbook.catalogue.models import Lab, OpeningHours
+from labbook.holidays import services as holidays
+from labbook.holidays.models import LabHolidayPolicy, StatutoryDay
 
 #: Seconds a cached schedule is trusted.
 TTL_SECONDS = 60.0
@@ -29,7 +32,10 @@ TTL_SECONDS = 60.0
 class LabSchedule:
     timezone: str
     tz: ZoneInfo
+    #: Weekly hours with the lab's holidays (closed) and make-up days (open) on their dates.
     hours: timeline.WeeklyHours
+    #: Statutory holidays the lab closes on (local dates).
+    closed_days: frozenset = frozenset()
 
 
 _cache: dict[int, tuple[float, LabSchedule]] = {}
@@ -53,6 +59,22 @@ def weekly_hours(intervals: Any) -> timeline.WeeklyHours:
     return hours
 
 
+def working_day_hours(weekly: timeline.WeeklyHours) -> list:
+    """The hours a make-up working day opens with: those of the lab's first weekday that has
+    any (Monday's, for nearly every lab)."""
+    return next((weekly[d] for d in range(5) if weekly.get(d)), [])
+
+
+def dated_hours(weekly: timeline.WeeklyHours, overrides: holidays.DayOverrides
+                ) -> timeline.WeeklyHours:
+    if not overrides.closed and not overrides.opened:
+        return weekly
+    on_dates = {day: [] for day in overrides.closed}
+    workday = working_day_hours(weekly)
+    on_dates.update({day: workday for day in overrides.opened})
+    return timeline.DatedHours(weekly, on_dates)
+
+
 def lab_schedule(session: Session, lab_id: int) -> LabSchedule:
     """The schedule of lab ``lab_id``, from the cache when it is fresh."""
     now = time.monotonic()
@@ -63,8 +85,10 @@ def lab_schedule(session: Session, lab_id: int) -> LabSchedule:
     if not rows:
         raise LookupError(f"no lab with id {lab_id}")
     timezone = rows[0][0]
-    schedule = LabSchedule(timezone, ZoneInfo(timezone), weekly_hours(
-        row[1:] for row in rows if row[1] is not None))
+    weekly = weekly_hours(row[1:] for row in rows if row[1] is not None)
+    overrides = holidays.day_overrides(session, lab_id)
+    schedule = LabSchedule(timezone, ZoneInfo(timezone), dated_hours(weekly, overrides),
+                           overrides.closed)
     _cache[lab_id] = (now, schedule)
     return schedule
 
@@ -80,7 +104,8 @@ _DIRTY = "labbook_schedules_changed"
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
     touched = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, (Lab, OpeningHours)) for obj in touched):
+    if any(isinstance(obj, (Lab, OpeningHours, StatutoryDay, LabHolidayPolicy))
+           for obj in touched):
         session.info[_DIRTY] = True
         invalidate()
 

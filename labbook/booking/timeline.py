@@ -8,12 +8,30 @@ for labs in zones that have them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 Interval = tuple[dt.datetime, dt.datetime]
 #: Opening hours per weekday (0 = Monday): a list of (opens, closes) local times.
 WeeklyHours = dict[int, list[tuple[dt.time, dt.time]]]
+
+
+class DatedHours(WeeklyHours):
+    """Weekly opening hours with the dates that depart from them: statutory holidays a lab
+    closes on (no hours) and make-up working days it opens on (a working day's hours)."""
+
+    def __init__(self, weekly: Mapping[int, list[tuple[dt.time, dt.time]]],
+                 on_dates: Mapping[dt.date, list[tuple[dt.time, dt.time]]]) -> None:
+        super().__init__(weekly)
+        self.on_dates = dict(on_dates)
+
+
+def hours_on(hours: WeeklyHours, day: dt.date) -> list[tuple[dt.time, dt.time]]:
+    """The opening hours of ``day`` (local date)."""
+    on_dates = getattr(hours, "on_dates", None)
+    if on_dates and day in on_dates:
+        return on_dates[day]
+    return hours.get(day.weekday(), [])
 
 
 def overlaps(a: Interval, b: Interval) -> bool:
@@ -27,7 +45,7 @@ def iter_opening_intervals(hours: WeeklyHours, tz: ZoneInfo, start: dt.datetime,
     day = start.astimezone(tz).date()
     last_day = end.astimezone(tz).date()
     while day <= last_day:
-        for opens, closes in hours.get(day.weekday(), []):
+        for opens, closes in hours_on(hours, day):
             interval = (dt.datetime.combine(day, opens, tz).astimezone(dt.UTC),
                         dt.datetime.combine(day, closes, tz).astimezone(dt.UTC))
             if overlaps(interval, (start, end)):

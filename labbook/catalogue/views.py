@@ -3,12 +3,16 @@ page, with its request form, is in ``labbook.testing.views``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 
 from labbook.accounts.access import current_viewer
 from labbook.accounts.models import PriceTier
+from labbook.catalogue import listing
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, TestingService
+from labbook.core.money import format_money
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
@@ -21,9 +25,65 @@ def _viewer_tier() -> PriceTier | None:
     return viewer.price_tier if viewer is not None else None
 
 
+def _today():
+    return to_lab_time(utcnow()).date()
+
+
 @bp.get("/")
 def home():
     return render_template("catalogue/home.html", summaries=catalogue.lab_summaries(db.session))
+
+
+#: How many of each kind the search page shows before its links to the full lists.
+SEARCH_PAGE_ITEMS = 10
+
+
+@bp.get("/search")
+def search_all():
+    """Both kinds at once: the best instruments and the best testing services for ``q``."""
+    criteria = catalogue.parse_filter(request.args, statuses=[])
+    tier = _viewer_tier()
+    instruments = catalogue.search_instruments(db.session, criteria, per_page=SEARCH_PAGE_ITEMS)
+    services = catalogue.search_services(db.session, criteria, per_page=SEARCH_PAGE_ITEMS)
+    return render_template(
+        "catalogue/search.html", criteria=criteria, instruments=instruments, services=services,
+        instrument_prices=listing.prices_of(instruments.items, tier, _today()),
+        service_prices=listing.prices_of(services.items, tier, _today()))
+
+
+@bp.get("/search/suggestions")
+def suggestions():
+    """The best instruments and services for what is typed so far, as JSON for the search
+    box (static/js/search-suggest.js)."""
+    criteria = catalogue.parse_filter(request.args, statuses=[])
+    found = listing.suggestions(db.session, criteria.q, _viewer_tier(), _today())
+    english = str(get_locale()) == "en"
+    kind_labels = {"instrument": _("Instrument"), "service": _("Testing service")}
+    message = ngettext("%(num)d suggestion; use the up and down arrows to choose.",
+                       "%(num)d suggestions; use the up and down arrows to choose.",
+                       len(found)) if found else _("No suggestions.")
+    return jsonify(message=message, items=[{
+        "kind": suggestion.kind,
+        "kind_label": kind_labels[suggestion.kind],
+        "code": suggestion.row.code,
+        "name": suggestion.row.name_en if english else suggestion.row.name_zh,
+        "lab": suggestion.row.lab.code,
+        "price": _price_text(suggestion.kind, suggestion.price),
+        "url": url_for("catalogue.instrument_detail", instrument_id=suggestion.row.id)
+        if suggestion.kind == "instrument"
+        else url_for("testing.service_detail", service_id=suggestion.row.id),
+    } for suggestion in found])
+
+
+def _price_text(kind: str, price: listing.ListPrice | None) -> str:
+    if price is None:
+        return ""
+    amount = format_money(price.amount)
+    if kind == "instrument":
+        return _("from %(amount)s/h", amount=amount) if price.is_lowest \
+            else _("%(amount)s/h", amount=amount)
+    return _("from %(amount)s per sample", amount=amount) if price.is_lowest \
+        else _("%(amount)s per sample", amount=amount)
 
 
 @bp.get("/instruments")
@@ -36,6 +96,9 @@ def instrument_list():
         labs=catalogue.all_labs(db.session),
         categories=catalogue.categories_in_use(db.session, Instrument),
         statuses=list(InstrumentStatus),
+        prices=listing.prices_of(page.items, _viewer_tier(), _today()),
+        other_count=listing.count_matches(db.session, criteria.q, services=True,
+                                          lab=criteria.lab) if criteria.q else 0,
     )
 
 
@@ -43,7 +106,7 @@ def instrument_list():
 def instrument_detail(instrument_id: int):
     instrument = catalogue.get_instrument(db.session, instrument_id)
     tier = _viewer_tier()
-    today = to_lab_time(utcnow()).date()
+    today = _today()
     rates = {t: instrument.current_rate(t, today) for t in PriceTier}
     return render_template("catalogue/instrument_detail.html", instrument=instrument,
                            viewer_tier=tier, rates=rates)
@@ -58,4 +121,7 @@ def service_list():
         "catalogue/service_list.html", page=page, criteria=criteria,
         labs=catalogue.all_labs(db.session),
         categories=catalogue.categories_in_use(db.session, TestingService),
+        prices=listing.prices_of(page.items, _viewer_tier(), _today()),
+        other_count=listing.count_matches(db.session, criteria.q, services=False,
+                                          lab=criteria.lab) if criteria.q else 0,
     )

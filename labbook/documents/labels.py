@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from reportlab.lib.pagesizes import A4, A6
 from reportlab.lib.units import mm
@@ -42,7 +43,8 @@ def render_sample_labels(labels: Sequence[SampleLabel]) -> bytes:
     if not labels:
         raise ValueError("a label sheet needs at least one label")
     buffer = io.BytesIO()
-    canvas = new_canvas(buffer, title=_("Sample labels"), author=labels[0].lab_name)
+    canvas = new_canvas(buffer, title=_("Sample labels"), author=labels[0].lab_name,
+                        language=_printing_language())
     sheet_width, sheet_height = A4
     left = (sheet_width - COLUMNS * LABEL_WIDTH) / 2
     top = sheet_height - (sheet_height - ROWS * LABEL_HEIGHT) / 2
@@ -57,6 +59,11 @@ def render_sample_labels(labels: Sequence[SampleLabel]) -> bytes:
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def _printing_language() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
 def _draw_sample_label(canvas: Canvas, label: SampleLabel, x: float, y: float) -> None:
@@ -93,7 +100,8 @@ def render_instrument_label(label: InstrumentLabel, language: str) -> bytes:
     page, with what scanning it is for, in ``language``."""
     buffer = io.BytesIO()
     with in_language(language):
-        canvas = new_canvas(buffer, title=label.code, author=label.lab_name, page_size=A6)
+        canvas = new_canvas(buffer, title=label.code, author=label.lab_name,
+                            language=language, page_size=A6)
         width, height = A6
         margin = 8 * mm
         text_width = width - 2 * margin

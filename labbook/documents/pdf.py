@@ -12,6 +12,18 @@
 - ``build_pdf``: a flowing document with a running head, "page x of y" and a QR code on every
   page; ``new_canvas`` for pages drawn by hand (label sheets).
 
+A document of another area, in outline::
+
+    with in_language(language):
+        style = styles(language)
+        story = [paragraph(_("Statement"), style.title),
+                 grid_table([_("Date"), _("Amount")], rows, [40 * mm, 30 * mm], style,
+                            right_aligned=(1,), total_rows=1)]
+        return build_pdf(story, language=language, title=number, author=lab_name,
+                         furniture=PageFurniture(running_head=lab_name,
+                                                 running_head_right=number,
+                                                 qr_payload=verification_url))
+
 Every PDF is made in ReportLab's invariant mode (a fixed creation date and document id), so
 the same input gives the same bytes and a PDF's SHA-256 identifies it.
 """
@@ -40,7 +52,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    Table,
+    TableStyle,
+)
 
 #: The one font of every document; it has both Chinese and Latin letters.
 FONT_NAME = "LabbookCJK"
@@ -58,6 +78,8 @@ INK = colors.black
 RULE = colors.Color(0.55, 0.55, 0.55)
 SHADE = colors.Color(0.92, 0.92, 0.92)
 QUIET = colors.Color(0.35, 0.35, 0.35)
+#: Space between a table cell's text and its rules, left and right.
+CELL_PADDING = 3
 
 
 class FontMissingError(RuntimeError):
@@ -95,6 +117,11 @@ def in_language(language: str) -> Iterator[None]:
         yield
 
 
+def pdf_language(language: str) -> str:
+    """The PDF's /Lang entry (a BCP 47 tag: zh-CN, en), which screen readers go by."""
+    return language.replace("_", "-")
+
+
 def format_day(day: date) -> str:
     """A date as the current language writes it in full (2026年12月5日, December 5, 2026)."""
     return format_date(day, "long")
@@ -112,6 +139,7 @@ class Styles:
     heading: ParagraphStyle
     body: ParagraphStyle
     small: ParagraphStyle
+    small_centred: ParagraphStyle
     cell: ParagraphStyle
     cell_right: ParagraphStyle
     cell_header: ParagraphStyle
@@ -134,6 +162,8 @@ def styles(language: str) -> Styles:
         heading=style("heading", 11.5, spaceBefore=4 * mm, spaceAfter=2 * mm),
         body=style("body", 9.5, spaceAfter=1.5 * mm, alignment=TA_LEFT),
         small=style("small", 8, textColor=QUIET),
+        small_centred=style("small-centred", 8, textColor=QUIET, alignment=TA_CENTER,
+                            spaceBefore=3 * mm),
         cell=style("cell", 8.5),
         cell_right=style("cell-right", 8.5, alignment=TA_RIGHT),
         cell_header=style("cell-header", 8.5),
@@ -197,24 +227,39 @@ def layout_table(rows: Sequence[Sequence[Any]], widths: Sequence[float],
 
 
 def grid_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
-               style: Styles, *, right_aligned: Sequence[int] = ()) -> Table:
+               style: Styles, *, right_aligned: Sequence[int] = (),
+               total_rows: int = 0) -> Table:
     """A ruled table whose cells wrap their text and whose header repeats on every page; the
-    columns ``right_aligned`` (amounts, counts) are set flush right."""
-    def cell(text: str, column: int) -> Paragraph:
-        return paragraph(text, style.cell_right if column in right_aligned else style.cell)
+    columns ``right_aligned`` (amounts, counts) are set flush right, and the last
+    ``total_rows`` rows (totals) are shaded like the header."""
+    cell_style = style.cell
+    room = [width - 2 * CELL_PADDING for width in widths]
+
+    def cell(text: str, column: int) -> str | Paragraph:
+        # Text that fits on one line is set as it is: a Paragraph costs some 40 times more,
+        # and a report has thousands of cells.
+        if "\n" not in text and pdfmetrics.stringWidth(
+                text, FONT_NAME, cell_style.fontSize) <= room[column]:
+            return text
+        return paragraph(text, style.cell_right if column in right_aligned else cell_style)
 
     data: list[list[Any]] = [[paragraph(text, style.cell_header) for text in header]]
     data += [[cell(text, column) for column, text in enumerate(row)] for row in rows]
     table = Table(data, colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FONT_NAME),
+        ("FONTSIZE", (0, 0), (-1, -1), cell_style.fontSize),
+        ("LEADING", (0, 0), (-1, -1), cell_style.leading),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        *[("ALIGN", (column, 1), (column, -1), "RIGHT") for column in right_aligned],
         ("GRID", (0, 0), (-1, -1), 0.4, RULE),
         ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+        *([("BACKGROUND", (0, -total_rows), (-1, -1), SHADE)] if total_rows else []),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
     ]))
     return table
 
@@ -312,6 +357,10 @@ class Margins:
     bottom: float = 20 * mm
     left: float = 16 * mm
 
+    def content_width(self, page_size: tuple[float, float] = A4) -> float:
+        """The width a story's tables may take: the page less the side margins."""
+        return page_size[0] - self.left - self.right
+
 
 @dataclass(frozen=True)
 class PageFurniture:
@@ -354,7 +403,7 @@ class _NumberedCanvas(Canvas):
 
 
 def _draw_furniture(furniture: PageFurniture, margins: Margins, language: str,
-                    canvas: Canvas, document: SimpleDocTemplate) -> None:
+                    canvas: Canvas, document: BaseDocTemplate) -> None:
     width, height = document.pagesize
     canvas.saveState()
     canvas.setFont(FONT_NAME, 8)
@@ -399,22 +448,29 @@ def build_pdf(story: Sequence[Flowable], *, language: str, title: str, author: s
         margins = Margins(margins.top, margins.right,
                           max(margins.bottom, 7 * mm + furniture.qr_size + 4 * mm), margins.left)
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
+    document = BaseDocTemplate(
         buffer, pagesize=page_size, title=title, author=author, subject=subject,
-        creator="labbook", invariant=1, initialFontName=FONT_NAME, leftMargin=margins.left,
-        rightMargin=margins.right, topMargin=margins.top, bottomMargin=margins.bottom)
-    decorate = functools.partial(_draw_furniture, furniture, margins, language)
+        creator="labbook", invariant=1, initialFontName=FONT_NAME,
+        lang=pdf_language(language))
+    # No padding inside the frame: a table as wide as the content width fits it exactly.
+    frame = Frame(margins.left, margins.bottom, margins.content_width(page_size),
+                  page_size[1] - margins.top - margins.bottom, leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    document.addPageTemplates([PageTemplate(
+        "page", frames=[frame], pagesize=page_size,
+        onPage=functools.partial(_draw_furniture, furniture, margins, language))])
     with in_language(language):
-        document.build(list(story), onFirstPage=decorate, onLaterPages=decorate,
+        document.build(list(story),
                        canvasmaker=functools.partial(_NumberedCanvas, page_label=page_x_of_y))
     return buffer.getvalue()
 
 
-def new_canvas(buffer: io.BytesIO, *, title: str, author: str,
+def new_canvas(buffer: io.BytesIO, *, title: str, author: str, language: str,
                page_size: tuple[float, float] = A4) -> Canvas:
     """A canvas for pages drawn by hand, in invariant mode, with the CJK font registered."""
     register_font()
-    canvas = Canvas(buffer, pagesize=page_size, invariant=1, initialFontName=FONT_NAME)
+    canvas = Canvas(buffer, pagesize=page_size, invariant=1, initialFontName=FONT_NAME,
+                    lang=pdf_language(language))
     canvas.setTitle(title)
     canvas.setAuthor(author)
     canvas.setCreator("labbook")

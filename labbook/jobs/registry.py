@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labbook.billing import receivables
 from labbook.billing import services as billing
 from labbook.billing.models import MonthClose
 from labbook.booking import attendance, offers
@@ -27,6 +28,7 @@ from labbook.extensions import db
 from labbook.jobs.lock import job_transaction
 from labbook.notify import sender
 from labbook.notify import services as notify
+from labbook.orders import retention
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ MONTH_CLOSE_HOUR = 2
 #: Missed months a scheduler closes when it comes back, at most: the latest ones, in order (the
 #: first of them takes every older unbilled charge too).
 MONTH_CLOSE_CATCH_UP = 12
+#: Overdue statements are reminded of daily at this hour (lab time), each at most once a stage.
+OVERDUE_REMINDER_HOUR = 9
 
 JobFunction = Callable[[Session, dt.datetime, threading.Event], str]
 
@@ -75,7 +79,10 @@ _expire_pending = _counted("expire-pending", attendance.expire_pending,
                            "booking requests expired")
 _waitlist_offers = _counted("waitlist-offers", offers.make_all_offers,
                             "waiting-list offers made")
+_retention_due = _counted("retention-due", retention.notify_due, "retention lists queued")
 _approval_digest = _counted("approval-digest", notify.send_approval_digests, "digests queued")
+_overdue_reminders = _counted("overdue-reminders", receivables.send_overdue_reminders,
+                              "overdue reminders queued")
 
 
 def due_period(now: dt.datetime) -> str:
@@ -145,6 +152,12 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("month-close", f"on the 1st at {MONTH_CLOSE_HOUR:02d}:00",
         "Close last month into draft statements; tell admins.",
         _month_close, "cron", {"day": 1, "hour": MONTH_CLOSE_HOUR, "minute": 0}),
+    Job("overdue-reminders", f"daily at {OVERDUE_REMINDER_HOUR:02d}:00",
+        "Remind billing contacts of overdue statements (once per 30 days).",
+        _overdue_reminders, "cron", {"hour": OVERDUE_REMINDER_HOUR, "minute": 0}),
+    Job("retention-due", "daily at 08:30",
+        "Email lab managers the samples' remains due for return or disposal.",
+        _retention_due, "cron", {"hour": 8, "minute": 30}),
     Job("purge", "daily at 03:30",
         "Delete sent email after 30 days, failed after 90.",
         _purge, "cron", {"hour": 3, "minute": 30}),

@@ -3,23 +3,62 @@ its check-in and check-out buttons."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from labbook.accounts.access import current_actor, current_viewer
+from labbook.accounts.access import current_actor, current_manager, current_viewer
 from labbook.catalogue import services as catalogue
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
 from labbook.core.time import utcnow
+from labbook.documents.labels import render_instrument_label
+from labbook.documents.model import InstrumentLabel
 from labbook.extensions import db
+from labbook.i18n import localized
 from labbook.mobile import services
+from labbook.notify import rendering
 from labbook.web import refuse
 
 bp = Blueprint("mobile", __name__)
 
 #: The endpoint of the fault-report form (the ``owners`` area); linked once it exists.
 REPORT_PROBLEM = "faults.report"
+
+
+@bp.get("/admin/instruments/<int:instrument_id>/label.pdf")
+@login_required
+def instrument_label(instrument_id: int):
+    """The A6 label to stick on the instrument, whose QR code opens its phone page."""
+    actor = current_manager()
+    instrument = catalogue.get_instrument(db.session, instrument_id)
+    if not catalogue.can_edit_instrument(actor, instrument):
+        abort(404)
+    language = _locale()
+    label = InstrumentLabel(
+        code=instrument.code, name=localized(instrument, "name"),
+        lab_name=localized(instrument.lab, "name"),
+        url=rendering.external_url("mobile.instrument", instrument_id=instrument.id))
+    response = make_response(render_instrument_label(label, language))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = \
+        f'inline; filename="label-{instrument.code}.pdf"'
+    return response
+
+
+def _locale() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
 @bp.get("/m/instruments/<int:instrument_id>")

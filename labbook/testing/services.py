@@ -6,8 +6,10 @@ The price is ``labbook.billing.pricing.quote``, for the requesting organization'
 quote is fixed when the request is submitted; later price changes do not alter it.
 
 Due date: set when the lab accepts. The default is today (lab time) plus the service's
-turnaround in working days (Monday to Friday); express halves the turnaround, rounded up
-(5 days → 3). A manager may give another due date, not before today.
+turnaround in working days of the lab (``labbook.holidays.services.add_working_days``: Monday to
+Friday, less the public holidays the lab closes on, plus the make-up days it opens on); express
+halves the turnaround, rounded up (5 days → 3). A manager may give another due date, not before
+today.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from labbook.core.errors import (
     ValidationError,
 )
 from labbook.core.time import to_lab_time
+from labbook.holidays.services import add_working_days
 from labbook.notify import services as notify
 from labbook.testing.labels import STATE_LABELS
 from labbook.testing.models import (
@@ -245,20 +248,12 @@ def turnaround_working_days(service: TestingService, express: bool) -> int:
     return math.ceil(days / 2) if express else days
 
 
-def add_working_days(start: dt.date, days: int) -> dt.date:
-    """``days`` working days (Monday to Friday) after ``start``."""
-    day = start
-    while days > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
-
-
-def default_due_date(service_request: ServiceRequest, *, now: dt.datetime) -> dt.date:
+def default_due_date(session: Session, service_request: ServiceRequest, *,
+                     now: dt.datetime) -> dt.date:
     today = to_lab_time(now).date()
-    return add_working_days(today, turnaround_working_days(service_request.service,
-                                                           service_request.is_express))
+    return add_working_days(session, service_request.service.lab_id, today,
+                            turnaround_working_days(service_request.service,
+                                                    service_request.is_express))
 
 
 def accept(session: Session, actor: User, service_request: ServiceRequest, *,
@@ -271,7 +266,7 @@ def accept(session: Session, actor: User, service_request: ServiceRequest, *,
         message = _("The due date cannot be before today.")
         raise ValidationError(message, code="invalid_due_date",
                               problems=[Problem("invalid_due_date", message, field="due_date")])
-    due = due_date or default_due_date(service_request, now=now)
+    due = due_date or default_due_date(session, service_request, now=now)
     _transition(session, actor, service_request, ServiceRequestState.ACCEPTED, "accept",
                 now=now, note=note, due_date=due.isoformat())
     service_request.due_date = due

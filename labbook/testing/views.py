@@ -130,7 +130,7 @@ def request_detail(request_id: int):
         can_download=services.can_download_report(actor, service_request),
         accept_form=AcceptForm(formdata=None), note_form=NoteForm(formdata=None),
         complete_form=CompleteForm(formdata=None),
-        default_due=services.default_due_date(service_request, now=utcnow()))
+        default_due=services.default_due_date(db.session, service_request, now=utcnow()))
 
 
 @bp.post("/service-requests/<int:request_id>/cancel")
@@ -186,7 +186,8 @@ def manage_queue():
                            accept_form=AcceptForm(formdata=None),
                            note_form=NoteForm(formdata=None),
                            complete_form=CompleteForm(formdata=None), now=utcnow(),
-                           default_due=lambda item: services.default_due_date(item, now=utcnow()))
+                           default_due=lambda item: services.default_due_date(db.session, item,
+                                                                             now=utcnow()))
 
 
 def _back(request_id: int) -> str:

@@ -312,17 +312,29 @@ def valid_bodies(path: str, researcher_email: str) -> list[dict]:
         "/statements/close": {"period": "2026-11"},
         "/charges": {"organization_id": 2, "lab": "NEM", "amount": "10.00", "reason": "更正",
                      "statement_id": 1},
+        "/holidays/{day}": {"kind": "makeup_workday", "festival": "spring_festival",
+                            "source": "国办发明电"},
+        "/labs/{code}/holiday-policy": {"closes_on_holidays": True,
+                                        "opens_on_makeup_days": True},
         "/instruments/{instrument_id}/rate-cards": {
             "tier": "internal", "effective_from": "2030-01-07", "hourly_rate": "10.00",
             "billing_basis": "booked", "rounding_minutes": 15, "minimum_minutes": 0,
             "no_show_percent": 100, "late_cancel_percent": 50},
+        "/instruments/{instrument_id}/faults": {"description": "异响", "booking_id": 1},
+        "/faults/{fault_id}/answer": {"answer": "好的"},
+        "/faults/{fault_id}/maintenance": {"kind": "breakdown", "reason": "维修"},
+        "/faults/{fault_id}/close": {"kind": "breakdown", "cause": "磨损", "fix": "更换",
+                                     "back_in_service": True,
+                                     "down_until": f"{day}T10:00:00+08:00"},
     }
     return [body for key, body in bodies.items() if key.partition(" ")[0] == path] or [note]
 
 
 def url_of(template: str) -> str:
-    """An operation's URL with id 1 for every id in its path."""
-    return re.sub(r"\{[a-z_]+_id\}", "1", "/api/v1" + template)
+    """An operation's URL with id 1 for every id in its path, a Saturday for a day and the
+    scene's lab for a lab code."""
+    url = re.sub(r"\{[a-z_]+_id\}", "1", "/api/v1" + template)
+    return url.replace("{day}", "2030-01-05").replace("{code}", "NEM")
 
 
 def leaves(body: dict, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

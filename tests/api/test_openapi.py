@@ -12,7 +12,8 @@ def test_every_api_route_is_documented_with_its_methods(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api.openapi_document":
             continue
-        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{") \
+            .replace(">", "}")
         assert path in paths, f"{rule.rule} is not documented"
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[path], f"{method} {rule.rule} is not documented"
@@ -44,15 +45,43 @@ def _enums(node, path=""):
 
 def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.accounts.models import PriceTier
-    from labbook.billing.models import BillingBasis, ChargeKind, StatementState
+    from labbook.billing.models import (
+        BalanceEntryKind,
+        BillingBasis,
+        ChargeKind,
+        InvoiceKind,
+        InvoiceMedium,
+        InvoiceState,
+        PaymentMethod,
+        StatementState,
+    )
+    from labbook.billing.vouchers import ELIGIBLE_KINDS
     from labbook.booking.models import BookingState, ChangeState, WaitlistState
     from labbook.catalogue.models import InstrumentStatus
+    from labbook.faults.models import FaultKind, FaultState
+    from labbook.faults.services import LOGGED_KINDS
+    from labbook.holidays.models import DayKind, Festival
+    from labbook.orders.models import (
+        Conclusion,
+        Disposition,
+        IntakeStatus,
+        LineState,
+        OrderState,
+        Remains,
+        ReportLanguage,
+        ReportState,
+    )
     from labbook.testing.models import ServiceRequestState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
-               BillingBasis, InstrumentStatus, ChangeState, WaitlistState]
+               BillingBasis, InstrumentStatus, DayKind, Festival, PaymentMethod,
+               BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState, OrderState,
+               LineState, IntakeStatus, Remains, ReportLanguage, Conclusion, ReportState,
+               Disposition, FaultKind, FaultState, ChangeState, WaitlistState]
     # Vocabularies of the API that no enum class holds.
-    plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"]]
+    plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"],
+             [kind.value for kind in ELIGIBLE_KINDS], ["valid", "superseded", "withdrawn"],
+             [kind.value for kind in LOGGED_KINDS]]
     found = set()
     for path, values in _enums(client.get("/api/v1/openapi.json").json):
         named = [value for value in values if value is not None]

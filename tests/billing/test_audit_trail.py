@@ -130,7 +130,8 @@ def test_issuing_and_payment_record_who_when_and_the_total():
             statement.paid_at, statement.payment_note) \
         == (issuer.id, issued_at, payee.id, paid_at, "wire 0042")
     assert events("statements") == [
-        (issuer.id, statement.id, "issue", "draft", "issued", "", issued_at, {"total": "60.00"}),
+        (issuer.id, statement.id, "issue", "draft", "issued", "", issued_at,
+             {"total": "60.00", "voucher_amount": "0.00"}),
         (payee.id, statement.id, "mark_paid", "issued", "paid", "wire 0042", paid_at, {}),
     ]
     [mail] = db.session.scalars(select(OutboxMessage)).all()

@@ -3,14 +3,19 @@
 import dataclasses
 import hashlib
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from flask_babel import force_locale
+from flask import session
+from flask_babel import force_locale, gettext, refresh
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
+from labbook.documents.agreement import render_agreement
 from labbook.documents.report import render_report
-from tests.documents.examples import VERIFICATION_URL, report_document
+from tests.documents.examples import VERIFICATION_URL, agreement_document, report_document
 from tests.documents.reading import (
     pdf_page_count,
     pdf_page_texts,
@@ -35,7 +40,9 @@ def test_a_chinese_report_prints_everything_a_report_carries():
                      "2026-11-02", "检测依据", "1. GB 5009.5-2016", "检测结果", "蛋白质",
                      "g/100g", "≥ 12.0", "检测结论", "过氧化值不符合", "编制", "李晓燕", "审核",
                      "王建国", "批准", "张海峰", "CMA", "CNAS", "7KQ2M9XW4PTA",
-                     "第 1 页，共 1 页"):
+                     "（以下空白）", "第 1 页，共 1 页",
+                     # words other areas also use in English, here in the report's sense
+                     "检测方法", "收样日期"):
         assert expected in text, expected
 
 
@@ -65,10 +72,19 @@ def test_an_english_report_speaks_english_whatever_the_readers_language():
                      "November 6, 2026", "Sample information", "Sample number",
                      "Test methods", "Test results", "Measured value", "Limit", "Conclusion",
                      "Overall conclusion", "Prepared by", "Reviewed by", "Approved by",
-                     "Page 1 of 1", "Scan to verify this report"):
+                     "Page 1 of 1", "Scan to verify this report", "(Nothing follows)"):
         assert flat(expected) in text, expected
     for chinese_word in ("检测报告", "报告编号", "合格", "编制", "第 1 页"):
         assert chinese_word not in text
+
+
+def test_a_page_that_renders_a_report_goes_on_in_the_readers_language(app):
+    with app.test_request_context("/"):
+        session["locale"] = "zh_CN"
+        refresh()
+        text = pdf_text(render_report(report_document(language="en")))
+        assert "Test report" in text
+        assert gettext("Test report") == "检测报告"
 
 
 def test_signatures_are_dated_by_the_lab_calendar():
@@ -123,6 +139,20 @@ def test_long_names_wrap_inside_the_page():
     assert pdf_text_outside(data, margin_points=5 * mm) == []
 
 
+def test_what_the_customer_wrote_is_printed_as_written_never_as_markup():
+    document = report_document(customer_name="<b>焦作&amp;明仁</b>",
+                               conclusion="铅 < 0.2 mg/kg & 砷 > 0\n\n第二段")
+    text = pdf_text(render_report(document))
+    assert "<b>焦作&amp;明仁</b>" in text
+    assert "铅 < 0.2 mg/kg & 砷 > 0" in text and "第二段" in text
+
+
+def test_a_report_without_samples_or_results_still_prints():
+    document = report_document(samples=0, items=0, methods=(), conclusion="")
+    text = pdf_text(render_report(document))
+    assert "FOOD-R-2026-00042" in text and "第 1 页，共 1 页" in text
+
+
 def test_an_amended_report_names_the_one_it_replaces():
     document = report_document(replaces_number="FOOD-R-2026-00041",
                                report_number="FOOD-R-2026-00043")
@@ -144,6 +174,28 @@ def test_the_same_report_gives_the_same_bytes():
     assert hashlib.sha256(render_report(changed)).hexdigest() != first
 
 
+def test_a_report_has_the_same_bytes_after_other_documents_and_in_another_process():
+    """The SHA-256 the verification page shows must hold after a restart, on any worker."""
+    document = report_document(samples=3, items=4)
+    first = hashlib.sha256(render_report(document)).hexdigest()
+    render_agreement(agreement_document(language="en"))
+    render_report(report_document(samples=1, items=1, language="en"))
+    assert hashlib.sha256(render_report(document)).hexdigest() == first
+    script = (
+        "import hashlib\n"
+        "from labbook import create_app\n"
+        "from labbook.config import TestingConfig\n"
+        "from labbook.documents.report import render_report\n"
+        "from tests.documents.examples import report_document\n"
+        "with create_app(TestingConfig).app_context():\n"
+        "    data = render_report(report_document(samples=3, items=4))\n"
+        "print(hashlib.sha256(data).hexdigest())\n")
+    root = Path(__file__).resolve().parents[2]
+    finished = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+                              text=True, timeout=120, check=True)
+    assert finished.stdout.strip() == first
+
+
 def test_the_font_is_embedded_so_no_reader_needs_its_own():
     reader = PdfReader(io.BytesIO(render_report(report_document())))
     fonts = reader.pages[0]["/Resources"]["/Font"]
@@ -154,10 +206,13 @@ def test_the_font_is_embedded_so_no_reader_needs_its_own():
         assert "/FontFile2" in described["/FontDescriptor"], font["/BaseFont"]
 
 
-def test_the_pdf_names_its_report_and_lab():
-    metadata = PdfReader(io.BytesIO(render_report(report_document()))).metadata
-    assert metadata.title == "FOOD-R-2026-00042"
-    assert metadata.author == "绿色食品开放共享实验室"
+def test_the_pdf_names_its_report_lab_and_language():
+    reader = PdfReader(io.BytesIO(render_report(report_document())))
+    assert reader.metadata.title == "FOOD-R-2026-00042"
+    assert reader.metadata.author == "绿色食品开放共享实验室"
+    assert reader.trailer["/Root"]["/Lang"] == "zh-CN"
+    english = PdfReader(io.BytesIO(render_report(report_document(language="en"))))
+    assert english.trailer["/Root"]["/Lang"] == "en"
 
 
 def test_an_unknown_conclusion_or_language_is_refused():

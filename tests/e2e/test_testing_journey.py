@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 from labbook.extensions import db
+from labbook.holidays.services import add_working_days
 from labbook.testing.models import ServiceRequest, ServiceRequestState
-from labbook.testing.services import add_working_days
 from tests.e2e.pages import submit
 
 RESEARCHER = "chen@xincai.example.cn"  # a partner-tier enterprise
@@ -62,7 +62,7 @@ def test_researcher_requests_a_test_and_the_lab_completes_it(open_visit, viewpor
     assert total in card.inner_text()
     due_field = card.locator(f"#due-{request_id}")
     assert due_field.get_attribute("min") == today.isoformat()  # lab time, not the browser's
-    due = add_working_days(today, 10)
+    due = add_working_days(db.session, service.lab_id, today, 10)
     due_field.fill(due.isoformat())
     manager.shot("test-queue")
     with mpage.expect_navigation():

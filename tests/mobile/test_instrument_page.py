@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from labbook.booking.models import BookingState
+from tests.documents.reading import pdf_page_count, pdf_qr_payloads, pdf_text
 from tests.factories import create_booking, create_instrument, create_manager, create_user, reload
 
 
@@ -71,3 +72,27 @@ def test_the_manager_sees_who_booked(client, login_as):
 
 def test_an_unknown_instrument_is_404(client):
     assert client.get("/m/instruments/999999").status_code == 404
+
+
+def test_the_lab_manager_prints_the_a6_label_whose_qr_opens_the_phone_page(client, login_as):
+    instrument = create_instrument(name_zh="扫描电镜", code="NEM-SEM-01")
+    login_as(create_manager(instrument.lab))
+    edit_page = client.get(f"/admin/instruments/{instrument.id}").get_data(as_text=True)
+    assert f"/admin/instruments/{instrument.id}/label.pdf" in edit_page
+    response = client.get(f"/admin/instruments/{instrument.id}/label.pdf")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert pdf_page_count(response.data) == 1
+    assert "NEM-SEM-01" in pdf_text(response.data)
+    [payload] = pdf_qr_payloads(response.data)
+    assert payload.endswith(f"/m/instruments/{instrument.id}")
+    phone_page = client.get(payload.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    assert phone_page.status_code == 200
+
+
+def test_only_the_labs_managers_print_its_labels(client, login_as):
+    instrument = create_instrument()
+    login_as(create_manager(create_instrument().lab))
+    assert client.get(f"/admin/instruments/{instrument.id}/label.pdf").status_code == 404
+    login_as(create_user())
+    assert client.get(f"/admin/instruments/{instrument.id}/label.pdf").status_code == 403

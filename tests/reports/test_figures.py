@@ -13,12 +13,12 @@ from sqlalchemy import event, literal, select
 from labbook.core.db import UTCDateTime
 from labbook.core.errors import ValidationError
 from labbook.extensions import db
+from labbook.holidays.services import add_working_days
 from labbook.reports import figures, periods, tables
 from labbook.reports.figures import Dimension
 from labbook.reports.periods import Period, Scope
 from labbook.reports.sql import working_days_between
 from labbook.reports.tables import Ranking
-from labbook.testing.services import add_working_days
 from tests.factories import create_booking, create_instrument, create_lab, lab_time
 from tests.reports.conftest import NOW, PERIOD
 
@@ -210,10 +210,11 @@ def test_turnaround_against_the_promised_working_days(world):
 
 def test_working_days_in_sql_agree_with_the_due_date_rule(app):
     start = dt.date(2025, 3, 1)
+    lab_id = create_lab().id
     for offset in range(10):
         day = start + dt.timedelta(days=offset)
         for taken in range(0, 9):
-            due = add_working_days(day, taken)
+            due = add_working_days(db.session, lab_id, day, taken)
             counted = db.session.scalar(select(working_days_between(
                 literal(lab_time(day, 23, 59), UTCDateTime()),
                 literal(lab_time(due, 0, 1), UTCDateTime()))))

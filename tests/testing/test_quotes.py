@@ -8,13 +8,15 @@ import pytest
 
 from labbook.catalogue.models import TestingService
 from labbook.core.time import LAB_TZ
+from labbook.extensions import db
+from labbook.holidays.services import add_working_days
 from labbook.testing.models import ServiceRequest
 from labbook.testing.services import (
-    add_working_days,
     default_due_date,
     offers_express,
     turnaround_working_days,
 )
+from tests.factories import create_lab
 
 
 def service(*, surcharge: int = 0, turnaround: int = 5) -> TestingService:
@@ -41,7 +43,7 @@ def test_express_halves_the_turnaround_rounding_up(days, express, working_days):
     (dt.date(2026, 5, 1), 5, dt.date(2026, 5, 8)),   # Friday + 5 → next Friday
 ])
 def test_working_days_skip_the_weekend(start, days, due):
-    assert add_working_days(start, days) == due
+    assert add_working_days(db.session, create_lab().id, start, days) == due
 
 
 @pytest.mark.parametrize(("express", "due"), [
@@ -51,5 +53,7 @@ def test_working_days_skip_the_weekend(start, days, due):
 def test_the_due_date_counts_from_today_in_lab_time(express, due):
     # Accepted at 00:30 on Friday 1 May in the lab: still Thursday 30 April in UTC.
     now = dt.datetime(2026, 5, 1, 0, 30, tzinfo=LAB_TZ).astimezone(dt.UTC)
-    request = ServiceRequest(service=service(turnaround=5), is_express=express)
-    assert default_due_date(request, now=now) == due
+    offered = service(turnaround=5)
+    offered.lab_id = create_lab().id
+    request = ServiceRequest(service=offered, is_express=express)
+    assert default_due_date(db.session, request, now=now) == due

@@ -5,6 +5,7 @@ from decimal import Decimal
 from labbook.accounts.models import OrganizationStatus, PriceTier
 from labbook.billing.pricing import quote
 from labbook.extensions import db
+from labbook.holidays.services import add_working_days
 from labbook.testing import services
 from labbook.testing.models import ServiceRequest
 from tests.factories import (
@@ -32,8 +33,9 @@ def test_quote_worked_examples():
 
 def test_working_days():
     friday = dt.date(2026, 11, 27)
-    assert services.add_working_days(friday, 1) == dt.date(2026, 11, 30)
-    assert services.add_working_days(friday, 5) == dt.date(2026, 12, 4)
+    lab_id = create_lab().id
+    assert add_working_days(db.session, lab_id, friday, 1) == dt.date(2026, 11, 30)
+    assert add_working_days(db.session, lab_id, friday, 5) == dt.date(2026, 12, 4)
 
 
 def test_api_flow_permissions_and_report(client, app):

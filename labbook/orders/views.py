@@ -1,0 +1,572 @@
+"""Testing-order pages: placing an order, my orders, one order (with the lab's work on it), the
+lab's queue, its testing settings and staff, and the public report verification.
+
+Orders a user may not see answer 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labbook import ratelimit
+from labbook.accounts.access import current_actor
+from labbook.accounts.models import User
+from labbook.audit.services import history as audit_history
+from labbook.catalogue import services as catalogue
+from labbook.catalogue.models import Lab, TestingService
+from labbook.core.engine import write_transaction
+from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.time import utcnow
+from labbook.documents.agreement import render_agreement
+from labbook.documents.labels import render_sample_labels
+from labbook.extensions import db
+from labbook.http import UPLOAD_OVERHEAD
+from labbook.orders import intake, reporting, retention, services, work
+from labbook.orders.models import (
+    Capability,
+    Disposition,
+    IntakeStatus,
+    Order,
+    Remains,
+    ReportLanguage,
+)
+from labbook.web import FORM_REFUSED, refuse, safe_next
+
+bp = Blueprint("orders", __name__)
+
+#: Sample lines on the order page: "name | batch | specification | quantity | condition |
+#: hazards" (``services.SAMPLE_FIELDS``), one sample a line.
+LINE_SLOTS = 5
+UPLOAD_ENDPOINTS = frozenset({"orders.add_attachment"})
+
+
+@bp.url_value_preprocessor
+def allow_uploads(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Runs before the CSRF check that reads the form.
+    if endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = \
+            current_app.config["LABBOOK_ATTACHMENT_MAX_BYTES"] + UPLOAD_OVERHEAD
+
+
+def _language() -> str:
+    return "en" if str(get_locale()) == "en" else "zh_CN"
+
+
+# -- placing an order ---------------------------------------------------------------------------
+
+
+def parse_samples(text: str) -> list[services.SampleInput]:
+    samples = []
+    for row in (text or "").splitlines():
+        if not row.strip():
+            continue
+        cells = [cell.strip() for cell in row.split("|")]
+        cells += [""] * (len(services.SAMPLE_FIELDS) - len(cells))
+        values = dict(zip(services.SAMPLE_FIELDS, cells[:6], strict=True))
+        samples.append(services.SampleInput(**values))
+    return samples
+
+
+def _order_input() -> services.OrderInput:
+    lines = []
+    for slot in range(LINE_SLOTS):
+        code = (request.form.get(f"service_{slot}") or "").strip()
+        samples = request.form.get(f"samples_{slot}") or ""
+        if not code and not samples.strip():
+            continue
+        service_id = db.session.scalar(select(TestingService.id).where(
+            TestingService.code == code.upper())) if code else None
+        lines.append(services.LineInput(
+            service_id=service_id, samples=parse_samples(samples),
+            method=request.form.get(f"method_{slot}") or "",
+            express=request.form.get(f"express_{slot}") == "on"))
+    try:
+        remains = Remains(request.form.get("remains") or Remains.DISPOSE.value)
+        language = ReportLanguage(request.form.get("report_language") or _language())
+    except ValueError:
+        message = _("Choose one of the options offered.")
+        raise ValidationError(message, code="invalid_choice",
+                              problems=[Problem("invalid_choice", message)]) from None
+    return services.OrderInput(
+        lines=lines, remains=remains, report_language=language,
+        notes=request.form.get("notes") or "", contact_phone=request.form.get("contact_phone")
+        or "", terms_confirmed=request.form.get("terms_confirmed") == "on")
+
+
+def _order_page(*, status: int = 200, errors: list[Problem] | None = None, quote=None,
+                preset: TestingService | None = None):
+    actor = current_actor()
+    service_list = db.session.scalars(select(TestingService)
+                                      .where(TestingService.is_active.is_(True))
+                                      .order_by(TestingService.code)).all()
+    lab = preset.lab if preset is not None else (quote.lab if quote is not None else None)
+    return render_template(
+        "orders/new.html", services=service_list, slots=range(LINE_SLOTS), form=request.form,
+        errors=errors or [], quote=quote, preset=preset, remains_options=list(Remains),
+        languages=list(ReportLanguage),
+        terms=services.terms_text(db.session, lab, _language()) if lab else None,
+        organization=actor.organization), status
+
+
+@bp.get("/orders/new")
+@login_required
+def new_order():
+    preset = None
+    if request.args.get("service_id", "").isdigit():
+        preset = db.session.get(TestingService, int(request.args["service_id"]))
+    return _order_page(preset=preset)
+
+
+@bp.post("/orders/new")
+@login_required
+def submit_order():
+    """"Show price" (action=quote) shows the quote and the lab's terms; "Submit" places it."""
+    actor = current_actor()
+    try:
+        order_input = _order_input()
+        if request.form.get("action") != "submit":
+            return _order_page(quote=services.quote_order(db.session, actor, order_input))
+        with write_transaction(db.session):
+            order = services.submit(db.session, actor, order_input, now=utcnow())
+            order_id, number = order.id, order.number
+    except DomainError as error:
+        return _order_page(status=FORM_REFUSED, errors=error.problems or [
+            Problem(error.code, error.message)])
+    flash(_("Your order %(number)s was sent to the lab.", number=number), "success")
+    return redirect(url_for(".order_detail", order_id=order_id), 303)
+
+
+# -- my orders, one order -----------------------------------------------------------------------
+
+
+@bp.get("/orders")
+@login_required
+def my_orders():
+    return render_template("orders/my_orders.html", orders=db.session.scalars(
+        services.my_orders(current_actor()).limit(500)).all())
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order_detail(order_id: int):
+    actor = current_actor()
+    order = services.get_order(db.session, actor, order_id)
+    is_staff = services.is_lab_staff(db.session, actor, order.lab_id)
+    mine = services.capabilities(db.session, actor, order.lab_id)
+    return render_template(
+        "orders/detail.html", order=order, is_staff=is_staff,
+        is_manager=actor.manages_lab_id(order.lab_id), capabilities=mine,
+        is_customer=services.is_customer(actor, order),
+        analysts=services.staff_of(db.session, order.lab_id, Capability.ANALYST)
+        if is_staff else [],
+        items={line.id: services.test_items(db.session, line.service) for line in order.lines},
+        methods={line.id: services.accepted_methods(db.session, line.service)
+                 for line in order.lines},
+        current_report=reporting.current_report(order),
+        history=audit_history(db.session, order), intake_statuses=list(IntakeStatus)[1:],
+        dispositions=list(Disposition), today=retention.lab_today(utcnow()))
+
+
+def _back(order_id: int) -> str:
+    return safe_next(request.form.get("next"), url_for(".order_detail", order_id=order_id))
+
+
+def _change(order_id: int, change: Callable[[Session, User, Order], Any], message: str):
+    """Apply one change for the signed-in user in one write, then go back with a message."""
+    actor = current_actor()
+    back = _back(order_id)
+    try:
+        with write_transaction(db.session):
+            order = services.get_order(db.session, actor, order_id)
+            change(db.session, actor, order)
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        return refuse(error, back), 303
+    flash(message, "success")
+    return redirect(back), 303
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel_order(order_id: int):
+    return _change(order_id, lambda session, actor, order: services.cancel(
+        session, actor, order, now=utcnow(), note=request.form.get("note") or ""),
+        _("The order was cancelled."))
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/orders/<int:order_id>/agreement.pdf")
+@login_required
+def agreement_pdf(order_id: int):
+    order = services.get_order(db.session, current_actor(), order_id)
+    document = reporting.agreement_document(db.session, order, _language())
+    return _pdf(render_agreement(document), f"{order.number}-agreement.pdf")
+
+
+@bp.get("/orders/<int:order_id>/labels.pdf")
+@login_required
+def labels_pdf(order_id: int):
+    actor = current_actor()
+    order = services.get_order(db.session, actor, order_id)
+    services.require_staff(db.session, actor, order)
+    labels = reporting.sample_labels(order, _language())
+    if not labels:
+        raise NotFound(_("No sample of this order has been received."))
+    return _pdf(render_sample_labels(labels), f"{order.number}-labels.pdf")
+
+
+@bp.get("/orders/<int:order_id>/reports/<int:report_id>.pdf")
+@login_required
+def report_pdf(order_id: int, report_id: int):
+    order = services.get_order(db.session, current_actor(), order_id)
+    report = reporting.get_report(order, report_id)
+    path = reporting.report_file(report, current_app.config["LABBOOK_ORDER_FILES_DIR"])
+    if not path.is_file():
+        raise NotFound(_("This report has not been issued."))
+    return _pdf(path.read_bytes(), f"{report.number}.pdf")
+
+
+# -- the lab's work ----------------------------------------------------------------------------
+
+
+@bp.post("/orders/<int:order_id>/intake")
+@login_required
+def receive_samples(order_id: int):
+    def decisions(order: Order) -> list[intake.SampleDecision]:
+        chosen = []
+        for sample in order.samples:
+            raw = request.form.get(f"status_{sample.id}") or ""
+            status = IntakeStatus(raw) if raw in IntakeStatus._value2member_map_ else None
+            chosen.append(intake.SampleDecision(
+                sample.id, status, condition=request.form.get(f"condition_{sample.id}") or "",
+                note=request.form.get(f"note_{sample.id}") or ""))
+        return chosen
+
+    return _change(order_id, lambda session, actor, order: intake.receive(
+        session, actor, order, decisions(order), now=utcnow()),
+        _("The intake is recorded."))
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/assign")
+@login_required
+def assign_line(order_id: int, line_id: int):
+    raw = request.form.get("analyst_id") or ""
+    analyst = db.session.get(User, int(raw)) if raw.isdigit() else None
+    return _change(order_id, lambda session, actor, order: work.assign(
+        session, actor, order, line_id, analyst, now=utcnow()),
+        _("The line is assigned."))
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/start")
+@login_required
+def start_line(order_id: int, line_id: int):
+    return _change(order_id, lambda session, actor, order: work.start(
+        session, actor, order, line_id, now=utcnow()), _("Testing has started."))
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/results")
+@login_required
+def record_results(order_id: int, line_id: int):
+    entries = []
+    for index in range(int(request.form.get("rows") or 0) if (request.form.get("rows") or "")
+                       .isdigit() else 0):
+        value = request.form.get(f"value_{index}") or ""
+        if not value.strip():
+            continue
+        sample = request.form.get(f"sample_{index}") or ""
+        entries.append(work.ResultInput(
+            sample_id=int(sample) if sample.isdigit() else None,
+            item=request.form.get(f"item_{index}"), value=value,
+            unit=request.form.get(f"unit_{index}"), method=request.form.get(f"method_{index}")))
+        if len(entries) > 2000:
+            break
+    return _change(order_id, lambda session, actor, order: work.record_results(
+        session, actor, order, line_id, entries, now=utcnow()), _("The results are saved."))
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/complete")
+@login_required
+def complete_line(order_id: int, line_id: int):
+    return _change(order_id, lambda session, actor, order: work.complete(
+        session, actor, order, line_id, now=utcnow()),
+        _("The line is completed and billed."))
+
+
+@bp.post("/orders/<int:order_id>/attachments")
+@login_required
+def add_attachment(order_id: int):
+    actor = current_actor()
+    order = services.get_order(db.session, actor, order_id)
+    services.require_staff(db.session, actor, order)
+    upload = request.files.get("file")
+    back = _back(order_id)
+    if upload is None or not upload.filename:
+        flash(_("Choose a file."), "danger")
+        return redirect(back), 303
+    written: list[Path] = []
+    try:
+        with write_transaction(db.session):
+            order = services.get_order(db.session, actor, order_id)
+            _attachment, path = work.add_attachment(
+                db.session, actor, order,
+                work.Upload(upload.filename, upload.mimetype or "", upload.read()),
+                directory=attachments_dir(), max_bytes=current_app.config[
+                    "LABBOOK_ATTACHMENT_MAX_BYTES"], now=utcnow())
+            written.append(path)
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        return refuse(error, back), 303
+    flash(_("The file is kept with the order."), "success")
+    return redirect(back), 303
+
+
+def attachments_dir() -> Path:
+    return Path(current_app.config["LABBOOK_ORDER_FILES_DIR"]) / "attachments"
+
+
+@bp.get("/orders/<int:order_id>/attachments/<int:attachment_id>")
+@login_required
+def attachment_file(order_id: int, attachment_id: int):
+    actor = current_actor()
+    order = services.get_order(db.session, actor, order_id)
+    services.require_staff(db.session, actor, order)
+    attachment = work.get_attachment(order, attachment_id)
+    path = attachments_dir() / attachment.path
+    if not path.is_file():
+        raise NotFound(_("No attachment %(id)d in this order.", id=attachment_id))
+    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.filename, max_age=0)
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+
+@bp.post("/orders/<int:order_id>/reports")
+@login_required
+def prepare_report(order_id: int):
+    return _change(order_id, lambda session, actor, order: reporting.prepare(
+        session, actor, order, conclusion=request.form.get("conclusion"), now=utcnow()),
+        _("The report is prepared and awaits review."))
+
+
+@bp.post("/orders/<int:order_id>/reports/<int:report_id>/amend")
+@login_required
+def amend_report(order_id: int, report_id: int):
+    return _change(order_id, lambda session, actor, order: reporting.amend(
+        session, actor, order, report_id, conclusion=request.form.get("conclusion"),
+        reason=request.form.get("reason"), now=utcnow()),
+        _("The amended report is prepared and awaits review."))
+
+
+@bp.post("/orders/<int:order_id>/reports/<int:report_id>/review")
+@login_required
+def review_report(order_id: int, report_id: int):
+    return _change(order_id, lambda session, actor, order: reporting.review(
+        session, actor, order, report_id, now=utcnow()),
+        _("The report is reviewed and awaits approval."))
+
+
+@bp.post("/orders/<int:order_id>/reports/<int:report_id>/approve")
+@login_required
+def approve_report(order_id: int, report_id: int):
+    actor = current_actor()
+    back = _back(order_id)
+    written: list[Path] = []
+    try:
+        with write_transaction(db.session):
+            order = services.get_order(db.session, actor, order_id)
+            issued = reporting.approve(
+                db.session, actor, order, report_id,
+                base_url=current_app.config["LABBOOK_BASE_URL"],
+                report_dir=current_app.config["LABBOOK_ORDER_FILES_DIR"], now=utcnow())
+            written.append(issued.path)
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        return refuse(error, back), 303
+    flash(_("The report is approved and issued."), "success")
+    return redirect(back), 303
+
+
+@bp.post("/orders/<int:order_id>/reports/<int:report_id>/withdraw")
+@login_required
+def withdraw_report(order_id: int, report_id: int):
+    return _change(order_id, lambda session, actor, order: reporting.withdraw(
+        session, actor, order, report_id, reason=request.form.get("reason"), now=utcnow()),
+        _("The report is withdrawn."))
+
+
+@bp.post("/orders/<int:order_id>/samples/<int:sample_id>/retention")
+@login_required
+def dispose_sample(order_id: int, sample_id: int):
+    raw = request.form.get("disposition") or ""
+    disposition = Disposition(raw) if raw in Disposition._value2member_map_ else None
+    return _change(order_id, lambda session, actor, order: retention.record_disposition(
+        session, actor, order, sample_id, disposition, note=request.form.get("note") or "",
+        now=utcnow()), _("The remains' fate is recorded."))
+
+
+# -- the lab's queue and settings ----------------------------------------------------------------
+
+
+@bp.get("/lab/orders")
+@login_required
+def lab_queue():
+    actor = current_actor()
+    labs = services.staff_labs(db.session, actor, db.session.scalars(
+        select(Lab).order_by(Lab.code)).all())
+    if not labs:
+        raise NotFound(_("You work in no lab's testing."))
+    lab_ids = [lab.id for lab in labs]
+    now = utcnow()
+    return render_template(
+        "orders/lab_queue.html", labs=labs,
+        managed={lab.id for lab in labs if actor.manages(lab)},
+        awaiting=services.orders_awaiting_intake(db.session, lab_ids),
+        queue=services.line_queue(db.session, lab_ids, now=now),
+        reports=reporting.reports_in_workflow(db.session, lab_ids),
+        retention=retention.due_samples(db.session, lab_ids, now=now))
+
+
+@bp.get("/lab/<code>/testing")
+@login_required
+def lab_testing(code: str):
+    actor = current_actor()
+    lab = catalogue.get_lab(db.session, code)
+    if not actor.manages(lab):
+        raise NotFound(_("No lab %(code)s.", code=code))
+    return render_template(
+        "orders/lab_settings.html", lab=lab, settings=services.lab_settings(db.session, lab),
+        staff=services.lab_staff_table(db.session, lab), capabilities=list(Capability))
+
+
+@bp.post("/lab/<code>/testing")
+@login_required
+def save_lab_testing(code: str):
+    actor = current_actor()
+    back = url_for(".lab_testing", code=code)
+    try:
+        with write_transaction(db.session):
+            lab = catalogue.get_lab(db.session, code)
+            if not actor.manages(lab):
+                raise NotFound(_("No lab %(code)s.", code=code))
+            form = request.form
+            services.update_lab_settings(
+                db.session, actor, lab, terms_zh=form.get("terms_zh") or "",
+                terms_en=form.get("terms_en") or "", address_zh=form.get("address_zh") or "",
+                address_en=form.get("address_en") or "", phone=form.get("phone") or "",
+                accreditation_marks=form.getlist("marks"), now=utcnow())
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        return refuse(error, back), 303
+    flash(_("The lab's testing settings are saved."), "success")
+    return redirect(back), 303
+
+
+@bp.post("/lab/<code>/testing/staff")
+@login_required
+def save_lab_staff(code: str):
+    actor = current_actor()
+    back = url_for(".lab_testing", code=code)
+    email = (request.form.get("email") or "").strip().lower()
+    wanted = {Capability(value) for value in request.form.getlist("capabilities")
+              if value in Capability._value2member_map_}
+    try:
+        with write_transaction(db.session):
+            lab = catalogue.get_lab(db.session, code)
+            if not actor.manages(lab):
+                raise NotFound(_("No lab %(code)s.", code=code))
+            user = db.session.scalar(select(User).where(User.email == email))
+            if user is None:
+                message = _("No user has the email address %(email)s.", email=email[:254])
+                raise ValidationError(message, code="unknown_user")
+            services.set_capabilities(db.session, actor, lab, user, wanted, now=utcnow())
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        return refuse(error, back), 303
+    flash(_("The capabilities are saved."), "success")
+    return redirect(back), 303
+
+
+# -- public verification -------------------------------------------------------------------------
+
+
+def _rate_limited() -> tuple[str, int, dict[str, str]] | None:
+    retry_after = ratelimit.hit(current_app.config["LABBOOK_RATELIMIT_VERIFY"], "verify",
+                                get_remote_address())
+    if retry_after is None:
+        return None
+    message = _("Too many requests from your address in a short time. Please try again "
+                "after %(time)s (lab time).", time=ratelimit.lab_clock(retry_after))
+    return (render_template("errors/error.html", status=429, message=message), 429,
+            {"Retry-After": str(retry_after)})
+
+
+def _verification_page(verification, *, number: str = "", code: str = "", status: int = 200,
+                       error: str | None = None):
+    response = render_template("orders/verify.html", verification=verification, number=number,
+                               code=code, error=error)
+    return response, status, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@bp.get("/verify")
+def verify_form():
+    number = (request.args.get("number") or "")[:100]
+    code = (request.args.get("code") or "")[:100]
+    if not number and not code:
+        return _verification_page(None)
+    limited = _rate_limited()
+    if limited is not None:
+        return limited
+    try:
+        verification = reporting.verify_number(db.session, number, code)
+    except NotFound as error:
+        return _verification_page(None, number=number, code=code, status=404,
+                                  error=error.message)
+    return _verification_page(verification, number=number, code=code)
+
+
+@bp.get("/verify/<code>")
+def verify(code: str):
+    limited = _rate_limited()
+    if limited is not None:
+        return limited
+    try:
+        verification = reporting.verify(db.session, code)
+    except NotFound as error:
+        return _verification_page(None, code=code[:100], status=404, error=error.message)
+    return _verification_page(verification, code=code)
