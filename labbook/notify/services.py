@@ -31,7 +31,6 @@ from labbook.core.time import to_lab_time
 from labbook.i18n import DEFAULT_LOCALE, localized
 from labbook.notify import rendering
 from labbook.notify.models import OutboxAttachment, OutboxMessage, OutboxState
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 #: Kinds a user may turn off, and the User flag that says whether they want them.
 OPTIONAL_KINDS = {
@@ -308,54 +307,6 @@ def send_approval_digests(session: Session, *, now: dt.datetime) -> list[OutboxM
         if message is not None:
             messages.append(message)
     return messages
-
-
-# -- testing-service requests -------------------------------------------------------------------
-
-
-def _request_subject(text: Callable[..., str],
-                     service_request: ServiceRequest) -> Callable[[], str]:
-    return lambda: text(id=service_request.id,
-                        service=localized(service_request.service, "name"))
-
-
-def service_request_submitted(session: Session, service_request: ServiceRequest, *,
-                              now: dt.datetime) -> list[OutboxMessage]:
-    """Tell the lab's managers about a new request for one of its testing services."""
-    subject = _request_subject(
-        lambda **kw: _("New test request #%(id)d: %(service)s", **kw), service_request)
-    messages = []
-    for manager in lab_staff(session, service_request.service.lab):
-        message = enqueue(session, manager, kind="service_request_submitted",
-                          template="service_request_submitted", subject=subject,
-                          context={"service_request": service_request}, now=now)
-        if message is not None:
-            messages.append(message)
-    return messages
-
-
-def service_request_changed(session: Session, service_request: ServiceRequest, actor: User, *,
-                            now: dt.datetime) -> OutboxMessage | None:
-    """Tell the requester what the lab did with their request (not what they did)."""
-    if actor.id == service_request.requester_id:
-        return None
-    subjects = {
-        ServiceRequestState.ACCEPTED: lambda **kw: _("Test request #%(id)d accepted: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.REJECTED: lambda **kw: _("Test request #%(id)d rejected: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.IN_PROGRESS: lambda **kw: _("Test request #%(id)d in progress: "
-                                                        "%(service)s", **kw),
-        ServiceRequestState.COMPLETED: lambda **kw: _("Test request #%(id)d completed: "
-                                                      "%(service)s", **kw),
-        ServiceRequestState.CANCELLED: lambda **kw: _("Test request #%(id)d cancelled: "
-                                                      "%(service)s", **kw),
-    }
-    return enqueue(session, service_request.requester,
-                   kind=f"service_request_{service_request.state.value}",
-                   template="service_request_changed",
-                   subject=_request_subject(subjects[service_request.state], service_request),
-                   context={"service_request": service_request}, now=now)
 
 
 # -- accounts ----------------------------------------------------------------------------------
