@@ -108,10 +108,13 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.calendars.views import bp as calendars_bp
     from labbook.catalogue.views import bp as catalogue_bp
     from labbook.enterprises.views import bp as enterprises_bp
+    from labbook.faults.views import bp as faults_bp
     from labbook.holidays.views import bp as holidays_bp
     from labbook.mobile.views import bp as mobile_bp
+    from labbook.notify.views import bp as notifications_bp
     from labbook.orders.views import bp as orders_bp
     from labbook.privacy.views import bp as privacy_bp
+    from labbook.reports.sharing_views import bp as sharing_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
 
@@ -126,8 +129,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(money_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(faults_bp)
+    app.register_blueprint(sharing_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(mobile_bp)
+    app.register_blueprint(notifications_bp)
     api_routes.register(app)

@@ -19,8 +19,9 @@ from labbook.accounts.uscc import check_character
 from labbook.billing import services as billing
 from labbook.billing.pricing import quote
 from labbook.booking.models import Booking, BookingState
-from labbook.catalogue.models import Instrument, Lab, TestingService
+from labbook.catalogue.models import Instrument, Lab, Owner, TestingService
 from labbook.core.time import LAB_TZ, to_lab_time
+from labbook.faults.models import FaultKind, FaultState, InstrumentFault
 from labbook.orders import numbers
 from labbook.orders import services as orders
 from labbook.orders.models import (
@@ -33,6 +34,7 @@ from labbook.orders.models import (
     ReportLanguage,
     Sample,
 )
+from labbook.owners.models import OwnerAgreement, OwnerContact
 
 DEMO_PASSWORD = "labbook-demo-2026"  # noqa: S105  (printed to the operator on purpose)
 
@@ -46,6 +48,7 @@ DEMO_ORGANIZATIONS = (
     ("焦作新材储能科技有限公司", _uscc("91410800MA9G3KXD2"), PriceTier.PARTNER),
     ("怀川绿色食品有限公司", _uscc("91410821MA47PQ8R5"), PriceTier.EXTERNAL),
     ("焦作精工装备制造有限公司", _uscc("91410802MA9K5TWL0"), PriceTier.EXTERNAL),
+    ("河南理工大学", _uscc("12410000415802930"), PriceTier.PARTNER),
 )
 
 
@@ -69,7 +72,14 @@ DEMO_USERS = (
     DemoUser("chen@xincai.example.cn", "陈晓明", Role.RESEARCHER, "焦作新材储能科技有限公司"),
     DemoUser("zhou@huaichuan.example.cn", "周婷", Role.RESEARCHER, "怀川绿色食品有限公司"),
     DemoUser("liu@jinggong.example.cn", "刘洋", Role.RESEARCHER, "焦作精工装备制造有限公司"),
+    DemoUser("owner@hpu.example.cn", "赵敏（河南理工大学设备处）", Role.RESEARCHER, "河南理工大学"),
 )
+#: The owner units' revenue-sharing agreements (illustrative, like the owners themselves):
+#: owner code -> (share of instrument time, share of testing services), in per cent, from
+#: 1 January of last year; and the demo contact person of one owner.
+DEMO_AGREEMENTS = {"JIIT": (100, 100), "HPU": (70, 50), "DFD": (60, 40), "VICTOR": (60, 40),
+                   "MINGREN": (60, 40), "WANFANG": (60, 40)}
+DEMO_OWNER_CONTACT = ("HPU", "owner@hpu.example.cn")
 
 
 #: Last month's use: (researcher, instrument, day of month, hour, booked minutes, used minutes or
@@ -158,6 +168,32 @@ def _completed_order(session: Session, user: User, service: TestingService, samp
     billing.charge_order_line(session, line, now=completed)
 
 
+def _load_owners(session: Session, now: dt.datetime) -> None:
+    """Agreements for the shipped owner units that have none, the demo contact person, and a
+    problem report waiting for the NEM lab."""
+    start = dt.date(to_lab_time(now).year - 1, 1, 1)
+    owners = {owner.code: owner for owner in session.scalars(select(Owner))}
+    with_agreements = set(session.scalars(select(OwnerAgreement.owner_id)))
+    for code, (time_share, testing_share) in DEMO_AGREEMENTS.items():
+        if code in owners and owners[code].id not in with_agreements:
+            session.add(OwnerAgreement(owner_id=owners[code].id, effective_from=start,
+                                       time_share_percent=time_share,
+                                       testing_share_percent=testing_share, created_at=now))
+    code, email = DEMO_OWNER_CONTACT
+    contact = session.scalar(select(User).where(User.email == email))
+    if code in owners and contact is not None and session.scalar(
+            select(OwnerContact.id).where(OwnerContact.user_id == contact.id)) is None:
+        session.add(OwnerContact(owner_id=owners[code].id, user_id=contact.id, created_at=now))
+    reporter = session.scalar(select(User).where(User.email == "chen@xincai.example.cn"))
+    instrument = session.scalar(select(Instrument).where(Instrument.code == "NEM-001"))
+    if reporter is not None and instrument is not None and session.scalar(
+            select(InstrumentFault.id).limit(1)) is None:
+        session.add(InstrumentFault(
+            instrument=instrument, kind=FaultKind.PROBLEM, state=FaultState.OPEN,
+            reported_by_id=reporter.id, reported_at=now - dt.timedelta(hours=3),
+            description="测角仪回零时有异响，扫描结束后 X 光管未自动降压。"))
+
+
 def load_demo(session: Session, now: dt.datetime) -> list[DemoUser]:
     """Create what is missing of the demo set (idempotent) and return the demo users."""
     organizations = {org.name: org for org in session.scalars(select(Organization))}
@@ -189,5 +225,6 @@ def load_demo(session: Session, now: dt.datetime) -> list[DemoUser]:
     if session.scalar(select(Booking.id).where(
             Booking.user_id.in_([user.id for user in demo_researchers])).limit(1)) is None:
         _load_use(session, researchers, now)
+    _load_owners(session, now)
     session.commit()
     return list(DEMO_USERS)

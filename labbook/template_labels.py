@@ -19,10 +19,14 @@ from labbook.billing.labels import BASIS_LABELS
 from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
 from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.booking.labels import STATE_TITLES as BOOKING_STATE_TITLES
+from labbook.catalogue.labels import OWNER_KIND_LABELS as OWNER_KINDS
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
 from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
+from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.holidays.labels import FESTIVAL_LABELS, KIND_LABELS
+from labbook.notify.labels import CHANNEL_LABELS, QUEUE_LABELS, TOPIC_LABELS
 from labbook.orders.labels import (
     CAPABILITY_LABELS,
     CONCLUSION_LABELS,
@@ -52,11 +56,17 @@ TEMPLATE_LABELS = {
     "request_state_labels": REQUEST_STATES,
     "statement_state_labels": STATEMENT_STATES,
     "basis_labels": BASIS_LABELS,
+    "fault_kind_labels": FAULT_KINDS,
+    "fault_state_labels": FAULT_STATES,
+    "owner_kind_labels": OWNER_KINDS,
     "holiday_kind_labels": KIND_LABELS,
     "festival_labels": FESTIVAL_LABELS,
     "registration_state_labels": REGISTRATION_STATE_LABELS,
     "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
     "deletion_state_labels": DELETION_STATE_LABELS,
+    "channel_labels": CHANNEL_LABELS,
+    "topic_labels": TOPIC_LABELS,
+    "queue_labels": QUEUE_LABELS,
     "order_state_labels": ORDER_STATE_LABELS,
     "line_state_labels": LINE_STATE_LABELS,
     "intake_labels": INTAKE_LABELS,

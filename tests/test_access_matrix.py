@@ -45,6 +45,7 @@ from labbook.billing.models import (
 from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
 from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
+from labbook.catalogue.models import Owner, OwnerKind
 from labbook.enterprises.models import (
     JoinRequest,
     JoinRequestState,
@@ -53,6 +54,7 @@ from labbook.enterprises.models import (
     RegistrationState,
 )
 from labbook.extensions import db
+from labbook.faults.models import FaultKind, FaultState, InstrumentFault
 from labbook.orders.models import (
     Attachment,
     IntakeStatus,
@@ -85,6 +87,10 @@ from tests.factories import (
     session_id,
 )
 
+#: Routes whose ``code`` is an owner unit's, not a lab's.
+OWNER_ENDPOINTS = {"admin.owner_unit", "admin.add_agreement", "admin.add_owner_contact",
+                   "admin.remove_owner_contact", "sharing.settlement",
+                   "sharing.settlement_export"}
 ROLES = ("anon", "res_b", "billing_b", "other_mgr", "res_a", "mgr", "admin")
 PDF = b"%PDF-1.4\n% a test report\n"
 MARK_A = "A-ONLY"  # in every text of A's objects, to look for in B's lists
@@ -167,6 +173,13 @@ class Scene:
 
         self.qualification = grant_qualification(db.session, self.users["mgr"], res_a,
                                                  self.instrument, now=now)
+        self.owner = Owner(code="OWNA", name_zh="所属单位", name_en="Owner",
+                           kind=OwnerKind.UNIVERSITY)
+        self.instrument.owner = self.owner
+        self.fault = InstrumentFault(instrument=self.instrument, kind=FaultKind.PROBLEM,
+                                     state=FaultState.OPEN, reported_by_id=res_a.id,
+                                     reported_at=now, description=f"故障{MARK_A}")
+        db.session.add_all([self.owner, self.fault])
         self.feed_token, self.feed_secret = create_feed_token(db.session, res_a,
                                                               Scope.parse("mine"), now=now)
         self.api_token, _secret = create_api_token(db.session, res_a, name="A's script",
@@ -251,7 +264,8 @@ class Scene:
             "qualification_id": self.qualification.id, "blackout_id": self.blackout.id,
             "series_id": self.series.id, "user_id": self.users["res_a"].id,
             "organization_id": self.org_a.id, "service_id": self.service.id,
-            "code": self.lab.code, "secret": self.feed_secret, "token": self.reset_token,
+            "code": self.owner.code if endpoint in OWNER_ENDPOINTS else self.lab.code,
+            "fault_id": self.fault.id, "secret": self.feed_secret, "token": self.reset_token,
             "name": "revenue", "file_format": "csv", "day": "2026-10-01",
             "order_id": self.order.id, "line_id": self.order.lines[0].id,
             "sample_id": self.sample.id, "report_id": self.order_report.id,
@@ -549,6 +563,10 @@ MATRIX: dict[str, str] = {
     "POST mobile.check_out":                           "login ok    ok    ok    ok    ok    ok",
     "GET mobile.instrument":                           "200   200   200   200   200   200   200",
     "GET mobile.instrument_label":                     "login 403   403   404   403   200   200",
+    "GET notifications.lab_robot":                     "login 403   403   404   403   200   200",
+    "GET notifications.preferences":                   "login 200   200   200   200   200   200",
+    "POST notifications.save_lab_robot":               "login 403   403   404   403   ok    ok",
+    "POST notifications.save_preferences":             "login ok    ok    ok    ok    ok    ok",
     "POST privacy.complete_request":                   "login 403   403   403   403   403   ok",
     "GET privacy.my_data":                             "login 200   200   200   200   200   200",
     "GET privacy.my_data_json":                        "login 200   200   200   200   200   200",
@@ -589,6 +607,33 @@ MATRIX: dict[str, str] = {
     "GET testing.request_detail":                      "login 404   404   404   302   302   302",
     "POST testing.request_service":                    "login 303   303   303   303   303   303",
     "POST testing.start_request":                      "login 404   404   404   410   410   410",
+    "POST api.report_fault":                           "401   ok    ok    ok    ok    ok    ok",
+    "GET api.list_faults":                             "401   200   200   200   200   200   200",
+    "GET api.get_fault":                               "401   404   404   404   200   200   200",
+    "POST api.answer_fault":                           "401   404   404   404   404   ok    ok",
+    "POST api.start_fault_maintenance":                "401   404   404   404   404   ok    ok",
+    "POST api.close_fault":                            "401   404   404   404   404   ok    ok",
+    "GET faults.report":                               "login 200   200   200   200   200   200",
+    "POST faults.report":                              "login ok    ok    ok    ok    ok    ok",
+    "GET faults.index":                                "login 403   403   200   403   200   200",
+    "GET faults.detail":                               "login 403   403   404   403   200   200",
+    "POST faults.answer":                              "login 403   403   404   403   ok    ok",
+    "POST faults.maintenance":                         "login 403   403   404   403   ok    ok",
+    "POST faults.close":                               "login 403   403   404   403   ok    ok",
+    "GET faults.log":                                  "login 403   403   404   403   200   200",
+    "POST faults.log":                                 "login 403   403   404   403   ok    ok",
+    "GET sharing.statistics":                          "login 403   403   200   403   200   200",
+    "GET sharing.statistics_export":                   "login 403   403   200   403   200   200",
+    "GET sharing.settlements_overview":                "login 403   403   403   403   403   200",
+    "GET sharing.settlement":                          "login 403   403   403   403   403   200",
+    "GET sharing.settlement_export":                   "login 403   403   403   403   403   200",
+    "GET sharing.owner_home":                          "login 403   403   403   403   403   403",
+    "GET sharing.public_page":                         "200   200   200   200   200   200   200",
+    "GET admin.owner_units":                           "login 403   403   403   403   403   200",
+    "GET admin.owner_unit":                            "login 403   403   403   403   403   200",
+    "POST admin.add_agreement":                        "login 403   403   403   403   403   ok",
+    "POST admin.add_owner_contact":                    "login 403   403   403   403   403   ok",
+    "POST admin.remove_owner_contact":                 "login 403   403   403   403   403   ok",
     # money
     "POST api.apply_vouchers":                         "401   404   403   404   404   403   ok",
     "POST api.create_voucher":                         "401   403   403   403   403   403   ok",
@@ -601,6 +646,10 @@ MATRIX: dict[str, str] = {
     "GET api.get_receivables_xlsx":                    "401   403   403   403   403   403   200",
     "GET api.get_redemption":                          "401   403   403   403   403   403   422",
     "GET api.get_redemption_xlsx":                     "401   403   403   403   403   403   422",
+    "GET api.get_redemption_pdf":                      "401   403   403   403   403   403   422",
+    "GET api.get_statement_pdf":                       "401   404   200   404   404   404   200",
+    "GET billing.statement_pdf":                       "login 404   200   404   404   404   200",
+    "GET money.redemption_pdf":                        "login 403   403   403   403   403   404",
     "GET api.get_voucher":                             "401   404   200   404   404   404   200",
     "POST api.issue_invoice":                          "401   404   403   404   404   404   ok",
     "GET api.list_invoices":                           "401   200   200   200   200   200   200",

@@ -35,6 +35,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, Problem, ValidationError
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
+from labbook.faults import services as faults
 from labbook.http import page_arg
 from labbook.i18n import localized
 from labbook.web import FORM_REFUSED, refuse, show_errors
@@ -99,9 +100,11 @@ def _instrument_form_page(form: InstrumentForm, *, instrument: Instrument | None
     missing_rates = [tier for tier in PriceTier
                      if instrument is not None and instrument.current_rate(tier, today) is None]
     history = audit.history(db.session, instrument) if instrument is not None else []
+    fault_log = faults.instrument_log(db.session, instrument, limit=10) \
+        if instrument is not None else []
     return render_template("admin/instrument_form.html", form=form, instrument=instrument,
                            lab=lab or instrument.lab, missing_rates=missing_rates,
-                           history=history), status
+                           history=history, fault_log=fault_log), status
 
 
 @bp.route("/labs/<code>/instruments/new", methods=["GET", "POST"])

@@ -7,11 +7,11 @@ from flask import render_template
 
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor
-from labbook.admin import audit_views, catalogue_views, people_views
+from labbook.admin import audit_views, catalogue_views, owner_views, people_views
 from labbook.admin.blueprint import bp
 from labbook.extensions import db
 
-__all__ = ["audit_views", "bp", "catalogue_views", "people_views"]
+__all__ = ["audit_views", "bp", "catalogue_views", "owner_views", "people_views"]
 
 
 @bp.get("/")

@@ -9,6 +9,7 @@ from labbook.api import bp
 from labbook.api.specs import BEARER
 from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
+from labbook.api.specs import faults as faults_spec
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
 from labbook.api.specs import money as money_specs
@@ -30,7 +31,7 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec)
+AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -43,8 +44,11 @@ STATEMENT_STATES = _values(StatementState)
 
 
 CATALOGUE_QUERY = [
-    _query("q", "Words that must all appear in names (zh/en), model, manufacturer, category "
-                "or standard; common abbreviations such as XRD or 扫描电镜 are understood.",
+    _query("q", "Words that must all be found in an item: names (zh/en), abbreviations and "
+                "informal names (TEM, 液质, 扫描电镜), pinyin (smdj), code, standard number in "
+                "any spelling (gb 5009.5), category, maker (zh/en), model, specifications. "
+                "Items come best match first (the README's ranking order), then by lab and "
+                "code.",
            {"type": "string", "maxLength": 200}),
     _query("lab", "Lab code (NEM, FOOD, MFG).", {"type": "string"}),
     _query("category", "Category key.", {"type": "string"}),

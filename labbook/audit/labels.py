@@ -34,6 +34,8 @@ from labbook.catalogue.labels import STATUS_LABELS as INSTRUMENT_STATUSES
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
 from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_STATE_LABELS
+from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
+from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.holidays.labels import FESTIVAL_LABELS as FESTIVALS
 from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
 from labbook.orders.labels import ORDER_STATE_LABELS, REPORT_STATE_LABELS
@@ -55,10 +57,13 @@ ACTION_LABELS = {
     "start": _l("started"), "complete": _l("completed"), "adjust": _l("adjusted"),
     "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
     "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
+    "report": _l("reported"), "answer": _l("answered"), "close": _l("closed"),
     "delete": _l("deleted"),
     "register": _l("registered"), "confirm": _l("email address confirmed"),
     "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
     "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),
+    "channels": _l("message channels chosen"), "robot_set": _l("WeCom robot set"),
+    "robot_removed": _l("WeCom robot removed"),
     "receive": _l("samples received"), "assign": _l("assigned"),
     "start_line": _l("testing started"), "results": _l("results recorded"),
     "complete_line": _l("line completed"), "prepare": _l("report prepared"),
@@ -85,6 +90,7 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
                          "retired": SERVICE_OFFERED_LABELS[False]},
     "organizations": _by_code(ORGANIZATION_STATUS_LABELS),
     "users": ACCOUNT_STATUS_LABELS,
+    "instrument_faults": _by_code(FAULT_STATES),
     "registrations": _by_code(REGISTRATION_STATE_LABELS),
     "join_requests": _by_code(JOIN_REQUEST_STATE_LABELS),
     "deletion_requests": _by_code(DELETION_STATE_LABELS),
@@ -132,7 +138,8 @@ FIELD_LABELS = {
     "grace_minutes": _l("Grace period (minutes)"), "due_date": _l("Due date"),
     "report": _l("Report"), "quoted_total": _l("Quoted total"),
     # enterprises joining by themselves
-    "invitation": _l("Invitation"),
+    "invitation": _l("Invitation"), "channels": _l("Message channels"),
+    "queues": _l("Queues the WeCom robot posts"),
     # billing
     "amount": _l("Amount"), "organization_id": _l("Organization"), "lab_id": _l("Lab"),
     "instrument_id": _l("Instrument"), "statement_id": _l("Statement"), "period": _l("Month"),
@@ -142,6 +149,10 @@ FIELD_LABELS = {
     "minimum_minutes": _l("Minimum billable minutes"),
     "no_show_percent": _l("No-show share (%)"),
     "late_cancel_percent": _l("Late-cancellation share (%)"),
+    # owner units and the instrument log
+    "owner": _l("Owner unit"), "fault_kind": _l("Kind"), "cause": _l("Cause"),
+    "time_share_percent": _l("Owner's share of instrument time (%)"),
+    "testing_share_percent": _l("Owner's share of testing services (%)"),
     # holidays
     "day": _l("Date"), "kind": _l("Kind of day"), "festival": _l("Occasion"),
     "closes_on_holidays": _l("Closed on public holidays"),
@@ -153,6 +164,7 @@ VALUE_LABELS: dict[str, Mapping[str, Any]] = {
     "tier": _by_code(TIER_LABELS), "role": _by_code(ROLE_LABELS),
     "billing_basis": _by_code(BASIS_LABELS), "locale": LOCALE_NAMES,
     "source": {"catalogue import": _l("catalogue import")},
+    "fault_kind": _by_code(FAULT_KINDS),
     "kind": _by_code(HOLIDAY_KINDS), "festival": _by_code(FESTIVALS),
 }
 #: Fields that hold an amount of money (in yuan, as text).

@@ -1,9 +1,9 @@
-"""What instruments' statuses and whether a testing service is offered are called in pages,
-messages and the audit log."""
+"""What instruments' statuses, owner units' kinds and whether a testing service is offered are
+called in pages, messages and the audit log."""
 
 from flask_babel import lazy_gettext as _l
 
-from labbook.catalogue.models import InstrumentStatus
+from labbook.catalogue.models import InstrumentStatus, OwnerKind
 
 STATUS_LABELS = {InstrumentStatus.AVAILABLE: _l("Available"),
                  InstrumentStatus.MAINTENANCE: _l("Under maintenance"),
@@ -11,3 +11,7 @@ STATUS_LABELS = {InstrumentStatus.AVAILABLE: _l("Available"),
 #: A testing service is offered (``is_active``) or no longer offered; the audit log keeps these
 #: as ``active`` and ``retired``.
 SERVICE_OFFERED_LABELS = {True: _l("Offered"), False: _l("No longer offered")}
+
+OWNER_KIND_LABELS = {OwnerKind.INSTITUTE: _l("The institute"),
+                     OwnerKind.UNIVERSITY: _l("University"),
+                     OwnerKind.ENTERPRISE: _l("Enterprise")}

@@ -1,4 +1,5 @@
-"""Load the catalogue data files (labs, categories, instruments, testing services).
+"""Load the catalogue data files (labs, categories, owner units, instruments, testing
+services).
 
 Every file is read and checked before anything is written, and all problems are reported with
 file, line and column; the database is then updated in one transaction, matching rows by code,
@@ -23,19 +24,29 @@ from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import RateCard
-from labbook.catalogue.models import Category, Instrument, Lab, OpeningHours, TestingService
+from labbook.catalogue.models import (
+    Category,
+    Instrument,
+    Lab,
+    OpeningHours,
+    Owner,
+    OwnerKind,
+    TestingService,
+)
 from labbook.catalogue.search import instrument_search_text, service_search_text
 from labbook.core.money import AmountError, AmountFault, read_amount, to_fen
 
 DATA_DIR = Path(__file__).parent / "data"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORMULA_PREFIXES = ("=", "+", "-", "@")
-FILE_ORDER = ("labs.csv", "categories.csv", "instruments.csv", "services.csv", "manifest.csv")
+FILE_ORDER = ("labs.csv", "categories.csv", "owners.csv", "instruments.csv", "services.csv",
+              "manifest.csv")
 
 # What the files accept. The administration pages accept exactly the same (they read these),
 # so an instrument edited in labbook could always be written back to a valid file.
 INSTRUMENT_CODE = r"[A-Z]{2,8}-\d{3,5}"
 SERVICE_CODE = r"[A-Z]{2,8}-S\d{3,5}"
+OWNER_CODE = r"[A-Z][A-Z0-9]{1,15}"
 RULE_RANGES: dict[str, tuple[int, int]] = {
     "slot_minutes": (5, 1440), "min_minutes": (5, 525600), "max_minutes": (5, 525600),
     "min_notice_minutes": (0, 525600), "horizon_days": (1, 730), "buffer_minutes": (0, 1440),
@@ -178,6 +189,14 @@ def _opening_hours(value: str) -> list[tuple[dt.time, dt.time]]:
     return intervals
 
 
+def _owner_kind(value: str) -> OwnerKind:
+    try:
+        return OwnerKind(value)
+    except ValueError:
+        kinds = ", ".join(kind.value for kind in OwnerKind)
+        raise _CellError(f"{value!r} is not one of {kinds}") from None
+
+
 def _codes(value: str) -> list[str]:
     codes = [code.strip() for code in value.split(";") if code.strip()]
     if not codes:
@@ -201,6 +220,10 @@ RULE_COLUMNS: Columns = {
     **{name: _integer(*bounds) for name, bounds in RULE_RANGES.items()},
     **dict.fromkeys(RULE_FLAGS, _boolean),
 }
+OWNER_COLUMNS: Columns = {
+    "code": _code(OWNER_CODE), "name_zh": _text, "name_en": _text, "kind": _owner_kind,
+    "note": _optional_text,
+}
 INSTRUMENT_COLUMNS: Columns = {
     "code": _code(INSTRUMENT_CODE), "lab": _text, "category": _text,
     "name_zh": _text, "name_en": _text, "model": _text, "manufacturer": _text,
@@ -208,6 +231,8 @@ INSTRUMENT_COLUMNS: Columns = {
     "specs_zh": _text, "functions_zh": _text,
     "rate_internal": _money, "rate_partner": _money, "rate_external": _money,
     **RULE_COLUMNS,
+    # The owner unit's code (owners.csv); empty for an instrument that has none.
+    "owner": _optional_text,
 }
 SERVICE_COLUMNS: Columns = {
     "code": _code(SERVICE_CODE), "lab": _text, "category": _text,
@@ -234,6 +259,7 @@ class Row:
 class CatalogueData:
     labs: list[Row] = field(default_factory=list)
     categories: list[Row] = field(default_factory=list)
+    owners: list[Row] = field(default_factory=list)
     instruments: list[Row] = field(default_factory=list)
     services: list[Row] = field(default_factory=list)
 
@@ -302,6 +328,7 @@ def _check_manifest(data: CatalogueData, manifest: list[Row], errors: list[RowEr
     """The manifest holds control totals, so a truncated or mis-edited file cannot slip in."""
     actual = {
         "labs": str(len(data.labs)),
+        "owners": str(len(data.owners)),
         "instruments": str(len(data.instruments)),
         "services": str(len(data.services)),
         "instrument_value_total": str(sum((r["value_cny"] for r in data.instruments),
@@ -323,12 +350,14 @@ def read_catalogue(directory: Path = DATA_DIR) -> CatalogueData:
     data = CatalogueData(
         labs=list(_read(directory / "labs.csv", LAB_COLUMNS, errors)),
         categories=list(_read(directory / "categories.csv", CATEGORY_COLUMNS, errors)),
+        owners=list(_read(directory / "owners.csv", OWNER_COLUMNS, errors)),
         instruments=list(_read(directory / "instruments.csv", INSTRUMENT_COLUMNS, errors)),
         services=list(_read(directory / "services.csv", SERVICE_COLUMNS, errors)),
     )
     manifest = list(_read(directory / "manifest.csv", MANIFEST_COLUMNS, errors))
     _unique(data.labs, "code", errors)
     _unique(data.categories, "key", errors)
+    _unique(data.owners, "code", errors)
     _unique(data.instruments, "code", errors)
     for column in ("code", "name_zh", "name_en"):
         _unique(data.services, column, errors)
@@ -345,7 +374,11 @@ def read_catalogue(directory: Path = DATA_DIR) -> CatalogueData:
         if not row["code"].startswith(row["lab"] + "-"):
             errors.append(RowError(row.file, row.line, "code",
                                    f"{row['code']!r} does not start with its lab {row['lab']}-"))
+    owner_codes = {row["code"] for row in data.owners}
     for row in data.instruments:
+        if row["owner"] and row["owner"] not in owner_codes:
+            errors.append(RowError(row.file, row.line, "owner",
+                                   f"unknown owner {row['owner']!r}"))
         _check_rules(row, errors)
         _check_tier_order(row, "rate", errors)
     for row in data.services:
@@ -408,7 +441,7 @@ def _check_tier_order(row: Row, prefix: str, errors: list[RowError]) -> None:
 # -- applying to the database -----------------------------------------------------------------
 
 
-KINDS = ("labs", "categories", "instruments", "services")
+KINDS = ("labs", "categories", "owners", "instruments", "services")
 
 #: What changed in a row: attribute -> (before, after), both as shown to people.
 Changes = dict[str, tuple[str | None, str | None]]
@@ -453,6 +486,8 @@ def shown_value(value: Any) -> str | None:
         return value.code
     if isinstance(value, Category):
         return value.key
+    if isinstance(value, Owner):
+        return value.code
     return str(value)
 
 
@@ -512,6 +547,11 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
         category, created, changes = _upsert(session, categories, row["key"], Category,
                                              row.values)
         _tally(report, "categories", row["key"], category, created, changes)
+
+    owners = {o.code: o for o in session.scalars(select(Owner))}
+    for row in data.owners:
+        owner, created, changes = _upsert(session, owners, row["code"], Owner, row.values)
+        _tally(report, "owners", row["code"], owner, created, changes)
     session.flush()
 
     instruments = {i.code: i for i in session.scalars(
@@ -519,9 +559,10 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
                                    selectinload(Instrument.category)))}
     for row in data.instruments:
         values = {k: v for k, v in row.values.items()
-                  if k not in ("lab", "category") and not k.startswith("rate_")}
+                  if k not in ("lab", "category", "owner") and not k.startswith("rate_")}
         values["lab"] = labs[row["lab"]]
         values["category"] = categories[row["category"]]
+        values["owner"] = owners[row["owner"]] if row["owner"] else None
         instrument, created, changes = _upsert(session, instruments, row["code"],
                                                Instrument, values)
         changes.update(_apply_rates(instrument, row, today))
@@ -609,6 +650,7 @@ def new_rows(session: Session, data: CatalogueData) -> CatalogueData:
 
     return CatalogueData(labs=missing(data.labs, "code", Lab.code),
                          categories=missing(data.categories, "key", Category.key),
+                         owners=missing(data.owners, "code", Owner.code),
                          instruments=missing(data.instruments, "code", Instrument.code),
                          services=missing(data.services, "code", TestingService.code))
 

@@ -76,6 +76,34 @@ class Category(Base):
     name_en: Mapped[str] = mapped_column(String(200))
 
 
+class OwnerKind(enum.StrEnum):
+    INSTITUTE = "institute"
+    UNIVERSITY = "university"
+    ENTERPRISE = "enterprise"
+
+
+class Owner(Base):
+    """An owner unit (仪器所属单位): the institute, a university or an enterprise whose
+    instruments were pooled into the labs and who keeps a share of what they earn
+    (``labbook.owners``)."""
+
+    __tablename__ = "owners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OwnerKind] = mapped_column(string_enum(OwnerKind, "owner_kind"))
+    # Where the shipped data come from, e.g. that an owner is illustrative.
+    note: Mapped[str] = mapped_column(String(300), default="")
+
+    instruments: Mapped[list[Instrument]] = relationship(back_populates="owner",
+                                                         order_by="Instrument.code")
+
+    def __repr__(self) -> str:
+        return f"<Owner {self.code}>"
+
+
 class InstrumentStatus(enum.StrEnum):
     AVAILABLE = "available"
     MAINTENANCE = "maintenance"
@@ -97,6 +125,7 @@ class Instrument(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"), index=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("owners.id"), index=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(200), default="")
@@ -125,6 +154,7 @@ class Instrument(Base):
 
     lab: Mapped[Lab] = relationship(back_populates="instruments")
     category: Mapped[Category] = relationship()
+    owner: Mapped[Owner | None] = relationship(back_populates="instruments")
     rate_cards: Mapped[list[RateCard]] = relationship(
         back_populates="instrument", cascade="all, delete-orphan",
         order_by="(RateCard.tier, RateCard.effective_from)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
@@ -56,41 +57,44 @@ def render_agreement(doc: AgreementDocument) -> bytes:
             running_head=doc.lab_name,
             running_head_right=_("Order number: %(number)s", number=doc.order_number))
         return build_pdf(_story(doc, style), language=doc.language, title=doc.order_number,
-                         author=doc.lab_name, subject=_("Testing agreement"),
+                         author=doc.lab_name, subject=pgettext("document", "Testing agreement"),
                          furniture=furniture)
 
 
 def _story(doc: AgreementDocument, style: Styles) -> list[Flowable]:
-    story: list[Flowable] = [paragraph(_("Testing agreement"), style.title), Spacer(1, 3 * mm)]
+    story: list[Flowable] = [paragraph(pgettext("document", "Testing agreement"), style.title),
+                             Spacer(1, 3 * mm)]
     story.append(field_table([
-        (_("Order number"), doc.order_number),
-        (_("Laboratory"), doc.lab_name),
-        (_("Customer"), doc.customer_name),
-        (_("Contact person"), doc.contact_name),
-        (_("Telephone"), doc.contact_phone),
-        (_("Email"), doc.contact_email),
+        (pgettext("document", "Order number"), doc.order_number),
+        (pgettext("document", "Laboratory"), doc.lab_name),
+        (pgettext("document", "Customer"), doc.customer_name),
+        (pgettext("document", "Contact person"), doc.contact_name),
+        (pgettext("document", "Telephone"), doc.contact_phone),
+        (pgettext("document", "Email"), doc.contact_email),
     ], [24 * mm, 65 * mm, 24 * mm, 65 * mm], style, columns=2))
 
-    story.append(paragraph(_("Services ordered"), style.heading))
+    story.append(paragraph(pgettext("document", "Services ordered"), style.heading))
+    express = {True: pgettext("document", "Yes"), False: pgettext("document", "No")}
     rows = [[line.service_code, line.service_name, line.method, str(line.samples),
-             _("Yes") if line.express else _("No"), format_money(line.amount)]
-            for line in doc.lines]
-    rows.append(["", _("Total"), "", str(sum(line.samples for line in doc.lines)), "",
-                 format_money(doc.total)])
+             express[line.express], format_money(line.amount)] for line in doc.lines]
+    rows.append(["", pgettext("document", "Total"), "",
+                 str(sum(line.samples for line in doc.lines)), "", format_money(doc.total)])
     story.append(grid_table(
-        [_("Service code"), _("Service"), _("Method"), _("Number of samples"), _("Express"),
-         _("Amount")],
+        [pgettext("document", "Service code"), pgettext("document", "Service"),
+         pgettext("document", "Method"), pgettext("document", "Number of samples"),
+         pgettext("document", "Express"), pgettext("document", "Amount")],
         rows, [26 * mm, 52 * mm, 36 * mm, 18 * mm, 16 * mm, 30 * mm], style,
         right_aligned=(3, 5), total_rows=1))
 
     story.append(Spacer(1, 3 * mm))
     story.append(field_table([
-        (_("Sample remains"), str(REMAINS_LABELS[doc.remains])),
-        (_("Report language"), str(REPORT_LANGUAGE_LABELS[doc.report_language])),
-        (_("Notes"), doc.notes or NONE_WRITTEN),
+        (pgettext("document", "Sample remains"), str(REMAINS_LABELS[doc.remains])),
+        (pgettext("document", "Report language"),
+         str(REPORT_LANGUAGE_LABELS[doc.report_language])),
+        (pgettext("document", "Notes"), doc.notes or NONE_WRITTEN),
     ], [36 * mm, CONTENT_WIDTH - 36 * mm], style))
 
-    story.append(paragraph(_("Terms"), style.heading))
+    story.append(paragraph(pgettext("document", "Terms"), style.heading))
     story += paragraphs(doc.terms, style.body) or [paragraph(NONE_WRITTEN, style.body)]
     story.append(Spacer(1, 5 * mm))
     story.append(KeepTogether([_confirmation(doc, style)]))
@@ -110,7 +114,8 @@ def _confirmation(doc: AgreementDocument, style: Styles) -> Flowable:
         [[paragraph(_("Customer (signature and seal)"), style.body), "",
           paragraph(_("Laboratory (signature and seal)"), style.body)],
          ["", "", ""],
-         [paragraph(_("Date:"), style.cell), "", paragraph(_("Date:"), style.cell)]],
+         [paragraph(pgettext("document", "Date:"), style.cell), "",
+          paragraph(pgettext("document", "Date:"), style.cell)]],
         [half, gap, half],
         [("LINEBELOW", (0, 1), (0, 1), 0.4, RULE), ("LINEBELOW", (2, 1), (2, 1), 0.4, RULE)],
         heights=[None, 16 * mm, None])

@@ -8,7 +8,7 @@ number, "page x of y" and the QR code of the public verification page on every p
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
@@ -30,12 +30,8 @@ from labbook.documents.pdf import (
     styles,
 )
 
-#: What a result's conclusion prints as (合格 / 不合格 / 不判定).
-CONCLUSION_LABELS = {
-    "pass": _l("Pass"),
-    "fail": _l("Fail"),
-    "not_judged": _l("Not judged"),
-}
+#: A result's conclusions (printed 合格 / 不合格 / 不判定).
+CONCLUSIONS = ("pass", "fail", "not_judged")
 #: A result row whose service defines no limit prints this in the limit column.
 NO_LIMIT = "—"
 CONTENT_WIDTH = Margins().content_width()
@@ -43,10 +39,10 @@ CONTENT_WIDTH = Margins().content_width()
 
 def render_report(doc: ReportDocument) -> bytes:
     """The report as PDF bytes, in ``doc.language``; the same document gives the same bytes."""
-    unknown = {row.conclusion for row in doc.results} - CONCLUSION_LABELS.keys()
+    unknown = {row.conclusion for row in doc.results} - set(CONCLUSIONS)
     if unknown:
         raise ValueError(f"unknown conclusions {sorted(unknown)}: "
-                         f"a result is one of {sorted(CONCLUSION_LABELS)}")
+                         f"a result is one of {list(CONCLUSIONS)}")
     with in_language(doc.language):
         style = styles(doc.language)
         story = _story(doc, style)
@@ -57,51 +53,59 @@ def render_report(doc: ReportDocument) -> bytes:
             qr_caption=_("Scan to verify this report. Verification code: %(code)s",
                          code=doc.verification_code))
         return build_pdf(story, language=doc.language, title=doc.report_number,
-                         author=doc.lab_name, subject=_("Test report"), furniture=furniture)
+                         author=doc.lab_name, subject=pgettext("document", "Test report"),
+                         furniture=furniture)
 
 
 def _story(doc: ReportDocument, style: Styles) -> list[Flowable]:
-    story: list[Flowable] = [_masthead(doc, style), paragraph(_("Test report"), style.title)]
+    story: list[Flowable] = [_masthead(doc, style),
+                             paragraph(pgettext("document", "Test report"), style.title)]
     if doc.replaces_number:
         story.append(paragraph(_("Amended report, replacing report %(number)s",
                                  number=doc.replaces_number), style.subtitle))
     else:
         story.append(Spacer(1, 3 * mm))
     story.append(field_table([
-        (_("Report number"), doc.report_number),
-        (_("Issue date"), format_day(doc.issued_on)),
-        (_("Customer"), doc.customer_name),
-        (_("Order number"), doc.order_number),
-        (_("Customer address"), doc.customer_address),
-        (_("Laboratory"), doc.lab_name),
-        (_("Laboratory address"), doc.lab_address),
-        (_("Telephone"), doc.lab_phone),
+        (pgettext("document", "Report number"), doc.report_number),
+        (pgettext("document", "Issue date"), format_day(doc.issued_on)),
+        (pgettext("document", "Customer"), doc.customer_name),
+        (pgettext("document", "Order number"), doc.order_number),
+        (pgettext("document", "Customer address"), doc.customer_address),
+        (pgettext("document", "Laboratory"), doc.lab_name),
+        (pgettext("document", "Laboratory address"), doc.lab_address),
+        (pgettext("document", "Telephone"), doc.lab_phone),
     ], [24 * mm, 65 * mm, 24 * mm, 65 * mm], style, columns=2))
 
-    story.append(paragraph(_("Sample information"), style.heading))
+    story.append(paragraph(pgettext("document", "Sample information"), style.heading))
     story.append(grid_table(
-        [_("Sample number"), _("Sample name"), _("Batch"), _("Specification"), _("Quantity"),
-         _("Condition"), _("Received on")],
+        [pgettext("document", "Sample number"), pgettext("document", "Sample name"),
+         pgettext("document", "Batch"), pgettext("document", "Specification"),
+         pgettext("document", "Quantity"), pgettext("document", "Condition"),
+         pgettext("document", "Received on")],
         [[sample.number, sample.name, sample.batch, sample.specification, sample.quantity,
           sample.condition, sample.received_on.isoformat()] for sample in doc.samples],
         [31 * mm, 33 * mm, 22 * mm, 25 * mm, 18 * mm, 27 * mm, 22 * mm], style))
 
-    story.append(paragraph(_("Test methods"), style.heading))
+    story.append(paragraph(pgettext("document", "Test methods"), style.heading))
     story += [paragraph(f"{number}. {method}", style.body)
               for number, method in enumerate(doc.methods, start=1)]
 
-    story.append(paragraph(_("Test results"), style.heading))
+    story.append(paragraph(pgettext("document", "Test results"), style.heading))
+    conclusions = {"pass": pgettext("document", "Pass"),
+                   "fail": pgettext("document", "Fail"),
+                   "not_judged": pgettext("document", "Not judged")}
     story.append(grid_table(
-        [_("Sample number"), _("Test item"), _("Method"), _("Measured value"), _("Unit"),
-         _("Limit"), _("Conclusion")],
+        [pgettext("document", "Sample number"), pgettext("document", "Test item"),
+         pgettext("document", "Method"), pgettext("document", "Measured value"),
+         pgettext("document", "Unit"), pgettext("document", "Limit"),
+         pgettext("document", "Conclusion")],
         [[row.sample_number, row.item, row.method, row.value, row.unit,
-          row.limit or NO_LIMIT, str(CONCLUSION_LABELS[row.conclusion])]
-         for row in doc.results],
+          row.limit or NO_LIMIT, conclusions[row.conclusion]] for row in doc.results],
         [31 * mm, 30 * mm, 31 * mm, 22 * mm, 16 * mm, 28 * mm, 20 * mm], style,
         right_aligned=(3,)))
 
     story.append(KeepTogether([
-        paragraph(_("Overall conclusion"), style.heading),
+        paragraph(pgettext("document", "Overall conclusion"), style.heading),
         *paragraphs(doc.conclusion, style.body),
         Spacer(1, 4 * mm),
         _signatures(doc, style),
@@ -136,9 +140,10 @@ def _masthead(doc: ReportDocument, style: Styles) -> Flowable:
 
 def _signatures(doc: ReportDocument, style: Styles) -> Flowable:
     """编制, 审核, 批准: each signer's name and the lab-time date they signed."""
-    signed: list[tuple[str, Signature]] = [(_("Prepared by"), doc.prepared_by),
-                                           (_("Reviewed by"), doc.reviewed_by),
-                                           (_("Approved by"), doc.approved_by)]
+    signed: list[tuple[str, Signature]] = [
+        (pgettext("document", "Prepared by"), doc.prepared_by),
+        (pgettext("document", "Reviewed by"), doc.reviewed_by),
+        (pgettext("document", "Approved by"), doc.approved_by)]
     third = CONTENT_WIDTH / 3
     rows = [[paragraph(role, style.cell_header) for role, _signature in signed],
             [paragraph(signature.name, style.body) for _role, signature in signed],

@@ -1,6 +1,6 @@
 """Testing-service requests, as they were before testing orders replaced them.
 
-Migration 0017 made every request a one-line order (``orders.legacy_request_id``); nothing
+Migration 0019 made every request a one-line order (``orders.legacy_request_id``); nothing
 creates or changes a request any more (``retired``). What is left: who may see a request, the
 order it became, its list for the API, and the report PDF a lab uploaded with it.
 """

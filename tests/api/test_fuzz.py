@@ -311,6 +311,12 @@ def valid_bodies(path: str, researcher_email: str) -> list[dict]:
             "tier": "internal", "effective_from": "2030-01-07", "hourly_rate": "10.00",
             "billing_basis": "booked", "rounding_minutes": 15, "minimum_minutes": 0,
             "no_show_percent": 100, "late_cancel_percent": 50},
+        "/instruments/{instrument_id}/faults": {"description": "异响", "booking_id": 1},
+        "/faults/{fault_id}/answer": {"answer": "好的"},
+        "/faults/{fault_id}/maintenance": {"kind": "breakdown", "reason": "维修"},
+        "/faults/{fault_id}/close": {"kind": "breakdown", "cause": "磨损", "fix": "更换",
+                                     "back_in_service": True,
+                                     "down_until": f"{day}T10:00:00+08:00"},
     }
     return [body for key, body in bodies.items() if key.partition(" ")[0] == path] or [note]
 

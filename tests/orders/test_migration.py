@@ -1,4 +1,4 @@
-"""Migration 0017: today's service requests become one-line orders with nothing lost, and
+"""Migration 0019: today's service requests become one-line orders with nothing lost, and
 downgrading takes them out again; on the engine under test, in a database of its own."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _request(service, requester, state: ServiceRequestState, samples: int, **val
 
 def test_service_requests_become_orders_and_back(migration_app):
     with migration_app.app_context():
-        upgrade(revision="0016")
+        upgrade(revision="0018")
         service = create_service(standard="GB/T 228.1-2021")
         requester = create_user(name="钱申请")
         decided = dt.datetime(2026, 11, 21, 1, 0, tzinfo=dt.UTC)
@@ -80,7 +80,7 @@ def test_service_requests_become_orders_and_back(migration_app):
         ids = (completed.id, rejected.id, submitted.id, charge.id)
         db.session.remove()
 
-        upgrade(revision="0017")
+        upgrade(revision="0019")
         orders = {order.legacy_request_id: order for order in db.session.scalars(select(Order))}
         assert set(orders) == set(ids[:3])
         done = orders[ids[0]]
@@ -106,7 +106,7 @@ def test_service_requests_become_orders_and_back(migration_app):
         assert [s.number for s in waiting.lines[0].samples] == [None, None]
         db.session.remove()
 
-        downgrade(revision="0016")
+        downgrade(revision="0018")
         assert db.session.scalar(select(func.count()).select_from(Order)) == 0
         assert db.session.scalar(select(func.count()).select_from(OrderLine)) == 0
         assert db.session.scalar(select(func.count()).select_from(Sample)) == 0

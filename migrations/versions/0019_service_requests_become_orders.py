@@ -8,8 +8,8 @@ requester's notes and the lab's decision note. The request's charge becomes the 
 The service_requests table itself, with any uploaded report, stays as it was. Downgrading
 removes the converted orders again and leaves the requests untouched.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-05 11:40:00.000000
 
 """
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = '0016'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""The breakdown and maintenance log of instruments, fed by users' fault reports."""

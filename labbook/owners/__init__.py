@@ -1,0 +1,1 @@
+"""Owner units' revenue-sharing agreements, their contact persons and the monthly settlement."""

@@ -1,0 +1,89 @@
+"""The owners' pages: admins keep agreements and contacts and see every settlement; a contact
+person sees their own owner's instruments and settlements, by organization only; nobody else
+does."""
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from labbook.booking.models import BookingState
+from labbook.extensions import db
+from labbook.owners.models import OwnerAgreement, OwnerContact
+from tests.factories import create_admin, create_booking, create_user, lab_time
+
+D = Decimal
+
+
+def _contact(owner, **overrides):
+    user = create_user(**overrides)
+    db.session.add(OwnerContact(owner_id=owner.id, user_id=user.id))
+    db.session.commit()
+    return user
+
+
+def test_admins_add_agreements_and_contacts(month, client, login_as):
+    login_as(create_admin())
+    page = client.get(f"/admin/owners/{month.owner_a.code}").get_data(as_text=True)
+    assert "2026-11-16" in page
+    response = client.post(f"/admin/owners/{month.owner_a.code}/agreements",
+                           data={"effective_from": "2027-01-01", "time_share_percent": "30",
+                                 "testing_share_percent": "20"})
+    assert response.status_code == 302
+    refused = client.post(f"/admin/owners/{month.owner_a.code}/agreements",
+                          data={"effective_from": "2027-01-01", "time_share_percent": "101",
+                                "testing_share_percent": "20"})
+    assert refused.status_code == 200
+    assert db.session.scalars(select(OwnerAgreement.time_share_percent).where(
+        OwnerAgreement.effective_from == dt.date(2027, 1, 1))).all() == [30]
+    again = client.post(f"/admin/owners/{month.owner_a.code}/agreements",
+                        data={"effective_from": "2027-01-01", "time_share_percent": "40",
+                              "testing_share_percent": "20"})
+    assert again.status_code == 200 and "2027-01-01" in again.get_data(as_text=True)
+    person = create_user(email="contact@owner.example.cn")
+    assert client.post(f"/admin/owners/{month.owner_a.code}/contacts",
+                       data={"email": "CONTACT@owner.example.cn"}).status_code == 302
+    assert db.session.scalar(select(OwnerContact.user_id)) == person.id
+    assert client.post(f"/admin/owners/{month.owner_a.code}/contacts",
+                       data={"email": "nobody@example.cn"}).status_code == 200
+
+
+def test_the_overview_reconciles_and_each_settlement_exports(month, client, login_as):
+    login_as(create_admin())
+    page = client.get("/reports/settlements?month=2026-11").get_data(as_text=True)
+    assert "¥343.35" in page and "¥141.68" in page and "¥30.00" in page
+    response = client.get(f"/reports/settlements/{month.owner_a.code}.xlsx?month=2026-11")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[-1][-1] == 141.68 and values[-1][-3] == 253.35
+    csv = client.get(f"/reports/settlements/{month.owner_a.code}.csv?month=2026-11")
+    assert "客户企业" in csv.get_data(as_text=True)
+    assert client.get("/reports/settlements?month=2026-13").status_code == 422
+
+
+def test_a_contact_sees_their_owner_only_and_no_people_or_purposes(month, client, login_as):
+    i1 = month.instruments[0]
+    booker = create_user(organization=month.customer, name="订票人张三")
+    create_booking(instrument=i1, user=booker, purpose="秘密课题",
+                   start_at=lab_time(dt.date(2026, 11, 3), 9),
+                   end_at=lab_time(dt.date(2026, 11, 3), 11), state=BookingState.COMPLETED)
+    contact = _contact(month.owner_a)
+    login_as(contact)
+    page = client.get("/owner?year=2026").get_data(as_text=True)
+    assert i1.code in page and "客户企业" in page
+    assert "订票人张三" not in page and "秘密课题" not in page
+    settlement = client.get(f"/reports/settlements/{month.owner_a.code}?month=2026-11")
+    assert settlement.status_code == 200
+    text = settlement.get_data(as_text=True)
+    assert "¥141.68" in text and "订票人张三" not in text and "秘密课题" not in text
+    assert client.get(f"/reports/settlements/{month.owner_b.code}?month=2026-11"
+                      ).status_code == 403
+    assert client.get("/reports/settlements?month=2026-11").status_code == 403
+
+
+def test_people_who_are_no_contacts_see_no_owner_pages(month, client, login_as):
+    login_as(create_user())
+    assert client.get("/owner").status_code == 403
+    assert client.get(f"/reports/settlements/{month.owner_a.code}").status_code == 403
