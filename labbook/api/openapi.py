@@ -44,8 +44,11 @@ STATEMENT_STATES = _values(StatementState)
 
 
 CATALOGUE_QUERY = [
-    _query("q", "Words that must all appear in names (zh/en), model, manufacturer, category "
-                "or standard; common abbreviations such as XRD or 扫描电镜 are understood.",
+    _query("q", "Words that must all be found in an item: names (zh/en), abbreviations and "
+                "informal names (TEM, 液质, 扫描电镜), pinyin (smdj), code, standard number in "
+                "any spelling (gb 5009.5), category, maker (zh/en), model, specifications. "
+                "Items come best match first (the README's ranking order), then by lab and "
+                "code.",
            {"type": "string", "maxLength": 200}),
     _query("lab", "Lab code (NEM, FOOD, MFG).", {"type": "string"}),
     _query("category", "Category key.", {"type": "string"}),

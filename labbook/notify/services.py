@@ -59,6 +59,10 @@ KIND_TOPICS = {
     "booking_requested": Topic.APPROVALS, "service_request_submitted": Topic.APPROVALS,
     "approval_digest": Topic.APPROVALS,
     "statement_issued": Topic.BILLING, "month_closed": Topic.BILLING,
+    # The order workflow (labbook.orders.notices) and fault reports (labbook.faults).
+    **{f"order_{event}": Topic.TEST_REQUESTS for event in (
+        "submitted", "received", "completed", "cancelled", "report_issued", "report_withdrawn")},
+    "order_new": Topic.APPROVALS, "fault_reported": Topic.APPROVALS,
 }
 #: The managers' queues a lab's WeCom robot may post, by the flag of ``LabRobot`` that says
 #: whether it does.

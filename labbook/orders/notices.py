@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.catalogue.models import Lab
+from labbook.notify import rendering
 from labbook.notify import services as notify
 from labbook.orders.models import Order, Report
 
@@ -47,6 +48,11 @@ def order_submitted(session: Session, order: Order, *, staff: Sequence[User],
         notify.enqueue(session, user, kind="order_new", template="order_new",
                        subject=lambda: _("New order %(number)s", number=order.number),
                        context={"order": order}, now=now)
+    notify.post_to_lab_robot(
+        session, order.lab, "orders", kind="order_new",
+        title=lambda: _("New order %(number)s", number=order.number),
+        lines=[f"{order.organization.name} · {order.contact_name}"],
+        link=rendering.external_url("orders.lab_queue"), now=now)
 
 
 def order_changed(session: Session, order: Order, event: str, *, actor: User,
