@@ -41,7 +41,6 @@ from labbook.notify.models import (
     OutboxState,
     Topic,
 )
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 #: Kinds a user may turn off, and the User flag that says whether they want them.
 OPTIONAL_KINDS = {
@@ -55,8 +54,7 @@ KIND_TOPICS = {
     "booking_cancelled": Topic.BOOKINGS, "booking_expired": Topic.BOOKINGS,
     "booking_no_show": Topic.BOOKINGS, "reminder_24h": Topic.BOOKINGS,
     "reminder_1h": Topic.BOOKINGS,
-    **{f"service_request_{state.value}": Topic.TEST_REQUESTS for state in ServiceRequestState},
-    "booking_requested": Topic.APPROVALS, "service_request_submitted": Topic.APPROVALS,
+    "booking_requested": Topic.APPROVALS,
     "approval_digest": Topic.APPROVALS,
     "statement_issued": Topic.BILLING, "month_closed": Topic.BILLING,
     # The order workflow (labbook.orders.notices) and fault reports (labbook.faults).
@@ -452,59 +450,6 @@ def send_approval_digests(session: Session, *, now: dt.datetime) -> list[OutboxM
         if message is not None:
             messages.append(message)
     return messages
-
-
-# -- testing-service requests -------------------------------------------------------------------
-
-
-def _request_subject(text: Callable[..., str],
-                     service_request: ServiceRequest) -> Callable[[], str]:
-    return lambda: text(id=service_request.id,
-                        service=localized(service_request.service, "name"))
-
-
-def service_request_submitted(session: Session, service_request: ServiceRequest, *,
-                              now: dt.datetime) -> list[OutboxMessage]:
-    """Tell the lab's managers about a new request for one of its testing services."""
-    subject = _request_subject(
-        lambda **kw: _("New test request #%(id)d: %(service)s", **kw), service_request)
-    messages = []
-    for manager in lab_staff(session, service_request.service.lab):
-        message = enqueue(session, manager, kind="service_request_submitted",
-                          template="service_request_submitted", subject=subject,
-                          context={"service_request": service_request}, now=now)
-        if message is not None:
-            messages.append(message)
-    post_to_lab_robot(
-        session, service_request.service.lab, "orders", kind="service_request_submitted",
-        title=subject, lines=[f"{service_request.organization.name} · "
-                              f"{service_request.requester.name} · {service_request.samples}"],
-        link=rendering.external_url("testing.manage_queue"), now=now)
-    return messages
-
-
-def service_request_changed(session: Session, service_request: ServiceRequest, actor: User, *,
-                            now: dt.datetime) -> OutboxMessage | None:
-    """Tell the requester what the lab did with their request (not what they did)."""
-    if actor.id == service_request.requester_id:
-        return None
-    subjects = {
-        ServiceRequestState.ACCEPTED: lambda **kw: _("Test request #%(id)d accepted: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.REJECTED: lambda **kw: _("Test request #%(id)d rejected: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.IN_PROGRESS: lambda **kw: _("Test request #%(id)d in progress: "
-                                                        "%(service)s", **kw),
-        ServiceRequestState.COMPLETED: lambda **kw: _("Test request #%(id)d completed: "
-                                                      "%(service)s", **kw),
-        ServiceRequestState.CANCELLED: lambda **kw: _("Test request #%(id)d cancelled: "
-                                                      "%(service)s", **kw),
-    }
-    return enqueue(session, service_request.requester,
-                   kind=f"service_request_{service_request.state.value}",
-                   template="service_request_changed",
-                   subject=_request_subject(subjects[service_request.state], service_request),
-                   context={"service_request": service_request}, now=now)
 
 
 # -- accounts ----------------------------------------------------------------------------------
