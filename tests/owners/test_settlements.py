@@ -73,8 +73,8 @@ def test_the_owners_totals_add_up_to_the_revenue_report(month):
 def test_an_order_lines_charge_is_divided_by_the_hours_booked_for_it(month):
     """December (lab time): an order line of the testing service that names i1 and i3 had
     3 h booked on i2 and 1 h on i3 (a cancelled booking on i1 does not count): its charge of
-    100.01 is i2's 75.01 (7,500.75 fen rounded down, plus the fen left over: i2 has the lower id) and
-    i3's 25.00, not an equal split between i1 and i3."""
+    100.01 is i2's 75.01 (7,500.75 fen rounded down, plus the fen left over: i2 has the lower
+    id) and i3's 25.00, not an equal split between i1 and i3."""
     import datetime as dt
 
     from labbook.accounts.models import PriceTier
