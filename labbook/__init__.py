@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.faults.views import bp as faults_bp
     from labbook.holidays.views import bp as holidays_bp
     from labbook.mobile.views import bp as mobile_bp
+    from labbook.notify.views import bp as notifications_bp
     from labbook.orders.views import bp as orders_bp
     from labbook.privacy.views import bp as privacy_bp
     from labbook.reports.sharing_views import bp as sharing_bp
@@ -134,4 +135,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(mobile_bp)
+    app.register_blueprint(notifications_bp)
     api_routes.register(app)

@@ -53,6 +53,10 @@ class Config:
     LABBOOK_SMTP_CA_FILE = os.environ.get("LABBOOK_SMTP_CA_FILE")
     # Without LABBOOK_SMTP_URL, mail is written here as .eml files instead of being sent.
     LABBOOK_MAIL_DIR = os.environ.get("LABBOOK_MAIL_DIR") or str(INSTANCE_PATH / "outbox")
+    # SMS: off unless a provider is named ("directory" writes each message to LABBOOK_SMS_DIR
+    # instead of sending it; labbook.notify.channels.SMS_PROVIDERS lists the providers).
+    LABBOOK_SMS_PROVIDER = os.environ.get("LABBOOK_SMS_PROVIDER", "")
+    LABBOOK_SMS_DIR = os.environ.get("LABBOOK_SMS_DIR") or str(INSTANCE_PATH / "sms")
     # SQLite only: a scheduler that stops renewing its lease this long is taken over.
     LABBOOK_SCHEDULER_LEASE_SECONDS = os.environ.get("LABBOOK_SCHEDULER_LEASE_SECONDS", "15")
     # Domain that makes iCal UIDs globally unique; must never change once feeds are published.

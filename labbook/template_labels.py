@@ -26,6 +26,7 @@ from labbook.enterprises.labels import JOIN_REQUEST_STATE_LABELS, REGISTRATION_S
 from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.holidays.labels import FESTIVAL_LABELS, KIND_LABELS
+from labbook.notify.labels import CHANNEL_LABELS, QUEUE_LABELS, TOPIC_LABELS
 from labbook.orders.labels import (
     CAPABILITY_LABELS,
     CONCLUSION_LABELS,
@@ -63,6 +64,9 @@ TEMPLATE_LABELS = {
     "registration_state_labels": REGISTRATION_STATE_LABELS,
     "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,
     "deletion_state_labels": DELETION_STATE_LABELS,
+    "channel_labels": CHANNEL_LABELS,
+    "topic_labels": TOPIC_LABELS,
+    "queue_labels": QUEUE_LABELS,
     "order_state_labels": ORDER_STATE_LABELS,
     "line_state_labels": LINE_STATE_LABELS,
     "intake_labels": INTAKE_LABELS,

@@ -174,6 +174,8 @@ def refuse_unreadable_input() -> None:
     for name, value in [*request.args.items(multi=True), *request.form.items(multi=True),
                         *((name, upload.filename or "")
                           for name, upload in request.files.items(multi=True))]:
+        # A multipart part whose header Werkzeug cannot read comes with no name at all.
+        name, value = name or "", value or ""
         if UNSTORABLE.search(name) or UNSTORABLE.search(value):
             raise _unstorable(UNSTORABLE.sub("", name), name + value)
     if request.is_json and request.get_data(cache=True):

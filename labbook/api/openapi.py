@@ -46,8 +46,11 @@ STATEMENT_STATES = _values(StatementState)
 
 
 CATALOGUE_QUERY = [
-    _query("q", "Words that must all appear in names (zh/en), model, manufacturer, category "
-                "or standard; common abbreviations such as XRD or 扫描电镜 are understood.",
+    _query("q", "Words that must all be found in an item: names (zh/en), abbreviations and "
+                "informal names (TEM, 液质, 扫描电镜), pinyin (smdj), code, standard number in "
+                "any spelling (gb 5009.5), category, maker (zh/en), model, specifications. "
+                "Items come best match first (the README's ranking order), then by lab and "
+                "code.",
            {"type": "string", "maxLength": 200}),
     _query("lab", "Lab code (NEM, FOOD, MFG).", {"type": "string"}),
     _query("category", "Category key.", {"type": "string"}),
@@ -314,7 +317,9 @@ SCHEMAS |= {
                 "type": "object", "properties": {
                     "filename": {"type": "string"}, "size": {"type": "integer"},
                     "sha256": {"type": "string"}, "url": {"type": "string"}}}]},
-            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
+            "order_id": {"type": ["integer", "null"],
+                         "description": "The testing order the request became "
+                                        "(/orders/{order_id})"}}},
     "Quote": {
         "type": "object",
         "description": "Fixed at submission. subtotal = unit_price × samples; "
@@ -325,15 +330,6 @@ SCHEMAS |= {
             "unit_price": MONEY, "samples": {"type": "integer"}, "subtotal": MONEY,
             "express_surcharge_percent": {"type": "integer"},
             "express_surcharge": MONEY, "total": MONEY}},
-    "NewServiceRequest": {
-        "type": "object", "required": ["service_id", "samples", "sample_description"],
-        "properties": {
-            "service_id": {"type": "integer"},
-            "samples": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "sample_description": {"type": "string", "maxLength": 2000},
-            "express": {"type": "boolean", "default": False,
-                        "description": "Only for services with an express surcharge."},
-            "notes": {"type": "string", "maxLength": 2000}}},
 }
 
 def _booking_action(summary: str, operation: str, note_required: bool = False, *,
@@ -525,30 +521,24 @@ PATHS: dict[str, Any] = {
 }
 
 
-def _request_action(summary: str, operation: str, body: dict[str, Any] | None = None, *,
-                    body_required: bool = False, description: str = "") -> dict:
-    operation_doc: dict[str, Any] = {
-        "summary": summary, "operationId": operation, "security": BEARER,
+RETIRED = {"description": "Retired: test requests have become testing orders (/orders)",
+           "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
+def _retired_action(summary: str, operation: str) -> dict:
+    return {"post": {
+        "summary": f"Retired ({summary}): testing orders replaced test requests",
+        "operationId": operation, "security": BEARER, "deprecated": True,
         "parameters": [_path_id("request_id")],
-        "responses": {"200": _json(_ref("ServiceRequest")),
-                      **_problem_responses(401, 403, 404, 409, 422)}}
-    if body is not None:
-        operation_doc["requestBody"] = _json_body(body, required=body_required)
-    if description:
-        operation_doc["description"] = description
-    return {"post": operation_doc}
+        "responses": {"410": RETIRED, **_problem_responses(401, 404)}}}
 
 
 PATHS |= {
     "/service-requests": {
         "post": {
-            "summary": "Request a testing service (priced at the organization's tier)",
-            "operationId": "createServiceRequest", "security": BEARER,
-            "requestBody": _json_body(_ref("NewServiceRequest")),
-            "responses": {"201": _json(_ref("ServiceRequest"), "Created"),
-                          **_problem_responses(401, 404, 409, 422)},
-            "description": "422 codes: `invalid_samples`, `required`, `too_long_text`, "
-                           "`express_not_offered`; 409: `org_suspended`, `service_inactive`.",
+            "summary": "Retired: place a testing order instead (POST /orders)",
+            "operationId": "createServiceRequest", "security": BEARER, "deprecated": True,
+            "responses": {"410": RETIRED, **_problem_responses(401)},
         },
         "get": {
             "summary": "Own service requests; a lab's requests for its managers (?lab=CODE)",
@@ -572,42 +562,15 @@ PATHS |= {
         "parameters": [_path_id("request_id")],
         "responses": {"200": _json(_ref("ServiceRequest")), **_problem_responses(401, 404)},
     }},
-    "/service-requests/{request_id}/accept": _request_action(
-        "Accept a submitted request and set its due date (lab managers)",
-        "acceptServiceRequest",
-        {"type": "object", "properties": {
-            "due_date": {"type": "string", "format": "date",
-                         "description": "Not before today; default: the turnaround in "
-                                        "working days from today (express: half, rounded "
-                                        "up)."},
-            "note": {"type": "string", "maxLength": 1000}}}),
-    "/service-requests/{request_id}/reject": _request_action(
-        "Reject a submitted request with a note (lab managers)", "rejectServiceRequest",
-        _ref("Note"), body_required=True),
-    "/service-requests/{request_id}/start": _request_action(
-        "Testing begins: accepted → in_progress (lab managers)", "startServiceRequest"),
-    "/service-requests/{request_id}/cancel": _request_action(
-        "Cancel a submitted or accepted request (its requester or the lab's managers)",
-        "cancelServiceRequest", _ref("Note")),
-    "/service-requests/{request_id}/complete": {"post": {
-        "summary": "Testing done: in_progress → completed, optionally with the report PDF "
-                   "(lab managers)",
-        "operationId": "completeServiceRequest", "security": BEARER,
-        "parameters": [_path_id("request_id"),
-                       _query("filename", "Name of the report when sent as application/pdf.",
-                              {"type": "string"})],
-        "requestBody": {"required": False, "content": {
-            "multipart/form-data": {"schema": {"type": "object", "properties": {
-                "report": {"type": "string", "contentMediaType": "application/pdf"}}}},
-            "application/pdf": {"schema": {"type": "string",
-                                           "contentMediaType": "application/pdf"}}}},
-        "description": "The report must start with %PDF- (else 422 `not_a_pdf`) and be at "
-                       "most 20 MB (else 413).",
-        "responses": {"200": _json(_ref("ServiceRequest")),
-                      "413": {"description": "Report too large", "content": {
-                          "application/problem+json": {"schema": _ref("Problem")}}},
-                      **_problem_responses(401, 403, 404, 409, 422)},
-    }},
+    "/service-requests/{request_id}/accept": _retired_action("accept",
+                                                             "acceptServiceRequest"),
+    "/service-requests/{request_id}/reject": _retired_action("reject",
+                                                             "rejectServiceRequest"),
+    "/service-requests/{request_id}/start": _retired_action("start", "startServiceRequest"),
+    "/service-requests/{request_id}/cancel": _retired_action("cancel",
+                                                             "cancelServiceRequest"),
+    "/service-requests/{request_id}/complete": _retired_action("complete",
+                                                               "completeServiceRequest"),
     "/service-requests/{request_id}/report": {"get": {
         "summary": "The report PDF (the requesting organization and the lab only)",
         "operationId": "getServiceRequestReport", "security": BEARER,

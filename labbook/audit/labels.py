@@ -62,6 +62,8 @@ ACTION_LABELS = {
     "register": _l("registered"), "confirm": _l("email address confirmed"),
     "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
     "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),
+    "channels": _l("message channels chosen"), "robot_set": _l("WeCom robot set"),
+    "robot_removed": _l("WeCom robot removed"),
     "receive": _l("samples received"), "assign": _l("assigned"),
     "start_line": _l("testing started"), "results": _l("results recorded"),
     "complete_line": _l("line completed"), "prepare": _l("report prepared"),
@@ -136,7 +138,8 @@ FIELD_LABELS = {
     "grace_minutes": _l("Grace period (minutes)"), "due_date": _l("Due date"),
     "report": _l("Report"), "quoted_total": _l("Quoted total"),
     # enterprises joining by themselves
-    "invitation": _l("Invitation"),
+    "invitation": _l("Invitation"), "channels": _l("Message channels"),
+    "queues": _l("Queues the WeCom robot posts"),
     # billing
     "amount": _l("Amount"), "organization_id": _l("Organization"), "lab_id": _l("Lab"),
     "instrument_id": _l("Instrument"), "statement_id": _l("Statement"), "period": _l("Month"),

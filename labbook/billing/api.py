@@ -9,7 +9,7 @@ import enum
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +23,7 @@ from labbook.billing import (
     payments,
     receivables,
     services,
+    statement_pdf,
     vouchers,
 )
 from labbook.billing.exports import export_filename, statement_csv, statement_xlsx
@@ -60,7 +61,7 @@ from labbook.http import (
     page_of,
     pagination_args,
 )
-from labbook.i18n import localized
+from labbook.i18n import is_english, localized
 from labbook.notify.rendering import external_url
 
 E = TypeVar("E", bound=enum.Enum)
@@ -712,6 +713,36 @@ def get_redemption():
                        "line_amount": str(line.line_amount),
                        "voucher_amount": str(line.voucher_amount),
                        "confirmed": line.confirmed} for line in pack.lines]}
+
+
+@bp.get("/voucher-redemptions.pdf")
+@token_required
+def get_redemption_pdf():
+    payments.require_finance(api_user())
+    authority, period = _redemption_args()
+    pack = money_exports.redemption_pack(db.session, authority, period)
+    return _attachment(statement_pdf.render_redemption(pack, _document_language()),
+                       "application/pdf", f"voucher-redemption-{period}.pdf")
+
+
+def _document_language() -> str:
+    return "en" if is_english() else "zh_CN"
+
+
+@bp.get("/statements/<int:statement_id>.pdf")
+@token_required
+def get_statement_pdf(statement_id: int):
+    actor = api_user()
+    statement = services.get_statement(db.session, actor, statement_id)
+    if not services.sees_whole_statement(actor, statement):
+        raise NotFound(_("No statement with id %(id)d.", id=statement_id))
+    code = statement.verification_code
+    body = statement_pdf.render_statement(
+        statement, services.visible_lines(actor, statement),
+        payable.payee_from(current_app.config),
+        external_url("billing.verify_statement", code=code) if code else None,
+        _document_language())
+    return _attachment(body, "application/pdf", export_filename(statement, "pdf"))
 
 
 @bp.get("/voucher-redemptions.xlsx")

@@ -39,6 +39,7 @@ from labbook.billing import (
     payments,
     receivables,
     services,
+    statement_pdf,
     vouchers,
 )
 from labbook.billing.labels import (
@@ -76,7 +77,7 @@ from labbook.core.errors import DomainError, NotFound
 from labbook.core.tables import XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
-from labbook.i18n import localized
+from labbook.i18n import is_english, localized
 from labbook.notify.rendering import external_url
 from labbook.web import FORM_REFUSED, refuse, show_errors
 
@@ -491,3 +492,15 @@ def redemption_xlsx():
     pack = money_exports.redemption_pack(db.session, *args)
     return _attachment(money_exports.redemption_xlsx(pack), XLSX_MEDIA_TYPE,
                        f"voucher-redemption-{pack.period}.xlsx")
+
+
+@bp.get("/billing/voucher-redemptions.pdf")
+@login_required
+def redemption_pdf():
+    _finance()
+    args = _redemption_args()
+    if args is None:
+        raise NotFound(_("Name the issuing authority and the month."))
+    pack = money_exports.redemption_pack(db.session, *args)
+    return _attachment(statement_pdf.render_redemption(pack, "en" if is_english() else "zh_CN"),
+                       "application/pdf", f"voucher-redemption-{pack.period}.pdf")

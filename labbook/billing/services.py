@@ -9,8 +9,8 @@ makes the event billable:
   on the terms it was first priced with — in place while it is unbilled or on a draft, as an
   adjustment for the next statement once its statement is issued;
 - a no-show and a late cancellation: the card's share of the booked time's charge;
-- a completed testing-service request: the price quoted when it was submitted;
-- a completed line of a testing order: the line's quote, fixed when the order was submitted;
+- a completed line of a testing order: the line's quote, fixed when the order was submitted
+  (the charges of the testing-service requests before them now name the lines those became);
 - a manual adjustment (positive or a credit) by an admin or a manager of the lab, with a reason.
 
 A charge belongs to the Asia/Shanghai month of the booked start, the test's completion or the
@@ -282,25 +282,6 @@ def charge_no_show(session: Session, booking: Booking, *, now: dt.datetime) -> C
 def charge_late_cancellation(session: Session, booking: Booking, *,
                              now: dt.datetime) -> Charge | None:
     return _charge_booking(session, booking, ChargeKind.LATE_CANCELLATION, now=now)
-
-
-def charge_service_request(session: Session, service_request: ServiceRequest, *,
-                           now: dt.datetime) -> Charge:
-    """The charge of a completed testing-service request: the price quoted at submission."""
-    charge = _locked_charge(session, service_request_id=service_request.id)
-    if charge is not None:
-        return charge
-    moment = service_request.completed_at or now
-    charge = Charge(kind=ChargeKind.SERVICE, organization_id=service_request.organization_id,
-                    lab_id=service_request.service.lab_id,
-                    service_request_id=service_request.id,
-                    service_id=service_request.service_id, occurred_at=moment,
-                    period=period_of(moment), tier=service_request.tier,
-                    samples=service_request.samples,
-                    unit_price=service_request.quoted_unit_price,
-                    surcharge=service_request.quoted_express_surcharge, share_percent=100,
-                    amount=service_request.quoted_total, reason="", created_at=now)
-    return _add_charge(session, charge, service_request_id=service_request.id)
 
 
 def charge_order_line(session: Session, line: OrderLine, *, now: dt.datetime) -> Charge:

@@ -34,6 +34,7 @@ from labbook.accounts.models import Organization, User
 from labbook.audit.services import history as audit_history
 from labbook.billing import exports, money_views, payable, services
 from labbook.billing import lines as line_texts
+from labbook.billing import statement_pdf as statement_pdf_document
 from labbook.billing.forms import (
     CLOSABLE_MONTHS,
     AdjustmentForm,
@@ -56,7 +57,8 @@ from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
-from labbook.i18n import localized
+from labbook.i18n import is_english, localized
+from labbook.notify.rendering import external_url
 from labbook.web import FORM_REFUSED, refuse, show_errors
 
 bp = Blueprint("billing", __name__)
@@ -244,6 +246,27 @@ def statement_csv(statement_id: int):
 @login_required
 def statement_xlsx(statement_id: int):
     return _download(statement_id, "xlsx", XLSX_MEDIA_TYPE, exports.statement_xlsx)
+
+
+@bp.get("/statements/<int:statement_id>.pdf")
+@login_required
+def statement_pdf(statement_id: int):
+    """The statement as a PDF in the reader's language, for those who see it whole."""
+    actor = current_actor()
+    statement = services.get_statement(db.session, actor, statement_id)
+    if not services.sees_whole_statement(actor, statement):
+        raise NotFound(_("No statement with id %(id)d.", id=statement_id))
+    code = statement.verification_code
+    body = statement_pdf_document.render_statement(
+        statement, services.visible_lines(actor, statement),
+        payable.payee_from(current_app.config),
+        external_url("billing.verify_statement", code=code) if code else None,
+        "en" if is_english() else "zh_CN")
+    response = Response(body, mimetype="application/pdf")
+    response.headers.set("Content-Disposition", "attachment",
+                         filename=exports.export_filename(statement, "pdf"))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/statements/<int:statement_id>/issue")

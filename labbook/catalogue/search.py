@@ -268,54 +268,105 @@ class Item:
     status: str            # an instrument's status; a service's "active" or "inactive"
 
 
-class _SourceText:
-    """All items' values of one source in one string, to be searched with ``str.find``."""
+def _tier_at(text: str, position: int, length: int, start: int, end: int, source: Source,
+             latin: bool) -> int | None:
+    """The tier of a match of ``length`` characters at ``position`` of ``text``, inside the
+    value that runs from ``start`` to ``end``."""
+    after = position + length
+    at_start, at_end = position == start, after == end
+    if at_start and at_end:
+        quality = EXACT
+    elif source.compact:
+        # "gb5009.5" is the start of "gb5009.5-…" but not of "gb5009.51"
+        quality = PREFIX if at_start and not (text[after - 1].isdigit()
+                                              and text[after].isdigit()) else INNER
+    else:
+        left = at_start or not _word_char(text[position - 1])
+        right = at_end or not _word_char(text[after])
+        if latin and left and right:
+            quality = WORD
+        elif at_start:
+            quality = PREFIX
+        elif latin and left:
+            quality = WORD_PREFIX
+        else:
+            quality = INNER
+    return source.tiers[quality]
 
-    def __init__(self, values: list[tuple[int, str]]) -> None:
+
+class _SourceText:
+    """All items' values of one source in one string, to be searched with ``str.find``; and
+    each item's values, to look at a few items only."""
+
+    def __init__(self, values: list[tuple[int, str]], item_count: int) -> None:
         parts: list[str] = []
         self.starts: list[int] = []
         self.items: list[int] = []
+        self.by_item: list[list[str]] = [[] for _ in range(item_count)]
         offset = 1
         for item, value in values:
             self.starts.append(offset)
             self.items.append(item)
+            self.by_item[item].append(value)
             parts.append(value)
             offset += len(value) + 1
         self.text = SEPARATOR + SEPARATOR.join(parts) + SEPARATOR
+        self.item_text = [SEPARATOR.join(values) for values in self.by_item]
 
     def matches(self, term: str, source: Source) -> Iterator[tuple[int, int]]:
         """(item, tier) of every value of an item that holds ``term``."""
         text, starts, find = self.text, self.starts, self.text.find
-        length = len(term)
-        ascii_term = not has_cjk(term)
-        ends_in_digit = term[-1].isdigit()
+        length, latin = len(term), not has_cjk(term)
         position = find(term)
         while position >= 0:
             value = bisect.bisect_right(starts, position) - 1
-            start = starts[value]
             end = text.index(SEPARATOR, position)
-            after = position + length
-            at_start, at_end = position == start, after == end
-            if at_start and at_end:
-                quality = EXACT
-            elif source.compact:
-                quality = PREFIX if at_start and not (ends_in_digit
-                                                      and text[after].isdigit()) else INNER
-            else:
-                left = at_start or not _word_char(text[position - 1])
-                right = at_end or not _word_char(text[after])
-                if ascii_term and left and right:
-                    quality = WORD
-                elif at_start:
-                    quality = PREFIX
-                elif ascii_term and left:
-                    quality = WORD_PREFIX
-                else:
-                    quality = INNER
-            tier = source.tiers[quality]
+            tier = _tier_at(text, position, length, starts[value], end, source, latin)
             if tier is not None:
                 yield self.items[value], tier
             position = find(term, end)
+
+    def item_tier(self, item: int, term: str, source: Source) -> int | None:
+        """The best tier of ``term`` among ``item``'s values."""
+        if term not in self.item_text[item]:
+            return None
+        best = None
+        length, latin = len(term), not has_cjk(term)
+        for value in self.by_item[item]:
+            text = SEPARATOR + value + SEPARATOR
+            position = text.find(term)
+            while position >= 0:
+                tier = _tier_at(text, position, length, 1, len(text) - 1, source, latin)
+                if tier is not None and (best is None or tier < best):
+                    best = tier
+                position = text.find(term, position + 1)
+        return best
+
+
+#: The best tier of a match found through an English word's stem (``diffraction`` finding
+#: "Diffractometer"): as good as a match inside a name.
+STEM_TIER = 3
+_ENGLISH_ENDINGS = ("ometry", "ometer", "oscopy", "ography", "ograph", "ation", "ing", "ion",
+                    "ers", "er", "es", "s", "y", "e")
+
+
+def english_stems(word: str) -> list[str]:
+    """Shorter forms of an English word to look for at the start of words: ``diffraction`` →
+    ``diffract``, ``microscopy`` → ``microscop``, ``testers`` → ``test``; none for short
+    words or words that are not plain letters."""
+    if len(word) < 5 or not word.isalpha():
+        return []
+    stems = []
+    for ending in _ENGLISH_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            stems.append(word[:-len(ending)])
+            break
+    return stems
+
+
+#: Below this many items left, a further search word is looked for in their own values
+#: rather than in the whole catalogue's text.
+FEW_ITEMS = 200
 
 
 @dataclass
@@ -325,30 +376,53 @@ class SearchIndex:
     items: list[Item]
     texts: dict[str, _SourceText] = field(default_factory=dict)
 
-    def match_term(self, term: str) -> dict[int, int]:
-        """Item position → best tier, for one search word."""
+    def _words(self, term: str) -> Iterator[tuple[Source, str, bool, int]]:
+        """The sources to look in for ``term``, the form to look for, whether it is an
+        abbreviation (whole tokens only), and the best tier a match of that form may have (an
+        English word's stem matches less well than the word)."""
         folded = fold(term)
         squeezed = compact(term)
         latin = not has_cjk(folded)
         abbreviation = folded in abbreviations()
-        plural = folded[:-1] if latin and len(folded) > 3 and folded.endswith("s") else None
-        best: dict[int, int] = {}
+        forms = [(folded, 0)]
+        if latin and not abbreviation:
+            if len(folded) > 3 and folded.endswith("s") and folded.isalpha():
+                forms.append((folded[:-1], 0))  # a plural is the word itself
+            forms += [(stem, STEM_TIER) for stem in english_stems(folded)]
         for source in SOURCES:
             if source.pinyin and (not latin or abbreviation or not folded.isalpha()):
                 continue
             if source.compact:
-                words = [squeezed] if len(squeezed) >= 2 else []
+                if len(squeezed) >= 2:
+                    yield source, squeezed, abbreviation, 0
             else:
-                words = [folded, plural] if plural else [folded]
+                for form, at_best in forms:
+                    yield source, form, abbreviation, at_best
+
+    @staticmethod
+    def _counts(source: Source, word: str, abbreviation: bool, tier: int) -> bool:
+        if abbreviation and tier >= 2 and not source.compact:
+            return False  # an abbreviation is a whole token, never part of a word
+        return not (source.pinyin and tier == 2 and len(word) < 3)  # too little to go on
+
+    def match_term(self, term: str, among: Iterable[int] | None = None) -> dict[int, int]:
+        """Item position → best tier, for one search word; only ``among`` these items, if
+        given."""
+        best: dict[int, int] = {}
+        for source, word, abbreviation, at_best in self._words(term):
+            if source.pinyin and at_best:
+                continue
             text = self.texts[source.name]
-            for word in words:
-                for item, tier in text.matches(word, source):
-                    if abbreviation and tier >= 2 and not source.compact:
-                        continue  # an abbreviation is a whole token, never part of a word
-                    if source.pinyin and tier == 2 and len(word) < 3:
-                        continue  # two letters of pinyin are too little to go on
-                    if tier < best.get(item, 99):
-                        best[item] = tier
+            if among is None:
+                found: Iterable[tuple[int, int | None]] = text.matches(word, source)
+            else:
+                found = ((item, text.item_tier(item, word, source)) for item in among)
+            for item, tier in found:
+                if tier is None or not self._counts(source, word, abbreviation, tier):
+                    continue
+                tier = max(tier, at_best)
+                if tier < best.get(item, 99):
+                    best[item] = tier
         return best
 
     def match_whole(self, query: str) -> dict[int, int]:
@@ -369,19 +443,24 @@ class SearchIndex:
         terms = query_terms(query)
         if not terms:
             return [(item, (0, 0)) for item in self.items]
-        scores: dict[int, tuple[int, int]] | None = None
-        for term in terms:
-            found = self.match_term(term)
-            if scores is None:
-                scores = {item: (tier, tier) for item, tier in found.items()}
-            else:
+        whole = self.match_whole(query) if len(terms) > 1 else {}
+        scores: dict[int, tuple[int, int]] = {}
+        if not whole:  # a code or standard number written in parts is that, not its parts
+            # the longest word first: it is likely the rarest, and the others are then looked
+            # for among the items it found
+            for number, term in enumerate(sorted(terms, key=len, reverse=True)):
+                if number == 0:
+                    scores = {item: (tier, tier) for item, tier in self.match_term(term).items()}
+                    continue
+                among = list(scores) if len(scores) <= FEW_ITEMS else None
+                found = self.match_term(term, among)
                 scores = {item: (max(worst, found[item]), total + found[item])
                           for item, (worst, total) in scores.items() if item in found}
-        assert scores is not None
-        if len(terms) > 1:
-            for item, tier in self.match_whole(query).items():
-                if (tier, tier) < scores.get(item, (99, 99)):
-                    scores[item] = (tier, tier)
+                if not scores:
+                    break
+        for item, tier in whole.items():
+            if (tier, tier) < scores.get(item, (99, 99)):
+                scores[item] = (tier, tier)
         ranked = sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))
         return [(self.items[position], score) for position, score in ranked]
 
@@ -470,7 +549,8 @@ def build_index(rows: Sequence[tuple[Item, dict[str, list[str]]]]) -> SearchInde
         for name, values in _values_by_source(sources).items():
             collected[name].extend((position, value) for value in values)
     return SearchIndex(items=[item for item, _sources in ordered],
-                       texts={name: _SourceText(values) for name, values in collected.items()})
+                       texts={name: _SourceText(values, len(ordered))
+                              for name, values in collected.items()})
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from labbook.booking import attendance
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.jobs.lock import job_transaction
-from labbook.notify import sender
+from labbook.notify import channels, sender
 from labbook.notify import services as notify
 from labbook.orders import retention
 
@@ -60,7 +60,12 @@ def _outbox(session: Session, now: dt.datetime, stopping: threading.Event) -> st
     report = sender.deliver(session, sender.transport_for(config), now=now,
                             mail_from=config["LABBOOK_MAIL_FROM"],
                             domain=config["LABBOOK_UID_DOMAIN"], should_stop=stopping.is_set)
-    return str(report)
+    reports = [str(report)]
+    for channel, transport in channels.transports(config).items():
+        delivered = sender.deliver(session, transport, now=now, should_stop=stopping.is_set,
+                                   channel=channel)
+        reports.append(f"{channel.value}: {delivered}")
+    return "; ".join(reports)
 
 
 def _counted(name: str, work: Callable[..., Sized], what: str) -> JobFunction:

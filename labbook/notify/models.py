@@ -1,4 +1,5 @@
-"""The outbox: every email, written in the transaction of the change that causes it."""
+"""The outbox: every message — email, a lab's WeCom group robot, SMS — written in the
+transaction of the change that causes it; and where people want to read them."""
 
 from __future__ import annotations
 
@@ -22,16 +23,44 @@ class OutboxState(enum.StrEnum):
     FAILED = "failed"
 
 
+class Channel(enum.StrEnum):
+    """How a message travels. Email always; the others as well, where wanted."""
+
+    EMAIL = "email"
+    #: A lab's WeCom (企业微信) group robot: the managers' queues.
+    WECOM = "wecom"
+    SMS = "sms"
+
+
+class Topic(enum.StrEnum):
+    """The kinds of message people choose channels for."""
+
+    #: Decisions on one's bookings, cancellations, reminders, no-shows.
+    BOOKINGS = "bookings"
+    #: What the lab did with one's test requests.
+    TEST_REQUESTS = "test_requests"
+    #: A manager's queue: bookings and test requests to decide on.
+    APPROVALS = "approvals"
+    #: Statements issued, months closed.
+    BILLING = "billing"
+
+
 class OutboxMessage(Base):
-    """One email to one recipient, fully rendered in the recipient's language."""
+    """One message to one recipient, fully rendered in the recipient's language: an email
+    (``recipient`` an address), a WeCom robot message (the robot's webhook URL, the text in
+    ``body_text`` as markdown) or an SMS (a phone number, the text in ``body_text``)."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
         # The sender's claim query: the due messages of one state, oldest first.
         Index("ix_outbox_messages_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_outbox_messages_channel_state_next_attempt_at", "channel", "state",
+              "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(string_enum(Channel, "outbox_channel"),
+                                             default=Channel.EMAIL, server_default="email")
     kind: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                 index=True)
@@ -76,3 +105,31 @@ class OutboxAttachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
     message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
+
+
+class NotificationPreference(Base):
+    """A person wants messages of ``topic`` by ``channel`` too (email goes anyway)."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    topic: Mapped[Topic] = mapped_column(string_enum(Topic, "notification_topic"),
+                                         primary_key=True)
+    channel: Mapped[Channel] = mapped_column(string_enum(Channel, "notification_channel"),
+                                             primary_key=True)
+
+
+class LabRobot(Base):
+    """A lab's WeCom group robot, and which of the managers' queues it posts."""
+
+    __tablename__ = "lab_robots"
+
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    #: The robot's webhook address (``https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…``).
+    webhook_url: Mapped[str] = mapped_column(String(254))
+    posts_approvals: Mapped[bool] = mapped_column(default=True)
+    posts_orders: Mapped[bool] = mapped_column(default=True)
+    posts_faults: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,6 @@
-"""Delivering the outbox: over SMTP (``LABBOOK_SMTP_URL``), or as .eml files without one.
+"""Delivering the outbox: emails over SMTP (``LABBOOK_SMTP_URL``), or as .eml files without
+one; the other channels (a lab's WeCom robot, SMS) through their transports in
+``labbook.notify.channels``, one channel per run of ``deliver``, with the same claims and retries.
 
 At least once. A message is claimed (``queued`` → ``sending``) in a committed transaction of its
 own before it goes out, and only the claim's holder may mark it sent or put it back. On
@@ -42,7 +44,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.core.engine import write_transaction
-from labbook.notify.models import OutboxMessage, OutboxState
+from labbook.notify.models import Channel, OutboxMessage, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,16 @@ class SmtpSettings:
         return f"{self.security} SMTP {user}{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class TextMessage:
+    """A message of a channel other than email: a title and its text (markdown for WeCom)."""
+
+    title: str
+    text: str
+
+
 class Transport(Protocol):
-    def send(self, message: EmailMessage, recipient: str) -> None: ...
+    def send(self, message: Any, recipient: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -331,17 +341,18 @@ class Claim:
     message_id: int
     token: str
     recipient: str
-    #: None when the message could not be built (it is failed already).
-    email: EmailMessage | None
+    #: What the transport sends: the MIME email, or a channel's ``TextMessage``; None when the
+    #: message could not be built (it is failed already).
+    email: EmailMessage | TextMessage | None
 
 
 def _claim(session: Session, now: dt.datetime, *, claimed_at: dt.datetime, mail_from: str,
-           domain: str) -> Claim | None:
-    """Claim the next message due at ``now``, with its MIME form (its Message-ID fixed with the
-    claim); None when none is due."""
+           domain: str, channel: Channel = Channel.EMAIL) -> Claim | None:
+    """Claim the next message of ``channel`` due at ``now``, with its MIME form (its Message-ID
+    fixed with the claim) or its text; None when none is due."""
     token = secrets.token_hex(16)
     due = (select(OutboxMessage.id)
-           .where(OutboxMessage.state == OutboxState.QUEUED,
+           .where(OutboxMessage.channel == channel, OutboxMessage.state == OutboxState.QUEUED,
                   OutboxMessage.next_attempt_at <= now)
            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
            .limit(1).with_for_update(skip_locked=True).scalar_subquery())
@@ -359,7 +370,8 @@ def _claim(session: Session, now: dt.datetime, *, claimed_at: dt.datetime, mail_
             .options(selectinload(OutboxMessage.attachments))
             .execution_options(populate_existing=True)).one()
         try:
-            email = build_email(message, mail_from=mail_from, domain=domain)
+            email = build_email(message, mail_from=mail_from, domain=domain) \
+                if channel == Channel.EMAIL else TextMessage(message.subject, message.body_text)
         except Exception as error:
             # Left queued, it would come first again at every run and hold up the others.
             log.exception("outbox message %d cannot be built", message.id)
@@ -398,11 +410,11 @@ def _retry_or_give_up(session: Session, message_id: int, token: str, error: Deli
     return True
 
 
-def deliver(session: Session, transport: Transport, *, now: dt.datetime, mail_from: str,
-            domain: str, should_stop: Callable[[], bool] = lambda: False,
-            batch: int = BATCH) -> DeliveryReport:
-    """Send the messages due at ``now``, one claim at a time, until none is due, the mail
-    server is unavailable, ``should_stop()`` says so or ``batch`` were tried.
+def deliver(session: Session, transport: Transport, *, now: dt.datetime, mail_from: str = "",
+            domain: str = "", should_stop: Callable[[], bool] = lambda: False,
+            batch: int = BATCH, channel: Channel = Channel.EMAIL) -> DeliveryReport:
+    """Send the messages of ``channel`` due at ``now``, one claim at a time, until none is due,
+    the server is unavailable, ``should_stop()`` says so or ``batch`` were tried.
 
     Each claim is stamped with the moment it is taken (``now`` plus the time the run has taken
     so far), so that its lease runs from then however long the run.
@@ -415,7 +427,7 @@ def deliver(session: Session, transport: Transport, *, now: dt.datetime, mail_fr
                 break
             claimed_at = now + dt.timedelta(seconds=time.monotonic() - started)
             claim = _claim(session, now, claimed_at=claimed_at, mail_from=mail_from,
-                           domain=domain)
+                           domain=domain, channel=channel)
             if claim is None:
                 break
             if claim.email is None:

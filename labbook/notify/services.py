@@ -17,21 +17,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Role, User
+from labbook.audit.services import record
 from labbook.billing.models import Statement
 from labbook.booking.models import Blackout, Booking, BookingState
 from labbook.calendars import ical
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.errors import PermissionDenied, Problem, ValidationError
 from labbook.core.time import to_lab_time
 from labbook.i18n import DEFAULT_LOCALE, localized
-from labbook.notify import rendering
-from labbook.notify.models import OutboxAttachment, OutboxMessage, OutboxState
-from labbook.testing.models import ServiceRequest, ServiceRequestState
+from labbook.notify import channels, rendering
+from labbook.notify.models import (
+    Channel,
+    LabRobot,
+    NotificationPreference,
+    OutboxAttachment,
+    OutboxMessage,
+    OutboxState,
+    Topic,
+)
 
 #: Kinds a user may turn off, and the User flag that says whether they want them.
 OPTIONAL_KINDS = {
@@ -39,6 +48,24 @@ OPTIONAL_KINDS = {
     "reminder_1h": "is_reminder_email_enabled",
     "approval_digest": "is_digest_email_enabled",
 }
+#: The topic of each kind of message people may also get by another channel than email.
+KIND_TOPICS = {
+    "booking_approved": Topic.BOOKINGS, "booking_rejected": Topic.BOOKINGS,
+    "booking_cancelled": Topic.BOOKINGS, "booking_expired": Topic.BOOKINGS,
+    "booking_no_show": Topic.BOOKINGS, "reminder_24h": Topic.BOOKINGS,
+    "reminder_1h": Topic.BOOKINGS,
+    "booking_requested": Topic.APPROVALS,
+    "approval_digest": Topic.APPROVALS,
+    "statement_issued": Topic.BILLING, "month_closed": Topic.BILLING,
+    # The order workflow (labbook.orders.notices) and fault reports (labbook.faults).
+    **{f"order_{event}": Topic.TEST_REQUESTS for event in (
+        "submitted", "received", "completed", "cancelled", "report_issued", "report_withdrawn")},
+    "order_new": Topic.APPROVALS, "fault_reported": Topic.APPROVALS,
+}
+#: The managers' queues a lab's WeCom robot may post, by the flag of ``LabRobot`` that says
+#: whether it does.
+ROBOT_QUEUES = {"approvals": "posts_approvals", "orders": "posts_orders",
+                "faults": "posts_faults"}
 #: Reminders before a booking's start, the nearest first.
 REMINDERS = (("reminder_1h", dt.timedelta(hours=1)), ("reminder_24h", dt.timedelta(hours=24)))
 #: The approval digest goes out once a day from this hour on (lab time).
@@ -78,8 +105,17 @@ def enqueue(session: Session, user: User, *, kind: str, template: str,
     if dedupe_key is not None and session.scalar(
             select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)) is not None:
         return None
-    return _queue(session, user, user.id, kind=kind, template=template, subject=subject,
-                  context=context, now=now, attachments=attachments, dedupe_key=dedupe_key)
+    message = _queue(session, user, user.id, kind=kind, template=template, subject=subject,
+                     context=context, now=now, attachments=attachments, dedupe_key=dedupe_key)
+    topic = KIND_TOPICS.get(kind)
+    if topic is not None and user.phone and channels.sms_enabled(current_app.config) \
+            and session.get(NotificationPreference, (user.id, topic, Channel.SMS)) is not None:
+        session.add(OutboxMessage(
+            channel=Channel.SMS, kind=kind, user_id=user.id, recipient=user.phone,
+            locale=message.locale, subject=message.subject,
+            body_text=f"【labbook】{message.subject}", body_html="", state=OutboxState.QUEUED,
+            created_at=now, attempts=0, next_attempt_at=now, last_error=""))
+    return message
 
 
 @dataclass(frozen=True)
@@ -123,6 +159,106 @@ def set_preferences(user: User, *, reminders: bool, digests: bool) -> None:
     """Turn the optional emails on or off for ``user``."""
     user.is_reminder_email_enabled = reminders
     user.is_digest_email_enabled = digests
+
+
+# -- channels besides email ---------------------------------------------------------------------
+
+
+def channel_preferences(session: Session, user: User) -> set[tuple[Topic, Channel]]:
+    """The (topic, channel) pairs ``user`` gets besides email."""
+    return {(Topic(topic), Channel(channel)) for topic, channel in session.execute(
+        select(NotificationPreference.topic, NotificationPreference.channel)
+        .where(NotificationPreference.user_id == user.id))}
+
+
+def set_channel_preferences(session: Session, user: User, wanted: set[tuple[Topic, Channel]],
+                            *, now: dt.datetime) -> None:
+    """Replace the channels ``user`` gets messages by besides email. SMS needs a phone number
+    and a site that sends SMS; email cannot be chosen (it always goes)."""
+
+    if any(channel == Channel.EMAIL for _topic, channel in wanted):
+        raise _refused("channel", _("Email always goes; choose other channels only."))
+    if any(channel == Channel.SMS for _topic, channel in wanted):
+        if not channels.sms_enabled(current_app.config):
+            raise _refused("channel", _("This site sends no SMS."))
+        if not user.phone:
+            raise _refused("channel", _("Give your mobile phone number first: ask an admin to "
+                                        "add it to your account."))
+    if any(channel == Channel.WECOM for _topic, channel in wanted):
+        raise _refused("channel", _("WeCom messages go to the lab's group, not to a person."))
+    before = channel_preferences(session, user)
+    if before == wanted:
+        return
+    session.execute(delete(NotificationPreference)
+                    .where(NotificationPreference.user_id == user.id))
+    session.add_all([NotificationPreference(user_id=user.id, topic=topic, channel=channel)
+                     for topic, channel in sorted(wanted)])
+    record(session, user, user, "channels", at=now,
+           channels=sorted(f"{topic.value}:{channel.value}" for topic, channel in wanted))
+
+
+def _refused(field: str, message: str) -> ValidationError:
+    return ValidationError(message, code="invalid_channel",
+                           problems=[Problem("invalid_channel", message, field=field)])
+
+
+def lab_robot(session: Session, lab: Lab) -> LabRobot | None:
+    return session.get(LabRobot, lab.id)
+
+
+def set_lab_robot(session: Session, actor: User, lab: Lab, *, webhook_url: str,
+                  queues: set[str], now: dt.datetime) -> LabRobot | None:
+    """Set (or, with an empty address, remove) the lab's WeCom group robot and the queues it
+    posts. Only the lab's managers (and admins) may."""
+
+    if not actor.manages(lab):
+        raise PermissionDenied(_("Only the lab's managers set its WeCom robot."))
+    robot = session.get(LabRobot, lab.id, with_for_update=True)
+    webhook_url = webhook_url.strip()
+    if not webhook_url:
+        if robot is not None:
+            session.delete(robot)
+            record(session, actor, lab, "robot_removed", at=now)
+        return None
+    if not channels.is_webhook_address(webhook_url):
+        raise _refused("webhook_url", _("Give the robot's webhook address, starting with "
+                                        "https://."))
+    unknown = queues - ROBOT_QUEUES.keys()
+    if unknown:
+        raise _refused("queues", _("Unknown queue %(name)s.", name=sorted(unknown)[0]))
+    if robot is None:
+        robot = LabRobot(lab_id=lab.id, webhook_url=webhook_url)
+        session.add(robot)
+    robot.webhook_url = webhook_url
+    for queue, flag in ROBOT_QUEUES.items():
+        setattr(robot, flag, queue in queues)
+    robot.updated_at = now
+    # The address holds the robot's key: the log says that it changed, not what it is.
+    record(session, actor, lab, "robot_set", at=now, queues=sorted(queues))
+    return robot
+
+
+def post_to_lab_robot(session: Session, lab: Lab, queue: str, *, kind: str,
+                      title: Callable[[], str], lines: Sequence[str], link: str,
+                      now: dt.datetime) -> OutboxMessage | None:
+    """Queue a message to ``lab``'s WeCom group robot, if it has one that posts ``queue``
+    (``approvals``, ``orders`` or ``faults``): the title, the lines and a link, in Chinese
+    (the lab's group reads it together). Other areas call this for their queues (new orders,
+    fault reports)."""
+    robot = session.get(LabRobot, lab.id)
+    if robot is None or not getattr(robot, ROBOT_QUEUES[queue]):
+        return None
+    with force_locale(DEFAULT_LOCALE):
+        subject = " ".join(title().split())
+        opening = _("Open in labbook")
+        text = "\n".join([*(f"> {line}" for line in lines), f"[{opening}]({link})"])
+    message = OutboxMessage(
+        channel=Channel.WECOM, kind=kind, user_id=None, recipient=robot.webhook_url,
+        locale=DEFAULT_LOCALE, subject=subject[:rendering.MAX_SUBJECT], body_text=text,
+        body_html="", state=OutboxState.QUEUED, created_at=now, attempts=0,
+        next_attempt_at=now, last_error="")
+    session.add(message)
+    return message
 
 
 # -- recipients and common pieces ---------------------------------------------------------------
@@ -183,6 +319,12 @@ def bookings_requested(session: Session, bookings: Iterable[Booking], *,
                           context={"bookings": pending, "booking": first}, now=now)
         if message is not None:
             messages.append(message)
+    post_to_lab_robot(
+        session, first.instrument.lab, "approvals", kind="booking_requested", title=subject,
+        lines=[f"{booking.user.name} · {_when(booking)}–"
+               f"{to_lab_time(booking.end_at).strftime('%H:%M')} · {booking.purpose}"
+               for booking in pending[:10]],
+        link=rendering.external_url("manage.approvals"), now=now)
     return messages
 
 
@@ -308,54 +450,6 @@ def send_approval_digests(session: Session, *, now: dt.datetime) -> list[OutboxM
         if message is not None:
             messages.append(message)
     return messages
-
-
-# -- testing-service requests -------------------------------------------------------------------
-
-
-def _request_subject(text: Callable[..., str],
-                     service_request: ServiceRequest) -> Callable[[], str]:
-    return lambda: text(id=service_request.id,
-                        service=localized(service_request.service, "name"))
-
-
-def service_request_submitted(session: Session, service_request: ServiceRequest, *,
-                              now: dt.datetime) -> list[OutboxMessage]:
-    """Tell the lab's managers about a new request for one of its testing services."""
-    subject = _request_subject(
-        lambda **kw: _("New test request #%(id)d: %(service)s", **kw), service_request)
-    messages = []
-    for manager in lab_staff(session, service_request.service.lab):
-        message = enqueue(session, manager, kind="service_request_submitted",
-                          template="service_request_submitted", subject=subject,
-                          context={"service_request": service_request}, now=now)
-        if message is not None:
-            messages.append(message)
-    return messages
-
-
-def service_request_changed(session: Session, service_request: ServiceRequest, actor: User, *,
-                            now: dt.datetime) -> OutboxMessage | None:
-    """Tell the requester what the lab did with their request (not what they did)."""
-    if actor.id == service_request.requester_id:
-        return None
-    subjects = {
-        ServiceRequestState.ACCEPTED: lambda **kw: _("Test request #%(id)d accepted: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.REJECTED: lambda **kw: _("Test request #%(id)d rejected: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.IN_PROGRESS: lambda **kw: _("Test request #%(id)d in progress: "
-                                                        "%(service)s", **kw),
-        ServiceRequestState.COMPLETED: lambda **kw: _("Test request #%(id)d completed: "
-                                                      "%(service)s", **kw),
-        ServiceRequestState.CANCELLED: lambda **kw: _("Test request #%(id)d cancelled: "
-                                                      "%(service)s", **kw),
-    }
-    return enqueue(session, service_request.requester,
-                   kind=f"service_request_{service_request.state.value}",
-                   template="service_request_changed",
-                   subject=_request_subject(subjects[service_request.state], service_request),
-                   context={"service_request": service_request}, now=now)
 
 
 # -- accounts ----------------------------------------------------------------------------------

@@ -292,6 +292,24 @@ PATHS: dict[str, Any] = {
         "The redemption pack as XLSX", "getVoucherRedemptionXlsx",
         [query("authority", "Issuing authority.", {"type": "string"}),
          query("period", "Month (YYYY-MM).", PERIOD)]),
+    "/voucher-redemptions.pdf": {"get": {
+        "summary": "The redemption pack as PDF (A4, in the request's language)",
+        "operationId": "getVoucherRedemptionPdf", "security": BEARER, "description": FINANCE,
+        "parameters": [query("authority", "Issuing authority.", {"type": "string"}),
+                       query("period", "Month (YYYY-MM).", PERIOD)],
+        "responses": {"200": {"description": "PDF attachment", "content": {
+            "application/pdf": {"schema": {"type": "string"}}}},
+            **problem_responses(401, 403, 422)}}},
+    "/statements/{statement_id}.pdf": {"get": {
+        "summary": "A statement as PDF (A4): lines with voucher and own parts, total to pay in "
+                   "figures and in words, payee, reference, verification QR on every page",
+        "operationId": "getStatementPdf", "security": BEARER,
+        "description": "Admins, and the organization's billing contact for an issued "
+                       "statement; 404 for others (lab managers: CSV/XLSX of their lines).",
+        "parameters": [path_id("statement_id")],
+        "responses": {"200": {"description": "PDF attachment named after the number",
+                              "content": {"application/pdf": {"schema": {"type": "string"}}}},
+                      **problem_responses(401, 404)}}},
     "/invoices": {
         "post": _post(
             "Ask for an invoice over issued statements (billing contact, finance)",
