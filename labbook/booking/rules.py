@@ -26,6 +26,7 @@ from labbook.booking.models import (
     SLOT_HOLDING,
     Blackout,
     Booking,
+    BookingSuspension,
     Qualification,
     channel_mask,
     channel_numbers,
@@ -52,6 +53,8 @@ class BookingRequest:
     exclude_booking_id: int | None = None
     #: How many of the instrument's channels (or places) the booking takes.
     channels: int = 1
+    #: Who books, when not ``user`` themselves: a lab manager or a colleague.
+    booked_by: User | None = None
 
 
 def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] | None = None
@@ -170,6 +173,8 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         problems.append(problem("org_suspended", _(
             "%(org)s is suspended and cannot book at the moment.",
             org=request.organization.name)))
+    if instrument.lab.no_show_limit is not None:
+        problems += _suspension_problems(session, request, now)
     overdue = receivables.overdue_problem(session, request.organization.id, now)
     if overdue is not None:
         problems.append(overdue)
@@ -307,6 +312,19 @@ def taken_channels(session: Session, instrument_id: int, start: dt.datetime, end
     return taken
 
 
+def channels_after_move(session: Session, booking: Booking, start: dt.datetime,
+                        blocked_until: dt.datetime) -> int:
+    """The channels ``booking`` holds at its new time: its own where none is taken then (the
+    samples stay where they are), else as many of the lowest free ones."""
+    if booking.instrument.channels == 1:
+        return booking.channel_mask
+    taken = taken_channels(session, booking.instrument_id, start, blocked_until,
+                           exclude_booking_id=booking.id)
+    if not taken & booking.channel_mask:
+        return booking.channel_mask
+    return channel_mask(free_channels(booking.instrument, taken)[:len(booking.channel_numbers)])
+
+
 def free_channels(instrument: Instrument, taken: int) -> list[int]:
     """The instrument's channels (from 1) not in the mask ``taken``."""
     return [n for n in range(1, instrument.channels + 1) if not taken >> (n - 1) & 1]
@@ -339,6 +357,29 @@ def _channel_problems(session: Session, request: BookingRequest, blocked_until: 
         "%(end)s (cleaning and set-up time included); %(k)d asked for.", free=free,
         n=instrument.channels, k=request.channels, start=fmt(request.start),
         end=fmt(blocked_until)), (request.start, blocked_until))]
+_SUSPENSION = select(BookingSuspension.ends_at, BookingSuspension.no_shows,
+                     BookingSuspension.window_days).where(
+    BookingSuspension.user_id == bindparam("user_id"),
+    BookingSuspension.lab_id == bindparam("lab_id"),
+    BookingSuspension.starts_at <= bindparam("now"), BookingSuspension.ends_at > bindparam("now"),
+    BookingSuspension.lifted_at.is_(None)).order_by(BookingSuspension.ends_at.desc()).limit(1)
+
+
+def _suspension_problems(session: Session, request: BookingRequest,
+                         now: dt.datetime) -> list[Problem]:
+    """The user's own booking is suspended in the lab (too many no-shows): only the lab's
+    managers may book for them meanwhile."""
+    lab_id = request.instrument.lab_id
+    if request.booked_by is not None and request.booked_by.manages_lab_id(lab_id):
+        return []
+    row = session.execute(_SUSPENSION, {"user_id": request.user.id, "lab_id": lab_id,
+                                        "now": now}).first()
+    if row is None:
+        return []
+    return [problem("suspended", _(
+        "%(name)s may not book in this lab until %(until)s: %(n)d no-shows within %(days)d "
+        "days. The lab's managers can lift the suspension or book on their behalf.",
+        name=request.user.name, until=fmt(row.ends_at), n=row.no_shows, days=row.window_days))]
 
 
 def _status_label(status: InstrumentStatus) -> str:

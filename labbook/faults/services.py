@@ -29,8 +29,9 @@ from labbook.core.engine import locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.faults.models import FaultKind, FaultState, InstrumentFault
 from labbook.i18n import localized
+from labbook.notify import rendering
 from labbook.notify.models import OutboxMessage
-from labbook.notify.services import enqueue, lab_staff
+from labbook.notify.services import enqueue, lab_staff, post_to_lab_robot
 
 MAX_DESCRIPTION = 2000
 MAX_DETAIL = 2000
@@ -342,6 +343,9 @@ def _tell_staff(session: Session, fault: InstrumentFault, *,
                           subject=subject, context={"fault": fault}, now=now)
         if message is not None:
             messages.append(message)
+    post_to_lab_robot(session, fault.instrument.lab, "faults", kind="fault_reported",
+                      title=subject, lines=[fault.description[:200]],
+                      link=rendering.external_url("faults.detail", fault_id=fault.id), now=now)
     return messages
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -31,9 +30,6 @@ from labbook.notify import rendering
 from labbook.web import refuse
 
 bp = Blueprint("mobile", __name__)
-
-#: The endpoint of the fault-report form (the ``owners`` area); linked once it exists.
-REPORT_PROBLEM = "faults.report"
 
 
 @bp.get("/admin/instruments/<int:instrument_id>/label.pdf")
@@ -66,10 +62,8 @@ def instrument(instrument_id: int):
     instrument = catalogue.get_instrument(db.session, instrument_id)
     viewer = current_viewer()
     today = services.today(db.session, instrument, viewer, now=utcnow())
-    report_url = url_for(REPORT_PROBLEM, instrument_id=instrument.id) \
-        if REPORT_PROBLEM in current_app.view_functions else None
     return render_template("mobile/instrument.html", instrument=instrument, today=today,
-                           viewer=viewer, report_url=report_url)
+                           viewer=viewer)
 
 
 def _use(instrument_id: int, change, done: str):

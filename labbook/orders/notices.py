@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.catalogue.models import Lab
+from labbook.notify import rendering
 from labbook.notify import services as notify
 from labbook.orders.models import Order, Report
 
@@ -42,11 +43,17 @@ def _send(session: Session, user: User, order: Order, event: str, *, now: dt.dat
 
 def order_submitted(session: Session, order: Order, *, staff: Sequence[User],
                     now: dt.datetime) -> None:
+    """Tell the customer, the lab's managers and the lab's group robot (if it posts orders)."""
     _send(session, order.requester, order, "submitted", now=now)
     for user in staff:
         notify.enqueue(session, user, kind="order_new", template="order_new",
                        subject=lambda: _("New order %(number)s", number=order.number),
                        context={"order": order}, now=now)
+    notify.post_to_lab_robot(
+        session, order.lab, "orders", kind="order_new",
+        title=lambda: _("New order %(number)s", number=order.number),
+        lines=[f"{order.organization.name} · {order.contact_name}"],
+        link=rendering.external_url("orders.lab_queue"), now=now)
 
 
 def order_changed(session: Session, order: Order, event: str, *, actor: User,

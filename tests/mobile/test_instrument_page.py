@@ -27,6 +27,10 @@ def test_a_booker_checks_in_by_the_qr_page(client, login_as):
     text = page.get_data(as_text=True)
     assert "扫描电镜" in text and f"/m/instruments/{instrument.id}/check-in" in text
     assert f"/instruments/{instrument.id}/calendar" in text
+    # "Report a problem" opens the fault report of this instrument, naming the booking.
+    assert f"/instruments/{instrument.id}/report-problem?booking={booking.id}" in text
+    assert client.get(f"/instruments/{instrument.id}/report-problem?booking={booking.id}") \
+        .status_code == 200
     response = client.post(f"/m/instruments/{instrument.id}/check-in")
     assert response.status_code == 302
     assert reload(booking).state == BookingState.IN_USE

@@ -16,12 +16,14 @@ from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
 from labbook.core.errors import PermissionDenied, ValidationError
 from labbook.extensions import db
+from labbook.faults import services as faults
 from labbook.jobs import registry
 from labbook.notify import channels, sender
 from labbook.notify import services as notify
 from labbook.notify.models import Channel, OutboxMessage, OutboxState, Topic
 from tests.factories import create_booking, create_instrument, create_manager, create_user
 from tests.notify.conftest import NOW
+from tests.orders.conftest import build_scene, submit
 from tests.wecomserver import INVALID_WEBHOOK, RATE_LIMITED, WecomServer
 
 
@@ -193,3 +195,24 @@ def test_email_cannot_be_turned_off_by_a_channel_choice():
     with pytest.raises(ValidationError):
         notify.set_channel_preferences(db.session, create_user(),
                                        {(Topic.BOOKINGS, Channel.EMAIL)}, now=NOW)
+
+
+def test_a_new_order_reaches_the_labs_wecom_group(app, client, wecom, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "LABBOOK_ORDER_FILES_DIR", str(tmp_path / "orders"))
+    scene = build_scene()
+    with_robot(scene.lab, wecom.webhook())
+    order = submit(client, scene)
+    assert deliver_wecom(dt.datetime.now(dt.UTC)).sent == 1
+    content = wecom.received[0]["body"]["markdown"]["content"]
+    assert order["number"] in content and "/lab/orders" in content
+
+
+def test_a_problem_report_reaches_the_labs_wecom_group(wecom):
+    instrument = create_instrument(code="NEM-XRD")
+    with_robot(instrument.lab, wecom.webhook())
+    with write_transaction(db.session):
+        faults.report_problem(db.session, create_user(), instrument,
+                              description="样品台卡住了", now=NOW)
+    assert deliver_wecom().sent == 1
+    content = wecom.received[0]["body"]["markdown"]["content"]
+    assert "NEM-XRD" in content and "样品台卡住了" in content
