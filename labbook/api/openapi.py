@@ -10,6 +10,7 @@ from labbook.api.specs import BEARER
 from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
 from labbook.api.specs import faults as faults_spec
+from labbook.api.specs import join as join_spec
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
 from labbook.api.specs import money as money_specs
@@ -31,7 +32,7 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec)
+AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec, join_spec)
 
 
 BOOKING_STATES = _values(BookingState)
