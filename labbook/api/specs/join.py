@@ -18,6 +18,7 @@ from labbook.api.specs import (
 )
 from labbook.enterprises.models import RegistrationState
 from labbook.notify.models import Topic
+from labbook.privacy.models import DeletionState
 
 MOMENT = {"type": ["string", "null"], "format": "date-time"}
 TOPICS = enum_values(Topic)
@@ -164,7 +165,8 @@ SCHEMAS: dict[str, Any] = {
             "audit_trail": {"type": "array", "items": {"type": "object"}}}},
     "DeletionRequest": {"type": "object", "required": ["id", "state", "requested_at"],
                         "properties": {"id": {"type": "integer"},
-                                       "state": {"type": "string", "enum": ["pending"]},
+                                       "state": {"type": "string",
+                                                 "enum": enum_values(DeletionState)},
                                        "requested_at": {"type": "string",
                                                         "format": "date-time"}}},
     "NotificationChannels": {
