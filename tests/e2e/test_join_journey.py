@@ -19,7 +19,7 @@ from labbook.booking.models import Booking, BookingState
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
-from tests.e2e.pages import submit
+from tests.e2e.pages import sign_in, submit
 from tests.factories import make_uscc
 
 REGISTRANT = "boss@xinqiye.example.cn"
@@ -33,7 +33,8 @@ QR_INSTRUMENT = "NEM-010"
 
 def emailed_path(to: str, kind: str) -> str:
     """The path of the link in the latest email of ``kind`` to ``to``."""
-    db.session.rollback()
+    db.session.rollback()  # a new snapshot, and nothing kept from an earlier read
+    db.session.expire_all()
     message = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.recipient == to, OutboxMessage.kind == kind)
         .order_by(OutboxMessage.id.desc())).first()
@@ -69,7 +70,7 @@ def test_an_enterprise_registers_is_approved_and_invites_a_colleague(open_visit,
     submit(admin.page, "main form:has(#tier) [type=submit]")
     assert admin.page.locator(".alert-success").count() == 1
 
-    registrant.sign_in(REGISTRANT)
+    sign_in(page, site.url, REGISTRANT, PASSWORD)
     registrant.goto("/organization")
     registrant.shot("organization")
     page.fill("#email", COLLEAGUE)
@@ -84,7 +85,7 @@ def test_an_enterprise_registers_is_approved_and_invites_a_colleague(open_visit,
     colleague.page.fill("#confirm", PASSWORD)
     submit(colleague.page, "main form [type=submit]")
     assert colleague.path().startswith("/login")
-    colleague.sign_in(COLLEAGUE)
+    sign_in(colleague.page, site.url, COLLEAGUE, PASSWORD)
     assert colleague.page.locator(".alert-success").count() == 1  # "welcome"
 
 
@@ -107,5 +108,6 @@ def test_a_researcher_checks_in_by_the_qr_page_on_a_phone(open_visit, site):
     submit(page, f"form[action$='/m/instruments/{instrument.id}/check-in'] button")
     assert page.locator(".alert-success").count() == 1
     visit.shot("checked-in")
-    db.session.rollback()
+    db.session.rollback()  # see what the server wrote
+    db.session.expire_all()
     assert db.session.get(Booking, booking.id).state == BookingState.IN_USE
