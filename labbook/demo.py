@@ -22,8 +22,19 @@ from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, Lab, Owner, TestingService
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.faults.models import FaultKind, FaultState, InstrumentFault
+from labbook.orders import numbers
+from labbook.orders import services as orders
+from labbook.orders.models import (
+    IntakeStatus,
+    LineState,
+    Order,
+    OrderLine,
+    OrderState,
+    Remains,
+    ReportLanguage,
+    Sample,
+)
 from labbook.owners.models import OwnerAgreement, OwnerContact
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 DEMO_PASSWORD = "labbook-demo-2026"  # noqa: S105  (printed to the operator on purpose)
 
@@ -122,23 +133,39 @@ def _load_use(session: Session, users: dict[str, User], now: dt.datetime) -> Non
             billing.charge_completed_booking(session, booking, now=booking.checked_out_at)
     services = {s.code: s for s in session.scalars(select(TestingService))}
     for email, code, samples, express in DEMO_TESTS:
-        user, service = users[email], services[code]
-        submitted = _last_month_day(now, 7, 10)
-        price = quote(service, user.organization.tier, samples, express)
-        request = ServiceRequest(
-            service=service, requester=user, organization=user.organization, samples=samples,
-            sample_description="演示样品 demo samples", is_express=express,
-            state=ServiceRequestState.COMPLETED, tier=price.tier,
-            quoted_unit_price=price.unit_price,
-            express_surcharge_percent=price.express_surcharge_percent,
-            quoted_express_surcharge=price.express_surcharge, quoted_total=price.total,
-            due_date=(submitted + dt.timedelta(days=7)).date(), created_at=submitted,
-            updated_at=submitted + dt.timedelta(days=5),
-            started_at=submitted + dt.timedelta(days=1),
-            completed_at=submitted + dt.timedelta(days=5))
-        session.add(request)
-        session.flush()
-        billing.charge_service_request(session, request, now=request.completed_at)
+        _completed_order(session, users[email], services[code], samples, express,
+                         submitted=_last_month_day(now, 7, 10))
+
+
+def _completed_order(session: Session, user: User, service: TestingService, samples: int,
+                     express: bool, *, submitted: dt.datetime) -> None:
+    """A testing order of last month whose samples were received and tested, charged."""
+    price = quote(service, user.organization.tier, samples, express)
+    received, completed = submitted + dt.timedelta(days=1), submitted + dt.timedelta(days=5)
+    year, lab = to_lab_time(submitted).year, service.lab
+    order = Order(
+        number=numbers.order_number(session, lab.code, year), lab_id=lab.id,
+        organization=user.organization, requester=user, state=OrderState.COMPLETED,
+        remains=Remains.DISPOSE, report_language=ReportLanguage.ZH_CN,
+        notes="演示样品 demo samples", contact_name=user.name, contact_email=user.email,
+        tier=price.tier, quoted_total=price.total,
+        terms=orders.terms_text(session, lab, "zh_CN"), confirmed_at=submitted,
+        created_at=submitted, updated_at=completed, received_at=received)
+    line = OrderLine(
+        position=1, service=service, method=service.standard, is_express=express,
+        state=LineState.COMPLETED, unit_price=price.unit_price,
+        express_surcharge_percent=price.express_surcharge_percent,
+        express_surcharge=price.express_surcharge, total=price.total,
+        due_date=(submitted + dt.timedelta(days=7)).date(), started_at=received,
+        completed_at=completed)
+    line.samples = [Sample(position=n, name=f"演示样品 {n}", quantity="1",
+                           number=numbers.sample_number(session, lab.code, year),
+                           intake_status=IntakeStatus.ACCEPTED, received_at=received)
+                    for n in range(1, samples + 1)]
+    order.lines.append(line)
+    session.add(order)
+    session.flush()
+    billing.charge_order_line(session, line, now=completed)
 
 
 def _load_owners(session: Session, now: dt.datetime) -> None:

@@ -42,7 +42,17 @@ from labbook.billing.models import (
     StatementState,
     Voucher,
 )
-from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
+from labbook.booking.models import (
+    Blackout,
+    Booking,
+    BookingChange,
+    BookingSeries,
+    BookingState,
+    BookingSuspension,
+    ChangeState,
+    WaitlistEntry,
+    WaitlistState,
+)
 from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.catalogue.models import Owner, OwnerKind
@@ -90,7 +100,7 @@ from tests.factories import (
 #: Routes whose ``code`` is an owner unit's, not a lab's.
 OWNER_ENDPOINTS = {"admin.owner_unit", "admin.add_agreement", "admin.add_owner_contact",
                    "admin.remove_owner_contact", "sharing.settlement",
-                   "sharing.settlement_export"}
+                   "sharing.settlement_export", "api.owner_settlement"}
 ROLES = ("anon", "res_b", "billing_b", "other_mgr", "res_a", "mgr", "admin")
 PDF = b"%PDF-1.4\n% a test report\n"
 MARK_A = "A-ONLY"  # in every text of A's objects, to look for in B's lists
@@ -128,6 +138,25 @@ class Scene:
                                       start_at=lab_time(day, 10), end_at=lab_time(day, 11))
         self.booking_b = create_booking(instrument=self.instrument, user=self.users["res_b"],
                                         start_at=lab_time(day, 14), end_at=lab_time(day, 15))
+        moved = create_booking(instrument=self.instrument, user=res_a,
+                               start_at=lab_time(day, 16), end_at=lab_time(day, 17))
+        self.change = BookingChange(
+            booking=moved, requested_by=res_a, old_start_at=moved.start_at,
+            old_end_at=moved.end_at, new_start_at=lab_time(day, 17),
+            new_end_at=lab_time(day, 18), state=ChangeState.PENDING, note="",
+            decision_note="", given_back_minutes=0, is_late=False, requested_at=now)
+        db.session.add(self.change)
+        self.entry = WaitlistEntry(
+            instrument=self.instrument, user=res_a, window_start=lab_time(day, 14),
+            window_end=lab_time(day, 15), minutes=60, purpose=f"候补{MARK_A}",
+            state=WaitlistState.OFFERED, offer_start=lab_time(day, 14),
+            offer_end=lab_time(day, 15), offer_expires_at=now + dt.timedelta(hours=1),
+            offer_token="matrix-offer", created_at=now, updated_at=now)
+        db.session.add(self.entry)
+        self.suspension = BookingSuspension(
+            user=res_a, lab=self.lab, starts_at=now - dt.timedelta(days=1),
+            ends_at=now + dt.timedelta(days=6), no_shows=3, window_days=30, lift_note="")
+        db.session.add(self.suspension)
         self.blackout = Blackout(lab=self.lab, start_at=lab_time(day + dt.timedelta(days=1), 8),
                                  end_at=lab_time(day + dt.timedelta(days=1), 9),
                                  reason="维护", created_by_id=self.users["mgr"].id)
@@ -216,7 +245,7 @@ class Scene:
             report_language=ReportLanguage.ZH_CN, notes=f"备注{MARK_A}",
             contact_name=res_a.name, contact_email=res_a.email, tier=PriceTier.PARTNER,
             quoted_total=Decimal("80.00"), terms="条款", confirmed_at=now, created_at=now,
-            updated_at=now, received_at=now)
+            updated_at=now, received_at=now, legacy_request_id=self.request.id)
         line = OrderLine(position=1, service=self.service, method=self.service.standard,
                          state=LineState.COMPLETED, unit_price=Decimal("80.00"),
                          express_surcharge_percent=0, express_surcharge=Decimal("0.00"),
@@ -270,6 +299,8 @@ class Scene:
             "order_id": self.order.id, "line_id": self.order.lines[0].id,
             "sample_id": self.sample.id, "report_id": self.order_report.id,
             "attachment_id": self.attachment.id,
+            "change_id": self.change.id, "decision": "approve", "entry_id": self.entry.id,
+            "offer_token": self.entry.offer_token, "suspension_id": self.suspension.id,
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
             "deletion_id": self.deletion.id,
             "invoice_id": self.invoice.id, "voucher_id": self.voucher.id,
@@ -421,6 +452,25 @@ MATRIX: dict[str, str] = {
     "POST admin.deactivate_user":                      "login 403   403   403   403   403   ok",
     "GET admin.edit_instrument":                       "login 403   403   404   403   200   200",
     "POST admin.edit_instrument":                      "login 403   403   404   403   ok    ok",
+    "PATCH api.change_booking":                        "401   404   404   404   ok    ok    ok",
+    "POST api.approve_change":                         "401   404   404   404   403   ok    ok",
+    "POST api.reject_change":                          "401   404   404   404   403   ok    ok",
+    "POST api.join_waitlist":                          "401   ok    ok    ok    ok    ok    ok",
+    "GET api.my_waitlist":                             "401   200   200   200   200   200   200",
+    "DELETE api.leave_waitlist":                       "401   404   404   404   ok    404   404",
+    "POST api.claim_offer":                            "401   404   404   404   ok    404   404",
+    "GET api.list_suspensions":                        "401   200   200   200   200   200   200",
+    "POST api.lift_suspension":                        "401   404   404   404   403   ok    ok",
+    "POST booking.change_booking":                     "login 404   404   404   ok    ok    ok",
+    "POST booking.decide_change":                      "login 404   404   404   403   ok    ok",
+    "GET booking.join_waitlist":                       "login 200   200   200   200   200   200",
+    "POST booking.join_waitlist":                      "login ok    ok    ok    ok    ok    ok",
+    "POST booking.leave_waitlist":                     "login 404   404   404   ok    404   404",
+    "GET booking.claim_offer":                         "login 404   404   404   200   404   404",
+    "POST booking.claim_offer":                        "login 404   404   404   ok    404   404",
+    "GET manage.discipline_page":                      "login 403   403   200   403   200   200",
+    "POST manage.update_discipline":                   "login 403   403   404   403   ok    ok",
+    "POST manage.lift_suspension":                     "login 403   403   404   403   ok    ok",
     "GET admin.edit_organization":                     "login 403   403   403   403   403   200",
     "POST admin.edit_organization":                    "login 403   403   403   403   403   ok",
     "GET admin.edit_service":                          "login 403   403   404   403   200   200",
@@ -446,22 +496,22 @@ MATRIX: dict[str, str] = {
     "GET admin.services":                              "login 403   403   200   403   200   200",
     "POST admin.user_reset_link":                      "login 403   403   403   403   403   ok",
     "GET admin.users":                                 "login 403   403   403   403   403   200",
-    "POST api.accept_service_request":                 "401   404   404   404   403   ok    ok",
+    "POST api.accept_service_request":                 "401   404   404   404   410   410   410",
     "POST api.add_rate_card":                          "401   403   403   403   403   ok    ok",
     "POST api.approve_booking":                        "401   404   404   404   403   ok    ok",
     "GET api.availability":                            "200   200   200   200   200   200   200",
     "GET api.booking_ics":                             "401   404   404   404   200   200   200",
     "POST api.cancel_booking":                         "401   404   404   404   ok    ok    ok",
-    "POST api.cancel_service_request":                 "401   404   404   404   ok    ok    ok",
+    "POST api.cancel_service_request":                 "401   404   404   404   410   410   410",
     "POST api.check_in":                               "401   404   404   404   ok    ok    ok",
     "POST api.check_out":                              "401   404   404   404   ok    ok    ok",
     "POST api.close_month":                            "401   403   403   403   403   403   ok",
-    "POST api.complete_service_request":               "401   404   404   404   403   ok    ok",
+    "POST api.complete_service_request":               "401   404   404   404   410   410   410",
     "POST api.create_adjustment":                      "401   403   403   403   403   ok    ok",
     "POST api.create_blackout":                        "401   403   403   403   403   ok    ok",
     "POST api.create_booking":                         "401   ok    ok    ok    ok    ok    ok",
     "POST api.create_feed_token":                      "401   403   403   403   403   ok    ok",
-    "POST api.create_service_request":                 "401   ok    ok    ok    ok    ok    ok",
+    "POST api.create_service_request":                 "401   410   410   410   410   410   410",
     "DELETE api.delete_feed_token":                    "401   404   404   404   ok    404   404",
     "GET api.get_booking":                             "401   404   404   404   200   200   200",
     "GET api.get_instrument":                          "200   200   200   200   200   200   200",
@@ -496,9 +546,9 @@ MATRIX: dict[str, str] = {
     "PUT api.set_notification_channels":               "401   ok    ok    ok    ok    ok    ok",
     "GET api.openapi_document":                        "200   200   200   200   200   200   200",
     "POST api.reject_booking":                         "401   404   404   404   403   ok    ok",
-    "POST api.reject_service_request":                 "401   404   404   404   403   ok    ok",
+    "POST api.reject_service_request":                 "401   404   404   404   410   410   410",
     "DELETE api.revoke_qualification":                 "401   404   404   404   404   ok    ok",
-    "POST api.start_service_request":                  "401   404   404   404   403   ok    ok",
+    "POST api.start_service_request":                  "401   404   404   404   410   410   410",
     "DELETE api.withdraw_rate_card":                   "401   403   403   403   403   ok    ok",
     "POST billing.add_rate_card":                      "login 403   403   403   403   ok    ok",
     "GET billing.adjust":                              "login 403   403   200   403   200   200",
@@ -606,17 +656,20 @@ MATRIX: dict[str, str] = {
     "GET reports.index":                               "login 302   302   302   302   302   302",
     "GET reports.institute_dashboard":                 "login 403   403   403   403   403   200",
     "GET reports.report":                              "login 403   403   200   403   200   200",
-    "POST testing.accept_request":                     "login 403   403   404   403   ok    ok",
-    "POST testing.cancel_request":                     "login 404   404   404   ok    ok    ok",
-    "POST testing.complete_request":                   "login 403   403   404   403   ok    ok",
+    "POST testing.accept_request":                     "login 404   404   404   410   410   410",
+    "POST testing.cancel_request":                     "login 404   404   404   410   410   410",
+    "POST testing.complete_request":                   "login 404   404   404   410   410   410",
     "GET testing.download_report":                     "login 404   404   404   200   200   200",
-    "GET testing.manage_queue":                        "login 403   403   200   403   200   200",
-    "GET testing.my_requests":                         "login 200   200   200   200   200   200",
-    "POST testing.reject_request":                     "login 403   403   404   403   ok    ok",
+    "GET testing.manage_queue":                        "login 302   302   302   302   302   302",
+    "GET testing.my_requests":                         "login 302   302   302   302   302   302",
+    "POST testing.reject_request":                     "login 404   404   404   410   410   410",
     "GET testing.service_detail":                      "200   200   200   200   200   200   200",
-    "GET testing.request_detail":                      "login 404   404   404   200   200   200",
-    "POST testing.request_service":                    "login ok    ok    ok    ok    ok    ok",
-    "POST testing.start_request":                      "login 403   403   404   403   ok    ok",
+    "GET testing.request_detail":                      "login 404   404   404   302   302   302",
+    "POST testing.request_service":                    "login 303   303   303   303   303   303",
+    "POST testing.start_request":                      "login 404   404   404   410   410   410",
+    "GET api.open_sharing_statistics":                 "401   403   403   200   403   200   200",
+    "GET api.settlements_overview_json":               "401   403   403   403   403   403   200",
+    "GET api.owner_settlement":                        "401   403   403   403   403   403   200",
     "POST api.report_fault":                           "401   ok    ok    ok    ok    ok    ok",
     "GET api.list_faults":                             "401   200   200   200   200   200   200",
     "GET api.get_fault":                               "401   404   404   404   200   200   200",
@@ -801,10 +854,10 @@ def _ids(response) -> set[int]:
 @pytest.mark.parametrize("role", ["res_b", "billing_b", "other_mgr"])
 def test_lists_hold_nothing_of_organization_a(app, client, role):
     scene = Scene(app)
-    for path in ("/bookings", "/service-requests", "/statements", "/calendars", "/charges",
-                 "/manage/approvals", "/manage/service-requests"):
+    for path in ("/bookings", "/orders", "/statements", "/calendars", "/charges",
+                 "/manage/approvals", "/lab/orders"):
         response = _request(client, scene, role, "GET", path, api=False)
-        assert response.status_code in (200, 403), (path, response.status_code)
+        assert response.status_code in (200, 403, 404), (path, response.status_code)
         assert MARK_A not in response.get_data(as_text=True), path
         assert scene.statement_a.number not in response.get_data(as_text=True), path
     headers = scene.bearer(role)
@@ -814,6 +867,7 @@ def test_lists_hold_nothing_of_organization_a(app, client, role):
         if response.status_code == 200:
             assert scene.booking.id not in _ids(response)
     assert scene.request.id not in _ids(client.get("/api/v1/service-requests", headers=headers))
+    assert scene.order.id not in _ids(client.get("/api/v1/orders", headers=headers))
     statements = _ids(client.get("/api/v1/statements", headers=headers))
     assert scene.statement_a.id not in statements
     assert (scene.statement_b.id in statements) == (role == "billing_b")
@@ -874,42 +928,38 @@ def test_booking_ignores_or_refuses_system_fields(app, client):
     assert booking.checked_in_at is None
 
 
-def test_service_request_ignores_or_refuses_system_fields(app, client):
+def test_an_order_ignores_system_fields(app, client):
     scene = Scene(app)
     res_a, res_b = scene.users["res_a"], scene.users["res_b"]
-    body = {"service_id": scene.service.id, "samples": 2, "sample_description": "matrix",
-            "state": "completed", "quoted_total": "0.01", "quoted_unit_price": "0.01",
-            "quoted_express_surcharge": "0.00", "tier": "internal", "user_id": res_b.id,
+    body = {"lines": [{"service_id": scene.service.id, "samples": [
+                {"name": "matrix", "quantity": "1", "number": "NEM-2000-999999"}],
+                "state": "completed", "total": "0.01", "unit_price": "0.01"}],
+            "terms_confirmed": True, "state": "completed", "total": "0.01",
+            "quoted_total": "0.01", "tier": "internal", "number": "NEM-WT-2000-99999",
             "requester_id": res_b.id, "organization_id": scene.org_b.id,
-            "due_date": "2026-01-01", "report_path": "../../etc/passwd"}
-    response = client.post("/api/v1/service-requests", json=body,
-                           headers=scene.bearer("res_a"))
-    assert response.status_code in (201, 422), response.get_json()
-    if response.status_code == 422:  # refused outright: nothing written
-        assert db.session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
-        return
-    created = db.session.get(ServiceRequest, response.get_json()["id"])
-    assert created.state == ServiceRequestState.SUBMITTED
+            "legacy_request_id": scene.request.id}
+    response = client.post("/api/v1/orders", json=body, headers=scene.bearer("res_a"))
+    assert response.status_code == 201, response.get_json()
+    created = db.session.get(Order, response.get_json()["id"])
+    assert created.state == OrderState.SUBMITTED and created.number != "NEM-WT-2000-99999"
     assert (created.requester_id, created.organization_id) == (res_a.id, scene.org_a.id)
     assert created.tier == PriceTier.PARTNER  # A's tier, not the one sent
-    assert created.quoted_unit_price == Decimal("80.00")
-    assert created.quoted_total == Decimal("160.00")
-    assert created.due_date is None and created.report_path is None
+    assert created.quoted_total == Decimal("80.00") and created.legacy_request_id is None
+    assert created.lines[0].samples[0].number is None
 
 
 def test_web_forms_ignore_system_fields(app, client):
     scene = Scene(app)
     res_a = scene.users["res_a"]
-    response = _request(client, scene, "res_a", "POST",
-                        f"/services/{scene.service.id}/request", api=False,
-                        body={"samples": "1", "sample_description": "web", "action": "submit",
+    response = _request(client, scene, "res_a", "POST", "/orders/new", api=False,
+                        body={"service_0": scene.service.code, "samples_0": "web | | | 1",
+                              "terms_confirmed": "on", "action": "submit",
                               "state": "completed", "quoted_total": "0.01", "tier": "internal",
                               "organization_id": str(scene.org_b.id),
                               "requester_id": str(scene.users["res_b"].id)})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     db.session.rollback()
-    created = db.session.scalars(select(ServiceRequest)
-                                 .where(ServiceRequest.sample_description == "web")).one()
-    assert created.state == ServiceRequestState.SUBMITTED
+    created = db.session.scalars(select(Order).where(Order.id != scene.order.id)).one()
+    assert created.state == OrderState.SUBMITTED
     assert (created.requester_id, created.organization_id) == (res_a.id, scene.org_a.id)
     assert created.quoted_total == Decimal("80.00")

@@ -14,7 +14,8 @@ SCRIPTS = sorted(path.name for path in BENCHMARKS.glob("*.py")
 
 def test_every_benchmark_is_covered():
     assert {"booking_api.py", "http_writes.py", "ical_feed.py", "month_close.py",
-            "report_pdf.py", "reports.py", "search.py", "stack_floor.py"} <= set(SCRIPTS)
+            "report_pdf.py", "reports.py", "search.py", "stack_floor.py",
+            "verification.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.slow

@@ -3,15 +3,13 @@ in the reader's language."""
 
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
 from labbook.booking.models import BookingState
-from labbook.extensions import db
-from labbook.testing.models import ServiceRequest, ServiceRequestState
+from labbook.orders.models import LineState
 from tests.factories import (
     bearer,
     create_booking,
@@ -21,6 +19,7 @@ from tests.factories import (
     create_service,
     create_user,
 )
+from tests.orders.factories import create_order
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "labbook" / "translations"
@@ -102,23 +101,18 @@ def test_a_refused_booking_change_names_both_states_in_chinese(client, cancelled
     assert "cancelled" not in message and "approved" not in message
 
 
-def test_a_refused_service_request_change_names_both_states_in_chinese(client):
-    lab = create_lab()
-    service = create_service(lab=lab)
+def test_a_refused_order_change_names_the_state_in_chinese(client):
+    service = create_service()
     requester = create_user(locale="zh_CN")
-    item = ServiceRequest(service=service, requester=requester,
-                          organization=requester.organization, samples=1,
-                          sample_description="粉末", state=ServiceRequestState.CANCELLED,
-                          tier=requester.organization.tier, quoted_unit_price=Decimal("100"),
-                          quoted_express_surcharge=Decimal(0), quoted_total=Decimal("100"))
-    db.session.add(item)
-    db.session.commit()
-    manager = create_manager(lab, locale="zh_CN")
-    response = client.post(f"/api/v1/service-requests/{item.id}/start", headers=bearer(manager))
+    line = create_order(service, requester, line_state=LineState.WAITING)
+    manager = create_manager(service.lab, locale="zh_CN")
+    url = f"/api/v1/orders/{line.order_id}/cancel"
+    assert client.post(url, headers=bearer(manager)).status_code == 200
+    response = client.post(url, headers=bearer(manager))
     assert response.status_code == 409 and response.json["code"] == "invalid_state"
     message = response.json["title"]
-    assert "已取消" in message and "检测中" in message
-    assert "cancelled" not in message and "in_progress" not in message
+    assert "已取消" in message and "委托单" in message
+    assert "cancelled" not in message
 
 
 def test_the_api_answers_in_the_token_owners_language(client, cancelled_booking):

@@ -6,7 +6,7 @@ from typing import Any
 
 from labbook.accounts.models import PriceTier
 from labbook.api import bp
-from labbook.api.specs import BEARER
+from labbook.api.specs import BEARER, rebook
 from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
 from labbook.api.specs import faults as faults_spec
@@ -20,6 +20,7 @@ from labbook.api.specs import path_id as _path_id
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
 from labbook.api.specs import ref as _ref
+from labbook.api.specs import sharing as sharing_spec
 from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
 from labbook.booking.attendance import (
@@ -32,7 +33,8 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec, join_spec)
+AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
+                                sharing_spec, rebook, join_spec)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -45,8 +47,11 @@ STATEMENT_STATES = _values(StatementState)
 
 
 CATALOGUE_QUERY = [
-    _query("q", "Words that must all appear in names (zh/en), model, manufacturer, category "
-                "or standard; common abbreviations such as XRD or 扫描电镜 are understood.",
+    _query("q", "Words that must all be found in an item: names (zh/en), abbreviations and "
+                "informal names (TEM, 液质, 扫描电镜), pinyin (smdj), code, standard number in "
+                "any spelling (gb 5009.5), category, maker (zh/en), model, specifications. "
+                "Items come best match first (the README's ranking order), then by lab and "
+                "code.",
            {"type": "string", "maxLength": 200}),
     _query("lab", "Lab code (NEM, FOOD, MFG).", {"type": "string"}),
     _query("category", "Category key.", {"type": "string"}),
@@ -118,6 +123,14 @@ SCHEMAS: dict[str, Any] = {
             "checked_out_at": {"type": ["string", "null"], "format": "date-time",
                                "description": "When the use ended (check-out); a forgotten "
                                               "check-out is closed at the booked end."},
+            "booked_by": {"type": ["object", "null"],
+                          "description": "Who booked on the user's behalf (a lab manager or a "
+                                         "colleague), if anyone.",
+                          "properties": {"id": {"type": "integer"},
+                                         "name": {"type": "string"}}},
+            "sequence": {"type": "integer", "minimum": 0,
+                         "description": "The iCal SEQUENCE: rises with every change."},
+            "pending_change": {"oneOf": [_ref("BookingChange"), {"type": "null"}]},
             "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
     "BookingRequest": {
         "type": "object", "required": ["instrument_id", "start", "end", "purpose"],
@@ -128,6 +141,11 @@ SCHEMAS: dict[str, Any] = {
             "end": {"type": "string", "format": "date-time"},
             "purpose": {"type": "string", "maxLength": 500},
             "project_ref": {"type": "string", "maxLength": 100},
+            "for_user_id": {"type": "integer",
+                            "description": "Book on this user's behalf (their organization "
+                                           "pays; they are told by email): the lab's managers "
+                                           "for anyone, colleagues where their organization "
+                                           "allows it. Not with `recurrence`."},
             "recurrence": {
                 "type": "object", "required": ["frequency"],
                 "description": "Repeat at the same lab time; give `count` or `until`.",
@@ -313,7 +331,9 @@ SCHEMAS |= {
                 "type": "object", "properties": {
                     "filename": {"type": "string"}, "size": {"type": "integer"},
                     "sha256": {"type": "string"}, "url": {"type": "string"}}}]},
-            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
+            "order_id": {"type": ["integer", "null"],
+                         "description": "The testing order the request became "
+                                        "(/orders/{order_id})"}}},
     "Quote": {
         "type": "object",
         "description": "Fixed at submission. subtotal = unit_price × samples; "
@@ -324,15 +344,6 @@ SCHEMAS |= {
             "unit_price": MONEY, "samples": {"type": "integer"}, "subtotal": MONEY,
             "express_surcharge_percent": {"type": "integer"},
             "express_surcharge": MONEY, "total": MONEY}},
-    "NewServiceRequest": {
-        "type": "object", "required": ["service_id", "samples", "sample_description"],
-        "properties": {
-            "service_id": {"type": "integer"},
-            "samples": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "sample_description": {"type": "string", "maxLength": 2000},
-            "express": {"type": "boolean", "default": False,
-                        "description": "Only for services with an express surcharge."},
-            "notes": {"type": "string", "maxLength": 2000}}},
 }
 
 def _booking_action(summary: str, operation: str, note_required: bool = False, *,
@@ -411,6 +422,21 @@ PATHS: dict[str, Any] = {
         "summary": "One booking (own, or of a lab one manages)", "operationId": "getBooking",
         "security": BEARER, "parameters": [_path_id("booking_id")],
         "responses": {"200": _json(_ref("Booking")), **_problem_responses(401, 404)},
+    }, "patch": {
+        "summary": "Move, extend or shorten a booking (its user within the rules; the lab's "
+                   "managers with their overrides)", "operationId": "changeBooking",
+        "security": BEARER, "parameters": [_path_id("booking_id")],
+        "description": "The new time is checked as a new booking that excludes this one. On "
+                       "an instrument that needs approval a move or extension by the user "
+                       "waits for the lab (202, `pending_change`) and the booking keeps its "
+                       "time. Time given back inside the cancellation window is charged like "
+                       "a late cancellation. 409 codes: the booking rules' codes, "
+                       "`invalid_state`, `already_started` (only the end of a booking that "
+                       "has begun can change); 422: `no_change`, malformed times.",
+        "requestBody": _json_body(_ref("BookingChangeRequest")),
+        "responses": {"200": _json(_ref("ChangedBooking"), "Changed"),
+                      "202": _json(_ref("ChangedBooking"), "Waiting for the lab's approval"),
+                      **_problem_responses(401, 403, 404, 409, 422)},
     }},
     "/bookings/{booking_id}/cancel": _booking_action("Cancel a booking", "cancelBooking"),
     "/bookings/{booking_id}/approve": _booking_action("Approve a pending booking (lab managers)",
@@ -524,30 +550,24 @@ PATHS: dict[str, Any] = {
 }
 
 
-def _request_action(summary: str, operation: str, body: dict[str, Any] | None = None, *,
-                    body_required: bool = False, description: str = "") -> dict:
-    operation_doc: dict[str, Any] = {
-        "summary": summary, "operationId": operation, "security": BEARER,
+RETIRED = {"description": "Retired: test requests have become testing orders (/orders)",
+           "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
+def _retired_action(summary: str, operation: str) -> dict:
+    return {"post": {
+        "summary": f"Retired ({summary}): testing orders replaced test requests",
+        "operationId": operation, "security": BEARER, "deprecated": True,
         "parameters": [_path_id("request_id")],
-        "responses": {"200": _json(_ref("ServiceRequest")),
-                      **_problem_responses(401, 403, 404, 409, 422)}}
-    if body is not None:
-        operation_doc["requestBody"] = _json_body(body, required=body_required)
-    if description:
-        operation_doc["description"] = description
-    return {"post": operation_doc}
+        "responses": {"410": RETIRED, **_problem_responses(401, 404)}}}
 
 
 PATHS |= {
     "/service-requests": {
         "post": {
-            "summary": "Request a testing service (priced at the organization's tier)",
-            "operationId": "createServiceRequest", "security": BEARER,
-            "requestBody": _json_body(_ref("NewServiceRequest")),
-            "responses": {"201": _json(_ref("ServiceRequest"), "Created"),
-                          **_problem_responses(401, 404, 409, 422)},
-            "description": "422 codes: `invalid_samples`, `required`, `too_long_text`, "
-                           "`express_not_offered`; 409: `org_suspended`, `service_inactive`.",
+            "summary": "Retired: place a testing order instead (POST /orders)",
+            "operationId": "createServiceRequest", "security": BEARER, "deprecated": True,
+            "responses": {"410": RETIRED, **_problem_responses(401)},
         },
         "get": {
             "summary": "Own service requests; a lab's requests for its managers (?lab=CODE)",
@@ -571,42 +591,15 @@ PATHS |= {
         "parameters": [_path_id("request_id")],
         "responses": {"200": _json(_ref("ServiceRequest")), **_problem_responses(401, 404)},
     }},
-    "/service-requests/{request_id}/accept": _request_action(
-        "Accept a submitted request and set its due date (lab managers)",
-        "acceptServiceRequest",
-        {"type": "object", "properties": {
-            "due_date": {"type": "string", "format": "date",
-                         "description": "Not before today; default: the turnaround in "
-                                        "working days from today (express: half, rounded "
-                                        "up)."},
-            "note": {"type": "string", "maxLength": 1000}}}),
-    "/service-requests/{request_id}/reject": _request_action(
-        "Reject a submitted request with a note (lab managers)", "rejectServiceRequest",
-        _ref("Note"), body_required=True),
-    "/service-requests/{request_id}/start": _request_action(
-        "Testing begins: accepted → in_progress (lab managers)", "startServiceRequest"),
-    "/service-requests/{request_id}/cancel": _request_action(
-        "Cancel a submitted or accepted request (its requester or the lab's managers)",
-        "cancelServiceRequest", _ref("Note")),
-    "/service-requests/{request_id}/complete": {"post": {
-        "summary": "Testing done: in_progress → completed, optionally with the report PDF "
-                   "(lab managers)",
-        "operationId": "completeServiceRequest", "security": BEARER,
-        "parameters": [_path_id("request_id"),
-                       _query("filename", "Name of the report when sent as application/pdf.",
-                              {"type": "string"})],
-        "requestBody": {"required": False, "content": {
-            "multipart/form-data": {"schema": {"type": "object", "properties": {
-                "report": {"type": "string", "contentMediaType": "application/pdf"}}}},
-            "application/pdf": {"schema": {"type": "string",
-                                           "contentMediaType": "application/pdf"}}}},
-        "description": "The report must start with %PDF- (else 422 `not_a_pdf`) and be at "
-                       "most 20 MB (else 413).",
-        "responses": {"200": _json(_ref("ServiceRequest")),
-                      "413": {"description": "Report too large", "content": {
-                          "application/problem+json": {"schema": _ref("Problem")}}},
-                      **_problem_responses(401, 403, 404, 409, 422)},
-    }},
+    "/service-requests/{request_id}/accept": _retired_action("accept",
+                                                             "acceptServiceRequest"),
+    "/service-requests/{request_id}/reject": _retired_action("reject",
+                                                             "rejectServiceRequest"),
+    "/service-requests/{request_id}/start": _retired_action("start", "startServiceRequest"),
+    "/service-requests/{request_id}/cancel": _retired_action("cancel",
+                                                             "cancelServiceRequest"),
+    "/service-requests/{request_id}/complete": _retired_action("complete",
+                                                               "completeServiceRequest"),
     "/service-requests/{request_id}/report": {"get": {
         "summary": "The report PDF (the requesting organization and the lab only)",
         "operationId": "getServiceRequestReport", "security": BEARER,

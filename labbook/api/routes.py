@@ -21,6 +21,7 @@ from labbook.holidays import api as holidays_routes  # noqa: F401
 from labbook.notify import api as notify_routes  # noqa: F401
 from labbook.orders import api as orders_routes  # noqa: F401
 from labbook.privacy import api as privacy_routes  # noqa: F401
+from labbook.reports import api as reports_routes  # noqa: F401
 from labbook.testing import api as testing_routes  # noqa: F401
 
 

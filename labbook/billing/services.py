@@ -9,8 +9,8 @@ makes the event billable:
   on the terms it was first priced with — in place while it is unbilled or on a draft, as an
   adjustment for the next statement once its statement is issued;
 - a no-show and a late cancellation: the card's share of the booked time's charge;
-- a completed testing-service request: the price quoted when it was submitted;
-- a completed line of a testing order: the line's quote, fixed when the order was submitted;
+- a completed line of a testing order: the line's quote, fixed when the order was submitted
+  (the charges of the testing-service requests before them now name the lines those became);
 - a manual adjustment (positive or a credit) by an admin or a manager of the lab, with a reason.
 
 A charge belongs to the Asia/Shanghai month of the booked start, the test's completion or the
@@ -48,7 +48,7 @@ from labbook.billing.models import (
     StatementState,
 )
 from labbook.billing.pricing import TimePrice, price_time, reprice_time, whole_minutes
-from labbook.booking.models import Booking
+from labbook.booking.models import Booking, BookingChange
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
@@ -284,23 +284,32 @@ def charge_late_cancellation(session: Session, booking: Booking, *,
     return _charge_booking(session, booking, ChargeKind.LATE_CANCELLATION, now=now)
 
 
-def charge_service_request(session: Session, service_request: ServiceRequest, *,
-                           now: dt.datetime) -> Charge:
-    """The charge of a completed testing-service request: the price quoted at submission."""
-    charge = _locked_charge(session, service_request_id=service_request.id)
+def charge_late_change(session: Session, booking: Booking, change: BookingChange, *,
+                       now: dt.datetime) -> Charge | None:
+    """The booked time a late change gave back (``change.given_back_minutes``), charged as a late
+    cancellation of that much time: the rate card in force at the booking's start (the caller
+    calls this before moving it), the card's late-cancellation share, its increment and minimum.
+    One charge per change; the booking's own charge (usage, no-show, late cancellation) stays
+    separate."""
+    charge = _locked_charge(session, booking_change_id=change.id)
     if charge is not None:
         return charge
-    moment = service_request.completed_at or now
-    charge = Charge(kind=ChargeKind.SERVICE, organization_id=service_request.organization_id,
-                    lab_id=service_request.service.lab_id,
-                    service_request_id=service_request.id,
-                    service_id=service_request.service_id, occurred_at=moment,
-                    period=period_of(moment), tier=service_request.tier,
-                    samples=service_request.samples,
-                    unit_price=service_request.quoted_unit_price,
-                    surcharge=service_request.quoted_express_surcharge, share_percent=100,
-                    amount=service_request.quoted_total, reason="", created_at=now)
-    return _add_charge(session, charge, service_request_id=service_request.id)
+    card = rate_card_for(session, booking)
+    if card is None:
+        log.warning("booking %s: no %s rate card for %s at its start; late change not charged",
+                    booking.id, booking.organization.tier.value, booking.instrument.code)
+        return None
+    price = price_time(card, booked=change.given_back_minutes, actual=None,
+                       basis=BillingBasis.BOOKED, share_percent=card.late_cancel_percent)
+    if price.amount == 0:
+        return None
+    charge = Charge(kind=ChargeKind.LATE_CANCELLATION, organization_id=booking.organization_id,
+                    lab_id=booking.instrument.lab_id, booking_change_id=change.id,
+                    instrument_id=booking.instrument_id, rate_card_id=card.id,
+                    occurred_at=booking.start_at, period=period_of(booking.start_at),
+                    tier=booking.organization.tier, reason="", created_at=now)
+    _apply_time_price(charge, price)
+    return _add_charge(session, charge, booking_change_id=change.id)
 
 
 def charge_order_line(session: Session, line: OrderLine, *, now: dt.datetime) -> Charge:

@@ -42,7 +42,6 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import Insert, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
@@ -107,6 +106,8 @@ def pinyin_forms(text: str) -> tuple[str, ...]:
     hanzi = "".join(ch for ch in text if _is_cjk(ch))
     if not hanzi:
         return ()
+    from pypinyin import Style, lazy_pinyin  # its dictionaries take a second and 50 MB to load
+
     full = "".join(lazy_pinyin(hanzi))
     initials = "".join(lazy_pinyin(hanzi, style=Style.FIRST_LETTER))
     return (full, initials) if len(hanzi) > 1 else (full,)
@@ -116,6 +117,8 @@ def pinyin_forms(text: str) -> tuple[str, ...]:
 def pinyin_tails(text: str) -> tuple[str, ...]:
     """The pinyin of ``text`` from its second syllable on, from each later syllable: a word
     typed in pinyin may start anywhere in a name, but only at a syllable."""
+    from pypinyin import lazy_pinyin
+
     syllables = lazy_pinyin("".join(ch for ch in text if _is_cjk(ch)))
     return tuple("".join(syllables[i:]) for i in range(1, len(syllables)))
 
@@ -343,6 +346,27 @@ class _SourceText:
         return best
 
 
+#: The best tier of a match found through an English word's stem (``diffraction`` finding
+#: "Diffractometer"): as good as a match inside a name.
+STEM_TIER = 3
+_ENGLISH_ENDINGS = ("ometry", "ometer", "oscopy", "ography", "ograph", "ation", "ing", "ion",
+                    "ers", "er", "es", "s", "y", "e")
+
+
+def english_stems(word: str) -> list[str]:
+    """Shorter forms of an English word to look for at the start of words: ``diffraction`` →
+    ``diffract``, ``microscopy`` → ``microscop``, ``testers`` → ``test``; none for short
+    words or words that are not plain letters."""
+    if len(word) < 5 or not word.isalpha():
+        return []
+    stems = []
+    for ending in _ENGLISH_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            stems.append(word[:-len(ending)])
+            break
+    return stems
+
+
 #: Below this many items left, a further search word is looked for in their own values
 #: rather than in the whole catalogue's text.
 FEW_ITEMS = 200
@@ -355,24 +379,28 @@ class SearchIndex:
     items: list[Item]
     texts: dict[str, _SourceText] = field(default_factory=dict)
 
-    def _words(self, term: str) -> Iterator[tuple[Source, str, bool]]:
-        """The sources to look in for ``term``, the form to look for, and whether it is an
-        abbreviation (whole tokens only)."""
+    def _words(self, term: str) -> Iterator[tuple[Source, str, bool, int]]:
+        """The sources to look in for ``term``, the form to look for, whether it is an
+        abbreviation (whole tokens only), and the best tier a match of that form may have (an
+        English word's stem matches less well than the word)."""
         folded = fold(term)
         squeezed = compact(term)
         latin = not has_cjk(folded)
         abbreviation = folded in abbreviations()
-        plural = folded[:-1] if latin and len(folded) > 3 and folded.endswith("s") else None
+        forms = [(folded, 0)]
+        if latin and not abbreviation:
+            if len(folded) > 3 and folded.endswith("s") and folded.isalpha():
+                forms.append((folded[:-1], 0))  # a plural is the word itself
+            forms += [(stem, STEM_TIER) for stem in english_stems(folded)]
         for source in SOURCES:
             if source.pinyin and (not latin or abbreviation or not folded.isalpha()):
                 continue
             if source.compact:
                 if len(squeezed) >= 2:
-                    yield source, squeezed, abbreviation
+                    yield source, squeezed, abbreviation, 0
             else:
-                yield source, folded, abbreviation
-                if plural:
-                    yield source, plural, abbreviation
+                for form, at_best in forms:
+                    yield source, form, abbreviation, at_best
 
     @staticmethod
     def _counts(source: Source, word: str, abbreviation: bool, tier: int) -> bool:
@@ -382,17 +410,36 @@ class SearchIndex:
 
     def match_term(self, term: str, among: Iterable[int] | None = None) -> dict[int, int]:
         """Item position → best tier, for one search word; only ``among`` these items, if
-        given."""
+        given. Chinese written without a space between two words (``岛津液相``) that is found
+        nowhere as a whole is looked for as its two words."""
+        best = self._match_word(term, among)
+        if best or len(term) < 4 or not all(_is_cjk(ch) for ch in term):
+            return best
+        candidates = list(among) if among is not None else None
+        splits = []
+        for cut in range(2, len(term) - 1):
+            left = self._match_word(term[:cut], candidates)
+            right = self._match_word(term[cut:], list(left)) if left else {}
+            both = {item: max(left[item], tier) for item, tier in right.items()}
+            if both:
+                splits.append((sorted(both.values()), both))
+        return min(splits, key=lambda split: split[0])[1] if splits else {}
+
+    def _match_word(self, term: str, among: Iterable[int] | None) -> dict[int, int]:
         best: dict[int, int] = {}
-        for source, word, abbreviation in self._words(term):
+        for source, word, abbreviation, at_best in self._words(term):
+            if source.pinyin and at_best:
+                continue
             text = self.texts[source.name]
             if among is None:
                 found: Iterable[tuple[int, int | None]] = text.matches(word, source)
             else:
                 found = ((item, text.item_tier(item, word, source)) for item in among)
             for item, tier in found:
-                if tier is not None and self._counts(source, word, abbreviation, tier) \
-                        and tier < best.get(item, 99):
+                if tier is None or not self._counts(source, word, abbreviation, tier):
+                    continue
+                tier = max(tier, at_best)
+                if tier < best.get(item, 99):
                     best[item] = tier
         return best
 

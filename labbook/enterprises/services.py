@@ -43,7 +43,7 @@ from labbook.enterprises.models import (
     RegistrationState,
 )
 from labbook.notify import services as notify
-from labbook.testing.models import ServiceRequest
+from labbook.orders.models import Order
 
 #: A business licence image: at most this large, and a PNG or JPEG (told by its first bytes).
 LICENCE_MAX_BYTES = 5 * 1024 * 1024
@@ -441,11 +441,11 @@ def open_invitations(session: Session, organization: Organization, *,
 
 @dataclass(frozen=True)
 class Overview:
-    """What an organization's admin sees of it: the latest bookings, test requests and
+    """What an organization's admin sees of it: the latest bookings, testing orders and
     statements."""
 
     bookings: list[Booking]
-    requests: list[ServiceRequest]
+    orders: list[Order]
     statements: list[Statement]
 
 
@@ -456,14 +456,15 @@ def overview(session: Session, actor: User, organization: Organization, *,
         select(Booking).where(Booking.organization_id == organization.id)
         .options(joinedload(Booking.user), joinedload(Booking.instrument))
         .order_by(Booking.start_at.desc(), Booking.id.desc()).limit(limit))
-    requests = session.scalars(
-        select(ServiceRequest).where(ServiceRequest.organization_id == organization.id)
-        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(limit))
+    orders = session.scalars(
+        select(Order).where(Order.organization_id == organization.id)
+        .options(joinedload(Order.requester))
+        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
     statements = session.scalars(
         select(Statement).where(Statement.organization_id == organization.id,
                                 Statement.state != StatementState.DRAFT)
         .order_by(Statement.period.desc(), Statement.id.desc()).limit(limit))
-    return Overview(list(bookings), list(requests), list(statements))
+    return Overview(list(bookings), list(orders), list(statements))
 
 
 def invite(session: Session, actor: User, organization: Organization, email: str, *,

@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session, joinedload
 from labbook.accounts.models import Role, User
 from labbook.audit.services import record
 from labbook.billing.models import Statement
-from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.booking.models import (
+    Blackout,
+    Booking,
+    BookingChange,
+    BookingState,
+    BookingSuspension,
+    WaitlistEntry,
+)
 from labbook.calendars import ical
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.errors import PermissionDenied, Problem, ValidationError
@@ -41,7 +48,6 @@ from labbook.notify.models import (
     OutboxState,
     Topic,
 )
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 #: Kinds a user may turn off, and the User flag that says whether they want them.
 OPTIONAL_KINDS = {
@@ -55,8 +61,7 @@ KIND_TOPICS = {
     "booking_cancelled": Topic.BOOKINGS, "booking_expired": Topic.BOOKINGS,
     "booking_no_show": Topic.BOOKINGS, "reminder_24h": Topic.BOOKINGS,
     "reminder_1h": Topic.BOOKINGS,
-    **{f"service_request_{state.value}": Topic.TEST_REQUESTS for state in ServiceRequestState},
-    "booking_requested": Topic.APPROVALS, "service_request_submitted": Topic.APPROVALS,
+    "booking_requested": Topic.APPROVALS,
     "approval_digest": Topic.APPROVALS,
     "statement_issued": Topic.BILLING, "month_closed": Topic.BILLING,
     # The order workflow (labbook.orders.notices) and fault reports (labbook.faults).
@@ -381,6 +386,77 @@ def booking_no_show(session: Session, booking: Booking, *,
                    subject=subject, context={"booking": booking}, now=now)
 
 
+def booking_changed(session: Session, booking: Booking, change: BookingChange, actor: User, *,
+                    now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user its new time (with the .ics, its SEQUENCE risen) when someone
+    else changed it, or approved the change they asked for."""
+    if actor.id == booking.user_id:
+        return None
+    subject = _booking_subject(
+        lambda **kw: _("Booking changed: %(instrument)s, now %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_changed", template="booking_changed",
+                   subject=subject, context={"booking": booking, "change": change,
+                                             "actor": actor}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def booking_change_requested(session: Session, change: BookingChange, *,
+                             now: dt.datetime) -> list[OutboxMessage]:
+    """Tell the lab's managers that a change to an approved booking waits for them."""
+    booking = change.booking
+    subject = _booking_subject(
+        lambda **kw: _("Change to approve: %(instrument)s, %(when)s", **kw), booking)
+    messages = []
+    for manager in lab_staff(session, booking.instrument.lab):
+        message = enqueue(session, manager, kind="booking_change_requested",
+                          template="booking_change_requested", subject=subject,
+                          context={"booking": booking, "change": change}, now=now)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def booking_change_rejected(session: Session, booking: Booking, change: BookingChange,
+                            actor: User, *, now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user that the lab turned down the change; the old time stands."""
+    subject = _booking_subject(
+        lambda **kw: _("Change not approved: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_change_rejected",
+                   template="booking_change_rejected", subject=subject,
+                   context={"booking": booking, "change": change, "actor": actor}, now=now)
+
+
+def booked_for_you(session: Session, bookings: Sequence[Booking], actor: User, *,
+                   now: dt.datetime) -> OutboxMessage | None:
+    """Tell the user that ``actor`` booked for them (their organization pays)."""
+    booking = bookings[0]
+    subject = _booking_subject(
+        lambda **kw: _("Booked for you: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booked_for_you", template="booked_for_you",
+                   subject=subject, context={"booking": booking, "actor": actor}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def waitlist_offer(session: Session, entry: WaitlistEntry, *,
+                   now: dt.datetime) -> OutboxMessage | None:
+    """Offer the freed slot to the waiting-list entry's user, with the claim link."""
+    subject = lambda: _("A slot is free for you: %(instrument)s, %(when)s",  # noqa: E731
+                        instrument=localized(entry.instrument, "name"),
+                        when=to_lab_time(entry.offer_start).strftime("%Y-%m-%d %H:%M"))
+    return enqueue(session, entry.user, kind="waitlist_offer", template="waitlist_offer",
+                   subject=subject, context={"entry": entry}, now=now)
+
+
+def booking_suspended(session: Session, suspension: BookingSuspension, *,
+                      now: dt.datetime) -> OutboxMessage | None:
+    """Tell the user they may not book for themselves in the lab until the suspension ends."""
+    subject = lambda: _("Booking suspended in %(lab)s",  # noqa: E731
+                        lab=localized(suspension.lab, "name"))
+    return enqueue(session, suspension.user, kind="booking_suspended",
+                   template="booking_suspended", subject=subject,
+                   context={"suspension": suspension}, now=now)
+
+
 def due_reminder(booking: Booking, now: dt.datetime) -> str | None:
     """The reminder ``booking`` is due for at ``now``, if any: the nearest one whose moment has
     passed, and only before the start. A scheduler that was down (or a booking made less than
@@ -452,59 +528,6 @@ def send_approval_digests(session: Session, *, now: dt.datetime) -> list[OutboxM
         if message is not None:
             messages.append(message)
     return messages
-
-
-# -- testing-service requests -------------------------------------------------------------------
-
-
-def _request_subject(text: Callable[..., str],
-                     service_request: ServiceRequest) -> Callable[[], str]:
-    return lambda: text(id=service_request.id,
-                        service=localized(service_request.service, "name"))
-
-
-def service_request_submitted(session: Session, service_request: ServiceRequest, *,
-                              now: dt.datetime) -> list[OutboxMessage]:
-    """Tell the lab's managers about a new request for one of its testing services."""
-    subject = _request_subject(
-        lambda **kw: _("New test request #%(id)d: %(service)s", **kw), service_request)
-    messages = []
-    for manager in lab_staff(session, service_request.service.lab):
-        message = enqueue(session, manager, kind="service_request_submitted",
-                          template="service_request_submitted", subject=subject,
-                          context={"service_request": service_request}, now=now)
-        if message is not None:
-            messages.append(message)
-    post_to_lab_robot(
-        session, service_request.service.lab, "orders", kind="service_request_submitted",
-        title=subject, lines=[f"{service_request.organization.name} · "
-                              f"{service_request.requester.name} · {service_request.samples}"],
-        link=rendering.external_url("testing.manage_queue"), now=now)
-    return messages
-
-
-def service_request_changed(session: Session, service_request: ServiceRequest, actor: User, *,
-                            now: dt.datetime) -> OutboxMessage | None:
-    """Tell the requester what the lab did with their request (not what they did)."""
-    if actor.id == service_request.requester_id:
-        return None
-    subjects = {
-        ServiceRequestState.ACCEPTED: lambda **kw: _("Test request #%(id)d accepted: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.REJECTED: lambda **kw: _("Test request #%(id)d rejected: "
-                                                     "%(service)s", **kw),
-        ServiceRequestState.IN_PROGRESS: lambda **kw: _("Test request #%(id)d in progress: "
-                                                        "%(service)s", **kw),
-        ServiceRequestState.COMPLETED: lambda **kw: _("Test request #%(id)d completed: "
-                                                      "%(service)s", **kw),
-        ServiceRequestState.CANCELLED: lambda **kw: _("Test request #%(id)d cancelled: "
-                                                      "%(service)s", **kw),
-    }
-    return enqueue(session, service_request.requester,
-                   kind=f"service_request_{service_request.state.value}",
-                   template="service_request_changed",
-                   subject=_request_subject(subjects[service_request.state], service_request),
-                   context={"service_request": service_request}, now=now)
 
 
 # -- accounts ----------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def _send(session: Session, user: User, order: Order, event: str, *, now: dt.dat
 
 def order_submitted(session: Session, order: Order, *, staff: Sequence[User],
                     now: dt.datetime) -> None:
+    """Tell the customer, the lab's managers and the lab's group robot (if it posts orders)."""
     _send(session, order.requester, order, "submitted", now=now)
     for user in staff:
         notify.enqueue(session, user, kind="order_new", template="order_new",

@@ -31,6 +31,7 @@ from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.enterprises.models import Invitation, JoinRequest, OrganizationAdmin, Registration
 from labbook.notify import services as notify
+from labbook.orders.models import Order
 from labbook.privacy.models import DeletionRequest, DeletionState
 from labbook.testing.models import ServiceRequest
 
@@ -49,6 +50,8 @@ def export(session: Session, user: User, *, now: dt.datetime) -> dict[str, Any]:
                                .order_by(Booking.start_at))
     requests = session.scalars(select(ServiceRequest).where(ServiceRequest.requester_id == user.id)
                                .order_by(ServiceRequest.created_at))
+    orders = session.scalars(select(Order).where(Order.requester_id == user.id)
+                             .order_by(Order.created_at))
     events = session.scalars(select(AuditEvent).where(
         or_(AuditEvent.actor_id == user.id,
             (AuditEvent.object_type == "users") & (AuditEvent.object_id == user.id)))
@@ -76,6 +79,11 @@ def export(session: Session, user: User, *, now: dt.datetime) -> dict[str, Any]:
                            "sample_description": item.sample_description, "notes": item.notes,
                            "state": item.state.value, "created_at": _iso(item.created_at)}
                           for item in requests],
+        "testing_orders": [{"number": order.number, "state": order.state.value,
+                            "contact_name": order.contact_name,
+                            "contact_phone": order.contact_phone,
+                            "contact_email": order.contact_email, "notes": order.notes,
+                            "created_at": _iso(order.created_at)} for order in orders],
         "audit_trail": [{"at": event.at.isoformat(), "action": event.action,
                          "object_type": event.object_type, "object_id": event.object_id,
                          "from_state": event.from_state, "to_state": event.to_state,
@@ -182,6 +190,10 @@ def anonymise(session: Session, user: User, *, now: dt.datetime) -> None:
                     .values(purpose=ERASED), execution_options={"synchronize_session": False})
     session.execute(update(ServiceRequest).where(ServiceRequest.requester_id == user.id)
                     .values(sample_description=ERASED, notes=""),
+                    execution_options={"synchronize_session": False})
+    session.execute(update(Order).where(Order.requester_id == user.id)
+                    .values(contact_name=placeholder, contact_phone="", notes=ERASED,
+                            contact_email=f"deleted-{user.id}@deleted.invalid"),
                     execution_options={"synchronize_session": False})
     events = session.scalars(select(AuditEvent).where(
         or_((AuditEvent.object_type == "users") & (AuditEvent.object_id == user.id),

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import User
 from labbook.booking.models import Booking, BookingState
-from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
+from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.errors import PermissionDenied
+from labbook.orders.models import OPEN_LINE_STATES, Order, OrderLine
 from labbook.reports.figures import (
     COUNTED_STATES,
     BookedTime,
@@ -35,7 +36,6 @@ from labbook.reports.periods import (
     lab_today,
     month_period,
 )
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 #: Bookings shown on a manager's dashboard: everything still planned or already happened.
 DASHBOARD_STATES = (BookingState.PENDING, *COUNTED_STATES)
@@ -122,7 +122,7 @@ class ManagerDashboard:
     days: list[DayPlan]
     pending_approvals: int
     in_maintenance: list[Instrument]
-    overdue_requests: list[ServiceRequest]
+    overdue_lines: list[OrderLine]
 
 
 def manager_dashboard(session: Session, actor: User, *, now: dt.datetime) -> ManagerDashboard:
@@ -148,14 +148,12 @@ def manager_dashboard(session: Session, actor: User, *, now: dt.datetime) -> Man
                                  Instrument.status == InstrumentStatus.MAINTENANCE)
         .options(selectinload(Instrument.lab)).order_by(Instrument.code)))
     overdue = list(session.scalars(
-        select(ServiceRequest).join(ServiceRequest.service)
-        .where(TestingService.lab_id.in_(lab_ids),
-               ServiceRequest.state.in_((ServiceRequestState.ACCEPTED,
-                                         ServiceRequestState.IN_PROGRESS)),
-               ServiceRequest.due_date < today)
-        .options(selectinload(ServiceRequest.service).selectinload(TestingService.lab),
-                 selectinload(ServiceRequest.organization))
-        .order_by(ServiceRequest.due_date, ServiceRequest.id)))
+        select(OrderLine).join(OrderLine.order)
+        .where(Order.lab_id.in_(lab_ids), OrderLine.state.in_(OPEN_LINE_STATES),
+               OrderLine.due_date < today)
+        .options(selectinload(OrderLine.service),
+                 selectinload(OrderLine.order).selectinload(Order.organization))
+        .order_by(OrderLine.due_date, OrderLine.id)))
     return ManagerDashboard(list(scope.labs), today, plans,
                             sum(pending_approvals(session, lab_ids).values()), in_maintenance,
                             overdue)

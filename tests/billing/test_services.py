@@ -27,7 +27,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, PermissionDenied, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
-from labbook.testing import services as testing
+from labbook.orders.models import LineState
 from tests.factories import (
     create_admin,
     create_booking,
@@ -39,6 +39,7 @@ from tests.factories import (
     create_user,
     lab_time,
 )
+from tests.orders.factories import create_order
 
 OCT_12 = dt.date(2026, 10, 12)  # a Monday
 OCT_20 = dt.date(2026, 10, 20)
@@ -328,23 +329,17 @@ def test_a_correction_after_issue_that_changes_no_price_adds_nothing():
     assert len(charges()) == 1
 
 
-def test_a_completed_service_request_is_charged_its_quote():
+def test_a_completed_order_line_is_charged_its_quote():
     service = create_service(express_surcharge_percent=50)
-    manager = create_manager(service.lab)
-    researcher = create_user()
-    now = lab_time(OCT_12, 9)
-    with write_transaction(db.session):
-        request = testing.submit(db.session, researcher, service, samples=3,
-                                 sample_description="powder", express=True, now=now)
-    with write_transaction(db.session):
-        testing.accept(db.session, manager, request, now=now)
-        testing.start(db.session, manager, request, now=now)
-    with write_transaction(db.session):
-        testing.complete(db.session, manager, request, now=lab_time(OCT_20, 15),
-                         report_dir="unused", max_bytes=1)
-    [charge] = charges()
+    line = create_order(service, create_user(), samples=3, line_state=LineState.COMPLETED)
     # external ¥100.00 × 3 = 300.00, express +50 % = 150.00
-    assert charge.kind == ChargeKind.SERVICE and charge.service_request_id == request.id
+    line.is_express, line.express_surcharge_percent = True, 50
+    line.express_surcharge, line.total = Decimal("150.00"), Decimal("450.00")
+    line.completed_at = lab_time(OCT_20, 15)
+    with write_transaction(db.session):
+        billing.charge_order_line(db.session, line, now=lab_time(OCT_20, 15))
+    [charge] = charges()
+    assert charge.kind == ChargeKind.SERVICE and charge.order_line_id == line.id
     assert (charge.samples, charge.unit_price, charge.surcharge, charge.amount) \
         == (3, Decimal("100.00"), Decimal("150.00"), Decimal("450.00"))
     assert charge.period == "2026-10"

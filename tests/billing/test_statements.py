@@ -7,11 +7,12 @@ import datetime as dt
 from decimal import Decimal
 
 from labbook.accounts.models import PriceTier
+from labbook.billing import lines
 from labbook.billing import services as billing
 from labbook.billing.models import ChargeKind, StatementState
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
-from labbook.testing import services as testing
+from labbook.orders.models import LineState
 from tests.billing.test_services import AFTER_OCTOBER, OCT_12, OCT_20, charges
 from tests.factories import (
     create_admin,
@@ -24,6 +25,7 @@ from tests.factories import (
     create_user,
     lab_time,
 )
+from tests.orders.factories import create_order
 
 
 def statement_of(organization, period: str, number: str, *, lab=None,
@@ -98,33 +100,29 @@ def test_charges_are_listed_newest_first_billed_or_not_and_per_lab():
     assert earlier.statement_id == statement.id
 
 
-def test_a_test_request_is_charged_its_quote_in_the_month_it_was_completed():
+def test_an_order_line_is_charged_its_quote_in_the_month_it_was_completed():
     service = create_service(express_surcharge_percent=50)
     organization = create_organization(tier=PriceTier.PARTNER)
     researcher = create_user(organization=organization)
-    manager = create_manager(service.lab)
-    with write_transaction(db.session):
-        request = testing.submit(db.session, researcher, service, samples=2,
-                                 sample_description="powder", express=True,
-                                 now=lab_time(OCT_12, 9))
-    with write_transaction(db.session):
-        testing.accept(db.session, manager, request, now=lab_time(OCT_12, 10))
-        testing.start(db.session, manager, request, now=lab_time(OCT_12, 11))
-    request.completed_at = lab_time(dt.date(2026, 10, 31), 23, 30)
+    line = create_order(service, researcher, samples=2, line_state=LineState.COMPLETED)
+    # partner ¥80.00 × 2 = 160.00, express +50 % = 80.00
+    line.is_express, line.unit_price, line.express_surcharge_percent = True, Decimal("80.00"), 50
+    line.express_surcharge, line.total = Decimal("80.00"), Decimal("240.00")
+    line.completed_at = lab_time(dt.date(2026, 10, 31), 23, 30)
+    db.session.commit()
     charged_at = lab_time(dt.date(2026, 11, 1), 0, 30)
     with write_transaction(db.session):
-        billing.charge_service_request(db.session, request, now=charged_at)
+        billing.charge_order_line(db.session, line, now=charged_at)
     [charge] = charges()
-    # partner ¥80.00 × 2 = 160.00, express +50 % = 80.00
     assert (charge.kind, charge.tier, charge.samples, charge.unit_price, charge.surcharge,
             charge.share_percent, charge.amount) \
         == (ChargeKind.SERVICE, PriceTier.PARTNER, 2, Decimal("80.00"), Decimal("80.00"), 100,
             Decimal("240.00"))
     assert (charge.occurred_at, charge.period, charge.created_at, charge.reason) \
-        == (request.completed_at, "2026-10", charged_at, "")
+        == (line.completed_at, "2026-10", charged_at, "")
+    assert line.order.number in lines.describe(charge)
     with write_transaction(db.session):
-        again = billing.charge_service_request(db.session, request,
-                                               now=lab_time(OCT_20, 9))
+        again = billing.charge_order_line(db.session, line, now=lab_time(OCT_20, 9))
     assert again.id == charge.id and len(charges()) == 1
 
 

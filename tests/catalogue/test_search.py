@@ -239,3 +239,25 @@ def test_a_rolled_back_change_keeps_the_token():
     db.session.flush()
     db.session.rollback()
     assert search.catalogue_token(db.session) == token
+
+
+@pytest.mark.parametrize(("q", "category"), [("农残", "pesticide-residue"),
+                                             ("兽残", "veterinary-drug"),
+                                             ("大肠杆菌", "microbiology"),
+                                             ("塑化剂", "organic-contaminants"),
+                                             ("pesticide residues", "pesticide-residue")])
+def test_what_a_food_lab_is_asked_for(catalogue, q, category):
+    assert services(q)[0].category.key == category
+
+
+def test_english_word_forms(catalogue):
+    assert instruments("x-ray diffraction")[0].category.key == "xrd"
+    assert "Microscope" in instruments("electron microscopy")[0].name_en
+    assert instruments("hardness testers")[0].category.key == "hardness"
+    assert instruments("rheometers")[0].name_en == "Rotational Rheometer"
+
+
+def test_two_chinese_words_without_a_space(catalogue):
+    found = instruments("岛津液相")
+    assert codes(found) == codes(instruments("岛津 液相")) == ["FOOD-004", "FOOD-005"]
+    assert codes(instruments("安捷伦液质")) == ["FOOD-007"]

@@ -23,7 +23,7 @@ from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingS
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, PermissionDenied, ValidationError
 from labbook.extensions import db
-from labbook.testing import services as testing
+from labbook.orders import services as orders
 from tests.factories import (
     create_admin,
     create_booking,
@@ -334,9 +334,11 @@ def test_a_retired_testing_service_takes_no_new_requests(manager, instrument):
     assert not catalogue.set_service_offered(db.session, manager, service, offered=False,
                                              now=NOW)
     db.session.commit()
-    with pytest.raises(Conflict):
-        testing.quote_for(create_user(), service, samples=1, sample_description="钢",
-                          express=False)
+    with pytest.raises(ValidationError) as refused:
+        orders.quote_order(db.session, create_user(), orders.OrderInput(lines=[
+            orders.LineInput(service_id=service.id, samples=[
+                orders.SampleInput(name="钢", quantity="1")])]))
+    assert refused.value.code == "unknown_service"
     event = db.session.scalars(select(AuditEvent)).one()
     assert (event.action, event.from_state, event.to_state) == ("retire", "active", "retired")
 

@@ -21,9 +21,10 @@ import pytest
 from sqlalchemy import Enum, String, Text, select
 
 from labbook.booking.models import BookingState
+from labbook.core.engine import write_transaction
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from labbook.testing import services as testing
+from labbook.orders import services as orders
 from tests.e2e.pages import main_text, submit, untranslated
 from tests.e2e.test_booking_journey import next_monday
 from tests.factories import create_booking, create_charge, create_statement, lab_time
@@ -53,24 +54,25 @@ def database_strings() -> set[str]:
 
 @pytest.fixture
 def scene(site, today):
-    """A pending booking, a test request and an issued statement of the researcher."""
+    """A pending booking, a testing order and an issued statement of the researcher."""
     researcher = site.user(RESEARCHER)
     instrument = site.instrument("NEM-007")
     day = next_monday(today) + dt.timedelta(days=4)
     booking = create_booking(instrument=instrument, user=researcher,
                              start_at=lab_time(day, 15), end_at=lab_time(day, 16),
                              state=BookingState.PENDING, purpose="语言切换测试：截面形貌")
-    item = testing.submit(db.session, researcher, site.service("NEM-S001"), samples=2,
-                          sample_description="三元正极粉末两袋", express=False,
-                          notes="", now=utcnow())
-    db.session.commit()
+    with write_transaction(db.session):
+        order = orders.submit(db.session, researcher, orders.OrderInput(
+            lines=[orders.LineInput(service_id=site.service("NEM-S001").id, samples=[
+                orders.SampleInput(name="三元正极粉末", quantity="两袋")])],
+            terms_confirmed=True), now=utcnow())
     charge = create_charge(organization=researcher.organization, lab=instrument.lab,
                            reason="语言切换测试调整",
                            occurred_at=lab_time(dt.date(2025, 12, 2), 10))
     statement = create_statement([charge], number="LB-2025-900001", year=2025,
                                  sequence=900001)
-    return {"booking": booking.id, "instrument": instrument.id, "request": item.id,
-            "service": item.service_id, "statement": statement.id}
+    return {"booking": booking.id, "instrument": instrument.id, "order": order.id,
+            "service": order.lines[0].service_id, "statement": statement.id}
 
 
 def wait_until_ready(page) -> None:
@@ -93,10 +95,10 @@ def test_every_string_of_the_journeys_follows_the_language_switch(open_visit, si
             f"/instruments/{scene['instrument']}/calendar",
             "/bookings", f"/bookings/{scene['booking']}", "/calendars",
             "/services?q=XRD", f"/services/{scene['service']}",
-            "/service-requests", f"/service-requests/{scene['request']}",
+            "/orders", f"/orders/{scene['order']}", "/orders/new",
         ],
         ADMIN: [
-            "/manage/approvals", "/manage/service-requests", "/statements",
+            "/manage/approvals", "/lab/orders", "/statements",
             f"/statements/{scene['statement']}", "/bookings",
         ],
     }

@@ -4,12 +4,12 @@ working days and due dates; and a test request's due date across the Spring Fest
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
+from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from labbook.holidays import services as holidays
-from labbook.testing import services as testing
-from labbook.testing.models import ServiceRequest, ServiceRequestState
+from labbook.orders import intake
+from labbook.orders.models import IntakeStatus, LineState
 from tests.factories import (
     bearer,
     create_admin,
@@ -20,6 +20,7 @@ from tests.factories import (
     lab_time,
 )
 from tests.holidays.conftest import follow
+from tests.orders.factories import create_order
 
 
 def test_admins_put_and_delete_days_and_everyone_reads_them(client):
@@ -103,21 +104,18 @@ def test_a_booking_on_new_years_day_is_refused_by_the_api(client, calendar):
     assert response.status_code == 409 and response.json["code"] == "holiday_closed"
 
 
-def test_a_test_requests_due_date_skips_the_spring_festival(client, calendar):
+def test_an_order_lines_due_date_skips_the_spring_festival(client, calendar):
     lab = create_lab()
     follow(lab)
     service = create_service(lab=lab, turnaround_days=3)
-    requester = create_user()
-    item = ServiceRequest(service=service, requester=requester,
-                          organization=requester.organization, samples=1,
-                          sample_description="粉末", state=ServiceRequestState.SUBMITTED,
-                          tier=requester.organization.tier, quoted_unit_price=Decimal("100"),
-                          quoted_express_surcharge=Decimal(0), quoted_total=Decimal("100"))
-    db.session.add(item)
-    db.session.commit()
-    # Accepted on Thursday 12 February 2026: Friday 13, Saturday 14 (调休), then nine days off
+    line = create_order(service, create_user(), line_state=LineState.WAITING)
+    order, manager = line.order, create_manager(lab)
+    # Received on Thursday 12 February 2026: Friday 13, Saturday 14 (调休), then nine days off
     # until Tuesday 24 February.
-    accepted_at = lab_time(dt.date(2026, 2, 12), 10)
-    assert testing.default_due_date(db.session, item, now=accepted_at) == dt.date(2026, 2, 24)
+    with write_transaction(db.session):
+        intake.receive(db.session, manager, order, [intake.SampleDecision(
+            sample.id, IntakeStatus.ACCEPTED) for sample in order.samples],
+            now=lab_time(dt.date(2026, 2, 12), 10))
+    assert line.due_date == dt.date(2026, 2, 24)
     assert holidays.add_working_days(db.session, lab.id, dt.date(2026, 2, 12), 3) == \
         dt.date(2026, 2, 24)

@@ -13,7 +13,6 @@ from labbook.booking.recurrence import Recurrence
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from labbook.notify import services as notify
-from labbook.testing import services as testing_services
 from tests.factories import (
     create_admin,
     create_booking,
@@ -21,7 +20,6 @@ from tests.factories import (
     create_instrument,
     create_lab,
     create_manager,
-    create_service,
     create_statement,
     create_user,
     lab_time,
@@ -153,40 +151,6 @@ def test_inactive_users_get_nothing(manager, instrument):
     with write_transaction(db.session):
         booking_services.approve_booking(db.session, manager, booking, now=NOW)
     assert outbox() == []
-
-
-def test_service_requests_tell_the_lab_and_then_the_requester(lab, manager, researcher,
-                                                              tmp_path):
-    service = create_service(lab=lab, name_en="Tensile test")
-    with write_transaction(db.session):
-        request = testing_services.submit(db.session, researcher, service, samples=2,
-                                          sample_description="steel bars", express=False,
-                                          now=NOW)
-    [submitted] = outbox()
-    assert (submitted.kind, submitted.recipient) == ("service_request_submitted",
-                                                      manager.email)
-    assert "steel bars" in submitted.body_text
-    with write_transaction(db.session):
-        testing_services.accept(db.session, manager, request, now=NOW, note="Send by courier")
-        testing_services.start(db.session, manager, request, now=NOW)
-        testing_services.complete(db.session, manager, request, now=NOW, report_dir=tmp_path,
-                                  max_bytes=1000)
-    changes = outbox()[1:]
-    assert [(m.kind, m.recipient) for m in changes] == [
-        ("service_request_accepted", "chen@example.cn"),
-        ("service_request_in_progress", "chen@example.cn"),
-        ("service_request_completed", "chen@example.cn")]
-    assert "Send by courier" in changes[0].body_text
-    assert changes[0].subject == f"Test request #{request.id} accepted: Tensile test"
-
-
-def test_a_requester_cancelling_their_own_request_is_not_told(lab, manager, researcher):
-    service = create_service(lab=lab)
-    with write_transaction(db.session):
-        request = testing_services.submit(db.session, researcher, service, samples=1,
-                                          sample_description="x", express=False, now=NOW)
-        testing_services.cancel(db.session, researcher, request, now=NOW)
-    assert [m.kind for m in outbox()] == ["service_request_submitted"]
 
 
 def test_statement_issued_goes_to_the_billing_contact(lab):

@@ -104,3 +104,4 @@ def test_others_cannot_see_an_order_and_the_customer_cancels_before_intake(clien
     again = client.post(f"/api/v1/orders/{order['id']}/cancel",
                         headers=scene.headers(scene.customer))
     assert again.status_code == 409 and again.json["code"] == "invalid_state"
+

@@ -11,10 +11,10 @@ from labbook.booking.models import BookingState
 from labbook.catalogue.models import InstrumentStatus
 from labbook.core.errors import PermissionDenied
 from labbook.extensions import db
+from labbook.orders.models import LineState
 from labbook.reports import dashboards, periods
-from labbook.testing.models import ServiceRequestState
 from tests.factories import create_booking, create_instrument, lab_time
-from tests.reports.conftest import _request
+from tests.orders.factories import create_order
 
 D = Decimal
 #: Wednesday 12 March 2025, 10:00 lab time: today the 12th, tomorrow the 13th.
@@ -38,13 +38,11 @@ def test_manager_dashboard_shows_today_tomorrow_and_what_needs_doing(world):
     broken = create_instrument(lab=world.lab_a, status=InstrumentStatus.MAINTENANCE,
                                status_reason="更换X光管")
     create_instrument(lab=world.lab_b, status=InstrumentStatus.MAINTENANCE)
-    late = _request(world.service, world.researcher_p, lab_time(dt.date(2025, 3, 3), 9), None,
-                    state=ServiceRequestState.IN_PROGRESS)
-    late.due_date = dt.date(2025, 3, 11)
-    due_today = _request(world.service, world.researcher_p, lab_time(dt.date(2025, 3, 3), 9),
-                         None, state=ServiceRequestState.ACCEPTED)
-    due_today.due_date = TODAY
-    db.session.commit()
+    late = create_order(world.service, world.researcher_p, line_state=LineState.IN_PROGRESS,
+                        due_date=dt.date(2025, 3, 11))
+    create_order(world.service, world.researcher_p, due_date=TODAY)
+    create_order(world.service, world.researcher_p, line_state=LineState.COMPLETED,
+                 due_date=dt.date(2025, 3, 11))
 
     board = dashboards.manager_dashboard(db.session, world.manager_a, now=NOW)
     assert [plan.day for plan in board.days] == [TODAY, TOMORROW]
@@ -53,7 +51,7 @@ def test_manager_dashboard_shows_today_tomorrow_and_what_needs_doing(world):
     # The overnight request and the one on Sunday 9 March of conftest's world.
     assert board.pending_approvals == 2
     assert board.in_maintenance == [broken]
-    assert board.overdue_requests == [late]
+    assert board.overdue_lines == [late]
 
 
 def test_the_dashboards_are_for_managers_and_admins(world):
