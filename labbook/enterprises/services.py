@@ -684,6 +684,17 @@ def pending_join_requests(session: Session, organization: Organization) -> list[
         .order_by(JoinRequest.created_at)))
 
 
+def join_requests_without_admin(session: Session) -> list[JoinRequest]:
+    """Pending requests to join organizations that have no admin of their own: labbook's
+    admins decide on these."""
+    has_admin = select(OrganizationAdmin.organization_id).join(
+        User, User.id == OrganizationAdmin.user_id).where(User.is_active.is_(True))
+    return list(session.scalars(
+        select(JoinRequest).where(JoinRequest.state == JoinRequestState.PENDING,
+                                  JoinRequest.organization_id.not_in(has_admin))
+        .order_by(JoinRequest.created_at)))
+
+
 def get_join_request(session: Session, actor: User, request_id: int) -> JoinRequest:
     join_request = session.get(JoinRequest, request_id)
     if join_request is None or join_request.state == JoinRequestState.UNCONFIRMED \
