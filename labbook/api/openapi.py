@@ -10,6 +10,7 @@ from labbook.api.specs import BEARER, rebook
 from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
 from labbook.api.specs import faults as faults_spec
+from labbook.api.specs import join as join_spec
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
 from labbook.api.specs import money as money_specs
@@ -33,7 +34,7 @@ from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
 AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
-                                sharing_spec, rebook)
+                                sharing_spec, rebook, join_spec)
 
 
 BOOKING_STATES = _values(BookingState)
