@@ -333,8 +333,12 @@ def free_channels(instrument: Instrument, taken: int) -> list[int]:
 def choose_channels(session: Session, request: BookingRequest,
                     held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()) -> int:
     """The mask of the lowest-numbered channels free for all of ``request``'s held time (the
-    caller has checked there are enough, under the instrument's lock)."""
+    caller has checked there are enough, under the instrument's lock). A single-channel
+    instrument's booking holds channel 1 without looking: bookings of it do not take turns,
+    and the exclusion constraint, not a second read, settles a race for it."""
     instrument = request.instrument
+    if instrument.channels == 1:
+        return 1
     blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
     taken = taken_channels(session, instrument.id, request.start, blocked_until,
                            exclude_booking_id=request.exclude_booking_id,

@@ -25,7 +25,7 @@ from labbook.audit.services import record
 from labbook.booking import training as qualifications
 from labbook.booking.models import Qualification
 from labbook.catalogue.models import Instrument, InstrumentStatus
-from labbook.core.engine import lock, locked
+from labbook.core.engine import locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import to_lab_time
 from labbook.i18n import localized
@@ -89,7 +89,8 @@ def request_training(session: Session, actor: User, instrument: Instrument, *, n
     """``actor`` asks for training on ``instrument``; the lab's managers are told by email. An
     open request of the same person for the same instrument is answered as it is."""
     note = _text(note, "note", MAX_NOTE)
-    lock(session, actor)  # one request at a time per person: the open one is found, not doubled
+    # One request at a time per person: a second finds the open one instead of doubling it.
+    session.execute(select(User.id).where(User.id == actor.id).with_for_update())
     existing = session.scalar(select(TrainingRequest).where(
         TrainingRequest.user_id == actor.id, TrainingRequest.instrument_id == instrument.id,
         TrainingRequest.state == RequestState.OPEN))

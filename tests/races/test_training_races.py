@@ -27,7 +27,8 @@ def test_racers_for_the_last_places_get_exactly_them(server, left):
                               capacity=4, enrolled=4 - left, state="scheduled")
     db.session.add(session)
     db.session.commit()
-    calls = [Call("enrol", "POST", f"/api/v1/training-sessions/{session.id}/enrolments",
+    session_id = session.id
+    calls = [Call("enrol", "POST", f"/api/v1/training-sessions/{session_id}/enrolments",
                   api_headers(create_user()), json={}, statuses={201: "ok"})
              for _n in range(left + 10)]
 
@@ -37,7 +38,8 @@ def test_racers_for_the_last_places_get_exactly_them(server, left):
     assert sorted(a.status for a in answers) == [201] * left + [409] * 10
     assert {a.code for a in answers if a.status == 409} == {"session_full"}
     db.session.rollback()
-    assert db.session.get(TrainingSession, session.id).enrolled == 4
+    assert db.session.scalar(select(TrainingSession.enrolled).where(
+        TrainingSession.id == session_id)) == 4
     assert db.session.scalar(select(func.count()).select_from(TrainingEnrolment).where(
-        TrainingEnrolment.session_id == session.id,
+        TrainingEnrolment.session_id == session_id,
         TrainingEnrolment.state == EnrolmentState.ENROLLED)) == left
