@@ -196,7 +196,10 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             else:
                 values.update(state=ChangeState.APPLIED, decided_at=now, is_late=_is_late(
                     booking, actor, values["given_back_minutes"], now, old[0]))
-                change = _insert_change(session, values)
+                # Written once and never changed again: the row is inserted in Core and the
+                # object kept only to report it (a move costs no more than a new booking).
+                change = BookingChange(**values)
+                change.id = session.execute(_insert_applied_change(), values).scalar_one()
                 _apply(session, actor, booking, change, now=now, overridden=problems)
     except IntegrityError as error:
         if not _is_overlap_violation(error):
@@ -216,6 +219,12 @@ def _insert_change_statement():
     # more than a new booking, which is inserted the same way.
     table = BookingChange.__table__
     return select(BookingChange).from_statement(table.insert().returning(*table.c))
+
+
+@cache
+def _insert_applied_change():
+    table = BookingChange.__table__
+    return table.insert().returning(table.c.id)
 
 
 def _insert_change(session: Session, values: dict) -> BookingChange:
