@@ -23,6 +23,7 @@ from labbook.orders import api as orders_routes  # noqa: F401
 from labbook.privacy import api as privacy_routes  # noqa: F401
 from labbook.reports import api as reports_routes  # noqa: F401
 from labbook.testing import api as testing_routes  # noqa: F401
+from labbook.training import api as training_routes  # noqa: F401
 
 
 def register(app: Flask) -> None:

@@ -75,9 +75,11 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     )
     from labbook.privacy.models import DeletionState
     from labbook.testing.models import ServiceRequestState
+    from labbook.training.models import EnrolmentState, ExamResult, RequestState, SessionState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
-               BillingBasis, InstrumentStatus, DayKind, Festival, PaymentMethod,
+               BillingBasis, InstrumentStatus, DayKind, Festival, RequestState,
+               SessionState, EnrolmentState, ExamResult, PaymentMethod,
                BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState, OrderState,
                LineState, IntakeStatus, Remains, ReportLanguage, Conclusion, ReportState,
                Disposition, FaultKind, FaultState, ChangeState, WaitlistState,
