@@ -715,6 +715,8 @@ MATRIX.update({
     "GET orders.lab_testing":                          "login 404   404   404   404   200   200",
     "POST orders.save_lab_testing":                    "login 404   404   404   404   ok    ok",
     "POST orders.save_lab_staff":                      "login 404   404   404   404   ok    ok",
+    "GET orders.service_testing":                      "login 404   404   404   404   200   200",
+    "POST orders.save_service_testing":                "login 404   404   404   404   ok    ok",
     "GET orders.verify_form":                          "200   200   200   200   200   200   200",
     "GET orders.verify":                               "404   404   404   404   404   404   404",
     "POST api.quote_order":                            "401   ok    ok    ok    ok    ok    ok",

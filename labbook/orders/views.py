@@ -469,7 +469,8 @@ def lab_testing(code: str):
         raise NotFound(_("No lab %(code)s.", code=code))
     return render_template(
         "orders/lab_settings.html", lab=lab, settings=services.lab_settings(db.session, lab),
-        staff=services.lab_staff_table(db.session, lab), capabilities=list(Capability))
+        staff=services.lab_staff_table(db.session, lab), capabilities=list(Capability),
+        services=sorted(lab.services, key=lambda service: service.code))
 
 
 @bp.post("/lab/<code>/testing")
@@ -519,6 +520,59 @@ def save_lab_staff(code: str):
     except DomainError as error:
         return refuse(error, back), 303
     flash(_("The capabilities are saved."), "success")
+    return redirect(back), 303
+
+
+def _service_of(lab_code: str, service_id: int) -> TestingService:
+    """One of the lab's services, for its managers (404 otherwise)."""
+    actor = current_actor()
+    lab = catalogue.get_lab(db.session, lab_code)
+    service = db.session.get(TestingService, service_id)
+    if not actor.manages(lab) or service is None or service.lab_id != lab.id:
+        raise NotFound(_("No lab %(code)s.", code=lab_code))
+    return service
+
+
+def _items_text(service: TestingService) -> str:
+    return "\n".join(" | ".join([item.name_zh, item.name_en, item.unit,
+                                 item.lower_limit or "", item.upper_limit or ""])
+                      for item in services.test_items(db.session, service))
+
+
+@bp.get("/lab/<code>/testing/services/<int:service_id>")
+@login_required
+def service_testing(code: str, service_id: int):
+    service = _service_of(code, service_id)
+    methods = services.accepted_methods(db.session, service)[1:]
+    return render_template(
+        "orders/service_testing.html", service=service, methods="\n".join(methods),
+        items=_items_text(service), retention=services.retention_days(db.session, service))
+
+
+@bp.post("/lab/<code>/testing/services/<int:service_id>")
+@login_required
+def save_service_testing(code: str, service_id: int):
+    actor = current_actor()
+    back = url_for(".service_testing", code=code, service_id=service_id)
+    raw_retention = (request.form.get("retention_days") or "").strip()
+    items = []
+    for row in (request.form.get("items") or "").splitlines()[:200]:
+        if row.strip():
+            cells = [cell.strip() for cell in row.split("|")] + [""] * 5
+            items.append(services.TestItemInput(*cells[:5]))
+    try:
+        with write_transaction(db.session):
+            service = _service_of(code, service_id)
+            services.update_service_testing(
+                db.session, actor, service,
+                methods=(request.form.get("methods") or "").splitlines()[:100],
+                retention=int(raw_retention) if raw_retention.isdigit() else None,
+                items=items, now=utcnow())
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        return refuse(error, back), 303
+    flash(_("The service's testing settings are saved."), "success")
     return redirect(back), 303
 
 

@@ -67,3 +67,35 @@ def test_files_are_kept_with_the_order_for_the_lab_only(client, scene, login_as,
     assert too_large.status_code in (303, 413)
     assert len(client.get(f"/api/v1/orders/{order['id']}",
                           headers=scene.headers(scene.manager)).json["attachments"]) == 1
+
+
+def test_managers_set_a_services_methods_items_limits_and_retention(client, scene, login_as):
+    url = f"/lab/FOOD/testing/services/{scene.service.id}"
+    lab = login_as(scene.manager)
+    page = lab.get(url).get_data(as_text=True)
+    assert "ISO 1871:2009" in page and "蛋白质 | Protein | g/100g | 10 |" in page
+    refused = lab.post(url, data={"methods": "", "retention_days": "30",
+                                  "items": "脂肪 | Fat | g/100g | 5 | abc"})
+    assert refused.status_code == 303
+    assert "ISO 1871:2009" in lab.get(url).get_data(as_text=True)  # nothing changed
+    lab.post(url, data={"methods": "GB 5009.6-2016\nISO 1871:2009", "retention_days": "30",
+                        "items": "脂肪 | Fat | g/100g | 5 | 25\n灰分 | Ash | %"})
+    order = submit(client, scene, samples=1)
+    line = receive_all(client, scene, order)["lines"][0]
+    base = f"/api/v1/orders/{order['id']}/lines/{line['id']}"
+    client.post(f"{base}/assign", headers=scene.headers(scene.manager),
+                json={"analyst_id": scene.analyst.id})
+    client.post(f"{base}/start", headers=scene.headers(scene.analyst))
+    sample = line["samples"][0]["id"]
+    recorded = client.post(f"{base}/results", headers=scene.headers(scene.analyst), json={
+        "results": [{"sample_id": sample, "item": "Fat", "value": "30", "unit": "g/100g",
+                     "method": "GB 5009.6-2016"},
+                    {"sample_id": sample, "item": "灰分", "value": "1.2", "unit": "%"}]})
+    assert recorded.status_code == 200, recorded.json
+    results = recorded.json["lines"][0]["samples"][0]["results"]
+    assert [(r["item"], r["limit"], r["conclusion"]) for r in results] == [
+        ("脂肪", "5–25", "fail"), ("灰分", "", "not_judged")]
+    assert client.post(f"{base}/results", headers=scene.headers(scene.analyst), json={
+        "results": [{"sample_id": sample, "item": "蛋白质", "value": "12", "unit": "g/100g"}]
+    }).json["code"] == "unknown_item"
+    assert login_as(scene.analyst).post(url, data={"retention_days": "1"}).status_code == 404
