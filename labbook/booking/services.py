@@ -217,6 +217,35 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
     return booking
 
 
+def book_for_order_line(session: Session, actor: User, *, instrument_id: int,
+                        organization_id: int, order_line_id: int, start: dt.datetime,
+                        end: dt.datetime, purpose: str, now: dt.datetime) -> Booking:
+    """Book ``instrument_id`` for a testing-order line: the lab's staff (``actor``) book it for
+    the customer's organization, under every booking rule; the booking names the line
+    (``order_line_id``). Runs in the caller's write transaction, which has checked the line."""
+    purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
+    instrument = _instrument(session, instrument_id, share_lock=True)
+    organization = locked(session, Organization, organization_id)
+    if organization is None:
+        raise _no_organization()
+    problems = rules.check_booking(
+        session, rules.BookingRequest(instrument, actor, organization, start, end), now=now)
+    if problems:
+        raise BookingRefused(problems, _suggestions(session, instrument, problems, start, end,
+                                                    now))
+    row = _new_booking(actor, instrument, organization, start, end, purpose, "", [], now)
+    row["order_line_id"] = order_line_id
+    try:
+        with session.begin_nested():
+            [booking] = _insert_bookings(session, actor, [row], [problems], now)
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _lost_race(session, instrument_id, start, end, now) from None
+    set_committed_value(booking, "organization", organization)
+    return booking
+
+
 def _lost_race(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
                now: dt.datetime) -> BookingRefused:
     instrument = _instrument(session, instrument_id)

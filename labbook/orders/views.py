@@ -6,6 +6,7 @@ Orders a user may not see answer 404, as if they did not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
-from labbook.core.time import utcnow
+from labbook.core.time import LAB_TZ, is_plausible_date, utcnow
 from labbook.documents.agreement import render_agreement
 from labbook.documents.labels import render_sample_labels
 from labbook.extensions import db
@@ -282,6 +283,27 @@ def assign_line(order_id: int, line_id: int):
     return _change(order_id, lambda session, actor, order: work.assign(
         session, actor, order, line_id, analyst, now=utcnow()),
         _("The line is assigned."))
+
+
+def _lab_moment(name: str) -> dt.datetime | None:
+    """A datetime-local field, in lab time."""
+    try:
+        moment = dt.datetime.fromisoformat((request.form.get(name) or "").strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is not None or not is_plausible_date(moment.date()):
+        return None
+    return moment.replace(tzinfo=LAB_TZ).astimezone(dt.UTC)
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/bookings")
+@login_required
+def book_line(order_id: int, line_id: int):
+    raw = request.form.get("instrument_id") or ""
+    return _change(order_id, lambda session, actor, order: work.book_instrument(
+        session, actor, order, line_id, instrument_id=int(raw) if raw.isdigit() else None,
+        start=_lab_moment("start"), end=_lab_moment("end"), now=utcnow()),
+        _("The instrument is booked for the line."))
 
 
 @bp.post("/orders/<int:order_id>/lines/<int:line_id>/start")
