@@ -90,7 +90,7 @@ from tests.factories import (
 #: Routes whose ``code`` is an owner unit's, not a lab's.
 OWNER_ENDPOINTS = {"admin.owner_unit", "admin.add_agreement", "admin.add_owner_contact",
                    "admin.remove_owner_contact", "sharing.settlement",
-                   "sharing.settlement_export"}
+                   "sharing.settlement_export", "api.owner_settlement"}
 ROLES = ("anon", "res_b", "billing_b", "other_mgr", "res_a", "mgr", "admin")
 PDF = b"%PDF-1.4\n% a test report\n"
 MARK_A = "A-ONLY"  # in every text of A's objects, to look for in B's lists
@@ -610,6 +610,9 @@ MATRIX: dict[str, str] = {
     "GET testing.request_detail":                      "login 404   404   404   302   302   302",
     "POST testing.request_service":                    "login 303   303   303   303   303   303",
     "POST testing.start_request":                      "login 404   404   404   410   410   410",
+    "GET api.open_sharing_statistics":                 "401   403   403   200   403   200   200",
+    "GET api.settlements_overview_json":               "401   403   403   403   403   403   200",
+    "GET api.owner_settlement":                        "401   403   403   403   403   403   200",
     "POST api.report_fault":                           "401   ok    ok    ok    ok    ok    ok",
     "GET api.list_faults":                             "401   200   200   200   200   200   200",
     "GET api.get_fault":                               "401   404   404   404   200   200   200",

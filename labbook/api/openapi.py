@@ -19,6 +19,7 @@ from labbook.api.specs import path_id as _path_id
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
 from labbook.api.specs import ref as _ref
+from labbook.api.specs import sharing as sharing_spec
 from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
 from labbook.booking.attendance import (
@@ -31,7 +32,8 @@ from labbook.catalogue.models import InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
-AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec)
+AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
+                                sharing_spec)
 
 
 BOOKING_STATES = _values(BookingState)

@@ -18,6 +18,7 @@ from labbook.extensions import csrf
 from labbook.faults import api as faults_routes  # noqa: F401
 from labbook.holidays import api as holidays_routes  # noqa: F401
 from labbook.orders import api as orders_routes  # noqa: F401
+from labbook.reports import api as reports_routes  # noqa: F401
 from labbook.testing import api as testing_routes  # noqa: F401
 
 

@@ -76,24 +76,41 @@ def _sum_row(label: str, amount: Decimal) -> tuple[Cell, ...]:
     return (None, None, None, label, None, None, None, None, None, None, None, amount)
 
 
+def _voucher_parts(lines: list[Charge]) -> tuple[Cell, Cell]:
+    voucher = sum((line.voucher_amount for line in lines), Decimal("0.00"))
+    return voucher, sum((line.amount for line in lines), Decimal("0.00")) - voucher
+
+
 def statement_table(statement: Statement, lines: list[Charge]) -> Table:
-    """The ``lines`` grouped by lab with a subtotal each, and their total.
+    """The ``lines`` grouped by lab with a subtotal each, and their total; when innovation
+    vouchers pay part of the lines, each row also has its voucher part and own part.
 
     ``lines`` are what the reader may see (a lab manager: only their labs' lines); when that is
     not the whole statement, the total row totals the lines shown, not the statement.
     """
+    with_vouchers = any(line.voucher_amount for line in lines)
+
+    def parts(row: tuple[Cell, ...], covered: list[Charge]) -> tuple[Cell, ...]:
+        return row + _voucher_parts(covered) if with_vouchers else row
+
     rows: list[tuple[Cell, ...]] = []
     subtotals = []
     total = Decimal("0.00")
     for group in lab_subtotals(lines):
-        rows += [_line_row(charge) for charge in group.lines]
+        rows += [parts(_line_row(charge), [charge]) for charge in group.lines]
         subtotals.append(len(rows))
-        rows.append(_sum_row(_("Subtotal %(lab)s %(name)s", lab=group.lab.code,
-                                name=localized(group.lab, "name")), group.total))
+        rows.append(parts(_sum_row(_("Subtotal %(lab)s %(name)s", lab=group.lab.code,
+                                      name=localized(group.lab, "name")), group.total),
+                          group.lines))
         total += group.total
     whole = {charge.id for charge in lines} == {charge.id for charge in statement.charges}
-    return Table(_columns(), rows,
-                 _sum_row(_("Total") if whole else _("Total of the lines shown"), total),
+    columns = _columns()
+    if with_vouchers:
+        columns += [Column("voucher", _("Voucher part (¥)"), Kind.MONEY, width=14),
+                    Column("own", _("Own part (¥)"), Kind.MONEY, width=14)]
+    return Table(columns, rows,
+                 parts(_sum_row(_("Total") if whole else _("Total of the lines shown"), total),
+                       lines),
                  subtotals)
 
 

@@ -42,7 +42,6 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import Insert, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
@@ -107,6 +106,8 @@ def pinyin_forms(text: str) -> tuple[str, ...]:
     hanzi = "".join(ch for ch in text if _is_cjk(ch))
     if not hanzi:
         return ()
+    from pypinyin import Style, lazy_pinyin  # its dictionaries take a second and 50 MB to load
+
     full = "".join(lazy_pinyin(hanzi))
     initials = "".join(lazy_pinyin(hanzi, style=Style.FIRST_LETTER))
     return (full, initials) if len(hanzi) > 1 else (full,)
@@ -116,6 +117,8 @@ def pinyin_forms(text: str) -> tuple[str, ...]:
 def pinyin_tails(text: str) -> tuple[str, ...]:
     """The pinyin of ``text`` from its second syllable on, from each later syllable: a word
     typed in pinyin may start anywhere in a name, but only at a syllable."""
+    from pypinyin import lazy_pinyin
+
     syllables = lazy_pinyin("".join(ch for ch in text if _is_cjk(ch)))
     return tuple("".join(syllables[i:]) for i in range(1, len(syllables)))
 

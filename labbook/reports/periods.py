@@ -95,6 +95,20 @@ def parse_period(first: str | None, last: str | None, *, today: dt.date) -> Peri
     return Period(start, end)
 
 
+def parse_month(text: str | None, *, today: dt.date) -> Period:
+    """The calendar month ``YYYY-MM`` (2000 to 2099); without one, the month before today's."""
+    text = (text or "").strip()
+    if not text:
+        return month_period(today.replace(day=1) - dt.timedelta(days=1))
+    try:
+        day = dt.date.fromisoformat(f"{text}-01") if len(text) == 7 else None
+    except ValueError:
+        day = None
+    if day is None or not is_plausible_date(day):
+        raise ValidationError(_("'month' must be a month like 2026-11."), code="invalid_month")
+    return month_period(day)
+
+
 def _parse_date(text: str | None, name: str) -> dt.date | None:
     if not text:
         return None

@@ -7,9 +7,14 @@ that belongs to the instrument:
 
 * instrument time — usage, no-show and late-cancellation charges of its bookings — and
   adjustments that name the instrument (corrections of such charges) are the instrument's;
-* a testing-service charge belongs to the instruments the testing service uses (its
-  catalogue's ``instruments``), split equally between them to the fen; the fen left over goes
-  one each to the instruments with the lowest ids, so the parts add up to the charge.
+* a testing charge of an order line whose instrument time was booked for it (bookings with
+  its ``order_line_id`` that are approved, in use or completed) belongs to the instruments so
+  booked, divided by the hours booked on each;
+* any other testing-service charge belongs to the instruments the testing service uses (its
+  catalogue's ``instruments``), split equally between them.
+
+Each division is to the fen, rounded down, and the fen left over goes one each to the
+instruments with the lowest ids, so the parts add up to the charge.
 
 Charges that belong to no owner's instrument — adjustments that name no instrument, testing
 services that name none, instruments without an owner — are shown apart as not attributed, so
@@ -29,16 +34,28 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, case, func, literal, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization
 from labbook.billing.models import Charge, ChargeKind
+from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, Owner, service_instruments
 from labbook.core.money import FEN
 from labbook.owners.models import OwnerAgreement
 from labbook.reports.figures import TIME_KINDS
 from labbook.reports.periods import Period, lab_midnight
+from labbook.reports.sql import seconds_between
 
 TIME = "time"
 TESTING = "testing"
@@ -53,33 +70,82 @@ def _raw(amount: Any) -> Any:
     return type_coerce(amount, BigInteger)
 
 
+#: Bookings of an order line whose instrument time the line's charge is divided by.
+LINE_BOOKING_STATES = (BookingState.APPROVED, BookingState.IN_USE, BookingState.COMPLETED)
+
+
+def _whole(value: Any) -> Any:
+    """``value`` as a whole number in SQL: PostgreSQL's SUM of integers is NUMERIC, and
+    dividing NUMERICs does not round down to the fen."""
+    return cast(value, BigInteger)
+
+
+def _signed(amount: Any, part: Any) -> Any:
+    """``part`` of the magnitude of ``amount``, with the sign of ``amount``."""
+    return case((amount < 0, -part), else_=part)
+
+
+def _line_weights() -> Any:
+    """Booked seconds per order line and instrument: the instrument time booked for each order
+    line (``bookings.order_line_id``), which its charge is divided by."""
+    return (select(Booking.order_line_id.label("order_line_id"),
+                   Booking.instrument_id.label("instrument_id"),
+                   _whole(func.sum(seconds_between(Booking.start_at, Booking.end_at)))
+                   .label("weight"))
+            .where(Booking.order_line_id.is_not(None), Booking.state.in_(LINE_BOOKING_STATES))
+            .group_by(Booking.order_line_id, Booking.instrument_id)
+            .subquery("line_weights"))
+
+
 def attributed_lines(start: dt.datetime, end: dt.datetime) -> Any:
     """A subquery of the charges that occurred in [start, end), each as the part that belongs
     to one instrument: charge_id, instrument_id, part (time or testing), amount (fen),
     occurred_at, organization_id, kind."""
     amount = _raw(Charge.amount)
+    size = type_coerce(func.abs(amount), BigInteger)
     in_period = (Charge.occurred_at >= start, Charge.occurred_at < end)
-    time_lines = select(
-        Charge.id.label("charge_id"), Charge.instrument_id.label("instrument_id"),
-        literal(TIME).label("part"), amount.label("amount"),
-        Charge.occurred_at.label("occurred_at"),
-        Charge.organization_id.label("organization_id"), Charge.kind.label("kind"),
-    ).where(*in_period, Charge.instrument_id.is_not(None),
-            Charge.kind.in_((*TIME_KINDS, ChargeKind.ADJUSTMENT)))
+
+    def columns(instrument_id: Any, part: str, value: Any) -> list[Any]:
+        return [Charge.id.label("charge_id"), instrument_id.label("instrument_id"),
+                literal(part).label("part"), _whole(value).label("amount"),
+                Charge.occurred_at.label("occurred_at"),
+                Charge.organization_id.label("organization_id"), Charge.kind.label("kind")]
+
+    time_lines = select(*columns(Charge.instrument_id, TIME, amount)).where(
+        *in_period, Charge.instrument_id.is_not(None),
+        Charge.kind.in_((*TIME_KINDS, ChargeKind.ADJUSTMENT)))
+
+    # A testing charge of an order line whose instrument time was booked: divided by the booked
+    # hours on each instrument, each part rounded down to the fen and the fen left over given
+    # one each to the instruments with the lowest ids.
+    weights = _line_weights()
+    total = _whole(func.sum(weights.c.weight).over(partition_by=Charge.id))
+    rank = func.row_number().over(partition_by=Charge.id, order_by=weights.c.instrument_id)
+    floored = (select(*columns(weights.c.instrument_id, TESTING, amount),
+                      (size * weights.c.weight // total).label("floor"), rank.label("rank"))
+               .join(weights, weights.c.order_line_id == Charge.order_line_id)
+               .where(*in_period, Charge.kind == ChargeKind.SERVICE)
+               .subquery("floored"))
+    left_over = (type_coerce(func.abs(floored.c.amount), BigInteger)
+                 - _whole(func.sum(floored.c.floor).over(partition_by=floored.c.charge_id)))
+    by_hours = select(
+        floored.c.charge_id, floored.c.instrument_id, floored.c.part,
+        _whole(_signed(floored.c.amount, floored.c.floor
+                       + case((floored.c.rank <= left_over, 1), else_=0))).label("amount"),
+        floored.c.occurred_at, floored.c.organization_id, floored.c.kind)
+
+    # Any other testing charge: divided equally between the instruments the testing service
+    # uses, the fen left over again to the lowest ids.
     users = service_instruments.c
     count = func.count().over(partition_by=Charge.id)
     rank = func.row_number().over(partition_by=Charge.id, order_by=users.instrument_id)
-    size = type_coerce(func.abs(amount), BigInteger)
-    part = size // count + case((rank <= size % count, 1), else_=0)
-    testing_lines = select(
-        Charge.id.label("charge_id"), users.instrument_id.label("instrument_id"),
-        literal(TESTING).label("part"),
-        case((amount < 0, -part), else_=part).label("amount"),
-        Charge.occurred_at.label("occurred_at"),
-        Charge.organization_id.label("organization_id"), Charge.kind.label("kind"),
-    ).join(service_instruments, users.service_id == Charge.service_id).where(
-        *in_period, Charge.kind == ChargeKind.SERVICE)
-    return union_all(time_lines, testing_lines).subquery("attributed")
+    equal_part = size // count + case((rank <= size % count, 1), else_=0)
+    booked = select(weights.c.order_line_id).where(
+        weights.c.order_line_id == Charge.order_line_id).exists()
+    by_service = select(*columns(users.instrument_id, TESTING, _signed(amount, equal_part))) \
+        .join(service_instruments, users.service_id == Charge.service_id) \
+        .where(*in_period, Charge.kind == ChargeKind.SERVICE, ~booked)
+    return union_all(time_lines, by_hours, by_service).subquery("attributed")
 
 
 def _percent(lines: Any, owner_id: Any, session: Session, owner_ids: Sequence[int]) -> Any:

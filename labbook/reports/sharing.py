@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, selectinload
 from labbook.accounts.models import Organization, PriceTier
 from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.money import AmountError, read_amount
 from labbook.faults.services import downtime_intervals
 from labbook.reports.periods import Period
 from labbook.reports.settlements import attributed_lines, yuan
@@ -53,6 +54,17 @@ from labbook.reports.sql import lab_day_number, seconds_between
 DEFAULT_LARGE_VALUE = Decimal("500000.00")
 #: Organizations on this tier are the institute's own.
 INSTITUTE_TIER = PriceTier.INTERNAL
+
+
+def large_value(setting: object) -> Decimal:
+    """The purchase value from which an instrument counts as large, from the app's setting
+    ``LABBOOK_LARGE_INSTRUMENT_VALUE`` (yuan; empty for the default)."""
+    if setting in (None, ""):
+        return DEFAULT_LARGE_VALUE
+    try:
+        return read_amount(str(setting))
+    except AmountError:
+        raise RuntimeError(f"LABBOOK_LARGE_INSTRUMENT_VALUE is no amount: {setting!r}") from None
 
 
 def year_period(year: int) -> Period:

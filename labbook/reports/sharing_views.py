@@ -15,8 +15,6 @@ from flask_login import login_required
 from labbook.accounts.access import current_actor, require
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Lab, Owner
-from labbook.core.errors import ValidationError
-from labbook.core.money import AmountError, read_amount
 from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Table, to_csv, to_xlsx
 from labbook.core.time import utcnow
 from labbook.extensions import db
@@ -33,13 +31,7 @@ FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 def large_value() -> Decimal:
     """The purchase value from which an instrument counts as large (the app's setting)."""
-    setting = current_app.config.get("LABBOOK_LARGE_INSTRUMENT_VALUE")
-    if setting in (None, ""):
-        return sharing.DEFAULT_LARGE_VALUE
-    try:
-        return read_amount(str(setting))
-    except AmountError:
-        raise RuntimeError(f"LABBOOK_LARGE_INSTRUMENT_VALUE is no amount: {setting!r}") from None
+    return sharing.large_value(current_app.config.get("LABBOOK_LARGE_INSTRUMENT_VALUE"))
 
 
 def _year(now: dt.datetime) -> int:
@@ -48,17 +40,7 @@ def _year(now: dt.datetime) -> int:
 
 def _month(now: dt.datetime) -> Period:
     """The month asked for as ``month=YYYY-MM``; by default the last one."""
-    text = (request.args.get("month") or "").strip()
-    if not text:
-        first = periods.lab_today(now).replace(day=1)
-        return periods.month_period(first - dt.timedelta(days=1))
-    try:
-        day = dt.date.fromisoformat(f"{text}-01")
-    except ValueError:
-        day = None
-    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ValidationError(_("'month' must be a month like 2026-11."), code="invalid_month")
-    return periods.month_period(day)
+    return periods.parse_month(request.args.get("month"), today=periods.lab_today(now))
 
 
 def _download(table: Table, title: str, heading: list[tuple[str, str]], filename: str,

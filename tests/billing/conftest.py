@@ -4,8 +4,8 @@ import pytest
 
 from labbook.billing import api as billing_api
 from labbook.booking import api as booking_api
-from labbook.testing import api as testing_api
-from labbook.testing import views as testing_views
+from labbook.orders import api as orders_api
+from labbook.orders import views as orders_views
 
 
 class Clock:
@@ -21,7 +21,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     now = Clock()
-    for module in (billing_api, booking_api, testing_api, testing_views):
+    for module in (billing_api, booking_api, orders_api, orders_views):
         monkeypatch.setattr(module, "utcnow", now)
     return now
 

@@ -455,3 +455,59 @@ def test_finance_pages_render_and_the_redemption_pack_downloads(client, login_as
             if cell == Decimal("40.00") or cell == 40] != []
     pdf = browser.get("/billing/voucher-redemptions.pdf?authority=科技局&period=2026-11")
     assert "肆拾元整" in pdf_text(pdf.data)
+
+
+def test_the_billing_contact_asks_for_an_invoice_and_finance_records_it_in_the_browser(
+        client, login_as):
+    organization = create_organization()
+    contact = create_user(organization=organization)
+    organization.billing_contact = contact
+    db.session.commit()
+    statement = issued_statement(organization, "88.00")
+    organization_id, statement_id = organization.id, statement.id
+    browser = login_as(contact)
+    page = browser.get(f"/statements/{statement_id}").get_data(as_text=True)
+    assert f"/billing/organizations/{organization_id}" in page
+    assert browser.get(f"/billing/organizations/{organization_id}").status_code == 200
+    asked = browser.post(f"/billing/organizations/{organization_id}/invoices",
+                         data={"statement_ids": [str(statement_id)], "kind": "ordinary",
+                               "medium": "electronic", "note": ""})
+    assert asked.status_code == 302
+    invoice_id = db.session.scalar(select(Invoice.id))
+    browser = login_as(create_admin())
+    issued = browser.post(f"/billing/invoices/{invoice_id}/issue", data={
+        "invoice_number": "25410000000012345678"[:20], "issued_on": "2026-11-20",
+        "amount": "88.00", "file": (io.BytesIO(b"%PDF-1.7 invoice"), "fapiao.pdf")},
+        content_type="multipart/form-data")
+    assert issued.status_code == 302, issued.get_data(as_text=True)
+    invoice = db.session.get(Invoice, invoice_id)
+    db.session.refresh(invoice)
+    assert (invoice.state.value, invoice.issued_amount, invoice.file_name) == \
+        ("issued", Decimal("88.00"), "fapiao.pdf")
+    login_as(contact)
+    assert client.get(f"/billing/invoices/{invoice_id}/file").data == b"%PDF-1.7 invoice"
+    other = create_user(organization=create_organization())
+    login_as(other)
+    assert client.get(f"/billing/invoices/{invoice_id}").status_code == 404
+    assert client.get(f"/billing/organizations/{organization_id}").status_code == 404
+
+
+def test_the_statement_xlsx_has_voucher_and_own_parts_when_vouchers_pay(login_as):
+    admin, organization = create_admin(locale="en"), create_organization()
+    lab = create_lab()
+    with write_transaction(db.session):
+        vouchers.create_voucher(db.session, admin, organization, voucher_input(),
+                                now=lab_time(dt.date(2026, 11, 1), 9))
+    create_charge(organization=organization, lab=lab, kind=ChargeKind.SERVICE,
+                  service=create_service(lab=lab), samples=1, unit_price=Decimal("99.99"),
+                  amount=Decimal("99.99"), occurred_at=lab_time(dt.date(2026, 11, 5), 10))
+    with write_transaction(db.session):
+        statement = services.close_month(db.session, admin, "2026-11",
+                                         now=lab_time(dt.date(2026, 12, 1), 3)).statements[0]
+    data = login_as(admin).get(f"/statements/{statement.id}.xlsx").data
+    rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
+    header = next(row for row in rows if row and row[-1] == "Own part (¥)")
+    total = rows[-1]
+    # 50 % of 99.99 is 49.995 → 50.00 (half-up); the enterprise pays 49.99
+    assert header[-3:] == ("Amount (¥)", "Voucher part (¥)", "Own part (¥)")
+    assert [float(cell) for cell in total[-3:]] == [99.99, 50.00, 49.99]

@@ -87,3 +87,26 @@ def test_people_who_are_no_contacts_see_no_owner_pages(month, client, login_as):
     login_as(create_user())
     assert client.get("/owner").status_code == 403
     assert client.get(f"/reports/settlements/{month.owner_a.code}").status_code == 403
+
+
+def test_the_settlement_as_json_line_by_line(month, client):
+    from tests.factories import bearer
+
+    admin = create_admin()
+    body = client.get(f"/api/v1/owners/{month.owner_a.code}/settlement?month=2026-11",
+                      headers=bearer(admin)).get_json()
+    assert [(line["kind"], line["part"], line["amount"], line["percent"], line["share"])
+            for line in body["lines"]] == [
+        ("usage", "time", "100.01", 70, "70.01"), ("service", "testing", "50.01", 40, "20.00"),
+        ("no_show", "time", "33.33", 50, "16.67"), ("service", "testing", "80.00", 50, "40.00"),
+        ("adjustment", "time", "-10.00", 50, "-5.00")]
+    assert body["totals"]["share"] == "141.68" and body["totals"]["revenue"] == "253.35"
+    overview = client.get("/api/v1/settlements?month=2026-11", headers=bearer(admin)).get_json()
+    assert (overview["total_revenue"], overview["not_attributed"]) == ("343.35", "30.00")
+    contact = _contact(month.owner_b)
+    assert client.get(f"/api/v1/owners/{month.owner_a.code}/settlement?month=2026-11",
+                      headers=bearer(contact)).status_code == 403
+    assert client.get(f"/api/v1/owners/{month.owner_b.code}/settlement?month=2026-11",
+                      headers=bearer(contact)).get_json()["totals"]["share"] == "36.00"
+    assert client.get("/api/v1/settlements?month=2026-99",
+                      headers=bearer(admin)).status_code == 422

@@ -68,3 +68,52 @@ def test_the_owners_totals_add_up_to_the_revenue_report(month):
     report = figures.added_up(figures.revenue(db.session, scope, period,
                                               Dimension.LAB).values(), figures.Revenue)
     assert report.total == every_charge == a.revenue + b.revenue + D("30.00")
+
+
+def test_an_order_lines_charge_is_divided_by_the_hours_booked_for_it(month):
+    """December (lab time): an order line of the testing service that names i1 and i3 had
+    3 h booked on i2 and 1 h on i3 (a cancelled booking on i1 does not count): its charge of
+    100.01 is i2's 75.01 (7,500.75 fen rounded down, plus the fen left over: i2 has the lower
+    id) and i3's 25.00, not an equal split between i1 and i3."""
+    import datetime as dt
+
+    from labbook.accounts.models import PriceTier
+    from labbook.booking.models import BookingState
+    from labbook.orders.models import Order, OrderLine, OrderState, Remains, ReportLanguage
+    from labbook.reports.settlements import attributed_lines
+    from tests.factories import create_booking, create_charge, create_user, lab_time
+
+    i1, i2, i3, _i4 = month.instruments
+    service = i1.services[0]
+    moment = lab_time(dt.date(2026, 12, 3), 10)
+    order = Order(number="SET-2026-0001", lab=i1.lab, organization=month.customer,
+                  requester=create_user(organization=month.customer),
+                  state=OrderState.COMPLETED, remains=Remains.DISPOSE,
+                  report_language=ReportLanguage.ZH_CN, contact_name="联系人",
+                  contact_email="c@example.cn", tier=PriceTier.EXTERNAL,
+                  quoted_total=D("100.01"), terms="条款", confirmed_at=moment)
+    line = OrderLine(order=order, position=1, service=service, method="GB/T 1",
+                     unit_price=D("100.01"), express_surcharge=D("0.00"), total=D("100.01"))
+    db.session.add_all([order, line])
+    db.session.commit()
+    analyst = create_user()
+    for instrument, day, hours, state in ((i2, 1, 3, BookingState.COMPLETED),
+                                          (i3, 1, 1, BookingState.COMPLETED),
+                                          (i1, 2, 5, BookingState.CANCELLED)):
+        create_booking(instrument=instrument, user=analyst, order_line_id=line.id,
+                       start_at=lab_time(dt.date(2026, 12, day), 9),
+                       end_at=lab_time(dt.date(2026, 12, day), 9 + hours), state=state)
+    create_charge(kind=ChargeKind.SERVICE, service=service, order_line_id=line.id,
+                  organization=month.customer, lab=i1.lab, amount=D("100.01"),
+                  occurred_at=moment)
+    december = month_period(dt.date(2026, 12, 1))
+    lines = attributed_lines(december.start_at, december.end_at)
+    parts = {row.instrument_id: row.amount for row in db.session.execute(
+        lines.select().where(lines.c.kind == ChargeKind.SERVICE))}
+    assert parts == {i2.id: 7501, i3.id: 2500}
+    totals, every_charge = owner_totals(db.session, december)
+    assert totals[month.owner_a.id].testing_revenue == D("75.01")
+    assert totals[month.owner_b.id].testing_revenue == D("25.00")
+    # With the fixture's usage charge of 999.00 on i3 at 1 December 00:00.
+    assert every_charge == D("1099.01")
+    assert totals[month.owner_b.id].time_revenue == D("999.00")
