@@ -1,7 +1,8 @@
 """Booking API latency with a large history, measured in-process (Flask test client, SQLite file).
 
-Prints JSON: p50/p95 in milliseconds for creating a booking (all rules checked), for a refused
-one (overlap, with suggestions) and for one week of an instrument's availability, and for each
+Prints JSON: p50/p95 in milliseconds for creating a booking (all rules checked), for moving one
+an hour later (``PATCH``, all rules checked again), for a refused one (overlap, with
+suggestions) and for one week of an instrument's availability, and for each
 the function calls one request makes: a measure of the work that, unlike the timings, does not
 change with whatever else a shared machine is doing.
 
@@ -147,11 +148,19 @@ def measure(history: int, iterations: int) -> dict:
                     "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"}
 
         # Each kind in a run of its own, as in the issue's statement of the targets.
-        created, refused, availability = [], [], []
+        created, moved, refused, availability = [], [], [], []
+        created_ids = []
         for n in range(iterations):
             elapsed, response = timed("POST", "/api/v1/bookings", json=booking(*free_slots[n]))
             assert response.status_code == 201, response.json
             created.append(elapsed)
+            created_ids.append(response.json["id"])
+        # Free slots start at 10, 13 and 15 o'clock: an hour later is free too.
+        for n, booking_id in enumerate(created_ids):
+            elapsed, response = timed("PATCH", f"/api/v1/bookings/{booking_id}",
+                                      json=moved_later(free_slots[n][1]))
+            assert response.status_code == 200, response.json
+            moved.append(elapsed)
         for n in range(iterations):
             elapsed, response = timed("POST", "/api/v1/bookings",
                                       json=booking(*busy[n % len(busy)]))
@@ -169,9 +178,18 @@ def measure(history: int, iterations: int) -> dict:
         # Python function calls per request: the work done, whatever else the machine is doing
         # (timings on a shared machine vary by half between runs; these do not).
         samples = min(50, iterations)
+        fresh_ids: list[int] = []
+
+        def create(n: int) -> None:
+            _elapsed, response = timed("POST", "/api/v1/bookings",
+                                       json=booking(*free_slots[iterations + n]))
+            fresh_ids.append(response.json["id"])
+
         calls = {
-            "create": calls_per_request(lambda n: timed("POST", "/api/v1/bookings", json=booking(
-                *free_slots[iterations + n])), samples),
+            "create": calls_per_request(create, samples),
+            "move": calls_per_request(lambda n: timed(
+                "PATCH", f"/api/v1/bookings/{fresh_ids[n]}",
+                json=moved_later(free_slots[iterations + n][1])), samples),
             "refuse_overlap": calls_per_request(lambda n: timed("POST", "/api/v1/bookings",
                                                                 json=booking(*busy[n])), samples),
             "availability_week": calls_per_request(lambda n: timed(
@@ -184,10 +202,20 @@ def measure(history: int, iterations: int) -> dict:
         skip = min(20, iterations // 10)
         return {"history_bookings": history,
                 "create": {**percentiles(created[skip:]), "python_calls": calls["create"]},
+                "move": {**percentiles(moved[skip:]), "python_calls": calls["move"]},
+                "move_vs_create": {
+                    "p50_ratio": round(statistics.median(moved[skip:])
+                                       / statistics.median(created[skip:]), 2),
+                    "python_calls_ratio": round(calls["move"] / calls["create"], 2)},
                 "refuse_overlap": {**percentiles(refused[skip:]),
                                    "python_calls": calls["refuse_overlap"]},
                 "availability_week": {**percentiles(availability[skip:]),
                                       "python_calls": calls["availability_week"]}}
+
+
+def moved_later(start: dt.datetime) -> dict:
+    later = start + dt.timedelta(hours=1)
+    return {"start": later.isoformat(), "end": (later + dt.timedelta(hours=1)).isoformat()}
 
 
 def calls_per_request(request, samples: int) -> int:
@@ -213,7 +241,7 @@ def main() -> None:
     if len(results) > 1:
         base, top = results[0], results[-1]
         ratios = {kind: round(top[kind]["p50_ms"] / base[kind]["p50_ms"], 2)
-                  for kind in ("create", "refuse_overlap", "availability_week")}
+                  for kind in ("create", "move", "refuse_overlap", "availability_week")}
         run.report({"runs": results, "p50_ratio_last_to_first": ratios})
     else:
         run.report(results[0])

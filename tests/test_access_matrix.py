@@ -42,7 +42,17 @@ from labbook.billing.models import (
     StatementState,
     Voucher,
 )
-from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
+from labbook.booking.models import (
+    Blackout,
+    Booking,
+    BookingChange,
+    BookingSeries,
+    BookingState,
+    BookingSuspension,
+    ChangeState,
+    WaitlistEntry,
+    WaitlistState,
+)
 from labbook.booking.training import grant_qualification
 from labbook.calendars.services import Scope, create_feed_token
 from labbook.catalogue.models import Owner, OwnerKind
@@ -128,6 +138,25 @@ class Scene:
                                       start_at=lab_time(day, 10), end_at=lab_time(day, 11))
         self.booking_b = create_booking(instrument=self.instrument, user=self.users["res_b"],
                                         start_at=lab_time(day, 14), end_at=lab_time(day, 15))
+        moved = create_booking(instrument=self.instrument, user=res_a,
+                               start_at=lab_time(day, 16), end_at=lab_time(day, 17))
+        self.change = BookingChange(
+            booking=moved, requested_by=res_a, old_start_at=moved.start_at,
+            old_end_at=moved.end_at, new_start_at=lab_time(day, 17),
+            new_end_at=lab_time(day, 18), state=ChangeState.PENDING, note="",
+            decision_note="", given_back_minutes=0, is_late=False, requested_at=now)
+        db.session.add(self.change)
+        self.entry = WaitlistEntry(
+            instrument=self.instrument, user=res_a, window_start=lab_time(day, 14),
+            window_end=lab_time(day, 15), minutes=60, purpose=f"候补{MARK_A}",
+            state=WaitlistState.OFFERED, offer_start=lab_time(day, 14),
+            offer_end=lab_time(day, 15), offer_expires_at=now + dt.timedelta(hours=1),
+            offer_token="matrix-offer", created_at=now, updated_at=now)
+        db.session.add(self.entry)
+        self.suspension = BookingSuspension(
+            user=res_a, lab=self.lab, starts_at=now - dt.timedelta(days=1),
+            ends_at=now + dt.timedelta(days=6), no_shows=3, window_days=30, lift_note="")
+        db.session.add(self.suspension)
         self.blackout = Blackout(lab=self.lab, start_at=lab_time(day + dt.timedelta(days=1), 8),
                                  end_at=lab_time(day + dt.timedelta(days=1), 9),
                                  reason="维护", created_by_id=self.users["mgr"].id)
@@ -270,6 +299,8 @@ class Scene:
             "order_id": self.order.id, "line_id": self.order.lines[0].id,
             "sample_id": self.sample.id, "report_id": self.order_report.id,
             "attachment_id": self.attachment.id,
+            "change_id": self.change.id, "decision": "approve", "entry_id": self.entry.id,
+            "offer_token": self.entry.offer_token, "suspension_id": self.suspension.id,
             "registration_id": self.registration.id, "join_request_id": self.join_request.id,
             "deletion_id": self.deletion.id,
             "invoice_id": self.invoice.id, "voucher_id": self.voucher.id,
@@ -424,6 +455,25 @@ MATRIX: dict[str, str] = {
     "POST admin.deactivate_user":                      "login 403   403   403   403   403   ok",
     "GET admin.edit_instrument":                       "login 403   403   404   403   200   200",
     "POST admin.edit_instrument":                      "login 403   403   404   403   ok    ok",
+    "PATCH api.change_booking":                        "401   404   404   404   ok    ok    ok",
+    "POST api.approve_change":                         "401   404   404   404   403   ok    ok",
+    "POST api.reject_change":                          "401   404   404   404   403   ok    ok",
+    "POST api.join_waitlist":                          "401   ok    ok    ok    ok    ok    ok",
+    "GET api.my_waitlist":                             "401   200   200   200   200   200   200",
+    "DELETE api.leave_waitlist":                       "401   404   404   404   ok    404   404",
+    "POST api.claim_offer":                            "401   404   404   404   ok    404   404",
+    "GET api.list_suspensions":                        "401   200   200   200   200   200   200",
+    "POST api.lift_suspension":                        "401   404   404   404   403   ok    ok",
+    "POST booking.change_booking":                     "login 404   404   404   ok    ok    ok",
+    "POST booking.decide_change":                      "login 404   404   404   403   ok    ok",
+    "GET booking.join_waitlist":                       "login 200   200   200   200   200   200",
+    "POST booking.join_waitlist":                      "login ok    ok    ok    ok    ok    ok",
+    "POST booking.leave_waitlist":                     "login 404   404   404   ok    404   404",
+    "GET booking.claim_offer":                         "login 404   404   404   200   404   404",
+    "POST booking.claim_offer":                        "login 404   404   404   ok    404   404",
+    "GET manage.discipline_page":                      "login 403   403   200   403   200   200",
+    "POST manage.update_discipline":                   "login 403   403   404   403   ok    ok",
+    "POST manage.lift_suspension":                     "login 403   403   404   403   ok    ok",
     "GET admin.edit_organization":                     "login 403   403   403   403   403   200",
     "POST admin.edit_organization":                    "login 403   403   403   403   403   ok",
     "GET admin.edit_service":                          "login 403   403   404   403   200   200",

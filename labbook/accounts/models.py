@@ -7,7 +7,7 @@ import enum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, true
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.accounts.passwords import fingerprint
@@ -55,6 +55,9 @@ class Organization(Base):
         string_enum(OrganizationStatus, "organization_status"), default=OrganizationStatus.ACTIVE
     )
     weekly_quota_hours: Mapped[int | None] = mapped_column(Integer)
+    # Members may book for one another (the one booked for is the booking's user).
+    colleagues_may_book_for_each_other: Mapped[bool] = mapped_column(
+        default=False, server_default=false())
     billing_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", use_alter=True, ondelete="SET NULL")
     )

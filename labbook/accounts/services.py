@@ -207,9 +207,11 @@ def update_organization(session: Session, actor: User | None, organization: Orga
                         tier: PriceTier | str | None = None,
                         weekly_quota_hours: int | None = _UNCHANGED,
                         name: str | None = None, uscc: str | None = None,
-                        billing_contact: User | None = _UNCHANGED) -> Organization:
+                        billing_contact: User | None = _UNCHANGED,
+                        colleagues_may_book_for_each_other: bool | None = None) -> Organization:
     """Change an organization's name, credit code, status, price tier, weekly quota (None: no
-    quota) or billing contact (None: nobody; else an active member), audited.
+    quota), billing contact (None: nobody; else an active member) or whether its members may
+    book for one another, audited.
 
     ``actor`` is None when an operator acts from the command line. The organization's row is
     read afresh under a lock first, so that two admins changing it at once are applied one
@@ -232,6 +234,8 @@ def update_organization(session: Session, actor: User | None, organization: Orga
         changes["tier"] = _price_tier(tier)
     if weekly_quota_hours is not _UNCHANGED:
         changes["weekly_quota_hours"] = _weekly_quota(weekly_quota_hours)
+    if colleagues_may_book_for_each_other is not None:
+        changes["colleagues_may_book_for_each_other"] = colleagues_may_book_for_each_other
     if billing_contact is not _UNCHANGED:
         if billing_contact is not None:
             lock(session, billing_contact)

@@ -178,6 +178,10 @@ class EditOrganizationForm(OrganizationForm):
     status = SelectField(_l("Status"), choices=_labelled(ORGANIZATION_STATUS_CHOICES))
     billing_contact_id = _choice(_l("Billing contact"), description=_l(
         "The member who receives the monthly statements."))
+    colleagues_may_book_for_each_other = BooleanField(
+        _l("Colleagues may book for each other"),
+        description=_l("Members book instruments on behalf of one another; the organization "
+                       "pays, and the one booked for is told."))
 
 
 class UserForm(FlaskForm):

@@ -105,7 +105,9 @@ def edit_organization(organization_id: int):
                 db.session, admin, _organization(organization_id), now=utcnow(),
                 name=form.name.data, uscc=form.uscc.data, status=form.status.data,
                 tier=form.tier.data, weekly_quota_hours=form.weekly_quota_hours.data,
-                billing_contact=db.session.get(User, contact_id) if contact_id else None)
+                billing_contact=db.session.get(User, contact_id) if contact_id else None,
+                colleagues_may_book_for_each_other=bool(
+                    form.colleagues_may_book_for_each_other.data))
     except ValidationError as error:
         show_errors(form, error, {**form._fields, "billing_contact": form.billing_contact_id})
         return _organization_page(form, organization, FORM_REFUSED)

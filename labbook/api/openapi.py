@@ -6,7 +6,7 @@ from typing import Any
 
 from labbook.accounts.models import PriceTier
 from labbook.api import bp
-from labbook.api.specs import BEARER
+from labbook.api.specs import BEARER, rebook
 from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
 from labbook.api.specs import faults as faults_spec
@@ -33,7 +33,7 @@ from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
 AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
-                                sharing_spec)
+                                sharing_spec, rebook)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -122,6 +122,14 @@ SCHEMAS: dict[str, Any] = {
             "checked_out_at": {"type": ["string", "null"], "format": "date-time",
                                "description": "When the use ended (check-out); a forgotten "
                                               "check-out is closed at the booked end."},
+            "booked_by": {"type": ["object", "null"],
+                          "description": "Who booked on the user's behalf (a lab manager or a "
+                                         "colleague), if anyone.",
+                          "properties": {"id": {"type": "integer"},
+                                         "name": {"type": "string"}}},
+            "sequence": {"type": "integer", "minimum": 0,
+                         "description": "The iCal SEQUENCE: rises with every change."},
+            "pending_change": {"oneOf": [_ref("BookingChange"), {"type": "null"}]},
             "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
     "BookingRequest": {
         "type": "object", "required": ["instrument_id", "start", "end", "purpose"],
@@ -132,6 +140,11 @@ SCHEMAS: dict[str, Any] = {
             "end": {"type": "string", "format": "date-time"},
             "purpose": {"type": "string", "maxLength": 500},
             "project_ref": {"type": "string", "maxLength": 100},
+            "for_user_id": {"type": "integer",
+                            "description": "Book on this user's behalf (their organization "
+                                           "pays; they are told by email): the lab's managers "
+                                           "for anyone, colleagues where their organization "
+                                           "allows it. Not with `recurrence`."},
             "recurrence": {
                 "type": "object", "required": ["frequency"],
                 "description": "Repeat at the same lab time; give `count` or `until`.",
@@ -408,6 +421,21 @@ PATHS: dict[str, Any] = {
         "summary": "One booking (own, or of a lab one manages)", "operationId": "getBooking",
         "security": BEARER, "parameters": [_path_id("booking_id")],
         "responses": {"200": _json(_ref("Booking")), **_problem_responses(401, 404)},
+    }, "patch": {
+        "summary": "Move, extend or shorten a booking (its user within the rules; the lab's "
+                   "managers with their overrides)", "operationId": "changeBooking",
+        "security": BEARER, "parameters": [_path_id("booking_id")],
+        "description": "The new time is checked as a new booking that excludes this one. On "
+                       "an instrument that needs approval a move or extension by the user "
+                       "waits for the lab (202, `pending_change`) and the booking keeps its "
+                       "time. Time given back inside the cancellation window is charged like "
+                       "a late cancellation. 409 codes: the booking rules' codes, "
+                       "`invalid_state`, `already_started` (only the end of a booking that "
+                       "has begun can change); 422: `no_change`, malformed times.",
+        "requestBody": _json_body(_ref("BookingChangeRequest")),
+        "responses": {"200": _json(_ref("ChangedBooking"), "Changed"),
+                      "202": _json(_ref("ChangedBooking"), "Waiting for the lab's approval"),
+                      **_problem_responses(401, 403, 404, 409, 422)},
     }},
     "/bookings/{booking_id}/cancel": _booking_action("Cancel a booking", "cancelBooking"),
     "/bookings/{booking_id}/approve": _booking_action("Approve a pending booking (lab managers)",

@@ -73,6 +73,12 @@ def describe(charge: Charge) -> str:
         text = _instrument_text(charge)
     elif charge.kind == ChargeKind.NO_SHOW:
         text = _("No-show: %(instrument)s", instrument=_instrument_text(charge))
+    elif charge.kind == ChargeKind.LATE_CANCELLATION and charge.booking_change is not None:
+        change = charge.booking_change
+        text = _("Late change of booking #%(id)d: %(instrument)s, %(n)d min given back",
+                 id=change.booking_id, n=change.given_back_minutes,
+                 instrument=f"{charge.instrument.code} {localized(charge.instrument, 'name')}, "
+                 + _interval(change.old_start_at, change.old_end_at))
     elif charge.kind == ChargeKind.LATE_CANCELLATION:
         text = _("Late cancellation: %(instrument)s", instrument=_instrument_text(charge))
     elif charge.kind == ChargeKind.SERVICE:
@@ -129,6 +135,12 @@ def _time_computation(charge: Charge) -> str:
              rules=_billing_rules(charge), rate=format_money(charge.unit_price))
     if charge.kind == ChargeKind.NO_SHOW:
         text = _("no-show: %(share)d %% of %(time)s", share=charge.share_percent, time=text)
+    elif charge.kind == ChargeKind.LATE_CANCELLATION and charge.booking_change is not None:
+        change = charge.booking_change
+        text = _("Late change of booking #%(id)d: %(instrument)s, %(n)d min given back",
+                 id=change.booking_id, n=change.given_back_minutes,
+                 instrument=f"{charge.instrument.code} {localized(charge.instrument, 'name')}, "
+                 + _interval(change.old_start_at, change.old_end_at))
     elif charge.kind == ChargeKind.LATE_CANCELLATION:
         text = _("late cancellation: %(share)d %% of %(time)s", share=charge.share_percent,
                  time=text)

@@ -29,7 +29,7 @@ from labbook.core.time import LAB_TZ, utcnow
 
 if TYPE_CHECKING:
     from labbook.accounts.models import Organization, User
-    from labbook.booking.models import Booking
+    from labbook.booking.models import Booking, BookingChange
     from labbook.catalogue.models import Instrument, Lab, TestingService
     from labbook.orders.models import OrderLine
     from labbook.testing.models import ServiceRequest
@@ -103,6 +103,7 @@ class Charge(Base):
         UniqueConstraint("booking_id"),
         UniqueConstraint("service_request_id"),
         UniqueConstraint("order_line_id"),
+        UniqueConstraint("booking_change_id"),
         CheckConstraint("share_percent BETWEEN 0 AND 100", name="share_percent_range"),
         Index("ix_charges_unbilled", "statement_id", "period"),
         Index("ix_charges_organization_period", "organization_id", "period"),
@@ -118,6 +119,9 @@ class Charge(Base):
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
     order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
+    # A booking shortened (or moved) inside its cancellation window: the time given back is
+    # charged like a late cancellation, once per change (the booking keeps its own charge).
+    booking_change_id: Mapped[int | None] = mapped_column(ForeignKey("booking_changes.id"))
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("testing_services.id"),
                                                    index=True)
@@ -156,6 +160,7 @@ class Charge(Base):
     booking: Mapped[Booking | None] = relationship()
     service_request: Mapped[ServiceRequest | None] = relationship()
     order_line: Mapped[OrderLine | None] = relationship()
+    booking_change: Mapped[BookingChange | None] = relationship()
     instrument: Mapped[Instrument | None] = relationship()
     service: Mapped[TestingService | None] = relationship()
     created_by: Mapped[User | None] = relationship()

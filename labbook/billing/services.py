@@ -48,7 +48,7 @@ from labbook.billing.models import (
     StatementState,
 )
 from labbook.billing.pricing import TimePrice, price_time, reprice_time, whole_minutes
-from labbook.booking.models import Booking
+from labbook.booking.models import Booking, BookingChange
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
@@ -282,6 +282,34 @@ def charge_no_show(session: Session, booking: Booking, *, now: dt.datetime) -> C
 def charge_late_cancellation(session: Session, booking: Booking, *,
                              now: dt.datetime) -> Charge | None:
     return _charge_booking(session, booking, ChargeKind.LATE_CANCELLATION, now=now)
+
+
+def charge_late_change(session: Session, booking: Booking, change: BookingChange, *,
+                       now: dt.datetime) -> Charge | None:
+    """The booked time a late change gave back (``change.given_back_minutes``), charged as a late
+    cancellation of that much time: the rate card in force at the booking's start (the caller
+    calls this before moving it), the card's late-cancellation share, its increment and minimum.
+    One charge per change; the booking's own charge (usage, no-show, late cancellation) stays
+    separate."""
+    charge = _locked_charge(session, booking_change_id=change.id)
+    if charge is not None:
+        return charge
+    card = rate_card_for(session, booking)
+    if card is None:
+        log.warning("booking %s: no %s rate card for %s at its start; late change not charged",
+                    booking.id, booking.organization.tier.value, booking.instrument.code)
+        return None
+    price = price_time(card, booked=change.given_back_minutes, actual=None,
+                       basis=BillingBasis.BOOKED, share_percent=card.late_cancel_percent)
+    if price.amount == 0:
+        return None
+    charge = Charge(kind=ChargeKind.LATE_CANCELLATION, organization_id=booking.organization_id,
+                    lab_id=booking.instrument.lab_id, booking_change_id=change.id,
+                    instrument_id=booking.instrument_id, rate_card_id=card.id,
+                    occurred_at=booking.start_at, period=period_of(booking.start_at),
+                    tier=booking.organization.tier, reason="", created_at=now)
+    _apply_time_price(charge, price)
+    return _add_charge(session, charge, booking_change_id=change.id)
 
 
 def charge_order_line(session: Session, line: OrderLine, *, now: dt.datetime) -> Charge:

@@ -9,12 +9,31 @@ from flask import request, url_for
 from flask_babel import gettext as _
 
 from labbook.accounts.models import User
+from labbook.accounts.services import managed_labs
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
-from labbook.booking import attendance, closures, listing, schedule, timeline, training
+from labbook.booking import (
+    attendance,
+    changes,
+    closures,
+    discipline,
+    listing,
+    schedule,
+    timeline,
+    training,
+    waitlist,
+)
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries, load_window
-from labbook.booking.models import Booking, BookingState, Qualification
+from labbook.booking.models import (
+    Booking,
+    BookingChange,
+    BookingState,
+    BookingSuspension,
+    Qualification,
+    WaitlistEntry,
+    WaitlistState,
+)
 from labbook.booking.recurrence import Recurrence
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
@@ -49,10 +68,31 @@ def booking_json(booking: Booking, viewer: User) -> dict[str, Any]:
         "updated_at": booking.updated_at.isoformat(),
         "checked_in_at": booking.checked_in_at.isoformat() if booking.checked_in_at else None,
         "checked_out_at": booking.checked_out_at.isoformat() if booking.checked_out_at else None,
+        "booked_by": {"id": booking.booked_by.id, "name": booking.booked_by.name}
+        if booking.booked_by else None,
+        "sequence": booking.sequence,
+        "pending_change": _pending_change_json(booking),
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
     }
+
+
+def change_json(change: BookingChange) -> dict[str, Any]:
+    return {"id": change.id, "booking_id": change.booking_id, "state": change.state.value,
+            "old_start": change.old_start_at.isoformat(), "old_end": change.old_end_at.isoformat(),
+            "new_start": change.new_start_at.isoformat(), "new_end": change.new_end_at.isoformat(),
+            "requested_by": change.requested_by_id, "requested_at": change.requested_at.isoformat(),
+            "given_back_minutes": change.given_back_minutes, "is_late": change.is_late,
+            "note": change.note, "decision_note": change.decision_note}
+
+
+def _pending_change_json(booking: Booking) -> dict[str, Any] | None:
+    # Only an approved booking on an instrument that needs approval can have one waiting.
+    if booking.state != BookingState.APPROVED or not booking.instrument.requires_approval:
+        return None
+    change = changes.pending_change(db.session, booking)
+    return change_json(change) if change is not None else None
 
 
 def _recurrence(fields: Fields) -> Recurrence | None:
@@ -96,7 +136,12 @@ def create_booking():
                                 max_length=booking_services.MAX_PROJECT_REF) or ""
     skip_conflicts = fields.boolean("skip_conflicts")
     override = fields.boolean("override")
+    for_user_id = fields.integer("for_user_id", required=False)
     recurrence = _recurrence(fields)
+    if for_user_id is not None and recurrence is not None:
+        fields.problems.append(Problem("invalid", _(
+            "A series cannot be booked on someone's behalf; book its dates one by one."),
+            field="for_user_id"))
     if start and end and end <= start:
         fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
                                        field="end"))
@@ -105,7 +150,8 @@ def create_booking():
     if recurrence is None:
         booking = booking_services.create_booking(
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
-            purpose=purpose, project_ref=project_ref, override=override, now=now)
+            purpose=purpose, project_ref=project_ref, override=override,
+            for_user_id=for_user_id, now=now)
         return booking_json(booking, actor), 201, {
             "Location": url_for("api.get_booking", booking_id=booking.id)}
     result = booking_services.create_series(
@@ -140,6 +186,49 @@ def list_bookings():
 def get_booking(booking_id: int):
     actor = api_user()
     return booking_json(booking_services.get_booking(db.session, actor, booking_id), actor)
+
+
+@bp.patch("/bookings/<int:booking_id>")
+@token_required
+def change_booking(booking_id: int):
+    """Move, extend or shorten a booking: give the new ``start`` and ``end`` (either may stay
+    as it is)."""
+    actor = api_user()
+    current = booking_services.get_booking(db.session, actor, booking_id)
+    fields = Fields(json_body())
+    start = fields.datetime("start", required=False) or current.start_at
+    end = fields.datetime("end", required=False) or current.end_at
+    note = fields.string("note", required=False, max_length=booking_services.MAX_NOTE) or ""
+    override = fields.boolean("override")
+    if "start" not in fields.data and "end" not in fields.data:
+        fields.problems.append(Problem("required", _("Give the new 'start', 'end' or both."),
+                                       field="start"))
+    elif end <= start:
+        fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
+                                       field="end"))
+    fields.done()
+    result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
+                                    note=note, override=override, now=utcnow())
+    return {**booking_json(result.booking, actor), "change": change_json(result.change)}, \
+        202 if result.is_pending else 200
+
+
+@bp.post("/booking-changes/<int:change_id>/approve")
+@token_required
+def approve_change(change_id: int):
+    actor = api_user()
+    change = changes.decide_change(db.session, actor, change_id, approve=True, note=_note(),
+                                   now=utcnow())
+    return change_json(change)
+
+
+@bp.post("/booking-changes/<int:change_id>/reject")
+@token_required
+def reject_change(change_id: int):
+    actor = api_user()
+    change = changes.decide_change(db.session, actor, change_id, approve=False, note=_note(),
+                                   now=utcnow())
+    return change_json(change)
 
 
 def _note() -> str:
@@ -304,3 +393,99 @@ def create_blackout():
         "affected_bookings": [booking_json(b, actor) for b in hit],
         "cancelled_booking_ids": [b.id for b in cancelled],
     }, 201
+
+
+# -- the waiting list ---------------------------------------------------------------------------
+
+
+def waitlist_entry_json(entry: WaitlistEntry) -> dict[str, Any]:
+    offered = entry.state == WaitlistState.OFFERED
+    return {"id": entry.id, "instrument_id": entry.instrument_id, "state": entry.state.value,
+            "start": entry.window_start.isoformat(), "end": entry.window_end.isoformat(),
+            "minutes": entry.minutes, "purpose": entry.purpose,
+            "created_at": entry.created_at.isoformat(),
+            "offer": {"start": entry.offer_start.isoformat(), "end": entry.offer_end.isoformat(),
+                      "expires_at": entry.offer_expires_at.isoformat()} if offered else None,
+            "booking_id": entry.booking_id}
+
+
+@bp.post("/waitlist")
+@token_required
+def join_waitlist():
+    actor = api_user()
+    fields = Fields(json_body())
+    instrument_id = fields.integer("instrument_id")
+    start = fields.datetime("start")
+    end = fields.datetime("end")
+    minutes = fields.integer("minutes", required=False)
+    purpose = fields.string("purpose", max_length=booking_services.MAX_PURPOSE)
+    fields.done()
+    entry = waitlist.join_waitlist(db.session, actor, instrument_id=instrument_id, start=start,
+                                   end=end, minutes=minutes, purpose=purpose, now=utcnow())
+    return waitlist_entry_json(entry), 201
+
+
+@bp.get("/waitlist")
+@token_required
+def my_waitlist():
+    entries = waitlist.my_entries(db.session, api_user())
+    return {"items": [waitlist_entry_json(entry) for entry in entries], "total": len(entries)}
+
+
+@bp.delete("/waitlist/<int:entry_id>")
+@token_required
+def leave_waitlist(entry_id: int):
+    entry = waitlist.leave_waitlist(db.session, api_user(), entry_id, now=utcnow())
+    return waitlist_entry_json(entry)
+
+
+@bp.post("/waitlist/<int:entry_id>/claim")
+@token_required
+def claim_offer(entry_id: int):
+    actor = api_user()
+    data = request.get_json(silent=True) if request.content_length else {}
+    fields = Fields(data if isinstance(data, dict) else {})
+    project_ref = fields.string("project_ref", required=False,
+                                max_length=booking_services.MAX_PROJECT_REF) or ""
+    fields.done()
+    booking = waitlist.claim_offer(db.session, actor, entry_id, project_ref=project_ref,
+                                   now=utcnow())
+    return booking_json(booking, actor), 201, {
+        "Location": url_for("api.get_booking", booking_id=booking.id)}
+
+
+# -- no-show suspensions ------------------------------------------------------------------------
+
+
+def suspension_json(suspension: BookingSuspension) -> dict[str, Any]:
+    return {"id": suspension.id, "user": {"id": suspension.user.id, "name": suspension.user.name},
+            "lab": suspension.lab.code, "starts_at": suspension.starts_at.isoformat(),
+            "ends_at": suspension.ends_at.isoformat(), "no_shows": suspension.no_shows,
+            "window_days": suspension.window_days,
+            "lifted_at": suspension.lifted_at.isoformat() if suspension.lifted_at else None,
+            "lift_note": suspension.lift_note}
+
+
+@bp.get("/suspensions")
+@token_required
+def list_suspensions():
+    """Suspensions in force: one's own, and those in the labs one manages."""
+    actor = api_user()
+    now = utcnow()
+    labs = managed_labs(db.session, actor)
+    found = {s.id: s for s in discipline.my_suspensions(db.session, actor, now)}
+    found.update({s.id: s for s in discipline.suspensions_in_force(
+        db.session, [lab.id for lab in labs], now)})
+    items = sorted(found.values(), key=lambda s: (s.ends_at, s.id))
+    return {"items": [suspension_json(s) for s in items], "total": len(items)}
+
+
+@bp.post("/suspensions/<int:suspension_id>/lift")
+@token_required
+def lift_suspension(suspension_id: int):
+    actor = api_user()
+    note = _note()
+    with write_transaction(db.session):
+        suspension = discipline.lift_suspension(db.session, actor, suspension_id, note=note,
+                                                now=utcnow())
+    return suspension_json(suspension)

@@ -22,8 +22,16 @@ from sqlalchemy.orm import Session, joinedload
 from labbook.accounts.models import User
 from labbook.audit.services import record
 from labbook.billing import services as billing
+from labbook.booking import discipline, offers
 from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
-from labbook.booking.services import MAX_NOTE, can_view, clean_text, locked_bookings, transition
+from labbook.booking.services import (
+    MAX_NOTE,
+    can_view,
+    clean_text,
+    locked_bookings,
+    release_slot,
+    transition,
+)
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
@@ -247,6 +255,9 @@ def _mark_no_show(session: Session, actor: User | None, booking: Booking, *,
                 grace_minutes=NO_SHOW_GRACE_MINUTES)
     billing.charge_no_show(session, booking, now=now)
     notify.booking_no_show(session, booking, now=now)
+    discipline.after_no_show(session, booking, now=now)
+    # What is left of the booked time is free again: the waiting list may take it.
+    offers.offer_freed_time(session, booking.instrument, now, booking.blocked_until, now=now)
 
 
 def mark_no_show(session: Session, actor: User, booking: Booking, *,
@@ -295,6 +306,7 @@ def expire_pending(session: Session, *, now: dt.datetime) -> list[Booking]:
     for booking in bookings:
         transition(session, None, booking, BookingState.EXPIRED, "expire", now=now)
         notify.booking_expired(session, booking, now=now)
+        release_slot(session, None, booking, was_holding=True, now=now)
     return bookings
 
 

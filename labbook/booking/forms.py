@@ -69,6 +69,10 @@ class BookingForm(FlaskForm):
     project_ref = StringField(_l("Project or PO reference"), filters=[_strip], validators=[
         Optional(), Length(max=MAX_PROJECT_REF)],
         description=_l("Printed on the statement, e.g. your purchase order number."))
+    for_user = StringField(_l("Book for (email)"), filters=[_strip], validators=[
+        Optional(), Length(max=254)],
+        description=_l("Leave empty to book for yourself. The person booked for is told by "
+                       "email, and their organization pays."))
     repeat = RadioField(_l("Repeat"), default="none", choices=[
         SelectChoice("none", _l("Does not repeat")), SelectChoice("daily", _l("Every day")),
         SelectChoice("weekly", _l("Every week"))])
@@ -87,6 +91,10 @@ class BookingForm(FlaskForm):
         valid = super().validate(extra_validators)
         if self.repeat.data == "none":
             return valid
+        if self.for_user.data:
+            self.for_user.errors = [*self.for_user.errors, _l(
+                "A series cannot be booked on someone's behalf; book its dates one by one.")]
+            valid = False
         if (self.count.data is None) == (self.until.data is None) \
                 and not self.count.errors and not self.until.errors:
             self.count.errors = [*self.count.errors,
@@ -114,6 +122,57 @@ class BookingForm(FlaskForm):
         return Recurrence(frequency=self.repeat.data,
                           weekdays=tuple(sorted(set(self.weekdays.data or ()))),
                           count=self.count.data, until=self.until.data)
+
+
+class ChangeForm(FlaskForm):
+    """A booking's new time, in lab time (Asia/Shanghai)."""
+
+    date = DateField(_l("Date"), validators=[
+        InputRequired(message=_l("Choose the day.")), plausible_date])
+    start_time = TimeField(_l("Start"), validators=[
+        InputRequired(message=_l("Give the start time."))])
+    end_time = TimeField(_l("End"), validators=[
+        InputRequired(message=_l("Give the end time."))])
+    end_date = DateField(_l("End date"), validators=[Optional(), plausible_date],
+                         description=_l("Only for bookings that run over several days."))
+    note = StringField(_l("Note (optional)"), filters=[_strip],
+                       validators=[Optional(), Length(max=MAX_NOTE)])
+    override = BooleanField(_l("Override soft rules (notice, horizon, opening hours, quota, "
+                               "grid)"))
+
+    def interval(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+        start = dt.datetime.combine(self.date.data, self.start_time.data, tz)
+        end = dt.datetime.combine(self.end_date.data or self.date.data, self.end_time.data, tz)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+class DecideChangeForm(FlaskForm):
+    note = StringField(_l("Note (required to turn it down)"), filters=[_strip],
+                       validators=[Optional(), Length(max=MAX_NOTE)])
+
+
+class WaitlistForm(FlaskForm):
+    """A wish for time in lab time: from a day and time to another, for a length."""
+
+    date = DateField(_l("From (day)"), validators=[
+        InputRequired(message=_l("Choose the day.")), plausible_date])
+    start_time = TimeField(_l("From (time)"), validators=[
+        InputRequired(message=_l("Give the start time."))])
+    end_date = DateField(_l("Until (day)"), validators=[Optional(), plausible_date],
+                         description=_l("Empty: the same day."))
+    end_time = TimeField(_l("Until (time)"), validators=[
+        InputRequired(message=_l("Give the end time."))])
+    minutes = IntegerField(_l("Length (minutes)"), validators=[Optional(), NumberRange(min=1)],
+                           description=_l("Empty: exactly this slot. Give a length to take "
+                                          "any free slot that long within the window."))
+    purpose = TextAreaField(_l("Purpose"), filters=[_strip], validators=[
+        DataRequired(message=_l("Please say what the booking is for.")),
+        Length(max=MAX_PURPOSE)])
+
+    def window(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+        start = dt.datetime.combine(self.date.data, self.start_time.data, tz)
+        end = dt.datetime.combine(self.end_date.data or self.date.data, self.end_time.data, tz)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 class CancelForm(FlaskForm):

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    IntegerField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -13,7 +14,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from labbook.booking.services import MAX_NOTE, MAX_PURPOSE
 from labbook.core.ids import database_id
@@ -90,3 +91,21 @@ class RevokeQualificationsForm(FlaskForm):
     qualification_ids = SelectMultipleField(
         _l("Training records"), coerce=database_id, validate_choice=False,
         validators=[DataRequired(message=_l("Select at least one training record."))])
+
+
+class LabBookingRulesForm(FlaskForm):
+    """A lab's no-show discipline and waiting-list offer time."""
+
+    no_show_limit = IntegerField(_l("No-shows that suspend"), validators=[
+        Optional(), NumberRange(min=1, max=100)],
+        description=_l("Empty: no suspension for no-shows."))
+    no_show_window_days = IntegerField(_l("Within (days)"), validators=[
+        InputRequired(message=_l("Give a number of days.")), NumberRange(min=1, max=365)])
+    suspension_days = IntegerField(_l("Suspension (days)"), validators=[
+        InputRequired(message=_l("Give a number of days.")), NumberRange(min=1, max=365)])
+    waitlist_offer_minutes = IntegerField(_l("Waiting-list offers last (minutes)"), validators=[
+        InputRequired(message=_l("Give a number of minutes.")), NumberRange(min=5, max=1440)])
+
+
+class LiftSuspensionForm(FlaskForm):
+    note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=MAX_NOTE)])

@@ -20,13 +20,15 @@ from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor, require_manager
-from labbook.booking import attendance, closures, services, training
+from labbook.booking import attendance, changes, closures, discipline, services, training
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
     BlackoutForm,
     DecisionForm,
     GrantQualificationForm,
+    LabBookingRulesForm,
+    LiftSuspensionForm,
     RevokeQualificationsForm,
 )
 from labbook.booking.models import Blackout, BookingState
@@ -62,7 +64,11 @@ def _approvals_page(form: DecisionForm, status: int = 200):
     actor = current_actor()
     lab_code = request.args.get("lab") or None
     entries = services.approval_overview(db.session, actor, lab_code)
+    labs = accounts.managed_labs(db.session, actor)
+    pending_changes = changes.pending_changes(
+        db.session, [lab.id for lab in labs if not lab_code or lab.code == lab_code.upper()])
     return render_template("manage/approvals.html", entries=entries, form=form,
+                           pending_changes=pending_changes,
                            labs=accounts.managed_labs(db.session, actor), lab_code=lab_code,
                            selected=set(form.booking_ids.data or [])), status
 
@@ -481,3 +487,69 @@ def revoke_qualification(qualification_id: int):
                     instrument=localized(qualification.instrument, "name"))
     flash(message, "success")
     return redirect(url_for(".qualifications", instrument=request.args.get("instrument")))
+
+
+# -- no-show discipline -------------------------------------------------------------------------
+
+
+def _discipline_page(labs: list[Lab], failed: tuple[str, LabBookingRulesForm] | None = None,
+                     status: int = 200):
+    forms = {lab.code: LabBookingRulesForm(formdata=None, obj=lab, prefix=lab.code)
+             for lab in labs}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    now = utcnow()
+    return render_template(
+        "manage/discipline.html", labs=labs, forms=forms, lift_form=LiftSuspensionForm(
+            formdata=None), now=now,
+        suspensions=discipline.suspensions_in_force(db.session, [lab.id for lab in labs],
+                                                    now)), status
+
+
+@bp.get("/discipline")
+def discipline_page():
+    return _discipline_page(accounts.managed_labs(db.session, current_actor()))
+
+
+@bp.post("/labs/<code>/discipline")
+def update_discipline(code: str):
+    actor = current_actor()
+    labs = accounts.managed_labs(db.session, actor)
+    lab = next((lab for lab in labs if lab.code == code.upper()), None)
+    if lab is None:
+        raise NotFound(_("No lab %(code)s among the labs you manage.", code=code))
+    form = LabBookingRulesForm(prefix=lab.code)
+    if not form.validate_on_submit():
+        return _discipline_page(labs, (lab.code, form), FORM_REFUSED)
+    try:
+        with write_transaction(db.session):
+            discipline.update_settings(
+                db.session, actor, lab, now=utcnow(), no_show_limit=form.no_show_limit.data,
+                no_show_window_days=form.no_show_window_days.data,
+                suspension_days=form.suspension_days.data,
+                waitlist_offer_minutes=form.waitlist_offer_minutes.data)
+    except ValidationError as error:
+        show_errors(form, error)
+        return _discipline_page(labs, (lab.code, form), FORM_REFUSED)
+    flash(_("The booking rules of %(lab)s were saved.", lab=localized(lab, "name")), "success")
+    return redirect(url_for(".discipline_page"))
+
+
+@bp.post("/suspensions/<int:suspension_id>/lift")
+def lift_suspension(suspension_id: int):
+    actor = current_actor()
+    form = LiftSuspensionForm()
+    back = url_for(".discipline_page")
+    if not form.validate_on_submit():
+        for error in form.note.errors:
+            flash(error, "danger")
+        return redirect(back)
+    try:
+        with write_transaction(db.session):
+            suspension = discipline.lift_suspension(db.session, actor, suspension_id,
+                                                    note=form.note.data or "", now=utcnow())
+            name = suspension.user.name
+    except Conflict as error:
+        return refuse(error, back)
+    flash(_("%(name)s may book again.", name=name), "success")
+    return redirect(back)

@@ -97,6 +97,9 @@ class Booking(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(Text, default="")
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who made the booking when it is not its user's own: a lab manager or a colleague booking
+    # on the user's behalf (the user's organization pays all the same).
+    booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -111,6 +114,7 @@ class Booking(Base):
     series: Mapped[BookingSeries | None] = relationship(back_populates="bookings")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
+    booked_by: Mapped[User | None] = relationship(foreign_keys=[booked_by_id])
 
     @property
     def holds_slot(self) -> bool:
@@ -147,6 +151,133 @@ class Blackout(Base):
 
     instrument: Mapped[Instrument | None] = relationship()
     lab: Mapped[Lab | None] = relationship()
+
+
+class ChangeState(enum.StrEnum):
+    #: Waits for the lab's approval; the booking keeps its time meanwhile.
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    #: A later change of the same booking, or its cancellation, took its place.
+    WITHDRAWN = "withdrawn"
+
+
+class BookingChange(Base):
+    """A booking moved, extended or shortened: applied at once, or waiting for approval on an
+    instrument that needs it (at most one waits per booking)."""
+
+    __tablename__ = "booking_changes"
+    __table_args__ = (
+        CheckConstraint("new_end_at > new_start_at", name="new_end_after_start"),
+        Index("uq_booking_changes_pending", "booking_id", unique=True,
+              sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+        Index("ix_booking_changes_state_requested", "state", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
+                                            index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    old_start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    old_end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    new_start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    new_end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[ChangeState] = mapped_column(string_enum(ChangeState, "booking_change_state"))
+    is_override: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: Booked minutes the change gave back, and whether inside the cancellation window.
+    given_back_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    is_late: Mapped[bool] = mapped_column(default=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    booking: Mapped[Booking] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class WaitlistState(enum.StrEnum):
+    WAITING = "waiting"
+    #: Offered a freed slot, claimable until the offer lapses.
+    OFFERED = "offered"
+    CLAIMED = "claimed"
+    #: The offer lapsed unclaimed: the next in line gets the time.
+    LAPSED = "lapsed"
+    LEFT = "left"
+    #: The window passed without an offer.
+    EXPIRED = "expired"
+
+
+#: Entries still in the line.
+IN_LINE = (WaitlistState.WAITING, WaitlistState.OFFERED)
+
+
+class WaitlistEntry(Base):
+    """A wish for ``minutes`` of an instrument's time anywhere inside ``[window_start,
+    window_end)``: a taken slot itself (window as long as the wish) or any free slot of that
+    length within a longer window. First come, first offered."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint("window_end > window_start", name="window_end_after_start"),
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+        Index("ix_waitlist_entries_instrument_state", "instrument_id", "state", "window_end"),
+        Index("ix_waitlist_entries_state_offer_expires", "state", "offer_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    minutes: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(500))
+    state: Mapped[WaitlistState] = mapped_column(string_enum(WaitlistState, "waitlist_state"))
+    offer_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    offer_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    offer_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The secret of the claim link in the offer email.
+    offer_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id",
+                                                              ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    instrument: Mapped[Instrument] = relationship()
+    user: Mapped[User] = relationship()
+    booking: Mapped[Booking | None] = relationship()
+
+
+class BookingSuspension(Base):
+    """A user may not book for themselves in a lab for a while: too many no-shows there."""
+
+    __tablename__ = "booking_suspensions"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_booking_suspensions_user_lab_ends", "user_id", "lab_id", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    window_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                ondelete="SET NULL"))
+    lift_note: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    lab: Mapped[Lab] = relationship()
+    lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
+
+    def is_in_force_at(self, moment: dt.datetime) -> bool:
+        return self.lifted_at is None and self.starts_at <= moment < self.ends_at
 
 
 class Qualification(Base):

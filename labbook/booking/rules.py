@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import Organization, User
 from labbook.billing import receivables
 from labbook.booking import schedule, timeline
-from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, Qualification
+from labbook.booking.models import (
+    SLOT_HOLDING,
+    Blackout,
+    Booking,
+    BookingSuspension,
+    Qualification,
+)
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
 from labbook.core.time import to_lab_time
@@ -42,6 +48,8 @@ class BookingRequest:
     end: dt.datetime
     #: The booking being moved, which must not count as its own conflict.
     exclude_booking_id: int | None = None
+    #: Who books, when not ``user`` themselves: a lab manager or a colleague.
+    booked_by: User | None = None
 
 
 def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] | None = None
@@ -155,6 +163,8 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         problems.append(problem("org_suspended", _(
             "%(org)s is suspended and cannot book at the moment.",
             org=request.organization.name)))
+    if instrument.lab.no_show_limit is not None:
+        problems += _suspension_problems(session, request, now)
     overdue = receivables.overdue_problem(session, request.organization.id, now)
     if overdue is not None:
         problems.append(overdue)
@@ -242,6 +252,31 @@ def calendar_problems(session: Session, request: BookingRequest,
             "The instrument is already booked %(start)s – %(end)s (cleaning and set-up time "
             "included).", start=fmt(clash_start), end=fmt(clash_end)), (clash_start, clash_end)))
     return problems
+
+
+_SUSPENSION = select(BookingSuspension.ends_at, BookingSuspension.no_shows,
+                     BookingSuspension.window_days).where(
+    BookingSuspension.user_id == bindparam("user_id"),
+    BookingSuspension.lab_id == bindparam("lab_id"),
+    BookingSuspension.starts_at <= bindparam("now"), BookingSuspension.ends_at > bindparam("now"),
+    BookingSuspension.lifted_at.is_(None)).order_by(BookingSuspension.ends_at.desc()).limit(1)
+
+
+def _suspension_problems(session: Session, request: BookingRequest,
+                         now: dt.datetime) -> list[Problem]:
+    """The user's own booking is suspended in the lab (too many no-shows): only the lab's
+    managers may book for them meanwhile."""
+    lab_id = request.instrument.lab_id
+    if request.booked_by is not None and request.booked_by.manages_lab_id(lab_id):
+        return []
+    row = session.execute(_SUSPENSION, {"user_id": request.user.id, "lab_id": lab_id,
+                                        "now": now}).first()
+    if row is None:
+        return []
+    return [problem("suspended", _(
+        "%(name)s may not book in this lab until %(until)s: %(n)d no-shows within %(days)d "
+        "days. The lab's managers can lift the suspension or book on their behalf.",
+        name=request.user.name, until=fmt(row.ends_at), n=row.no_shows, days=row.window_days))]
 
 
 def _status_label(status: InstrumentStatus) -> str:

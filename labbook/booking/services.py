@@ -40,9 +40,16 @@ from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
 from labbook.billing import services as billing
-from labbook.booking import rules
+from labbook.booking import offers, rules
 from labbook.booking.labels import STATE_LABELS
-from labbook.booking.models import Blackout, Booking, BookingSeries, BookingState
+from labbook.booking.models import (
+    Blackout,
+    Booking,
+    BookingChange,
+    BookingSeries,
+    BookingState,
+    ChangeState,
+)
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.suggestions import Suggestion, suggest
 from labbook.catalogue.models import Instrument
@@ -147,11 +154,14 @@ def _check_override(actor: User, instrument: Instrument, override: bool) -> None
 def _new_booking(actor: User, instrument: Instrument, organization: Organization,
                  start: dt.datetime, end: dt.datetime, purpose: str, project_ref: str,
                  overridden: list[Problem], now: dt.datetime,
-                 series: BookingSeries | None = None) -> dict:
-    """The column values of a new booking."""
+                 series: BookingSeries | None = None, user: User | None = None) -> dict:
+    """The column values of a new booking of ``user`` (``actor`` unless booked on their
+    behalf)."""
     needs_approval = instrument.requires_approval and not actor.manages_lab_id(instrument.lab_id)
+    user = user or actor
     return {
-        "instrument_id": instrument.id, "user_id": actor.id, "organization_id": organization.id,
+        "instrument_id": instrument.id, "user_id": user.id, "organization_id": organization.id,
+        "booked_by_id": None if user.id == actor.id else actor.id,
         "series_id": series.id if series else None, "start_at": start, "end_at": end,
         "blocked_until": end + dt.timedelta(minutes=instrument.buffer_minutes),
         "state": BookingState.PENDING if needs_approval else BookingState.APPROVED,
@@ -173,43 +183,112 @@ def _insert_booking():
 
 
 def _insert_bookings(session: Session, actor: User, rows: list[dict],
-                     overridden: list[list[Problem]], now: dt.datetime) -> list[Booking]:
-    """Insert new bookings and their audit events, one statement each."""
+                     overridden: list[list[Problem]], now: dt.datetime,
+                     user: User | None = None) -> list[Booking]:
+    """Insert new bookings of ``user`` (``actor`` unless booked on their behalf) and their audit
+    events, one statement each."""
+    user = user or actor
     bookings = [session.scalars(_insert_booking(), row).one() for row in rows]
-    known = {"instrument": session.get(Instrument, rows[0]["instrument_id"]), "user": actor,
-             "organization": actor.organization}
+    known = {"instrument": session.get(Instrument, rows[0]["instrument_id"]), "user": user,
+             "organization": user.organization,
+             "booked_by": None if user.id == actor.id else actor}
     for booking, problems in zip(bookings, overridden, strict=True):
         # The related objects are at hand: attach them so that rendering the answer needs no
         # further queries.
         for name, value in known.items():
             set_committed_value(booking, name, value)
-        details = {"overridden": [p.code for p in problems]} if problems else {}
+        details: dict = {"overridden": [p.code for p in problems]} if problems else {}
+        if user.id != actor.id:
+            details["on_behalf_of"] = user.id
         record(session, actor, booking, "create", at=now, to_state=booking.state.value,
                **details)
     notify.bookings_requested(session, bookings, now=now)
+    if user.id != actor.id:
+        notify.booked_for_you(session, bookings, actor, now=now)
     return bookings
+
+
+def can_book_for(actor: User, user: User, instrument: Instrument) -> bool:
+    """Whether ``actor`` may book ``instrument`` on behalf of ``user``: the lab's managers for
+    anyone, and members of an organization that lets colleagues book for each other for one
+    another."""
+    if actor.manages_lab_id(instrument.lab_id):
+        return True
+    organization = actor.organization
+    return organization is not None and user.organization_id == organization.id \
+        and organization.colleagues_may_book_for_each_other
+
+
+def may_book_for_others(actor: User, instrument: Instrument) -> bool:
+    """Whether ``actor`` may book ``instrument`` for anyone but themselves."""
+    organization = actor.organization
+    return actor.manages_lab_id(instrument.lab_id) or (
+        organization is not None and organization.colleagues_may_book_for_each_other)
+
+
+def user_id_by_email(session: Session, email: str) -> int:
+    """The id of the active user with ``email`` (the booking form's "book for"); refused with a
+    message at the field otherwise."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower(),
+                                             User.is_active.is_(True)))
+    if user is None:
+        message = _("Nobody with the email address %(email)s has an account.", email=email)
+        raise ValidationError(message, problems=[Problem("not_found", message,
+                                                         field="for_user")])
+    return user.id
+
+
+def booking_user(session: Session, actor: User, instrument: Instrument,
+                 for_user_id: int | None) -> User:
+    """Whose booking ``actor`` makes: their own, or ``for_user_id``'s when ``actor`` may book on
+    their behalf (anyone else is refused as if not there)."""
+    if for_user_id is None or for_user_id == actor.id:
+        return actor
+    user = session.get(User, for_user_id)
+    if user is None or not user.is_active:
+        message = _("No user with id %(id)d.", id=for_user_id)
+        raise NotFound(message, problems=[Problem("not_found", message, field="for_user_id")])
+    if not can_book_for(actor, user, instrument):
+        raise PermissionDenied(_("You may not book for %(name)s: only the lab's managers, and "
+                                 "colleagues whose organization allows it, book for others.",
+                                 name=user.name), code="on_behalf_not_allowed")
+    return user
+
+
+def book_locked(session: Session, actor: User, user: User, instrument: Instrument,
+                organization: Organization, *, start: dt.datetime, end: dt.datetime,
+                purpose: str, project_ref: str, override: bool, now: dt.datetime) -> Booking:
+    """Book for ``user`` inside the caller's write transaction, the instrument (shared) and the
+    organization already locked; raise BookingRefused listing every problem."""
+    request = rules.BookingRequest(instrument, user, organization, start, end, booked_by=actor)
+    problems = rules.check_booking(session, request, now=now)
+    blocking = _effective_problems(problems, override=override)
+    if blocking:
+        raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
+                                                    start, end, now))
+    [booking] = _insert_bookings(session, actor, [_new_booking(
+        actor, instrument, organization, start, end, purpose, project_ref, problems,
+        now, user=user)], [problems], now, user=user)
+    return booking
 
 
 def create_booking(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
                    end: dt.datetime, purpose: str, project_ref: str = "",
-                   override: bool = False, now: dt.datetime) -> Booking:
-    """Book ``instrument_id`` for ``actor``; raise BookingRefused listing every problem."""
+                   override: bool = False, for_user_id: int | None = None,
+                   now: dt.datetime) -> Booking:
+    """Book ``instrument_id`` for ``actor`` (or, on their behalf, for ``for_user_id``, whose
+    organization pays); raise BookingRefused listing every problem."""
     purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
     project_ref = clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
             _check_override(actor, instrument, override)
-            organization = _locked_paying_organization(session, actor)
-            request = rules.BookingRequest(instrument, actor, organization, start, end)
-            problems = rules.check_booking(session, request, now=now)
-            blocking = _effective_problems(problems, override=override)
-            if blocking:
-                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                            start, end, now))
-            [booking] = _insert_bookings(session, actor, [_new_booking(
-                actor, instrument, organization, start, end, purpose, project_ref, problems,
-                now)], [problems], now)
+            user = booking_user(session, actor, instrument, for_user_id)
+            organization = _locked_paying_organization(session, user)
+            booking = book_locked(session, actor, user, instrument, organization, start=start,
+                                  end=end, purpose=purpose, project_ref=project_ref,
+                                  override=override, now=now)
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
@@ -421,6 +500,30 @@ def locked_bookings(session: Session, *conditions) -> list[Booking]:
         .execution_options(populate_existing=True)))
 
 
+def withdraw_pending_changes(session: Session, actor: User | None, booking: Booking, *,
+                             now: dt.datetime) -> None:
+    """Drop the change of ``booking`` that waits for approval, if any (a later change, or the
+    booking's end, takes its place); the caller holds the booking's row lock."""
+    for change in session.scalars(select(BookingChange).where(
+            BookingChange.booking_id == booking.id, BookingChange.state == ChangeState.PENDING)
+            .with_for_update().execution_options(populate_existing=True)):
+        change.state = ChangeState.WITHDRAWN
+        change.decided_at = now
+        record(session, actor, change, "withdraw", at=now, from_state="pending",
+               to_state="withdrawn", booking_id=booking.id)
+    session.flush()
+
+
+def release_slot(session: Session, actor: User | None, booking: Booking, *, was_holding: bool,
+                 now: dt.datetime) -> None:
+    """``booking`` just stopped holding its slot (cancelled, rejected, expired, no-show): drop
+    its change waiting for approval and offer the time to the waiting list."""
+    withdraw_pending_changes(session, actor, booking, now=now)
+    if was_holding:
+        offers.offer_freed_time(session, booking.instrument, booking.start_at,
+                                booking.blocked_until, now=now)
+
+
 def transition(session: Session, actor: User | None, booking: Booking, to: BookingState,
                action: str, *, now: dt.datetime, note: str = "", **details) -> None:
     """Move ``booking`` to ``to`` and record it; the caller holds the booking's row lock."""
@@ -462,8 +565,10 @@ def cancel_locked_booking(session: Session, actor: User, booking: Booking, *, no
     window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
     late = (not by_lab and booking.state == BookingState.APPROVED
             and booking.user_id == actor.id and now >= booking.start_at - window)
+    held = booking.holds_slot
     transition(session, actor, booking, BookingState.CANCELLED, "cancel", now=now, note=note,
                 late=late)
+    release_slot(session, actor, booking, was_holding=held, now=now)
     booking.cancelled_by = actor
     booking.cancelled_at = now
     booking.is_late_cancellation = late
@@ -517,6 +622,8 @@ def _decide(session: Session, actor: User, booking: Booking, *, approve: bool,
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
     note = clean_text(note, "note", MAX_NOTE, required=not approve)
     transition(session, actor, booking, to, action, now=now, note=note)
+    if not approve:
+        release_slot(session, actor, booking, was_holding=True, now=now)
     booking.decided_by = actor
     booking.decided_at = now
     booking.decision_note = note

@@ -24,10 +24,25 @@ from flask_wtf.csrf import CSRFError
 
 from labbook.accounts.access import current_actor, current_viewer
 from labbook.audit.services import history as audit_history
-from labbook.booking import attendance, dayview, listing, rules
+from labbook.booking import (
+    attendance,
+    changes,
+    dayview,
+    discipline,
+    listing,
+    rules,
+    waitlist,
+)
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import busy_entries
-from labbook.booking.forms import BookingForm, CancelForm, CancelSeriesForm
+from labbook.booking.forms import (
+    BookingForm,
+    CancelForm,
+    CancelSeriesForm,
+    ChangeForm,
+    DecideChangeForm,
+    WaitlistForm,
+)
 from labbook.booking.suggestions import Suggestion
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
@@ -36,6 +51,7 @@ from labbook.core.errors import (
     Conflict,
     DomainError,
     NotAuthenticated,
+    NotFound,
     PermissionDenied,
     Problem,
     ValidationError,
@@ -143,6 +159,8 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     is_manager = viewer is not None and viewer.manages(lab)
     if not is_manager:
         del form.override
+    if viewer is None or not booking_services.may_book_for_others(viewer, instrument):
+        del form.for_user
     # Date pickers offer the lab's days (Asia/Shanghai), whatever zone the browser is in.
     last_day = None if is_manager else today + dt.timedelta(days=instrument.horizon_days)
     for date_field in (form.date, form.end_date, form.until):
@@ -171,8 +189,11 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
         "initialDate": shown_date.isoformat(),
         "selectable": viewer is not None and instrument.status == InstrumentStatus.AVAILABLE,
     }
+    suspension = discipline.suspension_in_force(db.session, viewer.id, lab.id, now) \
+        if viewer is not None and lab.no_show_limit is not None else None
     return render_template(
         "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
+        suspension=suspension,
         is_manager=is_manager, busy=busy, busy_days=BUSY_LIST_DAYS, today=today,
         shown_date=shown_date, calendar_config=json.dumps(calendar_config),
         problems=problems or [], occurrences=occurrences or [],
@@ -310,10 +331,12 @@ def book(instrument_id: int):
     try:
         recurrence = form.recurrence()
         if recurrence is None:
+            for_user_id = booking_services.user_id_by_email(db.session, form.for_user.data) \
+                if form.for_user.data else None
             booking = booking_services.create_booking(
                 db.session, actor, instrument_id=instrument.id, start=start, end=end,
                 purpose=form.purpose.data, project_ref=form.project_ref.data or "",
-                override=override, now=utcnow())
+                override=override, for_user_id=for_user_id, now=utcnow())
         else:
             result = booking_services.create_series(
                 db.session, actor, instrument_id=instrument.id, start=start, end=end,
@@ -346,6 +369,10 @@ def _occurrence_views(occurrences: list[dict[str, Any]],
 def _flash_booked(booking) -> None:
     when = _when(booking.start_at, booking.end_at, _tz(booking.instrument))
     name = localized(booking.instrument, "name")
+    if booking.booked_by_id is not None:
+        flash(_("Booked for %(name)s: %(instrument)s, %(when)s; they are told by email.",
+                name=booking.user.name, instrument=name, when=when), "success")
+        return
     if booking.state.value == "pending":
         flash(_("Your request for %(instrument)s, %(when)s, was sent to the lab's managers "
                 "for approval.", instrument=name, when=when), "info")
@@ -404,14 +431,29 @@ def my_bookings():
                                  page=page_arg(),
                                  per_page=current_app.config["UI_PER_PAGE"])
     return render_template("booking/my_bookings.html", upcoming=upcoming, past=past,
+                           waiting=waitlist.my_entries(db.session, actor), now=now,
+                           suspensions=discipline.my_suspensions(db.session, actor, now),
                            can_cancel=lambda b: booking_services.can_cancel(actor, b),
                            cancel_form=CancelForm(formdata=None,
                                                   next=request.full_path.rstrip("?")))
 
 
+def _change_form(booking, tz: ZoneInfo) -> ChangeForm:
+    start, end = booking.start_at.astimezone(tz), booking.end_at.astimezone(tz)
+    return ChangeForm(formdata=None, prefix="change", date=start.date(), start_time=start.time(),
+                      end_time=end.time(), end_date=end.date() if end.date() != start.date()
+                      else None)
+
+
 @bp.get("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
+    return _booking_page(booking_id)
+
+
+def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
+                  problems: list[Problem] | None = None,
+                  suggestions: list[Suggestion] | None = None):
     actor = current_actor()
     booking = booking_services.get_booking(db.session, actor, booking_id)
     now = utcnow()
@@ -433,7 +475,67 @@ def booking_detail(booking_id: int):
         can_check_in=attendance.can_check_in(actor, booking, now=now),
         can_check_out=attendance.can_check_out(actor, booking),
         check_in_opens_at=attendance.check_in_opens_at(booking), now=now,
-        check_in_early_minutes=attendance.CHECK_IN_EARLY_MINUTES)
+        check_in_early_minutes=attendance.CHECK_IN_EARLY_MINUTES,
+        can_change=changes.can_change(actor, booking, now),
+        change_form=change_form or _change_form(booking, tz),
+        change_problems=problems or [],
+        change_suggestions=[suggestion_view(s, booking.instrument) for s in suggestions or []],
+        pending_change=changes.pending_change(db.session, booking),
+        decide_form=DecideChangeForm(formdata=None, prefix="decision"))
+
+
+@bp.post("/bookings/<int:booking_id>/change")
+@login_required
+def change_booking(booking_id: int):
+    actor = current_actor()
+    booking = booking_services.get_booking(db.session, actor, booking_id)
+    form = ChangeForm(prefix="change")
+    if not form.validate_on_submit():
+        return _booking_page(booking_id, change_form=form)
+    start, end = form.interval(_tz(booking.instrument))
+    try:
+        result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
+                                        note=form.note.data or "",
+                                        override=bool(form.override.data), now=utcnow())
+    except booking_services.BookingRefused as refused:
+        return _booking_page(booking_id, change_form=form, problems=refused.problems,
+                             suggestions=refused.suggestions)
+    except (ValidationError, PermissionDenied, Conflict) as error:
+        return _booking_page(booking_id, change_form=form,
+                             problems=error.problems or [Problem(error.code, error.message)])
+    if result.is_pending:
+        flash(_("Your change was sent to the lab's managers; the booking keeps its time until "
+                "they decide."), "info")
+    elif result.change.is_late:
+        flash(_("The booking was changed. Time given back inside the %(n)d-hour cancellation "
+                "window is charged like a late cancellation.",
+                n=booking.instrument.cancellation_window_hours), "warning")
+    else:
+        flash(_("The booking was changed."), "success")
+    return redirect(url_for("booking.booking_detail", booking_id=booking_id))
+
+
+@bp.post("/booking-changes/<int:change_id>/<decision>")
+@login_required
+def decide_change(change_id: int, decision: str):
+    actor = current_actor()
+    if decision not in ("approve", "reject"):
+        raise NotFound(_("No change with id %(id)d.", id=change_id))
+    change = changes.get_change(db.session, actor, change_id)
+    back = url_for("booking.booking_detail", booking_id=change.booking_id)
+    form = DecideChangeForm(prefix="decision")
+    if not form.validate_on_submit():
+        for error in form.note.errors:
+            flash(error, "danger")
+        return redirect(back)
+    try:
+        changes.decide_change(db.session, actor, change_id, approve=decision == "approve",
+                              note=form.note.data or "", now=utcnow())
+    except (Conflict, ValidationError) as error:
+        return refuse(error, back)
+    flash(_("The change was applied.") if decision == "approve"
+          else _("The change was turned down; the booking keeps its time."), "success")
+    return redirect(back)
 
 
 def _use_action(booking_id: int, change, message):
@@ -493,6 +595,72 @@ def cancel_booking(booking_id: int):
     else:
         flash(_("The booking was cancelled."), "success")
     return redirect(back)
+
+
+# -- the waiting list ---------------------------------------------------------------------------
+
+
+def _waitlist_page(instrument: Instrument, form: WaitlistForm, *, status: int = 200,
+                   problems: list[Problem] | None = None):
+    return render_template("booking/waitlist_join.html", instrument=instrument, form=form,
+                           problems=problems or [],
+                           offer_minutes=instrument.lab.waitlist_offer_minutes), status
+
+
+@bp.route("/instruments/<int:instrument_id>/waitlist", methods=["GET", "POST"])
+@login_required
+def join_waitlist(instrument_id: int):
+    instrument = catalogue.get_instrument(db.session, instrument_id)
+    actor = current_actor()
+    if request.method == "GET":
+        prefill = {key: value for key, value in request.args.items()
+                   if key in ("date", "start_time", "end_time", "end_date", "purpose")}
+        form = WaitlistForm(formdata=request.args if prefill else None, meta={"csrf": False})
+        return _waitlist_page(instrument, form)
+    form = WaitlistForm()
+    if not form.validate_on_submit():
+        return _waitlist_page(instrument, form, status=FORM_REFUSED)
+    start, end = form.window(_tz(instrument))
+    try:
+        waitlist.join_waitlist(db.session, actor, instrument_id=instrument.id, start=start,
+                               end=end, minutes=form.minutes.data, purpose=form.purpose.data,
+                               now=utcnow())
+    except DomainError as error:
+        if isinstance(error, NotAuthenticated):
+            raise
+        return _waitlist_page(instrument, form, status=FORM_REFUSED,
+                              problems=error.problems or [Problem(error.code, error.message)])
+    flash(_("You are on the waiting list. When the time is freed and you are first in line, "
+            "you get an email with a link to claim it."), "success")
+    return redirect(url_for("booking.my_bookings"))
+
+
+@bp.post("/waitlist/<int:entry_id>/leave")
+@login_required
+def leave_waitlist(entry_id: int):
+    back = url_for("booking.my_bookings")
+    try:
+        waitlist.leave_waitlist(db.session, current_actor(), entry_id, now=utcnow())
+    except Conflict as error:
+        return refuse(error, back)
+    flash(_("You left the waiting list."), "success")
+    return redirect(back)
+
+
+@bp.route("/waitlist/claim/<offer_token>", methods=["GET", "POST"])
+@login_required
+def claim_offer(offer_token: str):
+    actor = current_actor()
+    entry = waitlist.entry_by_token(db.session, actor, offer_token)
+    if request.method == "POST":
+        try:
+            booking = waitlist.claim_offer(db.session, actor, entry.id, now=utcnow())
+        except (booking_services.BookingRefused, Conflict, ValidationError) as error:
+            flash(error.message, "danger")
+            return redirect(url_for("booking.my_bookings"))
+        _flash_booked(booking)
+        return redirect(url_for("booking.booking_detail", booking_id=booking.id))
+    return render_template("booking/waitlist_claim.html", entry=entry, now=utcnow())
 
 
 @bp.post("/series/<int:series_id>/cancel")

@@ -37,6 +37,14 @@ class Lab(Base):
     location_zh: Mapped[str] = mapped_column(String(300), default="")
     location_en: Mapped[str] = mapped_column(String(300), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # No-show discipline: this many no-shows within ``no_show_window_days`` suspend a person's
+    # own booking here for ``suspension_days``; None turns it off.
+    no_show_limit: Mapped[int | None] = mapped_column(Integer)
+    no_show_window_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    suspension_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    # How long a waiting-list offer of freed time may be claimed.
+    waitlist_offer_minutes: Mapped[int] = mapped_column(Integer, default=30,
+                                                        server_default="30")
 
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         back_populates="lab", cascade="all, delete-orphan",

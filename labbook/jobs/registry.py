@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from labbook.billing import receivables
 from labbook.billing import services as billing
 from labbook.billing.models import MonthClose
-from labbook.booking import attendance
+from labbook.booking import attendance, offers
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.jobs.lock import job_transaction
@@ -82,6 +82,8 @@ _no_shows = _counted("no-shows", attendance.mark_no_shows, "bookings marked no-s
 _auto_complete = _counted("auto-complete", attendance.auto_close, "bookings completed")
 _expire_pending = _counted("expire-pending", attendance.expire_pending,
                            "booking requests expired")
+_waitlist_offers = _counted("waitlist-offers", offers.make_all_offers,
+                            "waiting-list offers made")
 _retention_due = _counted("retention-due", retention.notify_due, "retention lists queued")
 _approval_digest = _counted("approval-digest", notify.send_approval_digests, "digests queued")
 _overdue_reminders = _counted("overdue-reminders", receivables.send_overdue_reminders,
@@ -146,6 +148,9 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("expire-pending", "every minute",
         "Expire requests undecided at their start; tell the user.",
         _expire_pending, "interval", {"minutes": 1}),
+    Job("waitlist-offers", "every minute",
+        "Lapse unclaimed waiting-list offers; offer free time to the next in line.",
+        _waitlist_offers, "interval", {"minutes": 1}),
     Job("approval-digest", f"daily at {notify.DIGEST_HOUR:02d}:00",
         "Email lab managers the bookings awaiting approval.",
         _approval_digest, "cron", {"hour": notify.DIGEST_HOUR, "minute": 0}),

@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session, joinedload
 from labbook.accounts.models import Role, User
 from labbook.audit.services import record
 from labbook.billing.models import Statement
-from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.booking.models import (
+    Blackout,
+    Booking,
+    BookingChange,
+    BookingState,
+    BookingSuspension,
+    WaitlistEntry,
+)
 from labbook.calendars import ical
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.errors import PermissionDenied, Problem, ValidationError
@@ -377,6 +384,77 @@ def booking_no_show(session: Session, booking: Booking, *,
         lambda **kw: _("Recorded as a no-show: %(instrument)s, %(when)s", **kw), booking)
     return enqueue(session, booking.user, kind="booking_no_show", template="booking_no_show",
                    subject=subject, context={"booking": booking}, now=now)
+
+
+def booking_changed(session: Session, booking: Booking, change: BookingChange, actor: User, *,
+                    now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user its new time (with the .ics, its SEQUENCE risen) when someone
+    else changed it, or approved the change they asked for."""
+    if actor.id == booking.user_id:
+        return None
+    subject = _booking_subject(
+        lambda **kw: _("Booking changed: %(instrument)s, now %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_changed", template="booking_changed",
+                   subject=subject, context={"booking": booking, "change": change,
+                                             "actor": actor}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def booking_change_requested(session: Session, change: BookingChange, *,
+                             now: dt.datetime) -> list[OutboxMessage]:
+    """Tell the lab's managers that a change to an approved booking waits for them."""
+    booking = change.booking
+    subject = _booking_subject(
+        lambda **kw: _("Change to approve: %(instrument)s, %(when)s", **kw), booking)
+    messages = []
+    for manager in lab_staff(session, booking.instrument.lab):
+        message = enqueue(session, manager, kind="booking_change_requested",
+                          template="booking_change_requested", subject=subject,
+                          context={"booking": booking, "change": change}, now=now)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def booking_change_rejected(session: Session, booking: Booking, change: BookingChange,
+                            actor: User, *, now: dt.datetime) -> OutboxMessage | None:
+    """Tell the booking's user that the lab turned down the change; the old time stands."""
+    subject = _booking_subject(
+        lambda **kw: _("Change not approved: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booking_change_rejected",
+                   template="booking_change_rejected", subject=subject,
+                   context={"booking": booking, "change": change, "actor": actor}, now=now)
+
+
+def booked_for_you(session: Session, bookings: Sequence[Booking], actor: User, *,
+                   now: dt.datetime) -> OutboxMessage | None:
+    """Tell the user that ``actor`` booked for them (their organization pays)."""
+    booking = bookings[0]
+    subject = _booking_subject(
+        lambda **kw: _("Booked for you: %(instrument)s, %(when)s", **kw), booking)
+    return enqueue(session, booking.user, kind="booked_for_you", template="booked_for_you",
+                   subject=subject, context={"booking": booking, "actor": actor}, now=now,
+                   attachments=[_booking_calendar(booking, booking.user)])
+
+
+def waitlist_offer(session: Session, entry: WaitlistEntry, *,
+                   now: dt.datetime) -> OutboxMessage | None:
+    """Offer the freed slot to the waiting-list entry's user, with the claim link."""
+    subject = lambda: _("A slot is free for you: %(instrument)s, %(when)s",  # noqa: E731
+                        instrument=localized(entry.instrument, "name"),
+                        when=to_lab_time(entry.offer_start).strftime("%Y-%m-%d %H:%M"))
+    return enqueue(session, entry.user, kind="waitlist_offer", template="waitlist_offer",
+                   subject=subject, context={"entry": entry}, now=now)
+
+
+def booking_suspended(session: Session, suspension: BookingSuspension, *,
+                      now: dt.datetime) -> OutboxMessage | None:
+    """Tell the user they may not book for themselves in the lab until the suspension ends."""
+    subject = lambda: _("Booking suspended in %(lab)s",  # noqa: E731
+                        lab=localized(suspension.lab, "name"))
+    return enqueue(session, suspension.user, kind="booking_suspended",
+                   template="booking_suspended", subject=subject,
+                   context={"suspension": suspension}, now=now)
 
 
 def due_reminder(booking: Booking, now: dt.datetime) -> str | None:

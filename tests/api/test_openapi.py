@@ -56,7 +56,7 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
         StatementState,
     )
     from labbook.billing.vouchers import ELIGIBLE_KINDS
-    from labbook.booking.models import BookingState
+    from labbook.booking.models import BookingState, ChangeState, WaitlistState
     from labbook.catalogue.models import InstrumentStatus
     from labbook.faults.models import FaultKind, FaultState
     from labbook.faults.services import LOGGED_KINDS
@@ -77,7 +77,7 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
                BillingBasis, InstrumentStatus, DayKind, Festival, PaymentMethod,
                BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState, OrderState,
                LineState, IntakeStatus, Remains, ReportLanguage, Conclusion, ReportState,
-               Disposition, FaultKind, FaultState]
+               Disposition, FaultKind, FaultState, ChangeState, WaitlistState]
     # Vocabularies of the API that no enum class holds.
     plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"],
              [kind.value for kind in ELIGIBLE_KINDS], ["valid", "superseded", "withdrawn"],

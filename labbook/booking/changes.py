@@ -1,0 +1,339 @@
+"""Changing a booking without cancelling it: moving it, extending it, shortening it.
+
+The booker changes their own booking within the rules: the new time is checked as a new
+request that excludes the booking itself (every rule of ``rules.check_booking``; the weekly
+quota counts the new length instead of the old one; the booking is no overlap of itself). The
+lab's managers may change any booking of their lab and override the soft rules, as when they
+book.
+
+On an instrument that needs approval, a change by the booker that takes time the booking does
+not already hold waits for the lab's decision as a pending ``BookingChange``; the booking keeps
+its old time until then. Approving applies it (the calendar checked again), rejecting drops it.
+A shortening applies at once.
+
+Time given back inside the instrument's cancellation window by the booking's own user is
+charged like a late cancellation of that much time (``billing.charge_late_change``). Every
+applied change raises the booking's iCal SEQUENCE, is audited and tells the user when someone
+else made it; freed time goes to the waiting list.
+
+Locks follow the architecture's order: the instrument and its lab shared, the paying
+organization, then the booking and its change records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from labbook.accounts.models import Organization, User
+from labbook.audit.services import record
+from labbook.billing import services as billing
+from labbook.booking import offers, rules
+from labbook.booking.models import Booking, BookingChange, BookingState, ChangeState
+from labbook.booking.services import (
+    MAX_NOTE,
+    BookingRefused,
+    _check_override,
+    _effective_problems,
+    _instrument,
+    _is_overlap_violation,
+    _lost_race,
+    _suggestions,
+    can_view,
+    clean_text,
+    withdraw_pending_changes,
+)
+from labbook.catalogue.models import Instrument
+from labbook.core.engine import lock, locked, write_transaction
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.time import to_lab_time
+from labbook.notify import services as notify
+
+#: States in which a booking can still change; one in use only changes its end.
+CHANGEABLE = (BookingState.PENDING, BookingState.APPROVED, BookingState.IN_USE)
+#: Rules about the start that do not apply when the start stays where it already passed.
+START_RULES = frozenset({"in_past", "too_soon", "too_far"})
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    booking: Booking
+    change: BookingChange
+
+    @property
+    def is_pending(self) -> bool:
+        return self.change.state == ChangeState.PENDING
+
+
+def can_change(actor: User, booking: Booking, now: dt.datetime) -> bool:
+    """Whether ``actor`` may ask to change ``booking`` now (its end, at least)."""
+    return can_view(actor, booking) and booking.state in CHANGEABLE and booking.end_at > now
+
+
+def _minutes(start: dt.datetime, end: dt.datetime) -> int:
+    return max(0, int((end - start) / dt.timedelta(minutes=1)))
+
+
+def given_back_minutes(old: tuple[dt.datetime, dt.datetime],
+                       new: tuple[dt.datetime, dt.datetime]) -> int:
+    """Booked minutes of ``old`` that ``new`` no longer covers."""
+    kept = _minutes(max(old[0], new[0]), min(old[1], new[1]))
+    return _minutes(*old) - kept
+
+
+def _malformed(start: dt.datetime, end: dt.datetime) -> None:
+    for moment in (start, end):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise BookingRefused([rules.problem("naive_datetime", _(
+                "Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))])
+    if end <= start:
+        raise BookingRefused([rules.problem("invalid_interval",
+                                            _("The end must be after the start."),
+                                            (start, end))])
+
+
+def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
+    booking = session.get(Booking, booking_id)
+    if booking is None or not can_view(actor, booking):
+        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    return booking
+
+
+def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
+                      now: dt.datetime) -> None:
+    if booking.state not in CHANGEABLE or booking.end_at <= now:
+        raise Conflict(_("A booking that is over, cancelled or decided against cannot be "
+                         "changed."), code="invalid_state")
+    started = booking.start_at <= now or booking.state == BookingState.IN_USE
+    if started and start != booking.start_at:
+        raise Conflict(_("This booking has started: only its end can change."),
+                       code="already_started")
+    if end <= now:
+        raise BookingRefused([rules.problem("in_past", _(
+            "The new end (%(end)s) has already passed.", end=rules.fmt(end)), (start, end))])
+    if (start, end) == (booking.start_at, booking.end_at):
+        message = _("The booking already has this time: there is nothing to change.")
+        raise ValidationError(message, code="no_change",
+                              problems=[Problem("no_change", message, field="start")])
+
+
+def _problems(session: Session, actor: User, booking: Booking, organization: Organization,
+              start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Problem]:
+    """Every rule's problem with the new time, the booking checked as a new request that
+    excludes itself."""
+    request = rules.BookingRequest(booking.instrument, booking.user, organization, start, end,
+                                   exclude_booking_id=booking.id, booked_by=actor)
+    problems = rules.check_booking(session, request, now=now)
+    if start == booking.start_at and start <= now:
+        problems = [p for p in problems if p.code not in START_RULES]
+    return problems
+
+
+def change_booking(session: Session, actor: User, booking_id: int, *, start: dt.datetime,
+                   end: dt.datetime, note: str = "", override: bool = False,
+                   now: dt.datetime) -> ChangeResult:
+    """Move, extend or shorten a booking to ``[start, end)``.
+
+    Raises NotFound for a booking ``actor`` may not see, BookingRefused listing every rule the
+    new time breaks, Conflict when the booking can no longer change that way.
+    """
+    note = clean_text(note, "note", MAX_NOTE, required=False)
+    _malformed(start, end)
+    booking = _visible_booking(session, actor, booking_id)
+    instrument_id = booking.instrument_id
+    try:
+        with write_transaction(session):
+            instrument = _instrument(session, instrument_id, share_lock=True)
+            organization = locked(session, Organization, booking.organization_id)
+            lock(session, booking)
+            if not can_view(actor, booking):
+                raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+            _check_override(actor, instrument, override)
+            _check_transition(booking, start, end, now)
+            problems = _problems(session, actor, booking, organization, start, end, now)
+            blocking = _effective_problems(problems, override=override)
+            if blocking:
+                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
+                                                            start, end, now))
+            old = (booking.start_at, booking.end_at)
+            if instrument.requires_approval:
+                # Only there can a change be waiting; this one takes its place.
+                withdraw_pending_changes(session, actor, booking, now=now)
+            values = {
+                "booking_id": booking.id, "requested_by_id": actor.id, "old_start_at": old[0],
+                "old_end_at": old[1], "new_start_at": start, "new_end_at": end, "note": note,
+                "is_override": bool(problems), "requested_at": now, "decision_note": "",
+                "given_back_minutes": given_back_minutes(old, (start, end)), "is_late": False,
+                "state": ChangeState.PENDING, "decided_by_id": None, "decided_at": None}
+            takes_new_time = start < old[0] or end > old[1]
+            if instrument.requires_approval and takes_new_time \
+                    and not actor.manages_lab_id(instrument.lab_id) \
+                    and booking.state == BookingState.APPROVED:
+                change = _insert_change(session, values)
+                record(session, actor, booking, "request_change", at=now, note=note,
+                       change_id=change.id, **_times(old, (start, end)))
+                notify.booking_change_requested(session, change, now=now)
+            else:
+                values.update(state=ChangeState.APPLIED, decided_at=now, is_late=_is_late(
+                    booking, actor, values["given_back_minutes"], now, old[0]))
+                change = _insert_change(session, values)
+                _apply(session, actor, booking, change, now=now, overridden=problems)
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _lost_race(session, instrument_id, start, end, now) from None
+    return ChangeResult(booking, change)
+
+
+def _times(old: tuple[dt.datetime, dt.datetime], new: tuple[dt.datetime, dt.datetime]) -> dict:
+    return {"old_start": old[0].isoformat(), "old_end": old[1].isoformat(),
+            "new_start": new[0].isoformat(), "new_end": new[1].isoformat()}
+
+
+@cache
+def _insert_change_statement():
+    # Built once; a Core INSERT … RETURNING read back as the ORM object: a move should cost no
+    # more than a new booking, which is inserted the same way.
+    table = BookingChange.__table__
+    return select(BookingChange).from_statement(table.insert().returning(*table.c))
+
+
+def _insert_change(session: Session, values: dict) -> BookingChange:
+    return session.scalars(_insert_change_statement(), values).one()
+
+
+@cache
+def _move_statement():
+    table = Booking.__table__
+    return (table.update().where(table.c.id == bindparam("booking_id"))
+            .values(start_at=bindparam("start_at"), end_at=bindparam("end_at"),
+                    blocked_until=bindparam("blocked_until"), sequence=table.c.sequence + 1,
+                    updated_at=bindparam("updated_at"), is_override=bindparam("is_override"))
+            .returning(table.c.sequence))
+
+
+def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at: dt.datetime,
+             old_start: dt.datetime) -> bool:
+    """Time given back by the booking's own user inside the cancellation window (from the old
+    start, at the moment the change was asked for); the lab's changes are never late."""
+    window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
+    return (given_back > 0
+            and booking.state in (BookingState.APPROVED, BookingState.IN_USE)
+            and requested_by.id == booking.user_id
+            and not requested_by.manages_lab_id(booking.instrument.lab_id)
+            and requested_at >= old_start - window)
+
+
+def _apply(session: Session, actor: User, booking: Booking, change: BookingChange, *,
+           now: dt.datetime, overridden: list[Problem]) -> None:
+    """Give ``booking`` (locked by the caller) the new time of the applied ``change``; charge
+    time given back late, audit, tell the user, offer freed time to the waiting list."""
+    if change.is_late:
+        # Priced on the card in force at the booking's start before it moves.
+        billing.charge_late_change(session, booking, change, now=now)
+    old = (booking.start_at, booking.end_at)
+    freed_until = booking.blocked_until
+    new = {"start_at": change.new_start_at, "end_at": change.new_end_at,
+           "blocked_until": change.new_end_at + dt.timedelta(
+               minutes=booking.instrument.buffer_minutes),
+           "updated_at": now, "is_override": booking.is_override or bool(overridden)}
+    # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
+    sequence = session.execute(_move_statement(), {"booking_id": booking.id, **new}).scalar_one()
+    for name, value in {**new, "sequence": sequence}.items():
+        set_committed_value(booking, name, value)
+    details = {"change_id": change.id, **_times(old, (booking.start_at, booking.end_at))}
+    if change.given_back_minutes:
+        details["given_back_minutes"] = change.given_back_minutes
+    if change.is_late:
+        details["late"] = True
+    if overridden:
+        details["overridden"] = [p.code for p in overridden]
+    record(session, actor, booking, "move", at=now, note=change.note, **details)
+    notify.booking_changed(session, booking, change, actor, now=now)
+    offers.offer_freed_time(session, booking.instrument, old[0], freed_until, now=now)
+
+
+def get_change(session: Session, actor: User, change_id: int) -> BookingChange:
+    change = session.get(BookingChange, change_id)
+    if change is None or not can_view(actor, change.booking):
+        raise NotFound(_("No change with id %(id)d.", id=change_id))
+    return change
+
+
+def pending_change(session: Session, booking: Booking) -> BookingChange | None:
+    return session.scalar(select(BookingChange).where(
+        BookingChange.booking_id == booking.id, BookingChange.state == ChangeState.PENDING))
+
+
+def decide_change(session: Session, actor: User, change_id: int, *, approve: bool,
+                  note: str = "", now: dt.datetime) -> BookingChange:
+    """A manager of the lab approves (applies, the calendar checked again with the soft rules
+    overridden) or rejects (with a note) a change waiting for approval."""
+    change = get_change(session, actor, change_id)
+    booking = change.booking
+    instrument_id = booking.instrument_id
+    try:
+        with write_transaction(session):
+            instrument = _instrument(session, instrument_id, share_lock=True)
+            organization = locked(session, Organization, booking.organization_id)
+            lock(session, booking)
+            lock(session, change)
+            if not actor.manages_lab_id(instrument.lab_id):
+                raise PermissionDenied(_("Only the lab's managers decide on changes."),
+                                       code="not_lab_manager")
+            note = clean_text(note, "note", MAX_NOTE, required=not approve)
+            if change.state != ChangeState.PENDING:
+                raise Conflict(_("This change is no longer waiting for a decision."),
+                               code="invalid_state")
+            change.decided_by_id = actor.id
+            change.decided_at = now
+            change.decision_note = note
+            if not approve:
+                change.state = ChangeState.REJECTED
+                record(session, actor, change, "reject", at=now, from_state="pending",
+                       to_state="rejected", note=note, booking_id=booking.id)
+                notify.booking_change_rejected(session, booking, change, actor, now=now)
+                return change
+            start, end = change.new_start_at, change.new_end_at
+            _check_transition(booking, start, end, now)
+            problems = _problems(session, actor, booking, organization, start, end, now)
+            blocking = _effective_problems(problems, override=True)
+            if blocking:
+                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
+                                                            start, end, now))
+            change.state = ChangeState.APPLIED
+            change.is_late = _is_late(booking, change.requested_by, change.given_back_minutes,
+                                      change.requested_at, change.old_start_at)
+            record(session, actor, change, "approve", at=now, from_state="pending",
+                   to_state="applied", note=note, booking_id=booking.id)
+            _apply(session, actor, booking, change, now=now, overridden=problems)
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _lost_race(session, instrument_id, change.new_start_at, change.new_end_at,
+                         now) from None
+    return change
+
+
+def pending_changes(session: Session, lab_ids: list[int]) -> list[BookingChange]:
+    """Changes waiting for the decision of the managers of ``lab_ids``, oldest first."""
+    if not lab_ids:
+        return []
+    return list(session.scalars(
+        select(BookingChange).join(BookingChange.booking).join(Booking.instrument)
+        .where(BookingChange.state == ChangeState.PENDING, Instrument.lab_id.in_(lab_ids))
+        .order_by(BookingChange.requested_at, BookingChange.id)))
+
+
+def lab_when(start: dt.datetime, end: dt.datetime) -> str:
+    local_start, local_end = to_lab_time(start), to_lab_time(end)
+    if local_start.date() == local_end.date():
+        return f"{local_start:%Y-%m-%d %H:%M}–{local_end:%H:%M}"
+    return f"{local_start:%Y-%m-%d %H:%M} – {local_end:%Y-%m-%d %H:%M}"

@@ -1,0 +1,401 @@
+"""Changing a booking without cancelling it: moves, extensions and shortenings, by the booker
+within the rules and by the lab's managers with their overrides."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from labbook.audit.models import AuditEvent
+from labbook.billing.models import Charge, ChargeKind
+from labbook.booking import changes
+from labbook.booking.models import BookingChange, BookingState, ChangeState
+from labbook.booking.services import BookingRefused
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
+from tests.factories import (
+    bearer,
+    create_booking,
+    create_instrument,
+    create_manager,
+    create_organization,
+    create_user,
+    lab_time,
+    next_weekday,
+    reload,
+)
+
+MONDAY = next_weekday(0)
+#: The Friday before MONDAY, early: every booking on MONDAY is days ahead.
+BEFORE = lab_time(MONDAY - dt.timedelta(days=3), 7)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()
+
+
+@pytest.fixture
+def researcher():
+    return create_user()
+
+
+@pytest.fixture
+def instrument():
+    return create_instrument()
+
+
+def change(actor, booking, start, end, now=BEFORE, **extra):
+    return changes.change_booking(db.session, actor, booking.id, start=start, end=end, now=now,
+                                  **extra)
+
+
+def times(booking) -> tuple[dt.datetime, dt.datetime]:
+    booking = reload(booking)
+    return booking.start_at, booking.end_at
+
+
+def test_the_booker_moves_a_booking_and_its_calendar_sequence_rises(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    assert not result.is_pending
+    booking = reload(booking)
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert booking.state == BookingState.APPROVED and booking.sequence == 1
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "bookings", AuditEvent.object_id == booking.id,
+        AuditEvent.action == "move")).one()
+    assert event.actor_id == researcher.id
+    assert event.details["old_start"] == lab_time(MONDAY, 10).isoformat()
+    assert event.details["new_start"] == lab_time(MONDAY, 14).isoformat()
+
+
+def test_a_move_overlapping_its_own_old_time_is_no_conflict(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    change(researcher, booking, lab_time(MONDAY, 11), lab_time(MONDAY, 13))
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 11), lab_time(MONDAY, 13))
+
+
+def test_a_move_onto_another_booking_is_refused_and_changes_nothing(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 14))
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, lab_time(MONDAY, 14, 30), lab_time(MONDAY, 15, 30))
+    assert [p.code for p in refused.value.problems] == ["overlap"]
+    assert refused.value.suggestions
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert reload(booking).sequence == 0
+    assert db.session.scalar(select(BookingChange.id)) is None
+
+
+def test_every_rule_checks_the_new_time(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, lab_time(MONDAY, 17), lab_time(MONDAY, 19, 10))
+    assert {p.code for p in refused.value.problems} == {"outside_hours", "not_aligned"}
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 10) +
+               dt.timedelta(minutes=instrument.max_minutes + 30))
+    assert "too_long" in {p.code for p in refused.value.problems}
+
+
+def test_the_quota_counts_the_new_length_instead_of_the_old(instrument):
+    organization = create_organization(weekly_quota_hours=3)
+    researcher = create_user(organization=organization)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 11))
+    change(researcher, booking, lab_time(MONDAY, 9), lab_time(MONDAY, 12))
+    db.session.commit()
+    assert times(booking)[1] == lab_time(MONDAY, 12)
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, lab_time(MONDAY, 9), lab_time(MONDAY, 12, 30))
+    assert [p.code for p in refused.value.problems] == ["quota_exceeded"]
+
+
+def test_someone_elses_booking_is_not_found_and_stays(researcher, instrument):
+    booking = create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    with pytest.raises(NotFound):
+        change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+
+
+def test_managers_override_soft_rules_and_tell_the_user(researcher, instrument):
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    with pytest.raises(PermissionDenied):
+        change(researcher, booking, lab_time(MONDAY, 18), lab_time(MONDAY, 19), override=True)
+    change(manager, booking, lab_time(MONDAY, 18), lab_time(MONDAY, 19), override=True,
+           note="夜间测试")
+    db.session.commit()
+    booking = reload(booking)
+    assert times(booking) == (lab_time(MONDAY, 18), lab_time(MONDAY, 19))
+    assert booking.is_override
+    message = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "booking_changed")).one()
+    assert message.recipient == researcher.email
+    assert "SEQUENCE:1" in message.attachments[0].content.decode()
+
+
+def test_a_finished_or_cancelled_booking_cannot_change(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), state=BookingState.CANCELLED)
+    with pytest.raises(Conflict) as refused:
+        change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert refused.value.code == "invalid_state"
+
+
+def test_the_same_time_again_is_nothing_to_change(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    with pytest.raises(ValidationError) as refused:
+        change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert refused.value.code == "no_change"
+
+
+def test_a_booking_in_use_only_changes_its_end(researcher, instrument):
+    start = lab_time(MONDAY, 10)
+    booking = create_booking(instrument=instrument, user=researcher, start_at=start,
+                             state=BookingState.IN_USE, checked_in_at=start)
+    now = start + dt.timedelta(minutes=20)
+    with pytest.raises(Conflict) as refused:
+        change(researcher, booking, lab_time(MONDAY, 11), lab_time(MONDAY, 12), now=now)
+    assert refused.value.code == "already_started"
+    change(researcher, booking, start, lab_time(MONDAY, 12), now=now)
+    db.session.commit()
+    assert times(booking) == (start, lab_time(MONDAY, 12))
+
+
+def test_shortening_inside_the_window_is_charged_as_a_late_cancellation(researcher,
+                                                                        instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    inside = lab_time(MONDAY, 7)
+    result = change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11), now=inside)
+    db.session.commit()
+    assert result.change.is_late and result.change.given_back_minutes == 60
+    charge = db.session.scalars(select(Charge)).one()
+    # An hour at the external rate (100.00), at the card's late-cancellation share (50 %).
+    assert charge.kind == ChargeKind.LATE_CANCELLATION
+    assert charge.amount == Decimal("50.00")
+    assert charge.booking_change_id == result.change.id and charge.booking_id is None
+
+
+def test_shortening_outside_the_window_or_by_the_lab_is_free(researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11, 30))
+    manager = create_manager(instrument.lab)
+    change(manager, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11), now=lab_time(MONDAY, 7))
+    db.session.commit()
+    assert db.session.scalar(select(Charge.id)) is None
+
+
+def test_on_an_approval_instrument_a_move_waits_and_keeps_the_old_time(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    assert result.is_pending
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert db.session.scalars(select(OutboxMessage.recipient).where(
+        OutboxMessage.kind == "booking_change_requested")).all() == [manager.email]
+
+    changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert reload(result.change).state == ChangeState.APPLIED
+    with pytest.raises(Conflict):
+        changes.decide_change(db.session, manager, result.change.id, approve=False,
+                              note="晚了", now=BEFORE)
+
+
+def test_a_rejected_change_is_dropped(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    with pytest.raises(ValidationError):
+        changes.decide_change(db.session, manager, result.change.id, approve=False, now=BEFORE)
+    with pytest.raises(PermissionDenied):
+        changes.decide_change(db.session, researcher, result.change.id, approve=True,
+                              now=BEFORE)
+    changes.decide_change(db.session, manager, result.change.id, approve=False,
+                          note="该时段已安排维护", now=BEFORE)
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert reload(result.change).state == ChangeState.REJECTED
+    assert db.session.scalar(select(OutboxMessage.recipient).where(
+        OutboxMessage.kind == "booking_change_rejected")) == researcher.email
+
+
+def test_approval_checks_the_calendar_again(researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 14))
+    with pytest.raises(BookingRefused):
+        changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+    assert reload(result.change).state == ChangeState.PENDING
+
+
+def test_cancelling_drops_the_change_that_waits(researcher):
+    from labbook.booking.services import cancel_booking
+
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    cancel_booking(db.session, researcher, reload(booking), now=BEFORE)
+    db.session.commit()
+    assert reload(result.change).state == ChangeState.WITHDRAWN
+
+
+def test_a_shortening_applies_at_once_even_where_approval_is_needed(researcher):
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    result = change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert not result.is_pending
+    db.session.commit()
+    assert times(booking)[1] == lab_time(MONDAY, 11)
+
+
+# -- the API ------------------------------------------------------------------------------------
+
+
+def test_patch_moves_a_booking(client, researcher, instrument):
+    start = lab_time(MONDAY, 10)
+    booking = create_booking(instrument=instrument, user=researcher, start_at=start)
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
+                            json={"start": iso(lab_time(MONDAY, 15)),
+                                  "end": iso(lab_time(MONDAY, 16))})
+    assert response.status_code == 200, response.json
+    assert dt.datetime.fromisoformat(response.json["start"]) == lab_time(MONDAY, 15)
+    assert response.json["sequence"] == 1
+    assert response.json["change"]["state"] == "applied"
+
+
+def test_patch_extends_with_the_end_alone(client, researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
+                            json={"end": iso(lab_time(MONDAY, 12))})
+    assert response.status_code == 200, response.json
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 12))
+
+
+def test_patch_refusals_change_nothing(client, researcher, instrument):
+    mine = create_booking(instrument=instrument, user=researcher, start_at=lab_time(MONDAY, 10))
+    theirs = create_booking(instrument=instrument, start_at=lab_time(MONDAY, 14))
+    headers = bearer(researcher)
+    response = client.patch(f"/api/v1/bookings/{theirs.id}", headers=headers,
+                            json={"start": iso(lab_time(MONDAY, 16)),
+                                  "end": iso(lab_time(MONDAY, 17))})
+    assert response.status_code == 404
+    response = client.patch(f"/api/v1/bookings/{mine.id}", headers=headers,
+                            json={"start": iso(lab_time(MONDAY, 14)),
+                                  "end": iso(lab_time(MONDAY, 15))})
+    assert response.status_code == 409 and response.json["code"] == "overlap"
+    response = client.patch(f"/api/v1/bookings/{mine.id}", headers=headers, json={})
+    assert response.status_code == 422
+    response = client.patch(f"/api/v1/bookings/{mine.id}", headers=headers,
+                            json={"start": "2026-12-01T09:00:00"})
+    assert response.status_code == 422
+    response = client.patch(f"/api/v1/bookings/{mine.id}", headers=headers,
+                            json={"start": iso(lab_time(MONDAY, 12)),
+                                  "end": iso(lab_time(MONDAY, 11))})
+    assert response.status_code == 422
+    assert times(mine) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert times(theirs) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+
+def test_patch_on_an_approval_instrument_answers_202_and_managers_decide(client, researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
+                            json={"start": iso(lab_time(MONDAY, 14)),
+                                  "end": iso(lab_time(MONDAY, 15))})
+    assert response.status_code == 202, response.json
+    assert dt.datetime.fromisoformat(response.json["start"]) == lab_time(MONDAY, 10)
+    pending = response.json["pending_change"]
+    assert pending["state"] == "pending"
+    answer = client.post(f"/api/v1/booking-changes/{pending['id']}/approve",
+                         headers=bearer(manager))
+    assert answer.status_code == 200 and answer.json["state"] == "applied"
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    again = client.post(f"/api/v1/booking-changes/{pending['id']}/reject",
+                        headers=bearer(manager), json={"note": "不行"})
+    assert again.status_code == 409
+    stranger = client.post(f"/api/v1/booking-changes/{pending['id']}/approve",
+                           headers=bearer(create_user()))
+    assert stranger.status_code == 404
+
+
+# -- the pages ----------------------------------------------------------------------------------
+
+
+def change_form(day=MONDAY, start="14:00", end="15:00", **extra):
+    return {f"change-{name}": value for name, value in {
+        "date": day.isoformat(), "start_time": start, "end_time": end, **extra}.items()}
+
+
+def test_the_booking_page_changes_a_booking(login_as, researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    client = login_as(researcher)
+    page = client.get(f"/bookings/{booking.id}")
+    assert page.status_code == 200
+    assert f'action="/bookings/{booking.id}/change"' in page.text
+    response = client.post(f"/bookings/{booking.id}/change", data=change_form())
+    assert response.status_code == 302
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+
+def test_the_page_shows_why_a_change_is_refused(login_as, instrument):
+    researcher = create_user(locale="en")
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 14))
+    client = login_as(researcher)
+    response = client.post(f"/bookings/{booking.id}/change", data=change_form())
+    assert response.status_code == 200
+    assert "already booked" in response.text
+    response = client.post(f"/bookings/{booking.id}/change", data=change_form(start=""))
+    assert response.status_code == 200 and "Give the start time." in response.text
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+
+
+def test_managers_decide_a_change_on_the_booking_page(login_as, researcher):
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    client = login_as(manager)
+    page = client.get(f"/bookings/{booking.id}")
+    assert f"/booking-changes/{result.change.id}/approve" in page.text
+    response = client.post(f"/booking-changes/{result.change.id}/reject",
+                           data={"decision-note": ""})
+    assert response.status_code == 302
+    assert reload(result.change).state == ChangeState.PENDING
+    client.post(f"/booking-changes/{result.change.id}/approve", data={})
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))

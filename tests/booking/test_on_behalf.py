@@ -1,0 +1,147 @@
+"""Booking on someone's behalf: the lab's managers for anyone, colleagues where their
+organization lets them. The one booked for is the booking's user, their organization pays and
+they are told; the audit trail names both."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from labbook.audit.models import AuditEvent
+from labbook.booking import services
+from labbook.booking.models import Booking, BookingState
+from labbook.core.errors import NotFound, PermissionDenied
+from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
+from tests.factories import (
+    bearer,
+    create_admin,
+    create_instrument,
+    create_manager,
+    create_organization,
+    create_user,
+    lab_time,
+    next_weekday,
+    reload,
+)
+
+MONDAY = next_weekday(0)
+BEFORE = lab_time(MONDAY - dt.timedelta(days=3), 7)
+
+
+def book(actor, instrument, for_user=None, hour=10):
+    return services.create_booking(
+        db.session, actor, instrument_id=instrument.id, start=lab_time(MONDAY, hour),
+        end=lab_time(MONDAY, hour + 1), purpose="代约测试",
+        for_user_id=for_user.id if for_user else None, now=BEFORE)
+
+
+def test_a_manager_books_for_a_researcher_whose_organization_pays():
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    researcher = create_user()
+    booking = book(manager, instrument, researcher)
+    db.session.commit()
+    booking = reload(booking)
+    assert booking.user_id == researcher.id
+    assert booking.organization_id == researcher.organization_id
+    assert booking.booked_by_id == manager.id
+    assert booking.state == BookingState.APPROVED
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "bookings", AuditEvent.object_id == booking.id)).one()
+    assert event.actor_id == manager.id and event.details["on_behalf_of"] == researcher.id
+    message = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "booked_for_you")).one()
+    assert message.recipient == researcher.email
+    assert manager.name in message.body_text
+
+
+def test_the_rules_are_the_researchers():
+    instrument = create_instrument(requires_qualification=True)
+    manager = create_manager(instrument.lab)
+    researcher = create_user()
+    with pytest.raises(services.BookingRefused) as refused:
+        book(manager, instrument, researcher)
+    assert [p.code for p in refused.value.problems] == ["not_qualified"]
+
+
+def test_colleagues_book_for_each_other_only_where_their_organization_allows_it():
+    instrument = create_instrument(requires_approval=True)
+    organization = create_organization()
+    booker, colleague = create_user(organization=organization), \
+        create_user(organization=organization)
+    with pytest.raises(PermissionDenied) as refused:
+        book(booker, instrument, colleague)
+    assert refused.value.code == "on_behalf_not_allowed"
+    organization.colleagues_may_book_for_each_other = True
+    db.session.commit()
+    booking = book(booker, instrument, colleague)
+    db.session.commit()
+    assert reload(booking).user_id == colleague.id
+    assert reload(booking).state == BookingState.PENDING
+    stranger = create_user()
+    with pytest.raises(PermissionDenied):
+        book(booker, instrument, stranger, hour=13)
+
+
+def test_booking_for_nobody_is_refused():
+    instrument = create_instrument()
+    manager = create_manager(instrument.lab)
+    with pytest.raises(NotFound):
+        services.create_booking(
+            db.session, manager, instrument_id=instrument.id, start=lab_time(MONDAY, 10),
+            end=lab_time(MONDAY, 11), purpose="x", for_user_id=999_999, now=BEFORE)
+    assert db.session.scalar(select(Booking.id)) is None
+
+
+def test_the_api_books_on_behalf(client):
+    instrument = create_instrument()
+    manager = create_manager(instrument.lab)
+    researcher = create_user()
+    response = client.post("/api/v1/bookings", headers=bearer(manager), json={
+        "instrument_id": instrument.id, "start": lab_time(MONDAY, 10).isoformat(),
+        "end": lab_time(MONDAY, 11).isoformat(), "purpose": "代约", "for_user_id": researcher.id})
+    assert response.status_code == 201, response.json
+    assert response.json["user"]["id"] == researcher.id
+    assert response.json["booked_by"]["id"] == manager.id
+    other = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
+        "instrument_id": instrument.id, "start": lab_time(MONDAY, 13).isoformat(),
+        "end": lab_time(MONDAY, 14).isoformat(), "purpose": "代约", "for_user_id": researcher.id})
+    assert other.status_code == 403 and other.json["code"] == "on_behalf_not_allowed"
+
+
+def test_the_booking_form_books_on_behalf(login_as):
+    instrument = create_instrument()
+    manager = create_manager(instrument.lab)
+    researcher = create_user()
+    client = login_as(manager)
+    page = client.get(f"/instruments/{instrument.id}/calendar")
+    assert 'name="for_user"' in page.text
+    response = client.post(f"/instruments/{instrument.id}/book", data={
+        "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
+        "purpose": "代约", "for_user": researcher.email.upper()})
+    assert response.status_code == 302, response.text
+    booking = db.session.scalars(select(Booking)).one()
+    assert booking.user_id == researcher.id and booking.booked_by_id == manager.id
+    unknown = client.post(f"/instruments/{instrument.id}/book", data={
+        "date": MONDAY.isoformat(), "start_time": "13:00", "end_time": "14:00",
+        "purpose": "代约", "for_user": "nobody@example.cn"})
+    assert unknown.status_code == 200 and "nobody@example.cn" in unknown.text
+
+
+def test_researchers_see_no_book_for_field(login_as):
+    instrument = create_instrument()
+    client = login_as(create_user())
+    assert 'name="for_user"' not in client.get(f"/instruments/{instrument.id}/calendar").text
+
+
+def test_admins_let_colleagues_book_for_each_other(login_as):
+    organization = create_organization()
+    client = login_as(create_admin())
+    page = client.get(f"/admin/organizations/{organization.id}")
+    assert 'name="colleagues_may_book_for_each_other"' in page.text
+    client.post(f"/admin/organizations/{organization.id}", data={
+        "name": organization.name, "uscc": organization.uscc, "tier": organization.tier.value,
+        "status": "active", "billing_contact_id": "",
+        "colleagues_may_book_for_each_other": "y"})
+    assert reload(organization).colleagues_may_book_for_each_other

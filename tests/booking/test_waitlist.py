@@ -1,0 +1,213 @@
+"""The waiting list: joining for a taken slot or a window, offers of freed time in the order of
+the line, lapsing offers, claiming through the rules."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from labbook.booking import changes, offers, services, waitlist
+from labbook.booking.models import Booking, BookingState, WaitlistEntry, WaitlistState
+from labbook.core.errors import Conflict, NotFound, ValidationError
+from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
+from tests.factories import (
+    bearer,
+    create_booking,
+    create_instrument,
+    create_user,
+    lab_time,
+    next_weekday,
+    reload,
+)
+
+MONDAY = next_weekday(0)
+BEFORE = lab_time(MONDAY - dt.timedelta(days=3), 7)
+
+
+@pytest.fixture
+def instrument():
+    return create_instrument()
+
+
+def join(user, instrument, start, end, minutes=None, now=BEFORE):
+    entry = waitlist.join_waitlist(db.session, user, instrument_id=instrument.id, start=start,
+                                   end=end, minutes=minutes, purpose="候补测试", now=now)
+    db.session.commit()
+    return entry
+
+
+def offers_to(user) -> list[OutboxMessage]:
+    return list(db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "waitlist_offer", OutboxMessage.recipient == user.email)))
+
+
+def test_freed_time_is_offered_to_the_first_in_line_then_the_next(instrument):
+    holder, first, second = create_user(), create_user(), create_user()
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    entry_1, entry_2 = join(first, instrument, *slot), join(second, instrument, *slot)
+
+    services.cancel_booking(db.session, holder, reload(booking), now=BEFORE)
+    db.session.commit()
+    entry_1, entry_2 = reload(entry_1), reload(entry_2)
+    assert entry_1.state == WaitlistState.OFFERED and entry_2.state == WaitlistState.WAITING
+    assert (entry_1.offer_start, entry_1.offer_end) == slot
+    assert entry_1.offer_expires_at == BEFORE + dt.timedelta(minutes=30)
+    [message] = offers_to(first)
+    assert f"/waitlist/claim/{entry_1.offer_token}" in message.body_text
+    assert not offers_to(second)
+
+    # Before the offer lapses the job changes nothing; after, the next in line gets the time.
+    assert offers.make_all_offers(db.session, now=BEFORE + dt.timedelta(minutes=29)) == []
+    later = BEFORE + dt.timedelta(minutes=30)
+    offered = [entry.id for entry in offers.make_all_offers(db.session, now=later)]
+    db.session.commit()
+    assert offered == [entry_2.id]
+    assert reload(entry_1).state == WaitlistState.LAPSED
+    assert reload(entry_2).state == WaitlistState.OFFERED and len(offers_to(second)) == 1
+    assert offers.make_all_offers(db.session, now=later) == []
+    assert len(offers_to(second)) == 1
+
+    booking = waitlist.claim_offer(db.session, second, entry_2.id, now=later)
+    db.session.commit()
+    assert (booking.user_id, booking.start_at, booking.end_at) == (second.id, *slot)
+    assert reload(entry_2).state == WaitlistState.CLAIMED
+    with pytest.raises(Conflict):
+        waitlist.claim_offer(db.session, first, entry_1.id, now=later)
+
+
+def test_a_window_wish_gets_time_a_shortening_frees(instrument):
+    holder, waiter = create_user(), create_user()
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10),
+                   end_at=lab_time(MONDAY, 12))
+    long_one = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 12),
+                              end_at=lab_time(MONDAY, 14))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 14), minutes=60)
+    changes.change_booking(db.session, holder, long_one.id, start=lab_time(MONDAY, 12),
+                           end=lab_time(MONDAY, 13), now=BEFORE)
+    db.session.commit()
+    entry = reload(entry)
+    assert entry.state == WaitlistState.OFFERED
+    assert (entry.offer_start, entry.offer_end) == (lab_time(MONDAY, 13), lab_time(MONDAY, 14))
+
+
+def test_joining_is_refused_clearly(instrument):
+    researcher = create_user()
+    with pytest.raises(ValidationError) as refused:
+        join(researcher, instrument, BEFORE - dt.timedelta(hours=2), BEFORE + dt.timedelta(hours=1))
+    assert refused.value.code == "in_past"
+    with pytest.raises(Conflict) as refused:
+        join(researcher, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert refused.value.code == "slot_free"
+    with pytest.raises(ValidationError) as refused:
+        join(researcher, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11), minutes=90)
+    assert refused.value.code == "invalid_length"
+    trained_only = create_instrument(requires_qualification=True)
+    create_booking(instrument=trained_only, start_at=lab_time(MONDAY, 10))
+    with pytest.raises(services.BookingRefused) as refused:
+        join(researcher, trained_only, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert [p.code for p in refused.value.problems] == ["not_qualified"]
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    join(researcher, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    with pytest.raises(Conflict) as refused:
+        join(researcher, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert refused.value.code == "already_waiting"
+    assert db.session.scalar(select(WaitlistEntry.id).where(
+        WaitlistEntry.instrument_id == trained_only.id)) is None
+
+
+def test_leaving_with_an_offer_passes_it_on(instrument):
+    holder, first, second = create_user(), create_user(), create_user()
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    entry_1, entry_2 = join(first, instrument, *slot), join(second, instrument, *slot)
+    services.cancel_booking(db.session, holder, reload(booking), now=BEFORE)
+    db.session.commit()
+    with pytest.raises(NotFound):
+        waitlist.leave_waitlist(db.session, second, entry_1.id, now=BEFORE)
+    waitlist.leave_waitlist(db.session, first, entry_1.id, now=BEFORE)
+    db.session.commit()
+    assert reload(entry_1).state == WaitlistState.LEFT
+    assert reload(entry_2).state == WaitlistState.OFFERED
+
+
+def test_a_claim_goes_through_the_rules(instrument):
+    holder, waiter = create_user(), create_user()
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    services.cancel_booking(db.session, holder, reload(booking), now=BEFORE)
+    db.session.commit()
+    # A manager books the slot meanwhile (the lab's own bookings ignore offers).
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    with pytest.raises(services.BookingRefused) as refused:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert [p.code for p in refused.value.problems] == ["overlap"]
+    assert reload(entry).state == WaitlistState.OFFERED
+
+
+def test_windows_that_pass_leave_the_line(instrument):
+    waiter = create_user()
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    offers.make_all_offers(db.session, now=lab_time(MONDAY, 11))
+    db.session.commit()
+    assert reload(entry).state == WaitlistState.EXPIRED
+
+
+# -- the API and the pages ----------------------------------------------------------------------
+
+
+def test_the_api_joins_lists_claims_and_leaves(client, instrument):
+    holder, waiter = create_user(), create_user()
+    start = lab_time(MONDAY, 10)
+    booking = create_booking(instrument=instrument, user=holder, start_at=start)
+    headers = bearer(waiter)
+    response = client.post("/api/v1/waitlist", headers=headers, json={
+        "instrument_id": instrument.id, "start": start.isoformat(),
+        "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "候补"})
+    assert response.status_code == 201, response.json
+    entry_id = response.json["id"]
+    assert response.json["state"] == "waiting" and response.json["minutes"] == 60
+    past = client.post("/api/v1/waitlist", headers=headers, json={
+        "instrument_id": instrument.id, "start": "2020-01-06T10:00:00+08:00",
+        "end": "2020-01-06T11:00:00+08:00", "purpose": "候补"})
+    assert past.status_code == 422 and past.json["code"] == "in_past"
+
+    assert client.post(f"/api/v1/bookings/{booking.id}/cancel",
+                       headers=bearer(holder)).status_code == 200
+    listed = client.get("/api/v1/waitlist", headers=headers).json
+    assert listed["items"][0]["state"] == "offered"
+    assert listed["items"][0]["offer"]["start"] == start.isoformat()
+    stranger = client.post(f"/api/v1/waitlist/{entry_id}/claim", headers=bearer(create_user()))
+    assert stranger.status_code == 404
+    claimed = client.post(f"/api/v1/waitlist/{entry_id}/claim", headers=headers)
+    assert claimed.status_code == 201, claimed.json
+    assert claimed.json["user"]["id"] == waiter.id
+    gone = client.delete(f"/api/v1/waitlist/{entry_id}", headers=headers)
+    assert gone.status_code == 409
+
+
+def test_the_pages_join_and_claim(login_as, instrument):
+    holder, waiter = create_user(), create_user()
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    client = login_as(waiter)
+    form = client.get(f"/instruments/{instrument.id}/waitlist?date={MONDAY.isoformat()}"
+                      "&start_time=10:00&end_time=11:00")
+    assert form.status_code == 200 and 'value="10:00"' in form.text
+    response = client.post(f"/instruments/{instrument.id}/waitlist", data={
+        "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
+        "purpose": "候补"})
+    assert response.status_code == 302
+    entry = db.session.scalars(select(WaitlistEntry)).one()
+    assert "/waitlist/" in client.get("/bookings").text
+    services.cancel_booking(db.session, holder, reload(booking),
+                            now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    token = reload(entry).offer_token
+    page = client.get(f"/waitlist/claim/{token}")
+    assert page.status_code == 200
+    assert client.get("/waitlist/claim/not-a-token").status_code == 404
+    client.post(f"/waitlist/claim/{token}")
+    claimed = db.session.scalars(select(Booking).where(Booking.user_id == waiter.id)).one()
+    assert claimed.state == BookingState.APPROVED
