@@ -117,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     from labbook.reports.sharing_views import bp as sharing_bp
     from labbook.reports.views import bp as reports_bp
     from labbook.testing.views import bp as testing_bp
+    from labbook.training.views import bp as training_bp
 
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(accounts_bp)
@@ -132,6 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(faults_bp)
     app.register_blueprint(sharing_bp)
     app.register_blueprint(holidays_bp)
+    app.register_blueprint(training_bp)
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(mobile_bp)

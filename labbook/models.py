@@ -15,8 +15,9 @@ from labbook.orders import models as orders_models
 from labbook.owners import models as owners_models
 from labbook.privacy import models as privacy_models
 from labbook.testing import models as testing_models
+from labbook.training import models as training_models
 
 __all__ = ["accounts_models", "audit_models", "billing_models", "booking_models",
            "calendars_models", "catalogue_models", "enterprises_models", "faults_models",
            "holidays_models", "jobs_models", "notify_models", "orders_models", "owners_models",
-           "privacy_models", "testing_models"]
+           "privacy_models", "testing_models", "training_models"]

@@ -40,6 +40,12 @@ from labbook.orders.labels import (
 )
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
+from labbook.training.labels import (
+    ENROLMENT_STATE_LABELS,
+    EXAM_RESULT_LABELS,
+    REQUEST_STATE_LABELS,
+    SESSION_STATE_LABELS,
+)
 
 #: The labels by the names templates know them by. The keys are enum members, and an enum
 #: member equals its code, so ``labels.get(state)`` and ``labels.get("pending")`` both work
@@ -60,6 +66,10 @@ TEMPLATE_LABELS = {
     "fault_state_labels": FAULT_STATES,
     "owner_kind_labels": OWNER_KINDS,
     "holiday_kind_labels": KIND_LABELS,
+    "training_request_state_labels": REQUEST_STATE_LABELS,
+    "training_session_state_labels": SESSION_STATE_LABELS,
+    "training_enrolment_state_labels": ENROLMENT_STATE_LABELS,
+    "training_exam_labels": EXAM_RESULT_LABELS,
     "festival_labels": FESTIVAL_LABELS,
     "registration_state_labels": REGISTRATION_STATE_LABELS,
     "join_request_state_labels": JOIN_REQUEST_STATE_LABELS,

@@ -76,6 +76,16 @@ def _choice(label, **kwargs) -> SelectField:
 # -- instruments and testing services ---------------------------------------------------------
 
 
+class BlankIsOneField(WholeNumberField):
+    """A whole number left blank for the usual one (an instrument's channels)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
 class InstrumentForm(FlaskForm):
     """An instrument's details and booking rules (the catalogue file's columns)."""
 
@@ -102,6 +112,9 @@ class InstrumentForm(FlaskForm):
     cancellation_window_hours = WholeNumberField(_l("Cancellation window (hours)"),
                                                  description=_l(
         "A cancellation by the user this close to the start is billed as late."))
+    channels = BlankIsOneField(_l("Channels or places"), description=_l(
+        "How many bookings may use it at once, e.g. a battery cycler's channels; 1 for an "
+        "instrument one booking takes whole."))
     requires_approval = BooleanField(_l("Bookings need a manager's approval"))
     requires_qualification = BooleanField(_l("Only trained users may book"))
 

@@ -10,6 +10,7 @@ from labbook.api.specs import BEARER, rebook
 from labbook.api.specs import capacity as capacity_spec
 from labbook.api.specs import enum_values as _values
 from labbook.api.specs import faults as faults_spec
+from labbook.api.specs import join as join_spec
 from labbook.api.specs import json_body as _json_body
 from labbook.api.specs import json_response as _json
 from labbook.api.specs import money as money_specs
@@ -28,12 +29,12 @@ from labbook.booking.attendance import (
     NO_SHOW_GRACE_MINUTES,
 )
 from labbook.booking.models import BookingState
-from labbook.catalogue.models import InstrumentStatus
+from labbook.catalogue.models import MAX_CHANNELS, InstrumentStatus
 from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
 AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
-                                sharing_spec, rebook)
+                                sharing_spec, rebook, join_spec)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -113,6 +114,9 @@ SCHEMAS: dict[str, Any] = {
                 "email": {"type": "string"}}},
             "organization": {"type": "string"},
             "series_id": {"type": ["integer", "null"]},
+            "channels": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                         "description": "The instrument's channels (or places) the booking "
+                                        "holds; [1] on a single-channel instrument."},
             "is_override": {"type": "boolean"}, "is_late_cancellation": {"type": "boolean"},
             "decision_note": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
@@ -140,6 +144,11 @@ SCHEMAS: dict[str, Any] = {
             "end": {"type": "string", "format": "date-time"},
             "purpose": {"type": "string", "maxLength": 500},
             "project_ref": {"type": "string", "maxLength": 100},
+            "channels": {"type": "integer", "minimum": 1, "maximum": MAX_CHANNELS,
+                         "default": 1,
+                         "description": "How many of the instrument's channels or places to "
+                                        "take; more than it has is 422 `too_many_channels`, "
+                                        "too few free is 409 `overlap`."},
             "for_user_id": {"type": "integer",
                             "description": "Book on this user's behalf (their organization "
                                            "pays; they are told by email): the lab's managers "
@@ -183,10 +192,21 @@ SCHEMAS: dict[str, Any] = {
                                "end": {"type": "string", "format": "date-time"},
                                "title": {"type": "string"}, "id": {"type": "integer"},
                                "state": {"type": "string"}, "purpose": {"type": "string"}}}},
-            "free": {"type": "array", "items": {
+            "channels": {"type": "integer", "minimum": 1,
+                         "description": "The instrument's channels or places."},
+            "free": {"type": "array", "description": "Open time with at least one channel "
+                                                     "free.", "items": {
                 "type": "object", "properties": {
                     "start": {"type": "string", "format": "date-time"},
-                    "end": {"type": "string", "format": "date-time"}}}}}},
+                    "end": {"type": "string", "format": "date-time"}}}},
+            "capacity": {"type": "array", "description": "Instruments with channels only: the "
+                                                         "open time cut where the number of "
+                                                         "free channels changes.", "items": {
+                "type": "object", "required": ["start", "end", "free_channels"],
+                "properties": {
+                    "start": {"type": "string", "format": "date-time"},
+                    "end": {"type": "string", "format": "date-time"},
+                    "free_channels": {"type": "integer", "minimum": 1}}}}}},
     "Qualification": {
         "type": "object", "required": ["id", "user_email", "instrument_id"],
         "properties": {"id": {"type": "integer"}, "user_email": {"type": "string"},
@@ -232,6 +252,9 @@ SCHEMAS: dict[str, Any] = {
             "category": {"type": "string"}, "model": {"type": "string"},
             "manufacturer": {"type": "string"}, "value_cny": MONEY,
             "status": {"type": "string", "enum": INSTRUMENT_STATUSES},
+            "channels": {"type": "integer", "minimum": 1, "maximum": MAX_CHANNELS,
+                         "description": "Channels or places bookings share (1: one booking "
+                                        "takes the instrument whole)."},
         },
     },
     "InstrumentDetail": {"allOf": [_ref("Instrument"), {

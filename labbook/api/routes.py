@@ -14,12 +14,16 @@ from labbook.billing import api as billing_routes  # noqa: F401
 from labbook.booking import api as booking_routes  # noqa: F401
 from labbook.calendars import api as calendars_routes  # noqa: F401
 from labbook.catalogue import api as catalogue_routes  # noqa: F401
+from labbook.enterprises import api as enterprises_routes  # noqa: F401
 from labbook.extensions import csrf
 from labbook.faults import api as faults_routes  # noqa: F401
 from labbook.holidays import api as holidays_routes  # noqa: F401
+from labbook.notify import api as notify_routes  # noqa: F401
 from labbook.orders import api as orders_routes  # noqa: F401
+from labbook.privacy import api as privacy_routes  # noqa: F401
 from labbook.reports import api as reports_routes  # noqa: F401
 from labbook.testing import api as testing_routes  # noqa: F401
+from labbook.training import api as training_routes  # noqa: F401
 
 
 def register(app: Flask) -> None:

@@ -58,7 +58,7 @@ ACTION_LABELS = {
     "reprice": _l("repriced"), "issue": _l("issued"), "mark_paid": _l("marked paid"),
     "close_month": _l("month closed"), "withdraw": _l("withdrawn"), "rotate": _l("rotated"),
     "report": _l("reported"), "answer": _l("answered"), "close": _l("closed"),
-    "delete": _l("deleted"),
+    "delete": _l("deleted"), "exam": _l("exam recorded"),
     "register": _l("registered"), "confirm": _l("email address confirmed"),
     "invite": _l("colleague invited"), "remove_member": _l("removed from the organization"),
     "make_organization_admin": _l("made admin of the organization"), "decline": _l("declined"),

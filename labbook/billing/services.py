@@ -211,6 +211,8 @@ def _reprice(session: Session, charge: Charge, booking: Booking, *,
     if charge.amount != before:
         if statement is not None:
             _add_to_total(session, statement, charge.amount - before)
+            session.flush()
+            vouchers.refit_line(session, charge, statement, now=now)
         record(session, None, charge, "reprice", at=now, old_amount=str(before),
                new_amount=str(charge.amount), statement_id=charge.statement_id)
     return charge

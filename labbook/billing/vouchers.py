@@ -236,6 +236,40 @@ def refresh_voucher_amount(session: Session, statement: Statement) -> Decimal:
     return statement.voucher_amount
 
 
+def refit_line(session: Session, charge: Charge, statement: Statement, *,
+               now: dt.datetime) -> None:
+    """A covered line repriced in place on a (locked) draft: what its vouchers paid beyond
+    their share of its new amount goes back to them, latest use first. The draft is not final,
+    so the uses themselves shrink (a voucher pays a line once)."""
+    uses = list(session.scalars(select(VoucherUse).where(VoucherUse.charge_id == charge.id)
+                                .order_by(VoucherUse.id.desc())))
+    if not uses:
+        return
+    vouchers = {v.id: v for v in session.scalars(
+        select(Voucher).where(Voucher.id.in_([use.voucher_id for use in uses]))
+        .order_by(Voucher.id).with_for_update().execution_options(populate_existing=True))}
+    share = max(voucher.share_percent for voucher in vouchers.values())
+    excess = sum(use.amount for use in uses) - to_fen(max(charge.amount, Decimal(0))
+                                                        * share / HUNDRED)
+    for use in uses:
+        back = min(excess, use.amount)
+        if back <= 0:
+            break
+        session.execute(update(Voucher).where(Voucher.id == use.voucher_id)
+                        .values(balance=Voucher.balance + back)
+                        .execution_options(synchronize_session=False))
+        session.expire(vouchers[use.voucher_id], ["balance"])
+        session.execute(update(VoucherUse).where(VoucherUse.id == use.id)
+                        .values(amount=VoucherUse.amount - back)
+                        .execution_options(synchronize_session=False))
+        session.execute(update(Charge).where(Charge.id == charge.id)
+                        .values(voucher_amount=Charge.voucher_amount - back)
+                        .execution_options(synchronize_session=False))
+        excess -= back
+    session.expire(charge, ["voucher_amount"])
+    refresh_voucher_amount(session, statement)
+
+
 def correction_on_draft(session: Session, correction: Charge, statement: Statement, *,
                         now: dt.datetime) -> None:
     """A correction of a covered line put straight on a (locked) draft: give back now."""

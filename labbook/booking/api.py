@@ -24,7 +24,7 @@ from labbook.booking import (
     waitlist,
 )
 from labbook.booking import services as booking_services
-from labbook.booking.calendar import busy_entries, load_window
+from labbook.booking.calendar import busy_entries, free_capacity, load_window
 from labbook.booking.models import (
     Booking,
     BookingChange,
@@ -61,6 +61,7 @@ def booking_json(booking: Booking, viewer: User) -> dict[str, Any]:
         "user": {"id": booking.user.id, "name": booking.user.name, "email": booking.user.email},
         "organization": booking.organization.name,
         "series_id": booking.series_id,
+        "channels": booking.channel_numbers,
         "is_override": booking.is_override,
         "is_late_cancellation": booking.is_late_cancellation,
         "decision_note": booking.decision_note,
@@ -136,6 +137,7 @@ def create_booking():
                                 max_length=booking_services.MAX_PROJECT_REF) or ""
     skip_conflicts = fields.boolean("skip_conflicts")
     override = fields.boolean("override")
+    channels = fields.integer("channels", required=False) or 1
     for_user_id = fields.integer("for_user_id", required=False)
     recurrence = _recurrence(fields)
     if for_user_id is not None and recurrence is not None:
@@ -151,13 +153,13 @@ def create_booking():
         booking = booking_services.create_booking(
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
-            for_user_id=for_user_id, now=now)
+            for_user_id=for_user_id, channels=channels, now=now)
         return booking_json(booking, actor), 201, {
             "Location": url_for("api.get_booking", booking_id=booking.id)}
     result = booking_services.create_series(
         db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
         project_ref=project_ref, recurrence=recurrence, skip_conflicts=skip_conflicts,
-        override=override, now=now)
+        override=override, channels=channels, now=now)
     return {
         "series_id": result.series.id,
         "created": [booking_json(b, actor) for b in result.created],
@@ -306,14 +308,22 @@ def availability_json(instrument: Instrument, start: dt.datetime, end: dt.dateti
     entries = busy_entries(db.session, instrument, start, end, viewer, window)
     busy = window.held()
     lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
-    open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end)
-    free = timeline.subtract(open_time, busy) if instrument.status.value == "available" else []
-    return {
+    answer = {
         "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
-        "timezone": lab_schedule.timezone,
+        "timezone": lab_schedule.timezone, "channels": instrument.channels,
         "busy": entries,
-        "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free],
     }
+    if instrument.channels == 1:
+        open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end)
+        free = timeline.subtract(open_time, busy) if instrument.status.value == "available" \
+            else []
+        return {**answer,
+                "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]}
+    capacity = free_capacity(db.session, instrument, start, end, window)
+    return {**answer,
+            "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e, _n in capacity],
+            "capacity": [{"start": s.isoformat(), "end": e.isoformat(), "free_channels": n}
+                         for s, e, n in capacity]}
 
 
 @bp.post("/qualifications")

@@ -13,9 +13,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import User
+from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
 from labbook.booking.rules import blackouts
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, InstrumentStatus
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
 
@@ -59,7 +60,10 @@ class CalendarWindow:
     def held(self) -> list[tuple[dt.datetime, dt.datetime]]:
         """Time nobody else may book: slot-holding bookings with their buffer, and closures."""
         return [(b.start_at, b.blocked_until) for b in self.bookings if b.holds_slot] + \
-            [(b.start_at, b.end_at) for b in self.blackouts]
+            self.closures()
+
+    def closures(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        return [(b.start_at, b.end_at) for b in self.blackouts]
 
 
 @cache
@@ -92,3 +96,18 @@ def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
     entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
                  "end": b.end_at.isoformat(), "title": b.reason} for b in window.blackouts]
     return sorted(entries, key=lambda entry: entry["start"])
+
+
+def free_capacity(session: Session, instrument: Instrument, start: dt.datetime,
+                  end: dt.datetime, window: CalendarWindow | None = None
+                  ) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """How many of an instrument's channels are free, span by span, in its lab's open time
+    within ``[start, end)`` (closures and spans with none free left out)."""
+    window = window or load_window(session, instrument, start, end)
+    lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
+    open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end) \
+        if instrument.status == InstrumentStatus.AVAILABLE else []
+    return timeline.free_capacity(
+        open_time, window.closures(),
+        [(b.start_at, b.blocked_until, len(b.channel_numbers))
+         for b in window.bookings if b.holds_slot], instrument.channels)

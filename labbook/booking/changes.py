@@ -44,6 +44,7 @@ from labbook.booking.services import (
     _effective_problems,
     _instrument,
     _is_overlap_violation,
+    _lock_channels,
     _lost_race,
     _suggestions,
     can_view,
@@ -129,7 +130,8 @@ def _problems(session: Session, actor: User, booking: Booking, organization: Org
     """Every rule's problem with the new time, the booking checked as a new request that
     excludes itself."""
     request = rules.BookingRequest(booking.instrument, booking.user, organization, start, end,
-                                   exclude_booking_id=booking.id, booked_by=actor)
+                                   exclude_booking_id=booking.id, booked_by=actor,
+                                   channels=len(booking.channel_numbers))
     problems = rules.check_booking(session, request, now=now)
     if start == booking.start_at and start <= now:
         problems = [p for p in problems if p.code not in START_RULES]
@@ -151,6 +153,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *, start: dt.
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
+            _lock_channels(session, instrument)
             organization = locked(session, Organization, booking.organization_id)
             lock(session, booking)
             if not can_view(actor, booking):
@@ -215,7 +218,8 @@ def _move_statement():
     return (table.update().where(table.c.id == bindparam("booking_id"))
             .values(start_at=bindparam("start_at"), end_at=bindparam("end_at"),
                     blocked_until=bindparam("blocked_until"), sequence=table.c.sequence + 1,
-                    updated_at=bindparam("updated_at"), is_override=bindparam("is_override"))
+                    updated_at=bindparam("updated_at"), is_override=bindparam("is_override"),
+                    channel_mask=bindparam("channel_mask", type_=Booking.channel_mask.type))
             .returning(table.c.sequence))
 
 
@@ -244,6 +248,8 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
            "blocked_until": change.new_end_at + dt.timedelta(
                minutes=booking.instrument.buffer_minutes),
            "updated_at": now, "is_override": booking.is_override or bool(overridden)}
+    new["channel_mask"] = rules.channels_after_move(session, booking, change.new_start_at,
+                                                    new["blocked_until"])
     # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
     sequence = session.execute(_move_statement(), {"booking_id": booking.id, **new}).scalar_one()
     for name, value in {**new, "sequence": sequence}.items():
@@ -282,6 +288,7 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
+            _lock_channels(session, instrument)
             organization = locked(session, Organization, booking.organization_id)
             lock(session, booking)
             lock(session, change)

@@ -30,6 +30,7 @@ from wtforms.validators import (
 
 from labbook.booking.recurrence import MAX_OCCURRENCES, Recurrence
 from labbook.booking.services import MAX_NOTE, MAX_PROJECT_REF, MAX_PURPOSE
+from labbook.catalogue.models import MAX_CHANNELS
 from labbook.web import plausible_date
 
 #: Dates outside this range are typing mistakes, and would overflow when converted to UTC.
@@ -69,6 +70,9 @@ class BookingForm(FlaskForm):
     project_ref = StringField(_l("Project or PO reference"), filters=[_strip], validators=[
         Optional(), Length(max=MAX_PROJECT_REF)],
         description=_l("Printed on the statement, e.g. your purchase order number."))
+    channels = IntegerField(_l("Channels"), default=1, validators=[
+        Optional(), NumberRange(min=1, max=MAX_CHANNELS)],
+        description=_l("How many of the instrument's channels or places you need."))
     for_user = StringField(_l("Book for (email)"), filters=[_strip], validators=[
         Optional(), Length(max=254)],
         description=_l("Leave empty to book for yourself. The person booked for is told by "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from labbook.core.db import Base, UTCDateTime
 from labbook.core.enums import string_enum
@@ -41,6 +42,31 @@ TRANSITIONS: dict[BookingState, frozenset[BookingState]] = {
 }
 
 
+class ChannelMask(TypeDecorator[int]):
+    """A set of up to 64 channels as the bits of an unsigned mask in Python, stored in a signed
+    64-bit integer (channel 64 is the sign bit) that both databases compare bitwise."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+    def process_result_value(self, value: int | None, dialect: Any) -> int | None:
+        return None if value is None else value & ((1 << 64) - 1)
+
+
+def channel_numbers(mask: int) -> list[int]:
+    """The channels (from 1) a channel mask holds."""
+    return [bit + 1 for bit in range(mask.bit_length()) if mask >> bit & 1]
+
+
+def channel_mask(channels: list[int]) -> int:
+    return sum(1 << (channel - 1) for channel in set(channels))
+
+
 class BookingSeries(Base):
     """The recurrence a set of bookings was created from."""
 
@@ -65,6 +91,7 @@ class Booking(Base):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint("blocked_until >= end_at", name="blocked_after_end"),
+        CheckConstraint("channel_mask <> 0", name="channel_mask_not_empty"),
         # Calendar reads (the overlap check above all) seek each wanted state of one instrument
         # and take only bookings that end after the window starts, so their cost depends on the
         # coming weeks and never on the length of history. Leading with the state makes SQLite
@@ -89,6 +116,11 @@ class Booking(Base):
     # (cleaning, pump-down) the instrument needed when it was booked.
     blocked_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     state: Mapped[BookingState] = mapped_column(string_enum(BookingState, "booking_state"))
+    # The instrument's channels this booking holds: channel n when bit n - 1 is set (channel 1
+    # on a single-channel instrument). The database refuses two slot-holding bookings that
+    # hold a channel in common at the same time (the migration's exclusion constraint on
+    # PostgreSQL, triggers on SQLite).
+    channel_mask: Mapped[int] = mapped_column(ChannelMask, default=1)
     purpose: Mapped[str] = mapped_column(String(500))
     project_ref: Mapped[str] = mapped_column(String(100), default="")
     is_override: Mapped[bool] = mapped_column(default=False)
@@ -115,6 +147,11 @@ class Booking(Base):
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
     booked_by: Mapped[User | None] = relationship(foreign_keys=[booked_by_id])
+
+    @property
+    def channel_numbers(self) -> list[int]:
+        """The channels held, from 1."""
+        return channel_numbers(self.channel_mask)
 
     @property
     def holds_slot(self) -> bool:

@@ -15,6 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Row, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,8 @@ from labbook.booking.models import (
     Booking,
     BookingSuspension,
     Qualification,
+    channel_mask,
+    channel_numbers,
 )
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
@@ -36,7 +39,7 @@ from labbook.core.time import to_lab_time
 SOFT_CODES = frozenset({"too_soon", "too_far", "outside_hours", "quota_exceeded", "not_aligned",
                         "holiday_closed"})
 #: Problems with the request itself rather than with the calendar: answered as 422.
-MALFORMED_CODES = frozenset({"invalid_interval", "naive_datetime"})
+MALFORMED_CODES = frozenset({"invalid_interval", "naive_datetime", "too_many_channels"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class BookingRequest:
     end: dt.datetime
     #: The booking being moved, which must not count as its own conflict.
     exclude_booking_id: int | None = None
+    #: How many of the instrument's channels (or places) the booking takes.
+    channels: int = 1
     #: Who books, when not ``user`` themselves: a lab manager or a colleague.
     booked_by: User | None = None
 
@@ -115,6 +120,11 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
         return [problem("invalid_interval", _("The end must be after the start."),
                         (start, end))]
     instrument = request.instrument
+    if not 1 <= request.channels <= instrument.channels:
+        return [problem("too_many_channels", ngettext(
+            "This instrument has %(num)d channel; ask for 1.",
+            "This instrument has %(num)d channels; ask for 1 to %(num)d.",
+            instrument.channels), (start, end))]
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     tz = lab_schedule.tz
     interval = (start, end)
@@ -227,10 +237,13 @@ def held_time(session: Session, instrument_id: int, start: dt.datetime, end: dt.
 
 
 def calendar_problems(session: Session, request: BookingRequest,
-                      held: list[tuple[dt.datetime, dt.datetime]] | None = None) -> list[Problem]:
+                      held: list[tuple[dt.datetime, dt.datetime]] | None = None,
+                      held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()
+                      ) -> list[Problem]:
     """Blackouts and other bookings in the way of ``request`` (its buffer included).
 
-    ``held`` adds intervals not yet in the database (earlier occurrences of the same series).
+    ``held`` adds intervals not yet in the database (earlier occurrences of the same series);
+    on an instrument with channels, ``held_channels`` adds them with their channel masks.
     """
     instrument = request.instrument
     start = request.start
@@ -243,6 +256,8 @@ def calendar_problems(session: Session, request: BookingRequest,
         problems.append(problem("blackout", _(
             "Closed %(start)s – %(end)s: %(reason)s", start=fmt(closed_from),
             end=fmt(closed_until), reason=reason), (closed_from, closed_until)))
+    if instrument.channels > 1:
+        return problems + _channel_problems(session, request, blocked_until, held_channels)
     clashes = [(clash_start, clash_end) for booking_id, clash_start, clash_end
                in held_time(session, instrument.id, start, blocked_until)
                if booking_id != request.exclude_booking_id]
@@ -254,6 +269,94 @@ def calendar_problems(session: Session, request: BookingRequest,
     return problems
 
 
+_HELD_CHANNELS = select(_BOOKING.id, _BOOKING.channel_mask).where(
+    _BOOKING.instrument_id == bindparam("instrument_id"),
+    _BOOKING.blocked_until > bindparam("start"), _BOOKING.start_at < bindparam("end"),
+    _BOOKING.state.in_(SLOT_HOLDING))
+
+
+_CHANNEL_TIMES = select(_BOOKING.start_at, _BOOKING.blocked_until, _BOOKING.channel_mask).where(
+    _BOOKING.instrument_id == bindparam("instrument_id"),
+    _BOOKING.blocked_until > bindparam("start"), _BOOKING.start_at < bindparam("end"),
+    _BOOKING.state.in_(SLOT_HOLDING))
+
+
+def channel_busy(session: Session, instrument: Instrument, start: dt.datetime,
+                 end: dt.datetime) -> list[list[tuple[dt.datetime, dt.datetime]]]:
+    """Per channel (index 0 for channel 1), the held time of the slot-holding bookings that
+    hold it and meet ``[start, end)``, read in one statement."""
+    busy: list[list[tuple[dt.datetime, dt.datetime]]] = [[] for _n in
+                                                         range(instrument.channels)]
+    for held_from, held_until, mask in session.execute(_CHANNEL_TIMES, {
+            "instrument_id": instrument.id, "start": start, "end": end}):
+        for number in channel_numbers(mask):
+            if number <= instrument.channels:
+                busy[number - 1].append((held_from, held_until))
+    return busy
+
+
+def taken_channels(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
+                   *, exclude_booking_id: int | None = None,
+                   held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()) -> int:
+    """The mask of the channels some slot-holding booking holds at some moment of
+    ``[start, end)``: a booking keeps its channels for its whole time (the samples stay where
+    they were put), so only the others are free for all of it."""
+    taken = 0
+    for booking_id, mask in session.execute(_HELD_CHANNELS, {
+            "instrument_id": instrument_id, "start": start, "end": end}):
+        if booking_id != exclude_booking_id:
+            taken |= mask
+    for held_from, held_until, mask in held_channels:
+        if timeline.overlaps((held_from, held_until), (start, end)):
+            taken |= mask
+    return taken
+
+
+def channels_after_move(session: Session, booking: Booking, start: dt.datetime,
+                        blocked_until: dt.datetime) -> int:
+    """The channels ``booking`` holds at its new time: its own where none is taken then (the
+    samples stay where they are), else as many of the lowest free ones."""
+    if booking.instrument.channels == 1:
+        return booking.channel_mask
+    taken = taken_channels(session, booking.instrument_id, start, blocked_until,
+                           exclude_booking_id=booking.id)
+    if not taken & booking.channel_mask:
+        return booking.channel_mask
+    return channel_mask(free_channels(booking.instrument, taken)[:len(booking.channel_numbers)])
+
+
+def free_channels(instrument: Instrument, taken: int) -> list[int]:
+    """The instrument's channels (from 1) not in the mask ``taken``."""
+    return [n for n in range(1, instrument.channels + 1) if not taken >> (n - 1) & 1]
+
+
+def choose_channels(session: Session, request: BookingRequest,
+                    held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()) -> int:
+    """The mask of the lowest-numbered channels free for all of ``request``'s held time (the
+    caller has checked there are enough, under the instrument's lock)."""
+    instrument = request.instrument
+    blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
+    taken = taken_channels(session, instrument.id, request.start, blocked_until,
+                           exclude_booking_id=request.exclude_booking_id,
+                           held_channels=held_channels)
+    return channel_mask(free_channels(instrument, taken)[:request.channels])
+
+
+def _channel_problems(session: Session, request: BookingRequest, blocked_until: dt.datetime,
+                      held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]]
+                      ) -> list[Problem]:
+    instrument = request.instrument
+    taken = taken_channels(session, instrument.id, request.start, blocked_until,
+                           exclude_booking_id=request.exclude_booking_id,
+                           held_channels=held_channels)
+    free = len(free_channels(instrument, taken))
+    if free >= request.channels:
+        return []
+    return [problem("overlap", _(
+        "Only %(free)d of the instrument's %(n)d channels are free for all of %(start)s – "
+        "%(end)s (cleaning and set-up time included); %(k)d asked for.", free=free,
+        n=instrument.channels, k=request.channels, start=fmt(request.start),
+        end=fmt(blocked_until)), (request.start, blocked_until))]
 _SUSPENSION = select(BookingSuspension.ends_at, BookingSuspension.no_shows,
                      BookingSuspension.window_days).where(
     BookingSuspension.user_id == bindparam("user_id"),

@@ -31,7 +31,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -100,7 +100,10 @@ class SeriesResult:
 
 
 def _is_overlap_violation(error: IntegrityError) -> bool:
-    return getattr(error.orig, "sqlstate", None) == "23P01"
+    """The database refused a booking holding a channel (the instrument, for most) that another
+    holds then: PostgreSQL's exclusion constraint, or SQLite's trigger that stands in for it."""
+    return getattr(error.orig, "sqlstate", None) == "23P01" \
+        or "ex_bookings_no_overlap" in str(error.orig)
 
 
 def clean_text(value: str | None, field_name: str, limit: int, *, required: bool) -> str:
@@ -154,9 +157,10 @@ def _check_override(actor: User, instrument: Instrument, override: bool) -> None
 def _new_booking(actor: User, instrument: Instrument, organization: Organization,
                  start: dt.datetime, end: dt.datetime, purpose: str, project_ref: str,
                  overridden: list[Problem], now: dt.datetime,
-                 series: BookingSeries | None = None, user: User | None = None) -> dict:
+                 series: BookingSeries | None = None, user: User | None = None,
+                 channel_mask: int = 1) -> dict:
     """The column values of a new booking of ``user`` (``actor`` unless booked on their
-    behalf)."""
+    behalf), holding the channels of ``channel_mask``."""
     needs_approval = instrument.requires_approval and not actor.manages_lab_id(instrument.lab_id)
     user = user or actor
     return {
@@ -165,7 +169,8 @@ def _new_booking(actor: User, instrument: Instrument, organization: Organization
         "series_id": series.id if series else None, "start_at": start, "end_at": end,
         "blocked_until": end + dt.timedelta(minutes=instrument.buffer_minutes),
         "state": BookingState.PENDING if needs_approval else BookingState.APPROVED,
-        "purpose": purpose, "project_ref": project_ref, "is_override": bool(overridden),
+        "channel_mask": channel_mask, "purpose": purpose, "project_ref": project_ref,
+        "is_override": bool(overridden),
         "is_late_cancellation": False, "decision_note": "", "sequence": 0,
         "created_at": now, "updated_at": now,
         "decided_by_id": None if needs_approval else actor.id,
@@ -257,38 +262,44 @@ def booking_user(session: Session, actor: User, instrument: Instrument,
 
 def book_locked(session: Session, actor: User, user: User, instrument: Instrument,
                 organization: Organization, *, start: dt.datetime, end: dt.datetime,
-                purpose: str, project_ref: str, override: bool, now: dt.datetime) -> Booking:
-    """Book for ``user`` inside the caller's write transaction, the instrument (shared) and the
-    organization already locked; raise BookingRefused listing every problem."""
-    request = rules.BookingRequest(instrument, user, organization, start, end, booked_by=actor)
+                purpose: str, project_ref: str, override: bool, now: dt.datetime,
+                channels: int = 1) -> Booking:
+    """Book for ``user`` inside the caller's write transaction, the instrument (shared, and its
+    channels' turn taken) and the organization already locked; raise BookingRefused listing
+    every problem."""
+    request = rules.BookingRequest(instrument, user, organization, start, end, booked_by=actor,
+                                   channels=channels)
     problems = rules.check_booking(session, request, now=now)
     blocking = _effective_problems(problems, override=override)
     if blocking:
         raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                    start, end, now))
+                                                    start, end, now, channels))
     [booking] = _insert_bookings(session, actor, [_new_booking(
         actor, instrument, organization, start, end, purpose, project_ref, problems,
-        now, user=user)], [problems], now, user=user)
+        now, user=user, channel_mask=rules.choose_channels(session, request))], [problems],
+        now, user=user)
     return booking
 
 
 def create_booking(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
                    end: dt.datetime, purpose: str, project_ref: str = "",
                    override: bool = False, for_user_id: int | None = None,
-                   now: dt.datetime) -> Booking:
-    """Book ``instrument_id`` for ``actor`` (or, on their behalf, for ``for_user_id``, whose
-    organization pays); raise BookingRefused listing every problem."""
+                   channels: int = 1, now: dt.datetime) -> Booking:
+    """Book ``instrument_id`` (``channels`` of its channels) for ``actor`` (or, on their
+    behalf, for ``for_user_id``, whose organization pays); raise BookingRefused listing every
+    problem."""
     purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
     project_ref = clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
+            _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
             user = booking_user(session, actor, instrument, for_user_id)
             organization = _locked_paying_organization(session, user)
             booking = book_locked(session, actor, user, instrument, organization, start=start,
                                   end=end, purpose=purpose, project_ref=project_ref,
-                                  override=override, now=now)
+                                  override=override, channels=channels, now=now)
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
@@ -304,25 +315,38 @@ def book_for_order_line(session: Session, actor: User, *, instrument_id: int,
     (``order_line_id``). Runs in the caller's write transaction, which has checked the line."""
     purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
     instrument = _instrument(session, instrument_id, share_lock=True)
+    _lock_channels(session, instrument)
     organization = locked(session, Organization, organization_id)
     if organization is None:
         raise _no_organization()
-    problems = rules.check_booking(
-        session, rules.BookingRequest(instrument, actor, organization, start, end), now=now)
-    if problems:
-        raise BookingRefused(problems, _suggestions(session, instrument, problems, start, end,
-                                                    now))
-    row = _new_booking(actor, instrument, organization, start, end, purpose, "", [], now)
-    row["order_line_id"] = order_line_id
     try:
         with session.begin_nested():
-            [booking] = _insert_bookings(session, actor, [row], [problems], now)
+            booking = book_locked(session, actor, actor, instrument, organization, start=start,
+                                  end=end, purpose=purpose, project_ref="", override=False,
+                                  now=now)
+            booking.order_line_id = order_line_id
+            session.flush()
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
     set_committed_value(booking, "organization", organization)
     return booking
+
+
+#: The first key of the advisory locks that take turns at an instrument's channels.
+CHANNELS_LOCK = 0x4C42
+
+
+def _lock_channels(session: Session, instrument: Instrument) -> None:
+    """On an instrument with channels, bookings take turns choosing theirs: the next one waits
+    for the last to commit and then sees the channels it took (READ COMMITTED), instead of
+    choosing the same ones and losing to the exclusion constraint although others were free.
+    Single-channel instruments need no turns: there is nothing else to choose. SQLite's
+    writers already take turns (``BEGIN IMMEDIATE``)."""
+    if instrument.channels > 1 and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :instrument_id)"),
+                        {"namespace": CHANNELS_LOCK, "instrument_id": instrument.id})
 
 
 def _lost_race(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
@@ -334,10 +358,11 @@ def _lost_race(session: Session, instrument_id: int, start: dt.datetime, end: dt
 
 
 def _suggestions(session: Session, instrument: Instrument, problems: list[Problem],
-                 start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Suggestion]:
+                 start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                 channels: int = 1) -> list[Suggestion]:
     if not any(p.code in ("overlap", "blackout") for p in problems):
         return []
-    return suggest(session, instrument, start, end, now=now)
+    return suggest(session, instrument, start, end, now=now, channels=channels)
 
 
 @dataclass(frozen=True)
@@ -354,18 +379,20 @@ class BookingPreview:
 
 def preview_booking(session: Session, actor: User, instrument: Instrument, *,
                     start: dt.datetime, end: dt.datetime, override: bool,
-                    now: dt.datetime) -> BookingPreview:
+                    now: dt.datetime, channels: int = 1) -> BookingPreview:
     """What the rules say of ``actor`` booking ``instrument`` from ``start`` to ``end``, decided
     as ``create_booking`` decides it; nothing is booked. ``override`` counts only for the lab's
     managers and is ignored for anyone else. Read without locks: the answer is advice, and
     ``create_booking`` decides afresh."""
     organization = paying_organization(actor)
     problems = rules.check_booking(
-        session, rules.BookingRequest(instrument, actor, organization, start, end), now=now)
+        session, rules.BookingRequest(instrument, actor, organization, start, end,
+                                      channels=channels), now=now)
     blocking = _effective_problems(
         problems, override=override and actor.manages_lab_id(instrument.lab_id))
     return BookingPreview(problems, not blocking,
-                          _suggestions(session, instrument, problems, start, end, now))
+                          _suggestions(session, instrument, problems, start, end, now,
+                                       channels))
 
 
 @cache
@@ -394,7 +421,7 @@ def _instrument(session: Session, instrument_id: int, *, share_lock: bool = Fals
 def create_series(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
                   end: dt.datetime, purpose: str, recurrence: Recurrence,
                   skip_conflicts: bool, project_ref: str = "", override: bool = False,
-                  now: dt.datetime) -> SeriesResult:
+                  channels: int = 1, now: dt.datetime) -> SeriesResult:
     """Book every occurrence of ``recurrence``.
 
     With ``skip_conflicts`` the free occurrences are booked and the others reported; without it
@@ -405,10 +432,12 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
+            _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
             organization = _locked_paying_organization(session, actor)
             malformed = [p for p in rules.check_booking(session, rules.BookingRequest(
-                instrument, actor, organization, start, end), now=now, skip_calendar=True)
+                instrument, actor, organization, start, end, channels=channels), now=now,
+                skip_calendar=True)
                 if p.code in rules.MALFORMED_CODES]
             if malformed:
                 raise BookingRefused(malformed)
@@ -416,11 +445,13 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             result = SeriesResult(series=None)
             accepted: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = []
             held: list[tuple[dt.datetime, dt.datetime]] = []
+            held_channels: list[tuple[dt.datetime, dt.datetime, int]] = []
             buffer = dt.timedelta(minutes=instrument.buffer_minutes)
             for occurrence_start, occurrence_end in occurrences:
                 request = rules.BookingRequest(instrument, actor, organization,
-                                               occurrence_start, occurrence_end)
-                problems = rules.calendar_problems(session, request, held) + \
+                                               occurrence_start, occurrence_end,
+                                               channels=channels)
+                problems = rules.calendar_problems(session, request, held, held_channels) + \
                     rules.check_booking(session, request, now=now, skip_calendar=True,
                                         unsaved=[(s, e) for s, e, _p in accepted])
                 blocking = _effective_problems(problems, override=override)
@@ -429,6 +460,9 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
                 else:
                     accepted.append((occurrence_start, occurrence_end, problems))
                     held.append((occurrence_start, occurrence_end + buffer))
+                    held_channels.append((occurrence_start, occurrence_end + buffer,
+                                          rules.choose_channels(session, request,
+                                                                held_channels)))
             if result.skipped and (not skip_conflicts or not accepted):
                 raise BookingRefused(
                     [p for _s, _e, problems in result.skipped for p in problems],
@@ -443,8 +477,10 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             result.created = _insert_bookings(
                 session, actor,
                 [_new_booking(actor, instrument, organization, occurrence_start, occurrence_end,
-                              purpose, project_ref, overridden, now, series)
-                 for occurrence_start, occurrence_end, overridden in accepted],
+                              purpose, project_ref, overridden, now, series,
+                              channel_mask=mask)
+                 for (occurrence_start, occurrence_end, overridden), (_s, _e, mask)
+                 in zip(accepted, held_channels, strict=True)],
                 [overridden for _s, _e, overridden in accepted], now)
             result.series = series
     except IntegrityError as error:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from labbook.booking import schedule, timeline
-from labbook.booking.rules import blackouts, held_times
+from labbook.booking.rules import blackouts, channel_busy, held_times
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
@@ -67,6 +67,9 @@ class BusyTime:
                                      for _id, held_from, held_until in held]
         return self.held[instrument_id] + self.closures[instrument_id]
 
+    def closures_of(self, instrument_id: int) -> list[timeline.Interval]:
+        return self.closures[instrument_id]
+
 
 @cache
 def _siblings():
@@ -80,7 +83,9 @@ def _siblings():
 
 
 def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
-            *, now: dt.datetime) -> list[Suggestion]:
+            *, now: dt.datetime, channels: int = 1) -> list[Suggestion]:
+    """Free slots like ``[start, end)``: up to three on ``instrument``, then one on each of a
+    few instruments of its kind; with ``channels`` free channels where it has them."""
     duration = end - start
     siblings = list(session.scalars(_siblings(), {
         "category_id": instrument.category_id, "instrument_id": instrument.id,
@@ -94,27 +99,32 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
                                      for n in range(first, len(candidates), OTHER_INSTRUMENT_LIMIT)]
     busy = BusyTime(session, groups, min(start, now), window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
-                     SAME_INSTRUMENT_LIMIT)
+                     SAME_INSTRUMENT_LIMIT, channels)
     others: list[Suggestion] = []
     for sibling in siblings:
         if len(others) >= OTHER_INSTRUMENT_LIMIT:
             break
-        others += _slots(session, sibling, busy, start, duration, now, window_end, 1)
+        others += _slots(session, sibling, busy, start, duration, now, window_end, 1, channels)
     return results + others
 
 
 def _slots(session: Session, instrument: Instrument, busy: BusyTime,
            start: dt.datetime, duration: dt.timedelta, now: dt.datetime,
-           window_end: dt.datetime, limit: int) -> list[Suggestion]:
+           window_end: dt.datetime, limit: int, channels: int) -> list[Suggestion]:
     if not instrument.min_minutes <= duration / dt.timedelta(minutes=1) <= instrument.max_minutes:
+        return []
+    if channels > instrument.channels:
         return []
     earliest = max(start, now + dt.timedelta(minutes=instrument.min_notice_minutes))
     latest = min(window_end, now + dt.timedelta(days=instrument.horizon_days)) + duration
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
+    buffer = dt.timedelta(minutes=instrument.buffer_minutes)
+    per_channel = channel_busy(session, instrument, min(earliest, latest), latest + buffer) \
+        if instrument.channels > 1 else []
     slots = timeline.first_free_slots(
         hours=lab_schedule.hours, tz=lab_schedule.tz,
-        busy=busy[instrument.id], duration=duration,
-        buffer=dt.timedelta(minutes=instrument.buffer_minutes),
+        busy=busy.closures_of(instrument.id) if per_channel else busy[instrument.id],
+        duration=duration, buffer=buffer,
         slot_minutes=instrument.slot_minutes, window_start=earliest, window_end=latest,
-        limit=limit)
+        limit=limit, channel_busy=per_channel, channels_needed=channels)
     return [Suggestion.of(instrument, slot_start, slot_end) for slot_start, slot_end in slots]

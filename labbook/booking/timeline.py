@@ -125,15 +125,23 @@ def is_on_grid(moment: dt.datetime, slot_minutes: int, tz: ZoneInfo) -> bool:
     return local.second == 0 and local.microsecond == 0 and minutes % slot_minutes == 0
 
 
+def free_in_channels(held: Interval, channel_busy: Sequence[Sequence[Interval]]) -> int:
+    """In how many channels nothing busy meets ``held``."""
+    return sum(not any(overlaps(held, b) for b in busy) for busy in channel_busy)
+
+
 def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interval],
                      duration: dt.timedelta, buffer: dt.timedelta, slot_minutes: int,
                      window_start: dt.datetime, window_end: dt.datetime,
-                     limit: int) -> list[Interval]:
+                     limit: int, channel_busy: Sequence[Sequence[Interval]] = (),
+                     channels_needed: int = 1) -> list[Interval]:
     """Up to ``limit`` bookable slots of ``duration`` on the grid, earliest first.
 
     ``busy`` are the intervals others hold (their buffer included); a slot keeps its own buffer
     clear as well, exactly as the overlap rule demands. Only starts inside opening hours are
-    tried, since no booking may start while the lab is closed.
+    tried, since no booking may start while the lab is closed. On an instrument with channels,
+    ``busy`` holds its closures only and ``channel_busy`` each channel's busy time: a slot
+    needs ``channels_needed`` channels free for all of it.
     """
     ordered_busy = sorted(busy)
     day = dt.timedelta(days=1)
@@ -147,6 +155,8 @@ def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interva
             held = (start, end + buffer)
             if any(overlaps(held, b) for b in ordered_busy):
                 continue
+            if channel_busy and free_in_channels(held, channel_busy) < channels_needed:
+                continue
             # The start lies in [opens, closes): a booking within the day fits if it ends by
             # ``closes``; a longer one must end while the lab is open on its last day.
             fits = end <= closes if _is_same_day(start, end, tz) else _fits(
@@ -157,3 +167,38 @@ def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interva
             if len(found) >= limit:
                 return found
     return found
+
+
+def free_capacity(open_time: Sequence[Interval], closed: Sequence[Interval],
+                  held: Sequence[tuple[dt.datetime, dt.datetime, int]], channels: int
+                  ) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """The open time not closed, cut where the number of free channels changes, with that
+    number: ``held`` are bookings' held time with the number of channels each holds. Spans
+    with no free channel are left out. One sweep over the sorted change points."""
+    changes: dict[dt.datetime, int] = {}
+    for start, end, count in held:
+        changes[start] = changes.get(start, 0) + count
+        changes[end] = changes.get(end, 0) - count
+    moments = sorted(changes)
+    spans: list[tuple[dt.datetime, dt.datetime, int]] = []
+    for start, end in subtract(open_time, closed):
+        in_use = sum(changes[m] for m in moments if m <= start)
+        cursor = start
+        for moment in moments:
+            if moment <= start:
+                continue
+            if moment >= end:
+                break
+            spans.append((cursor, moment, channels - in_use))
+            in_use += changes[moment]
+            cursor = moment
+        spans.append((cursor, end, channels - in_use))
+    merged: list[tuple[dt.datetime, dt.datetime, int]] = []
+    for start, end, free in spans:
+        if free <= 0 or start >= end:
+            continue
+        if merged and merged[-1][1] == start and merged[-1][2] == free:
+            merged[-1] = (merged[-1][0], end, free)
+        else:
+            merged.append((start, end, free))
+    return merged

@@ -34,7 +34,7 @@ from labbook.booking import (
     waitlist,
 )
 from labbook.booking import services as booking_services
-from labbook.booking.calendar import busy_entries
+from labbook.booking.calendar import busy_entries, free_capacity
 from labbook.booking.forms import (
     BookingForm,
     CancelForm,
@@ -159,6 +159,10 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     is_manager = viewer is not None and viewer.manages(lab)
     if not is_manager:
         del form.override
+    if instrument.channels == 1:
+        del form.channels
+    else:
+        form.channels.render_kw = {"min": 1, "max": instrument.channels}
     if viewer is None or not booking_services.may_book_for_others(viewer, instrument):
         del form.for_user
     # Date pickers offer the lab's days (Asia/Shanghai), whatever zone the browser is in.
@@ -174,6 +178,9 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     busy = _with_datetimes(busy_entries(
         db.session, instrument, list_start, list_start + dt.timedelta(days=BUSY_LIST_DAYS),
         viewer), tz)
+    capacity = [(s.astimezone(tz), e.astimezone(tz), free) for s, e, free in free_capacity(
+        db.session, instrument, list_start, list_start + dt.timedelta(days=BUSY_LIST_DAYS))] \
+        if instrument.channels > 1 else []
     shown_date = form.date.data if form.date.data and not form.date.errors else today
     slot_min, slot_max = _visible_hours(lab, full_day=is_manager)
     purpose = form.purpose.data or ""
@@ -195,6 +202,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
         "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
         suspension=suspension,
         is_manager=is_manager, busy=busy, busy_days=BUSY_LIST_DAYS, today=today,
+        capacity=capacity,
         shown_date=shown_date, calendar_config=json.dumps(calendar_config),
         problems=problems or [], occurrences=occurrences or [],
         suggestions=[suggestion_view(s, instrument, purpose=purpose, project_ref=project_ref)
@@ -293,10 +301,12 @@ def check_booking(instrument_id: int):
         start = fields.datetime("start")
         end = fields.datetime("end")
         override = fields.boolean("override")
+        channels = fields.integer("channels", required=False) or 1
         fields.done()
         assert start is not None and end is not None
         preview = booking_services.preview_booking(db.session, actor, instrument, start=start,
-                                                   end=end, override=override, now=utcnow())
+                                                   end=end, override=override, now=utcnow(),
+                                                   channels=channels)
         answer = {
             "ok": preview.is_possible,
             "problems": [_problem_json(p, instrument) for p in preview.problems],
@@ -328,6 +338,7 @@ def book(instrument_id: int):
         return _calendar_page(instrument, form, status=FORM_REFUSED)
     start, end = form.interval(_tz(instrument))
     override = bool(form.override.data)
+    channels = form.channels.data or 1
     try:
         recurrence = form.recurrence()
         if recurrence is None:
@@ -336,13 +347,13 @@ def book(instrument_id: int):
             booking = booking_services.create_booking(
                 db.session, actor, instrument_id=instrument.id, start=start, end=end,
                 purpose=form.purpose.data, project_ref=form.project_ref.data or "",
-                override=override, for_user_id=for_user_id, now=utcnow())
+                override=override, for_user_id=for_user_id, channels=channels, now=utcnow())
         else:
             result = booking_services.create_series(
                 db.session, actor, instrument_id=instrument.id, start=start, end=end,
                 purpose=form.purpose.data, project_ref=form.project_ref.data or "",
                 recurrence=recurrence, skip_conflicts=bool(form.skip_conflicts.data),
-                override=override, now=utcnow())
+                override=override, channels=channels, now=utcnow())
     except booking_services.BookingRefused as refused:
         return _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=[] if refused.occurrences else refused.problems,

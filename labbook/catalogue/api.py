@@ -31,7 +31,7 @@ def instrument_json(instrument: Instrument) -> dict[str, Any]:
         "name": instrument.name_zh, "name_en": instrument.name_en,
         "category": instrument.category.key, "model": instrument.model,
         "manufacturer": instrument.manufacturer, "value_cny": str(instrument.value_cny),
-        "status": instrument.status.value,
+        "status": instrument.status.value, "channels": instrument.channels,
     }
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import RateCard
 from labbook.catalogue.models import (
+    MAX_CHANNELS,
     Category,
     Instrument,
     Lab,
@@ -50,7 +51,7 @@ OWNER_CODE = r"[A-Z][A-Z0-9]{1,15}"
 RULE_RANGES: dict[str, tuple[int, int]] = {
     "slot_minutes": (5, 1440), "min_minutes": (5, 525600), "max_minutes": (5, 525600),
     "min_notice_minutes": (0, 525600), "horizon_days": (1, 730), "buffer_minutes": (0, 1440),
-    "cancellation_window_hours": (0, 720),
+    "cancellation_window_hours": (0, 720), "channels": (1, MAX_CHANNELS),
 }
 RULE_FLAGS = ("requires_approval", "requires_qualification")
 PURCHASE_YEARS = (1950, 2100)

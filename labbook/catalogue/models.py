@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    CheckConstraint,
     Column,
     ForeignKey,
     Integer,
@@ -126,8 +127,16 @@ service_instruments = Table(
 )
 
 
+#: The most channels (or places) an instrument may have: a booking's channels are the bits of
+#: a 64-bit mask.
+MAX_CHANNELS = 64
+
+
 class Instrument(Base):
     __tablename__ = "instruments"
+    __table_args__ = (
+        CheckConstraint(f"channels BETWEEN 1 AND {MAX_CHANNELS}", name="channels_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -157,6 +166,9 @@ class Instrument(Base):
     cancellation_window_hours: Mapped[int] = mapped_column(Integer, default=24)
     requires_approval: Mapped[bool] = mapped_column(default=False)
     requires_qualification: Mapped[bool] = mapped_column(default=False)
+    # Channels or places used at once by different bookings (a battery cycler's channels, a
+    # climate chamber's sample places); 1 for an instrument one booking takes whole.
+    channels: Mapped[int] = mapped_column(Integer, default=1)
     # Lower-cased text the catalogue search matches against; rebuilt whenever a row is loaded.
     search_text: Mapped[str] = mapped_column(Text, default="")
 

@@ -410,7 +410,22 @@ class SearchIndex:
 
     def match_term(self, term: str, among: Iterable[int] | None = None) -> dict[int, int]:
         """Item position → best tier, for one search word; only ``among`` these items, if
-        given."""
+        given. Chinese written without a space between two words (``岛津液相``) that is found
+        nowhere as a whole is looked for as its two words."""
+        best = self._match_word(term, among)
+        if best or len(term) < 4 or not all(_is_cjk(ch) for ch in term):
+            return best
+        candidates = list(among) if among is not None else None
+        splits = []
+        for cut in range(2, len(term) - 1):
+            left = self._match_word(term[:cut], candidates)
+            right = self._match_word(term[cut:], list(left)) if left else {}
+            both = {item: max(left[item], tier) for item, tier in right.items()}
+            if both:
+                splits.append((sorted(both.values()), both))
+        return min(splits, key=lambda split: split[0])[1] if splits else {}
+
+    def _match_word(self, term: str, among: Iterable[int] | None) -> dict[int, int]:
         best: dict[int, int] = {}
         for source, word, abbreviation, at_best in self._words(term):
             if source.pinyin and at_best:

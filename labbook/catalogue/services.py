@@ -294,6 +294,9 @@ def _instrument_values(session: Session, raw: Mapping[str, Any],
                         problems)
     values["value_cny"] = raw.get("value_cny")
     _check_amount("value_cny", values["value_cny"], problems)
+    if raw.get("channels") is None:
+        # Most instruments are taken whole by one booking: no channels given means one.
+        raw = {**raw, "channels": 1}
     valid = {field for field, bounds in loader.RULE_RANGES.items()
              if _check_whole_number(field, raw.get(field), bounds, problems)}
     values.update((field, raw.get(field)) for field in loader.RULE_RANGES)

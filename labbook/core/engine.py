@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -132,3 +132,10 @@ def lock(session: Session, instance: Any) -> None:
     """Re-read ``instance``'s row under a row lock, so the decision that follows sees it as it is
     now (see ``locked``). For an object the caller already holds."""
     session.refresh(instance, with_for_update=True)
+
+
+def lock_by_key(session: Session, instance: Any) -> None:
+    """``lock`` for an object that was loaded with eager loads (the API's user comes with its
+    organization): it is read again by its primary key alone, since a refresh would repeat
+    the outer joins, and PostgreSQL locks no row on the nullable side of one."""
+    locked(session, type(instance), inspect(instance).identity)

@@ -316,7 +316,8 @@ def registrations():
         "enterprises/registrations.html",
         pending=services.registrations(db.session, RegistrationState.PENDING),
         decided=[registration for registration in services.registrations(db.session)
-                 if registration.state != RegistrationState.PENDING])
+                 if registration.state != RegistrationState.PENDING],
+        join_requests=services.join_requests_without_admin(db.session))
 
 
 def _registration_page(registration_id: int, approve_form: ApproveForm | None = None,

@@ -29,6 +29,7 @@ from labbook.jobs.lock import job_transaction
 from labbook.notify import channels, sender
 from labbook.notify import services as notify
 from labbook.orders import retention
+from labbook.training import services as training
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ _waitlist_offers = _counted("waitlist-offers", offers.make_all_offers,
                             "waiting-list offers made")
 _retention_due = _counted("retention-due", retention.notify_due, "retention lists queued")
 _approval_digest = _counted("approval-digest", notify.send_approval_digests, "digests queued")
+_qualification_reminders = _counted("qualification-reminders", training.send_expiry_reminders,
+                                    "reminders queued")
 _overdue_reminders = _counted("overdue-reminders", receivables.send_overdue_reminders,
                               "overdue reminders queued")
 
@@ -154,6 +157,9 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("approval-digest", f"daily at {notify.DIGEST_HOUR:02d}:00",
         "Email lab managers the bookings awaiting approval.",
         _approval_digest, "cron", {"hour": notify.DIGEST_HOUR, "minute": 0}),
+    Job("qualification-reminders", "daily at 08:00",
+        "Remind people 30 days before their training record lapses.",
+        _qualification_reminders, "cron", {"hour": 8, "minute": 0}),
     Job("month-close", f"on the 1st at {MONTH_CLOSE_HOUR:02d}:00",
         "Close last month into draft statements; tell admins.",
         _month_close, "cron", {"day": 1, "hour": MONTH_CLOSE_HOUR, "minute": 0}),

@@ -148,6 +148,8 @@ def _groups(session: Session, instrument_ids: list[int], period: Period, *,
                    Booking.start_at < end, counted(now))
             .group_by(Booking.instrument_id, Booking.organization_id, Booking.user_id)):
         figures = groups.sums[instrument_id]
+        # PostgreSQL sums integers as NUMERIC: seconds are whole numbers here.
+        seconds = int(seconds)
         figures.bookings += bookings
         figures.effective_seconds += seconds
         if organization_id in outside_ids:
@@ -263,7 +265,7 @@ def use_by_organization(session: Session, instruments: Sequence[Instrument], per
                    Booking.start_at < end, counted(now))
             .group_by(Booking.organization_id)):
         row = entry(organization_id)
-        row.bookings, row.seconds = bookings, seconds
+        row.bookings, row.seconds = bookings, int(seconds)
     lines = attributed_lines(start, end)
     for organization_id, amount in session.execute(
             select(lines.c.organization_id, func.sum(lines.c.amount))

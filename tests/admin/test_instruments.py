@@ -26,7 +26,7 @@ def form_of(instrument: Instrument, **changes) -> dict:
     for field in ("name_zh", "name_en", "model", "manufacturer", "room", "specs_zh",
                   "functions_zh", "purchase_year", "slot_minutes", "min_minutes",
                   "max_minutes", "min_notice_minutes", "horizon_days", "buffer_minutes",
-                  "cancellation_window_hours"):
+                  "cancellation_window_hours", "channels"):
         data[field] = getattr(instrument, field)
     for flag in ("requires_approval", "requires_qualification"):
         if getattr(instrument, flag):

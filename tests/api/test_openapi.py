@@ -58,9 +58,11 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
     from labbook.billing.vouchers import ELIGIBLE_KINDS
     from labbook.booking.models import BookingState, ChangeState, WaitlistState
     from labbook.catalogue.models import InstrumentStatus
+    from labbook.enterprises.models import RegistrationState
     from labbook.faults.models import FaultKind, FaultState
     from labbook.faults.services import LOGGED_KINDS
     from labbook.holidays.models import DayKind, Festival
+    from labbook.notify.models import Topic
     from labbook.orders.models import (
         Conclusion,
         Disposition,
@@ -71,13 +73,17 @@ def test_every_enum_in_the_document_is_the_values_of_its_class(client):
         ReportLanguage,
         ReportState,
     )
+    from labbook.privacy.models import DeletionState
     from labbook.testing.models import ServiceRequestState
+    from labbook.training.models import EnrolmentState, ExamResult, RequestState, SessionState
 
     classes = [BookingState, ServiceRequestState, StatementState, ChargeKind, PriceTier,
-               BillingBasis, InstrumentStatus, DayKind, Festival, PaymentMethod,
+               BillingBasis, InstrumentStatus, DayKind, Festival, RequestState,
+               SessionState, EnrolmentState, ExamResult, PaymentMethod,
                BalanceEntryKind, InvoiceKind, InvoiceMedium, InvoiceState, OrderState,
                LineState, IntakeStatus, Remains, ReportLanguage, Conclusion, ReportState,
-               Disposition, FaultKind, FaultState, ChangeState, WaitlistState]
+               Disposition, FaultKind, FaultState, ChangeState, WaitlistState,
+               RegistrationState, DeletionState, Topic]
     # Vocabularies of the API that no enum class holds.
     plain = [["daily", "weekly"], ["booking", "blackout"], ["active", "inactive"],
              [kind.value for kind in ELIGIBLE_KINDS], ["valid", "superseded", "withdrawn"],

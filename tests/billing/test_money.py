@@ -511,3 +511,26 @@ def test_the_statement_xlsx_has_voucher_and_own_parts_when_vouchers_pay(login_as
     # 50 % of 99.99 is 49.995 → 50.00 (half-up); the enterprise pays 49.99
     assert header[-3:] == ("Amount (¥)", "Voucher part (¥)", "Own part (¥)")
     assert [float(cell) for cell in total[-3:]] == [99.99, 50.00, 49.99]
+
+
+def test_a_covered_line_repriced_on_its_draft_gives_its_voucher_the_excess_back():
+    admin, organization = create_admin(), create_organization()
+    lab = create_lab()
+    with write_transaction(db.session):
+        voucher = vouchers.create_voucher(db.session, admin, organization, voucher_input(),
+                                          now=lab_time(dt.date(2026, 11, 1), 9))
+    line = create_charge(organization=organization, lab=lab, kind=ChargeKind.SERVICE,
+                         service=create_service(lab=lab), samples=1,
+                         unit_price=Decimal("100.00"), amount=Decimal("100.00"),
+                         occurred_at=lab_time(dt.date(2026, 11, 5), 10))
+    with write_transaction(db.session):
+        statement = services.close_month(db.session, admin, "2026-11",
+                                         now=lab_time(dt.date(2026, 12, 1), 3)).statements[0]
+    assert (line.voucher_amount, voucher.balance) == (Decimal("50.00"), Decimal("50.00"))
+    with write_transaction(db.session):
+        line.amount = Decimal("60.00")
+        db.session.flush()
+        vouchers.refit_line(db.session, line, statement, now=NOW)
+    # 50 % of 60.00 is 30.00: 20.00 goes back
+    assert (line.voucher_amount, voucher.balance, statement.voucher_amount) == \
+        (Decimal("30.00"), Decimal("70.00"), Decimal("30.00"))

@@ -32,7 +32,7 @@ def test_catalogue_figures_through_the_api(client, catalogue):
 def test_instrument_items_carry_the_documented_fields(client, catalogue):
     item = client.get("/api/v1/instruments", query_string={"per_page": 1}).json["items"][0]
     assert set(item) == {"id", "code", "lab", "name", "name_en", "category", "model",
-                         "manufacturer", "value_cny", "status"}
+                         "manufacturer", "value_cny", "status", "channels"}
     assert isinstance(item["value_cny"], str) and "." in item["value_cny"]
 
 

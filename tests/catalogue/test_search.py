@@ -255,3 +255,9 @@ def test_english_word_forms(catalogue):
     assert "Microscope" in instruments("electron microscopy")[0].name_en
     assert instruments("hardness testers")[0].category.key == "hardness"
     assert instruments("rheometers")[0].name_en == "Rotational Rheometer"
+
+
+def test_two_chinese_words_without_a_space(catalogue):
+    found = instruments("岛津液相")
+    assert codes(found) == codes(instruments("岛津 液相")) == ["FOOD-004", "FOOD-005"]
+    assert codes(instruments("安捷伦液质")) == ["FOOD-007"]

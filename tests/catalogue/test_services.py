@@ -68,7 +68,7 @@ def values_of(instrument: Instrument, **changes) -> dict:
     """What the edit form sends for ``instrument``, with ``changes``."""
     fields = (*catalogue.INSTRUMENT_TEXTS, "purchase_year", "value_cny", "slot_minutes",
               "min_minutes", "max_minutes", "min_notice_minutes", "horizon_days",
-              "buffer_minutes", "cancellation_window_hours", "requires_approval",
+              "buffer_minutes", "cancellation_window_hours", "channels", "requires_approval",
               "requires_qualification")
     return {"category_id": instrument.category_id,
             **{field: getattr(instrument, field) for field in fields}, **changes}

@@ -15,6 +15,7 @@ from labbook.extensions import db
 from tests.enterprises.test_registration import count, link_in, mails
 from tests.factories import (
     PASSWORD,
+    create_admin,
     create_booking,
     create_organization,
     create_user,
@@ -153,3 +154,18 @@ def test_asking_to_join_an_unregistered_code_is_refused(client):
                                           "confirm": PASSWORD})
     assert response.status_code == 200
     assert count(JoinRequest) == 0
+
+
+def test_labbooks_admins_decide_for_an_organization_without_an_admin(client, login_as):
+    organization = create_organization()
+    admin = create_admin()
+    client.post("/join", data={"uscc": organization.uscc, "name": "孤儿", "email":
+                               "orphan@example.cn", "password": PASSWORD, "confirm": PASSWORD})
+    client.get(link_in(mails("orphan@example.cn")[-1]))
+    assert mails(admin.email)[-1].kind == "join_requested"
+    login_as(admin)
+    assert "orphan@example.cn" in client.get("/admin/registrations").get_data(as_text=True)
+    join_request = db.session.scalar(select(JoinRequest))
+    client.post(f"/organization/join-requests/{join_request.id}/decline")
+    assert reload(join_request).state == JoinRequestState.DECLINED
+    assert mails("orphan@example.cn")[-1].kind == "join_declined"

@@ -1,0 +1,2 @@
+"""Training: researchers ask for it, managers hold sessions, an exam passed grants the
+qualification."""

@@ -1,0 +1,189 @@
+"""Instruments with channels (a battery cycler's channels, a climate chamber's places): a
+booking takes k of them, the lowest free for all of its time; the database refuses two bookings
+sharing a channel at once on either engine; single-channel instruments behave as before."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask_babel import force_locale
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from labbook.booking import services
+from labbook.booking.models import Booking, BookingState
+from labbook.booking.recurrence import Recurrence
+from labbook.booking.services import BookingRefused
+from labbook.catalogue.models import Instrument
+from labbook.extensions import db
+from tests.factories import (
+    bearer,
+    create_booking,
+    create_instrument,
+    create_user,
+    lab_time,
+    next_weekday,
+)
+
+DAY = next_weekday(2)
+
+
+@pytest.fixture
+def cycler():
+    return create_instrument(channels=8, max_minutes=60 * 24 * 7, code="NEM-9024")
+
+
+def book(instrument, start, end, channels=1, user=None):
+    return services.create_booking(db.session, user or create_user(),
+                                   instrument_id=instrument.id, start=start, end=end,
+                                   purpose="循环测试", channels=channels,
+                                   now=dt.datetime.now(dt.UTC))
+
+
+def test_bookings_take_the_lowest_free_channels(cycler):
+    first = book(cycler, lab_time(DAY, 9), lab_time(DAY, 12), channels=3)
+    second = book(cycler, lab_time(DAY, 10), lab_time(DAY, 11), channels=2)
+    later = book(cycler, lab_time(DAY, 12), lab_time(DAY, 13), channels=4)
+    assert first.channel_numbers == [1, 2, 3]
+    assert second.channel_numbers == [4, 5]
+    assert later.channel_numbers == [1, 2, 3, 4]  # the first booking's channels are free again
+
+
+def test_the_last_channels_go_and_then_the_instrument_is_full(cycler):
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 17), channels=6)
+    assert book(cycler, lab_time(DAY, 10), lab_time(DAY, 11), channels=2).channel_numbers == \
+        [7, 8]
+    with pytest.raises(BookingRefused) as refused, force_locale("en"):
+        book(cycler, lab_time(DAY, 10), lab_time(DAY, 11))
+    problem = refused.value.problems[0]
+    assert problem.code == "overlap" and "0 of the instrument's 8 channels" in problem.message
+    assert refused.value.suggestions[0].start == lab_time(DAY, 11)
+
+
+def test_a_booking_needs_channels_free_for_all_of_its_time(cycler):
+    # Channels 1-4 busy in the morning, 5-8 in the afternoon: at no moment are more than four
+    # held, but no channel is free all day, since samples stay where they were put.
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 13), channels=4)
+    book(cycler, lab_time(DAY, 12), lab_time(DAY, 17), channels=4)
+    with pytest.raises(BookingRefused) as refused:
+        book(cycler, lab_time(DAY, 9), lab_time(DAY, 17))
+    assert refused.value.problems[0].code == "overlap"
+    assert book(cycler, lab_time(DAY, 13), lab_time(DAY, 17)).channel_numbers == [1]
+
+
+def test_more_channels_than_the_instrument_has_is_refused_clearly(client, cycler):
+    response = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
+        "instrument_id": cycler.id, "start": lab_time(DAY, 9).isoformat(),
+        "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 9})
+    assert response.status_code == 422 and response.json["code"] == "too_many_channels"
+    assert "8 个通道" in response.json["title"]  # the user's language: Chinese
+    zero = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
+        "instrument_id": cycler.id, "start": lab_time(DAY, 9).isoformat(),
+        "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 0})
+    assert zero.status_code == 422
+    assert db.session.scalar(select(Booking.id)) is None
+
+
+def test_a_single_channel_instrument_refuses_two_channels_and_overlaps_as_before(client):
+    instrument = create_instrument()
+    two = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
+        "instrument_id": instrument.id, "start": lab_time(DAY, 9).isoformat(),
+        "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 2})
+    assert two.status_code == 422 and two.json["code"] == "too_many_channels"
+    made = book(instrument, lab_time(DAY, 9), lab_time(DAY, 10))
+    assert made.channel_numbers == [1]
+    with pytest.raises(BookingRefused) as refused:
+        book(instrument, lab_time(DAY, 9, 30), lab_time(DAY, 10, 30))
+    assert refused.value.problems[0].extra == {"start": lab_time(DAY, 9).isoformat(),
+                                               "end": lab_time(DAY, 10).isoformat()}
+
+
+def test_the_database_refuses_a_shared_channel_whatever_writes_it(cycler):
+    create_booking(instrument=cycler, start_at=lab_time(DAY, 9), end_at=lab_time(DAY, 12),
+                   channel_mask=0b0110)
+    create_booking(instrument=cycler, start_at=lab_time(DAY, 9), end_at=lab_time(DAY, 12),
+                   channel_mask=0b1001)  # channels 1 and 4: no channel in common
+    create_booking(instrument=cycler, start_at=lab_time(DAY, 9), end_at=lab_time(DAY, 12),
+                   channel_mask=0b0100, state=BookingState.CANCELLED)
+    with pytest.raises(IntegrityError):
+        create_booking(instrument=cycler, start_at=lab_time(DAY, 11),
+                       end_at=lab_time(DAY, 13), channel_mask=0b0100)
+    db.session.rollback()
+    cancelled = db.session.scalar(select(Booking).where(
+        Booking.state == BookingState.CANCELLED))
+    cancelled.state = BookingState.APPROVED  # taking its channel back in use clashes too
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_channel_64_is_stored_and_read_back(client):
+    big = create_instrument(channels=64)
+    last = create_booking(instrument=big, channel_mask=1 << 63)
+    other = create_booking(instrument=big, channel_mask=(1 << 63) - 1)
+    db.session.expire_all()
+    assert db.session.get(Booking, last.id).channel_numbers == [64]
+    assert db.session.get(Booking, other.id).channel_numbers == list(range(1, 64))
+    with pytest.raises(IntegrityError):
+        create_booking(instrument=big, channel_mask=(1 << 63) | 1)
+    db.session.rollback()
+
+
+def test_a_series_books_channels_occurrence_by_occurrence(cycler):
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 17), channels=7)
+    result = services.create_series(
+        db.session, create_user(), instrument_id=cycler.id, start=lab_time(DAY, 9),
+        end=lab_time(DAY, 10), purpose="循环", channels=2, skip_conflicts=True,
+        recurrence=Recurrence(frequency="daily", count=2), now=dt.datetime.now(dt.UTC))
+    assert [b.channel_numbers for b in result.created] == [[1, 2]]
+    assert [problems[0].code for _s, _e, problems in result.skipped] == ["overlap"]
+
+
+def test_availability_shows_free_capacity(client, cycler):
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 12), channels=3)
+    book(cycler, lab_time(DAY, 10), lab_time(DAY, 18), channels=5)
+    answer = client.get(f"/api/v1/instruments/{cycler.id}/availability", query_string={
+        "start": lab_time(DAY, 0).isoformat(),
+        "end": lab_time(DAY + dt.timedelta(days=1), 0).isoformat()}).json
+    assert answer["channels"] == 8
+    spans = [(s["start"], s["end"], s["free_channels"]) for s in answer["capacity"]]
+    assert spans == [(lab_time(DAY, 8).isoformat(), lab_time(DAY, 9).isoformat(), 8),
+                     (lab_time(DAY, 9).isoformat(), lab_time(DAY, 10).isoformat(), 5),
+                     (lab_time(DAY, 12).isoformat(), lab_time(DAY, 18).isoformat(), 3)]
+    assert [(f["start"], f["end"]) for f in answer["free"]] == [(s, e) for s, e, _n in spans]
+
+
+def test_the_calendar_page_lists_free_channels_and_offers_a_channels_field(login_as, cycler):
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 12), channels=3)
+    client = login_as(create_user())
+    page = client.get(f"/instruments/{cycler.id}/calendar").get_data(as_text=True)
+    assert 'id="free-capacity"' in page and 'name="channels"' in page
+    plain = create_instrument()
+    page = client.get(f"/instruments/{plain.id}/calendar").get_data(as_text=True)
+    assert 'id="free-capacity"' not in page and 'name="channels"' not in page
+
+
+def test_booking_channels_from_the_page(client, login_as, cycler):
+    user = create_user()
+    response = login_as(user).post(f"/instruments/{cycler.id}/book", data={
+        "date": DAY.isoformat(), "start_time": "09:00", "end_time": "10:00",
+        "purpose": "循环", "repeat": "none", "channels": "3"})
+    assert response.status_code == 302
+    booking = db.session.scalar(select(Booking))
+    assert booking.channel_numbers == [1, 2, 3]
+    detail = login_as(user).get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="booking-channels">1, 2, 3<' in detail
+
+
+def test_the_catalogue_gives_battery_cyclers_and_chambers_channels(catalogue_loaded):
+    channels = dict(db.session.execute(select(Instrument.code, Instrument.channels)).all())
+    assert channels["NEM-024"] == 64 and channels["NEM-026"] == 8
+    assert channels["NEM-033"] > 1 and channels["NEM-001"] == 1
+
+
+@pytest.fixture
+def catalogue_loaded():
+    from labbook.catalogue.loader import load_catalogue
+
+    return load_catalogue(db.session, dt.date(2026, 11, 27))
