@@ -65,6 +65,7 @@ ACTION_LABELS = {
     "channels": _l("message channels chosen"), "robot_set": _l("WeCom robot set"),
     "robot_removed": _l("WeCom robot removed"),
     "receive": _l("samples received"), "assign": _l("assigned"),
+    "book": _l("instrument booked"),
     "start_line": _l("testing started"), "results": _l("results recorded"),
     "complete_line": _l("line completed"), "prepare": _l("report prepared"),
     "review": _l("report reviewed"), "supersede": _l("superseded"),

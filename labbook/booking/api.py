@@ -196,16 +196,15 @@ def change_booking(booking_id: int):
     """Move, extend or shorten a booking: give the new ``start`` and ``end`` (either may stay
     as it is)."""
     actor = api_user()
-    current = booking_services.get_booking(db.session, actor, booking_id)
     fields = Fields(json_body())
-    start = fields.datetime("start", required=False) or current.start_at
-    end = fields.datetime("end", required=False) or current.end_at
+    start = fields.datetime("start", required=False)
+    end = fields.datetime("end", required=False)
     note = fields.string("note", required=False, max_length=booking_services.MAX_NOTE) or ""
     override = fields.boolean("override")
     if "start" not in fields.data and "end" not in fields.data:
         fields.problems.append(Problem("required", _("Give the new 'start', 'end' or both."),
                                        field="start"))
-    elif end <= start:
+    elif start is not None and end is not None and end <= start:
         fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
                                        field="end"))
     fields.done()

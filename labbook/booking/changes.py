@@ -107,6 +107,10 @@ def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
     return booking
 
 
+_BOOKING_OWNERS = select(Booking.__table__.c.instrument_id, Booking.__table__.c.organization_id
+                        ).where(Booking.__table__.c.id == bindparam("booking_id"))
+
+
 def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
                       now: dt.datetime) -> None:
     if booking.state not in CHANGEABLE or booking.end_at <= now:
@@ -138,27 +142,36 @@ def _problems(session: Session, actor: User, booking: Booking, organization: Org
     return problems
 
 
-def change_booking(session: Session, actor: User, booking_id: int, *, start: dt.datetime,
-                   end: dt.datetime, note: str = "", override: bool = False,
-                   now: dt.datetime) -> ChangeResult:
-    """Move, extend or shorten a booking to ``[start, end)``.
+def change_booking(session: Session, actor: User, booking_id: int, *,
+                   start: dt.datetime | None, end: dt.datetime | None, note: str = "",
+                   override: bool = False, now: dt.datetime) -> ChangeResult:
+    """Move, extend or shorten a booking to ``[start, end)`` (None: as it is now).
 
     Raises NotFound for a booking ``actor`` may not see, BookingRefused listing every rule the
     new time breaks, Conflict when the booking can no longer change that way.
     """
     note = clean_text(note, "note", MAX_NOTE, required=False)
-    _malformed(start, end)
-    booking = _visible_booking(session, actor, booking_id)
-    instrument_id = booking.instrument_id
+    for moment in (start, end):
+        if moment is not None:
+            _malformed(moment, moment + dt.timedelta(minutes=1))
+    # Which instrument and organization to lock first (the architecture's order); the booking
+    # itself is read once, under its lock, after them.
+    owners = session.execute(_BOOKING_OWNERS, {"booking_id": booking_id}).first()
+    if owners is None:
+        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+    instrument_id = owners.instrument_id
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
             _lock_channels(session, instrument)
-            organization = locked(session, Organization, booking.organization_id)
-            lock(session, booking)
-            if not can_view(actor, booking):
+            organization = locked(session, Organization, owners.organization_id)
+            booking = locked(session, Booking, booking_id)
+            if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             _check_override(actor, instrument, override)
+            # What is left out stays as the booking has it now, on its locked row.
+            start, end = start or booking.start_at, end or booking.end_at
+            _malformed(start, end)
             _check_transition(booking, start, end, now)
             problems = _problems(session, actor, booking, organization, start, end, now)
             blocking = _effective_problems(problems, override=override)
@@ -186,7 +199,10 @@ def change_booking(session: Session, actor: User, booking_id: int, *, start: dt.
             else:
                 values.update(state=ChangeState.APPLIED, decided_at=now, is_late=_is_late(
                     booking, actor, values["given_back_minutes"], now, old[0]))
-                change = _insert_change(session, values)
+                # Written once and never changed again: the row is inserted in Core and the
+                # object kept only to report it (a move costs no more than a new booking).
+                change = BookingChange(**values)
+                change.id = session.execute(_insert_applied_change(), values).scalar_one()
                 _apply(session, actor, booking, change, now=now, overridden=problems)
     except IntegrityError as error:
         if not _is_overlap_violation(error):
@@ -206,6 +222,12 @@ def _insert_change_statement():
     # more than a new booking, which is inserted the same way.
     table = BookingChange.__table__
     return select(BookingChange).from_statement(table.insert().returning(*table.c))
+
+
+@cache
+def _insert_applied_change():
+    table = BookingChange.__table__
+    return table.insert().returning(table.c.id)
 
 
 def _insert_change(session: Session, values: dict) -> BookingChange:

@@ -307,6 +307,33 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
     return booking
 
 
+def book_for_order_line(session: Session, actor: User, *, instrument_id: int,
+                        organization_id: int, order_line_id: int, start: dt.datetime,
+                        end: dt.datetime, purpose: str, now: dt.datetime) -> Booking:
+    """Book ``instrument_id`` for a testing-order line: the lab's staff (``actor``) book it for
+    the customer's organization, under every booking rule; the booking names the line
+    (``order_line_id``). Runs in the caller's write transaction, which has checked the line."""
+    purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
+    instrument = _instrument(session, instrument_id, share_lock=True)
+    _lock_channels(session, instrument)
+    organization = locked(session, Organization, organization_id)
+    if organization is None:
+        raise _no_organization()
+    try:
+        with session.begin_nested():
+            booking = book_locked(session, actor, actor, instrument, organization, start=start,
+                                  end=end, purpose=purpose, project_ref="", override=False,
+                                  now=now)
+            booking.order_line_id = order_line_id
+            session.flush()
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _lost_race(session, instrument_id, start, end, now) from None
+    set_committed_value(booking, "organization", organization)
+    return booking
+
+
 #: The first key of the advisory locks that take turns at an instrument's channels.
 CHANNELS_LOCK = 0x4C42
 

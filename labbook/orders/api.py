@@ -78,6 +78,9 @@ def line_json(line: OrderLine) -> dict[str, Any]:
         "due_date": line.due_date.isoformat() if line.due_date else None,
         "started_at": _time(line.started_at), "completed_at": _time(line.completed_at),
         "samples": [sample_json(sample) for sample in line.samples],
+        "bookings": [{"id": booking.id, "instrument_id": booking.instrument_id,
+                      "start": booking.start_at.isoformat(), "end": booking.end_at.isoformat(),
+                      "state": booking.state.value} for booking in line.bookings],
     }
 
 
@@ -344,6 +347,18 @@ def assign_order_line(order_id: int, line_id: int):
 def start_order_line(order_id: int, line_id: int):
     return _change(order_id, lambda session, actor, order: work.start(
         session, actor, order, line_id, now=utcnow()))
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/bookings")
+@token_required
+def book_order_line(order_id: int, line_id: int):
+    fields = Fields(json_body())
+    instrument_id = fields.integer("instrument_id")
+    start, end = fields.datetime("start"), fields.datetime("end")
+    fields.done()
+    return _change(order_id, lambda session, actor, order: work.book_instrument(
+        session, actor, order, line_id, instrument_id=instrument_id, start=start, end=end,
+        now=utcnow())), 201
 
 
 @bp.post("/orders/<int:order_id>/lines/<int:line_id>/results")

@@ -27,6 +27,7 @@ from labbook.core.time import utcnow
 
 if TYPE_CHECKING:
     from labbook.accounts.models import Organization, User
+    from labbook.booking.models import Booking
     from labbook.catalogue.models import Lab, TestingService
 
 MIN_SAMPLES = 1
@@ -290,6 +291,9 @@ class OrderLine(Base):
     analyst: Mapped[User | None] = relationship()
     samples: Mapped[list[Sample]] = relationship(back_populates="line",
                                                  order_by="Sample.position")
+    #: The instrument time booked for the line (``bookings.order_line_id``).
+    bookings: Mapped[list[Booking]] = relationship(order_by="Booking.start_at",
+                                                   viewonly=True)
 
     @property
     def accepted_samples(self) -> list[Sample]:

@@ -291,6 +291,81 @@ def test_items(session: Session, service: TestingService) -> list[ServiceTestIte
                                 .order_by(ServiceTestItem.position, ServiceTestItem.id)))
 
 
+@dataclass(frozen=True)
+class TestItemInput:
+    name_zh: str
+    name_en: str
+    unit: str
+    lower_limit: str = ""
+    upper_limit: str = ""
+
+
+def _limit(problems: list[Problem], value: str, name: str) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite() or len(text) > 40:
+        problems.append(Problem("invalid_limit", _("A limit is a number, e.g. 0.5 or 100."),
+                                field=name))
+        return None
+    return text
+
+
+def update_service_testing(session: Session, actor: User, service: TestingService, *,
+                           methods: Sequence[str], retention: int | None,
+                           items: Sequence[TestItemInput], now: dt.datetime) -> None:
+    """The lab's managers set a service's other accepted methods, its retention period and its
+    test items with their units and limits (replacing the ones before: results keep the limit
+    they were judged by)."""
+    if not actor.manages_lab_id(service.lab_id):
+        raise PermissionDenied(_("Only the lab's managers change its testing settings."))
+    problems: list[Problem] = []
+    if retention is None or not 0 <= retention <= 3650:
+        problems.append(Problem("invalid_retention", _(
+            "The retention period is a whole number of days from 0 to 3650."),
+            field="retention_days"))
+    wanted = list(dict.fromkeys(m.strip() for m in methods if m.strip()))
+    if any(len(method) > MAX_NAME for method in wanted):
+        problems.append(Problem("too_long_text", _("At most %(n)d characters.", n=MAX_NAME),
+                                field="methods"))
+    cleaned = []
+    for index, item in enumerate(items):
+        at = f"items[{index}]"
+        name_zh = _text(problems, item.name_zh, f"{at}.name_zh", MAX_NAME, required=True)
+        name_en = _text(problems, item.name_en, f"{at}.name_en", MAX_NAME) or name_zh
+        unit = _text(problems, item.unit, f"{at}.unit", 50, required=True)
+        lower = _limit(problems, item.lower_limit, f"{at}.lower_limit")
+        upper = _limit(problems, item.upper_limit, f"{at}.upper_limit")
+        if lower is not None and upper is not None and Decimal(lower) > Decimal(upper):
+            problems.append(Problem("invalid_limit", _(
+                "The lower limit is above the upper limit."), field=f"{at}.lower_limit"))
+        cleaned.append(ServiceTestItem(service_id=service.id, position=index + 1,
+                                       name_zh=name_zh, name_en=name_en, unit=unit,
+                                       lower_limit=lower, upper_limit=upper))
+    if len({item.name_zh for item in cleaned}) < len(cleaned):
+        problems.append(Problem("duplicate_item", _("Each test item is named once."),
+                                field="items"))
+    _refuse(problems)
+    assert retention is not None
+    session.execute(delete(ServiceMethod).where(ServiceMethod.service_id == service.id))
+    session.execute(delete(ServiceTestItem).where(ServiceTestItem.service_id == service.id))
+    session.add_all([ServiceMethod(service_id=service.id, method=method) for method in wanted
+                     if method != service.standard])
+    session.add_all(cleaned)
+    settings = session.get(ServiceTestSettings, service.id, with_for_update=True)
+    if settings is None:
+        settings = ServiceTestSettings(service_id=service.id)
+        session.add(settings)
+    settings.retention_days = retention
+    session.flush()
+    record(session, actor, service, "testing_settings", at=now, methods=wanted,
+           retention_days=retention, items=[item.name_zh for item in cleaned])
+
+
 # -- staff capabilities --------------------------------------------------------------------------
 
 

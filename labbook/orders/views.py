@@ -6,6 +6,7 @@ Orders a user may not see answer 404, as if they did not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
-from labbook.core.time import utcnow
+from labbook.core.time import LAB_TZ, is_plausible_date, utcnow
 from labbook.documents.agreement import render_agreement
 from labbook.documents.labels import render_sample_labels
 from labbook.extensions import db
@@ -284,6 +285,27 @@ def assign_line(order_id: int, line_id: int):
         _("The line is assigned."))
 
 
+def _lab_moment(name: str) -> dt.datetime | None:
+    """A datetime-local field, in lab time."""
+    try:
+        moment = dt.datetime.fromisoformat((request.form.get(name) or "").strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is not None or not is_plausible_date(moment.date()):
+        return None
+    return moment.replace(tzinfo=LAB_TZ).astimezone(dt.UTC)
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:line_id>/bookings")
+@login_required
+def book_line(order_id: int, line_id: int):
+    raw = request.form.get("instrument_id") or ""
+    return _change(order_id, lambda session, actor, order: work.book_instrument(
+        session, actor, order, line_id, instrument_id=int(raw) if raw.isdigit() else None,
+        start=_lab_moment("start"), end=_lab_moment("end"), now=utcnow()),
+        _("The instrument is booked for the line."))
+
+
 @bp.post("/orders/<int:order_id>/lines/<int:line_id>/start")
 @login_required
 def start_line(order_id: int, line_id: int):
@@ -469,7 +491,8 @@ def lab_testing(code: str):
         raise NotFound(_("No lab %(code)s.", code=code))
     return render_template(
         "orders/lab_settings.html", lab=lab, settings=services.lab_settings(db.session, lab),
-        staff=services.lab_staff_table(db.session, lab), capabilities=list(Capability))
+        staff=services.lab_staff_table(db.session, lab), capabilities=list(Capability),
+        services=sorted(lab.services, key=lambda service: service.code))
 
 
 @bp.post("/lab/<code>/testing")
@@ -519,6 +542,59 @@ def save_lab_staff(code: str):
     except DomainError as error:
         return refuse(error, back), 303
     flash(_("The capabilities are saved."), "success")
+    return redirect(back), 303
+
+
+def _service_of(lab_code: str, service_id: int) -> TestingService:
+    """One of the lab's services, for its managers (404 otherwise)."""
+    actor = current_actor()
+    lab = catalogue.get_lab(db.session, lab_code)
+    service = db.session.get(TestingService, service_id)
+    if not actor.manages(lab) or service is None or service.lab_id != lab.id:
+        raise NotFound(_("No lab %(code)s.", code=lab_code))
+    return service
+
+
+def _items_text(service: TestingService) -> str:
+    return "\n".join(" | ".join([item.name_zh, item.name_en, item.unit,
+                                 item.lower_limit or "", item.upper_limit or ""])
+                      for item in services.test_items(db.session, service))
+
+
+@bp.get("/lab/<code>/testing/services/<int:service_id>")
+@login_required
+def service_testing(code: str, service_id: int):
+    service = _service_of(code, service_id)
+    methods = services.accepted_methods(db.session, service)[1:]
+    return render_template(
+        "orders/service_testing.html", service=service, methods="\n".join(methods),
+        items=_items_text(service), retention=services.retention_days(db.session, service))
+
+
+@bp.post("/lab/<code>/testing/services/<int:service_id>")
+@login_required
+def save_service_testing(code: str, service_id: int):
+    actor = current_actor()
+    back = url_for(".service_testing", code=code, service_id=service_id)
+    raw_retention = (request.form.get("retention_days") or "").strip()
+    items = []
+    for row in (request.form.get("items") or "").splitlines()[:200]:
+        if row.strip():
+            cells = [cell.strip() for cell in row.split("|")] + [""] * 5
+            items.append(services.TestItemInput(*cells[:5]))
+    try:
+        with write_transaction(db.session):
+            service = _service_of(code, service_id)
+            services.update_service_testing(
+                db.session, actor, service,
+                methods=(request.form.get("methods") or "").splitlines()[:100],
+                retention=int(raw_retention) if raw_retention.isdigit() else None,
+                items=items, now=utcnow())
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        return refuse(error, back), 303
+    flash(_("The service's testing settings are saved."), "success")
     return redirect(back), 303
 
 

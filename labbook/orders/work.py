@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.audit.services import record
 from labbook.billing import services as billing
+from labbook.booking import services as booking_services
+from labbook.booking.models import Booking
 from labbook.core.engine import lock
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.orders import notices
@@ -111,6 +113,35 @@ def start(session: Session, actor: User, order: Order, line_id: int, *,
     record(session, actor, order, "start_line", at=now, line=line.position,
            from_state=LineState.RECEIVED.value, to_state=LineState.IN_PROGRESS.value)
     return line
+
+
+def book_instrument(session: Session, actor: User, order: Order, line_id: int, *,
+                    instrument_id: int | None, start: dt.datetime | None,
+                    end: dt.datetime | None, now: dt.datetime) -> Booking:
+    """The lab's staff book an instrument of the line's service for the line, through the
+    booking rules, for the customer's organization: the time counts as served to it."""
+    lock(session, order)
+    require_staff(session, actor, order)
+    line = get_line(order, line_id)
+    if line.state not in (LineState.RECEIVED, LineState.IN_PROGRESS):
+        raise invalid_line_state(line)
+    if instrument_id not in {instrument.id for instrument in line.service.instruments}:
+        message = _("Choose an instrument of %(service)s.", service=line.service.code)
+        raise ValidationError(message, code="instrument_not_of_service",
+                              problems=[Problem("instrument_not_of_service", message,
+                                                field="instrument_id")])
+    if start is None or end is None:
+        message = _("Give the start and the end.")
+        raise ValidationError(message, code="required",
+                              problems=[Problem("required", message, field="start")])
+    assert instrument_id is not None
+    booking = booking_services.book_for_order_line(
+        session, actor, instrument_id=instrument_id, organization_id=order.organization_id,
+        order_line_id=line.id, start=start, end=end,
+        purpose=f"{order.number} · {line.position}. {line.service.code}", now=now)
+    order.updated_at = now
+    record(session, actor, order, "book", at=now, line=line.position, booking_id=booking.id)
+    return booking
 
 
 # -- results ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from labbook.api.specs import (
     query,
     ref,
 )
+from labbook.booking.models import BookingState
 from labbook.orders.models import (
     MAX_SAMPLES,
     Conclusion,
@@ -136,7 +137,12 @@ SCHEMAS: dict[str, Any] = {
                                                "working days from intake (express: half, "
                                                "rounded up)."},
             "started_at": TIME, "completed_at": TIME,
-            "samples": {"type": "array", "items": ref("OrderSample")}}},
+            "samples": {"type": "array", "items": ref("OrderSample")},
+            "bookings": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "instrument_id": {"type": "integer"},
+                "start": {"type": "string", "format": "date-time"},
+                "end": {"type": "string", "format": "date-time"},
+                "state": {"type": "string", "enum": enum_values(BookingState)}}}}}},
     "TestReport": {
         "type": "object", "required": ["id", "number", "state"],
         "properties": {
@@ -256,6 +262,16 @@ PATHS: dict[str, Any] = {
     "/orders/{order_id}/lines/{line_id}/start": _action(
         "Start testing a received line (its analyst or the lab's managers)",
         "startOrderLine", "line_id"),
+    "/orders/{order_id}/lines/{line_id}/bookings": _action(
+        "Book an instrument of the line's service for the line (lab staff), for the "
+        "customer's organization, under the booking rules", "bookOrderLine", "line_id",
+        status="201", body={
+            "type": "object", "required": ["instrument_id", "start", "end"],
+            "properties": {"instrument_id": {"type": "integer"},
+                           "start": {"type": "string", "format": "date-time"},
+                           "end": {"type": "string", "format": "date-time"}}},
+        description="409 with the booking rule's code (overlap, opening hours …) and "
+                    "suggestions, as for any booking; 422 `instrument_not_of_service`."),
     "/orders/{order_id}/lines/{line_id}/results": _action(
         "Record or correct results of a line in progress", "recordOrderResults", "line_id",
         body={"type": "object", "required": ["results"], "properties": {"results": {
