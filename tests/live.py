@@ -45,7 +45,9 @@ def live_server(database_url: str, *, workers: int = 4,
     reader.start()
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded two-core machine gunicorn's workers take well over 30 s to
+        # import the app, and a server that never starts still fails the test.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with urllib.request.urlopen(f"{base_url}/api/v1/labs", timeout=2):

@@ -352,6 +352,7 @@ def _bodies(scene: Scene) -> dict[str, dict[str, Any]]:
         "POST api.add_rate_card": {"tier": "external", "effective_from": str(day),
                                    "hourly_rate": "120.00"},
         "POST api.reject_booking": {"note": "matrix"},
+        "PATCH api.change_booking": {"end": end.isoformat()},
         "POST api.record_payment": {"organization_id": scene.org_b.id,
                                     "received_on": "2026-01-05", "amount": "1.00",
                                     "method": "cash", "statement_ids": [scene.statement_b.id]},

@@ -1,6 +1,8 @@
 """Both message catalogues are complete and match the strings in the code, and answers come
 in the reader's language."""
 
+import collections
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +40,19 @@ def extracted_ids(tmp_path: Path) -> set:
                    check=True, capture_output=True, cwd=ROOT)
     with pot.open("rb") as handle:
         return {message.id for message in read_po(handle) if message.id}
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans_CN", "en"])
+def test_no_message_is_translated_twice(locale):
+    """Areas append to one catalogue; a message added twice compiles without a word, and then
+    the first translation silently wins in every area (拒收 for a refused invoice). Words that
+    mean different things in two areas take a context (pgettext) instead."""
+    text = (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    keys = [(context or None, "".join(re.findall(r'"(.*)"', msgid)))
+            for context, msgid in re.findall(
+                r'^(?:msgctxt "(.*)"\n)?msgid ((?:".*"\n)+)', text, re.M)]
+    counts = collections.Counter(key for key in keys if key[1])
+    assert [key for key, count in counts.items() if count > 1] == []
 
 
 def test_catalogues_cover_every_string_in_the_code(tmp_path):

@@ -3,6 +3,7 @@ messages and the audit log; and the names of payments' methods, balance movement
 kinds, media and states."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from labbook.billing.models import (
     BalanceEntryKind,
@@ -46,7 +47,7 @@ INVOICE_MEDIUM_LABELS = {InvoiceMedium.ELECTRONIC: _l("Electronic"),
 INVOICE_STATE_LABELS = {
     InvoiceState.REQUESTED: _l("Requested"),
     InvoiceState.ISSUED: _l("Issued"),
-    InvoiceState.REFUSED: _l("Refused"),
+    InvoiceState.REFUSED: lazy_pgettext("invoice", "Refused"),
     InvoiceState.REVERSED: _l("Reversed (red-letter)"),
 }
 #: The ageing buckets' headings, in the order of ``receivables.BUCKETS``.

@@ -5,6 +5,7 @@ the services'."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -37,7 +38,7 @@ class PaymentForm(FlaskForm):
     received_on = DateField(_l("Received on"), validators=[
         InputRequired(message=_l("Give the day the money was received.")), plausible_date])
     amount = YuanField(_l("Amount (¥)"), validators=[AMOUNT_REQUIRED])
-    method = SelectField(_l("Method"), choices=list(_choices(METHOD_LABELS)),
+    method = SelectField(lazy_pgettext("payment", "Method"), choices=list(_choices(METHOD_LABELS)),
                          default=PaymentMethod.BANK_TRANSFER.value)
     reference = StringField(_l("Reference (e.g. the bank transfer's)"), filters=[_strip],
                             validators=[Optional(), Length(max=100)])

@@ -26,6 +26,9 @@ def to_lab_time(moment: dt.datetime) -> dt.datetime:
 
 
 def is_plausible_date(day: dt.date) -> bool:
+    """Whether a day (or the day of a moment from a date-and-time field) lies in 2000–2099."""
+    if isinstance(day, dt.datetime):
+        day = day.date()
     return EARLIEST_DATE <= day <= LATEST_DATE
 
 

@@ -37,6 +37,7 @@ from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, is_plausible_date, utcnow
 from labbook.documents.agreement import render_agreement
 from labbook.documents.labels import render_sample_labels
@@ -132,9 +133,8 @@ def _order_page(*, status: int = 200, errors: list[Problem] | None = None, quote
 @bp.get("/orders/new")
 @login_required
 def new_order():
-    preset = None
-    if request.args.get("service_id", "").isdigit():
-        preset = db.session.get(TestingService, int(request.args["service_id"]))
+    service_id = request.args.get("service_id", type=database_id)
+    preset = db.session.get(TestingService, service_id) if service_id else None
     return _order_page(preset=preset)
 
 

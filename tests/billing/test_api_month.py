@@ -31,6 +31,7 @@ from decimal import Decimal
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import BillingBasis
 from labbook.extensions import db
+from labbook.orders.models import Capability, LabStaff
 from tests.factories import (
     bearer,
     create_admin,
@@ -79,7 +80,10 @@ def test_a_worked_month_through_the_api(client, clock):
     me, contact_h = bearer(researcher), bearer(contact)
     other = bearer(create_user(organization=org_a))
     manager = bearer(create_manager(nem))
-    food_manager = bearer(create_manager(food))
+    food_staff = create_manager(food)
+    db.session.add(LabStaff(lab_id=food.id, user_id=food_staff.id, capability=Capability.ANALYST))
+    db.session.commit()
+    food_manager = bearer(food_staff)
     admin = bearer(create_admin())
 
     def at(n: int, hour: int, minute: int = 0) -> None:
@@ -112,11 +116,16 @@ def test_a_worked_month_through_the_api(client, clock):
     b5 = book(me, xrd, 16, (10, 0), (11, 0))
     post(f"/api/v1/instruments/{xrd.id}/rate-cards", manager,
          {"tier": "external", "effective_from": "2026-09-15", "hourly_rate": "45.00"}, 201)
-    request = post("/api/v1/service-requests", me, {
-        "service_id": test.id, "samples": 5, "sample_description": "苹果", "express": True},
-        201)
-    assert request["quote"]["total"] == "900.00"
-    post(f"/api/v1/service-requests/{request['id']}/accept", food_manager)
+    order = post("/api/v1/orders", me, {
+        "lines": [{"service_id": test.id, "express": True,
+                   "samples": [{"name": f"苹果 {n}", "quantity": "500 g"} for n in range(5)]}],
+        "terms_confirmed": True}, 201)
+    assert order["total"] == "900.00"
+    line = order["lines"][0]
+    post(f"/api/v1/orders/{order['id']}/intake", food_manager, {"samples": [
+        {"sample_id": sample["id"], "status": "accepted"} for sample in line["samples"]]})
+    line_url = f"/api/v1/orders/{order['id']}/lines/{line['id']}"
+    post(f"{line_url}/assign", food_manager, {"analyst_id": food_staff.id})
 
     use(b1, 8, (10, 2), (10, 33))
     use(b_other, 8, (14, 0), (15, 0), headers=other)
@@ -128,9 +137,12 @@ def test_a_worked_month_through_the_api(client, clock):
     use(b4, 11, (9, 5), (10, 11))
     use(b5, 16, (10, 0), (10, 50))
     at(17, 9)
-    post(f"/api/v1/service-requests/{request['id']}/start", food_manager)
+    post(f"{line_url}/start", food_manager)
     at(18, 16)
-    post(f"/api/v1/service-requests/{request['id']}/complete", food_manager)
+    post(f"{line_url}/results", food_manager, {"results": [
+        {"sample_id": sample["id"], "item": "苹果酸", "value": "0.5", "unit": "g/kg"}
+        for sample in line["samples"]]})
+    post(f"{line_url}/complete", food_manager)
     at(21, 10)
     credit = post("/api/v1/charges", manager, {
         "organization_id": org_b.id, "lab": "NEM", "amount": "-12.50",
