@@ -41,6 +41,9 @@ from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
 from labbook.orders.labels import ORDER_STATE_LABELS, REPORT_STATE_LABELS
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
+from labbook.training.labels import ENROLMENT_STATE_LABELS as ENROLMENT_STATES
+from labbook.training.labels import REQUEST_STATE_LABELS as TRAINING_REQUEST_STATES
+from labbook.training.labels import SESSION_STATE_LABELS as TRAINING_SESSION_STATES
 
 #: How the audit log and the histories name the actions labbook records. The log's filter offers
 #: them as suggestions: reading them from the log would scan the whole table on every visit.
@@ -91,6 +94,9 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
                          "retired": SERVICE_OFFERED_LABELS[False]},
     "organizations": _by_code(ORGANIZATION_STATUS_LABELS),
     "users": ACCOUNT_STATUS_LABELS,
+    "training_requests": _by_code(TRAINING_REQUEST_STATES),
+    "training_sessions": _by_code(TRAINING_SESSION_STATES),
+    "training_enrolments": _by_code(ENROLMENT_STATES),
     "instrument_faults": _by_code(FAULT_STATES),
     "registrations": _by_code(REGISTRATION_STATE_LABELS),
     "join_requests": _by_code(JOIN_REQUEST_STATE_LABELS),
