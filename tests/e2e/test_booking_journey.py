@@ -66,8 +66,8 @@ def test_researcher_books_on_the_week_view_and_manager_approves(open_visit, view
     researcher.goto("/")
     page.fill("#home-q", "扫描电镜")
     page.locator("form[role=search] [type=submit]").click()
-    page.wait_for_url(re.compile(r"/instruments\?q="))
-    results = page.locator("table.table-catalogue tbody tr")
+    page.wait_for_url(re.compile(r"/search\?q="))
+    results = page.locator("section").first.locator("li.list-group-item")
     assert results.count() >= 4  # every scanning electron microscope, from the alias
     researcher.shot("search-results")
 

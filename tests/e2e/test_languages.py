@@ -33,6 +33,8 @@ RESEARCHER = "chen@xincai.example.cn"
 #: Stored codes (states, actions, locales): never shown as they are.
 CODE = re.compile(r"[a-z_]+|[a-z]{2}_[A-Z]{2}")
 ADMIN = "admin@jzit.example.cn"
+#: Queries in Chinese that the search box offers as examples in both languages.
+SEARCH_TERMS = {"扫描电镜", "液质", "岛津"}
 
 
 def database_strings() -> set[str]:
@@ -102,7 +104,8 @@ def test_every_string_of_the_journeys_follows_the_language_switch(open_visit, si
             f"/statements/{scene['statement']}", "/bookings",
         ],
     }
-    data = database_strings()
+    # What people type stays as typed: the search box's examples and the query echoed back.
+    data = database_strings() | SEARCH_TERMS
     problems: list[str] = []
     for email, paths in journeys.items():
         visit = open_visit("desktop", email)
