@@ -54,7 +54,7 @@ class WecomServer:
                 self.wfile.write(data)
 
             def log_message(self, *_args: Any) -> None:
-                pass
+                """Quiet: the tests read what the robot received, not its access log."""
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -16,6 +16,7 @@ the statement paid and is refused.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 from collections.abc import Sequence
@@ -78,13 +79,14 @@ def check_amount(amount: Decimal, field: str = "amount") -> None:
 def profile_of(session: Session, organization: Organization) -> BillingProfile:
     """The organization's billing profile as it stands (a default one, unsaved, if it has none
     yet): its name and USCC as invoice title and taxpayer id."""
-    profile = session.get(BillingProfile, organization.id)
-    if profile is None:
-        profile = BillingProfile(organization_id=organization.id,
-                                 invoice_title=organization.name, taxpayer_id=organization.uscc,
-                                 address="", phone="", bank="", bank_account="", prepaid=False,
-                                 overdue_block_days=None, balance=Decimal("0.00"))
-    return profile
+    return session.get(BillingProfile, organization.id) or _default_profile(organization)
+
+
+def _default_profile(organization: Organization) -> BillingProfile:
+    return BillingProfile(organization_id=organization.id, invoice_title=organization.name,
+                          taxpayer_id=organization.uscc, address="", phone="", bank="",
+                          bank_account="", prepaid=False, overdue_block_days=None,
+                          balance=Decimal("0.00"))
 
 
 def locked_profile(session: Session, organization_id: int, *, now: dt.datetime
@@ -98,14 +100,11 @@ def locked_profile(session: Session, organization_id: int, *, now: dt.datetime
     organization = session.get(Organization, organization_id)
     if organization is None:
         raise NotFound(_("No organization with id %(id)d.", id=organization_id))
-    try:
-        with session.begin_nested():
-            session.add(BillingProfile(
-                organization_id=organization_id, invoice_title=organization.name,
-                taxpayer_id=organization.uscc, address="", phone="", bank="", bank_account="",
-                prepaid=False, overdue_block_days=None, balance=Decimal("0.00"), updated_at=now))
-    except IntegrityError:
-        pass
+    # A racing transaction that made it first wins; its row is the one locked below.
+    with contextlib.suppress(IntegrityError), session.begin_nested():
+        profile = _default_profile(organization)
+        profile.updated_at = now
+        session.add(profile)
     profile = locked(session, BillingProfile, organization_id)
     assert profile is not None
     return profile

@@ -77,7 +77,7 @@ class WecomTransport:
         raise Refused(reason)
 
     def close(self) -> None:
-        pass
+        """Nothing to close: each message is one HTTP request of its own."""
 
 
 def is_webhook_address(url: str) -> bool:
@@ -132,7 +132,7 @@ class SmsTransport:
         self.provider.send(recipient, message.text)
 
     def close(self) -> None:
-        pass
+        """Nothing to close: the provider keeps no connection between messages."""
 
 
 def transports(config: dict[str, Any]) -> dict[Channel, Transport]:

@@ -51,6 +51,7 @@ from tests.factories import (
     create_statement,
     create_user,
     lab_time,
+    make_uscc,
     next_weekday,
 )
 from tests.test_bad_input import last_line_of_defence, verdict
@@ -314,7 +315,7 @@ def valid_bodies(path: str, researcher_email: str) -> list[dict]:
                       "method": "bank_transfer", "reference": "HX-1", "statement_ids": [1]},
         "/organizations/{organization_id}/deposits": {"amount": "10.00", "note": "预存"},
         "/organizations/{organization_id}/billing": {
-            "invoice_title": "企业", "taxpayer_id": "91410800MA44XXXX0J", "address": "焦作",
+            "invoice_title": "企业", "taxpayer_id": make_uscc(44), "address": "焦作",
             "phone": "0391-1234567", "bank": "工行", "bank_account": "1234", "prepaid": False,
             "overdue_block_days": 30},
         "/vouchers": {"organization_id": 2, "number": "KJQ-1", "authority": "科技局",
