@@ -21,7 +21,6 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError, NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.documents.agreement import render_agreement
-from labbook.documents.labels import render_sample_labels
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, optional_json_body, page_of, pagination_args
 from labbook.orders import intake, reporting, retention, services, work
@@ -306,11 +305,8 @@ def get_order_agreement(order_id: int):
 def get_order_labels(order_id: int):
     actor = api_user()
     order = services.get_order(db.session, actor, order_id)
-    services.require_staff(db.session, actor, order)
-    labels = reporting.sample_labels(order, _language())
-    if not labels:
-        raise NotFound(_("No sample of this order has been received."))
-    return _pdf(render_sample_labels(labels), f"{order.number}-labels.pdf")
+    return _pdf(reporting.sample_labels_pdf(db.session, actor, order, _language()),
+                f"{order.number}-labels.pdf")
 
 
 @bp.post("/orders/<int:order_id>/intake")

@@ -26,6 +26,7 @@ from labbook.audit.services import record
 from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import to_lab_time
+from labbook.documents.labels import render_sample_labels
 from labbook.documents.model import (
     AgreementDocument,
     AgreementLine,
@@ -324,6 +325,15 @@ def agreement_document(session: Session, order: Order, language: str) -> Agreeme
         total=order.quoted_total, remains=order.remains.value,
         report_language=order.report_language.value, terms=order.terms, notes=order.notes,
         confirmed_at=order.confirmed_at)
+
+
+def sample_labels_pdf(session: Session, actor: User, order: Order, language: str) -> bytes:
+    """The sheet of labels of the order's received samples, for its lab's staff to print."""
+    require_staff(session, actor, order)
+    labels = sample_labels(order, language)
+    if not labels:
+        raise NotFound(_("No sample of this order has been received."))
+    return render_sample_labels(labels)
 
 
 def sample_labels(order: Order, language: str) -> list[SampleLabel]:

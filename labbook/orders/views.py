@@ -40,7 +40,6 @@ from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem
 from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, is_plausible_date, utcnow
 from labbook.documents.agreement import render_agreement
-from labbook.documents.labels import render_sample_labels
 from labbook.extensions import db
 from labbook.http import UPLOAD_OVERHEAD
 from labbook.orders import intake, reporting, retention, services, work
@@ -236,11 +235,8 @@ def agreement_pdf(order_id: int):
 def labels_pdf(order_id: int):
     actor = current_actor()
     order = services.get_order(db.session, actor, order_id)
-    services.require_staff(db.session, actor, order)
-    labels = reporting.sample_labels(order, _language())
-    if not labels:
-        raise NotFound(_("No sample of this order has been received."))
-    return _pdf(render_sample_labels(labels), f"{order.number}-labels.pdf")
+    return _pdf(reporting.sample_labels_pdf(db.session, actor, order, _language()),
+                f"{order.number}-labels.pdf")
 
 
 @bp.get("/orders/<int:order_id>/reports/<int:report_id>.pdf")
