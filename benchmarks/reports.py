@@ -54,6 +54,8 @@ HOURLY = {PriceTier.INTERNAL: 60, PriceTier.PARTNER: 80, PriceTier.EXTERNAL: 100
 STATES = ([BookingState.COMPLETED] * 80 + [BookingState.NO_SHOW] * 4
           + [BookingState.CANCELLED] * 9 + [BookingState.REJECTED] * 3
           + [BookingState.EXPIRED] * 2 + [BookingState.APPROVED] * 2)
+#: The lab-time hours a generated booking may start at on a weekday.
+DAILY_STARTS = (8, 13, 18)
 BATCH = 20_000
 
 
@@ -75,12 +77,19 @@ def build(bookings: int, service_requests: int, organizations: int) -> None:
     rng = random.Random(42)
     weekdays = [day for day in (FIRST_DAY + dt.timedelta(days=n) for n in range(365))
                 if day.weekday() < 5]
-    # Bookings are made as time goes by, so the table holds them roughly in order of time.
-    starts = sorted(lab_time(weekdays[rng.randrange(len(weekdays))], 8 + rng.randrange(6))
-                    for _ in range(bookings))
+    # Each instrument's day has three places a booking of up to four hours may start in, so
+    # that no two overlap (the database refuses that on both engines). Bookings are made as
+    # time goes by, so the table holds them roughly in order of time.
+    places = len(instruments) * len(weekdays) * len(DAILY_STARTS)
+    if bookings > places:
+        raise SystemExit(f"at most {places} bookings fit in the year without overlapping")
+    chosen = sorted(rng.sample(range(places), bookings),
+                    key=lambda place: (place // len(DAILY_STARTS)) % len(weekdays))
     booking_rows, charge_specs = [], []
-    for n, start in enumerate(starts):
-        instrument_id, lab_id = instruments[rng.randrange(len(instruments))]
+    for n, place in enumerate(chosen):
+        slot, day_and_instrument = place % len(DAILY_STARTS), place // len(DAILY_STARTS)
+        instrument_id, lab_id = instruments[day_and_instrument // len(weekdays)]
+        start = lab_time(weekdays[day_and_instrument % len(weekdays)], DAILY_STARTS[slot])
         user_id, org_id, tier = people[rng.randrange(len(people))]
         length = 1 + rng.randrange(4)
         end = start + dt.timedelta(hours=length)
