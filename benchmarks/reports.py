@@ -41,8 +41,15 @@ from labbook.catalogue.models import Instrument, TestingService
 from labbook.config import TestingConfig
 from labbook.core.time import LAB_TZ
 from labbook.extensions import db
+from labbook.orders.models import (
+    LineState,
+    Order,
+    OrderLine,
+    OrderState,
+    Remains,
+    ReportLanguage,
+)
 from labbook.reports import views
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 TODAY = dt.datetime.now(LAB_TZ).date()
 FIRST_DAY = TODAY - dt.timedelta(days=364)
@@ -121,27 +128,36 @@ def build(bookings: int, service_requests: int, organizations: int) -> None:
                 "created_at": start}
                for n, kind, org_id, lab_id, instrument_id, start, tier, amount in charge_specs]
     services = db.session.execute(select(TestingService.id, TestingService.lab_id)).all()
-    requests = []
-    for _ in range(service_requests):
+    # Testing: one-line orders, completed and charged, as the orders area leaves them.
+    orders, lines = [], []
+    for n in range(service_requests):
         service_id, lab_id = services[rng.randrange(len(services))]
         user_id, org_id, tier = people[rng.randrange(len(people))]
         created = lab_time(weekdays[rng.randrange(len(weekdays) - 15)], 9 + rng.randrange(8))
         completed = created + dt.timedelta(days=1 + rng.randrange(14), hours=rng.randrange(6))
         price = Decimal(200 + 10 * rng.randrange(60))
-        requests.append({
-            "service_id": service_id, "requester_id": user_id,
-            "organization_id": org_id, "samples": 1, "sample_description": "样品",
-            "is_express": rng.random() < 0.1, "notes": "", "state": ServiceRequestState.COMPLETED,
-            "tier": tier, "quoted_unit_price": price,
-            "express_surcharge_percent": 0, "quoted_express_surcharge": Decimal("0.00"),
-            "quoted_total": price, "decision_note": "", "created_at": created,
-            "updated_at": completed, "completed_at": completed})
+        orders.append({
+            "id": n + 1, "number": f"BENCH-{n + 1:06d}", "lab_id": lab_id,
+            "organization_id": org_id, "requester_id": user_id, "state": OrderState.COMPLETED,
+            "remains": Remains.DISPOSE, "report_language": ReportLanguage.ZH_CN, "notes": "",
+            "contact_name": "基准", "contact_phone": "", "contact_email": "bench@example.cn",
+            "tier": tier, "quoted_total": price, "terms": "条款", "confirmed_at": created,
+            "created_at": created, "updated_at": completed, "received_at": created})
+        lines.append({
+            "id": n + 1, "order_id": n + 1, "position": 1, "service_id": service_id,
+            "method": "", "is_express": rng.random() < 0.1, "state": LineState.COMPLETED,
+            "unit_price": price, "express_surcharge_percent": 0,
+            "express_surcharge": Decimal("0.00"), "total": price,
+            "started_at": created, "completed_at": completed})
         charges.append({"kind": ChargeKind.SERVICE, "organization_id": org_id,
-                        "lab_id": lab_id, "service_id": service_id, "occurred_at": completed,
+                        "lab_id": lab_id, "service_id": service_id, "order_line_id": n + 1,
+                        "occurred_at": completed,
                         "period": completed.astimezone(LAB_TZ).strftime("%Y-%m"),
                         "tier": tier, "samples": 1, "share_percent": 100,
                         "amount": price, "reason": "", "created_at": completed})
-    db.session.execute(insert(ServiceRequest), sorted(requests, key=lambda r: r["created_at"]))
+    for offset in range(0, len(orders), BATCH):
+        db.session.execute(insert(Order), orders[offset:offset + BATCH])
+        db.session.execute(insert(OrderLine), lines[offset:offset + BATCH])
     for n in range(200):
         moment = lab_time(weekdays[rng.randrange(len(weekdays))], 11)
         _user_id, org_id, tier = people[rng.randrange(len(people))]
@@ -188,8 +204,8 @@ def measure(bookings: int, service_requests: int, organizations: int, iterations
             engine = db.engine
             counts = {"bookings": db.session.scalar(select(func.count(Booking.id))),
                       "charges": db.session.scalar(select(func.count(Charge.id))),
-                      "service_requests": db.session.scalar(
-                          select(func.count(ServiceRequest.id)))}
+                      "order_lines": db.session.scalar(
+                          select(func.count(OrderLine.id)))}
         client = app.test_client()
         signed_in = client.post("/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         assert signed_in.status_code == 302 and "/login" not in signed_in.location, \

@@ -43,9 +43,9 @@ from labbook.billing.models import Charge, ChargeKind
 from labbook.booking import schedule, timeline
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
+from labbook.orders.models import LineState, Order, OrderLine
 from labbook.reports.periods import Period, Scope
 from labbook.reports.sql import month_of, seconds_between, working_days_between
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 
 #: Bookings whose time counts as booked.
 COUNTED_STATES = (BookingState.APPROVED, BookingState.IN_USE, BookingState.COMPLETED,
@@ -256,19 +256,21 @@ def _amount_if(kinds: Sequence[ChargeKind]) -> Any:
 
 def turnaround(session: Session, scope: Scope, period: Period,
                by: Dimension) -> dict[Hashable, Turnaround]:
-    request, service = ServiceRequest, TestingService
+    """Testing lines completed in the period, from the order's submission to the line's
+    completion in working days, against what the service promises (half for express)."""
+    line, order, service = OrderLine, Order, TestingService
     key = {Dimension.LAB: service.lab_id, Dimension.CATEGORY: service.category_id,
-           Dimension.SERVICE: request.service_id,
-           Dimension.MONTH: month_of(request.completed_at, period.month_ends())}[by].label("key")
-    promised = case((request.is_express, (service.turnaround_days + 1) // 2),
+           Dimension.SERVICE: line.service_id,
+           Dimension.MONTH: month_of(line.completed_at, period.month_ends())}[by].label("key")
+    promised = case((line.is_express, (service.turnaround_days + 1) // 2),
                     else_=service.turnaround_days)
-    taken = working_days_between(request.created_at, request.completed_at)
+    taken = working_days_between(order.created_at, line.completed_at)
     rows = session.execute(
-        select(key, func.count(), func.sum(_one_if(request.is_express)), func.sum(promised),
+        select(key, func.count(), func.sum(_one_if(line.is_express)), func.sum(promised),
                func.sum(taken), func.max(taken), func.sum(_one_if(taken <= promised)))
-        .join(request.service)
-        .where(request.state == ServiceRequestState.COMPLETED,
-               request.completed_at >= period.start_at, request.completed_at < period.end_at,
+        .join(line.order).join(line.service)
+        .where(line.state == LineState.COMPLETED,
+               line.completed_at >= period.start_at, line.completed_at < period.end_at,
                service.lab_id.in_(scope.lab_ids))
         .group_by(key))
     return {row[0]: Turnaround(*row[1:]) for row in rows}

@@ -20,8 +20,8 @@ from labbook.billing.models import ChargeKind
 from labbook.booking.models import BookingState
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
 from labbook.extensions import db
+from labbook.orders.models import LineState, OrderLine
 from labbook.reports.periods import Period
-from labbook.testing.models import ServiceRequest, ServiceRequestState
 from tests.factories import (
     create_admin,
     create_booking,
@@ -35,6 +35,7 @@ from tests.factories import (
     create_user,
     lab_time,
 )
+from tests.orders.factories import create_order
 
 FRI, SAT, SUN, MON = (dt.date(2025, 3, 7), dt.date(2025, 3, 8), dt.date(2025, 3, 9),
                       dt.date(2025, 3, 10))
@@ -64,16 +65,13 @@ class World:
 
 def _request(service: TestingService, user: User, created: dt.datetime,
              completed: dt.datetime | None, *, express: bool = False,
-             state: ServiceRequestState = ServiceRequestState.COMPLETED) -> ServiceRequest:
-    price = Decimal("100.00")
-    request = ServiceRequest(
-        service=service, requester=user, organization=user.organization, samples=1,
-        sample_description="样品", is_express=express, state=state, tier=user.organization.tier,
-        quoted_unit_price=price, quoted_express_surcharge=Decimal("0.00"), quoted_total=price,
-        created_at=created, updated_at=created, completed_at=completed)
-    db.session.add(request)
+             state: LineState = LineState.COMPLETED) -> OrderLine:
+    """A one-sample order of ``service`` submitted at ``created``, its line in ``state``."""
+    line = create_order(service, user, line_state=state, created_at=created)
+    line.is_express = express
+    line.completed_at = completed
     db.session.commit()
-    return request
+    return line
 
 
 @pytest.fixture
@@ -138,5 +136,5 @@ def world() -> World:
     _request(service, q, lab_time(FRI, 17), lab_time(MON, 9), express=True)
     _request(service, p, lab_time(dt.date(2025, 2, 28), 11), lab_time(MON, 11))
     _request(service, p, lab_time(FRI, 9), lab_time(dt.date(2025, 3, 11), 9))
-    _request(service, p, lab_time(FRI, 9), None, state=ServiceRequestState.IN_PROGRESS)
+    _request(service, p, lab_time(FRI, 9), None, state=LineState.IN_PROGRESS)
     return world
