@@ -36,8 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from benchmarks import reports as year_of_use
-from benchmarks.booking_api import percentiles
-from benchmarks.cli import Run
+from benchmarks.cli import Run, percentiles
 from labbook import create_app
 from labbook.billing.models import Charge
 from labbook.booking.models import Booking

@@ -19,8 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.booking_api import percentiles
-from benchmarks.cli import Run
+from benchmarks.cli import Run, percentiles
 from labbook import create_app
 from labbook.config import TestingConfig
 from labbook.documents.report import render_report

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, func, insert, select
 
-from benchmarks.booking_api import lab_time, percentiles
-from benchmarks.cli import Run
+from benchmarks.booking_api import lab_time
+from benchmarks.cli import Run, percentiles
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import hash_password

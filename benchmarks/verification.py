@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
-from benchmarks.booking_api import percentiles
-from benchmarks.cli import Run
+from benchmarks.cli import Run, percentiles
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.catalogue.models import Category, Lab, TestingService
