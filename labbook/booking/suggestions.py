@@ -49,8 +49,7 @@ class BusyTime:
                  end: dt.datetime) -> None:
         self.session, self.start, self.end = session, start, end
         instruments = [instrument for group in groups for instrument in group]
-        self.group_of = {i.id: [member.id for member in group]
-                         for group in groups for i in group}
+        self.group_of = {i.id: group for group in groups for i in group}
         self.held: dict[int, list[timeline.Interval]] = {}
         self.closures: dict[int, list[timeline.Interval]] = {i.id: [] for i in instruments}
         for instrument_id, lab_id, closed_from, closed_until, _reason in blackouts(
