@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from labbook.accounts.models import Organization, User
@@ -180,11 +180,27 @@ def _new_booking(actor: User, instrument: Instrument, organization: Organization
 
 @cache
 def _insert_booking():
-    # Built once. A Core INSERT … RETURNING read back as a Booking instead of the unit of work
-    # (or the ORM's bulk insert): the same ORM object at a fraction of the cost, and booking
-    # creation is the hottest write there is.
+    # Built once: booking creation is the hottest write there is.
     table = Booking.__table__
-    return select(Booking).from_statement(table.insert().returning(*table.c))
+    return table.insert().returning(table.c.id)
+
+
+#: The columns of a new booking that ``_new_booking`` leaves to their defaults: empty.
+_NOT_YET = {"order_line_id": None, "cancelled_by_id": None, "cancelled_at": None,
+            "checked_in_at": None, "checked_out_at": None}
+
+
+def _inserted_booking(session: Session, row: dict) -> Booking:
+    """Insert the booking of column values ``row`` (``_new_booking``) in Core, and return it as
+    a persistent ORM object made from those values: what the unit of work, or reading the row
+    back, would give, for a fraction of the cost."""
+    values = {**_NOT_YET, **row, "id": session.execute(_insert_booking(), row).scalar_one()}
+    for name in ("start_at", "end_at", "blocked_until"):
+        values[name] = values[name].astimezone(dt.UTC)  # as the database gives them back
+    booking = Booking(**values)
+    make_transient_to_detached(booking)
+    session.add(booking)
+    return booking
 
 
 def _insert_bookings(session: Session, actor: User, rows: list[dict],
@@ -193,7 +209,7 @@ def _insert_bookings(session: Session, actor: User, rows: list[dict],
     """Insert new bookings of ``user`` (``actor`` unless booked on their behalf) and their audit
     events, one statement each."""
     user = user or actor
-    bookings = [session.scalars(_insert_booking(), row).one() for row in rows]
+    bookings = [_inserted_booking(session, row) for row in rows]
     known = {"instrument": session.get(Instrument, rows[0]["instrument_id"]), "user": user,
              "organization": user.organization,
              "booked_by": None if user.id == actor.id else actor}
