@@ -184,7 +184,7 @@ class Instrument(Base):
     # climate chamber's sample places); 1 for an instrument one booking takes whole.
     channels: Mapped[int] = mapped_column(Integer, default=1)
     # The longest time (minutes, buffer included) any booking of it holds or may hold: kept by
-    # the database (migration 0023's triggers raise it with every longer booking and with the
+    # the database (migration 0024's triggers raise it with every longer booking and with the
     # rules), so calendar reads can bound their scan to bookings that start before a window
     # ends, whatever the number of bookings after it. Never lowered.
     longest_held_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
