@@ -130,4 +130,5 @@ def init_app(app: Flask) -> None:
         if _has_limit(app, request.endpoint, request.blueprint):
             check()
 
-    hooks[hooks.index(check)] = check_limited_routes
+    if check in hooks:  # not there while the limiter is switched off
+        hooks[hooks.index(check)] = check_limited_routes

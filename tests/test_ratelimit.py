@@ -59,6 +59,11 @@ def test_the_limiter_looks_only_at_routes_with_a_limit(app, monkeypatch):
     assert ratelimit._has_limit(app, "api.create_booking", "api")
 
 
+def test_an_app_with_the_limiter_switched_off_starts_and_answers(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+    assert app.test_client().get("/api/v1/labs").status_code == 200
+
+
 def test_hand_counted_limits_follow_the_switch(app, monkeypatch):
     monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
     assert all(ratelimit.hit("1 per hour", "test", "off") is None for _ in range(3))
