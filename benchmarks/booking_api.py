@@ -74,8 +74,10 @@ def lab_time(day: dt.date, hour: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), LAB_TZ).astimezone(dt.UTC)
 
 
-def weekdays_ahead(count: int, start_in_days: int = 2) -> list[dt.date]:
-    days, day = [], TODAY + dt.timedelta(days=start_in_days)
+def weekdays_ahead(count: int) -> list[dt.date]:
+    """The next ``count`` weekdays from the third day on: no instrument asks for more than two
+    days' notice, and whatever the hour today, a slot two days after tomorrow is further off."""
+    days, day = [], TODAY + dt.timedelta(days=3)
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
