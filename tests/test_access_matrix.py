@@ -482,6 +482,7 @@ MATRIX: dict[str, str] = {
     "POST booking.claim_offer":                        "login 404   404   404   ok    404   404",
     "GET manage.discipline_page":                      "login 403   403   200   403   200   200",
     "POST manage.update_discipline":                   "login 403   403   404   403   ok    ok",
+    "POST manage.update_contact":                      "login 403   403   404   403   ok    ok",
     "POST manage.lift_suspension":                     "login 403   403   404   403   ok    ok",
     "GET admin.edit_organization":                     "login 403   403   403   403   403   200",
     "POST admin.edit_organization":                    "login 403   403   403   403   403   ok",
