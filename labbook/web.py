@@ -201,9 +201,15 @@ def restore_kept(form: FlaskForm) -> bool:
     return True
 
 
+#: What a browser sends a form as; a page's own script checking a time sends JSON.
+_FORM_MEDIA_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
 def forget_kept_form() -> None:
-    """A new submit replaces what an earlier refusal kept; the language switch is no submit."""
+    """A form sent anew replaces what an earlier refusal kept; the language switch is no such
+    form, and neither is the JSON a page's script sends (the calendar checks the kept time)."""
     if request.method == "POST" and KEPT_FORM in session \
+            and request.mimetype in _FORM_MEDIA_TYPES \
             and request.endpoint != "accounts.switch_language":
         session.pop(KEPT_FORM)
 

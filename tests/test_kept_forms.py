@@ -129,3 +129,13 @@ def test_a_form_too_large_for_the_session_cookie_is_shown_as_before(app):
         large = SecretForm(meta={"csrf": False})
         large.name.errors = ["refused"]
         assert keep_refused(large) is None
+
+
+def test_the_calendars_own_check_keeps_what_was_kept(login_as, instrument):
+    client = login_as(create_user())
+    calendar = f"/instruments/{instrument.id}/calendar"
+    client.post(f"/instruments/{instrument.id}/book", data=form(day=SATURDAY, purpose="甲乙丙"))
+    client.post(f"/instruments/{instrument.id}/check", json={
+        "start": f"{SATURDAY.isoformat()}T15:00:00+08:00",
+        "end": f"{SATURDAY.isoformat()}T16:00:00+08:00"})
+    assert "甲乙丙" in client.get(calendar).get_data(as_text=True)

@@ -6,6 +6,7 @@ of the visit. Each at 1366×768 and 390×844.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from labbook.booking.models import Booking
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.e2e.conftest import ARTIFACTS, VIEWPORTS
@@ -126,3 +128,72 @@ def test_links_point_at_the_port_flask_run_serves(browser, site, flask_run, view
         assert f'href="{flask_run}/password/reset/' in email.body_html
     finally:
         context.close()
+
+
+# -- a refused form survives the language switch and Back ---------------------------------------
+
+
+def wait_for_calendar(page) -> None:
+    page.wait_for_selector("#booking-calendar[aria-busy=false]")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_refused_booking_keeps_its_input_through_the_switch_and_back(
+        open_visit, site, viewport, locale, today):
+    visit = open_visit(viewport, RESEARCHER)
+    page = visit.page
+    if locale == "en":
+        visit.goto("/")
+        switch_language(page)
+    calendar = f"/instruments/{site.instrument('NEM-007').id}/calendar"
+    visit.goto(calendar)
+    wait_for_calendar(page)
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    purpose = f"周六测样，语言切换 {viewport}"
+    page.fill("#date", saturday.isoformat())
+    page.fill("#start_time", "15:00")
+    page.fill("#end_time", "16:00")
+    page.fill("#purpose", purpose)
+    submit(page, "#booking-form [type=submit]")
+    wait_for_calendar(page)
+    # Post/Redirect/Get: the refusal is shown on the calendar's own address.
+    assert visit.path() == calendar
+    first_lang = html_lang(page)
+    assert page.locator("#error-summary [data-code]").count() > 0
+    codes = page.locator("#error-summary [data-code]").evaluate_all(
+        "items => items.map(item => item.dataset.code)")
+    assert page.input_value("#purpose") == purpose
+    visit.shot(f"refused-{locale}")
+
+    switch_language(page)
+    wait_for_calendar(page)
+    assert visit.path() == calendar and html_lang(page) != first_lang
+    assert page.input_value("#purpose") == purpose
+    assert page.input_value("#date") == saturday.isoformat()
+    assert page.locator("#error-summary [data-code]").evaluate_all(
+        "items => items.map(item => item.dataset.code)") == codes
+    assert page.locator("#error-summary h2").inner_text() == (
+        "The booking could not be made." if html_lang(page) == "en" else "预约未成功。")
+    visit.shot(f"refused-switched-from-{locale}")
+
+    # Back: every page in the history is a GET, so the browser shows it again without asking
+    # to send a form again (no ERR_CACHE_MISS).
+    response = page.go_back()
+    assert response is None or response.ok
+    assert visit.path() == calendar
+    page.wait_for_selector("#booking-form")
+    assert not page.locator("text=ERR_CACHE_MISS").count()
+    assert db.session.scalar(select(func.count()).select_from(Booking).where(
+        Booking.purpose == purpose)) == 0
+
+
+def test_the_405_page_is_translated(open_visit, viewport):
+    for locale, words in (("zh-CN", "此地址只接受从页面提交的表单"),
+                          ("en-US", "This address only takes a form sent from a page")):
+        visit = open_visit(viewport, locale=locale)
+        response = visit.page.goto(visit.url("/language"))
+        assert response is not None and response.status == 405
+        assert words in visit.page.inner_text("main")
+        # The browser logs the 405 it was sent on purpose; nothing else may fail.
+        assert all("405" in error for error in visit.console_errors)
+        visit.console_errors.clear()
