@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -85,6 +86,21 @@ class Estimate:
         return self.price is not None and self.price.amount == 0
 
     @property
+    def label(self) -> str:
+        """The amount alone, for a calendar's selection: ``¥30.00``, free, or no price."""
+        if self.price is None:
+            return _("No price set")
+        return pgettext("price", "Free") if self.is_free else format_money(self.price.amount)
+
+    @property
+    def rate_text(self) -> str:
+        """The tier and its hourly rate: what the amount was worked out from."""
+        if self.price is None:
+            return _("%(tier)s tier", tier=TIER_LABELS[self.tier])
+        return _("%(tier)s tier, %(rate)s/h", tier=TIER_LABELS[self.tier],
+                 rate=format_money(self.price.hourly_rate))
+
+    @property
     def text(self) -> str:
         tier = TIER_LABELS[self.tier]
         if self.price is None:
@@ -136,6 +152,7 @@ class CancellationTerms:
     fee_now: Decimal
     window_hours: int
     waits_for_approval: bool
+    #: Already inside the window, so that cancelling costs the fee (or will, once approved).
     in_window: bool
 
     @property
@@ -156,7 +173,7 @@ class CancellationTerms:
     @property
     def confirm_text(self) -> str:
         """The question a cancel button asks, with what the answer costs."""
-        return _("Cancel this booking?") + " " + self.text
+        return _("Cancel this booking? %(terms)s", terms=self.text)
 
     def as_json(self) -> dict[str, object]:
         return {"amount": str(self.fee_now), "currency": CURRENCY,
@@ -186,6 +203,22 @@ class BookingPrice:
 
     estimate: Estimate
     cancellation: CancellationTerms | None
+
+    @property
+    def text(self) -> str:
+        """The estimate and, where the booking can be cancelled, what that costs."""
+        if self.cancellation is None:
+            return self.estimate.text
+        return _("%(estimate)s %(cancellation)s", estimate=self.estimate.text,
+                 cancellation=self.cancellation.text)
+
+    def check_json(self) -> dict[str, object]:
+        """The live check's answer about money: the JSON of each, with its sentence."""
+        estimate = {**self.estimate.as_json(), "label": self.estimate.label,
+                    "text": self.estimate.text}
+        terms = self.cancellation
+        return {"estimate": estimate, "cancellation_fee": None if terms is None else {
+            **terms.as_json(), "text": terms.text, "in_window": terms.in_window}}
 
 
 def _booking_price(booking: Booking, card: RateCard | None, viewer: User,

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import event, select
 
 from labbook.accounts.models import PriceTier
@@ -33,6 +34,12 @@ MONDAY = dt.date(2026, 10, 12)
 START = lab_time(MONDAY, 9)
 WINDOW = dt.timedelta(hours=24)
 SECOND = dt.timedelta(seconds=1)
+
+
+@pytest.fixture(autouse=True)
+def _in_english(app):
+    with app.test_request_context(), force_locale("en"):
+        yield
 
 
 def price_of(booking, viewer=None, *, now):
