@@ -77,9 +77,9 @@ class DatabaseIdConverter(IntegerConverter):
 
 def _init_extensions(app: Flask) -> None:
     import labbook.models  # noqa: F401  (registers every table)
+    from labbook import i18n
     from labbook.core.engine import configure_sqlite
     from labbook.extensions import babel, csrf, db, login_manager, migrate
-    from labbook.i18n import select_locale, select_timezone
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,9 @@ def _init_extensions(app: Flask) -> None:
                      render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   timezone_selector=i18n.select_timezone)
+    i18n.register(app)
     from labbook import ratelimit
 
     ratelimit.init_app(app)

@@ -164,3 +164,31 @@ def test_pages_keep_the_users_choice_whatever_the_browser_asks(client, login_as)
     user = create_user(locale="zh_CN")
     page = login_as(user).get("/", headers={"Accept-Language": "en-US"})
     assert 'lang="zh-CN"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    ("en-US,en;q=0.9", "en"),
+    ("en-GB,zh-CN;q=0.8", "en"),
+    ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
+    ("fr-FR,de;q=0.5", "zh-CN"),  # none we speak: Chinese stays the default
+    ("*", "zh-CN"),
+    ("", "zh-CN"),
+])
+def test_a_first_visit_comes_in_the_browsers_language(client, header, lang):
+    page = client.get("/", headers={"Accept-Language": header} if header else {})
+    assert f'<html lang="{lang}"' in page.get_data(as_text=True)
+    assert {"Accept-Language", "Cookie"} <= set(page.vary)
+
+
+def test_the_switch_wins_over_the_browsers_language(client):
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    page = client.get("/", headers=english)
+    client.post("/language", data={"locale": "zh_CN", "next": "/"}, headers=english)
+    assert '<html lang="zh-CN"' in client.get("/", headers=english).get_data(as_text=True)
+    assert '<html lang="en"' in page.get_data(as_text=True)
+
+
+def test_an_answer_that_speaks_no_language_does_not_vary_by_it(client):
+    response = client.get("/static/css/labbook.css", headers={"Accept-Language": "en"})
+    response.close()
+    assert response.status_code == 200 and "Accept-Language" not in response.vary
