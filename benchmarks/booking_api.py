@@ -1,46 +1,67 @@
-"""Booking API latency with a large history, measured in-process (Flask test client, SQLite file).
+"""Booking API latency with a large history, measured in-process (Flask test client).
 
-Prints JSON: p50/p95 in milliseconds for creating a booking (all rules checked), for moving one
-an hour later (``PATCH``, all rules checked again), for a refused one (overlap, with
-suggestions) and for one week of an instrument's availability, and for each
-the function calls one request makes: a measure of the work that, unlike the timings, does not
-change with whatever else a shared machine is doing.
+Books as an ordinary researcher of a member organization, trained on every instrument that
+needs it (so the qualification check runs, and a booking of an instrument that needs approval
+waits for it and e-mails the lab's manager), and as an administrator (who skips both), in the
+same run, and reports both. For each: wall-clock and CPU time (p50/p95, milliseconds) of
+creating a booking (all rules checked), moving it an hour later (``PATCH``, all rules checked
+again), a refused one (overlap, with suggestions) and one week of an instrument's availability,
+and the function calls one request makes: a measure of the work that, unlike the timings, does
+not change with whatever else a shared machine is doing.
+
+The history is ``--history`` bookings (repeatable: one database each) placed by
+``--placement`` (repeatable too): ``past`` (finished bookings over the last ten years),
+``future`` (approved bookings filling the coming months, from the fifth week on, after the days
+the benchmark books) or ``both`` (half each). Every combination of the two gets a database of
+its own, and the requests go to them and to the two actors in turn (A, B, A, B …), so that all
+of them see the same machine; the JSON gives each one's p50 against the first's.
 
     python benchmarks/booking_api.py --history 100000
-    python benchmarks/booking_api.py --history 1000 --history 1000000   # cost vs. history
+    python benchmarks/booking_api.py --history 1000 --history 100000 --placement future
+    python benchmarks/booking_api.py --history 100000 --placement past --placement future
+    python benchmarks/booking_api.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/booking_api.py --smoke   # does it still run? (tiny data, no figures)
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as dt
+import itertools
 import os
-import pstats
 import random
 import statistics
 import sys
 import tempfile
-import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select
+from flask import Flask
+from sqlalchemy import func, insert, select
 
-from benchmarks.cli import Run
+from benchmarks.cli import Run, Timings, alternating, calls_per_request
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import create_api_token
-from labbook.booking.models import Booking, BookingState
+from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.catalogue.loader import load_catalogue
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, Lab
 from labbook.config import TestingConfig
 from labbook.core.time import LAB_TZ
 from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
 
 TODAY = dt.datetime.now(LAB_TZ).date()
+ACTORS = ("researcher", "admin")
+PLACEMENTS = ("past", "future", "both")
+KINDS = ("create", "move", "refuse_overlap", "availability_week")
+#: Future history starts this many days ahead, after every day the benchmark books or reads.
+FUTURE_FROM_DAYS = 28
+#: Future history: a one-hour booking every two hours (no instrument's buffer exceeds an hour).
+FUTURE_EVERY = dt.timedelta(hours=2)
 
 
 def lab_time(day: dt.date, hour: int) -> dt.datetime:
@@ -56,9 +77,28 @@ def weekdays_ahead(count: int, start_in_days: int = 2) -> list[dt.date]:
     return days
 
 
-def setup(database: Path, history: int) -> tuple:
+@dataclass
+class Bench:
+    """A database filled for the benchmark, and the app serving it."""
+
+    app: Flask
+    #: The API token secret of each actor.
+    secrets: dict[str, str]
+    #: The instruments one-hour bookings ten days ahead can be made on.
+    instrument_ids: list[int]
+    #: Taken slots (instrument, start) of one hour, to be refused.
+    busy_slots: list[tuple[int, dt.datetime]]
+    history: int = 0
+    placement: str = "past"
+
+
+def setup(database_url: str, history: int, placement: str = "past") -> Bench:
+    """Migrate the empty database at ``database_url``, load the catalogue, add the actors (an
+    administrator, a researcher trained on every instrument, a manager for each lab) and
+    ``history`` bookings placed as ``placement`` says, and book every usable instrument
+    09:00–10:00 on the coming weekdays."""
     class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
+        SQLALCHEMY_DATABASE_URI = database_url
 
     app = create_app(Config)
     with app.app_context():
@@ -66,45 +106,76 @@ def setup(database: Path, history: int) -> tuple:
 
         upgrade()
         load_catalogue(db.session, TODAY)
-        organization = Organization(name="基准测试单位", uscc="91410800MA0000001P",
-                                    tier=PriceTier.INTERNAL)
+        now = dt.datetime.now(dt.UTC)
+        institute = Organization(name="基准测试单位", uscc="91410800MA0000001P",
+                                 tier=PriceTier.INTERNAL)
+        university = Organization(name="基准测试大学", uscc="12410000MB0000002Q",
+                                  tier=PriceTier.PARTNER)
         admin = User(email="bench@example.cn", name="Bench", role=Role.ADMIN,
-                     organization=organization, password_hash="!")  # noqa: S106  (no login)
-        db.session.add_all([organization, admin])
-        db.session.commit()
-        _token, secret = create_api_token(db.session, admin, name="bench",
-                                          now=dt.datetime.now(dt.UTC))
-        db.session.commit()
+                     organization=institute, password_hash="!")  # noqa: S106  (no login)
+        researcher = User(email="researcher@example.cn", name="王研究", role=Role.RESEARCHER,
+                          organization=university, password_hash="!")  # noqa: S106
+        labs = list(db.session.scalars(select(Lab).order_by(Lab.id)))
+        managers = [User(email=f"manager-{lab.code.lower()}@example.cn", name=f"{lab.code} 管理员",
+                         role=Role.LAB_MANAGER, organization=institute, password_hash="!",  # noqa: S106
+                         managed_labs=[lab]) for lab in labs]
+        db.session.add_all([institute, university, admin, researcher, *managers])
+        db.session.flush()
         instruments = list(db.session.scalars(select(Instrument).order_by(Instrument.id)))
-        _fill_history(instruments, admin, organization, history)
+        db.session.add_all(Qualification(user_id=researcher.id, instrument_id=instrument.id,
+                                         granted_by_id=admin.id, granted_at=now)
+                           for instrument in instruments if instrument.requires_qualification)
+        db.session.commit()
+        secrets = {}
+        for name, user in (("researcher", researcher), ("admin", admin)):
+            _token, secrets[name] = create_api_token(db.session, user, name="bench", now=now)
+        db.session.commit()
+        _fill_history(instruments, admin, institute, history, placement)
         usable = [i for i in instruments if i.slot_minutes <= 60 and i.min_minutes <= 60
                   <= i.max_minutes and i.horizon_days >= 30 and i.min_notice_minutes <= 2880
                   and i.status.value == "available"]
-        busy_slots = _future_bookings(usable, admin, organization)
-        return app, secret, [instrument.id for instrument in usable], busy_slots
+        busy_slots = _future_bookings(usable, admin, institute)
+        return Bench(app, secrets, [instrument.id for instrument in usable], busy_slots,
+                     history, placement)
 
 
-def _fill_history(instruments, user, organization, history: int) -> None:
-    """Finished bookings spread over the past years: the history the checks must not scan."""
+def _fill_history(instruments, user, organization, history: int, placement: str) -> None:
+    """``history`` bookings: finished ones spread over the past ten years, approved ones
+    packed into the coming months (from FUTURE_FROM_DAYS on), or half each."""
+    future = {"past": 0, "future": history, "both": history // 2}[placement]
+    rows = itertools.chain(_past_rows(instruments, user, organization, history - future),
+                           _future_rows(instruments, user, organization, future))
+    batch = list(itertools.islice(rows, 20_000))
+    while batch:
+        db.session.execute(insert(Booking), batch)
+        db.session.commit()
+        batch = list(itertools.islice(rows, 20_000))
+
+
+def _past_rows(instruments, user, organization, count: int):
     rng = random.Random(42)
-    rows, batch = [], 20_000
-    for n in range(history):
+    for n in range(count):
         instrument = instruments[n % len(instruments)]
         start = lab_time(TODAY - dt.timedelta(days=1 + rng.randrange(3650)), 8 + rng.randrange(9))
-        end = start + dt.timedelta(hours=1)
-        rows.append({"instrument_id": instrument.id, "user_id": user.id,
-                     "organization_id": organization.id, "start_at": start, "end_at": end,
-                     "blocked_until": end, "state": BookingState.COMPLETED,
-                     "purpose": "history", "project_ref": "", "is_override": False,
-                     "is_late_cancellation": False, "decision_note": "", "sequence": 0,
-                     "created_at": start, "updated_at": start})
-        if len(rows) >= batch:
-            db.session.execute(insert(Booking), rows)
-            db.session.commit()
-            rows = []
-    if rows:
-        db.session.execute(insert(Booking), rows)
-        db.session.commit()
+        yield _row(instrument.id, user, organization, start, BookingState.COMPLETED, "history")
+
+
+def _future_rows(instruments, user, organization, count: int):
+    first = lab_time(TODAY + dt.timedelta(days=FUTURE_FROM_DAYS), 0)
+    for n in range(count):
+        instrument = instruments[n % len(instruments)]
+        start = first + (n // len(instruments)) * FUTURE_EVERY
+        yield _row(instrument.id, user, organization, start, BookingState.APPROVED, "planned")
+
+
+def _row(instrument_id: int, user, organization, start: dt.datetime, state: BookingState,
+         purpose: str) -> dict:
+    end = start + dt.timedelta(hours=1)
+    return {"instrument_id": instrument_id, "user_id": user.id,
+            "organization_id": organization.id, "start_at": start, "end_at": end,
+            "blocked_until": end, "state": state, "purpose": purpose, "project_ref": "",
+            "is_override": False, "is_late_cancellation": False, "decision_note": "",
+            "sequence": 0, "created_at": start, "updated_at": start}
 
 
 def _future_bookings(instruments, user, organization) -> list[tuple[int, dt.datetime]]:
@@ -112,139 +183,159 @@ def _future_bookings(instruments, user, organization) -> list[tuple[int, dt.date
     slots = [(instrument.id, lab_time(day, 9)) for instrument in instruments
              for day in weekdays_ahead(15)]
     db.session.execute(insert(Booking), [
-        {"instrument_id": instrument_id, "user_id": user.id, "organization_id": organization.id,
-         "start_at": start, "end_at": start + dt.timedelta(hours=1),
-         "blocked_until": start + dt.timedelta(hours=1), "state": BookingState.APPROVED,
-         "purpose": "future", "project_ref": "", "is_override": False,
-         "is_late_cancellation": False, "decision_note": "", "sequence": 0,
-         "created_at": start, "updated_at": start} for instrument_id, start in slots])
+        _row(instrument_id, user, organization, start, BookingState.APPROVED, "future")
+        for instrument_id, start in slots])
     db.session.commit()
     return slots
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 3),
-            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3),
-            "n": len(ordered)}
+class Requests:
+    """The four requests of the benchmark against one bench, as one actor."""
 
+    def __init__(self, bench: Bench, actor: str, free_slots: list[tuple[int, dt.datetime]]
+                 ) -> None:
+        self.client = bench.app.test_client()
+        self.headers = {"Authorization": f"Bearer {bench.secrets[actor]}"}
+        self.busy = bench.busy_slots
+        self.free = free_slots
 
-def measure(history: int, iterations: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        app, secret, instruments, busy = setup(Path(folder) / "bench.sqlite", history)
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {secret}"}
-        free_slots = [(instrument_id, lab_time(day, hour)) for day in weekdays_ahead(15)
-                      for hour in (10, 13, 15) for instrument_id in instruments]
-        random.Random(7).shuffle(free_slots)
+    def open(self, method: str, path: str, **kwargs):
+        return self.client.open(path, method=method, headers=self.headers, **kwargs)
 
-        def timed(method: str, path: str, **kwargs) -> tuple[float, object]:
-            started = time.perf_counter()
-            response = client.open(path, method=method, headers=headers, **kwargs)
-            return time.perf_counter() - started, response
+    def create(self, n: int) -> int:
+        response = self.open("POST", "/api/v1/bookings", json=_booking(*self.free[n]))
+        assert response.status_code == 201, response.json
+        return response.json["id"]
 
-        def booking(instrument_id: int, start: dt.datetime) -> dict:
-            return {"instrument_id": instrument_id, "start": start.isoformat(),
-                    "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"}
-
-        # Each kind in a run of its own, as in the issue's statement of the targets.
-        created, moved, refused, availability = [], [], [], []
-        created_ids = []
-        for n in range(iterations):
-            elapsed, response = timed("POST", "/api/v1/bookings", json=booking(*free_slots[n]))
-            assert response.status_code == 201, response.json
-            created.append(elapsed)
-            created_ids.append(response.json["id"])
+    def move(self, n: int, booking_id: int) -> None:
         # Free slots start at 10, 13 and 15 o'clock: an hour later is free too.
-        for n, booking_id in enumerate(created_ids):
-            elapsed, response = timed("PATCH", f"/api/v1/bookings/{booking_id}",
-                                      json=moved_later(free_slots[n][1]))
-            assert response.status_code == 200, response.json
-            moved.append(elapsed)
-        for n in range(iterations):
-            elapsed, response = timed("POST", "/api/v1/bookings",
-                                      json=booking(*busy[n % len(busy)]))
-            assert response.status_code == 409 and response.json["code"] == "overlap"
-            refused.append(elapsed)
-        for n in range(iterations):
-            instrument_id = busy[n % len(busy)][0]
-            week_start = lab_time(TODAY + dt.timedelta(days=n % 14), 0)
-            elapsed, response = timed(
-                "GET", f"/api/v1/instruments/{instrument_id}/availability",
-                query_string={"start": week_start.isoformat(),
-                              "end": (week_start + dt.timedelta(days=7)).isoformat()})
-            assert response.status_code == 200
-            availability.append(elapsed)
-        # Python function calls per request: the work done, whatever else the machine is doing
-        # (timings on a shared machine vary by half between runs; these do not).
-        samples = min(50, iterations)
-        fresh_ids: list[int] = []
+        later = self.free[n][1] + dt.timedelta(hours=1)
+        response = self.open("PATCH", f"/api/v1/bookings/{booking_id}", json={
+            "start": later.isoformat(), "end": (later + dt.timedelta(hours=1)).isoformat()})
+        assert response.status_code == 200, response.json
 
-        def create(n: int) -> None:
-            _elapsed, response = timed("POST", "/api/v1/bookings",
-                                       json=booking(*free_slots[iterations + n]))
-            fresh_ids.append(response.json["id"])
+    def refuse(self, n: int) -> None:
+        response = self.open("POST", "/api/v1/bookings",
+                             json=_booking(*self.busy[n % len(self.busy)]))
+        assert response.status_code == 409 and response.json["code"] == "overlap", response.json
 
-        calls = {
-            "create": calls_per_request(create, samples),
-            "move": calls_per_request(lambda n: timed(
-                "PATCH", f"/api/v1/bookings/{fresh_ids[n]}",
-                json=moved_later(free_slots[iterations + n][1])), samples),
-            "refuse_overlap": calls_per_request(lambda n: timed("POST", "/api/v1/bookings",
-                                                                json=booking(*busy[n])), samples),
-            "availability_week": calls_per_request(lambda n: timed(
-                "GET", f"/api/v1/instruments/{busy[n][0]}/availability",
-                query_string={"start": lab_time(TODAY, 0).isoformat(),
-                              "end": lab_time(TODAY + dt.timedelta(days=7), 0).isoformat()}),
-                samples),
+    def calls_per_request(self, first_free: int, samples: int) -> dict[str, int]:
+        """Function calls of each kind of request, creating and moving bookings in the free
+        slots from ``first_free`` on."""
+        created: list[int] = []
+        return {
+            "create": calls_per_request(lambda n: created.append(self.create(first_free + n)),
+                                        samples),
+            "move": calls_per_request(lambda n: self.move(first_free + n, created[n]), samples),
+            "refuse_overlap": calls_per_request(self.refuse, samples),
+            "availability_week": calls_per_request(self.availability, samples),
         }
-        # The first requests warm caches and the connection pool; leave them out.
-        skip = min(20, iterations // 10)
-        return {"history_bookings": history,
-                "create": {**percentiles(created[skip:]), "python_calls": calls["create"]},
-                "move": {**percentiles(moved[skip:]), "python_calls": calls["move"]},
-                "move_vs_create": {
-                    "p50_ratio": round(statistics.median(moved[skip:])
-                                       / statistics.median(created[skip:]), 2),
-                    "python_calls_ratio": round(calls["move"] / calls["create"], 2)},
-                "refuse_overlap": {**percentiles(refused[skip:]),
-                                   "python_calls": calls["refuse_overlap"]},
-                "availability_week": {**percentiles(availability[skip:]),
-                                      "python_calls": calls["availability_week"]}}
+
+    def availability(self, n: int) -> None:
+        instrument_id = self.busy[n % len(self.busy)][0]
+        week_start = lab_time(TODAY + dt.timedelta(days=n % 14), 0)
+        response = self.open("GET", f"/api/v1/instruments/{instrument_id}/availability",
+                             query_string={"start": week_start.isoformat(),
+                                           "end": (week_start + dt.timedelta(days=7)).isoformat()})
+        assert response.status_code == 200, response.json
 
 
-def moved_later(start: dt.datetime) -> dict:
-    later = start + dt.timedelta(hours=1)
-    return {"start": later.isoformat(), "end": (later + dt.timedelta(hours=1)).isoformat()}
+def _booking(instrument_id: int, start: dt.datetime) -> dict:
+    return {"instrument_id": instrument_id, "start": start.isoformat(),
+            "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"}
 
 
-def calls_per_request(request, samples: int) -> int:
-    """Function calls (Python and C) that one request makes, on average over ``samples``."""
-    profile = cProfile.Profile()
-    profile.enable()
-    for n in range(samples):
-        request(n)
-    profile.disable()
-    return round(pstats.Stats(profile).total_calls / samples)
+def measure(benches: list[Bench], iterations: int) -> list[dict]:
+    """Round after round, on each bench as each actor in turn: create, move, refuse and read a
+    week's availability; then count the function calls of each kind of request."""
+    requests = {}
+    for bench in benches:
+        slots = [(instrument_id, lab_time(day, hour)) for day in weekdays_ahead(15)
+                 for hour in (10, 13, 15) for instrument_id in bench.instrument_ids]
+        random.Random(7).shuffle(slots)
+        for number, actor in enumerate(ACTORS):
+            # The actors book disjoint slots of the same database.
+            requests[id(bench), actor] = Requests(bench, actor, slots[number::len(ACTORS)])
+    timings = {key: {kind: Timings() for kind in KINDS} for key in requests}
+    for n, key in alternating(iterations, list(requests)):
+        request, timed = requests[key], timings[key]
+        booking_id = timed["create"](request.create, n)
+        timed["move"](request.move, n, booking_id)
+        timed["refuse_overlap"](request.refuse, n)
+        timed["availability_week"](request.availability, n)
+    # Python function calls per request: the work done, whatever else the machine is doing
+    # (timings on a shared machine vary by half between runs; these do not).
+    samples = min(50, iterations)
+    results = []
+    # The first requests warm caches and the connection pool; leave them out.
+    skip = min(20, iterations // 10)
+    for bench in benches:
+        result: dict = {"history_bookings": bench.history, "placement": bench.placement}
+        for actor in ACTORS:
+            request, timed = requests[id(bench), actor], timings[id(bench), actor]
+            calls = request.calls_per_request(first_free=iterations, samples=samples)
+            figures = {kind: {**timed[kind].summary(skip), "python_calls": calls[kind]}
+                       for kind in KINDS}
+            figures["move_vs_create"] = {
+                "p50_ratio": _ratio(timed["move"].wall[skip:], timed["create"].wall[skip:]),
+                "cpu_p50_ratio": _ratio(timed["move"].cpu[skip:], timed["create"].cpu[skip:]),
+                "python_calls_ratio": round(calls["move"] / calls["create"], 2)}
+            result[actor] = figures
+        with bench.app.app_context():
+            result["researcher"]["approval_emails_queued"] = db.session.scalar(
+                select(func.count()).select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "booking_requested"))
+        results.append(result)
+    return results
+
+
+def _ratio(samples: list[float], base: list[float]) -> float:
+    return round(statistics.median(samples) / statistics.median(base), 2)
+
+
+def ratios_to_first(results: list[dict]) -> list[dict]:
+    """Each database's p50 (wall and CPU) and function calls against the first one's."""
+    base = results[0]
+    return [{"history_bookings": result["history_bookings"], "placement": result["placement"],
+             **{actor: {kind: {
+                 "p50_ratio": round(result[actor][kind]["p50_ms"]
+                                    / base[actor][kind]["p50_ms"], 2),
+                 "cpu_p50_ratio": round(result[actor][kind]["cpu_p50_ms"]
+                                        / base[actor][kind]["cpu_p50_ms"], 2),
+                 "python_calls_ratio": round(result[actor][kind]["python_calls"]
+                                             / base[actor][kind]["python_calls"], 2)}
+                 for kind in KINDS} for actor in ACTORS}}
+            for result in results[1:]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--history", type=int, action="append",
-                        help="finished bookings in the database (repeatable); default 100000")
-    parser.add_argument("--iterations", type=int, default=500)
-    run = Run(parser, smoke={"history": [200], "iterations": 5})
+                        help="bookings in the database besides the benchmark's (repeatable: a "
+                             "database each); default 100000")
+    parser.add_argument("--placement", choices=PLACEMENTS, action="append",
+                        help="where the history lies: past, future (the coming months) or "
+                             "both (half each); repeatable; default past")
+    parser.add_argument("--iterations", type=int, default=500,
+                        help="requests of each kind, on each database, as each actor")
+    run = Run(parser, smoke={"history": [200], "placement": ["past", "future"],
+                             "iterations": 5})
     args = run.args
     os.environ.setdefault("LABBOOK_ENV", "testing")
-    results = [measure(history, args.iterations) for history in args.history or [100_000]]
-    if len(results) > 1:
-        base, top = results[0], results[-1]
-        ratios = {kind: round(top[kind]["p50_ms"] / base[kind]["p50_ms"], 2)
-                  for kind in ("create", "move", "refuse_overlap", "availability_week")}
-        run.report({"runs": results, "p50_ratio_last_to_first": ratios})
-    else:
-        run.report(results[0])
+    configurations = [(history, placement) for history in args.history or [100_000]
+                      for placement in args.placement or ["past"]]
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as databases:
+        benches = [setup(databases.enter_context(run.database(folder)), history, placement)
+                   for history, placement in configurations]
+        try:
+            results = measure(benches, args.iterations)
+        finally:
+            for bench in benches:
+                with bench.app.app_context():
+                    db.engine.dispose()
+    run.report({"runs": results,
+                **({"ratios_to_first": ratios_to_first(results)} if len(results) > 1 else {})})
 
 
 if __name__ == "__main__":

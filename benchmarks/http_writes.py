@@ -1,8 +1,12 @@
-"""Booking writes per second over HTTP: gunicorn with 2 workers on a SQLite file.
+"""Booking writes per second over HTTP: gunicorn with 2 workers, on a SQLite file or PostgreSQL.
 
 Clients on loopback post bookings for distinct free slots (and every Nth request a deliberately
 conflicting one) for a fixed time; the script then checks the database for overlapping
-slot-holding bookings. Prints JSON: writes (created + refused) per second, errors, overlaps.
+slot-holding bookings. Prints JSON: writes (created + refused) per second, errors, overlaps,
+and the CPU time the server's workers spent per write (read from /proc before and after the
+load, so it counts the server's work only, not the load generator's nor anything else on the
+machine). Bookings are made as the administrator, or with ``--actor researcher`` as a trained
+researcher whose bookings of instruments that need approval wait for it (see booking_api.py).
 
 Two load generators:
 
@@ -22,6 +26,7 @@ run stops sending new bookings and the JSON says ``"slots_exhausted": true``.
 
     python benchmarks/http_writes.py --seconds 20 --clients 16
     python benchmarks/http_writes.py --generator python --seconds 20 --clients 16
+    python benchmarks/http_writes.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/http_writes.py --smoke   # does it still run? (one second, no figures)
 """
 
@@ -34,7 +39,6 @@ import json
 import math
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,11 +50,11 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.orm import selectinload  # noqa: E402
 
-from benchmarks.booking_api import TODAY, setup  # noqa: E402
-from benchmarks.cli import Run  # noqa: E402
+from benchmarks.booking_api import ACTORS, TODAY, setup  # noqa: E402
+from benchmarks.cli import Run, child_pids, processes_cpu_seconds  # noqa: E402
 from labbook.catalogue.models import Instrument, Lab  # noqa: E402
 from labbook.extensions import db  # noqa: E402
 from tests.live import live_server  # noqa: E402
@@ -278,6 +282,8 @@ def main() -> None:
                         help="every Nth request asks for a slot that is already taken")
     parser.add_argument("--history", type=int, default=10_000,
                         help="finished bookings in the database")
+    parser.add_argument("--actor", choices=ACTORS, default="admin",
+                        help="who books: the administrator, or a trained researcher")
     run = Run(parser, smoke={"seconds": 1.0, "clients": 2, "threads": 1, "workers": 1,
                              "history": 200})
     args = run.args
@@ -287,36 +293,62 @@ def main() -> None:
         parser.error("--threads must be between 1 and --clients")
     os.environ.setdefault("LABBOOK_ENV", "testing")
 
-    with tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "bench.sqlite"
-        app, secret, instruments, busy = setup(database, history=args.history)
-        slots = free_slots(app, instruments, busy)
+    with tempfile.TemporaryDirectory() as folder, run.database(folder) as database_url:
+        bench = setup(database_url, history=args.history)
+        with bench.app.app_context():
+            db.engine.dispose()
+        slots = free_slots(bench.app, bench.instrument_ids, bench.busy_slots)
+        secret = bench.secrets[args.actor]
 
-        with live_server(f"sqlite:///{database}", workers=args.workers) as base_url:
+        with live_server(database_url, workers=args.workers) as base_url:
+            workers = server_workers()
+            workers_cpu = processes_cpu_seconds(workers)
             if args.generator == "wrk":
-                outcome = run_wrk(wrk, Path(folder), base_url, secret, slots, busy, args)
+                outcome = run_wrk(wrk, Path(folder), base_url, secret, slots,
+                                  bench.busy_slots, args)
             else:
-                outcome = run_python(base_url, secret, slots, busy, args)
-
-        with sqlite3.connect(database) as connection:
-            overlaps = connection.execute("""
-                SELECT count(*) FROM bookings a JOIN bookings b
-                  ON a.instrument_id = b.instrument_id AND a.id < b.id
-                 AND a.start_at < b.blocked_until AND b.start_at < a.blocked_until
-                WHERE a.state IN ('pending', 'approved', 'in_use')
-                  AND b.state IN ('pending', 'approved', 'in_use')""").fetchone()[0]
+                outcome = run_python(base_url, secret, slots, bench.busy_slots, args)
+            workers_cpu = processes_cpu_seconds(workers) - workers_cpu
+        overlaps = count_overlaps(database_url)
     elapsed = outcome.pop("seconds")
     created, refused, errors = (outcome.pop("created"), outcome.pop("refused"),
                                 outcome.pop("errors"))
     run.report({
-        "generator": args.generator, "workers": args.workers, "clients": args.clients,
+        "generator": args.generator, "actor": args.actor, "workers": args.workers,
+        "clients": args.clients,
         **({"threads": args.threads} if args.generator == "wrk" else {}),
         "seconds": round(elapsed, 2), "free_slots": len(slots),
         "created": created, "refused_overlap": refused, "errors": errors,
         "writes_per_second": round((created + refused) / elapsed, 1),
+        "workers_cpu_ms_per_write": round(workers_cpu / max(1, created + refused) * 1000, 3),
+        "workers_busy": round(workers_cpu / (elapsed * args.workers), 2),
         "created_per_second": round(created / elapsed, 1),
         "refused_per_second": round(refused / elapsed, 1),
         **outcome, "overlaps": overlaps})
+
+
+def server_workers() -> list[int]:
+    """The worker processes of the gunicorn server this process started."""
+    masters = [pid for pid in child_pids(os.getpid())
+               if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [worker for master in masters for worker in child_pids(master)]
+
+
+def count_overlaps(database_url: str) -> int:
+    """Slot-holding bookings of one instrument whose held times meet: there must be none."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(text("""
+                SELECT count(*) FROM bookings a JOIN bookings b
+                  ON a.instrument_id = b.instrument_id AND a.id < b.id
+                 AND a.start_at < b.blocked_until AND b.start_at < a.blocked_until
+                 AND (a.channel_mask & b.channel_mask) != 0
+                WHERE a.state IN ('pending', 'approved', 'in_use')
+                  AND b.state IN ('pending', 'approved', 'in_use')"""))
+    finally:
+        engine.dispose()
+
 
 if __name__ == "__main__":
     main()

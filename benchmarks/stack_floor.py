@@ -6,9 +6,11 @@ booking and none of labbook's rules: it finds the token's user, takes the write 
 instrument, its closures and its held time, inserts the booking and its audit event, commits
 and answers JSON — all in SQLAlchemy Core, no ORM objects, one transaction. The same app's
 request hooks (request id, log line, rate limiter, security headers) run for both endpoints.
-Requests to the two endpoints alternate, so that both see the same machine. Prints JSON.
+Requests to the two endpoints alternate, so that both see the same machine. Prints JSON: wall
+and CPU time of each.
 
     python benchmarks/stack_floor.py --history 100000
+    python benchmarks/stack_floor.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/stack_floor.py --smoke   # does it still run? (tiny data, no figures)
 """
 
@@ -21,7 +23,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask, request  # noqa: E402
 from sqlalchemy import bindparam, select  # noqa: E402
 
-from benchmarks.booking_api import lab_time, percentiles, setup, weekdays_ahead  # noqa: E402
-from benchmarks.cli import Run  # noqa: E402
+from benchmarks.booking_api import lab_time, setup, weekdays_ahead  # noqa: E402
+from benchmarks.cli import Run, Timings, alternating  # noqa: E402
 from labbook.accounts.models import ApiToken, User  # noqa: E402
 from labbook.audit.models import AuditEvent  # noqa: E402
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState  # noqa: E402
@@ -101,34 +102,34 @@ def add_bare_endpoint(app: Flask) -> None:
                 "user": {"id": user.id, "name": user.name, "email": user.email}}, 201
 
 
-def measure(history: int, iterations: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        app, secret, instruments, _busy = setup(Path(folder) / "bench.sqlite", history)
-        add_bare_endpoint(app)
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {secret}"}
+def measure(run: Run, history: int, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder, run.database(folder) as database_url:
+        bench = setup(database_url, history)
+        add_bare_endpoint(bench.app)
+        client = bench.app.test_client()
+        headers = {"Authorization": f"Bearer {bench.secrets['admin']}"}
         slots = [(instrument_id, lab_time(day, hour)) for day in weekdays_ahead(15)
-                 for hour in (10, 13, 15) for instrument_id in instruments]
+                 for hour in (10, 13, 15) for instrument_id in bench.instrument_ids]
         random.Random(7).shuffle(slots)
-        timings: dict[str, list[float]] = {"labbook": [], "bare": []}
-        for n in range(2 * iterations):
-            kind = "labbook" if n % 2 else "bare"
+        paths = {"labbook": "/api/v1/bookings", "bare": "/bare/bookings"}
+        timings = {kind: Timings() for kind in paths}
+        for n, (_round, kind) in enumerate(alternating(iterations, ("bare", "labbook"))):
             instrument_id, start = slots[n]
-            started = time.perf_counter()
-            response = client.post(
-                "/api/v1/bookings" if kind == "labbook" else "/bare/bookings", headers=headers,
+            response = timings[kind](
+                client.post, paths[kind], headers=headers,
                 json={"instrument_id": instrument_id, "start": start.isoformat(),
                       "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"})
-            timings[kind].append(time.perf_counter() - started)
             assert response.status_code == 201, response.json
-        started = time.perf_counter()
+        healthz = Timings()
         for _ in range(iterations):
-            client.get("/healthz")
+            healthz(client.get, "/healthz")
+        with bench.app.app_context():
+            db.engine.dispose()
         skip = min(20, iterations // 10)
         return {"history_bookings": history,
-                "create_labbook": percentiles(timings["labbook"][skip:]),
-                "create_bare_core": percentiles(timings["bare"][skip:]),
-                "healthz_mean_ms": round((time.perf_counter() - started) / iterations * 1000, 3)}
+                "create_labbook": timings["labbook"].summary(skip),
+                "create_bare_core": timings["bare"].summary(skip),
+                "healthz": healthz.summary(skip)}
 
 
 def main() -> None:
@@ -138,7 +139,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=500)
     run = Run(parser, smoke={"history": 200, "iterations": 5})
     os.environ.setdefault("LABBOOK_ENV", "testing")
-    run.report(measure(run.args.history, run.args.iterations))
+    run.report(measure(run, run.args.history, run.args.iterations))
 
 
 if __name__ == "__main__":

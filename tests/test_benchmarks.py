@@ -1,6 +1,8 @@
-"""Every benchmark still runs: each one's smoke mode, on tiny data, prints its JSON."""
+"""Every benchmark still runs: each one's smoke mode, on tiny data, prints its JSON — on SQLite,
+and on PostgreSQL too when the suite runs on it (LABBOOK_TEST_DATABASE_URL)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,12 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPTS = sorted(path.name for path in BENCHMARKS.glob("*.py")
                  if path.name not in ("__init__.py", "cli.py"))
+#: Benchmarks that use no database (so take no --database-url).
+WITHOUT_DATABASE = {"report_pdf.py"}
+POSTGRESQL_URL = os.environ.get("LABBOOK_TEST_DATABASE_URL")
+RUNS = [(script, "sqlite") for script in SCRIPTS] + [
+    (script, "postgresql") for script in SCRIPTS
+    if POSTGRESQL_URL and script not in WITHOUT_DATABASE]
 
 
 def test_every_benchmark_is_covered():
@@ -19,11 +27,30 @@ def test_every_benchmark_is_covered():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_smoke_mode_runs_and_prints_its_figures(script):
-    finished = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke"],
-                              capture_output=True, text=True, timeout=180, check=False)
+@pytest.mark.parametrize(("script", "database"), RUNS)
+def test_smoke_mode_runs_and_prints_its_figures(script, database):
+    options = ["--database-url", POSTGRESQL_URL] if database == "postgresql" else []
+    finished = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke", *options],
+                              capture_output=True, text=True, timeout=300, check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]
     result = json.loads(finished.stdout)
     assert result["smoke"] is True
     assert result["wall_seconds"] > 0 and result["cpu_seconds"] > 0
+    assert result["machine"]["cores"] >= 1
+    assert len(result["machine"]["load_average_at_start"]) == 3
+    if script not in WITHOUT_DATABASE:
+        assert result["database"] == database
+
+    if script == "booking_api.py":
+        assert_books_as_researcher_and_admin_in_each_placement(result)
+
+
+def assert_books_as_researcher_and_admin_in_each_placement(result: dict) -> None:
+    assert [run["placement"] for run in result["runs"]] == ["past", "future"]
+    for run in result["runs"]:
+        for actor in ("researcher", "admin"):
+            create = run[actor]["create"]
+            assert create["cpu_p50_ms"] > 0 and create["python_calls"] > 0
+        # The researcher's bookings of instruments that need approval e-mail the lab's manager.
+        assert run["researcher"]["approval_emails_queued"] > 0
+    assert result["ratios_to_first"][0]["placement"] == "future"

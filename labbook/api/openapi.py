@@ -21,6 +21,7 @@ from labbook.api.specs import prices as prices_spec
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
 from labbook.api.specs import ref as _ref
+from labbook.api.specs import refusals as refusals_spec
 from labbook.api.specs import sharing as sharing_spec
 from labbook.billing.models import BillingBasis, ChargeKind, StatementState
 from labbook.billing.services import MAX_ADJUSTMENT, MAX_HOURLY_RATE, MAX_REASON
@@ -35,7 +36,7 @@ from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
 AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
-                                sharing_spec, rebook, join_spec, prices_spec)
+                                sharing_spec, rebook, join_spec, refusals_spec, prices_spec)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -228,7 +229,11 @@ SCHEMAS: dict[str, Any] = {
                        "reason": {"type": "string"},
                        "affected_bookings": {"type": "array", "items": _ref("Booking")},
                        "cancelled_booking_ids": {"type": "array",
-                                                 "items": {"type": "integer"}}}},
+                                                 "items": {"type": "integer"}},
+                       "emails_queued": {
+                           "type": "integer",
+                           "description": "Emails queued telling the people whose bookings "
+                                          "were cancelled (none to one who made the closure)"}}},
     "Lab": {
         "type": "object",
         "required": ["code", "name", "name_en", "timezone", "opening_hours"],
@@ -236,6 +241,7 @@ SCHEMAS: dict[str, Any] = {
             "code": {"type": "string"}, "name": {"type": "string"},
             "name_en": {"type": "string"}, "location": {"type": "string"},
             "location_en": {"type": "string"}, "timezone": {"type": "string"},
+            "contact": {"oneOf": [_ref("LabContact"), {"type": "null"}]},
             "opening_hours": {
                 "type": "object",
                 "description": "Per weekday (mon…sun), opening intervals [HH:MM, HH:MM] in the "

@@ -107,5 +107,14 @@ class LabBookingRulesForm(FlaskForm):
         InputRequired(message=_l("Give a number of minutes.")), NumberRange(min=5, max=1440)])
 
 
+class LabContactForm(FlaskForm):
+    """Whom people ask about bookings and training in a lab (checked by the service)."""
+
+    contact_name = StringField(_l("Contact person"), validators=[Optional(), Length(max=100)])
+    contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)],
+                                description=_l("e.g. 0391-3987101"))
+    contact_email = StringField(_l("Contact email"), validators=[Optional(), Length(max=254)])
+
+
 class LiftSuspensionForm(FlaskForm):
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=MAX_NOTE)])

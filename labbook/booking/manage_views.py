@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -29,6 +29,7 @@ from labbook.booking.manage_forms import (
     DecisionForm,
     GrantQualificationForm,
     LabBookingRulesForm,
+    LabContactForm,
     LiftSuspensionForm,
     RevokeQualificationsForm,
 )
@@ -47,6 +48,8 @@ from labbook.core.time import LAB_TZ, is_plausible_date, to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import day_arg, read_day
 from labbook.i18n import localized
+from labbook.notify import services as notify
+from labbook.notify.channels import email_delivered
 from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -362,7 +365,8 @@ def _blackout_page(blackout: Blackout, form: BlackoutCancelForm, affected: list,
                    status: int = 200):
     return render_template("manage/blackout_detail.html", blackout=blackout, form=form,
                            affected=affected, lab=closures.blackout_lab(blackout),
-                           selected=set(form.booking_ids.data or [])), status
+                           selected=set(form.booking_ids.data or []),
+                           email_delivered=email_delivered(current_app.config)), status
 
 
 @bp.get("/blackouts/<int:blackout_id>")
@@ -381,16 +385,20 @@ def blackout_cancel_bookings(blackout_id: int):
         return _blackout_page(blackout, form, affected, FORM_REFUSED)
     try:
         with write_transaction(db.session):
+            now = utcnow()
             blackout = closures.get_blackout(db.session, actor, blackout_id)
             cancelled = closures.cancel_for_blackout(db.session, actor, blackout,
                                                      form.booking_ids.data,
-                                                     notice=form.notice.data, now=utcnow())
+                                                     notice=form.notice.data, now=now)
+            told = notify.cancellations_told(db.session, cancelled, now=now)
     except ValidationError as error:
         show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
         return _blackout_page(blackout, form, closures.affected_bookings(db.session, blackout),
                               FORM_REFUSED)
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")
+    if told:
+        flash(notify.queued_emails_notice(told), "info")
     return redirect(url_for(".blackout_detail", blackout_id=blackout_id))
 
 
@@ -497,17 +505,30 @@ def revoke_qualification(qualification_id: int):
 
 
 def _discipline_page(labs: list[Lab], failed: tuple[str, LabBookingRulesForm] | None = None,
-                     status: int = 200):
+                     status: int = 200, failed_contact: tuple[str, LabContactForm] | None = None):
     forms = {lab.code: LabBookingRulesForm(formdata=None, obj=lab, prefix=lab.code)
              for lab in labs}
     if failed is not None:
         forms[failed[0]] = failed[1]
+    contact_forms = {lab.code: LabContactForm(formdata=None, obj=lab,
+                                              prefix=f"contact-{lab.code}") for lab in labs}
+    if failed_contact is not None:
+        contact_forms[failed_contact[0]] = failed_contact[1]
     now = utcnow()
     return render_template(
-        "manage/discipline.html", labs=labs, forms=forms, lift_form=LiftSuspensionForm(
-            formdata=None), now=now,
+        "manage/discipline.html", labs=labs, forms=forms, contact_forms=contact_forms,
+        lift_form=LiftSuspensionForm(formdata=None), now=now,
         suspensions=discipline.suspensions_in_force(db.session, [lab.id for lab in labs],
                                                     now)), status
+
+
+def _managed_lab(actor, code: str) -> tuple[list[Lab], Lab]:
+    """The labs ``actor`` manages, and the one of ``code`` among them (a 404 otherwise)."""
+    labs = accounts.managed_labs(db.session, actor)
+    lab = next((lab for lab in labs if lab.code == code.upper()), None)
+    if lab is None:
+        raise NotFound(_("No lab %(code)s among the labs you manage.", code=code))
+    return labs, lab
 
 
 @bp.get("/discipline")
@@ -518,10 +539,7 @@ def discipline_page():
 @bp.post("/labs/<code>/discipline")
 def update_discipline(code: str):
     actor = current_actor()
-    labs = accounts.managed_labs(db.session, actor)
-    lab = next((lab for lab in labs if lab.code == code.upper()), None)
-    if lab is None:
-        raise NotFound(_("No lab %(code)s among the labs you manage.", code=code))
+    labs, lab = _managed_lab(actor, code)
     form = LabBookingRulesForm(prefix=lab.code)
     if not form.validate_on_submit():
         return _discipline_page(labs, (lab.code, form), FORM_REFUSED)
@@ -536,6 +554,26 @@ def update_discipline(code: str):
         show_errors(form, error)
         return _discipline_page(labs, (lab.code, form), FORM_REFUSED)
     flash(_("The booking rules of %(lab)s were saved.", lab=localized(lab, "name")), "success")
+    return redirect(url_for(".discipline_page"))
+
+
+@bp.post("/labs/<code>/contact")
+def update_contact(code: str):
+    actor = current_actor()
+    labs, lab = _managed_lab(actor, code)
+    form = LabContactForm(prefix=f"contact-{lab.code}")
+    try:
+        if not form.validate_on_submit():
+            raise ValidationError(_("Please correct the form."))
+        with write_transaction(db.session):
+            catalogue.update_lab_contact(
+                db.session, actor, lab, name=form.contact_name.data or "",
+                phone=form.contact_phone.data or "", email=form.contact_email.data or "",
+                now=utcnow())
+    except ValidationError as error:
+        show_errors(form, error)
+        return _discipline_page(labs, status=FORM_REFUSED, failed_contact=(lab.code, form))
+    flash(_("The contact person of %(lab)s was saved.", lab=localized(lab, "name")), "success")
     return redirect(url_for(".discipline_page"))
 
 

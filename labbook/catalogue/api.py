@@ -22,7 +22,7 @@ def lab_json(lab: Lab) -> dict[str, Any]:
             [interval.opens_at.strftime("%H:%M"), interval.closes_at.strftime("%H:%M")])
     return {"code": lab.code, "name": lab.name_zh, "name_en": lab.name_en,
             "location": lab.location_zh, "location_en": lab.location_en,
-            "timezone": lab.timezone, "opening_hours": hours}
+            "timezone": lab.timezone, "opening_hours": hours, "contact": lab.contact}
 
 
 def instrument_json(instrument: Instrument) -> dict[str, Any]:

@@ -55,6 +55,11 @@ RULE_RANGES: dict[str, tuple[int, int]] = {
 }
 RULE_FLAGS = ("requires_approval", "requires_qualification")
 PURCHASE_YEARS = (1950, 2100)
+#: A lab's contact person: a phone number as people write it (0391-3987101, +86 391 398 7101,
+#: (0391) 3987101 转 8012) and an email address.
+CONTACT_PHONE = r"\+?[0-9][0-9 ()\-]{4,28}[0-9]( ?(转|ext\.?|x) ?[0-9]{1,6})?"
+CONTACT_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+MAX_CONTACT = {"contact_name": 100, "contact_phone": 40, "contact_email": 254}
 TURNAROUND_DAYS = (1, 365)
 EXPRESS_SURCHARGE_PERCENT = (0, 300)
 #: A larger amount is a typing mistake (and would not fit the fen column).
@@ -104,6 +109,17 @@ def _text(value: str) -> str:
 
 def _optional_text(value: str) -> str:
     return _text(value) if value else ""
+
+
+def _optional_matching(pattern: str, limit: int) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def parse(value: str) -> str:
+        value = _optional_text(value)
+        if value and (len(value) > limit or not compiled.fullmatch(value)):
+            raise _CellError(f"{value!r} is not valid here")
+        return value
+    return parse
 
 
 def _code(pattern: str) -> Callable[[str], str]:
@@ -213,6 +229,9 @@ LAB_COLUMNS: Columns = {
     "code": _code(r"[A-Z]{2,8}"), "name_zh": _text, "name_en": _text,
     "location_zh": _text, "location_en": _text,
     **dict.fromkeys(WEEKDAYS, _opening_hours),
+    "contact_name": _optional_matching(r"\S.*", MAX_CONTACT["contact_name"]),
+    "contact_phone": _optional_matching(CONTACT_PHONE, MAX_CONTACT["contact_phone"]),
+    "contact_email": _optional_matching(CONTACT_EMAIL, MAX_CONTACT["contact_email"]),
 }
 CATEGORY_COLUMNS: Columns = {
     "key": _code(r"[a-z0-9]+(-[a-z0-9]+)*"), "name_zh": _text, "name_en": _text,
@@ -529,6 +548,9 @@ def apply_catalogue(session: Session, data: CatalogueData, today: dt.date) -> Lo
         select(Lab).options(selectinload(Lab.opening_hours)))}
     for row in data.labs:
         values = {k: row[k] for k in ("code", "name_zh", "name_en", "location_zh", "location_en")}
+        # The contact person as the file names it; where it names nobody, the one the lab's
+        # managers keep in labbook stays.
+        values |= {k: row[k] for k in MAX_CONTACT if row[k]}
         lab, created, changes = _upsert(session, labs, row["code"], Lab, values)
         wanted = sorted((day, opens, closes) for day, name in enumerate(WEEKDAYS)
                         for opens, closes in row[name])

@@ -46,6 +46,11 @@ class Lab(Base):
     # How long a waiting-list offer of freed time may be claimed.
     waitlist_offer_minutes: Mapped[int] = mapped_column(Integer, default=30,
                                                         server_default="30")
+    # Whom people ask about bookings and training: shown on the instrument pages and with a
+    # refusal for want of training. Empty where the lab names nobody.
+    contact_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
 
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         back_populates="lab", cascade="all, delete-orphan",
@@ -56,6 +61,15 @@ class Lab(Base):
     managers: Mapped[list[User]] = relationship(
         secondary="lab_managers", back_populates="managed_labs"
     )
+
+    @property
+    def contact(self) -> dict[str, str] | None:
+        """The contact person as the API and a refusal for want of training give it; None
+        where the lab names nobody."""
+        if not self.contact_name:
+            return None
+        return {"name": self.contact_name, "phone": self.contact_phone,
+                "email": self.contact_email}
 
     def __repr__(self) -> str:
         return f"<Lab {self.code}>"

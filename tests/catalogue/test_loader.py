@@ -131,6 +131,9 @@ def test_a_rate_change_starts_a_new_rate_card_and_keeps_the_old_one(data_dir):
     ("services.csv", "instruments", "NEM-999", "unknown instrument"),
     ("services.csv", "turnaround_days", "0", "outside"),
     ("labs.csv", "mon", "8:30-17:30", "not HH:MM-HH:MM"),
+    ("labs.csv", "contact_phone", "call me", "not valid here"),
+    ("labs.csv", "contact_email", "nem.manager", "not valid here"),
+    ("labs.csv", "contact_name", " 王磊", "spaces"),
 ])
 def test_a_malformed_row_is_refused_with_file_line_and_reason(data_dir, file, column_name,
                                                               bad_value, reason):
@@ -196,10 +199,11 @@ def test_a_truncated_file_is_caught_by_the_manifest(data_dir):
 
 def test_a_missing_column_is_reported_on_the_header_line(data_dir):
     labs = data_dir / "labs.csv"
+    sunday = column(labs, "sun")
 
     def drop_sunday(rows):
         for row in rows:
-            del row[-1]
+            del row[sunday]
 
     rewrite(labs, drop_sunday)
     with pytest.raises(CatalogueError) as refused:
