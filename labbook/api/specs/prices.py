@@ -27,7 +27,7 @@ SCHEMAS: dict[str, Any] = {
                        "`amount` \"0.00\" is free of charge.",
         "properties": {
             "tier": {"type": "string", "enum": enum_values(PriceTier)},
-            "currency": {"type": "string", "enum": ["CNY"]},
+            "currency": {"type": "string", "const": "CNY"},
             "hourly_rate": _MONEY_OR_NULL, "amount": _MONEY_OR_NULL,
             "basis": {"type": ["string", "null"], "enum": [*enum_values(BillingBasis), None],
                       "description": "What the card bills: the booked time, the actual use "
@@ -43,7 +43,7 @@ SCHEMAS: dict[str, Any] = {
             "amount": {**_MONEY, "description": "What cancelling now costs: \"0.00\" before "
                                                 "`free_until`, while the booking waits for "
                                                 "approval, or when cancelling never costs."},
-            "currency": {"type": "string", "enum": ["CNY"]},
+            "currency": {"type": "string", "const": "CNY"},
             "free_until": {"type": ["string", "null"], "format": "date-time",
                            "description": "Until this moment cancelling is free; from it on "
                                           "(the instrument's cancellation window before the "
