@@ -192,6 +192,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
         "locale": "en" if is_english() else "zh-cn",
         "labOffset": _lab_offset(tz, now),
         "slotMinutes": instrument.slot_minutes,
+        "minMinutes": instrument.min_minutes, "maxMinutes": instrument.max_minutes,
         "slotMinTime": slot_min, "slotMaxTime": slot_max,
         "businessHours": _business_hours(lab),
         "initialDate": shown_date.isoformat(),
