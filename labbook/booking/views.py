@@ -62,7 +62,7 @@ from labbook.extensions import db
 from labbook.http import Fields, day_arg, json_body, page_arg, problem_response
 from labbook.i18n import is_english, localized
 from labbook.security import csrf_refused
-from labbook.web import FORM_REFUSED, refuse, safe_next
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, safe_next
 
 bp = Blueprint("booking", __name__)
 
@@ -241,7 +241,28 @@ def instrument_calendar(instrument_id: int):
     if prefill:
         # Fills the form from a suggestion link; nothing is validated or booked yet.
         form = BookingForm(formdata=request.args, meta={"csrf": False})
+    elif restore_kept(form):
+        return _calendar_page(instrument, form, **_kept_refusal(instrument, form))
     return _calendar_page(instrument, form)
+
+
+def _kept_refusal(instrument: Instrument, form: BookingForm) -> dict[str, Any]:
+    """What the rules say now, in the page's language, of the booking that was refused with
+    the input ``form`` was filled with again: asked of the rules only, nothing is booked."""
+    viewer = current_viewer()
+    if viewer is None or form.errors or form.repeat.data != "none":
+        return {}
+    start, end = form.interval(_tz(instrument))
+    override = bool(form.override.data) and viewer.manages_lab_id(instrument.lab_id)
+    try:
+        preview = booking_services.preview_booking(
+            db.session, viewer, instrument, start=start, end=end, override=override,
+            now=utcnow(), channels=form.channels.data or 1)
+    finally:
+        db.session.rollback()
+    return {"problems": [problem for problem in preview.problems
+                         if not (override and problem.code in rules.SOFT_CODES)],
+            "suggestions": preview.suggestions}
 
 
 @bp.get("/instruments/<int:instrument_id>/events.json")
@@ -358,8 +379,10 @@ def book(instrument_id: int):
     instrument = catalogue.get_instrument(db.session, instrument_id)
     actor = current_actor()
     form = BookingForm()
+    calendar = url_for("booking.instrument_calendar", instrument_id=instrument.id)
     if not form.validate_on_submit():
-        return _calendar_page(instrument, form, status=FORM_REFUSED)
+        return keep_refused(form, calendar) or _calendar_page(instrument, form,
+                                                              status=FORM_REFUSED)
     start, end = form.interval(_tz(instrument))
     override = bool(form.override.data)
     channels = form.channels.data or 1
@@ -379,7 +402,10 @@ def book(instrument_id: int):
                 recurrence=recurrence, skip_conflicts=bool(form.skip_conflicts.data),
                 override=override, channels=channels, now=utcnow())
     except booking_services.BookingRefused as refused:
-        return _calendar_page(instrument, form, status=FORM_REFUSED,
+        # The calendar shows a single booking's refusal again from the rules; a series' dates
+        # are listed on the answer to its POST.
+        kept = None if refused.occurrences else keep_refused(form, calendar)
+        return kept or _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=[] if refused.occurrences else refused.problems,
                               suggestions=refused.suggestions,
                               occurrences=_occurrence_views(refused.occurrences, instrument))
