@@ -76,7 +76,8 @@ def test_a_refused_time_still_shows_its_price_without_javascript(login_as):
     create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10),
                    end_at=lab_time(MONDAY, 11))
     client = login_as(create_user(locale="en"))
-    page = page_text(client.post(f"/instruments/{instrument.id}/book", data=form()))
+    page = page_text(client.post(f"/instruments/{instrument.id}/book", data=form(),
+                                 follow_redirects=True))
 
     result = re.search(r'<div id="check-result".*?</div>\s*</div>', page, re.S).group(0)
     assert "Estimated price ¥100.00: External tier, ¥100.00/h, 60 min billed." in result
