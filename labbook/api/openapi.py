@@ -96,7 +96,8 @@ SCHEMAS: dict[str, Any] = {
             "message": {"type": "string", "description": "In the user's language."},
             "field": {"type": "string"},
             "start": {"type": "string", "format": "date-time"},
-            "end": {"type": "string", "format": "date-time"}}},
+            "end": {"type": "string", "format": "date-time"},
+            "training": _ref("TrainingHelp")}},
     "Suggestion": {
         "type": "object", "required": ["instrument_id", "start", "end"],
         "properties": {

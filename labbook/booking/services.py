@@ -51,6 +51,7 @@ from labbook.booking.models import (
     ChangeState,
 )
 from labbook.booking.recurrence import Recurrence
+from labbook.booking.refusals import with_training_help
 from labbook.booking.suggestions import Suggestion, suggest
 from labbook.catalogue.models import Instrument
 from labbook.core.engine import lock, locked, write_transaction
@@ -272,8 +273,9 @@ def book_locked(session: Session, actor: User, user: User, instrument: Instrumen
     problems = rules.check_booking(session, request, now=now)
     blocking = _effective_problems(problems, override=override)
     if blocking:
-        raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                    start, end, now, channels, user))
+        raise BookingRefused(with_training_help(session, user, instrument, blocking),
+                             _suggestions(session, instrument, blocking, start, end, now,
+                                          channels, user))
     [booking] = _insert_bookings(session, actor, [_new_booking(
         actor, instrument, organization, start, end, purpose, project_ref, problems,
         now, user=user, channel_mask=rules.choose_channels(session, request))], [problems],
@@ -407,7 +409,7 @@ def preview_booking(session: Session, actor: User, instrument: Instrument, *,
                                       channels=channels), now=now)
     blocking = _effective_problems(
         problems, override=override and actor.manages_lab_id(instrument.lab_id))
-    return BookingPreview(problems, not blocking,
+    return BookingPreview(with_training_help(session, actor, instrument, problems), not blocking,
                           _suggestions(session, instrument, blocking, start, end, now,
                                        channels, actor))
 
