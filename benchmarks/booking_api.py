@@ -26,16 +26,13 @@ of them see the same machine; the JSON gives each one's p50 against the first's.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as dt
 import itertools
 import os
-import pstats
 import random
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from benchmarks.cli import Run, Timings, alternating
+from benchmarks.cli import Run, Timings, alternating, calls_per_request
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import create_api_token
@@ -296,16 +293,6 @@ def _ratio(samples: list[float], base: list[float]) -> float:
     return round(statistics.median(samples) / statistics.median(base), 2)
 
 
-def calls_per_request(request: Callable[[int], object], samples: int) -> int:
-    """Function calls (Python and C) that one request makes, on average over ``samples``."""
-    profile = cProfile.Profile()
-    profile.enable()
-    for n in range(samples):
-        request(n)
-    profile.disable()
-    return round(pstats.Stats(profile).total_calls / samples)
-
-
 def ratios_to_first(results: list[dict]) -> list[dict]:
     """Each database's p50 (wall and CPU) and function calls against the first one's."""
     base = results[0]
@@ -332,8 +319,8 @@ def main() -> None:
                              "both (half each); repeatable; default past")
     parser.add_argument("--iterations", type=int, default=500,
                         help="requests of each kind, on each database, as each actor")
-    run = Run(parser, database=True,
-              smoke={"history": [200], "placement": ["past", "future"], "iterations": 5})
+    run = Run(parser, smoke={"history": [200], "placement": ["past", "future"],
+                             "iterations": 5})
     args = run.args
     os.environ.setdefault("LABBOOK_ENV", "testing")
     configurations = [(history, placement) for history in args.history or [100_000]

@@ -1,25 +1,22 @@
 """A week's availability of an instrument with channels against a single-channel one, measured
-in the same run (Flask test client, SQLite file).
+in alternation in the same run (Flask test client; a SQLite file, or PostgreSQL).
 
 Both instruments hold the same number of bookings in the week: the single-channel one a full
 working week of one-hour bookings, the 16-channel cycler as many longer runs spread over its
-channels. Prints JSON: p50/p95 in milliseconds and the Python function calls per request for
-each, and their ratio; the target is a ratio of at most 1.5.
+channels. Prints JSON: wall-clock and CPU p50/p95 in milliseconds and the Python function calls
+per request for each, and their ratios; the target is a ratio of at most 1.5.
 
     python benchmarks/channel_availability.py
+    python benchmarks/channel_availability.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/channel_availability.py --smoke   # does it still run? (few iterations)
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as dt
-import pstats
-import statistics
 import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
-from benchmarks.cli import Run
+from benchmarks.cli import Run, Timings, alternating, calls_per_request
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.booking.models import Booking, BookingState
@@ -49,9 +46,9 @@ def next_monday() -> dt.date:
     return today + dt.timedelta(days=7 - today.weekday())
 
 
-def setup(database: Path) -> tuple:
+def setup(database_url: str) -> tuple:
     class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
+        SQLALCHEMY_DATABASE_URI = database_url
 
     app = create_app(Config)
     with app.app_context():
@@ -98,53 +95,36 @@ def setup(database: Path) -> tuple:
         return app, single.id, cycler.id, monday
 
 
-def calls_per_request(request, samples: int) -> int:
-    profile = cProfile.Profile()
-    profile.enable()
-    for _n in range(samples):
-        request()
-    profile.disable()
-    return round(pstats.Stats(profile).total_calls / samples)
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 3),
-            "p95_ms": round(ordered[max(int(len(ordered) * 0.95) - 1, 0)] * 1000, 3),
-            "n": len(ordered)}
-
-
-def measure(iterations: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        app, single_id, cycler_id, monday = setup(Path(folder) / "bench.sqlite")
+def measure(run: Run, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder, run.database(folder) as database_url:
+        app, single_id, cycler_id, monday = setup(database_url)
         client = app.test_client()
         window = {"start": lab_time(monday, 0).isoformat(),
                   "end": lab_time(monday + dt.timedelta(days=7), 0).isoformat()}
 
-        def week(instrument_id: int) -> float:
-            started = time.perf_counter()
+        def week(instrument_id: int) -> None:
             response = client.get(f"/api/v1/instruments/{instrument_id}/availability",
                                   query_string=window)
-            elapsed = time.perf_counter() - started
             assert response.status_code == 200, response.json
-            return elapsed
 
         assert client.get(f"/api/v1/instruments/{cycler_id}/availability",
                           query_string=window).json["capacity"]
-        timings: dict[int, list[float]] = {single_id: [], cycler_id: []}
-        # Interleaved, so that whatever else the machine does weighs on both alike.
-        for _n in range(iterations):
-            for instrument_id in timings:
-                timings[instrument_id].append(week(instrument_id))
+        timings = {single_id: Timings(), cycler_id: Timings()}
+        # Alternated, so that whatever else the machine does weighs on both alike.
+        for _round, instrument_id in alternating(iterations, timings):
+            timings[instrument_id](week, instrument_id)
         skip = min(10, iterations // 10)
-        single = {**percentiles(timings[single_id][skip:]),
-                  "python_calls": calls_per_request(lambda: week(single_id), 20)}
-        channelled = {**percentiles(timings[cycler_id][skip:]),
-                      "python_calls": calls_per_request(lambda: week(cycler_id), 20)}
+        single = {**timings[single_id].summary(skip),
+                  "python_calls": calls_per_request(lambda _n: week(single_id), 20)}
+        channelled = {**timings[cycler_id].summary(skip),
+                      "python_calls": calls_per_request(lambda _n: week(cycler_id), 20)}
+        with app.app_context():
+            db.engine.dispose()
         ratio = channelled["p50_ms"] / single["p50_ms"]
         return {"bookings_per_week_each": 50, "channels": CHANNELS,
                 "single_channel_week": single, "channelled_week": channelled,
                 "ratio_p50": round(ratio, 3),
+                "ratio_cpu_p50": round(channelled["cpu_p50_ms"] / single["cpu_p50_ms"], 3),
                 "ratio_python_calls": round(channelled["python_calls"]
                                             / single["python_calls"], 3),
                 "target_ratio": TARGET_RATIO, "within_target": ratio <= TARGET_RATIO}
@@ -154,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=300)
     run = Run(parser, smoke={"iterations": 20})
-    run.report(measure(run.args.iterations))
+    run.report(measure(run, run.args.iterations))
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ see the same machine.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import itertools
 import json
 import os
+import pstats
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,7 +48,7 @@ class Run:
     since it started."""
 
     def __init__(self, parser: argparse.ArgumentParser, smoke: dict[str, Any], *,
-                 database: bool = False) -> None:
+                 database: bool = True) -> None:
         """``database``: the benchmark uses one, and takes ``--database-url``."""
         parser.add_argument("--smoke", action="store_true",
                             help="tiny data and a few iterations, to check that the benchmark "
@@ -139,6 +141,17 @@ def percentiles(wall: Sequence[float], cpu: Sequence[float] | None = None) -> di
     if cpu:
         figures |= {"cpu_p50_ms": _ms(statistics.median(cpu)), "cpu_p95_ms": _ms(_p95(cpu))}
     return figures | {"n": len(wall)}
+
+
+def calls_per_request(request: Callable[[int], object], samples: int) -> int:
+    """Function calls (Python and C) that one request makes, on average over ``samples`` calls
+    of ``request(n)``: the work done, whatever else the machine is doing."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for n in range(samples):
+        request(n)
+    profile.disable()
+    return round(pstats.Stats(profile).total_calls / samples)
 
 
 def alternating(rounds: int, contestants: Iterable[T]) -> Iterator[tuple[int, T]]:

@@ -284,8 +284,8 @@ def main() -> None:
                         help="finished bookings in the database")
     parser.add_argument("--actor", choices=ACTORS, default="admin",
                         help="who books: the administrator, or a trained researcher")
-    run = Run(parser, database=True, smoke={"seconds": 1.0, "clients": 2, "threads": 1,
-                                            "workers": 1, "history": 200})
+    run = Run(parser, smoke={"seconds": 1.0, "clients": 2, "threads": 1, "workers": 1,
+                             "history": 200})
     args = run.args
     if args.generator == "wrk" and wrk is None:
         parser.error("wrk is not on PATH (apt-get install wrk), or use --generator python")

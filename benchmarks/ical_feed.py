@@ -1,12 +1,13 @@
-"""iCal feed cost, measured in-process (Flask test client, SQLite file).
+"""iCal feed cost, measured in-process (Flask test client; a SQLite file, or PostgreSQL).
 
-Prints JSON: p50/p95 in milliseconds for a lab feed with N events (every booking with names,
-the richest feed), fetched in full (warm: the steady state of polling clients; cold: the first
-request a freshly started worker serves, with no statement or label compiled yet)
-and revalidated with If-None-Match or If-Modified-Since (304), plus the SQL statements each
-request runs and the size of the body.
+Prints JSON: wall-clock and CPU p50/p95 in milliseconds for a lab feed with N events (every
+booking with names, the richest feed), fetched in full (warm: the steady state of polling
+clients; cold: the first request a freshly started worker serves, with no statement or label
+compiled yet) and revalidated with If-None-Match or If-Modified-Since (304), plus the SQL
+statements each request runs and the size of the body.
 
     python benchmarks/ical_feed.py --events 1000
+    python benchmarks/ical_feed.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/ical_feed.py --smoke   # does it still run? (tiny data, no figures)
 """
 
@@ -39,9 +40,9 @@ STATES = [BookingState.APPROVED] * 6 + [BookingState.PENDING, BookingState.COMPL
                                         BookingState.CANCELLED, BookingState.IN_USE]
 
 
-def setup(database: Path, events: int) -> tuple:
+def setup(database_url: str, events: int) -> tuple:
     class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
+        SQLALCHEMY_DATABASE_URI = database_url
         # Every request here is one client polling far faster than any real one would.
         RATELIMIT_ENABLED = False
 
@@ -94,9 +95,9 @@ def setup(database: Path, events: int) -> tuple:
     return app, f"/ical/{secret}.ics"
 
 
-def measure(events: int, iterations: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        app, path = setup(Path(folder) / "bench.sqlite", events)
+def measure(run: Run, events: int, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder, run.database(folder) as database_url:
+        app, path = setup(database_url, events)
         client = app.test_client()
         statements: list[str] = []
         with app.app_context():
@@ -105,11 +106,11 @@ def measure(events: int, iterations: int) -> dict:
         def count(_conn, _cursor, statement, *_args) -> None:
             statements.append(statement)
 
-        def timed(**headers) -> tuple[float, object, int]:
+        def timed(**headers) -> tuple[tuple[float, float], object, int]:
             statements.clear()
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(path, headers=headers)
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started, time.process_time() - started_cpu
             return elapsed, response, sum(1 for s in statements
                                           if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK")))
 
@@ -140,21 +141,30 @@ def measure(events: int, iterations: int) -> dict:
             fresh = create_app(type("Config", (TestingConfig,), {
                 "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                 "RATELIMIT_ENABLED": False}))
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = fresh.test_client().get(path)
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started, time.process_time() - started_cpu
             assert response.headers["ETag"] == etag
             cold.append(elapsed)
+            with fresh.app_context():
+                db.engine.dispose()
         event.remove(engine, "before_cursor_execute", count)
+        with app.app_context():
+            db.engine.dispose()
         skip = min(10, iterations // 10)
         return {
             "events_in_feed": shown, "body_bytes": len(first.data),
-            "full_feed_warm": percentiles(warm[skip:]),
-            "full_feed_cold_render": percentiles(cold),
-            "revalidate_304_if_none_match": percentiles(by_etag[skip:]),
-            "revalidate_304_if_modified_since": percentiles(by_date[skip:]),
+            "full_feed_warm": wall_and_cpu(warm[skip:]),
+            "full_feed_cold_render": wall_and_cpu(cold),
+            "revalidate_304_if_none_match": wall_and_cpu(by_etag[skip:]),
+            "revalidate_304_if_modified_since": wall_and_cpu(by_date[skip:]),
             "sql_statements_per_request": queries,
         }
+
+
+def wall_and_cpu(samples: list[tuple[float, float]]) -> dict[str, float]:
+    wall, cpu = zip(*samples, strict=True)
+    return percentiles(wall, cpu)
 
 
 def main() -> None:
@@ -165,7 +175,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     run = Run(parser, smoke={"events": [50], "iterations": 5})
     os.environ.setdefault("LABBOOK_ENV", "testing")
-    results = [measure(n, run.args.iterations) for n in run.args.events or [1000]]
+    results = [measure(run, n, run.args.iterations) for n in run.args.events or [1000]]
     run.report(results[0] if len(results) == 1 else {"runs": results})
 
 

@@ -1,5 +1,5 @@
 """Open-sharing statistics, owner settlements and the public open-sharing page, measured
-in-process (SQLite file).
+in-process (SQLite file or PostgreSQL).
 
 Loads the real catalogue (163 instruments with their owner units) and a whole calendar year
 of use — last year, as ``benchmarks/reports.py`` builds it: BOOKINGS bookings in a realistic
@@ -16,6 +16,7 @@ gives every owner an agreement, and then times:
 Prints JSON: wall and CPU p50/p95 of each, and whether the targets are met.
 
     python benchmarks/open_sharing.py --bookings 100000 --service-requests 20000
+    python benchmarks/open_sharing.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/open_sharing.py --smoke   # does it still run? (tiny data, no figures)
 """
 
@@ -23,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import statistics as stats
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from benchmarks import reports as year_of_use
-from benchmarks.cli import Run, percentiles
+from benchmarks.cli import Run, Timings
 from labbook import create_app
 from labbook.billing.models import Charge
 from labbook.booking.models import Booking
@@ -54,21 +53,19 @@ PUBLIC_TARGET_MS = 50
 
 
 def _timed(action: Callable[[], object], iterations: int) -> dict:
-    wall, cpu = [], []
+    timings = Timings()
     for _ in range(iterations):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        action()
-        wall.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - started_cpu)
-    return {**percentiles(wall), "cpu_p50_ms": round(stats.median(cpu) * 1000, 3)}
+        timings(action)
+    return timings.summary()
 
 
-def measure(bookings: int, service_requests: int, organizations: int, iterations: int) -> dict:
+def measure(run: Run, bookings: int, service_requests: int, organizations: int,
+            iterations: int) -> dict:
     # The year of use is last year, Monday to Friday, from 1 January.
     year_of_use.FIRST_DAY = dt.date(YEAR, 1, 1)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, run.database(folder) as database_url:
         class Config(TestingConfig):
-            SQLALCHEMY_DATABASE_URI = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
+            SQLALCHEMY_DATABASE_URI = database_url
 
         app = create_app(Config)
         with app.app_context():
@@ -117,10 +114,11 @@ def measure(bookings: int, service_requests: int, organizations: int, iterations
         public_page = _timed(fetch(visitor, "/open-sharing"), iterations * 5)
         other_labs = {lab.code: _timed(fetch(visitor, f"/open-sharing?lab={lab.code}"),
                                        iterations * 2) for lab in labs}
+        with app.app_context():
+            db.engine.dispose()
     statistics_seconds = statistics_time["p50_ms"] / 1000
     return {
         "year": YEAR, "rows": counts, "figures": figures, "setup_seconds": round(built_in, 1),
-        "load_average_1min": round(os.getloadavg()[0], 2),
         "statistics": statistics_time, "settlement_overview_month": settlement_time,
         "pages": pages, "public_page_first_fetch": first, "public_page": public_page,
         "public_page_by_lab": other_labs,
@@ -141,7 +139,7 @@ def main() -> None:
     run = Run(parser, smoke={"bookings": 500, "service_requests": 50, "organizations": 10,
                              "iterations": 1})
     args = run.args
-    run.report(measure(args.bookings, args.service_requests, args.organizations,
+    run.report(measure(run, args.bookings, args.service_requests, args.organizations,
                        args.iterations))
 
 

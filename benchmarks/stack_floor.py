@@ -137,7 +137,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--history", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=500)
-    run = Run(parser, database=True, smoke={"history": 200, "iterations": 5})
+    run = Run(parser, smoke={"history": 200, "iterations": 5})
     os.environ.setdefault("LABBOOK_ENV", "testing")
     run.report(measure(run, run.args.history, run.args.iterations))
 

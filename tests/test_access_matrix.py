@@ -794,6 +794,7 @@ MATRIX.update({
     "GET orders.my_orders":                            "login 200   200   200   200   200   200",
     "GET orders.new_order":                            "login 200   200   200   200   200   200",
     "POST orders.submit_order":                        "login ok    ok    ok    ok    ok    ok",
+    "POST orders.order_quote":                         "login 200   200   200   200   200   200",
     "GET orders.order_detail":                         "login 404   404   404   200   200   200",
     "POST orders.cancel_order":                        "login 404   404   404   ok    ok    ok",
     "GET orders.agreement_pdf":                        "login 404   404   404   200   200   200",
@@ -996,7 +997,8 @@ def test_web_forms_ignore_system_fields(app, client):
     response = _request(client, scene, "res_a", "POST", "/orders/new", api=False,
                         body={"service_0": scene.service.code, "samples_0": "web | | | 1",
                               "terms_confirmed": "on", "action": "submit",
-                              "state": "completed", "quoted_total": "0.01", "tier": "internal",
+                              "shown_total": "80.00", "state": "completed",
+                              "quoted_total": "0.01", "tier": "internal",
                               "organization_id": str(scene.org_b.id),
                               "requester_id": str(scene.users["res_b"].id)})
     assert response.status_code == 303, response.get_data(as_text=True)

@@ -13,9 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPTS = sorted(path.name for path in BENCHMARKS.glob("*.py")
                  if path.name not in ("__init__.py", "cli.py"))
 #: Benchmarks that use no database (so take no --database-url).
-WITHOUT_DATABASE = {"channel_availability.py", "ical_feed.py", "month_close.py",
-                    "open_sharing.py", "report_pdf.py", "reports.py", "search.py",
-                    "verification.py"}
+WITHOUT_DATABASE = {"report_pdf.py"}
 POSTGRESQL_URL = os.environ.get("LABBOOK_TEST_DATABASE_URL")
 RUNS = [(script, "sqlite") for script in SCRIPTS] + [
     (script, "postgresql") for script in SCRIPTS

@@ -38,6 +38,8 @@ from labbook.extensions import db
 from labbook.faults import services as faults
 from labbook.http import page_arg
 from labbook.i18n import localized
+from labbook.notify import services as notify
+from labbook.notify.channels import email_delivered
 from labbook.web import FORM_REFUSED, refuse, show_errors
 
 
@@ -210,8 +212,8 @@ def _cancel_form(instrument: Instrument, *, formdata: bool) -> tuple[BlackoutCan
 def _bookings_page(instrument: Instrument, form: BlackoutCancelForm, upcoming: list,
                    status: int = 200):
     return render_template("admin/instrument_bookings.html", instrument=instrument, form=form,
-                           upcoming=upcoming,
-                           selected=set(form.booking_ids.data or [])), status
+                           upcoming=upcoming, selected=set(form.booking_ids.data or []),
+                           email_delivered=email_delivered(current_app.config)), status
 
 
 @bp.get("/instruments/<int:instrument_id>/bookings")
@@ -229,9 +231,11 @@ def cancel_instrument_bookings(instrument_id: int):
         return _bookings_page(instrument, form, upcoming, FORM_REFUSED)
     try:
         with write_transaction(db.session):
+            now = utcnow()
             cancelled = closures.cancel_bookings_ahead(
                 db.session, current_actor(), _instrument(instrument_id), form.booking_ids.data,
-                notice=form.notice.data, now=utcnow())
+                notice=form.notice.data, now=now)
+            told = notify.cancellations_told(db.session, cancelled, now=now)
     except ValidationError as error:
         show_errors(form, error)
         return _bookings_page(instrument, form,
@@ -241,6 +245,8 @@ def cancel_instrument_bookings(instrument_id: int):
         return refuse(error, url_for(".instrument_status", instrument_id=instrument_id))
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")
+    if told:
+        flash(notify.queued_emails_notice(told), "info")
     return redirect(url_for(".instrument_bookings", instrument_id=instrument_id))
 
 

@@ -236,7 +236,11 @@ SCHEMAS: dict[str, Any] = {
                        "reason": {"type": "string"},
                        "affected_bookings": {"type": "array", "items": _ref("Booking")},
                        "cancelled_booking_ids": {"type": "array",
-                                                 "items": {"type": "integer"}}}},
+                                                 "items": {"type": "integer"}},
+                       "emails_queued": {
+                           "type": "integer",
+                           "description": "Emails queued telling the people whose bookings "
+                                          "were cancelled (none to one who made the closure)"}}},
     "Lab": {
         "type": "object",
         "required": ["code", "name", "name_en", "timezone", "opening_hours"],

@@ -44,6 +44,7 @@ from labbook.core.errors import Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
+from labbook.notify import services as notify
 
 MAX_AVAILABILITY_DAYS = 62
 
@@ -414,13 +415,14 @@ def create_blackout():
         if cancel_affected:
             cancelled = closures.cancel_for_blackout(
                 db.session, actor, blackout, [b.id for b in hit], notice=notice, now=now)
+        emails_queued = notify.cancellations_told(db.session, cancelled, now=now)
     return {
         "id": blackout.id, "instrument_id": blackout.instrument_id,
         "lab": blackout.lab.code if blackout.lab else None,
         "start": blackout.start_at.isoformat(), "end": blackout.end_at.isoformat(),
         "reason": blackout.reason,
         "affected_bookings": [booking_json(b, actor) for b in hit],
-        "cancelled_booking_ids": [b.id for b in cancelled],
+        "cancelled_booking_ids": [b.id for b in cancelled], "emails_queued": emails_queued,
     }, 201
 
 

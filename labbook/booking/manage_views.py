@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -47,6 +47,8 @@ from labbook.core.time import LAB_TZ, is_plausible_date, to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import day_arg, read_day
 from labbook.i18n import localized
+from labbook.notify import services as notify
+from labbook.notify.channels import email_delivered
 from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -359,7 +361,8 @@ def _blackout_page(blackout: Blackout, form: BlackoutCancelForm, affected: list,
                    status: int = 200):
     return render_template("manage/blackout_detail.html", blackout=blackout, form=form,
                            affected=affected, lab=closures.blackout_lab(blackout),
-                           selected=set(form.booking_ids.data or [])), status
+                           selected=set(form.booking_ids.data or []),
+                           email_delivered=email_delivered(current_app.config)), status
 
 
 @bp.get("/blackouts/<int:blackout_id>")
@@ -378,16 +381,20 @@ def blackout_cancel_bookings(blackout_id: int):
         return _blackout_page(blackout, form, affected, FORM_REFUSED)
     try:
         with write_transaction(db.session):
+            now = utcnow()
             blackout = closures.get_blackout(db.session, actor, blackout_id)
             cancelled = closures.cancel_for_blackout(db.session, actor, blackout,
                                                      form.booking_ids.data,
-                                                     notice=form.notice.data, now=utcnow())
+                                                     notice=form.notice.data, now=now)
+            told = notify.cancellations_told(db.session, cancelled, now=now)
     except ValidationError as error:
         show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
         return _blackout_page(blackout, form, closures.affected_bookings(db.session, blackout),
                               FORM_REFUSED)
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")
+    if told:
+        flash(notify.queued_emails_notice(told), "info")
     return redirect(url_for(".blackout_detail", blackout_id=blackout_id))
 
 

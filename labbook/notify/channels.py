@@ -122,6 +122,12 @@ def sms_enabled(config: dict[str, Any]) -> bool:
     return bool(config.get("LABBOOK_SMS_PROVIDER"))
 
 
+def email_delivered(config: dict[str, Any]) -> bool:
+    """Whether queued email leaves labbook: by SMTP when ``LABBOOK_SMTP_URL`` is set; without
+    it the sender only writes .eml files (``notify.sender.transport_for``)."""
+    return bool(config.get("LABBOOK_SMTP_URL"))
+
+
 class SmsTransport:
     """The outbox's SMS channel: each message's text to its recipient's phone number."""
 

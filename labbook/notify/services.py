@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Role, User
@@ -365,6 +365,32 @@ def booking_cancelled(session: Session, booking: Booking, actor: User, *, now: d
                    context={"booking": booking, "actor": actor, "note": note,
                             "blackout": blackout}, now=now,
                    attachments=[_booking_calendar(booking, booking.user)])
+
+
+def cancellations_told(session: Session, bookings: Sequence[Booking], *,
+                       now: dt.datetime) -> int:
+    """How many emails ``booking_cancelled`` queued at ``now`` for ``bookings``: none for a
+    booking its own user cancelled, or whose user has no active account."""
+    user_ids = {booking.user_id for booking in bookings}
+    if not user_ids:
+        return 0
+    return session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.kind == "booking_cancelled", OutboxMessage.channel == Channel.EMAIL,
+        OutboxMessage.user_id.in_(user_ids), OutboxMessage.created_at == now)) or 0
+
+
+def queued_emails_notice(count: int) -> str:
+    """What a page says of the ``count`` emails an action queued: queued for sending, or, while
+    email is not delivered (no SMTP server set), sent only once it is."""
+    if channels.email_delivered(current_app.config):
+        return ngettext("%(num)d email telling the person who booked was queued for sending.",
+                        "%(num)d emails telling the people who booked were queued for sending.",
+                        count)
+    return ngettext("%(num)d email telling the person who booked was queued; email delivery "
+                    "is not set up yet, so it will be sent once an administrator enables it.",
+                    "%(num)d emails telling the people who booked were queued; email delivery "
+                    "is not set up yet, so they will be sent once an administrator enables it.",
+                    count)
 
 
 def booking_expired(session: Session, booking: Booking, *,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,22 @@ from labbook import ratelimit
 from labbook.accounts.models import User
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
+from labbook.billing.services import parse_amount
 from labbook.catalogue import services as catalogue
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError, NotFound, Problem, ValidationError
 from labbook.core.time import utcnow
 from labbook.documents.agreement import render_agreement
 from labbook.extensions import db
-from labbook.http import Fields, enum_arg, json_body, optional_json_body, page_of, pagination_args
+from labbook.http import (
+    Fields,
+    enum_arg,
+    json_body,
+    optional_json_body,
+    page_of,
+    pagination_args,
+    problem_response,
+)
 from labbook.orders import intake, reporting, retention, services, work
 from labbook.orders.models import (
     Disposition,
@@ -221,13 +231,26 @@ def quote_order():
     return quote_json(services.quote_order(db.session, api_user(), _order_input(json_body())))
 
 
+def _expected_total(data: dict[str, Any]) -> Decimal | None:
+    """The total the client showed its user (optional): the order is placed at no other."""
+    value = data.get("expected_total")
+    return None if value is None else parse_amount(value, "expected_total")
+
+
 @bp.post("/orders")
 @token_required
 def create_order():
     actor = api_user()
-    order_input = _order_input(json_body())
-    with write_transaction(db.session):
-        order = services.submit(db.session, actor, order_input, now=utcnow())
+    data = json_body()
+    order_input = _order_input(data)
+    expected_total = _expected_total(data)
+    try:
+        with write_transaction(db.session):
+            order = services.submit(db.session, actor, order_input, now=utcnow(),
+                                    expected_total=expected_total)
+    except services.QuoteChanged as changed:
+        return problem_response(changed.status, changed.message, code=changed.code,
+                                problems=changed.problems, quote=quote_json(changed.quote))
     order = services.get_order(db.session, actor, order.id)
     return order_json(order), 201, {"Location": url_for("api.get_order", order_id=order.id)}
 

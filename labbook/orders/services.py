@@ -6,7 +6,9 @@ the samples) and one organization (the one billed). Each line is one testing ser
 samples; its price is ``labbook.billing.pricing.quote`` at the organization's tier, fixed when
 the order is submitted. The customer confirms the lab's terms (委托协议) on submitting: an
 order without that confirmation is refused, and so is one from an organization whose
-statements are overdue (``billing.receivables.refuse_if_overdue``).
+statements are overdue (``billing.receivables.refuse_if_overdue``). Nobody is bound to a price
+they were not shown: a submission that names the total it was shown is refused
+(``QuoteChanged``, carrying the current quote) when the order costs anything else now.
 
 Every function takes the acting user and ``now`` and never reads the request.
 """
@@ -31,6 +33,7 @@ from labbook.billing.pricing import Quote, quote
 from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
 from labbook.orders import notices, numbers
 from labbook.orders.labels import LINE_STATE_LABELS, ORDER_STATE_LABELS
@@ -127,6 +130,21 @@ class OrderQuote:
         return sum((line.price.total for line in self.lines), Decimal("0.00"))
 
 
+class QuoteChanged(Conflict):
+    """The order costs other than the total its customer was shown (a rate or the
+    organization's tier changed since, or the order itself did); ``quote`` is its price now."""
+
+    code = "quote_changed"
+
+    def __init__(self, current: OrderQuote, shown_total: Decimal) -> None:
+        message = _("The price has changed since it was shown to you: this order now costs "
+                    "%(total)s, not %(shown)s. Check the new quote and submit again.",
+                    total=format_money(current.total), shown=format_money(shown_total))
+        super().__init__(message, problems=[Problem(self.code, message,
+                                                    field="expected_total")])
+        self.quote = current
+
+
 def _refuse(problems: list[Problem]) -> None:
     if problems:
         raise ValidationError(problems[0].message, code=problems[0].code, problems=problems)
@@ -165,6 +183,43 @@ def requesting_organization(actor: User) -> Organization:
     return organization
 
 
+def _offered_service(session: Session, service_id: object) -> TestingService | None:
+    service = session.get(TestingService, service_id) \
+        if isinstance(service_id, int) and not isinstance(service_id, bool) else None
+    return service if service is not None and service.is_active else None
+
+
+def _method(service: TestingService, line: LineInput) -> str:
+    return (line.method or "").strip() or service.standard
+
+
+def _quoted_line(service: TestingService, organization: Organization,
+                 line: LineInput) -> QuotedLine:
+    return QuotedLine(service, _method(service, line),
+                      quote(service, organization.tier, len(line.samples), line.express),
+                      line.samples)
+
+
+def preview_quote(session: Session, actor: User, order: OrderInput) -> OrderQuote | None:
+    """The running quote of an order being written: each line whose service is offered,
+    priced for the samples given so far; None while no line has both.
+
+    It checks nothing else (``quote_order`` does), so the form can show the price from the
+    first sample on; an order that passes those checks costs exactly this.
+    """
+    organization = actor.organization
+    if organization is None:
+        return None
+    lines = []
+    for line in order.lines[:MAX_LINES]:
+        service = _offered_service(session, line.service_id)
+        if service is not None and line.samples:
+            lines.append(_quoted_line(service, organization, line))
+    if not lines:
+        return None
+    return OrderQuote(lab=lines[0].service.lab, organization=organization, lines=lines)
+
+
 def quote_order(session: Session, actor: User, order: OrderInput) -> OrderQuote:
     """Check an order as ``actor`` would submit it and price it; changes nothing.
 
@@ -188,15 +243,13 @@ def quote_order(session: Session, actor: User, order: OrderInput) -> OrderQuote:
     quoted: list[QuotedLine] = []
     for index, line in enumerate(order.lines):
         where = f"lines[{index}]"
-        service = session.get(TestingService, line.service_id) \
-            if isinstance(line.service_id, int) and not isinstance(line.service_id, bool) \
-            else None
-        if service is None or not service.is_active:
+        service = _offered_service(session, line.service_id)
+        if service is None:
             problems.append(Problem("unknown_service", _("No such testing service is offered."),
                                     field=f"{where}.service_id"))
             continue
         labs.add(service.lab_id)
-        method = (line.method or "").strip() or service.standard
+        method = _method(service, line)
         if method not in accepted_methods(session, service):
             problems.append(Problem("unknown_method", _(
                 "The lab does not accept the method “%(method)s” for %(service)s.",
@@ -216,9 +269,7 @@ def quote_order(session: Session, actor: User, order: OrderInput) -> OrderQuote:
             _text(problems, sample.specification, f"{at}.specification", MAX_NAME)
             _text(problems, sample.condition, f"{at}.condition", MAX_CONDITION)
             _text(problems, sample.hazards, f"{at}.hazards", MAX_CONDITION)
-        quoted.append(QuotedLine(service, method, quote(service, organization.tier,
-                                                        len(line.samples), line.express),
-                                 line.samples))
+        quoted.append(_quoted_line(service, organization, line))
     if len(labs) > 1:
         problems.append(Problem("mixed_labs", _(
             "All services of one order must be from the same lab; send one order per lab."),
@@ -430,11 +481,17 @@ def set_capabilities(session: Session, actor: User, lab: Lab, user: User,
 # -- submitting ---------------------------------------------------------------------------------
 
 
-def submit(session: Session, actor: User, order_input: OrderInput, *,
-           now: dt.datetime) -> Order:
-    """Place the order at today's prices; the customer confirms the lab's terms with it."""
+def submit(session: Session, actor: User, order_input: OrderInput, *, now: dt.datetime,
+           expected_total: Decimal | None = None) -> Order:
+    """Place the order at today's prices; the customer confirms the lab's terms with it.
+
+    ``expected_total`` is the total the customer was shown; when given, the order is placed
+    only at that total (``QuoteChanged`` otherwise).
+    """
     priced = quote_order(session, actor, order_input)
     receivables.refuse_if_overdue(session, priced.organization.id, now)
+    if expected_total is not None and expected_total != priced.total:
+        raise QuoteChanged(priced, expected_total)
     if order_input.terms_confirmed is not True:
         message = _("Confirm the lab's terms to submit the order.")
         raise ValidationError(message, code="terms_not_confirmed",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from labbook.catalogue.models import Lab, TestingService
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.ids import database_id
+from labbook.core.money import AmountError, read_amount
 from labbook.core.time import LAB_TZ, is_plausible_date, utcnow
 from labbook.documents.agreement import render_agreement
 from labbook.extensions import db
@@ -114,19 +116,35 @@ def _order_input() -> services.OrderInput:
         or "", terms_confirmed=request.form.get("terms_confirmed") == "on")
 
 
-def _order_page(*, status: int = 200, errors: list[Problem] | None = None, quote=None,
-                preset: TestingService | None = None):
+def _order_page(order_input: services.OrderInput | None = None, *, status: int = 200,
+                errors: list[Problem] | None = None, preset: TestingService | None = None):
     actor = current_actor()
     service_list = db.session.scalars(select(TestingService)
                                       .where(TestingService.is_active.is_(True))
                                       .order_by(TestingService.code)).all()
-    lab = preset.lab if preset is not None else (quote.lab if quote is not None else None)
     return render_template(
         "orders/new.html", services=service_list, slots=range(LINE_SLOTS), form=request.form,
-        errors=errors or [], quote=quote, preset=preset, remains_options=list(Remains),
-        languages=list(ReportLanguage),
-        terms=services.terms_text(db.session, lab, _language()) if lab else None,
-        organization=actor.organization), status
+        errors=errors or [], preset=preset, remains_options=list(Remains),
+        languages=list(ReportLanguage), organization=actor.organization,
+        **_quote_context(order_input, preset)), status
+
+
+def _quote_context(order_input: services.OrderInput | None,
+                   preset: TestingService | None = None) -> dict[str, Any]:
+    """The running quote of the order form and the terms of its lab."""
+    quote = services.preview_quote(db.session, current_actor(), order_input) \
+        if order_input is not None else None
+    lab = quote.lab if quote is not None else (preset.lab if preset is not None else None)
+    return {"quote": quote,
+            "terms": services.terms_text(db.session, lab, _language()) if lab else None}
+
+
+def _shown_total() -> Decimal | None:
+    """The total the order form showed when it was sent (None: it showed none)."""
+    try:
+        return read_amount(request.form.get("shown_total") or "")
+    except AmountError:
+        return None
 
 
 @bp.get("/orders/new")
@@ -137,20 +155,40 @@ def new_order():
     return _order_page(preset=preset)
 
 
+@bp.post("/orders/new/quote")
+@login_required
+def order_quote():
+    """The quote and terms of the order form as it stands, for the form's script to show."""
+    try:
+        order_input = _order_input()
+    except DomainError:
+        order_input = None
+    return render_template("orders/_quote.html", **_quote_context(order_input))
+
+
 @bp.post("/orders/new")
 @login_required
 def submit_order():
-    """"Show price" (action=quote) shows the quote and the lab's terms; "Submit" places it."""
+    """"Show price" (action=quote) shows the quote and the lab's terms; "Submit" places the
+    order at the total the form showed, and only at that total."""
     actor = current_actor()
+    order_input = None
     try:
         order_input = _order_input()
-        if request.form.get("action") != "submit":
-            return _order_page(quote=services.quote_order(db.session, actor, order_input))
+        submitting, shown_total = request.form.get("action") == "submit", _shown_total()
+        if not submitting or shown_total is None:
+            services.quote_order(db.session, actor, order_input)
+            if not submitting:
+                return _order_page(order_input)
+            message = _("Check the price below, then submit the order.")
+            return _order_page(order_input, status=FORM_REFUSED,
+                               errors=[Problem("quote_not_shown", message)])
         with write_transaction(db.session):
-            order = services.submit(db.session, actor, order_input, now=utcnow())
+            order = services.submit(db.session, actor, order_input, now=utcnow(),
+                                    expected_total=shown_total)
             order_id, number = order.id, order.number
     except DomainError as error:
-        return _order_page(status=FORM_REFUSED, errors=error.problems or [
+        return _order_page(order_input, status=FORM_REFUSED, errors=error.problems or [
             Problem(error.code, error.message)])
     flash(_("Your order %(number)s was sent to the lab.", number=number), "success")
     return redirect(url_for(".order_detail", order_id=order_id), 303)

@@ -76,7 +76,8 @@ def test_invalid_values_are_shown_on_the_form_and_nothing_is_saved(login_as, man
 
 
 def test_maintenance_shows_the_bookings_it_hits_and_cancels_them_with_a_notice(
-        login_as, manager, instrument, researcher):
+        app, monkeypatch, login_as, manager, instrument, researcher):
+    monkeypatch.setitem(app.config, "LABBOOK_SMTP_URL", "smtp://mail.example.cn:25")
     first = create_booking(instrument=instrument, user=researcher,
                            start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 10))
     second = create_booking(instrument=instrument, user=researcher,
@@ -94,6 +95,7 @@ def test_maintenance_shows_the_bookings_it_hits_and_cancels_them_with_a_notice(
     assert "2 bookings still hold time" in page
     assert f'value="{first.id}"' in page and f'value="{second.id}"' in page
 
+    assert "emailed to the people who booked" in page  # email is delivered (SMTP is set)
     refused = client.post(f"/admin/instruments/{instrument.id}/bookings",
                           data={"booking_ids": [first.id], "notice": ""})
     assert refused.status_code == FORM_REFUSED
@@ -106,7 +108,10 @@ def test_maintenance_shows_the_bookings_it_hits_and_cancels_them_with_a_notice(
     assert response.status_code == 302
     assert reload(first).state == BookingState.CANCELLED
     assert reload(second).state == BookingState.APPROVED
-    assert "1 booking was cancelled." in text(client.get(response.headers["Location"]))
+    done = text(client.get(response.headers["Location"]))
+    assert "1 booking was cancelled." in done
+    assert "1 email telling the person who booked was queued for sending." in done
+    assert "not set up" not in done
     assert not reload(first).is_late_cancellation
     status_event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.object_type == "instruments")).one()

@@ -339,6 +339,7 @@ def test_blackouts_api_reports_and_cancels_hit_bookings(client, researcher):
     assert response.status_code == 201, response.json
     assert [b["id"] for b in response.json["affected_bookings"]] == [hit.id]
     assert response.json["cancelled_booking_ids"] == [hit.id]
+    assert response.json["emails_queued"] == 1
     hit = reload(hit)
     assert hit.state == BookingState.CANCELLED and not hit.is_late_cancellation
     refused = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(

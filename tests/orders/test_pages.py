@@ -13,7 +13,8 @@ def _form(**changes):
     form = {"service_0": "FOOD-T01", "method_0": "",
             "samples_0": "奶粉 | B1 | 400 g/袋 | 2 袋 | 密封完好 |\n乳清粉 | | | 1 kg",
             "remains": "return", "report_language": "en", "notes": "急用",
-            "contact_phone": "0391-1234567", "terms_confirmed": "on", "action": "submit"}
+            "contact_phone": "0391-1234567", "terms_confirmed": "on", "action": "submit",
+            "shown_total": "300.00"}
     form.update(changes)
     return form
 

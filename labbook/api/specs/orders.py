@@ -90,7 +90,15 @@ SCHEMAS: dict[str, Any] = {
             "contact_phone": {"type": "string", "maxLength": 64},
             "terms_confirmed": {"type": "boolean",
                                 "description": "The customer accepts the lab's terms (must be "
-                                               "true to submit)."}}},
+                                               "true to submit)."},
+            "expected_total": {"type": ["string", "number"], "examples": ["300.00"],
+                               "description": "The total the customer was shown (e.g. the "
+                                              "`total` of `POST /orders/quote`), in yuan with "
+                                              "at most two decimals. When given, the order is "
+                                              "placed only at this total: otherwise 409 "
+                                              "`quote_changed` with the current quote in "
+                                              "`quote`. Left out, the order is placed at "
+                                              "today's price."}}},
     "OrderQuote": {
         "type": "object", "required": ["lab", "tier", "lines", "total"],
         "properties": {
@@ -206,7 +214,10 @@ PATHS: dict[str, Any] = {
             "description": "422 codes: `no_lines`, `invalid_samples` (0 or more than "
                            f"{MAX_SAMPLES}), `unknown_service`, `unknown_method`, "
                            "`express_not_offered`, `mixed_labs`, `required`, "
-                           "`terms_not_confirmed`; 409 `org_suspended`.",
+                           "`terms_not_confirmed`, `invalid_amount` (`expected_total`); "
+                           "409 `org_suspended`, `quote_changed` (the order costs other than "
+                           "`expected_total`; the problem carries the current `quote`, an "
+                           "`OrderQuote`).",
             "responses": {"201": json_response(ref("Order"), "Created"),
                           **problem_responses(401, 409, 422)}},
         "get": {

@@ -1,0 +1,79 @@
+"""Money before commitment on a testing order: the quote follows the samples and express as
+they are typed, in both languages and on both screens, and the order is placed at the total
+shown; without JavaScript "Show price and terms" does the same."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from labbook.billing.pricing import quote
+from labbook.core.money import format_money
+from tests.e2e.pages import submit
+from tests.e2e.test_languages import switch_language as switch_on_screen
+
+CUSTOMER = "liu@jinggong.example.cn"  # external tier
+SERVICE = "FOOD-S002"  # 50 % express surcharge
+SAMPLES = "鸡肉丸 | B1 | 500 g | 1 袋\n牛肉干 | B2 | 200 g | 1 袋"
+
+
+def switch_language(page) -> None:
+    """The 中文/English switch, in the collapsed menu on a phone."""
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible():
+        toggler.click()
+    switch_on_screen(page)
+
+
+EMPTY = {"zh_CN": "填写服务代码和样品后，这里即显示价格。",
+         "en": "The price shows here as soon as a line has a service code and its samples."}
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+def test_the_quote_follows_samples_and_express_and_binds_the_order(open_visit, site, viewport,
+                                                                   language):
+    customer = site.user(CUSTOMER)
+    service = site.service(SERVICE)
+    plain, express = (quote(service, customer.organization.tier, 2, fast)
+                      for fast in (False, True))
+    visit = open_visit(viewport, CUSTOMER)
+    page = visit.page
+    visit.goto(f"/orders/new?service_id={service.id}")
+    try:
+        if language == "en":
+            switch_language(page)
+        total = page.locator("#order-quote [data-quote-total]")
+        expect(page.locator("#order-quote")).to_contain_text(EMPTY[language])
+        page.fill("#samples_0", SAMPLES.split("\n")[0])
+        expect(total).to_have_text(format_money(plain.unit_price))
+        page.fill("#samples_0", SAMPLES)
+        expect(total).to_have_text(format_money(plain.total))
+        page.check("#express_0")
+        expect(total).to_have_text(format_money(express.total))
+        expect(page.locator("input[name=shown_total]")).to_have_value(str(express.total))
+        expect(page.locator("#order-quote-status")).to_contain_text(format_money(express.total))
+        expect(page.locator("#order-quote")).to_contain_text(
+            format_money(express.express_surcharge))
+        visit.shot("live-quote")
+        page.check("#terms_confirmed")
+        submit(page, "button[value=submit]")
+        assert page.url.rsplit("/", 1)[-1].isdigit(), page.url
+        expect(page.locator("main")).to_contain_text(format_money(express.total))
+    finally:
+        if language == "en":  # the choice is the account's: back to Chinese for other tests
+            switch_language(page)
+
+
+def test_without_javascript_the_quote_is_recalculated_by_the_button(open_visit, site):
+    service = site.service(SERVICE)
+    price = quote(service, site.user(CUSTOMER).organization.tier, 2, False)
+    visit = open_visit("phone", CUSTOMER, javascript=False)
+    page = visit.page
+    visit.goto(f"/orders/new?service_id={service.id}")
+    page.fill("#samples_0", SAMPLES)
+    submit(page, "button[value=quote]")
+    expect(page.locator("#order-quote [data-quote-total]")).to_have_text(
+        format_money(price.total))
+    assert page.input_value("#samples_0") == SAMPLES
+    visit.shot("recalculated")
