@@ -34,6 +34,16 @@ def language(request) -> str:
     return request.param
 
 
+def in_language(visit, language: str) -> None:
+    """Switch the signed-in visit to ``language`` unless it is in it (the choice is kept)."""
+    visit.goto("/")
+    if visit.page.get_attribute("html", "lang") != ("en" if language == "en" else "zh-CN"):
+        toggler = visit.page.locator(".navbar-toggler")
+        if toggler.is_visible():  # on a phone the top bar is folded away
+            toggler.click()
+        submit(visit.page, "form[action$='/language'] button")
+
+
 def untrained_instrument(user_id: int) -> Instrument:
     """An NEM instrument that needs training, without the user's record or open request."""
     instrument = db.session.scalar(select(Instrument).join(Lab).where(
@@ -65,9 +75,7 @@ def test_not_trained_asks_for_training_from_the_refusal(open_visit, viewport, la
     lab = instrument.lab
     visit = open_visit(viewport, email=email)
     page = visit.page
-    if language == "en":
-        visit.goto("/")
-        submit(page, "form[action$='/language'] button")
+    in_language(visit, language)
     words = TEXT[language]
 
     # The live check: the refusal says whom to ask and offers the request.
@@ -91,6 +99,7 @@ def test_not_trained_asks_for_training_from_the_refusal(open_visit, viewport, la
         button.click()
     assert f"/instruments/{instrument.id}/calendar" in visit.path()
     assert words["sent"] in page.locator(".alert-success").inner_text()
+    db.session.rollback()  # the server wrote it: read afresh
     request = db.session.scalar(select(TrainingRequest).where(
         TrainingRequest.user_id == user.id, TrainingRequest.instrument_id == instrument.id))
     assert request is not None
@@ -102,9 +111,7 @@ def test_not_trained_asks_for_training_from_the_refusal(open_visit, viewport, la
 
     # Without JavaScript the refused form says the same, and that they asked already.
     plain = open_visit(viewport, email=email, javascript=False)
-    if language == "en":
-        plain.goto("/")
-        submit(plain.page, "form[action$='/language'] button")
+    in_language(plain, language)
     plain.goto(calendar_with_time(instrument, day, "10:00", "11:00"))
     submit(plain.page, "#booking-form [type=submit]")
     summary_help = plain.page.locator("[data-training-help]")
@@ -123,9 +130,7 @@ def test_outside_the_opening_hours_the_nearest_slots_are_offered(open_visit, vie
         .order_by(Instrument.code))
     visit = open_visit(viewport, email=email)
     page = visit.page
-    if language == "en":
-        visit.goto("/")
-        submit(page, "form[action$='/language'] button")
+    in_language(visit, language)
     day = next_weekday(today, 3)
     visit.goto(calendar_with_time(instrument, day, "18:00", "19:00"))
     page.locator("#check-result [data-code=outside_hours]").wait_for()
