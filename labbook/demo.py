@@ -1,8 +1,13 @@
-"""Demo organizations, users and last month's use, created only when asked for (``labbook demo``).
+"""Demo organizations, users, last month's use and today's work, created only when asked for
+(``labbook demo``).
 
 The use (completed bookings, a no-show, a late cancellation, a completed test) lies in the
 month before today and is charged as the real flows charge it, so an admin can close that month
-and look at the statements right away.
+and look at the statements right away. Today's work (``_load_current``) gives every role
+something on its first page: researchers trained on some instruments, a booking in use now and
+bookings tomorrow, booking requests waiting for each lab's manager, and testing orders in each
+open state (awaiting intake, received, in testing, report awaiting review), all relative to
+``now`` in lab time. It uses instruments the browser tests leave alone.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
 from labbook.billing import services as billing
 from labbook.billing.pricing import quote
-from labbook.booking.models import Booking, BookingState
+from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.catalogue.models import Instrument, Lab, Owner, TestingService
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.faults.models import FaultKind, FaultState, InstrumentFault
-from labbook.orders import numbers
+from labbook.orders import intake, numbers, reporting, work
 from labbook.orders import services as orders
 from labbook.orders.models import (
+    Capability,
     IntakeStatus,
+    LabStaff,
     LineState,
     Order,
     OrderLine,
@@ -73,7 +80,34 @@ DEMO_USERS = (
     DemoUser("zhou@huaichuan.example.cn", "周婷", Role.RESEARCHER, "怀川绿色食品有限公司"),
     DemoUser("liu@jinggong.example.cn", "刘洋", Role.RESEARCHER, "焦作精工装备制造有限公司"),
     DemoUser("owner@hpu.example.cn", "赵敏（河南理工大学设备处）", Role.RESEARCHER, "河南理工大学"),
+    DemoUser("food.analyst@jzit.example.cn", "孙倩（绿色食品实验室检测员）", Role.RESEARCHER,
+             "焦作市产业技术科学院"),
 )
+#: Who does the FOOD lab's testing work: (email, capability) — the analyst tests and prepares
+#: reports, the lab's manager reviews them.
+DEMO_LAB_STAFF = (("food.analyst@jzit.example.cn", Capability.ANALYST),
+                  ("food.manager@jzit.example.cn", Capability.REVIEWER))
+#: Researchers trained on instruments that need it: (researcher, instrument codes).
+DEMO_QUALIFICATIONS = (("chen@xincai.example.cn", ("NEM-004", "NEM-008", "NEM-011")),
+                       ("zhou@huaichuan.example.cn", ("FOOD-003", "FOOD-004")),
+                       ("liu@jinggong.example.cn", ("MFG-007", "MFG-009")))
+#: Bookings around today: (researcher, instrument, days from today, lab-time hour or None for
+#: "in use now", minutes, state, purpose).
+DEMO_BOOKINGS = (
+    ("chen@xincai.example.cn", "NEM-004", 0, None, 120, BookingState.IN_USE, "电极材料小角散射"),
+    ("chen@xincai.example.cn", "NEM-011", 1, 9, 120, BookingState.APPROVED, "正极材料拉曼面扫"),
+    ("zhou@huaichuan.example.cn", "FOOD-004", 1, 14, 120, BookingState.APPROVED,
+     "茶饮料中咖啡因含量测定"),
+    ("liu@jinggong.example.cn", "MFG-009", 1, 15, 60, BookingState.APPROVED, "焊缝表面磁粉检测"),
+    ("zhou@huaichuan.example.cn", "FOOD-003", 1, 9, 180, BookingState.PENDING,
+     "果汁中有机酸组分分析"),
+    ("liu@jinggong.example.cn", "MFG-007", 1, 10, 60, BookingState.PENDING, "法兰锻件超声探伤"),
+    ("chen@xincai.example.cn", "NEM-008", 2, 14, 60, BookingState.PENDING, "隔膜截面抛光制样"),
+)
+#: Open testing orders in the FOOD lab: (researcher, service, samples, how far along).
+DEMO_OPEN_ORDERS = (("zhou@huaichuan.example.cn", "FOOD-S003", 3, OrderState.SUBMITTED),
+                    ("chen@xincai.example.cn", "FOOD-S004", 2, LineState.RECEIVED),
+                    ("liu@jinggong.example.cn", "FOOD-S005", 2, LineState.IN_PROGRESS))
 #: The owner units' revenue-sharing agreements (illustrative, like the owners themselves):
 #: owner code -> (share of instrument time, share of testing services), in per cent, from
 #: 1 January of last year; and the demo contact person of one owner.
@@ -168,6 +202,66 @@ def _completed_order(session: Session, user: User, service: TestingService, samp
     billing.charge_order_line(session, line, now=completed)
 
 
+def _lab_moment(now: dt.datetime, days: int, hour: int) -> dt.datetime:
+    day = to_lab_time(now).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(hour), LAB_TZ).astimezone(dt.UTC)
+
+
+def _load_current(session: Session, users: dict[str, User], now: dt.datetime) -> None:
+    """Today's work: qualifications, bookings now and tomorrow, requests to approve, and open
+    testing orders taken as far as the lab's real steps take them."""
+    instruments = {i.code: i for i in session.scalars(select(Instrument))}
+    services = {s.code: s for s in session.scalars(select(TestingService))}
+    labs = {lab.code: lab for lab in session.scalars(select(Lab))}
+    for email, capability in DEMO_LAB_STAFF:
+        session.add(LabStaff(lab_id=labs["FOOD"].id, user_id=users[email].id,
+                             capability=capability, granted_at=now))
+    for email, codes in DEMO_QUALIFICATIONS:
+        for code in codes:
+            instrument = instruments[code]
+            manager = users[f"{instrument.lab.code.lower()}.manager@jzit.example.cn"]
+            session.add(Qualification(user_id=users[email].id, instrument_id=instrument.id,
+                                      granted_by_id=manager.id,
+                                      granted_at=now - dt.timedelta(days=30)))
+    for email, code, days, hour, minutes, state, purpose in DEMO_BOOKINGS:
+        user, instrument = users[email], instruments[code]
+        start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1) \
+            if hour is None else _lab_moment(now, days, hour)
+        end = start + dt.timedelta(minutes=minutes)
+        session.add(Booking(
+            instrument=instrument, user=user, organization=user.organization, start_at=start,
+            end_at=end, blocked_until=end + dt.timedelta(minutes=instrument.buffer_minutes),
+            purpose=purpose, state=state, created_at=now - dt.timedelta(hours=5),
+            updated_at=now - dt.timedelta(hours=5),
+            checked_in_at=start if state == BookingState.IN_USE else None))
+    manager, analyst = users["food.manager@jzit.example.cn"], users["food.analyst@jzit.example.cn"]
+    session.flush()
+    for age, (email, code, samples, stage) in enumerate(DEMO_OPEN_ORDERS, start=1):
+        submitted = now - dt.timedelta(days=age, hours=2)
+        order = orders.submit(session, users[email], orders.OrderInput(
+            lines=[orders.LineInput(service_id=services[code].id, samples=[
+                orders.SampleInput(name=f"演示样品 {n}", batch=f"D{n:02d}", quantity="200 g",
+                                   condition="密封完好") for n in range(1, samples + 1)])],
+            notes="演示委托 demo order", terms_confirmed=True), now=submitted)
+        if stage == OrderState.SUBMITTED:
+            continue
+        received = submitted + dt.timedelta(hours=20)
+        intake.receive(session, manager, order, [
+            intake.SampleDecision(sample.id, IntakeStatus.ACCEPTED) for sample in order.samples],
+            now=received)
+        if stage == LineState.IN_PROGRESS:
+            line_id = order.lines[0].id
+            work.assign(session, manager, order, line_id, analyst, now=received)
+            work.start(session, analyst, order, line_id, now=received + dt.timedelta(hours=2))
+    # Last month's completed FOOD test gets its report drafted, for the manager to review.
+    tested = session.scalar(select(Order).where(Order.lab_id == labs["FOOD"].id,
+                                                Order.state == OrderState.COMPLETED)
+                            .order_by(Order.id).limit(1))
+    if tested is not None:
+        reporting.prepare(session, analyst, tested, conclusion="所检项目符合 GB 5009.5 的要求。",
+                          now=now - dt.timedelta(hours=4))
+
+
 def _load_owners(session: Session, now: dt.datetime) -> None:
     """Agreements for the shipped owner units that have none, the demo contact person, and a
     problem report waiting for the NEM lab."""
@@ -225,6 +319,10 @@ def load_demo(session: Session, now: dt.datetime) -> list[DemoUser]:
     if session.scalar(select(Booking.id).where(
             Booking.user_id.in_([user.id for user in demo_researchers])).limit(1)) is None:
         _load_use(session, researchers, now)
+    if session.scalar(select(Qualification.id).where(
+            Qualification.user_id.in_([user.id for user in demo_researchers])).limit(1)) is None:
+        _load_current(session, {user.email: user for user in session.scalars(
+            select(User).where(User.email.in_([demo.email for demo in DEMO_USERS])))}, now)
     _load_owners(session, now)
     session.commit()
     return list(DEMO_USERS)

@@ -433,4 +433,9 @@
     events: loadEvents
   });
   calendar.render();
+  // The toolbar's arrows are drawn as role="img" without a name; the buttons around them carry
+  // the name, so the icons are hidden from screen readers.
+  Array.prototype.forEach.call(calendarEl.querySelectorAll('.fc-toolbar .fc-icon'), function (icon) {
+    icon.setAttribute('aria-hidden', 'true');
+  });
 }());

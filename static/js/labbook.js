@@ -6,7 +6,10 @@
  *   second click while the next page loads;
  * - what a form showed for the values it was sent with (a quote, marked data-hide-on-edit)
  *   disappears as soon as one of them is changed, rather than show a price that no longer
- *   applies.
+ *   applies;
+ * - a table too wide for the screen, which scrolls sideways, can be scrolled from the keyboard:
+ *   when nothing in it takes the focus, the scrolling box itself does (WCAG 2.1.1), named after
+ *   the table's caption or the heading above it.
  */
 (function () {
   'use strict';
@@ -93,9 +96,45 @@
     });
   }
 
+  function tableName(box) {
+    var caption = box.querySelector('caption');
+    if (caption && caption.textContent.trim()) {
+      return caption.textContent.trim();
+    }
+    for (var el = box; el && el !== document.body; el = el.parentElement) {
+      for (var before = el.previousElementSibling; before; before = before.previousElementSibling) {
+        if (/^H[1-6]$/.test(before.tagName) && before.textContent.trim()) {
+          return before.textContent.trim();
+        }
+      }
+    }
+    return document.title;
+  }
+
+  var FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';
+
+  function scrollingTablesTakeFocus() {
+    Array.prototype.forEach.call(document.querySelectorAll('.table-responsive'), function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (box.dataset.lbScrollFocus) {
+        box.tabIndex = scrolls ? 0 : -1;
+        return;
+      }
+      if (!scrolls || box.querySelector(FOCUSABLE)) {
+        return;
+      }
+      box.dataset.lbScrollFocus = 'true';
+      box.tabIndex = 0;
+      box.setAttribute('role', 'region');
+      box.setAttribute('aria-label', tableName(box));
+    });
+  }
+
   function ready() {
     focusErrorSummary();
     hideOnEdit();
+    scrollingTablesTakeFocus();
+    window.addEventListener('resize', scrollingTablesTakeFocus);
   }
 
   if (document.readyState === 'loading') {
