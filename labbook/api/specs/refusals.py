@@ -32,7 +32,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object", "required": ["method", "href", "body"],
                 "description": "Where no request is open: the call that asks the lab's "
                                "managers for training (they are emailed).",
-                "properties": {"method": {"type": "string", "enum": ["POST"]},
+                "properties": {"method": {"type": "string", "const": "POST"},
                                "href": {"type": "string",
                                         "examples": ["/api/v1/training-requests"]},
                                "body": {"type": "object", "properties": {
