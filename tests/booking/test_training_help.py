@@ -90,7 +90,8 @@ def test_other_refusals_carry_no_training(researcher):
 def test_the_refusal_page_offers_to_ask_and_the_managers_hear_of_it(
         login_as, researcher, manager, instrument):
     client = login_as(researcher)
-    refused = client.post(f"/instruments/{instrument.id}/book", data=form())
+    refused = client.post(f"/instruments/{instrument.id}/book", data=form(),
+                          follow_redirects=True)
     page = text(refused)
     assert_well_formed(page)
     assert "How to get trained on this instrument" in page
@@ -112,7 +113,8 @@ def test_the_refusal_page_offers_to_ask_and_the_managers_hear_of_it(
     assert "Your request for training on Glovebox was sent to the lab&#39;s managers." in \
         text(client.get(back))
 
-    again = text(client.post(f"/instruments/{instrument.id}/book", data=form()))
+    again = text(client.post(f"/instruments/{instrument.id}/book", data=form(),
+                             follow_redirects=True))
     assert "You asked for training on" in again and action not in again
     twice = client.post(f"/training/instruments/{instrument.id}/request", data={"next": back})
     assert twice.status_code == 302
