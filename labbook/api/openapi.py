@@ -17,6 +17,7 @@ from labbook.api.specs import money as money_specs
 from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import page_of as _page_of
 from labbook.api.specs import path_id as _path_id
+from labbook.api.specs import prices as prices_spec
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
 from labbook.api.specs import ref as _ref
@@ -35,7 +36,7 @@ from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
 AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
-                                sharing_spec, rebook, join_spec, refusals_spec)
+                                sharing_spec, rebook, join_spec, refusals_spec, prices_spec)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -135,7 +136,9 @@ SCHEMAS: dict[str, Any] = {
             "sequence": {"type": "integer", "minimum": 0,
                          "description": "The iCal SEQUENCE: rises with every change."},
             "pending_change": {"oneOf": [_ref("BookingChange"), {"type": "null"}]},
-            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
+            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"},
+            "estimate": _ref("BookingEstimate"),
+            "cancellation_fee": {"oneOf": [_ref("CancellationFee"), {"type": "null"}]}}},
     "BookingRequest": {
         "type": "object", "required": ["instrument_id", "start", "end", "purpose"],
         "properties": {

@@ -249,12 +249,11 @@ def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at
              old_start: dt.datetime) -> bool:
     """Time given back by the booking's own user inside the cancellation window (from the old
     start, at the moment the change was asked for); the lab's changes are never late."""
-    window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
     return (given_back > 0
             and booking.state in (BookingState.APPROVED, BookingState.IN_USE)
             and requested_by.id == booking.user_id
             and not requested_by.manages_lab_id(booking.instrument.lab_id)
-            and requested_at >= old_start - window)
+            and requested_at >= rules.free_cancellation_until(booking.instrument, old_start))
 
 
 def _apply(session: Session, actor: User, booking: Booking, change: BookingChange, *,

@@ -26,6 +26,7 @@ from labbook.booking.models import (
     SLOT_HOLDING,
     Blackout,
     Booking,
+    BookingState,
     BookingSuspension,
     Qualification,
     channel_mask,
@@ -465,3 +466,38 @@ def _quota_problems(session: Session, request: BookingRequest, tz: ZoneInfo,
                 used=used / dt.timedelta(hours=1)), (week, week_end)))
         week = week_end
     return problems
+
+
+# -- approval and the cancellation window -------------------------------------------------------
+
+
+def needs_approval(actor: User, instrument: Instrument) -> bool:
+    """Whether a booking ``actor`` makes on ``instrument`` waits for the lab's approval: on an
+    instrument that asks for it, unless ``actor`` manages its lab."""
+    return instrument.requires_approval and not actor.manages_lab_id(instrument.lab_id)
+
+
+def free_cancellation_until(instrument: Instrument, start: dt.datetime) -> dt.datetime:
+    """The moment from which cancelling a booking of ``instrument`` that starts at ``start`` (or
+    giving back some of its time) is late: ``start`` minus the instrument's cancellation
+    window. Exactly at this moment it is already late."""
+    return start - dt.timedelta(hours=instrument.cancellation_window_hours)
+
+
+def is_late_cancellation(booking: Booking, actor: User, now: dt.datetime, *,
+                         by_lab: bool = False) -> bool:
+    """Whether ``actor`` cancelling ``booking`` at ``now`` is a late cancellation (billed at the
+    rate card's late-cancellation share): the booking's own user cancels an approved booking
+    inside its cancellation window. The lab's cancellations (``by_lab``) and requests still
+    waiting for approval are never late."""
+    return cancelling_is_late(booking.state, own=booking.user_id == actor.id,
+                              instrument=booking.instrument, start=booking.start_at, now=now,
+                              by_lab=by_lab)
+
+
+def cancelling_is_late(state: BookingState, *, own: bool, instrument: Instrument,
+                       start: dt.datetime, now: dt.datetime, by_lab: bool = False) -> bool:
+    """``is_late_cancellation`` for a booking in ``state`` that starts at ``start``, cancelled
+    by its own user (``own``) or someone else; also for a booking not made yet."""
+    return (not by_lab and own and state == BookingState.APPROVED
+            and now >= free_cancellation_until(instrument, start))

@@ -161,7 +161,7 @@ def _new_booking(actor: User, instrument: Instrument, organization: Organization
                  channel_mask: int = 1) -> dict:
     """The column values of a new booking of ``user`` (``actor`` unless booked on their
     behalf), holding the channels of ``channel_mask``."""
-    needs_approval = instrument.requires_approval and not actor.manages_lab_id(instrument.lab_id)
+    needs_approval = rules.needs_approval(actor, instrument)
     user = user or actor
     return {
         "instrument_id": instrument.id, "user_id": user.id, "organization_id": organization.id,
@@ -598,9 +598,7 @@ def cancel_locked_booking(session: Session, actor: User, booking: Booking, *, no
     if not can_view(actor, booking):
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
     note = clean_text(note, "note", MAX_NOTE, required=False)
-    window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
-    late = (not by_lab and booking.state == BookingState.APPROVED
-            and booking.user_id == actor.id and now >= booking.start_at - window)
+    late = rules.is_late_cancellation(booking, actor, now, by_lab=by_lab)
     held = booking.holds_slot
     transition(session, actor, booking, BookingState.CANCELLED, "cancel", now=now, note=note,
                 late=late)

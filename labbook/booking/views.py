@@ -24,6 +24,7 @@ from flask_wtf.csrf import CSRFError
 
 from labbook.accounts.access import current_actor, current_viewer
 from labbook.audit.services import history as audit_history
+from labbook.billing import estimates
 from labbook.booking import (
     attendance,
     changes,
@@ -56,7 +57,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
-from labbook.core.time import parse_aware_datetime, utcnow
+from labbook.core.time import is_plausible_date, parse_aware_datetime, utcnow
 from labbook.extensions import db
 from labbook.http import Fields, day_arg, json_body, page_arg, problem_response
 from labbook.i18n import is_english, localized
@@ -199,9 +200,10 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     }
     suspension = discipline.suspension_in_force(db.session, viewer.id, lab.id, now) \
         if viewer is not None and lab.no_show_limit is not None else None
+    price = _form_price(instrument, form, viewer, now)
     return render_template(
         "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
-        suspension=suspension,
+        suspension=suspension, price=price,
         is_manager=is_manager, busy=busy, busy_days=BUSY_LIST_DAYS, today=today,
         capacity=capacity,
         shown_date=shown_date, calendar_config=json.dumps(calendar_config),
@@ -210,6 +212,23 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
                      for s in suggestions or []],
         form_errors=[(field.label.text, error) for field in form for error in field.errors],
     ), status
+
+
+def _form_price(instrument: Instrument, form: BookingForm, viewer,
+                now: dt.datetime) -> estimates.BookingPrice | None:
+    """The price of the time in the form, as the live check tells it, for browsers without
+    JavaScript (after a refusal, or a form filled in from a link)."""
+    fields = (form.date, form.start_time, form.end_time, form.end_date)
+    if viewer is None or viewer.organization is None or any(f.errors for f in fields) \
+            or not (form.date.data and form.start_time.data and form.end_time.data) \
+            or not all(is_plausible_date(day) for day in (form.date.data, form.end_date.data)
+                       if day):
+        return None
+    start, end = form.interval(_tz(instrument))
+    if end <= start:
+        return None
+    return estimates.slot_price(db.session, viewer, viewer.organization, instrument, start,
+                                end, now=now)
 
 
 @bp.get("/instruments/<int:instrument_id>/calendar")
@@ -334,6 +353,10 @@ def check_booking(instrument_id: int):
             "problems": [_problem_json(p, instrument) for p in preview.problems],
             "suggestions": [suggestion_view(s, instrument) for s in preview.suggestions],
         }
+        if end > start:
+            answer |= estimates.slot_price(
+                db.session, actor, booking_services.paying_organization(actor), instrument,
+                start, end, now=utcnow()).check_json()
     except DomainError as error:
         return _json_problem(error)
     finally:
@@ -390,7 +413,7 @@ def book(instrument_id: int):
         return _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=error.problems or [Problem(error.code, error.message)])
     if recurrence is None:
-        _flash_booked(booking)
+        _flash_booked(booking, actor)
         return redirect(url_for("booking.booking_detail", booking_id=booking.id))
     _flash_series(result, _tz(instrument))
     return redirect(url_for("booking.my_bookings"))
@@ -404,18 +427,20 @@ def _occurrence_views(occurrences: list[dict[str, Any]],
              "messages": [p["message"] for p in o["problems"]]} for o in occurrences]
 
 
-def _flash_booked(booking) -> None:
+def _flash_booked(booking, actor) -> None:
     when = _when(booking.start_at, booking.end_at, _tz(booking.instrument))
     name = localized(booking.instrument, "name")
     if booking.booked_by_id is not None:
         flash(_("Booked for %(name)s: %(instrument)s, %(when)s; they are told by email.",
                 name=booking.user.name, instrument=name, when=when), "success")
-        return
-    if booking.state.value == "pending":
+    elif booking.state.value == "pending":
         flash(_("Your request for %(instrument)s, %(when)s, was sent to the lab's managers "
                 "for approval.", instrument=name, when=when), "info")
     else:
         flash(_("Booked: %(instrument)s, %(when)s.", instrument=name, when=when), "success")
+    price = estimates.booking_price(db.session, booking, actor, now=utcnow())
+    flash(price.text, "warning" if price.cancellation and price.cancellation.in_window
+          else "info")
 
 
 def _flash_series(result: booking_services.SeriesResult, tz: ZoneInfo) -> None:
@@ -469,6 +494,7 @@ def my_bookings():
                                  page=page_arg(),
                                  per_page=current_app.config["UI_PER_PAGE"])
     return render_template("booking/my_bookings.html", upcoming=upcoming, past=past,
+                           prices=estimates.booking_prices(db.session, upcoming, actor, now=now),
                            waiting=waitlist.my_entries(db.session, actor), now=now,
                            suspensions=discipline.my_suspensions(db.session, actor, now),
                            can_cancel=lambda b: booking_services.can_cancel(actor, b),
@@ -510,6 +536,7 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
         series_form=CancelSeriesForm(formdata=None,
                                      from_date=booking.start_at.astimezone(tz).date()),
         window_hours=booking.instrument.cancellation_window_hours,
+        price=estimates.booking_price(db.session, booking, actor, now=now),
         can_check_in=attendance.can_check_in(actor, booking, now=now),
         can_check_out=attendance.can_check_out(actor, booking),
         check_in_opens_at=attendance.check_in_opens_at(booking), now=now,
@@ -696,7 +723,7 @@ def claim_offer(offer_token: str):
         except (booking_services.BookingRefused, Conflict, ValidationError) as error:
             flash(error.message, "danger")
             return redirect(url_for("booking.my_bookings"))
-        _flash_booked(booking)
+        _flash_booked(booking, actor)
         return redirect(url_for("booking.booking_detail", booking_id=booking.id))
     return render_template("booking/waitlist_claim.html", entry=entry, now=utcnow())
 

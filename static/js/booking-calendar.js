@@ -20,6 +20,8 @@
   var calendar = null;
   var checkSequence = 0;
   var checkTimer = null;
+  // The time last chosen in the calendar itself (not typed into the form).
+  var selected = null;
 
   function field(name) {
     return form ? form.elements.namedItem(name) : null;
@@ -57,6 +59,7 @@
     var from = LabTime.wallParts(start);
     var to = LabTime.wallParts(end);
     setFormTimes(from.date, from.time, to.time, to.date);
+    selected = requestedInterval();
     var purpose = field('purpose');
     if (purpose && !purpose.value && !keepFocus) {
       purpose.focus({preventScroll: true});
@@ -131,11 +134,49 @@
     return target.toString();
   }
 
-  function showAnswer(answer) {
+  // What the time costs and what cancelling it would cost, in the server's words; drawn as
+  // the page draws it without JavaScript (booking/_macros.html, price_note).
+  function priceNote(answer) {
+    var note = node('div', 'lb-price mt-2');
+    note.setAttribute('data-price', '');
+    var estimate = node('p', 'mb-1', answer.estimate.text);
+    estimate.setAttribute('data-estimate', '');
+    note.appendChild(estimate);
+    var fee = answer.cancellation_fee;
+    if (fee) {
+      var terms = node('p', fee.in_window ? 'alert alert-warning py-1 px-2 mb-0' : 'small text-muted mb-0',
+        fee.text);
+      terms.setAttribute('data-cancellation-fee', '');
+      note.appendChild(terms);
+    }
+    return note;
+  }
+
+  // The time chosen in the calendar shows its price too, once the server has priced it.
+  function labelSelection(answer, interval) {
+    var mirror = calendarEl.querySelector('.fc-event-mirror .fc-event-main');
+    if (!mirror || !answer.estimate || !selected || interval.start !== selected.start ||
+        interval.end !== selected.end) {
+      return;
+    }
+    var label = mirror.querySelector('.lb-selection-price');
+    if (!label) {
+      label = mirror.appendChild(node('div', 'lb-selection-price'));
+    }
+    label.textContent = answer.estimate.label;
+  }
+
+  function showAnswer(answer, interval) {
     clear(resultEl);
+    if (interval) {
+      labelSelection(answer, interval);
+    }
     var problems = answer.problems || [];
     if (answer.ok && !problems.length) {
       resultEl.appendChild(node('div', 'alert alert-success py-2 mb-0', text.msgOk));
+      if (answer.estimate) {
+        resultEl.appendChild(priceNote(answer));
+      }
       return;
     }
     var box = node('div', 'alert ' + (answer.ok ? 'alert-warning' : 'alert-danger') + ' py-2 mb-0');
@@ -160,6 +201,9 @@
       box.appendChild(buttons);
     }
     resultEl.appendChild(box);
+    if (answer.estimate) {
+      resultEl.appendChild(priceNote(answer));
+    }
   }
 
   function showMessage(className, message) {
@@ -199,7 +243,7 @@
         return;
       }
       if (reply.ok) {
-        showAnswer(reply.data);
+        showAnswer(reply.data, interval);
       } else if (reply.data && reply.data.problems) {
         showAnswer({ok: false, problems: reply.data.problems, suggestions: []});
       } else {

@@ -374,7 +374,9 @@ def test_check_says_ok_for_a_free_time(login_as, researcher, instrument):
     response = check(login_as(researcher), instrument, lab_time(MONDAY, 9),
                      lab_time(MONDAY, 10))
     assert response.status_code == 200
-    assert response.json == {"ok": True, "problems": [], "suggestions": []}
+    assert {key: response.json[key] for key in ("ok", "problems", "suggestions")} == \
+        {"ok": True, "problems": [], "suggestions": []}
+    assert response.json["estimate"]["amount"] == "100.00"
     assert booking_count() == 0
 
 

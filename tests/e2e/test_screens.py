@@ -108,7 +108,9 @@ def test_training_records_keep_dates_and_buttons_whole(visit_in, viewport, langu
     visit = visit_in(viewport, MANAGER, language)
     page = visit.page
     visit.goto("/manage/qualifications")
-    row = page.locator("tbody tr", has=page.locator("button.btn-outline-danger")).first
+    # A valid record with an expiry (the fixture's): date, status, "until …" and the button.
+    row = page.locator("tbody tr", has=page.locator("td:nth-child(5) .small")).filter(
+        has=page.locator("button.btn-outline-danger")).first
     for cell in ("td:nth-child(4)", "td:nth-child(5) .small", "button.btn-outline-danger"):
         lines = row.locator(cell).first.evaluate(LINES_JS)
         assert lines == 1, f"{cell} of a training record takes {lines} lines"
