@@ -73,8 +73,17 @@ SCHEMAS: dict[str, Any] = {
             "detail": {"type": "string"},
             "problems": {"type": "array", "items": _ref("RuleProblem")},
             "suggestions": {"type": "array", "items": _ref("Suggestion"),
-                            "description": "For `overlap` and `blackout`: the next free slots "
-                                           "of the same length, on this instrument first."},
+                            "description": "Slots of the same length one may book instead: "
+                                           "for `overlap` and `blackout` the next free ones, "
+                                           "for `outside_hours`, `too_soon` and "
+                                           "`holiday_closed` the nearest that keep the rule, "
+                                           "on this instrument first; then one on each of a "
+                                           "few other instruments of its kind that the person "
+                                           "may book (trained where training is needed, not "
+                                           "suspended in its lab, available) — the only ones "
+                                           "for `not_qualified` and "
+                                           "`instrument_unavailable`. None where no time "
+                                           "helps (e.g. `org_suspended`, `payment_overdue`)."},
             "occurrences": {"type": "array", "items": _ref("RefusedOccurrence"),
                             "description": "For a refused series: each refused occurrence."},
         },
@@ -88,7 +97,8 @@ SCHEMAS: dict[str, Any] = {
             "message": {"type": "string", "description": "In the user's language."},
             "field": {"type": "string"},
             "start": {"type": "string", "format": "date-time"},
-            "end": {"type": "string", "format": "date-time"}}},
+            "end": {"type": "string", "format": "date-time"},
+            "training": _ref("TrainingHelp")}},
     "Suggestion": {
         "type": "object", "required": ["instrument_id", "start", "end"],
         "properties": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from flask import request, url_for
@@ -139,8 +140,27 @@ def _recurrence(fields: Fields) -> Recurrence | None:
     return recurrence
 
 
+def _with_training_link(route):
+    """A refusal for want of training says, in its ``training``, how to ask for it through the
+    API (unless the person has asked already): ``request`` is the call to make."""
+    @functools.wraps(route)
+    def answer(*args, **kwargs):
+        try:
+            return route(*args, **kwargs)
+        except booking_services.BookingRefused as refused:
+            for problem in refused.problems:
+                training = problem.extra.get("training")
+                if training is not None and training["requested_at"] is None:
+                    training["request"] = {
+                        "method": "POST", "href": url_for("api.create_training_request"),
+                        "body": {"instrument_id": training["instrument_id"]}}
+            raise
+    return answer
+
+
 @bp.post("/bookings")
 @token_required
+@_with_training_link
 def create_booking():
     actor = api_user()
     fields = Fields(json_body())

@@ -176,8 +176,9 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             problems = _problems(session, actor, booking, organization, start, end, now)
             blocking = _effective_problems(problems, override=override)
             if blocking:
-                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                            start, end, now))
+                raise BookingRefused(blocking, _suggestions(
+                    session, instrument, blocking, start, end, now,
+                    len(booking.channel_numbers), booking.user))
             old = (booking.start_at, booking.end_at)
             if instrument.requires_approval:
                 # Only there can a change be waiting; this one takes its place.
@@ -334,8 +335,9 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
             problems = _problems(session, actor, booking, organization, start, end, now)
             blocking = _effective_problems(problems, override=True)
             if blocking:
-                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                            start, end, now))
+                raise BookingRefused(blocking, _suggestions(
+                    session, instrument, blocking, start, end, now,
+                    len(booking.channel_numbers), booking.user))
             change.state = ChangeState.APPLIED
             change.is_late = _is_late(booking, change.requested_by, change.given_back_minutes,
                                       change.requested_at, change.old_start_at)

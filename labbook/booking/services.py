@@ -51,6 +51,7 @@ from labbook.booking.models import (
     ChangeState,
 )
 from labbook.booking.recurrence import Recurrence
+from labbook.booking.refusals import with_training_help
 from labbook.booking.suggestions import Suggestion, suggest
 from labbook.catalogue.models import Instrument
 from labbook.core.engine import lock, locked, write_transaction
@@ -272,8 +273,9 @@ def book_locked(session: Session, actor: User, user: User, instrument: Instrumen
     problems = rules.check_booking(session, request, now=now)
     blocking = _effective_problems(problems, override=override)
     if blocking:
-        raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                    start, end, now, channels))
+        raise BookingRefused(with_training_help(session, user, instrument, blocking),
+                             _suggestions(session, instrument, blocking, start, end, now,
+                                          channels, user))
     [booking] = _insert_bookings(session, actor, [_new_booking(
         actor, instrument, organization, start, end, purpose, project_ref, problems,
         now, user=user, channel_mask=rules.choose_channels(session, request))], [problems],
@@ -303,7 +305,7 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
-        raise _lost_race(session, instrument_id, start, end, now) from None
+        raise _lost_race(session, instrument_id, start, end, now, user) from None
     return booking
 
 
@@ -350,19 +352,36 @@ def _lock_channels(session: Session, instrument: Instrument) -> None:
 
 
 def _lost_race(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
-               now: dt.datetime) -> BookingRefused:
+               now: dt.datetime, user: User | None = None) -> BookingRefused:
     instrument = _instrument(session, instrument_id)
     overlap = rules.problem("overlap", _("Someone else booked this time a moment ago."),
                             (start, end))
-    return BookingRefused([overlap], suggest(session, instrument, start, end, now=now))
+    return BookingRefused([overlap], suggest(session, instrument, start, end, now=now,
+                                             user=user))
+
+
+#: Refusals for the time: other times (slots) answer them. A taken or closed time is answered
+#: with the next free slots, a rule of the clock with the nearest that keep it.
+TAKEN_CODES = frozenset({"overlap", "blackout"})
+CLOCK_CODES = frozenset({"too_soon", "outside_hours", "holiday_closed"})
+#: Refusals of this instrument for this person or for now: other instruments answer them.
+OTHER_INSTRUMENT_CODES = frozenset({"not_qualified", "instrument_unavailable"})
+#: Refusals that no other time or instrument helps with.
+HOPELESS_CODES = frozenset({"org_suspended", "payment_overdue", "suspended", "in_past",
+                            "too_short", "too_long", *rules.MALFORMED_CODES})
 
 
 def _suggestions(session: Session, instrument: Instrument, problems: list[Problem],
                  start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                 channels: int = 1) -> list[Suggestion]:
-    if not any(p.code in ("overlap", "blackout") for p in problems):
+                 channels: int = 1, user: User | None = None) -> list[Suggestion]:
+    """Other slots for a refused booking of ``user``: on this instrument where only the time
+    is at fault, and on others of its kind that ``user`` may book."""
+    codes = {p.code for p in problems}
+    if codes & HOPELESS_CODES or not codes & (TAKEN_CODES | CLOCK_CODES | OTHER_INSTRUMENT_CODES):
         return []
-    return suggest(session, instrument, start, end, now=now, channels=channels)
+    return suggest(session, instrument, start, end, now=now, channels=channels, user=user,
+                   on_instrument=not codes & OTHER_INSTRUMENT_CODES,
+                   nearest=not codes & TAKEN_CODES)
 
 
 @dataclass(frozen=True)
@@ -390,9 +409,9 @@ def preview_booking(session: Session, actor: User, instrument: Instrument, *,
                                       channels=channels), now=now)
     blocking = _effective_problems(
         problems, override=override and actor.manages_lab_id(instrument.lab_id))
-    return BookingPreview(problems, not blocking,
-                          _suggestions(session, instrument, problems, start, end, now,
-                                       channels))
+    return BookingPreview(with_training_help(session, actor, instrument, problems), not blocking,
+                          _suggestions(session, instrument, blocking, start, end, now,
+                                       channels, actor))
 
 
 @cache
@@ -486,7 +505,7 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
-        raise _lost_race(session, instrument_id, start, end, now) from None
+        raise _lost_race(session, instrument_id, start, end, now, actor) from None
     return result
 
 

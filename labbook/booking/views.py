@@ -200,6 +200,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     }
     suspension = discipline.suspension_in_force(db.session, viewer.id, lab.id, now) \
         if viewer is not None and lab.no_show_limit is not None else None
+    not_qualified = next((p for p in problems or [] if "training" in p.extra), None)
     price = _form_price(instrument, form, viewer, now)
     return render_template(
         "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
@@ -208,6 +209,8 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
         capacity=capacity,
         shown_date=shown_date, calendar_config=json.dumps(calendar_config),
         problems=problems or [], occurrences=occurrences or [],
+        training=training_help(not_qualified.extra["training"], instrument)
+        if not_qualified else None,
         suggestions=[suggestion_view(s, instrument, purpose=purpose, project_ref=project_ref)
                      for s in suggestions or []],
         form_errors=[(field.label.text, error) for field in form for error in field.errors],
@@ -365,12 +368,26 @@ def check_booking(instrument_id: int):
 
 
 def _problem_json(problem: Problem, instrument: Instrument) -> dict[str, Any]:
-    """A rule problem for the page, its interval (if any) in lab time."""
+    """A rule problem for the page, its interval (if any) in lab time; a refusal for want of
+    training with how to get it (``training_help``)."""
     data = {**problem.as_dict(), "soft": problem.code in rules.SOFT_CODES}
     for key in ("start", "end"):
         if key in data:
             data[key] = dt.datetime.fromisoformat(data[key]).astimezone(_tz(instrument)).isoformat()
+    if "training" in data:
+        data["training"] = training_help(data["training"], instrument)
     return data
+
+
+def training_help(training: dict[str, Any], instrument: Instrument) -> dict[str, Any]:
+    """The ``training`` of a ``not_qualified`` problem for a page: when the person asked, in
+    lab time, or where the "Request training" button sends its form."""
+    requested_at = training["requested_at"]
+    return {**training,
+            "requested_label": dt.datetime.fromisoformat(requested_at).astimezone(
+                _tz(instrument)).strftime("%Y-%m-%d %H:%M") if requested_at else None,
+            "request_url": url_for("training.request_for_instrument",
+                                   instrument_id=training["instrument_id"])}
 
 
 @bp.post("/instruments/<int:instrument_id>/book")

@@ -134,6 +134,56 @@
     return target.toString();
   }
 
+  // A refusal for want of training says whom to ask and offers to ask for it (or says when
+  // the person did).
+  function trainingHelp(training) {
+    var box = node('section', 'alert alert-info py-2 mt-2 mb-0');
+    box.setAttribute('data-training-help', '');
+    box.appendChild(node('p', 'fw-semibold mb-1', text.msgTrainingTitle));
+    var contact = training.contact;
+    if (contact) {
+      var address = node('address', 'mb-2');
+      address.appendChild(node('strong', null, contact.name));
+      [['tel:', contact.phone, text.msgPhone], ['mailto:', contact.email, text.msgEmail]]
+        .forEach(function (entry) {
+          if (!entry[1]) {
+            return;
+          }
+          address.appendChild(document.createElement('br'));
+          address.appendChild(node('span', 'visually-hidden', entry[2] + ': '));
+          var link = node('a', 'text-break', entry[1]);
+          link.href = entry[0] + entry[1].replace(/ /g, '');
+          address.appendChild(link);
+        });
+      box.appendChild(address);
+    } else {
+      box.appendChild(node('p', 'mb-2 text-muted', text.msgNoContact));
+    }
+    if (training.requested_label) {
+      var asked = node('p', 'mb-0', text.msgTrainingRequested.replace('{when}',
+        training.requested_label));
+      asked.setAttribute('data-training-requested', '');
+      box.appendChild(asked);
+      return box;
+    }
+    var request = node('form', 'mb-0');
+    request.method = 'post';
+    request.action = training.request_url;
+    [['csrf_token', csrfToken], ['next', window.location.pathname]].forEach(function (pair) {
+      var hidden = node('input');
+      hidden.type = 'hidden';
+      hidden.name = pair[0];
+      hidden.value = pair[1];
+      request.appendChild(hidden);
+    });
+    var button = node('button', 'btn btn-primary btn-sm', text.msgRequestTraining);
+    button.type = 'submit';
+    request.appendChild(button);
+    request.appendChild(node('span', 'small text-muted ms-1', text.msgRequestTrainingNote));
+    box.appendChild(request);
+    return box;
+  }
+
   // What the time costs and what cancelling it would cost, in the server's words; drawn as
   // the page draws it without JavaScript (booking/_macros.html, price_note).
   function priceNote(answer) {
@@ -191,6 +241,11 @@
       list.appendChild(item);
     });
     box.appendChild(list);
+    problems.forEach(function (problem) {
+      if (problem.training) {
+        box.appendChild(trainingHelp(problem.training));
+      }
+    });
     var suggestions = answer.suggestions || [];
     if (suggestions.length) {
       box.appendChild(node('p', 'mt-2 mb-1', text.msgSuggestions));

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from labbook.booking.models import Booking
+from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.e2e.conftest import ARTIFACTS, VIEWPORTS
@@ -137,7 +138,18 @@ def wait_for_calendar(page) -> None:
     page.wait_for_selector("#booking-calendar[aria-busy=false]")
 
 
+@pytest.fixture
+def researchers_language(site) -> Iterator[None]:
+    """The switch saves the signed-in researcher's language: the folder's other tests find
+    them in Chinese again."""
+    yield
+    db.session.rollback()
+    with write_transaction(db.session):
+        site.user(RESEARCHER).locale = "zh_CN"
+
+
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.usefixtures("researchers_language")
 def test_a_refused_booking_keeps_its_input_through_the_switch_and_back(
         open_visit, site, viewport, locale, today):
     visit = open_visit(viewport, RESEARCHER)
