@@ -34,9 +34,10 @@ run: translations
 	LABBOOK_ENV=development $(FLASK) labbook init
 	LABBOOK_ENV=development $(FLASK) labbook demo
 	@echo "labbook is starting on http://$(HOST):$(PORT)"
-	LABBOOK_ENV=development $(FLASK) labbook scheduler & scheduler=$$!; \
+	export LABBOOK_ENV=development FLASK_RUN_HOST=$(HOST) FLASK_RUN_PORT=$(PORT); \
+	$(FLASK) labbook scheduler & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT INT TERM; \
-	LABBOOK_ENV=development $(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) run
 
 ## Run the whole test suite (on PostgreSQL too when LABBOOK_TEST_DATABASE_URL is set), one
 ## worker per core; TEST_WORKERS=0 runs it in one process.

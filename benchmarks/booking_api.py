@@ -12,14 +12,19 @@ not change with whatever else a shared machine is doing.
 The history is ``--history`` bookings (repeatable: one database each) placed by
 ``--placement`` (repeatable too): ``past`` (finished bookings over the last ten years),
 ``future`` (approved bookings filling the coming months, from the fifth week on, after the days
-the benchmark books) or ``both`` (half each). Every combination of the two gets a database of
-its own, and the requests go to them and to the two actors in turn (A, B, A, B …), so that all
-of them see the same machine; the JSON gives each one's p50 against the first's.
+the benchmark books) or ``both`` (half each). ``--database-url`` (repeatable too) is ``sqlite``
+or a PostgreSQL server. Every combination gets a database of its own, and the requests go to
+them and to the two actors in turn (A, B, A, B …), so that all of them see the same machine;
+the JSON gives each one's p50 against the first's. Beside the timings, each kind of request's
+SQL statements and commits (round trips to a database server, less BEGIN). On PostgreSQL the
+CPU time is this process's only: the database server's work shows in the wall-clock time.
 
     python benchmarks/booking_api.py --history 100000
     python benchmarks/booking_api.py --history 1000 --history 100000 --placement future
     python benchmarks/booking_api.py --history 100000 --placement past --placement future
     python benchmarks/booking_api.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/booking_api.py --history 100000 --database-url sqlite \
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres   # side by side
     python benchmarks/booking_api.py --smoke   # does it still run? (tiny data, no figures)
 """
 
@@ -33,6 +38,7 @@ import random
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from benchmarks.cli import Run, Timings, alternating, calls_per_request
 from labbook import create_app
@@ -68,8 +74,10 @@ def lab_time(day: dt.date, hour: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), LAB_TZ).astimezone(dt.UTC)
 
 
-def weekdays_ahead(count: int, start_in_days: int = 2) -> list[dt.date]:
-    days, day = [], TODAY + dt.timedelta(days=start_in_days)
+def weekdays_ahead(count: int) -> list[dt.date]:
+    """The next ``count`` weekdays from the third day on: no instrument asks for more than two
+    days' notice, and whatever the hour today, a slot two days after tomorrow is further off."""
+    days, day = [], TODAY + dt.timedelta(days=3)
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
@@ -90,6 +98,8 @@ class Bench:
     busy_slots: list[tuple[int, dt.datetime]]
     history: int = 0
     placement: str = "past"
+    #: sqlite or postgresql
+    database: str = "sqlite"
 
 
 def setup(database_url: str, history: int, placement: str = "past") -> Bench:
@@ -136,7 +146,7 @@ def setup(database_url: str, history: int, placement: str = "past") -> Bench:
                   and i.status.value == "available"]
         busy_slots = _future_bookings(usable, admin, institute)
         return Bench(app, secrets, [instrument.id for instrument in usable], busy_slots,
-                     history, placement)
+                     history, placement, db.engine.dialect.name)
 
 
 def _fill_history(instruments, user, organization, history: int, placement: str) -> None:
@@ -194,6 +204,7 @@ class Requests:
 
     def __init__(self, bench: Bench, actor: str, free_slots: list[tuple[int, dt.datetime]]
                  ) -> None:
+        self.app = bench.app
         self.client = bench.app.test_client()
         self.headers = {"Authorization": f"Bearer {bench.secrets[actor]}"}
         self.busy = bench.busy_slots
@@ -208,7 +219,6 @@ class Requests:
         return response.json["id"]
 
     def move(self, n: int, booking_id: int) -> None:
-        # Free slots start at 10, 13 and 15 o'clock: an hour later is free too.
         later = self.free[n][1] + dt.timedelta(hours=1)
         response = self.open("PATCH", f"/api/v1/bookings/{booking_id}", json={
             "start": later.isoformat(), "end": (later + dt.timedelta(hours=1)).isoformat()})
@@ -219,17 +229,39 @@ class Requests:
                              json=_booking(*self.busy[n % len(self.busy)]))
         assert response.status_code == 409 and response.json["code"] == "overlap", response.json
 
-    def calls_per_request(self, first_free: int, samples: int) -> dict[str, int]:
-        """Function calls of each kind of request, creating and moving bookings in the free
-        slots from ``first_free`` on."""
+    def work_per_request(self, first_free: int, samples: int) -> dict[str, dict]:
+        """Function calls, SQL statements and commits of each kind of request, creating and
+        moving bookings in the free slots from ``first_free`` on."""
         created: list[int] = []
         return {
-            "create": calls_per_request(lambda n: created.append(self.create(first_free + n)),
-                                        samples),
-            "move": calls_per_request(lambda n: self.move(first_free + n, created[n]), samples),
-            "refuse_overlap": calls_per_request(self.refuse, samples),
-            "availability_week": calls_per_request(self.availability, samples),
+            "create": self._work(lambda n: created.append(self.create(first_free + n)),
+                                 samples),
+            "move": self._work(lambda n: self.move(first_free + n, created[n]), samples),
+            "refuse_overlap": self._work(self.refuse, samples),
+            "availability_week": self._work(self.availability, samples),
         }
+
+    def _work(self, request: Callable[[int], object], samples: int) -> dict:
+        with self.app.app_context():
+            engine = db.engine
+        counts = {"statements": 0, "commits": 0}
+
+        def statement(*_args) -> None:
+            counts["statements"] += 1
+
+        def commit(*_args) -> None:
+            counts["commits"] += 1
+
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+        try:
+            calls = calls_per_request(request, samples)
+        finally:
+            event.remove(engine, "before_cursor_execute", statement)
+            event.remove(engine, "commit", commit)
+        return {"python_calls": calls,
+                "sql_statements": round(counts["statements"] / samples, 1),
+                "commits": round(counts["commits"] / samples, 1)}
 
     def availability(self, n: int) -> None:
         instrument_id = self.busy[n % len(self.busy)][0]
@@ -250,8 +282,10 @@ def measure(benches: list[Bench], iterations: int) -> list[dict]:
     week's availability; then count the function calls of each kind of request."""
     requests = {}
     for bench in benches:
+        # At 10 and 14 o'clock: moved an hour later, with the longest buffer (30 minutes),
+        # neither reaches the other.
         slots = [(instrument_id, lab_time(day, hour)) for day in weekdays_ahead(15)
-                 for hour in (10, 13, 15) for instrument_id in bench.instrument_ids]
+                 for hour in (10, 14) for instrument_id in bench.instrument_ids]
         random.Random(7).shuffle(slots)
         for number, actor in enumerate(ACTORS):
             # The actors book disjoint slots of the same database.
@@ -270,16 +304,17 @@ def measure(benches: list[Bench], iterations: int) -> list[dict]:
     # The first requests warm caches and the connection pool; leave them out.
     skip = min(20, iterations // 10)
     for bench in benches:
-        result: dict = {"history_bookings": bench.history, "placement": bench.placement}
+        result: dict = {"database": bench.database, "history_bookings": bench.history,
+                        "placement": bench.placement}
         for actor in ACTORS:
             request, timed = requests[id(bench), actor], timings[id(bench), actor]
-            calls = request.calls_per_request(first_free=iterations, samples=samples)
-            figures = {kind: {**timed[kind].summary(skip), "python_calls": calls[kind]}
-                       for kind in KINDS}
+            work = request.work_per_request(first_free=iterations, samples=samples)
+            figures = {kind: {**timed[kind].summary(skip), **work[kind]} for kind in KINDS}
             figures["move_vs_create"] = {
                 "p50_ratio": _ratio(timed["move"].wall[skip:], timed["create"].wall[skip:]),
                 "cpu_p50_ratio": _ratio(timed["move"].cpu[skip:], timed["create"].cpu[skip:]),
-                "python_calls_ratio": round(calls["move"] / calls["create"], 2)}
+                "python_calls_ratio": round(work["move"]["python_calls"]
+                                            / work["create"]["python_calls"], 2)}
             result[actor] = figures
         with bench.app.app_context():
             result["researcher"]["approval_emails_queued"] = db.session.scalar(
@@ -296,7 +331,8 @@ def _ratio(samples: list[float], base: list[float]) -> float:
 def ratios_to_first(results: list[dict]) -> list[dict]:
     """Each database's p50 (wall and CPU) and function calls against the first one's."""
     base = results[0]
-    return [{"history_bookings": result["history_bookings"], "placement": result["placement"],
+    return [{"database": result["database"], "history_bookings": result["history_bookings"],
+             "placement": result["placement"],
              **{actor: {kind: {
                  "p50_ratio": round(result[actor][kind]["p50_ms"]
                                     / base[actor][kind]["p50_ms"], 2),
@@ -319,15 +355,16 @@ def main() -> None:
                              "both (half each); repeatable; default past")
     parser.add_argument("--iterations", type=int, default=500,
                         help="requests of each kind, on each database, as each actor")
-    run = Run(parser, smoke={"history": [200], "placement": ["past", "future"],
-                             "iterations": 5})
+    run = Run(parser, compare_databases=True,
+              smoke={"history": [200], "placement": ["past", "future"], "iterations": 5})
     args = run.args
     os.environ.setdefault("LABBOOK_ENV", "testing")
-    configurations = [(history, placement) for history in args.history or [100_000]
+    configurations = [(server, history, placement) for server in run.servers
+                      for history in args.history or [100_000]
                       for placement in args.placement or ["past"]]
     with tempfile.TemporaryDirectory() as folder, ExitStack() as databases:
-        benches = [setup(databases.enter_context(run.database(folder)), history, placement)
-                   for history, placement in configurations]
+        benches = [setup(databases.enter_context(run.database(folder, server)), history,
+                         placement) for server, history, placement in configurations]
         try:
             results = measure(benches, args.iterations)
         finally:

@@ -48,12 +48,21 @@ class Run:
     since it started."""
 
     def __init__(self, parser: argparse.ArgumentParser, smoke: dict[str, Any], *,
-                 database: bool = True) -> None:
-        """``database``: the benchmark uses one, and takes ``--database-url``."""
+                 database: bool = True, compare_databases: bool = False) -> None:
+        """``database``: the benchmark uses one, and takes ``--database-url``;
+        ``compare_databases``: it takes several, to measure side by side."""
         parser.add_argument("--smoke", action="store_true",
                             help="tiny data and a few iterations, to check that the benchmark "
                                  "runs; its figures mean nothing")
-        if database:
+        if compare_databases:
+            parser.add_argument(
+                "--database-url", action="append",
+                help="sqlite (a temporary SQLite file) or a PostgreSQL server, e.g. "
+                     "postgresql://postgres@127.0.0.1:5432/postgres, on which a scratch "
+                     "database is created beside the one named (which is left alone) and "
+                     "dropped at the end; repeatable, to compare them in one run; default: "
+                     "sqlite")
+        elif database:
             parser.add_argument(
                 "--database-url", default=None,
                 help="a PostgreSQL server to run on, e.g. "
@@ -65,35 +74,42 @@ class Run:
             for name, value in smoke.items():
                 if getattr(self.args, name) == parser.get_default(name):
                     setattr(self.args, name, value)
-        self._server_url = getattr(self.args, "database_url", None)
-        if self._server_url is not None and not self._server_url.startswith(
-                ("postgresql://", "postgresql+psycopg://", "postgres://")):
-            parser.error("--database-url takes a PostgreSQL URL (postgresql://…); "
-                         "leave it out for a temporary SQLite file")
+        given = getattr(self.args, "database_url", None)
+        #: The database servers to run on: None for a temporary SQLite file.
+        self.servers: list[str | None] = [
+            None if url in (None, "sqlite") else url
+            for url in (given if isinstance(given, list) else [given])]
+        for url in self.servers:
+            if url is not None and not url.startswith(
+                    ("postgresql://", "postgresql+psycopg://", "postgres://")):
+                parser.error("--database-url takes a PostgreSQL URL (postgresql://…) or "
+                             "sqlite, for a temporary SQLite file")
         self._scratch = itertools.count(1)
         self._load_at_start = os.getloadavg()
         self._wall = time.perf_counter()
         self._cpu = _cpu_seconds()
 
-    @property
-    def dialect(self) -> str:
-        return "sqlite" if self._server_url is None else "postgresql"
+    @staticmethod
+    def dialect(server: str | None) -> str:
+        return "sqlite" if server is None else "postgresql"
 
     @contextmanager
-    def database(self, folder: str | Path) -> Iterator[str]:
+    def database(self, folder: str | Path, server: str | None = None) -> Iterator[str]:
         """The URL of a new, empty database for this run: a SQLite file in ``folder``, or a
-        scratch database on the PostgreSQL server of ``--database-url``, dropped afterwards."""
+        scratch database on the PostgreSQL ``server`` (by default the one ``--database-url``
+        names), dropped afterwards."""
         number = next(self._scratch)
-        if self._server_url is None:
+        server = server or self.servers[0]
+        if server is None:
             yield f"sqlite:///{Path(folder) / f'bench-{number}.sqlite'}"
             return
-        server = make_url(self._server_url).set(drivername="postgresql+psycopg")
-        name = f"{server.database or 'labbook'}_bench_{os.getpid()}_{number}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        server_url = make_url(server).set(drivername="postgresql+psycopg")
+        name = f"{server_url.database or 'labbook'}_bench_{os.getpid()}_{number}"
+        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as connection:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
-            yield server.set(database=name).render_as_string(hide_password=False)
+            yield server_url.set(database=name).render_as_string(hide_password=False)
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -103,9 +119,11 @@ class Run:
         """Print ``result`` as JSON with the database, the machine's load during the run, and
         the whole run's wall and CPU time (this process and the servers it started and waited
         for)."""
+        databases = [self.dialect(server) for server in self.servers]
         print(json.dumps({
             **result, "smoke": self.args.smoke,
-            **({"database": self.dialect} if hasattr(self.args, "database_url") else {}),
+            **({"database": databases[0] if len(databases) == 1 else databases}
+               if hasattr(self.args, "database_url") else {}),
             "machine": {"cores": os.cpu_count(),
                         "load_average_at_start": [round(x, 2) for x in self._load_at_start],
                         "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},

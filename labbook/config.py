@@ -46,7 +46,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("LABBOOK_DATABASE_URL"))
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
-    LABBOOK_BASE_URL = os.environ.get("LABBOOK_BASE_URL", "http://127.0.0.1:5000")
+    # Where links in emails, feeds and QR codes point; unset, the address served (labbook.links).
+    LABBOOK_BASE_URL = os.environ.get("LABBOOK_BASE_URL", "")
     LABBOOK_SMTP_URL = os.environ.get("LABBOOK_SMTP_URL")
     LABBOOK_MAIL_FROM = os.environ.get("LABBOOK_MAIL_FROM", "labbook@jzit.example.cn")
     # A CA bundle for a mail server whose certificate a private CA signed.

@@ -143,7 +143,10 @@ def check_smtp(url: str | None, *, ca_file: str | None = None, timeout: float = 
 def check_base_url(url: str | None) -> Result:
     name = "LABBOOK_BASE_URL"
     example = "Set LABBOOK_BASE_URL to the address users open, e.g. https://labbook.example.cn."
-    parts = urlsplit(url or "")
+    if not url:
+        return Result(name, FAIL, "not set, so links in emails, calendar feeds and QR codes "
+                                  "point at http://127.0.0.1:5000", example)
+    parts = urlsplit(url)
     try:
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
     except ValueError:

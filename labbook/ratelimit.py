@@ -14,9 +14,10 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 
-from flask import Flask, current_app, request
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, Flask, current_app, request
+from flask_limiter.util import get_qualified_name, get_remote_address
 from limits import RateLimitItem, parse
 
 from labbook.core.time import to_lab_time, utcnow
@@ -92,5 +93,42 @@ def lab_clock(seconds: int, now: dt.datetime | None = None) -> str:
     return to_lab_time(moment).strftime("%H:%M")
 
 
+#: Blueprints with a limit shared by all their routes, and the setting that holds it.
+_BLUEPRINT_LIMITS: dict[str, str] = {}
+
+
+def limit_blueprint(blueprint: Blueprint, setting: str, key_func: Callable[[], str]) -> None:
+    """One budget per client for all of ``blueprint``'s routes, taken from the setting
+    ``setting`` (none while it is empty)."""
+    _BLUEPRINT_LIMITS[blueprint.name] = setting
+    limiter.shared_limit(lambda: current_app.config[setting], scope=blueprint.name,
+                         key_func=key_func)(blueprint)
+
+
+def _has_limit(app: Flask, endpoint: str | None, blueprint: str | None) -> bool:
+    """Whether a request to ``endpoint`` has a limit to count: its view has one of its own, or
+    its blueprint's shared limit is set."""
+    if blueprint in _BLUEPRINT_LIMITS and app.config[_BLUEPRINT_LIMITS[blueprint]]:
+        return True
+    decorated = app.extensions.setdefault("labbook_decorated_limits", {})
+    if endpoint not in decorated:
+        view = app.view_functions.get(endpoint or "")
+        marked = getattr(limiter, "_marked_for_limiting", None)
+        decorated[endpoint] = view is not None and (
+            marked is None or get_qualified_name(view) in marked)
+    return decorated[endpoint]
+
+
 def init_app(app: Flask) -> None:
+    """Bind the limiter; its check before each request runs only where a route has a limit
+    (most have none, and the check costs a request a few per cent of its time)."""
     limiter.init_app(app)
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit  # the hook Flask-Limiter added
+
+    def check_limited_routes() -> None:
+        if _has_limit(app, request.endpoint, request.blueprint):
+            check()
+
+    if check in hooks:  # not there while the limiter is switched off
+        hooks[hooks.index(check)] = check_limited_routes

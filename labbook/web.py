@@ -8,12 +8,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, current_app, flash, redirect, request
+from flask import Flask, current_app, flash, redirect, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import NotFound
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 from wtforms import DateField, Field
 from wtforms.validators import ValidationError as FieldError
@@ -70,6 +72,32 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+def page_to_return_to(*candidates: str | None, fallback: str) -> str:
+    """The first of ``candidates`` that is a local page a browser may open (a GET): never an
+    address that only takes a form (which would answer 405), nor another site."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for candidate in candidates:
+        target = safe_next(candidate, "")
+        if not target:
+            continue
+        try:
+            adapter.match(urlsplit(target).path, method="GET")
+        except RequestRedirect:
+            return target
+        except HTTPException:
+            continue
+        return target
+    return fallback
+
+
+def referring_page() -> str | None:
+    """The path and query of the page of this site the request came from, if it says."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
 def plausible_date(_form: FlaskForm, field: DateField) -> None:
     """A date field's check that the date is one a person means, and one that can still become
     a moment in lab time (a day near year 1 or 9999 overflows once an offset or a day is added)."""
@@ -98,6 +126,92 @@ def show_errors(form: FlaskForm, error: DomainError,
         otherwise.errors = [*otherwise.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+#: Where the session keeps a refused form between its POST and the page that shows it again.
+KEPT_FORM = "kept_form"
+#: How long a refused form stays kept for its page (a reload, a language switch, Back).
+KEPT_FOR = dt.timedelta(minutes=30)
+#: What is never kept: the CSRF token (the page makes a fresh one) and anything secret.
+_NOT_KEPT = re.compile(r"csrf_token|.*(password|secret|token).*", re.IGNORECASE)
+#: The most a kept form may take of the session cookie (browsers refuse cookies over 4 KB); a
+#: larger one is shown again in the POST's answer, as before.
+_KEPT_MAX_CHARS = 2000
+
+
+def keep_refused(form: FlaskForm, page: str | None = None) -> Response | None:
+    """Post/Redirect/Get for a refused form: keep what was typed (never the CSRF token or a
+    password) and the refusals ``show_errors`` put at its fields, and send the browser to the
+    page that shows the form (303), which shows them again with ``restore_kept``. Reloading
+    that page, switching its language or coming Back to it sends nothing again.
+
+    ``page`` defaults to the URL just posted to (a form that posts to its own page). None
+    when the form is too large to keep: the caller then shows the page as the POST's answer.
+    """
+    errors = {name: own for name, field in form._fields.items()
+              if not _NOT_KEPT.fullmatch(name) and field.errors
+              and (own := _own_errors(form, name))}
+    kept = {"page": page or request.full_path.rstrip("?"), "form": type(form).__name__,
+            "data": [(name, value) for name, value in request.form.items(multi=True)
+                     if not _NOT_KEPT.fullmatch(name)],
+            "errors": errors, "form_errors": list(form.form_errors),
+            "at": dt.datetime.now(dt.UTC).isoformat()}
+    if len(repr(kept)) > _KEPT_MAX_CHARS:
+        return None
+    session[KEPT_FORM] = kept
+    return redirect(kept["page"], 303)
+
+
+def _check_field(form: FlaskForm, name: str) -> list[str]:
+    """The refusals of the field ``name``'s own checks (its validators and the form's
+    ``validate_<name>``), now, in the current language."""
+    field = form._fields[name]
+    inline = getattr(type(form), f"validate_{name}", None)
+    field.validate(form, [inline] if inline is not None else [])
+    return [str(error) for error in field.errors]
+
+
+def _own_errors(form: FlaskForm, name: str) -> list[str]:
+    """A field's refusals that its own checks would not make again: those of the service
+    (``show_errors``) and of the whole form's checks. The field's checks run again when the
+    form is shown, in the language of that page."""
+    field = form._fields[name]
+    given = [str(error) for error in field.errors]
+    checked = set(_check_field(form, name))
+    field.errors = given
+    return [error for error in given if error not in checked]
+
+
+def restore_kept(form: FlaskForm) -> bool:
+    """Fill ``form`` with what was typed into it on this page before it was refused
+    (``keep_refused``), and show its refusals again: the field checks made anew in the page's
+    language, the service's as they were given. False when nothing is kept for it."""
+    kept = session.get(KEPT_FORM)
+    if not kept or kept.get("page") != request.full_path.rstrip("?") \
+            or kept.get("form") != type(form).__name__:
+        return False
+    if dt.datetime.fromisoformat(kept["at"]) + KEPT_FOR < dt.datetime.now(dt.UTC):
+        session.pop(KEPT_FORM, None)
+        return False
+    form.process(formdata=MultiDict(kept["data"]))
+    for name, field in form._fields.items():
+        if not _NOT_KEPT.fullmatch(name):
+            field.errors = [*_check_field(form, name), *kept["errors"].get(name, [])]
+    form.form_errors[:] = kept["form_errors"]
+    return True
+
+
+#: What a browser sends a form as; a page's own script checking a time sends JSON.
+_FORM_MEDIA_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def forget_kept_form() -> None:
+    """A form sent anew replaces what an earlier refusal kept; the language switch is no such
+    form, and neither is the JSON a page's script sends (the calendar checks the kept time)."""
+    if request.method == "POST" and KEPT_FORM in session \
+            and request.mimetype in _FORM_MEDIA_TYPES \
+            and request.endpoint != "accounts.switch_language":
+        session.pop(KEPT_FORM)
 
 
 def refuse(error: DomainError, back: str) -> Response:
@@ -197,11 +311,13 @@ def answers_unknown_paths(view: ViewT) -> ViewT:
 
 def register(app: Flask) -> None:
     app.before_request(refuse_unreadable_input)
+    app.before_request(forget_kept_form)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["labtime"] = format_lab_datetime
     app.jinja_env.globals["localized"] = localized
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["lab_today"] = lab_today
+    app.jinja_env.globals["referring_page"] = referring_page
 
     @app.context_processor
     def inject_locale() -> dict[str, Any]:

@@ -667,6 +667,7 @@ MATRIX: dict[str, str] = {
     "POST training.exam_failed":                        "login ok    ok    ok    ok    ok    ok",
     "POST training.exam_passed":                        "login ok    ok    ok    ok    ok    ok",
     "GET training.index":                               "login 200   200   200   200   200   200",
+    "POST training.request_for_instrument":             "login ok    ok    ok    ok    ok    ok",
     "POST training.join_session":                       "login ok    ok    ok    ok    ok    ok",
     "POST training.mark_absent":                        "login ok    ok    ok    ok    ok    ok",
     "POST training.mark_attended":                      "login ok    ok    ok    ok    ok    ok",

@@ -49,6 +49,21 @@ def test_an_api_limit_answers_problem_json_with_retry_after(app, client, monkeyp
     assert client.get("/api/v1/labs", headers=theirs).status_code == 200  # per token
 
 
+def test_the_limiter_looks_only_at_routes_with_a_limit(app, monkeypatch):
+    """Flask-Limiter's check costs a request a few per cent of its time: routes with no limit
+    skip it, the API while no limit is set included."""
+    assert not ratelimit._has_limit(app, "catalogue.instrument_list", "catalogue")
+    assert not ratelimit._has_limit(app, "api.create_booking", "api")
+    assert ratelimit._has_limit(app, "accounts.login", "accounts")
+    monkeypatch.setitem(app.config, "LABBOOK_RATELIMIT_API", "2 per minute")
+    assert ratelimit._has_limit(app, "api.create_booking", "api")
+
+
+def test_an_app_with_the_limiter_switched_off_starts_and_answers(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+    assert app.test_client().get("/api/v1/labs").status_code == 200
+
+
 def test_hand_counted_limits_follow_the_switch(app, monkeypatch):
     monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
     assert all(ratelimit.hit("1 per hour", "test", "off") is None for _ in range(3))

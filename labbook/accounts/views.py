@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_DURATION
 
+from labbook import links
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor
 from labbook.accounts.forms import (
@@ -36,7 +37,7 @@ from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db, limiter, login_manager
 from labbook.notify import services as notify
-from labbook.web import FORM_REFUSED, safe_next
+from labbook.web import FORM_REFUSED, page_to_return_to, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -135,7 +136,7 @@ def forgot_password():
     if form.validate_on_submit():
         config = current_app.config
         reset = accounts.request_password_reset(
-            db.session, form.email.data, base_url=config["LABBOOK_BASE_URL"],
+            db.session, form.email.data, base_url=links.base_url(),
             per_address=config["LABBOOK_RATELIMIT_RESET_EMAIL"], now=utcnow(),
             **_reset_settings())
         if reset is not None:
@@ -193,7 +194,10 @@ def switch_language():
         if current_user.is_authenticated:
             with write_transaction(db.session):
                 accounts.set_locale(current_user, form.locale.data)
-    return redirect(safe_next(form.next.data, url_for("catalogue.home")))
+    # Back to the page the switch was pressed on (base.html names it: for a page that answered a
+    # form, the page the form was sent from), in the other language; never to an address that
+    # takes only forms.
+    return redirect(page_to_return_to(form.next.data, fallback=url_for("catalogue.home")), 303)
 
 
 # -- profile and API tokens -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
+from labbook import links
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor, require
 from labbook.accounts.models import Organization, OrganizationStatus, Role, User
@@ -172,7 +173,7 @@ def _reset_link(admin: User, user: User, now) -> accounts.PasswordReset:
     config = current_app.config
     return accounts.hand_over_password_reset(
         db.session, admin, user, secret_key=config["SECRET_KEY"],
-        base_url=config["LABBOOK_BASE_URL"], max_age=config["LABBOOK_PASSWORD_RESET_MAX_AGE"],
+        base_url=links.base_url(), max_age=config["LABBOOK_PASSWORD_RESET_MAX_AGE"],
         now=now)
 
 

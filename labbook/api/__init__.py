@@ -7,12 +7,10 @@ imports it. What routes share in reading requests and answering problems is in
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from labbook.extensions import limiter
-from labbook.ratelimit import api_client
+from labbook.ratelimit import api_client, limit_blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # One budget per client for the whole API rather than per endpoint; none unless configured.
-limiter.shared_limit(lambda: current_app.config["LABBOOK_RATELIMIT_API"], scope="api",
-                     key_func=api_client)(bp)
+limit_blueprint(bp, "LABBOOK_RATELIMIT_API", key_func=api_client)

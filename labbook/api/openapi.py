@@ -17,6 +17,7 @@ from labbook.api.specs import money as money_specs
 from labbook.api.specs import orders as orders_spec
 from labbook.api.specs import page_of as _page_of
 from labbook.api.specs import path_id as _path_id
+from labbook.api.specs import prices as prices_spec
 from labbook.api.specs import problem_responses as _problem_responses
 from labbook.api.specs import query as _query
 from labbook.api.specs import ref as _ref
@@ -35,7 +36,7 @@ from labbook.testing.models import ServiceRequestState
 
 # Each area added since documents its routes in labbook.api.specs.<area>; listed here.
 AREA_SPECS: tuple[Any, ...] = (capacity_spec, money_specs, orders_spec, faults_spec,
-                                sharing_spec, rebook, join_spec, refusals_spec)
+                                sharing_spec, rebook, join_spec, refusals_spec, prices_spec)
 
 
 BOOKING_STATES = _values(BookingState)
@@ -72,8 +73,17 @@ SCHEMAS: dict[str, Any] = {
             "detail": {"type": "string"},
             "problems": {"type": "array", "items": _ref("RuleProblem")},
             "suggestions": {"type": "array", "items": _ref("Suggestion"),
-                            "description": "For `overlap` and `blackout`: the next free slots "
-                                           "of the same length, on this instrument first."},
+                            "description": "Slots of the same length one may book instead: "
+                                           "for `overlap` and `blackout` the next free ones, "
+                                           "for `outside_hours`, `too_soon` and "
+                                           "`holiday_closed` the nearest that keep the rule, "
+                                           "on this instrument first; then one on each of a "
+                                           "few other instruments of its kind that the person "
+                                           "may book (trained where training is needed, not "
+                                           "suspended in its lab, available) — the only ones "
+                                           "for `not_qualified` and "
+                                           "`instrument_unavailable`. None where no time "
+                                           "helps (e.g. `org_suspended`, `payment_overdue`)."},
             "occurrences": {"type": "array", "items": _ref("RefusedOccurrence"),
                             "description": "For a refused series: each refused occurrence."},
         },
@@ -87,7 +97,8 @@ SCHEMAS: dict[str, Any] = {
             "message": {"type": "string", "description": "In the user's language."},
             "field": {"type": "string"},
             "start": {"type": "string", "format": "date-time"},
-            "end": {"type": "string", "format": "date-time"}}},
+            "end": {"type": "string", "format": "date-time"},
+            "training": _ref("TrainingHelp")}},
     "Suggestion": {
         "type": "object", "required": ["instrument_id", "start", "end"],
         "properties": {
@@ -135,7 +146,9 @@ SCHEMAS: dict[str, Any] = {
             "sequence": {"type": "integer", "minimum": 0,
                          "description": "The iCal SEQUENCE: rises with every change."},
             "pending_change": {"oneOf": [_ref("BookingChange"), {"type": "null"}]},
-            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"}}},
+            "can_cancel": {"type": "boolean"}, "can_decide": {"type": "boolean"},
+            "estimate": _ref("BookingEstimate"),
+            "cancellation_fee": {"oneOf": [_ref("CancellationFee"), {"type": "null"}]}}},
     "BookingRequest": {
         "type": "object", "required": ["instrument_id", "start", "end", "purpose"],
         "properties": {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from labbook.accounts.models import PriceTier
 from labbook.billing.models import BillingBasis, Charge, RateCard
 from labbook.catalogue.models import TestingService
 from labbook.core.money import to_fen
+from labbook.core.time import to_lab_time
 
 MINUTE = dt.timedelta(minutes=1)
 
@@ -80,6 +82,27 @@ def price_time(card: RateCard, *, booked: int, actual: int | None,
     return _price(basis or card.billing_basis, booked=booked, actual=actual,
                   rounding=card.rounding_minutes, minimum=card.minimum_minutes,
                   hourly_rate=card.hourly_rate, share_percent=share_percent)
+
+
+def booked_share_price(card: RateCard, booked: int, share_percent: int) -> TimePrice:
+    """A no-show's or a late cancellation's price: ``share_percent`` of the ``booked`` minutes
+    on ``card``, always on the booked time (there is no use to measure)."""
+    return price_time(card, booked=booked, actual=None, basis=BillingBasis.BOOKED,
+                      share_percent=share_percent)
+
+
+def card_in_force(cards: Iterable[RateCard], start: dt.datetime) -> RateCard | None:
+    """Of one instrument's ``cards`` for one tier, the one that prices a booking starting at
+    ``start``: the latest to apply by then (a card applies from the start of its first day, or
+    from the moment it was entered when it was made effective that same day). Should none
+    apply yet, the first card that applied on the booked day (lab time) prices it."""
+    cards = list(cards)
+    in_force = [card for card in cards if card.applies_from <= start]
+    if in_force:
+        return max(in_force, key=lambda card: (card.effective_from, card.applies_from))
+    booked_day = to_lab_time(start).date()
+    return min((card for card in cards if card.effective_from == booked_day),
+               key=lambda card: card.applies_from, default=None)
 
 
 def reprice_time(charge: Charge, *, booked: int, actual: int | None) -> TimePrice:

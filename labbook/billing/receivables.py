@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, type_coerce
+from sqlalchemy import bindparam, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization
@@ -107,11 +107,15 @@ def days_overdue(statement: Statement, now: dt.datetime) -> int:
     return max((to_lab_time(now).date() - due).days, 0)
 
 
+# Built once: every booking and order asks it.
+_OVERDUE_BLOCK_DAYS = select(BillingProfile.overdue_block_days).where(
+    BillingProfile.organization_id == bindparam("organization_id"))
+
+
 def overdue_problem(session: Session, organization_id: int, now: dt.datetime) -> Problem | None:
     """The ``payment_overdue`` problem when the organization refuses new work while one of its
     statements is overdue beyond the days its billing profile allows; None otherwise."""
-    allowed = session.scalar(select(BillingProfile.overdue_block_days)
-                             .where(BillingProfile.organization_id == organization_id))
+    allowed = session.scalar(_OVERDUE_BLOCK_DAYS, {"organization_id": organization_id})
     if allowed is None:
         return None
     oldest = session.scalars(

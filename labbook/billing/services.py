@@ -37,7 +37,7 @@ from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, PriceTier, User
 from labbook.audit.models import AuditEvent
 from labbook.audit.services import HistoryEntry, record
-from labbook.billing import payments, vouchers
+from labbook.billing import estimates, payments, vouchers
 from labbook.billing.models import (
     BillingBasis,
     Charge,
@@ -47,7 +47,13 @@ from labbook.billing.models import (
     Statement,
     StatementState,
 )
-from labbook.billing.pricing import TimePrice, price_time, reprice_time, whole_minutes
+from labbook.billing.pricing import (
+    TimePrice,
+    booked_share_price,
+    price_time,
+    reprice_time,
+    whole_minutes,
+)
 from labbook.booking.models import Booking, BookingChange
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked
@@ -144,22 +150,11 @@ def _add_charge(session: Session, charge: Charge, **source: int) -> Charge:
 
 
 def rate_card_for(session: Session, booking: Booking) -> RateCard | None:
-    """The rate card of the booking's organization's tier in force at its booked start.
-
-    A card applies from the start of its first day, or from the moment it was entered when it
-    was made effective that same day. Should the tier have had no card yet at the booked start,
-    the first card that applied on the booked day prices it.
-    """
-    cards = select(RateCard).where(RateCard.instrument_id == booking.instrument_id,
-                                   RateCard.tier == booking.organization.tier)
-    in_force = session.scalars(
-        cards.where(RateCard.applies_from <= booking.start_at)
-        .order_by(RateCard.effective_from.desc(), RateCard.applies_from.desc()).limit(1)).first()
-    if in_force is not None:
-        return in_force
-    return session.scalars(
-        cards.where(RateCard.effective_from == to_lab_time(booking.start_at).date())
-        .order_by(RateCard.applies_from).limit(1)).first()
+    """The rate card of the booking's organization's tier in force at its booked start
+    (``pricing.card_in_force``, as every estimate chooses it)."""
+    tier = booking.organization.tier
+    return estimates.card_for(estimates.rate_cards(session, [(booking.instrument_id, tier)]),
+                              booking.instrument_id, tier, booking.start_at)
 
 
 def _booked_minutes(booking: Booking) -> int:
@@ -258,8 +253,7 @@ def _charge_booking(session: Session, booking: Booking, kind: ChargeKind, *,
         price = price_time(card, booked=booked, actual=_actual_minutes(booking))
     else:
         share = card.no_show_percent if kind == ChargeKind.NO_SHOW else card.late_cancel_percent
-        price = price_time(card, booked=booked, actual=None, basis=BillingBasis.BOOKED,
-                           share_percent=share)
+        price = booked_share_price(card, booked, share)
     if price.amount == 0:
         return None
     charge = Charge(kind=kind, organization_id=booking.organization_id,
@@ -301,8 +295,7 @@ def charge_late_change(session: Session, booking: Booking, change: BookingChange
         log.warning("booking %s: no %s rate card for %s at its start; late change not charged",
                     booking.id, booking.organization.tier.value, booking.instrument.code)
         return None
-    price = price_time(card, booked=change.given_back_minutes, actual=None,
-                       basis=BillingBasis.BOOKED, share_percent=card.late_cancel_percent)
+    price = booked_share_price(card, change.given_back_minutes, card.late_cancel_percent)
     if price.amount == 0:
         return None
     charge = Charge(kind=ChargeKind.LATE_CANCELLATION, organization_id=booking.organization_id,

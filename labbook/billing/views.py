@@ -59,7 +59,7 @@ from labbook.extensions import db
 from labbook.http import page_arg
 from labbook.i18n import is_english, localized
 from labbook.notify.rendering import external_url
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 bp = Blueprint("billing", __name__)
 
@@ -206,6 +206,7 @@ def _statement_page(statement: Statement, *,
     is_draft = statement.state == StatementState.DRAFT
     if adjustment_form is None and is_draft and accounts.can_manage_something(actor):
         adjustment_form = _statement_adjustment_form(actor, formdata=False)
+        restore_kept(adjustment_form)
     paying = money_views.payable_context(statement) \
         if statement.state != StatementState.DRAFT else {}
     return render_template(
@@ -325,7 +326,8 @@ def adjust_statement(statement_id: int):
         return _not_a_draft(statement)
     form = _statement_adjustment_form(actor)
     if not form.validate_on_submit():
-        return _statement_page(statement, adjustment_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".statement_detail", statement_id=statement_id)) \
+            or _statement_page(statement, adjustment_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             statement = services.get_statement(db.session, actor, statement_id)
@@ -342,7 +344,8 @@ def adjust_statement(statement_id: int):
         if statement.state != StatementState.DRAFT:  # issued while the form was being filled
             return _not_a_draft(statement)
         show_errors(form, error)
-        return _statement_page(statement, adjustment_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".statement_detail", statement_id=statement_id)) \
+            or _statement_page(statement, adjustment_form=form, status=FORM_REFUSED)
     flash(_("An adjustment of %(amount)s was added to the statement.",
             amount=format_money(amount)), "success")
     return redirect(url_for(".statement_detail", statement_id=statement_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from flask import request, url_for
@@ -12,6 +13,7 @@ from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
+from labbook.billing import estimates
 from labbook.booking import (
     attendance,
     changes,
@@ -48,7 +50,11 @@ from labbook.notify import services as notify
 MAX_AVAILABILITY_DAYS = 62
 
 
-def booking_json(booking: Booking, viewer: User) -> dict[str, Any]:
+def booking_json(booking: Booking, viewer: User,
+                 price: estimates.BookingPrice | None = None) -> dict[str, Any]:
+    """``booking`` as the API shows it to ``viewer``; ``price`` is its estimate and
+    cancellation terms when a list has priced its bookings at once (``bookings_json``)."""
+    price = price or estimates.booking_price(db.session, booking, viewer, now=utcnow())
     return {
         "id": booking.id,
         "instrument_id": booking.instrument_id,
@@ -77,7 +83,16 @@ def booking_json(booking: Booking, viewer: User) -> dict[str, Any]:
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
+        "estimate": price.estimate.as_json(),
+        "cancellation_fee": None if price.cancellation is None
+        else price.cancellation.as_json(),
     }
+
+
+def bookings_json(bookings: list[Booking], viewer: User) -> list[dict[str, Any]]:
+    """Many bookings, their rate cards read at once."""
+    prices = estimates.booking_prices(db.session, bookings, viewer, now=utcnow())
+    return [booking_json(booking, viewer, prices[booking.id]) for booking in bookings]
 
 
 def change_json(change: BookingChange) -> dict[str, Any]:
@@ -125,8 +140,27 @@ def _recurrence(fields: Fields) -> Recurrence | None:
     return recurrence
 
 
+def _with_training_link(route):
+    """A refusal for want of training says, in its ``training``, how to ask for it through the
+    API (unless the person has asked already): ``request`` is the call to make."""
+    @functools.wraps(route)
+    def answer(*args, **kwargs):
+        try:
+            return route(*args, **kwargs)
+        except booking_services.BookingRefused as refused:
+            for problem in refused.problems:
+                training = problem.extra.get("training")
+                if training is not None and training["requested_at"] is None:
+                    training["request"] = {
+                        "method": "POST", "href": url_for("api.create_training_request"),
+                        "body": {"instrument_id": training["instrument_id"]}}
+            raise
+    return answer
+
+
 @bp.post("/bookings")
 @token_required
+@_with_training_link
 def create_booking():
     actor = api_user()
     fields = Fields(json_body())
@@ -163,7 +197,7 @@ def create_booking():
         override=override, channels=channels, now=now)
     return {
         "series_id": result.series.id,
-        "created": [booking_json(b, actor) for b in result.created],
+        "created": bookings_json(result.created, actor),
         "skipped": [{"start": s.isoformat(), "end": e.isoformat(),
                      "problems": [p.as_dict() for p in problems]}
                     for s, e, problems in result.skipped],
@@ -180,7 +214,7 @@ def list_bookings():
     bookings, total = page_of(
         listing.visible_bookings(actor, lab=lab, state=state)
         .order_by(Booking.start_at.desc(), Booking.id.desc()), page, per_page)
-    return {"items": [booking_json(b, actor) for b in bookings], "total": total, "page": page,
+    return {"items": bookings_json(list(bookings), actor), "total": total, "page": page,
             "per_page": per_page}
 
 
@@ -401,7 +435,7 @@ def create_blackout():
         "lab": blackout.lab.code if blackout.lab else None,
         "start": blackout.start_at.isoformat(), "end": blackout.end_at.isoformat(),
         "reason": blackout.reason,
-        "affected_bookings": [booking_json(b, actor) for b in hit],
+        "affected_bookings": bookings_json(hit, actor),
         "cancelled_booking_ids": [b.id for b in cancelled], "emails_queued": emails_queued,
     }, 201
 

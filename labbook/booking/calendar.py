@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from labbook.accounts.models import User
 from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
-from labbook.booking.rules import blackouts
+from labbook.booking.rules import blackouts, held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
@@ -72,6 +72,7 @@ def _window_bookings(with_people: bool):
     # their organizations are joined in only for a viewer who may see more than "booked".
     query = select(Booking).where(Booking.instrument_id == bindparam("instrument_id"),
                                   Booking.blocked_until > bindparam("start"),
+                                  Booking.blocked_until < bindparam("held_bound"),
                                   Booking.start_at < bindparam("end"),
                                   Booking.state.in_(SHOWN_STATES)).order_by(Booking.start_at)
     if with_people:
@@ -83,7 +84,8 @@ def load_window(session: Session, instrument: Instrument, start: dt.datetime,
                 end: dt.datetime, viewer: User | None = None) -> CalendarWindow:
     """``viewer`` None reads no bookers (anonymous entries need none; lazy loading still works)."""
     bookings = session.scalars(_window_bookings(viewer is not None),
-                               {"instrument_id": instrument.id, "start": start, "end": end})
+                               {"instrument_id": instrument.id, "start": start, "end": end,
+                                "held_bound": held_bound(instrument, end)})
     return CalendarWindow(list(bookings),
                           blackouts(session, [instrument], start, end))
 

@@ -176,8 +176,9 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             problems = _problems(session, actor, booking, organization, start, end, now)
             blocking = _effective_problems(problems, override=override)
             if blocking:
-                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                            start, end, now))
+                raise BookingRefused(blocking, _suggestions(
+                    session, instrument, blocking, start, end, now,
+                    len(booking.channel_numbers), booking.user))
             old = (booking.start_at, booking.end_at)
             if instrument.requires_approval:
                 # Only there can a change be waiting; this one takes its place.
@@ -249,12 +250,11 @@ def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at
              old_start: dt.datetime) -> bool:
     """Time given back by the booking's own user inside the cancellation window (from the old
     start, at the moment the change was asked for); the lab's changes are never late."""
-    window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
     return (given_back > 0
             and booking.state in (BookingState.APPROVED, BookingState.IN_USE)
             and requested_by.id == booking.user_id
             and not requested_by.manages_lab_id(booking.instrument.lab_id)
-            and requested_at >= old_start - window)
+            and requested_at >= rules.free_cancellation_until(booking.instrument, old_start))
 
 
 def _apply(session: Session, actor: User, booking: Booking, change: BookingChange, *,
@@ -335,8 +335,9 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
             problems = _problems(session, actor, booking, organization, start, end, now)
             blocking = _effective_problems(problems, override=True)
             if blocking:
-                raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                            start, end, now))
+                raise BookingRefused(blocking, _suggestions(
+                    session, instrument, blocking, start, end, now,
+                    len(booking.channel_numbers), booking.user))
             change.state = ChangeState.APPLIED
             change.is_late = _is_late(booking, change.requested_by, change.given_back_minutes,
                                       change.requested_at, change.old_start_at)

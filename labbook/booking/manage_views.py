@@ -20,6 +20,7 @@ from wtforms.validators import ValidationError as FieldError
 
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor, require_manager
+from labbook.billing import estimates
 from labbook.booking import attendance, changes, closures, discipline, services, training
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
@@ -71,6 +72,9 @@ def _approvals_page(form: DecisionForm, status: int = 200):
     pending_changes = changes.pending_changes(
         db.session, [lab.id for lab in labs if not lab_code or lab.code == lab_code.upper()])
     return render_template("manage/approvals.html", entries=entries, form=form,
+                           prices=estimates.booking_prices(
+                               db.session, [entry.booking for entry in entries], actor,
+                               now=utcnow()),
                            pending_changes=pending_changes,
                            labs=accounts.managed_labs(db.session, actor), lab_code=lab_code,
                            selected=set(form.booking_ids.data or [])), status

@@ -65,7 +65,7 @@ def _candidates(session: Session, instrument: Instrument, entry: WaitlistEntry,
     earliest = max(entry.window_start, now + dt.timedelta(minutes=instrument.min_notice_minutes))
     if earliest >= entry.window_end:
         return []
-    held = rules.held_time(session, instrument.id, earliest, entry.window_end)
+    held = rules.held_time(session, instrument, earliest, entry.window_end)
     busy = [(start, until) for _id, start, until in held] + kept + [
         (start, end) for _i, _l, start, end, _r in
         rules.blackouts(session, [instrument], earliest, entry.window_end)]

@@ -12,12 +12,26 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import Row, bindparam, or_, select, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from labbook.accounts.models import Organization, User
 from labbook.billing import receivables
@@ -26,6 +40,7 @@ from labbook.booking.models import (
     SLOT_HOLDING,
     Blackout,
     Booking,
+    BookingState,
     BookingSuspension,
     Qualification,
     channel_mask,
@@ -204,6 +219,56 @@ _CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where
 ).order_by(_BLACKOUT.start_at)
 
 
+def held_bound(instrument: Instrument, end: dt.datetime) -> dt.datetime:
+    """A moment after which no booking of ``instrument`` starting before ``end`` still holds
+    it: ``end`` plus the longest time a booking of it holds (the database keeps that as
+    ``longest_held_minutes``; the rules' own limit stands in for an instrument not yet read back
+    from it) and a minute for the database's rounding to whole seconds.
+
+    Calendar reads ask for bookings whose held time ends after a window starts and before this
+    bound, so they seek a range of the (instrument, state, blocked_until) index instead of
+    walking every later booking: their cost does not grow with the bookings made further
+    ahead."""
+    longest = max(instrument.longest_held_minutes or 0,
+                  instrument.max_minutes + instrument.buffer_minutes)
+    return end + dt.timedelta(minutes=longest + 1)
+
+
+class HeldTimeMeets(ColumnElement[bool]):
+    """A booking's held time ``[start_at, blocked_until)`` meets ``[start, end)``. PostgreSQL
+    is asked for the overlap of the two ranges, which the exclusion constraint's GiST index
+    answers without walking the instrument's later bookings (its planner prefers that index
+    where the state is a slot-holding one); SQLite for the two comparisons."""
+
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison already: SQLite needs no "= 1" after it
+    _traverse_internals: ClassVar = [("start", InternalTraversal.dp_clauseelement),
+                                     ("end", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, start: ColumnElement, end: ColumnElement) -> None:
+        self.start, self.end = start, end
+
+
+@compiles(HeldTimeMeets)
+def _compile_held_time_meets(element: HeldTimeMeets, compiler, **kw) -> str:
+    return compiler.process(and_(_BOOKING.blocked_until > element.start,
+                                 _BOOKING.start_at < element.end), **kw)
+
+
+@compiles(HeldTimeMeets, "postgresql")
+def _compile_held_range_overlap(element: HeldTimeMeets, compiler, **kw) -> str:
+    held = func.tstzrange(_BOOKING.start_at, _BOOKING.blocked_until, literal_column("'[)'"))
+    window = func.tstzrange(element.start, element.end, literal_column("'[)'"))
+    return compiler.process(held.op("&&")(window), **kw)
+
+
+def _held_meeting(bound: str = "held_bound") -> tuple:
+    """The conditions of a slot-holding booking whose held time meets ``[start, end)`` (bound
+    parameters of those names), its held time's end also before ``bound`` (``held_bound``)."""
+    return (HeldTimeMeets(bindparam("start"), bindparam("end")),
+            _BOOKING.blocked_until < bindparam(bound), _BOOKING.state.in_(SLOT_HOLDING))
+
+
 @cache
 def _held_statement(count: int):
     """Held time of ``count`` instruments: one SELECT per instrument, joined by UNION ALL, so
@@ -212,28 +277,30 @@ def _held_statement(count: int):
     selects = [select(_BOOKING.instrument_id, _BOOKING.id, _BOOKING.start_at,
                       _BOOKING.blocked_until)
                .where(_BOOKING.instrument_id == bindparam(f"instrument_{n}"),
-                      _BOOKING.blocked_until > bindparam("start"),
-                      _BOOKING.start_at < bindparam("end"), _BOOKING.state.in_(SLOT_HOLDING))
+                      *_held_meeting(bound=f"held_bound_{n}"))
                for n in range(count)]
     return selects[0] if count == 1 else union_all(*selects)
 
 
-def held_times(session: Session, instrument_ids: list[int], start: dt.datetime,
+def held_times(session: Session, instruments: Sequence[Instrument], start: dt.datetime,
                end: dt.datetime) -> dict[int, list[tuple[int, dt.datetime, dt.datetime]]]:
-    """Per instrument, (booking id, start, end of held time) of the slot-holding bookings
+    """Per instrument id, (booking id, start, end of held time) of the slot-holding bookings
     meeting the window, read in one statement."""
-    held: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {i: [] for i in instrument_ids}
-    parameters = {f"instrument_{n}": i for n, i in enumerate(instrument_ids)}
+    held: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {i.id: [] for i in instruments}
+    parameters = {"start": start, "end": end}
+    for n, instrument in enumerate(instruments):
+        parameters[f"instrument_{n}"] = instrument.id
+        parameters[f"held_bound_{n}"] = held_bound(instrument, end)
     for instrument_id, booking_id, held_from, held_until in session.execute(
-            _held_statement(len(instrument_ids)), {**parameters, "start": start, "end": end}):
+            _held_statement(len(instruments)), parameters):
         held[instrument_id].append((booking_id, held_from, held_until))
     return held
 
 
-def held_time(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime
+def held_time(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime
               ) -> list[tuple[int, dt.datetime, dt.datetime]]:
     """(booking id, start, end of held time) of the slot-holding bookings meeting the window."""
-    return held_times(session, [instrument_id], start, end)[instrument_id]
+    return held_times(session, [instrument], start, end)[instrument.id]
 
 
 def calendar_problems(session: Session, request: BookingRequest,
@@ -259,7 +326,7 @@ def calendar_problems(session: Session, request: BookingRequest,
     if instrument.channels > 1:
         return problems + _channel_problems(session, request, blocked_until, held_channels)
     clashes = [(clash_start, clash_end) for booking_id, clash_start, clash_end
-               in held_time(session, instrument.id, start, blocked_until)
+               in held_time(session, instrument, start, blocked_until)
                if booking_id != request.exclude_booking_id]
     clashes += [h for h in held or [] if timeline.overlaps(h, (start, blocked_until))]
     for clash_start, clash_end in sorted(clashes):
@@ -270,15 +337,11 @@ def calendar_problems(session: Session, request: BookingRequest,
 
 
 _HELD_CHANNELS = select(_BOOKING.id, _BOOKING.channel_mask).where(
-    _BOOKING.instrument_id == bindparam("instrument_id"),
-    _BOOKING.blocked_until > bindparam("start"), _BOOKING.start_at < bindparam("end"),
-    _BOOKING.state.in_(SLOT_HOLDING))
+    _BOOKING.instrument_id == bindparam("instrument_id"), *_held_meeting())
 
 
 _CHANNEL_TIMES = select(_BOOKING.start_at, _BOOKING.blocked_until, _BOOKING.channel_mask).where(
-    _BOOKING.instrument_id == bindparam("instrument_id"),
-    _BOOKING.blocked_until > bindparam("start"), _BOOKING.start_at < bindparam("end"),
-    _BOOKING.state.in_(SLOT_HOLDING))
+    _BOOKING.instrument_id == bindparam("instrument_id"), *_held_meeting())
 
 
 def channel_busy(session: Session, instrument: Instrument, start: dt.datetime,
@@ -288,14 +351,15 @@ def channel_busy(session: Session, instrument: Instrument, start: dt.datetime,
     busy: list[list[tuple[dt.datetime, dt.datetime]]] = [[] for _n in
                                                          range(instrument.channels)]
     for held_from, held_until, mask in session.execute(_CHANNEL_TIMES, {
-            "instrument_id": instrument.id, "start": start, "end": end}):
+            "instrument_id": instrument.id, "start": start, "end": end,
+            "held_bound": held_bound(instrument, end)}):
         for number in channel_numbers(mask):
             if number <= instrument.channels:
                 busy[number - 1].append((held_from, held_until))
     return busy
 
 
-def taken_channels(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
+def taken_channels(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
                    *, exclude_booking_id: int | None = None,
                    held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]] = ()) -> int:
     """The mask of the channels some slot-holding booking holds at some moment of
@@ -303,7 +367,8 @@ def taken_channels(session: Session, instrument_id: int, start: dt.datetime, end
     they were put), so only the others are free for all of it."""
     taken = 0
     for booking_id, mask in session.execute(_HELD_CHANNELS, {
-            "instrument_id": instrument_id, "start": start, "end": end}):
+            "instrument_id": instrument.id, "start": start, "end": end,
+            "held_bound": held_bound(instrument, end)}):
         if booking_id != exclude_booking_id:
             taken |= mask
     for held_from, held_until, mask in held_channels:
@@ -318,7 +383,7 @@ def channels_after_move(session: Session, booking: Booking, start: dt.datetime,
     samples stay where they are), else as many of the lowest free ones."""
     if booking.instrument.channels == 1:
         return booking.channel_mask
-    taken = taken_channels(session, booking.instrument_id, start, blocked_until,
+    taken = taken_channels(session, booking.instrument, start, blocked_until,
                            exclude_booking_id=booking.id)
     if not taken & booking.channel_mask:
         return booking.channel_mask
@@ -340,7 +405,7 @@ def choose_channels(session: Session, request: BookingRequest,
     if instrument.channels == 1:
         return 1
     blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
-    taken = taken_channels(session, instrument.id, request.start, blocked_until,
+    taken = taken_channels(session, instrument, request.start, blocked_until,
                            exclude_booking_id=request.exclude_booking_id,
                            held_channels=held_channels)
     return channel_mask(free_channels(instrument, taken)[:request.channels])
@@ -350,7 +415,7 @@ def _channel_problems(session: Session, request: BookingRequest, blocked_until: 
                       held_channels: Sequence[tuple[dt.datetime, dt.datetime, int]]
                       ) -> list[Problem]:
     instrument = request.instrument
-    taken = taken_channels(session, instrument.id, request.start, blocked_until,
+    taken = taken_channels(session, instrument, request.start, blocked_until,
                            exclude_booking_id=request.exclude_booking_id,
                            held_channels=held_channels)
     free = len(free_channels(instrument, taken))
@@ -410,6 +475,28 @@ def is_qualified(session: Session, user: User, instrument: Instrument,
     ).limit(1)) is not None
 
 
+def bookable_by(session: Session, user: User, instruments: Sequence[Instrument],
+                until: dt.datetime, now: dt.datetime) -> list[Instrument]:
+    """Those of ``instruments`` that ``user`` may book for themselves as far as the person goes:
+    trained on it until ``until`` where it needs training (``is_qualified``), and not suspended
+    in its lab (``suspended``). Two statements for all of them: what suggestions of other
+    instruments are filtered by, so that none is offered that would be refused."""
+    needing = [i.id for i in instruments
+               if i.requires_qualification and not user.manages_lab_id(i.lab_id)]
+    trained = set(session.scalars(select(Qualification.instrument_id).where(
+        Qualification.user_id == user.id, Qualification.instrument_id.in_(needing),
+        Qualification.revoked_at.is_(None),
+        or_(Qualification.expires_at.is_(None), Qualification.expires_at >= until)))) \
+        if needing else set()
+    suspended_labs = set(session.scalars(select(BookingSuspension.lab_id).where(
+        BookingSuspension.user_id == user.id,
+        BookingSuspension.lab_id.in_({i.lab_id for i in instruments}),
+        BookingSuspension.starts_at <= now, BookingSuspension.ends_at > now,
+        BookingSuspension.lifted_at.is_(None)))) if instruments else set()
+    return [i for i in instruments
+            if (i.id not in needing or i.id in trained) and i.lab_id not in suspended_labs]
+
+
 def _is_qualified(session: Session, request: BookingRequest) -> bool:
     return is_qualified(session, request.user, request.instrument, request.end)
 
@@ -465,3 +552,38 @@ def _quota_problems(session: Session, request: BookingRequest, tz: ZoneInfo,
                 used=used / dt.timedelta(hours=1)), (week, week_end)))
         week = week_end
     return problems
+
+
+# -- approval and the cancellation window -------------------------------------------------------
+
+
+def needs_approval(actor: User, instrument: Instrument) -> bool:
+    """Whether a booking ``actor`` makes on ``instrument`` waits for the lab's approval: on an
+    instrument that asks for it, unless ``actor`` manages its lab."""
+    return instrument.requires_approval and not actor.manages_lab_id(instrument.lab_id)
+
+
+def free_cancellation_until(instrument: Instrument, start: dt.datetime) -> dt.datetime:
+    """The moment from which cancelling a booking of ``instrument`` that starts at ``start`` (or
+    giving back some of its time) is late: ``start`` minus the instrument's cancellation
+    window. Exactly at this moment it is already late."""
+    return start - dt.timedelta(hours=instrument.cancellation_window_hours)
+
+
+def is_late_cancellation(booking: Booking, actor: User, now: dt.datetime, *,
+                         by_lab: bool = False) -> bool:
+    """Whether ``actor`` cancelling ``booking`` at ``now`` is a late cancellation (billed at the
+    rate card's late-cancellation share): the booking's own user cancels an approved booking
+    inside its cancellation window. The lab's cancellations (``by_lab``) and requests still
+    waiting for approval are never late."""
+    return cancelling_is_late(booking.state, own=booking.user_id == actor.id,
+                              instrument=booking.instrument, start=booking.start_at, now=now,
+                              by_lab=by_lab)
+
+
+def cancelling_is_late(state: BookingState, *, own: bool, instrument: Instrument,
+                       start: dt.datetime, now: dt.datetime, by_lab: bool = False) -> bool:
+    """``is_late_cancellation`` for a booking in ``state`` that starts at ``start``, cancelled
+    by its own user (``own``) or someone else; also for a booking not made yet."""
+    return (not by_lab and own and state == BookingState.APPROVED
+            and now >= free_cancellation_until(instrument, start))

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from labbook.accounts.models import Organization, User
@@ -51,6 +51,7 @@ from labbook.booking.models import (
     ChangeState,
 )
 from labbook.booking.recurrence import Recurrence
+from labbook.booking.refusals import with_training_help
 from labbook.booking.suggestions import Suggestion, suggest
 from labbook.catalogue.models import Instrument
 from labbook.core.engine import lock, locked, write_transaction
@@ -161,7 +162,7 @@ def _new_booking(actor: User, instrument: Instrument, organization: Organization
                  channel_mask: int = 1) -> dict:
     """The column values of a new booking of ``user`` (``actor`` unless booked on their
     behalf), holding the channels of ``channel_mask``."""
-    needs_approval = instrument.requires_approval and not actor.manages_lab_id(instrument.lab_id)
+    needs_approval = rules.needs_approval(actor, instrument)
     user = user or actor
     return {
         "instrument_id": instrument.id, "user_id": user.id, "organization_id": organization.id,
@@ -180,11 +181,27 @@ def _new_booking(actor: User, instrument: Instrument, organization: Organization
 
 @cache
 def _insert_booking():
-    # Built once. A Core INSERT … RETURNING read back as a Booking instead of the unit of work
-    # (or the ORM's bulk insert): the same ORM object at a fraction of the cost, and booking
-    # creation is the hottest write there is.
+    # Built once: booking creation is the hottest write there is.
     table = Booking.__table__
-    return select(Booking).from_statement(table.insert().returning(*table.c))
+    return table.insert().returning(table.c.id)
+
+
+#: The columns of a new booking that ``_new_booking`` leaves to their defaults: empty.
+_NOT_YET = {"order_line_id": None, "cancelled_by_id": None, "cancelled_at": None,
+            "checked_in_at": None, "checked_out_at": None}
+
+
+def _inserted_booking(session: Session, row: dict) -> Booking:
+    """Insert the booking of column values ``row`` (``_new_booking``) in Core, and return it as
+    a persistent ORM object made from those values: what the unit of work, or reading the row
+    back, would give, for a fraction of the cost."""
+    values = {**_NOT_YET, **row, "id": session.execute(_insert_booking(), row).scalar_one()}
+    for name in ("start_at", "end_at", "blocked_until"):
+        values[name] = values[name].astimezone(dt.UTC)  # as the database gives them back
+    booking = Booking(**values)
+    make_transient_to_detached(booking)
+    session.add(booking)
+    return booking
 
 
 def _insert_bookings(session: Session, actor: User, rows: list[dict],
@@ -193,7 +210,7 @@ def _insert_bookings(session: Session, actor: User, rows: list[dict],
     """Insert new bookings of ``user`` (``actor`` unless booked on their behalf) and their audit
     events, one statement each."""
     user = user or actor
-    bookings = [session.scalars(_insert_booking(), row).one() for row in rows]
+    bookings = [_inserted_booking(session, row) for row in rows]
     known = {"instrument": session.get(Instrument, rows[0]["instrument_id"]), "user": user,
              "organization": user.organization,
              "booked_by": None if user.id == actor.id else actor}
@@ -272,8 +289,9 @@ def book_locked(session: Session, actor: User, user: User, instrument: Instrumen
     problems = rules.check_booking(session, request, now=now)
     blocking = _effective_problems(problems, override=override)
     if blocking:
-        raise BookingRefused(blocking, _suggestions(session, instrument, blocking,
-                                                    start, end, now, channels))
+        raise BookingRefused(with_training_help(session, user, instrument, blocking),
+                             _suggestions(session, instrument, blocking, start, end, now,
+                                          channels, user))
     [booking] = _insert_bookings(session, actor, [_new_booking(
         actor, instrument, organization, start, end, purpose, project_ref, problems,
         now, user=user, channel_mask=rules.choose_channels(session, request))], [problems],
@@ -303,7 +321,7 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
-        raise _lost_race(session, instrument_id, start, end, now) from None
+        raise _lost_race(session, instrument_id, start, end, now, user) from None
     return booking
 
 
@@ -350,19 +368,36 @@ def _lock_channels(session: Session, instrument: Instrument) -> None:
 
 
 def _lost_race(session: Session, instrument_id: int, start: dt.datetime, end: dt.datetime,
-               now: dt.datetime) -> BookingRefused:
+               now: dt.datetime, user: User | None = None) -> BookingRefused:
     instrument = _instrument(session, instrument_id)
     overlap = rules.problem("overlap", _("Someone else booked this time a moment ago."),
                             (start, end))
-    return BookingRefused([overlap], suggest(session, instrument, start, end, now=now))
+    return BookingRefused([overlap], suggest(session, instrument, start, end, now=now,
+                                             user=user))
+
+
+#: Refusals for the time: other times (slots) answer them. A taken or closed time is answered
+#: with the next free slots, a rule of the clock with the nearest that keep it.
+TAKEN_CODES = frozenset({"overlap", "blackout"})
+CLOCK_CODES = frozenset({"too_soon", "outside_hours", "holiday_closed"})
+#: Refusals of this instrument for this person or for now: other instruments answer them.
+OTHER_INSTRUMENT_CODES = frozenset({"not_qualified", "instrument_unavailable"})
+#: Refusals that no other time or instrument helps with.
+HOPELESS_CODES = frozenset({"org_suspended", "payment_overdue", "suspended", "in_past",
+                            "too_short", "too_long", *rules.MALFORMED_CODES})
 
 
 def _suggestions(session: Session, instrument: Instrument, problems: list[Problem],
                  start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                 channels: int = 1) -> list[Suggestion]:
-    if not any(p.code in ("overlap", "blackout") for p in problems):
+                 channels: int = 1, user: User | None = None) -> list[Suggestion]:
+    """Other slots for a refused booking of ``user``: on this instrument where only the time
+    is at fault, and on others of its kind that ``user`` may book."""
+    codes = {p.code for p in problems}
+    if codes & HOPELESS_CODES or not codes & (TAKEN_CODES | CLOCK_CODES | OTHER_INSTRUMENT_CODES):
         return []
-    return suggest(session, instrument, start, end, now=now, channels=channels)
+    return suggest(session, instrument, start, end, now=now, channels=channels, user=user,
+                   on_instrument=not codes & OTHER_INSTRUMENT_CODES,
+                   nearest=not codes & TAKEN_CODES)
 
 
 @dataclass(frozen=True)
@@ -390,9 +425,9 @@ def preview_booking(session: Session, actor: User, instrument: Instrument, *,
                                       channels=channels), now=now)
     blocking = _effective_problems(
         problems, override=override and actor.manages_lab_id(instrument.lab_id))
-    return BookingPreview(problems, not blocking,
-                          _suggestions(session, instrument, problems, start, end, now,
-                                       channels))
+    return BookingPreview(with_training_help(session, actor, instrument, problems), not blocking,
+                          _suggestions(session, instrument, blocking, start, end, now,
+                                       channels, actor))
 
 
 @cache
@@ -486,7 +521,7 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
-        raise _lost_race(session, instrument_id, start, end, now) from None
+        raise _lost_race(session, instrument_id, start, end, now, actor) from None
     return result
 
 
@@ -598,9 +633,7 @@ def cancel_locked_booking(session: Session, actor: User, booking: Booking, *, no
     if not can_view(actor, booking):
         raise NotFound(_("No booking with id %(id)d.", id=booking.id))
     note = clean_text(note, "note", MAX_NOTE, required=False)
-    window = dt.timedelta(hours=booking.instrument.cancellation_window_hours)
-    late = (not by_lab and booking.state == BookingState.APPROVED
-            and booking.user_id == actor.id and now >= booking.start_at - window)
+    late = rules.is_late_cancellation(booking, actor, now, by_lab=by_lab)
     held = booking.holds_slot
     transition(session, actor, booking, BookingState.CANCELLED, "cancel", now=now, note=note,
                 late=late)

@@ -1,4 +1,7 @@
-"""Next free slots of the same length, on the refused instrument and on its siblings."""
+"""Free slots of the same length, on the refused instrument and on its siblings: the next ones
+after a taken or closed time, the nearest ones where the time broke a rule of the clock
+(opening hours, notice, a holiday). Other instruments are offered only where the person may book
+them (``rules.bookable_by``)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ from functools import cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from labbook.accounts.models import User
 from labbook.booking import schedule, timeline
-from labbook.booking.rules import blackouts, channel_busy, held_times
+from labbook.booking.rules import blackouts, bookable_by, channel_busy, held_times
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
@@ -49,8 +53,7 @@ class BusyTime:
                  end: dt.datetime) -> None:
         self.session, self.start, self.end = session, start, end
         instruments = [instrument for group in groups for instrument in group]
-        self.group_of = {i.id: [member.id for member in group]
-                         for group in groups for i in group}
+        self.group_of = {i.id: group for group in groups for i in group}
         self.held: dict[int, list[timeline.Interval]] = {}
         self.closures: dict[int, list[timeline.Interval]] = {i.id: [] for i in instruments}
         for instrument_id, lab_id, closed_from, closed_until, _reason in blackouts(
@@ -83,14 +86,19 @@ def _siblings():
 
 
 def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
-            *, now: dt.datetime, channels: int = 1) -> list[Suggestion]:
-    """Free slots like ``[start, end)``: up to three on ``instrument``, then one on each of a
-    few instruments of its kind; with ``channels`` free channels where it has them."""
+            *, now: dt.datetime, channels: int = 1, user: User | None = None,
+            on_instrument: bool = True, nearest: bool = False) -> list[Suggestion]:
+    """Free slots like ``[start, end)``: up to three on ``instrument`` (unless not
+    ``on_instrument``), then one on each of a few instruments of its kind that ``user`` may
+    book; with ``channels`` free channels where it has them. The slots come from the requested
+    start on, or, ``nearest``, those nearest to it from the start of its lab day on."""
     duration = end - start
     siblings = list(session.scalars(_siblings(), {
         "category_id": instrument.category_id, "instrument_id": instrument.id,
         "lab_id": instrument.lab_id}))
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
+    if user is not None:
+        siblings = bookable_by(session, user, siblings, window_end + duration, now)
     # Each sibling offers at most one slot, so the search always goes on to at least
     # OTHER_INSTRUMENT_LIMIT siblings: those are read with the refused instrument, any further
     # ones as many at a time.
@@ -99,25 +107,35 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
                                      for n in range(first, len(candidates), OTHER_INSTRUMENT_LIMIT)]
     busy = BusyTime(session, groups, min(start, now), window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
-                     SAME_INSTRUMENT_LIMIT, channels)
+                     SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
     others: list[Suggestion] = []
     for sibling in siblings:
         if len(others) >= OTHER_INSTRUMENT_LIMIT:
             break
-        others += _slots(session, sibling, busy, start, duration, now, window_end, 1, channels)
+        others += _slots(session, sibling, busy, start, duration, now, window_end, 1, channels,
+                         nearest)
     return results + others
 
 
 def _slots(session: Session, instrument: Instrument, busy: BusyTime,
            start: dt.datetime, duration: dt.timedelta, now: dt.datetime,
-           window_end: dt.datetime, limit: int, channels: int) -> list[Suggestion]:
+           window_end: dt.datetime, limit: int, channels: int,
+           nearest: bool = False) -> list[Suggestion]:
     if not instrument.min_minutes <= duration / dt.timedelta(minutes=1) <= instrument.max_minutes:
         return []
     if channels > instrument.channels:
         return []
-    earliest = max(start, now + dt.timedelta(minutes=instrument.min_notice_minutes))
-    latest = min(window_end, now + dt.timedelta(days=instrument.horizon_days)) + duration
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
+    notice = now + dt.timedelta(minutes=instrument.min_notice_minutes)
+    earliest = max(start, notice)
+    wanted = limit
+    if nearest:
+        day_start = dt.datetime.combine(start.astimezone(lab_schedule.tz).date(), dt.time(0),
+                                        lab_schedule.tz)
+        earliest = max(day_start, notice)
+        # Enough slots to hold every one that starts before ``start`` and ``wanted`` after it.
+        limit += max(0, (start - earliest) // dt.timedelta(minutes=instrument.slot_minutes))
+    latest = min(window_end, now + dt.timedelta(days=instrument.horizon_days)) + duration
     buffer = dt.timedelta(minutes=instrument.buffer_minutes)
     per_channel = channel_busy(session, instrument, min(earliest, latest), latest + buffer) \
         if instrument.channels > 1 else []
@@ -127,4 +145,15 @@ def _slots(session: Session, instrument: Instrument, busy: BusyTime,
         duration=duration, buffer=buffer,
         slot_minutes=instrument.slot_minutes, window_start=earliest, window_end=latest,
         limit=limit, channel_busy=per_channel, channels_needed=channels)
+    if nearest:
+        slots = _nearest(slots, start, wanted)
     return [Suggestion.of(instrument, slot_start, slot_end) for slot_start, slot_end in slots]
+
+
+def _nearest(slots: list[timeline.Interval], start: dt.datetime, wanted: int
+             ) -> list[timeline.Interval]:
+    """The ``wanted`` slots nearest to ``start`` among the last one before it and the first
+    ones from it on (rather than three slots in a row just before it), earliest first."""
+    before = [slot for slot in slots if slot[0] < start][-1:]
+    after = [slot for slot in slots if slot[0] >= start][:wanted]
+    return sorted(sorted(before + after, key=lambda slot: abs(slot[0] - start))[:wanted])

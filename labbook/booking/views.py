@@ -24,6 +24,7 @@ from flask_wtf.csrf import CSRFError
 
 from labbook.accounts.access import current_actor, current_viewer
 from labbook.audit.services import history as audit_history
+from labbook.billing import estimates
 from labbook.booking import (
     attendance,
     changes,
@@ -56,12 +57,12 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
-from labbook.core.time import parse_aware_datetime, utcnow
+from labbook.core.time import is_plausible_date, parse_aware_datetime, utcnow
 from labbook.extensions import db
 from labbook.http import Fields, day_arg, json_body, page_arg, problem_response
 from labbook.i18n import is_english, localized
 from labbook.security import csrf_refused
-from labbook.web import FORM_REFUSED, refuse, safe_next
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, safe_next
 
 bp = Blueprint("booking", __name__)
 
@@ -191,6 +192,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
         "locale": "en" if is_english() else "zh-cn",
         "labOffset": _lab_offset(tz, now),
         "slotMinutes": instrument.slot_minutes,
+        "minMinutes": instrument.min_minutes, "maxMinutes": instrument.max_minutes,
         "slotMinTime": slot_min, "slotMaxTime": slot_max,
         "businessHours": _business_hours(lab),
         "initialDate": shown_date.isoformat(),
@@ -198,17 +200,38 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     }
     suspension = discipline.suspension_in_force(db.session, viewer.id, lab.id, now) \
         if viewer is not None and lab.no_show_limit is not None else None
+    not_qualified = next((p for p in problems or [] if "training" in p.extra), None)
+    price = _form_price(instrument, form, viewer, now)
     return render_template(
         "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
-        suspension=suspension,
+        suspension=suspension, price=price,
         is_manager=is_manager, busy=busy, busy_days=BUSY_LIST_DAYS, today=today,
         capacity=capacity,
         shown_date=shown_date, calendar_config=json.dumps(calendar_config),
         problems=problems or [], occurrences=occurrences or [],
+        training=training_help(not_qualified.extra["training"], instrument)
+        if not_qualified else None,
         suggestions=[suggestion_view(s, instrument, purpose=purpose, project_ref=project_ref)
                      for s in suggestions or []],
         form_errors=[(field.label.text, error) for field in form for error in field.errors],
     ), status
+
+
+def _form_price(instrument: Instrument, form: BookingForm, viewer,
+                now: dt.datetime) -> estimates.BookingPrice | None:
+    """The price of the time in the form, as the live check tells it, for browsers without
+    JavaScript (after a refusal, or a form filled in from a link)."""
+    fields = (form.date, form.start_time, form.end_time, form.end_date)
+    if viewer is None or viewer.organization is None or any(f.errors for f in fields) \
+            or not (form.date.data and form.start_time.data and form.end_time.data) \
+            or not all(is_plausible_date(day) for day in (form.date.data, form.end_date.data)
+                       if day):
+        return None
+    start, end = form.interval(_tz(instrument))
+    if end <= start:
+        return None
+    return estimates.slot_price(db.session, viewer, viewer.organization, instrument, start,
+                                end, now=now)
 
 
 @bp.get("/instruments/<int:instrument_id>/calendar")
@@ -221,7 +244,28 @@ def instrument_calendar(instrument_id: int):
     if prefill:
         # Fills the form from a suggestion link; nothing is validated or booked yet.
         form = BookingForm(formdata=request.args, meta={"csrf": False})
+    elif restore_kept(form):
+        return _calendar_page(instrument, form, **_kept_refusal(instrument, form))
     return _calendar_page(instrument, form)
+
+
+def _kept_refusal(instrument: Instrument, form: BookingForm) -> dict[str, Any]:
+    """What the rules say now, in the page's language, of the booking that was refused with
+    the input ``form`` was filled with again: asked of the rules only, nothing is booked."""
+    viewer = current_viewer()
+    if viewer is None or form.errors or form.repeat.data != "none":
+        return {}
+    start, end = form.interval(_tz(instrument))
+    override = bool(form.override.data) and viewer.manages_lab_id(instrument.lab_id)
+    try:
+        preview = booking_services.preview_booking(
+            db.session, viewer, instrument, start=start, end=end, override=override,
+            now=utcnow(), channels=form.channels.data or 1)
+    finally:
+        db.session.rollback()
+    return {"problems": [problem for problem in preview.problems
+                         if not (override and problem.code in rules.SOFT_CODES)],
+            "suggestions": preview.suggestions}
 
 
 @bp.get("/instruments/<int:instrument_id>/events.json")
@@ -312,6 +356,10 @@ def check_booking(instrument_id: int):
             "problems": [_problem_json(p, instrument) for p in preview.problems],
             "suggestions": [suggestion_view(s, instrument) for s in preview.suggestions],
         }
+        if end > start:
+            answer |= estimates.slot_price(
+                db.session, actor, booking_services.paying_organization(actor), instrument,
+                start, end, now=utcnow()).check_json()
     except DomainError as error:
         return _json_problem(error)
     finally:
@@ -320,12 +368,26 @@ def check_booking(instrument_id: int):
 
 
 def _problem_json(problem: Problem, instrument: Instrument) -> dict[str, Any]:
-    """A rule problem for the page, its interval (if any) in lab time."""
+    """A rule problem for the page, its interval (if any) in lab time; a refusal for want of
+    training with how to get it (``training_help``)."""
     data = {**problem.as_dict(), "soft": problem.code in rules.SOFT_CODES}
     for key in ("start", "end"):
         if key in data:
             data[key] = dt.datetime.fromisoformat(data[key]).astimezone(_tz(instrument)).isoformat()
+    if "training" in data:
+        data["training"] = training_help(data["training"], instrument)
     return data
+
+
+def training_help(training: dict[str, Any], instrument: Instrument) -> dict[str, Any]:
+    """The ``training`` of a ``not_qualified`` problem for a page: when the person asked, in
+    lab time, or where the "Request training" button sends its form."""
+    requested_at = training["requested_at"]
+    return {**training,
+            "requested_label": dt.datetime.fromisoformat(requested_at).astimezone(
+                _tz(instrument)).strftime("%Y-%m-%d %H:%M") if requested_at else None,
+            "request_url": url_for("training.request_for_instrument",
+                                   instrument_id=training["instrument_id"])}
 
 
 @bp.post("/instruments/<int:instrument_id>/book")
@@ -334,8 +396,10 @@ def book(instrument_id: int):
     instrument = catalogue.get_instrument(db.session, instrument_id)
     actor = current_actor()
     form = BookingForm()
+    calendar = url_for("booking.instrument_calendar", instrument_id=instrument.id)
     if not form.validate_on_submit():
-        return _calendar_page(instrument, form, status=FORM_REFUSED)
+        return keep_refused(form, calendar) or _calendar_page(instrument, form,
+                                                              status=FORM_REFUSED)
     start, end = form.interval(_tz(instrument))
     override = bool(form.override.data)
     channels = form.channels.data or 1
@@ -355,7 +419,10 @@ def book(instrument_id: int):
                 recurrence=recurrence, skip_conflicts=bool(form.skip_conflicts.data),
                 override=override, channels=channels, now=utcnow())
     except booking_services.BookingRefused as refused:
-        return _calendar_page(instrument, form, status=FORM_REFUSED,
+        # The calendar shows a single booking's refusal again from the rules; a series' dates
+        # are listed on the answer to its POST.
+        kept = None if refused.occurrences else keep_refused(form, calendar)
+        return kept or _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=[] if refused.occurrences else refused.problems,
                               suggestions=refused.suggestions,
                               occurrences=_occurrence_views(refused.occurrences, instrument))
@@ -363,7 +430,7 @@ def book(instrument_id: int):
         return _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=error.problems or [Problem(error.code, error.message)])
     if recurrence is None:
-        _flash_booked(booking)
+        _flash_booked(booking, actor)
         return redirect(url_for("booking.booking_detail", booking_id=booking.id))
     _flash_series(result, _tz(instrument))
     return redirect(url_for("booking.my_bookings"))
@@ -377,18 +444,20 @@ def _occurrence_views(occurrences: list[dict[str, Any]],
              "messages": [p["message"] for p in o["problems"]]} for o in occurrences]
 
 
-def _flash_booked(booking) -> None:
+def _flash_booked(booking, actor) -> None:
     when = _when(booking.start_at, booking.end_at, _tz(booking.instrument))
     name = localized(booking.instrument, "name")
     if booking.booked_by_id is not None:
         flash(_("Booked for %(name)s: %(instrument)s, %(when)s; they are told by email.",
                 name=booking.user.name, instrument=name, when=when), "success")
-        return
-    if booking.state.value == "pending":
+    elif booking.state.value == "pending":
         flash(_("Your request for %(instrument)s, %(when)s, was sent to the lab's managers "
                 "for approval.", instrument=name, when=when), "info")
     else:
         flash(_("Booked: %(instrument)s, %(when)s.", instrument=name, when=when), "success")
+    price = estimates.booking_price(db.session, booking, actor, now=utcnow())
+    flash(price.text, "warning" if price.cancellation and price.cancellation.in_window
+          else "info")
 
 
 def _flash_series(result: booking_services.SeriesResult, tz: ZoneInfo) -> None:
@@ -442,6 +511,7 @@ def my_bookings():
                                  page=page_arg(),
                                  per_page=current_app.config["UI_PER_PAGE"])
     return render_template("booking/my_bookings.html", upcoming=upcoming, past=past,
+                           prices=estimates.booking_prices(db.session, upcoming, actor, now=now),
                            waiting=waitlist.my_entries(db.session, actor), now=now,
                            suspensions=discipline.my_suspensions(db.session, actor, now),
                            can_cancel=lambda b: booking_services.can_cancel(actor, b),
@@ -483,6 +553,7 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
         series_form=CancelSeriesForm(formdata=None,
                                      from_date=booking.start_at.astimezone(tz).date()),
         window_hours=booking.instrument.cancellation_window_hours,
+        price=estimates.booking_price(db.session, booking, actor, now=now),
         can_check_in=attendance.can_check_in(actor, booking, now=now),
         can_check_out=attendance.can_check_out(actor, booking),
         check_in_opens_at=attendance.check_in_opens_at(booking), now=now,
@@ -669,7 +740,7 @@ def claim_offer(offer_token: str):
         except (booking_services.BookingRefused, Conflict, ValidationError) as error:
             flash(error.message, "danger")
             return redirect(url_for("booking.my_bookings"))
-        _flash_booked(booking)
+        _flash_booked(booking, actor)
         return redirect(url_for("booking.booking_detail", booking_id=booking.id))
     return render_template("booking/waitlist_claim.html", entry=entry, now=utcnow())
 

@@ -7,6 +7,7 @@ import hashlib
 
 from flask import Response, current_app
 
+from labbook import links
 from labbook.accounts.models import User
 from labbook.booking import services as booking_services
 from labbook.calendars import ical
@@ -21,7 +22,7 @@ def booking_ics_response(booking_id: int, viewer: User) -> Response:
     """A booking's .ics file for its owner or the lab's managers (others: NotFound)."""
     booking = booking_services.get_booking(db.session, viewer, booking_id)
     config = current_app.config
-    body = ical.booking_calendar(booking, viewer, base_url=config["LABBOOK_BASE_URL"],
+    body = ical.booking_calendar(booking, viewer, base_url=links.base_url(),
                                  uid_domain=config["LABBOOK_UID_DOMAIN"])
     response = Response(body, status=200, content_type=ical.MEDIA_TYPE)
     response.headers["Content-Disposition"] = f'attachment; filename="booking-{booking.id}.ics"'
@@ -31,5 +32,5 @@ def booking_ics_response(booking_id: int, viewer: User) -> Response:
 
 
 def feed_url(secret: str) -> str:
-    """The subscription URL of ``secret`` (http or https, as LABBOOK_BASE_URL says)."""
-    return f"{current_app.config['LABBOOK_BASE_URL'].rstrip('/')}/ical/{secret}.ics"
+    """The subscription URL of ``secret`` (under the address links are built for)."""
+    return f"{links.base_url()}/ical/{secret}.ics"

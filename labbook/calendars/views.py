@@ -24,7 +24,7 @@ from markupsafe import Markup
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
-from labbook import ratelimit
+from labbook import links, ratelimit
 from labbook.accounts.access import current_actor
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
@@ -95,7 +95,7 @@ def _not_modified(etag: str, last_modified: dt.datetime) -> bool:
 
 def _memo_key(fingerprint: feed_services.Fingerprint, feed: feed_services.Feed) -> tuple:
     config = current_app.config
-    return (_catalogue_generation, config["LABBOOK_BASE_URL"], config["LABBOOK_UID_DOMAIN"],
+    return (_catalogue_generation, links.base_url(), config["LABBOOK_UID_DOMAIN"],
             *fingerprint.key(feed))
 
 
@@ -105,7 +105,7 @@ def _rendered(feed: feed_services.Feed,
     for another organization's booking does not follow that booking's every change), or when
     the token was made."""
     config = current_app.config
-    events = feed_services.feed_events(feed, bookings, base_url=config["LABBOOK_BASE_URL"],
+    events = feed_services.feed_events(feed, bookings, base_url=links.base_url(),
                                        uid_domain=config["LABBOOK_UID_DOMAIN"])
     last_modified = max((event.stamp for event in events), default=feed.token.created_at)
     return ical.render_calendar(feed.name(), events), last_modified

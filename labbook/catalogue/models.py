@@ -183,6 +183,11 @@ class Instrument(Base):
     # Channels or places used at once by different bookings (a battery cycler's channels, a
     # climate chamber's sample places); 1 for an instrument one booking takes whole.
     channels: Mapped[int] = mapped_column(Integer, default=1)
+    # The longest time (minutes, buffer included) any booking of it holds or may hold: kept by
+    # the database (migration 0024's triggers raise it with every longer booking and with the
+    # rules), so calendar reads can bound their scan to bookings that start before a window
+    # ends, whatever the number of bookings after it. Never lowered.
+    longest_held_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Lower-cased text the catalogue search matches against; rebuilt whenever a row is loaded.
     search_text: Mapped[str] = mapped_column(Text, default="")
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
+
+from labbook.links import external_url
 
 #: Longest subject kept; longer ones (an instrument with a very long name) are cut.
 MAX_SUBJECT = 300
@@ -24,14 +25,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL under LABBOOK_BASE_URL: emails are read far from any request."""
-    base = urlsplit(current_app.config["LABBOOK_BASE_URL"])
-    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/",
-                                       url_scheme=base.scheme or "http")
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def render(template: str, subject: Callable[[], str], locale: str,

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from labbook import links
 from labbook.accounts.models import Role, User
 from labbook.audit.services import record
 from labbook.billing.models import Statement
@@ -286,7 +287,7 @@ def _booking_calendar(booking: Booking, user: User) -> Attachment:
     config = current_app.config
     return Attachment(f"booking-{booking.id}.ics",
                       "text/calendar; charset=utf-8; method=PUBLISH",
-                      ical.booking_calendar(booking, user, base_url=config["LABBOOK_BASE_URL"],
+                      ical.booking_calendar(booking, user, base_url=links.base_url(),
                                             uid_domain=config["LABBOOK_UID_DOMAIN"]))
 
 

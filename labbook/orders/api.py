@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from sqlalchemy.orm import Session
 
-from labbook import ratelimit
+from labbook import links, ratelimit
 from labbook.accounts.models import User
 from labbook.api import bp
 from labbook.api.auth import api_user, token_required
@@ -457,7 +457,7 @@ def approve_order_report(order_id: int, report_id: int):
             order = services.get_order(db.session, actor, order_id)
             issued = reporting.approve(
                 db.session, actor, order, report_id,
-                base_url=current_app.config["LABBOOK_BASE_URL"],
+                base_url=links.base_url(),
                 report_dir=current_app.config["LABBOOK_ORDER_FILES_DIR"], now=utcnow())
             written.append(issued.path)
     except DomainError:

@@ -30,7 +30,7 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labbook import ratelimit
+from labbook import links, ratelimit
 from labbook.accounts.access import current_actor
 from labbook.accounts.models import User
 from labbook.audit.services import history as audit_history
@@ -463,7 +463,7 @@ def approve_report(order_id: int, report_id: int):
             order = services.get_order(db.session, actor, order_id)
             issued = reporting.approve(
                 db.session, actor, order, report_id,
-                base_url=current_app.config["LABBOOK_BASE_URL"],
+                base_url=links.base_url(),
                 report_dir=current_app.config["LABBOOK_ORDER_FILES_DIR"], now=utcnow())
             written.append(issued.path)
     except (NotFound, PermissionDenied):

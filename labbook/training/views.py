@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import request as http_request
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -15,12 +16,12 @@ from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument
 from labbook.core.engine import write_transaction
 from labbook.core.errors import DomainError
-from labbook.core.time import LAB_TZ, utcnow
+from labbook.core.time import LAB_TZ, to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.i18n import localized
 from labbook.training import services as training
 from labbook.training.forms import DeclineForm, EnrolForm, SessionForm, TrainingRequestForm
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 bp.before_request(login_required(lambda: None))
@@ -80,6 +81,30 @@ def create_request():
         return _index_page(request_form=form, status=FORM_REFUSED)
     flash(_("Your request was sent to the lab's managers."), "success")
     return redirect(url_for(".index"))
+
+
+@bp.post("/instruments/<int:instrument_id>/request")
+def request_for_instrument(instrument_id: int):
+    """"Request training" right where a booking was refused for want of it: asks the lab's
+    managers and goes back to the page it was pressed on (``next``)."""
+    actor = current_actor()
+    back = safe_next(http_request.form.get("next"), url_for(".index"))
+    now = utcnow()
+    try:
+        with write_transaction(db.session):
+            instrument = catalogue.get_instrument(db.session, instrument_id)
+            asked = training.request_training(db.session, actor, instrument, now=now)
+            name, asked_at = localized(instrument, "name"), asked.created_at
+    except DomainError as error:
+        return refuse(error, back)
+    if asked_at < now:
+        flash(_("You asked for training on %(instrument)s on %(when)s already; the lab's "
+                "managers have your request.", instrument=name,
+                when=to_lab_time(asked_at).strftime("%Y-%m-%d %H:%M")), "info")
+    else:
+        flash(_("Your request for training on %(instrument)s was sent to the lab's managers.",
+                instrument=name), "success")
+    return redirect(back)
 
 
 @bp.post("/requests/<int:request_id>/withdraw")

@@ -20,6 +20,8 @@
   var calendar = null;
   var checkSequence = 0;
   var checkTimer = null;
+  // The time last chosen in the calendar itself (not typed into the form).
+  var selected = null;
 
   function field(name) {
     return form ? form.elements.namedItem(name) : null;
@@ -49,12 +51,17 @@
     scheduleCheck(0);
   }
 
+  // A time chosen with the keyboard keeps the focus in the calendar (the choice is announced);
+  // one chosen by pointer moves on to the purpose.
+  var keepFocus = false;
+
   function fillFromSelection(start, end) {
     var from = LabTime.wallParts(start);
     var to = LabTime.wallParts(end);
     setFormTimes(from.date, from.time, to.time, to.date);
+    selected = requestedInterval();
     var purpose = field('purpose');
-    if (purpose && !purpose.value) {
+    if (purpose && !purpose.value && !keepFocus) {
       purpose.focus({preventScroll: true});
     }
     if (resultEl && resultEl.scrollIntoView) {
@@ -127,11 +134,99 @@
     return target.toString();
   }
 
-  function showAnswer(answer) {
+  // A refusal for want of training says whom to ask and offers to ask for it (or says when
+  // the person did).
+  function trainingHelp(training) {
+    var box = node('section', 'alert alert-info py-2 mt-2 mb-0');
+    box.setAttribute('data-training-help', '');
+    box.appendChild(node('p', 'fw-semibold mb-1', text.msgTrainingTitle));
+    var contact = training.contact;
+    if (contact) {
+      var address = node('address', 'mb-2');
+      address.appendChild(node('strong', null, contact.name));
+      [['tel:', contact.phone, text.msgPhone], ['mailto:', contact.email, text.msgEmail]]
+        .forEach(function (entry) {
+          if (!entry[1]) {
+            return;
+          }
+          address.appendChild(document.createElement('br'));
+          address.appendChild(node('span', 'visually-hidden', entry[2] + ': '));
+          var link = node('a', 'text-break', entry[1]);
+          link.href = entry[0] + entry[1].replace(/ /g, '');
+          address.appendChild(link);
+        });
+      box.appendChild(address);
+    } else {
+      box.appendChild(node('p', 'mb-2 text-muted', text.msgNoContact));
+    }
+    if (training.requested_label) {
+      var asked = node('p', 'mb-0', text.msgTrainingRequested.replace('{when}',
+        training.requested_label));
+      asked.setAttribute('data-training-requested', '');
+      box.appendChild(asked);
+      return box;
+    }
+    var request = node('form', 'mb-0');
+    request.method = 'post';
+    request.action = training.request_url;
+    [['csrf_token', csrfToken], ['next', window.location.pathname]].forEach(function (pair) {
+      var hidden = node('input');
+      hidden.type = 'hidden';
+      hidden.name = pair[0];
+      hidden.value = pair[1];
+      request.appendChild(hidden);
+    });
+    var button = node('button', 'btn btn-primary btn-sm', text.msgRequestTraining);
+    button.type = 'submit';
+    request.appendChild(button);
+    request.appendChild(node('span', 'small text-muted ms-1', text.msgRequestTrainingNote));
+    box.appendChild(request);
+    return box;
+  }
+
+  // What the time costs and what cancelling it would cost, in the server's words; drawn as
+  // the page draws it without JavaScript (booking/_macros.html, price_note).
+  function priceNote(answer) {
+    var note = node('div', 'lb-price mt-2');
+    note.setAttribute('data-price', '');
+    var estimate = node('p', 'mb-1', answer.estimate.text);
+    estimate.setAttribute('data-estimate', '');
+    note.appendChild(estimate);
+    var fee = answer.cancellation_fee;
+    if (fee) {
+      var terms = node('p', fee.in_window ? 'alert alert-warning py-1 px-2 mb-0' : 'small text-muted mb-0',
+        fee.text);
+      terms.setAttribute('data-cancellation-fee', '');
+      note.appendChild(terms);
+    }
+    return note;
+  }
+
+  // The time chosen in the calendar shows its price too, once the server has priced it.
+  function labelSelection(answer, interval) {
+    var mirror = calendarEl.querySelector('.fc-event-mirror .fc-event-main');
+    if (!mirror || !answer.estimate || !selected || interval.start !== selected.start ||
+        interval.end !== selected.end) {
+      return;
+    }
+    var label = mirror.querySelector('.lb-selection-price');
+    if (!label) {
+      label = mirror.appendChild(node('div', 'lb-selection-price'));
+    }
+    label.textContent = answer.estimate.label;
+  }
+
+  function showAnswer(answer, interval) {
     clear(resultEl);
+    if (interval) {
+      labelSelection(answer, interval);
+    }
     var problems = answer.problems || [];
     if (answer.ok && !problems.length) {
       resultEl.appendChild(node('div', 'alert alert-success py-2 mb-0', text.msgOk));
+      if (answer.estimate) {
+        resultEl.appendChild(priceNote(answer));
+      }
       return;
     }
     var box = node('div', 'alert ' + (answer.ok ? 'alert-warning' : 'alert-danger') + ' py-2 mb-0');
@@ -146,6 +241,11 @@
       list.appendChild(item);
     });
     box.appendChild(list);
+    problems.forEach(function (problem) {
+      if (problem.training) {
+        box.appendChild(trainingHelp(problem.training));
+      }
+    });
     var suggestions = answer.suggestions || [];
     if (suggestions.length) {
       box.appendChild(node('p', 'mt-2 mb-1', text.msgSuggestions));
@@ -156,6 +256,9 @@
       box.appendChild(buttons);
     }
     resultEl.appendChild(box);
+    if (answer.estimate) {
+      resultEl.appendChild(priceNote(answer));
+    }
   }
 
   function showMessage(className, message) {
@@ -195,7 +298,7 @@
         return;
       }
       if (reply.ok) {
-        showAnswer(reply.data);
+        showAnswer(reply.data, interval);
       } else if (reply.data && reply.data.problems) {
         showAnswer({ok: false, problems: reply.data.problems, suggestions: []});
       } else {
@@ -347,6 +450,221 @@
     }
   }
 
+  // -- choosing a time by a tap or a click, and with the keyboard --------------------------
+  //
+  // A tap (or a click) chooses a time of the usual length from where it lands: an hour, or the
+  // instrument's shortest booking when that is longer, cut short by the next busy time. A long
+  // press then a drag still chooses any length. With the keyboard, the calendar's grid takes
+  // the focus: the arrow keys move a highlighted time (up and down by a slot, left and right
+  // by a day), Enter or Space chooses it, Escape clears the choice; each move is announced.
+
+  var MINUTE = 60000;
+  var slotMinutes = config.slotMinutes;
+  var usualMinutes = Math.min(config.maxMinutes || Infinity, Math.max(config.minMinutes || 0,
+    Math.ceil(60 / slotMinutes) * slotMinutes));
+  var cursorEl = document.getElementById('calendar-cursor');
+  var cursor = null;  // the keyboard's highlighted start (a wall date)
+  var CURSOR_ID = 'lb-keyboard-cursor';
+
+  function addMinutes(date, minutes) {
+    return new Date(date.getTime() + minutes * MINUTE);
+  }
+
+  function minutesOfDay(time) {  // "08:30" or "08:30:00" -> 510
+    var parts = time.split(':');
+    return parseInt(parts[0], 10) * 60 + parseInt(parts[1], 10);
+  }
+
+  function dayStart(date) {
+    return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  }
+
+  var dayFormat = new Intl.DateTimeFormat(document.documentElement.lang || 'zh-CN',
+    {weekday: 'long', month: 'long', day: 'numeric', timeZone: 'UTC'});
+
+  function describeSpan(start, end) {
+    return dayFormat.format(start) + ' ' + LabTime.wallParts(start).time + '–' +
+      LabTime.wallParts(end).time;
+  }
+
+  // What holds the time from start to end: a closure, one's own booking, someone else's.
+  function busyEvents(start, end) {
+    if (!calendar) {
+      return [];
+    }
+    return calendar.getEvents().filter(function (event) {
+      return event.id !== CURSOR_ID && event.start < end && (event.end || event.start) > start;
+    });
+  }
+
+  function isOpen(start, end) {
+    var hours = config.businessHours || [];
+    if (!hours.length) {
+      return true;
+    }
+    var weekday = start.getUTCDay();
+    var from = start.getUTCHours() * 60 + start.getUTCMinutes();
+    var to = from + (end - start) / MINUTE;
+    return hours.some(function (span) {
+      return span.daysOfWeek.indexOf(weekday) !== -1 && minutesOfDay(span.startTime) <= from &&
+        to <= minutesOfDay(span.endTime);
+    });
+  }
+
+  // The time a tap or Enter chooses from start: the usual length, ending at the next busy time.
+  function usualSpan(start) {
+    var end = addMinutes(start, usualMinutes);
+    var dayEnd = addMinutes(dayStart(start), minutesOfDay(config.slotMaxTime));
+    if (end > dayEnd) {
+      end = dayEnd;
+    }
+    busyEvents(start, end).forEach(function (event) {
+      if (event.start > start && event.start < end) {
+        end = event.start;
+      }
+    });
+    return {start: start, end: end};
+  }
+
+  function availability(start, end) {
+    if (start < LabTime.labNow(config.labOffset)) {
+      return text.msgPast;
+    }
+    var busy = busyEvents(start, end);
+    if (busy.some(function (event) { return event.classNames.indexOf('lb-blackout') !== -1; })) {
+      return text.msgClosed;
+    }
+    if (busy.some(function (event) { return event.classNames.indexOf('lb-own') !== -1; })) {
+      return text.msgOwn;
+    }
+    if (busy.length) {
+      return text.msgBooked;
+    }
+    return isOpen(start, end) ? text.msgFree : text.msgOutside;
+  }
+
+  function announce(message) {
+    if (cursorEl) {
+      cursorEl.textContent = message;
+    }
+  }
+
+  // Chooses the usual span from start, unless start itself is past or taken (then says so).
+  function chooseFrom(start, byKeyboard) {
+    var slotEnd = addMinutes(start, slotMinutes);
+    if (!config.selectable || start < LabTime.labNow(config.labOffset) ||
+        busyEvents(start, slotEnd).length) {
+      announce(describeSpan(start, slotEnd) + ' — ' + availability(start, slotEnd));
+      return;
+    }
+    var span = usualSpan(start);
+    keepFocus = byKeyboard;
+    calendar.select(span.start, span.end);  // fills the form through `select`
+    keepFocus = false;
+    announce(text.msgChosen + ' ' + describeSpan(span.start, span.end) + ' — ' +
+      availability(span.start, span.end));
+  }
+
+  function showCursor() {
+    var shown = calendar.getEventById(CURSOR_ID);
+    if (shown) {
+      shown.remove();
+    }
+    var slotEnd = addMinutes(cursor, slotMinutes);
+    calendar.addEvent({id: CURSOR_ID, start: cursor, end: slotEnd, display: 'background',
+      classNames: ['lb-cursor']});
+    var view = calendar.view;
+    if (cursor < view.activeStart || cursor >= view.activeEnd) {
+      calendar.gotoDate(cursor);
+    }
+    announce(describeSpan(cursor, slotEnd) + ' — ' + availability(cursor, slotEnd));
+  }
+
+  function firstCursor() {
+    var interval = requestedInterval();
+    if (interval) {
+      return new Date(LabTime.wallFromIso(interval.start) + 'Z');
+    }
+    var now = LabTime.labNow(config.labOffset);
+    var start = dayStart(calendar.view.activeStart > now ? calendar.view.activeStart : now);
+    var first = minutesOfDay(config.slotMinTime);
+    var minutes = Math.max(first, Math.ceil((now - start) / MINUTE / slotMinutes) * slotMinutes);
+    if (minutes + slotMinutes > minutesOfDay(config.slotMaxTime)) {  // the day is over
+      return addMinutes(start, 24 * 60 + first);
+    }
+    return addMinutes(start, minutes);
+  }
+
+  function moveCursor(minutes) {
+    var next = addMinutes(cursor, minutes);
+    var start = dayStart(next);
+    var first = addMinutes(start, minutesOfDay(config.slotMinTime));
+    var last = addMinutes(start, minutesOfDay(config.slotMaxTime) - slotMinutes);
+    cursor = next < first ? first : (next > last ? last : next);
+    showCursor();
+  }
+
+  function onGridKey(event) {
+    if (event.target !== event.currentTarget || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    var moves = {ArrowUp: -slotMinutes, ArrowDown: slotMinutes, ArrowLeft: -24 * 60,
+                 ArrowRight: 24 * 60, PageUp: -7 * 24 * 60, PageDown: 7 * 24 * 60};
+    if (event.key === 'Escape') {
+      calendar.unselect();
+      var shown = calendar.getEventById(CURSOR_ID);
+      if (shown) {
+        shown.remove();
+      }
+      cursor = null;
+      announce(text.msgCleared);
+    } else if (event.key === 'Enter' || event.key === ' ') {
+      if (!cursor) {
+        cursor = firstCursor();
+      }
+      chooseFrom(cursor, true);
+    } else if (moves[event.key] !== undefined) {
+      if (!cursor) {
+        cursor = firstCursor();
+        showCursor();
+      } else {
+        moveCursor(moves[event.key]);
+      }
+    } else {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  // The grid of a time view takes the focus; the list view is read as it is.
+  function prepareView(info) {
+    if (info.view.type.indexOf('timeGrid') !== 0) {
+      return;
+    }
+    info.el.setAttribute('tabindex', '0');
+    info.el.setAttribute('role', 'application');
+    info.el.setAttribute('aria-label', text.msgGrid);
+    if (document.getElementById('calendar-keys')) {
+      info.el.setAttribute('aria-describedby', 'calendar-keys');
+    }
+    info.el.addEventListener('keydown', onGridKey);
+    info.el.addEventListener('focus', function () {
+      if (!cursor && info.el.matches(':focus-visible')) {  // from the keyboard, not a click
+        cursor = firstCursor();
+        showCursor();
+      }
+    });
+  }
+
+  // Each booking and closure is read with its day, not only its times.
+  function nameEvent(info) {
+    if (info.event.id === CURSOR_ID || !info.event.start) {
+      return;
+    }
+    var day = node('span', 'visually-hidden', dayFormat.format(info.event.start) + ' ');
+    info.el.insertBefore(day, info.el.firstChild);
+  }
+
   var slot = minutesToDuration(config.slotMinutes);
   calendar = new window.FullCalendar.Calendar(calendarEl, {
     initialView: window.matchMedia('(max-width: 575.98px)').matches ? 'timeGridDay' : 'timeGridWeek',
@@ -374,6 +692,20 @@
       return info.start >= LabTime.labNow(config.labOffset);
     },
     select: function (info) { fillFromSelection(info.start, info.end); },
+    // A drag needs the pointer to move; a plain click or tap is a dateClick (above).
+    selectMinDistance: 5,
+    selectLongPressDelay: 500,
+    dateClick: function (info) {
+      if (!info.allDay) {
+        if (calendar.getEventById(CURSOR_ID)) {
+          calendar.getEventById(CURSOR_ID).remove();
+        }
+        cursor = info.date;
+        chooseFrom(info.date);
+      }
+    },
+    viewDidMount: prepareView,
+    eventDidMount: nameEvent,
     loading: loading,
     events: loadEvents
   });

@@ -232,7 +232,7 @@ def test_rules_edited_in_the_page_govern_the_booking_form_at_once(login_as, mana
         instrument, min_minutes="120", max_minutes="240"))
     response = login_as(researcher).post(f"/instruments/{instrument.id}/book", data={
         "date": MONDAY.isoformat(), "start_time": "09:00", "end_time": "10:00",
-        "purpose": "XRD"})
+        "purpose": "XRD"}, follow_redirects=True)
     assert "120 minutes" in text(response)
     assert db.session.scalar(select(AuditEvent.id).where(
         AuditEvent.object_type == "bookings")) is None

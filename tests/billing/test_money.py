@@ -425,7 +425,7 @@ def test_the_statement_pdf_carries_the_amount_in_words_and_the_verification_qr(
     text = pdf_text(response.data)
     assert "叁佰贰拾伍元零肆分" in text and statement.number in text
     assert pdf_qr_payloads(response.data) == [
-        f"http://127.0.0.1:5000/statements/verify/{statement.verification_code}"]
+        f"http://localhost/statements/verify/{statement.verification_code}"]
 
 
 def test_finance_pages_render_and_the_redemption_pack_downloads(client, login_as):

@@ -488,7 +488,10 @@ def test_a_manager_adds_an_adjustment_to_a_draft(visit, statement, nem, food):
 def test_bad_adjustments_on_a_draft_are_form_errors(visit, statement, nem, data, message):
     before = count(Charge)
     response = visit("manager").post(f"/statements/{statement.id}/adjustments",
-                                     data={"lab_id": nem.id, **data})
+                                     data={"lab_id": nem.id, **data}, follow_redirects=True)
+    # Post/Redirect/Get: the statement shows the form again with what was typed.
+    assert [r.status_code for r in response.history] == [303]
+    assert response.request.path == f"/statements/{statement.id}"
     assert response.status_code == 200
     page = text(response)
     assert_well_formed(page)
@@ -498,7 +501,7 @@ def test_bad_adjustments_on_a_draft_are_form_errors(visit, statement, nem, data,
 
 def test_a_manager_cannot_adjust_another_labs_lines(visit, statement, food):
     response = visit("manager").post(f"/statements/{statement.id}/adjustments", data={
-        "lab_id": food.id, "amount": "5.00", "reason": "Not mine"})
+        "lab_id": food.id, "amount": "5.00", "reason": "Not mine"}, follow_redirects=True)
     assert response.status_code == 200 and "Not a valid choice" in text(response)
     response = visit("other_manager").post(f"/statements/{statement.id}/adjustments", data={
         "lab_id": food.id, "amount": "5.00", "reason": "Not mine"})

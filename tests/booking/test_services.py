@@ -212,9 +212,10 @@ def test_any_other_integrity_error_is_not_taken_for_an_overlap(researcher, instr
         book(researcher, instrument)
 
 
-def test_suggestions_only_where_the_time_is_taken_or_closed(researcher, instrument):
+def test_suggestions_only_where_another_time_or_instrument_helps(researcher, instrument):
     with pytest.raises(services.BookingRefused) as refused:
-        book(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
+        book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 14))
+    assert [p.code for p in refused.value.problems] == ["too_long"]
     assert refused.value.suggestions == []
     assert refused.value.extra() == {}
     db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, 8),

@@ -124,8 +124,11 @@ def test_a_refusal_shows_every_problem_and_suggestions(login_as, researcher, ins
                    end_at=lab_time(MONDAY, 11), purpose="别人的秘密课题")
     client = login_as(researcher)
     response = client.post(f"/instruments/{instrument.id}/book",
-                           data=form(start="10:00", end="11:15"))
-    assert response.status_code == 200  # a refused form is a page that says why (see web.py)
+                           data=form(start="10:00", end="11:15"), follow_redirects=True)
+    # Post/Redirect/Get: the calendar says why, with what was typed (see web.keep_refused).
+    assert [r.status_code for r in response.history] == [303]
+    assert response.request.path == f"/instruments/{instrument.id}/calendar"
+    assert response.status_code == 200
     page = text(response)
     assert_well_formed(page)
     assert 'data-code="overlap"' in page and 'data-code="not_aligned"' in page
@@ -190,7 +193,8 @@ def test_date_pickers_offer_the_lab_s_days(login_as, researcher, instrument):
 ])
 def test_bad_form_input_is_explained_never_a_500(login_as, researcher, instrument, change):
     client = login_as(researcher)
-    response = client.post(f"/instruments/{instrument.id}/book", data=form(**change))
+    response = client.post(f"/instruments/{instrument.id}/book", data=form(**change),
+                           follow_redirects=True)
     assert response.status_code == 200
     page = text(response)
     assert 'id="error-summary"' in page
@@ -200,7 +204,7 @@ def test_bad_form_input_is_explained_never_a_500(login_as, researcher, instrumen
 def test_end_before_start_is_refused_as_invalid(login_as, researcher, instrument):
     client = login_as(researcher)
     response = client.post(f"/instruments/{instrument.id}/book",
-                           data=form(start="11:00", end="10:00"))
+                           data=form(start="11:00", end="10:00"), follow_redirects=True)
     assert response.status_code == 200
     assert 'data-code="invalid_interval"' in text(response)
 
@@ -370,7 +374,9 @@ def test_check_says_ok_for_a_free_time(login_as, researcher, instrument):
     response = check(login_as(researcher), instrument, lab_time(MONDAY, 9),
                      lab_time(MONDAY, 10))
     assert response.status_code == 200
-    assert response.json == {"ok": True, "problems": [], "suggestions": []}
+    assert {key: response.json[key] for key in ("ok", "problems", "suggestions")} == \
+        {"ok": True, "problems": [], "suggestions": []}
+    assert response.json["estimate"]["amount"] == "100.00"
     assert booking_count() == 0
 
 

@@ -103,7 +103,7 @@ def test_my_bookings_feed_shows_every_own_booking_with_detail(client, researcher
     assert str(event["STATUS"]) == "CONFIRMED"
     assert str(event["SUMMARY"]) == "X-ray Diffractometer: Phase analysis"
     assert str(event["LOCATION"]) == "New-Energy Materials Lab, room A305 (Building A)"
-    assert str(event["URL"]) == f"http://127.0.0.1:5000/bookings/{approved.id}"
+    assert str(event["URL"]) == f"http://localhost/bookings/{approved.id}"
     description = str(event["DESCRIPTION"])
     assert "State: Approved" in description and "PO-77" in description
     assert event.decoded("DTSTAMP") == approved.updated_at.replace(microsecond=0)

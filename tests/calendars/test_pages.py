@@ -19,7 +19,7 @@ from tests.factories import (
     reload,
 )
 
-FEED_URL = re.compile(r"http://127\.0\.0\.1:5000/ical/([A-Za-z0-9_-]{43})\.ics")
+FEED_URL = re.compile(r"http://localhost/ical/([A-Za-z0-9_-]{43})\.ics")
 
 
 @pytest.fixture
@@ -76,8 +76,8 @@ def test_create_shows_the_link_once(client, login_as, researcher):
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     secret = FEED_URL.search(html).group(1)
-    assert f'value="http://127.0.0.1:5000/ical/{secret}.ics"' in html  # readonly input
-    assert f'href="webcal://127.0.0.1:5000/ical/{secret}.ics"' in html
+    assert f'value="http://localhost/ical/{secret}.ics"' in html  # readonly input
+    assert f'href="webcal://localhost/ical/{secret}.ics"' in html
     assert "<svg" in html and "</svg>" in html  # QR code
     assert "data-copy-target" in html
     assert client.get(f"/ical/{secret}.ics").status_code == 200

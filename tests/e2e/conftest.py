@@ -64,7 +64,7 @@ BROWSER_TIMEZONE = "Europe/Berlin"
 
 VIEWPORTS: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1366, "height": 768}},
-    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
               "device_scale_factor": 1},
 }
 
@@ -265,6 +265,25 @@ def open_visit(browser: Browser, site: Site, request: pytest.FixtureRequest
                      for u in visit.foreign_requests]
         visit.context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def visit_in(open_visit) -> Iterator[Callable[..., Visit]]:
+    """``visit_in(viewport, email, language)``: signed in, in that language; the language the
+    accounts had (Chinese) is given back at the end."""
+    switched: list[Visit] = []
+
+    def open_in(viewport: str, email: str, language: str) -> Visit:
+        visit = open_visit(viewport, email)
+        pages.set_language(visit.page, language)
+        if language != "zh":
+            switched.append(visit)
+        return visit
+
+    yield open_in
+    for visit in switched:
+        visit.goto("/")
+        pages.set_language(visit.page, "zh")
 
 
 @pytest.fixture(params=list(VIEWPORTS))

@@ -133,6 +133,19 @@ def untranslated(page: Page, data: Iterable[str], language: str) -> list[str]:
     return found
 
 
+def set_language(page: Page, language: str) -> None:
+    """Switch to ``language`` ("zh" or "en") with the top bar's switch, unless the page is in it
+    already. A signed-in person's choice is kept on their account: a test that changes it
+    changes it back (the ``visit_in`` fixture does)."""
+    if page.locator("html").get_attribute("lang") == ("en" if language == "en" else "zh-CN"):
+        return
+    locale = "en" if language == "en" else "zh_CN"
+    with page.expect_navigation():
+        # On a phone the switch is inside the folded menu: sent as its form would be.
+        page.locator(f"button[name=locale][value={locale}]").evaluate(
+            "button => button.form.requestSubmit(button)")
+
+
 def main_text(page: Page) -> str:
     """The visible text of the page's navigation, content and footer, whitespace normalized."""
     return re.sub(r"\s+", " ", page.locator("body").inner_text()).strip()

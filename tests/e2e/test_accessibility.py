@@ -20,8 +20,8 @@ first page of each area (blueprint) of each person, in both languages. Checking 
 both sizes took well over four minutes on two cores (a page takes 1–3 s to load and check on a
 busy machine), and the phone differs from the desktop in a few shared pieces (the folded menu,
 stacked and scrolling tables), which the first page of each area shows. Measured on a busy
-two-core machine with ``-n 2``: some 6 minutes of checks for the module (about 110 pages at
-desktop size in each language, 40 on the phone), after the folder's usual set-up.
+two-core machine with ``-n 2``: 8½ minutes for the module (about 90 pages at desktop size in
+each language, 40 on the phone), the folder's set-up of some 1½ minutes included.
 ``-k desktop`` or ``-k phone`` runs one size, ``-k "manager and en"`` one person in English.
 
 ``test_the_keyboard_focus_is_always_visible`` tabs through pages with the top bar, forms, tables

@@ -1,0 +1,265 @@
+"""What a booking will cost before it is used, and what cancelling it costs now.
+
+An estimate prices the booked time as the charge of the completed booking will, if the time is
+used as booked: the rate card of the paying organization's tier in force at the booked start
+(``pricing.card_in_force``), the card's increment and minimum, half-up to the fen
+(``pricing.price_time``). The cancellation terms take the rule that makes a cancellation late
+from ``booking.rules`` and price the fee as ``services.charge_late_cancellation`` does
+(``pricing.booked_share_price``). So neither can disagree with the charge that follows.
+
+Rate cards are read once for many bookings (``rate_cards``): a list of bookings costs one
+query, whatever its length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from flask_babel import pgettext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labbook.accounts.labels import TIER_LABELS
+from labbook.accounts.models import Organization, PriceTier, User
+from labbook.billing.models import BillingBasis, RateCard
+from labbook.billing.pricing import (
+    TimePrice,
+    booked_share_price,
+    card_in_force,
+    price_time,
+    whole_minutes,
+)
+from labbook.booking import rules
+from labbook.booking.models import Booking, BookingState
+from labbook.catalogue.models import Instrument
+from labbook.core.money import format_money
+from labbook.core.time import to_lab_time
+
+CURRENCY = "CNY"
+ZERO = Decimal("0.00")
+
+#: The rate cards of (instrument id, tier) pairs.
+RateCards = dict[tuple[int, PriceTier], list[RateCard]]
+
+
+def rate_cards(session: Session, keys: Iterable[tuple[int, PriceTier]]) -> RateCards:
+    """Every rate card of each (instrument id, tier) in ``keys``, in one query."""
+    cards: RateCards = {key: [] for key in keys}
+    if not cards:
+        return cards
+    instrument_ids = {instrument_id for instrument_id, _tier in cards}
+    tiers = {tier for _instrument_id, tier in cards}
+    for card in session.scalars(select(RateCard).where(RateCard.instrument_id.in_(instrument_ids),
+                                                       RateCard.tier.in_(tiers))):
+        cards.get((card.instrument_id, card.tier), []).append(card)
+    return cards
+
+
+def card_for(cards: RateCards, instrument_id: int, tier: PriceTier,
+             start: dt.datetime) -> RateCard | None:
+    """The card that prices time on ``instrument_id`` for ``tier`` starting at ``start``."""
+    return card_in_force(cards.get((instrument_id, tier), ()), start)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The price of booked time used as booked; ``price`` is None where the tier has no rate
+    card (nothing would be charged)."""
+
+    tier: PriceTier
+    price: TimePrice | None
+
+    @property
+    def amount(self) -> Decimal | None:
+        return None if self.price is None else self.price.amount
+
+    @property
+    def hourly_rate(self) -> Decimal | None:
+        return None if self.price is None else self.price.hourly_rate
+
+    @property
+    def is_free(self) -> bool:
+        return self.price is not None and self.price.amount == 0
+
+    @property
+    def label(self) -> str:
+        """The amount alone, for a calendar's selection: ``¥30.00``, free, or no price."""
+        if self.price is None:
+            return _("No price set")
+        return pgettext("price", "Free") if self.is_free else format_money(self.price.amount)
+
+    @property
+    def rate_text(self) -> str:
+        """The tier and its hourly rate: what the amount was worked out from."""
+        if self.price is None:
+            return _("%(tier)s tier", tier=TIER_LABELS[self.tier])
+        return _("%(tier)s tier, %(rate)s/h", tier=TIER_LABELS[self.tier],
+                 rate=format_money(self.price.hourly_rate))
+
+    @property
+    def text(self) -> str:
+        tier = TIER_LABELS[self.tier]
+        if self.price is None:
+            return _("No price is set for the %(tier)s tier on this instrument: nothing is "
+                     "charged for this time unless the lab sets a rate before it starts.",
+                     tier=tier)
+        if self.is_free:
+            return _("Free of charge for the %(tier)s tier.", tier=tier)
+        price = self.price
+        text = _("Estimated price %(amount)s: %(tier)s tier, %(rate)s/h, %(minutes)d min "
+                 "billed.", amount=format_money(price.amount), tier=tier,
+                 rate=format_money(price.hourly_rate), minutes=price.billed_minutes)
+        if price.basis == BillingBasis.ACTUAL:
+            text += " " + _("Billed on the actual use (check-in to check-out); this assumes "
+                            "you use the booked time.")
+        elif price.basis == BillingBasis.LARGER:
+            text += " " + _("Billed on the booked or the actual time, whichever is longer.")
+        return text
+
+    def as_json(self) -> dict[str, object]:
+        price = self.price
+        return {"tier": self.tier.value, "currency": CURRENCY,
+                "hourly_rate": None if price is None else str(price.hourly_rate),
+                "amount": None if price is None else str(price.amount),
+                "basis": None if price is None else price.basis.value,
+                "billed_minutes": None if price is None else price.billed_minutes}
+
+
+def estimate(card: RateCard | None, tier: PriceTier, start: dt.datetime,
+             end: dt.datetime) -> Estimate:
+    """The price of the time from ``start`` to ``end`` on ``card``, used as booked: what
+    ``services.charge_completed_booking`` charges for a booking checked in at its start and
+    out at its end."""
+    if card is None:
+        return Estimate(tier, None)
+    booked = whole_minutes(start, end)
+    return Estimate(tier, price_time(card, booked=booked, actual=booked))
+
+
+@dataclass(frozen=True)
+class CancellationTerms:
+    """What cancelling costs the person asking: ``fee_now`` if they cancelled at the moment
+    asked about, ``late_fee`` once inside the window that begins at ``free_until``.
+    ``free_until`` is None where cancelling never costs them anything (no late-cancellation
+    fee on the card, no rate card, or a booking of someone else's they cancel for the lab)."""
+
+    free_until: dt.datetime | None
+    late_fee: Decimal
+    fee_now: Decimal
+    window_hours: int
+    waits_for_approval: bool
+    #: Already inside the window, so that cancelling costs the fee (or will, once approved).
+    in_window: bool
+
+    @property
+    def text(self) -> str:
+        if self.free_until is None:
+            return _("Cancelling is free of charge.")
+        fee = format_money(self.late_fee)
+        if self.fee_now:
+            return _("Cancelling will cost %(fee)s: the start is less than %(n)d hours away "
+                     "(the cancellation window).", fee=fee, n=self.window_hours)
+        if self.in_window:
+            return _("Once the lab approves it, cancelling will cost %(fee)s: the start is less "
+                     "than %(n)d hours away (the cancellation window).", fee=fee,
+                     n=self.window_hours)
+        return _("Cancelling is free until %(time)s (lab time); after that it costs %(fee)s.",
+                 time=to_lab_time(self.free_until).strftime("%Y-%m-%d %H:%M"), fee=fee)
+
+    @property
+    def confirm_text(self) -> str:
+        """The question a cancel button asks, with what the answer costs."""
+        return _("Cancel this booking? %(terms)s", terms=self.text)
+
+    def as_json(self) -> dict[str, object]:
+        return {"amount": str(self.fee_now), "currency": CURRENCY,
+                "free_until": None if self.free_until is None else self.free_until.isoformat(),
+                "late_amount": str(self.late_fee)}
+
+
+def _terms(card: RateCard | None, instrument: Instrument, start: dt.datetime,
+           end: dt.datetime, *, is_late: bool, may_be_late: bool, waits_for_approval: bool,
+           now: dt.datetime) -> CancellationTerms:
+    late_fee = ZERO if card is None else booked_share_price(
+        card, whole_minutes(start, end), card.late_cancel_percent).amount
+    free_until = rules.free_cancellation_until(instrument, start)
+    if not may_be_late or not late_fee:
+        free_until = None
+    return CancellationTerms(free_until=free_until, late_fee=late_fee,
+                             fee_now=late_fee if is_late and free_until else ZERO,
+                             window_hours=instrument.cancellation_window_hours,
+                             waits_for_approval=waits_for_approval,
+                             in_window=free_until is not None and now >= free_until)
+
+
+@dataclass(frozen=True)
+class BookingPrice:
+    """A booking's estimate, and what cancelling it costs the viewer now (None once it can no
+    longer be cancelled)."""
+
+    estimate: Estimate
+    cancellation: CancellationTerms | None
+
+    @property
+    def text(self) -> str:
+        """The estimate and, where the booking can be cancelled, what that costs."""
+        if self.cancellation is None:
+            return self.estimate.text
+        return _("%(estimate)s %(cancellation)s", estimate=self.estimate.text,
+                 cancellation=self.cancellation.text)
+
+    def check_json(self) -> dict[str, object]:
+        """The live check's answer about money: the JSON of each, with its sentence."""
+        estimate = {**self.estimate.as_json(), "label": self.estimate.label,
+                    "text": self.estimate.text}
+        terms = self.cancellation
+        return {"estimate": estimate, "cancellation_fee": None if terms is None else {
+            **terms.as_json(), "text": terms.text, "in_window": terms.in_window}}
+
+
+def _booking_price(booking: Booking, card: RateCard | None, viewer: User,
+                   now: dt.datetime) -> BookingPrice:
+    tier = booking.organization.tier
+    cancellation = None
+    if booking.can_become(BookingState.CANCELLED):
+        cancellation = _terms(
+            card, booking.instrument, booking.start_at, booking.end_at,
+            is_late=rules.is_late_cancellation(booking, viewer, now),
+            may_be_late=booking.user_id == viewer.id,
+            waits_for_approval=booking.state == BookingState.PENDING, now=now)
+    return BookingPrice(estimate(card, tier, booking.start_at, booking.end_at), cancellation)
+
+
+def booking_prices(session: Session, bookings: Iterable[Booking], viewer: User, *,
+                   now: dt.datetime) -> dict[int, BookingPrice]:
+    """Each booking's price and cancellation terms for ``viewer``, by booking id; one query
+    for all of them."""
+    bookings = list(bookings)
+    cards = rate_cards(session, {(b.instrument_id, b.organization.tier) for b in bookings})
+    return {b.id: _booking_price(b, card_for(cards, b.instrument_id, b.organization.tier,
+                                             b.start_at), viewer, now) for b in bookings}
+
+
+def booking_price(session: Session, booking: Booking, viewer: User, *,
+                  now: dt.datetime) -> BookingPrice:
+    return booking_prices(session, [booking], viewer, now=now)[booking.id]
+
+
+def slot_price(session: Session, viewer: User, organization: Organization,
+               instrument: Instrument, start: dt.datetime, end: dt.datetime, *,
+               now: dt.datetime) -> BookingPrice:
+    """What ``viewer`` booking ``instrument`` from ``start`` to ``end`` (paid by
+    ``organization``) would cost, and what cancelling it right after booking would cost."""
+    tier = organization.tier
+    card = card_for(rate_cards(session, [(instrument.id, tier)]), instrument.id, tier, start)
+    pending = rules.needs_approval(viewer, instrument)
+    is_late = rules.cancelling_is_late(
+        BookingState.PENDING if pending else BookingState.APPROVED, own=True,
+        instrument=instrument, start=start, now=now)
+    return BookingPrice(estimate(card, tier, start, end), _terms(
+        card, instrument, start, end, is_late=is_late, may_be_late=True,
+        waits_for_approval=pending, now=now))

@@ -1,0 +1,35 @@
+"""How to get past a refusal for want of training: whom to ask in the lab (its contact person)
+and whether the person has asked for training already, carried by the ``not_qualified``
+problem itself so that the form, the live check and the API all say the same."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labbook.accounts.models import User
+from labbook.catalogue.models import Instrument
+from labbook.core.errors import Problem
+from labbook.training.models import RequestState, TrainingRequest
+
+
+def with_training_help(session: Session, user: User, instrument: Instrument,
+                       problems: list[Problem]) -> list[Problem]:
+    """``problems`` with a ``not_qualified`` one (if any) telling how to get trained: under
+    ``training`` the instrument, the lab's contact person (or None) and when ``user`` asked
+    for training on it, if a request of theirs is open (or None). Runs on refusals only."""
+    if not any(p.code == "not_qualified" for p in problems):
+        return problems
+    request = session.scalar(
+        select(TrainingRequest).where(TrainingRequest.user_id == user.id,
+                                      TrainingRequest.instrument_id == instrument.id,
+                                      TrainingRequest.state == RequestState.OPEN)
+        .order_by(TrainingRequest.created_at.desc()).limit(1))
+    training = {"instrument_id": instrument.id, "lab": instrument.lab.code,
+                "contact": instrument.lab.contact,
+                "requested_at": request.created_at.isoformat() if request else None,
+                "request_id": request.id if request else None}
+    return [replace(p, extra={**p.extra, "training": training})
+            if p.code == "not_qualified" else p for p in problems]

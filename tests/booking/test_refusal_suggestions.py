@@ -1,0 +1,221 @@
+"""A way forward from every refusal of the time: opening hours, notice and holidays come with
+the nearest slots that keep them, as a taken time comes with the next free ones; and another
+instrument is suggested only where the person may book it (trained, not suspended, in service)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from labbook.accounts.models import OrganizationStatus
+from labbook.booking import services
+from labbook.booking.models import BookingSuspension
+from labbook.booking.training import grant_qualification
+from labbook.catalogue.models import InstrumentStatus
+from labbook.extensions import db
+from tests.factories import (
+    create_booking,
+    create_category,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_user,
+    lab_time,
+)
+
+MONDAY = dt.date(2027, 3, 1)
+TUESDAY = MONDAY + dt.timedelta(days=1)
+FRIDAY = MONDAY - dt.timedelta(days=3)
+NOW = lab_time(FRIDAY, 12)
+
+pytestmark = pytest.mark.usefixtures("english")
+
+RULES = {"slot_minutes": 30, "min_minutes": 30, "max_minutes": 240, "min_notice_minutes": 120,
+         "horizon_days": 30}
+
+
+@pytest.fixture
+def lab():
+    return create_lab()  # Monday to Friday 08:00–18:00
+
+
+@pytest.fixture
+def category():
+    return create_category()
+
+
+@pytest.fixture
+def instrument(lab, category):
+    return create_instrument(lab=lab, category=category, code=f"{lab.code}-100", **RULES)
+
+
+@pytest.fixture
+def researcher():
+    return create_user()
+
+
+def refusal(user, instrument, start, end, now=NOW):
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(db.session, user, instrument_id=instrument.id, start=start,
+                                end=end, purpose="XRD", now=now)
+    return refused.value
+
+
+def slots(refused, instrument=None):
+    return [(s.start, s.end) for s in refused.suggestions
+            if instrument is None or s.instrument.id == instrument.id]
+
+
+def codes(refused):
+    return [p.code for p in refused.problems]
+
+
+def test_outside_the_opening_hours_the_nearest_slots_inside_them(researcher, instrument):
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
+    assert codes(refused) == ["outside_hours"]
+    assert slots(refused) == [(lab_time(MONDAY, 16), lab_time(MONDAY, 18)),
+                              (lab_time(TUESDAY, 8), lab_time(TUESDAY, 10)),
+                              (lab_time(TUESDAY, 8, 30), lab_time(TUESDAY, 10, 30))]
+
+
+def test_before_the_lab_opens_the_first_slots_of_the_day(researcher, instrument):
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 6), lab_time(MONDAY, 7))
+    assert slots(refused) == [(lab_time(MONDAY, 8), lab_time(MONDAY, 9)),
+                              (lab_time(MONDAY, 8, 30), lab_time(MONDAY, 9, 30)),
+                              (lab_time(MONDAY, 9), lab_time(MONDAY, 10))]
+
+
+def test_too_soon_the_first_slots_after_the_notice(researcher, instrument):
+    refused = refusal(researcher, instrument, lab_time(FRIDAY, 12, 30), lab_time(FRIDAY, 13, 30))
+    assert codes(refused) == ["too_soon"]
+    assert slots(refused) == [(lab_time(FRIDAY, 14), lab_time(FRIDAY, 15)),
+                              (lab_time(FRIDAY, 14, 30), lab_time(FRIDAY, 15, 30)),
+                              (lab_time(FRIDAY, 15), lab_time(FRIDAY, 16))]
+
+
+def test_the_suggested_slots_are_free(researcher, instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 15),
+                   end_at=lab_time(MONDAY, 18))
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
+    assert codes(refused) == ["overlap", "outside_hours"]
+    # A taken time: the next free slots from the time asked for on.
+    assert slots(refused)[0] == (lab_time(TUESDAY, 8), lab_time(TUESDAY, 10))
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 18), lab_time(MONDAY, 19))
+    assert slots(refused) == [(lab_time(MONDAY, 14), lab_time(MONDAY, 15)),
+                              (lab_time(TUESDAY, 8), lab_time(TUESDAY, 9)),
+                              (lab_time(TUESDAY, 8, 30), lab_time(TUESDAY, 9, 30))]
+
+
+def test_the_preview_suggests_the_same(researcher, instrument):
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
+    answer = services.preview_booking(db.session, researcher, instrument,
+                                      start=lab_time(MONDAY, 17), end=lab_time(MONDAY, 19),
+                                      override=False, now=NOW)
+    assert answer.suggestions == refused.suggestions != []
+
+
+def test_a_manager_who_overrides_the_hours_needs_no_suggestion(lab, instrument):
+    answer = services.preview_booking(db.session, create_manager(lab), instrument,
+                                      start=lab_time(MONDAY, 17), end=lab_time(MONDAY, 19),
+                                      override=True, now=NOW)
+    assert (answer.is_possible, answer.suggestions) == (True, [])
+
+
+def test_nothing_is_suggested_where_no_time_would_help(researcher, instrument):
+    researcher.organization.status = OrganizationStatus.SUSPENDED
+    db.session.commit()
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 17), lab_time(MONDAY, 19))
+    assert "org_suspended" in codes(refused)
+    assert refused.suggestions == []
+
+
+# -- other instruments: only those the person may book ------------------------------------------
+
+
+@pytest.fixture
+def siblings(lab, category):
+    """Instruments of the same kind: one anyone may book, one that needs training, one in
+    another lab, one under maintenance."""
+    other_lab = create_lab()
+    return {
+        "open": create_instrument(lab=lab, category=category, code=f"{lab.code}-200", **RULES),
+        "trained": create_instrument(lab=lab, category=category, code=f"{lab.code}-300",
+                                     requires_qualification=True, **RULES),
+        "elsewhere": create_instrument(lab=other_lab, category=category,
+                                       code=f"{other_lab.code}-400", **RULES),
+        "maintenance": create_instrument(lab=lab, category=category, code=f"{lab.code}-500",
+                                         status=InstrumentStatus.MAINTENANCE, **RULES),
+    }
+
+
+def suggested(refused):
+    return {s.instrument.code for s in refused.suggestions}
+
+
+def taken(instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY, 10))
+    return lab_time(MONDAY, 9), lab_time(MONDAY, 10)
+
+
+def test_an_instrument_needing_training_the_person_lacks_is_never_suggested(
+        researcher, instrument, siblings):
+    refused = refusal(researcher, instrument, *taken(instrument))
+    assert codes(refused) == ["overlap"]
+    assert suggested(refused) == {instrument.code, siblings["open"].code,
+                                  siblings["elsewhere"].code}
+    assert siblings["trained"].code not in suggested(refused)
+    grant_qualification(db.session, create_manager(instrument.lab), researcher,
+                        siblings["trained"], now=NOW)
+    db.session.commit()
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    assert siblings["trained"].code in suggested(refused)
+
+
+def test_a_training_record_lapsing_before_the_slot_does_not_count(researcher, instrument,
+                                                                  siblings):
+    grant_qualification(db.session, create_manager(instrument.lab), researcher,
+                        siblings["trained"], now=NOW, expires_at=lab_time(MONDAY, 12))
+    db.session.commit()
+    refused = refusal(researcher, instrument, *taken(instrument))
+    assert siblings["trained"].code not in suggested(refused)
+
+
+def test_no_instrument_of_a_lab_the_person_is_suspended_in(researcher, instrument, siblings):
+    other_lab = siblings["elsewhere"].lab
+    db.session.add(BookingSuspension(user_id=researcher.id, lab_id=other_lab.id,
+                                     starts_at=NOW - dt.timedelta(days=1),
+                                     ends_at=NOW + dt.timedelta(days=30), no_shows=3,
+                                     window_days=30))
+    db.session.commit()
+    refused = refusal(researcher, instrument, *taken(instrument))
+    assert suggested(refused) == {instrument.code, siblings["open"].code}
+
+
+def test_not_trained_here_suggests_the_same_time_on_instruments_one_may_book(
+        researcher, lab, category, siblings):
+    needs_training = create_instrument(lab=lab, category=category, code=f"{lab.code}-600",
+                                       requires_qualification=True, **RULES)
+    refused = refusal(researcher, needs_training, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    assert codes(refused) == ["not_qualified"]
+    assert suggested(refused) == {siblings["open"].code, siblings["elsewhere"].code}
+    assert {(s.start, s.end) for s in refused.suggestions} == {
+        (lab_time(MONDAY, 9), lab_time(MONDAY, 10))}
+
+
+def test_under_maintenance_suggests_others_of_its_kind(researcher, siblings):
+    refused = refusal(researcher, siblings["maintenance"], lab_time(MONDAY, 9),
+                      lab_time(MONDAY, 10))
+    assert codes(refused) == ["instrument_unavailable"]
+    assert suggested(refused) == {siblings["open"].code, siblings["elsewhere"].code}
+
+
+def test_a_manager_booking_on_behalf_gets_what_the_researcher_may_book(
+        researcher, lab, instrument, siblings):
+    start, end = taken(instrument)
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(db.session, create_manager(lab), instrument_id=instrument.id,
+                                start=start, end=end, purpose="XRD", now=NOW,
+                                for_user_id=researcher.id)
+    assert siblings["trained"].code not in suggested(refused.value)

@@ -1,0 +1,160 @@
+"""A refusal for want of training (``not_qualified``) is a way forward: it names the lab's
+contact person with phone and email and offers to ask for training right there — the lab's
+managers are emailed and see the request in their queue — or says when the person asked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from labbook.booking import services
+from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
+from labbook.training import services as training
+from labbook.training.models import RequestState, TrainingRequest
+from tests.booking.test_views import assert_well_formed, check, form, iso, text
+from tests.factories import (
+    bearer,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_user,
+    lab_time,
+    next_weekday,
+)
+
+MONDAY = next_weekday(0)
+CONTACT = {"name": "王磊", "phone": "0391-3987101", "email": "nem.manager@jzit.example.cn"}
+
+
+@pytest.fixture
+def lab():
+    return create_lab(code="NEM", contact_name=CONTACT["name"],
+                      contact_phone=CONTACT["phone"], contact_email=CONTACT["email"])
+
+
+@pytest.fixture
+def manager(lab):
+    return create_manager(lab, email="wang@jzit.example.cn")
+
+
+@pytest.fixture
+def instrument(lab, manager):
+    return create_instrument(lab=lab, requires_qualification=True, name_en="Glovebox")
+
+
+@pytest.fixture
+def researcher():
+    return create_user(locale="en")
+
+
+def refused_problem(user, instrument):
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(db.session, user, instrument_id=instrument.id,
+                                start=lab_time(MONDAY, 10), end=lab_time(MONDAY, 11),
+                                purpose="XRD", now=lab_time(MONDAY, 7))
+    [problem] = refused.value.problems
+    return problem
+
+
+def test_the_refusal_names_the_contact_and_whether_one_asked(researcher, instrument):
+    problem = refused_problem(researcher, instrument)
+    assert problem.code == "not_qualified"
+    assert problem.extra["training"] == {
+        "instrument_id": instrument.id, "lab": "NEM", "contact": CONTACT,
+        "requested_at": None, "request_id": None}
+    asked_at = lab_time(MONDAY - dt.timedelta(days=3), 9)
+    request = training.request_training(db.session, researcher, instrument, now=asked_at)
+    db.session.commit()
+    assert refused_problem(researcher, instrument).extra["training"] == {
+        "instrument_id": instrument.id, "lab": "NEM", "contact": CONTACT,
+        "requested_at": asked_at.isoformat(), "request_id": request.id}
+
+
+def test_a_lab_naming_nobody_says_so(researcher):
+    instrument = create_instrument(requires_qualification=True)
+    assert refused_problem(researcher, instrument).extra["training"]["contact"] is None
+
+
+def test_other_refusals_carry_no_training(researcher):
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(db.session, researcher,
+                                instrument_id=create_instrument().id,
+                                start=lab_time(MONDAY, 19), end=lab_time(MONDAY, 20),
+                                purpose="XRD", now=lab_time(MONDAY, 7))
+    assert all("training" not in p.extra for p in refused.value.problems)
+
+
+def test_the_refusal_page_offers_to_ask_and_the_managers_hear_of_it(
+        login_as, researcher, manager, instrument):
+    client = login_as(researcher)
+    refused = client.post(f"/instruments/{instrument.id}/book", data=form(),
+                          follow_redirects=True)
+    page = text(refused)
+    assert_well_formed(page)
+    assert "How to get trained on this instrument" in page
+    assert "王磊" in page and 'href="tel:0391-3987101"' in page
+    assert 'href="mailto:nem.manager@jzit.example.cn"' in page
+    action = f'action="/training/instruments/{instrument.id}/request"'
+    assert action in page and "Request training" in page
+
+    back = f"/instruments/{instrument.id}/calendar?date={MONDAY.isoformat()}"
+    asked = client.post(f"/training/instruments/{instrument.id}/request",
+                        data={"next": back})
+    assert asked.status_code == 302 and asked.location == back
+    request = db.session.scalars(select(TrainingRequest)).one()
+    assert (request.user_id, request.instrument_id, request.state) == (
+        researcher.id, instrument.id, RequestState.OPEN)
+    assert [m.recipient for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "training_requested"))] == [manager.email]
+    assert [r.id for r in training.open_requests(db.session, manager)] == [request.id]
+    assert "Your request for training on Glovebox was sent to the lab&#39;s managers." in \
+        text(client.get(back))
+
+    again = text(client.post(f"/instruments/{instrument.id}/book", data=form(),
+                             follow_redirects=True))
+    assert "You asked for training on" in again and action not in again
+    twice = client.post(f"/training/instruments/{instrument.id}/request", data={"next": back})
+    assert twice.status_code == 302
+    assert "already; the lab&#39;s managers have your request." in text(client.get(back))
+    assert db.session.scalar(select(TrainingRequest.id).where(
+        TrainingRequest.id != request.id)) is None
+
+
+def test_the_request_button_goes_back_only_to_a_local_page(login_as, researcher, instrument):
+    asked = login_as(researcher).post(f"/training/instruments/{instrument.id}/request",
+                                      data={"next": "https://evil.example.com/"})
+    assert asked.location == "/training/"
+
+
+def test_the_live_check_carries_the_same(login_as, researcher, instrument):
+    client = login_as(researcher)
+    answer = check(client, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11)).json
+    [problem] = answer["problems"]
+    assert problem["training"] == {
+        "instrument_id": instrument.id, "lab": "NEM", "contact": CONTACT,
+        "requested_at": None, "request_id": None, "requested_label": None,
+        "request_url": f"/training/instruments/{instrument.id}/request"}
+    client.post(f"/training/instruments/{instrument.id}/request")
+    problem = check(client, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11)).json[
+        "problems"][0]
+    assert problem["training"]["requested_label"] is not None
+
+
+def test_the_api_problem_links_to_asking_for_training(client, researcher, instrument):
+    headers = bearer(researcher)
+    body = {"instrument_id": instrument.id, "start": iso(lab_time(MONDAY, 10)),
+            "end": iso(lab_time(MONDAY, 11)), "purpose": "XRD"}
+    refused = client.post("/api/v1/bookings", headers=headers, json=body)
+    assert refused.status_code == 409 and refused.json["code"] == "not_qualified"
+    help_ = refused.json["problems"][0]["training"]
+    assert help_["contact"] == CONTACT and help_["requested_at"] is None
+    assert help_["request"] == {"method": "POST", "href": "/api/v1/training-requests",
+                                "body": {"instrument_id": instrument.id}}
+    asked = client.post(help_["request"]["href"], headers=headers, json=help_["request"]["body"])
+    assert asked.status_code == 201
+    help_ = client.post("/api/v1/bookings", headers=headers, json=body).json["problems"][0][
+        "training"]
+    assert help_["requested_at"] == asked.json["created_at"] and "request" not in help_
