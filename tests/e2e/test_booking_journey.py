@@ -115,7 +115,9 @@ def test_researcher_books_on_the_week_view_and_manager_approves(open_visit, view
     page.locator("#booking-form [type=submit]").click()
     page.wait_for_url(re.compile(r"/bookings/\d+$"))
     booking_id = int(page.url.rsplit("/", 1)[1])
-    assert page.locator(".alert-info").count() == 1  # sent to the managers for approval
+    # Sent to the managers for approval, and what it will cost.
+    assert page.locator(".alert-info").count() == 2
+    assert page.locator("[data-cancellation-fee]").count() == 1
     researcher.shot("booked")
 
     db.session.rollback()  # see what the server wrote
