@@ -23,12 +23,17 @@
       status.textContent = total ? total.parentNode.textContent.trim() : '';
     }
 
+    // The form carries its token too; the header is how every script of labbook posts.
+    var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+    var csrfToken = csrfMeta ? csrfMeta.getAttribute('content') : '';
+
     function requote() {
       var mine = ++asked;
       var body = new FormData(form);
       body.delete('action');
       fetch(form.getAttribute('data-quote-url'), {
-        method: 'POST', body: body, credentials: 'same-origin', headers: {Accept: 'text/html'}
+        method: 'POST', body: body, credentials: 'same-origin',
+        headers: {'Accept': 'text/html', 'X-CSRFToken': csrfToken}
       }).then(function (response) {
         return response.ok && !response.redirected ? response.text() : null;
       }).then(function (html) {

@@ -104,10 +104,11 @@ _TEXTS_JS = _script("texts.js")
 #: file formats and abbreviations that are the same in both languages.
 LATIN_ALLOWED = re.compile(
     r"\b(labbook|UTC|CNY|CSV|XLSX|Excel|PDF|ICS|iCal|webcal|API|QR|URL|PO|ID|h|min|KB|MB|"
-    r"Outlook|Apple|Google|Thunderbird|XRD|SEM|HPLC|GB/T|ics|e\.g)\b")
-#: Addresses, links, codes and times: data in any language.
+    r"Outlook|Apple|Google|Thunderbird|XRD|SEM|HPLC|GB/T|ics|e\.g|Esc)\b")
+#: Addresses, links, codes and times: data in any language; and the placeholders a page's
+#: script fills in (``{when}``).
 LATIN_DATA = re.compile(
-    r"\S+@\S+|(?:https?|webcal)://\S+|\b[A-Z]{2,}-[\w-]+|\b\d[\d:.,/-]*\w*")
+    r"\S+@\S+|(?:https?|webcal)://\S+|\b[A-Z]{2,}-[\w-]+|\b\d[\d:.,/-]*\w*|\{\w+\}")
 
 
 def untranslated(page: Page, data: Iterable[str], language: str) -> list[str]:
