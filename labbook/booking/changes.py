@@ -28,7 +28,7 @@ from functools import cache
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -205,7 +205,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                 change = BookingChange(**values)
                 change.id = session.execute(_insert_applied_change(), values).scalar_one()
                 _apply(session, actor, booking, change, now=now, overridden=problems)
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
@@ -344,7 +344,7 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
             record(session, actor, change, "approve", at=now, from_state="pending",
                    to_state="applied", note=note, booking_id=booking.id)
             _apply(session, actor, booking, change, now=now, overridden=problems)
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, change.new_start_at, change.new_end_at,

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -100,10 +100,17 @@ class SeriesResult:
     skipped: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = field(default_factory=list)
 
 
-def _is_overlap_violation(error: IntegrityError) -> bool:
+#: What the database answers a write that lost the race for a time: PostgreSQL's exclusion
+#: constraint (23P01), and its deadlock (40P01) when two writes of the same time each wait to
+#: see whether the other's row commits — PostgreSQL rolls one back and the other goes on.
+LOST_RACE_STATES = frozenset({"23P01", "40P01"})
+
+
+def _is_overlap_violation(error: DBAPIError) -> bool:
     """The database refused a booking holding a channel (the instrument, for most) that another
-    holds then: PostgreSQL's exclusion constraint, or SQLite's trigger that stands in for it."""
-    return getattr(error.orig, "sqlstate", None) == "23P01" \
+    holds then: PostgreSQL's exclusion constraint or the deadlock two such writes make, or
+    SQLite's trigger that stands in for the constraint."""
+    return getattr(error.orig, "sqlstate", None) in LOST_RACE_STATES \
         or "ex_bookings_no_overlap" in str(error.orig)
 
 
@@ -318,7 +325,7 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
             booking = book_locked(session, actor, user, instrument, organization, start=start,
                                   end=end, purpose=purpose, project_ref=project_ref,
                                   override=override, channels=channels, now=now)
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now, user) from None
@@ -344,7 +351,7 @@ def book_for_order_line(session: Session, actor: User, *, instrument_id: int,
                                   now=now)
             booking.order_line_id = order_line_id
             session.flush()
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
@@ -518,7 +525,7 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
                  in zip(accepted, held_channels, strict=True)],
                 [overridden for _s, _e, overridden in accepted], now)
             result.series = series
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now, actor) from None

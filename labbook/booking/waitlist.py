@@ -16,7 +16,7 @@ import datetime as dt
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -173,7 +173,7 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
             entry.updated_at = now
             record(session, actor, entry, "claim", at=now, from_state="offered",
                    to_state="claimed", booking_id=booking.id)
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
