@@ -108,7 +108,13 @@ class AdvisoryLock:
             self.connection = None
 
     def release(self) -> None:
-        # Ending the session releases the lock; no unlock statement needed.
+        # Unlock before closing: the server ends a closed session's backend, and with it the
+        # lock, only some moments later, and a scheduler started just then must find it free.
+        # Closing stays the backstop for a connection that is already gone.
+        if self.locked and self.connection is not None:
+            with contextlib.suppress(DBAPIError):
+                self.connection.scalar(text("SELECT pg_advisory_unlock(:key)"),
+                                       {"key": SCHEDULER_LOCK_KEY})
         self._close()
         self.engine.dispose()
 

@@ -72,6 +72,22 @@ def test_the_postgresql_advisory_lock_is_held_by_one_session():
         second.release()
 
 
+def test_a_released_advisory_lock_is_free_at_once():
+    """A scheduler that stops hands over to one started the next moment, every time: release
+    unlocks before it closes, rather than waiting for the server to end the session."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's")
+    for attempt in range(30):
+        holder, successor = AdvisoryLock(db.engine, "a"), AdvisoryLock(db.engine, "b")
+        try:
+            assert holder.acquire()
+            holder.release()
+            assert successor.acquire(), f"still held after release, attempt {attempt}"
+        finally:
+            holder.release()
+            successor.release()
+
+
 class SchedulerProcess:
     """``flask labbook scheduler`` in a process of its own; its log lines are collected."""
 
