@@ -89,6 +89,11 @@ def index():
                                               limit=50))
 
 
+#: The detail page shows the maintenance and close forms side by side, both with a "kind":
+#: their prefixes keep the fields' HTML ids (and the labels pointing at them) apart.
+MAINTENANCE_PREFIX, CLOSE_PREFIX = "maintenance", "close"
+
+
 def _fault(fault_id: int) -> InstrumentFault:
     return services.get_fault(db.session, current_manager(), fault_id)
 
@@ -98,9 +103,10 @@ def _detail_page(fault: InstrumentFault, *, answer: AnswerForm | None = None,
                  status: int = 200):
     answer = answer or AnswerForm(formdata=None, answer=fault.answer)
     maintenance = maintenance or MaintenanceForm(
-        formdata=None, kind="breakdown", reason=fault.instrument.status_reason or "")
-    close = close or CloseForm(formdata=None, kind=fault.kind.value, cause=fault.cause,
-                               fix=fault.fix)
+        formdata=None, prefix=MAINTENANCE_PREFIX, kind="breakdown",
+        reason=fault.instrument.status_reason or "")
+    close = close or CloseForm(formdata=None, prefix=CLOSE_PREFIX, kind=fault.kind.value,
+                               cause=fault.cause, fix=fault.fix)
     upcoming = closures.bookings_ahead(db.session, fault.instrument, now=utcnow()) \
         if fault.instrument.status != InstrumentStatus.AVAILABLE else []
     return render_template("faults/detail.html", fault=fault, answer_form=answer,
@@ -138,7 +144,7 @@ def answer(fault_id: int):
 @login_required
 def maintenance(fault_id: int):
     fault = _fault(fault_id)
-    form = MaintenanceForm()
+    form = MaintenanceForm(prefix=MAINTENANCE_PREFIX)
     if not form.validate_on_submit():
         return _detail_page(fault, maintenance=form, status=FORM_REFUSED)
     try:
@@ -166,7 +172,7 @@ def maintenance(fault_id: int):
 @login_required
 def close(fault_id: int):
     fault = _fault(fault_id)
-    form = CloseForm()
+    form = CloseForm(prefix=CLOSE_PREFIX)
     if not form.validate_on_submit():
         return _detail_page(fault, close=form, status=FORM_REFUSED)
     try:

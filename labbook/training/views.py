@@ -38,7 +38,9 @@ def _request_form() -> TrainingRequestForm:
 
 
 def _session_form(labs) -> SessionForm:
-    form = SessionForm()
+    # Prefixed: its fields' HTML ids (instrument_id, the CSRF token) would otherwise be those
+    # of the request form on the same page.
+    form = SessionForm(prefix="session")
     form.instrument_id.choices = _instrument_choices(
         [i for lab in labs for i in sorted(lab.instruments, key=lambda i: i.code)])
     return form
