@@ -210,6 +210,7 @@ def join_session(session_id: int):
 @bp.post("/sessions/<int:session_id>/enrol")
 def enrol_someone(session_id: int):
     actor = current_actor()
+    training.get_session(db.session, session_id)  # no such session: 404, not a kept form
     form = EnrolForm()
     if not form.validate_on_submit():
         return keep_refused(form, url_for(".session_detail", session_id=session_id)) \
