@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
-from wtforms import DateField, Field
+from wtforms import DateField, Field, PasswordField
 from wtforms.validators import ValidationError as FieldError
 
 from labbook.core.errors import DomainError, Problem, ValidationError
@@ -148,18 +148,34 @@ def keep_refused(form: FlaskForm, page: str | None = None) -> Response | None:
     ``page`` defaults to the URL just posted to (a form that posts to its own page). None
     when the form is too large to keep: the caller then shows the page as the POST's answer.
     """
-    errors = {name: own for name, field in form._fields.items()
-              if not _NOT_KEPT.fullmatch(name) and field.errors
-              and (own := _own_errors(form, name))}
+    errors = {name: given for name, field in form._fields.items()
+              if field.errors and (given := _errors_to_keep(form, name))}
     kept = {"page": page or request.full_path.rstrip("?"), "form": type(form).__name__,
             "data": [(name, value) for name, value in request.form.items(multi=True)
-                     if not _NOT_KEPT.fullmatch(name)],
+                     if _keeps_value(form, name)],
             "errors": errors, "form_errors": list(form.form_errors),
             "at": dt.datetime.now(dt.UTC).isoformat()}
     if len(repr(kept)) > _KEPT_MAX_CHARS:
         return None
     session[KEPT_FORM] = kept
     return redirect(kept["page"], 303)
+
+
+def _keeps_value(form: FlaskForm, name: str) -> bool:
+    """Whether what was sent as ``name`` is kept: never the CSRF token, anything named a
+    secret, nor what a password field holds, whatever its name (a confirmation too)."""
+    return not _NOT_KEPT.fullmatch(name) \
+        and not isinstance(form._fields.get(name), PasswordField)
+
+
+def _errors_to_keep(form: FlaskForm, name: str) -> list[str]:
+    """A field's refusals to show again: those its own checks would not make again, and all
+    of a password field's, which nothing can check again without the password."""
+    if _keeps_value(form, name):
+        return _own_errors(form, name)
+    if isinstance(form._fields[name], PasswordField):
+        return [str(error) for error in form._fields[name].errors]
+    return []
 
 
 def _check_field(form: FlaskForm, name: str) -> list[str]:
@@ -195,8 +211,10 @@ def restore_kept(form: FlaskForm) -> bool:
         return False
     form.process(formdata=MultiDict(kept["data"]))
     for name, field in form._fields.items():
-        if not _NOT_KEPT.fullmatch(name):
+        if _keeps_value(form, name):
             field.errors = [*_check_field(form, name), *kept["errors"].get(name, [])]
+        elif isinstance(field, PasswordField):
+            field.errors = list(kept["errors"].get(name, []))
     form.form_errors[:] = kept["form_errors"]
     return True
 

@@ -449,7 +449,7 @@ def test_a_person_put_in_an_organization_beyond_any_id_is_a_form_error(client, s
     sign_in(client, scene["admin"])
     response = client.post("/admin/users/new", data={
         "email": "new@example.cn", "name": "新人", "organization_id": "99999999999999999999",
-        "role": "researcher", "locale": "zh_CN"})
+        "role": "researcher", "locale": "zh_CN"}, follow_redirects=True)
     assert response.status_code == 200
     assert "new@example.cn" in response.get_data(as_text=True)  # the form, shown again
 

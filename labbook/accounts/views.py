@@ -37,7 +37,7 @@ from labbook.core.errors import ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db, limiter, login_manager
 from labbook.notify import services as notify
-from labbook.web import FORM_REFUSED, page_to_return_to, safe_next
+from labbook.web import FORM_REFUSED, keep_refused, page_to_return_to, restore_kept, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -109,6 +109,9 @@ def login():
             login_user(user, remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(safe_next(form.next.data, landing_page(user)))
+    if form.is_submitted():
+        return keep_refused(form) or render_template("accounts/login.html", form=form)
+    restore_kept(form)
     return render_template("accounts/login.html", form=form)
 
 
@@ -148,6 +151,9 @@ def forgot_password():
                 "It works once, for %(minutes)d minutes.", email=form.email.data,
                 minutes=config["LABBOOK_PASSWORD_RESET_MAX_AGE"] // 60), "info")
         return redirect(url_for("accounts.login"))
+    if form.is_submitted():
+        return keep_refused(form) or render_template("accounts/forgot_password.html", form=form)
+    restore_kept(form)
     return render_template("accounts/forgot_password.html", form=form)
 
 
@@ -171,7 +177,11 @@ def reset_password(token: str):
         else:
             flash(_("Your password was changed. Sign in with the new one."), "success")
             return redirect(url_for("accounts.login"))
-    # A refused new password re-renders with 200, like every refused form (labbook.web).
+    if not form.is_submitted():
+        restore_kept(form)
+    # Of a refused new password only why it was refused is kept: both fields hold the password.
+    elif (kept := keep_refused(form)) is not None:
+        return _private(kept)
     return _private(make_response(render_template("accounts/reset_password.html", form=form,
                                                   user=user)))
 
@@ -217,7 +227,11 @@ def _profile_page(form: ApiTokenForm, status: int = 200,
 @bp.get("/profile")
 @login_required
 def profile():
-    return _profile_page(ApiTokenForm(formdata=None))
+    token_form, email_form = ApiTokenForm(formdata=None), EmailPreferencesForm(formdata=None)
+    if restore_kept(email_form):
+        return _profile_page(token_form, email_form=email_form)
+    restore_kept(token_form)
+    return _profile_page(token_form)
 
 
 @bp.post("/profile/email")
@@ -225,7 +239,8 @@ def profile():
 def email_preferences():
     form = EmailPreferencesForm()
     if not form.validate_on_submit():
-        return _profile_page(ApiTokenForm(formdata=None), FORM_REFUSED, email_form=form)
+        return keep_refused(form, url_for("accounts.profile")) \
+            or _profile_page(ApiTokenForm(formdata=None), FORM_REFUSED, email_form=form)
     with write_transaction(db.session):
         notify.set_preferences(current_actor(),
                                reminders=form.reminders.data, digests=form.digests.data)
@@ -238,7 +253,8 @@ def email_preferences():
 def create_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
-        return _profile_page(form, FORM_REFUSED)
+        return keep_refused(form, url_for("accounts.profile")) \
+            or _profile_page(form, FORM_REFUSED)
     with write_transaction(db.session):
         token, secret = accounts.create_api_token(db.session, current_actor(),
                                                   name=form.name.data, now=utcnow())

@@ -284,6 +284,15 @@ def booking_user(session: Session, actor: User, instrument: Instrument,
     return user
 
 
+def booked_for(session: Session, actor: User, instrument: Instrument, email: str | None) -> User:
+    """Whose booking the booking form makes (its "Book for (email)"): ``actor``'s when
+    ``email`` is empty, else that person's, where ``actor`` may book for them. The live check,
+    the form's price and the booking itself all ask this, so they price the same person."""
+    if not email:
+        return actor
+    return booking_user(session, actor, instrument, user_id_by_email(session, email))
+
+
 def book_locked(session: Session, actor: User, user: User, instrument: Instrument,
                 organization: Organization, *, start: dt.datetime, end: dt.datetime,
                 purpose: str, project_ref: str, override: bool, now: dt.datetime,
@@ -421,20 +430,23 @@ class BookingPreview:
 
 def preview_booking(session: Session, actor: User, instrument: Instrument, *,
                     start: dt.datetime, end: dt.datetime, override: bool,
-                    now: dt.datetime, channels: int = 1) -> BookingPreview:
-    """What the rules say of ``actor`` booking ``instrument`` from ``start`` to ``end``, decided
-    as ``create_booking`` decides it; nothing is booked. ``override`` counts only for the lab's
-    managers and is ignored for anyone else. Read without locks: the answer is advice, and
-    ``create_booking`` decides afresh."""
-    organization = paying_organization(actor)
+                    now: dt.datetime, channels: int = 1,
+                    user: User | None = None) -> BookingPreview:
+    """What the rules say of ``actor`` booking ``instrument`` from ``start`` to ``end`` (for
+    ``user``, on their behalf, if given: see ``booked_for``), decided as ``create_booking``
+    decides it; nothing is booked. ``override`` counts only for the lab's managers and is
+    ignored for anyone else. Read without locks: the answer is advice, and ``create_booking``
+    decides afresh."""
+    user = user or actor
+    organization = paying_organization(user)
     problems = rules.check_booking(
-        session, rules.BookingRequest(instrument, actor, organization, start, end,
-                                      channels=channels), now=now)
+        session, rules.BookingRequest(instrument, user, organization, start, end,
+                                      booked_by=actor, channels=channels), now=now)
     blocking = _effective_problems(
         problems, override=override and actor.manages_lab_id(instrument.lab_id))
-    return BookingPreview(with_training_help(session, actor, instrument, problems), not blocking,
+    return BookingPreview(with_training_help(session, user, instrument, problems), not blocking,
                           _suggestions(session, instrument, blocking, start, end, now,
-                                       channels, actor))
+                                       channels, user))
 
 
 @cache
@@ -477,34 +489,10 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
             organization = _locked_paying_organization(session, actor)
-            malformed = [p for p in rules.check_booking(session, rules.BookingRequest(
-                instrument, actor, organization, start, end, channels=channels), now=now,
-                skip_calendar=True)
-                if p.code in rules.MALFORMED_CODES]
-            if malformed:
-                raise BookingRefused(malformed)
-            occurrences = recurrence.occurrences(start, end, ZoneInfo(instrument.lab.timezone))
-            result = SeriesResult(series=None)
-            accepted: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = []
-            held: list[tuple[dt.datetime, dt.datetime]] = []
-            held_channels: list[tuple[dt.datetime, dt.datetime, int]] = []
-            buffer = dt.timedelta(minutes=instrument.buffer_minutes)
-            for occurrence_start, occurrence_end in occurrences:
-                request = rules.BookingRequest(instrument, actor, organization,
-                                               occurrence_start, occurrence_end,
-                                               channels=channels)
-                problems = rules.calendar_problems(session, request, held, held_channels) + \
-                    rules.check_booking(session, request, now=now, skip_calendar=True,
-                                        unsaved=[(s, e) for s, e, _p in accepted])
-                blocking = _effective_problems(problems, override=override)
-                if blocking:
-                    result.skipped.append((occurrence_start, occurrence_end, blocking))
-                else:
-                    accepted.append((occurrence_start, occurrence_end, problems))
-                    held.append((occurrence_start, occurrence_end + buffer))
-                    held_channels.append((occurrence_start, occurrence_end + buffer,
-                                          rules.choose_channels(session, request,
-                                                                held_channels)))
+            plan = _plan_series(session, actor, instrument, organization, start, end,
+                                recurrence, override=override, channels=channels, now=now)
+            accepted, held_channels = plan.accepted, plan.held_channels
+            result = SeriesResult(series=None, skipped=plan.skipped)
             if result.skipped and (not skip_conflicts or not accepted):
                 raise BookingRefused(
                     [p for _s, _e, problems in result.skipped for p in problems],
@@ -530,6 +518,64 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             raise
         raise _lost_race(session, instrument_id, start, end, now, actor) from None
     return result
+
+
+@dataclass
+class _SeriesPlan:
+    """Each occurrence of a series the rules accept (with the problems overridden, and the
+    channels it would hold), and each they refuse (with its problems)."""
+
+    accepted: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = field(default_factory=list)
+    held_channels: list[tuple[dt.datetime, dt.datetime, int]] = field(default_factory=list)
+    skipped: list[tuple[dt.datetime, dt.datetime, list[Problem]]] = field(default_factory=list)
+
+
+def _plan_series(session: Session, actor: User, instrument: Instrument,
+                 organization: Organization, start: dt.datetime, end: dt.datetime,
+                 recurrence: Recurrence, *, override: bool, channels: int,
+                 now: dt.datetime) -> _SeriesPlan:
+    """What the rules say of each occurrence of ``recurrence``, each checked against the
+    bookings there are and the occurrences accepted before it; BookingRefused when the time
+    itself is malformed. Books nothing."""
+    malformed = [p for p in rules.check_booking(session, rules.BookingRequest(
+        instrument, actor, organization, start, end, channels=channels), now=now,
+        skip_calendar=True)
+        if p.code in rules.MALFORMED_CODES]
+    if malformed:
+        raise BookingRefused(malformed)
+    plan = _SeriesPlan()
+    held: list[tuple[dt.datetime, dt.datetime]] = []
+    buffer = dt.timedelta(minutes=instrument.buffer_minutes)
+    for occurrence_start, occurrence_end in recurrence.occurrences(
+            start, end, ZoneInfo(instrument.lab.timezone)):
+        request = rules.BookingRequest(instrument, actor, organization,
+                                       occurrence_start, occurrence_end,
+                                       channels=channels)
+        problems = rules.calendar_problems(session, request, held, plan.held_channels) + \
+            rules.check_booking(session, request, now=now, skip_calendar=True,
+                                unsaved=[(s, e) for s, e, _p in plan.accepted])
+        blocking = _effective_problems(problems, override=override)
+        if blocking:
+            plan.skipped.append((occurrence_start, occurrence_end, blocking))
+        else:
+            plan.accepted.append((occurrence_start, occurrence_end, problems))
+            held.append((occurrence_start, occurrence_end + buffer))
+            plan.held_channels.append((occurrence_start, occurrence_end + buffer,
+                                       rules.choose_channels(session, request,
+                                                             plan.held_channels)))
+    return plan
+
+
+def preview_series(session: Session, actor: User, instrument: Instrument, *,
+                   start: dt.datetime, end: dt.datetime, recurrence: Recurrence,
+                   override: bool, now: dt.datetime, channels: int = 1) -> list[dict]:
+    """The occurrences of the series ``create_series`` would refuse now, each with its
+    problems (as ``BookingRefused.occurrences`` lists them); nothing is booked. Read without
+    locks, like ``preview_booking``; BookingRefused when the time itself is malformed."""
+    plan = _plan_series(session, actor, instrument, paying_organization(actor), start, end,
+                        recurrence, override=override and actor.manages_lab_id(instrument.lab_id),
+                        channels=channels, now=now)
+    return [_occurrence_dict(s, e, p) for s, e, p in plan.skipped]
 
 
 def _occurrence_dict(start: dt.datetime, end: dt.datetime, problems: list[Problem]) -> dict:

@@ -57,6 +57,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
+from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, parse_aware_datetime, utcnow
 from labbook.extensions import db
 from labbook.http import Fields, day_arg, json_body, page_arg, problem_response
@@ -220,9 +221,11 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
 def _form_price(instrument: Instrument, form: BookingForm, viewer,
                 now: dt.datetime) -> estimates.BookingPrice | None:
     """The price of the time in the form, as the live check tells it, for browsers without
-    JavaScript (after a refusal, or a form filled in from a link)."""
+    JavaScript (after a refusal, or a form filled in from a link): that of the person booked
+    for, whose organization pays. None where the form does not say a time, or says someone
+    the viewer may not book for."""
     fields = (form.date, form.start_time, form.end_time, form.end_date)
-    if viewer is None or viewer.organization is None or any(f.errors for f in fields) \
+    if viewer is None or any(f.errors for f in fields) \
             or not (form.date.data and form.start_time.data and form.end_time.data) \
             or not all(is_plausible_date(day) for day in (form.date.data, form.end_date.data)
                        if day):
@@ -230,7 +233,15 @@ def _form_price(instrument: Instrument, form: BookingForm, viewer,
     start, end = form.interval(_tz(instrument))
     if end <= start:
         return None
-    return estimates.slot_price(db.session, viewer, viewer.organization, instrument, start,
+    try:
+        user = booking_services.booked_for(db.session, viewer, instrument,
+                                           form.for_user.data if form.for_user is not None
+                                           else None)
+    except DomainError:
+        return None
+    if user.organization is None:
+        return None
+    return estimates.slot_price(db.session, viewer, user.organization, instrument, start,
                                 end, now=now)
 
 
@@ -253,14 +264,23 @@ def _kept_refusal(instrument: Instrument, form: BookingForm) -> dict[str, Any]:
     """What the rules say now, in the page's language, of the booking that was refused with
     the input ``form`` was filled with again: asked of the rules only, nothing is booked."""
     viewer = current_viewer()
-    if viewer is None or form.errors or form.repeat.data != "none":
+    if viewer is None or form.errors:
         return {}
     start, end = form.interval(_tz(instrument))
     override = bool(form.override.data) and viewer.manages_lab_id(instrument.lab_id)
     try:
+        recurrence = form.recurrence()
+        if recurrence is not None:
+            return {"occurrences": _occurrence_views(booking_services.preview_series(
+                db.session, viewer, instrument, start=start, end=end, recurrence=recurrence,
+                override=override, now=utcnow(), channels=form.channels.data or 1),
+                instrument)}
+        user = booking_services.booked_for(db.session, viewer, instrument, form.for_user.data)
         preview = booking_services.preview_booking(
             db.session, viewer, instrument, start=start, end=end, override=override,
-            now=utcnow(), channels=form.channels.data or 1)
+            now=utcnow(), channels=form.channels.data or 1, user=user)
+    except DomainError as error:
+        return {"problems": error.problems or [Problem(error.code, error.message)]}
     finally:
         db.session.rollback()
     return {"problems": [problem for problem in preview.problems
@@ -346,11 +366,13 @@ def check_booking(instrument_id: int):
         end = fields.datetime("end")
         override = fields.boolean("override")
         channels = fields.integer("channels", required=False) or 1
+        for_user = fields.string("for_user", required=False, max_length=254)
         fields.done()
         assert start is not None and end is not None
+        user = booking_services.booked_for(db.session, actor, instrument, for_user)
         preview = booking_services.preview_booking(db.session, actor, instrument, start=start,
                                                    end=end, override=override, now=utcnow(),
-                                                   channels=channels)
+                                                   channels=channels, user=user)
         answer = {
             "ok": preview.is_possible,
             "problems": [_problem_json(p, instrument) for p in preview.problems],
@@ -358,7 +380,7 @@ def check_booking(instrument_id: int):
         }
         if end > start:
             answer |= estimates.slot_price(
-                db.session, actor, booking_services.paying_organization(actor), instrument,
+                db.session, actor, booking_services.paying_organization(user), instrument,
                 start, end, now=utcnow()).check_json()
     except DomainError as error:
         return _json_problem(error)
@@ -406,8 +428,8 @@ def book(instrument_id: int):
     try:
         recurrence = form.recurrence()
         if recurrence is None:
-            for_user_id = booking_services.user_id_by_email(db.session, form.for_user.data) \
-                if form.for_user.data else None
+            for_user_id = booking_services.booked_for(
+                db.session, actor, instrument, form.for_user.data).id
             booking = booking_services.create_booking(
                 db.session, actor, instrument_id=instrument.id, start=start, end=end,
                 purpose=form.purpose.data, project_ref=form.project_ref.data or "",
@@ -419,10 +441,9 @@ def book(instrument_id: int):
                 recurrence=recurrence, skip_conflicts=bool(form.skip_conflicts.data),
                 override=override, channels=channels, now=utcnow())
     except booking_services.BookingRefused as refused:
-        # The calendar shows a single booking's refusal again from the rules; a series' dates
-        # are listed on the answer to its POST.
-        kept = None if refused.occurrences else keep_refused(form, calendar)
-        return kept or _calendar_page(instrument, form, status=FORM_REFUSED,
+        # The calendar shows the refusal again from the rules: a single booking's problems, or
+        # a series' refused dates (``_kept_refusal``).
+        return keep_refused(form, calendar) or _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=[] if refused.occurrences else refused.problems,
                               suggestions=refused.suggestions,
                               occurrences=_occurrence_views(refused.occurrences, instrument))
@@ -543,6 +564,8 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
     if series is not None and listing.can_cancel_series(actor, series, booking.instrument):
         series_cancellable = listing.cancellable_in_series(series, now=now)
     tz = _tz(booking.instrument)
+    from_date = booking.start_at.astimezone(tz).date()
+    series_terms = estimates.series_cancellation(db.session, series_cancellable, actor, now=now)
     return render_template(
         "booking/booking_detail.html", booking=booking, tz=tz,
         history=audit_history(db.session, booking),
@@ -550,8 +573,13 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
         is_manager=actor.manages(booking.instrument.lab),
         cancel_form=CancelForm(formdata=None),
         series=series, series_cancellable=series_cancellable,
-        series_form=CancelSeriesForm(formdata=None,
-                                     from_date=booking.start_at.astimezone(tz).date()),
+        series_form=CancelSeriesForm(formdata=None, from_date=from_date),
+        series_terms=series_terms,
+        series_from_terms=series_terms.from_day(from_date),
+        series_terms_by_day=json.dumps({
+            day.isoformat(): _("Cancel the series from this day on? %(terms)s",
+                               terms=series_terms.from_day(day).text)
+            for day in series_terms.days}, ensure_ascii=False),
         window_hours=booking.instrument.cancellation_window_hours,
         price=estimates.booking_price(db.session, booking, actor, now=now),
         can_check_in=attendance.can_check_in(actor, booking, now=now),
@@ -667,13 +695,14 @@ def cancel_booking(booking_id: int):
             booking = booking_services.get_booking(db.session, actor, booking_id)
             booking_services.cancel_booking(db.session, actor, booking, now=utcnow(),
                                             note=form.note.data or "")
-            late = booking.is_late_cancellation
+            fee = estimates.late_cancellation_fee(db.session, [booking])
             hours = booking.instrument.cancellation_window_hours
     except (Conflict, ValidationError) as error:
         return refuse(error, back)
-    if late:
+    if fee:
         flash(_("The booking was cancelled. It was inside the %(n)d-hour cancellation window, "
-                "so a late-cancellation fee may be charged.", n=hours), "warning")
+                "so the late-cancellation fee of %(fee)s is charged.", n=hours,
+                fee=format_money(fee)), "warning")
     else:
         flash(_("The booking was cancelled."), "success")
     return redirect(back)
@@ -765,6 +794,7 @@ def cancel_series(series_id: int):
                 note=form.note.data or "")
             count = len(cancelled)
             late = sum(1 for b in cancelled if b.is_late_cancellation)
+            fee = estimates.late_cancellation_fee(db.session, cancelled)
     except (Conflict, ValidationError) as error:
         return refuse(error, back)
     if count:
@@ -773,9 +803,10 @@ def cancel_series(series_id: int):
     else:
         flash(_("Nothing to cancel: no booking of the series is still to come from that day."),
               "info")
-    if late:
-        flash(ngettext("%(num)d of them was inside the cancellation window and may be charged "
-                       "as a late cancellation.",
-                       "%(num)d of them were inside the cancellation window and may be charged "
-                       "as late cancellations.", late), "warning")
+    if fee:
+        flash(ngettext("%(num)d of them was inside the cancellation window: the "
+                       "late-cancellation fee of %(fee)s is charged.",
+                       "%(num)d of them were inside the cancellation window: late-cancellation "
+                       "fees of %(fee)s in all are charged.", late, fee=format_money(fee)),
+              "warning")
     return redirect(back)

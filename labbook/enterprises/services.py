@@ -119,6 +119,17 @@ def _uscc(code: str) -> str:
                               reason=str(exc)), "invalid_uscc") from None
 
 
+def registered_uscc(session: Session, code: str) -> str | None:
+    """``code`` as labbook writes it when an organization is registered with it already (a
+    registrant is offered to ask to join it instead); None otherwise, an invalid code too."""
+    try:
+        uscc = normalize_uscc(code)
+    except InvalidUSCC:
+        return None
+    registered = session.scalar(select(Organization.id).where(Organization.uscc == uscc))
+    return uscc if registered is not None else None
+
+
 def licence_type(data: bytes) -> str:
     """The content type of a business licence image; ValidationError unless it is a PNG or
     JPEG of at most ``LICENCE_MAX_BYTES``."""

@@ -36,7 +36,7 @@ from labbook.enterprises.forms import (
 )
 from labbook.enterprises.models import RegistrationState
 from labbook.extensions import db, limiter
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 bp = Blueprint("enterprises", __name__)
 
@@ -94,15 +94,20 @@ def register():
                                   secret_key=current_app.config["SECRET_KEY"], now=utcnow())
         except services.OrganizationRegistered as registered:
             show_errors(form, registered)
-            return render_template("enterprises/register.html", form=form,
-                                   join_uscc=registered.uscc), FORM_REFUSED
+            return keep_refused(form) or (render_template(
+                "enterprises/register.html", form=form, join_uscc=registered.uscc), FORM_REFUSED)
         except ValidationError as error:
             show_errors(form, error)
         else:
             # The same page whether or not the address had an account (its owner is told).
             return render_template("enterprises/check_mailbox.html", email=form.email.data)
-    return render_template("enterprises/register.html", form=form), \
-        FORM_REFUSED if form.errors or form.form_errors else 200
+    if form.is_submitted():
+        return keep_refused(form) \
+            or (render_template("enterprises/register.html", form=form), FORM_REFUSED)
+    # A registration refused because the enterprise is registered offers to join it.
+    join_uscc = services.registered_uscc(db.session, form.uscc.data or "") \
+        if restore_kept(form) else None
+    return render_template("enterprises/register.html", form=form, join_uscc=join_uscc)
 
 
 @bp.get("/confirm/<token>")
@@ -133,10 +138,12 @@ def join():
             show_errors(form, error)
         else:
             return render_template("enterprises/check_mailbox.html", email=form.email.data)
-    elif not form.is_submitted():
+    if form.is_submitted():
+        return keep_refused(form) \
+            or (render_template("enterprises/join.html", form=form), FORM_REFUSED)
+    if not restore_kept(form):
         form.uscc.data = request.args.get("uscc", "")
-    return render_template("enterprises/join.html", form=form), \
-        FORM_REFUSED if form.errors or form.form_errors else 200
+    return render_template("enterprises/join.html", form=form)
 
 
 @bp.route("/invitations/<secret>", methods=["GET", "POST"])
@@ -158,6 +165,10 @@ def accept_invitation(secret: str):
             flash(_("Your account was created. Sign in with your email address and the "
                     "password you chose."), "success")
             return redirect(url_for("accounts.login"))
+    if not form.is_submitted():
+        restore_kept(form)
+    elif (kept := keep_refused(form)) is not None:
+        return _private(kept)
     return _private(make_response(render_template("enterprises/invitation.html", form=form,
                                                   invitation=invitation)))
 
@@ -195,7 +206,8 @@ def _organization_page(invite_form: InviteForm | None = None,
 @bp.get("/organization")
 @login_required
 def organization():
-    return _organization_page()
+    invite_form = InviteForm(formdata=None)
+    return _organization_page(invite_form=invite_form if restore_kept(invite_form) else None)
 
 
 @bp.post("/organization/invitations")
@@ -204,13 +216,15 @@ def invite():
     actor, organization = _administered()
     form = InviteForm()
     if not form.validate_on_submit():
-        return _organization_page(invite_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for("enterprises.organization")) \
+            or _organization_page(invite_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             services.invite(db.session, actor, organization, form.email.data, now=utcnow())
     except DomainError as error:
         show_errors(form, error)
-        return _organization_page(invite_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for("enterprises.organization")) \
+            or _organization_page(invite_form=form, status=FORM_REFUSED)
     flash(_("An invitation was sent to %(email)s; it works for %(days)d days.",
             email=form.email.data, days=services.INVITATION_LIFETIME.days), "success")
     return redirect(url_for("enterprises.organization"))
@@ -335,7 +349,11 @@ def _registration_page(registration_id: int, approve_form: ApproveForm | None = 
 @bp.get("/admin/registrations/<int:registration_id>")
 @login_required
 def registration_detail(registration_id: int):
-    return _registration_page(registration_id)
+    approve_form, reject_form = ApproveForm(formdata=None), RejectForm(formdata=None)
+    if not restore_kept(approve_form):
+        restore_kept(reject_form)
+    return _registration_page(registration_id, approve_form=approve_form,
+                              reject_form=reject_form)
 
 
 @bp.get("/admin/registrations/<int:registration_id>/licence")
@@ -361,7 +379,8 @@ def approve_registration(registration_id: int):
     form = ApproveForm()
     back = url_for("enterprises.registration_detail", registration_id=registration_id)
     if not form.validate_on_submit():
-        return _registration_page(registration_id, approve_form=form, status=FORM_REFUSED)
+        return keep_refused(form, back) \
+            or _registration_page(registration_id, approve_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             registration = services.get_registration(db.session, actor, registration_id)
@@ -382,7 +401,9 @@ def reject_registration(registration_id: int):
     actor = _admin()
     form = RejectForm()
     if not form.validate_on_submit():
-        return _registration_page(registration_id, reject_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for("enterprises.registration_detail",
+                                          registration_id=registration_id)) \
+            or _registration_page(registration_id, reject_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             registration = services.get_registration(db.session, actor, registration_id)

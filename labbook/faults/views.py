@@ -31,7 +31,7 @@ from labbook.faults.forms import (
 )
 from labbook.faults.models import FaultState, InstrumentFault
 from labbook.http import int_arg
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 bp = Blueprint("faults", __name__)
 
@@ -56,10 +56,13 @@ def _report_page(instrument: Instrument, form: ReportProblemForm, booking_id: in
 def report(instrument_id: int):
     instrument = catalogue.get_instrument(db.session, instrument_id)
     booking_id = int_arg("booking", 0) or None
-    form = ReportProblemForm() if request.method == "POST" else ReportProblemForm(formdata=None)
+    if request.method != "POST":
+        form = ReportProblemForm(formdata=None)
+        restore_kept(form)
+        return _report_page(instrument, form, booking_id)
+    form = ReportProblemForm()
     if not form.validate_on_submit():
-        return _report_page(instrument, form, booking_id,
-                            FORM_REFUSED if form.is_submitted() else 200)
+        return keep_refused(form) or _report_page(instrument, form, booking_id, FORM_REFUSED)
     actor = current_actor()
     try:
         with write_transaction(db.session):
@@ -69,7 +72,7 @@ def report(instrument_id: int):
                                     now=utcnow())
     except ValidationError as error:
         show_errors(form, error, otherwise=form.description)
-        return _report_page(instrument, form, booking_id, FORM_REFUSED)
+        return keep_refused(form) or _report_page(instrument, form, booking_id, FORM_REFUSED)
     flash(_("Thank you: the lab's managers have your report and will answer you by email."),
           "success")
     return redirect(url_for(".report", instrument_id=instrument_id))
@@ -89,6 +92,11 @@ def index():
                                               limit=50))
 
 
+#: The detail page shows the maintenance and close forms side by side, both with a "kind":
+#: their prefixes keep the fields' HTML ids (and the labels pointing at them) apart.
+MAINTENANCE_PREFIX, CLOSE_PREFIX = "maintenance", "close"
+
+
 def _fault(fault_id: int) -> InstrumentFault:
     return services.get_fault(db.session, current_manager(), fault_id)
 
@@ -96,11 +104,17 @@ def _fault(fault_id: int) -> InstrumentFault:
 def _detail_page(fault: InstrumentFault, *, answer: AnswerForm | None = None,
                  maintenance: MaintenanceForm | None = None, close: CloseForm | None = None,
                  status: int = 200):
-    answer = answer or AnswerForm(formdata=None, answer=fault.answer)
-    maintenance = maintenance or MaintenanceForm(
-        formdata=None, kind="breakdown", reason=fault.instrument.status_reason or "")
-    close = close or CloseForm(formdata=None, kind=fault.kind.value, cause=fault.cause,
-                               fix=fault.fix)
+    if answer is None:
+        answer = AnswerForm(formdata=None, answer=fault.answer)
+        restore_kept(answer)
+    if maintenance is None:
+        maintenance = MaintenanceForm(formdata=None, prefix=MAINTENANCE_PREFIX, kind="breakdown",
+                                      reason=fault.instrument.status_reason or "")
+        restore_kept(maintenance)
+    if close is None:
+        close = CloseForm(formdata=None, prefix=CLOSE_PREFIX, kind=fault.kind.value,
+                          cause=fault.cause, fix=fault.fix)
+        restore_kept(close)
     upcoming = closures.bookings_ahead(db.session, fault.instrument, now=utcnow()) \
         if fault.instrument.status != InstrumentStatus.AVAILABLE else []
     return render_template("faults/detail.html", fault=fault, answer_form=answer,
@@ -120,14 +134,16 @@ def answer(fault_id: int):
     fault = _fault(fault_id)
     form = AnswerForm()
     if not form.validate_on_submit():
-        return _detail_page(fault, answer=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".detail", fault_id=fault_id)) \
+            or _detail_page(fault, answer=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             services.answer_fault(db.session, current_actor(), fault_id,
                                   answer=form.answer.data, now=utcnow())
     except ValidationError as error:
         show_errors(form, error, otherwise=form.answer)
-        return _detail_page(fault, answer=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".detail", fault_id=fault_id)) \
+            or _detail_page(fault, answer=form, status=FORM_REFUSED)
     except Conflict as error:
         return refuse(error, url_for(".detail", fault_id=fault_id))
     flash(_("Your answer was sent."), "success")
@@ -138,9 +154,10 @@ def answer(fault_id: int):
 @login_required
 def maintenance(fault_id: int):
     fault = _fault(fault_id)
-    form = MaintenanceForm()
+    form = MaintenanceForm(prefix=MAINTENANCE_PREFIX)
     if not form.validate_on_submit():
-        return _detail_page(fault, maintenance=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".detail", fault_id=fault_id)) \
+            or _detail_page(fault, maintenance=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             now = utcnow()
@@ -151,7 +168,8 @@ def maintenance(fault_id: int):
             instrument_id = fault.instrument_id
     except ValidationError as error:
         show_errors(form, error, otherwise=form.reason)
-        return _detail_page(_fault(fault_id), maintenance=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".detail", fault_id=fault_id)) \
+            or _detail_page(_fault(fault_id), maintenance=form, status=FORM_REFUSED)
     except (Conflict, PermissionDenied) as error:
         return refuse(error, url_for(".detail", fault_id=fault_id))
     if hit:
@@ -166,9 +184,10 @@ def maintenance(fault_id: int):
 @login_required
 def close(fault_id: int):
     fault = _fault(fault_id)
-    form = CloseForm()
+    form = CloseForm(prefix=CLOSE_PREFIX)
     if not form.validate_on_submit():
-        return _detail_page(fault, close=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".detail", fault_id=fault_id)) \
+            or _detail_page(fault, close=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             services.close_fault(db.session, current_actor(), fault_id, kind=form.kind.data,
@@ -177,7 +196,8 @@ def close(fault_id: int):
                                  down_until=_utc(form.down_until.data), now=utcnow())
     except ValidationError as error:
         show_errors(form, error, otherwise=form.fix)
-        return _detail_page(_fault(fault_id), close=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".detail", fault_id=fault_id)) \
+            or _detail_page(_fault(fault_id), close=form, status=FORM_REFUSED)
     except Conflict as error:
         return refuse(error, url_for(".detail", fault_id=fault_id))
     flash(_("The report was closed."), "success")
@@ -196,7 +216,11 @@ def _managed_instrument(instrument_id: int) -> Instrument:
 @login_required
 def log(instrument_id: int):
     instrument = _managed_instrument(instrument_id)
-    form = LogEntryForm() if request.method == "POST" else LogEntryForm(formdata=None)
+    if request.method != "POST":
+        form = LogEntryForm(formdata=None)
+        restore_kept(form)
+        return _log_page(instrument, form)
+    form = LogEntryForm()
     if form.validate_on_submit():
         try:
             with write_transaction(db.session):
@@ -210,6 +234,9 @@ def log(instrument_id: int):
         else:
             flash(_("The entry was added to the instrument's log."), "success")
             return redirect(url_for(".log", instrument_id=instrument_id))
-    status = FORM_REFUSED if form.is_submitted() else 200
+    return keep_refused(form) or _log_page(instrument, form, FORM_REFUSED)
+
+
+def _log_page(instrument: Instrument, form: LogEntryForm, status: int = 200):
     return render_template("faults/log.html", instrument=instrument, form=form,
                            entries=services.instrument_log(db.session, instrument)), status

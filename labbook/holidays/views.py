@@ -17,7 +17,7 @@ from labbook.holidays import services as holidays
 from labbook.holidays.forms import HolidayPolicyForm, StatutoryDayForm
 from labbook.holidays.models import DayKind, Festival
 from labbook.http import int_arg, read_day
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 bp = Blueprint("holidays", __name__, url_prefix="/holidays")
 bp.before_request(require_manager)
@@ -48,7 +48,9 @@ def _calendar_editor():
 
 @bp.get("/")
 def index():
-    return _page(year=int_arg("year", 0, minimum=2000, maximum=2099) or None)
+    day_form = StatutoryDayForm(formdata=None)
+    return _page(day_form if restore_kept(day_form) else None,
+                 year=int_arg("year", 0, minimum=2000, maximum=2099) or None)
 
 
 @bp.post("/days")
@@ -56,7 +58,7 @@ def save_day():
     actor = _calendar_editor()
     form = StatutoryDayForm()
     if not form.validate_on_submit():
-        return _page(form, FORM_REFUSED)
+        return keep_refused(form, url_for(".index")) or _page(form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             _saved, is_new = holidays.set_day(
@@ -65,7 +67,8 @@ def save_day():
                 now=utcnow())
     except DomainError as error:
         show_errors(form, error, otherwise=form.day)
-        return _page(form, FORM_REFUSED, year=form.day.data.year)
+        return keep_refused(form, url_for(".index", year=form.day.data.year)) \
+            or _page(form, FORM_REFUSED, year=form.day.data.year)
     flash(_("%(day)s was added.", day=form.day.data.isoformat()) if is_new
           else _("%(day)s was changed.", day=form.day.data.isoformat()), "success")
     return redirect(url_for(".index", year=form.day.data.year))

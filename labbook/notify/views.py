@@ -17,7 +17,7 @@ from labbook.notify import channels
 from labbook.notify import services as notify
 from labbook.notify.forms import ChannelsForm, LabRobotForm
 from labbook.notify.models import Channel, Topic
-from labbook.web import FORM_REFUSED, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, restore_kept, show_errors
 
 bp = Blueprint("notifications", __name__)
 
@@ -34,6 +34,7 @@ def preferences():
     chosen = notify.channel_preferences(db.session, current_actor())
     form = ChannelsForm(formdata=None, **{
         f"sms_{topic.value}": (topic, Channel.SMS) in chosen for topic in Topic})
+    restore_kept(form)
     return _channels_page(form)
 
 
@@ -42,14 +43,14 @@ def preferences():
 def save_preferences():
     form = ChannelsForm()
     if not form.validate_on_submit():
-        return _channels_page(form, FORM_REFUSED)
+        return keep_refused(form) or _channels_page(form, FORM_REFUSED)
     wanted = {(topic, Channel.SMS) for topic in Topic if form.sms_field(topic).data}
     try:
         with write_transaction(db.session):
             notify.set_channel_preferences(db.session, current_actor(), wanted, now=utcnow())
     except DomainError as error:
         show_errors(form, error, {})
-        return _channels_page(form, FORM_REFUSED)
+        return keep_refused(form) or _channels_page(form, FORM_REFUSED)
     flash(_("Your choice of channels was saved."), "success")
     return redirect(url_for("notifications.preferences"))
 
@@ -70,7 +71,8 @@ def _robot_page(code: str, form: LabRobotForm | None = None, status: int = 200):
 @bp.get("/manage/labs/<code>/wecom")
 @login_required
 def lab_robot(code: str):
-    return _robot_page(code)
+    form = LabRobotForm(formdata=None)
+    return _robot_page(code, form if restore_kept(form) else None)
 
 
 @bp.post("/manage/labs/<code>/wecom")
@@ -79,7 +81,7 @@ def save_lab_robot(code: str):
     actor = current_manager()
     form = LabRobotForm()
     if not form.validate_on_submit():
-        return _robot_page(code, form, FORM_REFUSED)
+        return keep_refused(form) or _robot_page(code, form, FORM_REFUSED)
     queues = {queue for queue in notify.ROBOT_QUEUES if form[queue].data}
     try:
         with write_transaction(db.session):
@@ -90,6 +92,6 @@ def save_lab_robot(code: str):
         if error.status == 404:
             raise
         show_errors(form, error)
-        return _robot_page(code, form, FORM_REFUSED)
+        return keep_refused(form) or _robot_page(code, form, FORM_REFUSED)
     flash(_("The lab's WeCom robot was saved."), "success")
     return redirect(url_for("notifications.lab_robot", code=code))

@@ -21,7 +21,7 @@ from labbook.extensions import db
 from labbook.i18n import localized
 from labbook.training import services as training
 from labbook.training.forms import DeclineForm, EnrolForm, SessionForm, TrainingRequestForm
-from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, safe_next, show_errors
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 bp.before_request(login_required(lambda: None))
@@ -38,7 +38,9 @@ def _request_form() -> TrainingRequestForm:
 
 
 def _session_form(labs) -> SessionForm:
-    form = SessionForm()
+    # Prefixed: its fields' HTML ids (instrument_id, the CSRF token) would otherwise be those
+    # of the request form on the same page.
+    form = SessionForm(prefix="session")
     form.instrument_id.choices = _instrument_choices(
         [i for lab in labs for i in sorted(lab.instruments, key=lambda i: i.code)])
     return form
@@ -49,10 +51,15 @@ def _index_page(request_form: TrainingRequestForm | None = None,
     actor = current_actor()
     now = utcnow()
     labs = accounts.managed_labs(db.session, actor)
+    if request_form is None:
+        request_form = _request_form()
+        restore_kept(request_form)
+    if session_form is None:
+        session_form = _session_form(labs)
+        restore_kept(session_form)
     return render_template(
-        "training/index.html", now=now,
-        request_form=request_form or _request_form(),
-        session_form=session_form or _session_form(labs), manages=bool(labs),
+        "training/index.html", now=now, request_form=request_form,
+        session_form=session_form, manages=bool(labs),
         own_requests=training.own_requests(db.session, actor),
         own_enrolments=training.own_enrolments(db.session, actor),
         sessions=training.upcoming_sessions(db.session, now=now),
@@ -70,7 +77,8 @@ def create_request():
     actor = current_actor()
     form = _request_form()
     if not form.validate_on_submit():
-        return _index_page(request_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".index")) \
+            or _index_page(request_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             instrument = catalogue.get_instrument(db.session, form.instrument_id.data)
@@ -78,7 +86,8 @@ def create_request():
                                       now=utcnow())
     except DomainError as error:
         show_errors(form, error, otherwise=form.instrument_id)
-        return _index_page(request_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".index")) \
+            or _index_page(request_form=form, status=FORM_REFUSED)
     flash(_("Your request was sent to the lab's managers."), "success")
     return redirect(url_for(".index"))
 
@@ -143,7 +152,8 @@ def create_session():
     labs = accounts.managed_labs(db.session, actor)
     form = _session_form(labs)
     if not form.validate_on_submit():
-        return _index_page(session_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".index")) \
+            or _index_page(session_form=form, status=FORM_REFUSED)
     starts_at = dt.datetime.combine(form.date.data, form.start_time.data, LAB_TZ)
     ends_at = dt.datetime.combine(form.date.data, form.end_time.data, LAB_TZ)
     try:
@@ -158,7 +168,8 @@ def create_session():
     except DomainError as error:
         show_errors(form, error, {"starts_at": form.start_time, "ends_at": form.end_time},
                     otherwise=form.instrument_id)
-        return _index_page(session_form=form, status=FORM_REFUSED)
+        return keep_refused(form, url_for(".index")) \
+            or _index_page(session_form=form, status=FORM_REFUSED)
     flash(_("The session was scheduled; those waiting for training on it are told."),
           "success")
     return redirect(url_for(".session_detail", session_id=session_id))
@@ -168,10 +179,13 @@ def _session_page(session_id: int, enrol_form: EnrolForm | None = None, status: 
     actor = current_actor()
     training_session = training.get_session(db.session, session_id)
     own = next((e for e in training_session.enrolments if e.user_id == actor.id), None)
+    if enrol_form is None:
+        enrol_form = EnrolForm(formdata=None)
+        restore_kept(enrol_form)
     return render_template(
         "training/session.html", training_session=training_session, now=utcnow(),
         manages=training.can_manage(actor, training_session.instrument), own=own,
-        enrol_form=enrol_form or EnrolForm(formdata=None)), status
+        enrol_form=enrol_form), status
 
 
 @bp.get("/sessions/<int:session_id>")
@@ -196,9 +210,11 @@ def join_session(session_id: int):
 @bp.post("/sessions/<int:session_id>/enrol")
 def enrol_someone(session_id: int):
     actor = current_actor()
+    training.get_session(db.session, session_id)  # no such session: 404, not a kept form
     form = EnrolForm()
     if not form.validate_on_submit():
-        return _session_page(session_id, form, FORM_REFUSED)
+        return keep_refused(form, url_for(".session_detail", session_id=session_id)) \
+            or _session_page(session_id, form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             user = training.user_by_email(db.session, form.user_email.data, "user_email")
@@ -206,7 +222,8 @@ def enrol_someone(session_id: int):
                            user=user, now=utcnow())
     except DomainError as error:
         show_errors(form, error, otherwise=form.user_email)
-        return _session_page(session_id, form, FORM_REFUSED)
+        return keep_refused(form, url_for(".session_detail", session_id=session_id)) \
+            or _session_page(session_id, form, FORM_REFUSED)
     flash(_("%(email)s is enrolled.", email=form.user_email.data), "success")
     return redirect(url_for(".session_detail", session_id=session_id))
 

@@ -280,6 +280,10 @@
     if (override && override.checked) {
       body.override = true;
     }
+    // Booked for someone else: their rules and their organization's price.
+    if (value('for_user')) {
+      body.for_user = value('for_user');
+    }
     retireSummary();
     var sequence = ++checkSequence;
     showMessage('text-muted small', text.msgChecking);
@@ -348,7 +352,7 @@
   }
 
   if (form) {
-    ['date', 'start_time', 'end_time', 'end_date', 'override'].forEach(function (name) {
+    ['date', 'start_time', 'end_time', 'end_date', 'override', 'for_user'].forEach(function (name) {
       var element = field(name);
       if (element) {
         element.addEventListener('change', function () { scheduleCheck(300); });

@@ -30,9 +30,11 @@ def same_for_every_address(answers: dict[str, tuple[int, str]]) -> bool:
 def test_a_wrong_password_is_answered_alike_for_every_address(app, addresses):
     answers = {}
     for address in addresses:
-        response = app.test_client().post("/login", data={"email": address,
-                                                          "password": "wrong-password-1"})
-        answers[address] = (response.status_code, response.get_data(as_text=True))
+        browser = app.test_client()
+        response = browser.post("/login", data={"email": address, "password": "wrong-password-1"})
+        assert (response.status_code, response.headers["Location"]) == (303, "/login")
+        page = browser.get("/login")
+        answers[address] = (page.status_code, page.get_data(as_text=True))
     assert same_for_every_address(answers)
     assert {status for status, _page in answers.values()} == {200}
 

@@ -90,8 +90,11 @@ def test_a_weak_or_mistyped_new_password_is_explained(english, caplog, password,
     create_user(email="qian@example.cn")
     link = ask_for_link(english, caplog, "qian@example.cn")
     response = english.post(path_of(link), data={"password": password, "confirm": confirm})
-    assert response.status_code == 200
-    assert says in response.get_data(as_text=True)
+    assert (response.status_code, response.headers["Location"]) == (303, path_of(link))
+    assert response.headers["Cache-Control"] == "no-store"
+    page = english.get(path_of(link))
+    assert says in page.get_data(as_text=True) and page.headers["Cache-Control"] == "no-store"
+    assert password not in page.get_data(as_text=True).replace("qian@example.cn", "")
 
 
 def test_a_garbled_link_is_explained_not_a_server_error(english):

@@ -100,9 +100,10 @@ def test_a_new_token_is_shown_once_and_opens_the_api_until_revoked(client, login
 
 
 def test_a_token_needs_a_name(client, login_as):
-    response = login_as(create_user(locale="en")).post("/profile/tokens", data={"name": " "})
-    assert response.status_code == 200
-    assert "Give the token a name" in page(response)
+    client = login_as(create_user(locale="en"))
+    response = client.post("/profile/tokens", data={"name": " "})
+    assert (response.status_code, response.headers["Location"]) == (303, "/profile")
+    assert "Give the token a name" in page(client.get("/profile"))
     assert db.session.scalars(select(ApiToken)).first() is None
 
 

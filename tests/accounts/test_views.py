@@ -21,8 +21,8 @@ def test_sign_in_and_out(client):
 def test_wrong_password_is_explained_without_saying_which_part(client):
     user = create_user()
     response = sign_in(client, user.email, "wrong-password-1")
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    assert (response.status_code, response.headers["Location"]) == (303, "/login")
+    page = client.get("/login").get_data(as_text=True)
     assert "邮箱或密码错误" in page
 
 

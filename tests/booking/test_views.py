@@ -630,7 +630,8 @@ def test_a_series_skips_taken_dates_when_asked(login_as, researcher, instrument,
     taken = MONDAY + dt.timedelta(days=7)
     create_booking(instrument=instrument, user=stranger, start_at=lab_time(taken, 10))
     client = login_as(researcher)
-    refused = client.post(f"/instruments/{instrument.id}/book", data=series_form(count="3"))
+    refused = client.post(f"/instruments/{instrument.id}/book", data=series_form(count="3"),
+                          follow_redirects=True)
     assert refused.status_code == 200
     assert 'id="error-summary"' in text(refused)
     assert f"{taken.isoformat()} 10:00" in text(refused)

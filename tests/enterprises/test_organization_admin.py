@@ -79,8 +79,9 @@ def test_inviting_an_existing_member_is_refused(client, login_as):
     organization, admin = organization_with_admin()
     member = create_user(organization=organization)
     login_as(admin)
-    response = client.post("/organization/invitations", data={"email": member.email})
-    assert response.status_code == 200
+    response = client.post("/organization/invitations", data={"email": member.email},
+                           follow_redirects=True)
+    assert response.status_code == 200 and response.request.path == "/organization"
     text = response.get_data(as_text=True)
     assert "already" in text or "已是" in text
     assert count(Invitation) == 0 and mails(member.email) == []
@@ -151,8 +152,8 @@ def test_a_person_asks_to_join_and_the_admin_lets_them_in(client, login_as):
 def test_asking_to_join_an_unregistered_code_is_refused(client):
     response = client.post("/join", data={"uscc": make_uscc(4242), "name": "某人",
                                           "email": "a@example.cn", "password": PASSWORD,
-                                          "confirm": PASSWORD})
-    assert response.status_code == 200
+                                          "confirm": PASSWORD}, follow_redirects=True)
+    assert response.status_code == 200 and response.request.path == "/join"
     assert count(JoinRequest) == 0
 
 

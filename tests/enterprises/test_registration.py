@@ -94,7 +94,8 @@ def test_an_admin_rejects_with_a_reason_the_registrant_reads(client, login_as):
                                                          "licence.png"))
     login_as(admin)
     assert client.get(f"/admin/registrations/{registration.id}/licence").data == PNG
-    refused = client.post(f"/admin/registrations/{registration.id}/reject", data={"reason": ""})
+    refused = client.post(f"/admin/registrations/{registration.id}/reject", data={"reason": ""},
+                          follow_redirects=True)
     assert refused.status_code == 200
     assert reload_state(registration) == RegistrationState.PENDING
     client.post(f"/admin/registrations/{registration.id}/reject",
@@ -113,7 +114,7 @@ def reload_state(registration: Registration) -> str:
 def test_a_wrong_check_character_is_refused_and_nothing_is_written(client):
     good = make_uscc(9002)
     wrong = good[:17] + ("0" if good[17] != "0" else "1")
-    response = client.post("/register", data=form(uscc=wrong))
+    response = client.post("/register", data=form(uscc=wrong), follow_redirects=True)
     assert response.status_code == 200
     assert "check character" in response.get_data(as_text=True) \
         or "校验" in response.get_data(as_text=True)
@@ -122,7 +123,7 @@ def test_a_wrong_check_character_is_refused_and_nothing_is_written(client):
 
 def test_a_duplicate_registration_is_refused(client):
     register_and_confirm(client)
-    again = client.post("/register", data=form(email="other@example.cn"))
+    again = client.post("/register", data=form(email="other@example.cn"), follow_redirects=True)
     assert again.status_code == 200
     assert count(Registration) == 1
     assert mails("other@example.cn") == []
@@ -130,7 +131,8 @@ def test_a_duplicate_registration_is_refused(client):
 
 def test_a_registered_code_is_told_to_ask_the_organizations_admin(client):
     organization = create_organization()
-    response = client.post("/register", data=form(uscc=organization.uscc))
+    response = client.post("/register", data=form(uscc=organization.uscc),
+                           follow_redirects=True)
     text = response.get_data(as_text=True)
     assert f"/join?uscc={organization.uscc}" in text
     assert count(Registration) == 0
@@ -166,7 +168,8 @@ def test_a_confirmation_link_works_once_and_a_forged_one_not_at_all(client):
 def test_a_licence_that_is_not_an_image_is_refused(client):
     import io
 
-    response = client.post("/register", data=form(licence=(io.BytesIO(b"%PDF-1.4"), "a.pdf")))
+    response = client.post("/register", data=form(licence=(io.BytesIO(b"%PDF-1.4"), "a.pdf")),
+                           follow_redirects=True)
     assert response.status_code == 200
     assert count(Registration) == 0
 

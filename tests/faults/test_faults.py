@@ -114,7 +114,8 @@ def test_maintenance_from_a_report_shows_the_bookings_hit_then_closing_ends_down
     fault = _report(researcher, instrument)
     login_as(manager)
     response = client.post(f"/manage/faults/{fault.id}/maintenance",
-                           data={"kind": "breakdown", "reason": "真空泵故障"})
+                           data={"maintenance-kind": "breakdown",
+                                 "maintenance-reason": "真空泵故障"})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/admin/instruments/{instrument.id}/bookings")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -123,8 +124,8 @@ def test_maintenance_from_a_report_shows_the_bookings_hit_then_closing_ends_down
     assert reload(instrument).status == InstrumentStatus.MAINTENANCE
     assert fault.kind == FaultKind.BREAKDOWN and fault.down_from is not None
     response = client.post(f"/manage/faults/{fault.id}/close",
-                           data={"kind": "breakdown", "cause": "轴承磨损", "fix": "更换真空泵",
-                                 "back_in_service": "y"})
+                           data={"close-kind": "breakdown", "close-cause": "轴承磨损",
+                                 "close-fix": "更换真空泵", "close-back_in_service": "y"})
     assert response.status_code == 302
     fault = reload(fault)
     assert fault.state == FaultState.CLOSED and fault.down_until is not None

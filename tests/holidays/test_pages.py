@@ -25,8 +25,9 @@ def test_an_admin_seeds_adds_and_removes_days(client, login_as):
     day = db.session.scalar(select(StatutoryDay).where(StatutoryDay.day == dt.date(2027, 2, 20)))
     assert day.source.startswith("由 ")  # who entered it, in the admin's language
     refused = client.post("/holidays/days", data={"day": "2027-02-17", "kind": "makeup_workday",
-                                                  "festival": "other"})
+                                                  "festival": "other"}, follow_redirects=True)
     assert refused.status_code == 200 and "调休上班日应为周六或周日" in refused.text
+    assert refused.request.path == "/holidays/" and "2027 年全国节假日安排" in refused.text
     assert client.post("/holidays/days/2027-02-20/delete").status_code == 302
     assert db.session.scalar(select(StatutoryDay).where(
         StatutoryDay.day == dt.date(2027, 2, 20))) is None

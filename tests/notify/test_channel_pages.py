@@ -30,8 +30,9 @@ def test_a_person_chooses_sms_for_their_bookings(client, login_as, sms_on):
 
 def test_without_sms_the_choice_is_refused_on_the_page(client, login_as):
     login_as(create_user(phone="13800000000"))
-    response = client.post("/profile/notifications", data={"sms_bookings": "y"})
-    assert response.status_code == 200
+    response = client.post("/profile/notifications", data={"sms_bookings": "y"},
+                           follow_redirects=True)
+    assert response.status_code == 200 and response.request.path == "/profile/notifications"
     assert db.session.scalars(select(NotificationPreference)).all() == []
 
 
@@ -44,8 +45,9 @@ def test_a_manager_sets_and_removes_the_labs_robot(client, login_as):
     assert response.status_code == 302
     robot = db.session.get(LabRobot, lab.id)
     assert robot.webhook_url == url and robot.posts_approvals and not robot.posts_faults
-    refused = client.post("/manage/labs/NEM/wecom", data={"webhook_url": "ftp://x"})
-    assert refused.status_code == 200
+    refused = client.post("/manage/labs/NEM/wecom", data={"webhook_url": "ftp://x"},
+                          follow_redirects=True)
+    assert refused.status_code == 200 and 'value="ftp://x"' in refused.text
     assert reload(robot).webhook_url == url
     client.post("/manage/labs/NEM/wecom", data={"webhook_url": ""})
     db.session.rollback()

@@ -26,9 +26,10 @@ def test_a_researcher_asks_a_manager_schedules_and_the_researcher_joins(client, 
     assert "Waiting for training in your labs" in page and researcher.email in page
     day = next_weekday(2)
     scheduled = client.post("/training/sessions", data={
-        "instrument_id": instrument.id, "date": day.isoformat(), "start_time": "09:00",
-        "end_time": "11:00", "trainer_email": manager.email, "capacity": "1",
-        "valid_days": "365", "location": "A305"})
+        "session-instrument_id": instrument.id, "session-date": day.isoformat(),
+        "session-start_time": "09:00", "session-end_time": "11:00",
+        "session-trainer_email": manager.email, "session-capacity": "1",
+        "session-valid_days": "365", "session-location": "A305"})
     assert scheduled.status_code == 302
     session = db.session.scalar(select(TrainingSession))
     login_as(researcher)
