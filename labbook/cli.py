@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from labbook import links
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, OrganizationStatus, PriceTier, Role, User
 from labbook.billing import services as billing
@@ -113,18 +115,20 @@ def load_catalogue_command(directory: Path) -> None:
 @labbook_cli.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Create demo organizations, users (one per role and lab) and last month's use, and print
-    the logins.
+    """Create demo organizations, users (one per role and lab), last month's use and today's
+    work, and print the logins.
 
     Only for trying labbook out: never run it on a production database. Running it again
-    creates nothing new and prints the logins again.
+    creates nothing new, moves the demo's bookings around today to the new today, and prints
+    the logins again.
     """
-    from labbook.demo import DEMO_PASSWORD, load_demo
+    from labbook.demo import DEMO_PASSWORD, ReportFiles, load_demo
 
     if db.session.scalar(select(Lab.id).limit(1)) is None:
         raise _fail("The catalogue is not loaded yet: run `flask --app wsgi labbook init` first.")
     try:
-        users = load_demo(db.session, utcnow())
+        users = load_demo(db.session, utcnow(), ReportFiles(
+            current_app.config["LABBOOK_ORDER_FILES_DIR"], links.base_url()))
     except DomainError as exc:
         raise _fail(exc.message) from None
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")

@@ -1,19 +1,23 @@
 """Demo organizations, users, last month's use and today's work, created only when asked for
 (``labbook demo``).
 
-The use (completed bookings, a no-show, a late cancellation, a completed test) lies in the
+The use (completed bookings, a no-show, a late cancellation, completed tests) lies in the
 month before today and is charged as the real flows charge it, so an admin can close that month
-and look at the statements right away. Today's work (``_load_current``) gives every role
-something on its first page: researchers trained on some instruments, a booking in use now and
-bookings tomorrow, booking requests waiting for each lab's manager, and testing orders in each
-open state (awaiting intake, received, in testing, report awaiting review), all relative to
-``now`` in lab time. It uses instruments the browser tests leave alone.
+and look at the statements right away. The month before last is closed already: its statements
+are issued, one enterprise's invoice is waiting for finance and another's is issued. Today's
+work (``_load_current``) gives every role something on its first page: researchers trained on
+some instruments, a booking in use now and bookings tomorrow, booking requests waiting for each
+lab's manager, testing orders in each open state (awaiting intake, received, in testing), a
+report awaiting review and an issued one, all relative to ``now`` in lab time. It uses
+instruments the browser tests leave alone. Running it again moves the bookings around today
+to the new today (``_place_bookings``) and creates nothing twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,9 +25,11 @@ from sqlalchemy.orm import Session
 from labbook.accounts import services as accounts
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.uscc import check_character
+from labbook.billing import invoices
 from labbook.billing import services as billing
+from labbook.billing.models import InvoiceKind, InvoiceMedium
 from labbook.billing.pricing import quote
-from labbook.booking.models import Booking, BookingState, Qualification
+from labbook.booking.models import SLOT_HOLDING, Booking, BookingState, Qualification
 from labbook.catalogue.models import Instrument, Lab, Owner, TestingService
 from labbook.core.time import LAB_TZ, to_lab_time
 from labbook.faults.models import FaultKind, FaultState, InstrumentFault
@@ -44,6 +50,13 @@ from labbook.orders.models import (
 from labbook.owners.models import OwnerAgreement, OwnerContact
 
 DEMO_PASSWORD = "labbook-demo-2026"  # noqa: S105  (printed to the operator on purpose)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where the demo's issued report is kept, and the address its QR code verifies at."""
+    report_dir: str | Path
+    base_url: str
 
 
 def _uscc(first17: str) -> str:
@@ -82,19 +95,24 @@ DEMO_USERS = (
     DemoUser("owner@hpu.example.cn", "赵敏（河南理工大学设备处）", Role.RESEARCHER, "河南理工大学"),
     DemoUser("food.analyst@jzit.example.cn", "孙倩（绿色食品实验室检测员）", Role.RESEARCHER,
              "焦作市产业技术科学院"),
+    DemoUser("food.signatory@jzit.example.cn", "吴刚（绿色食品实验室授权签字人）", Role.RESEARCHER,
+             "焦作市产业技术科学院"),
 )
 #: Who does the FOOD lab's testing work: (email, capability) — the analyst tests and prepares
-#: reports, the lab's manager reviews them.
+#: reports, the lab's manager reviews them and the signatory approves them (three people: no
+#: one signs a report twice).
 DEMO_LAB_STAFF = (("food.analyst@jzit.example.cn", Capability.ANALYST),
-                  ("food.manager@jzit.example.cn", Capability.REVIEWER))
+                  ("food.manager@jzit.example.cn", Capability.REVIEWER),
+                  ("food.signatory@jzit.example.cn", Capability.SIGNATORY))
 #: Researchers trained on instruments that need it: (researcher, instrument codes).
 DEMO_QUALIFICATIONS = (("chen@xincai.example.cn", ("NEM-004", "NEM-008", "NEM-011")),
                        ("zhou@huaichuan.example.cn", ("FOOD-003", "FOOD-004")),
                        ("liu@jinggong.example.cn", ("MFG-007", "MFG-009")))
 #: Bookings around today: (researcher, instrument, days from today, lab-time hour or None for
-#: "in use now", minutes, state, purpose).
+#: "in use now", minutes, state, purpose). The one in use began one to two hours ago
+#: and lasts four hours: it is still in use for at least two hours after the demo is loaded.
 DEMO_BOOKINGS = (
-    ("chen@xincai.example.cn", "NEM-004", 0, None, 120, BookingState.IN_USE, "电极材料小角散射"),
+    ("chen@xincai.example.cn", "NEM-004", 0, None, 240, BookingState.IN_USE, "电极材料小角散射"),
     ("chen@xincai.example.cn", "NEM-011", 1, 9, 120, BookingState.APPROVED, "正极材料拉曼面扫"),
     ("zhou@huaichuan.example.cn", "FOOD-004", 1, 14, 120, BookingState.APPROVED,
      "茶饮料中咖啡因含量测定"),
@@ -128,22 +146,41 @@ DEMO_USE = (
     ("liu@jinggong.example.cn", "MFG-001", 6, 9, 120, 125),
     ("liu@jinggong.example.cn", "MFG-002", 20, 15, 45, 45),
 )
-#: Last month's completed tests: (researcher, service, samples, express).
+#: Last month's completed tests: (researcher, service, samples, express). zhou's report waits
+#: for review; chen's is issued, signed three times, and can be verified.
 DEMO_TESTS = (("zhou@huaichuan.example.cn", "FOOD-S001", 4, False),
-              ("liu@jinggong.example.cn", "MFG-S001", 2, True))
+              ("liu@jinggong.example.cn", "MFG-S001", 2, True),
+              ("chen@xincai.example.cn", "FOOD-S002", 3, False))
+#: The month before last: use already on issued statements, in the same form as ``DEMO_USE``.
+#: chen's enterprise has asked for its invoice (waiting for finance); zhou's has been invoiced.
+DEMO_EARLIER_USE = (("chen@xincai.example.cn", "NEM-002", 10, 9, 120, 120),
+                    ("zhou@huaichuan.example.cn", "FOOD-001", 14, 14, 90, 90))
+DEMO_INVOICE_REQUESTED = "焦作新材储能科技有限公司"
+DEMO_INVOICE_ISSUED = ("怀川绿色食品有限公司", "26412000000004051877")
 
 
-def _last_month_day(now: dt.datetime, day: int, hour: int) -> dt.datetime:
-    first = to_lab_time(now).date().replace(day=1)
-    month = (first - dt.timedelta(days=1)).replace(day=day)
-    return dt.datetime.combine(month, dt.time(hour), LAB_TZ).astimezone(dt.UTC)
+def _month_day(now: dt.datetime, day: int, hour: int, *, months_back: int = 1) -> dt.datetime:
+    """``day`` at ``hour`` (lab time) of the month ``months_back`` months before ``now``'s."""
+    month = to_lab_time(now).date().replace(day=1)
+    for _month in range(months_back):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return dt.datetime.combine(month.replace(day=day), dt.time(hour), LAB_TZ).astimezone(dt.UTC)
 
 
 def _load_use(session: Session, users: dict[str, User], now: dt.datetime) -> None:
+    _load_bookings_used(session, users, DEMO_USE, now, months_back=1)
+    services = {s.code: s for s in session.scalars(select(TestingService))}
+    for email, code, samples, express in DEMO_TESTS:
+        _completed_order(session, users[email], services[code], samples, express,
+                         submitted=_month_day(now, 7, 10))
+
+
+def _load_bookings_used(session: Session, users: dict[str, User], use: tuple, now: dt.datetime,
+                        *, months_back: int) -> None:
     instruments = {i.code: i for i in session.scalars(select(Instrument))}
-    for email, code, day, hour, booked, used in DEMO_USE:
+    for email, code, day, hour, booked, used in use:
         user, instrument = users[email], instruments[code]
-        start = _last_month_day(now, day, hour)
+        start = _month_day(now, day, hour, months_back=months_back)
         end = start + dt.timedelta(minutes=booked)
         booking = Booking(instrument=instrument, user=user, organization=user.organization,
                           start_at=start, end_at=end, blocked_until=end, purpose="演示 demo",
@@ -165,10 +202,31 @@ def _load_use(session: Session, users: dict[str, User], now: dt.datetime) -> Non
             booking.checked_in_at = start
             booking.checked_out_at = start + dt.timedelta(minutes=used)
             billing.charge_completed_booking(session, booking, now=booking.checked_out_at)
-    services = {s.code: s for s in session.scalars(select(TestingService))}
-    for email, code, samples, express in DEMO_TESTS:
-        _completed_order(session, users[email], services[code], samples, express,
-                         submitted=_last_month_day(now, 7, 10))
+
+
+def _load_invoicing(session: Session, users: dict[str, User], admin: User,
+                    now: dt.datetime) -> None:
+    """The month before last, closed and its statements issued at the start of last month; one
+    enterprise's invoice requested by its billing contact, another's issued by finance."""
+    _load_bookings_used(session, users, DEMO_EARLIER_USE, now, months_back=2)
+    closed = _month_day(now, 1, 8)
+    period = billing.period_of(_month_day(now, 1, 12, months_back=2))
+    statements = billing.close_month(session, admin, period, now=closed).statements
+    for statement in statements:
+        billing.issue_statement(session, admin, statement, now=closed + dt.timedelta(days=1))
+    by_name = {statement.organization.name: statement for statement in statements}
+    requested = _month_day(now, 5, 10)
+    for name in (DEMO_INVOICE_REQUESTED, DEMO_INVOICE_ISSUED[0]):
+        statement = by_name[name]
+        invoice = invoices.request_invoice(
+            session, statement.organization.billing_contact, statement.organization_id,
+            [statement.id], InvoiceKind.ORDINARY, InvoiceMedium.PAPER, "演示 demo",
+            now=requested)
+        if name == DEMO_INVOICE_ISSUED[0]:
+            issued = requested + dt.timedelta(days=3)
+            invoices.issue_invoice(session, admin, invoice, invoices.IssueInput(
+                invoice_number=DEMO_INVOICE_ISSUED[1], issued_on=to_lab_time(issued).date(),
+                amount=invoice.amount), now=issued)
 
 
 def _completed_order(session: Session, user: User, service: TestingService, samples: int,
@@ -207,7 +265,8 @@ def _lab_moment(now: dt.datetime, days: int, hour: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), LAB_TZ).astimezone(dt.UTC)
 
 
-def _load_current(session: Session, users: dict[str, User], now: dt.datetime) -> None:
+def _load_current(session: Session, users: dict[str, User], now: dt.datetime,
+                  files: ReportFiles) -> None:
     """Today's work: qualifications, bookings now and tomorrow, requests to approve, and open
     testing orders taken as far as the lab's real steps take them."""
     instruments = {i.code: i for i in session.scalars(select(Instrument))}
@@ -223,17 +282,6 @@ def _load_current(session: Session, users: dict[str, User], now: dt.datetime) ->
             session.add(Qualification(user_id=users[email].id, instrument_id=instrument.id,
                                       granted_by_id=manager.id,
                                       granted_at=now - dt.timedelta(days=30)))
-    for email, code, days, hour, minutes, state, purpose in DEMO_BOOKINGS:
-        user, instrument = users[email], instruments[code]
-        start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1) \
-            if hour is None else _lab_moment(now, days, hour)
-        end = start + dt.timedelta(minutes=minutes)
-        session.add(Booking(
-            instrument=instrument, user=user, organization=user.organization, start_at=start,
-            end_at=end, blocked_until=end + dt.timedelta(minutes=instrument.buffer_minutes),
-            purpose=purpose, state=state, created_at=now - dt.timedelta(hours=5),
-            updated_at=now - dt.timedelta(hours=5),
-            checked_in_at=start if state == BookingState.IN_USE else None))
     manager, analyst = users["food.manager@jzit.example.cn"], users["food.analyst@jzit.example.cn"]
     session.flush()
     for age, (email, code, samples, stage) in enumerate(DEMO_OPEN_ORDERS, start=1):
@@ -260,6 +308,69 @@ def _load_current(session: Session, users: dict[str, User], now: dt.datetime) ->
     if tested is not None:
         reporting.prepare(session, analyst, tested, conclusion="所检项目符合 GB 5009.5 的要求。",
                           now=now - dt.timedelta(hours=4))
+    # The next one (chen's) has its report issued: prepared, reviewed and approved.
+    signed = session.scalar(select(Order).where(Order.lab_id == labs["FOOD"].id,
+                                                Order.state == OrderState.COMPLETED,
+                                                ~Order.reports.any())
+                            .order_by(Order.id).limit(1))
+    if signed is not None:
+        signatory = users["food.signatory@jzit.example.cn"]
+        report = reporting.prepare(session, analyst, signed,
+                                   conclusion="所检项目符合 GB 5009.5 的要求。",
+                                   now=now - dt.timedelta(days=3))
+        reporting.review(session, manager, signed, report.id, now=now - dt.timedelta(days=2))
+        reporting.approve(session, signatory, signed, report.id, base_url=files.base_url,
+                          report_dir=files.report_dir, now=now - dt.timedelta(days=1))
+
+
+def _demo_booking_at(session: Session, user: User, instrument: Instrument, purpose: str,
+                     state: BookingState) -> Booking | None:
+    """The demo's own booking as it placed it, which no one has acted on since: still in the
+    state it was given, never decided, cancelled or checked out."""
+    return session.scalar(select(Booking).where(
+        Booking.user_id == user.id, Booking.instrument_id == instrument.id,
+        Booking.purpose == purpose, Booking.state == state, Booking.decided_at.is_(None),
+        Booking.cancelled_at.is_(None), Booking.checked_out_at.is_(None))
+        .order_by(Booking.start_at.desc()).limit(1))
+
+
+def _slot_taken(session: Session, instrument: Instrument, start: dt.datetime,
+                blocked_until: dt.datetime, but: Booking | None) -> bool:
+    query = select(Booking.id).where(
+        Booking.instrument_id == instrument.id, Booking.state.in_(SLOT_HOLDING),
+        Booking.start_at < blocked_until, Booking.blocked_until > start)
+    if but is not None:
+        query = query.where(Booking.id != but.id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def _place_bookings(session: Session, users: dict[str, User], now: dt.datetime) -> None:
+    """The bookings around today, placed relative to ``now``: each run moves the demo's own
+    untouched bookings to today's places (so a database seeded days ago shows today's work
+    again) and creates those missing. A booking someone acted on stays where it is, and a
+    place someone else has taken is left to them."""
+    instruments = {i.code: i for i in session.scalars(select(Instrument))}
+    for email, code, days, hour, minutes, state, purpose in DEMO_BOOKINGS:
+        user, instrument = users[email], instruments[code]
+        start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1) \
+            if hour is None else _lab_moment(now, days, hour)
+        end = start + dt.timedelta(minutes=minutes)
+        blocked_until = end + dt.timedelta(minutes=instrument.buffer_minutes)
+        booking = _demo_booking_at(session, user, instrument, purpose, state)
+        if booking is not None and booking.start_at == start and booking.end_at == end:
+            continue
+        if _slot_taken(session, instrument, start, blocked_until, booking):
+            continue
+        if booking is None:
+            booking = Booking(instrument=instrument, user=user, organization=user.organization,
+                              purpose=purpose, state=state)
+            session.add(booking)
+        else:
+            booking.sequence += 1  # calendars that hold it take the new time
+        booking.start_at, booking.end_at, booking.blocked_until = start, end, blocked_until
+        booking.created_at = booking.updated_at = now - dt.timedelta(hours=5)
+        booking.checked_in_at = start if state == BookingState.IN_USE else None
+        session.flush()
 
 
 def _load_owners(session: Session, now: dt.datetime) -> None:
@@ -288,8 +399,9 @@ def _load_owners(session: Session, now: dt.datetime) -> None:
             description="测角仪回零时有异响，扫描结束后 X 光管未自动降压。"))
 
 
-def load_demo(session: Session, now: dt.datetime) -> list[DemoUser]:
-    """Create what is missing of the demo set (idempotent) and return the demo users."""
+def load_demo(session: Session, now: dt.datetime, files: ReportFiles) -> list[DemoUser]:
+    """Create what is missing of the demo set and bring its bookings around today up to
+    ``now`` (idempotent), and return the demo users."""
     organizations = {org.name: org for org in session.scalars(select(Organization))}
     for name, uscc, tier in DEMO_ORGANIZATIONS:
         if name not in organizations:
@@ -312,17 +424,18 @@ def load_demo(session: Session, now: dt.datetime) -> list[DemoUser]:
         if organization.billing_contact is None:
             organization.billing_contact = session.scalar(
                 select(User).where(User.email == contact_email))
-    researchers = {user.email: user for user in session.scalars(
-        select(User).where(User.role == Role.RESEARCHER))}
-    demo_researchers = [researchers[demo.email] for demo in DEMO_USERS
+    demo_users = {user.email: user for user in session.scalars(
+        select(User).where(User.email.in_([demo.email for demo in DEMO_USERS])))}
+    demo_researchers = [demo_users[demo.email] for demo in DEMO_USERS
                         if demo.role == Role.RESEARCHER]
     if session.scalar(select(Booking.id).where(
             Booking.user_id.in_([user.id for user in demo_researchers])).limit(1)) is None:
-        _load_use(session, researchers, now)
+        _load_use(session, demo_users, now)
+        _load_invoicing(session, demo_users, demo_users["admin@jzit.example.cn"], now)
     if session.scalar(select(Qualification.id).where(
             Qualification.user_id.in_([user.id for user in demo_researchers])).limit(1)) is None:
-        _load_current(session, {user.email: user for user in session.scalars(
-            select(User).where(User.email.in_([demo.email for demo in DEMO_USERS])))}, now)
+        _load_current(session, demo_users, now, files)
+    _place_bookings(session, demo_users, now)
     _load_owners(session, now)
     session.commit()
     return list(DEMO_USERS)

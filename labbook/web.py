@@ -165,7 +165,13 @@ def _keeps_value(form: FlaskForm, name: str) -> bool:
     """Whether what was sent as ``name`` is kept: never the CSRF token, anything named a
     secret, nor what a password field holds, whatever its name (a confirmation too)."""
     return not _NOT_KEPT.fullmatch(name) \
-        and not isinstance(form._fields.get(name), PasswordField)
+        and not isinstance(_field_named(form, name), PasswordField)
+
+
+def _field_named(form: FlaskForm, name: str) -> Field | None:
+    """The field of ``form`` keyed ``name``, or sent as ``name``: a form made with a prefix
+    sends its fields as ``<prefix>-<key>``."""
+    return form._fields.get(name) or next((field for field in form if field.name == name), None)
 
 
 def _errors_to_keep(form: FlaskForm, name: str) -> list[str]:

@@ -57,7 +57,8 @@ def test_demo_needs_the_catalogue_first(app):
     assert "labbook init" in result.output
 
 
-def test_demo_creates_each_role_once_and_prints_the_logins(app):
+def test_demo_creates_each_role_once_and_prints_the_logins(app, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "LABBOOK_ORDER_FILES_DIR", str(tmp_path))  # its report
     run(app, "init")
     first = run(app, "demo")
     assert first.exit_code == 0, first.output
@@ -74,13 +75,15 @@ def test_demo_creates_each_role_once_and_prints_the_logins(app):
     assert tiers == {"internal", "partner", "external"}
 
 
-def test_demo_charges_last_months_use_once_and_the_month_closes(app):
+def test_demo_charges_last_months_use_once_and_the_month_closes(app, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "LABBOOK_ORDER_FILES_DIR", str(tmp_path))  # its report
     run(app, "init")
     run(app, "demo")
     run(app, "demo")
     db.session.rollback()
     kinds = sorted(kind.value for kind in db.session.scalars(select(Charge.kind)))
-    assert kinds == ["late_cancellation", "no_show", *["service"] * 2, *["usage"] * 6]
+    # Last month's use and the month before's, whose two statements are issued already.
+    assert kinds == ["late_cancellation", "no_show", *["service"] * 3, *["usage"] * 8]
 
     closed = run(app, "close-month")
     assert closed.exit_code == 0, closed.output
@@ -90,7 +93,7 @@ def test_demo_charges_last_months_use_once_and_the_month_closes(app):
     assert again.exit_code == 0
     assert "already closed" in again.output
     db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(Statement)) == 3
+    assert db.session.scalar(select(func.count()).select_from(Statement)) == 5
     assert db.session.scalar(select(func.count()).select_from(Charge)
                              .where(Charge.statement_id.is_(None))) == 0
 

@@ -17,10 +17,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from flask_babel import gettext as _
-from flask_babel import pgettext
-from sqlalchemy import select
+from flask_babel import ngettext, pgettext
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.labels import TIER_LABELS
@@ -53,10 +54,20 @@ def rate_cards(session: Session, keys: Iterable[tuple[int, PriceTier]]) -> RateC
         return cards
     instrument_ids = {instrument_id for instrument_id, _tier in cards}
     tiers = {tier for _instrument_id, tier in cards}
-    for card in session.scalars(select(RateCard).where(RateCard.instrument_id.in_(instrument_ids),
-                                                       RateCard.tier.in_(tiers))):
+    # Rows, not ORM objects: every booking page and answer prices its bookings, and a card is
+    # only read here (a row has the card's attributes by the same names).
+    for card in session.execute(_rate_cards_of(), {"instrument_ids": list(instrument_ids),
+                                                   "tiers": list(tiers)}):
         cards.get((card.instrument_id, card.tier), []).append(card)
     return cards
+
+
+@cache
+def _rate_cards_of() -> Select:
+    table = RateCard.__table__
+    return select(*table.c).where(table.c.instrument_id.in_(bindparam("instrument_ids",
+                                                                       expanding=True)),
+                                  table.c.tier.in_(bindparam("tiers", expanding=True)))
 
 
 def card_for(cards: RateCards, instrument_id: int, tier: PriceTier,
@@ -181,11 +192,16 @@ class CancellationTerms:
                 "late_amount": str(self.late_fee)}
 
 
+def _late_fee(card: RateCard | None, start: dt.datetime, end: dt.datetime) -> Decimal:
+    """The late-cancellation fee of the booked time from ``start`` to ``end`` on ``card``."""
+    return ZERO if card is None else booked_share_price(
+        card, whole_minutes(start, end), card.late_cancel_percent).amount
+
+
 def _terms(card: RateCard | None, instrument: Instrument, start: dt.datetime,
            end: dt.datetime, *, is_late: bool, may_be_late: bool, waits_for_approval: bool,
            now: dt.datetime) -> CancellationTerms:
-    late_fee = ZERO if card is None else booked_share_price(
-        card, whole_minutes(start, end), card.late_cancel_percent).amount
+    late_fee = _late_fee(card, start, end)
     free_until = rules.free_cancellation_until(instrument, start)
     if not may_be_late or not late_fee:
         free_until = None
@@ -263,3 +279,79 @@ def slot_price(session: Session, viewer: User, organization: Organization,
     return BookingPrice(estimate(card, tier, start, end), _terms(
         card, instrument, start, end, is_late=is_late, may_be_late=True,
         waits_for_approval=pending, now=now))
+
+
+def _when(booking: Booking) -> str:
+    return to_lab_time(booking.start_at).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class SeriesCancellation:
+    """What cancelling several bookings at once (a series' bookings still to come) costs the
+    person asking: each booking with its cancellation terms, in the order of their starts."""
+
+    terms: tuple[tuple[Booking, CancellationTerms], ...]
+
+    def from_day(self, day: dt.date) -> SeriesCancellation:
+        """The same for the bookings that start on ``day`` (lab time) or later."""
+        return SeriesCancellation(tuple((booking, terms) for booking, terms in self.terms
+                                        if to_lab_time(booking.start_at).date() >= day))
+
+    @property
+    def days(self) -> list[dt.date]:
+        """The lab days the bookings start on, each once."""
+        return sorted({to_lab_time(booking.start_at).date() for booking, _terms in self.terms})
+
+    @property
+    def charged(self) -> list[tuple[Booking, CancellationTerms]]:
+        """The bookings that cost their late-cancellation fee if cancelled now."""
+        return [(booking, terms) for booking, terms in self.terms if terms.fee_now]
+
+    @property
+    def fee_now(self) -> Decimal:
+        return sum((terms.fee_now for _booking, terms in self.terms), ZERO)
+
+    @property
+    def text(self) -> str:
+        """The total fee and the bookings that incur it; or, while all are free, until when
+        and what the first of them costs after that."""
+        charged = self.charged
+        if charged:
+            each = "; ".join(_("%(when)s: %(fee)s", when=_when(booking),
+                               fee=format_money(terms.fee_now)) for booking, terms in charged)
+            text = ngettext(
+                "Cancelling costs %(fee)s: %(num)d booking is inside the cancellation window "
+                "(%(bookings)s).",
+                "Cancelling costs %(fee)s: %(num)d bookings are inside the cancellation window "
+                "(%(bookings)s).", len(charged), fee=format_money(self.fee_now), bookings=each)
+            if len(charged) < len(self.terms):
+                text = _("%(charged)s %(others)s", charged=text,
+                         others=_("Cancelling the others is free of charge."))
+            return text
+        still_free = [(terms.free_until, booking, terms) for booking, terms in self.terms
+                      if terms.free_until is not None and not terms.in_window]
+        if not still_free:
+            return _("Cancelling is free of charge.")
+        free_until, booking, terms = min(still_free, key=lambda entry: entry[0])
+        return _("Cancelling is free until %(time)s (lab time); after that cancelling the "
+                 "booking of %(when)s costs %(fee)s.",
+                 time=to_lab_time(free_until).strftime("%Y-%m-%d %H:%M"),
+                 when=_when(booking), fee=format_money(terms.late_fee))
+
+
+def series_cancellation(session: Session, bookings: Iterable[Booking], viewer: User, *,
+                        now: dt.datetime) -> SeriesCancellation:
+    """What ``viewer`` cancelling all of ``bookings`` at ``now`` costs; one query."""
+    bookings = sorted(bookings, key=lambda b: (b.start_at, b.id))
+    prices = booking_prices(session, bookings, viewer, now=now)
+    return SeriesCancellation(tuple((b, terms) for b in bookings
+                                    if (terms := prices[b.id].cancellation) is not None))
+
+
+def late_cancellation_fee(session: Session, bookings: Iterable[Booking]) -> Decimal:
+    """What the late cancellations among ``bookings``, just cancelled, are charged in all:
+    each one's fee priced as ``services.charge_late_cancellation`` prices it. One query."""
+    late = [b for b in bookings if b.state == BookingState.CANCELLED and b.is_late_cancellation]
+    cards = rate_cards(session, {(b.instrument_id, b.organization.tier) for b in late})
+    return sum((_late_fee(card_for(cards, b.instrument_id, b.organization.tier, b.start_at),
+                          b.start_at, b.end_at) for b in late), ZERO)

@@ -57,6 +57,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
+from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, parse_aware_datetime, utcnow
 from labbook.extensions import db
 from labbook.http import Fields, day_arg, json_body, page_arg, problem_response
@@ -563,6 +564,8 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
     if series is not None and listing.can_cancel_series(actor, series, booking.instrument):
         series_cancellable = listing.cancellable_in_series(series, now=now)
     tz = _tz(booking.instrument)
+    from_date = booking.start_at.astimezone(tz).date()
+    series_terms = estimates.series_cancellation(db.session, series_cancellable, actor, now=now)
     return render_template(
         "booking/booking_detail.html", booking=booking, tz=tz,
         history=audit_history(db.session, booking),
@@ -570,8 +573,13 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
         is_manager=actor.manages(booking.instrument.lab),
         cancel_form=CancelForm(formdata=None),
         series=series, series_cancellable=series_cancellable,
-        series_form=CancelSeriesForm(formdata=None,
-                                     from_date=booking.start_at.astimezone(tz).date()),
+        series_form=CancelSeriesForm(formdata=None, from_date=from_date),
+        series_terms=series_terms,
+        series_from_terms=series_terms.from_day(from_date),
+        series_terms_by_day=json.dumps({
+            day.isoformat(): _("Cancel the series from this day on? %(terms)s",
+                               terms=series_terms.from_day(day).text)
+            for day in series_terms.days}, ensure_ascii=False),
         window_hours=booking.instrument.cancellation_window_hours,
         price=estimates.booking_price(db.session, booking, actor, now=now),
         can_check_in=attendance.can_check_in(actor, booking, now=now),
@@ -687,13 +695,14 @@ def cancel_booking(booking_id: int):
             booking = booking_services.get_booking(db.session, actor, booking_id)
             booking_services.cancel_booking(db.session, actor, booking, now=utcnow(),
                                             note=form.note.data or "")
-            late = booking.is_late_cancellation
+            fee = estimates.late_cancellation_fee(db.session, [booking])
             hours = booking.instrument.cancellation_window_hours
     except (Conflict, ValidationError) as error:
         return refuse(error, back)
-    if late:
+    if fee:
         flash(_("The booking was cancelled. It was inside the %(n)d-hour cancellation window, "
-                "so a late-cancellation fee may be charged.", n=hours), "warning")
+                "so the late-cancellation fee of %(fee)s is charged.", n=hours,
+                fee=format_money(fee)), "warning")
     else:
         flash(_("The booking was cancelled."), "success")
     return redirect(back)
@@ -785,6 +794,7 @@ def cancel_series(series_id: int):
                 note=form.note.data or "")
             count = len(cancelled)
             late = sum(1 for b in cancelled if b.is_late_cancellation)
+            fee = estimates.late_cancellation_fee(db.session, cancelled)
     except (Conflict, ValidationError) as error:
         return refuse(error, back)
     if count:
@@ -793,9 +803,10 @@ def cancel_series(series_id: int):
     else:
         flash(_("Nothing to cancel: no booking of the series is still to come from that day."),
               "info")
-    if late:
-        flash(ngettext("%(num)d of them was inside the cancellation window and may be charged "
-                       "as a late cancellation.",
-                       "%(num)d of them were inside the cancellation window and may be charged "
-                       "as late cancellations.", late), "warning")
+    if fee:
+        flash(ngettext("%(num)d of them was inside the cancellation window: the "
+                       "late-cancellation fee of %(fee)s is charged.",
+                       "%(num)d of them were inside the cancellation window: late-cancellation "
+                       "fees of %(fee)s in all are charged.", late, fee=format_money(fee)),
+              "warning")
     return redirect(back)

@@ -38,11 +38,12 @@ from playwright.sync_api import (
 )
 from sqlalchemy import select
 
+from labbook import links
 from labbook.accounts.models import User
 from labbook.catalogue.loader import load_catalogue
 from labbook.catalogue.models import Instrument, TestingService
 from labbook.core.time import to_lab_time, utcnow
-from labbook.demo import DEMO_PASSWORD, load_demo
+from labbook.demo import DEMO_PASSWORD, ReportFiles, load_demo
 from labbook.extensions import db, limiter
 from tests.conftest import _delete_all_rows
 from tests.e2e import pages
@@ -115,14 +116,16 @@ def _require_chromium() -> None:
 def site(app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Site]:
     _require_chromium()
+    orders = tmp_path_factory.mktemp("orders")  # the demo's issued report, served from here
     with app.app_context():
         _delete_all_rows()
         load_catalogue(db.session, to_lab_time(utcnow()).date())
-        load_demo(db.session, utcnow())
+        load_demo(db.session, utcnow(), ReportFiles(orders, links.base_url()))
         db.session.remove()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "server.log").unlink(missing_ok=True)
-    env = {"LABBOOK_REPORT_DIR": str(tmp_path_factory.mktemp("reports"))}
+    env = {"LABBOOK_REPORT_DIR": str(tmp_path_factory.mktemp("reports")),
+           "LABBOOK_ORDER_FILES_DIR": str(orders)}
     try:
         with live_server(database_url, workers=2, extra_env=env,
                          log_file=ARTIFACTS / "server.log") as url:
