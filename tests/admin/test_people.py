@@ -143,7 +143,7 @@ def test_a_deactivated_user_cannot_sign_in_until_activated(client, login_as, adm
     assert not reload(researcher).is_active
     client.post("/logout")
     response = client.post("/login", data={"email": researcher.email, "password": PASSWORD})
-    assert response.status_code == 200  # refused
+    assert (response.status_code, response.headers["Location"]) == (303, "/login")  # refused
 
     login_as(admin).post(f"/admin/users/{researcher.id}/activate")
     client.post("/logout")
