@@ -109,9 +109,10 @@ DEMO_QUALIFICATIONS = (("chen@xincai.example.cn", ("NEM-004", "NEM-008", "NEM-01
                        ("zhou@huaichuan.example.cn", ("FOOD-003", "FOOD-004")),
                        ("liu@jinggong.example.cn", ("MFG-007", "MFG-009")))
 #: Bookings around today: (researcher, instrument, days from today, lab-time hour or None for
-#: "in use now", minutes, state, purpose).
+#: "in use now", minutes, state, purpose). The one in use began one to two hours ago
+#: and lasts four hours: it is still in use for at least two hours after the demo is loaded.
 DEMO_BOOKINGS = (
-    ("chen@xincai.example.cn", "NEM-004", 0, None, 120, BookingState.IN_USE, "电极材料小角散射"),
+    ("chen@xincai.example.cn", "NEM-004", 0, None, 240, BookingState.IN_USE, "电极材料小角散射"),
     ("chen@xincai.example.cn", "NEM-011", 1, 9, 120, BookingState.APPROVED, "正极材料拉曼面扫"),
     ("zhou@huaichuan.example.cn", "FOOD-004", 1, 14, 120, BookingState.APPROVED,
      "茶饮料中咖啡因含量测定"),

@@ -20,7 +20,8 @@ from labbook.notify.models import OutboxMessage
 class Refusal:
     """A form sent to ``post`` and refused: ``typed`` (HTML fragments: texts, ``value="…"``,
     a selected option) shows it kept on ``page``, with the refusal ``zh`` in Chinese and ``en``
-    in English."""
+    in English; ``marked`` fields are marked invalid (none where the refusal is of a choice
+    among boxes, said above them)."""
 
     post: str
     page: str
@@ -28,6 +29,7 @@ class Refusal:
     typed: Iterable[str]
     zh: str
     en: str
+    marked: int = 1
 
 
 def _main(client: FlaskClient, page: str) -> str:
@@ -52,7 +54,7 @@ def assert_kept_through_the_switch(client: FlaskClient, refusal: Refusal,
     for chinese in (_main(client, refusal.page), _main(client, refusal.page)):  # and a reload
         assert refusal.zh in chinese
         assert all(text in chinese for text in refusal.typed), chinese
-        assert chinese.count("is-invalid") == 1  # only the refused form's field: not the others'
+        assert chinese.count("is-invalid") == refusal.marked  # the refused form's, no other's
 
     switched = client.post("/language", data={"locale": "en", "next": refusal.page})
     assert switched.status_code == 303 and switched.headers["Location"] == refusal.page

@@ -409,7 +409,8 @@ def test_a_closure_from_year_1_is_a_form_error(client, scene):
     sign_in(client, scene["admin"])
     response = client.post("/manage/blackouts", data={
         "scope": f"instrument:{scene['instrument'].id}", "start_date": "0001-01-01",
-        "start_time": "00:00", "end_date": "2030-01-01", "end_time": "00:00", "reason": "维护"})
+        "start_time": "00:00", "end_date": "2030-01-01", "end_time": "00:00", "reason": "维护"},
+        follow_redirects=True)
     assert response.status_code == 200
     assert "2000" in response.get_data(as_text=True) and "2099" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Blackout)) == 1  # the scene's
@@ -419,7 +420,7 @@ def test_a_training_record_valid_through_9999_is_a_form_error(client, scene):
     sign_in(client, scene["admin"])
     response = client.post("/manage/qualifications", data={
         "email": scene["researcher"].email, "instrument_id": scene["instrument"].id,
-        "valid_until": "9999-12-31"})
+        "valid_until": "9999-12-31"}, follow_redirects=True)
     assert response.status_code == 200
     assert "2099" in response.get_data(as_text=True)
 
@@ -448,7 +449,7 @@ def test_a_person_put_in_an_organization_beyond_any_id_is_a_form_error(client, s
     sign_in(client, scene["admin"])
     response = client.post("/admin/users/new", data={
         "email": "new@example.cn", "name": "新人", "organization_id": "99999999999999999999",
-        "role": "researcher", "locale": "zh_CN"})
+        "role": "researcher", "locale": "zh_CN"}, follow_redirects=True)
     assert response.status_code == 200
     assert "new@example.cn" in response.get_data(as_text=True)  # the form, shown again
 
@@ -456,5 +457,6 @@ def test_a_person_put_in_an_organization_beyond_any_id_is_a_form_error(client, s
 def test_approving_a_booking_id_beyond_any_id_is_a_form_error(client, scene):
     sign_in(client, scene["admin"])
     response = client.post("/manage/approvals", data={"action": "approve",
-                                                      "booking_ids": "2147483648"})
+                                                      "booking_ids": "2147483648"},
+                           follow_redirects=True)
     assert response.status_code == 200

@@ -129,6 +129,8 @@ def test_finance_and_the_billing_contacts_find_invoices(app, client, login_as):
         assert response.status_code == 200, (email, path)
         return response.get_data(as_text=True)
 
+    first = page("admin@jzit.example.cn", "/dashboard/institute")  # where finance signs in to
+    assert "1 张发票待开具" in first and "/billing/invoices?state=requested" in first
     finance = page("admin@jzit.example.cn", "/billing/invoices")
     assert "焦作新材储能科技有限公司" in finance and "26412000000004051877" in finance
     assert "26412000000004051877" in page("zhou@huaichuan.example.cn", "/billing/invoices")

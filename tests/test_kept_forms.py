@@ -126,6 +126,24 @@ def test_the_csrf_token_and_secrets_are_never_kept(app):
     assert kept["errors"] == {}  # the field's own check is made again on the page
 
 
+class PinForm(FlaskForm):
+    name = StringField(validators=[InputRequired()])
+    pin = PasswordField()
+
+
+def test_a_password_of_a_prefixed_form_is_never_kept_whatever_its_name(app):
+    data = {"door-name": "", "door-pin": "4711-secret-pin", "door-csrf_token": "c"}
+    with app.test_request_context("/somewhere", method="POST", data=data):
+        from flask import session
+
+        pin = PinForm(prefix="door", meta={"csrf": False})
+        pin.validate()
+        keep_refused(pin)
+        kept = session[KEPT_FORM]
+    assert dict(kept["data"]) == {"door-name": ""}
+    assert "4711" not in repr(kept)
+
+
 def test_a_form_too_large_for_the_session_cookie_is_shown_as_before(app):
     with app.test_request_context("/somewhere", method="POST", data={"name": "长" * 3000}):
         large = SecretForm(meta={"csrf": False})

@@ -40,7 +40,7 @@ from labbook.http import page_arg
 from labbook.i18n import localized
 from labbook.notify import services as notify
 from labbook.notify.channels import email_delivered
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 
 def _managed_lab(code: str) -> Lab:
@@ -67,7 +67,7 @@ def _category_choices() -> list[SelectChoice]:
         for category in catalogue.all_categories(db.session)]
 
 
-def _refused(form: FlaskForm, problems: list[Problem]) -> None:
+def _show_problems(form: FlaskForm, problems: list[Problem]) -> None:
     """Besides the form's own errors (a number that is none), the service's problems with the
     other fields, so that every problem shows at once."""
     others = [p for p in problems if p.field not in form._fields or not form[p.field].errors]
@@ -109,6 +109,17 @@ def _instrument_form_page(form: InstrumentForm, *, instrument: Instrument | None
                            history=history, fault_log=fault_log), status
 
 
+def _instrument_refused(form: InstrumentForm, *, lab: Lab | None = None,
+                        instrument: Instrument | None = None):
+    """Back to the form's page (Post/Redirect/Get), which finds the service's problems with it
+    again, in the page's language (a kept message would stay in the language it was given); a
+    form too large to keep is shown with this answer. ``lab`` for a new instrument."""
+    if kept := keep_refused(form):
+        return kept
+    _show_problems(form, catalogue.instrument_problems(db.session, form.data, lab=lab))
+    return _instrument_form_page(form, instrument=instrument, lab=lab, status=FORM_REFUSED)
+
+
 @bp.route("/labs/<code>/instruments/new", methods=["GET", "POST"])
 def new_instrument(code: str):
     lab = _managed_lab(code)
@@ -119,17 +130,18 @@ def new_instrument(code: str):
     form.category_id.choices = _category_choices()
     if not form.validate_on_submit():
         if not form.is_submitted():
+            if restore_kept(form):
+                _show_problems(form, catalogue.instrument_problems(db.session, form.data,
+                                                                   lab=lab))
             return _instrument_form_page(form, lab=lab)
-        _refused(form, catalogue.instrument_problems(db.session, form.data, lab=lab))
-        return _instrument_form_page(form, lab=lab, status=FORM_REFUSED)
+        return _instrument_refused(form, lab=lab)
     try:
         with write_transaction(db.session):
             instrument = catalogue.create_instrument(db.session, current_actor(),
                                                      _managed_lab(code), form.data, now=utcnow())
             instrument_id, code = instrument.id, instrument.code
-    except ValidationError as error:
-        show_errors(form, error)
-        return _instrument_form_page(form, lab=lab, status=FORM_REFUSED)
+    except ValidationError:
+        return _instrument_refused(form, lab=lab)
     flash(_("%(code)s was added. Set its hourly rates before it is booked: until then its "
             "bookings cost nothing.", code=code), "success")
     return redirect(url_for(".edit_instrument", instrument_id=instrument_id))
@@ -143,17 +155,17 @@ def edit_instrument(instrument_id: int):
     form.category_id.choices = _category_choices()
     if not form.validate_on_submit():
         if not form.is_submitted():
+            if restore_kept(form):
+                _show_problems(form, catalogue.instrument_problems(db.session, form.data))
             return _instrument_form_page(form, instrument=instrument)
-        _refused(form, catalogue.instrument_problems(db.session, form.data))
-        return _instrument_form_page(form, instrument=instrument, status=FORM_REFUSED)
+        return _instrument_refused(form, instrument=instrument)
     try:
         with write_transaction(db.session):
             changes = catalogue.update_instrument(db.session, current_actor(),
                                                   _instrument(instrument_id), form.data,
                                                   now=utcnow())
-    except ValidationError as error:
-        show_errors(form, error)
-        return _instrument_form_page(form, instrument=instrument, status=FORM_REFUSED)
+    except ValidationError:
+        return _instrument_refused(form, instrument=instrument)
     if changes:
         flash(_("The instrument was saved. New rules apply to bookings made from now on; "
                 "bookings already made stay as they are."), "success")
@@ -174,7 +186,10 @@ def instrument_status(instrument_id: int):
     form = InstrumentStatusForm() if request.method == "POST" else InstrumentStatusForm(
         formdata=None, status=instrument.status.value, reason=instrument.status_reason)
     if not form.validate_on_submit():
-        return _status_page(instrument, form, FORM_REFUSED if form.is_submitted() else 200)
+        if not form.is_submitted():
+            restore_kept(form)
+            return _status_page(instrument, form)
+        return keep_refused(form) or _status_page(instrument, form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             now = utcnow()
@@ -186,7 +201,7 @@ def instrument_status(instrument_id: int):
                 if instrument.status != InstrumentStatus.AVAILABLE else 0
     except ValidationError as error:
         show_errors(form, error)
-        return _status_page(instrument, form, FORM_REFUSED)
+        return keep_refused(form) or _status_page(instrument, form, FORM_REFUSED)
     if not changed:
         flash(_("Nothing was changed."), "info")
     elif hit:
@@ -220,6 +235,7 @@ def _bookings_page(instrument: Instrument, form: BlackoutCancelForm, upcoming: l
 def instrument_bookings(instrument_id: int):
     instrument = _instrument(instrument_id)
     form, upcoming = _cancel_form(instrument, formdata=False)
+    restore_kept(form)
     return _bookings_page(instrument, form, upcoming)
 
 
@@ -228,7 +244,7 @@ def cancel_instrument_bookings(instrument_id: int):
     instrument = _instrument(instrument_id)
     form, upcoming = _cancel_form(instrument, formdata=True)
     if not form.validate_on_submit():
-        return _bookings_page(instrument, form, upcoming, FORM_REFUSED)
+        return keep_refused(form) or _bookings_page(instrument, form, upcoming, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             now = utcnow()
@@ -238,9 +254,9 @@ def cancel_instrument_bookings(instrument_id: int):
             told = notify.cancellations_told(db.session, cancelled, now=now)
     except ValidationError as error:
         show_errors(form, error)
-        return _bookings_page(instrument, form,
-                              closures.bookings_ahead(db.session, instrument, now=utcnow()),
-                              FORM_REFUSED)
+        return keep_refused(form) or _bookings_page(
+            instrument, form, closures.bookings_ahead(db.session, instrument, now=utcnow()),
+            FORM_REFUSED)
     except Conflict as error:
         return refuse(error, url_for(".instrument_status", instrument_id=instrument_id))
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
@@ -278,23 +294,32 @@ def _service_form_page(form: ServiceForm, lab: Lab, *, service: TestingService |
                            history=history), status
 
 
+def _service_refused(form: ServiceForm, lab: Lab, *, service: TestingService | None = None):
+    """Back to the form's page (Post/Redirect/Get), which finds the service's problems with it
+    again, in the page's language; a form too large to keep is shown with this answer."""
+    if kept := keep_refused(form):
+        return kept
+    _show_problems(form, catalogue.service_problems(db.session, lab, form.data, service=service))
+    return _service_form_page(form, lab, service=service, status=FORM_REFUSED)
+
+
 @bp.route("/labs/<code>/services/new", methods=["GET", "POST"])
 def new_service(code: str):
     lab = _managed_lab(code)
     form = _service_form(NewServiceForm, lab, express_surcharge_percent=0)
     if not form.validate_on_submit():
         if not form.is_submitted():
+            if restore_kept(form):
+                _show_problems(form, catalogue.service_problems(db.session, lab, form.data))
             return _service_form_page(form, lab)
-        _refused(form, catalogue.service_problems(db.session, lab, form.data))
-        return _service_form_page(form, lab, status=FORM_REFUSED)
+        return _service_refused(form, lab)
     try:
         with write_transaction(db.session):
             service = catalogue.create_service(db.session, current_actor(), _managed_lab(code),
                                                form.data, now=utcnow())
             service_id, service_code = service.id, service.code
-    except ValidationError as error:
-        show_errors(form, error)
-        return _service_form_page(form, lab, status=FORM_REFUSED)
+    except ValidationError:
+        return _service_refused(form, lab)
     flash(_("%(code)s was added and is offered now.", code=service_code), "success")
     return redirect(url_for(".edit_service", service_id=service_id))
 
@@ -306,17 +331,17 @@ def edit_service(service_id: int):
                          instrument_ids=[i.id for i in service.instruments])
     if not form.validate_on_submit():
         if not form.is_submitted():
+            if restore_kept(form):
+                _show_problems(form, catalogue.service_problems(db.session, service.lab,
+                                                                form.data, service=service))
             return _service_form_page(form, service.lab, service=service)
-        _refused(form, catalogue.service_problems(db.session, service.lab, form.data,
-                                                  service=service))
-        return _service_form_page(form, service.lab, service=service, status=FORM_REFUSED)
+        return _service_refused(form, service.lab, service=service)
     try:
         with write_transaction(db.session):
             changes = catalogue.update_service(db.session, current_actor(), _service(service_id),
                                                form.data, now=utcnow())
-    except ValidationError as error:
-        show_errors(form, error)
-        return _service_form_page(form, service.lab, service=service, status=FORM_REFUSED)
+    except ValidationError:
+        return _service_refused(form, service.lab, service=service)
     flash(_("The testing service was saved.") if changes else _("Nothing was changed."),
           "success" if changes else "info")
     return redirect(url_for(".edit_service", service_id=service_id))
@@ -366,7 +391,9 @@ def _preview_page(preview: catalogue.ImportPreview, form: CatalogueApplyForm | N
 @bp.get("/catalogue/import")
 def catalogue_import():
     require(catalogue.can_import_catalogue(current_actor()))
-    return _upload_page(CatalogueUploadForm(formdata=None))
+    form = CatalogueUploadForm(formdata=None)
+    restore_kept(form)
+    return _upload_page(form)
 
 
 @bp.post("/catalogue/import")
@@ -374,7 +401,7 @@ def catalogue_preview():
     admin = require(catalogue.can_import_catalogue(current_actor()))
     form = CatalogueUploadForm()
     if not form.validate_on_submit():
-        return _upload_page(form, status=FORM_REFUSED)
+        return keep_refused(form) or _upload_page(form, status=FORM_REFUSED)
     uploads = [(upload.filename or "", upload.read(catalogue.MAX_IMPORT_BYTES + 1))
                for upload in form.files.data]
     try:
@@ -383,6 +410,8 @@ def catalogue_preview():
             preview = catalogue.preview_import(db.session, admin, uploads,
                                                today=to_lab_time(utcnow()).date())
     except loader.CatalogueError as error:
+        # Refused files are shown with this answer, not kept for the page: no page can be
+        # handed the files again, and their problems (the rows at fault) are read from them.
         return _upload_page(form, error.errors, FORM_REFUSED)
     except ValidationError as error:
         show_errors(form, error)
@@ -410,7 +439,9 @@ def catalogue_apply():
                     updated=report.updated.total(), unchanged=report.unchanged.total()),
                   "success")
             return redirect(url_for(".catalogue_import"))
-    # Not confirmed, or the catalogue changed since the preview: preview the files anew.
+    # Not confirmed, or the catalogue changed since the preview: preview the files anew, with
+    # this answer (the preview has no address of its own, and the files it carries are too
+    # large to keep for one).
     try:
         with write_transaction(db.session):
             preview = catalogue.preview_again(db.session, admin, form.payload.data or "",

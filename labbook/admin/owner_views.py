@@ -18,7 +18,14 @@ from labbook.core.errors import Conflict, NotFound, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.owners import services as owners
-from labbook.web import FORM_REFUSED, plausible_date, refuse, show_errors
+from labbook.web import (
+    FORM_REFUSED,
+    keep_refused,
+    plausible_date,
+    refuse,
+    restore_kept,
+    show_errors,
+)
 
 
 def _percent_field(label) -> IntegerField:
@@ -63,16 +70,23 @@ def _owner_page(owner: Owner, agreement_form: AgreementForm | None = None,
 @bp.get("/owners/<code>")
 def owner_unit(code: str):
     _admin()
-    return _owner_page(owners.get_owner(db.session, code))
+    owner = owners.get_owner(db.session, code)
+    agreement_form, contact_form = AgreementForm(formdata=None), ContactForm(formdata=None)
+    # Only the form that was refused comes back filled: a kept form names its class.
+    restore_kept(agreement_form)
+    restore_kept(contact_form)
+    return _owner_page(owner, agreement_form, contact_form)
 
 
 @bp.post("/owners/<code>/agreements")
 def add_agreement(code: str):
     _admin()
     owner = owners.get_owner(db.session, code)
+    page = url_for(".owner_unit", code=code)
     form = AgreementForm()
     if not form.validate_on_submit():
-        return _owner_page(owner, agreement_form=form, status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _owner_page(owner, agreement_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             owners.add_agreement(db.session, current_actor(), owner,
@@ -82,34 +96,40 @@ def add_agreement(code: str):
                                  now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
-        return _owner_page(owner, agreement_form=form, status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _owner_page(owner, agreement_form=form, status=FORM_REFUSED)
     except Conflict as error:
         form.form_errors.append(error.message)
-        return _owner_page(owner, agreement_form=form, status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _owner_page(owner, agreement_form=form, status=FORM_REFUSED)
     flash(_("The agreement was added."), "success")
-    return redirect(url_for(".owner_unit", code=code))
+    return redirect(page)
 
 
 @bp.post("/owners/<code>/contacts")
 def add_owner_contact(code: str):
     _admin()
     owner = owners.get_owner(db.session, code)
+    page = url_for(".owner_unit", code=code)
     form = ContactForm()
     if not form.validate_on_submit():
-        return _owner_page(owner, contact_form=form, status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _owner_page(owner, contact_form=form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             owners.add_contact(db.session, current_actor(), owner, form.email.data,
                                now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
-        return _owner_page(owner, contact_form=form, status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _owner_page(owner, contact_form=form, status=FORM_REFUSED)
     except Conflict as error:
         form.form_errors.append(error.message)
-        return _owner_page(owner, contact_form=form, status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _owner_page(owner, contact_form=form, status=FORM_REFUSED)
     flash(_("The contact person was added: they see the owner's instruments after signing "
             "in."), "success")
-    return redirect(url_for(".owner_unit", code=code))
+    return redirect(page)
 
 
 @bp.post("/owners/<code>/contacts/<int:user_id>/remove")

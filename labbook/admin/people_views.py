@@ -21,7 +21,7 @@ from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
 from labbook.i18n import localized
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 
 def _admin() -> User:
@@ -68,7 +68,10 @@ def new_organization():
     admin = _admin()
     form = OrganizationForm()
     if not form.validate_on_submit():
-        return _organization_page(form, status=FORM_REFUSED if form.is_submitted() else 200)
+        if not form.is_submitted():
+            restore_kept(form)
+            return _organization_page(form)
+        return keep_refused(form) or _organization_page(form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             organization = accounts.create_organization(
@@ -77,7 +80,7 @@ def new_organization():
             organization_id, name = organization.id, organization.name
     except ValidationError as error:
         show_errors(form, error)
-        return _organization_page(form, status=FORM_REFUSED)
+        return keep_refused(form) or _organization_page(form, status=FORM_REFUSED)
     flash(_("%(name)s was added.", name=name), "success")
     return redirect(url_for(".edit_organization", organization_id=organization_id))
 
@@ -97,8 +100,10 @@ def edit_organization(organization_id: int):
         status=organization.status.value)
     form.billing_contact_id.choices = _contact_choices(organization)
     if not form.validate_on_submit():
-        return _organization_page(form, organization,
-                                  FORM_REFUSED if form.is_submitted() else 200)
+        if not form.is_submitted():
+            restore_kept(form)
+            return _organization_page(form, organization)
+        return keep_refused(form) or _organization_page(form, organization, FORM_REFUSED)
     contact_id = form.billing_contact_id.data
     try:
         with write_transaction(db.session):
@@ -111,7 +116,7 @@ def edit_organization(organization_id: int):
                     form.colleagues_may_book_for_each_other.data))
     except ValidationError as error:
         show_errors(form, error, {**form._fields, "billing_contact": form.billing_contact_id})
-        return _organization_page(form, organization, FORM_REFUSED)
+        return keep_refused(form) or _organization_page(form, organization, FORM_REFUSED)
     flash(_("The organization was saved.") if changed else _("Nothing was changed."),
           "success" if changed else "info")
     return redirect(url_for(".edit_organization", organization_id=organization_id))
@@ -183,7 +188,10 @@ def new_user():
     organization_id = request.args.get("organization", type=database_id)
     form = _user_form(organization_id=organization_id, role=Role.RESEARCHER.value)
     if not form.validate_on_submit():
-        return _user_page(form, status=FORM_REFUSED if form.is_submitted() else 200)
+        if not form.is_submitted():
+            restore_kept(form)
+            return _user_page(form)
+        return keep_refused(form) or _user_page(form, status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             now = utcnow()
@@ -193,7 +201,7 @@ def new_user():
     except ValidationError as error:
         show_errors(form, error, {**form._fields, "organization": form.organization_id,
                                   "labs": form.lab_ids})
-        return _user_page(form, status=FORM_REFUSED)
+        return keep_refused(form) or _user_page(form, status=FORM_REFUSED)
     return _reset_link_page(reset, is_new=True)
 
 
@@ -204,7 +212,10 @@ def edit_user(user_id: int):
     form = _user_form(obj=user, role=user.role.value,
                       lab_ids=[lab.id for lab in user.managed_labs])
     if not form.validate_on_submit():
-        return _user_page(form, user, FORM_REFUSED if form.is_submitted() else 200)
+        if not form.is_submitted():
+            restore_kept(form)
+            return _user_page(form, user)
+        return keep_refused(form) or _user_page(form, user, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             accounts.update_user(db.session, admin, _user(user_id), now=utcnow(),
@@ -212,7 +223,7 @@ def edit_user(user_id: int):
     except ValidationError as error:
         show_errors(form, error, {**form._fields, "organization": form.organization_id,
                                   "labs": form.lab_ids})
-        return _user_page(form, user, FORM_REFUSED)
+        return keep_refused(form) or _user_page(form, user, FORM_REFUSED)
     flash(_("The account was saved."), "success")
     return redirect(url_for(".edit_user", user_id=user_id))
 

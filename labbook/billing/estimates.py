@@ -17,10 +17,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from flask_babel import gettext as _
 from flask_babel import ngettext, pgettext
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.labels import TIER_LABELS
@@ -53,10 +54,20 @@ def rate_cards(session: Session, keys: Iterable[tuple[int, PriceTier]]) -> RateC
         return cards
     instrument_ids = {instrument_id for instrument_id, _tier in cards}
     tiers = {tier for _instrument_id, tier in cards}
-    for card in session.scalars(select(RateCard).where(RateCard.instrument_id.in_(instrument_ids),
-                                                       RateCard.tier.in_(tiers))):
+    # Rows, not ORM objects: every booking page and answer prices its bookings, and a card is
+    # only read here (a row has the card's attributes by the same names).
+    for card in session.execute(_rate_cards_of(), {"instrument_ids": list(instrument_ids),
+                                                   "tiers": list(tiers)}):
         cards.get((card.instrument_id, card.tier), []).append(card)
     return cards
+
+
+@cache
+def _rate_cards_of() -> Select:
+    table = RateCard.__table__
+    return select(*table.c).where(table.c.instrument_id.in_(bindparam("instrument_ids",
+                                                                       expanding=True)),
+                                  table.c.tier.in_(bindparam("tiers", expanding=True)))
 
 
 def card_for(cards: RateCards, instrument_id: int, tier: PriceTier,

@@ -79,7 +79,7 @@ from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.i18n import is_english, localized
 from labbook.notify.rendering import external_url
-from labbook.web import FORM_REFUSED, refuse, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 bp = Blueprint("money", __name__)
 
@@ -148,18 +148,11 @@ def _request_form(organization: Organization, *, formdata: bool = True) -> Invoi
     return form
 
 
-def _organization_page(organization: Organization, status: int = 200, **forms: Any):
+def _organization_page(organization: Organization, forms: dict[str, Any], status: int = 200):
     actor = current_actor()
-    profile = payments.profile_of(db.session, organization)
-    if "profile_form" not in forms:
-        forms["profile_form"] = ProfileForm(formdata=None, obj=profile)
-    if actor.is_admin:
-        forms.setdefault("settings_form", FinanceSettingsForm(formdata=None, obj=profile))
-        forms.setdefault("deposit_form", DepositForm(formdata=None))
-        forms.setdefault("voucher_form", _voucher_form(formdata=False))
-    forms.setdefault("request_form", _request_form(organization, formdata=False))
     return render_template(
-        "billing/organization_money.html", organization=organization, profile=profile,
+        "billing/organization_money.html", organization=organization,
+        profile=payments.profile_of(db.session, organization),
         is_admin=actor.is_admin,
         entries=payments.balance_history(db.session, organization.id),
         payments=db.session.scalars(payments.payments_of(db.session, organization.id)
@@ -176,22 +169,46 @@ def _organization_page(organization: Organization, status: int = 200, **forms: A
 @bp.get("/billing/organizations/<int:organization_id>")
 @login_required
 def organization(organization_id: int):
-    return _organization_page(_organization(organization_id))
+    organization = _organization(organization_id)
+    forms = _organization_forms(organization)
+    for form in forms.values():  # one form's class each: only the refused one is restored
+        restore_kept(form)
+    return _organization_page(organization, forms)
+
+
+def _organization_forms(organization: Organization) -> dict[str, Any]:
+    """The organization page's forms, empty: finance's four and everyone's invoice request."""
+    profile = payments.profile_of(db.session, organization)
+    forms: dict[str, Any] = {"profile_form": ProfileForm(formdata=None, obj=profile)}
+    if current_actor().is_admin:
+        forms.update(settings_form=FinanceSettingsForm(formdata=None, obj=profile),
+                     deposit_form=DepositForm(formdata=None),
+                     voucher_form=_voucher_form(formdata=False))
+    forms["request_form"] = _request_form(organization, formdata=False)
+    return forms
 
 
 def _submit(organization: Organization, form_name: str, form: Any, action) -> Any:
-    """Validate ``form``, run ``action`` in a write; the page again with the errors, or back
-    to the page with ``action``'s message."""
+    """Validate ``form``, run ``action`` in a write; back to the page with ``action``'s message,
+    or with the form kept to show its errors there (``keep_refused``)."""
+    page = url_for(".organization", organization_id=organization.id)
     if not form.validate_on_submit():
-        return _organization_page(organization, FORM_REFUSED, **{form_name: form})
+        return keep_refused(form, page) or _refused_on_page(organization, form_name, form)
     try:
         with write_transaction(db.session):
             message = action(form)
     except DomainError as error:
         show_errors(form, error)
-        return _organization_page(organization, FORM_REFUSED, **{form_name: form})
+        return keep_refused(form, page) or _refused_on_page(organization, form_name, form)
     flash(message, "success")
-    return redirect(url_for(".organization", organization_id=organization.id))
+    return redirect(page)
+
+
+def _refused_on_page(organization: Organization, form_name: str, form: Any):
+    """The organization's page as the answer to a refused form too large to keep."""
+    return _organization_page(organization,
+                              {**_organization_forms(organization), form_name: form},
+                              FORM_REFUSED)
 
 
 @bp.post("/billing/organizations/<int:organization_id>/details")
@@ -368,10 +385,14 @@ def invoices_xlsx():
     return _attachment(money_exports.invoices_xlsx(items), XLSX_MEDIA_TYPE, "invoices.xlsx")
 
 
-def _invoice_page(invoice: Invoice, status: int = 200, **forms: Any):
-    forms.setdefault("issue_form", InvoiceIssueForm(formdata=None, amount=invoice.amount))
-    forms.setdefault("refuse_form", InvoiceRefuseForm(formdata=None))
-    forms.setdefault("reverse_form", InvoiceReverseForm(formdata=None))
+def _invoice_forms(invoice: Invoice) -> dict[str, Any]:
+    """Finance's forms on an invoice's page, empty."""
+    return {"issue_form": InvoiceIssueForm(formdata=None, amount=invoice.amount),
+            "refuse_form": InvoiceRefuseForm(formdata=None),
+            "reverse_form": InvoiceReverseForm(formdata=None)}
+
+
+def _invoice_page(invoice: Invoice, forms: dict[str, Any], status: int = 200):
     return render_template("billing/invoice.html", invoice=invoice,
                            is_admin=current_actor().is_admin,
                            history=audit_history(db.session, invoice), **forms), status
@@ -380,7 +401,11 @@ def _invoice_page(invoice: Invoice, status: int = 200, **forms: Any):
 @bp.get("/billing/invoices/<int:invoice_id>")
 @login_required
 def invoice_detail(invoice_id: int):
-    return _invoice_page(invoices.get_invoice(db.session, current_actor(), invoice_id))
+    invoice = invoices.get_invoice(db.session, current_actor(), invoice_id)
+    forms = _invoice_forms(invoice)
+    for form in forms.values():  # one form's class each: only the refused one is restored
+        restore_kept(form)
+    return _invoice_page(invoice, forms)
 
 
 @bp.get("/billing/invoices/<int:invoice_id>/file")
@@ -395,18 +420,21 @@ def invoice_file(invoice_id: int):
 def _decide(invoice_id: int, form_name: str, form: Any, action) -> Any:
     actor = _finance()
     invoice = invoices.get_invoice(db.session, actor, invoice_id)
+    page = url_for(".invoice_detail", invoice_id=invoice_id)
     if not form.validate_on_submit():
-        return _invoice_page(invoice, FORM_REFUSED, **{form_name: form})
+        return keep_refused(form, page) or _invoice_page(
+            invoice, {**_invoice_forms(invoice), form_name: form}, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             invoice = invoices.get_invoice(db.session, actor, invoice_id)
             message = action(actor, invoice, form)
     except DomainError as error:
         show_errors(form, error)
-        return _invoice_page(invoices.get_invoice(db.session, actor, invoice_id), FORM_REFUSED,
-                             **{form_name: form})
+        invoice = invoices.get_invoice(db.session, actor, invoice_id)
+        return keep_refused(form, page) or _invoice_page(
+            invoice, {**_invoice_forms(invoice), form_name: form}, FORM_REFUSED)
     flash(message, "success")
-    return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+    return redirect(page)
 
 
 @bp.post("/billing/invoices/<int:invoice_id>/issue")

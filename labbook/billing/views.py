@@ -154,7 +154,9 @@ def _statements_page(close_form: CloseMonthForm | None, status: int = 200):
 @bp.get("/statements")
 @login_required
 def statements():
-    return _statements_page(_close_form(formdata=False))
+    close_form = _close_form(formdata=False)
+    restore_kept(close_form)
+    return _statements_page(close_form)
 
 
 @bp.post("/statements/close")
@@ -163,14 +165,16 @@ def close_month():
     actor = _require_admin()
     form = _close_form()
     if not form.validate_on_submit():
-        return _statements_page(form, FORM_REFUSED)
+        return keep_refused(form, url_for(".statements")) \
+            or _statements_page(form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             result = services.close_month(db.session, actor, form.period.data, now=utcnow())
             created = len(result.statements)
     except ValidationError as error:
         form.period.errors = [*form.period.errors, error.message]
-        return _statements_page(form, FORM_REFUSED)
+        return keep_refused(form, url_for(".statements")) \
+            or _statements_page(form, FORM_REFUSED)
     except Conflict as error:
         return refuse(error, url_for(".statements"))
     if result.was_already_closed:
@@ -207,6 +211,9 @@ def _statement_page(statement: Statement, *,
     if adjustment_form is None and is_draft and accounts.can_manage_something(actor):
         adjustment_form = _statement_adjustment_form(actor, formdata=False)
         restore_kept(adjustment_form)
+    if paid_form is None:
+        paid_form = MarkPaidForm(formdata=None)
+        restore_kept(paid_form)
     paying = money_views.payable_context(statement) \
         if statement.state != StatementState.DRAFT else {}
     return render_template(
@@ -216,7 +223,7 @@ def _statement_page(statement: Statement, *,
         sees_whole=services.sees_whole_statement(actor, statement),
         history=audit_history(db.session, statement), is_admin=actor.is_admin,
         adjustment_form=adjustment_form if is_draft else None,
-        paid_form=paid_form or MarkPaidForm(formdata=None)), status
+        paid_form=paid_form), status
 
 
 @bp.get("/statements/<int:statement_id>")
@@ -292,10 +299,11 @@ def issue_statement(statement_id: int):
 def mark_paid(statement_id: int):
     actor = _require_admin()
     form = MarkPaidForm()
-    if not form.validate_on_submit():
-        return _statement_page(services.get_statement(db.session, actor, statement_id),
-                               paid_form=form, status=FORM_REFUSED)
     back = url_for(".statement_detail", statement_id=statement_id)
+    if not form.validate_on_submit():
+        return keep_refused(form, back) or _statement_page(
+            services.get_statement(db.session, actor, statement_id), paid_form=form,
+            status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             statement = services.get_statement(db.session, actor, statement_id)
@@ -424,10 +432,12 @@ def _adjustment_page(form: AdjustmentForm, status: int = 200):
 def adjust():
     actor = _require_charges_access()
     if request.method == "GET":
-        return _adjustment_page(_adjustment_form(actor, formdata=False))
+        form = _adjustment_form(actor, formdata=False)
+        restore_kept(form)
+        return _adjustment_page(form)
     form = _adjustment_form(actor)
     if not form.validate_on_submit():
-        return _adjustment_page(form, FORM_REFUSED)
+        return keep_refused(form) or _adjustment_page(form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             organization = db.session.get(Organization, form.organization_id.data)
@@ -442,7 +452,7 @@ def adjust():
                         amount=format_money(charge.amount), organization=organization.name)
     except (ValidationError, PermissionDenied, NotFound) as error:
         show_errors(form, error)
-        return _adjustment_page(form, FORM_REFUSED)
+        return keep_refused(form) or _adjustment_page(form, FORM_REFUSED)
     flash(message, "success")
     return redirect(url_for(".charges"))
 
@@ -478,7 +488,10 @@ def _rates_page(instrument: Instrument, form: RateCardForm, status: int = 200):
 @bp.get("/instruments/<int:instrument_id>/rates")
 @login_required
 def rates(instrument_id: int):
-    return _rates_page(_editable_instrument(instrument_id), _rate_form(formdata=False))
+    instrument = _editable_instrument(instrument_id)
+    form = _rate_form(formdata=False)
+    restore_kept(form)
+    return _rates_page(instrument, form)
 
 
 @bp.post("/instruments/<int:instrument_id>/rates")
@@ -488,7 +501,7 @@ def add_rate_card(instrument_id: int):
     instrument = _editable_instrument(instrument_id)
     form = _rate_form()
     if not form.validate_on_submit():
-        return _rates_page(instrument, form, FORM_REFUSED)
+        return keep_refused(form) or _rates_page(instrument, form, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             instrument = catalogue.get_instrument(db.session, instrument_id)
@@ -499,8 +512,8 @@ def add_rate_card(instrument_id: int):
                         date=card.effective_from.isoformat())
     except ValidationError as error:
         show_errors(form, error)
-        return _rates_page(catalogue.get_instrument(db.session, instrument_id), form,
-                           FORM_REFUSED)
+        return keep_refused(form) or _rates_page(
+            catalogue.get_instrument(db.session, instrument_id), form, FORM_REFUSED)
     flash(message, "success")
     return redirect(url_for(".rates", instrument_id=instrument_id))
 

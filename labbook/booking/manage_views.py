@@ -50,7 +50,7 @@ from labbook.http import day_arg, read_day
 from labbook.i18n import localized
 from labbook.notify import services as notify
 from labbook.notify.channels import email_delivered
-from labbook.web import FORM_REFUSED, refuse, safe_next, show_errors
+from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, safe_next, show_errors
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 bp.before_request(require_manager)
@@ -61,7 +61,9 @@ bp.before_request(require_manager)
 
 @bp.get("/approvals")
 def approvals():
-    return _approvals_page(DecisionForm(formdata=None))
+    form = DecisionForm(formdata=None)
+    restore_kept(form)
+    return _approvals_page(form)
 
 
 def _approvals_page(form: DecisionForm, status: int = 200):
@@ -85,7 +87,7 @@ def decide():
     actor = current_actor()
     form = DecisionForm()
     if not form.validate_on_submit():
-        return _approvals_page(form, FORM_REFUSED)
+        return keep_refused(form) or _approvals_page(form, FORM_REFUSED)
     approve = form.action.data == "approve"
     try:
         with write_transaction(db.session):
@@ -94,7 +96,7 @@ def decide():
                                                  now=utcnow())
     except ValidationError as error:
         show_errors(form, error, {"note": form.note})
-        return _approvals_page(form, FORM_REFUSED)
+        return keep_refused(form) or _approvals_page(form, FORM_REFUSED)
     for decision in decisions:
         flash(*_decision_message(decision, approve))
     return redirect(url_for(".approvals", lab=request.args.get("lab") or None))
@@ -222,7 +224,21 @@ def today_default():
 @bp.get("/labs/<code>/today")
 def today(code: str):
     lab = catalogue.get_lab(db.session, code, managed_by=current_actor())
-    return _today_page(lab, day_arg("date", _lab_today(lab)))
+    return _today_page(lab, day_arg("date", _lab_today(lab)), failed=_kept_correction())
+
+
+#: The query parameter of the day page that names the booking whose correction was refused:
+#: the page holds one correction form per booking, and only that one is shown again.
+CORRECTING = "correcting"
+
+
+def _kept_correction() -> tuple[int, ActualTimesForm] | None:
+    """The refused correction of a booking's actual times kept for this page, if any."""
+    booking_id = request.args.get(CORRECTING, type=database_id)
+    if booking_id is None:
+        return None
+    form = ActualTimesForm(formdata=None, prefix=_form_prefix(booking_id))
+    return (booking_id, form) if restore_kept(form) else None
 
 
 @bp.post("/bookings/<int:booking_id>/actual-times")
@@ -233,10 +249,12 @@ def correct_actual_times(booking_id: int):
     tz = ZoneInfo(lab.timezone)
     form = ActualTimesForm(prefix=_form_prefix(booking_id))
     day = read_day(form.date.data) or booking.start_at.astimezone(tz).date()
-    if not form.validate_on_submit():
-        return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     query = {"date": day.isoformat()} if day != _lab_today(lab) else {}
     back = url_for(".today", code=lab.code, **query)
+    page = url_for(".today", code=lab.code, **query, **{CORRECTING: booking_id})
+    if not form.validate_on_submit():
+        return keep_refused(form, page) \
+            or _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     try:
         with write_transaction(db.session):
             booking = services.get_managed_booking(db.session, actor, booking_id)
@@ -248,7 +266,8 @@ def correct_actual_times(booking_id: int):
         show_errors(form, error, {"checked_in_at": form.checked_in_at,
                                    "checked_out_at": form.checked_out_at,
                                    "reason": form.reason})
-        return _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
+        return keep_refused(form, page) \
+            or _today_page(lab, day, failed=(booking_id, form), status=FORM_REFUSED)
     except Conflict as error:
         return refuse(error, back)
     flash(_("The actual times of booking #%(id)d were corrected.", id=booking_id), "success")
@@ -311,7 +330,9 @@ def _blackouts_page(form: BlackoutForm, labs: list[Lab], status: int = 200):
 @bp.get("/blackouts")
 def blackouts():
     labs = accounts.managed_labs(db.session, current_actor())
-    return _blackouts_page(_blackout_form(labs), labs)
+    form = _blackout_form(labs)
+    restore_kept(form)
+    return _blackouts_page(form, labs)
 
 
 def _lab_moment(day: dt.date, time: dt.time) -> dt.datetime:
@@ -325,7 +346,7 @@ def create_blackout():
     labs = accounts.managed_labs(db.session, actor)
     form = _blackout_form(labs)
     if not form.validate_on_submit():
-        return _blackouts_page(form, labs, FORM_REFUSED)
+        return keep_refused(form) or _blackouts_page(form, labs, FORM_REFUSED)
     kind, _sep, target_id = form.scope.data.partition(":")
     start = _lab_moment(form.start_date.data, form.start_time.data)
     end = _lab_moment(form.end_date.data, form.end_time.data)
@@ -343,7 +364,7 @@ def create_blackout():
     except (ValidationError, PermissionDenied, NotFound) as error:
         show_errors(form, error, {"reason": form.reason, "invalid_interval": form.end_time,
                                    "instrument_id": form.scope}, otherwise=form.scope)
-        return _blackouts_page(form, labs, FORM_REFUSED)
+        return keep_refused(form) or _blackouts_page(form, labs, FORM_REFUSED)
     flash(_("The closure was saved."), "success")
     if hit:
         flash(ngettext("It hits %(num)d booking: choose what to cancel below.",
@@ -373,6 +394,7 @@ def _blackout_page(blackout: Blackout, form: BlackoutCancelForm, affected: list,
 def blackout_detail(blackout_id: int):
     blackout = closures.get_blackout(db.session, current_actor(), blackout_id)
     form, affected = _cancel_form(blackout, formdata=False)
+    restore_kept(form)
     return _blackout_page(blackout, form, affected)
 
 
@@ -381,8 +403,9 @@ def blackout_cancel_bookings(blackout_id: int):
     actor = current_actor()
     blackout = closures.get_blackout(db.session, actor, blackout_id)
     form, affected = _cancel_form(blackout, formdata=True)
+    page = url_for(".blackout_detail", blackout_id=blackout_id)
     if not form.validate_on_submit():
-        return _blackout_page(blackout, form, affected, FORM_REFUSED)
+        return keep_refused(form, page) or _blackout_page(blackout, form, affected, FORM_REFUSED)
     try:
         with write_transaction(db.session):
             now = utcnow()
@@ -393,13 +416,13 @@ def blackout_cancel_bookings(blackout_id: int):
             told = notify.cancellations_told(db.session, cancelled, now=now)
     except ValidationError as error:
         show_errors(form, error, {"notice": form.notice, "booking_ids": form.booking_ids})
-        return _blackout_page(blackout, form, closures.affected_bookings(db.session, blackout),
-                              FORM_REFUSED)
+        return keep_refused(form, page) or _blackout_page(
+            blackout, form, closures.affected_bookings(db.session, blackout), FORM_REFUSED)
     flash(ngettext("%(num)d booking was cancelled.", "%(num)d bookings were cancelled.",
                    len(cancelled)), "success")
     if told:
         flash(notify.queued_emails_notice(told), "info")
-    return redirect(url_for(".blackout_detail", blackout_id=blackout_id))
+    return redirect(page)
 
 
 # -- qualifications ---------------------------------------------------------------------------
@@ -434,7 +457,11 @@ def _qualifications_page(form: GrantQualificationForm, labs: list[Lab], status: 
 @bp.get("/qualifications")
 def qualifications():
     labs = accounts.managed_labs(db.session, current_actor())
-    return _qualifications_page(_grant_form(labs, formdata=False), labs)
+    grant_form = _grant_form(labs, formdata=False)
+    revoke_form = RevokeQualificationsForm(formdata=None)
+    restore_kept(grant_form)
+    restore_kept(revoke_form)
+    return _qualifications_page(grant_form, labs, revoke_form=revoke_form)
 
 
 @bp.post("/qualifications")
@@ -443,7 +470,7 @@ def grant_qualification():
     labs = accounts.managed_labs(db.session, actor)
     form = _grant_form(labs)
     if not form.validate_on_submit():
-        return _qualifications_page(form, labs, FORM_REFUSED)
+        return keep_refused(form) or _qualifications_page(form, labs, FORM_REFUSED)
     expires_at = None
     if form.valid_until.data is not None:
         # Valid through the whole of that day in the lab.
@@ -459,7 +486,7 @@ def grant_qualification():
     except (ValidationError, PermissionDenied, NotFound) as error:
         show_errors(form, error, {"email": form.email, "expires_at": form.valid_until},
                     otherwise=form.instrument_id)
-        return _qualifications_page(form, labs, FORM_REFUSED)
+        return keep_refused(form) or _qualifications_page(form, labs, FORM_REFUSED)
     if len(names) == 1:
         message = _("%(name)s may now use %(instrument)s.", name=names[0],
                     instrument=instrument_name)
@@ -477,8 +504,9 @@ def revoke_qualifications():
     form = RevokeQualificationsForm()
     if not form.validate_on_submit():
         labs = accounts.managed_labs(db.session, actor)
-        return _qualifications_page(_grant_form(labs, formdata=False), labs, FORM_REFUSED,
-                                    revoke_form=form)
+        page = url_for(".qualifications", instrument=request.args.get("instrument"))
+        return keep_refused(form, page) or _qualifications_page(
+            _grant_form(labs, formdata=False), labs, FORM_REFUSED, revoke_form=form)
     with write_transaction(db.session):
         revoked = training.revoke_qualifications(db.session, actor,
                                                  form.qualification_ids.data, now=utcnow())
@@ -501,17 +529,23 @@ def revoke_qualification(qualification_id: int):
     return redirect(url_for(".qualifications", instrument=request.args.get("instrument")))
 
 
-# -- no-show discipline -------------------------------------------------------------------------
+# -- booking rules and contact: no-show discipline, waiting-list offers, the contact person --
+
+
+def _rules_form(lab: Lab, **kwargs) -> LabBookingRulesForm:
+    return LabBookingRulesForm(prefix=lab.code, **kwargs)
+
+
+def _contact_form(lab: Lab, **kwargs) -> LabContactForm:
+    return LabContactForm(prefix=f"contact-{lab.code}", **kwargs)
 
 
 def _discipline_page(labs: list[Lab], failed: tuple[str, LabBookingRulesForm] | None = None,
                      status: int = 200, failed_contact: tuple[str, LabContactForm] | None = None):
-    forms = {lab.code: LabBookingRulesForm(formdata=None, obj=lab, prefix=lab.code)
-             for lab in labs}
+    forms = {lab.code: _rules_form(lab, formdata=None, obj=lab) for lab in labs}
     if failed is not None:
         forms[failed[0]] = failed[1]
-    contact_forms = {lab.code: LabContactForm(formdata=None, obj=lab,
-                                              prefix=f"contact-{lab.code}") for lab in labs}
+    contact_forms = {lab.code: _contact_form(lab, formdata=None, obj=lab) for lab in labs}
     if failed_contact is not None:
         contact_forms[failed_contact[0]] = failed_contact[1]
     now = utcnow()
@@ -531,18 +565,31 @@ def _managed_lab(actor, code: str) -> tuple[list[Lab], Lab]:
     return labs, lab
 
 
+def _lab_forms_page(lab: Lab) -> str:
+    """Where a lab's refused rules or contact are shown again: the page names the lab, since it
+    holds the two forms of every lab the manager manages."""
+    return url_for(".discipline_page", lab=lab.code)
+
+
 @bp.get("/discipline")
 def discipline_page():
-    return _discipline_page(accounts.managed_labs(db.session, current_actor()))
+    labs = accounts.managed_labs(db.session, current_actor())
+    lab = next((lab for lab in labs if lab.code == request.args.get("lab")), None)
+    if lab is None:
+        return _discipline_page(labs)
+    rules, contact = _rules_form(lab, formdata=None), _contact_form(lab, formdata=None)
+    return _discipline_page(labs, (lab.code, rules) if restore_kept(rules) else None,
+                            failed_contact=(lab.code, contact) if restore_kept(contact) else None)
 
 
 @bp.post("/labs/<code>/discipline")
 def update_discipline(code: str):
     actor = current_actor()
     labs, lab = _managed_lab(actor, code)
-    form = LabBookingRulesForm(prefix=lab.code)
+    form = _rules_form(lab)
     if not form.validate_on_submit():
-        return _discipline_page(labs, (lab.code, form), FORM_REFUSED)
+        return keep_refused(form, _lab_forms_page(lab)) \
+            or _discipline_page(labs, (lab.code, form), FORM_REFUSED)
     try:
         with write_transaction(db.session):
             discipline.update_settings(
@@ -552,7 +599,8 @@ def update_discipline(code: str):
                 waitlist_offer_minutes=form.waitlist_offer_minutes.data)
     except ValidationError as error:
         show_errors(form, error)
-        return _discipline_page(labs, (lab.code, form), FORM_REFUSED)
+        return keep_refused(form, _lab_forms_page(lab)) \
+            or _discipline_page(labs, (lab.code, form), FORM_REFUSED)
     flash(_("The booking rules of %(lab)s were saved.", lab=localized(lab, "name")), "success")
     return redirect(url_for(".discipline_page"))
 
@@ -561,10 +609,11 @@ def update_discipline(code: str):
 def update_contact(code: str):
     actor = current_actor()
     labs, lab = _managed_lab(actor, code)
-    form = LabContactForm(prefix=f"contact-{lab.code}")
+    form = _contact_form(lab)
+    if not form.validate_on_submit():
+        return keep_refused(form, _lab_forms_page(lab)) \
+            or _discipline_page(labs, status=FORM_REFUSED, failed_contact=(lab.code, form))
     try:
-        if not form.validate_on_submit():
-            raise ValidationError(_("Please correct the form."))
         with write_transaction(db.session):
             catalogue.update_lab_contact(
                 db.session, actor, lab, name=form.contact_name.data or "",
@@ -572,7 +621,8 @@ def update_contact(code: str):
                 now=utcnow())
     except ValidationError as error:
         show_errors(form, error)
-        return _discipline_page(labs, status=FORM_REFUSED, failed_contact=(lab.code, form))
+        return keep_refused(form, _lab_forms_page(lab)) \
+            or _discipline_page(labs, status=FORM_REFUSED, failed_contact=(lab.code, form))
     flash(_("The contact person of %(lab)s was saved.", lab=localized(lab, "name")), "success")
     return redirect(url_for(".discipline_page"))
 

@@ -512,16 +512,25 @@ def hours_held(session: Session, organization: Organization, start: dt.datetime,
                end: dt.datetime, *, exclude_booking_id: int | None = None) -> dt.timedelta:
     """Time the organization's slot-holding bookings take up inside ``[start, end)``.
 
-    This is what counts against the weekly quota.
+    This is what counts against the weekly quota. The bookings are sought between two starts,
+    on the (organization, start) index: none that starts more than the longest time any
+    booking holds before ``start`` reaches into it, so the organization's years of bookings
+    cost nothing.
     """
     used = dt.timedelta(0)
-    for booking in session.scalars(select(Booking).where(
+    earliest = start - dt.timedelta(minutes=session.scalar(_LONGEST_HELD) + 1)
+    for booking_id, start_at, end_at in session.execute(select(
+            Booking.id, Booking.start_at, Booking.end_at).where(
             Booking.organization_id == organization.id,
-            Booking.start_at < end, Booking.end_at > start,
+            Booking.start_at > earliest, Booking.start_at < end, Booking.end_at > start,
             Booking.state.in_(SLOT_HOLDING))):
-        if booking.id != exclude_booking_id:
-            used += _time_within(booking.start_at, booking.end_at, start, end)
+        if booking_id != exclude_booking_id:
+            used += _time_within(start_at, end_at, start, end)
     return used
+
+
+#: The longest time a booking of any instrument holds it, in minutes (as ``held_bound``).
+_LONGEST_HELD = select(func.coalesce(func.max(Instrument.longest_held_minutes), 0))
 
 
 def _time_within(start_at: dt.datetime, end_at: dt.datetime, start: dt.datetime,

@@ -34,7 +34,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
@@ -205,7 +205,10 @@ def _inserted_booking(session: Session, row: dict) -> Booking:
     values = {**_NOT_YET, **row, "id": session.execute(_insert_booking(), row).scalar_one()}
     for name in ("start_at", "end_at", "blocked_until"):
         values[name] = values[name].astimezone(dt.UTC)  # as the database gives them back
-    booking = Booking(**values)
+    # As the ORM makes an object of a row it loads: its values are the committed state, so
+    # no attribute event fires and nothing is left to flush.
+    booking = Booking.__mapper__.class_manager.new_instance()
+    instance_state(booking).dict.update(values)
     make_transient_to_detached(booking)
     session.add(booking)
     return booking

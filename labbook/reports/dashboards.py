@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import User
+from labbook.billing.models import Invoice, InvoiceState, Statement, StatementState
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.errors import PermissionDenied
@@ -83,6 +84,20 @@ def pending_approvals(session: Session, lab_ids: list[int]) -> dict[int, int]:
 
 
 @dataclasses.dataclass(frozen=True)
+class FinanceWaiting:
+    """What waits for finance (the admins): invoices asked for and statements not yet issued."""
+    invoices_requested: int
+    draft_statements: int
+
+
+def finance_waiting(session: Session) -> FinanceWaiting:
+    def count(model, condition) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(condition))
+    return FinanceWaiting(count(Invoice, Invoice.state == InvoiceState.REQUESTED),
+                          count(Statement, Statement.state == StatementState.DRAFT))
+
+
+@dataclasses.dataclass(frozen=True)
 class InstituteDashboard:
     labs: list[Lab]
     this_month: Period
@@ -91,12 +106,13 @@ class InstituteDashboard:
     this: dict[int | None, LabFigures]
     last: dict[int | None, LabFigures]
     pending: dict[int | None, int]
+    finance: FinanceWaiting
 
 
 def institute_dashboard(session: Session, actor: User, *, now: dt.datetime
                         ) -> InstituteDashboard:
     """Every lab side by side, this calendar month (all of it, bookings to come included)
-    against the last, and the requests waiting for approval now."""
+    against the last, the requests waiting for approval now, and what waits for finance."""
     if not actor.is_admin:
         raise PermissionDenied(_("The institute's dashboard is for administrators."))
     scope = lab_scope(session, actor)
@@ -106,7 +122,8 @@ def institute_dashboard(session: Session, actor: User, *, now: dt.datetime
     pending[None] = sum(pending.values())
     return InstituteDashboard(list(scope.labs), this_month, last_month,
                               lab_figures(session, scope, this_month),
-                              lab_figures(session, scope, last_month), pending)
+                              lab_figures(session, scope, last_month), pending,
+                              finance_waiting(session))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,3 +57,11 @@ def researcher():
 
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def shown_again(response, page: str) -> str:
+    """The page a refused form was sent back to by Post/Redirect/Get (the POST answered with
+    ``follow_redirects``), as text."""
+    assert [r.status_code for r in response.history] == [303]
+    assert response.request.path == page and response.status_code == 200
+    return text(response)

@@ -58,7 +58,7 @@ def test_one_unknown_address_grants_nobody(login_as, manager, instrument):
     known = create_user()
     response = login_as(manager).post("/manage/qualifications", data={
         "email": f"{known.email} nobody@example.cn ghost@example.cn",
-        "instrument_id": instrument.id})
+        "instrument_id": instrument.id}, follow_redirects=True)
     assert response.status_code == FORM_REFUSED
     page = text(response)
     assert "Nobody has an account with the email nobody@example.cn." in page
@@ -76,7 +76,8 @@ def test_revoking_several_records_at_once(login_as, manager, other_manager, inst
     page = text(client.get("/manage/qualifications"))
     assert 'form="bulk-revoke"' in page
 
-    assert client.post("/manage/qualifications/revoke").status_code == FORM_REFUSED
+    assert client.post("/manage/qualifications/revoke",
+                       follow_redirects=True).status_code == FORM_REFUSED
     response = client.post("/manage/qualifications/revoke",
                            data={"qualification_ids": [records[0].id, records[2].id]})
 

@@ -371,7 +371,8 @@ def test_closing_a_month_without_charges_says_so(visit, people):
 
 def test_a_month_that_has_not_ended_is_refused_on_the_form(visit, people):
     this_month = f"{lab_today():%Y-%m}"
-    response = visit("admin").post("/statements/close", data={"close-period": this_month})
+    response = visit("admin").post("/statements/close", data={"close-period": this_month},
+                                   follow_redirects=True)
     assert response.status_code == 200
     page = text(response)
     assert_well_formed(page)
@@ -382,7 +383,8 @@ def test_a_month_that_has_not_ended_is_refused_on_the_form(visit, people):
 
 @pytest.mark.parametrize("bad", ["", "2026-13", "soon", "1999-12"])
 def test_a_bad_month_is_a_form_error(visit, people, bad):
-    response = visit("admin").post("/statements/close", data={"close-period": bad})
+    response = visit("admin").post("/statements/close", data={"close-period": bad},
+                                   follow_redirects=True)
     assert response.status_code == 200
     assert "is-invalid" in text(response)
     assert count(MonthClose) == 0
@@ -438,7 +440,8 @@ def test_mark_paid_with_a_note(visit, issued):
 
 
 def test_a_long_payment_note_is_a_form_error(visit, issued):
-    response = visit("admin").post(f"/statements/{issued.id}/paid", data={"note": "x" * 501})
+    response = visit("admin").post(f"/statements/{issued.id}/paid", data={"note": "x" * 501},
+                                   follow_redirects=True)
     assert response.status_code == 200
     assert "is-invalid" in text(response)
     assert reload(issued).state == StatementState.ISSUED
@@ -609,7 +612,7 @@ def test_bad_adjustments_are_form_errors(visit, nem, food, organization, data, m
     values = {"organization_id": organization.id, "lab_id": nem.id, "amount": "10.00",
               "reason": "Something"}
     values.update(data)
-    response = visit("manager").post("/charges/adjust", data=values)
+    response = visit("manager").post("/charges/adjust", data=values, follow_redirects=True)
     assert response.status_code == 200
     page = text(response)
     assert_well_formed(page)
@@ -620,7 +623,7 @@ def test_bad_adjustments_are_form_errors(visit, nem, food, organization, data, m
 def test_a_manager_cannot_adjust_for_another_lab(visit, food, organization):
     response = visit("manager").post("/charges/adjust", data={
         "organization_id": organization.id, "lab_id": food.id, "amount": "10.00",
-        "reason": "Not mine"})
+        "reason": "Not mine"}, follow_redirects=True)
     assert response.status_code == 200 and "Not a valid choice" in text(response)
     assert count(Charge) == 0
 
@@ -725,7 +728,8 @@ def test_a_card_in_force_cannot_be_withdrawn(visit, instrument):
     ({"billing_basis": "guess"}, "Not a valid choice"),
 ])
 def test_bad_rate_cards_are_form_errors(visit, instrument, overrides, message):
-    response = visit("manager").post(rates_path(instrument), data=rate_form(**overrides))
+    response = visit("manager").post(rates_path(instrument), data=rate_form(**overrides),
+                                     follow_redirects=True)
     assert response.status_code == 200
     page = text(response)
     assert_well_formed(page)
@@ -736,7 +740,8 @@ def test_bad_rate_cards_are_form_errors(visit, instrument, overrides, message):
 def test_a_second_card_on_the_same_day_is_a_form_error(visit, instrument):
     client = visit("manager")
     assert client.post(rates_path(instrument), data=rate_form()).status_code == 302
-    response = client.post(rates_path(instrument), data=rate_form(hourly_rate="99.00"))
+    response = client.post(rates_path(instrument), data=rate_form(hourly_rate="99.00"),
+                           follow_redirects=True)
     assert response.status_code == 200
     assert "already has a rate card for the Partner tier starting on" in text(response)
     assert count(RateCard) == 4

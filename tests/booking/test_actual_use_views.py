@@ -404,8 +404,9 @@ def test_a_correction_without_a_reason_is_refused_on_the_page(login_as, manager,
     start = finished.start_at
     response = login_as(manager).post(f"/manage/bookings/{finished.id}/actual-times",
                                       data=correction(finished, start, start + 55 * MINUTE,
-                                                      reason="  "))
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+                                                      reason="  "),
+                                      follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     page = text(response)
     assert_well_formed(page)
     assert "Say why the times are corrected." in page
@@ -417,8 +418,9 @@ def test_a_check_out_before_the_check_in_is_refused_on_the_page(login_as, manage
     start = finished.start_at
     response = login_as(manager).post(f"/manage/bookings/{finished.id}/actual-times",
                                       data=correction(finished, start + 30 * MINUTE,
-                                                      start + 20 * MINUTE))
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+                                                      start + 20 * MINUTE),
+                                      follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert "The check-out must be after the check-in." in text(response)
     # What was typed stays in the form.
     assert f'value="{local(start + 30 * MINUTE)}"' in text(response)
@@ -429,8 +431,8 @@ def test_a_malformed_time_is_refused_on_the_page(login_as, manager, finished):
     data = correction(finished, finished.start_at)
     data[f"b{finished.id}-checked_in_at"] = "soon"
     response = login_as(manager).post(f"/manage/bookings/{finished.id}/actual-times",
-                                      data=data)
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+                                      data=data, follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert "Enter a date and time like" in text(response)
 
 

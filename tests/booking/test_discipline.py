@@ -168,7 +168,7 @@ def test_the_managers_page_sets_the_rules_and_lifts(login_as, lab, instrument):
             lab.waitlist_offer_minutes) == (3, 60, 7, 45)
     refused = client.post(f"/manage/labs/{lab.code}/discipline", data={
         f"{lab.code}-no_show_window_days": "0", f"{lab.code}-suspension_days": "7",
-        f"{lab.code}-waitlist_offer_minutes": "45"})
+        f"{lab.code}-waitlist_offer_minutes": "45"}, follow_redirects=True)
     assert refused.status_code == 200 and reload(lab).no_show_window_days == 60
     client.post(f"/manage/suspensions/{suspension.id}/lift", data={"note": "已沟通"})
     assert reload(suspension).lifted_at is not None

@@ -232,3 +232,51 @@ def test_bookings_far_ahead_do_not_change_the_work_of_a_calendar_read():
     before = steps()
     book_ahead(DAY + dt.timedelta(days=31), 300)
     assert steps() == before
+
+
+def test_an_organizations_past_bookings_do_not_change_the_work_of_its_quota():
+    """The weekly quota counts the hours an organization holds in a week: its bookings of
+    earlier years add no work to that count, and one as long as any booking held reaching
+    into the week still counts."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("counts SQLite's virtual machine steps")
+    instrument = create_instrument(max_minutes=240)
+    user = create_user()
+    organization = user.organization
+    week = rules.week_start(lab_time(DAY, 12), lab_time(DAY, 12).tzinfo)
+    week_end = week + dt.timedelta(days=7)
+    # Reaches 3 hours into the week: as long as the instrument's rules allow (4 hours).
+    create_booking(instrument=instrument, user=user, start_at=week - dt.timedelta(hours=1),
+                   end_at=week + dt.timedelta(hours=3))
+
+    def held_and_steps() -> tuple[dt.timedelta, int]:
+        counted = [0]
+
+        def count() -> int:
+            counted[0] += 1
+            return 0
+
+        connection = db.session.connection().connection.driver_connection
+        connection.set_progress_handler(count, 1)
+        try:
+            held = rules.hours_held(db.session, organization, week, week_end)
+        finally:
+            connection.set_progress_handler(None, 1)
+        return held, counted[0]
+
+    def book_past(days: int) -> None:
+        first = DAY - dt.timedelta(days=400)
+        db.session.execute(insert(Booking), [{
+            "instrument_id": instrument.id, "user_id": user.id,
+            "organization_id": organization.id,
+            "start_at": lab_time(first + dt.timedelta(days=n // 8), 8 + n % 8),
+            "end_at": lab_time(first + dt.timedelta(days=n // 8), 9 + n % 8),
+            "blocked_until": lab_time(first + dt.timedelta(days=n // 8), 9 + n % 8),
+            "state": BookingState.COMPLETED, "purpose": "往年"} for n in range(8 * days)])
+        db.session.commit()
+
+    book_past(1)
+    held, before = held_and_steps()
+    assert held == dt.timedelta(hours=3)
+    book_past(300)
+    assert held_and_steps() == (dt.timedelta(hours=3), before)

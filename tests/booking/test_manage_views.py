@@ -191,9 +191,9 @@ def test_reject_needs_a_note(client, login_as, manager, instrument, researcher):
     client = login_as(manager)
 
     response = client.post("/manage/approvals", data={
-        "action": "reject", "booking_ids": [booking.id], "note": "  "})
+        "action": "reject", "booking_ids": [booking.id], "note": "  "}, follow_redirects=True)
 
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert "This field is required." in page(response)
     assert "Nothing was decided" in page(response)
     assert reload(booking).state == BookingState.PENDING
@@ -208,11 +208,13 @@ def test_reject_needs_a_note(client, login_as, manager, instrument, researcher):
 def test_bad_decision_input_is_a_form_error(client, login_as, manager, instrument, researcher):
     booking = pending(instrument, researcher)
     client = login_as(manager)
-    nothing_selected = client.post("/manage/approvals", data={"action": "approve"})
+    nothing_selected = client.post("/manage/approvals", data={"action": "approve"},
+                                   follow_redirects=True)
     assert nothing_selected.status_code == 200
     assert "Select at least one booking." in page(nothing_selected)
     bad = client.post("/manage/approvals", data={"action": "delete",
-                                                 "booking_ids": ["x"]})
+                                                 "booking_ids": ["x"]},
+                  follow_redirects=True)
     assert bad.status_code == 200
     assert "Nothing was decided" in page(bad)
     assert reload(booking).state == BookingState.PENDING
@@ -248,8 +250,8 @@ def test_bulk_reject_needs_a_note_and_changes_nothing(client, login_as, manager,
                                                       researcher):
     bookings = [pending(instrument, researcher, hour=h) for h in (8, 13)]
     response = login_as(manager).post("/manage/approvals", data={
-        "action": "reject", "booking_ids": [b.id for b in bookings]})
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+        "action": "reject", "booking_ids": [b.id for b in bookings]}, follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     text = page(response)
     # The selection survives, so the manager only has to add the note.
     assert all(re.search(rf'value="{b.id}" id="select-{b.id}" form="bulk-decision" checked',
@@ -340,9 +342,10 @@ def test_cancelling_needs_a_notice(client, login_as, lab, manager, instrument, r
     db.session.commit()
 
     response = login_as(manager).post(f"/manage/blackouts/{blackout.id}/cancel-bookings",
-                                      data={"booking_ids": [booking.id], "notice": ""})
+                                      data={"booking_ids": [booking.id], "notice": ""},
+                                      follow_redirects=True)
 
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert "Tell the people who booked why" in page(response)
     assert reload(booking).state == BookingState.APPROVED
 
@@ -376,9 +379,9 @@ def test_bad_blackout_input_is_a_form_error(client, login_as, manager, lab, othe
         change = {"scope": f"lab:{other_lab.id}"}
     data.update(change)
 
-    response = login_as(manager).post("/manage/blackouts", data=data)
+    response = login_as(manager).post("/manage/blackouts", data=data, follow_redirects=True)
 
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert message in page(response)
     assert db.session.scalars(select(Blackout)).first() is None
 
@@ -400,8 +403,9 @@ def test_closures_of_another_lab_are_not_found(client, login_as, other_lab, othe
     assert reload(booking).state == BookingState.APPROVED
     # Nor can they close an instrument of a lab they do not manage.
     response = client.post("/manage/blackouts", data=blackout_form(
-        f"instrument:{instrument.id}", lab_time(MONDAY, 9), lab_time(MONDAY, 12)))
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+        f"instrument:{instrument.id}", lab_time(MONDAY, 9), lab_time(MONDAY, 12)),
+        follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert db.session.scalars(select(Blackout)).one().id == blackout.id
 
 
@@ -455,16 +459,17 @@ def test_qualification_without_expiry_and_filter(client, login_as, lab, manager,
 
 def test_unknown_email_is_a_form_error(client, login_as, manager, instrument):
     response = login_as(manager).post("/manage/qualifications", data={
-        "email": "nobody@example.cn", "instrument_id": instrument.id})
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+        "email": "nobody@example.cn", "instrument_id": instrument.id}, follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert "Nobody has an account with the email nobody@example.cn." in page(response)
     assert db.session.scalars(select(Qualification)).first() is None
 
 
 def test_expiry_in_the_past_is_a_form_error(client, login_as, manager, instrument, researcher):
     response = login_as(manager).post("/manage/qualifications", data={
-        "email": researcher.email, "instrument_id": instrument.id, "valid_until": "2020-01-01"})
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+        "email": researcher.email, "instrument_id": instrument.id, "valid_until": "2020-01-01"},
+        follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert "The expiry must be in the future." in page(response)
 
 
@@ -481,6 +486,6 @@ def test_managers_of_another_lab_cannot_grant_or_revoke(client, login_as, manage
     assert response.status_code == 404
     assert reload(qualification).revoked_at is None
     response = client.post("/manage/qualifications", data={
-        "email": researcher.email, "instrument_id": instrument.id})
-    assert response.status_code == 200  # refused forms: see labbook.web.FORM_REFUSED
+        "email": researcher.email, "instrument_id": instrument.id}, follow_redirects=True)
+    assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert db.session.scalars(select(Qualification)).one().id == qualification.id

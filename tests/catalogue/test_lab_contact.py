@@ -115,7 +115,7 @@ def test_the_managers_page_saves_the_contact(login_as):
     prefix = f"contact-{lab.code}-"
     refused = client.post(f"/manage/labs/{lab.code}/contact", data={
         prefix + "contact_name": "王磊", prefix + "contact_phone": "0391",
-        prefix + "contact_email": "nem@jzit.example.cn"})
+        prefix + "contact_email": "nem@jzit.example.cn"}, follow_redirects=True)
     assert refused.status_code == 200
     assert "Give a phone number such as 0391-3987101." in refused.text
     assert reload(lab).contact is None
