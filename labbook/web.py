@@ -231,11 +231,22 @@ _FORM_MEDIA_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 def forget_kept_form() -> None:
     """A form sent anew replaces what an earlier refusal kept; the language switch is no such
-    form, and neither is the JSON a page's script sends (the calendar checks the kept time)."""
+    form, and neither is the JSON a page's script sends (the calendar checks the kept time) nor
+    a form it sends to a view that only answers it (``keeps_kept_form``)."""
+    view = current_app.view_functions.get(request.endpoint or "")
     if request.method == "POST" and KEPT_FORM in session \
             and request.mimetype in _FORM_MEDIA_TYPES \
-            and request.endpoint != "accounts.switch_language":
+            and request.endpoint != "accounts.switch_language" \
+            and not getattr(view, "keeps_kept_form", False):
         session.pop(KEPT_FORM)
+
+
+def keeps_kept_form(view: ViewT) -> ViewT:
+    """Mark a view that a page's script sends the page's form to while it is being filled in
+    (the order page's running quote), and that changes nothing: what a refusal kept for the
+    page stays kept for its reload and language switch."""
+    view.keeps_kept_form = True  # type: ignore[attr-defined]
+    return view
 
 
 def refuse(error: DomainError, back: str) -> Response:

@@ -325,7 +325,9 @@ def _rows(app: Flask) -> list[tuple[str, str, set[str]]]:
 
 def _outcome(response) -> str:
     status = response.status_code
-    if status in (301, 302, 303) and "/login" in response.headers.get("Location", ""):
+    # Signing in asked for: the sign-in page names the page asked for (a refused sign-in goes
+    # back to the sign-in page as it was, after its redirect).
+    if status in (301, 302, 303) and "/login?next=" in response.headers.get("Location", ""):
         return "login"
     return str(status)
 

@@ -317,8 +317,10 @@ class SeriesCancellation:
         and what the first of them costs after that."""
         charged = self.charged
         if charged:
-            each = "; ".join(_("%(when)s: %(fee)s", when=_when(booking),
-                               fee=format_money(terms.fee_now)) for booking, terms in charged)
+            separator = pgettext("list separator", "; ")
+            each = separator.join(_("%(when)s: %(fee)s", when=_when(booking),
+                                    fee=format_money(terms.fee_now))
+                                  for booking, terms in charged)
             text = ngettext(
                 "Cancelling costs %(fee)s: %(num)d booking is inside the cancellation window "
                 "(%(bookings)s).",

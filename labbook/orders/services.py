@@ -481,13 +481,10 @@ def set_capabilities(session: Session, actor: User, lab: Lab, user: User,
 # -- submitting ---------------------------------------------------------------------------------
 
 
-def submit(session: Session, actor: User, order_input: OrderInput, *, now: dt.datetime,
-           expected_total: Decimal | None = None) -> Order:
-    """Place the order at today's prices; the customer confirms the lab's terms with it.
-
-    ``expected_total`` is the total the customer was shown; when given, the order is placed
-    only at that total (``QuoteChanged`` otherwise).
-    """
+def check_submission(session: Session, actor: User, order_input: OrderInput, *,
+                     now: dt.datetime, expected_total: Decimal | None = None) -> OrderQuote:
+    """Every check ``submit`` makes of the order, and its price; changes nothing (the order
+    page says again after its redirect why an order was refused)."""
     priced = quote_order(session, actor, order_input)
     receivables.refuse_if_overdue(session, priced.organization.id, now)
     if expected_total is not None and expected_total != priced.total:
@@ -497,6 +494,18 @@ def submit(session: Session, actor: User, order_input: OrderInput, *, now: dt.da
         raise ValidationError(message, code="terms_not_confirmed",
                               problems=[Problem("terms_not_confirmed", message,
                                                 field="terms_confirmed")])
+    return priced
+
+
+def submit(session: Session, actor: User, order_input: OrderInput, *, now: dt.datetime,
+           expected_total: Decimal | None = None) -> Order:
+    """Place the order at today's prices; the customer confirms the lab's terms with it.
+
+    ``expected_total`` is the total the customer was shown; when given, the order is placed
+    only at that total (``QuoteChanged`` otherwise).
+    """
+    priced = check_submission(session, actor, order_input, now=now,
+                              expected_total=expected_total)
     language = order_input.report_language.value
     order = Order(
         number=numbers.order_number(session, priced.lab.code, to_lab_time(now).year),

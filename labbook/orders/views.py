@@ -29,6 +29,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from labbook import links, ratelimit
 from labbook.accounts.access import current_actor
@@ -45,6 +46,7 @@ from labbook.documents.agreement import render_agreement
 from labbook.extensions import db
 from labbook.http import UPLOAD_OVERHEAD
 from labbook.orders import intake, reporting, retention, services, work
+from labbook.orders.forms import LINE_SLOTS, OrderRequestForm
 from labbook.orders.models import (
     Capability,
     Disposition,
@@ -53,13 +55,17 @@ from labbook.orders.models import (
     Remains,
     ReportLanguage,
 )
-from labbook.web import FORM_REFUSED, refuse, safe_next
+from labbook.web import (
+    FORM_REFUSED,
+    keep_refused,
+    keeps_kept_form,
+    refuse,
+    restore_kept,
+    safe_next,
+)
 
 bp = Blueprint("orders", __name__)
 
-#: Sample lines on the order page: "name | batch | specification | quantity | condition |
-#: hazards" (``services.SAMPLE_FIELDS``), one sample a line.
-LINE_SLOTS = 5
 UPLOAD_ENDPOINTS = frozenset({"orders.add_attachment"})
 
 
@@ -90,40 +96,42 @@ def parse_samples(text: str) -> list[services.SampleInput]:
     return samples
 
 
-def _order_input() -> services.OrderInput:
+def _order_input(sent: MultiDict) -> services.OrderInput:
+    """The order the page ``sent``: its lines, from the service slots that are filled in."""
     lines = []
     for slot in range(LINE_SLOTS):
-        code = (request.form.get(f"service_{slot}") or "").strip()
-        samples = request.form.get(f"samples_{slot}") or ""
+        code = (sent.get(f"service_{slot}") or "").strip()
+        samples = sent.get(f"samples_{slot}") or ""
         if not code and not samples.strip():
             continue
         service_id = db.session.scalar(select(TestingService.id).where(
             TestingService.code == code.upper())) if code else None
         lines.append(services.LineInput(
             service_id=service_id, samples=parse_samples(samples),
-            method=request.form.get(f"method_{slot}") or "",
-            express=request.form.get(f"express_{slot}") == "on"))
+            method=sent.get(f"method_{slot}") or "",
+            express=sent.get(f"express_{slot}") == "on"))
     try:
-        remains = Remains(request.form.get("remains") or Remains.DISPOSE.value)
-        language = ReportLanguage(request.form.get("report_language") or _language())
+        remains = Remains(sent.get("remains") or Remains.DISPOSE.value)
+        language = ReportLanguage(sent.get("report_language") or _language())
     except ValueError:
         message = _("Choose one of the options offered.")
         raise ValidationError(message, code="invalid_choice",
                               problems=[Problem("invalid_choice", message)]) from None
     return services.OrderInput(
         lines=lines, remains=remains, report_language=language,
-        notes=request.form.get("notes") or "", contact_phone=request.form.get("contact_phone")
-        or "", terms_confirmed=request.form.get("terms_confirmed") == "on")
+        notes=sent.get("notes") or "", contact_phone=sent.get("contact_phone") or "",
+        terms_confirmed=sent.get("terms_confirmed") == "on")
 
 
-def _order_page(order_input: services.OrderInput | None = None, *, status: int = 200,
-                errors: list[Problem] | None = None, preset: TestingService | None = None):
+def _order_page(sent: MultiDict, order_input: services.OrderInput | None = None, *,
+                status: int = 200, errors: list[Problem] | None = None,
+                preset: TestingService | None = None):
     actor = current_actor()
     service_list = db.session.scalars(select(TestingService)
                                       .where(TestingService.is_active.is_(True))
                                       .order_by(TestingService.code)).all()
     return render_template(
-        "orders/new.html", services=service_list, slots=range(LINE_SLOTS), form=request.form,
+        "orders/new.html", services=service_list, slots=range(LINE_SLOTS), form=sent,
         errors=errors or [], preset=preset, remains_options=list(Remains),
         languages=list(ReportLanguage), organization=actor.organization,
         **_quote_context(order_input, preset)), status
@@ -139,28 +147,64 @@ def _quote_context(order_input: services.OrderInput | None,
             "terms": services.terms_text(db.session, lab, _language()) if lab else None}
 
 
-def _shown_total() -> Decimal | None:
+def _shown_total(sent: MultiDict) -> Decimal | None:
     """The total the order form showed when it was sent (None: it showed none)."""
     try:
-        return read_amount(request.form.get("shown_total") or "")
+        return read_amount(sent.get("shown_total") or "")
     except AmountError:
         return None
+
+
+def _problems(error: DomainError) -> list[Problem]:
+    return error.problems or [Problem(error.code, error.message)]
+
+
+def _refusal(actor: User, sent: MultiDict, order_input: services.OrderInput) -> list[Problem]:
+    """Why what the page ``sent`` is not placed (nothing when it is only a request for the
+    price and it has one): "Submit" places the order at the total the page showed, and only
+    at that total; without one, the page shows the price first. Checked only: it places
+    nothing."""
+    shown_total = _shown_total(sent)
+    try:
+        if sent.get("action") != "submit" or shown_total is None:
+            services.quote_order(db.session, actor, order_input)
+        else:
+            services.check_submission(db.session, actor, order_input, now=utcnow(),
+                                      expected_total=shown_total)
+    except DomainError as error:
+        return _problems(error)
+    if sent.get("action") == "submit" and shown_total is None:
+        return [Problem("quote_not_shown", _("Check the price below, then submit the order."))]
+    return []
 
 
 @bp.get("/orders/new")
 @login_required
 def new_order():
+    kept = OrderRequestForm(formdata=None)
+    if restore_kept(kept):
+        # A request for the price, or an order refused, after its redirect: what was sent,
+        # priced and checked again now, so the price and the refusal are today's, in the
+        # page's language (a price that changed since shows its new quote).
+        sent = kept.sent()
+        try:
+            order_input = _order_input(sent)
+        except DomainError as error:
+            return _order_page(sent, errors=_problems(error))
+        return _order_page(sent, order_input,
+                           errors=_refusal(current_actor(), sent, order_input))
     service_id = request.args.get("service_id", type=database_id)
     preset = db.session.get(TestingService, service_id) if service_id else None
-    return _order_page(preset=preset)
+    return _order_page(MultiDict(), preset=preset)
 
 
 @bp.post("/orders/new/quote")
 @login_required
+@keeps_kept_form
 def order_quote():
     """The quote and terms of the order form as it stands, for the form's script to show."""
     try:
-        order_input = _order_input()
+        order_input = _order_input(request.form)
     except DomainError:
         order_input = None
     return render_template("orders/_quote.html", **_quote_context(order_input))
@@ -170,28 +214,31 @@ def order_quote():
 @login_required
 def submit_order():
     """"Show price" (action=quote) shows the quote and the lab's terms; "Submit" places the
-    order at the total the form showed, and only at that total."""
+    order at the total the form showed, and only at that total. Either comes back to the
+    order page after a redirect, with what was sent, unless the order is placed."""
     actor = current_actor()
     order_input = None
     try:
-        order_input = _order_input()
-        submitting, shown_total = request.form.get("action") == "submit", _shown_total()
-        if not submitting or shown_total is None:
-            services.quote_order(db.session, actor, order_input)
-            if not submitting:
-                return _order_page(order_input)
-            message = _("Check the price below, then submit the order.")
-            return _order_page(order_input, status=FORM_REFUSED,
-                               errors=[Problem("quote_not_shown", message)])
+        order_input = _order_input(request.form)
+        shown_total = _shown_total(request.form)
+        if request.form.get("action") != "submit" or shown_total is None:
+            return _kept(order_input, _refusal(actor, request.form, order_input))
         with write_transaction(db.session):
             order = services.submit(db.session, actor, order_input, now=utcnow(),
                                     expected_total=shown_total)
             order_id, number = order.id, order.number
     except DomainError as error:
-        return _order_page(order_input, status=FORM_REFUSED, errors=error.problems or [
-            Problem(error.code, error.message)])
+        return _kept(order_input, _problems(error))
     flash(_("Your order %(number)s was sent to the lab.", number=number), "success")
     return redirect(url_for(".order_detail", order_id=order_id), 303)
+
+
+def _kept(order_input: services.OrderInput | None, problems: list[Problem]):
+    """Back to the order page with what was sent; an order page too large to keep is the
+    POST's answer, as before."""
+    return keep_refused(OrderRequestForm(), url_for(".new_order")) \
+        or _order_page(request.form, order_input, errors=problems,
+                       status=FORM_REFUSED if problems else 200)
 
 
 # -- my orders, one order -----------------------------------------------------------------------

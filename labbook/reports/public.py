@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from labbook.booking import schedule, timeline
+from labbook.booking import rules, schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
 from labbook.reports.sharing import SharingFigures, sharing_statistics
@@ -83,10 +83,14 @@ def free_time(session: Session, lab: Lab, instruments: Sequence[Instrument], *,
     opening = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, now, end)
     busy: dict[int | None, list[timeline.Interval]] = defaultdict(list)
     ids = [instrument.id for instrument in instruments]
+    # Bounded on both sides (as every calendar read, ``rules.held_bound``): the bookings
+    # further ahead than the week cost nothing.
+    bound = max((rules.held_bound(instrument, end) for instrument in instruments), default=end)
     for instrument_id, start, until in session.execute(
             select(Booking.instrument_id, Booking.start_at, Booking.blocked_until)
             .where(Booking.instrument_id.in_(ids), Booking.state.in_(SLOT_HOLDING),
-                   Booking.blocked_until > now, Booking.start_at < end)):
+                   Booking.blocked_until > now, Booking.blocked_until < bound,
+                   Booking.start_at < end)):
         busy[instrument_id].append((start, until))
     for instrument_id, start, until in session.execute(
             select(Blackout.instrument_id, Blackout.start_at, Blackout.end_at)

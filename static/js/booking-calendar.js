@@ -202,18 +202,44 @@
     return note;
   }
 
-  // The time chosen in the calendar shows its price too, once the server has priced it.
+  // The time chosen in the calendar shows its price too, once the server has priced it. The
+  // calendar draws the selection anew whenever it redraws (another week, events fetched
+  // again), so the price is kept here and drawn again each time (`selectionContent`).
+  var selectionPrice = null;  // {start, end, label}: the ISO times priced, and the amount
+
+  function isPricedSelection(start, end) {
+    return Boolean(selectionPrice && selected && selectionPrice.start === selected.start &&
+      selectionPrice.end === selected.end && start === selected.start && end === selected.end);
+  }
+
   function labelSelection(answer, interval) {
-    var mirror = calendarEl.querySelector('.fc-event-mirror .fc-event-main');
-    if (!mirror || !answer.estimate || !selected || interval.start !== selected.start ||
+    if (!answer.estimate || !selected || interval.start !== selected.start ||
         interval.end !== selected.end) {
+      return;
+    }
+    selectionPrice = {start: interval.start, end: interval.end, label: answer.estimate.label};
+    var mirror = calendarEl.querySelector('.fc-event-mirror .fc-event-main');
+    if (!mirror) {
       return;
     }
     var label = mirror.querySelector('.lb-selection-price');
     if (!label) {
       label = mirror.appendChild(node('div', 'lb-selection-price'));
     }
-    label.textContent = answer.estimate.label;
+    label.textContent = selectionPrice.label;
+  }
+
+  // The selection as FullCalendar draws it (its times), with its price while it stands.
+  function selectionContent(info) {
+    if (!info.isMirror || !info.event.start || !info.event.end ||
+        !isPricedSelection(LabTime.isoFromWall(info.event.start, config.labOffset),
+          LabTime.isoFromWall(info.event.end, config.labOffset))) {
+      return true;  // FullCalendar's own content
+    }
+    var frame = node('div', 'fc-event-main-frame');
+    frame.appendChild(node('div', 'fc-event-time', info.timeText));
+    frame.appendChild(node('div', 'lb-selection-price', selectionPrice.label));
+    return {domNodes: [frame]};
   }
 
   function showAnswer(answer, interval) {
@@ -616,6 +642,7 @@
                  ArrowRight: 24 * 60, PageUp: -7 * 24 * 60, PageDown: 7 * 24 * 60};
     if (event.key === 'Escape') {
       calendar.unselect();
+      selected = null;
       var shown = calendar.getEventById(CURSOR_ID);
       if (shown) {
         shown.remove();
@@ -669,6 +696,27 @@
     info.el.insertBefore(day, info.el.firstChild);
   }
 
+  // FullCalendar forgets its selection whenever it moves to another week or day; the time
+  // chosen in it still stands in the form, so the calendar draws it again (with its price)
+  // each time it is in view. Drawn again, it is not chosen anew: nothing is checked again.
+  var redrawing = false;
+
+  function drawChosenAgain() {
+    var interval = requestedInterval();
+    if (!selected || !interval || interval.start !== selected.start ||
+        interval.end !== selected.end) {
+      return;
+    }
+    var start = new Date(LabTime.wallFromIso(selected.start) + 'Z');
+    var end = new Date(LabTime.wallFromIso(selected.end) + 'Z');
+    if (start < calendar.view.activeStart || end > calendar.view.activeEnd) {
+      return;
+    }
+    redrawing = true;
+    calendar.select(start, end);
+    redrawing = false;
+  }
+
   var slot = minutesToDuration(config.slotMinutes);
   calendar = new window.FullCalendar.Calendar(calendarEl, {
     initialView: window.matchMedia('(max-width: 575.98px)').matches ? 'timeGridDay' : 'timeGridWeek',
@@ -695,7 +743,12 @@
     selectAllow: function (info) {
       return info.start >= LabTime.labNow(config.labOffset);
     },
-    select: function (info) { fillFromSelection(info.start, info.end); },
+    select: function (info) {
+      if (!redrawing) {
+        fillFromSelection(info.start, info.end);
+      }
+    },
+    datesSet: function () { window.setTimeout(drawChosenAgain, 0); },
     // A drag needs the pointer to move; a plain click or tap is a dateClick (above).
     selectMinDistance: 5,
     selectLongPressDelay: 500,
@@ -709,6 +762,7 @@
       }
     },
     viewDidMount: prepareView,
+    eventContent: selectionContent,
     eventDidMount: nameEvent,
     loading: loading,
     events: loadEvents

@@ -1,10 +1,11 @@
 """Money before commitment, and no trap when cancelling (issue 17, items 1 and 2).
 
 A researcher drags over a time on the instrument's calendar: the form and the selection itself
-show the price (tier, hourly rate, amount); the time lies inside the cancellation window, so
-the form says what cancelling will cost before anything is booked. The confirmation and the
-booking page repeat both; the cancel button's question names the fee, and cancelling charges
-exactly that. In Chinese and English, on a desktop and on a phone-sized screen.
+show the price (tier, hourly rate, amount), and the selection keeps it when the calendar
+redraws; the time lies inside the cancellation window, so the form says what cancelling will
+cost before anything is booked. The confirmation and the booking page repeat both; the cancel
+button's question names the fee, and cancelling charges exactly that and says so. In Chinese
+and English, on a desktop and on a phone-sized screen.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ WINDOW_HOURS = 720
 #: A slot per viewport and language (weekday of next week, lab time), so no two runs collide.
 SLOTS = {("desktop", "zh-CN"): (1, "09:00", "10:30"), ("desktop", "en"): (1, "11:00", "12:30"),
          ("phone", "zh-CN"): (2, "09:00", "10:30"), ("phone", "en"): (2, "11:00", "12:30")}
-WORDS = {"zh-CN": {"estimate": "预计费用", "fee": "取消将收费", "confirm": "确定取消此预约？"},
+WORDS = {"zh-CN": {"estimate": "预计费用", "fee": "取消将收费", "confirm": "确定取消此预约？",
+                   "charged": "按逾时取消收费 {fee}。"},
          "en": {"estimate": "Estimated price", "fee": "Cancelling will cost",
-                "confirm": "Cancel this booking?"}}
+                "confirm": "Cancel this booking?",
+                "charged": "so the late-cancellation fee of {fee} is charged."}}
 
 
 @pytest.fixture
@@ -83,6 +86,11 @@ def test_the_price_and_the_fee_are_shown_before_booking_and_before_cancelling(
     assert expected.estimate.hourly_rate is not None
     assert format_money(expected.estimate.hourly_rate) in estimate.inner_text()
     assert page.locator(".fc-event-mirror .lb-selection-price").inner_text() == amount
+    # The calendar redraws the selection (to another week or day and back): its price stays.
+    for button in (".fc-next-button", ".fc-prev-button"):
+        page.locator(button).click()
+        page.wait_for_selector("#booking-calendar[aria-busy=false]")
+    assert page.locator(".fc-event-mirror .lb-selection-price").inner_text() == amount
     # Inside the cancellation window: said before anything is booked.
     warning = page.locator("#check-result [data-cancellation-fee].alert-warning")
     assert warning.inner_text().startswith(f"{words['fee']} {fee}")
@@ -105,6 +113,8 @@ def test_the_price_and_the_fee_are_shown_before_booking_and_before_cancelling(
     submit(page, "form[action$='/cancel'] [type=submit]")
     assert questions and questions[0].startswith(words["confirm"])
     assert f"{words['fee']} {fee}" in questions[0]
+    # Once cancelled, the message names the fee charged.
+    assert words["charged"].format(fee=fee) in page.locator(".alert-warning").first.inner_text()
     db.session.rollback()
     booking = db.session.get(Booking, booking_id)
     assert booking.is_late_cancellation

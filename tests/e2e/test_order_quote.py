@@ -77,3 +77,37 @@ def test_without_javascript_the_quote_is_recalculated_by_the_button(open_visit, 
         format_money(price.total))
     assert page.input_value("#samples_0") == SAMPLES
     visit.shot("recalculated")
+
+
+def test_a_refused_order_keeps_everything_through_the_language_switch_and_back(open_visit,
+                                                                               site):
+    """Submitted without confirming the terms: the order page comes back after a redirect with
+    the samples, express and notes; the language switch keeps them, the refusal now in English,
+    and Back shows a page, never "Confirm Form Resubmission" or ERR_CACHE_MISS."""
+    service = site.service(SERVICE)
+    visit = open_visit("desktop", CUSTOMER)
+    page = visit.page
+    visit.goto(f"/orders/new?service_id={service.id}")
+    refusal = page.locator("main .alert-danger")
+    switched = False
+    try:
+        page.fill("#samples_0", SAMPLES)
+        page.check("#express_0")
+        page.fill("#notes", "请尽快出报告")
+        expect(page.locator("#order-quote [data-quote-total]")).to_be_visible()
+        submit(page, "button[value=submit]")
+        assert page.url.endswith("/orders/new"), page.url
+        expect(refusal).to_contain_text("请确认实验室的委托协议条款后再提交")
+        switch_language(page)
+        switched = True
+        assert page.url.endswith("/orders/new"), page.url
+        expect(refusal).to_contain_text("Confirm the lab's terms to submit the order.")
+        assert page.input_value("#samples_0") == SAMPLES and page.is_checked("#express_0")
+        assert page.input_value("#notes") == "请尽快出报告"
+        answer = page.go_back()
+        assert answer is None or answer.ok
+        expect(page.locator("#samples_0")).to_have_value(SAMPLES)
+    finally:
+        if switched:  # the choice is the account's: back to Chinese for other tests
+            page.goto(site.url + "/orders")
+            switch_language(page)

@@ -5,13 +5,20 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import insert
 
-from labbook.booking.models import Blackout, BookingState
+from labbook.booking.models import Blackout, Booking, BookingState
 from labbook.catalogue.models import InstrumentStatus
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.reports import public
-from tests.factories import create_booking, create_instrument, create_lab, create_service
+from tests.factories import (
+    create_booking,
+    create_instrument,
+    create_lab,
+    create_service,
+    create_user,
+)
 
 EVERY_DAY = {day: [(dt.time(8), dt.time(18))] for day in range(7)}
 
@@ -63,3 +70,51 @@ def test_the_page_is_public_and_speaks_both_languages(client):
     english = client.get("/open-sharing?lab=PUB").get_data(as_text=True)
     assert "Public instrument" in english and "How to send samples" in english
     assert client.get("/open-sharing?lab=NOPE").status_code == 404
+
+
+def test_bookings_beyond_the_week_add_no_work_to_the_free_time():
+    """The free time reads the bookings that hold time in the coming week only: a year of
+    bookings further ahead adds no work (SQLite's virtual machine steps), and the longest
+    booking the instrument allows, starting on the week's last evening, still counts."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("counts SQLite's virtual machine steps")
+    lab = create_lab(code="PUB", hours=EVERY_DAY)
+    instrument = create_instrument(lab=lab, max_minutes=24 * 60)
+    now = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 lab time
+    last_evening = now + dt.timedelta(days=6, hours=7)  # Sunday 17:00, an hour before closing
+    create_booking(instrument=instrument, start_at=last_evening,
+                   end_at=last_evening + dt.timedelta(hours=24))
+    user = create_user()
+
+    def free_and_steps() -> tuple[int, int]:
+        counted = [0]
+
+        def count() -> int:
+            counted[0] += 1
+            return 0
+
+        connection = db.session.connection().connection.driver_connection
+        connection.set_progress_handler(count, 1)
+        try:
+            free = public.free_time(db.session, lab, [instrument], now=now)[instrument.id]
+        finally:
+            connection.set_progress_handler(None, 1)
+        return free, counted[0]
+
+    def book_ahead(first: dt.datetime, days: int) -> None:
+        db.session.execute(insert(Booking), [{
+            "instrument_id": instrument.id, "user_id": user.id,
+            "organization_id": user.organization_id,
+            "start_at": first + dt.timedelta(days=n // 8, hours=n % 8),
+            "end_at": first + dt.timedelta(days=n // 8, hours=n % 8 + 1),
+            "blocked_until": first + dt.timedelta(days=n // 8, hours=n % 8 + 1),
+            "state": BookingState.APPROVED, "purpose": "将来"} for n in range(8 * days)])
+        db.session.commit()
+
+    book_ahead(now + dt.timedelta(days=30), 1)
+    free_and_steps()  # the lab's schedule is read once, then kept
+    free, before = free_and_steps()
+    week_of_opening = (8 + 6 * 10 + 0) * 3600  # Monday from 10:00, six more days to 18:00
+    assert free == week_of_opening - 3600  # Sunday 17:00–18:00 is held
+    book_ahead(now + dt.timedelta(days=31), 300)
+    assert free_and_steps() == (free, before)
