@@ -85,6 +85,7 @@ def _rows() -> tuple:
 
 
 AMOUNT = ("请输入金额（元），例如 120.50。", "Enter the amount in yuan, e.g. 120.50.")
+FEN = ("金额最多保留两位小数（到分）。", "Amounts have at most two decimals (fen).")
 WHOLE_NUMBER = ("请输入整数。", "Enter a whole number.")
 
 #: Each form of billing's pages, refused, and who sends it.
@@ -106,6 +107,10 @@ REFUSED: dict[str, tuple[str, Callable[[dict], Refusal]]] = {
     "finance settings": ("admin", lambda s: Refusal(
         _organization(s) + "/settings", _organization(s),
         {"prepaid": "y", "overdue_block_days": "一周"}, ['value="一周"'], *WHOLE_NUMBER)),
+    "a mistyped amount": ("admin", lambda s: Refusal(
+        _organization(s) + "/deposits", _organization(s),
+        {"amount": "120.505", "note": "转账 HX-2026"},
+        ['value="120.505"', 'value="转账 HX-2026"'], *FEN)),
     "voucher": ("admin", lambda s: Refusal(
         _organization(s) + "/vouchers", _organization(s),
         {"number": "KJQ-2026-007", "authority": "科技局", "face_value": "",
