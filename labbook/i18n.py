@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from babel import Locale
+from babel.support import Translations
 from flask import Flask, Response, current_app, g, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 DEFAULT_LOCALE = "zh_CN"
@@ -86,3 +92,104 @@ def localized(obj: Any, field: str) -> str:
         if english:
             return english
     return getattr(obj, f"{field}_zh")
+
+
+def page_language() -> str:
+    """The language of the page being made, as the catalogue's directory names it
+    (``zh_Hans_CN``, ``en``)."""
+    return str(get_locale())
+
+
+def in_page_language(message: str, said_in: str) -> str:
+    """``message``, said in the language ``said_in`` (a refusal kept for the page across the
+    language switch), in the language of this page: a text of labbook's catalogue is
+    translated anew, its parameters read back from the message; any other text is shown as
+    it was given. A parameter that was itself a translated word (a state, a tier) stays as it
+    was said."""
+    if said_in == page_language():
+        return message
+    found = _catalogue(current_app.config["BABEL_TRANSLATION_DIRECTORIES"], said_in) \
+        .read(message)
+    if found is None:
+        return message
+    msgid, parameters = found
+    return gettext(msgid, **parameters)
+
+
+#: A parameter in a catalogue text, as gettext formats it (``%(name)s``, ``%(n)d``,
+#: ``%(hours).1f``), or a percent sign written twice.
+_PARAMETER = re.compile(r"%\((?P<name>\w+)\)(?P<flags>[#0\- +]*\d*(?:\.\d+)?)(?P<kind>[sdifr])|%%")
+_READ_BACK = {"s": str, "r": str, "d": int, "i": int, "f": float}
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """The texts of the catalogue as one language says them, to find a said text's msgid."""
+
+    plain: dict[str, str]
+    #: (the said form with its parameters as groups, the msgid, each parameter's type)
+    formatted: list[tuple[re.Pattern[str], str, dict[str, Any]]]
+
+    def read(self, message: str) -> tuple[str, dict[str, Any]] | None:
+        if message in self.plain:
+            return self.plain[message], {}
+        for pattern, msgid, kinds in self.formatted:
+            match = pattern.fullmatch(message)
+            if match is None:
+                continue
+            try:
+                return msgid, {name: kinds[name](value)
+                               for name, value in match.groupdict().items()}
+            except ValueError:
+                continue
+        return None
+
+
+@cache
+def _catalogue(directory: str, language: str) -> _Catalogue:
+    """Built once per process and language, the first time a kept refusal is shown in
+    another language than it was said in."""
+    catalogues = {name: Translations.load(directory, [Locale.parse(name)])
+                  for name in _languages(directory)}
+    said = catalogues.get(language)
+    msgids = {msgid for catalogue in catalogues.values()
+              for msgid in getattr(catalogue, "_catalog", {}) if isinstance(msgid, str) and msgid}
+    plain: dict[str, str] = {}
+    formatted = []
+    for msgid in sorted(msgids):
+        text = (said.gettext(msgid) if said is not None else msgid) or msgid
+        if "%" not in msgid:
+            plain.setdefault(text, msgid)
+            continue
+        kinds: dict[str, Any] = {}
+        pattern, end = [], 0
+        for parameter in _PARAMETER.finditer(text):
+            pattern.append(re.escape(text[end:parameter.start()]))
+            name = parameter.group("name")
+            if name is None:
+                pattern.append("%")
+            elif name in kinds:  # said twice: the same value both times
+                pattern.append(f"(?P={name})")
+            else:
+                kinds[name] = _READ_BACK[parameter.group("kind")]
+                pattern.append(f"(?P<{name}>.+?)")
+            end = parameter.end()
+        pattern.append(re.escape(text[end:]))
+        words = len(_PARAMETER.sub("", text).strip())
+        if not kinds:
+            plain.setdefault(text.replace("%%", "%"), msgid)
+        elif words >= _FEWEST_WORDS:
+            formatted.append((words, re.compile("".join(pattern), re.DOTALL), msgid, kinds))
+    # The text with the most words of its own first: "%(a)s %(b)s" would match anything.
+    formatted.sort(key=lambda entry: -entry[0])
+    return _Catalogue(plain, [entry[1:] for entry in formatted])
+
+
+#: The fewest characters of its own a text with parameters must have to be read back: one made
+#: of parameters and punctuation says nothing to translate.
+_FEWEST_WORDS = 4
+
+
+def _languages(directory: str) -> list[str]:
+    return sorted(path.name for path in Path(directory).iterdir()
+                  if (path / "LC_MESSAGES" / "messages.mo").is_file())

@@ -23,7 +23,7 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.core.errors import DomainError, Problem, ValidationError
 from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, to_lab_time
-from labbook.i18n import localized
+from labbook.i18n import in_page_language, localized, page_language
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
@@ -154,7 +154,7 @@ def keep_refused(form: FlaskForm, page: str | None = None) -> Response | None:
             "data": [(name, value) for name, value in request.form.items(multi=True)
                      if _keeps_value(form, name)],
             "errors": errors, "form_errors": list(form.form_errors),
-            "at": dt.datetime.now(dt.UTC).isoformat()}
+            "language": page_language(), "at": dt.datetime.now(dt.UTC).isoformat()}
     if len(repr(kept)) > _KEPT_MAX_CHARS:
         return None
     session[KEPT_FORM] = kept
@@ -207,7 +207,8 @@ def _own_errors(form: FlaskForm, name: str) -> list[str]:
 def restore_kept(form: FlaskForm) -> bool:
     """Fill ``form`` with what was typed into it on this page before it was refused
     (``keep_refused``), and show its refusals again: the field checks made anew in the page's
-    language, the service's as they were given. False when nothing is kept for it."""
+    language, the service's translated into it where they are texts of the catalogue
+    (``i18n.in_page_language``). False when nothing is kept for it."""
     kept = session.get(KEPT_FORM)
     if not kept or kept.get("page") != request.full_path.rstrip("?") \
             or kept.get("form") != type(form).__name__:
@@ -216,12 +217,17 @@ def restore_kept(form: FlaskForm) -> bool:
         session.pop(KEPT_FORM, None)
         return False
     form.process(formdata=MultiDict(kept["data"]))
+    said_in = kept.get("language", page_language())
+
+    def given(messages: list[str]) -> list[str]:
+        return [in_page_language(message, said_in) for message in messages]
+
     for name, field in form._fields.items():
         if _keeps_value(form, name):
-            field.errors = [*_check_field(form, name), *kept["errors"].get(name, [])]
+            field.errors = [*_check_field(form, name), *given(kept["errors"].get(name, []))]
         elif isinstance(field, PasswordField):
-            field.errors = list(kept["errors"].get(name, []))
-    form.form_errors[:] = kept["form_errors"]
+            field.errors = given(kept["errors"].get(name, []))
+    form.form_errors[:] = given(kept["form_errors"])
     return True
 
 

@@ -159,3 +159,27 @@ def test_the_calendars_own_check_keeps_what_was_kept(login_as, instrument):
         "start": f"{SATURDAY.isoformat()}T15:00:00+08:00",
         "end": f"{SATURDAY.isoformat()}T16:00:00+08:00"})
     assert "甲乙丙" in client.get(calendar).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("said", "said_in", "shown_in", "shown"), [
+    ("没有使用电子邮箱 wang@example.cn 的账户。", "zh_Hans_CN", "en",
+     "Nobody with the email address wang@example.cn has an account."),
+    ("Nobody with the email address wang@example.cn has an account.", "en", "zh_CN",
+     "没有使用电子邮箱 wang@example.cn 的账户。"),
+    ("纳税人识别号是 18 位的统一社会信用代码。", "zh_Hans_CN", "en",
+     "The taxpayer identification number is the 18-character unified social credit code."),
+    ("某个不在目录里的说明。", "zh_Hans_CN", "en", "某个不在目录里的说明。"),
+    ("没有使用电子邮箱 wang@example.cn 的账户。", "zh_Hans_CN", "zh_CN",
+     "没有使用电子邮箱 wang@example.cn 的账户。"),
+])
+def test_a_kept_refusal_is_said_again_in_the_page_language(app, said, said_in, shown_in, shown):
+    """A service's refusal kept across the language switch is a text of the catalogue, its
+    parameters read back from what was said; a text the catalogue does not hold stays as it
+    was given."""
+    from flask import session
+
+    from labbook.i18n import in_page_language
+
+    with app.test_request_context("/"):
+        session["locale"] = shown_in
+        assert in_page_language(said, said_in) == shown

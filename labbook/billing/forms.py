@@ -59,6 +59,13 @@ class YuanField(StringField):
         except DomainError as error:
             raise ValueError(error.message) from None
 
+    def _value(self) -> str:
+        # What was typed, refused or not, so that a mistyped amount is shown to be corrected
+        # rather than lost (as WTForms' own number fields do).
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else str(self.data)
+
 
 class WholeNumberField(IntegerField):
     """An integer with our own message for blanks and non-numbers (ranges are the service's)."""

@@ -85,6 +85,7 @@ def _rows() -> tuple:
 
 
 AMOUNT = ("请输入金额（元），例如 120.50。", "Enter the amount in yuan, e.g. 120.50.")
+FEN = ("金额最多保留两位小数（到分）。", "Amounts have at most two decimals (fen).")
 WHOLE_NUMBER = ("请输入整数。", "Enter a whole number.")
 
 #: Each form of billing's pages, refused, and who sends it.
@@ -106,6 +107,10 @@ REFUSED: dict[str, tuple[str, Callable[[dict], Refusal]]] = {
     "finance settings": ("admin", lambda s: Refusal(
         _organization(s) + "/settings", _organization(s),
         {"prepaid": "y", "overdue_block_days": "一周"}, ['value="一周"'], *WHOLE_NUMBER)),
+    "a mistyped amount": ("admin", lambda s: Refusal(
+        _organization(s) + "/deposits", _organization(s),
+        {"amount": "120.505", "note": "转账 HX-2026"},
+        ['value="120.505"', 'value="转账 HX-2026"'], *FEN)),
     "voucher": ("admin", lambda s: Refusal(
         _organization(s) + "/vouchers", _organization(s),
         {"number": "KJQ-2026-007", "authority": "科技局", "face_value": "",
@@ -129,14 +134,15 @@ def main(response) -> str:
     return response.get_data(as_text=True).split("<main", 1)[1].split("</main>", 1)[0]
 
 
-def test_a_refusal_of_the_service_comes_back_in_the_words_it_was_given(login_as, scene):
+def test_a_refusal_of_the_service_comes_back_in_the_language_switched_to(login_as, scene):
     client, page, before = login_as(scene["admin"]), _organization(scene), _rows()
     answer = client.post(page + "/details", data={"invoice_title": "焦作某某科技有限公司",
                                                   "taxpayer_id": "12345"})
     assert answer.status_code == 303 and answer.headers["Location"] == page
     client.post("/language", data={"locale": "en", "next": page})
     english = main(client.get(page))
-    assert "纳税人识别号是 18 位的统一社会信用代码。" in english and 'value="12345"' in english
+    assert "The taxpayer identification number is the 18-character unified social credit " \
+        "code." in english and "纳税人识别号是" not in english and 'value="12345"' in english
     assert _rows() == before
 
 

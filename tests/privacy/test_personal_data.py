@@ -76,8 +76,8 @@ def test_deletion_anonymises_the_person_and_keeps_billing_records(client, login_
         OutboxMessage.recipient == "zhao@example.cn"))] == ["deletion_completed"]
     # The account cannot sign in any more.
     client.post("/logout")
-    assert client.post("/login", data={"email": "zhao@example.cn",
-                                       "password": PASSWORD}).status_code == 200
+    refused = client.post("/login", data={"email": "zhao@example.cn", "password": PASSWORD})
+    assert (refused.status_code, refused.headers["Location"]) == (303, "/login")
 
 
 def test_an_admin_refuses_with_a_reason(client, login_as):
