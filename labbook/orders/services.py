@@ -437,6 +437,13 @@ def is_lab_staff(session: Session, user: User, lab_id: int) -> bool:
         LabStaff.lab_id == lab_id, LabStaff.user_id == user.id).limit(1)) is not None
 
 
+def works_in_testing(session: Session, user: User) -> bool:
+    """Whether ``user`` holds a capability in any lab's testing work: the lab's testing queue
+    is their place of work even when they manage no lab."""
+    return session.scalar(select(LabStaff.id).where(LabStaff.user_id == user.id).limit(1)) \
+        is not None
+
+
 def staff_of(session: Session, lab_id: int, capability: Capability) -> list[User]:
     return list(session.scalars(select(User).join(LabStaff, LabStaff.user_id == User.id)
                                 .where(LabStaff.lab_id == lab_id,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from labbook import links, ratelimit
-from labbook.accounts.access import current_actor
+from labbook.accounts.access import current_actor, current_viewer
 from labbook.accounts.models import User
 from labbook.audit.services import history as audit_history
 from labbook.catalogue import services as catalogue
@@ -67,6 +67,15 @@ from labbook.web import (
 bp = Blueprint("orders", __name__)
 
 UPLOAD_ENDPOINTS = frozenset({"orders.add_attachment"})
+
+
+@bp.app_context_processor
+def testing_queue_link() -> dict[str, Any]:
+    # A function, so that nothing is queried unless a template asks.
+    def works_in_testing() -> bool:
+        viewer = current_viewer()
+        return viewer is not None and services.works_in_testing(db.session, viewer)
+    return {"works_in_testing": works_in_testing}
 
 
 @bp.url_value_preprocessor
