@@ -26,7 +26,7 @@ from labbook.accounts.labels import (
     ROLE_LABELS,
     TIER_LABELS,
 )
-from labbook.billing.labels import BASIS_LABELS
+from labbook.billing.labels import BASIS_LABELS, INVOICE_STATE_LABELS
 from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
 from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
@@ -38,15 +38,17 @@ from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.holidays.labels import FESTIVAL_LABELS as FESTIVALS
 from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
-from labbook.orders.labels import ORDER_STATE_LABELS, REPORT_STATE_LABELS
+from labbook.orders.labels import LINE_STATE_LABELS, ORDER_STATE_LABELS, REPORT_STATE_LABELS
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 from labbook.training.labels import ENROLMENT_STATE_LABELS as ENROLMENT_STATES
 from labbook.training.labels import REQUEST_STATE_LABELS as TRAINING_REQUEST_STATES
 from labbook.training.labels import SESSION_STATE_LABELS as TRAINING_SESSION_STATES
 
-#: How the audit log and the histories name the actions labbook records. The log's filter offers
-#: them as suggestions: reading them from the log would scan the whole table on every visit.
+#: How the audit log and the histories name the actions labbook records: every action a
+#: ``record()`` call writes has its label here (``tests/audit/test_labels.py`` reads the calls).
+#: The log's filter offers them as suggestions: reading them from the log would scan the whole
+#: table on every visit.
 ACTION_LABELS = {
     "create": _l("created"), "update": _l("changed"), "status": _l("status changed"),
     "approve": _l("approved"), "reject": _l("rejected"), "cancel": _l("cancelled"),
@@ -75,6 +77,18 @@ ACTION_LABELS = {
     "dispose": _l("remains returned or disposed of"), "attach": _l("file attached"),
     "testing_settings": _l("testing settings changed"),
     "testing_capabilities": _l("testing capabilities changed"),
+    # bookings: changes of time, the waiting list, no-show suspensions
+    "request_change": _l("change of time asked for"), "move": _l("time changed"),
+    "join": _l("joined the waiting list"), "leave": _l("left the waiting list"),
+    "offer": _l("freed time offered"), "claim": _l("offered time booked"),
+    "lapse": _l("offer lapsed"), "suspend": _l("suspended from booking"),
+    "lift": _l("suspension lifted"), "update_booking_rules": _l("booking rules changed"),
+    # billing: invoices and money
+    "request": _l("invoice requested"), "refuse": _l("invoice refused"),
+    "reverse": _l("invoice reversed (red-letter)"),
+    "apply_vouchers": _l("innovation vouchers applied"),
+    "deposit": _l("paid into the balance"), "paid_in_full": _l("paid in full"),
+    "pay_from_balance": _l("paid from the balance"),
 }
 
 
@@ -101,6 +115,21 @@ STATE_LABELS: dict[str, dict[str, Any]] = {
     "registrations": _by_code(REGISTRATION_STATE_LABELS),
     "join_requests": _by_code(JOIN_REQUEST_STATE_LABELS),
     "deletion_requests": _by_code(DELETION_STATE_LABELS),
+    "invoices": _by_code(INVOICE_STATE_LABELS),
+    # The booking area names these states nowhere else: only the log shows them.
+    "booking_changes": {"pending": _l("awaiting approval"), "applied": _l("applied"),
+                        "rejected": _l("rejected"), "withdrawn": _l("withdrawn")},
+    "waitlist_entries": {"waiting": _l("waiting"), "offered": _l("offered"),
+                         "claimed": _l("booked"), "lapsed": _l("offer lapsed"),
+                         "left": _l("left"), "expired": _l("expired")},
+    "booking_suspensions": {"suspended": _l("suspended"), "lifted": _l("lifted")},
+}
+
+#: Actions recorded on one object about a part of it, whose states are the part's: an order's
+#: lines start and complete on the order's history.
+PART_STATE_LABELS: dict[tuple[str, str], dict[str, Any]] = {
+    ("orders", "start_line"): _by_code(LINE_STATE_LABELS),
+    ("orders", "complete_line"): _by_code(LINE_STATE_LABELS),
 }
 
 #: The fields of the events' details, and of the objects whose changes they keep.
@@ -211,10 +240,12 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
-def state_label(object_type: str, state: str | None) -> str | None:
+def state_label(object_type: str, state: str | None, action: str = "") -> str | None:
+    """``state`` of an ``object_type`` as an event of ``action`` left or reached it."""
     if state is None:
         return None
-    return str(STATE_LABELS.get(object_type, {}).get(state, state))
+    labels = PART_STATE_LABELS.get((object_type, action)) or STATE_LABELS.get(object_type, {})
+    return str(labels.get(state, state))
 
 
 def field_label(name: str) -> str:

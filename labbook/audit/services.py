@@ -55,11 +55,13 @@ class HistoryEntry:
 
     @property
     def from_label(self) -> str | None:
-        return labels.state_label(self.event.object_type, self.event.from_state)
+        return labels.state_label(self.event.object_type, self.event.from_state,
+                                  self.event.action)
 
     @property
     def to_label(self) -> str | None:
-        return labels.state_label(self.event.object_type, self.event.to_state)
+        return labels.state_label(self.event.object_type, self.event.to_state,
+                                  self.event.action)
 
     @property
     def change_rows(self) -> list[labels.DetailRow]:

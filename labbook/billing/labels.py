@@ -45,7 +45,8 @@ INVOICE_KIND_LABELS = {InvoiceKind.ORDINARY: _l("Ordinary invoice (普通发票)
 INVOICE_MEDIUM_LABELS = {InvoiceMedium.ELECTRONIC: _l("Electronic"),
                          InvoiceMedium.PAPER: _l("Paper")}
 INVOICE_STATE_LABELS = {
-    InvoiceState.REQUESTED: _l("Requested"),
+    # Not the button's "提交申请": an invoice asked for and waiting for the lab to make it out.
+    InvoiceState.REQUESTED: lazy_pgettext("invoice", "Requested"),
     InvoiceState.ISSUED: _l("Issued"),
     InvoiceState.REFUSED: lazy_pgettext("invoice", "Refused"),
     InvoiceState.REVERSED: _l("Reversed (red-letter)"),

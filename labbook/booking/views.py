@@ -443,10 +443,11 @@ def book(instrument_id: int):
     except booking_services.BookingRefused as refused:
         # The calendar shows the refusal again from the rules: a single booking's problems, or
         # a series' refused dates (``_kept_refusal``).
-        return keep_refused(form, calendar) or _calendar_page(instrument, form, status=FORM_REFUSED,
-                              problems=[] if refused.occurrences else refused.problems,
-                              suggestions=refused.suggestions,
-                              occurrences=_occurrence_views(refused.occurrences, instrument))
+        return keep_refused(form, calendar) or _calendar_page(
+            instrument, form, status=FORM_REFUSED,
+            problems=[] if refused.occurrences else refused.problems,
+            suggestions=refused.suggestions,
+            occurrences=_occurrence_views(refused.occurrences, instrument))
     except (ValidationError, PermissionDenied) as error:
         return _calendar_page(instrument, form, status=FORM_REFUSED,
                               problems=error.problems or [Problem(error.code, error.message)])
