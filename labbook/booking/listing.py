@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, not_, select
+from sqlalchemy import Select, and_, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import User
@@ -34,11 +34,14 @@ def visible_bookings(actor: User, *, lab: Lab | None = None,
 
 
 def _is_upcoming(now: dt.datetime):
-    return and_(Booking.state.in_(SLOT_HOLDING), Booking.end_at > now)
+    # A booking still in use after its booked end is current until it is checked out.
+    return or_(Booking.state == BookingState.IN_USE,
+               and_(Booking.state.in_(SLOT_HOLDING), Booking.end_at > now))
 
 
 def upcoming_bookings(session: Session, user: User, *, now: dt.datetime) -> list[Booking]:
-    """``user``'s bookings that still hold their slot and have not ended, soonest first."""
+    """``user``'s bookings that still hold their slot and have not ended, or are still in use,
+    soonest first."""
     return list(session.scalars(visible_bookings(user).where(_is_upcoming(now))
                                 .order_by(Booking.start_at, Booking.id)))
 
