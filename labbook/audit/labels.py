@@ -26,7 +26,13 @@ from labbook.accounts.labels import (
     ROLE_LABELS,
     TIER_LABELS,
 )
-from labbook.billing.labels import BASIS_LABELS, INVOICE_STATE_LABELS
+from labbook.billing.labels import (
+    BASIS_LABELS,
+    INVOICE_KIND_LABELS,
+    INVOICE_MEDIUM_LABELS,
+    INVOICE_STATE_LABELS,
+    METHOD_LABELS,
+)
 from labbook.billing.labels import STATE_LABELS as STATEMENT_STATES
 from labbook.booking.labels import STATE_LABELS as BOOKING_STATES
 from labbook.catalogue.labels import SERVICE_OFFERED_LABELS
@@ -38,10 +44,17 @@ from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.holidays.labels import FESTIVAL_LABELS as FESTIVALS
 from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
-from labbook.orders.labels import LINE_STATE_LABELS, ORDER_STATE_LABELS, REPORT_STATE_LABELS
+from labbook.orders.labels import (
+    CAPABILITY_LABELS,
+    DISPOSITION_LABELS,
+    LINE_STATE_LABELS,
+    ORDER_STATE_LABELS,
+    REPORT_STATE_LABELS,
+)
 from labbook.privacy.labels import DELETION_STATE_LABELS
 from labbook.testing.labels import STATE_LABELS as REQUEST_STATES
 from labbook.training.labels import ENROLMENT_STATE_LABELS as ENROLMENT_STATES
+from labbook.training.labels import EXAM_RESULT_LABELS
 from labbook.training.labels import REQUEST_STATE_LABELS as TRAINING_REQUEST_STATES
 from labbook.training.labels import SESSION_STATE_LABELS as TRAINING_SESSION_STATES
 
@@ -195,6 +208,35 @@ FIELD_LABELS = {
     "day": _l("Date"), "kind": _l("Kind of day"), "festival": _l("Occasion"),
     "closes_on_holidays": _l("Closed on public holidays"),
     "opens_on_makeup_days": _l("Open on make-up working days (调休)"),
+    # bookings' changes of time, the waiting list, suspensions
+    "booking_id": _l("Booking"), "change_id": _l("Change of time"), "start": _l("Start"),
+    "end": _l("End"), "minutes": _l("Length (minutes)"), "no_shows": _l("No-shows"),
+    "window_days": _l("No-shows counted over (days)"), "ends_at": _l("Suspended until"),
+    # training
+    "capacity": _l("Places"), "starts_at": _l("Starts"), "result": _l("Exam result"),
+    # orders and their reports
+    "line": _l("Line"), "analyst_id": _l("Analyst"), "previous_analyst_id": _l("Previous analyst"),
+    "count": _l("Results recorded"), "accepted": _l("Samples accepted"),
+    "refused": _l("Samples refused"), "attachment_id": _l("Attachment"), "filename": _l("File"),
+    "size": _l("Size (bytes)"), "sample": _l("Sample"), "disposition": _l("Remains"),
+    "number": _l("Number"), "replaces": _l("Replaces"), "superseded_by": _l("Superseded by"),
+    "sha256": _l("SHA-256"), "methods": _l("Accepted methods"), "items": _l("Test items"),
+    "retention_days": _l("Retention (days)"), "before": _l("Capabilities before"),
+    "after": _l("Capabilities after"),
+    # money: payments, vouchers, invoices
+    "method": _l("Method of payment"), "reference": _l("Reference"),
+    "credited": _l("Credited to the balance"), "paid_amount": _l("Amount paid"),
+    "payment_id": _l("Payment"), "voucher_amount": _l("Paid by vouchers"),
+    "authority": _l("Issuing authority"), "face_value": _l("Face value"),
+    "share_percent": _l("Share of each line it may pay"), "valid_from": _l("Valid from"),
+    "valid_to": _l("Valid until"), "medium": _l("Medium"),
+    "invoice_number": _l("Invoice number"), "issued_on": _l("Invoiced on"),
+    "red_number": _l("Red-letter invoice number"),
+    "correction_charge_id": _l("Correcting charge"),
+}
+#: Fields one kind of object names otherwise (an invoice's ``kind`` is not a kind of day).
+OBJECT_FIELD_LABELS: dict[str, dict[str, Any]] = {
+    "invoices": {"kind": _l("Kind of invoice")},
 }
 
 #: Fields whose values are codes with labels of their own.
@@ -204,14 +246,23 @@ VALUE_LABELS: dict[str, Mapping[str, Any]] = {
     "source": {"catalogue import": _l("catalogue import")},
     "fault_kind": _by_code(FAULT_KINDS),
     "kind": _by_code(HOLIDAY_KINDS), "festival": _by_code(FESTIVALS),
+    "method": _by_code(METHOD_LABELS), "medium": _by_code(INVOICE_MEDIUM_LABELS),
+    "disposition": _by_code(DISPOSITION_LABELS), "result": _by_code(EXAM_RESULT_LABELS),
+    "before": _by_code(CAPABILITY_LABELS), "after": _by_code(CAPABILITY_LABELS),
+}
+#: Values one kind of object names otherwise.
+OBJECT_VALUE_LABELS: dict[str, dict[str, Mapping[str, Any]]] = {
+    "invoices": {"kind": _by_code(INVOICE_KIND_LABELS)},
 }
 #: Fields that hold an amount of money (in yuan, as text).
 MONEY_FIELDS = frozenset({
     "amount", "total", "quoted_total", "hourly_rate", "value_cny", "rate_internal",
-    "rate_partner", "rate_external", "price_internal", "price_partner", "price_external"})
+    "rate_partner", "rate_external", "price_internal", "price_partner", "price_external",
+    "credited", "paid_amount", "voucher_amount", "face_value"})
 #: Fields that hold the id of another object, and that object's type in the log.
 REFERENCES = {"organization_id": "organizations", "lab_id": "labs",
-              "instrument_id": "instruments", "user_id": "users",
+              "instrument_id": "instruments", "user_id": "users", "analyst_id": "users",
+              "previous_analyst_id": "users",
               "statement_id": "statements", "rotated_from": "feed_tokens"}
 #: Details that hold a value before and after a change, and the field they are about.
 PAIRS = {("old_amount", "new_amount"): "amount"}
@@ -248,8 +299,9 @@ def state_label(object_type: str, state: str | None, action: str = "") -> str | 
     return str(labels.get(state, state))
 
 
-def field_label(name: str) -> str:
-    return str(FIELD_LABELS.get(name, name))
+def field_label(name: str, object_type: str = "") -> str:
+    return str(OBJECT_FIELD_LABELS.get(object_type, {}).get(name)
+               or FIELD_LABELS.get(name, name))
 
 
 def shown_value(object_type: str, name: str, value: Any, names: Names) -> str:
@@ -261,11 +313,13 @@ def shown_value(object_type: str, name: str, value: Any, names: Names) -> str:
     if isinstance(value, list):
         return ", ".join(shown_value(object_type, name, item, names) for item in value)
     if isinstance(value, dict):
-        return "; ".join(f"{field_label(key)}: {shown_value(object_type, key, item, names)}"
+        return "; ".join(f"{field_label(key, object_type)}: "
+                         f"{shown_value(object_type, key, item, names)}"
                          for key, item in value.items())
     if name in REFERENCES and isinstance(value, int):
         return names.get((REFERENCES[name], value)) or f"#{value}"
-    labels = STATE_LABELS.get(object_type, {}) if name == "status" else VALUE_LABELS.get(name)
+    labels = STATE_LABELS.get(object_type, {}) if name == "status" else \
+        OBJECT_VALUE_LABELS.get(object_type, {}).get(name) or VALUE_LABELS.get(name)
     if labels and value in labels:
         return str(labels[value])
     if name in MONEY_FIELDS:
@@ -298,7 +352,8 @@ _CHANGE_KEYS = frozenset({"changes", "old", "new", *(key for pair in PAIRS for k
 
 def change_rows(object_type: str, details: Mapping[str, Any], names: Names) -> list[DetailRow]:
     """The event's changes, ``field: before → after``."""
-    return [DetailRow(field_label(name), shown_value(object_type, name, before, names),
+    return [DetailRow(field_label(name, object_type),
+                      shown_value(object_type, name, before, names),
                       shown_value(object_type, name, after, names))
             for name, (before, after) in _changes(details).items()]
 
@@ -312,6 +367,7 @@ def detail_rows(object_type: str, details: Mapping[str, Any], names: Names) -> l
             continue
         fields = value.items() if name == "values" and isinstance(value, dict) \
             else [(name, value)]
-        rows.extend(DetailRow(field_label(field), shown_value(object_type, field, item, names))
+        rows.extend(DetailRow(field_label(field, object_type),
+                              shown_value(object_type, field, item, names))
                     for field, item in fields)
     return rows

@@ -11,7 +11,14 @@ from flask_babel import force_locale
 from sqlalchemy import Enum
 
 import labbook
-from labbook.audit.labels import ACTION_LABELS, STATE_LABELS, action_label, state_label
+from labbook.audit.labels import (
+    ACTION_LABELS,
+    FIELD_LABELS,
+    STATE_LABELS,
+    action_label,
+    detail_rows,
+    state_label,
+)
 from labbook.core.db import Base
 from labbook.orders.models import LineState, OrderState
 
@@ -94,6 +101,35 @@ def recorded_actions() -> set[str]:
                             unresolved.append(f"{path}:{call.lineno}")
     assert not unresolved, f"actions this test cannot read: {unresolved}"
     return actions
+
+
+def recorded_fields() -> set[str]:
+    """The details ``record()`` calls keep, by their keyword names."""
+    kept_apart = {"at", "from_state", "to_state", "note", "changes", "old", "new", "values",
+                  "old_amount", "new_amount"}
+    fields = set()
+    for path in PACKAGE.rglob("*.py"):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(call, ast.Call) and _name(call) == "record" and len(call.args) >= 4:
+                fields |= {keyword.arg for keyword in call.keywords
+                           if keyword.arg and keyword.arg not in kept_apart}
+    return fields
+
+
+def test_every_recorded_detail_has_a_label():
+    assert sorted(recorded_fields() - FIELD_LABELS.keys()) == []
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("zh_CN", ["发票种类: 普通发票", "形式: 电子", "金额: ¥88.00"]),
+    ("en", ["Kind of invoice: Ordinary invoice (普通发票)", "Medium: Electronic",
+            "Amount: ¥88.00"]),
+])
+def test_an_invoices_details_read_in_the_page_language(app, locale, expected):
+    with app.test_request_context(), force_locale(locale):
+        rows = detail_rows("invoices", {"kind": "ordinary", "medium": "electronic",
+                                        "amount": "88.00"}, {})
+        assert [f"{row.label}: {row.value}" for row in rows] == expected
 
 
 def test_the_scan_follows_helpers_and_local_choices():
