@@ -22,14 +22,21 @@ def with_training_help(session: Session, user: User, instrument: Instrument,
     for training on it, if a request of theirs is open (or None). Runs on refusals only."""
     if not any(p.code == "not_qualified" for p in problems):
         return problems
+    training = training_of(session, user, instrument)
+    return [replace(p, extra={**p.extra, "training": training})
+            if p.code == "not_qualified" else p for p in problems]
+
+
+def training_of(session: Session, user: User, instrument: Instrument) -> dict:
+    """How ``user`` gets trained on ``instrument`` (the ``training`` of a ``not_qualified``
+    problem): the instrument, the lab's contact person (or None) and when ``user`` asked for
+    training on it, if a request of theirs is open (or None)."""
     request = session.scalar(
         select(TrainingRequest).where(TrainingRequest.user_id == user.id,
                                       TrainingRequest.instrument_id == instrument.id,
                                       TrainingRequest.state == RequestState.OPEN)
         .order_by(TrainingRequest.created_at.desc()).limit(1))
-    training = {"instrument_id": instrument.id, "lab": instrument.lab.code,
-                "contact": instrument.lab.contact,
-                "requested_at": request.created_at.isoformat() if request else None,
-                "request_id": request.id if request else None}
-    return [replace(p, extra={**p.extra, "training": training})
-            if p.code == "not_qualified" else p for p in problems]
+    return {"instrument_id": instrument.id, "lab": instrument.lab.code,
+            "contact": instrument.lab.contact,
+            "requested_at": request.created_at.isoformat() if request else None,
+            "request_id": request.id if request else None}

@@ -44,6 +44,7 @@ from labbook.booking.forms import (
     DecideChangeForm,
     WaitlistForm,
 )
+from labbook.booking.refusals import training_of
 from labbook.booking.suggestions import Suggestion
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
@@ -201,7 +202,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     }
     suspension = discipline.suspension_in_force(db.session, viewer.id, lab.id, now) \
         if viewer is not None and lab.no_show_limit is not None else None
-    not_qualified = next((p for p in problems or [] if "training" in p.extra), None)
+    training = _way_to_training(instrument, viewer, problems or [], occurrences or [])
     price = _form_price(instrument, form, viewer, now)
     return render_template(
         "booking/instrument_calendar.html", instrument=instrument, lab=lab, form=form,
@@ -210,12 +211,23 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
         capacity=capacity,
         shown_date=shown_date, calendar_config=json.dumps(calendar_config),
         problems=problems or [], occurrences=occurrences or [],
-        training=training_help(not_qualified.extra["training"], instrument)
-        if not_qualified else None,
+        training=training,
         suggestions=[suggestion_view(s, instrument, purpose=purpose, project_ref=project_ref)
                      for s in suggestions or []],
         form_errors=[(field.label.text, error) for field in form for error in field.errors],
     ), status
+
+
+def _way_to_training(instrument: Instrument, viewer, problems: list[Problem],
+                     occurrences: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How to get trained, when the booking, or any date of the series, was refused for want
+    of training (``training_help``); else None."""
+    not_qualified = next((p for p in problems if "training" in p.extra), None)
+    if not_qualified is not None:
+        return training_help(not_qualified.extra["training"], instrument)
+    if viewer is not None and any("not_qualified" in o["codes"] for o in occurrences):
+        return training_help(training_of(db.session, viewer, instrument), instrument)
+    return None
 
 
 def _form_price(instrument: Instrument, form: BookingForm, viewer,
@@ -463,7 +475,8 @@ def _occurrence_views(occurrences: list[dict[str, Any]],
     tz = _tz(instrument)
     return [{"start_at": dt.datetime.fromisoformat(o["start"]).astimezone(tz),
              "end_at": dt.datetime.fromisoformat(o["end"]).astimezone(tz),
-             "messages": [p["message"] for p in o["problems"]]} for o in occurrences]
+             "messages": [p["message"] for p in o["problems"]],
+             "codes": [p["code"] for p in o["problems"]]} for o in occurrences]
 
 
 def _flash_booked(booking, actor) -> None:

@@ -67,3 +67,17 @@ def test_other_refusals_of_a_change_offer_no_training(login_as):
         "change-date": MONDAY.isoformat(), "change-start_time": "19:00",
         "change-end_time": "23:00"}, follow_redirects=True))
     assert "alert-danger" in page and "data-training-help" not in page
+
+
+def test_a_series_refused_for_want_of_training_says_whom_to_ask(login_as, instrument):
+    refused = login_as(create_user(locale="en")).post(
+        f"/instruments/{instrument.id}/book", data={
+            "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
+            "purpose": "每周 XRD", "project_ref": "", "repeat": "weekly", "count": "3"},
+        follow_redirects=True)
+    page = text(refused)
+    assert "Nothing was booked." in page
+    assert "You need a valid training record for this instrument" in page
+    _assert_training_help(page, instrument, f"/instruments/{instrument.id}/calendar?date="
+                          f"{MONDAY.isoformat()}&start_time=10:00&end_time=11:00"
+                          "&purpose=%E6%AF%8F%E5%91%A8+XRD")
