@@ -1,6 +1,6 @@
 """Durations people read are said in their largest whole unit — "1 day", not "1440 minutes" —
-alike on the instrument's page, on its booking calendar and in a refused booking's reasons, in
-Chinese and in English."""
+alike on the instrument's page, on its booking calendar, in a refused booking's reasons and on
+the waiting list, in Chinese and in English."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import datetime as dt
 import pytest
 from flask_babel import force_locale
 
-from labbook.booking import services
+from labbook.booking import services, waitlist
+from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.i18n import duration
-from tests.factories import create_instrument, create_user, lab_time
+from tests.factories import create_booking, create_instrument, create_user, lab_time, next_weekday
 
 MONDAY = dt.date(2027, 3, 1)
 NOW = lab_time(MONDAY - dt.timedelta(days=3), 12)
@@ -69,3 +70,23 @@ def test_a_refusal_names_the_rule_in_hours_and_days(day_ahead, locale, too_soon,
         start = lab_time(MONDAY, 9)
         assert refusals(researcher, day_ahead, start, start + dt.timedelta(hours=1)) == \
             [too_short]
+
+
+def test_the_waiting_list_says_how_long_an_offer_and_a_wanted_slot_last(login_as, day_ahead):
+    day_ahead.lab.waitlist_offer_minutes = 120
+    researcher = create_user()
+    monday = next_weekday(0, weeks_ahead=1)
+    create_booking(instrument=day_ahead, start_at=lab_time(monday, 8),
+                   end_at=lab_time(monday, 18))  # the whole day taken: worth waiting for
+    waitlist.join_waitlist(db.session, researcher, instrument_id=day_ahead.id,
+                           start=lab_time(monday, 9), end=lab_time(monday, 17), minutes=240,
+                           purpose="候补时长", now=utcnow())
+    db.session.commit()
+    browser = login_as(researcher)
+    for locale, offer, wanted in (("zh_CN", "并有 2 小时领取", "· 4 小时"),
+                                  ("en", "has 2 hours to claim it", "· 4 hours")):
+        researcher.locale = locale
+        db.session.commit()
+        page = browser.get(f"/instruments/{day_ahead.id}/waitlist").get_data(as_text=True)
+        assert offer in page
+        assert wanted in browser.get("/bookings").get_data(as_text=True)
