@@ -4,8 +4,6 @@ the browser and the API refuse the same input with the same words."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
@@ -18,24 +16,11 @@ from labbook.billing import services
 from labbook.billing.labels import BASIS_LABELS, STATE_LABELS
 from labbook.billing.models import BillingBasis
 from labbook.core.errors import DomainError
-from labbook.core.time import to_lab_time
 from labbook.web import plausible_date
-
-#: Dates outside this range are typing mistakes, and would overflow when converted to UTC.
-#: How many months back the close-month form offers (the current month is offered too, so that
-#: closing it too early gets the service's explanation rather than a missing option).
-CLOSABLE_MONTHS = 24
 
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
-
-
-def recent_periods(now: dt.datetime, count: int) -> list[str]:
-    """The Asia/Shanghai month of ``now`` and the ``count`` months before it, newest first."""
-    today = to_lab_time(now).date()
-    index = today.year * 12 + today.month - 1
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index, index - count - 1, -1)]
 
 
 def _valid_period(_form: FlaskForm, field: SelectField) -> None:
@@ -83,7 +68,8 @@ class WholeNumberField(IntegerField):
 
 
 class CloseMonthForm(FlaskForm):
-    """Close one month; the view offers the current month and the ones before it."""
+    """Close one month; the view offers the months left to close
+    (``services.closable_periods``)."""
 
     period = SelectField(_l("Month"), validate_choice=False, validators=[
         InputRequired(message=_l("Choose the month to close.")), _valid_period])

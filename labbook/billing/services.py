@@ -125,6 +125,24 @@ def previous_period(moment: dt.datetime) -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
+#: How many months back the admin's "Close a month" form looks.
+CLOSABLE_MONTHS = 24
+
+
+def closable_periods(session: Session, *, now: dt.datetime,
+                     count: int = CLOSABLE_MONTHS) -> list[str]:
+    """The months left to close, newest first: those of the last ``count`` that have ended and
+    come after the latest month closed (the scheduler closes last month on its own). A month
+    before a closed one has nothing left: its close took their unbilled charges too."""
+    latest_closed = session.scalar(select(func.max(MonthClose.period)))
+    periods: list[str] = []
+    period = previous_period(now)
+    while len(periods) < count and (latest_closed is None or period > latest_closed):
+        periods.append(period)
+        period = previous_period(period_bounds(period)[0])
+    return periods
+
+
 # -- charges for bookings and service requests --------------------------------------------------
 
 def _locked_charge(session: Session, **source: int) -> Charge | None:

@@ -7,6 +7,7 @@ a user may not see answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,6 @@ from labbook.billing import exports, money_views, payable, services
 from labbook.billing import lines as line_texts
 from labbook.billing import statement_pdf as statement_pdf_document
 from labbook.billing.forms import (
-    CLOSABLE_MONTHS,
     AdjustmentForm,
     ChargeFilterForm,
     CloseMonthForm,
@@ -44,7 +44,6 @@ from labbook.billing.forms import (
     RateCardForm,
     StatementAdjustmentForm,
     StatementFilterForm,
-    recent_periods,
 )
 from labbook.billing.models import Charge, RateCard, Statement, StatementState
 from labbook.billing.money_forms import PaymentForm
@@ -97,12 +96,11 @@ def _require_admin() -> User:
 
 
 def _close_form(*, formdata: bool = True) -> CloseMonthForm:
-    now = utcnow()
+    periods = services.closable_periods(db.session, now=utcnow())
     # Prefixed: the filter form on the same page has a "period" of its own.
     form = CloseMonthForm(prefix="close") if formdata else \
-        CloseMonthForm(formdata=None, prefix="close", period=services.previous_period(now))
-    form.period.choices = [SelectChoice(period) for period in
-                           recent_periods(now, CLOSABLE_MONTHS)]
+        CloseMonthForm(formdata=None, prefix="close", period=periods[0] if periods else None)
+    form.period.choices = [SelectChoice(period) for period in periods]
     return form
 
 
@@ -130,6 +128,13 @@ def _shown_total(actor: User, statement: Statement) -> Decimal:
                Decimal("0.00"))
 
 
+def _this_month() -> tuple[str, dt.date]:
+    """This month in lab time and the day it can be closed: what the close form says when
+    every month that has ended is closed."""
+    period = to_lab_time(utcnow()).strftime("%Y-%m")
+    return period, to_lab_time(services.period_bounds(period)[1]).date()
+
+
 def _statements_page(close_form: CloseMonthForm | None, status: int = 200):
     actor = current_actor()
     filters = _filter_form(actor)
@@ -147,6 +152,7 @@ def _statements_page(close_form: CloseMonthForm | None, status: int = 200):
         status = FORM_REFUSED
     return render_template("billing/statements.html", filters=filters, page=page,
                            close_form=close_form if actor.is_admin else None,
+                           this_month=_this_month(),
                            shown_total=lambda statement: _shown_total(actor, statement),
                            sees_whole=lambda s: services.sees_whole_statement(actor, s)), status
 
