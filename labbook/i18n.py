@@ -11,7 +11,7 @@ from typing import Any
 from babel import Locale
 from babel.support import Translations
 from flask import Flask, Response, current_app, g, has_request_context, request, session
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_login import current_user
 
 DEFAULT_LOCALE = "zh_CN"
@@ -92,6 +92,16 @@ def localized(obj: Any, field: str) -> str:
         if english:
             return english
     return getattr(obj, f"{field}_zh")
+
+
+def duration(minutes: int) -> str:
+    """A span of time given in minutes, said in its largest whole unit: "1 day", "2 hours",
+    "90 minutes" — a rule such as the minimum notice reads "1 day", never "1440 minutes"."""
+    if minutes >= 1440 and minutes % 1440 == 0:
+        return ngettext("%(num)d day", "%(num)d days", minutes // 1440)
+    if minutes >= 60 and minutes % 60 == 0:
+        return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def page_language() -> str:

@@ -23,7 +23,7 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.core.errors import DomainError, Problem, ValidationError
 from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, to_lab_time
-from labbook.i18n import in_page_language, localized, page_language
+from labbook.i18n import duration, in_page_language, localized, page_language
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
@@ -355,6 +355,7 @@ def register(app: Flask) -> None:
     app.before_request(forget_kept_form)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["labtime"] = format_lab_datetime
+    app.jinja_env.filters["duration"] = duration
     app.jinja_env.globals["localized"] = localized
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["lab_today"] = lab_today

@@ -49,6 +49,7 @@ from labbook.booking.models import (
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
 from labbook.core.time import to_lab_time
+from labbook.i18n import duration
 
 #: Rules a manager of the lab may override for a booking.
 SOFT_CODES = frozenset({"too_soon", "too_far", "outside_hours", "quota_exceeded", "not_aligned",
@@ -154,19 +155,19 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
             "from midnight.", n=instrument.slot_minutes), interval))
     if minutes < instrument.min_minutes:
         problems.append(problem("too_short", _(
-            "The shortest booking on this instrument is %(n)d minutes.",
-            n=instrument.min_minutes), interval))
+            "The shortest booking on this instrument is %(length)s.",
+            length=duration(instrument.min_minutes)), interval))
     if minutes > instrument.max_minutes:
         problems.append(problem("too_long", _(
-            "The longest booking on this instrument is %(n)d minutes.",
-            n=instrument.max_minutes), interval))
+            "The longest booking on this instrument is %(length)s.",
+            length=duration(instrument.max_minutes)), interval))
     if start < now:
         problems.append(problem("in_past", _("The start (%(start)s) has already passed.",
                                              start=fmt(start)), interval))
     elif start < now + dt.timedelta(minutes=instrument.min_notice_minutes):
         problems.append(problem("too_soon", _(
-            "This instrument must be booked at least %(n)d minutes ahead.",
-            n=instrument.min_notice_minutes), interval))
+            "This instrument must be booked at least %(notice)s ahead.",
+            notice=duration(instrument.min_notice_minutes)), interval))
     if start > now + dt.timedelta(days=instrument.horizon_days):
         problems.append(problem("too_far", _(
             "This instrument can be booked at most %(n)d days ahead.",

@@ -3,12 +3,17 @@ page, with its request form, is in ``labbook.testing.views``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 
 from labbook.accounts.access import current_viewer
-from labbook.accounts.models import PriceTier
+from labbook.accounts.models import PriceTier, User
+from labbook.booking import listing as booking_listing
+from labbook.booking.models import BookingState
 from labbook.catalogue import listing
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, TestingService
@@ -16,6 +21,8 @@ from labbook.core.money import format_money
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import page_arg
+from labbook.orders import services as order_services
+from labbook.orders.models import Order, OrderState
 
 bp = Blueprint("catalogue", __name__)
 
@@ -29,9 +36,29 @@ def _today():
     return to_lab_time(utcnow()).date()
 
 
+#: How many of a person's coming bookings the home page lists.
+HOME_BOOKINGS = 3
+
+
 @bp.get("/")
 def home():
-    return render_template("catalogue/home.html", summaries=catalogue.lab_summaries(db.session))
+    viewer = current_viewer()
+    return render_template("catalogue/home.html", summaries=catalogue.lab_summaries(db.session),
+                           work=_work_of(viewer) if viewer is not None else None)
+
+
+def _work_of(viewer: User) -> dict[str, Any]:
+    """What the signed-in person has going on, for the first page they see: their coming
+    bookings (the first few, and how many wait for approval) and their testing orders still
+    under way."""
+    upcoming = booking_listing.upcoming_bookings(db.session, viewer, now=utcnow())
+    open_orders = db.session.scalar(select(func.count()).select_from(
+        order_services.my_orders(viewer)
+        .where(Order.state.in_((OrderState.SUBMITTED, OrderState.RECEIVED)))
+        .order_by(None).subquery()))
+    return {"bookings": upcoming[:HOME_BOOKINGS], "booking_count": len(upcoming),
+            "pending_count": sum(b.state == BookingState.PENDING for b in upcoming),
+            "open_orders": open_orders}
 
 
 #: How many of each kind the search page shows before its links to the full lists.

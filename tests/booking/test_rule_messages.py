@@ -58,10 +58,10 @@ def test_too_short_and_too_long_name_the_limits(researcher, instrument):
     start = lab_time(MONDAY, 9)
     short, long = start + dt.timedelta(minutes=30), start + dt.timedelta(minutes=270)
     assert refused(researcher, instrument, start, short) == [(
-        "too_short", "The shortest booking on this instrument is 60 minutes.",
+        "too_short", "The shortest booking on this instrument is 1 hour.",
         *at_fault(start, short))]
     assert refused(researcher, instrument, start, long) == [(
-        "too_long", "The longest booking on this instrument is 240 minutes.",
+        "too_long", "The longest booking on this instrument is 4 hours.",
         *at_fault(start, long))]
 
 
@@ -71,7 +71,7 @@ def test_past_soon_and_far_name_the_start_and_the_limits(researcher, instrument)
         "in_past", "The start (2027-02-26 10:00) has already passed.", *at_fault(start, end))]
     start, end = lab_time(FRIDAY, 13), lab_time(FRIDAY, 14)
     assert refused(researcher, instrument, start, end) == [(
-        "too_soon", "This instrument must be booked at least 120 minutes ahead.",
+        "too_soon", "This instrument must be booked at least 2 hours ahead.",
         *at_fault(start, end))]
     far = MONDAY + dt.timedelta(days=35)
     start, end = lab_time(far, 9), lab_time(far, 10)
