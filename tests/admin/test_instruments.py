@@ -231,6 +231,6 @@ def test_rules_edited_in_the_page_govern_the_booking_form_at_once(login_as, mana
     response = login_as(researcher).post(f"/instruments/{instrument.id}/book", data={
         "date": MONDAY.isoformat(), "start_time": "09:00", "end_time": "10:00",
         "purpose": "XRD"}, follow_redirects=True)
-    assert "120 minutes" in text(response)
+    assert "The shortest booking on this instrument is 2 hours." in text(response)
     assert db.session.scalar(select(AuditEvent.id).where(
         AuditEvent.object_type == "bookings")) is None
