@@ -9,12 +9,22 @@ from playwright.sync_api import expect
 
 from labbook.billing.pricing import quote
 from labbook.core.money import format_money
+from labbook.extensions import db
 from tests.e2e.pages import submit
 from tests.e2e.test_languages import switch_language as switch_on_screen
 
 CUSTOMER = "liu@jinggong.example.cn"  # external tier
 SERVICE = "FOOD-S002"  # 50 % express surcharge
 SAMPLES = "鸡肉丸 | B1 | 500 g | 1 袋\n牛肉干 | B2 | 200 g | 1 袋"
+
+
+@pytest.fixture(autouse=True)
+def customer_reads_chinese(site) -> None:
+    """The switch saves the customer's language, and tests of other files sign in as this
+    customer too and leave it in English: each test here starts from Chinese."""
+    db.session.rollback()
+    site.user(CUSTOMER).locale = "zh_CN"
+    db.session.commit()
 
 
 def switch_language(page) -> None:
