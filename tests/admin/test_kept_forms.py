@@ -51,12 +51,15 @@ def _rows() -> tuple:
     """What the administration forms write, beyond the audit trail and the outbox."""
     counted = [db.session.scalar(select(func.count()).select_from(model)) for model in
                (Instrument, TestingService, Organization, User, OwnerAgreement, OwnerContact)]
-    return (*counted, db.session.execute(select(Booking.id, Booking.state)).all(),
+    # Ordered: PostgreSQL returns rows in the order they lie on disk, which an update of a
+    # row (a sign-in's) changes.
+    return (*counted, db.session.execute(select(Booking.id, Booking.state)
+                                         .order_by(Booking.id)).all(),
             db.session.execute(select(Instrument.name_en, Instrument.status,
-                                      Instrument.horizon_days)).all(),
-            db.session.execute(select(TestingService.name_en,
-                                      TestingService.price_partner)).all(),
-            db.session.execute(select(User.email, User.name)).all())
+                                      Instrument.horizon_days).order_by(Instrument.id)).all(),
+            db.session.execute(select(TestingService.name_en, TestingService.price_partner)
+                               .order_by(TestingService.id)).all(),
+            db.session.execute(select(User.email, User.name).order_by(User.id)).all())
 
 
 def _instrument_data(s, **changes) -> dict:
