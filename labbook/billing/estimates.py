@@ -162,7 +162,6 @@ class CancellationTerms:
     late_fee: Decimal
     fee_now: Decimal
     window_hours: int
-    waits_for_approval: bool
     #: Already inside the window, so that cancelling costs the fee (or will, once approved).
     in_window: bool
 
@@ -199,7 +198,7 @@ def _late_fee(card: RateCard | None, start: dt.datetime, end: dt.datetime) -> De
 
 
 def _terms(card: RateCard | None, instrument: Instrument, start: dt.datetime,
-           end: dt.datetime, *, is_late: bool, may_be_late: bool, waits_for_approval: bool,
+           end: dt.datetime, *, is_late: bool, may_be_late: bool,
            now: dt.datetime) -> CancellationTerms:
     late_fee = _late_fee(card, start, end)
     free_until = rules.free_cancellation_until(instrument, start)
@@ -208,7 +207,6 @@ def _terms(card: RateCard | None, instrument: Instrument, start: dt.datetime,
     return CancellationTerms(free_until=free_until, late_fee=late_fee,
                              fee_now=late_fee if is_late and free_until else ZERO,
                              window_hours=instrument.cancellation_window_hours,
-                             waits_for_approval=waits_for_approval,
                              in_window=free_until is not None and now >= free_until)
 
 
@@ -245,8 +243,7 @@ def _booking_price(booking: Booking, card: RateCard | None, viewer: User,
         cancellation = _terms(
             card, booking.instrument, booking.start_at, booking.end_at,
             is_late=rules.is_late_cancellation(booking, viewer, now),
-            may_be_late=booking.user_id == viewer.id,
-            waits_for_approval=booking.state == BookingState.PENDING, now=now)
+            may_be_late=booking.user_id == viewer.id, now=now)
     return BookingPrice(estimate(card, tier, booking.start_at, booking.end_at), cancellation)
 
 
@@ -277,8 +274,7 @@ def slot_price(session: Session, viewer: User, organization: Organization,
         BookingState.PENDING if pending else BookingState.APPROVED, own=True,
         instrument=instrument, start=start, now=now)
     return BookingPrice(estimate(card, tier, start, end), _terms(
-        card, instrument, start, end, is_late=is_late, may_be_late=True,
-        waits_for_approval=pending, now=now))
+        card, instrument, start, end, is_late=is_late, may_be_late=True, now=now))
 
 
 def _when(booking: Booking) -> str:

@@ -227,3 +227,49 @@ def test_a_list_of_bookings_is_priced_with_one_query():
                                           now=START - dt.timedelta(days=3))
     assert len(statements) == 1
     assert {price.estimate.amount for price in prices.values()} == {Decimal("100.00")}
+
+
+def test_a_slot_that_will_wait_for_approval_warns_of_the_fee_once_approved():
+    instrument = create_instrument(requires_approval=True, cancellation_window_hours=24)
+    user = create_user()
+    price = estimates.slot_price(db.session, user, user.organization, instrument, START,
+                                 START + dt.timedelta(hours=1), now=START - dt.timedelta(hours=3))
+    assert price.cancellation.fee_now == Decimal("0.00") and price.cancellation.in_window
+    assert price.cancellation.text.startswith("Once the lab approves it, cancelling will cost "
+                                              "¥50.00")
+
+
+def test_a_request_is_in_the_window_from_its_exact_edge():
+    instrument = create_instrument(requires_approval=True, cancellation_window_hours=24)
+    booking = create_booking(instrument=instrument, start_at=START, state=BookingState.PENDING)
+    assert not price_of(booking, now=START - WINDOW - SECOND).cancellation.in_window
+    assert price_of(booking, now=START - WINDOW).cancellation.in_window
+
+
+def test_the_live_check_of_a_booking_that_cannot_be_cancelled_names_no_fee():
+    booking = create_booking(start_at=START, state=BookingState.COMPLETED)
+    answer = price_of(booking, now=START + WINDOW).check_json()
+    assert answer["cancellation_fee"] is None and answer["estimate"]["amount"] == "100.00"
+
+
+def test_no_card_chosen_from_no_cards():
+    assert estimates.card_for({}, 1, PriceTier.EXTERNAL, START) is None
+
+
+def test_cards_of_a_tier_asked_for_on_another_instrument_are_read_and_left_aside():
+    """Two bookings of two tiers on two instruments: the one query also finds the first
+    instrument's card of the second tier, which prices neither."""
+    first, second = create_instrument(), create_instrument()
+    partner = create_user(organization=create_organization(tier=PriceTier.PARTNER))
+    external = create_user(organization=create_organization(tier=PriceTier.EXTERNAL))
+    listed = [create_booking(instrument=first, user=partner, start_at=START),
+              create_booking(instrument=second, user=external, start_at=START)]
+    cards = estimates.rate_cards(db.session, {(first.id, PriceTier.PARTNER),
+                                              (second.id, PriceTier.EXTERNAL)})
+    assert set(cards) == {(first.id, PriceTier.PARTNER), (second.id, PriceTier.EXTERNAL)}
+    prices = estimates.booking_prices(db.session, listed, partner, now=START - 3 * WINDOW)
+    assert prices[listed[1].id].estimate.amount == Decimal("100.00")
+
+
+def test_no_late_cancellation_costs_nothing_in_fen():
+    assert str(estimates.late_cancellation_fee(db.session, [])) == "0.00"
