@@ -27,6 +27,7 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.sqlite_steps import counted_steps
 
 DAY = next_weekday(1)
 NOW = dt.datetime.now(dt.UTC)
@@ -201,20 +202,8 @@ def test_bookings_far_ahead_do_not_change_the_work_of_a_calendar_read():
     create_booking(instrument=instrument, start_at=lab_time(DAY, 9), end_at=lab_time(DAY, 10))
 
     def steps() -> int:
-        counted = [0]
-
-        def count() -> int:
-            counted[0] += 1
-            return 0
-
-        connection = db.session.connection().connection.driver_connection
-        connection.set_progress_handler(count, 1)
-        try:
-            rules.held_time(db.session, instrument, start, end)
-            load_window(db.session, instrument, start, end)
-        finally:
-            connection.set_progress_handler(None, 1)
-        return counted[0]
+        return counted_steps(lambda: (rules.held_time(db.session, instrument, start, end),
+                                      load_window(db.session, instrument, start, end)))[1]
 
     def book_ahead(first_day: dt.date, days: int) -> None:
         user = create_user()
@@ -250,19 +239,7 @@ def test_an_organizations_past_bookings_do_not_change_the_work_of_its_quota():
                    end_at=week + dt.timedelta(hours=3))
 
     def held_and_steps() -> tuple[dt.timedelta, int]:
-        counted = [0]
-
-        def count() -> int:
-            counted[0] += 1
-            return 0
-
-        connection = db.session.connection().connection.driver_connection
-        connection.set_progress_handler(count, 1)
-        try:
-            held = rules.hours_held(db.session, organization, week, week_end)
-        finally:
-            connection.set_progress_handler(None, 1)
-        return held, counted[0]
+        return counted_steps(lambda: rules.hours_held(db.session, organization, week, week_end))
 
     def book_past(days: int) -> None:
         first = DAY - dt.timedelta(days=400)

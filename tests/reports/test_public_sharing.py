@@ -19,6 +19,7 @@ from tests.factories import (
     create_service,
     create_user,
 )
+from tests.sqlite_steps import counted_steps
 
 EVERY_DAY = {day: [(dt.time(8), dt.time(18))] for day in range(7)}
 
@@ -87,19 +88,8 @@ def test_bookings_beyond_the_week_add_no_work_to_the_free_time():
     user = create_user()
 
     def free_and_steps() -> tuple[int, int]:
-        counted = [0]
-
-        def count() -> int:
-            counted[0] += 1
-            return 0
-
-        connection = db.session.connection().connection.driver_connection
-        connection.set_progress_handler(count, 1)
-        try:
-            free = public.free_time(db.session, lab, [instrument], now=now)[instrument.id]
-        finally:
-            connection.set_progress_handler(None, 1)
-        return free, counted[0]
+        return counted_steps(
+            lambda: public.free_time(db.session, lab, [instrument], now=now)[instrument.id])
 
     def book_ahead(first: dt.datetime, days: int) -> None:
         db.session.execute(insert(Booking), [{
