@@ -91,7 +91,7 @@ def _init_extensions(app: Flask) -> None:
                      render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale,
+    babel.init_app(app, locale_selector=i18n.choose_locale,
                    timezone_selector=i18n.select_timezone)
     i18n.register(app)
     from labbook import ratelimit
