@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -33,6 +34,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     # Before any route is added: every <int:…> in a URL then refuses numbers no database id can
     # have, which would otherwise overflow the database driver.
     app.url_map.converters["int"] = DatabaseIdConverter
+    app.session_interface = CookieSessions()
     if app.config["LABBOOK_TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -73,6 +75,24 @@ class DatabaseIdConverter(IntegerConverter):
         if isinstance(number, int) and number > self.MAX_ID:
             raise NotFound()
         return number
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the work a request without a session cookie (an
+    API call, a probe, a first visit) does for nothing: making the signer to read a cookie it
+    did not send, and reading the cookie settings for an answer that sets no cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 def _init_extensions(app: Flask) -> None:

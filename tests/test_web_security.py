@@ -1,9 +1,16 @@
 """Security headers on every page, and the health probes."""
 
+import datetime as dt
+
 import pytest
+from flask import Flask, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import TimestampSigner
 from sqlalchemy import text
 
+from labbook import CookieSessions
 from labbook.extensions import db
+from tests.factories import bearer, create_user
 
 
 @pytest.mark.parametrize("path", ["/", "/instruments", "/login", "/api/v1/labs",
@@ -43,3 +50,71 @@ def test_readyz_fails_when_the_schema_is_behind(client):
         with db.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = :head"),
                                {"head": head})
+
+
+# -- the session cookie: Flask's, without its work for requests that bring none ----------------
+
+def _opened(interface, app, cookie):
+    headers = {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie}"} if cookie else {}
+    with app.test_request_context("/", headers=headers) as context:
+        session = interface.open_session(app, context.request)
+    return None if session is None else (type(session), dict(session))
+
+
+def test_a_session_is_opened_as_flask_opens_it(app):
+    flask_sessions = SecureCookieSessionInterface()
+    with app.test_request_context("/"):
+        signed = flask_sessions.get_signing_serializer(app).dumps({"_user_id": "7"})
+    for cookie in (None, "", signed, signed[:-2] + "xx", "garbage"):
+        ours = _opened(CookieSessions(), app, cookie)
+        assert ours == _opened(flask_sessions, app, cookie), cookie
+    assert _opened(CookieSessions(), app, signed)[1] == {"_user_id": "7"}
+    keyless = Flask("keyless")
+    assert _opened(CookieSessions(), keyless, None) is None
+    assert _opened(CookieSessions(), keyless, signed) is None
+
+
+def _saved(interface, app, change):
+    session = SecureCookieSession({"kept": 1} if change.startswith("filled") else {})
+    if change.endswith("read"):
+        session.accessed = True  # as the request context marks it when the session is read
+    elif change == "emptied":
+        session["x"] = 1
+        session.pop("x")
+    elif change == "filled, changed":
+        session["locale"] = "en"
+    elif change == "filled, permanent":
+        session.permanent = True
+        session.modified = False
+    response = Response("")
+    with app.test_request_context("/"):
+        interface.save_session(app, session, response)
+    return sorted(response.headers.items())
+
+
+class _Clock:
+    """A cookie's expiry and signature at a fixed moment, to compare two cookies."""
+
+    def get_expiration_time(self, _app, _session):
+        return dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("change", ["empty, untouched", "empty, read", "emptied",
+                                    "filled, untouched", "filled, read", "filled, changed",
+                                    "filled, permanent"])
+def test_a_session_is_saved_as_flask_saves_it(app, change, monkeypatch):
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _signer: 1_772_438_400)
+
+    class Ours(_Clock, CookieSessions):
+        pass
+
+    class Flasks(_Clock, SecureCookieSessionInterface):
+        pass
+
+    assert _saved(Ours(), app, change) == _saved(Flasks(), app, change)
+
+
+def test_an_api_call_without_cookies_gets_none_and_varies_by_them(client):
+    response = client.get("/api/v1/labs", headers=bearer(create_user()))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers and "Cookie" in response.vary
