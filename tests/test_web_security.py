@@ -3,14 +3,14 @@
 import datetime as dt
 
 import pytest
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import TimestampSigner
 from sqlalchemy import text
 
 from labbook import CookieSessions
 from labbook.extensions import db
-from tests.factories import bearer, create_user
+from tests.factories import bearer, create_user, session_id
 
 
 @pytest.mark.parametrize("path", ["/", "/instruments", "/login", "/api/v1/labs",
@@ -118,3 +118,57 @@ def test_an_api_call_without_cookies_gets_none_and_varies_by_them(client):
     response = client.get("/api/v1/labs", headers=bearer(create_user()))
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers and "Cookie" in response.vary
+
+
+# -- the security headers and Cache-Control, around what a view says itself -------------------
+
+@pytest.fixture
+def saying(make_app):
+    """A client of an app with a view that answers with the headers a test gives it (by query:
+    name=value), and the path of that view."""
+    other = make_app(WTF_CSRF_ENABLED=False)
+
+    @other.get("/test-says-headers")
+    def test_says_headers():
+        return "ok", 200, list(request.args.items(multi=True))
+
+    return other.test_client(), "/test-says-headers"
+
+
+def test_the_security_headers_follow_the_answer_in_their_order(saying):
+    client, path = saying
+    names = [name for name, _value in client.get(path).headers]
+    assert names == ["Content-Type", "Content-Length", "Content-Security-Policy",
+                     "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                     "X-Request-ID", "Vary"]
+
+
+def test_a_security_header_the_view_set_is_kept_whatever_its_case(saying):
+    client, path = saying
+    headers = client.get(path, query_string={"x-frame-options": "SAMEORIGIN",
+                                               "Referrer-Policy": "no-referrer"}).headers
+    assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert [name for name, _value in headers if name not in ("Content-Type",
+                                                              "Content-Length")] == [
+        "x-frame-options", "Referrer-Policy", "Content-Security-Policy",
+        "X-Content-Type-Options", "X-Request-ID", "Vary"]
+
+
+@pytest.mark.parametrize(("given", "answered"), [
+    (None, "no-store"), ("max-age=60", "no-store"), ("no-cache", "no-store"),
+    ("private, max-age=0", "private, max-age=0"), ("private", "private")])
+def test_a_signed_in_answer_is_not_stored_unless_it_is_private(saying, given, answered):
+    client, path = saying
+    user = create_user()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = session_id(user), True
+    query = {"Cache-Control": given} if given else {}
+    assert client.get(path, query_string=query).headers.getlist("Cache-Control") == [answered]
+
+
+def test_a_signed_out_answer_keeps_its_cache_control(saying):
+    client, path = saying
+    assert "Cache-Control" not in client.get(path).headers
+    headers = client.get(path, query_string={"Cache-Control": "max-age=60"}).headers
+    assert headers.getlist("Cache-Control") == ["max-age=60"]
