@@ -83,16 +83,25 @@ class CookieSessions(SecureCookieSessionInterface):
     did not send, and reading the cookie settings for an answer that sets no cookie."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not session and not session.modified:
             if session.accessed:
-                response.vary.add("Cookie")
+                _vary_on_cookie(response)
             return
         super().save_session(app, session, response)
+
+
+def _vary_on_cookie(response: Response) -> None:
+    """``response.vary.add("Cookie")``, without parsing a Vary header the answer does not have."""
+    if "Vary" in response.headers:
+        response.vary.add("Cookie")
+    else:
+        response.headers["Vary"] = "Cookie"
 
 
 def _init_extensions(app: Flask) -> None:

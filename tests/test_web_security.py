@@ -55,7 +55,8 @@ def test_readyz_fails_when_the_schema_is_behind(client):
 # -- the session cookie: Flask's, without its work for requests that bring none ----------------
 
 def _opened(interface, app, cookie):
-    headers = {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie}"} if cookie else {}
+    headers = {"Cookie": f"other=1; {app.config['SESSION_COOKIE_NAME']}={cookie}"
+               if cookie else "other=1"} if cookie is not None else {}
     with app.test_request_context("/", headers=headers) as context:
         session = interface.open_session(app, context.request)
     return None if session is None else (type(session), dict(session))
@@ -74,7 +75,7 @@ def test_a_session_is_opened_as_flask_opens_it(app):
     assert _opened(CookieSessions(), keyless, signed) is None
 
 
-def _saved(interface, app, change):
+def _saved(interface, app, change, vary):
     session = SecureCookieSession({"kept": 1} if change.startswith("filled") else {})
     if change.endswith("read"):
         session.accessed = True  # as the request context marks it when the session is read
@@ -86,7 +87,7 @@ def _saved(interface, app, change):
     elif change == "filled, permanent":
         session.permanent = True
         session.modified = False
-    response = Response("")
+    response = Response("", headers={"Vary": vary} if vary else {})
     with app.test_request_context("/"):
         interface.save_session(app, session, response)
     return sorted(response.headers.items())
@@ -102,7 +103,8 @@ class _Clock:
 @pytest.mark.parametrize("change", ["empty, untouched", "empty, read", "emptied",
                                     "filled, untouched", "filled, read", "filled, changed",
                                     "filled, permanent"])
-def test_a_session_is_saved_as_flask_saves_it(app, change, monkeypatch):
+@pytest.mark.parametrize("vary", [None, "Origin", "cookie"])
+def test_a_session_is_saved_as_flask_saves_it(app, change, vary, monkeypatch):
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _signer: 1_772_438_400)
 
     class Ours(_Clock, CookieSessions):
@@ -111,7 +113,7 @@ def test_a_session_is_saved_as_flask_saves_it(app, change, monkeypatch):
     class Flasks(_Clock, SecureCookieSessionInterface):
         pass
 
-    assert _saved(Ours(), app, change) == _saved(Flasks(), app, change)
+    assert _saved(Ours(), app, change, vary) == _saved(Flasks(), app, change, vary)
 
 
 def test_an_api_call_without_cookies_gets_none_and_varies_by_them(client):
