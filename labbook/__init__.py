@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
+from weakref import ref
 
 from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
@@ -18,7 +21,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     ``config`` is a Config class, or a mapping of settings applied on top of ``Config``.
     """
-    app = Flask(
+    app = Labbook(
         __name__,
         instance_path=str(INSTANCE_PATH),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -59,6 +62,34 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     app.cli.add_command(labbook_cli)
     return app
+
+
+class Labbook(Flask):
+    """Flask, remembering which of its hooks and views are coroutine functions.
+
+    Flask asks ``inspect`` anew for every hook and view of every request (~8 calls each, a
+    dozen hooks a request). Whether a function is a coroutine function is fixed when it is
+    made, so the answer is kept for as long as the function lives (held weakly: a function
+    made for one request, such as ``after_this_request``'s, is forgotten with it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict[ref[Callable[..., Any]], bool] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            synchronous = self._synchronous[ref(func)]
+        except (KeyError, TypeError):  # not asked yet, or no weak reference to it possible
+            return self._ask_and_remember(func)
+        return func if synchronous else super().ensure_sync(func)
+
+    def _ask_and_remember(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        answer = super().ensure_sync(func)
+        known = self._synchronous
+        with suppress(TypeError):
+            known[ref(func, lambda dead: known.pop(dead, None))] = answer is func
+        return answer
 
 
 class DatabaseIdConverter(IntegerConverter):
