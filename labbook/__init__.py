@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from labbook.config import INSTANCE_PATH, PROJECT_ROOT, Config
 from labbook.core import ids
+from labbook.i18n import vary_by
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
@@ -122,17 +123,9 @@ class CookieSessions(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not session and not session.modified:
             if session.accessed:
-                _vary_on_cookie(response)
+                vary_by(response, "Cookie")
             return
         super().save_session(app, session, response)
-
-
-def _vary_on_cookie(response: Response) -> None:
-    """``response.vary.add("Cookie")``, without parsing a Vary header the answer does not have."""
-    if "Vary" in response.headers:
-        response.vary.add("Cookie")
-    else:
-        response.headers["Vary"] = "Cookie"
 
 
 def _init_extensions(app: Flask) -> None:

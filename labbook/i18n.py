@@ -78,8 +78,17 @@ def vary_on_language(response: Response) -> Response:
     header, and by the cookie (the session's choice, the signed-in user) that would have won
     over it."""
     if g.get("language_negotiated"):
-        response.vary.update(("Accept-Language", "Cookie"))
+        vary_by(response, "Accept-Language", "Cookie")
     return response
+
+
+def vary_by(response: Response, *names: str) -> None:
+    """``response.vary.update(names)`` for header names (distinct tokens), without parsing a
+    Vary header the answer does not have."""
+    if "Vary" in response.headers:
+        response.vary.update(names)
+    else:
+        response.headers["Vary"] = ", ".join(names)
 
 
 class RememberingDomain(Domain):

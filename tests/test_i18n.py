@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from flask import render_template_string, session
+from flask import render_template_string, request, session
 from flask_babel import force_locale, gettext, refresh
 
 from labbook import i18n
@@ -198,18 +198,20 @@ def test_an_answer_that_speaks_no_language_does_not_vary_by_it(client):
     assert response.status_code == 200 and "Accept-Language" not in response.vary
 
 
-def test_an_answer_chosen_by_accept_language_varies_by_it_and_by_the_cookie(client, make_app):
-    response = client.get("/api/v1/labs", headers={"Accept-Language": "en"})
-    assert response.headers.getlist("Vary") == ["Accept-Language, Cookie"]
+def test_an_answer_chosen_by_accept_language_varies_by_it_and_by_the_cookie(make_app):
     other = make_app()
 
-    @other.get("/test-vary-kept")
-    def kept_vary():
+    @other.get("/test-vary")
+    def speaks():
         i18n.select_locale()
-        return "ok", 200, {"Vary": "Origin"}
+        return "ok", 200, {"Vary": request.args["vary"]} if "vary" in request.args else {}
 
-    response = other.test_client().get("/test-vary-kept")
-    assert response.headers.getlist("Vary") == ["Origin, Accept-Language, Cookie"]
+    client = other.test_client()
+    assert client.get("/test-vary").headers.getlist("Vary") == ["Accept-Language, Cookie"]
+    assert client.get("/test-vary", query_string={"vary": "Origin"}).headers.getlist("Vary") \
+        == ["Origin, Accept-Language, Cookie"]
+    assert client.get("/test-vary", query_string={"vary": "cookie"}).headers.getlist("Vary") \
+        == ["cookie, Accept-Language"]
 
 
 def test_the_translations_remembered_in_a_request_follow_its_locale(app):
