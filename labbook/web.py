@@ -239,11 +239,12 @@ def forget_kept_form() -> None:
     """A form sent anew replaces what an earlier refusal kept; the language switch is no such
     form, and neither is the JSON a page's script sends (the calendar checks the kept time) nor
     a form it sends to a view that only answers it (``keeps_kept_form``)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if request.method == "POST" and KEPT_FORM in session \
-            and request.mimetype in _FORM_MEDIA_TYPES \
-            and request.endpoint != "accounts.switch_language" \
-            and not getattr(view, "keeps_kept_form", False):
+    incoming = request._get_current_object()
+    if incoming.method == "POST" and KEPT_FORM in session \
+            and incoming.mimetype in _FORM_MEDIA_TYPES \
+            and incoming.endpoint != "accounts.switch_language" \
+            and not getattr(current_app.view_functions.get(incoming.endpoint or ""),
+                            "keeps_kept_form", False):
         session.pop(KEPT_FORM)
 
 
