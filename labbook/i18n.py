@@ -11,7 +11,7 @@ from typing import Any
 from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, has_request_context, request, session
-from flask_babel import Domain, get_babel, get_locale, gettext, ngettext
+from flask_babel import Domain, get_babel, get_locale, get_translations, gettext, ngettext
 from flask_login import current_user
 
 DEFAULT_LOCALE = "zh_CN"
@@ -124,11 +124,33 @@ def _babel_state() -> Any:
         return None
 
 
+def _translations() -> NullTranslations:
+    """flask_babel's ``get_translations``, straight from what the request's domain remembered
+    when that is for the domain and locale the request has now (else flask_babel's own way)."""
+    state = _babel_state()
+    try:
+        domain, locale, translations = state.labbook_translations
+        if domain is state.babel_domain and locale is state.babel_locale:
+            return translations
+    except AttributeError:
+        pass
+    return get_translations()
+
+
 def register(app: Flask) -> None:
     app.after_request(vary_on_language)
     babel = get_babel(app).instance
     if not isinstance(babel.__dict__.get("domain_instance"), RememberingDomain):
         babel.domain_instance = RememberingDomain(domain=get_babel(app).default_domain)
+    # flask_babel's own template callables, each text of a page without its two context
+    # lookups for the request's domain and locale.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
 
 
 def select_timezone() -> str:

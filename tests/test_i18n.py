@@ -214,6 +214,11 @@ def test_an_answer_chosen_by_accept_language_varies_by_it_and_by_the_cookie(make
         == ["cookie, Accept-Language"]
 
 
+#: A page's texts, through each of the template's translation functions.
+PAGE = ("{{ _('Too many requests') }} {{ ngettext('%(num)d day', '%(num)d days', 2) }} "
+        "{{ pgettext('document', 'Test report') }}")
+
+
 def test_the_translations_remembered_in_a_request_follow_its_locale(app):
     """Each text is looked up in the language the request speaks at that moment: a locale
     forced for an e-mail, and the one chosen anew after ``refresh``."""
@@ -221,11 +226,11 @@ def test_the_translations_remembered_in_a_request_follow_its_locale(app):
         assert gettext("Too many requests") == "Too many requests"
         assert i18n.is_english()
         with force_locale("zh_CN"):
+            assert render_template_string(PAGE) == "请求过于频繁 2 天 检测报告"
             assert gettext("Too many requests") == "请求过于频繁"
-            assert render_template_string("{{ _('Too many requests') }}") == "请求过于频繁"
             assert not i18n.is_english()
+        assert render_template_string(PAGE) == "Too many requests 2 days Test report"
         assert gettext("Too many requests") == "Too many requests"
-        assert render_template_string("{{ _('Too many requests') }}") == "Too many requests"
         assert i18n.is_english()
         session["locale"] = "zh_CN"
         refresh()
