@@ -26,7 +26,7 @@ from labbook.booking import (
     waitlist,
 )
 from labbook.booking import services as booking_services
-from labbook.booking.calendar import busy_entries, free_capacity, load_window
+from labbook.booking.calendar import busy_entries, free_capacity, read_window
 from labbook.booking.models import (
     Booking,
     BookingChange,
@@ -338,7 +338,7 @@ def availability(instrument_id: int):
 def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
                       viewer: User | None) -> dict[str, Any]:
     """Busy time (others' bookings only as "booked") and the free time one could book."""
-    window = load_window(db.session, instrument, start, end, viewer)
+    window = read_window(db.session, instrument, start, end, viewer)
     entries = busy_entries(db.session, instrument, start, end, viewer, window)
     busy = window.held()
     lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
