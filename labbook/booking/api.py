@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import Row
 
 from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
@@ -26,7 +27,12 @@ from labbook.booking import (
     waitlist,
 )
 from labbook.booking import services as booking_services
-from labbook.booking.calendar import busy_entries, free_capacity, read_window
+from labbook.booking.calendar import (
+    INSTRUMENT_COLUMNS,
+    busy_entries,
+    free_capacity,
+    read_window,
+)
 from labbook.booking.models import (
     Booking,
     BookingChange,
@@ -323,7 +329,7 @@ def mark_no_show(booking_id: int):
 @bp.get("/instruments/<int:instrument_id>/availability")
 def availability(instrument_id: int):
     viewer = api_user(required=False)
-    instrument = catalogue.get_instrument(db.session, instrument_id)
+    instrument = catalogue.get_instrument_row(db.session, instrument_id, INSTRUMENT_COLUMNS)
     fields = Fields(dict(request.args))
     start = fields.datetime("start")
     end = fields.datetime("end")
@@ -335,9 +341,10 @@ def availability(instrument_id: int):
     return availability_json(instrument, start, end, viewer)
 
 
-def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
-                      viewer: User | None) -> dict[str, Any]:
-    """Busy time (others' bookings only as "booked") and the free time one could book."""
+def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
+                      end: dt.datetime, viewer: User | None) -> dict[str, Any]:
+    """Busy time (others' bookings only as "booked") and the free time one could book, of an
+    instrument or a row of its ``INSTRUMENT_COLUMNS``."""
     window = read_window(db.session, instrument, start, end, viewer)
     entries = busy_entries(db.session, instrument, start, end, viewer, window)
     busy = window.held()

@@ -19,6 +19,10 @@ from labbook.booking.rules import blackouts, held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
+#: What ``read_window``, ``busy_entries`` and ``free_capacity`` read of an instrument, for
+#: ``catalogue.get_instrument_row``.
+INSTRUMENT_COLUMNS = ("id", "lab_id", "channels", "status", "longest_held_minutes",
+                      "max_minutes", "buffer_minutes")
 
 
 def booking_visibility(viewer: User | None, booking: Booking) -> str:

@@ -404,6 +404,14 @@ def test_availability_refuses_bad_windows(client, instrument, params):
     assert response.status_code == 422
 
 
+def test_availability_of_an_unknown_instrument_is_404_before_its_window_is_read(client):
+    response = client.get("/api/v1/instruments/99999/availability",
+                          headers={"Accept-Language": "en"}, query_string={"start": "bad"})
+    assert response.status_code == 404
+    assert response.json == {"code": "not_found", "status": 404, "type": "about:blank",
+                             "title": "No instrument with id 99999."}
+
+
 def test_instrument_detail_and_labs_carry_rules_and_hours(client, instrument):
     detail = client.get(f"/api/v1/instruments/{instrument.id}").json
     assert detail["rules"] == {
