@@ -9,12 +9,12 @@ from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Organization, User
 from labbook.booking import schedule, timeline
-from labbook.booking.models import SLOT_HOLDING, Booking, BookingState
+from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
 from labbook.booking.rules import blackouts, held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
@@ -90,7 +90,7 @@ class BusyWindow:
 
     #: Rows of ``_window_rows``.
     bookings: Sequence[Any]
-    #: Rows of ``rules.blackouts``.
+    #: Rows of ``_WINDOW_CLOSURES``.
     blackouts: Sequence[Any]
 
     def held(self) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -109,7 +109,15 @@ _IN_WINDOW = (_BOOKING.instrument_id == bindparam("instrument_id"),
               _BOOKING.blocked_until > bindparam("start"),
               _BOOKING.blocked_until < bindparam("held_bound"),
               _BOOKING.start_at < bindparam("end"),
-              _BOOKING.state.in_(SHOWN_STATES))
+              # The states as constants of the statement: no list to expand on each execution.
+              _BOOKING.state.in_([literal_column(f"'{state.value}'") for state in SHOWN_STATES]))
+_BLACKOUT = Blackout.__table__.c
+# ``rules.blackouts`` of one instrument: the same rows in the same order (the database's), with
+# plain parameters instead of lists to expand on each execution.
+_WINDOW_CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where(
+    or_(_BLACKOUT.instrument_id == bindparam("instrument_id"),
+        _BLACKOUT.lab_id == bindparam("lab_id")),
+    _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"))
 
 
 @cache
@@ -162,7 +170,10 @@ def read_window(session: Session, instrument: Instrument, start: dt.datetime,
     ``viewer`` is None (who sees only "booked")."""
     bookings = session.execute(_window_rows(viewer is not None),
                                _window_parameters(instrument, start, end)).all()
-    return BusyWindow(bookings, blackouts(session, [instrument], start, end))
+    closures = session.execute(_WINDOW_CLOSURES, {"instrument_id": instrument.id,
+                                                  "lab_id": instrument.lab_id,
+                                                  "start": start, "end": end}).all()
+    return BusyWindow(bookings, closures)
 
 
 def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
