@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from flask import request, url_for
@@ -28,9 +29,9 @@ from labbook.booking import (
 )
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import (
-    INSTRUMENT_COLUMNS,
     busy_entries,
     free_capacity,
+    instrument_with_closures,
     read_window,
 )
 from labbook.booking.models import (
@@ -329,7 +330,6 @@ def mark_no_show(booking_id: int):
 @bp.get("/instruments/<int:instrument_id>/availability")
 def availability(instrument_id: int):
     viewer = api_user(required=False)
-    instrument = catalogue.get_instrument_row(db.session, instrument_id, INSTRUMENT_COLUMNS)
     fields = Fields(dict(request.args))
     start = fields.datetime("start")
     end = fields.datetime("end")
@@ -337,15 +337,23 @@ def availability(instrument_id: int):
         fields.problems.append(Problem("invalid_interval", _(
             "'end' must be after 'start' and at most %(n)d days later.",
             n=MAX_AVAILABILITY_DAYS), field="end"))
-    fields.done()
-    return availability_json(instrument, start, end, viewer)
+    if fields.problems:
+        # An unknown instrument is a 404 before a bad window is a 422.
+        catalogue.get_instrument(db.session, instrument_id)
+        fields.done()
+    found = instrument_with_closures(db.session, instrument_id, start, end)
+    if found is None:
+        raise catalogue.no_instrument(instrument_id)
+    instrument, closures = found
+    return availability_json(instrument, start, end, viewer, closures)
 
 
 def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
-                      end: dt.datetime, viewer: User | None) -> dict[str, Any]:
+                      end: dt.datetime, viewer: User | None,
+                      closures: Sequence[Any]) -> dict[str, Any]:
     """Busy time (others' bookings only as "booked") and the free time one could book, of an
-    instrument or a row of its ``INSTRUMENT_COLUMNS``."""
-    window = read_window(db.session, instrument, start, end, viewer)
+    instrument read by ``calendar.instrument_with_closures`` with its ``closures``."""
+    window = read_window(db.session, instrument, start, end, viewer, closures)
     entries = busy_entries(db.session, instrument, start, end, viewer, window)
     busy = window.held()
     lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, literal_column, or_, select
+from sqlalchemy import Row, and_, bindparam, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Organization, User
@@ -19,10 +19,6 @@ from labbook.booking.rules import blackouts, held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
-#: What ``read_window``, ``busy_entries`` and ``free_capacity`` read of an instrument, for
-#: ``catalogue.get_instrument_row``.
-INSTRUMENT_COLUMNS = ("id", "lab_id", "channels", "status", "longest_held_minutes",
-                      "max_minutes", "buffer_minutes")
 
 
 def booking_visibility(viewer: User | None, booking: Booking) -> str:
@@ -90,7 +86,7 @@ class BusyWindow:
 
     #: Rows of ``_window_rows``.
     bookings: Sequence[Any]
-    #: Rows of ``_WINDOW_CLOSURES``.
+    #: Rows of ``_WINDOW_CLOSURES`` or ``_INSTRUMENT_WITH_CLOSURES``.
     blackouts: Sequence[Any]
 
     def held(self) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -118,6 +114,20 @@ _WINDOW_CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason
     or_(_BLACKOUT.instrument_id == bindparam("instrument_id"),
         _BLACKOUT.lab_id == bindparam("lab_id")),
     _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"))
+_INSTRUMENT = Instrument.__table__.c
+# What calendars read of an instrument, with the closures meeting the window, in one statement
+# (one row, its closure's columns NULL, when there is none). The closures are sought as in
+# _WINDOW_CLOSURES, through the indexes on (instrument, end) and (lab, end).
+_INSTRUMENT_WITH_CLOSURES = (
+    select(_INSTRUMENT.id, _INSTRUMENT.lab_id, _INSTRUMENT.channels, _INSTRUMENT.status,
+           _INSTRUMENT.longest_held_minutes, _INSTRUMENT.max_minutes,
+           _INSTRUMENT.buffer_minutes, _BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason)
+    .select_from(Instrument.__table__)
+    .outerjoin(Blackout.__table__, and_(or_(_BLACKOUT.instrument_id == _INSTRUMENT.id,
+                                            _BLACKOUT.lab_id == _INSTRUMENT.lab_id),
+                                        _BLACKOUT.end_at > bindparam("start"),
+                                        _BLACKOUT.start_at < bindparam("end")))
+    .where(_INSTRUMENT.id == bindparam("instrument_id")))
 
 
 @cache
@@ -164,16 +174,31 @@ def load_window(session: Session, instrument: Instrument, start: dt.datetime,
                           blackouts(session, [instrument], start, end))
 
 
-def read_window(session: Session, instrument: Instrument, start: dt.datetime,
-                end: dt.datetime, viewer: User | None = None) -> BusyWindow:
+def read_window(session: Session, instrument: Instrument | Row[Any], start: dt.datetime,
+                end: dt.datetime, viewer: User | None = None,
+                closures: Sequence[Any] | None = None) -> BusyWindow:
     """The window's bookings as rows, with their bookers' and organizations' names unless
-    ``viewer`` is None (who sees only "booked")."""
+    ``viewer`` is None (who sees only "booked"), and its closures (unless given, as
+    ``instrument_with_closures`` reads them)."""
     bookings = session.execute(_window_rows(viewer is not None),
                                _window_parameters(instrument, start, end)).all()
-    closures = session.execute(_WINDOW_CLOSURES, {"instrument_id": instrument.id,
-                                                  "lab_id": instrument.lab_id,
-                                                  "start": start, "end": end}).all()
+    if closures is None:
+        closures = session.execute(_WINDOW_CLOSURES, {"instrument_id": instrument.id,
+                                                      "lab_id": instrument.lab_id,
+                                                      "start": start, "end": end}).all()
     return BusyWindow(bookings, closures)
+
+
+def instrument_with_closures(session: Session, instrument_id: int, start: dt.datetime,
+                             end: dt.datetime) -> tuple[Row[Any], list[Row[Any]]] | None:
+    """What a calendar reads of instrument ``instrument_id`` (its id, lab, channels, status and
+    the longest time a booking of it holds), with the closures of it or its lab meeting
+    ``[start, end)``, in one statement; None if there is no such instrument."""
+    rows = session.execute(_INSTRUMENT_WITH_CLOSURES, {"instrument_id": instrument_id,
+                                                        "start": start, "end": end}).all()
+    if not rows:
+        return None
+    return rows[0], [row for row in rows if row.start_at is not None]
 
 
 def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,

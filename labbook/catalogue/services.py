@@ -15,12 +15,11 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.accounts.models import PriceTier, User
@@ -166,25 +165,13 @@ def get_instrument(session: Session, instrument_id: int, *,
     """The instrument with this id, or a 404 (naming ``field``, if given)."""
     instrument = session.get(Instrument, instrument_id)
     if instrument is None:
-        raise _not_found(_("No instrument with id %(id)d.", id=instrument_id), field)
+        raise no_instrument(instrument_id, field)
     return instrument
 
 
-@cache
-def _instrument_columns(columns: tuple[str, ...]):
-    # Built once per set of columns: a calendar read runs one on every request.
-    table = Instrument.__table__.c
-    return select(*(table[name] for name in columns)).where(table.id == bindparam("id"))
-
-
-def get_instrument_row(session: Session, instrument_id: int, columns: tuple[str, ...]
-                       ) -> Row[Any]:
-    """Only the named columns of the instrument with this id, as a row (for readers that need
-    no object), or the 404 of ``get_instrument``."""
-    row = session.execute(_instrument_columns(columns), {"id": instrument_id}).one_or_none()
-    if row is None:
-        raise _not_found(_("No instrument with id %(id)d.", id=instrument_id), None)
-    return row
+def no_instrument(instrument_id: int, field: str | None = None) -> NotFound:
+    """The 404 of an instrument id that names none (naming ``field``, if given)."""
+    return _not_found(_("No instrument with id %(id)d.", id=instrument_id), field)
 
 
 def get_service(session: Session, service_id: int, *,
