@@ -46,7 +46,7 @@ from labbook.booking.models import (
 from labbook.booking.recurrence import Recurrence
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Problem
 from labbook.core.time import utcnow
@@ -354,25 +354,25 @@ def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
     """Busy time (others' bookings only as "booked") and the free time one could book, of an
     instrument read by ``calendar.instrument_with_closures`` with its ``closures``."""
     window = read_window(db.session, instrument, start, end, viewer, closures)
-    entries = busy_entries(db.session, instrument, start, end, viewer, window)
-    busy = window.held()
     lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
     answer = {
         "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
         "timezone": lab_schedule.timezone, "channels": instrument.channels,
-        "busy": entries,
+        "busy": busy_entries(db.session, instrument, start, end, viewer, window),
     }
     if instrument.channels == 1:
-        open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end)
-        free = timeline.subtract(open_time, busy) if instrument.status.value == "available" \
-            else []
-        return {**answer,
-                "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]}
-    capacity = free_capacity(db.session, instrument, start, end, window)
-    return {**answer,
-            "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e, _n in capacity],
-            "capacity": [{"start": s.isoformat(), "end": e.isoformat(), "free_channels": n}
-                         for s, e, n in capacity]}
+        # Opening hours matter only to an instrument that may be booked.
+        free = timeline.subtract(
+            timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end),
+            window.held()) if instrument.status == InstrumentStatus.AVAILABLE else []
+        answer["free"] = [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]
+        return answer
+    # Each span's times are written once, for both lists.
+    spans = [(s.isoformat(), e.isoformat(), n)
+             for s, e, n in free_capacity(db.session, instrument, start, end, window)]
+    answer["free"] = [{"start": s, "end": e} for s, e, _n in spans]
+    answer["capacity"] = [{"start": s, "end": e, "free_channels": n} for s, e, n in spans]
+    return answer
 
 
 @bp.post("/qualifications")
