@@ -26,12 +26,13 @@ def booking_visibility(viewer: User | None, booking: Booking) -> str:
     organization, ``anonymous`` for everyone else."""
     if viewer is None:
         return "anonymous"
-    return visibility(viewer, booking.user_id, booking.organization_id,
-                      manages_lab=booking.user_id == viewer.id
-                      or viewer.manages_lab_id(booking.instrument.lab_id))
+    return visibility_of(viewer, booking.user_id, booking.organization_id,
+                         manages_lab=booking.user_id == viewer.id
+                         or viewer.manages_lab_id(booking.instrument.lab_id))
 
 
-def visibility(viewer: User, user_id: int, organization_id: int, *, manages_lab: bool) -> str:
+def visibility_of(viewer: User, user_id: int, organization_id: int, *,
+                  manages_lab: bool) -> str:
     """``booking_visibility`` of a booking by ``user_id`` paid by ``organization_id``, in a lab
     that ``viewer`` manages or not (worked out once for all of a calendar's bookings)."""
     if manages_lab or user_id == viewer.id:
@@ -42,27 +43,27 @@ def visibility(viewer: User, user_id: int, organization_id: int, *, manages_lab:
 
 
 def booking_entry(booking: Booking, viewer: User | None) -> dict[str, Any]:
-    visibility = booking_visibility(viewer, booking)
-    if visibility == "anonymous":
+    shown = booking_visibility(viewer, booking)
+    if shown == "anonymous":
         return booked_entry(booking, _("Booked"))
-    return shown_entry(booking, viewer, visibility, booking.user.name,
-                       booking.organization.name if visibility == "full" else "")
+    return shown_entry(booking, viewer, shown, booking.user.name,
+                       booking.organization.name if shown == "full" else "")
 
 
 def booked_entry(booking: Any, title: str) -> dict[str, Any]:
-    """What anyone may see of a booking (``Booking`` or a row of ``_busy_bookings``): its time."""
+    """What anyone may see of a booking (``Booking`` or a row of ``_window_rows``): its time."""
     return {"kind": "booking", "start": booking.start_at.isoformat(),
             "end": booking.end_at.isoformat(), "title": title}
 
 
-def shown_entry(booking: Any, viewer: User, visibility: str, user_name: str,
+def shown_entry(booking: Any, viewer: User, shown: str, user_name: str,
                 organization_name: str) -> dict[str, Any]:
-    """A booking as its booker, the lab's managers (``full``) or the booker's colleagues see
-    it; ``organization_name`` is read only for ``full``."""
+    """A booking as its booker and the lab's managers (``shown`` is ``full``) or the booker's
+    colleagues see it; ``organization_name`` is read only for ``full``."""
     entry: dict[str, Any] = {"kind": "booking", "start": booking.start_at.isoformat(),
                              "end": booking.end_at.isoformat(), "id": booking.id,
                              "state": booking.state.value, "user": user_name}
-    if visibility == "full":
+    if shown == "full":
         entry.update(title=f"{user_name}: {booking.purpose}", purpose=booking.purpose,
                      organization=organization_name, own=booking.user_id == viewer.id)
     else:
@@ -225,8 +226,8 @@ def _booking_entries(bookings: Sequence[Any], instrument: Instrument, viewer: Us
         if viewer is not None:
             if manages_lab is None and row.user_id != viewer.id:
                 manages_lab = viewer.manages_lab_id(instrument.lab_id)
-            shown = visibility(viewer, row.user_id, row.organization_id,
-                               manages_lab=bool(manages_lab))
+            shown = visibility_of(viewer, row.user_id, row.organization_id,
+                                  manages_lab=bool(manages_lab))
         if shown != "anonymous":
             entries.append(shown_entry(row, viewer, shown, row.user_name,
                                        row.organization_name))
