@@ -1,7 +1,7 @@
 """Free slots of the same length, on the refused instrument and on its siblings: the next ones
 after a taken or closed time, the nearest ones where the time broke a rule of the clock
 (opening hours, notice, a holiday). Other instruments are offered only where the person may book
-them (``rules.bookable_by``)."""
+them: trained on them (where they need it) and not suspended in their lab."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.booking import schedule, timeline
-from labbook.booking.rules import blackouts, bookable_by, channel_busy, held_times
+from labbook.booking.models import BookingSuspension, Qualification
+from labbook.booking.rules import blackouts, channel_busy, held_times
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
@@ -85,6 +86,39 @@ def _siblings():
             .limit(MAX_SIBLINGS))
 
 
+@cache
+def _siblings_for_user():
+    """The siblings, each with whether the person (``user_id``) holds a training record for it
+    valid until ``until`` and whether they are suspended in its lab at ``now``: read with the
+    siblings, rather than in two more statements."""
+    trained = exists().where(
+        Qualification.user_id == bindparam("user_id"),
+        Qualification.instrument_id == Instrument.id, Qualification.revoked_at.is_(None),
+        or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until")))
+    suspended = exists().where(
+        BookingSuspension.user_id == bindparam("user_id"),
+        BookingSuspension.lab_id == Instrument.lab_id,
+        BookingSuspension.starts_at <= bindparam("now"),
+        BookingSuspension.ends_at > bindparam("now"), BookingSuspension.lifted_at.is_(None))
+    return _siblings().add_columns(trained, suspended)
+
+
+def _siblings_bookable_by(session: Session, instrument: Instrument, user: User | None,
+                          until: dt.datetime, now: dt.datetime) -> list[Instrument]:
+    """Up to MAX_SIBLINGS instruments of ``instrument``'s kind in service, nearest first; with
+    a ``user``, those of them the person may book for themselves until ``until``: trained
+    where it needs training (unless they manage its lab) and not suspended in its lab."""
+    parameters = {"category_id": instrument.category_id, "instrument_id": instrument.id,
+                  "lab_id": instrument.lab_id}
+    if user is None:
+        return list(session.scalars(_siblings(), parameters))
+    return [sibling for sibling, trained, suspended in session.execute(
+                _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
+                                       "now": now})
+            if not suspended and (trained or not sibling.requires_qualification
+                                  or user.manages_lab_id(sibling.lab_id))]
+
+
 def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
             *, now: dt.datetime, channels: int = 1, user: User | None = None,
             on_instrument: bool = True, nearest: bool = False) -> list[Suggestion]:
@@ -93,12 +127,8 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
     book; with ``channels`` free channels where it has them. The slots come from the requested
     start on, or, ``nearest``, those nearest to it from the start of its lab day on."""
     duration = end - start
-    siblings = list(session.scalars(_siblings(), {
-        "category_id": instrument.category_id, "instrument_id": instrument.id,
-        "lab_id": instrument.lab_id}))
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
-    if user is not None:
-        siblings = bookable_by(session, user, siblings, window_end + duration, now)
+    siblings = _siblings_bookable_by(session, instrument, user, window_end + duration, now)
     # Each sibling offers at most one slot, so the search always goes on to at least
     # OTHER_INSTRUMENT_LIMIT siblings: those are read with the refused instrument, any further
     # ones as many at a time.
