@@ -135,7 +135,10 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
     candidates, first = [instrument, *siblings], 1 + OTHER_INSTRUMENT_LIMIT
     groups = [candidates[:first]] + [candidates[n:n + OTHER_INSTRUMENT_LIMIT]
                                      for n in range(first, len(candidates), OTHER_INSTRUMENT_LIMIT)]
-    busy = BusyTime(session, groups, min(start, now), window_end + duration)
+    # No slot starts before the request's start, or before its lab day's in search of the
+    # nearest ones: bookings that end before then do not matter, however soon they are.
+    since = start - dt.timedelta(days=2) if nearest else start
+    busy = BusyTime(session, groups, max(min(start, now), since), window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
                      SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
     others: list[Suggestion] = []
