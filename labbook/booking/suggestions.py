@@ -6,6 +6,8 @@ them: trained on them (where they need it) and not suspended in their lab."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -20,6 +22,9 @@ from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
 SEARCH_DAYS = 14
+#: How far ahead the held time is read first: the slots are nearly always found by then (a
+#: weekend and a day), and only when they are not is the rest of the search's window read.
+NEAR_DAYS = 3
 SAME_INSTRUMENT_LIMIT = 3
 OTHER_INSTRUMENT_LIMIT = 3
 #: Siblings tried at most, nearest (same lab) first.
@@ -46,16 +51,18 @@ class Suggestion:
 
 
 class BusyTime:
-    """Busy time of candidate instruments, read a group at a time when first needed: the search
-    usually stops after the refused instrument and a few of its siblings. ``groups`` are the
-    candidates in the order they are tried; one statement reads the held time of a group."""
+    """Busy time of candidate instruments from ``start`` until ``near_end`` or ``end``, read a
+    group at a time when first needed: the search usually stops after the refused instrument
+    and a few of its siblings, and within ``near_end``. ``groups`` are the candidates in the
+    order they are tried; one statement reads the held time of a group until one of the two.
+    Closures are few: those until ``end`` are read at once."""
 
     def __init__(self, session: Session, groups: list[list[Instrument]], start: dt.datetime,
-                 end: dt.datetime) -> None:
-        self.session, self.start, self.end = session, start, end
+                 near_end: dt.datetime, end: dt.datetime) -> None:
+        self.session, self.start, self.near_end, self.end = session, start, min(near_end, end), end
         instruments = [instrument for group in groups for instrument in group]
         self.group_of = {i.id: group for group in groups for i in group}
-        self.held: dict[int, list[timeline.Interval]] = {}
+        self.held: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
         self.closures: dict[int, list[timeline.Interval]] = {i.id: [] for i in instruments}
         for instrument_id, lab_id, closed_from, closed_until, _reason in blackouts(
                 session, instruments, start, end):
@@ -63,13 +70,15 @@ class BusyTime:
                 if instrument_id == instrument.id or lab_id == instrument.lab_id:
                     self.closures[instrument.id].append((closed_from, closed_until))
 
-    def __getitem__(self, instrument_id: int) -> list[timeline.Interval]:
-        if instrument_id not in self.held:
+    def until(self, instrument_id: int, end: dt.datetime) -> list[timeline.Interval]:
+        """The instrument's held time of the bookings starting before ``end`` (``near_end`` or
+        ``end``), and its closures."""
+        if (instrument_id, end) not in self.held:
             for member, held in held_times(self.session, self.group_of[instrument_id],
-                                           self.start, self.end).items():
-                self.held[member] = [(held_from, held_until)
-                                     for _id, held_from, held_until in held]
-        return self.held[instrument_id] + self.closures[instrument_id]
+                                           self.start, end).items():
+                self.held[member, end] = [(held_from, held_until)
+                                          for _id, held_from, held_until in held]
+        return self.held[instrument_id, end] + self.closures[instrument_id]
 
     def closures_of(self, instrument_id: int) -> list[timeline.Interval]:
         return self.closures[instrument_id]
@@ -138,7 +147,9 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
     # No slot starts before the request's start, or before its lab day's in search of the
     # nearest ones: bookings that end before then do not matter, however soon they are.
     since = start - dt.timedelta(days=2) if nearest else start
-    busy = BusyTime(session, groups, max(min(start, now), since), window_end + duration)
+    near_end = max(start, now) + dt.timedelta(days=NEAR_DAYS) + duration
+    busy = BusyTime(session, groups, max(min(start, now), since), near_end,
+                    window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
                      SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
     others: list[Suggestion] = []
@@ -172,15 +183,34 @@ def _slots(session: Session, instrument: Instrument, busy: BusyTime,
     buffer = dt.timedelta(minutes=instrument.buffer_minutes)
     per_channel = channel_busy(session, instrument, min(earliest, latest), latest + buffer) \
         if instrument.channels > 1 else []
-    slots = timeline.first_free_slots(
-        hours=lab_schedule.hours, tz=lab_schedule.tz,
-        busy=busy.closures_of(instrument.id) if per_channel else busy[instrument.id],
-        duration=duration, buffer=buffer,
-        slot_minutes=instrument.slot_minutes, window_start=earliest, window_end=latest,
-        limit=limit, channel_busy=per_channel, channels_needed=channels)
+    search = functools.partial(
+        timeline.first_free_slots, hours=lab_schedule.hours, tz=lab_schedule.tz,
+        duration=duration, buffer=buffer, slot_minutes=instrument.slot_minutes,
+        window_start=earliest, limit=limit, channel_busy=per_channel, channels_needed=channels)
+    if per_channel:
+        slots = search(busy=busy.closures_of(instrument.id), window_end=latest)
+    else:
+        slots = _first_free_slots(search, busy, instrument.id, buffer, latest, limit)
     if nearest:
         slots = _nearest(slots, start, wanted)
     return [Suggestion.of(instrument, slot_start, slot_end) for slot_start, slot_end in slots]
+
+
+def _first_free_slots(search: Callable[..., list[timeline.Interval]], busy: BusyTime,
+                      instrument_id: int, buffer: dt.timedelta, latest: dt.datetime,
+                      limit: int) -> list[timeline.Interval]:
+    """``search``'s first ``limit`` slots ending by ``latest``, looked for in the held time until
+    ``busy.near_end`` first: it holds every booking that can meet a slot (its buffer included)
+    ending by ``busy.near_end - buffer``. Where the slots found by then are too few, the search
+    is made again over the held time until ``busy.end``, as if the near one had not been read;
+    where they are enough, the whole search would have found the same, earliest first."""
+    near_latest = busy.near_end - buffer
+    if near_latest >= latest:
+        return search(busy=busy.until(instrument_id, busy.near_end), window_end=latest)
+    slots = search(busy=busy.until(instrument_id, busy.near_end), window_end=near_latest)
+    if len(slots) >= limit:
+        return slots
+    return search(busy=busy.until(instrument_id, busy.end), window_end=latest)
 
 
 def _nearest(slots: list[timeline.Interval], start: dt.datetime, wanted: int

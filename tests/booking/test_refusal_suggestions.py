@@ -317,3 +317,25 @@ def test_a_lab_s_manager_is_offered_its_instruments_without_a_training_record(
     refused = refusal(create_manager(lab), instrument, *taken(instrument))
     assert [code for code, _start, _end in offered(refused)][3:] == [
         siblings["open"].code, siblings["trained"].code, siblings["elsewhere"].code]
+
+
+def test_past_the_next_days_the_slots_keep_clear_of_every_booking_and_its_buffer(
+        researcher, lab, category):
+    # Three days and an hour after the time asked for (Thursday 10:00), and the buffer before
+    # that, are where the search first stops looking (``suggestions.NEAR_DAYS``).
+    instrument = create_instrument(lab=lab, category=category, code=f"{lab.code}-100",
+                                   **{**RULES, "max_minutes": 600, "buffer_minutes": 30})
+    thursday = MONDAY + dt.timedelta(days=3)
+    wednesday = thursday - dt.timedelta(days=1)
+    for start, end in ((lab_time(MONDAY, 8), lab_time(MONDAY, 18)),
+                       (lab_time(TUESDAY, 8), lab_time(TUESDAY, 18)),
+                       (lab_time(wednesday, 8), lab_time(wednesday, 16)),
+                       (lab_time(thursday, 8), lab_time(thursday, 8, 30)),
+                       (lab_time(thursday, 10), lab_time(thursday, 11))):
+        create_booking(instrument=instrument, start_at=start, end_at=end)
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    # Not Thursday 09:00–10:00: its buffer meets the booking at 10:00.
+    assert offered(refused) == [
+        (instrument.code, lab_time(wednesday, 16, 30), lab_time(wednesday, 17, 30)),
+        (instrument.code, lab_time(wednesday, 17), lab_time(wednesday, 18)),
+        (instrument.code, lab_time(thursday, 11, 30), lab_time(thursday, 12, 30))]
