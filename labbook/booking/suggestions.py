@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.booking import schedule, timeline
 from labbook.booking.models import Blackout, Booking, BookingSuspension, Qualification
-from labbook.booking.rules import _BLACKOUTS_MEETING, _held_meeting, channel_busy, held_bound
+from labbook.booking.rules import _held_meeting, channel_busy, held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
@@ -81,10 +81,10 @@ class BusyTime:
         if (instrument_id, end) in self.held:
             return
         group = self.group_of[instrument_id]
-        parameters = {"start": self.start, "end": end, "instrument_ids": [i.id for i in group],
-                      "lab_ids": sorted({i.lab_id for i in group})}
+        parameters = {"start": self.start, "end": end}
         for n, instrument in enumerate(group):
             parameters[f"instrument_{n}"] = instrument.id
+            parameters[f"lab_{n}"] = instrument.lab_id
             parameters[f"held_bound_{n}"] = held_bound(instrument, end)
             self.held[instrument.id, end], self.closures[instrument.id, end] = [], []
         for owner_id, lab_id, booking_id, busy_from, busy_until in self.session.execute(
@@ -99,12 +99,16 @@ class BusyTime:
 
 @cache
 def _busy_statement(count: int):
-    """The closures of ``count`` instruments and of their labs, and the held time of each one's
-    slot-holding bookings, that meet ``[start, end)``: one round trip, not two. Built from the
-    rules' own conditions, so that it reads what ``rules.blackouts`` (closures: rows without a
-    booking id) and ``rules.held_times`` (held time: rows without a lab) read."""
+    """The closures of ``count`` instruments and of their labs (rows without a booking id), and
+    the held time of each one's slot-holding bookings (rows without a lab, read on the rules'
+    own conditions, as ``rules.held_times`` reads it), that meet ``[start, end)``: one round
+    trip, not two. The instruments and labs are bound one by one, as the held time's are:
+    a list bound at once (``expanding``) makes the statement's text anew at every run."""
     closures = select(_BLACKOUT.instrument_id, _BLACKOUT.lab_id, cast(null(), Integer),
-                      _BLACKOUT.start_at, _BLACKOUT.end_at).where(*_BLACKOUTS_MEETING)
+                      _BLACKOUT.start_at, _BLACKOUT.end_at).where(
+        or_(_BLACKOUT.instrument_id.in_([bindparam(f"instrument_{n}") for n in range(count)]),
+            _BLACKOUT.lab_id.in_([bindparam(f"lab_{n}") for n in range(count)])),
+        _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"))
     held = [select(_BOOKING.instrument_id, cast(null(), Integer), _BOOKING.id, _BOOKING.start_at,
                    _BOOKING.blocked_until)
             .where(_BOOKING.instrument_id == bindparam(f"instrument_{n}"),
