@@ -6,10 +6,9 @@ them: trained on them (where they need it) and not suspended in their lab."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 from sqlalchemy import Integer, bindparam, cast, exists, null, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -216,7 +215,7 @@ def _slots(session: Session, instrument: Instrument, busy: BusyTime,
     buffer = dt.timedelta(minutes=instrument.buffer_minutes)
     per_channel = channel_busy(session, instrument, min(earliest, latest), latest + buffer) \
         if instrument.channels > 1 else []
-    search = functools.partial(
+    search = partial(
         timeline.first_free_slots, hours=lab_schedule.hours, tz=lab_schedule.tz,
         duration=duration, buffer=buffer, slot_minutes=instrument.slot_minutes,
         window_start=earliest, limit=limit, channel_busy=per_channel, channels_needed=channels)
