@@ -51,9 +51,11 @@ MAX_AVAILABILITY_DAYS = 62
 
 
 def booking_json(booking: Booking, viewer: User,
-                 price: estimates.BookingPrice | None = None) -> dict[str, Any]:
+                 price: estimates.BookingPrice | None = None, *,
+                 just_made: bool = False) -> dict[str, Any]:
     """``booking`` as the API shows it to ``viewer``; ``price`` is its estimate and
-    cancellation terms when a list has priced its bookings at once (``bookings_json``)."""
+    cancellation terms when a list has priced its bookings at once (``bookings_json``). A
+    booking ``just_made`` has no change waiting yet, so none is looked for."""
     price = price or estimates.booking_price(db.session, booking, viewer, now=utcnow())
     return {
         "id": booking.id,
@@ -79,7 +81,7 @@ def booking_json(booking: Booking, viewer: User,
         "booked_by": {"id": booking.booked_by.id, "name": booking.booked_by.name}
         if booking.booked_by else None,
         "sequence": booking.sequence,
-        "pending_change": _pending_change_json(booking),
+        "pending_change": None if just_made else _pending_change_json(booking),
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
@@ -89,10 +91,12 @@ def booking_json(booking: Booking, viewer: User,
     }
 
 
-def bookings_json(bookings: list[Booking], viewer: User) -> list[dict[str, Any]]:
+def bookings_json(bookings: list[Booking], viewer: User, *,
+                  just_made: bool = False) -> list[dict[str, Any]]:
     """Many bookings, their rate cards read at once."""
     prices = estimates.booking_prices(db.session, bookings, viewer, now=utcnow())
-    return [booking_json(booking, viewer, prices[booking.id]) for booking in bookings]
+    return [booking_json(booking, viewer, prices[booking.id], just_made=just_made)
+            for booking in bookings]
 
 
 def change_json(change: BookingChange) -> dict[str, Any]:
@@ -190,7 +194,7 @@ def create_booking():
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
             for_user_id=for_user_id, channels=channels, now=now)
-        return booking_json(booking, actor), 201, {
+        return booking_json(booking, actor, just_made=True), 201, {
             "Location": url_for("api.get_booking", booking_id=booking.id)}
     result = booking_services.create_series(
         db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
@@ -198,7 +202,7 @@ def create_booking():
         override=override, channels=channels, now=now)
     return {
         "series_id": result.series.id,
-        "created": bookings_json(result.created, actor),
+        "created": bookings_json(result.created, actor, just_made=True),
         "skipped": [{"start": s.isoformat(), "end": e.isoformat(),
                      "problems": [p.as_dict() for p in problems]}
                     for s, e, problems in result.skipped],

@@ -396,3 +396,26 @@ def test_an_api_booking_refused_before_it_writes_leaves_the_writers_queue_free(
     booked = client.post("/api/v1/bookings", headers=headers, json=body(
         instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
     assert booked.status_code == 201, booked.json
+
+
+def test_a_booking_just_made_answers_without_looking_for_a_change_waiting(client, instrument):
+    """A manager's booking of an instrument that needs approval is approved at once; a change
+    can wait for approval on such a booking, but not on one made a moment ago."""
+    instrument.requires_approval = True
+    manager = create_manager(instrument.lab)
+    db.session.commit()
+    statements = []
+
+    def statement(_connection, _cursor, sql, *_args) -> None:
+        statements.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        response = client.post("/api/v1/bookings", headers=bearer(manager), json=body(
+            instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert response.status_code == 201, response.json
+    assert response.json["state"] == "approved"
+    assert response.json["pending_change"] is None
+    assert not [sql for sql in statements if "booking_changes" in sql]
