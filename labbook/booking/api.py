@@ -50,12 +50,17 @@ from labbook.notify import services as notify
 MAX_AVAILABILITY_DAYS = 62
 
 
+#: ``booking_json``'s change waiting for approval, when the caller does not know it.
+_LOOK_IT_UP: Any = object()
+
+
 def booking_json(booking: Booking, viewer: User,
                  price: estimates.BookingPrice | None = None, *,
-                 just_made: bool = False) -> dict[str, Any]:
+                 waiting_change: BookingChange | None = _LOOK_IT_UP) -> dict[str, Any]:
     """``booking`` as the API shows it to ``viewer``; ``price`` is its estimate and
-    cancellation terms when a list has priced its bookings at once (``bookings_json``). A
-    booking ``just_made`` has no change waiting yet, so none is looked for."""
+    cancellation terms when a list has priced its bookings at once (``bookings_json``);
+    ``waiting_change`` its change waiting for approval (none for a booking just made, the
+    change itself after a change), read from the database when not given."""
     price = price or estimates.booking_price(db.session, booking, viewer, now=utcnow())
     return {
         "id": booking.id,
@@ -81,7 +86,8 @@ def booking_json(booking: Booking, viewer: User,
         "booked_by": {"id": booking.booked_by.id, "name": booking.booked_by.name}
         if booking.booked_by else None,
         "sequence": booking.sequence,
-        "pending_change": None if just_made else _pending_change_json(booking),
+        "pending_change": _pending_change_json(booking) if waiting_change is _LOOK_IT_UP
+        else None if waiting_change is None else change_json(waiting_change),
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
@@ -93,9 +99,11 @@ def booking_json(booking: Booking, viewer: User,
 
 def bookings_json(bookings: list[Booking], viewer: User, *,
                   just_made: bool = False) -> list[dict[str, Any]]:
-    """Many bookings, their rate cards read at once."""
+    """Many bookings, their rate cards read at once; for bookings ``just_made`` no change can
+    be waiting yet."""
     prices = estimates.booking_prices(db.session, bookings, viewer, now=utcnow())
-    return [booking_json(booking, viewer, prices[booking.id], just_made=just_made)
+    waiting_change = None if just_made else _LOOK_IT_UP
+    return [booking_json(booking, viewer, prices[booking.id], waiting_change=waiting_change)
             for booking in bookings]
 
 
@@ -194,7 +202,7 @@ def create_booking():
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
             for_user_id=for_user_id, channels=channels, now=now)
-        return booking_json(booking, actor, just_made=True), 201, {
+        return booking_json(booking, actor, waiting_change=None), 201, {
             "Location": url_for("api.get_booking", booking_id=booking.id)}
     result = booking_services.create_series(
         db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
@@ -251,7 +259,10 @@ def change_booking(booking_id: int):
     fields.done()
     result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
                                     note=note, override=override, now=utcnow())
-    return {**booking_json(result.booking, actor), "change": change_json(result.change)}, \
+    # A change waiting for approval is this one; one applied at once took the place of any.
+    return {**booking_json(result.booking, actor,
+                           waiting_change=result.change if result.is_pending else None),
+            "change": change_json(result.change)}, \
         202 if result.is_pending else 200
 
 
