@@ -14,7 +14,7 @@ from sqlalchemy import Row
 from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
 from labbook.api import bp
-from labbook.api.auth import api_user, token_required
+from labbook.api.auth import api_user, in_one_transaction, token_required
 from labbook.billing import estimates
 from labbook.booking import (
     attendance,
@@ -57,10 +57,17 @@ from labbook.notify import services as notify
 MAX_AVAILABILITY_DAYS = 62
 
 
+#: ``booking_json``'s change waiting for approval, when the caller does not know it.
+_LOOK_IT_UP: Any = object()
+
+
 def booking_json(booking: Booking, viewer: User,
-                 price: estimates.BookingPrice | None = None) -> dict[str, Any]:
+                 price: estimates.BookingPrice | None = None, *,
+                 waiting_change: BookingChange | None = _LOOK_IT_UP) -> dict[str, Any]:
     """``booking`` as the API shows it to ``viewer``; ``price`` is its estimate and
-    cancellation terms when a list has priced its bookings at once (``bookings_json``)."""
+    cancellation terms when a list has priced its bookings at once (``bookings_json``);
+    ``waiting_change`` its change waiting for approval (none for a booking just made, the
+    change itself after a change), read from the database when not given."""
     price = price or estimates.booking_price(db.session, booking, viewer, now=utcnow())
     return {
         "id": booking.id,
@@ -86,7 +93,8 @@ def booking_json(booking: Booking, viewer: User,
         "booked_by": {"id": booking.booked_by.id, "name": booking.booked_by.name}
         if booking.booked_by else None,
         "sequence": booking.sequence,
-        "pending_change": _pending_change_json(booking),
+        "pending_change": _pending_change_json(booking) if waiting_change is _LOOK_IT_UP
+        else None if waiting_change is None else change_json(waiting_change),
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
@@ -96,10 +104,14 @@ def booking_json(booking: Booking, viewer: User,
     }
 
 
-def bookings_json(bookings: list[Booking], viewer: User) -> list[dict[str, Any]]:
-    """Many bookings, their rate cards read at once."""
+def bookings_json(bookings: list[Booking], viewer: User, *,
+                  just_made: bool = False) -> list[dict[str, Any]]:
+    """Many bookings, their rate cards read at once; for bookings ``just_made`` no change can
+    be waiting yet."""
     prices = estimates.booking_prices(db.session, bookings, viewer, now=utcnow())
-    return [booking_json(booking, viewer, prices[booking.id]) for booking in bookings]
+    waiting_change = None if just_made else _LOOK_IT_UP
+    return [booking_json(booking, viewer, prices[booking.id], waiting_change=waiting_change)
+            for booking in bookings]
 
 
 def change_json(change: BookingChange) -> dict[str, Any]:
@@ -166,6 +178,7 @@ def _with_training_link(route):
 
 
 @bp.post("/bookings")
+@in_one_transaction
 @token_required
 @_with_training_link
 def create_booking():
@@ -196,7 +209,7 @@ def create_booking():
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
             for_user_id=for_user_id, channels=channels, now=now)
-        return booking_json(booking, actor), 201, {
+        return booking_json(booking, actor, waiting_change=None), 201, {
             "Location": url_for("api.get_booking", booking_id=booking.id)}
     result = booking_services.create_series(
         db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
@@ -204,7 +217,7 @@ def create_booking():
         override=override, channels=channels, now=now)
     return {
         "series_id": result.series.id,
-        "created": bookings_json(result.created, actor),
+        "created": bookings_json(result.created, actor, just_made=True),
         "skipped": [{"start": s.isoformat(), "end": e.isoformat(),
                      "problems": [p.as_dict() for p in problems]}
                     for s, e, problems in result.skipped],
@@ -233,6 +246,7 @@ def get_booking(booking_id: int):
 
 
 @bp.patch("/bookings/<int:booking_id>")
+@in_one_transaction
 @token_required
 def change_booking(booking_id: int):
     """Move, extend or shorten a booking: give the new ``start`` and ``end`` (either may stay
@@ -252,7 +266,10 @@ def change_booking(booking_id: int):
     fields.done()
     result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
                                     note=note, override=override, now=utcnow())
-    return {**booking_json(result.booking, actor), "change": change_json(result.change)}, \
+    # A change waiting for approval is this one; one applied at once took the place of any.
+    return {**booking_json(result.booking, actor,
+                           waiting_change=result.change if result.is_pending else None),
+            "change": change_json(result.change)}, \
         202 if result.is_pending else 200
 
 
@@ -292,36 +309,42 @@ def _change_booking(booking_id: int, change, **arguments) -> dict[str, Any]:
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
+@in_one_transaction
 @token_required
 def cancel_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.cancel_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/approve")
+@in_one_transaction
 @token_required
 def approve_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.approve_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/reject")
+@in_one_transaction
 @token_required
 def reject_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.reject_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/check-in")
+@in_one_transaction
 @token_required
 def check_in(booking_id: int):
     return _change_booking(booking_id, attendance.check_in)
 
 
 @bp.post("/bookings/<int:booking_id>/check-out")
+@in_one_transaction
 @token_required
 def check_out(booking_id: int):
     return _change_booking(booking_id, attendance.check_out)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
+@in_one_transaction
 @token_required
 def mark_no_show(booking_id: int):
     return _change_booking(booking_id, attendance.mark_no_show)
