@@ -17,7 +17,10 @@ or a PostgreSQL server. Every combination gets a database of its own, and the re
 them and to the two actors in turn (A, B, A, B …), so that all of them see the same machine;
 the JSON gives each one's p50 against the first's. Beside the timings, each kind of request's
 SQL statements and commits (round trips to a database server, less BEGIN). On PostgreSQL the
-CPU time is this process's only: the database server's work shows in the wall-clock time.
+CPU time is this process's only: the database server's work shows in the wall-clock time, and
+so does each commit's wait for the disk, which SQLite in WAL mode does not make (its
+``synchronous=NORMAL`` syncs at checkpoints): a PostgreSQL URL with
+``?options=-c%20synchronous_commit%3Doff`` measures PostgreSQL without that wait.
 
     python benchmarks/booking_api.py --history 100000
     python benchmarks/booking_api.py --history 1000 --history 100000 --placement future
@@ -25,6 +28,9 @@ CPU time is this process's only: the database server's work shows in the wall-cl
     python benchmarks/booking_api.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/booking_api.py --history 100000 --database-url sqlite \
         --database-url postgresql://postgres@127.0.0.1:5432/postgres   # side by side
+    python benchmarks/booking_api.py --database-url sqlite \
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres \
+        --database-url 'postgresql://postgres@127.0.0.1:5432/postgres?options=-c%20synchronous_commit%3Doff'
     python benchmarks/booking_api.py --smoke   # does it still run? (tiny data, no figures)
 """
 
@@ -102,7 +108,8 @@ class Bench:
     database: str = "sqlite"
 
 
-def setup(database_url: str, history: int, placement: str = "past") -> Bench:
+def setup(database_url: str, history: int, placement: str = "past",
+          database: str | None = None) -> Bench:
     """Migrate the empty database at ``database_url``, load the catalogue, add the actors (an
     administrator, a researcher trained on every instrument, a manager for each lab) and
     ``history`` bookings placed as ``placement`` says, and book every usable instrument
@@ -146,7 +153,7 @@ def setup(database_url: str, history: int, placement: str = "past") -> Bench:
                   and i.status.value == "available"]
         busy_slots = _future_bookings(usable, admin, institute)
         return Bench(app, secrets, [instrument.id for instrument in usable], busy_slots,
-                     history, placement, db.engine.dialect.name)
+                     history, placement, database or db.engine.dialect.name)
 
 
 def _fill_history(instruments, user, organization, history: int, placement: str) -> None:
@@ -364,7 +371,8 @@ def main() -> None:
                       for placement in args.placement or ["past"]]
     with tempfile.TemporaryDirectory() as folder, ExitStack() as databases:
         benches = [setup(databases.enter_context(run.database(folder, server)), history,
-                         placement) for server, history, placement in configurations]
+                         placement, run.dialect(server))
+                   for server, history, placement in configurations]
         try:
             results = measure(benches, args.iterations)
         finally:

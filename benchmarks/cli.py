@@ -91,7 +91,14 @@ class Run:
 
     @staticmethod
     def dialect(server: str | None) -> str:
-        return "sqlite" if server is None else "postgresql"
+        """The database a server URL names, as reports name it: ``sqlite``, ``postgresql``, or
+        ``postgresql`` with the connection's settings when the URL gives some (``?options=-c
+        synchronous_commit=off``, for commits that do not wait for the disk)."""
+        if server is None:
+            return "sqlite"
+        options = make_url(server).query.get("options")
+        return f"postgresql ({' '.join(options.split())})" if isinstance(options, str) \
+            else "postgresql"
 
     @contextmanager
     def database(self, folder: str | Path, server: str | None = None) -> Iterator[str]:

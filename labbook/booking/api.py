@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from flask import request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import Row
 
 from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
 from labbook.api import bp
-from labbook.api.auth import api_user, token_required
+from labbook.api.auth import api_user, in_one_transaction, token_required
 from labbook.billing import estimates
 from labbook.booking import (
     attendance,
@@ -26,7 +28,12 @@ from labbook.booking import (
     waitlist,
 )
 from labbook.booking import services as booking_services
-from labbook.booking.calendar import busy_entries, free_capacity, load_window
+from labbook.booking.calendar import (
+    busy_entries,
+    free_capacity,
+    instrument_with_closures,
+    read_window,
+)
 from labbook.booking.models import (
     Booking,
     BookingChange,
@@ -39,7 +46,7 @@ from labbook.booking.models import (
 from labbook.booking.recurrence import Recurrence
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Problem
 from labbook.core.time import utcnow
@@ -50,10 +57,17 @@ from labbook.notify import services as notify
 MAX_AVAILABILITY_DAYS = 62
 
 
+#: ``booking_json``'s change waiting for approval, when the caller does not know it.
+_LOOK_IT_UP: Any = object()
+
+
 def booking_json(booking: Booking, viewer: User,
-                 price: estimates.BookingPrice | None = None) -> dict[str, Any]:
+                 price: estimates.BookingPrice | None = None, *,
+                 waiting_change: BookingChange | None = _LOOK_IT_UP) -> dict[str, Any]:
     """``booking`` as the API shows it to ``viewer``; ``price`` is its estimate and
-    cancellation terms when a list has priced its bookings at once (``bookings_json``)."""
+    cancellation terms when a list has priced its bookings at once (``bookings_json``);
+    ``waiting_change`` its change waiting for approval (none for a booking just made, the
+    change itself after a change), read from the database when not given."""
     price = price or estimates.booking_price(db.session, booking, viewer, now=utcnow())
     return {
         "id": booking.id,
@@ -79,7 +93,8 @@ def booking_json(booking: Booking, viewer: User,
         "booked_by": {"id": booking.booked_by.id, "name": booking.booked_by.name}
         if booking.booked_by else None,
         "sequence": booking.sequence,
-        "pending_change": _pending_change_json(booking),
+        "pending_change": _pending_change_json(booking) if waiting_change is _LOOK_IT_UP
+        else None if waiting_change is None else change_json(waiting_change),
         "can_cancel": booking_services.can_cancel(viewer, booking),
         "can_decide": booking.state == BookingState.PENDING
         and booking_services.can_decide(viewer, booking),
@@ -89,10 +104,14 @@ def booking_json(booking: Booking, viewer: User,
     }
 
 
-def bookings_json(bookings: list[Booking], viewer: User) -> list[dict[str, Any]]:
-    """Many bookings, their rate cards read at once."""
+def bookings_json(bookings: list[Booking], viewer: User, *,
+                  just_made: bool = False) -> list[dict[str, Any]]:
+    """Many bookings, their rate cards read at once; for bookings ``just_made`` no change can
+    be waiting yet."""
     prices = estimates.booking_prices(db.session, bookings, viewer, now=utcnow())
-    return [booking_json(booking, viewer, prices[booking.id]) for booking in bookings]
+    waiting_change = None if just_made else _LOOK_IT_UP
+    return [booking_json(booking, viewer, prices[booking.id], waiting_change=waiting_change)
+            for booking in bookings]
 
 
 def change_json(change: BookingChange) -> dict[str, Any]:
@@ -159,6 +178,7 @@ def _with_training_link(route):
 
 
 @bp.post("/bookings")
+@in_one_transaction
 @token_required
 @_with_training_link
 def create_booking():
@@ -189,7 +209,7 @@ def create_booking():
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
             for_user_id=for_user_id, channels=channels, now=now)
-        return booking_json(booking, actor), 201, {
+        return booking_json(booking, actor, waiting_change=None), 201, {
             "Location": url_for("api.get_booking", booking_id=booking.id)}
     result = booking_services.create_series(
         db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
@@ -197,7 +217,7 @@ def create_booking():
         override=override, channels=channels, now=now)
     return {
         "series_id": result.series.id,
-        "created": bookings_json(result.created, actor),
+        "created": bookings_json(result.created, actor, just_made=True),
         "skipped": [{"start": s.isoformat(), "end": e.isoformat(),
                      "problems": [p.as_dict() for p in problems]}
                     for s, e, problems in result.skipped],
@@ -226,6 +246,7 @@ def get_booking(booking_id: int):
 
 
 @bp.patch("/bookings/<int:booking_id>")
+@in_one_transaction
 @token_required
 def change_booking(booking_id: int):
     """Move, extend or shorten a booking: give the new ``start`` and ``end`` (either may stay
@@ -245,7 +266,10 @@ def change_booking(booking_id: int):
     fields.done()
     result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
                                     note=note, override=override, now=utcnow())
-    return {**booking_json(result.booking, actor), "change": change_json(result.change)}, \
+    # A change waiting for approval is this one; one applied at once took the place of any.
+    return {**booking_json(result.booking, actor,
+                           waiting_change=result.change if result.is_pending else None),
+            "change": change_json(result.change)}, \
         202 if result.is_pending else 200
 
 
@@ -285,36 +309,42 @@ def _change_booking(booking_id: int, change, **arguments) -> dict[str, Any]:
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
+@in_one_transaction
 @token_required
 def cancel_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.cancel_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/approve")
+@in_one_transaction
 @token_required
 def approve_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.approve_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/reject")
+@in_one_transaction
 @token_required
 def reject_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.reject_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/check-in")
+@in_one_transaction
 @token_required
 def check_in(booking_id: int):
     return _change_booking(booking_id, attendance.check_in)
 
 
 @bp.post("/bookings/<int:booking_id>/check-out")
+@in_one_transaction
 @token_required
 def check_out(booking_id: int):
     return _change_booking(booking_id, attendance.check_out)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
+@in_one_transaction
 @token_required
 def mark_no_show(booking_id: int):
     return _change_booking(booking_id, attendance.mark_no_show)
@@ -323,7 +353,6 @@ def mark_no_show(booking_id: int):
 @bp.get("/instruments/<int:instrument_id>/availability")
 def availability(instrument_id: int):
     viewer = api_user(required=False)
-    instrument = catalogue.get_instrument(db.session, instrument_id)
     fields = Fields(dict(request.args))
     start = fields.datetime("start")
     end = fields.datetime("end")
@@ -331,33 +360,42 @@ def availability(instrument_id: int):
         fields.problems.append(Problem("invalid_interval", _(
             "'end' must be after 'start' and at most %(n)d days later.",
             n=MAX_AVAILABILITY_DAYS), field="end"))
-    fields.done()
-    return availability_json(instrument, start, end, viewer)
+    if fields.problems:
+        # An unknown instrument is a 404 before a bad window is a 422.
+        catalogue.get_instrument(db.session, instrument_id)
+        fields.done()
+    found = instrument_with_closures(db.session, instrument_id, start, end)
+    if found is None:
+        raise catalogue.no_instrument(instrument_id)
+    instrument, closures = found
+    return availability_json(instrument, start, end, viewer, closures)
 
 
-def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
-                      viewer: User | None) -> dict[str, Any]:
-    """Busy time (others' bookings only as "booked") and the free time one could book."""
-    window = load_window(db.session, instrument, start, end, viewer)
-    entries = busy_entries(db.session, instrument, start, end, viewer, window)
-    busy = window.held()
+def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
+                      end: dt.datetime, viewer: User | None,
+                      closures: Sequence[Any]) -> dict[str, Any]:
+    """Busy time (others' bookings only as "booked") and the free time one could book, of an
+    instrument read by ``calendar.instrument_with_closures`` with its ``closures``."""
+    window = read_window(db.session, instrument, start, end, viewer, closures)
     lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
     answer = {
         "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
         "timezone": lab_schedule.timezone, "channels": instrument.channels,
-        "busy": entries,
+        "busy": busy_entries(db.session, instrument, start, end, viewer, window),
     }
     if instrument.channels == 1:
-        open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end)
-        free = timeline.subtract(open_time, busy) if instrument.status.value == "available" \
-            else []
-        return {**answer,
-                "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]}
-    capacity = free_capacity(db.session, instrument, start, end, window)
-    return {**answer,
-            "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e, _n in capacity],
-            "capacity": [{"start": s.isoformat(), "end": e.isoformat(), "free_channels": n}
-                         for s, e, n in capacity]}
+        # Opening hours matter only to an instrument that may be booked.
+        free = timeline.subtract(
+            timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end),
+            window.held()) if instrument.status == InstrumentStatus.AVAILABLE else []
+        answer["free"] = [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]
+        return answer
+    # Each span's times are written once, for both lists.
+    spans = [(s.isoformat(), e.isoformat(), n)
+             for s, e, n in free_capacity(db.session, instrument, start, end, window)]
+    answer["free"] = [{"start": s, "end": e} for s, e, _n in spans]
+    answer["capacity"] = [{"start": s, "end": e, "free_channels": n} for s, e, n in spans]
+    return answer
 
 
 @bp.post("/qualifications")

@@ -476,28 +476,6 @@ def is_qualified(session: Session, user: User, instrument: Instrument,
     ).limit(1)) is not None
 
 
-def bookable_by(session: Session, user: User, instruments: Sequence[Instrument],
-                until: dt.datetime, now: dt.datetime) -> list[Instrument]:
-    """Those of ``instruments`` that ``user`` may book for themselves as far as the person goes:
-    trained on it until ``until`` where it needs training (``is_qualified``), and not suspended
-    in its lab (``suspended``). Two statements for all of them: what suggestions of other
-    instruments are filtered by, so that none is offered that would be refused."""
-    needing = [i.id for i in instruments
-               if i.requires_qualification and not user.manages_lab_id(i.lab_id)]
-    trained = set(session.scalars(select(Qualification.instrument_id).where(
-        Qualification.user_id == user.id, Qualification.instrument_id.in_(needing),
-        Qualification.revoked_at.is_(None),
-        or_(Qualification.expires_at.is_(None), Qualification.expires_at >= until)))) \
-        if needing else set()
-    suspended_labs = set(session.scalars(select(BookingSuspension.lab_id).where(
-        BookingSuspension.user_id == user.id,
-        BookingSuspension.lab_id.in_({i.lab_id for i in instruments}),
-        BookingSuspension.starts_at <= now, BookingSuspension.ends_at > now,
-        BookingSuspension.lifted_at.is_(None)))) if instruments else set()
-    return [i for i in instruments
-            if (i.id not in needing or i.id in trained) and i.lab_id not in suspended_labs]
-
-
 def _is_qualified(session: Session, request: BookingRequest) -> bool:
     return is_qualified(session, request.user, request.instrument, request.end)
 

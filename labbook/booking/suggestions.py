@@ -1,28 +1,36 @@
 """Free slots of the same length, on the refused instrument and on its siblings: the next ones
 after a taken or closed time, the nearest ones where the time broke a rule of the clock
 (opening hours, notice, a holiday). Other instruments are offered only where the person may book
-them (``rules.bookable_by``)."""
+them: trained on them (where they need it) and not suspended in their lab."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, cast, exists, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.booking import schedule, timeline
-from labbook.booking.rules import blackouts, bookable_by, channel_busy, held_times
+from labbook.booking.models import Blackout, Booking, BookingSuspension, Qualification
+from labbook.booking.rules import _held_meeting, channel_busy, held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
 SEARCH_DAYS = 14
+#: How far ahead the held time is read first: the slots are nearly always found by then (a
+#: weekend and a day), and only when they are not is the rest of the search's window read.
+NEAR_DAYS = 3
 SAME_INSTRUMENT_LIMIT = 3
 OTHER_INSTRUMENT_LIMIT = 3
 #: Siblings tried at most, nearest (same lab) first.
 MAX_SIBLINGS = 8
+
+_BLACKOUT = Blackout.__table__.c
+_BOOKING = Booking.__table__.c
 
 
 @dataclass(frozen=True)
@@ -45,33 +53,67 @@ class Suggestion:
 
 
 class BusyTime:
-    """Busy time of candidate instruments, read a group at a time when first needed: the search
-    usually stops after the refused instrument and a few of its siblings. ``groups`` are the
-    candidates in the order they are tried; one statement reads the held time of a group."""
+    """Busy time (held time and closures) of candidate instruments from ``start`` until
+    ``near_end`` or ``end``, read a group at a time when first needed: the search usually stops
+    after the refused instrument and a few of its siblings, and within ``near_end``. ``groups``
+    are the candidates in the order they are tried; one statement reads a group's busy time
+    until one of the two."""
 
     def __init__(self, session: Session, groups: list[list[Instrument]], start: dt.datetime,
-                 end: dt.datetime) -> None:
-        self.session, self.start, self.end = session, start, end
-        instruments = [instrument for group in groups for instrument in group]
+                 near_end: dt.datetime, end: dt.datetime) -> None:
+        self.session, self.start, self.near_end, self.end = session, start, min(near_end, end), end
         self.group_of = {i.id: group for group in groups for i in group}
-        self.held: dict[int, list[timeline.Interval]] = {}
-        self.closures: dict[int, list[timeline.Interval]] = {i.id: [] for i in instruments}
-        for instrument_id, lab_id, closed_from, closed_until, _reason in blackouts(
-                session, instruments, start, end):
-            for instrument in instruments:
-                if instrument_id == instrument.id or lab_id == instrument.lab_id:
-                    self.closures[instrument.id].append((closed_from, closed_until))
+        self.held: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
+        self.closures: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
 
-    def __getitem__(self, instrument_id: int) -> list[timeline.Interval]:
-        if instrument_id not in self.held:
-            for member, held in held_times(self.session, self.group_of[instrument_id],
-                                           self.start, self.end).items():
-                self.held[member] = [(held_from, held_until)
-                                     for _id, held_from, held_until in held]
-        return self.held[instrument_id] + self.closures[instrument_id]
+    def until(self, instrument_id: int, end: dt.datetime) -> list[timeline.Interval]:
+        """The instrument's held time of the bookings starting before ``end`` (``near_end`` or
+        ``end``), and its closures starting before then."""
+        self._read(instrument_id, end)
+        return self.held[instrument_id, end] + self.closures[instrument_id, end]
 
     def closures_of(self, instrument_id: int) -> list[timeline.Interval]:
-        return self.closures[instrument_id]
+        self._read(instrument_id, self.end)
+        return self.closures[instrument_id, self.end]
+
+    def _read(self, instrument_id: int, end: dt.datetime) -> None:
+        if (instrument_id, end) in self.held:
+            return
+        group = self.group_of[instrument_id]
+        parameters = {"start": self.start, "end": end}
+        for n, instrument in enumerate(group):
+            parameters[f"instrument_{n}"] = instrument.id
+            parameters[f"lab_{n}"] = instrument.lab_id
+            parameters[f"held_bound_{n}"] = held_bound(instrument, end)
+            self.held[instrument.id, end], self.closures[instrument.id, end] = [], []
+        for owner_id, lab_id, booking_id, busy_from, busy_until in self.session.execute(
+                _busy_statement(len(group)), parameters):
+            if booking_id is not None:
+                self.held[owner_id, end].append((busy_from, busy_until))
+                continue
+            for instrument in group:
+                if owner_id == instrument.id or lab_id == instrument.lab_id:
+                    self.closures[instrument.id, end].append((busy_from, busy_until))
+
+
+@cache
+def _busy_statement(count: int):
+    """The closures of ``count`` instruments and of their labs (rows without a booking id), and
+    the held time of each one's slot-holding bookings (rows without a lab, read on the rules'
+    own conditions, as ``rules.held_times`` reads it), that meet ``[start, end)``: one round
+    trip, not two. The instruments and labs are bound one by one, as the held time's are:
+    a list bound at once (``expanding``) makes the statement's text anew at every run."""
+    closures = select(_BLACKOUT.instrument_id, _BLACKOUT.lab_id, cast(null(), Integer),
+                      _BLACKOUT.start_at, _BLACKOUT.end_at).where(
+        or_(_BLACKOUT.instrument_id.in_([bindparam(f"instrument_{n}") for n in range(count)]),
+            _BLACKOUT.lab_id.in_([bindparam(f"lab_{n}") for n in range(count)])),
+        _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"))
+    held = [select(_BOOKING.instrument_id, cast(null(), Integer), _BOOKING.id, _BOOKING.start_at,
+                   _BOOKING.blocked_until)
+            .where(_BOOKING.instrument_id == bindparam(f"instrument_{n}"),
+                   *_held_meeting(bound=f"held_bound_{n}"))
+            for n in range(count)]
+    return union_all(closures, *held)
 
 
 @cache
@@ -85,6 +127,39 @@ def _siblings():
             .limit(MAX_SIBLINGS))
 
 
+@cache
+def _siblings_for_user():
+    """The siblings, each with whether the person (``user_id``) holds a training record for it
+    valid until ``until`` and whether they are suspended in its lab at ``now``: read with the
+    siblings, rather than in two more statements."""
+    trained = exists().where(
+        Qualification.user_id == bindparam("user_id"),
+        Qualification.instrument_id == Instrument.id, Qualification.revoked_at.is_(None),
+        or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until")))
+    suspended = exists().where(
+        BookingSuspension.user_id == bindparam("user_id"),
+        BookingSuspension.lab_id == Instrument.lab_id,
+        BookingSuspension.starts_at <= bindparam("now"),
+        BookingSuspension.ends_at > bindparam("now"), BookingSuspension.lifted_at.is_(None))
+    return _siblings().add_columns(trained, suspended)
+
+
+def _siblings_bookable_by(session: Session, instrument: Instrument, user: User | None,
+                          until: dt.datetime, now: dt.datetime) -> list[Instrument]:
+    """Up to MAX_SIBLINGS instruments of ``instrument``'s kind in service, nearest first; with
+    a ``user``, those of them the person may book for themselves until ``until``: trained
+    where it needs training (unless they manage its lab) and not suspended in its lab."""
+    parameters = {"category_id": instrument.category_id, "instrument_id": instrument.id,
+                  "lab_id": instrument.lab_id}
+    if user is None:
+        return list(session.scalars(_siblings(), parameters))
+    return [sibling for sibling, trained, suspended in session.execute(
+                _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
+                                       "now": now})
+            if not suspended and (trained or not sibling.requires_qualification
+                                  or user.manages_lab_id(sibling.lab_id))]
+
+
 def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
             *, now: dt.datetime, channels: int = 1, user: User | None = None,
             on_instrument: bool = True, nearest: bool = False) -> list[Suggestion]:
@@ -93,19 +168,20 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
     book; with ``channels`` free channels where it has them. The slots come from the requested
     start on, or, ``nearest``, those nearest to it from the start of its lab day on."""
     duration = end - start
-    siblings = list(session.scalars(_siblings(), {
-        "category_id": instrument.category_id, "instrument_id": instrument.id,
-        "lab_id": instrument.lab_id}))
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
-    if user is not None:
-        siblings = bookable_by(session, user, siblings, window_end + duration, now)
+    siblings = _siblings_bookable_by(session, instrument, user, window_end + duration, now)
     # Each sibling offers at most one slot, so the search always goes on to at least
     # OTHER_INSTRUMENT_LIMIT siblings: those are read with the refused instrument, any further
     # ones as many at a time.
     candidates, first = [instrument, *siblings], 1 + OTHER_INSTRUMENT_LIMIT
     groups = [candidates[:first]] + [candidates[n:n + OTHER_INSTRUMENT_LIMIT]
                                      for n in range(first, len(candidates), OTHER_INSTRUMENT_LIMIT)]
-    busy = BusyTime(session, groups, min(start, now), window_end + duration)
+    # No slot starts before the request's start, or before its lab day's in search of the
+    # nearest ones: bookings that end before then do not matter, however soon they are.
+    since = start - dt.timedelta(days=2) if nearest else start
+    near_end = max(start, now) + dt.timedelta(days=NEAR_DAYS) + duration
+    busy = BusyTime(session, groups, max(min(start, now), since), near_end,
+                    window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
                      SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
     others: list[Suggestion] = []
@@ -139,15 +215,34 @@ def _slots(session: Session, instrument: Instrument, busy: BusyTime,
     buffer = dt.timedelta(minutes=instrument.buffer_minutes)
     per_channel = channel_busy(session, instrument, min(earliest, latest), latest + buffer) \
         if instrument.channels > 1 else []
-    slots = timeline.first_free_slots(
-        hours=lab_schedule.hours, tz=lab_schedule.tz,
-        busy=busy.closures_of(instrument.id) if per_channel else busy[instrument.id],
-        duration=duration, buffer=buffer,
-        slot_minutes=instrument.slot_minutes, window_start=earliest, window_end=latest,
-        limit=limit, channel_busy=per_channel, channels_needed=channels)
+    search = partial(
+        timeline.first_free_slots, hours=lab_schedule.hours, tz=lab_schedule.tz,
+        duration=duration, buffer=buffer, slot_minutes=instrument.slot_minutes,
+        window_start=earliest, limit=limit, channel_busy=per_channel, channels_needed=channels)
+    if per_channel:
+        slots = search(busy=busy.closures_of(instrument.id), window_end=latest)
+    else:
+        slots = _first_free_slots(search, busy, instrument.id, buffer, latest, limit)
     if nearest:
         slots = _nearest(slots, start, wanted)
     return [Suggestion.of(instrument, slot_start, slot_end) for slot_start, slot_end in slots]
+
+
+def _first_free_slots(search: Callable[..., list[timeline.Interval]], busy: BusyTime,
+                      instrument_id: int, buffer: dt.timedelta, latest: dt.datetime,
+                      limit: int) -> list[timeline.Interval]:
+    """``search``'s first ``limit`` slots ending by ``latest``, looked for in the held time until
+    ``busy.near_end`` first: it holds every booking that can meet a slot (its buffer included)
+    ending by ``busy.near_end - buffer``. Where the slots found by then are too few, the search
+    is made again over the held time until ``busy.end``, as if the near one had not been read;
+    where they are enough, the whole search would have found the same, earliest first."""
+    near_latest = busy.near_end - buffer
+    if near_latest >= latest:
+        return search(busy=busy.until(instrument_id, busy.near_end), window_end=latest)
+    slots = search(busy=busy.until(instrument_id, busy.near_end), window_end=near_latest)
+    if len(slots) >= limit:
+        return slots
+    return search(busy=busy.until(instrument_id, busy.end), window_end=latest)
 
 
 def _nearest(slots: list[timeline.Interval], start: dt.datetime, wanted: int

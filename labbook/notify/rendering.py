@@ -11,8 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import render_template
-from flask_babel import force_locale
+from babel.support import NullTranslations
+from flask import current_app
+from flask_babel import force_locale, get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from labbook.links import external_url
 
@@ -38,6 +42,53 @@ def render(template: str, subject: Callable[[], str], locale: str,
         title = " ".join(subject().split())
         if len(title) > MAX_SUBJECT:
             title = title[:MAX_SUBJECT - 1] + "…"
-        values = {**context, "subject": title, "locale": locale, "link": external_url}
-        return RenderedEmail(title, render_template(f"emails/{template}.txt", **values),
-                             render_template(f"emails/{template}.html", **values))
+        values = {**context, "subject": title, "locale": locale, "link": _link_once(),
+                  **_translating(get_translations())}
+        # Not Flask's render_template: its context processors give pages the signed-in user,
+        # the CSRF token and the menus' links, which no email uses (tests/notify pins this),
+        # at a cost paid for every email. Nor does an email load the signed-in user, as a page's
+        # context does: it depends on no request.
+        environment = current_app.jinja_env
+        return RenderedEmail(
+            title, environment.get_template(f"emails/{template}.txt").render(values),
+            environment.get_template(f"emails/{template}.html").render(values))
+
+
+def _link_once() -> Callable[..., str]:
+    """``external_url`` that builds each address once for one email (the layout's links
+    appear in both the text and the HTML)."""
+    built: dict[tuple, str] = {}
+
+    def link(endpoint: str, **values: Any) -> str:
+        key = (endpoint, *values.items())
+        url = built.get(key)
+        if url is None:
+            url = built[key] = external_url(endpoint, **values)
+        return url
+
+    return link
+
+
+def _translating(translations: NullTranslations) -> dict[str, Callable[..., str]]:
+    """``gettext`` and ``ngettext`` for the templates (``_`` calls ``gettext``), bound to the
+    catalogue of the email's locale. Flask-Babel's, which Jinja has otherwise, find the
+    catalogue anew for every string. They behave as Jinja's "newstyle" gettext does: the
+    translation is a format string, and in HTML a safe one whose values are escaped."""
+
+    @pass_context
+    def gettext(template: Context, string: str, **variables: Any) -> str:
+        text = translations.ugettext(string)
+        if template.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704  (the catalogue's text; the values get escaped)
+        return text % variables
+
+    @pass_context
+    def ngettext(template: Context, singular: str, plural: str, num: int,
+                 **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = translations.ungettext(singular, plural, num)
+        if template.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704  (as above)
+        return text % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}

@@ -399,3 +399,21 @@ def test_managers_decide_a_change_on_the_booking_page(login_as, researcher):
     assert reload(result.change).state == ChangeState.PENDING
     client.post(f"/booking-changes/{result.change.id}/approve", data={})
     assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+
+def test_a_change_answers_the_change_waiting_as_the_booking_shows_it_afterwards(client,
+                                                                               researcher):
+    """The answer to a PATCH names the change waiting for approval (the one just asked for,
+    or none once a manager's change took the place of it) as reading the booking again does."""
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    for who, hours, waits in ((researcher, (14, 15), True), (manager, (16, 17), False)):
+        response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(who),
+                                json={"start": iso(lab_time(MONDAY, hours[0])),
+                                      "end": iso(lab_time(MONDAY, hours[1]))})
+        assert response.status_code == (202 if waits else 200), response.json
+        again = client.get(f"/api/v1/bookings/{booking.id}", headers=bearer(who)).json
+        assert response.json["pending_change"] == again["pending_change"]
+        assert (again["pending_change"] is not None) == waits

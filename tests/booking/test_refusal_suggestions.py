@@ -10,7 +10,7 @@ import pytest
 
 from labbook.accounts.models import OrganizationStatus
 from labbook.booking import services
-from labbook.booking.models import BookingSuspension
+from labbook.booking.models import Blackout, BookingSuspension
 from labbook.booking.training import grant_qualification
 from labbook.catalogue.models import InstrumentStatus
 from labbook.extensions import db
@@ -219,3 +219,123 @@ def test_a_manager_booking_on_behalf_gets_what_the_researcher_may_book(
                                 start=start, end=end, purpose="XRD", now=NOW,
                                 for_user_id=researcher.id)
     assert siblings["trained"].code not in suggested(refused.value)
+
+
+# -- the exact answer: closures, the lab's day, the horizon, who may book what ------------------
+
+
+def offered(refused):
+    """Every suggestion as (instrument code, start, end), in the order given."""
+    return [(s.instrument.code, s.start, s.end) for s in refused.suggestions]
+
+
+def close(*, start, end, lab=None, instrument=None):
+    db.session.add(Blackout(lab=lab, instrument=instrument, start_at=start, end_at=end,
+                            reason="停电检修"))
+    db.session.commit()
+
+
+def test_the_next_slots_go_round_the_closures_of_the_lab_and_of_each_instrument(
+        researcher, lab, instrument, siblings):
+    start, end = taken(instrument)
+    close(lab=lab, start=lab_time(MONDAY, 9, 30), end=lab_time(MONDAY, 12))
+    elsewhere = siblings["elsewhere"]
+    close(instrument=elsewhere, start=lab_time(MONDAY, 8), end=lab_time(MONDAY, 11))
+    refused = refusal(researcher, instrument, start, end)
+    assert codes(refused) == ["blackout", "overlap"]
+    assert offered(refused) == [
+        (instrument.code, lab_time(MONDAY, 12), lab_time(MONDAY, 13)),
+        (instrument.code, lab_time(MONDAY, 12, 30), lab_time(MONDAY, 13, 30)),
+        (instrument.code, lab_time(MONDAY, 13), lab_time(MONDAY, 14)),
+        (siblings["open"].code, lab_time(MONDAY, 12), lab_time(MONDAY, 13)),
+        (elsewhere.code, lab_time(MONDAY, 11), lab_time(MONDAY, 12))]
+
+
+def test_a_closure_of_the_next_days_moves_the_slots_past_it(researcher, lab, instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 16),
+                   end_at=lab_time(MONDAY, 18))
+    close(lab=lab, start=lab_time(TUESDAY, 0), end=lab_time(TUESDAY, 10))
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 16), lab_time(MONDAY, 18))
+    assert offered(refused) == [
+        (instrument.code, lab_time(TUESDAY, 10), lab_time(TUESDAY, 12)),
+        (instrument.code, lab_time(TUESDAY, 10, 30), lab_time(TUESDAY, 12, 30)),
+        (instrument.code, lab_time(TUESDAY, 11), lab_time(TUESDAY, 13))]
+
+
+def test_the_slots_after_closing_time_are_the_next_lab_day_s_first(researcher, instrument):
+    # The lab's day starts at 08:00 lab time, midnight UTC: the search must count in lab days.
+    create_booking(instrument=instrument, start_at=lab_time(FRIDAY, 15),
+                   end_at=lab_time(FRIDAY, 18))
+    refused = refusal(researcher, instrument, lab_time(FRIDAY, 16, 30), lab_time(FRIDAY, 18))
+    assert codes(refused) == ["overlap"]
+    # Past the weekend, the lab being closed on Saturdays and Sundays.
+    assert offered(refused) == [
+        (instrument.code, lab_time(MONDAY, 8), lab_time(MONDAY, 9, 30)),
+        (instrument.code, lab_time(MONDAY, 8, 30), lab_time(MONDAY, 10)),
+        (instrument.code, lab_time(MONDAY, 9), lab_time(MONDAY, 10, 30))]
+
+
+def test_no_slot_is_offered_past_an_instrument_s_horizon(researcher, lab, category):
+    # Three days ahead of Friday noon: Monday noon is the latest start.
+    near = create_instrument(lab=lab, category=category, code=f"{lab.code}-100",
+                             **{**RULES, "horizon_days": 3})
+    far = create_instrument(lab=lab, category=category, code=f"{lab.code}-200", **RULES)
+    for instrument in (near, far):
+        create_booking(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                       end_at=lab_time(MONDAY, 11, 30))
+    refused = refusal(researcher, near, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert offered(refused) == [(near.code, lab_time(MONDAY, 11, 30), lab_time(MONDAY, 12, 30)),
+                                (near.code, lab_time(MONDAY, 12), lab_time(MONDAY, 13)),
+                                (far.code, lab_time(MONDAY, 11, 30), lab_time(MONDAY, 12, 30))]
+    refused = refusal(researcher, far, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert offered(refused) == [(far.code, lab_time(MONDAY, 11, 30), lab_time(MONDAY, 12, 30)),
+                                (far.code, lab_time(MONDAY, 12), lab_time(MONDAY, 13)),
+                                (far.code, lab_time(MONDAY, 12, 30), lab_time(MONDAY, 13, 30)),
+                                (near.code, lab_time(MONDAY, 11, 30), lab_time(MONDAY, 12, 30))]
+
+
+def test_suspensions_not_in_force_and_revoked_training_do_not_count(researcher, lab,
+                                                                      instrument, siblings):
+    other_lab = siblings["elsewhere"].lab
+    for starts, ends, lifted in ((NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=9), None),
+                                 (NOW - dt.timedelta(days=9), NOW, None),
+                                 (NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=9), NOW)):
+        db.session.add(BookingSuspension(user_id=researcher.id, lab_id=other_lab.id,
+                                         starts_at=starts, ends_at=ends, lifted_at=lifted,
+                                         no_shows=3, window_days=30))
+    record = grant_qualification(db.session, create_manager(lab), researcher,
+                                 siblings["trained"], now=NOW)
+    record.revoked_at = NOW
+    db.session.commit()
+    refused = refusal(researcher, instrument, *taken(instrument))
+    assert suggested(refused) == {instrument.code, siblings["open"].code,
+                                  siblings["elsewhere"].code}
+
+
+def test_a_lab_s_manager_is_offered_its_instruments_without_a_training_record(
+        lab, instrument, siblings):
+    refused = refusal(create_manager(lab), instrument, *taken(instrument))
+    assert [code for code, _start, _end in offered(refused)][3:] == [
+        siblings["open"].code, siblings["trained"].code, siblings["elsewhere"].code]
+
+
+def test_past_the_next_days_the_slots_keep_clear_of_every_booking_and_its_buffer(
+        researcher, lab, category):
+    # Three days and an hour after the time asked for (Thursday 10:00), and the buffer before
+    # that, are where the search first stops looking (``suggestions.NEAR_DAYS``).
+    instrument = create_instrument(lab=lab, category=category, code=f"{lab.code}-100",
+                                   **{**RULES, "max_minutes": 600, "buffer_minutes": 30})
+    thursday = MONDAY + dt.timedelta(days=3)
+    wednesday = thursday - dt.timedelta(days=1)
+    for start, end in ((lab_time(MONDAY, 8), lab_time(MONDAY, 18)),
+                       (lab_time(TUESDAY, 8), lab_time(TUESDAY, 18)),
+                       (lab_time(wednesday, 8), lab_time(wednesday, 16)),
+                       (lab_time(thursday, 8), lab_time(thursday, 8, 30)),
+                       (lab_time(thursday, 10), lab_time(thursday, 11))):
+        create_booking(instrument=instrument, start_at=start, end_at=end)
+    refused = refusal(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    # Not Thursday 09:00–10:00: its buffer meets the booking at 10:00.
+    assert offered(refused) == [
+        (instrument.code, lab_time(wednesday, 16, 30), lab_time(wednesday, 17, 30)),
+        (instrument.code, lab_time(wednesday, 17), lab_time(wednesday, 18)),
+        (instrument.code, lab_time(thursday, 11, 30), lab_time(thursday, 12, 30))]
