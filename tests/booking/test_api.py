@@ -122,8 +122,11 @@ def test_rule_refusals_are_409_with_problems_and_suggestions(client, researcher,
     assert problem["code"] == "overlap" and problem["message"]
     assert dt.datetime.fromisoformat(problem["start"]) == lab_time(MONDAY, 9)
     first = response.json["suggestions"][0]
-    assert first["instrument_id"] == instrument.id
-    assert dt.datetime.fromisoformat(first["start"]) == lab_time(MONDAY, 11)
+    assert {key: value for key, value in first.items() if key not in {"start", "end"}} == {
+        "instrument_id": instrument.id, "instrument_code": instrument.code,
+        "instrument_name": instrument.name_zh, "instrument_name_en": instrument.name_en}
+    assert [dt.datetime.fromisoformat(first[key]) for key in ("start", "end")] == \
+        [lab_time(MONDAY, 11), lab_time(MONDAY, 12)]
 
 
 def test_unknown_instrument_is_404(client, researcher):
