@@ -276,6 +276,40 @@ def test_a_shortening_applies_at_once_even_where_approval_is_needed(researcher):
     assert times(booking)[1] == lab_time(MONDAY, 11)
 
 
+
+def test_a_new_change_takes_the_place_of_the_one_that_waits(researcher):
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    first = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15)).change
+    db.session.commit()
+    later = BEFORE + dt.timedelta(minutes=5)
+    second = change(researcher, booking, lab_time(MONDAY, 16), lab_time(MONDAY, 17),
+                    now=later).change
+    db.session.commit()
+    first, second = reload(first), reload(second)
+    assert (first.state, first.decided_at) == (ChangeState.WITHDRAWN, later)
+    assert second.state == ChangeState.PENDING
+    assert db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.object_type == "booking_changes", AuditEvent.object_id == first.id)
+    ).all() == ["withdraw"]
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+
+
+def test_a_shortening_withdraws_the_change_that_waits(researcher):
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    waiting = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 16)).change
+    db.session.commit()
+    result = change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    db.session.commit()
+    assert not result.is_pending
+    assert reload(waiting).state == ChangeState.WITHDRAWN
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert changes.pending_change(db.session, reload(booking)) is None
+
+
 # -- the API ------------------------------------------------------------------------------------
 
 
