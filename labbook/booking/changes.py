@@ -29,7 +29,7 @@ from functools import cache
 from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from labbook.accounts.models import Organization, User
@@ -51,7 +51,7 @@ from labbook.booking.services import (
     clean_text,
     withdraw_pending_changes,
 )
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import ModelT, lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import to_lab_time
@@ -107,8 +107,18 @@ def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
     return booking
 
 
-_BOOKING_OWNERS = select(Booking.__table__.c.instrument_id, Booking.__table__.c.organization_id
-                        ).where(Booking.__table__.c.id == bindparam("booking_id"))
+@cache
+def _instrument_of_booking() -> Select[tuple[Instrument, int]]:
+    # The booking's instrument with its lab, share-locked as ``services._instrument`` locks
+    # them (the first locks of the architecture's order), and the organization to lock next:
+    # found through the booking in one statement, the booking itself not locked yet.
+    bookings = Booking.__table__
+    return (select(Instrument, bookings.c.organization_id).join(Instrument.lab)
+            .join(bookings, bookings.c.instrument_id == Instrument.id)
+            .where(bookings.c.id == bindparam("booking_id"))
+            .options(contains_eager(Instrument.lab))
+            .with_for_update(read=True, of=[Instrument.__table__, Lab.__table__])
+            .execution_options(populate_existing=True))
 
 
 @cache
@@ -171,18 +181,19 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
     for moment in (start, end):
         if moment is not None:
             _malformed(moment, moment + dt.timedelta(minutes=1))
-    # Which instrument and organization to lock first (the architecture's order); the booking
-    # itself is read once, under its lock, after them.
-    owners = session.execute(_BOOKING_OWNERS, {"booking_id": booking_id}).first()
-    if owners is None:
-        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
-    instrument_id = owners.instrument_id
     try:
         with write_transaction(session):
-            instrument = _instrument(session, instrument_id, share_lock=True)
+            # The instrument and the organization are locked first (the architecture's order);
+            # the booking itself is read once, under its lock, after them.
+            owners = session.execute(_instrument_of_booking(),
+                                     {"booking_id": booking_id}).one_or_none()
+            if owners is None:
+                raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+            instrument, organization_id = owners
+            instrument_id = instrument.id
             _lock_channels(session, instrument)
             organization = session.scalars(_locked_by_id(Organization),
-                                           {"id": owners.organization_id}).one_or_none()
+                                           {"id": organization_id}).one_or_none()
             booking = session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none()
             if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))

@@ -126,6 +126,20 @@ def test_someone_elses_booking_is_not_found_and_stays(researcher, instrument):
     assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
 
 
+
+def test_a_booking_that_does_not_exist_is_not_found(client, researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    missing = booking.id + 1000
+    with pytest.raises(NotFound, match=str(missing)):
+        changes.change_booking(db.session, researcher, missing, start=lab_time(MONDAY, 14),
+                               end=lab_time(MONDAY, 15), now=BEFORE)
+    response = client.patch(f"/api/v1/bookings/{missing}", headers=bearer(researcher), json={
+        "start": iso(lab_time(MONDAY, 14)), "end": iso(lab_time(MONDAY, 15))})
+    assert response.status_code == 404 and response.json["code"] == "not_found", response.json
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+
+
 def test_managers_override_soft_rules_and_tell_the_user(researcher, instrument):
     manager = create_manager(instrument.lab)
     booking = create_booking(instrument=instrument, user=researcher,
