@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, contains_eager
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import record
@@ -232,8 +232,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     booking, actor, values["given_back_minutes"], now, old[0]))
                 # Written once and never changed again: the row is inserted in Core and the
                 # object kept only to report it (a move costs no more than a new booking).
-                change = BookingChange(**values)
-                change.id = session.execute(_insert_applied_change(), values).scalar_one()
+                change = _reported_change(
+                    values, session.execute(_insert_applied_change(), values).scalar_one())
                 _apply(session, actor, booking, change, now=now, overridden=problems)
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
@@ -259,6 +259,15 @@ def _insert_change_statement():
 def _insert_applied_change():
     table = BookingChange.__table__
     return table.insert().returning(table.c.id)
+
+
+def _reported_change(values: dict, change_id: int) -> BookingChange:
+    """The applied change inserted as ``values``, as an object outside the session that only
+    reports them: filled without the attribute events of ``BookingChange(**values)``, which
+    would only record history that nothing flushes."""
+    change = BookingChange.__mapper__.class_manager.new_instance()
+    instance_state(change).dict.update(values, id=change_id)
+    return change
 
 
 def _insert_change(session: Session, values: dict) -> BookingChange:

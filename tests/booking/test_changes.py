@@ -339,6 +339,31 @@ def test_patch_moves_a_booking(client, researcher, instrument):
     assert response.json["change"]["state"] == "applied"
 
 
+
+def test_patch_answers_the_applied_change_as_it_was_written_once(client, researcher,
+                                                                  instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
+                            json={"start": iso(lab_time(MONDAY, 15)),
+                                  "end": iso(lab_time(MONDAY, 16)), "note": "换个时间"})
+    assert response.status_code == 200, response.json
+    answered = response.json["change"]
+    [stored] = db.session.scalars(select(BookingChange).where(
+        BookingChange.booking_id == booking.id)).all()
+    assert {key: answered[key] for key in ("id", "booking_id", "state", "requested_by",
+                                           "given_back_minutes", "is_late", "note",
+                                           "decision_note")} == {
+        "id": stored.id, "booking_id": booking.id, "state": "applied",
+        "requested_by": researcher.id, "given_back_minutes": 60, "is_late": False,
+        "note": "换个时间", "decision_note": ""}
+    assert [dt.datetime.fromisoformat(answered[key]) for key in (
+        "old_start", "old_end", "new_start", "new_end", "requested_at")] == [
+        stored.old_start_at, stored.old_end_at, stored.new_start_at, stored.new_end_at,
+        stored.requested_at]
+    assert (stored.new_start_at, stored.new_end_at) == (lab_time(MONDAY, 15), lab_time(MONDAY, 16))
+
+
 def test_patch_extends_with_the_end_alone(client, researcher, instrument):
     booking = create_booking(instrument=instrument, user=researcher,
                              start_at=lab_time(MONDAY, 10))
