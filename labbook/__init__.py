@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
+from weakref import ref
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from labbook.config import INSTANCE_PATH, PROJECT_ROOT, Config
 from labbook.core import ids
+from labbook.i18n import vary_by
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
@@ -17,7 +22,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     ``config`` is a Config class, or a mapping of settings applied on top of ``Config``.
     """
-    app = Flask(
+    app = Labbook(
         __name__,
         instance_path=str(INSTANCE_PATH),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -33,6 +38,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     # Before any route is added: every <int:…> in a URL then refuses numbers no database id can
     # have, which would otherwise overflow the database driver.
     app.url_map.converters["int"] = DatabaseIdConverter
+    app.session_interface = CookieSessions()
     if app.config["LABBOOK_TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -59,6 +65,34 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     return app
 
 
+class Labbook(Flask):
+    """Flask, remembering which of its hooks and views are coroutine functions.
+
+    Flask asks ``inspect`` anew for every hook and view of every request (~8 calls each, a
+    dozen hooks a request). Whether a function is a coroutine function is fixed when it is
+    made, so the answer is kept for as long as the function lives (held weakly: a function
+    made for one request, such as ``after_this_request``'s, is forgotten with it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict[ref[Callable[..., Any]], bool] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            synchronous = self._synchronous[ref(func)]
+        except (KeyError, TypeError):  # not asked yet, or no weak reference to it possible
+            return self._ask_and_remember(func)
+        return func if synchronous else super().ensure_sync(func)
+
+    def _ask_and_remember(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        answer = super().ensure_sync(func)
+        known = self._synchronous
+        with suppress(TypeError):
+            known[ref(func, lambda dead: known.pop(dead, None))] = answer is func
+        return answer
+
+
 class DatabaseIdConverter(IntegerConverter):
     """``<int:…>`` limited to what an id column holds (a signed 32-bit integer).
 
@@ -73,6 +107,25 @@ class DatabaseIdConverter(IntegerConverter):
         if isinstance(number, int) and number > self.MAX_ID:
             raise NotFound()
         return number
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the work a request without a session cookie (an
+    API call, a probe, a first visit) does for nothing: making the signer to read a cookie it
+    did not send, and reading the cookie settings for an answer that sets no cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or not request.cookies.get(self.get_cookie_name(app))):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified:
+            if session.accessed:
+                vary_by(response, "Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -91,7 +144,7 @@ def _init_extensions(app: Flask) -> None:
                      render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale,
+    babel.init_app(app, locale_selector=i18n.choose_locale,
                    timezone_selector=i18n.select_timezone)
     i18n.register(app)
     from labbook import ratelimit

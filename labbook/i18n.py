@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, has_request_context, request, session
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import Domain, get_babel, get_locale, get_translations, gettext, ngettext
 from flask_login import current_user
 
 DEFAULT_LOCALE = "zh_CN"
@@ -49,6 +49,17 @@ def select_locale() -> str:
     return DEFAULT_LOCALE
 
 
+def choose_locale() -> Locale:
+    """``select_locale``'s language as the babel Locale flask_babel makes of it: made once per
+    language and process, since making one reads its locale data anew (a Locale never changes)."""
+    return _locale(select_locale())
+
+
+@cache
+def _locale(identifier: str) -> Locale:
+    return Locale.parse(identifier)
+
+
 def _asked_language(languages: tuple[str, ...]) -> str | None:
     """The first of ``languages`` the request's ``Accept-Language`` names, in its order of
     preference: any Chinese asks for zh_CN, any English for en (so "en-GB,zh-CN;q=0.8" is
@@ -67,21 +78,97 @@ def vary_on_language(response: Response) -> Response:
     header, and by the cookie (the session's choice, the signed-in user) that would have won
     over it."""
     if g.get("language_negotiated"):
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        vary_by(response, "Accept-Language", "Cookie")
     return response
+
+
+def vary_by(response: Response, *names: str) -> None:
+    """``response.vary.update(names)`` for header names (distinct tokens), without parsing a
+    Vary header the answer does not have."""
+    if "Vary" in response.headers:
+        response.vary.update(names)
+    else:
+        response.headers["Vary"] = ", ".join(names)
+
+
+class RememberingDomain(Domain):
+    """flask_babel's domain, remembering for the rest of the request (its app context) the
+    translations of the locale it last looked up: a page or an e-mail asks for a dozen texts,
+    and flask_babel finds the locale and the catalogue anew for each.
+
+    The catalogue of a locale never changes (flask_babel keeps each one for the life of the
+    process), so the translations remembered for the very locale object flask_babel holds now
+    are the ones it would find; ``force_locale`` and ``refresh`` put another object there.
+    """
+
+    def get_translations(self) -> NullTranslations:
+        state = _babel_state()
+        try:
+            domain, locale, translations = state.labbook_translations  # type: ignore[union-attr]
+            if domain is self and locale is state.babel_locale:  # type: ignore[union-attr]
+                return translations
+        except AttributeError:  # nothing remembered yet, or outside a request
+            pass
+        translations = super().get_translations()
+        if state is not None:
+            state.labbook_translations = (self, get_locale(), translations)
+        return translations
+
+
+def _babel_state() -> Any:
+    """flask_babel's per-request namespace (where it keeps the chosen locale), None before it
+    has made one or outside an app context."""
+    try:
+        return g._get_current_object()._flask_babel
+    except (RuntimeError, AttributeError):
+        return None
+
+
+def _translations() -> NullTranslations:
+    """flask_babel's ``get_translations``, straight from what the request's domain remembered
+    when that is for the domain and locale the request has now (else flask_babel's own way)."""
+    state = _babel_state()
+    try:
+        domain, locale, translations = state.labbook_translations
+        if domain is state.babel_domain and locale is state.babel_locale:
+            return translations
+    except AttributeError:
+        pass
+    return get_translations()
 
 
 def register(app: Flask) -> None:
     app.after_request(vary_on_language)
+    babel = get_babel(app).instance
+    if not isinstance(babel.__dict__.get("domain_instance"), RememberingDomain):
+        babel.domain_instance = RememberingDomain(domain=get_babel(app).default_domain)
+    # flask_babel's own template callables, each text of a page without its two context
+    # lookups for the request's domain and locale.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
 
 
 def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+def current_locale() -> Locale | None:
+    """flask_babel's ``get_locale``, without its three context lookups once the locale of the
+    request is chosen."""
+    try:
+        locale = _babel_state().babel_locale
+    except AttributeError:  # not chosen yet, or outside a request
+        return get_locale()
+    return locale if locale is not None else get_locale()
+
+
 def is_english() -> bool:
-    locale = get_locale()
+    locale = current_locale()
     return locale is not None and locale.language == "en"
 
 

@@ -25,6 +25,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _FEED_LINK = re.compile(r"/ical/[^/?#\s\"']+\.ics")
 _RESET_LINK = re.compile(r"/password/reset/[^/?#\s\"']+")
+#: What a logfmt value may not hold unquoted (besides characters that are not printable).
+_QUOTED_IN_LOGFMT = re.compile(r'[ "=\\]')
 #: Fields a record may carry besides its message, in the order they are written.
 FIELDS = ("request_id", "method", "path", "status", "duration_ms", "remote_addr")
 
@@ -32,12 +34,17 @@ request_log = logging.getLogger("labbook.request")
 
 
 def redact_feed_links(text: str) -> str:
+    if "/ical/" not in text:  # the cheap test first: nearly every line has no feed link
+        return text
     return _FEED_LINK.sub("/ical/[redacted].ics", text)
 
 
 def redact_path(path: str) -> str:
     """``path`` with every secret it may hold blanked, fit for a log line."""
-    return _RESET_LINK.sub("/password/reset/[redacted]", redact_feed_links(path))
+    path = redact_feed_links(path)
+    if "/password/reset/" not in path:
+        return path
+    return _RESET_LINK.sub("/password/reset/[redacted]", path)
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -45,8 +52,8 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in FIELDS
-            if getattr(record, name, None) is not None}
+    given = record.__dict__  # where ``extra`` puts them
+    return {name: given[name] for name in FIELDS if given.get(name) is not None}
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,16 +69,18 @@ class JsonFormatter(logging.Formatter):
 
 def _logfmt_value(value: Any) -> str:
     text = str(value)
-    if text and not any(c in text for c in ' "=\\') and text.isprintable():
+    if text and text.isprintable() and _QUOTED_IN_LOGFMT.search(text) is None:
         return text
     return json.dumps(text, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        pairs = {"time": _timestamp(record), "level": record.levelname, "logger": record.name,
-                 **_fields(record), "message": redact_feed_links(record.getMessage())}
-        line = " ".join(f"{key}={_logfmt_value(value)}" for key, value in pairs.items())
+        pairs = {"level": record.levelname, "logger": record.name, **_fields(record),
+                 "message": redact_feed_links(record.getMessage())}
+        # The time needs no quotes: an ISO timestamp has no space, quote, = or backslash.
+        line = f"time={_timestamp(record)} " + " ".join(
+            [f"{key}={_logfmt_value(value)}" for key, value in pairs.items()])
         if record.exc_info:
             line += "\n" + redact_feed_links(self.formatException(record.exc_info))
         return line
@@ -81,7 +90,7 @@ class _RequestIdFilter(logging.Filter):
     """Stamps every record made while serving a request with that request's id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context() and getattr(record, "request_id", None) is None:
+        if getattr(record, "request_id", None) is None and has_request_context():
             record.request_id = g.get("request_id")
         return True
 
@@ -104,20 +113,27 @@ def request_id_for(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
+#: Where WSGI puts the REQUEST_ID_HEADER a request brings.
+_REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+
+
 def _start_request() -> None:
-    g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
-    g.request_started = time.perf_counter()
+    # The objects behind flask's proxies, each looked up once.
+    state, incoming = g._get_current_object(), request._get_current_object()
+    state.request_id = request_id_for(incoming.environ.get(_REQUEST_ID_ENVIRON_KEY))
+    state.request_started = time.perf_counter()
 
 
 def _finish_request(response: Response) -> Response:
-    if "request_id" not in g:  # an earlier before-request hook answered first
+    state, incoming = g._get_current_object(), request._get_current_object()
+    if "request_id" not in state:  # an earlier before-request hook answered first
         _start_request()
-    response.headers[REQUEST_ID_HEADER] = g.request_id
-    duration = (time.perf_counter() - g.request_started) * 1000
+    response.headers[REQUEST_ID_HEADER] = state.request_id
+    duration = (time.perf_counter() - state.request_started) * 1000
     request_log.info("request", extra={
-        "request_id": g.request_id, "method": request.method,
-        "path": redact_path(request.path), "status": response.status_code,
-        "duration_ms": round(duration, 1), "remote_addr": request.remote_addr})
+        "request_id": state.request_id, "method": incoming.method,
+        "path": redact_path(incoming.path), "status": response.status_code,
+        "duration_ms": round(duration, 1), "remote_addr": incoming.remote_addr})
     return response
 
 

@@ -15,8 +15,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
+from flask_limiter import Limiter
 from flask_limiter.util import get_qualified_name, get_remote_address
 from limits import RateLimitItem, parse
 
@@ -119,16 +121,42 @@ def _has_limit(app: Flask, endpoint: str | None, blueprint: str | None) -> bool:
     return decorated[endpoint]
 
 
+def _limited(app: Flask) -> bool:
+    incoming = request._get_current_object()
+    return _has_limit(app, incoming.endpoint, incoming.blueprint)
+
+
 def init_app(app: Flask) -> None:
-    """Bind the limiter; its check before each request runs only where a route has a limit
-    (most have none, and the check costs a request a few per cent of its time)."""
+    """Bind the limiter; its hooks run only where a route has a limit (most have none, and the
+    check before each request costs it a few per cent of its time). Elsewhere they would only
+    make and drop the limiter's empty record of the request: nothing checked, nothing to say
+    in headers, nothing to count when the answer is known."""
     limiter.init_app(app)
-    hooks = app.before_request_funcs.setdefault(None, [])
-    check = limiter._check_request_limit  # the hook Flask-Limiter added
+    check = limiter._check_request_limit  # the hooks Flask-Limiter added
+    inject_headers = getattr(Limiter, "_Limiter__inject_headers", None)
+    release = getattr(limiter, "_Limiter__release_context", None)
 
     def check_limited_routes() -> None:
-        if _has_limit(app, request.endpoint, request.blueprint):
+        if _limited(app):
             check()
 
-    if check in hooks:  # not there while the limiter is switched off
-        hooks[hooks.index(check)] = check_limited_routes
+    def inject_headers_on_limited_routes(response: Response) -> Response:
+        if _limited(app):
+            return inject_headers(limiter, response)  # type: ignore[misc]
+        return response
+
+    def release_on_limited_routes(error: BaseException | None = None) -> None:
+        if _limited(app):
+            release(error)  # type: ignore[misc]
+
+    before = app.before_request_funcs.setdefault(None, [])
+    if check in before:  # not there while the limiter is switched off
+        before[before.index(check)] = check_limited_routes
+    after = app.after_request_funcs.setdefault(None, [])
+    for index, hook in enumerate(after):
+        if isinstance(hook, partial) and hook.func is inject_headers \
+                and hook.args == (limiter,):
+            after[index] = inject_headers_on_limited_routes
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    if release is not None and release in teardown:
+        teardown[teardown.index(release)] = release_on_limited_routes

@@ -239,11 +239,12 @@ def forget_kept_form() -> None:
     """A form sent anew replaces what an earlier refusal kept; the language switch is no such
     form, and neither is the JSON a page's script sends (the calendar checks the kept time) nor
     a form it sends to a view that only answers it (``keeps_kept_form``)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if request.method == "POST" and KEPT_FORM in session \
-            and request.mimetype in _FORM_MEDIA_TYPES \
-            and request.endpoint != "accounts.switch_language" \
-            and not getattr(view, "keeps_kept_form", False):
+    incoming = request._get_current_object()
+    if incoming.method == "POST" and KEPT_FORM in session \
+            and incoming.mimetype in _FORM_MEDIA_TYPES \
+            and incoming.endpoint != "accounts.switch_language" \
+            and not getattr(current_app.view_functions.get(incoming.endpoint or ""),
+                            "keeps_kept_form", False):
         session.pop(KEPT_FORM)
 
 
@@ -321,26 +322,42 @@ def refuse_unreadable_input() -> None:
     object or nests too deeply, so that each is a clear 422 (problem+json for the API, an error
     page for the pages) and never a failure deep inside a query. A path that holds such a
     character names nothing, so it is a 404."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if not getattr(view, "answers_unknown_paths", False) and any(
-            isinstance(value, str) and UNSTORABLE.search(value)
-            for value in (request.view_args or {}).values()):
-        raise NotFound()
-    for name, value in [*request.args.items(multi=True), *request.form.items(multi=True),
+    incoming = request._get_current_object()  # the request behind the proxy, looked up once
+    for value in (incoming.view_args or {}).values():
+        if isinstance(value, str) and UNSTORABLE.search(value):
+            view = current_app.view_functions.get(incoming.endpoint or "")
+            if not getattr(view, "answers_unknown_paths", False):
+                raise NotFound()
+            break
+    # Read even when empty: reading the form is what refuses a body beyond MAX_CONTENT_LENGTH.
+    form, files = incoming.form, incoming.files
+    # No query string, no query parameters: the parse is left to a view that wants them.
+    for name, value in [*(incoming.args.items(multi=True) if incoming.query_string else ()),
+                        *(form.items(multi=True) if form else ()),
                         *((name, upload.filename or "")
-                          for name, upload in request.files.items(multi=True))]:
+                          for name, upload in (files.items(multi=True) if files else ()))]:
         # A multipart part whose header Werkzeug cannot read comes with no name at all.
         name, value = name or "", value or ""
         if UNSTORABLE.search(name) or UNSTORABLE.search(value):
             raise _unstorable(UNSTORABLE.sub("", name), name + value)
-    if request.is_json and request.get_data(cache=True):
+    if incoming.is_json and (body := incoming.get_data(cache=True)):
         try:
-            document = request.get_json(silent=True)
+            document = incoming.get_json(silent=True)
         except RecursionError:
             raise _json_too_deep() from None
         if not isinstance(document, dict):
             raise invalid_body()
-        _check_json(document)
+        if _may_be_unreadable(body):
+            _check_json(document)
+
+
+def _may_be_unreadable(body: bytes) -> bool:
+    """Whether the JSON ``body`` may hold a character no column stores, or nest too deeply,
+    judged from its bytes: only a \\u escape, a NUL byte or a UTF-8 surrogate (which Python's
+    json reads, bytes ED A0–ED BF) can make such a character, and a body written in UTF-16 or
+    UTF-32 has NUL bytes; nothing nests deeper than it has brackets."""
+    return (b"\\u" in body or b"\x00" in body or b"\xed" in body
+            or body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH)
 
 
 def answers_unknown_paths(view: ViewT) -> ViewT:

@@ -2,6 +2,7 @@
 in the reader's language."""
 
 import collections
+import contextvars
 import re
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from flask import render_template_string, request, session
+from flask_babel import force_locale, gettext, refresh
 
+from labbook import i18n
 from labbook.booking.models import BookingState
 from labbook.orders.models import LineState
 from tests.factories import (
@@ -192,3 +196,56 @@ def test_an_answer_that_speaks_no_language_does_not_vary_by_it(client):
     response = client.get("/static/css/labbook.css", headers={"Accept-Language": "en"})
     response.close()
     assert response.status_code == 200 and "Accept-Language" not in response.vary
+
+
+def test_an_answer_chosen_by_accept_language_varies_by_it_and_by_the_cookie(make_app):
+    other = make_app()
+
+    @other.get("/test-vary")
+    def speaks():
+        i18n.select_locale()
+        return "ok", 200, {"Vary": request.args["vary"]} if "vary" in request.args else {}
+
+    client = other.test_client()
+    assert client.get("/test-vary").headers.getlist("Vary") == ["Accept-Language, Cookie"]
+    assert client.get("/test-vary", query_string={"vary": "Origin"}).headers.getlist("Vary") \
+        == ["Origin, Accept-Language, Cookie"]
+    assert client.get("/test-vary", query_string={"vary": "cookie"}).headers.getlist("Vary") \
+        == ["cookie, Accept-Language"]
+
+
+#: A page's texts, through each of the template's translation functions.
+PAGE = ("{{ _('Too many requests') }} {{ ngettext('%(num)d day', '%(num)d days', 2) }} "
+        "{{ pgettext('document', 'Test report') }}")
+
+
+def test_the_translations_remembered_in_a_request_follow_its_locale(app):
+    """Each text is looked up in the language the request speaks at that moment: a locale
+    forced for an e-mail, and the one chosen anew after ``refresh``."""
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert gettext("Too many requests") == "Too many requests"
+        assert i18n.is_english()
+        with force_locale("zh_CN"):
+            assert render_template_string(PAGE) == "请求过于频繁 2 天 检测报告"
+            assert gettext("Too many requests") == "请求过于频繁"
+            assert not i18n.is_english()
+        assert render_template_string(PAGE) == "Too many requests 2 days Test report"
+        assert gettext("Too many requests") == "Too many requests"
+        assert i18n.is_english()
+        session["locale"] = "zh_CN"
+        refresh()
+        assert gettext("Too many requests") == "请求过于频繁"
+        assert not i18n.is_english()
+
+
+def test_outside_a_request_texts_follow_the_forced_locale_and_default_to_chinese(app):
+    with app.app_context():  # a fresh one, as a job has: no locale chosen yet
+        assert i18n.current_locale() is not None and not i18n.is_english()
+        assert gettext("Too many requests") == "请求过于频繁"
+        with force_locale("en"):
+            assert gettext("Too many requests") == "Too many requests"
+            assert i18n.is_english()
+        assert gettext("Too many requests") == "请求过于频繁"
+    # Outside any app context there is no catalogue: the text as written.
+    assert contextvars.Context().run(gettext, "Too many requests") == "Too many requests"
+    assert contextvars.Context().run(i18n.current_locale) is None

@@ -154,3 +154,50 @@ def test_a_process_that_ran_the_migrations_logs_each_request_once(tmp_path):
     request_lines = [line for line in result.stderr.splitlines() if "path=/healthz" in line
                      or "labbook.request" in line]
     assert len(request_lines) == 1, result.stderr
+
+
+def _record(name: str, level: int, message: str, args: tuple = (), **fields) -> logging.LogRecord:
+    record = logging.LogRecord(name, level, __file__, 1, message, args, None)
+    record.created = 1764950000.1234567
+    record.__dict__.update(fields)
+    return record
+
+
+#: Records and the lines each format writes for them, exactly: which values are quoted and how,
+#: the order of the fields, a field left out when it is None, and feed links blanked.
+WRITTEN = [
+    (_record("labbook.request", logging.INFO, "request", request_id="abc123", method="GET",
+             path="/ical/[redacted].ics", status=200, duration_ms=1.5, remote_addr="127.0.0.1"),
+     'time=2025-12-05T15:53:20.123+00:00 level=INFO logger=labbook.request request_id=abc123 '
+     'method=GET path=/ical/[redacted].ics status=200 duration_ms=1.5 remote_addr=127.0.0.1 '
+     'message=request',
+     '{"time": "2025-12-05T15:53:20.123+00:00", "level": "INFO", "logger": "labbook.request", '
+     '"message": "request", "request_id": "abc123", "method": "GET", "path": '
+     '"/ical/[redacted].ics", "status": 200, "duration_ms": 1.5, "remote_addr": "127.0.0.1"}'),
+    (_record("labbook.request", logging.INFO, "request", request_id="has space", method="GET",
+             path='/q"uote=\\', status=404, duration_ms=0.0, remote_addr=""),
+     'time=2025-12-05T15:53:20.123+00:00 level=INFO logger=labbook.request '
+     'request_id="has space" method=GET path="/q\\"uote=\\\\" status=404 duration_ms=0.0 '
+     'remote_addr="" message=request',
+     '{"time": "2025-12-05T15:53:20.123+00:00", "level": "INFO", "logger": "labbook.request", '
+     '"message": "request", "request_id": "has space", "method": "GET", "path": '
+     '"/q\\"uote=\\\\", "status": 404, "duration_ms": 0.0, "remote_addr": ""}'),
+    (_record("labbook.request", logging.INFO, "request", request_id=None, method="POST",
+             path="/tab\there/中文", status=422, duration_ms=12.0, remote_addr=None),
+     'time=2025-12-05T15:53:20.123+00:00 level=INFO logger=labbook.request method=POST '
+     'path="/tab\\there/中文" status=422 duration_ms=12.0 message=request',
+     '{"time": "2025-12-05T15:53:20.123+00:00", "level": "INFO", "logger": "labbook.request", '
+     '"message": "request", "method": "POST", "path": "/tab\\there/中文", "status": 422, '
+     '"duration_ms": 12.0}'),
+    (_record("labbook.x", logging.WARNING, "feed %s of %d", ("/ical/s3cret.ics", 2)),
+     'time=2025-12-05T15:53:20.123+00:00 level=WARNING logger=labbook.x '
+     'message="feed /ical/[redacted].ics of 2"',
+     '{"time": "2025-12-05T15:53:20.123+00:00", "level": "WARNING", "logger": "labbook.x", '
+     '"message": "feed /ical/[redacted].ics of 2"}'),
+]
+
+
+@pytest.mark.parametrize(("record", "text", "json_line"), WRITTEN)
+def test_each_format_writes_exactly_this_line(record, text, json_line):
+    assert logs.TextFormatter().format(record) == text
+    assert logs.JsonFormatter().format(record) == json_line

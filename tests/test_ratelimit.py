@@ -7,10 +7,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from functools import partial
 
 import pytest
 
 from labbook import ratelimit
+from labbook.extensions import limiter
 from labbook.ops import check_rate_limit_storage
 from tests.calendars.conftest import subscribe
 from tests.factories import PASSWORD, bearer, create_user
@@ -152,3 +154,26 @@ def test_two_servers_share_the_account_lockout_through_redis(database_url):
         store = redis.Redis.from_url(REDIS_URL)
         for key in store.scan_iter(f"*{prefix}*"):
             store.delete(key)
+
+
+def test_the_limiters_hooks_all_run_only_where_a_route_has_a_limit(app):
+    """Flask-Limiter's after-request and teardown hooks, too, are swapped for ones that skip
+    routes with no limit (where they would only make and drop an empty record): should an
+    upgrade of Flask-Limiter rename them, this test says so."""
+    hooks = [*app.before_request_funcs[None], *app.after_request_funcs[None],
+             *app.teardown_request_funcs[None]]
+    names = {getattr(hook, "__name__", "") for hook in hooks}
+    assert {"check_limited_routes", "inject_headers_on_limited_routes",
+            "release_on_limited_routes"} <= names
+    assert not any(isinstance(hook, partial) or getattr(hook, "__self__", None) is limiter
+                   for hook in hooks)
+
+
+def test_rate_limit_headers_are_written_where_a_limit_counts(app, client, monkeypatch):
+    monkeypatch.setattr(limiter, "_headers_enabled", True)
+    headers = bearer(create_user())
+    assert "X-RateLimit-Limit" not in client.get("/api/v1/labs", headers=headers).headers
+    monkeypatch.setitem(app.config, "LABBOOK_RATELIMIT_API", "5 per minute")
+    limited = client.get("/api/v1/labs", headers=headers).headers
+    assert limited["X-RateLimit-Limit"] == "5" and limited["X-RateLimit-Remaining"] == "4"
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers

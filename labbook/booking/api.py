@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from flask import request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import Row
 
 from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
@@ -26,7 +28,12 @@ from labbook.booking import (
     waitlist,
 )
 from labbook.booking import services as booking_services
-from labbook.booking.calendar import busy_entries, free_capacity, load_window
+from labbook.booking.calendar import (
+    busy_entries,
+    free_capacity,
+    instrument_with_closures,
+    read_window,
+)
 from labbook.booking.models import (
     Booking,
     BookingChange,
@@ -39,7 +46,7 @@ from labbook.booking.models import (
 from labbook.booking.recurrence import Recurrence
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.args import lab_arg
-from labbook.catalogue.models import Instrument
+from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Problem
 from labbook.core.time import utcnow
@@ -346,7 +353,6 @@ def mark_no_show(booking_id: int):
 @bp.get("/instruments/<int:instrument_id>/availability")
 def availability(instrument_id: int):
     viewer = api_user(required=False)
-    instrument = catalogue.get_instrument(db.session, instrument_id)
     fields = Fields(dict(request.args))
     start = fields.datetime("start")
     end = fields.datetime("end")
@@ -354,33 +360,42 @@ def availability(instrument_id: int):
         fields.problems.append(Problem("invalid_interval", _(
             "'end' must be after 'start' and at most %(n)d days later.",
             n=MAX_AVAILABILITY_DAYS), field="end"))
-    fields.done()
-    return availability_json(instrument, start, end, viewer)
+    if fields.problems:
+        # An unknown instrument is a 404 before a bad window is a 422.
+        catalogue.get_instrument(db.session, instrument_id)
+        fields.done()
+    found = instrument_with_closures(db.session, instrument_id, start, end)
+    if found is None:
+        raise catalogue.no_instrument(instrument_id)
+    instrument, closures = found
+    return availability_json(instrument, start, end, viewer, closures)
 
 
-def availability_json(instrument: Instrument, start: dt.datetime, end: dt.datetime,
-                      viewer: User | None) -> dict[str, Any]:
-    """Busy time (others' bookings only as "booked") and the free time one could book."""
-    window = load_window(db.session, instrument, start, end, viewer)
-    entries = busy_entries(db.session, instrument, start, end, viewer, window)
-    busy = window.held()
+def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
+                      end: dt.datetime, viewer: User | None,
+                      closures: Sequence[Any]) -> dict[str, Any]:
+    """Busy time (others' bookings only as "booked") and the free time one could book, of an
+    instrument read by ``calendar.instrument_with_closures`` with its ``closures``."""
+    window = read_window(db.session, instrument, start, end, viewer, closures)
     lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
     answer = {
         "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
         "timezone": lab_schedule.timezone, "channels": instrument.channels,
-        "busy": entries,
+        "busy": busy_entries(db.session, instrument, start, end, viewer, window),
     }
     if instrument.channels == 1:
-        open_time = timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end)
-        free = timeline.subtract(open_time, busy) if instrument.status.value == "available" \
-            else []
-        return {**answer,
-                "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]}
-    capacity = free_capacity(db.session, instrument, start, end, window)
-    return {**answer,
-            "free": [{"start": s.isoformat(), "end": e.isoformat()} for s, e, _n in capacity],
-            "capacity": [{"start": s.isoformat(), "end": e.isoformat(), "free_channels": n}
-                         for s, e, n in capacity]}
+        # Opening hours matter only to an instrument that may be booked.
+        free = timeline.subtract(
+            timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end),
+            window.held()) if instrument.status == InstrumentStatus.AVAILABLE else []
+        answer["free"] = [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]
+        return answer
+    # Each span's times are written once, for both lists.
+    spans = [(s.isoformat(), e.isoformat(), n)
+             for s, e, n in free_capacity(db.session, instrument, start, end, window)]
+    answer["free"] = [{"start": s, "end": e} for s, e, _n in spans]
+    answer["capacity"] = [{"start": s, "end": e, "free_channels": n} for s, e, n in spans]
+    return answer
 
 
 @bp.post("/qualifications")

@@ -165,8 +165,13 @@ def get_instrument(session: Session, instrument_id: int, *,
     """The instrument with this id, or a 404 (naming ``field``, if given)."""
     instrument = session.get(Instrument, instrument_id)
     if instrument is None:
-        raise _not_found(_("No instrument with id %(id)d.", id=instrument_id), field)
+        raise no_instrument(instrument_id, field)
     return instrument
+
+
+def no_instrument(instrument_id: int, field: str | None = None) -> NotFound:
+    """The 404 of an instrument id that names none (naming ``field``, if given)."""
+    return _not_found(_("No instrument with id %(id)d.", id=instrument_id), field)
 
 
 def get_service(session: Session, service_id: int, *,

@@ -467,6 +467,11 @@ def test_a_body_that_is_no_json_object_is_refused_by_every_operation(client, sce
     (b'{"note": "\\ud800"}', "invalid_character", "note"),
     (b'{"note": "ok\\u0000"}', "nul_character", "note"),
     (b'{"note\\u0000": "ok"}', "nul_character", "body"),
+    # Python's json reads a surrogate written in UTF-8 or UTF-16 bytes as well as escaped.
+    (b'{"note": "\xed\xa0\x80"}', "invalid_character", "note"),
+    ('{"note": "\ud800"}'.encode("utf-16", "surrogatepass"), "invalid_character", "note"),
+    ('{"note": "\udfff"}'.encode("utf-32-le", "surrogatepass"), "invalid_character", "note"),
+    (b'{"note": ["ok", {"deeper": "\\ud800"}]}', "invalid_character", "note"),
 ])
 def test_a_string_no_database_can_store_is_refused_naming_its_member(client, scene, body, code,
                                                                     field):
@@ -477,6 +482,21 @@ def test_a_string_no_database_can_store_is_refused_naming_its_member(client, sce
     assert response.json["problems"][0]["field"] == field
     booking = db.session.get(Booking, 2)
     assert booking.state == BookingState.PENDING
+
+
+@pytest.mark.parametrize(("containers", "too_deep"), [(32, False), (33, True)])
+def test_a_body_nested_past_the_limit_is_refused_and_one_at_it_is_read(client, scene, containers,
+                                                                       too_deep):
+    """The object and the lists inside it, with nothing else in the body to give it away."""
+    lists = containers - 1
+    body = b'{"note": ' + b"[" * lists + b'"x"' + b"]" * lists + b"}"
+    response = client.post("/api/v1/bookings/2/reject", data=body, headers={
+        **scene["admin"], "Content-Type": "application/json", "Accept-Language": "en"})
+    assert response.status_code == 422
+    nested_too_deeply = response.json["code"] == "invalid_body" \
+        and "nested more than" in response.get_data(as_text=True)
+    assert nested_too_deeply == too_deep, response.json
+    assert db.session.get(Booking, 2).state == BookingState.PENDING
 
 
 def test_a_broken_body_no_longer_approves_as_if_it_were_empty(client, scene):

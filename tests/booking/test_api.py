@@ -7,10 +7,12 @@ import os
 import pytest
 from sqlalchemy import event
 
-from labbook.booking.models import Booking, BookingState
+from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.catalogue.models import InstrumentStatus
 from labbook.extensions import db
 from tests.factories import (
     bearer,
+    create_admin,
     create_booking,
     create_instrument,
     create_lab,
@@ -279,6 +281,123 @@ def test_availability_hides_other_organizations(client, instrument):
                     (lab_time(MONDAY, 14), lab_time(MONDAY, 18))]
 
 
+def _tuesday(hour: int, minute: int = 0) -> dt.datetime:
+    return lab_time(MONDAY + dt.timedelta(days=1), hour, minute)
+
+
+def _span(start: dt.datetime, end: dt.datetime, **extra) -> dict:
+    return {"start": start.isoformat(), "end": end.isoformat(), **extra}
+
+
+def _two_days(client, instrument, headers: dict):
+    response = client.get(f"/api/v1/instruments/{instrument.id}/availability",
+                          headers={"Accept-Language": "en", **headers}, query_string={
+                              "start": iso(lab_time(MONDAY, 0)),
+                              "end": iso(lab_time(MONDAY + dt.timedelta(days=2), 0))})
+    assert response.status_code == 200, response.json
+    return response
+
+
+@pytest.mark.parametrize("viewer", ["anonymous", "owner", "manager", "admin"])
+def test_availability_answer_as_each_viewer_sees_it(client, viewer):
+    """The whole answer: each viewer sees others' bookings as much as they may, a run through
+    the night holds the next morning, closures of the lab and of the instrument cut the free
+    time, and a finished booking is shown but holds nothing."""
+    instrument = create_instrument(buffer_minutes=15)
+    own_org = create_organization()
+    owner, colleague, stranger = (create_user(organization=own_org),
+                                  create_user(organization=own_org), create_user())
+    mine = create_booking(instrument=instrument, user=owner, start_at=lab_time(MONDAY, 9),
+                          end_at=lab_time(MONDAY, 10), purpose="我的样品")
+    theirs = create_booking(instrument=instrument, user=colleague, state=BookingState.PENDING,
+                            start_at=lab_time(MONDAY, 11), end_at=lab_time(MONDAY, 12),
+                            purpose="同事的样品")
+    done = create_booking(instrument=instrument, user=stranger, state=BookingState.COMPLETED,
+                          start_at=lab_time(MONDAY, 13), end_at=lab_time(MONDAY, 14),
+                          purpose="已完成")
+    create_booking(instrument=instrument, user=stranger, state=BookingState.CANCELLED,
+                   start_at=lab_time(MONDAY, 15), end_at=lab_time(MONDAY, 16), purpose="取消")
+    night = create_booking(instrument=instrument, user=stranger, state=BookingState.IN_USE,
+                           start_at=lab_time(MONDAY, 20), end_at=_tuesday(8, 30),
+                           purpose="通宵")
+    db.session.add_all([
+        Blackout(lab_id=instrument.lab_id, start_at=_tuesday(12), end_at=_tuesday(13),
+                 reason="停电"),
+        Blackout(instrument_id=instrument.id, start_at=_tuesday(15), end_at=_tuesday(16),
+                 reason="维护")])
+    db.session.commit()
+    headers = {"anonymous": {}, "owner": bearer(owner),
+               "manager": bearer(create_manager(instrument.lab)),
+               "admin": bearer(create_admin())}[viewer]
+
+    def full(booking: Booking, user) -> dict:
+        return _span(booking.start_at, booking.end_at, kind="booking", id=booking.id,
+                     state=booking.state.value, user=user.name,
+                     title=f"{user.name}: {booking.purpose}", purpose=booking.purpose,
+                     organization=user.organization.name, own=viewer == "owner")
+
+    def booked(booking: Booking) -> dict:
+        return _span(booking.start_at, booking.end_at, kind="booking", title="Booked")
+
+    if viewer == "anonymous":
+        shown = [booked(b) for b in (mine, theirs, done, night)]
+    elif viewer == "owner":
+        shown = [full(mine, owner),
+                 _span(theirs.start_at, theirs.end_at, kind="booking", id=theirs.id,
+                       state="pending", user=colleague.name,
+                       title=f"Booked by {colleague.name}"),
+                 booked(done), booked(night)]
+    else:
+        shown = [full(mine, owner), full(theirs, colleague), full(done, stranger),
+                 full(night, stranger)]
+    response = _two_days(client, instrument, headers)
+    # Only an answer with text in the asked language (others' bookings) varies by it.
+    assert ("Accept-Language" in response.vary) == (viewer in ("anonymous", "owner"))
+    assert response.json == {
+        "instrument_id": instrument.id, "start": lab_time(MONDAY, 0).isoformat(),
+        "end": lab_time(MONDAY + dt.timedelta(days=2), 0).isoformat(),
+        "timezone": "Asia/Shanghai", "channels": 1,
+        "busy": [*shown,
+                 _span(_tuesday(12), _tuesday(13), kind="blackout", title="停电"),
+                 _span(_tuesday(15), _tuesday(16), kind="blackout", title="维护")],
+        "free": [_span(lab_time(MONDAY, 8), lab_time(MONDAY, 9)),
+                 _span(lab_time(MONDAY, 10, 15), lab_time(MONDAY, 11)),
+                 _span(lab_time(MONDAY, 12, 15), lab_time(MONDAY, 18)),
+                 _span(_tuesday(8, 45), _tuesday(12)), _span(_tuesday(13), _tuesday(15)),
+                 _span(_tuesday(16), _tuesday(18))]}
+
+
+def test_availability_answer_of_an_instrument_with_channels(client):
+    """Free channels span by span: bookings holding some channels, one through the night, a
+    closure of the lab; an instrument out of service has none free."""
+    cycler = create_instrument(channels=4)
+    owner, stranger = create_user(), create_user()
+    create_booking(instrument=cycler, user=owner, channel_mask=0b0011,
+                   start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 12))
+    night = create_booking(instrument=cycler, user=stranger, channel_mask=0b0100,
+                           start_at=lab_time(MONDAY, 10), end_at=_tuesday(9), purpose="通宵")
+    db.session.add(Blackout(lab_id=cycler.lab_id, start_at=lab_time(MONDAY, 14),
+                            end_at=lab_time(MONDAY, 15), reason="停电"))
+    db.session.commit()
+    answer = _two_days(client, cycler, bearer(owner)).json
+    assert answer["channels"] == 4
+    assert answer["busy"][1:] == [
+        _span(night.start_at, night.end_at, kind="booking", title="Booked"),
+        _span(lab_time(MONDAY, 14), lab_time(MONDAY, 15), kind="blackout", title="停电")]
+    capacity = [(lab_time(MONDAY, 8), lab_time(MONDAY, 9), 4),
+                (lab_time(MONDAY, 9), lab_time(MONDAY, 10), 2),
+                (lab_time(MONDAY, 10), lab_time(MONDAY, 12), 1),
+                (lab_time(MONDAY, 12), lab_time(MONDAY, 14), 3),
+                (lab_time(MONDAY, 15), lab_time(MONDAY, 18), 3),
+                (_tuesday(8), _tuesday(9), 3), (_tuesday(9), _tuesday(18), 4)]
+    assert answer["capacity"] == [_span(s, e, free_channels=n) for s, e, n in capacity]
+    assert answer["free"] == [_span(s, e) for s, e, _n in capacity]
+    cycler.status = InstrumentStatus.MAINTENANCE
+    db.session.commit()
+    answer = _two_days(client, cycler, {}).json
+    assert (answer["free"], answer["capacity"], len(answer["busy"])) == ([], [], 3)
+
+
 @pytest.mark.parametrize("params", [
     {},
     {"start": "2027-03-01T00:00:00+08:00", "end": "2027-01-01T00:00:00+08:00"},
@@ -289,6 +408,14 @@ def test_availability_refuses_bad_windows(client, instrument, params):
     response = client.get(f"/api/v1/instruments/{instrument.id}/availability",
                           query_string=params)
     assert response.status_code == 422
+
+
+def test_availability_of_an_unknown_instrument_is_404_before_its_window_is_read(client):
+    response = client.get("/api/v1/instruments/99999/availability",
+                          headers={"Accept-Language": "en"}, query_string={"start": "bad"})
+    assert response.status_code == 404
+    assert response.json == {"code": "not_found", "status": 404, "type": "about:blank",
+                             "title": "No instrument with id 99999."}
 
 
 def test_instrument_detail_and_labs_carry_rules_and_hours(client, instrument):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from labbook.booking import rules, services
-from labbook.booking.calendar import load_window
+from labbook.booking.calendar import load_window, read_window
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.services import BookingRefused
 from labbook.catalogue.models import Instrument
@@ -200,10 +200,14 @@ def test_bookings_far_ahead_do_not_change_the_work_of_a_calendar_read():
     instrument = create_instrument(max_minutes=240)
     start, end = lab_time(DAY, 8), lab_time(DAY + dt.timedelta(days=7), 8)
     create_booking(instrument=instrument, start_at=lab_time(DAY, 9), end_at=lab_time(DAY, 10))
+    viewer = create_user()
 
     def steps() -> int:
         return counted_steps(lambda: (rules.held_time(db.session, instrument, start, end),
-                                      load_window(db.session, instrument, start, end)))[1]
+                                      load_window(db.session, instrument, start, end),
+                                      read_window(db.session, instrument, start, end),
+                                      read_window(db.session, instrument, start, end,
+                                                  viewer)))[1]
 
     def book_ahead(first_day: dt.date, days: int) -> None:
         user = create_user()

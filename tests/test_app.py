@@ -1,0 +1,61 @@
+"""The application object: Flask, remembering which of its hooks and views are coroutines."""
+
+import gc
+
+import pytest
+from flask import Flask
+
+from labbook import Labbook
+
+
+@pytest.fixture
+def flask_app():
+    return Labbook(__name__)
+
+
+def test_a_plain_function_is_called_as_it_is_every_time(flask_app):
+    def hook(response):
+        return response
+
+    assert flask_app.ensure_sync(hook) is hook
+    assert flask_app.ensure_sync(hook) is hook
+
+
+def test_a_coroutine_function_gets_what_flask_gives_it_every_time(flask_app):
+    async def hook(response):
+        return response
+
+    for _time in range(2):
+        with pytest.raises(RuntimeError) as ours:  # Flask runs coroutines only with asgiref
+            flask_app.ensure_sync(hook)
+        with pytest.raises(RuntimeError) as flasks:
+            Flask.ensure_sync(flask_app, hook)
+        assert str(ours.value) == str(flasks.value)
+
+
+def test_what_cannot_be_remembered_weakly_is_asked_about_each_time(flask_app):
+    class Hook:
+        __slots__ = ()
+
+        def __call__(self, response):
+            return response
+
+    hook = Hook()
+    assert flask_app.ensure_sync(hook) is hook
+    assert flask_app.ensure_sync(hook) is hook
+
+
+def test_a_function_made_for_one_request_is_forgotten_with_it(flask_app):
+    def make_hook():
+        def hook(response):
+            return response
+        return hook
+
+    hooks = [make_hook() for _ in range(3)]
+    for hook in hooks:
+        assert flask_app.ensure_sync(hook) is hook
+        assert flask_app.ensure_sync(hook.__get__(object())) is not None  # a bound method
+    assert len(flask_app._synchronous) == 3
+    del hooks, hook
+    gc.collect()
+    assert flask_app._synchronous == {}
