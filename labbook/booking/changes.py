@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import record
@@ -51,8 +51,8 @@ from labbook.booking.services import (
     clean_text,
     withdraw_pending_changes,
 )
-from labbook.catalogue.models import Instrument
-from labbook.core.engine import lock, locked, write_transaction
+from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import ModelT, lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
@@ -107,8 +107,35 @@ def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
     return booking
 
 
-_BOOKING_OWNERS = select(Booking.__table__.c.instrument_id, Booking.__table__.c.organization_id
-                        ).where(Booking.__table__.c.id == bindparam("booking_id"))
+@cache
+def _instrument_of_booking() -> Select[tuple[Instrument, int]]:
+    # The booking's instrument with its lab, share-locked as ``services._instrument`` locks
+    # them (the first locks of the architecture's order), and the organization to lock next:
+    # found through the booking in one statement, the booking itself not locked yet.
+    bookings = Booking.__table__
+    return (select(Instrument, bookings.c.organization_id).join(Instrument.lab)
+            .join(bookings, bookings.c.instrument_id == Instrument.id)
+            .where(bookings.c.id == bindparam("booking_id"))
+            .options(contains_eager(Instrument.lab))
+            .with_for_update(read=True, of=[Instrument.__table__, Lab.__table__])
+            .execution_options(populate_existing=True))
+
+
+@cache
+def _locked_by_id(model: type[ModelT]) -> Select[tuple[ModelT]]:
+    # ``locked`` built once: session.get builds its statement again on every call.
+    return (select(model).where(model.id == bindparam("id")).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+@cache
+def _pending_change_locked():
+    # Mostly none waits: asked in Core under the lock of the change records (after the
+    # booking's), and only a change found is withdrawn through the ORM.
+    table = BookingChange.__table__
+    return (select(table.c.id).where(table.c.booking_id == bindparam("booking_id"),
+                                     table.c.state == ChangeState.PENDING)
+            .with_for_update())
 
 
 def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
@@ -154,18 +181,20 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
     for moment in (start, end):
         if moment is not None:
             _malformed(moment, moment + dt.timedelta(minutes=1))
-    # Which instrument and organization to lock first (the architecture's order); the booking
-    # itself is read once, under its lock, after them.
-    owners = session.execute(_BOOKING_OWNERS, {"booking_id": booking_id}).first()
-    if owners is None:
-        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
-    instrument_id = owners.instrument_id
     try:
         with write_transaction(session):
-            instrument = _instrument(session, instrument_id, share_lock=True)
+            # The instrument and the organization are locked first (the architecture's order);
+            # the booking itself is read once, under its lock, after them.
+            owners = session.execute(_instrument_of_booking(),
+                                     {"booking_id": booking_id}).one_or_none()
+            if owners is None:
+                raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+            instrument, organization_id = owners
+            instrument_id = instrument.id
             _lock_channels(session, instrument)
-            organization = locked(session, Organization, owners.organization_id)
-            booking = locked(session, Booking, booking_id)
+            organization = session.scalars(_locked_by_id(Organization),
+                                           {"id": organization_id}).one_or_none()
+            booking = session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none()
             if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             _check_override(actor, instrument, override)
@@ -180,7 +209,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     session, instrument, blocking, start, end, now,
                     len(booking.channel_numbers), booking.user))
             old = (booking.start_at, booking.end_at)
-            if instrument.requires_approval:
+            if instrument.requires_approval and session.execute(
+                    _pending_change_locked(), {"booking_id": booking.id}).first() is not None:
                 # Only there can a change be waiting; this one takes its place.
                 withdraw_pending_changes(session, actor, booking, now=now)
             values = {
@@ -202,8 +232,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     booking, actor, values["given_back_minutes"], now, old[0]))
                 # Written once and never changed again: the row is inserted in Core and the
                 # object kept only to report it (a move costs no more than a new booking).
-                change = BookingChange(**values)
-                change.id = session.execute(_insert_applied_change(), values).scalar_one()
+                change = _reported_change(
+                    values, session.execute(_insert_applied_change(), values).scalar_one())
                 _apply(session, actor, booking, change, now=now, overridden=problems)
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
@@ -231,6 +261,15 @@ def _insert_applied_change():
     return table.insert().returning(table.c.id)
 
 
+def _reported_change(values: dict, change_id: int) -> BookingChange:
+    """The applied change inserted as ``values``, as an object outside the session that only
+    reports them: filled without the attribute events of ``BookingChange(**values)``, which
+    would only record history that nothing flushes."""
+    change = BookingChange.__mapper__.class_manager.new_instance()
+    instance_state(change).dict.update(values, id=change_id)
+    return change
+
+
 def _insert_change(session: Session, values: dict) -> BookingChange:
     return session.scalars(_insert_change_statement(), values).one()
 
@@ -243,7 +282,8 @@ def _move_statement():
                     blocked_until=bindparam("blocked_until"), sequence=table.c.sequence + 1,
                     updated_at=bindparam("updated_at"), is_override=bindparam("is_override"),
                     channel_mask=bindparam("channel_mask", type_=Booking.channel_mask.type))
-            .returning(table.c.sequence))
+            # Whether anyone waits for the time it frees, asked in the same round trip.
+            .returning(table.c.sequence, offers.in_line(bindparam("waiting_for_id"))))
 
 
 def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at: dt.datetime,
@@ -273,7 +313,10 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
     new["channel_mask"] = rules.channels_after_move(session, booking, change.new_start_at,
                                                     new["blocked_until"])
     # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
-    sequence = session.execute(_move_statement(), {"booking_id": booking.id, **new}).scalar_one()
+    sequence, someone_waits = session.execute(_move_statement(),
+                                              {"booking_id": booking.id,
+                                               "waiting_for_id": booking.instrument_id, **new}
+                                              ).one()
     for name, value in {**new, "sequence": sequence}.items():
         set_committed_value(booking, name, value)
     details = {"change_id": change.id, **_times(old, (booking.start_at, booking.end_at))}
@@ -285,7 +328,8 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
         details["overridden"] = [p.code for p in overridden]
     record(session, actor, booking, "move", at=now, note=change.note, **details)
     notify.booking_changed(session, booking, change, actor, now=now)
-    offers.offer_freed_time(session, booking.instrument, old[0], freed_until, now=now)
+    offers.offer_freed_time(session, booking.instrument, old[0], freed_until, now=now,
+                            someone_waits=bool(someone_waits))
 
 
 def get_change(session: Session, actor: User, change_id: int) -> BookingChange:

@@ -19,7 +19,7 @@ import datetime as dt
 import secrets
 from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from labbook.audit.services import record
@@ -40,9 +40,24 @@ def _anyone_in_line():
                                     table.c.state.in_([s.value for s in IN_LINE])).limit(1)
 
 
-def _line(session: Session, instrument_id: int) -> list[WaitlistEntry]:
-    """The entries in line for the instrument, locked in id order, in the order they joined."""
-    if session.execute(_anyone_in_line(), {"instrument_id": instrument_id}).first() is None:
+def in_line(instrument_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether anyone is in line for the instrument ``instrument_id`` (a bound parameter; a
+    column of an UPDATE's table may be rendered without its table's name, and would then name
+    the entry's own column): for a writer that frees time to ask in a statement it runs
+    anyway, and pass on as ``someone_waits``."""
+    table = WaitlistEntry.__table__
+    return exists().where(table.c.instrument_id == instrument_id,
+                          table.c.state.in_([s.value for s in IN_LINE]))
+
+
+def _line(session: Session, instrument_id: int, someone_waits: bool | None = None
+          ) -> list[WaitlistEntry]:
+    """The entries in line for the instrument, locked in id order, in the order they joined.
+    ``someone_waits``: whether anyone is in line, when the caller has already asked."""
+    if someone_waits is None:
+        someone_waits = session.execute(_anyone_in_line(),
+                                        {"instrument_id": instrument_id}).first() is not None
+    if not someone_waits:
         return []
     entries = session.scalars(
         select(WaitlistEntry).where(WaitlistEntry.instrument_id == instrument_id,
@@ -126,12 +141,12 @@ def _leave_line(session: Session, entry: WaitlistEntry, to: WaitlistState, actio
     record(session, None, entry, action, at=now, from_state=before.value, to_state=to.value)
 
 
-def make_offers(session: Session, instrument: Instrument, *, now: dt.datetime
-                ) -> list[WaitlistEntry]:
+def make_offers(session: Session, instrument: Instrument, *, now: dt.datetime,
+                someone_waits: bool | None = None) -> list[WaitlistEntry]:
     """Decide the offers of ``instrument``'s waiting line as it is now: lapse offers past their
     time, drop entries whose window passed, offer free slots in the order of the line. Returns
-    the entries offered a slot now."""
-    entries = _line(session, instrument.id)
+    the entries offered a slot now. ``someone_waits``: see ``_line``."""
+    entries = _line(session, instrument.id, someone_waits)
     if not entries:
         return []
     offered: list[WaitlistEntry] = []
@@ -156,12 +171,14 @@ def make_offers(session: Session, instrument: Instrument, *, now: dt.datetime
 
 
 def offer_freed_time(session: Session, instrument: Instrument, start: dt.datetime,
-                     end: dt.datetime, *, now: dt.datetime) -> list[WaitlistEntry]:
+                     end: dt.datetime, *, now: dt.datetime, someone_waits: bool | None = None
+                     ) -> list[WaitlistEntry]:
     """Time of ``instrument`` in ``[start, end)`` was freed: offer it to the line, if any of it
-    is still to come."""
+    is still to come. ``someone_waits``: whether anyone is in line, asked (``in_line``) in the
+    transaction after the time was freed, or None to ask now."""
     if end <= now:
         return []
-    return make_offers(session, instrument, now=now)
+    return make_offers(session, instrument, now=now, someone_waits=someone_waits)
 
 
 def make_all_offers(session: Session, *, now: dt.datetime) -> list[WaitlistEntry]:

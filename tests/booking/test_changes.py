@@ -126,6 +126,20 @@ def test_someone_elses_booking_is_not_found_and_stays(researcher, instrument):
     assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
 
 
+
+def test_a_booking_that_does_not_exist_is_not_found(client, researcher, instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    missing = booking.id + 1000
+    with pytest.raises(NotFound, match=str(missing)):
+        changes.change_booking(db.session, researcher, missing, start=lab_time(MONDAY, 14),
+                               end=lab_time(MONDAY, 15), now=BEFORE)
+    response = client.patch(f"/api/v1/bookings/{missing}", headers=bearer(researcher), json={
+        "start": iso(lab_time(MONDAY, 14)), "end": iso(lab_time(MONDAY, 15))})
+    assert response.status_code == 404 and response.json["code"] == "not_found", response.json
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+
+
 def test_managers_override_soft_rules_and_tell_the_user(researcher, instrument):
     manager = create_manager(instrument.lab)
     booking = create_booking(instrument=instrument, user=researcher,
@@ -276,6 +290,40 @@ def test_a_shortening_applies_at_once_even_where_approval_is_needed(researcher):
     assert times(booking)[1] == lab_time(MONDAY, 11)
 
 
+
+def test_a_new_change_takes_the_place_of_the_one_that_waits(researcher):
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    first = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15)).change
+    db.session.commit()
+    later = BEFORE + dt.timedelta(minutes=5)
+    second = change(researcher, booking, lab_time(MONDAY, 16), lab_time(MONDAY, 17),
+                    now=later).change
+    db.session.commit()
+    first, second = reload(first), reload(second)
+    assert (first.state, first.decided_at) == (ChangeState.WITHDRAWN, later)
+    assert second.state == ChangeState.PENDING
+    assert db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.object_type == "booking_changes", AuditEvent.object_id == first.id)
+    ).all() == ["withdraw"]
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+
+
+def test_a_shortening_withdraws_the_change_that_waits(researcher):
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    waiting = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 16)).change
+    db.session.commit()
+    result = change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    db.session.commit()
+    assert not result.is_pending
+    assert reload(waiting).state == ChangeState.WITHDRAWN
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert changes.pending_change(db.session, reload(booking)) is None
+
+
 # -- the API ------------------------------------------------------------------------------------
 
 
@@ -289,6 +337,31 @@ def test_patch_moves_a_booking(client, researcher, instrument):
     assert dt.datetime.fromisoformat(response.json["start"]) == lab_time(MONDAY, 15)
     assert response.json["sequence"] == 1
     assert response.json["change"]["state"] == "applied"
+
+
+
+def test_patch_answers_the_applied_change_as_it_was_written_once(client, researcher,
+                                                                  instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
+                            json={"start": iso(lab_time(MONDAY, 15)),
+                                  "end": iso(lab_time(MONDAY, 16)), "note": "换个时间"})
+    assert response.status_code == 200, response.json
+    answered = response.json["change"]
+    [stored] = db.session.scalars(select(BookingChange).where(
+        BookingChange.booking_id == booking.id)).all()
+    assert {key: answered[key] for key in ("id", "booking_id", "state", "requested_by",
+                                           "given_back_minutes", "is_late", "note",
+                                           "decision_note")} == {
+        "id": stored.id, "booking_id": booking.id, "state": "applied",
+        "requested_by": researcher.id, "given_back_minutes": 60, "is_late": False,
+        "note": "换个时间", "decision_note": ""}
+    assert [dt.datetime.fromisoformat(answered[key]) for key in (
+        "old_start", "old_end", "new_start", "new_end", "requested_at")] == [
+        stored.old_start_at, stored.old_end_at, stored.new_start_at, stored.new_end_at,
+        stored.requested_at]
+    assert (stored.new_start_at, stored.new_end_at) == (lab_time(MONDAY, 15), lab_time(MONDAY, 16))
 
 
 def test_patch_extends_with_the_end_alone(client, researcher, instrument):

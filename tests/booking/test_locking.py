@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
-from labbook.booking import attendance, closures, services
+from labbook.booking import attendance, changes, closures, services
 from labbook.booking.models import Booking, BookingSeries, BookingState
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
@@ -362,6 +362,29 @@ def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrume
 
     assert isinstance(refused, services.BookingRefused)
     assert [p.code for p in refused.problems] == ["blackout"]
+
+
+
+@pytest.mark.parametrize("scope", ["instrument", "lab"])
+def test_a_move_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager,
+                                                             researcher, scope):
+    """A move share-locks the instrument and its lab as a new booking does."""
+    booking = create_booking(instrument=instrument, user=researcher, start_at=END,
+                             end_at=END + dt.timedelta(hours=1))
+    db.session.rollback()
+    closed = {"instrument": writer.get(Instrument, instrument.id)} if scope == "instrument" \
+        else {"lab": writer.get(Lab, instrument.lab_id)}
+    closures.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
+                             start=START, end=END, now=BEFORE, **closed)
+    writer.flush()
+
+    refused = behind(writer, lambda session: changes.change_booking(
+        session, session.get(User, researcher.id), booking.id, start=START,
+        end=START + dt.timedelta(hours=1), now=BEFORE))
+
+    assert isinstance(refused, services.BookingRefused)
+    assert [p.code for p in refused.problems] == ["blackout"]
+    assert (reload(booking).start_at, reload(booking).end_at) == (END, END + dt.timedelta(hours=1))
 
 
 def test_a_closure_waits_for_a_booking_in_flight_and_hits_it(writer, instrument, researcher,

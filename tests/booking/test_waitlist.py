@@ -92,6 +92,27 @@ def test_a_window_wish_gets_time_a_shortening_frees(instrument):
     assert (entry.offer_start, entry.offer_end) == (lab_time(MONDAY, 13), lab_time(MONDAY, 14))
 
 
+
+def test_a_move_offers_the_time_it_frees_to_the_one_waiting_for_it(client, instrument):
+    holder, waiter, other_waiter = create_user(), create_user(), create_user()
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    entry = join(waiter, instrument, *slot)
+    other = create_instrument()
+    create_booking(instrument=other, start_at=lab_time(MONDAY, 14))
+    elsewhere = join(other_waiter, other, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(holder), json={
+        "start": lab_time(MONDAY, 14).isoformat(), "end": lab_time(MONDAY, 15).isoformat()})
+    assert response.status_code == 200, response.json
+    entry = reload(entry)
+    assert entry.state == WaitlistState.OFFERED
+    assert (entry.offer_start, entry.offer_end) == slot
+    assert len(offers_to(waiter)) == 1
+    # Only the moved booking's instrument had time freed.
+    assert reload(elsewhere).state == WaitlistState.WAITING and not offers_to(other_waiter)
+
+
 def test_joining_is_refused_clearly(instrument):
     researcher = create_user()
     with pytest.raises(ValidationError) as refused:
