@@ -209,8 +209,9 @@ def _slots(session: Session, instrument: Instrument, busy: BusyTime,
         day_start = dt.datetime.combine(start.astimezone(lab_schedule.tz).date(), dt.time(0),
                                         lab_schedule.tz)
         earliest = max(day_start, notice)
-        # Enough slots to hold every one that starts before ``start`` and ``wanted`` after it.
-        limit += max(0, (start - earliest) // dt.timedelta(minutes=instrument.slot_minutes))
+        # Enough slots to hold every one that starts before ``start`` and ``wanted`` after it:
+        # rounded up, for a ``start`` off the grid has one more grid time before it.
+        limit += max(0, -(-(start - earliest) // dt.timedelta(minutes=instrument.slot_minutes)))
     latest = min(window_end, now + dt.timedelta(days=instrument.horizon_days)) + duration
     buffer = dt.timedelta(minutes=instrument.buffer_minutes)
     per_channel = channel_busy(session, instrument, min(earliest, latest), latest + buffer) \

@@ -224,3 +224,18 @@ def test_on_channels_a_booking_just_after_the_window_keeps_its_buffer_clear(lab,
     create_booking(instrument=instrument, start_at=window_end + dt.timedelta(minutes=70),
                    end_at=window_end + dt.timedelta(minutes=130), channel_mask=3)
     assert suggest(db.session, instrument, start, start + dt.timedelta(hours=1), now=NOW) == []
+
+
+def test_the_nearest_slot_off_the_grid_is_the_next_one_when_it_is_nearer(lab, category,
+                                                                        instrument):
+    # 14:50 lies off the sibling's hourly grid, 50 minutes after the earliest time its notice
+    # allows: 15:00 is nearer than 14:00, and is the one offered.
+    sibling = create_instrument(lab=lab, category=category, code=f"{lab.code}-200",
+                                **{**RULES, "slot_minutes": 60})
+    now = lab_time(MONDAY, 12)
+    offers = offered(suggest(db.session, instrument, lab_time(MONDAY, 14, 50),
+                             lab_time(MONDAY, 15, 50), now=now, nearest=True))
+    assert offers[-1] == (sibling.code, lab_time(MONDAY, 15), lab_time(MONDAY, 16))
+    later = offered(suggest(db.session, instrument, lab_time(MONDAY, 16, 50),
+                            lab_time(MONDAY, 17, 50), now=now, nearest=True))
+    assert later[-1] == (sibling.code, lab_time(MONDAY, 17), lab_time(MONDAY, 18))
