@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 
 from labbook.accounts.models import User
 from labbook.accounts.services import user_for_api_token
-from labbook.core.engine import begin_writing
 from labbook.core.errors import NotAuthenticated
 from labbook.core.time import utcnow
 from labbook.extensions import db
@@ -37,18 +36,6 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         api_user(required=True)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def in_one_transaction(view: Callable[..., Any]) -> Callable[..., Any]:
-    """For a short write of the API (a booking made, moved, cancelled …): the token's lookup
-    and the write share one transaction, begun as a write transaction (``begin_writing``), so
-    that the request commits once. Put it above ``token_required``."""
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        begin_writing(db.session)
         return view(*args, **kwargs)
 
     return wrapper

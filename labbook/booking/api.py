@@ -14,7 +14,7 @@ from sqlalchemy import Row
 from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
 from labbook.api import bp
-from labbook.api.auth import api_user, in_one_transaction, token_required
+from labbook.api.auth import api_user, token_required
 from labbook.billing import estimates
 from labbook.booking import (
     attendance,
@@ -178,7 +178,6 @@ def _with_training_link(route):
 
 
 @bp.post("/bookings")
-@in_one_transaction
 @token_required
 @_with_training_link
 def create_booking():
@@ -246,7 +245,6 @@ def get_booking(booking_id: int):
 
 
 @bp.patch("/bookings/<int:booking_id>")
-@in_one_transaction
 @token_required
 def change_booking(booking_id: int):
     """Move, extend or shorten a booking: give the new ``start`` and ``end`` (either may stay
@@ -309,42 +307,36 @@ def _change_booking(booking_id: int, change, **arguments) -> dict[str, Any]:
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
-@in_one_transaction
 @token_required
 def cancel_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.cancel_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/approve")
-@in_one_transaction
 @token_required
 def approve_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.approve_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/reject")
-@in_one_transaction
 @token_required
 def reject_booking(booking_id: int):
     return _change_booking(booking_id, booking_services.reject_booking, note=_note())
 
 
 @bp.post("/bookings/<int:booking_id>/check-in")
-@in_one_transaction
 @token_required
 def check_in(booking_id: int):
     return _change_booking(booking_id, attendance.check_in)
 
 
 @bp.post("/bookings/<int:booking_id>/check-out")
-@in_one_transaction
 @token_required
 def check_out(booking_id: int):
     return _change_booking(booking_id, attendance.check_out)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
-@in_one_transaction
 @token_required
 def mark_no_show(booking_id: int):
     return _change_booking(booking_id, attendance.mark_no_show)

@@ -7,11 +7,11 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, inspect
-from sqlalchemy.orm import Session, SessionTransaction, scoped_session
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ def write_transaction(session: Session) -> Iterator[None]:
     if another writer committed in between, so every state change goes through here: whatever
     read-only transaction the session had open is ended first (callers make no changes before
     entering), the new transaction starts with ``BEGIN IMMEDIATE``, so everything read inside
-    it is current, and it commits at the end or rolls back on any error. A transaction that
-    ``begin_writing`` began that way goes on as the write transaction instead.
+    it is current, and it commits at the end or rolls back on any error.
 
     On PostgreSQL (READ COMMITTED, where every statement reads what is committed when it runs)
     the read-only transaction the request holds (the API token's lookup) simply goes on as the
@@ -72,7 +71,7 @@ def write_transaction(session: Session) -> Iterator[None]:
         session.commit()
     session.info[_WRITING] = True
     try:
-        with nullcontext() if continues else _writers_queue(bind):
+        with _writers_queue(bind):
             if not continues:
                 session.connection(execution_options={BEGIN_IMMEDIATE: True})
             try:
@@ -85,60 +84,19 @@ def write_transaction(session: Session) -> Iterator[None]:
         session.info.pop(_WRITING, None)
 
 
-def begin_writing(session: Session) -> None:
-    """Begin the session's next transaction as a write transaction now, for a request that
-    reads a little before it writes (an API booking: the token's user, then the booking): on
-    SQLite it takes its turn in the writers' queue and sends ``BEGIN IMMEDIATE`` before that
-    first read, and ``write_transaction`` goes on in the same transaction, one commit instead
-    of two. The queue's turn ends with the transaction, committed or rolled back (a request
-    refused before it writes rolls back when it ends). Nothing to do on PostgreSQL, whose read
-    transaction goes on as the write transaction anyway, or when a transaction is open."""
-    if isinstance(session, scoped_session):
-        session = session()
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite" or session.in_transaction():
-        return
-    descriptor = _queue_file(bind)
-    if descriptor is not None:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-    session.info[_BEGUN_FOR_WRITING] = descriptor
-    try:
-        session.connection(execution_options={BEGIN_IMMEDIATE: True})
-    except BaseException:
-        session.rollback()
-        _end_turn(session)
-        raise
-
-
 #: ``session.info`` key set while a write transaction runs.
 _WRITING = "labbook_writing"
-#: ``session.info`` key of a transaction ``begin_writing`` began: the writers' queue's file
-#: whose turn it holds (None without the queue).
-_BEGUN_FOR_WRITING = "labbook_begun_for_writing"
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _end_of_turn(session: Session, transaction: SessionTransaction) -> None:
-    """The writers' queue's turn ``begin_writing`` took ends with its transaction."""
-    if transaction.parent is None:
-        _end_turn(session)
-
-
-def _end_turn(session: Session) -> None:
-    descriptor = session.info.pop(_BEGUN_FOR_WRITING, None)
-    if descriptor is not None:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 def _continues_as_write(session: Session, bind: Engine) -> bool:
-    """Whether the session's open transaction may become the write transaction: one that has
-    only read (no write transaction running in it, nothing waiting to be flushed), on
-    PostgreSQL, or on SQLite when ``begin_writing`` began it."""
+    """Whether the session's open transaction may become the write transaction: on PostgreSQL,
+    one that has only read (no write transaction running in it, nothing waiting to be
+    flushed)."""
     if isinstance(session, scoped_session):
         session = session()
-    return session.in_transaction() and _WRITING not in session.info \
-        and not (session.new or session.dirty or session.deleted) \
-        and (bind.dialect.name != "sqlite" or _BEGUN_FOR_WRITING in session.info)
+    return bind.dialect.name != "sqlite" and session.in_transaction() \
+        and _WRITING not in session.info \
+        and not (session.new or session.dirty or session.deleted)
 
 
 _lock_files = threading.local()
@@ -154,7 +112,9 @@ def _writers_queue(engine: Engine) -> Iterator[None]:
     keeps out writers that do not queue (another program, the ``sqlite3`` shell), and without
     the lock file (another user's, a read-only folder) writers simply do without the queue.
     """
-    descriptor = _queue_file(engine)
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    descriptor = _lock_file(f"{database}-writers.lock") if database not in (None, "",
+                                                                             ":memory:") else None
     if descriptor is None:
         yield
         return
@@ -163,15 +123,6 @@ def _writers_queue(engine: Engine) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(descriptor, fcntl.LOCK_UN)
-
-
-def _queue_file(engine: Engine) -> int | None:
-    """The descriptor of the writers' queue's lock file of a SQLite file's ``engine``, or None
-    (another database, an in-memory one, a lock file that cannot be opened)."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if database in (None, "", ":memory:"):
-        return None
-    return _lock_file(f"{database}-writers.lock")
 
 
 def _lock_file(path: str) -> int | None:

@@ -1,8 +1,6 @@
 """The booking API as a researcher and a manager use it."""
 
 import datetime as dt
-import fcntl
-import os
 
 import pytest
 from sqlalchemy import event
@@ -485,47 +483,6 @@ def test_blackouts_api_reports_and_cancels_hit_bookings(client, researcher):
     assert client.post("/api/v1/blackouts", headers=manager, json={
         "start": iso(lab_time(MONDAY, 8)), "end": iso(lab_time(MONDAY, 12)),
         "reason": "x"}).status_code == 422
-
-
-def test_a_booking_made_through_the_api_commits_once(client, researcher, instrument):
-    """The token's lookup and the booking share one transaction, on SQLite as on PostgreSQL:
-    one commit (the price in the answer is read afterwards and commits nothing)."""
-    headers = bearer(researcher)
-    client.get("/api/v1/bookings", headers=headers)  # the token's "last used" is written now
-    commits = []
-
-    def commit(connection) -> None:
-        commits.append(connection)
-
-    event.listen(db.engine, "commit", commit)
-    try:
-        response = client.post("/api/v1/bookings", headers=headers, json=body(
-            instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
-    finally:
-        event.remove(db.engine, "commit", commit)
-    assert response.status_code == 201, response.json
-    assert len(commits) == 1
-    assert db.session.get(Booking, response.json["id"]) is not None
-
-
-def test_an_api_booking_refused_before_it_writes_leaves_the_writers_queue_free(
-        client, researcher, instrument):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("the writers' queue is SQLite's")
-    headers = bearer(researcher)
-    refused = client.post("/api/v1/bookings", headers=headers, json=body(
-        instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 9)))
-    assert refused.status_code == 422
-    lock_file = f"{db.engine.url.database}-writers.lock"
-    descriptor = os.open(lock_file, os.O_RDWR)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while it is held
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-    finally:
-        os.close(descriptor)
-    booked = client.post("/api/v1/bookings", headers=headers, json=body(
-        instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
-    assert booked.status_code == 201, booked.json
 
 
 def test_a_booking_just_made_answers_without_looking_for_a_change_waiting(client, instrument):

@@ -7,10 +7,10 @@ import threading
 from contextlib import closing
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from labbook.core.engine import begin_writing, configure_sqlite, write_transaction
+from labbook.core.engine import configure_sqlite, write_transaction
 
 
 @pytest.fixture
@@ -98,51 +98,3 @@ def test_writers_do_without_the_queue_when_the_lock_file_cannot_be_opened(tmp_pa
     assert "no writers' queue" in caplog.text
     assert notes(engine) == ["still written"]
     engine.dispose()
-
-
-def transactions(engine: Engine) -> dict[str, int]:
-    """Counts of the transactions ``engine`` begins and commits from now on."""
-    counts = {"begin": 0, "commit": 0}
-    for name in counts:
-        event.listen(engine, name,
-                     lambda *_args, name=name: counts.update({name: counts[name] + 1}))
-    return counts
-
-
-def test_a_transaction_begun_for_writing_reads_and_writes_holding_the_queue(engine, tmp_path):
-    lock_file = tmp_path / "queue.sqlite-writers.lock"
-    counts = transactions(engine)
-    with Session(engine) as session:
-        begin_writing(session)
-        assert not lock_is_free(lock_file)  # taken before the first read
-        assert session.scalar(text("SELECT count(*) FROM notes")) == 0
-        with write_transaction(session):
-            session.execute(text("INSERT INTO notes VALUES ('one go')"))
-        assert lock_is_free(lock_file)
-    assert counts == {"begin": 1, "commit": 1}
-    assert notes(engine) == ["one go"]
-
-
-@pytest.mark.parametrize("end", [Session.rollback, Session.close])
-def test_a_transaction_begun_for_writing_that_never_writes_frees_the_queue(engine, tmp_path,
-                                                                           end):
-    with Session(engine) as session:
-        begin_writing(session)
-        session.scalar(text("SELECT count(*) FROM notes"))
-        end(session)
-        assert lock_is_free(tmp_path / "queue.sqlite-writers.lock")
-    write(engine, "next writer")
-    assert notes(engine) == ["next writer"]
-
-
-def test_begin_writing_leaves_an_open_transaction_as_it_is(engine, tmp_path):
-    counts = transactions(engine)
-    with Session(engine) as session:
-        session.scalar(text("SELECT count(*) FROM notes"))
-        begin_writing(session)
-        lock_file = tmp_path / "queue.sqlite-writers.lock"
-        assert not lock_file.exists() or lock_is_free(lock_file)
-        with write_transaction(session):  # ends the read, begins the write
-            session.execute(text("INSERT INTO notes VALUES ('two goes')"))
-    assert counts == {"begin": 2, "commit": 2}
-    assert notes(engine) == ["two goes"]
