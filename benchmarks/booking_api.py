@@ -7,7 +7,10 @@ same run, and reports both. For each: wall-clock and CPU time (p50/p95, millisec
 creating a booking (all rules checked), moving it an hour later (``PATCH``, all rules checked
 again), a refused one (overlap, with suggestions) and one week of an instrument's availability,
 and the function calls one request makes: a measure of the work that, unlike the timings, does
-not change with whatever else a shared machine is doing.
+not change with whatever else a shared machine is doing. The creates are also timed apart for
+bookings made at once and bookings that wait for approval (``approved_at_once``,
+``waiting_for_approval``): a researcher's are a mixture of the two, whose p50 moves with the
+share of each.
 
 The history is ``--history`` bookings (repeatable: one database each) placed by
 ``--placement`` (repeatable too): ``past`` (finished bookings over the last ten years),
@@ -54,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask
 from sqlalchemy import event, func, insert, select
 
-from benchmarks.cli import Run, Timings, alternating, calls_per_request
+from benchmarks.cli import Run, Timings, alternating, calls_per_request, percentiles
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import create_api_token
@@ -216,6 +219,7 @@ class Requests:
         self.headers = {"Authorization": f"Bearer {bench.secrets[actor]}"}
         self.busy = bench.busy_slots
         self.free = free_slots
+        self.pending: list[bool] = []
 
     def open(self, method: str, path: str, **kwargs):
         return self.client.open(path, method=method, headers=self.headers, **kwargs)
@@ -223,6 +227,8 @@ class Requests:
     def create(self, n: int) -> int:
         response = self.open("POST", "/api/v1/bookings", json=_booking(*self.free[n]))
         assert response.status_code == 201, response.json
+        #: Whether each booking made waits for approval (its manager e-mailed), in order.
+        self.pending.append(response.json["state"] == "pending")
         return response.json["id"]
 
     def move(self, n: int, booking_id: int) -> None:
@@ -317,6 +323,7 @@ def measure(benches: list[Bench], iterations: int) -> list[dict]:
             request, timed = requests[id(bench), actor], timings[id(bench), actor]
             work = request.work_per_request(first_free=iterations, samples=samples)
             figures = {kind: {**timed[kind].summary(skip), **work[kind]} for kind in KINDS}
+            figures["create"] |= _by_approval(timed["create"], request.pending, skip)
             figures["move_vs_create"] = {
                 "p50_ratio": _ratio(timed["move"].wall[skip:], timed["create"].wall[skip:]),
                 "cpu_p50_ratio": _ratio(timed["move"].cpu[skip:], timed["create"].cpu[skip:]),
@@ -329,6 +336,19 @@ def measure(benches: list[Bench], iterations: int) -> list[dict]:
                 .where(OutboxMessage.kind == "booking_requested"))
         results.append(result)
     return results
+
+
+def _by_approval(timed: Timings, pending: list[bool], skip: int) -> dict:
+    """The creates' timings apart for bookings made at once and bookings that wait for
+    approval (and e-mail the lab's manager): a researcher's creates are a mixture of the two,
+    whose p50 moves with the share of each among the slots booked."""
+    parts = {}
+    for name, waits in (("approved_at_once", False), ("waiting_for_approval", True)):
+        chosen = [n for n in range(skip, len(timed.wall)) if pending[n] == waits]
+        if chosen:
+            parts[name] = percentiles([timed.wall[n] for n in chosen],
+                                      [timed.cpu[n] for n in chosen])
+    return parts
 
 
 def _ratio(samples: list[float], base: list[float]) -> float:
