@@ -103,15 +103,11 @@ class RememberingDomain(Domain):
 
     def get_translations(self) -> NullTranslations:
         state = _babel_state()
-        try:
-            domain, locale, translations = state.labbook_translations  # type: ignore[union-attr]
-            if domain is self and locale is state.babel_locale:  # type: ignore[union-attr]
-                return translations
-        except AttributeError:  # nothing remembered yet, or outside a request
-            pass
-        translations = super().get_translations()
-        if state is not None:
-            state.labbook_translations = (self, get_locale(), translations)
+        translations = _remembered(state, self)
+        if translations is None:
+            translations = super().get_translations()
+            if state is not None:
+                state.labbook_translations = (self, get_locale(), translations)
         return translations
 
 
@@ -124,17 +120,25 @@ def _babel_state() -> Any:
         return None
 
 
+def _remembered(state: Any, domain: Domain | None) -> NullTranslations | None:
+    """The translations ``RememberingDomain`` remembered in the request's flask_babel
+    ``state`` when they are ``domain``'s for the locale the request has now; None when nothing
+    is remembered, or outside a request."""
+    remembered = getattr(state, "labbook_translations", None)
+    if remembered is None:
+        return None
+    remembered_for, locale, translations = remembered
+    if remembered_for is domain and locale is getattr(state, "babel_locale", None):
+        return translations
+    return None
+
+
 def _translations() -> NullTranslations:
     """flask_babel's ``get_translations``, straight from what the request's domain remembered
     when that is for the domain and locale the request has now (else flask_babel's own way)."""
     state = _babel_state()
-    try:
-        domain, locale, translations = state.labbook_translations
-        if domain is state.babel_domain and locale is state.babel_locale:
-            return translations
-    except AttributeError:
-        pass
-    return get_translations()
+    translations = _remembered(state, getattr(state, "babel_domain", None))
+    return get_translations() if translations is None else translations
 
 
 def register(app: Flask) -> None:
