@@ -345,16 +345,22 @@ def test_the_no_show_job_waits_for_a_check_in_in_flight(writer, instrument, rese
     assert events(booking, "no_show") == 0
 
 
-@pytest.mark.parametrize("scope", ["instrument", "lab"])
-def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager,
-                                                                scope):
-    booker = create_user()
-    db.session.rollback()
+def close_in_writer(writer, instrument, manager, scope: str) -> None:
+    """The ``writer``'s transaction closes ``instrument`` (or, ``scope`` "lab", its lab) from
+    START to END, and holds its locks until it commits."""
     closed = {"instrument": writer.get(Instrument, instrument.id)} if scope == "instrument" \
         else {"lab": writer.get(Lab, instrument.lab_id)}
     closures.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
                              start=START, end=END, now=BEFORE, **closed)
     writer.flush()
+
+
+@pytest.mark.parametrize("scope", ["instrument", "lab"])
+def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager,
+                                                                scope):
+    booker = create_user()
+    db.session.rollback()
+    close_in_writer(writer, instrument, manager, scope)
 
     refused = behind(writer, lambda session: services.create_booking(
         session, session.get(User, booker.id), instrument_id=instrument.id, start=START,
@@ -364,7 +370,6 @@ def test_a_booking_waits_for_a_closure_in_flight_and_is_refused(writer, instrume
     assert [p.code for p in refused.problems] == ["blackout"]
 
 
-
 @pytest.mark.parametrize("scope", ["instrument", "lab"])
 def test_a_move_waits_for_a_closure_in_flight_and_is_refused(writer, instrument, manager,
                                                              researcher, scope):
@@ -372,11 +377,7 @@ def test_a_move_waits_for_a_closure_in_flight_and_is_refused(writer, instrument,
     booking = create_booking(instrument=instrument, user=researcher, start_at=END,
                              end_at=END + dt.timedelta(hours=1))
     db.session.rollback()
-    closed = {"instrument": writer.get(Instrument, instrument.id)} if scope == "instrument" \
-        else {"lab": writer.get(Lab, instrument.lab_id)}
-    closures.create_blackout(writer, writer.get(User, manager.id), reason="停电检修",
-                             start=START, end=END, now=BEFORE, **closed)
-    writer.flush()
+    close_in_writer(writer, instrument, manager, scope)
 
     refused = behind(writer, lambda session: changes.change_booking(
         session, session.get(User, researcher.id), booking.id, start=START,
