@@ -204,12 +204,12 @@ def create_booking():
     fields.done()
     now = utcnow()
     if recurrence is None:
-        booking = booking_services.create_booking(
+        made = booking_services.create_priced_booking(
             db.session, actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
             for_user_id=for_user_id, channels=channels, now=now)
-        return booking_json(booking, actor, waiting_change=None), 201, {
-            "Location": url_for("api.get_booking", booking_id=booking.id)}
+        return booking_json(made.booking, actor, made.price, waiting_change=None), 201, {
+            "Location": url_for("api.get_booking", booking_id=made.booking.id)}
     result = booking_services.create_series(
         db.session, actor, instrument_id=instrument_id, start=start, end=end, purpose=purpose,
         project_ref=project_ref, recurrence=recurrence, skip_conflicts=skip_conflicts,
@@ -263,9 +263,9 @@ def change_booking(booking_id: int):
                                        field="end"))
     fields.done()
     result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
-                                    note=note, override=override, now=utcnow())
+                                    note=note, override=override, now=utcnow(), priced=True)
     # A change waiting for approval is this one; one applied at once took the place of any.
-    return {**booking_json(result.booking, actor,
+    return {**booking_json(result.booking, actor, result.price,
                            waiting_change=result.change if result.is_pending else None),
             "change": change_json(result.change)}, \
         202 if result.is_pending else 200

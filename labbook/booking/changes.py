@@ -34,6 +34,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import record
+from labbook.billing import estimates
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
 from labbook.booking.models import Booking, BookingChange, BookingState, ChangeState
@@ -67,6 +68,8 @@ START_RULES = frozenset({"in_past", "too_soon", "too_far"})
 class ChangeResult:
     booking: Booking
     change: BookingChange
+    #: The booking's price and cancellation terms for the one who changed it, where asked for.
+    price: estimates.BookingPrice | None = None
 
     @property
     def is_pending(self) -> bool:
@@ -171,8 +174,11 @@ def _problems(session: Session, actor: User, booking: Booking, organization: Org
 
 def change_booking(session: Session, actor: User, booking_id: int, *,
                    start: dt.datetime | None, end: dt.datetime | None, note: str = "",
-                   override: bool = False, now: dt.datetime) -> ChangeResult:
-    """Move, extend or shorten a booking to ``[start, end)`` (None: as it is now).
+                   override: bool = False, now: dt.datetime,
+                   priced: bool = False) -> ChangeResult:
+    """Move, extend or shorten a booking to ``[start, end)`` (None: as it is now); ``priced``
+    reads the booking's price for ``actor`` as it is then in the same transaction (what the API
+    answers with: read after the commit it would be a transaction of its own).
 
     Raises NotFound for a booking ``actor`` may not see, BookingRefused listing every rule the
     new time breaks, Conflict when the booking can no longer change that way.
@@ -235,11 +241,13 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                 change = _reported_change(
                     values, session.execute(_insert_applied_change(), values).scalar_one())
                 _apply(session, actor, booking, change, now=now, overridden=problems)
+            price = estimates.booking_price(session, booking, actor, now=now) if priced \
+                else None
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
-    return ChangeResult(booking, change)
+    return ChangeResult(booking, change, price)
 
 
 def _times(old: tuple[dt.datetime, dt.datetime], new: tuple[dt.datetime, dt.datetime]) -> dict:

@@ -39,6 +39,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
+from labbook.billing import estimates
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
 from labbook.booking.labels import STATE_LABELS
@@ -325,6 +326,37 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
     """Book ``instrument_id`` (``channels`` of its channels) for ``actor`` (or, on their
     behalf, for ``for_user_id``, whose organization pays); raise BookingRefused listing every
     problem."""
+    return _create_booking(session, actor, instrument_id=instrument_id, start=start, end=end,
+                           purpose=purpose, project_ref=project_ref, override=override,
+                           for_user_id=for_user_id, channels=channels, now=now,
+                           priced=False).booking
+
+
+@dataclass(frozen=True)
+class PricedBooking:
+    """A booking just made, with its price and cancellation terms for the one who made it."""
+
+    booking: Booking
+    price: estimates.BookingPrice | None
+
+
+def create_priced_booking(session: Session, actor: User, *, instrument_id: int,
+                          start: dt.datetime, end: dt.datetime, purpose: str,
+                          project_ref: str = "", override: bool = False,
+                          for_user_id: int | None = None, channels: int = 1,
+                          now: dt.datetime) -> PricedBooking:
+    """``create_booking``, with the booking's price for ``actor`` at ``now`` (what the API
+    answers with) read in the same transaction: after the commit its read would be a
+    transaction of its own (on PostgreSQL a BEGIN and a ROLLBACK more)."""
+    return _create_booking(session, actor, instrument_id=instrument_id, start=start, end=end,
+                           purpose=purpose, project_ref=project_ref, override=override,
+                           for_user_id=for_user_id, channels=channels, now=now, priced=True)
+
+
+def _create_booking(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
+                    end: dt.datetime, purpose: str, project_ref: str, override: bool,
+                    for_user_id: int | None, channels: int, now: dt.datetime,
+                    priced: bool) -> PricedBooking:
     purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
     project_ref = clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
     try:
@@ -337,11 +369,13 @@ def create_booking(session: Session, actor: User, *, instrument_id: int, start: 
             booking = book_locked(session, actor, user, instrument, organization, start=start,
                                   end=end, purpose=purpose, project_ref=project_ref,
                                   override=override, channels=channels, now=now)
+            price = estimates.booking_price(session, booking, actor, now=now) if priced \
+                else None
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now, user) from None
-    return booking
+    return PricedBooking(booking, price)
 
 
 def book_for_order_line(session: Session, actor: User, *, instrument_id: int,
