@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, case, func, select, type_coerce
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization
@@ -112,10 +113,27 @@ _OVERDUE_BLOCK_DAYS = select(BillingProfile.overdue_block_days).where(
     BillingProfile.organization_id == bindparam("organization_id"))
 
 
-def overdue_problem(session: Session, organization_id: int, now: dt.datetime) -> Problem | None:
+def overdue_block_days_of(organization_id: ColumnElement[int]) -> ScalarSelect[int | None]:
+    """The billing profile's ``overdue_block_days`` of the organization ``organization_id``, as
+    a column of a statement that reads the organization anyway: given to ``overdue_problem``,
+    it needs no statement of its own."""
+    return select(BillingProfile.overdue_block_days).where(
+        BillingProfile.organization_id == organization_id).scalar_subquery()
+
+
+class Unread(Enum):
+    """A value not read yet, where None is one of the values it may have."""
+
+    UNREAD = "unread"
+
+
+def overdue_problem(session: Session, organization_id: int, now: dt.datetime, *,
+                    allowed: int | Unread | None = Unread.UNREAD) -> Problem | None:
     """The ``payment_overdue`` problem when the organization refuses new work while one of its
-    statements is overdue beyond the days its billing profile allows; None otherwise."""
-    allowed = session.scalar(_OVERDUE_BLOCK_DAYS, {"organization_id": organization_id})
+    statements is overdue beyond the days its billing profile allows (``allowed``, read here
+    unless the caller read it: ``overdue_block_days_of``); None otherwise."""
+    if allowed is Unread.UNREAD:
+        allowed = session.scalar(_OVERDUE_BLOCK_DAYS, {"organization_id": organization_id})
     if allowed is None:
         return None
     oldest = session.scalars(

@@ -34,7 +34,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
 from labbook.audit.services import record
-from labbook.billing import estimates
+from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
 from labbook.booking.models import Booking, BookingChange, BookingState, ChangeState
@@ -50,6 +50,7 @@ from labbook.booking.services import (
     _suggestions,
     can_view,
     clean_text,
+    locked_paying_organization,
     withdraw_pending_changes,
 )
 from labbook.catalogue.models import Instrument, Lab
@@ -160,12 +161,15 @@ def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
 
 
 def _problems(session: Session, actor: User, booking: Booking, organization: Organization,
-              start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Problem]:
+              start: dt.datetime, end: dt.datetime, now: dt.datetime, *,
+              overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
+              ) -> list[Problem]:
     """Every rule's problem with the new time, the booking checked as a new request that
-    excludes itself."""
+    excludes itself (``overdue_block_days`` as ``services.book_locked`` takes it)."""
     request = rules.BookingRequest(booking.instrument, booking.user, organization, start, end,
                                    exclude_booking_id=booking.id, booked_by=actor,
-                                   channels=len(booking.channel_numbers))
+                                   channels=len(booking.channel_numbers),
+                                   overdue_block_days=overdue_block_days)
     problems = rules.check_booking(session, request, now=now)
     if start == booking.start_at and start <= now:
         problems = [p for p in problems if p.code not in START_RULES]
@@ -198,8 +202,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             instrument, organization_id = owners
             instrument_id = instrument.id
             _lock_channels(session, instrument)
-            organization = session.scalars(_locked_by_id(Organization),
-                                           {"id": organization_id}).one_or_none()
+            paying = locked_paying_organization(session, organization_id)
             booking = session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none()
             if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
@@ -208,7 +211,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             start, end = start or booking.start_at, end or booking.end_at
             _malformed(start, end)
             _check_transition(booking, start, end, now)
-            problems = _problems(session, actor, booking, organization, start, end, now)
+            problems = _problems(session, actor, booking, paying.organization, start, end, now,
+                                 overdue_block_days=paying.overdue_block_days)
             blocking = _effective_problems(problems, override=override)
             if blocking:
                 raise BookingRefused(blocking, _suggestions(

@@ -71,6 +71,9 @@ class BookingRequest:
     channels: int = 1
     #: Who books, when not ``user`` themselves: a lab manager or a colleague.
     booked_by: User | None = None
+    #: The organization's ``overdue_block_days``, where the caller read it with the
+    #: organization (``receivables.overdue_block_days_of``).
+    overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
 
 
 def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] | None = None
@@ -191,7 +194,8 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
             org=request.organization.name)))
     if instrument.lab.no_show_limit is not None:
         problems += _suspension_problems(session, request, now)
-    overdue = receivables.overdue_problem(session, request.organization.id, now)
+    overdue = receivables.overdue_problem(session, request.organization.id, now,
+                                          allowed=request.overdue_block_days)
     if overdue is not None:
         problems.append(overdue)
     if instrument.requires_qualification and not _is_qualified(session, request):

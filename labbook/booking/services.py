@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
-from labbook.billing import estimates
+from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
 from labbook.booking.labels import STATE_LABELS
@@ -141,14 +141,34 @@ def paying_organization(user: User) -> Organization:
     return user.organization
 
 
-def _locked_paying_organization(session: Session, user: User) -> Organization:
-    """``user``'s organization read afresh under a row lock: one booking of an organization at a
-    time reads its weekly quota and inserts, so two cannot both fit under it."""
-    organization = None if user.organization_id is None else \
-        locked(session, Organization, user.organization_id)
-    if organization is None:
+@dataclass(frozen=True)
+class PayingOrganization:
+    """The organization that pays for a booking, read under its row lock, with its billing
+    profile's ``overdue_block_days`` (the ``payment_overdue`` rule's setting) read with it."""
+
+    organization: Organization
+    overdue_block_days: int | None
+
+
+@cache
+def _locked_organization():
+    # ``locked`` built once (session.get builds its statement again on every call), and the
+    # billing profile's setting read in the same statement rather than by the rules later.
+    return (select(Organization, receivables.overdue_block_days_of(Organization.id))
+            .where(Organization.id == bindparam("id")).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+def locked_paying_organization(session: Session, organization_id: int | None
+                               ) -> PayingOrganization:
+    """The organization ``organization_id`` read afresh under a row lock: one booking of an
+    organization at a time reads its weekly quota and inserts, so two cannot both fit under
+    it."""
+    row = None if organization_id is None else \
+        session.execute(_locked_organization(), {"id": organization_id}).one_or_none()
+    if row is None:
         raise _no_organization()
-    return organization
+    return PayingOrganization(*row)
 
 
 def _effective_problems(problems: list[Problem], *, override: bool) -> list[Problem]:
@@ -300,12 +320,15 @@ def booked_for(session: Session, actor: User, instrument: Instrument, email: str
 def book_locked(session: Session, actor: User, user: User, instrument: Instrument,
                 organization: Organization, *, start: dt.datetime, end: dt.datetime,
                 purpose: str, project_ref: str, override: bool, now: dt.datetime,
-                channels: int = 1) -> Booking:
+                channels: int = 1,
+                overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
+                ) -> Booking:
     """Book for ``user`` inside the caller's write transaction, the instrument (shared, and its
-    channels' turn taken) and the organization already locked; raise BookingRefused listing
-    every problem."""
+    channels' turn taken) and the organization already locked (``overdue_block_days`` its
+    billing profile's setting, where read with it); raise BookingRefused listing every
+    problem."""
     request = rules.BookingRequest(instrument, user, organization, start, end, booked_by=actor,
-                                   channels=channels)
+                                   channels=channels, overdue_block_days=overdue_block_days)
     problems = rules.check_booking(session, request, now=now)
     blocking = _effective_problems(problems, override=override)
     if blocking:
@@ -365,10 +388,12 @@ def _create_booking(session: Session, actor: User, *, instrument_id: int, start:
             _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
             user = booking_user(session, actor, instrument, for_user_id)
-            organization = _locked_paying_organization(session, user)
-            booking = book_locked(session, actor, user, instrument, organization, start=start,
-                                  end=end, purpose=purpose, project_ref=project_ref,
-                                  override=override, channels=channels, now=now)
+            paying = locked_paying_organization(session, user.organization_id)
+            booking = book_locked(session, actor, user, instrument, paying.organization,
+                                  start=start, end=end, purpose=purpose,
+                                  project_ref=project_ref, override=override,
+                                  channels=channels, now=now,
+                                  overdue_block_days=paying.overdue_block_days)
             price = estimates.booking_price(session, booking, actor, now=now) if priced \
                 else None
     except (IntegrityError, OperationalError) as error:
@@ -525,7 +550,8 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             instrument = _instrument(session, instrument_id, share_lock=True)
             _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
-            organization = _locked_paying_organization(session, actor)
+            organization = locked_paying_organization(session,
+                                                      actor.organization_id).organization
             plan = _plan_series(session, actor, instrument, organization, start, end,
                                 recurrence, override=override, channels=channels, now=now)
             accepted, held_channels = plan.accepted, plan.held_channels

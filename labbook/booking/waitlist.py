@@ -28,10 +28,10 @@ from labbook.booking.services import (
     BookingRefused,
     _instrument,
     _is_overlap_violation,
-    _locked_paying_organization,
     _lost_race,
     book_locked,
     clean_text,
+    locked_paying_organization,
 )
 from labbook.core.engine import locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, Problem, ValidationError
@@ -76,7 +76,7 @@ def join_waitlist(session: Session, actor: User, *, instrument_id: int, start: d
     _check_window(start, end, minutes, now)
     with write_transaction(session):
         instrument = _instrument(session, instrument_id, share_lock=True)
-        organization = _locked_paying_organization(session, actor)
+        organization = locked_paying_organization(session, actor.organization_id).organization
         wish = (start, start + dt.timedelta(minutes=minutes))
         request = rules.BookingRequest(instrument, actor, organization, *wish)
         problems = [p for p in rules.check_booking(session, request, now=now, skip_calendar=True)
@@ -155,7 +155,7 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
-            organization = _locked_paying_organization(session, actor)
+            organization = locked_paying_organization(session, actor.organization_id).organization
             entry = locked(session, WaitlistEntry, entry_id)
             if entry.state != WaitlistState.OFFERED:
                 raise Conflict(_("This offer is no longer open."), code="invalid_state")

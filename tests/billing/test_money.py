@@ -27,6 +27,8 @@ from labbook.billing.models import (
 )
 from labbook.billing.payable import mask_name
 from labbook.billing.words import amount_in_words
+from labbook.booking import changes
+from labbook.booking import services as booking_services
 from labbook.booking.rules import BookingRequest, check_booking
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
@@ -370,6 +372,37 @@ def test_bookings_are_refused_while_a_statement_is_overdue_beyond_the_setting():
     assert "payment_overdue" in codes()
     pay(admin, organization, [statement], "100.00", now=now)
     assert "payment_overdue" not in codes()
+
+
+def test_bookings_made_and_moved_are_refused_while_a_statement_is_overdue():
+    """The setting read with the organization's lock, as making and moving a booking read it."""
+    organization = create_organization()
+    user = create_user(organization=organization)
+    instrument = create_instrument()
+    issued_statement(organization, "100.00", issued=lab_time(dt.date(2026, 10, 1), 10))
+    now = lab_time(dt.date(2026, 11, 3), 9)  # 3 days overdue
+
+    def book(day: int):
+        return booking_services.create_booking(
+            db.session, user, instrument_id=instrument.id, start=lab_time(
+                dt.date(2026, 11, day), 10), end=lab_time(dt.date(2026, 11, day), 11),
+            purpose="run", now=now)
+
+    def move(booking, day: int):
+        return changes.change_booking(
+            db.session, user, booking.id, start=lab_time(dt.date(2026, 11, day), 14),
+            end=lab_time(dt.date(2026, 11, day), 15), now=now, priced=True)
+
+    booking = book(9)
+    with write_transaction(db.session):
+        payments.locked_profile(db.session, organization.id, now=now).overdue_block_days = 3
+    assert move(book(10), 10).change.state.value == "applied"  # not beyond 3
+    with write_transaction(db.session):
+        payments.locked_profile(db.session, organization.id, now=now).overdue_block_days = 2
+    for attempt in (lambda: book(11), lambda: move(booking, 9)):
+        with pytest.raises(booking_services.BookingRefused) as refused:
+            attempt()
+        assert [p.code for p in refused.value.problems] == ["payment_overdue"]
 
 
 def test_overdue_reminders_go_once_per_stage(app):
