@@ -9,10 +9,10 @@ of the instrument's lab.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -25,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    null,
     or_,
     select,
     union_all,
@@ -217,6 +218,24 @@ def _closed_holiday(lab_schedule: schedule.LabSchedule, start: dt.datetime, end:
     return next((d for d in (first, last) if d in lab_schedule.closed_days), None)
 
 
+@cache
+def _calendar_statement():
+    """What stands in the way of a booking of a single-channel instrument, in one statement:
+    the slot-holding bookings of the instrument meeting its held time (as ``held_time`` reads
+    them: id, start and end of held time), then the closures of it or its lab meeting the
+    booked time (id NULL, with their reason). Built once every model is mapped."""
+    bookings = select(_BOOKING.id, _BOOKING.start_at, _BOOKING.blocked_until.label("end_at"),
+                      null().label("reason")).where(
+        _BOOKING.instrument_id == bindparam("instrument_id"),
+        HeldTimeMeets(bindparam("start"), bindparam("held_until")),
+        _BOOKING.blocked_until < bindparam("held_bound"), _BOOKING.state.in_(SLOT_HOLDING))
+    closures = select(null(), _BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where(
+        or_(_BLACKOUT.instrument_id == bindparam("instrument_id"),
+            _BLACKOUT.lab_id == bindparam("lab_id")),
+        _BLACKOUT.end_at > bindparam("start"), _BLACKOUT.start_at < bindparam("end"))
+    return union_all(bookings, closures)
+
+
 _CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where(
     or_(_BLACKOUT.instrument_id == bindparam("instrument_id"),
         _BLACKOUT.lab_id == bindparam("lab_id")),
@@ -320,25 +339,33 @@ def calendar_problems(session: Session, request: BookingRequest,
     instrument = request.instrument
     start = request.start
     blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
-    problems: list[Problem] = []
-    closures = session.execute(_CLOSURES, {"instrument_id": instrument.id,
-                                           "lab_id": instrument.lab_id, "start": start,
-                                           "end": request.end})
-    for closed_from, closed_until, reason in closures:
-        problems.append(problem("blackout", _(
-            "Closed %(start)s – %(end)s: %(reason)s", start=fmt(closed_from),
-            end=fmt(closed_until), reason=reason), (closed_from, closed_until)))
     if instrument.channels > 1:
-        return problems + _channel_problems(session, request, blocked_until, held_channels)
-    clashes = [(clash_start, clash_end) for booking_id, clash_start, clash_end
-               in held_time(session, instrument, start, blocked_until)
-               if booking_id != request.exclude_booking_id]
+        return _closure_problems(session.execute(_CLOSURES, {
+            "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
+            "end": request.end})) + _channel_problems(session, request, blocked_until,
+                                                      held_channels)
+    rows = session.execute(_calendar_statement(), {
+        "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
+        "end": request.end, "held_until": blocked_until,
+        "held_bound": held_bound(instrument, blocked_until)}).all()
+    problems = _closure_problems(sorted((row for row in rows if row.id is None),
+                                        key=lambda row: row.start_at))
+    clashes = [(row.start_at, row.end_at) for row in rows
+               if row.id is not None and row.id != request.exclude_booking_id]
     clashes += [h for h in held or [] if timeline.overlaps(h, (start, blocked_until))]
     for clash_start, clash_end in sorted(clashes):
         problems.append(problem("overlap", _(
             "The instrument is already booked %(start)s – %(end)s (cleaning and set-up time "
             "included).", start=fmt(clash_start), end=fmt(clash_end)), (clash_start, clash_end)))
     return problems
+
+
+def _closure_problems(closures: Iterable[Row[Any]]) -> list[Problem]:
+    """A ``blackout`` problem for each of ``closures`` (rows of start_at, end_at and reason)."""
+    return [problem("blackout", _("Closed %(start)s – %(end)s: %(reason)s",
+                                  start=fmt(row.start_at), end=fmt(row.end_at),
+                                  reason=row.reason), (row.start_at, row.end_at))
+            for row in closures]
 
 
 _HELD_CHANNELS = select(_BOOKING.id, _BOOKING.channel_mask).where(

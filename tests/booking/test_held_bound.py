@@ -192,6 +192,29 @@ def test_the_overlap_check_seeks_a_bounded_range_of_the_index():
             ("blocked_until >" in condition and "blocked_until <" in condition), shown
 
 
+def test_the_rules_read_bookings_and_closures_in_the_way_seeking_bounded_ranges():
+    """A booking's check reads the bookings and the closures in its way in one statement, each
+    part through its index: the bookings between the two bounds of held time, the closures by
+    instrument and by lab."""
+    instrument = create_instrument()
+    user = create_user()
+    request = rules.BookingRequest(instrument, user, user.organization, lab_time(DAY, 9),
+                                   lab_time(DAY, 10))
+    with Statements() as sent:
+        rules.calendar_problems(db.session, request)
+    [(statement, parameters)] = sent
+    shown = query_plan(statement, parameters)
+    if db.session.get_bind().dialect.name == "sqlite":
+        assert "USING INDEX ix_bookings_instrument_state_blocked_until " \
+               "(instrument_id=? AND state=? AND blocked_until>? AND blocked_until<?)" in shown
+        assert "SCAN blackouts" not in shown, shown
+    else:
+        conditions = [line for line in shown.splitlines() if "Index Cond" in line]
+        assert any("&&" in line or ("blocked_until >" in line and "blocked_until <" in line)
+                   for line in conditions), shown
+        assert "Seq Scan" not in shown, shown
+
+
 def test_bookings_far_ahead_do_not_change_the_work_of_a_calendar_read():
     """SQLite's virtual machine steps are the work a statement does: a year of bookings that
     start after the window adds none (PostgreSQL: the plan above)."""
@@ -201,9 +224,12 @@ def test_bookings_far_ahead_do_not_change_the_work_of_a_calendar_read():
     start, end = lab_time(DAY, 8), lab_time(DAY + dt.timedelta(days=7), 8)
     create_booking(instrument=instrument, start_at=lab_time(DAY, 9), end_at=lab_time(DAY, 10))
     viewer = create_user()
+    request = rules.BookingRequest(instrument, viewer, viewer.organization, lab_time(DAY, 9),
+                                   lab_time(DAY, 10))
 
     def steps() -> int:
         return counted_steps(lambda: (rules.held_time(db.session, instrument, start, end),
+                                      rules.calendar_problems(db.session, request),
                                       load_window(db.session, instrument, start, end),
                                       read_window(db.session, instrument, start, end),
                                       read_window(db.session, instrument, start, end,
