@@ -52,12 +52,19 @@ def rate_cards(session: Session, keys: Iterable[tuple[int, PriceTier]]) -> RateC
     cards: RateCards = {key: [] for key in keys}
     if not cards:
         return cards
-    instrument_ids = {instrument_id for instrument_id, _tier in cards}
-    tiers = {tier for _instrument_id, tier in cards}
     # Rows, not ORM objects: every booking page and answer prices its bookings, and a card is
     # only read here (a row has the card's attributes by the same names).
-    for card in session.execute(_rate_cards_of(), {"instrument_ids": list(instrument_ids),
-                                                   "tiers": list(tiers)}):
+    if len(cards) == 1:
+        # One booking's (the API's answer to each booking made or moved): plain parameters,
+        # with no list to expand into the statement on each execution.
+        [(instrument_id, tier)] = cards
+        rows = session.execute(_rate_cards_of_one(), {"instrument_id": instrument_id,
+                                                      "tier": tier})
+    else:
+        rows = session.execute(_rate_cards_of(), {
+            "instrument_ids": list({instrument_id for instrument_id, _tier in cards}),
+            "tiers": list({tier for _instrument_id, tier in cards})})
+    for card in rows:
         cards.get((card.instrument_id, card.tier), []).append(card)
     return cards
 
@@ -68,6 +75,13 @@ def _rate_cards_of() -> Select:
     return select(*table.c).where(table.c.instrument_id.in_(bindparam("instrument_ids",
                                                                        expanding=True)),
                                   table.c.tier.in_(bindparam("tiers", expanding=True)))
+
+
+@cache
+def _rate_cards_of_one() -> Select:
+    table = RateCard.__table__
+    return select(*table.c).where(table.c.instrument_id == bindparam("instrument_id"),
+                                  table.c.tier == bindparam("tier"))
 
 
 def card_for(cards: RateCards, instrument_id: int, tier: PriceTier,
