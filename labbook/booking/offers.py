@@ -19,7 +19,7 @@ import datetime as dt
 import secrets
 from functools import cache
 
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, literal_column, select
 from sqlalchemy.orm import Session
 
 from labbook.audit.services import record
@@ -46,8 +46,10 @@ def in_line(instrument_id: ColumnElement[int]) -> ColumnElement[bool]:
     the entry's own column): for a writer that frees time to ask in a statement it runs
     anyway, and pass on as ``someone_waits``."""
     table = WaitlistEntry.__table__
+    # The states as constants of the statement: a move runs it, and a list would be expanded
+    # into it again on each execution.
     return exists().where(table.c.instrument_id == instrument_id,
-                          table.c.state.in_([s.value for s in IN_LINE]))
+                          table.c.state.in_([literal_column(f"'{s.value}'") for s in IN_LINE]))
 
 
 def _line(session: Session, instrument_id: int, someone_waits: bool | None = None
