@@ -501,12 +501,17 @@ def is_qualified(session: Session, user: User, instrument: Instrument,
     """
     if user.manages_lab_id(instrument.lab_id):
         return True
-    return session.scalar(select(Qualification.id).where(
-        Qualification.user_id == user.id,
-        Qualification.instrument_id == instrument.id,
-        Qualification.revoked_at.is_(None),
-        or_(Qualification.expires_at.is_(None), Qualification.expires_at >= until)
-    ).limit(1)) is not None
+    return session.scalar(_QUALIFICATION, {"user_id": user.id, "instrument_id": instrument.id,
+                                           "until": until}) is not None
+
+
+# Built once: every booking of an instrument that asks for training asks it.
+_QUALIFICATION = select(Qualification.id).where(
+    Qualification.user_id == bindparam("user_id"),
+    Qualification.instrument_id == bindparam("instrument_id"),
+    Qualification.revoked_at.is_(None),
+    or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until"))
+).limit(1)
 
 
 def _is_qualified(session: Session, request: BookingRequest) -> bool:
