@@ -506,3 +506,44 @@ def test_a_booking_just_made_answers_without_looking_for_a_change_waiting(client
     assert response.json["state"] == "approved"
     assert response.json["pending_change"] is None
     assert not [sql for sql in statements if "booking_changes" in sql]
+
+
+class Sent:
+    """The statements and the commits sent while it is entered, in order."""
+
+    def __enter__(self) -> list[str]:
+        self.sent: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", self._statement)
+        event.listen(db.engine, "commit", self._commit)
+        return self.sent
+
+    def _statement(self, _connection, _cursor, sql, *_args) -> None:
+        self.sent.append(" ".join(sql.split()))
+
+    def _commit(self, _connection) -> None:
+        self.sent.append("COMMIT")
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(db.engine, "before_cursor_execute", self._statement)
+        event.remove(db.engine, "commit", self._commit)
+
+
+def test_making_and_moving_a_booking_reads_in_one_transaction_what_it_answers(
+        client, researcher, instrument):
+    """The answer's price is read before the commit (after it, its read would be a transaction
+    of its own); the paying organization's overdue setting comes with its lock, and the
+    bookings and closures in the way in one statement."""
+    with Sent() as made:
+        response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+            instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
+    assert response.status_code == 201, response.json
+    later = {"start": iso(lab_time(MONDAY, 11)), "end": iso(lab_time(MONDAY, 12))}
+    with Sent() as moved:
+        response = client.patch(f"/api/v1/bookings/{response.json['id']}",
+                                headers=bearer(researcher), json=later)
+    assert response.status_code == 200, response.json
+    for sent in (made, moved):
+        assert any("FROM rate_cards" in sql for sql in sent)
+        assert sent[-1] == "COMMIT", sent[-1]
+        assert not [sql for sql in sent if sql.startswith("SELECT billing_profiles")]
+        assert len([sql for sql in sent if "FROM blackouts" in sql]) == 1
