@@ -12,7 +12,7 @@ from functools import cache, partial
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, cast, exists, null, or_, select, union_all
+from sqlalchemy import Connection, Integer, bindparam, cast, exists, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -94,9 +94,9 @@ class BusyTime:
     are the candidates in the order they are tried; one statement reads a group's busy time
     until one of the two."""
 
-    def __init__(self, session: Session, groups: list[list[Candidate]], start: dt.datetime,
+    def __init__(self, reads: Connection, groups: list[list[Candidate]], start: dt.datetime,
                  near_end: dt.datetime, end: dt.datetime) -> None:
-        self.session, self.start, self.near_end, self.end = session, start, min(near_end, end), end
+        self.reads, self.start, self.near_end, self.end = reads, start, min(near_end, end), end
         self.group_of = {i.id: group for group in groups for i in group}
         self.held: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
         self.closures: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
@@ -121,7 +121,7 @@ class BusyTime:
             parameters[f"lab_{n}"] = instrument.lab_id
             parameters[f"held_bound_{n}"] = held_bound(instrument, end)
             self.held[instrument.id, end], self.closures[instrument.id, end] = [], []
-        for owner_id, lab_id, booking_id, busy_from, busy_until in self.session.execute(
+        for owner_id, lab_id, booking_id, busy_from, busy_until in self.reads.execute(
                 _busy_statement(len(group)), parameters):
             if booking_id is not None:
                 self.held[owner_id, end].append((busy_from, busy_until))
@@ -180,7 +180,7 @@ def _siblings_for_user():
     return _siblings().add_columns(trained, suspended)
 
 
-def _siblings_bookable_by(session: Session, instrument: Candidate, user: User | None,
+def _siblings_bookable_by(reads: Connection, instrument: Candidate, user: User | None,
                           until: dt.datetime, now: dt.datetime) -> list[Candidate]:
     """Up to MAX_SIBLINGS instruments of ``instrument``'s kind in service, nearest first; with
     a ``user``, those of them the person may book for themselves until ``until``: trained
@@ -188,9 +188,9 @@ def _siblings_bookable_by(session: Session, instrument: Candidate, user: User | 
     parameters = {"category_id": instrument.category_id, "instrument_id": instrument.id,
                   "lab_id": instrument.lab_id}
     if user is None:
-        return [Candidate(*row) for row in session.execute(_siblings(), parameters)]
+        return [Candidate(*row) for row in reads.execute(_siblings(), parameters)]
     siblings = []
-    for *values, trained, suspended in session.execute(
+    for *values, trained, suspended in reads.execute(
             _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
                                    "now": now}):
         sibling = Candidate(*values)
@@ -210,7 +210,10 @@ def suggest(session: Session, refused: Instrument | Candidate, start: dt.datetim
     instrument = refused if isinstance(refused, Candidate) else Candidate.of(refused)
     duration = end - start
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
-    siblings = _siblings_bookable_by(session, instrument, user, window_end + duration, now)
+    # The search's two statements are Core: run on the session's connection, they skip the
+    # session's dispatch of ORM statements.
+    reads = session.connection()
+    siblings = _siblings_bookable_by(reads, instrument, user, window_end + duration, now)
     # Each sibling offers at most one slot, so the search always goes on to at least
     # OTHER_INSTRUMENT_LIMIT siblings: those are read with the refused instrument, any further
     # ones as many at a time.
@@ -221,7 +224,7 @@ def suggest(session: Session, refused: Instrument | Candidate, start: dt.datetim
     # nearest ones: bookings that end before then do not matter, however soon they are.
     since = start - dt.timedelta(days=2) if nearest else start
     near_end = max(start, now) + dt.timedelta(days=NEAR_DAYS) + duration
-    busy = BusyTime(session, groups, max(min(start, now), since), near_end,
+    busy = BusyTime(reads, groups, max(min(start, now), since), near_end,
                     window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
                      SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
