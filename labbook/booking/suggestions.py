@@ -200,14 +200,14 @@ def _siblings_bookable_by(reads: Connection, instrument: Candidate, user: User |
     return siblings
 
 
-def suggest(session: Session, refused: Instrument | Candidate, start: dt.datetime,
-            end: dt.datetime, *, now: dt.datetime, channels: int = 1, user: User | None = None,
+def suggest(session: Session, refused: Instrument, start: dt.datetime, end: dt.datetime,
+            *, now: dt.datetime, channels: int = 1, user: User | None = None,
             on_instrument: bool = True, nearest: bool = False) -> list[Suggestion]:
     """Free slots like ``[start, end)``: up to three on the ``refused`` instrument (unless not
     ``on_instrument``), then one on each of a few instruments of its kind that ``user`` may
     book; with ``channels`` free channels where it has them. The slots come from the requested
     start on, or, ``nearest``, those nearest to it from the start of its lab day on."""
-    instrument = refused if isinstance(refused, Candidate) else Candidate.of(refused)
+    instrument = Candidate.of(refused)
     duration = end - start
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
     # The search's two statements are Core: run on the session's connection, they skip the
