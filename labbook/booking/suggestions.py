@@ -77,9 +77,6 @@ class Suggestion:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Suggestion) and self._key() == other._key()
 
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def as_dict(self) -> dict:
         instrument = self.instrument
         return {"instrument_id": instrument.id, "instrument_code": instrument.code,
