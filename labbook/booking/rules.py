@@ -228,9 +228,7 @@ def _calendar_statement():
                       null().label("reason")).where(
         _BOOKING.instrument_id == bindparam("instrument_id"),
         HeldTimeMeets(bindparam("start"), bindparam("held_until")),
-        _BOOKING.blocked_until < bindparam("held_bound"),
-        # The states as constants of the statement: no list to expand on each execution.
-        _BOOKING.state.in_([literal_column(f"'{state.value}'") for state in SLOT_HOLDING]))
+        _BOOKING.blocked_until < bindparam("held_bound"), _BOOKING.state.in_(_SLOT_HOLDING_SQL))
     closures = select(null(), _BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where(
         or_(_BLACKOUT.instrument_id == bindparam("instrument_id"),
             _BLACKOUT.lab_id == bindparam("lab_id")),
