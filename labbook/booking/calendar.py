@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from labbook.accounts.models import Organization, User
 from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
-from labbook.booking.rules import blackouts, held_bound
+from labbook.booking.rules import held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
@@ -69,15 +69,6 @@ def shown_entry(booking: Any, viewer: User, shown: str, user_name: str,
     else:
         entry["title"] = _("Booked by %(name)s", name=user_name)
     return entry
-
-
-@dataclass
-class CalendarWindow:
-    """An instrument's bookings (objects) and closures meeting a time window, read once."""
-
-    bookings: list[Booking]
-    #: Rows of ``rules.blackouts``.
-    blackouts: Sequence[Any]
 
 
 @dataclass
@@ -165,14 +156,13 @@ def _window_parameters(instrument: Instrument, start: dt.datetime, end: dt.datet
             "held_bound": held_bound(instrument, end)}
 
 
-def load_window(session: Session, instrument: Instrument, start: dt.datetime,
-                end: dt.datetime, viewer: User | None = None) -> CalendarWindow:
-    """The window's bookings as objects, for callers that act on them. ``viewer`` None reads
-    no bookers (anonymous entries need none; lazy loading still works)."""
-    bookings = session.scalars(_window_bookings(viewer is not None),
-                               _window_parameters(instrument, start, end))
-    return CalendarWindow(list(bookings),
-                          blackouts(session, [instrument], start, end))
+def window_bookings(session: Session, instrument: Instrument, start: dt.datetime,
+                    end: dt.datetime, viewer: User | None = None) -> list[Booking]:
+    """The window's bookings as objects, for callers that act on them (without its closures,
+    which none of them shows). ``viewer`` None reads no bookers (anonymous entries need none;
+    lazy loading still works)."""
+    return list(session.scalars(_window_bookings(viewer is not None),
+                                _window_parameters(instrument, start, end)))
 
 
 def read_window(session: Session, instrument: Instrument | Row[Any], start: dt.datetime,
