@@ -10,8 +10,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, flash, redirect, request, session
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
@@ -24,6 +22,8 @@ from labbook.core.errors import DomainError, Problem, ValidationError
 from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, to_lab_time
 from labbook.i18n import duration, in_page_language, localized, page_language
+from labbook.i18n import gettext as _
+from labbook.i18n import lazy_gettext as _l
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 

@@ -7,13 +7,13 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request
-from flask_babel import gettext as _
 
 from labbook.accounts.models import User
 from labbook.accounts.services import user_for_api_token
 from labbook.core.errors import NotAuthenticated
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.i18n import gettext as _
 
 
 def api_user(*, required: bool = True) -> User | None:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import Row
 
 from labbook.accounts.models import User
@@ -52,6 +51,7 @@ from labbook.core.errors import Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
+from labbook.i18n import gettext as _
 from labbook.notify import services as notify
 
 MAX_AVAILABILITY_DAYS = 62

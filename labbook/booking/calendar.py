@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import Row, and_, bindparam, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -17,6 +16,7 @@ from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
 from labbook.booking.rules import held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
+from labbook.i18n import gettext as _
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
 

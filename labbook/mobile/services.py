@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -16,6 +15,7 @@ from labbook.booking.calendar import booking_entry, window_bookings
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument
 from labbook.core.errors import Conflict
+from labbook.i18n import gettext as _
 
 
 @dataclass(frozen=True)
