@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, literal_column, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Organization, User
@@ -165,12 +165,13 @@ def window_bookings(session: Session, instrument: Instrument, start: dt.datetime
                                 _window_parameters(instrument, start, end)))
 
 
-def read_window(session: Session, instrument: Instrument | Row[Any], start: dt.datetime,
-                end: dt.datetime, viewer: User | None = None,
+def read_window(session: Session | Connection, instrument: Instrument | Row[Any],
+                start: dt.datetime, end: dt.datetime, viewer: User | None = None,
                 closures: Sequence[Any] | None = None) -> BusyWindow:
     """The window's bookings as rows, with their bookers' and organizations' names unless
     ``viewer`` is None (who sees only "booked"), and its closures (unless given, as
-    ``instrument_with_closures`` reads them)."""
+    ``instrument_with_closures`` reads them). ``session`` may be a session's connection: only
+    rows are read."""
     bookings = session.execute(_window_rows(viewer is not None),
                                _window_parameters(instrument, start, end)).all()
     if closures is None:
@@ -180,8 +181,9 @@ def read_window(session: Session, instrument: Instrument | Row[Any], start: dt.d
     return BusyWindow(bookings, closures)
 
 
-def instrument_with_closures(session: Session, instrument_id: int, start: dt.datetime,
-                             end: dt.datetime) -> tuple[Row[Any], list[Row[Any]]] | None:
+def instrument_with_closures(session: Session | Connection, instrument_id: int,
+                             start: dt.datetime, end: dt.datetime
+                             ) -> tuple[Row[Any], list[Row[Any]]] | None:
     """What a calendar reads of instrument ``instrument_id`` (its id, lab, channels, status and
     the longest time a booking of it holds), with the closures of it or its lab meeting
     ``[start, end)``, in one statement; None if there is no such instrument."""
