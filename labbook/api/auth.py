@@ -19,7 +19,8 @@ from labbook.i18n import gettext as _
 def api_user(*, required: bool = True) -> User | None:
     """The user of the request's bearer token (cached per request)."""
     if "api_user" not in g:
-        header = request.headers.get("Authorization", "")
+        # The header straight from the WSGI environment, where request.headers finds it.
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
         scheme, _sep, secret = header.partition(" ")
         user = None
         if scheme.lower() == "bearer" and secret.strip():
