@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, literal_column, or_, select
@@ -203,7 +204,7 @@ def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
     entries = _booking_entries(window.bookings, instrument, viewer)
     entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
                  "end": b.end_at.isoformat(), "title": b.reason} for b in window.blackouts]
-    return sorted(entries, key=lambda entry: entry["start"])
+    return sorted(entries, key=itemgetter("start"))
 
 
 def _booking_entries(bookings: Sequence[Any], instrument: Instrument, viewer: User | None
