@@ -295,14 +295,15 @@ def measure(benches: list[Bench], iterations: int) -> list[dict]:
     week's availability; then count the function calls of each kind of request."""
     requests = {}
     for bench in benches:
-        # At 10 and 14 o'clock: moved an hour later, with the longest buffer (30 minutes),
-        # neither reaches the other.
-        slots = [(instrument_id, lab_time(day, hour)) for day in weekdays_ahead(15)
-                 for hour in (10, 14) for instrument_id in bench.instrument_ids]
-        random.Random(7).shuffle(slots)
-        for number, actor in enumerate(ACTORS):
-            # The actors book disjoint slots of the same database.
-            requests[id(bench), actor] = Requests(bench, actor, slots[number::len(ACTORS)])
+        days = [(instrument_id, day) for day in weekdays_ahead(15)
+                for instrument_id in bench.instrument_ids]
+        random.Random(7).shuffle(days)
+        # Round after round both actors book the same instrument on the same day, one at 10
+        # o'clock and the other at 14 (moved an hour later, with the longest buffer of 30
+        # minutes, neither reaches the other): their figures compare the same bookings.
+        for actor, hour in zip(ACTORS, (10, 14), strict=True):
+            requests[id(bench), actor] = Requests(
+                bench, actor, [(instrument_id, lab_time(day, hour)) for instrument_id, day in days])
     timings = {key: {kind: Timings() for kind in KINDS} for key in requests}
     for n, key in alternating(iterations, list(requests)):
         request, timed = requests[key], timings[key]

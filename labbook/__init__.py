@@ -133,7 +133,7 @@ class CookieSessions(SecureCookieSessionInterface):
 def _init_extensions(app: Flask) -> None:
     import labbook.models  # noqa: F401  (registers every table)
     from labbook import i18n
-    from labbook.core.engine import configure_sqlite
+    from labbook.core.engine import check_pooled_connections, configure_sqlite
     from labbook.extensions import babel, csrf, db, login_manager, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -142,6 +142,8 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif app.config["LABBOOK_CHECK_POOLED_CONNECTIONS"]:
+            check_pooled_connections(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True,
                      render_as_batch=True)
     login_manager.init_app(app)

@@ -45,7 +45,9 @@ class Config:
     ENV_NAME = os.environ.get("LABBOOK_ENV", "production")
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("LABBOOK_DATABASE_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # PostgreSQL: a pooled connection the server has dropped (a restart) is replaced before use
+    # (labbook.core.engine.check_pooled_connections). Off in tests that show the 503 instead.
+    LABBOOK_CHECK_POOLED_CONNECTIONS = True
     # Where links in emails, feeds and QR codes point; unset, the address served (labbook.links).
     LABBOOK_BASE_URL = os.environ.get("LABBOOK_BASE_URL", "")
     LABBOOK_SMTP_URL = os.environ.get("LABBOOK_SMTP_URL")
@@ -157,4 +159,4 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
     WTF_CSRF_ENABLED = False
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    LABBOOK_CHECK_POOLED_CONNECTIONS = False

@@ -6,10 +6,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import urllib.request
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,62 +28,52 @@ def live_server(database_url: str, *, workers: int = 4,
                 log_file: Path | None = None) -> Iterator[str]:
     """Serve the app with gunicorn on a loopback port; yields the base URL.
 
-    The server's output (a log line per request) is read all the time, so that a full pipe
-    never blocks a worker; it is kept in ``log_file`` when one is given.
+    The server writes its output (a log line per request) straight to ``log_file``, or to a
+    temporary file: no process of the test's reads it while it runs, so none takes CPU time
+    from the server, as journald does not in production. A server that does not start fails
+    with the end of its output.
     """
     port = free_port()
     env = {**os.environ, "LABBOOK_DATABASE_URL": database_url,
            "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
            "LABBOOK_BASE_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    recent: deque[str] = deque(maxlen=200)
-    reader = threading.Thread(target=_drain, args=(process, recent, log_file), daemon=True)
-    reader.start()
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        # Generous: on a loaded two-core machine gunicorn's workers take well over 30 s to
-        # import the app, and a server that never starts still fails the test.
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/api/v1/labs", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    reader.join(timeout=5)
-                    raise RuntimeError("server did not start:\n" + "".join(recent)) from None
-                time.sleep(0.2)
-        yield base_url
-    finally:
-        process.terminate()
+    with _output_path(log_file) as output_path, output_path.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+             f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        base_url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
-        if process.stdout:
-            process.stdout.close()
+            # Generous: on a loaded two-core machine gunicorn's workers take well over 30 s to
+            # import the app, and a server that never starts still fails the test.
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base_url}/api/v1/labs", timeout=2):
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        lines = output_path.read_text(errors="replace").splitlines()[-200:]
+                        raise RuntimeError("server did not start:\n" + "\n".join(lines)) \
+                            from None
+                    time.sleep(0.2)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def _drain(process: subprocess.Popen, recent: deque[str], log_file: Path | None) -> None:
-    assert process.stdout is not None
-    log = log_file.open("a", encoding="utf-8") if log_file else None
-    try:
-        for raw in process.stdout:
-            line = raw.decode(errors="replace")
-            recent.append(line)
-            if log:
-                log.write(line)
-                log.flush()
-    except ValueError:  # the pipe was closed under us
-        pass
-    finally:
-        if log:
-            log.close()
+@contextmanager
+def _output_path(log_file: Path | None) -> Iterator[Path]:
+    if log_file is not None:
+        yield log_file
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder) / "server.log"
 
 
 @contextmanager
@@ -92,26 +81,21 @@ def scheduler_process(database_url: str, *, extra_env: dict[str, str] | None = N
                       log_file: Path | None = None) -> Iterator[subprocess.Popen]:
     """``flask --app wsgi labbook scheduler`` in a process of its own; stopped with SIGTERM.
 
-    Its output is kept in ``log_file`` (read all the time, like the server's).
+    Its output goes to ``log_file`` (or a temporary file), as the server's does.
     """
     env = {**os.environ, "LABBOOK_DATABASE_URL": database_url,
            "SECRET_KEY": "live-test-secret-key-0123456789abcdef", **(extra_env or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "labbook", "scheduler"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    recent: deque[str] = deque(maxlen=200)
-    reader = threading.Thread(target=_drain, args=(process, recent, log_file), daemon=True)
-    reader.start()
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        reader.join(timeout=5)
-        if process.stdout:
-            process.stdout.close()
+    with _output_path(log_file) as output_path, output_path.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "labbook", "scheduler"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import socket
 
-import psycopg
 import pytest
 
 from labbook.extensions import db
 from tests.factories import PASSWORD, bearer, create_instrument, create_user
+from tests.server_sessions import end_sessions
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -93,10 +93,7 @@ def test_a_sqlite_file_that_cannot_be_opened_is_503(make_app, tmp_path):
 
 def cut_every_connection() -> None:
     """What a PostgreSQL restart does to the app's pooled connections."""
-    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    end_sessions(db.engine)
 
 
 @pytest.fixture
@@ -118,7 +115,7 @@ def test_a_request_on_a_cut_connection_is_503_and_the_next_one_is_answered(on_po
 
 
 def test_in_production_a_cut_connection_is_replaced_before_use(on_postgresql, make_app):
-    """Production pings a pooled connection before lending it out (pool_pre_ping)."""
+    """Production replaces a pooled connection the server has ended before lending it out."""
     create_instrument()
     app = make_app()
     client = app.test_client()
