@@ -5,8 +5,9 @@ problem itself so that the form, the live check and the API all say the same."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -31,12 +32,21 @@ def training_of(session: Session, user: User, instrument: Instrument) -> dict:
     """How ``user`` gets trained on ``instrument`` (the ``training`` of a ``not_qualified``
     problem): the instrument, the lab's contact person (or None) and when ``user`` asked for
     training on it, if a request of theirs is open (or None)."""
-    request = session.scalar(
-        select(TrainingRequest).where(TrainingRequest.user_id == user.id,
-                                      TrainingRequest.instrument_id == instrument.id,
-                                      TrainingRequest.state == RequestState.OPEN)
-        .order_by(TrainingRequest.created_at.desc()).limit(1))
+    request = session.execute(_open_request(), {"user_id": user.id,
+                                                 "instrument_id": instrument.id}).first()
     return {"instrument_id": instrument.id, "lab": instrument.lab.code,
             "contact": instrument.lab.contact,
             "requested_at": request.created_at.isoformat() if request else None,
             "request_id": request.id if request else None}
+
+
+@cache
+def _open_request():
+    # Built once, and read as a row: every refusal for want of training asks it, the live
+    # check's among them.
+    request = TrainingRequest.__table__.c
+    return (select(request.id, request.created_at)
+            .where(request.user_id == bindparam("user_id"),
+                   request.instrument_id == bindparam("instrument_id"),
+                   request.state == RequestState.OPEN)
+            .order_by(request.created_at.desc()).limit(1))

@@ -263,11 +263,16 @@ def _compile_held_range_overlap(element: HeldTimeMeets, compiler, **kw) -> str:
     return compiler.process(held.op("&&")(window), **kw)
 
 
+#: The slot-holding states written into a statement's text, as the exclusion constraint's
+#: predicate writes them: a bound list would be expanded anew at every run of the statement.
+_SLOT_HOLDING_SQL = tuple(literal_column(f"'{state.value}'") for state in SLOT_HOLDING)
+
+
 def _held_meeting(bound: str = "held_bound") -> tuple:
     """The conditions of a slot-holding booking whose held time meets ``[start, end)`` (bound
     parameters of those names), its held time's end also before ``bound`` (``held_bound``)."""
     return (HeldTimeMeets(bindparam("start"), bindparam("end")),
-            _BOOKING.blocked_until < bindparam(bound), _BOOKING.state.in_(SLOT_HOLDING))
+            _BOOKING.blocked_until < bindparam(bound), _BOOKING.state.in_(_SLOT_HOLDING_SQL))
 
 
 @cache

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, partial
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, cast, exists, null, or_, select, union_all
+from sqlalchemy import Connection, Integer, bindparam, cast, exists, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -31,25 +33,55 @@ MAX_SIBLINGS = 8
 
 _BLACKOUT = Blackout.__table__.c
 _BOOKING = Booking.__table__.c
+_INSTRUMENT = Instrument.__table__.c
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    instrument: Instrument
-    start: dt.datetime
-    end: dt.datetime
-    #: Taken from the instrument when the suggestion is made: a refusal rolls the transaction
-    #: back, which expires the instrument, and the answer should not have to reload it.
-    summary: dict = field(default_factory=dict, compare=False)
+class Candidate(NamedTuple):
+    """What the search needs of an instrument, and what a suggestion says of it, as plain values:
+    the siblings are read as rows (no ORM objects to build), and a refusal's rollback, which
+    expires the instruments the session holds, takes nothing from a suggestion made before it."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    lab_id: int
+    category_id: int
+    slot_minutes: int
+    min_minutes: int
+    max_minutes: int
+    min_notice_minutes: int
+    horizon_days: int
+    buffer_minutes: int
+    channels: int
+    longest_held_minutes: int
+    requires_qualification: bool
 
     @classmethod
-    def of(cls, instrument: Instrument, start: dt.datetime, end: dt.datetime) -> Suggestion:
-        return cls(instrument, start, end, {
-            "instrument_id": instrument.id, "instrument_code": instrument.code,
-            "instrument_name": instrument.name_zh, "instrument_name_en": instrument.name_en})
+    def of(cls, instrument: Instrument) -> Candidate:
+        return cls(*(getattr(instrument, name) for name in cls._fields))
+
+
+@dataclass(frozen=True, eq=False)
+class Suggestion:
+    instrument: Candidate
+    start: dt.datetime
+    end: dt.datetime
+    #: The instrument's lab's time zone, in which pages show the slot.
+    tz: ZoneInfo
+
+    def _key(self) -> tuple[int, dt.datetime, dt.datetime]:
+        # The same slot of the same instrument, whenever its rules were read.
+        return self.instrument.id, self.start, self.end
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Suggestion) and self._key() == other._key()
 
     def as_dict(self) -> dict:
-        return {**self.summary, "start": self.start.isoformat(), "end": self.end.isoformat()}
+        instrument = self.instrument
+        return {"instrument_id": instrument.id, "instrument_code": instrument.code,
+                "instrument_name": instrument.name_zh, "instrument_name_en": instrument.name_en,
+                "start": self.start.isoformat(), "end": self.end.isoformat()}
 
 
 class BusyTime:
@@ -59,9 +91,9 @@ class BusyTime:
     are the candidates in the order they are tried; one statement reads a group's busy time
     until one of the two."""
 
-    def __init__(self, session: Session, groups: list[list[Instrument]], start: dt.datetime,
+    def __init__(self, reads: Connection, groups: list[list[Candidate]], start: dt.datetime,
                  near_end: dt.datetime, end: dt.datetime) -> None:
-        self.session, self.start, self.near_end, self.end = session, start, min(near_end, end), end
+        self.reads, self.start, self.near_end, self.end = reads, start, min(near_end, end), end
         self.group_of = {i.id: group for group in groups for i in group}
         self.held: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
         self.closures: dict[tuple[int, dt.datetime], list[timeline.Interval]] = {}
@@ -86,7 +118,7 @@ class BusyTime:
             parameters[f"lab_{n}"] = instrument.lab_id
             parameters[f"held_bound_{n}"] = held_bound(instrument, end)
             self.held[instrument.id, end], self.closures[instrument.id, end] = [], []
-        for owner_id, lab_id, booking_id, busy_from, busy_until in self.session.execute(
+        for owner_id, lab_id, booking_id, busy_from, busy_until in self.reads.execute(
                 _busy_statement(len(group)), parameters):
             if booking_id is not None:
                 self.held[owner_id, end].append((busy_from, busy_until))
@@ -118,12 +150,13 @@ def _busy_statement(count: int):
 
 @cache
 def _siblings():
-    # Built once: every refusal for a taken slot runs it.
-    return (select(Instrument)
-            .where(Instrument.category_id == bindparam("category_id"),
-                   Instrument.id != bindparam("instrument_id"),
-                   Instrument.status == InstrumentStatus.AVAILABLE)
-            .order_by(Instrument.lab_id != bindparam("lab_id"), Instrument.code)
+    # Built once: every refusal for a taken slot runs it. Rows, not ORM objects: the search
+    # only reads them.
+    return (select(*(_INSTRUMENT[name] for name in Candidate._fields))
+            .where(_INSTRUMENT.category_id == bindparam("category_id"),
+                   _INSTRUMENT.id != bindparam("instrument_id"),
+                   _INSTRUMENT.status == InstrumentStatus.AVAILABLE)
+            .order_by(_INSTRUMENT.lab_id != bindparam("lab_id"), _INSTRUMENT.code)
             .limit(MAX_SIBLINGS))
 
 
@@ -134,42 +167,50 @@ def _siblings_for_user():
     siblings, rather than in two more statements."""
     trained = exists().where(
         Qualification.user_id == bindparam("user_id"),
-        Qualification.instrument_id == Instrument.id, Qualification.revoked_at.is_(None),
+        Qualification.instrument_id == _INSTRUMENT.id, Qualification.revoked_at.is_(None),
         or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until")))
     suspended = exists().where(
         BookingSuspension.user_id == bindparam("user_id"),
-        BookingSuspension.lab_id == Instrument.lab_id,
+        BookingSuspension.lab_id == _INSTRUMENT.lab_id,
         BookingSuspension.starts_at <= bindparam("now"),
         BookingSuspension.ends_at > bindparam("now"), BookingSuspension.lifted_at.is_(None))
     return _siblings().add_columns(trained, suspended)
 
 
-def _siblings_bookable_by(session: Session, instrument: Instrument, user: User | None,
-                          until: dt.datetime, now: dt.datetime) -> list[Instrument]:
+def _siblings_bookable_by(reads: Connection, instrument: Candidate, user: User | None,
+                          until: dt.datetime, now: dt.datetime) -> list[Candidate]:
     """Up to MAX_SIBLINGS instruments of ``instrument``'s kind in service, nearest first; with
     a ``user``, those of them the person may book for themselves until ``until``: trained
     where it needs training (unless they manage its lab) and not suspended in its lab."""
     parameters = {"category_id": instrument.category_id, "instrument_id": instrument.id,
                   "lab_id": instrument.lab_id}
     if user is None:
-        return list(session.scalars(_siblings(), parameters))
-    return [sibling for sibling, trained, suspended in session.execute(
-                _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
-                                       "now": now})
-            if not suspended and (trained or not sibling.requires_qualification
-                                  or user.manages_lab_id(sibling.lab_id))]
+        return [Candidate(*row) for row in reads.execute(_siblings(), parameters)]
+    siblings = []
+    for *values, trained, suspended in reads.execute(
+            _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
+                                   "now": now}):
+        sibling = Candidate(*values)
+        if not suspended and (trained or not sibling.requires_qualification
+                              or user.manages_lab_id(sibling.lab_id)):
+            siblings.append(sibling)
+    return siblings
 
 
-def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: dt.datetime,
+def suggest(session: Session, refused: Instrument, start: dt.datetime, end: dt.datetime,
             *, now: dt.datetime, channels: int = 1, user: User | None = None,
             on_instrument: bool = True, nearest: bool = False) -> list[Suggestion]:
-    """Free slots like ``[start, end)``: up to three on ``instrument`` (unless not
+    """Free slots like ``[start, end)``: up to three on the ``refused`` instrument (unless not
     ``on_instrument``), then one on each of a few instruments of its kind that ``user`` may
     book; with ``channels`` free channels where it has them. The slots come from the requested
     start on, or, ``nearest``, those nearest to it from the start of its lab day on."""
+    instrument = Candidate.of(refused)
     duration = end - start
     window_end = max(start, now) + dt.timedelta(days=SEARCH_DAYS)
-    siblings = _siblings_bookable_by(session, instrument, user, window_end + duration, now)
+    # The search's two statements are Core: run on the session's connection, they skip the
+    # session's dispatch of ORM statements.
+    reads = session.connection()
+    siblings = _siblings_bookable_by(reads, instrument, user, window_end + duration, now)
     # Each sibling offers at most one slot, so the search always goes on to at least
     # OTHER_INSTRUMENT_LIMIT siblings: those are read with the refused instrument, any further
     # ones as many at a time.
@@ -180,7 +221,7 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
     # nearest ones: bookings that end before then do not matter, however soon they are.
     since = start - dt.timedelta(days=2) if nearest else start
     near_end = max(start, now) + dt.timedelta(days=NEAR_DAYS) + duration
-    busy = BusyTime(session, groups, max(min(start, now), since), near_end,
+    busy = BusyTime(reads, groups, max(min(start, now), since), near_end,
                     window_end + duration)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
                      SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
@@ -193,7 +234,7 @@ def suggest(session: Session, instrument: Instrument, start: dt.datetime, end: d
     return results + others
 
 
-def _slots(session: Session, instrument: Instrument, busy: BusyTime,
+def _slots(session: Session, instrument: Candidate, busy: BusyTime,
            start: dt.datetime, duration: dt.timedelta, now: dt.datetime,
            window_end: dt.datetime, limit: int, channels: int,
            nearest: bool = False) -> list[Suggestion]:
@@ -226,7 +267,8 @@ def _slots(session: Session, instrument: Instrument, busy: BusyTime,
         slots = _first_free_slots(search, busy, instrument.id, buffer, latest, limit)
     if nearest:
         slots = _nearest(slots, start, wanted)
-    return [Suggestion.of(instrument, slot_start, slot_end) for slot_start, slot_end in slots]
+    tz = lab_schedule.tz
+    return [Suggestion(instrument, slot_start, slot_end, tz) for slot_start, slot_end in slots]
 
 
 def _first_free_slots(search: Callable[..., list[timeline.Interval]], busy: BusyTime,

@@ -98,7 +98,7 @@ def csrf_failed(error: CSRFError):
 def suggestion_view(suggestion: Suggestion, current: Instrument, *, purpose: str = "",
                     project_ref: str = "") -> dict[str, Any]:
     """A suggested slot in lab time, with a link that opens the booking form filled in."""
-    tz = _tz(suggestion.instrument)
+    tz = suggestion.tz
     start, end = suggestion.start.astimezone(tz), suggestion.end.astimezone(tz)
     values = {"date": start.date().isoformat(), "start_time": start.strftime("%H:%M"),
               "end_time": end.strftime("%H:%M"),

@@ -7,11 +7,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import event
 
 from labbook.accounts.models import OrganizationStatus
 from labbook.booking import services
 from labbook.booking.models import Blackout, BookingSuspension
-from labbook.booking.suggestions import OTHER_INSTRUMENT_LIMIT, SEARCH_DAYS, suggest
+from labbook.booking.suggestions import (
+    OTHER_INSTRUMENT_LIMIT,
+    SEARCH_DAYS,
+    Candidate,
+    Suggestion,
+    suggest,
+)
 from labbook.booking.training import grant_qualification
 from labbook.catalogue.models import InstrumentStatus
 from labbook.extensions import db
@@ -541,3 +548,46 @@ def test_the_nearest_slot_off_the_grid_is_the_next_one_when_it_is_nearer(lab, ca
     later = slots_of(suggest(db.session, instrument, lab_time(MONDAY, 16, 50),
                             lab_time(MONDAY, 17, 50), now=now, nearest=True))
     assert later[-1] == (sibling.code, lab_time(MONDAY, 17), lab_time(MONDAY, 18))
+
+
+def test_the_search_reads_the_siblings_and_their_busy_time_in_two_statements(lab, category,
+                                                                             instrument):
+    # Three slots here and one on each of three siblings, found in the next days: one
+    # statement for the siblings (with whether the person may book each), one for the busy
+    # time of the instrument and those three.
+    siblings = [create_instrument(lab=lab, category=category, code=f"{lab.code}-{n}00",
+                                  **RULES) for n in (2, 3, 4, 5)]
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY, 10))
+    researcher = create_user()
+    start, end = lab_time(MONDAY, 9), lab_time(MONDAY, 10)
+    suggest(db.session, instrument, start, end, now=NOW, user=researcher)  # the lab's schedule
+    statements = []
+
+    def statement(_connection, _cursor, sql, *_args) -> None:
+        statements.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        offers = slots_of(suggest(db.session, instrument, start, end, now=NOW,
+                                  user=researcher))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert [code for code, _start, _end in offers] == \
+        [instrument.code] * 3 + [sibling.code for sibling in siblings[:3]]
+    assert len(statements) == 2
+
+
+def test_a_suggestion_is_a_slot_of_an_instrument_however_its_rules_were_read(lab, category,
+                                                                             instrument):
+    # The preview and the refusal read the instrument at different moments: the same slot of
+    # it is the same suggestion, the same time on another instrument is not.
+    sibling = create_instrument(lab=lab, category=category, code=f"{lab.code}-200", **RULES)
+    start, end = lab_time(MONDAY, 9), lab_time(MONDAY, 10)
+    here = Candidate.of(instrument)
+    [offer] = [s for s in suggest(db.session, instrument, start, end, now=NOW)
+               if s.instrument.id == instrument.id and s.start == start]
+    assert offer == Suggestion(here._replace(longest_held_minutes=600), start, end, offer.tz)
+    assert offer != Suggestion(Candidate.of(sibling), start, end, offer.tz)
+    assert offer != Suggestion(here, start, end + dt.timedelta(minutes=30), offer.tz)
+    assert offer != (instrument.id, start, end)
