@@ -9,6 +9,7 @@ from weakref import ref
 
 from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.templating import _default_template_ctx_processor
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -50,6 +51,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
+    _default_context_once(app)
 
     from labbook import errors, health, security, template_labels, web
 
@@ -152,6 +154,16 @@ def _init_extensions(app: Flask) -> None:
     from labbook import ratelimit
 
     ratelimit.init_app(app)
+
+
+def _default_context_once(app: Flask) -> None:
+    """Flask copies its default context processor (``g``, ``request``, ``session``) to every
+    blueprint it registers, so a blueprint's page ran it twice for the same three values; the
+    app's own copy, which runs for every page, is kept."""
+    for blueprint, processors in app.template_context_processors.items():
+        if blueprint is not None:
+            processors[:] = [processor for processor in processors
+                             if processor is not _default_template_ctx_processor]
 
 
 def _register_blueprints(app: Flask) -> None:

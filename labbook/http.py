@@ -12,7 +12,6 @@ import enum
 from typing import Any, TypeVar
 
 from flask import Response, current_app, jsonify, request
-from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from labbook.core.errors import Problem, ValidationError
@@ -27,6 +26,7 @@ from labbook.core.time import (
     parse_aware_datetime,
 )
 from labbook.extensions import db
+from labbook.i18n import gettext as _
 from labbook.web import invalid_body
 
 E = TypeVar("E", bound=enum.Enum)

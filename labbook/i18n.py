@@ -11,7 +11,7 @@ from typing import Any
 from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, has_request_context, request, session
-from flask_babel import Domain, get_babel, get_locale, get_translations, gettext, ngettext
+from flask_babel import Domain, LazyString, get_babel, get_locale, get_translations
 from flask_login import current_user
 
 DEFAULT_LOCALE = "zh_CN"
@@ -106,8 +106,12 @@ class RememberingDomain(Domain):
         translations = _remembered(state, self)
         if translations is None:
             translations = super().get_translations()
+            # flask_babel has now made its namespace (the request's first text) and chosen the
+            # locale it looked the translations up for.
+            state = _babel_state()
             if state is not None:
-                state.labbook_translations = (self, get_locale(), translations)
+                state.labbook_translations = (self, getattr(state, "babel_locale", None),
+                                              translations)
         return translations
 
 
@@ -139,6 +143,26 @@ def _translations() -> NullTranslations:
     state = _babel_state()
     translations = _remembered(state, getattr(state, "babel_domain", None))
     return get_translations() if translations is None else translations
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """flask_babel's ``gettext`` (the same text, formatted the same way), through the
+    translations the request's domain remembered instead of a lookup of that domain and its
+    locale for each text: for the texts that labbook's modules translate on every request."""
+    translated = _translations().ugettext(string)
+    return translated % variables if variables else translated
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """flask_babel's ``ngettext``, the way ``gettext`` above is flask_babel's ``gettext``."""
+    variables.setdefault("num", num)
+    return _translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyString:
+    """flask_babel's ``lazy_gettext``, translated by ``gettext`` above each time it is used (a
+    form's label, once per page that shows it)."""
+    return LazyString(gettext, string, **variables)
 
 
 def register(app: Flask) -> None:

@@ -130,10 +130,15 @@ def _finish_request(response: Response) -> Response:
         _start_request()
     response.headers[REQUEST_ID_HEADER] = state.request_id
     duration = (time.perf_counter() - state.request_started) * 1000
-    request_log.info("request", extra={
-        "request_id": state.request_id, "method": incoming.method,
-        "path": redact_path(incoming.path), "status": response.status_code,
-        "duration_ms": round(duration, 1), "remote_addr": incoming.remote_addr})
+    if request_log.isEnabledFor(logging.INFO):
+        # Made as ``request_log.info`` makes it, but without its search of the call stack for
+        # the caller's line (always this function's, and written by no formatter of ours).
+        request_log.handle(request_log.makeRecord(
+            request_log.name, logging.INFO, __file__, 0, "request", (), None,
+            func="_finish_request", extra={
+                "request_id": state.request_id, "method": incoming.method,
+                "path": redact_path(incoming.path), "status": response.status_code,
+                "duration_ms": round(duration, 1), "remote_addr": incoming.remote_addr}))
     return response
 
 

@@ -122,8 +122,14 @@ def _has_limit(app: Flask, endpoint: str | None, blueprint: str | None) -> bool:
 
 
 def _limited(app: Flask) -> bool:
+    """``_has_limit`` of the request, worked out once for its three hooks."""
     incoming = request._get_current_object()
-    return _has_limit(app, incoming.endpoint, incoming.blueprint)
+    try:
+        return incoming.labbook_limited  # type: ignore[attr-defined,no-any-return]
+    except AttributeError:
+        limited = _has_limit(app, incoming.endpoint, incoming.blueprint)
+        incoming.labbook_limited = limited  # type: ignore[attr-defined]
+        return limited
 
 
 def init_app(app: Flask) -> None:

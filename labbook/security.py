@@ -4,10 +4,10 @@ answer to a form without its CSRF token."""
 from __future__ import annotations
 
 from flask import Flask, Response, g, render_template, request, session
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from labbook.http import problem_response
+from labbook.i18n import gettext as _
 
 # No inline or foreign scripts; styles may be inline because FullCalendar writes its own
 # <style> at run time. Nothing is ever loaded from another host (the labs' intranet may be

@@ -10,8 +10,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, flash, redirect, request, session
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
@@ -24,6 +22,8 @@ from labbook.core.errors import DomainError, Problem, ValidationError
 from labbook.core.money import format_money
 from labbook.core.time import is_plausible_date, to_lab_time
 from labbook.i18n import duration, in_page_language, localized, page_language
+from labbook.i18n import gettext as _
+from labbook.i18n import lazy_gettext as _l
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
@@ -330,7 +330,11 @@ def refuse_unreadable_input() -> None:
                 raise NotFound()
             break
     # Read even when empty: reading the form is what refuses a body beyond MAX_CONTENT_LENGTH.
-    form, files = incoming.form, incoming.files
+    # A request without a body (no length, or 0, and no chunks) has no form, file or JSON.
+    environ = incoming.environ
+    has_body = environ.get("CONTENT_LENGTH") not in (None, "", "0") \
+        or "HTTP_TRANSFER_ENCODING" in environ
+    form, files = (incoming.form, incoming.files) if has_body else (None, None)
     # No query string, no query parameters: the parse is left to a view that wants them.
     for name, value in [*(incoming.args.items(multi=True) if incoming.query_string else ()),
                         *(form.items(multi=True) if form else ()),
@@ -340,7 +344,7 @@ def refuse_unreadable_input() -> None:
         name, value = name or "", value or ""
         if UNSTORABLE.search(name) or UNSTORABLE.search(value):
             raise _unstorable(UNSTORABLE.sub("", name), name + value)
-    if incoming.is_json and (body := incoming.get_data(cache=True)):
+    if has_body and incoming.is_json and (body := incoming.get_data(cache=True)):
         try:
             document = incoming.get_json(silent=True)
         except RecursionError:

@@ -4,6 +4,7 @@ import gc
 
 import pytest
 from flask import Flask
+from flask.templating import _default_template_ctx_processor
 
 from labbook import Labbook
 
@@ -59,3 +60,21 @@ def test_a_function_made_for_one_request_is_forgotten_with_it(flask_app):
     del hooks, hook
     gc.collect()
     assert flask_app._synchronous == {}
+
+
+def test_a_blueprints_page_gets_flasks_default_context_once(make_app):
+    """Flask gives every blueprint its own copy of the processor that puts ``g``, ``request``
+    and ``session`` into a template, which the app's already does for every page."""
+    other = make_app()
+    calls = []
+
+    def counted() -> dict:
+        calls.append(1)
+        return _default_template_ctx_processor()
+
+    for processors in other.template_context_processors.values():
+        processors[:] = [counted if processor is _default_template_ctx_processor else processor
+                         for processor in processors]
+    page = other.test_client().get("/instruments")
+    assert page.status_code == 200 and "/instruments" in page.get_data(as_text=True)
+    assert len(calls) == 1

@@ -14,6 +14,8 @@ year 1 or 9999, numbers beyond 32 and 64 bits, page numbers past the end.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -383,6 +385,23 @@ def test_a_nul_byte_in_a_booking_is_refused_and_nothing_is_booked(client, scene)
         "end": f"{day}T11:00:00+08:00", "purpose": "XRD", "project_ref": "PO\x00-7"})
     assert api.status_code == 422 and api.mimetype == PROBLEM_JSON
     assert api.json["code"] == "nul_character"
+    assert api.json["problems"][0]["field"] == "project_ref"
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 2  # the scene's
+
+
+def test_a_nul_byte_in_a_chunked_body_is_refused_like_one_of_known_length(client, scene):
+    """A body sent in chunks comes without a Content-Length: it is read and checked all the
+    same (only a request with neither has no body to look at)."""
+    instrument, day = scene["instrument"], next_weekday(2).isoformat()
+    body = json.dumps({"instrument_id": instrument.id, "start": f"{day}T10:00:00+08:00",
+                       "end": f"{day}T11:00:00+08:00", "purpose": "XRD",
+                       "project_ref": "PO\x00-7"})
+    api = client.post("/api/v1/bookings", input_stream=io.BytesIO(body.encode()),
+                      headers={**bearer(scene["researcher"]), "Transfer-Encoding": "chunked",
+                               "Content-Type": "application/json"},
+                      # What a server passes on of a chunked body: no length.
+                      environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})
+    assert api.status_code == 422 and api.json["code"] == "nul_character"
     assert api.json["problems"][0]["field"] == "project_ref"
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 2  # the scene's
 

@@ -249,3 +249,42 @@ def test_outside_a_request_texts_follow_the_forced_locale_and_default_to_chinese
     # Outside any app context there is no catalogue: the text as written.
     assert contextvars.Context().run(gettext, "Too many requests") == "Too many requests"
     assert contextvars.Context().run(i18n.current_locale) is None
+
+
+#: Texts as labbook's modules translate them: plain, with parameters, with a plural.
+SAID = (("Too many requests", {}), ("Unknown lab %(code)s.", {"code": "XRD"}))
+
+
+def said_by(gettext_, ngettext_) -> list[str]:
+    return [*(gettext_(text, **parameters) for text, parameters in SAID),
+            *(ngettext_("%(num)d day", "%(num)d days", n) for n in (1, 3))]
+
+
+def test_labbooks_translation_functions_say_what_flask_babels_say(app):
+    """``i18n.gettext``, ``ngettext`` and ``lazy_gettext`` give flask_babel's texts in every
+    language a request or a job may be in, and the text as written outside an app context."""
+    import flask_babel
+
+    def ours() -> list[str]:
+        return said_by(i18n.gettext, i18n.ngettext)
+
+    def theirs() -> list[str]:
+        return said_by(flask_babel.gettext, flask_babel.ngettext)
+
+    def in_a_request(language: str, expected: str) -> None:
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            assert ours() == theirs() and expected in ours()
+            with force_locale("zh_CN" if language == "en" else "en"):
+                assert ours() == theirs() and expected not in ours()
+            assert str(i18n.lazy_gettext("Unknown lab %(code)s.", code="XRD")) == expected
+
+    def in_a_job() -> None:
+        with app.app_context():
+            assert ours() == theirs() and "未知实验室 XRD。" in ours()
+
+    # Each in a context of its own, as a request and a job have.
+    contextvars.Context().run(in_a_request, "en", "Unknown lab XRD.")
+    contextvars.Context().run(in_a_request, "zh-CN", "未知实验室 XRD。")
+    contextvars.Context().run(in_a_job)
+    assert contextvars.Context().run(ours) == contextvars.Context().run(theirs) \
+        == ["Too many requests", "Unknown lab XRD.", "1 day", "3 days"]

@@ -1,8 +1,7 @@
 """Display names of account values, for pages, exports, messages and the audit log."""
 
-from flask_babel import lazy_gettext as _l
-
 from labbook.accounts.models import OrganizationStatus, PriceTier, Role
+from labbook.i18n import lazy_gettext as _l
 
 TIER_LABELS = {PriceTier.INTERNAL: _l("Internal"), PriceTier.PARTNER: _l("Partner"),
                PriceTier.EXTERNAL: _l("External")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
 from labbook.accounts.access import current_actor, require
@@ -16,6 +15,7 @@ from labbook.audit.models import AuditEvent
 from labbook.core.time import LAB_TZ
 from labbook.extensions import db
 from labbook.http import page_arg
+from labbook.i18n import lazy_gettext as _l
 
 #: What the log's objects are called, and the page that shows one (endpoint, id argument).
 OBJECT_TYPES = {

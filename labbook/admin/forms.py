@@ -11,7 +11,6 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileRequired, MultipleFileField
 from wtforms import (
@@ -38,6 +37,7 @@ from labbook.billing.forms import WholeNumberField, YuanField
 from labbook.catalogue.labels import STATUS_LABELS
 from labbook.catalogue.services import MAX_STATUS_REASON
 from labbook.core.ids import database_id
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 LOCALE_CHOICES = [SelectChoice(code, name) for code, name in LOCALE_NAMES.items()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
@@ -17,6 +16,7 @@ from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, ValidationError
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.i18n import lazy_gettext as _l
 from labbook.owners import services as owners
 from labbook.web import (
     FORM_REFUSED,

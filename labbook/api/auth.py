@@ -7,19 +7,20 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request
-from flask_babel import gettext as _
 
 from labbook.accounts.models import User
 from labbook.accounts.services import user_for_api_token
 from labbook.core.errors import NotAuthenticated
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.i18n import gettext as _
 
 
 def api_user(*, required: bool = True) -> User | None:
     """The user of the request's bearer token (cached per request)."""
     if "api_user" not in g:
-        header = request.headers.get("Authorization", "")
+        # The header straight from the WSGI environment, where request.headers finds it.
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
         scheme, _sep, secret = header.partition(" ")
         user = None
         if scheme.lower() == "bearer" and secret.strip():

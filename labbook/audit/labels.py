@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from labbook.accounts.labels import (
     ACCOUNT_STATUS_LABELS,
@@ -44,6 +43,7 @@ from labbook.faults.labels import KIND_LABELS as FAULT_KINDS
 from labbook.faults.labels import STATE_LABELS as FAULT_STATES
 from labbook.holidays.labels import FESTIVAL_LABELS as FESTIVALS
 from labbook.holidays.labels import KIND_LABELS as HOLIDAY_KINDS
+from labbook.i18n import lazy_gettext as _l
 from labbook.orders.labels import (
     CAPABILITY_LABELS,
     DISPOSITION_LABELS,

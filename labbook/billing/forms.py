@@ -4,7 +4,6 @@ the browser and the API refuse the same input with the same words."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -16,6 +15,7 @@ from labbook.billing import services
 from labbook.billing.labels import BASIS_LABELS, STATE_LABELS
 from labbook.billing.models import BillingBasis
 from labbook.core.errors import DomainError
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 

@@ -2,7 +2,6 @@
 messages and the audit log; and the names of payments' methods, balance movements, invoices'
 kinds, media and states."""
 
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from labbook.billing.models import (
@@ -15,6 +14,7 @@ from labbook.billing.models import (
     PaymentMethod,
     StatementState,
 )
+from labbook.i18n import lazy_gettext as _l
 
 STATE_LABELS = {StatementState.DRAFT: _l("Draft"), StatementState.ISSUED: _l("Issued"),
                 StatementState.PAID: _l("Paid")}

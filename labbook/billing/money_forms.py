@@ -4,7 +4,6 @@ the services'."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -21,6 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from labbook.billing.forms import WholeNumberField, YuanField
 from labbook.billing.labels import INVOICE_KIND_LABELS, INVOICE_MEDIUM_LABELS, METHOD_LABELS
 from labbook.billing.models import InvoiceKind, InvoiceMedium, PaymentMethod
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 AMOUNT_REQUIRED = InputRequired(message=_l("Enter the amount in yuan, e.g. 120.50."))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 from flask import request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import Row
+from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.accounts.services import managed_labs
@@ -29,6 +28,7 @@ from labbook.booking import (
 )
 from labbook.booking import services as booking_services
 from labbook.booking.calendar import (
+    BusyWindow,
     busy_entries,
     free_capacity,
     instrument_with_closures,
@@ -52,6 +52,7 @@ from labbook.core.errors import Problem
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
+from labbook.i18n import gettext as _
 from labbook.notify import services as notify
 
 MAX_AVAILABILITY_DAYS = 62
@@ -352,28 +353,32 @@ def availability(instrument_id: int):
         fields.problems.append(Problem("invalid_interval", _(
             "'end' must be after 'start' and at most %(n)d days later.",
             n=MAX_AVAILABILITY_DAYS), field="end"))
+    session = db.session()
     if fields.problems:
         # An unknown instrument is a 404 before a bad window is a 422.
-        catalogue.get_instrument(db.session, instrument_id)
+        catalogue.get_instrument(session, instrument_id)
         fields.done()
-    found = instrument_with_closures(db.session, instrument_id, start, end)
+    # Rows only, read on the session's connection: a GET has nothing to flush first and no
+    # objects to load, so the ORM's way of executing a statement would be work for nothing.
+    rows = session.connection()
+    found = instrument_with_closures(rows, instrument_id, start, end)
     if found is None:
         raise catalogue.no_instrument(instrument_id)
     instrument, closures = found
-    return availability_json(instrument, start, end, viewer, closures)
+    window = read_window(rows, instrument, start, end, viewer, closures)
+    return availability_json(session, instrument, start, end, viewer, window)
 
 
-def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
-                      end: dt.datetime, viewer: User | None,
-                      closures: Sequence[Any]) -> dict[str, Any]:
+def availability_json(session: Session, instrument: Instrument | Row[Any], start: dt.datetime,
+                      end: dt.datetime, viewer: User | None, window: BusyWindow
+                      ) -> dict[str, Any]:
     """Busy time (others' bookings only as "booked") and the free time one could book, of an
-    instrument read by ``calendar.instrument_with_closures`` with its ``closures``."""
-    window = read_window(db.session, instrument, start, end, viewer, closures)
-    lab_schedule = schedule.lab_schedule(db.session, instrument.lab_id)
+    instrument read by ``calendar.instrument_with_closures`` with its ``window``."""
+    lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     answer = {
         "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
         "timezone": lab_schedule.timezone, "channels": instrument.channels,
-        "busy": busy_entries(db.session, instrument, start, end, viewer, window),
+        "busy": busy_entries(session, instrument, start, end, viewer, window),
     }
     if instrument.channels == 1:
         # Opening hours matter only to an instrument that may be booked.
@@ -384,7 +389,7 @@ def availability_json(instrument: Instrument | Row[Any], start: dt.datetime,
         return answer
     # Each span's times are written once, for both lists.
     spans = [(s.isoformat(), e.isoformat(), n)
-             for s, e, n in free_capacity(db.session, instrument, start, end, window)]
+             for s, e, n in free_capacity(session, instrument, start, end, window)]
     answer["free"] = [{"start": s, "end": e} for s, e, _n in spans]
     answer["capacity"] = [{"start": s, "end": e, "free_channels": n} for s, e, n in spans]
     return answer

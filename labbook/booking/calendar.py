@@ -6,17 +6,18 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from flask_babel import gettext as _
-from sqlalchemy import Row, and_, bindparam, literal_column, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Organization, User
 from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
-from labbook.booking.rules import blackouts, held_bound
+from labbook.booking.rules import held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
+from labbook.i18n import gettext as _
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
 
@@ -69,15 +70,6 @@ def shown_entry(booking: Any, viewer: User, shown: str, user_name: str,
     else:
         entry["title"] = _("Booked by %(name)s", name=user_name)
     return entry
-
-
-@dataclass
-class CalendarWindow:
-    """An instrument's bookings (objects) and closures meeting a time window, read once."""
-
-    bookings: list[Booking]
-    #: Rows of ``rules.blackouts``.
-    blackouts: Sequence[Any]
 
 
 @dataclass
@@ -165,22 +157,22 @@ def _window_parameters(instrument: Instrument, start: dt.datetime, end: dt.datet
             "held_bound": held_bound(instrument, end)}
 
 
-def load_window(session: Session, instrument: Instrument, start: dt.datetime,
-                end: dt.datetime, viewer: User | None = None) -> CalendarWindow:
-    """The window's bookings as objects, for callers that act on them. ``viewer`` None reads
-    no bookers (anonymous entries need none; lazy loading still works)."""
-    bookings = session.scalars(_window_bookings(viewer is not None),
-                               _window_parameters(instrument, start, end))
-    return CalendarWindow(list(bookings),
-                          blackouts(session, [instrument], start, end))
+def window_bookings(session: Session, instrument: Instrument, start: dt.datetime,
+                    end: dt.datetime, viewer: User | None = None) -> list[Booking]:
+    """The window's bookings as objects, for callers that act on them (without its closures,
+    which none of them shows). ``viewer`` None reads no bookers (anonymous entries need none;
+    lazy loading still works)."""
+    return list(session.scalars(_window_bookings(viewer is not None),
+                                _window_parameters(instrument, start, end)))
 
 
-def read_window(session: Session, instrument: Instrument | Row[Any], start: dt.datetime,
-                end: dt.datetime, viewer: User | None = None,
+def read_window(session: Session | Connection, instrument: Instrument | Row[Any],
+                start: dt.datetime, end: dt.datetime, viewer: User | None = None,
                 closures: Sequence[Any] | None = None) -> BusyWindow:
     """The window's bookings as rows, with their bookers' and organizations' names unless
     ``viewer`` is None (who sees only "booked"), and its closures (unless given, as
-    ``instrument_with_closures`` reads them)."""
+    ``instrument_with_closures`` reads them). ``session`` may be a session's connection: only
+    rows are read."""
     bookings = session.execute(_window_rows(viewer is not None),
                                _window_parameters(instrument, start, end)).all()
     if closures is None:
@@ -190,8 +182,9 @@ def read_window(session: Session, instrument: Instrument | Row[Any], start: dt.d
     return BusyWindow(bookings, closures)
 
 
-def instrument_with_closures(session: Session, instrument_id: int, start: dt.datetime,
-                             end: dt.datetime) -> tuple[Row[Any], list[Row[Any]]] | None:
+def instrument_with_closures(session: Session | Connection, instrument_id: int,
+                             start: dt.datetime, end: dt.datetime
+                             ) -> tuple[Row[Any], list[Row[Any]]] | None:
     """What a calendar reads of instrument ``instrument_id`` (its id, lab, channels, status and
     the longest time a booking of it holds), with the closures of it or its lab meeting
     ``[start, end)``, in one statement; None if there is no such instrument."""
@@ -211,7 +204,7 @@ def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
     entries = _booking_entries(window.bookings, instrument, viewer)
     entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
                  "end": b.end_at.isoformat(), "title": b.reason} for b in window.blackouts]
-    return sorted(entries, key=lambda entry: entry["start"])
+    return sorted(entries, key=itemgetter("start"))
 
 
 def _booking_entries(bookings: Sequence[Any], instrument: Instrument, viewer: User | None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -31,6 +30,7 @@ from wtforms.validators import (
 from labbook.booking.recurrence import MAX_OCCURRENCES, Recurrence
 from labbook.booking.services import MAX_NOTE, MAX_PROJECT_REF, MAX_PURPOSE
 from labbook.catalogue.models import MAX_CHANNELS
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 #: Dates outside this range are typing mistakes, and would overflow when converted to UTC.

@@ -5,9 +5,8 @@ approved") and in the audit log; ``STATE_TITLES`` name a state standing on its o
 badge and history, and its calendar event.
 """
 
-from flask_babel import lazy_gettext as _l
-
 from labbook.booking.models import BookingState
+from labbook.i18n import lazy_gettext as _l
 
 STATE_LABELS = {
     BookingState.PENDING: _l("pending"),

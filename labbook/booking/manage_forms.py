@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -18,6 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from labbook.booking.services import MAX_NOTE, MAX_PURPOSE
 from labbook.core.ids import database_id
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 DECISIONS = [SelectChoice("approve", _l("Approve")), SelectChoice("reject", _l("Reject"))]

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectChoice, StringField
@@ -47,6 +46,7 @@ from labbook.core.ids import database_id
 from labbook.core.time import LAB_TZ, is_plausible_date, to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.http import day_arg, read_day
+from labbook.i18n import lazy_gettext as _l
 from labbook.i18n import localized
 from labbook.notify import services as notify
 from labbook.notify.channels import email_delivered

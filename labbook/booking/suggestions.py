@@ -221,8 +221,11 @@ def suggest(session: Session, refused: Instrument, start: dt.datetime, end: dt.d
     # nearest ones: bookings that end before then do not matter, however soon they are.
     since = start - dt.timedelta(days=2) if nearest else start
     near_end = max(start, now) + dt.timedelta(days=NEAR_DAYS) + duration
+    # The last slot may end at window_end + duration: a booking starting within its buffer
+    # after that keeps it from being offered.
+    longest_buffer = dt.timedelta(minutes=max(c.buffer_minutes for c in candidates))
     busy = BusyTime(reads, groups, max(min(start, now), since), near_end,
-                    window_end + duration)
+                    window_end + duration + longest_buffer)
     results = _slots(session, instrument, busy, start, duration, now, window_end,
                      SAME_INSTRUMENT_LIMIT, channels, nearest) if on_instrument else []
     others: list[Suggestion] = []

@@ -1,9 +1,8 @@
 """What instruments' statuses, owner units' kinds and whether a testing service is offered are
 called in pages, messages and the audit log."""
 
-from flask_babel import lazy_gettext as _l
-
 from labbook.catalogue.models import InstrumentStatus, OwnerKind
+from labbook.i18n import lazy_gettext as _l
 
 STATUS_LABELS = {InstrumentStatus.AVAILABLE: _l("Available"),
                  InstrumentStatus.MAINTENANCE: _l("Under maintenance"),

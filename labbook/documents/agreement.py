@@ -5,7 +5,6 @@ lab's terms, and the customer's confirmation (or the lines to sign it on paper).
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
@@ -28,6 +27,7 @@ from labbook.documents.pdf import (
     paragraphs,
     styles,
 )
+from labbook.i18n import lazy_gettext as _l
 
 #: What becomes of the samples' remains once the order is done.
 REMAINS_LABELS = {

@@ -3,7 +3,6 @@ organization's admins and of labbook's admins deciding on registrations."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import PriceTier
+from labbook.i18n import lazy_gettext as _l
 
 _PASSWORD_HELP = _l("At least 10 characters, letters mixed with digits or symbols; not your "
                     "email address or name.")

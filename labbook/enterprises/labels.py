@@ -1,8 +1,7 @@
 """Display names of registrations' and requests' states, for pages, emails and the audit log."""
 
-from flask_babel import lazy_gettext as _l
-
 from labbook.enterprises.models import JoinRequestState, RegistrationState
+from labbook.i18n import lazy_gettext as _l
 
 REGISTRATION_STATE_LABELS = {
     RegistrationState.UNCONFIRMED: _l("email not confirmed"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -10,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from labbook.faults.labels import KIND_LABELS
 from labbook.faults.models import FaultKind
 from labbook.faults.services import MAX_ANSWER, MAX_DESCRIPTION, MAX_DETAIL
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]

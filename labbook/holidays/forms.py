@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from labbook.holidays.labels import FESTIVAL_LABELS, KIND_LABELS
 from labbook.holidays.models import DayKind, Festival
+from labbook.i18n import lazy_gettext as _l
 from labbook.web import plausible_date
 
 

@@ -1,8 +1,7 @@
 """What the kinds of statutory days and the festivals are called in pages and the audit log."""
 
-from flask_babel import lazy_gettext as _l
-
 from labbook.holidays.models import DayKind, Festival
+from labbook.i18n import lazy_gettext as _l
 
 KIND_LABELS = {
     DayKind.HOLIDAY: _l("public holiday"),

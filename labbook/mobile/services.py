@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
 from labbook.booking import attendance
-from labbook.booking.calendar import booking_entry, load_window
+from labbook.booking.calendar import booking_entry, window_bookings
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument
 from labbook.core.errors import Conflict
+from labbook.i18n import gettext as _
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,16 @@ def _lab_day(instrument: Instrument, now: dt.datetime) -> tuple[dt.datetime, dt.
 def today(session: Session, instrument: Instrument, viewer: User | None, *,
           now: dt.datetime) -> Today:
     start, end = _lab_day(instrument, now)
-    window = load_window(session, instrument, start, end, viewer)
+    bookings = window_bookings(session, instrument, start, end, viewer)
     zone = ZoneInfo(instrument.lab.timezone)
     entries = []
-    for booking in window.bookings:
+    for booking in bookings:
         entry = booking_entry(booking, viewer)
         entry.update(start_local=booking.start_at.astimezone(zone),
                      end_local=booking.end_at.astimezone(zone),
                      own=viewer is not None and booking.user_id == viewer.id)
         entries.append(entry)
-    return Today(entries, current_booking(window.bookings, viewer, now=now))
+    return Today(entries, current_booking(bookings, viewer, now=now))
 
 
 def current_booking(bookings: list[Booking], viewer: User | None, *,
@@ -76,8 +76,7 @@ def _own_booking(session: Session, actor: User, instrument: Instrument, *,
     # Read without the bookers joined in: the booking's row is locked next, and PostgreSQL
     # locks no row of an outer join's nullable side.
     start, end = _lab_day(instrument, now)
-    return current_booking(load_window(session, instrument, start, end).bookings, actor,
-                           now=now)
+    return current_booking(window_bookings(session, instrument, start, end), actor, now=now)
 
 
 def check_in_here(session: Session, actor: User, instrument: Instrument, *,

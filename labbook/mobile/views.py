@@ -13,7 +13,6 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import login_required
 
 from labbook.accounts.access import current_actor, current_manager, current_viewer
@@ -24,6 +23,7 @@ from labbook.core.time import utcnow
 from labbook.documents.labels import render_instrument_label
 from labbook.documents.model import InstrumentLabel
 from labbook.extensions import db
+from labbook.i18n import gettext as _
 from labbook.i18n import localized
 from labbook.mobile import services
 from labbook.notify import rendering

@@ -1,7 +1,6 @@
 """Display names of the channels and of the kinds of message people choose channels for."""
 
-from flask_babel import lazy_gettext as _l
-
+from labbook.i18n import lazy_gettext as _l
 from labbook.notify.models import Channel, Topic
 
 CHANNEL_LABELS = {Channel.EMAIL: _l("Email"), Channel.WECOM: _l("WeCom group"),

@@ -1,7 +1,6 @@
 """What orders, lines, samples, results and reports are called in pages, emails and the log."""
 
-from flask_babel import lazy_gettext as _l
-
+from labbook.i18n import lazy_gettext as _l
 from labbook.orders.models import (
     Capability,
     Conclusion,

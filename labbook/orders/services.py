@@ -22,7 +22,6 @@ from decimal import Decimal
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,6 +34,7 @@ from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.money import format_money
 from labbook.core.time import to_lab_time
+from labbook.i18n import lazy_gettext as _l
 from labbook.orders import notices, numbers
 from labbook.orders.labels import LINE_STATE_LABELS, ORDER_STATE_LABELS
 from labbook.orders.models import (

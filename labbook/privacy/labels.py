@@ -1,7 +1,6 @@
 """Display names of deletion requests' states."""
 
-from flask_babel import lazy_gettext as _l
-
+from labbook.i18n import lazy_gettext as _l
 from labbook.privacy.models import DeletionState
 
 DELETION_STATE_LABELS = {DeletionState.PENDING: _l("waiting for an admin"),

@@ -35,7 +35,6 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -43,6 +42,7 @@ from labbook.billing.models import Charge, ChargeKind
 from labbook.booking import schedule, timeline
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingService
+from labbook.i18n import lazy_gettext as _l
 from labbook.orders.models import LineState, Order, OrderLine
 from labbook.reports.periods import Period, Scope
 from labbook.reports.sql import month_of, seconds_between, working_days_between

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from labbook.billing.labels import KIND_LABELS
 from labbook.catalogue.models import Owner
 from labbook.core.tables import Cell, Column, Kind, Table
 from labbook.core.time import to_lab_time
+from labbook.i18n import lazy_gettext as _l
 from labbook.i18n import localized
 from labbook.reports.figures import hours, percent
 from labbook.reports.settlements import TIME, OwnerTotals, Settlement

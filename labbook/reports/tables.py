@@ -11,7 +11,6 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,6 +18,7 @@ from labbook.accounts.labels import TIER_LABELS
 from labbook.accounts.models import Organization, PriceTier
 from labbook.catalogue.models import Category, Instrument, Lab, TestingService
 from labbook.core.tables import Cell, Column, Kind, Table
+from labbook.i18n import lazy_gettext as _l
 from labbook.i18n import localized
 from labbook.reports.figures import (
     Attendance,

@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from labbook.core.money import format_money
 from labbook.core.tables import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Kind, to_csv, to_xlsx
 from labbook.core.time import utcnow
 from labbook.extensions import db
+from labbook.i18n import lazy_gettext as _l
 from labbook.reports import dashboards, figures, periods, tables
 from labbook.reports.charts import ChartSpec, Series, chart_data
 from labbook.reports.figures import Dimension

@@ -1,7 +1,6 @@
 """What testing-service requests' states are called in pages, messages and the audit log."""
 
-from flask_babel import lazy_gettext as _l
-
+from labbook.i18n import lazy_gettext as _l
 from labbook.testing.models import ServiceRequestState
 
 STATE_LABELS = {

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from labbook.i18n import lazy_gettext as _l
 from labbook.training.models import MAX_CAPACITY
 from labbook.training.services import MAX_LOCATION, MAX_NOTE, MAX_VALID_DAYS
 from labbook.web import plausible_date

@@ -1,8 +1,7 @@
 """What training requests', sessions' and enrolments' states are called in pages, emails and
 the audit log."""
 
-from flask_babel import lazy_gettext as _l
-
+from labbook.i18n import lazy_gettext as _l
 from labbook.training.models import EnrolmentState, ExamResult, RequestState, SessionState
 
 REQUEST_STATE_LABELS = {

@@ -3,7 +3,8 @@
 import datetime as dt
 import re
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from labbook.accounts.models import ApiToken, PriceTier
 from labbook.accounts.services import create_api_token, user_for_api_token
@@ -132,3 +133,28 @@ def test_a_tokens_last_use_is_recorded_at_most_hourly(client):
     later = first + dt.timedelta(hours=2)
     user_for_api_token(db.session, secret, now=later)
     assert db.session.get(ApiToken, token.id).last_used_at == later
+
+
+@pytest.mark.parametrize("member", [True, False])
+def test_a_tokens_user_comes_with_its_organization_in_one_statement(app, member):
+    """What a request asks of its token's owner, the organization included, is read once."""
+    user = create_user() if member else create_user(organization=None)
+    _token, secret = create_api_token(db.session, user, name="script",
+                                      now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    statements: list[str] = []
+
+    def statement(_connection, _cursor, sql, *_args) -> None:
+        statements.append(sql)
+
+    with app.app_context():  # a request's session: nothing of the user loaded yet
+        event.listen(db.engine, "before_cursor_execute", statement)
+        try:
+            found = user_for_api_token(db.session, secret, now=dt.datetime.now(dt.UTC))
+            assert found is not None and found.id == user.id
+            assert (found.organization.name if member else found.organization) == \
+                (user.organization.name if member else None)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", statement)
+            db.session.remove()
+    assert len([sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]) == 1

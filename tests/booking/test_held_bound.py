@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from labbook.booking import rules, services
-from labbook.booking.calendar import load_window, read_window
+from labbook.booking.calendar import read_window, window_bookings
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.services import BookingRefused
 from labbook.catalogue.models import Instrument
@@ -230,7 +230,7 @@ def test_bookings_far_ahead_do_not_change_the_work_of_a_calendar_read():
     def steps() -> int:
         return counted_steps(lambda: (rules.held_time(db.session, instrument, start, end),
                                       rules.calendar_problems(db.session, request),
-                                      load_window(db.session, instrument, start, end),
+                                      window_bookings(db.session, instrument, start, end),
                                       read_window(db.session, instrument, start, end),
                                       read_window(db.session, instrument, start, end,
                                                   viewer)))[1]

@@ -535,6 +535,21 @@ def test_on_channels_a_booking_just_after_the_window_keeps_its_buffer_clear(lab,
     assert suggest(db.session, instrument, start, start + dt.timedelta(hours=1), now=NOW) == []
 
 
+def test_a_booking_just_after_the_window_keeps_the_last_slot_s_buffer_clear(lab, category):
+    instrument = create_instrument(lab=lab, category=category, code=f"{lab.code}-100",
+                                   **{**RULES, "buffer_minutes": 30})
+    start = lab_time(MONDAY, 9)
+    window_end = start + dt.timedelta(days=SEARCH_DAYS)
+    db.session.add(Blackout(instrument=instrument, start_at=start, end_at=window_end,
+                            reason="停电检修"))
+    db.session.commit()
+    # The last slot the search may offer (window_end to an hour later) would have its buffer
+    # meet this booking, which starts after the last end the search looks up to.
+    create_booking(instrument=instrument, start_at=window_end + dt.timedelta(minutes=70),
+                   end_at=window_end + dt.timedelta(minutes=130))
+    assert suggest(db.session, instrument, start, start + dt.timedelta(hours=1), now=NOW) == []
+
+
 def test_the_nearest_slot_off_the_grid_is_the_next_one_when_it_is_nearer(lab, category,
                                                                         instrument):
     # 14:50 lies off the sibling's hourly grid, 50 minutes after the earliest time its notice

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import event
+
 from labbook.booking.models import BookingState
+from labbook.extensions import db
 from tests.documents.reading import pdf_page_count, pdf_qr_payloads, pdf_text
 from tests.factories import create_booking, create_instrument, create_manager, create_user, reload
 
@@ -100,3 +103,26 @@ def test_only_the_labs_managers_print_its_labels(client, login_as):
     assert client.get(f"/admin/instruments/{instrument.id}/label.pdf").status_code == 404
     login_as(create_user())
     assert client.get(f"/admin/instruments/{instrument.id}/label.pdf").status_code == 403
+
+
+def test_the_phone_page_and_its_buttons_read_no_closures(client, login_as):
+    """The page shows the day's bookings and nothing of the lab's closures, so neither it nor
+    its check-in reads them."""
+    instrument = create_instrument()
+    user = create_user()
+    booking = now_booking(instrument, user)
+    login_as(user)
+    statements: list[str] = []
+
+    def statement(_connection, _cursor, sql, *_args) -> None:
+        statements.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        page = client.get(f"/m/instruments/{instrument.id}")
+        client.post(f"/m/instruments/{instrument.id}/check-in")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert f"/m/instruments/{instrument.id}/check-in" in page.get_data(as_text=True)
+    assert reload(booking).state == BookingState.IN_USE
+    assert statements and not [sql for sql in statements if "blackouts" in sql]
