@@ -14,14 +14,16 @@ query, whatever its length.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import namedtuple
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import ngettext, pgettext
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.labels import TIER_LABELS
@@ -75,6 +77,27 @@ def _rate_cards_of() -> Select:
     return select(*table.c).where(table.c.instrument_id.in_(bindparam("instrument_ids",
                                                                        expanding=True)),
                                   table.c.tier.in_(bindparam("tiers", expanding=True)))
+
+
+def rate_card_columns() -> list[ColumnElement[Any]]:
+    """The columns of a rate card as ``rate_cards`` reads them, for a statement that reads the
+    cards of one instrument and tier together with other rows (``cards_of_rows`` makes them
+    into the cards)."""
+    return list(RateCard.__table__.c)
+
+
+@cache
+def _card_row() -> Any:
+    # Built once, once the model is mapped: a card read among other rows, by its columns' names.
+    return namedtuple("RateCardRow", [column.key for column in RateCard.__table__.c])
+
+
+def cards_of_rows(instrument_id: int, tier: PriceTier,
+                  rows: Iterable[Sequence[Any]]) -> RateCards:
+    """The rate cards of ``instrument_id`` for ``tier`` from ``rows`` of ``rate_card_columns``
+    (all None where an outer join found none), as ``rate_cards`` gives them."""
+    card = _card_row()
+    return {(instrument_id, tier): [card._make(row) for row in rows if row[0] is not None]}
 
 
 @cache
@@ -262,18 +285,20 @@ def _booking_price(booking: Booking, card: RateCard | None, viewer: User,
 
 
 def booking_prices(session: Session, bookings: Iterable[Booking], viewer: User, *,
-                   now: dt.datetime) -> dict[int, BookingPrice]:
+                   now: dt.datetime, cards: RateCards | None = None) -> dict[int, BookingPrice]:
     """Each booking's price and cancellation terms for ``viewer``, by booking id; one query
-    for all of them."""
+    for all of them, none where the caller read their ``cards`` already."""
     bookings = list(bookings)
-    cards = rate_cards(session, {(b.instrument_id, b.organization.tier) for b in bookings})
+    keys = {(b.instrument_id, b.organization.tier) for b in bookings}
+    if cards is None or not keys <= cards.keys():
+        cards = rate_cards(session, keys)
     return {b.id: _booking_price(b, card_for(cards, b.instrument_id, b.organization.tier,
                                              b.start_at), viewer, now) for b in bookings}
 
 
 def booking_price(session: Session, booking: Booking, viewer: User, *,
-                  now: dt.datetime) -> BookingPrice:
-    return booking_prices(session, [booking], viewer, now=now)[booking.id]
+                  now: dt.datetime, cards: RateCards | None = None) -> BookingPrice:
+    return booking_prices(session, [booking], viewer, now=now, cards=cards)[booking.id]
 
 
 def slot_price(session: Session, viewer: User, organization: Organization,

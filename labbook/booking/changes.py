@@ -202,7 +202,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             instrument, organization_id = owners
             instrument_id = instrument.id
             _lock_channels(session, instrument)
-            paying = locked_paying_organization(session, organization_id)
+            paying = locked_paying_organization(session, organization_id,
+                                                rate_cards_of=instrument_id if priced else None)
             booking = session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none()
             if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
@@ -245,8 +246,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                 change = _reported_change(
                     values, session.execute(_insert_applied_change(), values).scalar_one())
                 _apply(session, actor, booking, change, now=now, overridden=problems)
-            price = estimates.booking_price(session, booking, actor, now=now) if priced \
-                else None
+            price = estimates.booking_price(session, booking, actor, now=now,
+                                            cards=paying.rate_cards) if priced else None
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise

@@ -31,7 +31,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import and_, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -144,31 +144,48 @@ def paying_organization(user: User) -> Organization:
 @dataclass(frozen=True)
 class PayingOrganization:
     """The organization that pays for a booking, read under its row lock, with its billing
-    profile's ``overdue_block_days`` (the ``payment_overdue`` rule's setting) read with it."""
+    profile's ``overdue_block_days`` (the ``payment_overdue`` rule's setting) read with it, and
+    where asked for the rate cards of an instrument for its tier."""
 
     organization: Organization
     overdue_block_days: int | None
+    rate_cards: estimates.RateCards | None = None
 
 
 @cache
-def _locked_organization():
+def _locked_organization(with_rate_cards: bool):
     # ``locked`` built once (session.get builds its statement again on every call), and the
-    # billing profile's setting read in the same statement rather than by the rules later.
-    return (select(Organization, receivables.overdue_block_days_of(Organization.id))
-            .where(Organization.id == bindparam("id")).with_for_update()
+    # billing profile's setting read in the same statement rather than by the rules later;
+    # with the instrument's rate cards for the organization's tier (what the API's answer
+    # prices the booking by) rather than in a statement of their own. On PostgreSQL only the
+    # organization's row is locked (none could be on the nullable side of the outer join).
+    organizations = Organization.__table__
+    query = select(Organization, receivables.overdue_block_days_of(Organization.id))
+    if with_rate_cards:
+        cards = estimates.rate_card_columns()
+        query = query.add_columns(*cards).outerjoin(cards[0].table, and_(
+            cards[0].table.c.instrument_id == bindparam("instrument_id"),
+            cards[0].table.c.tier == organizations.c.tier))
+    return (query.where(Organization.id == bindparam("id")).with_for_update(of=organizations)
             .execution_options(populate_existing=True))
 
 
-def locked_paying_organization(session: Session, organization_id: int | None
-                               ) -> PayingOrganization:
+def locked_paying_organization(session: Session, organization_id: int | None, *,
+                               rate_cards_of: int | None = None) -> PayingOrganization:
     """The organization ``organization_id`` read afresh under a row lock: one booking of an
     organization at a time reads its weekly quota and inserts, so two cannot both fit under
-    it."""
-    row = None if organization_id is None else \
-        session.execute(_locked_organization(), {"id": organization_id}).one_or_none()
-    if row is None:
+    it. With the rate cards of the instrument ``rate_cards_of`` for its tier, if given."""
+    if organization_id is None:
         raise _no_organization()
-    return PayingOrganization(*row)
+    rows = session.execute(_locked_organization(rate_cards_of is not None),
+                           {"id": organization_id, "instrument_id": rate_cards_of}).all()
+    if not rows:
+        raise _no_organization()
+    organization, overdue_block_days = rows[0][:2]
+    if rate_cards_of is None:
+        return PayingOrganization(organization, overdue_block_days)
+    return PayingOrganization(organization, overdue_block_days, estimates.cards_of_rows(
+        rate_cards_of, organization.tier, (row[2:] for row in rows)))
 
 
 def _effective_problems(problems: list[Problem], *, override: bool) -> list[Problem]:
@@ -388,14 +405,15 @@ def _create_booking(session: Session, actor: User, *, instrument_id: int, start:
             _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
             user = booking_user(session, actor, instrument, for_user_id)
-            paying = locked_paying_organization(session, user.organization_id)
+            paying = locked_paying_organization(
+                session, user.organization_id, rate_cards_of=instrument.id if priced else None)
             booking = book_locked(session, actor, user, instrument, paying.organization,
                                   start=start, end=end, purpose=purpose,
                                   project_ref=project_ref, override=override,
                                   channels=channels, now=now,
                                   overdue_block_days=paying.overdue_block_days)
-            price = estimates.booking_price(session, booking, actor, now=now) if priced \
-                else None
+            price = estimates.booking_price(session, booking, actor, now=now,
+                                            cards=paying.rate_cards) if priced else None
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise

@@ -531,19 +531,25 @@ class Sent:
 def test_making_and_moving_a_booking_reads_in_one_transaction_what_it_answers(
         client, researcher, instrument):
     """The answer's price is read before the commit (after it, its read would be a transaction
-    of its own); the paying organization's overdue setting comes with its lock, and the
-    bookings and closures in the way in one statement."""
+    of its own); the paying organization's overdue setting and the rate cards of its tier come
+    with its lock, and the bookings and closures in the way in one statement."""
     with Sent() as made:
         response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
             instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
     assert response.status_code == 201, response.json
+    assert response.json["estimate"]["amount"] == "100.00"
+    address = f"/api/v1/bookings/{response.json['id']}"
+    # Priced in the transaction as a booking shown later is priced.
+    assert response.json == client.get(address, headers=bearer(researcher)).json
     later = {"start": iso(lab_time(MONDAY, 11)), "end": iso(lab_time(MONDAY, 12))}
     with Sent() as moved:
-        response = client.patch(f"/api/v1/bookings/{response.json['id']}",
-                                headers=bearer(researcher), json=later)
+        response = client.patch(address, headers=bearer(researcher), json=later)
     assert response.status_code == 200, response.json
+    assert {**response.json, "change": None} == {
+        **client.get(address, headers=bearer(researcher)).json, "change": None}
     for sent in (made, moved):
-        assert any("FROM rate_cards" in sql for sql in sent)
+        assert len([sql for sql in sent if "rate_cards" in sql]) == 1
+        assert [sql for sql in sent if "FROM organizations LEFT OUTER JOIN rate_cards" in sql
+                and "billing_profiles" in sql]
         assert sent[-1] == "COMMIT", sent[-1]
-        assert not [sql for sql in sent if sql.startswith("SELECT billing_profiles")]
         assert len([sql for sql in sent if "FROM blackouts" in sql]) == 1
