@@ -203,7 +203,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             instrument_id = instrument.id
             _lock_channels(session, instrument)
             paying = locked_paying_organization(session, organization_id,
-                                                rate_cards_of=instrument_id if priced else None)
+                                                instrument_id=instrument_id, rate_cards=priced)
             booking = session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none()
             if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))

@@ -20,9 +20,11 @@ from flask_babel import ngettext
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Exists,
     Row,
     and_,
     bindparam,
+    exists,
     func,
     literal_column,
     null,
@@ -75,6 +77,9 @@ class BookingRequest:
     #: The organization's ``overdue_block_days``, where the caller read it with the
     #: organization (``receivables.overdue_block_days_of``).
     overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
+    #: Whether ``user`` holds a training record on the instrument valid until ``end``, where
+    #: the caller read it with the organization (``training_record_exists``); None: unread.
+    holds_training_record: bool | None = None
 
 
 def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] | None = None
@@ -508,16 +513,29 @@ def is_qualified(session: Session, user: User, instrument: Instrument,
                                            "until": until}) is not None
 
 
+def _valid_training_record() -> tuple:
+    return (Qualification.user_id == bindparam("user_id"),
+            Qualification.instrument_id == bindparam("instrument_id"),
+            Qualification.revoked_at.is_(None),
+            or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until")))
+
+
 # Built once: every booking of an instrument that asks for training asks it.
-_QUALIFICATION = select(Qualification.id).where(
-    Qualification.user_id == bindparam("user_id"),
-    Qualification.instrument_id == bindparam("instrument_id"),
-    Qualification.revoked_at.is_(None),
-    or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until"))
-).limit(1)
+_QUALIFICATION = select(Qualification.id).where(*_valid_training_record()).limit(1)
+
+
+def training_record_exists() -> Exists:
+    """Whether the user ``user_id`` holds a training record on the instrument
+    ``instrument_id`` valid until ``until`` (bound parameters of those names), as a column of
+    a statement that reads something else anyway: given to ``BookingRequest``, the rules need
+    no statement of their own for it."""
+    return exists().where(*_valid_training_record())
 
 
 def _is_qualified(session: Session, request: BookingRequest) -> bool:
+    if request.holds_training_record is not None:
+        return request.holds_training_record \
+            or request.user.manages_lab_id(request.instrument.lab_id)
     return is_qualified(session, request.user, request.instrument, request.end)
 
 

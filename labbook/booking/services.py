@@ -145,22 +145,27 @@ def paying_organization(user: User) -> Organization:
 class PayingOrganization:
     """The organization that pays for a booking, read under its row lock, with its billing
     profile's ``overdue_block_days`` (the ``payment_overdue`` rule's setting) read with it, and
-    where asked for the rate cards of an instrument for its tier."""
+    where asked for whether the person booked for holds a valid training record on the
+    instrument and the instrument's rate cards for the organization's tier."""
 
     organization: Organization
     overdue_block_days: int | None
+    holds_training_record: bool | None = None
     rate_cards: estimates.RateCards | None = None
 
 
 @cache
-def _locked_organization(with_rate_cards: bool):
-    # ``locked`` built once (session.get builds its statement again on every call), and the
-    # billing profile's setting read in the same statement rather than by the rules later;
-    # with the instrument's rate cards for the organization's tier (what the API's answer
-    # prices the booking by) rather than in a statement of their own. On PostgreSQL only the
-    # organization's row is locked (none could be on the nullable side of the outer join).
+def _locked_organization(with_training: bool, with_rate_cards: bool):
+    # ``locked`` built once (session.get builds its statement again on every call). What the
+    # rules and the answer would read next comes with it rather than in statements of their
+    # own: the billing profile's setting, the training record (``rules.training_record_
+    # exists``), and the instrument's rate cards for the organization's tier (what the API's
+    # answer prices the booking by). On PostgreSQL only the organization's row is locked
+    # (none could be on the nullable side of the outer join).
     organizations = Organization.__table__
     query = select(Organization, receivables.overdue_block_days_of(Organization.id))
+    if with_training:
+        query = query.add_columns(rules.training_record_exists())
     if with_rate_cards:
         cards = estimates.rate_card_columns()
         query = query.add_columns(*cards).outerjoin(cards[0].table, and_(
@@ -171,21 +176,31 @@ def _locked_organization(with_rate_cards: bool):
 
 
 def locked_paying_organization(session: Session, organization_id: int | None, *,
-                               rate_cards_of: int | None = None) -> PayingOrganization:
+                               instrument_id: int | None = None, rate_cards: bool = False,
+                               training_of: tuple[int, dt.datetime] | None = None
+                               ) -> PayingOrganization:
     """The organization ``organization_id`` read afresh under a row lock: one booking of an
     organization at a time reads its weekly quota and inserts, so two cannot both fit under
-    it. With the rate cards of the instrument ``rate_cards_of`` for its tier, if given."""
+    it. With the ``rate_cards`` of the instrument ``instrument_id`` for its tier, and with
+    whether the user of ``training_of`` (user id, until) holds a training record on it valid
+    until then, where asked for."""
     if organization_id is None:
         raise _no_organization()
-    rows = session.execute(_locked_organization(rate_cards_of is not None),
-                           {"id": organization_id, "instrument_id": rate_cards_of}).all()
+    with_training = training_of is not None
+    user_id, until = training_of if training_of is not None else (None, None)
+    rows = session.execute(_locked_organization(with_training, rate_cards), {
+        "id": organization_id, "instrument_id": instrument_id, "user_id": user_id,
+        "until": until}).all()
     if not rows:
         raise _no_organization()
     organization, overdue_block_days = rows[0][:2]
-    if rate_cards_of is None:
-        return PayingOrganization(organization, overdue_block_days)
-    return PayingOrganization(organization, overdue_block_days, estimates.cards_of_rows(
-        rate_cards_of, organization.tier, (row[2:] for row in rows)))
+    holds_training_record = bool(rows[0][2]) if with_training else None
+    cards = None
+    if rate_cards and instrument_id is not None:
+        first = 3 if with_training else 2
+        cards = estimates.cards_of_rows(instrument_id, organization.tier,
+                                        (row[first:] for row in rows))
+    return PayingOrganization(organization, overdue_block_days, holds_training_record, cards)
 
 
 def _effective_problems(problems: list[Problem], *, override: bool) -> list[Problem]:
@@ -338,14 +353,15 @@ def book_locked(session: Session, actor: User, user: User, instrument: Instrumen
                 organization: Organization, *, start: dt.datetime, end: dt.datetime,
                 purpose: str, project_ref: str, override: bool, now: dt.datetime,
                 channels: int = 1,
-                overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
-                ) -> Booking:
+                overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD,
+                holds_training_record: bool | None = None) -> Booking:
     """Book for ``user`` inside the caller's write transaction, the instrument (shared, and its
     channels' turn taken) and the organization already locked (``overdue_block_days`` its
-    billing profile's setting, where read with it); raise BookingRefused listing every
-    problem."""
+    billing profile's setting and ``holds_training_record`` the user's training, where read
+    with it: ``PayingOrganization``); raise BookingRefused listing every problem."""
     request = rules.BookingRequest(instrument, user, organization, start, end, booked_by=actor,
-                                   channels=channels, overdue_block_days=overdue_block_days)
+                                   channels=channels, overdue_block_days=overdue_block_days,
+                                   holds_training_record=holds_training_record)
     problems = rules.check_booking(session, request, now=now)
     blocking = _effective_problems(problems, override=override)
     if blocking:
@@ -405,13 +421,19 @@ def _create_booking(session: Session, actor: User, *, instrument_id: int, start:
             _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
             user = booking_user(session, actor, instrument, for_user_id)
+            # Asked with the lock only for a time the rules can read (a naive end is refused
+            # before the training is looked at).
+            asks_training = instrument.requires_qualification and end.utcoffset() is not None \
+                and not user.manages_lab_id(instrument.lab_id)
             paying = locked_paying_organization(
-                session, user.organization_id, rate_cards_of=instrument.id if priced else None)
+                session, user.organization_id, instrument_id=instrument.id, rate_cards=priced,
+                training_of=(user.id, end) if asks_training else None)
             booking = book_locked(session, actor, user, instrument, paying.organization,
                                   start=start, end=end, purpose=purpose,
                                   project_ref=project_ref, override=override,
                                   channels=channels, now=now,
-                                  overdue_block_days=paying.overdue_block_days)
+                                  overdue_block_days=paying.overdue_block_days,
+                                  holds_training_record=paying.holds_training_record)
             price = estimates.booking_price(session, booking, actor, now=now,
                                             cards=paying.rate_cards) if priced else None
     except (IntegrityError, OperationalError) as error:

@@ -64,6 +64,16 @@ def test_naive_datetimes_are_refused(researcher, instrument):
     assert refused.value.status == 422
 
 
+def test_naive_datetimes_are_refused_on_an_instrument_that_asks_for_training(researcher):
+    """The training is read with the organization's lock only for a time it can be read for."""
+    instrument = create_instrument(requires_qualification=True)
+    naive = dt.datetime(2027, 3, 1, 9)  # noqa: DTZ001
+    for start, end in ((lab_time(MONDAY, 9), naive), (naive, naive + dt.timedelta(hours=1))):
+        with pytest.raises(services.BookingRefused) as refused:
+            book(researcher, instrument, start, end)
+        assert [p.code for p in refused.value.problems] == ["naive_datetime"]
+
+
 def test_off_grid_times_are_not_aligned(researcher, instrument):
     assert refusal_codes(researcher, instrument, lab_time(MONDAY, 9, 10),
                          lab_time(MONDAY, 10, 10)) == ["not_aligned"]
