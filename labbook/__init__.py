@@ -133,7 +133,11 @@ class CookieSessions(SecureCookieSessionInterface):
 def _init_extensions(app: Flask) -> None:
     import labbook.models  # noqa: F401  (registers every table)
     from labbook import i18n
-    from labbook.core.engine import check_pooled_connections, configure_sqlite
+    from labbook.core.engine import (
+        check_pooled_connections,
+        configure_sqlite,
+        keep_prepared_statements,
+    )
     from labbook.extensions import babel, csrf, db, login_manager, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -142,8 +146,12 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-        elif app.config["LABBOOK_CHECK_POOLED_CONNECTIONS"]:
-            check_pooled_connections(db.engine)
+        else:
+            keep_prepared_statements(db.engine)
+            # Runs before Flask-SQLAlchemy's removal of the session (teardowns run in reverse).
+            app.teardown_appcontext(_commit_what_only_read)
+            if app.config["LABBOOK_CHECK_POOLED_CONNECTIONS"]:
+                check_pooled_connections(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True,
                      render_as_batch=True)
     login_manager.init_app(app)
@@ -164,6 +172,16 @@ def _default_context_once(app: Flask) -> None:
         if blueprint is not None:
             processors[:] = [processor for processor in processors
                              if processor is not _default_template_ctx_processor]
+
+
+def _commit_what_only_read(error: BaseException | None) -> None:
+    """A request's transaction that only read ends with COMMIT rather than ROLLBACK, which would
+    make psycopg forget its prepared statements (``core.engine.keep_prepared_statements``)."""
+    from labbook.core.engine import end_if_it_wrote_nothing
+    from labbook.extensions import db
+
+    if error is None and db.session.registry.has():
+        end_if_it_wrote_nothing(db.session)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event, exc, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
@@ -130,11 +132,57 @@ def write_transaction(session: Session) -> Iterator[None]:
             try:
                 yield
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as error:
+                if isinstance(error, DBAPIError) or not end_if_it_wrote_nothing(session):
+                    session.rollback()
                 raise
     finally:
         session.info.pop(_WRITING, None)
+
+
+def keep_prepared_statements(engine: Engine) -> None:
+    """Let PostgreSQL's prepared statements outlive requests that write nothing.
+
+    psycopg prepares a statement the fifth time a connection runs it, so that the server parses
+    and plans it once; but every ROLLBACK makes it forget them all (and deallocate them, a round
+    trip more), in case the transaction had made or dropped what they refer to. Every request
+    that only reads, and every refused booking, ended in a ROLLBACK, so nothing stayed prepared.
+    A transaction that has run nothing but SELECT statements (no DDL, nor any other write) is
+    the same committed as rolled back: this notes, per transaction, whether one ran, so that
+    ``end_if_it_wrote_nothing`` can commit it instead.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _nothing_written_yet(connection: Any) -> None:
+        connection.info[_WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith("SELECT"):
+            connection.info[_WROTE] = True
+
+
+#: Connection info key: whether the transaction has run a statement other than a SELECT (left
+#: out where ``keep_prepared_statements`` does not watch: whether it wrote is then unknown).
+_WROTE = "labbook_wrote"
+#: A psycopg connection's transaction status while the server holds it open and not failed.
+INTRANS = TransactionStatus.INTRANS
+
+
+def end_if_it_wrote_nothing(session: Session) -> bool:
+    """Commit the session's open transaction if it is known to have only read and nothing waits
+    to be flushed (see ``keep_prepared_statements``); whether it did. Anything else is left to
+    a rollback."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    connection = session.connection()
+    if connection.info.get(_WROTE, True) or connection.invalidated \
+            or connection.connection.dbapi_connection.info.transaction_status != INTRANS:
+        return False
+    session.commit()
+    return True
 
 
 #: ``session.info`` key set while a write transaction runs.
