@@ -59,12 +59,7 @@ def live_server(database_url: str, *, workers: int = 4,
                     time.sleep(0.2)
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process, timeout=15)
 
 
 @contextmanager
@@ -92,10 +87,16 @@ def scheduler_process(database_url: str, *, extra_env: dict[str, str] | None = N
         try:
             yield process
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _stop(process, timeout=30)
+
+
+def _stop(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM, and SIGKILL if the process has not ended within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -520,33 +520,21 @@ def test_the_nearest_slots_start_from_the_lab_s_midnight(category):
          lab_time(TUESDAY + dt.timedelta(days=1), 2))]
 
 
-def test_on_channels_a_booking_just_after_the_window_keeps_its_buffer_clear(lab, category):
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_booking_just_after_the_window_keeps_the_last_slot_s_buffer_clear(lab, category,
+                                                                            channels):
     instrument = create_instrument(lab=lab, category=category, code=f"{lab.code}-100",
-                                   channels=2, **{**RULES, "buffer_minutes": 30})
+                                   channels=channels, **{**RULES, "buffer_minutes": 30})
     start = lab_time(MONDAY, 9)
     window_end = start + dt.timedelta(days=SEARCH_DAYS)
     db.session.add(Blackout(instrument=instrument, start_at=start, end_at=window_end,
                             reason="停电检修"))
     db.session.commit()
     # The last slot the search may offer (window_end to an hour later) would have its buffer
-    # meet this booking of both channels.
+    # meet this booking of every channel, which starts after the last end it may have.
     create_booking(instrument=instrument, start_at=window_end + dt.timedelta(minutes=70),
-                   end_at=window_end + dt.timedelta(minutes=130), channel_mask=3)
-    assert suggest(db.session, instrument, start, start + dt.timedelta(hours=1), now=NOW) == []
-
-
-def test_a_booking_just_after_the_window_keeps_the_last_slot_s_buffer_clear(lab, category):
-    instrument = create_instrument(lab=lab, category=category, code=f"{lab.code}-100",
-                                   **{**RULES, "buffer_minutes": 30})
-    start = lab_time(MONDAY, 9)
-    window_end = start + dt.timedelta(days=SEARCH_DAYS)
-    db.session.add(Blackout(instrument=instrument, start_at=start, end_at=window_end,
-                            reason="停电检修"))
-    db.session.commit()
-    # The last slot the search may offer (window_end to an hour later) would have its buffer
-    # meet this booking, which starts after the last end the search looks up to.
-    create_booking(instrument=instrument, start_at=window_end + dt.timedelta(minutes=70),
-                   end_at=window_end + dt.timedelta(minutes=130))
+                   end_at=window_end + dt.timedelta(minutes=130),
+                   channel_mask=(1 << channels) - 1)
     assert suggest(db.session, instrument, start, start + dt.timedelta(hours=1), now=NOW) == []
 
 
