@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -248,7 +248,23 @@ _CLOSURES = select(_BLACKOUT.start_at, _BLACKOUT.end_at, _BLACKOUT.reason).where
 ).order_by(_BLACKOUT.start_at)
 
 
-def held_bound(instrument: Instrument, end: dt.datetime) -> dt.datetime:
+class HoldsTime(Protocol):
+    """What the calendar reads need of an instrument: an ORM ``Instrument`` has it, and so has
+    the plain snapshot the suggestions' search reads of each candidate."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def max_minutes(self) -> int: ...
+    @property
+    def buffer_minutes(self) -> int: ...
+    @property
+    def longest_held_minutes(self) -> int | None: ...
+
+
+def held_bound(instrument: HoldsTime, end: dt.datetime) -> dt.datetime:
     """A moment after which no booking of ``instrument`` starting before ``end`` still holds
     it: ``end`` plus the longest time a booking of it holds (the database keeps that as
     ``longest_held_minutes``; the rules' own limit stands in for an instrument not yet read back
@@ -296,7 +312,7 @@ def _compile_held_range_overlap(element: HeldTimeMeets, compiler, **kw) -> str:
 _SLOT_HOLDING_SQL = tuple(literal_column(f"'{state.value}'") for state in SLOT_HOLDING)
 
 
-def _held_meeting(bound: str = "held_bound") -> tuple:
+def held_meeting(bound: str = "held_bound") -> tuple:
     """The conditions of a slot-holding booking whose held time meets ``[start, end)`` (bound
     parameters of those names), its held time's end also before ``bound`` (``held_bound``)."""
     return (HeldTimeMeets(bindparam("start"), bindparam("end")),
@@ -311,7 +327,7 @@ def _held_statement(count: int):
     selects = [select(_BOOKING.instrument_id, _BOOKING.id, _BOOKING.start_at,
                       _BOOKING.blocked_until)
                .where(_BOOKING.instrument_id == bindparam(f"instrument_{n}"),
-                      *_held_meeting(bound=f"held_bound_{n}"))
+                      *held_meeting(bound=f"held_bound_{n}"))
                for n in range(count)]
     return selects[0] if count == 1 else union_all(*selects)
 
@@ -379,14 +395,14 @@ def _closure_problems(closures: Iterable[Row[Any]]) -> list[Problem]:
 
 
 _HELD_CHANNELS = select(_BOOKING.id, _BOOKING.channel_mask).where(
-    _BOOKING.instrument_id == bindparam("instrument_id"), *_held_meeting())
+    _BOOKING.instrument_id == bindparam("instrument_id"), *held_meeting())
 
 
 _CHANNEL_TIMES = select(_BOOKING.start_at, _BOOKING.blocked_until, _BOOKING.channel_mask).where(
-    _BOOKING.instrument_id == bindparam("instrument_id"), *_held_meeting())
+    _BOOKING.instrument_id == bindparam("instrument_id"), *held_meeting())
 
 
-def channel_busy(session: Session, instrument: Instrument, start: dt.datetime,
+def channel_busy(session: Session, instrument: HoldsTime, start: dt.datetime,
                  end: dt.datetime) -> list[list[tuple[dt.datetime, dt.datetime]]]:
     """Per channel (index 0 for channel 1), the held time of the slot-holding bookings that
     hold it and meet ``[start, end)``, read in one statement."""

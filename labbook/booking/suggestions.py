@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.booking import schedule, timeline
 from labbook.booking.models import Blackout, Booking, BookingSuspension, Qualification
-from labbook.booking.rules import _held_meeting, channel_busy, held_bound
+from labbook.booking.rules import channel_busy, held_bound, held_meeting
 from labbook.catalogue.models import Instrument, InstrumentStatus
 
 #: How far ahead suggestions look.
@@ -143,7 +143,7 @@ def _busy_statement(count: int):
     held = [select(_BOOKING.instrument_id, cast(null(), Integer), _BOOKING.id, _BOOKING.start_at,
                    _BOOKING.blocked_until)
             .where(_BOOKING.instrument_id == bindparam(f"instrument_{n}"),
-                   *_held_meeting(bound=f"held_bound_{n}"))
+                   *held_meeting(bound=f"held_bound_{n}"))
             for n in range(count)]
     return union_all(closures, *held)
 
