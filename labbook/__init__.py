@@ -147,7 +147,7 @@ def _init_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
         else:
-            keep_prepared_statements(db.engine)
+            keep_prepared_statements(db.engine, db.session)
             # Runs before Flask-SQLAlchemy's removal of the session (teardowns run in reverse).
             app.teardown_appcontext(_commit_what_only_read)
             if app.config["LABBOOK_CHECK_POOLED_CONNECTIONS"]:

@@ -140,7 +140,7 @@ def write_transaction(session: Session) -> Iterator[None]:
         session.info.pop(_WRITING, None)
 
 
-def keep_prepared_statements(engine: Engine) -> None:
+def keep_prepared_statements(engine: Engine, sessions: Any) -> None:
     """Let PostgreSQL's prepared statements outlive requests that write nothing.
 
     psycopg prepares a statement the fifth time a connection runs it, so that the server parses
@@ -148,8 +148,9 @@ def keep_prepared_statements(engine: Engine) -> None:
     trip more), in case the transaction had made or dropped what they refer to. Every request
     that only reads, and every refused booking, ended in a ROLLBACK, so nothing stayed prepared.
     A transaction that has run nothing but SELECT statements (no DDL, nor any other write) is
-    the same committed as rolled back: this notes, per transaction, whether one ran, so that
-    ``end_if_it_wrote_nothing`` can commit it instead.
+    the same committed as rolled back: this notes, per transaction of ``engine``, whether one
+    ran, and which connection each transaction of ``sessions`` (a session class, factory or
+    scoped session) runs on, so that ``end_if_it_wrote_nothing`` can commit it instead.
     """
 
     @event.listens_for(engine, "begin")
@@ -161,23 +162,42 @@ def keep_prepared_statements(engine: Engine) -> None:
         if not statement.startswith("SELECT"):
             connection.info[_WROTE] = True
 
+    for name, listener in (("after_begin", _note_connection),
+                           ("after_transaction_end", _forget_connection)):
+        if not event.contains(sessions, name, listener):  # several apps share one session class
+            event.listen(sessions, name, listener)
+
+
+def _note_connection(session: Session, transaction: Any, connection: Any) -> None:
+    if transaction.parent is None:
+        session.info[_CONNECTION] = connection
+
+
+def _forget_connection(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CONNECTION, None)
+
 
 #: Connection info key: whether the transaction has run a statement other than a SELECT (left
 #: out where ``keep_prepared_statements`` does not watch: whether it wrote is then unknown).
 _WROTE = "labbook_wrote"
+#: ``session.info`` key: the connection the session's transaction runs on, once it has one.
+_CONNECTION = "labbook_connection"
 #: A psycopg connection's transaction status while the server holds it open and not failed.
 INTRANS = TransactionStatus.INTRANS
 
 
 def end_if_it_wrote_nothing(session: Session) -> bool:
     """Commit the session's open transaction if it is known to have only read and nothing waits
-    to be flushed (see ``keep_prepared_statements``); whether it did. Anything else is left to
-    a rollback."""
+    to be flushed (see ``keep_prepared_statements``); whether it did. Anything else (a
+    transaction that wrote, failed, or never reached the database) is left to a rollback."""
     if isinstance(session, scoped_session):
         session = session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+    connection = session.info.get(_CONNECTION)
+    transaction = session.get_transaction()
+    if connection is None or transaction is None or not transaction.is_active \
+            or session.new or session.dirty or session.deleted:
         return False
-    connection = session.connection()
     if connection.info.get(_WROTE, True) or connection.invalidated \
             or connection.connection.dbapi_connection.info.transaction_status != INTRANS:
         return False
