@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from labbook.booking.models import Blackout, Booking, BookingState
+from labbook.booking.training import grant_qualification
 from labbook.catalogue.models import InstrumentStatus
 from labbook.extensions import db
 from tests.factories import (
@@ -553,3 +554,21 @@ def test_making_and_moving_a_booking_reads_in_one_transaction_what_it_answers(
                 and "billing_profiles" in sql]
         assert sent[-1] == "COMMIT", sent[-1]
         assert len([sql for sql in sent if "FROM blackouts" in sql]) == 1
+
+
+def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_lock(
+        client, researcher):
+    """On an instrument that asks for training, the booker's training record and the paying
+    organization's overdue setting come with the organization's lock: no statement of their
+    own (and a move reads them as the rules need)."""
+    instrument = create_instrument(requires_qualification=True)
+    grant_qualification(db.session, create_manager(instrument.lab), researcher, instrument,
+                        now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    with Sent() as made:
+        response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+            instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10)))
+    assert response.status_code == 201, response.json
+    for table in ("qualifications", "billing_profiles"):
+        reads = [sql for sql in made if table in sql]
+        assert len(reads) == 1 and "FROM organizations" in reads[0], (table, reads)

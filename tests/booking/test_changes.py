@@ -12,6 +12,7 @@ from labbook.billing.models import Charge, ChargeKind
 from labbook.booking import changes
 from labbook.booking.models import BookingChange, BookingState, ChangeState
 from labbook.booking.services import BookingRefused
+from labbook.booking.training import grant_qualification
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
@@ -71,6 +72,28 @@ def test_the_booker_moves_a_booking_and_its_calendar_sequence_rises(researcher, 
     assert event.actor_id == researcher.id
     assert event.details["old_start"] == lab_time(MONDAY, 10).isoformat()
     assert event.details["new_start"] == lab_time(MONDAY, 14).isoformat()
+
+
+@pytest.mark.parametrize(("lapses", "refused"), [(None, False), (17, False), (15, True)])
+def test_a_move_on_an_instrument_that_asks_for_training_checks_the_record_to_the_new_end(
+        researcher, lapses, refused):
+    instrument = create_instrument(requires_qualification=True)
+    expires_at = None if lapses is None else lab_time(MONDAY, lapses)
+    grant_qualification(db.session, create_manager(lab=instrument.lab), researcher, instrument,
+                        now=BEFORE, expires_at=expires_at)
+    db.session.commit()
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    if refused:
+        # The record lapses at 15:00, within the new time but after the old one; one lapsing
+        # at 17:00 covers it.
+        with pytest.raises(BookingRefused) as error:
+            change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 16))
+        assert [p.code for p in error.value.problems] == ["not_qualified"]
+        return
+    change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 16))
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 16))
 
 
 def test_a_move_overlapping_its_own_old_time_is_no_conflict(researcher, instrument):
