@@ -61,6 +61,13 @@ def test_the_last_channels_go_and_then_the_instrument_is_full(cycler):
     assert refused.value.suggestions[0].start == lab_time(DAY, 11)
 
 
+def test_an_instrument_of_two_channels_takes_a_second_booking_beside_the_first():
+    pair = create_instrument(channels=2, code="CHI-760")
+    first = book(pair, lab_time(DAY, 9), lab_time(DAY, 10))
+    second = book(pair, lab_time(DAY, 9), lab_time(DAY, 10))
+    assert (first.channel_numbers, second.channel_numbers) == ([1], [2])
+
+
 def test_a_booking_needs_channels_free_for_all_of_its_time(cycler):
     # Channels 1-4 busy in the morning, 5-8 in the afternoon: at no moment are more than four
     # held, but no channel is free all day, since samples stay where they were put.
@@ -77,7 +84,10 @@ def test_more_channels_than_the_instrument_has_is_refused_clearly(client, cycler
         "instrument_id": cycler.id, "start": lab_time(DAY, 9).isoformat(),
         "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 9})
     assert response.status_code == 422 and response.json["code"] == "too_many_channels"
-    assert "8 个通道" in response.json["title"]  # the user's language: Chinese
+    assert response.json["problems"] == [{
+        "code": "too_many_channels", "message": "该仪器有 8 个通道，请申请 1 至 8 个。",
+        "start": lab_time(DAY, 9).astimezone(dt.UTC).isoformat(),
+        "end": lab_time(DAY, 10).astimezone(dt.UTC).isoformat()}]  # in the user's language
     zero = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
         "instrument_id": cycler.id, "start": lab_time(DAY, 9).isoformat(),
         "end": lab_time(DAY, 10).isoformat(), "purpose": "x", "channels": 0})

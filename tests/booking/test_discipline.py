@@ -198,3 +198,13 @@ def test_the_api_lists_and_lifts(client, lab, instrument):
                          json={"note": "解除"})
     assert lifted.status_code == 200 and lifted.json["lifted_at"]
     assert client.get("/api/v1/suspensions", headers=bearer(manager)).json["items"] == []
+
+
+def test_in_a_lab_with_a_limit_the_other_rules_are_still_said(instrument):
+    """A lab with no-show discipline checks suspensions after the other rules: a booking that
+    breaks one of those is refused for it, suspended or not."""
+    researcher = create_user()
+    late = lab_time(MONDAY, 14, 30)  # after the booking's start: in the past
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, late)
+    assert [p.code for p in refused.value.problems] == ["in_past"]

@@ -54,6 +54,7 @@ def test_a_manager_books_for_a_researcher_whose_organization_pays():
         OutboxMessage.kind == "booked_for_you")).one()
     assert message.recipient == researcher.email
     assert manager.name in message.body_text
+    assert message.next_attempt_at == BEFORE  # due at once: the outbox sends it on its next run
 
 
 def test_the_rules_are_the_researchers():

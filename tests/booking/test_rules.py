@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import update
 
 from labbook.accounts.models import OrganizationStatus, Role
@@ -164,6 +165,18 @@ def test_blackouts_on_the_instrument_and_on_the_whole_lab(researcher, instrument
     assert book(researcher, instrument, lab_time(MONDAY, 12), lab_time(MONDAY, 13))
 
 
+def test_the_closures_in_the_way_are_said_in_the_order_of_their_start(researcher, instrument):
+    for start, reason in ((11, "停电"), (9, "年度保养")):  # the later one closed first
+        db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, start),
+                                end_at=lab_time(MONDAY, start + 1), reason=reason))
+    db.session.commit()
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 12))
+    assert [p.extra["start"] for p in refused.value.problems] == [
+        lab_time(MONDAY, 9).astimezone(dt.UTC).isoformat(),
+        lab_time(MONDAY, 11).astimezone(dt.UTC).isoformat()]
+
+
 def test_overlap_and_half_open_adjacency(researcher, instrument):
     create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10),
                    end_at=lab_time(MONDAY, 11))
@@ -179,8 +192,12 @@ def test_buffer_time_keeps_bookings_apart(researcher):
     book(researcher, sem, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
     assert refusal_codes(researcher, sem, lab_time(MONDAY, 10), lab_time(MONDAY, 11)) == \
         ["overlap"]
-    assert refusal_codes(researcher, sem, lab_time(MONDAY, 8), lab_time(MONDAY, 9)) == \
-        ["overlap"]
+    # The rules see the clash of its buffer with the booking after it (not the database at
+    # the insert, as if someone had just booked it).
+    with pytest.raises(services.BookingRefused) as refused, force_locale("en"):
+        book(researcher, sem, lab_time(MONDAY, 8), lab_time(MONDAY, 9))
+    [clash] = refused.value.problems
+    assert clash.code == "overlap" and clash.message.startswith("The instrument is already booked")
     assert book(researcher, sem, lab_time(MONDAY, 10, 30), lab_time(MONDAY, 11))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask_babel import force_locale
 
 from labbook.booking import schedule, services
 from labbook.booking.services import BookingRefused
@@ -38,10 +39,14 @@ def codes(error: BookingRefused) -> list[str]:
 
 
 def test_a_booking_on_a_holiday_the_lab_closes_on_is_refused_with_its_own_code(instrument):
-    with pytest.raises(BookingRefused) as refused:
-        book(instrument, lab_time(D(2026, 10, 2), 9), lab_time(D(2026, 10, 2), 10))
+    start, end = lab_time(D(2026, 10, 2), 9), lab_time(D(2026, 10, 2), 10)
+    with pytest.raises(BookingRefused) as refused, force_locale("en"):
+        book(instrument, start, end)
     assert codes(refused.value) == ["holiday_closed"]
-    assert "2026-10-02" in refused.value.problems[0].message
+    [closed] = refused.value.problems
+    assert closed.message == ("The lab is closed on 2026-10-02, a public holiday; bookings may "
+                              "not start or end that day.")
+    assert closed.extra == {"start": start.isoformat(), "end": end.isoformat()}
 
 
 def test_the_day_after_the_holiday_is_bookable_from_its_first_minute_of_opening(instrument):
