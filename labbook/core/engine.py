@@ -201,7 +201,13 @@ def end_if_it_wrote_nothing(session: Session) -> bool:
     if connection.info.get(_WROTE, True) or connection.invalidated \
             or connection.connection.dbapi_connection.info.transaction_status != INTRANS:
         return False
-    session.commit()
+    try:
+        session.commit()
+    except DBAPIError:
+        # The connection went away since the transaction's last read (the server restarted):
+        # nothing was written, and the caller's rollback lets the connection go.
+        log.warning("a transaction that only read could not commit", exc_info=True)
+        return False
     return True
 
 

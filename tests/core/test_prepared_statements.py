@@ -20,6 +20,7 @@ from tests.factories import (
     lab_time,
     next_weekday,
 )
+from tests.server_sessions import end_sessions
 
 MONDAY = next_weekday(0)
 
@@ -91,5 +92,14 @@ def test_a_failed_transaction_is_left_to_be_rolled_back():
     with pytest.raises(Exception, match="division by zero"):
         db.session.execute(text("SELECT 1 / 0"))
     assert not end_if_it_wrote_nothing(db.session)
+    db.session.rollback()
+    assert labs() == 0
+
+
+def test_a_reading_transaction_whose_connection_went_away_is_left_to_the_rollback(caplog):
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    end_sessions(db.engine, [pid])
+    assert not end_if_it_wrote_nothing(db.session)
+    assert "could not commit" in caplog.text
     db.session.rollback()
     assert labs() == 0
