@@ -145,7 +145,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, db.session)
         else:
             keep_prepared_statements(db.engine, db.session)
             # Runs before Flask-SQLAlchemy's removal of the session (teardowns run in reverse).

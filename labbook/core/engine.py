@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, event, exc, inspect
+from sqlalchemy import Connection, Engine, event, exc, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -25,14 +25,17 @@ ModelT = TypeVar("ModelT")
 BEGIN_IMMEDIATE = "labbook_begin_immediate"
 
 
-def configure_sqlite(engine: Engine) -> None:
+def configure_sqlite(engine: Engine, sessions: Any) -> None:
     """Make SQLite behave like a server database for our purposes.
 
     pysqlite's own transaction handling delays BEGIN until the first write, which makes a
     read-check-write sequence racy. We switch it off and emit BEGIN ourselves, so a booking
     transaction can take the write lock up front (``BEGIN IMMEDIATE``) and check for overlaps
-    while no other writer can slip in between.
+    while no other writer can slip in between. The connection each transaction of ``sessions``
+    runs on is noted, for ``write_transaction`` to turn a request's read transaction into its
+    write transaction in place.
     """
+    _note_session_connections(sessions)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -118,18 +121,24 @@ def write_transaction(session: Session) -> Iterator[None]:
     On PostgreSQL (READ COMMITTED, where every statement reads what is committed when it runs)
     the read-only transaction the request holds (the API token's lookup) simply goes on as the
     write transaction: one transaction, one commit, two round trips fewer than ending it and
-    beginning another.
+    beginning another. On SQLite that read transaction is ended and the write transaction begun
+    on the same connection, under the session's transaction, which goes on: one commit of the
+    session instead of two, and the connection kept rather than given back to the pool and
+    taken again.
     """
     bind = session.get_bind()
     continues = _continues_as_write(session, bind)
-    if not continues:
+    read_connection = None if continues else _read_connection(session, bind)
+    if not continues and read_connection is None:
         session.commit()
     session.info[_WRITING] = True
     try:
         with _writers_queue(bind):
-            if not continues:
-                session.connection(execution_options={BEGIN_IMMEDIATE: True})
             try:
+                if read_connection is not None:
+                    _begin_writing_instead(read_connection)
+                elif not continues:
+                    session.connection(execution_options={BEGIN_IMMEDIATE: True})
                 yield
                 session.commit()
             except BaseException as error:
@@ -162,6 +171,12 @@ def keep_prepared_statements(engine: Engine, sessions: Any) -> None:
         if not statement.startswith("SELECT"):
             connection.info[_WROTE] = True
 
+    _note_session_connections(sessions)
+
+
+def _note_session_connections(sessions: Any) -> None:
+    """Keep in ``session.info`` the connection each transaction of ``sessions`` runs on, from
+    its first statement to its end."""
     for name, listener in (("after_begin", _note_connection),
                            ("after_transaction_end", _forget_connection)):
         if not event.contains(sessions, name, listener):  # several apps share one session class
@@ -224,6 +239,38 @@ def _continues_as_write(session: Session, bind: Engine) -> bool:
     return bind.dialect.name != "sqlite" and session.in_transaction() \
         and _WRITING not in session.info \
         and not (session.new or session.dirty or session.deleted)
+
+
+def _read_connection(session: Session, bind: Engine) -> Connection | None:
+    """On SQLite, the connection of the session's open transaction when that transaction may be
+    ended in place for a write transaction: it has begun on the database (the request's read,
+    such as the API token's lookup), runs no savepoint or write transaction, and nothing waits
+    to be flushed."""
+    if bind.dialect.name != "sqlite":
+        return None
+    if isinstance(session, scoped_session):
+        session = session()
+    connection = session.info.get(_CONNECTION)
+    transaction = session.get_transaction()
+    if connection is None or transaction is None or not transaction.is_active \
+            or _WRITING in session.info or session.new or session.dirty or session.deleted \
+            or session.get_nested_transaction() is not None or connection.invalidated:
+        return None
+    return connection
+
+
+def _begin_writing_instead(connection: Connection) -> None:
+    """End the read transaction of ``connection`` and begin a write transaction (``BEGIN
+    IMMEDIATE``, which reads what is committed now) on it, straight to the driver as
+    ``configure_sqlite`` begins them; a failure is raised as SQLAlchemy raises the driver's."""
+    driver_connection = connection.connection.driver_connection
+    for statement in ("COMMIT", "BEGIN IMMEDIATE"):
+        try:
+            driver_connection.execute(statement)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(statement, (), error,
+                                      connection.dialect.loaded_dbapi.Error,
+                                      dialect=connection.dialect) from error
 
 
 _lock_files = threading.local()

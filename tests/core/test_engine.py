@@ -3,11 +3,13 @@
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 from contextlib import closing
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from labbook.core.engine import configure_sqlite, write_transaction
@@ -16,7 +18,7 @@ from labbook.core.engine import configure_sqlite, write_transaction
 @pytest.fixture
 def engine(tmp_path) -> Engine:
     engine = create_engine(f"sqlite:///{tmp_path / 'queue.sqlite'}")
-    configure_sqlite(engine)
+    configure_sqlite(engine, Session)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE notes (body TEXT)"))
     yield engine
@@ -89,7 +91,7 @@ def test_a_rolled_back_write_frees_the_queue(engine, tmp_path):
 def test_writers_do_without_the_queue_when_the_lock_file_cannot_be_opened(tmp_path, caplog):
     (tmp_path / "odd.sqlite-writers.lock").mkdir()  # in the way of the lock file
     engine = create_engine(f"sqlite:///{tmp_path / 'odd.sqlite'}")
-    configure_sqlite(engine)
+    configure_sqlite(engine, Session)
     with closing(engine.connect()) as connection:
         connection.execute(text("CREATE TABLE notes (body TEXT)"))
         connection.commit()
@@ -98,3 +100,55 @@ def test_writers_do_without_the_queue_when_the_lock_file_cannot_be_opened(tmp_pa
     assert "no writers' queue" in caplog.text
     assert notes(engine) == ["still written"]
     engine.dispose()
+
+
+def test_a_write_after_a_read_is_one_session_transaction_that_reads_what_is_committed_now(
+        engine, tmp_path):
+    commits = []
+    event.listen(engine, "commit", lambda _connection: commits.append(1))
+    with Session(engine) as session:
+        assert session.scalars(text("SELECT body FROM notes")).all() == []  # the request's read
+        read_connection = session.connection().connection.driver_connection
+        write(engine, "written meanwhile")
+        with write_transaction(session):
+            # The read's snapshot is over: the write transaction sees what was committed since.
+            assert session.scalars(text("SELECT body FROM notes")).all() == ["written meanwhile"]
+            assert session.connection().connection.driver_connection is read_connection
+            assert not lock_is_free(tmp_path / "queue.sqlite-writers.lock")
+            session.execute(text("INSERT INTO notes VALUES ('after the read')"))
+    assert notes(engine) == ["after the read", "written meanwhile"]
+    assert commits == [1, 1]  # the other writer's and this one's: the read ended in place
+    assert lock_is_free(tmp_path / "queue.sqlite-writers.lock")
+
+
+def test_a_write_after_a_read_that_fails_writes_nothing_and_frees_the_queue(engine, tmp_path):
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        with pytest.raises(RuntimeError), write_transaction(session):
+            session.execute(text("INSERT INTO notes VALUES ('lost')"))
+            raise RuntimeError("refused")
+        assert lock_is_free(tmp_path / "queue.sqlite-writers.lock")
+        with write_transaction(session):
+            session.execute(text("INSERT INTO notes VALUES ('kept')"))
+    assert notes(engine) == ["kept"]
+
+
+def test_a_write_after_a_read_that_cannot_take_the_write_lock_fails_as_sqlalchemy_reports_it(
+        engine, tmp_path):
+    outsider = sqlite3.connect(tmp_path / "queue.sqlite", isolation_level=None)
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        session.connection().exec_driver_sql("PRAGMA busy_timeout=0")
+        outsider.execute("BEGIN IMMEDIATE")  # a writer that does not queue (the sqlite3 shell)
+        try:
+            with pytest.raises(OperationalError, match="database is locked"), \
+                    write_transaction(session):
+                session.execute(text("INSERT INTO notes VALUES ('lost')"))
+        finally:
+            outsider.execute("ROLLBACK")
+            outsider.close()
+        assert lock_is_free(tmp_path / "queue.sqlite-writers.lock")
+        session.connection().exec_driver_sql("PRAGMA busy_timeout=30000")
+        with write_transaction(session):
+            session.execute(text("INSERT INTO notes VALUES ('kept')"))
+    assert notes(engine) == ["kept"]
