@@ -329,12 +329,14 @@ def refuse_unreadable_input() -> None:
             if not getattr(view, "answers_unknown_paths", False):
                 raise NotFound()
             break
-    # Read even when empty: reading the form is what refuses a body beyond MAX_CONTENT_LENGTH.
-    # A request without a body (no length, or 0, and no chunks) has no form, file or JSON.
+    # Read even when empty: reading the form (or the JSON body, below) is what refuses a body
+    # beyond MAX_CONTENT_LENGTH. A request without a body (no length, or 0, and no chunks) has
+    # no form, file or JSON, and a JSON body none either: Werkzeug parses forms only.
     environ = incoming.environ
     has_body = environ.get("CONTENT_LENGTH") not in (None, "", "0") \
         or "HTTP_TRANSFER_ENCODING" in environ
-    form, files = (incoming.form, incoming.files) if has_body else (None, None)
+    is_json = has_body and incoming.is_json
+    form, files = (incoming.form, incoming.files) if has_body and not is_json else (None, None)
     # No query string, no query parameters: the parse is left to a view that wants them.
     for name, value in [*(incoming.args.items(multi=True) if incoming.query_string else ()),
                         *(form.items(multi=True) if form else ()),
@@ -344,7 +346,7 @@ def refuse_unreadable_input() -> None:
         name, value = name or "", value or ""
         if UNSTORABLE.search(name) or UNSTORABLE.search(value):
             raise _unstorable(UNSTORABLE.sub("", name), name + value)
-    if has_body and incoming.is_json and (body := incoming.get_data(cache=True)):
+    if is_json and (body := incoming.get_data(cache=True)):
         try:
             document = incoming.get_json(silent=True)
         except RecursionError:
