@@ -244,17 +244,15 @@ def _continues_as_write(session: Session, bind: Engine) -> bool:
 def _read_connection(session: Session, bind: Engine) -> Connection | None:
     """On SQLite, the connection of the session's open transaction when that transaction may be
     ended in place for a write transaction: it has begun on the database (the request's read,
-    such as the API token's lookup), runs no savepoint or write transaction, and nothing waits
-    to be flushed."""
+    such as the API token's lookup), has not failed, and runs no savepoint or write transaction.
+    Changes waiting to be flushed are flushed in the write transaction."""
     if bind.dialect.name != "sqlite":
         return None
     if isinstance(session, scoped_session):
         session = session()
-    connection = session.info.get(_CONNECTION)
-    transaction = session.get_transaction()
-    if connection is None or transaction is None or not transaction.is_active \
-            or _WRITING in session.info or session.new or session.dirty or session.deleted \
-            or session.get_nested_transaction() is not None or connection.invalidated:
+    connection = session.info.get(_CONNECTION)  # noted while a transaction runs on it
+    if connection is None or not session.get_transaction().is_active \
+            or _WRITING in session.info or session.get_nested_transaction() is not None:
         return None
     return connection
 

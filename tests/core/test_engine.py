@@ -1,4 +1,5 @@
-"""Write transactions on a SQLite file: writers queue through a lock file beside the database."""
+"""Write transactions on a SQLite file: writers queue through a lock file beside the database,
+and a write after the session's read ends that read and begins on the same connection."""
 
 import fcntl
 import logging
@@ -9,10 +10,23 @@ from contextlib import closing
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from labbook.core.engine import configure_sqlite, write_transaction
+
+
+class NotesBase(DeclarativeBase):
+    pass
+
+
+class Note(NotesBase):
+    """A row of the notes table as the ORM writes it (its flush is what can wait or fail)."""
+
+    __tablename__ = "notes"
+
+    rowid: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str | None]
 
 
 @pytest.fixture
@@ -20,7 +34,7 @@ def engine(tmp_path) -> Engine:
     engine = create_engine(f"sqlite:///{tmp_path / 'queue.sqlite'}")
     configure_sqlite(engine, Session)
     with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE notes (body TEXT)"))
+        connection.execute(text("CREATE TABLE notes (body TEXT NOT NULL)"))
     yield engine
     engine.dispose()
 
@@ -45,6 +59,19 @@ def write(engine: Engine, body: str, inside=lambda: None) -> None:
 def notes(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return sorted(connection.scalars(text("SELECT body FROM notes")))
+
+
+def write_in(session: Session, body: str) -> None:
+    with write_transaction(session):
+        session.execute(text("INSERT INTO notes VALUES (:body)"), {"body": body})
+
+
+def refused_until_rolled_back(session: Session) -> None:
+    """A write in ``session`` fails, writing nothing, until the session rolls back."""
+    with pytest.raises(PendingRollbackError):
+        write_in(session, "lost")
+    session.rollback()
+    write_in(session, "written")
 
 
 def test_a_write_transaction_holds_the_writers_lock_until_it_ends(engine, tmp_path):
@@ -152,3 +179,63 @@ def test_a_write_after_a_read_that_cannot_take_the_write_lock_fails_as_sqlalchem
         with write_transaction(session):
             session.execute(text("INSERT INTO notes VALUES ('kept')"))
     assert notes(engine) == ["kept"]
+
+
+def test_the_failure_to_take_the_write_lock_names_the_statement(engine, tmp_path):
+    outsider = sqlite3.connect(tmp_path / "queue.sqlite", isolation_level=None)
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        session.connection().exec_driver_sql("PRAGMA busy_timeout=0")
+        outsider.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(OperationalError) as failure, write_transaction(session):
+                pass
+        finally:
+            outsider.execute("ROLLBACK")
+            outsider.close()
+    assert failure.value.statement == "BEGIN IMMEDIATE"
+    assert "[SQL: BEGIN IMMEDIATE]" in str(failure.value)
+
+
+def test_a_write_in_a_transaction_that_has_not_read_yet_begins_as_a_write(engine):
+    with Session(engine) as session:
+        session.begin()  # no statement yet: no connection to end a read on
+        write_in(session, "first statement")
+    assert notes(engine) == ["first statement"]
+
+
+def test_changes_waiting_to_be_flushed_when_the_write_begins_are_written_with_it(engine):
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        session.add(Note(body="waiting"))
+        write_in(session, "written")
+    assert notes(engine) == ["waiting", "written"]
+
+
+def test_a_write_inside_a_savepoint_after_a_read_commits_what_came_before_and_itself(engine):
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        savepoint = session.begin_nested()
+        session.execute(text("INSERT INTO notes VALUES ('in the savepoint')"))
+        write_in(session, "written")  # the savepoint is not ended under SQLAlchemy's feet
+        assert not savepoint.is_active
+    assert notes(engine) == ["in the savepoint", "written"]
+
+
+def test_a_write_after_a_read_whose_connection_was_lost_fails_until_the_session_rolls_back(
+        engine):
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        session.connection().invalidate()
+        refused_until_rolled_back(session)
+    assert notes(engine) == ["written"]
+
+
+def test_a_write_after_a_failed_flush_is_refused_until_the_session_rolls_back(engine):
+    with Session(engine) as session:
+        session.scalars(text("SELECT body FROM notes")).all()
+        session.add(Note(body=None))  # NOT NULL: the flush fails
+        with pytest.raises(IntegrityError):
+            session.flush()
+        refused_until_rolled_back(session)
+    assert notes(engine) == ["written"]
