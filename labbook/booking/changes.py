@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -125,6 +125,28 @@ def _instrument_of_booking() -> Select[tuple[Instrument, int]]:
             .execution_options(populate_existing=True))
 
 
+def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
+                    until: dt.datetime | None) -> tuple[Booking | None, bool | None]:
+    """The booking read afresh under its row lock, and, where ``asks_training``, whether its
+    person holds a training record on its instrument valid until ``until`` (None: the end on
+    the locked row), read in the same statement rather than by the rules in one of their own
+    (None where not asked)."""
+    if not asks_training:
+        return session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none(), None
+    row = session.execute(_locked_booking_with_training(),
+                          {"id": booking_id, "until": until}).one_or_none()
+    return (None, None) if row is None else (row[0], bool(row[1]))
+
+
+@cache
+def _locked_booking_with_training() -> Select[tuple[Booking, bool]]:
+    until = func.coalesce(bindparam("until", type_=Booking.end_at.type), Booking.end_at)
+    return (select(Booking, rules.training_record_exists(Booking.user_id,
+                                                         Booking.instrument_id, until))
+            .where(Booking.id == bindparam("id")).with_for_update(of=Booking.__table__)
+            .execution_options(populate_existing=True))
+
+
 @cache
 def _locked_by_id(model: type[ModelT]) -> Select[tuple[ModelT]]:
     # ``locked`` built once: session.get builds its statement again on every call.
@@ -162,14 +184,16 @@ def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
 
 def _problems(session: Session, actor: User, booking: Booking, organization: Organization,
               start: dt.datetime, end: dt.datetime, now: dt.datetime, *,
-              overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
-              ) -> list[Problem]:
+              overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD,
+              holds_training_record: bool | None = None) -> list[Problem]:
     """Every rule's problem with the new time, the booking checked as a new request that
-    excludes itself (``overdue_block_days`` as ``services.book_locked`` takes it)."""
+    excludes itself (``overdue_block_days`` and ``holds_training_record`` as
+    ``services.book_locked`` takes them)."""
     request = rules.BookingRequest(booking.instrument, booking.user, organization, start, end,
                                    exclude_booking_id=booking.id, booked_by=actor,
                                    channels=len(booking.channel_numbers),
-                                   overdue_block_days=overdue_block_days)
+                                   overdue_block_days=overdue_block_days,
+                                   holds_training_record=holds_training_record)
     problems = rules.check_booking(session, request, now=now)
     if start == booking.start_at and start <= now:
         problems = [p for p in problems if p.code not in START_RULES]
@@ -204,7 +228,9 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             _lock_channels(session, instrument)
             paying = locked_paying_organization(session, organization_id,
                                                 instrument_id=instrument_id, rate_cards=priced)
-            booking = session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none()
+            booking, holds_training_record = _locked_booking(
+                session, booking_id, asks_training=instrument.requires_qualification,
+                until=end)
             if booking is None or not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             _check_override(actor, instrument, override)
@@ -213,7 +239,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             _malformed(start, end)
             _check_transition(booking, start, end, now)
             problems = _problems(session, actor, booking, paying.organization, start, end, now,
-                                 overdue_block_days=paying.overdue_block_days)
+                                 overdue_block_days=paying.overdue_block_days,
+                                 holds_training_record=holds_training_record)
             blocking = _effective_problems(problems, override=override)
             if blocking:
                 raise BookingRefused(blocking, _suggestions(

@@ -529,23 +529,29 @@ def is_qualified(session: Session, user: User, instrument: Instrument,
                                            "until": until}) is not None
 
 
-def _valid_training_record() -> tuple:
-    return (Qualification.user_id == bindparam("user_id"),
-            Qualification.instrument_id == bindparam("instrument_id"),
+def _valid_training_record(user_id: Any = None, instrument_id: Any = None, until: Any = None
+                           ) -> tuple:
+    """The conditions of a valid training record of ``user_id`` on ``instrument_id`` until
+    ``until``: column expressions, or (left out) bound parameters of those names."""
+    return (Qualification.user_id == (bindparam("user_id") if user_id is None else user_id),
+            Qualification.instrument_id == (bindparam("instrument_id") if instrument_id is None
+                                            else instrument_id),
             Qualification.revoked_at.is_(None),
-            or_(Qualification.expires_at.is_(None), Qualification.expires_at >= bindparam("until")))
+            or_(Qualification.expires_at.is_(None),
+                Qualification.expires_at >= (bindparam("until") if until is None else until)))
 
 
 # Built once: every booking of an instrument that asks for training asks it.
 _QUALIFICATION = select(Qualification.id).where(*_valid_training_record()).limit(1)
 
 
-def training_record_exists() -> Exists:
+def training_record_exists(user_id: Any = None, instrument_id: Any = None,
+                           until: Any = None) -> Exists:
     """Whether the user ``user_id`` holds a training record on the instrument
-    ``instrument_id`` valid until ``until`` (bound parameters of those names), as a column of
-    a statement that reads something else anyway: given to ``BookingRequest``, the rules need
-    no statement of their own for it."""
-    return exists().where(*_valid_training_record())
+    ``instrument_id`` valid until ``until`` (column expressions, or bound parameters of those
+    names), as a column of a statement that reads something else anyway: given to
+    ``BookingRequest``, the rules need no statement of their own for it."""
+    return exists().where(*_valid_training_record(user_id, instrument_id, until))
 
 
 def _is_qualified(session: Session, request: BookingRequest) -> bool:

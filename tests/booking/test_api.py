@@ -560,7 +560,7 @@ def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_l
         client, researcher):
     """On an instrument that asks for training, the booker's training record and the paying
     organization's overdue setting come with the organization's lock: no statement of their
-    own (and a move reads them as the rules need)."""
+    own; on a move, the record comes with the booking's lock."""
     instrument = create_instrument(requires_qualification=True)
     grant_qualification(db.session, create_manager(instrument.lab), researcher, instrument,
                         now=dt.datetime.now(dt.UTC))
@@ -572,3 +572,12 @@ def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_l
     for table in ("qualifications", "billing_profiles"):
         reads = [sql for sql in made if table in sql]
         assert len(reads) == 1 and "FROM organizations" in reads[0], (table, reads)
+    later = {"start": iso(lab_time(MONDAY, 11)), "end": iso(lab_time(MONDAY, 12))}
+    with Sent() as moved:
+        response = client.patch(f"/api/v1/bookings/{response.json['id']}",
+                                headers=bearer(researcher), json=later)
+    assert response.status_code == 200, response.json
+    # A move locks the organization before it reads the booking, whose end and person the
+    # record must cover: the record comes with the booking's locked row.
+    reads = [sql for sql in moved if "qualifications" in sql]
+    assert len(reads) == 1 and "FROM bookings" in reads[0], reads

@@ -96,6 +96,35 @@ def test_a_move_on_an_instrument_that_asks_for_training_checks_the_record_to_the
     assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 16))
 
 
+@pytest.mark.parametrize(("lapses", "refused"), [((11, 0), False), ((10, 59), True)])
+def test_an_earlier_start_alone_checks_the_training_record_to_the_booking_s_own_end(
+        researcher, lapses, refused):
+    instrument = create_instrument(requires_qualification=True)
+    grant_qualification(db.session, create_manager(lab=instrument.lab), researcher, instrument,
+                        now=BEFORE, expires_at=lab_time(MONDAY, *lapses))
+    db.session.commit()
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))  # until 11:00
+    if refused:
+        with pytest.raises(BookingRefused) as error:
+            change(researcher, booking, lab_time(MONDAY, 9), None)
+        assert [p.code for p in error.value.problems] == ["not_qualified"]
+        return
+    change(researcher, booking, lab_time(MONDAY, 9), None)
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 9), lab_time(MONDAY, 11))
+
+
+def test_a_lab_manager_moves_their_own_booking_without_a_training_record(instrument):
+    instrument.requires_qualification = True
+    manager = create_manager(lab=instrument.lab)
+    db.session.commit()
+    booking = create_booking(instrument=instrument, user=manager, start_at=lab_time(MONDAY, 10))
+    change(manager, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+
 def test_a_move_overlapping_its_own_old_time_is_no_conflict(researcher, instrument):
     booking = create_booking(instrument=instrument, user=researcher,
                              start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
