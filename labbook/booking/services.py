@@ -590,10 +590,11 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             instrument = _instrument(session, instrument_id, share_lock=True)
             _lock_channels(session, instrument)
             _check_override(actor, instrument, override)
-            organization = locked_paying_organization(session,
-                                                      actor.organization_id).organization
+            paying = locked_paying_organization(session, actor.organization_id)
+            organization = paying.organization
             plan = _plan_series(session, actor, instrument, organization, start, end,
-                                recurrence, override=override, channels=channels, now=now)
+                                recurrence, override=override, channels=channels, now=now,
+                                overdue_block_days=paying.overdue_block_days)
             accepted, held_channels = plan.accepted, plan.held_channels
             result = SeriesResult(series=None, skipped=plan.skipped)
             if result.skipped and (not skip_conflicts or not accepted):
@@ -636,24 +637,43 @@ class _SeriesPlan:
 def _plan_series(session: Session, actor: User, instrument: Instrument,
                  organization: Organization, start: dt.datetime, end: dt.datetime,
                  recurrence: Recurrence, *, override: bool, channels: int,
-                 now: dt.datetime) -> _SeriesPlan:
+                 now: dt.datetime,
+                 overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD
+                 ) -> _SeriesPlan:
     """What the rules say of each occurrence of ``recurrence``, each checked against the
     bookings there are and the occurrences accepted before it; BookingRefused when the time
-    itself is malformed. Books nothing."""
+    itself is malformed. Books nothing. ``overdue_block_days`` as ``book_locked`` takes it."""
+    # Only the malformed codes are kept from this check: the rules are told not to read the
+    # overdue setting or the training record for it.
     malformed = [p for p in rules.check_booking(session, rules.BookingRequest(
-        instrument, actor, organization, start, end, channels=channels), now=now,
-        skip_calendar=True)
+        instrument, actor, organization, start, end, channels=channels, overdue_block_days=None,
+        holds_training_record=True), now=now, skip_calendar=True)
         if p.code in rules.MALFORMED_CODES]
     if malformed:
         raise BookingRefused(malformed)
+    occurrences = list(recurrence.occurrences(start, end, ZoneInfo(instrument.lab.timezone)))
+    # What is the same for every occurrence is asked once, not once an occurrence: whether
+    # the organization is overdue now (if not, no occurrence asks again), and whether the
+    # person's training covers the last occurrence, and so every earlier one (where it does
+    # not, each occurrence asks for itself).
+    if receivables.overdue_problem(session, organization.id, now,
+                                   allowed=overdue_block_days) is None:
+        overdue_block_days = None
+    covers_all = not instrument.requires_qualification or rules.is_qualified(
+        session, actor, instrument, max((e for _s, e in occurrences), default=end))
+
+    def request_for(occurrence_start: dt.datetime, occurrence_end: dt.datetime
+                    ) -> rules.BookingRequest:
+        return rules.BookingRequest(instrument, actor, organization, occurrence_start,
+                                    occurrence_end, channels=channels,
+                                    overdue_block_days=overdue_block_days,
+                                    holds_training_record=True if covers_all else None)
+
     plan = _SeriesPlan()
     held: list[tuple[dt.datetime, dt.datetime]] = []
     buffer = dt.timedelta(minutes=instrument.buffer_minutes)
-    for occurrence_start, occurrence_end in recurrence.occurrences(
-            start, end, ZoneInfo(instrument.lab.timezone)):
-        request = rules.BookingRequest(instrument, actor, organization,
-                                       occurrence_start, occurrence_end,
-                                       channels=channels)
+    for occurrence_start, occurrence_end in occurrences:
+        request = request_for(occurrence_start, occurrence_end)
         problems = rules.calendar_problems(session, request, held, plan.held_channels) + \
             rules.check_booking(session, request, now=now, skip_calendar=True,
                                 unsaved=[(s, e) for s, e, _p in plan.accepted])

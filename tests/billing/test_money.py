@@ -29,6 +29,7 @@ from labbook.billing.payable import mask_name
 from labbook.billing.words import amount_in_words
 from labbook.booking import changes
 from labbook.booking import services as booking_services
+from labbook.booking.recurrence import Recurrence
 from labbook.booking.rules import BookingRequest, check_booking
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
@@ -375,7 +376,8 @@ def test_bookings_are_refused_while_a_statement_is_overdue_beyond_the_setting():
 
 
 def test_bookings_made_and_moved_are_refused_while_a_statement_is_overdue():
-    """The setting read with the organization's lock, as making and moving a booking read it."""
+    """The setting read with the organization's lock, as making and moving a booking and
+    booking a series read it (a series asks once for all its dates, or a preview of one)."""
     organization = create_organization()
     user = create_user(organization=organization)
     instrument = create_instrument()
@@ -393,16 +395,33 @@ def test_bookings_made_and_moved_are_refused_while_a_statement_is_overdue():
             db.session, user, booking.id, start=lab_time(dt.date(2026, 11, day), 14),
             end=lab_time(dt.date(2026, 11, day), 15), now=now, priced=True)
 
+    def series(day: int, **preview):
+        start = lab_time(dt.date(2026, 11, day), 10)
+        arguments = {"start": start, "end": start + dt.timedelta(hours=1),
+                     "recurrence": Recurrence("daily", count=2), "now": now}
+        if preview:
+            return booking_services.preview_series(db.session, user, instrument, override=False,
+                                                   **arguments)
+        return booking_services.create_series(db.session, user, instrument_id=instrument.id,
+                                              purpose="run", skip_conflicts=False, **arguments)
+
     booking = book(9)
     with write_transaction(db.session):
         payments.locked_profile(db.session, organization.id, now=now).overdue_block_days = 3
     assert move(book(10), 10).change.state.value == "applied"  # not beyond 3
+    assert series(16, preview=True) == []
+    assert len(series(16).created) == 2
     with write_transaction(db.session):
         payments.locked_profile(db.session, organization.id, now=now).overdue_block_days = 2
     for attempt in (lambda: book(11), lambda: move(booking, 9)):
         with pytest.raises(booking_services.BookingRefused) as refused:
             attempt()
         assert [p.code for p in refused.value.problems] == ["payment_overdue"]
+    with pytest.raises(booking_services.BookingRefused) as refused:
+        series(23)
+    assert [p.code for p in refused.value.problems] == ["payment_overdue"] * 2
+    assert [[p["code"] for p in occurrence["problems"]]
+            for occurrence in series(23, preview=True)] == [["payment_overdue"]] * 2
 
 
 def test_overdue_reminders_go_once_per_stage(app):

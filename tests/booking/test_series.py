@@ -8,14 +8,15 @@ import datetime as dt
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
 from labbook.booking import listing, services
-from labbook.booking.models import BookingSeries, BookingState
+from labbook.booking.models import BookingSeries, BookingState, BookingSuspension
 from labbook.booking.recurrence import Recurrence
+from labbook.booking.training import grant_qualification
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
@@ -135,6 +136,107 @@ def test_a_series_checks_the_training_record_of_the_one_booking(researcher):
                       daily).created) == 2
 
 
+def test_a_series_books_the_dates_a_lapsing_training_record_covers_and_skips_the_rest(
+        researcher):
+    instrument = create_instrument(requires_qualification=True)
+    grant_qualification(db.session, create_manager(instrument.lab), researcher, instrument,
+                        now=NOW, expires_at=lab_time(MONDAY + DAY, 10))  # the second one's end
+    db.session.commit()
+    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                    Recurrence("daily", count=4), skip_conflicts=True)
+    assert [b.start_at for b in result.created] == [lab_time(MONDAY, 9),
+                                                    lab_time(MONDAY + DAY, 9)]
+    assert [(start, [p.code for p in problems]) for start, _end, problems in result.skipped] \
+        == [(lab_time(MONDAY + days * DAY, 9), ["not_qualified"]) for days in (2, 3)]
+
+
+def test_a_series_reads_the_overdue_setting_and_the_training_record_once(researcher):
+    """What is the same for every date is read once; each date reads what is in its way."""
+    instrument = create_instrument(requires_qualification=True)
+    # Valid for a year: covering the last date covers every date before it.
+    grant_qualification(db.session, create_manager(instrument.lab), researcher, instrument,
+                        now=NOW, expires_at=NOW + 365 * DAY)
+    db.session.commit()
+    sent: list[str] = []
+
+    def statement(_connection, _cursor, sql, *_args) -> None:
+        sent.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                        Recurrence("daily", count=5))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert len(result.created) == 5
+    for table in ("billing_profiles", "qualifications"):
+        assert len([sql for sql in sent if f"FROM {table}" in sql]) == 1, table
+    # The bookings and closures in the way: a read for each date, none to check the times.
+    assert len([sql for sql in sent if "FROM blackouts" in sql]) == 5
+
+
+def test_a_series_holds_the_channels_it_asks_for_on_every_date(researcher):
+    instrument = create_instrument(channels=3)
+    daily = Recurrence("daily", count=2)
+    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10), daily,
+                    channels=2)
+    assert [len(b.channel_numbers) for b in result.created] == [2, 2]
+    with pytest.raises(services.BookingRefused) as refused:
+        series(researcher, instrument, lab_time(MONDAY, 11), lab_time(MONDAY, 12), daily,
+               channels=4)
+    assert ([p.code for p in refused.value.problems], refused.value.status) == \
+        (["too_many_channels"], 422)
+
+
+def test_dates_that_meet_take_turns_on_the_channels_buffer_included():
+    """Runs of 23 h 45 min a day apart (a manager's, outside the opening hours): each ends 15
+    minutes before the next begins, inside the 30-minute buffer, so the next takes the other
+    channel; all of them ask for both channels, and every other date is refused."""
+    instrument = create_instrument(channels=2, max_minutes=3000, buffer_minutes=30)
+    manager = create_manager(instrument.lab)
+    daily = Recurrence("daily", count=3)
+    start, end = lab_time(MONDAY, 9), lab_time(MONDAY + DAY, 8, 45)
+    result = series(manager, instrument, start, end, daily, override=True)
+    assert [b.channel_numbers for b in result.created] == [[1], [2], [1]]
+    later = 7 * DAY
+    result = series(manager, instrument, start + later, end + later, daily, override=True,
+                    channels=2, skip_conflicts=True)
+    assert [b.start_at for b in result.created] == [start + later, start + later + 2 * DAY]
+    assert [[p.code for p in problems] for _s, _e, problems in result.skipped] == [["overlap"]]
+
+
+def test_a_preview_lists_the_dates_refused_as_booking_the_series_would_refuse_them(
+        researcher):
+    """Only the lab's managers override the soft rules (the opening hours, here), and only when
+    they ask to; no one overrides the training."""
+    instrument = create_instrument(requires_qualification=True)
+    manager = create_manager(instrument.lab)
+
+    def preview(actor, override: bool) -> list[list[str]]:
+        return [sorted(p["code"] for p in occurrence["problems"])
+                for occurrence in services.preview_series(
+                    db.session, actor, instrument, start=lab_time(MONDAY, 17),
+                    end=lab_time(MONDAY, 19), recurrence=Recurrence("daily", count=2),
+                    override=override, now=NOW)]
+
+    for override in (False, True):
+        assert preview(researcher, override) == [["not_qualified", "outside_hours"]] * 2
+    assert preview(manager, False) == [["outside_hours"]] * 2
+    assert preview(manager, True) == []
+
+
+def test_a_person_suspended_in_the_lab_books_no_date_of_a_series(researcher):
+    lab = create_lab(no_show_limit=3)
+    db.session.add(BookingSuspension(user_id=researcher.id, lab_id=lab.id,
+                                     starts_at=NOW - DAY, ends_at=NOW + 30 * DAY, no_shows=3,
+                                     window_days=30))
+    db.session.commit()
+    with pytest.raises(services.BookingRefused) as refused:
+        series(researcher, create_instrument(lab=lab), lab_time(MONDAY, 9),
+               lab_time(MONDAY, 10), Recurrence("daily", count=2))
+    assert [p.code for p in refused.value.problems] == ["suspended"] * 2
+
+
 def test_a_series_falls_on_its_weekdays_in_lab_time(researcher):
     """07:00 on Monday in the lab is 23:00 on Sunday UTC."""
     lab = create_lab(hours={day: [(dt.time(0), dt.time(23, 59))] for day in range(7)})
@@ -145,7 +247,9 @@ def test_a_series_falls_on_its_weekdays_in_lab_time(researcher):
         [lab_time(MONDAY, 7), lab_time(MONDAY + 2 * DAY, 7)]
 
 
-def test_a_series_with_naive_times_is_refused_as_malformed(researcher, instrument):
+@pytest.mark.parametrize("asks_training", [False, True])
+def test_a_series_with_naive_times_is_refused_as_malformed(researcher, asks_training):
+    instrument = create_instrument(requires_qualification=asks_training)
     naive = dt.datetime(2027, 3, 1, 9)  # noqa: DTZ001
     with pytest.raises(services.BookingRefused) as refused:
         series(researcher, instrument, naive, naive + dt.timedelta(hours=1),
