@@ -26,6 +26,23 @@ def submit(page: Page, selector: str) -> None:
         page.locator(selector).click()
 
 
+def unfold_menu(page: Page) -> None:
+    """On a phone the top bar is folded away behind its toggler: unfold it, and wait until it
+    has finished sliding open (Bootstrap's ``collapsing`` gives way to ``show``). A click on a
+    menu item while it still slides can land where the item no longer is, and the page it
+    should open never comes. Nothing to do where the bar is not folded."""
+    toggler = page.locator(".navbar-toggler").first
+    if toggler.is_visible():
+        toggler.click()
+        page.locator("#main-nav.show").wait_for(state="visible")
+
+
+def switch_language(page: Page) -> None:
+    """The 中文/English switch, in the folded menu on a phone."""
+    unfold_menu(page)
+    submit(page, "form[action$='/language'] button")
+
+
 # -- signing in ---------------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from labbook.booking.models import Booking, BookingState, Qualification
 from labbook.booking.training import grant_qualification
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from tests.e2e.pages import drag_in_calendar, sign_in, submit
+from tests.e2e.pages import drag_in_calendar, sign_in, submit, unfold_menu
 
 RESEARCHER = "chen@xincai.example.cn"
 MANAGER = "nem.manager@jzit.example.cn"
@@ -127,9 +127,7 @@ def test_researcher_books_on_the_week_view_and_manager_approves(open_visit, view
     assert booking.start_at == dt.datetime.fromisoformat(f"{day}T{start}:00+08:00")
 
     # It is in "my bookings", awaiting approval.
-    if researcher.is_phone:  # the menu is behind its button
-        page.locator(".navbar-toggler").click()
-        page.locator("#main-nav").wait_for(state="visible")
+    unfold_menu(page)
     submit(page, "#main-nav a[href$='/bookings']")
     row = page.locator(f"tr:has(a[href$='/bookings/{booking_id}'])")
     assert row.count() == 1

@@ -22,7 +22,7 @@ from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.e2e.conftest import ARTIFACTS, VIEWPORTS
-from tests.e2e.pages import sign_in, submit
+from tests.e2e.pages import sign_in, submit, switch_language
 from tests.live import ROOT, free_port
 
 RESEARCHER = "chen@xincai.example.cn"
@@ -34,14 +34,6 @@ FORGETFUL = {("zh-CN", "desktop"): "zhou@huaichuan.example.cn",
 
 def html_lang(page) -> str | None:
     return page.locator("html").get_attribute("lang")
-
-
-def switch_language(page) -> None:
-    # On a phone the top bar is folded away behind its toggler.
-    toggler = page.locator(".navbar-toggler")
-    if toggler.is_visible():
-        toggler.click()
-    submit(page, "form[action$='/language'] button")
 
 
 @pytest.mark.parametrize(("browser_locale", "lang", "other"), [

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from labbook.billing.pricing import quote
 from labbook.core.money import format_money
 from labbook.extensions import db
-from tests.e2e.pages import submit
+from tests.e2e.pages import submit, unfold_menu
 from tests.e2e.test_languages import switch_language as switch_on_screen
 
 CUSTOMER = "liu@jinggong.example.cn"  # external tier
@@ -29,9 +29,7 @@ def customer_reads_chinese(site) -> None:
 
 def switch_language(page) -> None:
     """The 中文/English switch, in the collapsed menu on a phone."""
-    toggler = page.locator(".navbar-toggler")
-    if toggler.is_visible():
-        toggler.click()
+    unfold_menu(page)
     switch_on_screen(page)
 
 

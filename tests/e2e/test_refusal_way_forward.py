@@ -16,7 +16,7 @@ from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from labbook.training.models import TrainingRequest
-from tests.e2e.pages import submit
+from tests.e2e.pages import submit, switch_language
 
 #: One researcher per run, so that the runs' training requests never meet.
 RESEARCHERS = {("desktop", "zh"): "chen@xincai.example.cn",
@@ -38,10 +38,7 @@ def in_language(visit, language: str) -> None:
     """Switch the signed-in visit to ``language`` unless it is in it (the choice is kept)."""
     visit.goto("/")
     if visit.page.get_attribute("html", "lang") != ("en" if language == "en" else "zh-CN"):
-        toggler = visit.page.locator(".navbar-toggler")
-        if toggler.is_visible():  # on a phone the top bar is folded away
-            toggler.click()
-        submit(visit.page, "form[action$='/language'] button")
+        switch_language(visit.page)
 
 
 def untrained_instrument(user_id: int) -> Instrument:

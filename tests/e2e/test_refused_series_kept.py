@@ -17,9 +17,9 @@ from labbook.booking import services as booking_services
 from labbook.booking.models import Booking
 from labbook.core.time import utcnow
 from labbook.extensions import db
-from tests.e2e.pages import submit
+from tests.e2e.pages import submit, switch_language
 from tests.e2e.test_booking_journey import next_monday
-from tests.e2e.test_language_choice import switch_language, wait_for_calendar
+from tests.e2e.test_language_choice import wait_for_calendar
 
 INSTRUMENT = "NEM-018"  # no approval, no training; open 08:00–20:00 on weekdays
 RESEARCHER = "chen@xincai.example.cn"
