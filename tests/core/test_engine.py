@@ -17,7 +17,7 @@ from labbook.core.engine import configure_sqlite, write_transaction
 
 
 class NotesBase(DeclarativeBase):
-    pass
+    """The tests' own mapping, apart from labbook's models."""
 
 
 class Note(NotesBase):
@@ -189,7 +189,7 @@ def test_the_failure_to_take_the_write_lock_names_the_statement(engine, tmp_path
         outsider.execute("BEGIN IMMEDIATE")
         try:
             with pytest.raises(OperationalError) as failure, write_transaction(session):
-                pass
+                pytest.fail("the write transaction began although another writer held the lock")
         finally:
             outsider.execute("ROLLBACK")
             outsider.close()
@@ -205,11 +205,14 @@ def test_a_write_in_a_transaction_that_has_not_read_yet_begins_as_a_write(engine
 
 
 def test_changes_waiting_to_be_flushed_when_the_write_begins_are_written_with_it(engine):
+    commits = []
+    event.listen(engine, "commit", lambda _connection: commits.append(1))
     with Session(engine) as session:
         session.scalars(text("SELECT body FROM notes")).all()
         session.add(Note(body="waiting"))
         write_in(session, "written")
     assert notes(engine) == ["waiting", "written"]
+    assert commits == [1]  # in the write transaction, not committed on their own before it
 
 
 def test_a_write_inside_a_savepoint_after_a_read_commits_what_came_before_and_itself(engine):
