@@ -111,16 +111,21 @@ class Bench:
     database: str = "sqlite"
 
 
+def bench_app(database_url: str) -> Flask:
+    """The app the benchmark talks to, on the database at ``database_url``."""
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    return create_app(Config)
+
+
 def setup(database_url: str, history: int, placement: str = "past",
           database: str | None = None) -> Bench:
     """Migrate the empty database at ``database_url``, load the catalogue, add the actors (an
     administrator, a researcher trained on every instrument, a manager for each lab) and
     ``history`` bookings placed as ``placement`` says, and book every usable instrument
     09:00–10:00 on the coming weekdays."""
-    class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = database_url
-
-    app = create_app(Config)
+    app = bench_app(database_url)
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -285,6 +290,20 @@ class Requests:
         assert response.status_code == 200, response.json
 
 
+#: Round after round both actors book the same instrument on the same day, one at 10 o'clock
+#: and the other at 14 (moved an hour later, with the longest buffer of 30 minutes, neither
+#: reaches the other): their figures compare the same bookings.
+ACTOR_HOURS = {"researcher": 10, "admin": 14}
+
+
+def free_slots(bench: Bench, actor: str) -> list[tuple[int, dt.datetime]]:
+    """The one-hour slots (instrument, start) that ``actor`` books, in the order booked."""
+    days = [(instrument_id, day) for day in weekdays_ahead(15)
+            for instrument_id in bench.instrument_ids]
+    random.Random(7).shuffle(days)
+    return [(instrument_id, lab_time(day, ACTOR_HOURS[actor])) for instrument_id, day in days]
+
+
 def _booking(instrument_id: int, start: dt.datetime) -> dict:
     return {"instrument_id": instrument_id, "start": start.isoformat(),
             "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"}
@@ -293,17 +312,8 @@ def _booking(instrument_id: int, start: dt.datetime) -> dict:
 def measure(benches: list[Bench], iterations: int) -> list[dict]:
     """Round after round, on each bench as each actor in turn: create, move, refuse and read a
     week's availability; then count the function calls of each kind of request."""
-    requests = {}
-    for bench in benches:
-        days = [(instrument_id, day) for day in weekdays_ahead(15)
-                for instrument_id in bench.instrument_ids]
-        random.Random(7).shuffle(days)
-        # Round after round both actors book the same instrument on the same day, one at 10
-        # o'clock and the other at 14 (moved an hour later, with the longest buffer of 30
-        # minutes, neither reaches the other): their figures compare the same bookings.
-        for actor, hour in zip(ACTORS, (10, 14), strict=True):
-            requests[id(bench), actor] = Requests(
-                bench, actor, [(instrument_id, lab_time(day, hour)) for instrument_id, day in days])
+    requests = {(id(bench), actor): Requests(bench, actor, free_slots(bench, actor))
+                for bench in benches for actor in ACTORS}
     timings = {key: {kind: Timings() for kind in KINDS} for key in requests}
     for n, key in alternating(iterations, list(requests)):
         request, timed = requests[key], timings[key]
