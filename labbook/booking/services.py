@@ -402,8 +402,9 @@ def create_priced_booking(session: Session, actor: User, *, instrument_id: int,
                           for_user_id: int | None = None, channels: int = 1,
                           now: dt.datetime) -> PricedBooking:
     """``create_booking``, with the booking's price for ``actor`` at ``now`` (what the API
-    answers with) read in the same transaction: after the commit its read would be a
-    transaction of its own (on PostgreSQL a BEGIN and a ROLLBACK more)."""
+    answers with): the rate cards are read with the organization's lock (after the commit
+    their read would be a transaction of its own, on PostgreSQL a BEGIN and a ROLLBACK more),
+    and the price worked out from them once the booking is committed."""
     return _create_booking(session, actor, instrument_id=instrument_id, start=start, end=end,
                            purpose=purpose, project_ref=project_ref, override=override,
                            for_user_id=for_user_id, channels=channels, now=now, priced=True)
@@ -434,12 +435,14 @@ def _create_booking(session: Session, actor: User, *, instrument_id: int, start:
                                   channels=channels, now=now,
                                   overdue_block_days=paying.overdue_block_days,
                                   holds_training_record=paying.holds_training_record)
-            price = estimates.booking_price(session, booking, actor, now=now,
-                                            cards=paying.rate_cards) if priced else None
     except (IntegrityError, OperationalError) as error:
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now, user) from None
+    # Priced from the rate cards read under the lock, after the commit: no query, and the
+    # writers' lock is not held while the price is worked out.
+    price = estimates.booking_price(session, booking, actor, now=now,
+                                    cards=paying.rate_cards) if priced else None
     return PricedBooking(booking, price)
 
 
