@@ -12,12 +12,14 @@ what memory and caches cost beyond the instructions themselves.
 The requests are booking_api.py's (the API in-process through the Flask test client; a
 researcher trained on every instrument and an administrator; ``--history`` past bookings):
 create a booking, move it an hour later, a refused one (overlap, with suggestions) and a
-week's availability. Each kind, as each actor, runs in a process of its own under callgrind
-on a database of its own: first ``--requests`` requests uncounted (caches, pool, the
-interpreter's own warming), then the same number counted. Counting is switched on from
-outside (``callgrind_control``) while the process waits between the two, so that neither
-start-up nor set-up is counted. On PostgreSQL only this process's instructions count, not the
-server's.
+week's availability; and, for scale, stack_floor.py's bare booking (``bare_create``: only the
+SQL of a booking, in Core, no rules) and ``/healthz`` (the app's request hooks and no more),
+which the report divides the others by (``per_bare_create``). Each kind, as each actor, runs
+in a process of its own under callgrind on a database of its own: first ``--requests``
+requests uncounted (caches, pool, the interpreter's own warming), then the same number
+counted. Counting is switched on from outside (``callgrind_control``) while the process waits
+between the two, so that neither start-up nor set-up is counted. On PostgreSQL only this
+process's instructions count, not the server's.
 
 Needs valgrind (``apt-get install valgrind``); each process takes some 20 s, the whole run a
 few minutes.
@@ -45,9 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.booking_api import ACTORS, Bench, Requests, bench_app, free_slots, setup
 from benchmarks.cli import Run
+from benchmarks.stack_floor import add_bare_endpoint
 from labbook.extensions import db
 
-KINDS = ("create", "move", "refuse_overlap", "availability_week")
+KINDS = ("create", "move", "refuse_overlap", "availability_week", "bare_create", "healthz")
 #: The first argument of the process that makes the requests under callgrind.
 CHILD = "--counted-requests"
 VALGRIND, CALLGRIND_CONTROL = shutil.which("valgrind"), shutil.which("callgrind_control")
@@ -126,11 +129,14 @@ def counted_requests(described: Path, kind: str, actor: str, requests: int) -> N
                   description["instrument_ids"],
                   [(instrument_id, dt.datetime.fromisoformat(start))
                    for instrument_id, start in description["busy_slots"]])
+    add_bare_endpoint(bench.app)
     made = Requests(bench, actor, free_slots(bench, actor))
     booking_ids = [made.create(n) for n in range(2 * requests)] if kind == "move" else []
     request = {"create": made.create, "refuse_overlap": made.refuse,
                "availability_week": made.availability,
-               "move": lambda n: made.move(n, booking_ids[n])}[kind]
+               "move": lambda n: made.move(n, booking_ids[n]),
+               "bare_create": lambda n: _bare_create(made, n),
+               "healthz": lambda _n: made.client.get("/healthz")}[kind]
     # Ahead of the counted requests: those of a move, their creates (uncounted, counting is
     # off), and whatever the first request of a process does once.
     request(0)
@@ -142,6 +148,14 @@ def counted_requests(described: Path, kind: str, actor: str, requests: int) -> N
         request(n)
     _tell_and_wait("counted")
     os._exit(0)  # at once: nothing more for callgrind to count, no teardown to wait for
+
+
+def _bare_create(made: Requests, n: int) -> None:
+    instrument_id, start = made.free[n]
+    response = made.open("POST", "/bare/bookings", json={
+        "instrument_id": instrument_id, "start": start.isoformat(),
+        "end": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "bench"})
+    assert response.status_code == 201, response.json
 
 
 def _tell_and_wait(done: str) -> None:
@@ -162,10 +176,10 @@ def main() -> None:
                         help="requests counted (after as many uncounted) of each kind, as "
                              "each actor")
     parser.add_argument("--kind", choices=KINDS, action="append",
-                        help="the kind of request (repeatable); default: all four")
+                        help="the kind of request (repeatable); default: all")
     parser.add_argument("--actor", choices=ACTORS, action="append",
                         help="who makes them (repeatable); default: both")
-    run = Run(parser, smoke={"history": 50, "requests": 2, "kind": ["create"],
+    run = Run(parser, smoke={"history": 50, "requests": 2, "kind": ["create", "bare_create"],
                              "actor": ["admin"]})
     args = run.args
     if VALGRIND is None or CALLGRIND_CONTROL is None:
@@ -188,6 +202,12 @@ def main() -> None:
                 instructions.setdefault(actor, {})[kind] = {
                     "instructions_per_request": round(total / args.requests),
                     "millions_per_request": round(total / args.requests / 1e6, 3)}
+    for counted in instructions.values():
+        if "bare_create" in counted:
+            floor = counted["bare_create"]["instructions_per_request"]
+            for kind in counted.keys() - {"bare_create"}:
+                counted[kind]["per_bare_create"] = round(
+                    counted[kind]["instructions_per_request"] / floor, 2)
     run.report({"history_bookings": args.history, "requests_counted": args.requests,
                 "python": sys.version.split()[0], "by_actor": instructions})
 
