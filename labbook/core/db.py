@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, MetaData
 from sqlalchemy.engine import Dialect
@@ -41,11 +43,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if not isinstance(value, dt.datetime):
-            raise TypeError(f"expected a datetime, got {type(value).__name__}")
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} refused: give a time zone")
-        value = value.astimezone(dt.UTC)
+        value = _in_utc(value)
         if dialect.name == "sqlite":
             value = value.replace(tzinfo=None)
         return value
@@ -57,6 +55,66 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+    # On SQLite, process_bind_param and SQLAlchemy's DATETIME text (a format filled from a dict
+    # of the fields), or its parsing of that text (a regular expression) and
+    # process_result_value, come to several times what writing or reading the text in one step
+    # does; and every statement binds times and most results hold some (a calendar, hundreds).
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_text
+
+    def result_processor(self, dialect: Dialect, coltype: Any
+                         ) -> Callable[[Any], dt.datetime | None] | None:
+        parse = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or parse is None:
+            return parse
+        return _sqlite_text_reader(parse)
+
+
+#: The text SQLite holds of a time: naive UTC with microseconds, fixed width, as SQLAlchemy's
+#: SQLite DATETIME writes it ("2026-03-01 01:30:00.000000").
+SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
+def _in_utc(value: object) -> dt.datetime:
+    """``value`` as an aware datetime in UTC; anything but an aware datetime is refused."""
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} refused: give a time zone")
+    return value.astimezone(dt.UTC)
+
+
+def _sqlite_text(value: dt.datetime | None) -> str | None:
+    """What ``UTCDateTime`` stores on SQLite for ``value``."""
+    if value is None:
+        return None
+    if value.__class__ is not dt.datetime or value.tzinfo is not dt.UTC:
+        value = _in_utc(value)
+    return SQLITE_TEXT % (value.year, value.month, value.day, value.hour, value.minute,
+                          value.second, value.microsecond)
+
+
+def _sqlite_text_reader(parse: Callable[[Any], dt.datetime | None]
+                        ) -> Callable[[str | None], dt.datetime | None]:
+    """What reads the aware UTC time of SQLite's text; text that ``fromisoformat`` does not
+    read as a time in UTC (a date alone, written by hand: Python 3.11 reads it with the offset
+    as a naive midnight) goes the way SQLAlchemy reads it (``parse``)."""
+    from_text, utc = dt.datetime.fromisoformat, dt.UTC
+
+    def read(value: str | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        try:
+            moment = from_text(value + "+00:00")
+        except (TypeError, ValueError):
+            return parse(value)
+        return moment if moment.tzinfo is utc else parse(value)
+
+    return read
 
 
 class Money(TypeDecorator[Decimal]):

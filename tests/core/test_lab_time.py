@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from sqlalchemy import select, text
@@ -74,16 +73,6 @@ def test_unreadable_timestamps_are_not_mistaken_for_naive_ones(text):
 # -- the UTCDateTime column type --------------------------------------------------------------
 
 SHANGHAI_MORNING = dt.datetime(2026, 3, 1, 9, 30, tzinfo=LAB_TZ)  # 01:30 UTC
-
-
-@pytest.fixture
-def server_clock_in_shanghai(monkeypatch):
-    """The server's own clock on China time, as on many of the lab's machines."""
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def _stored_created_at(organization_id: int) -> str:
