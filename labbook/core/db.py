@@ -56,10 +56,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
-    # On SQLite, process_bind_param and SQLAlchemy's DATETIME text (a format filled from a dict
-    # of the fields), or its parsing of that text (a regular expression) and
-    # process_result_value, come to several times what writing or reading the text in one step
-    # does; and every statement binds times and most results hold some (a calendar, hundreds).
+    # On SQLite, process_bind_param and then SQLAlchemy's DATETIME text (a format filled from a
+    # dict of the fields), or SQLAlchemy's parse of that text and then process_result_value,
+    # come to several times what writing or reading the text in one step does; and every
+    # statement binds times and most results hold some (a calendar, hundreds).
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None] | None:
         if dialect.name != "sqlite":
