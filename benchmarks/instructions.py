@@ -1,5 +1,6 @@
-"""Machine instructions per booking request, counted by valgrind's callgrind: a figure that does
-not move with whatever else the machine is doing, nor with how fast its cores run that day.
+"""Machine instructions per request of the booking API, counted by valgrind's callgrind: a
+figure that does not move with whatever else the machine is doing, nor with how fast its cores
+run that day.
 
 CPU time on a shared machine drifts by ±10 % from one run to the next, and machines of the
 same kind differ by 2× from one day to the next: a change that saves 5 % cannot be told from
@@ -27,7 +28,7 @@ few minutes.
     python benchmarks/instructions.py
     python benchmarks/instructions.py --kind create --actor admin --requests 30
     python benchmarks/instructions.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
-    python benchmarks/instructions.py --smoke   # does it still run? (one kind, a few requests)
+    python benchmarks/instructions.py --smoke   # does it still run? (a create and a bare one)
 """
 
 from __future__ import annotations
