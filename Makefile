@@ -11,7 +11,21 @@ PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
 .PHONY: run test install translations extract-messages lint migration-check clean browser \
-	fonts screenshots mutation
+	fonts screenshots mutation bench-tools
+
+# $(call apt-get-unless,<shell test: true when nothing is missing>,<Debian packages>,<what>):
+# installs the packages with apt-get (refreshing its lists only when the first try fails),
+# unless the test says they are there.
+define apt-get-unless
+	@if $(1); then \
+		echo "$(3) installed"; \
+	else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y $(2) \
+			|| { $$SUDO apt-get update && $$SUDO apt-get install -y $(2); }; \
+	fi
+endef
 
 ## Create the virtualenv and install labbook with its test and PostgreSQL extras, and the font
 ## of its PDFs.
@@ -49,26 +63,18 @@ test: translations
 ## labbook/documents/pdf.py); apt-get runs only when it is missing. With LABBOOK_PDF_FONT naming
 ## another TrueType font, nothing is installed.
 fonts:
-	@if [ -n "$$LABBOOK_PDF_FONT" ] || dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then \
-		echo "The PDF font is installed"; \
-	else \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		export DEBIAN_FRONTEND=noninteractive; \
-		$$SUDO apt-get install -y fonts-wqy-zenhei \
-			|| { $$SUDO apt-get update && $$SUDO apt-get install -y fonts-wqy-zenhei; }; \
-	fi
+	$(call apt-get-unless,[ -n "$$LABBOOK_PDF_FONT" ] || dpkg -s fonts-wqy-zenhei >/dev/null 2>&1,fonts-wqy-zenhei,The PDF font is)
 
 ## Debian's Chromium and CJK fonts for the browser tests (tests/e2e); apt-get runs only when
 ## something is missing. Without /usr/bin/chromium `make test` skips those tests and says why.
 browser:
-	@if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
-		echo "Chromium and CJK fonts are installed"; \
-	else \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		export DEBIAN_FRONTEND=noninteractive; \
-		$$SUDO apt-get install -y chromium fonts-noto-cjk \
-			|| { $$SUDO apt-get update && $$SUDO apt-get install -y chromium fonts-noto-cjk; }; \
-	fi
+	$(call apt-get-unless,[ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1,chromium fonts-noto-cjk,Chromium and CJK fonts are)
+
+## The programs some benchmarks drive (valgrind for benchmarks/instructions.py, wrk for
+## benchmarks/http_writes.py); apt-get runs only when one is missing. Without valgrind
+## `make test` skips instructions.py's smoke test and says why; `make bench-smoke` fails.
+bench-tools:
+	$(call apt-get-unless,command -v valgrind >/dev/null && command -v callgrind_control >/dev/null && command -v wrk >/dev/null,valgrind wrk,valgrind and wrk are)
 
 ## Retake the README's screenshots (docs/screenshots/) in Chromium from the demo data.
 screenshots: translations browser

@@ -77,15 +77,18 @@ def count(database_url: str, bench: Bench, kind: str, actor: str, requests: int,
             # The same hashes, hence the same dict and set layouts, in every run.
             env={**os.environ, "PYTHONHASHSEED": "0"})
         try:
-            _step(process, "warm", log)
+            _wait_for(process, "warm", log)
             _callgrind_control(process, "--instr=on")
-            _step(process, "uncounted", log)
+            _go_on(process)
+            _wait_for(process, "uncounted", log)
             # A dump (callgrind-….out.1) ends the uncounted part; the next one (.2) holds
             # the counted requests and nothing else.
             _callgrind_control(process, "--dump")
-            _step(process, "counted", log)
+            _go_on(process)
+            _wait_for(process, "counted", log)
             _callgrind_control(process, "--dump")
-            _step(process, None, log)
+            _go_on(process)
+            process.wait(timeout=120)
         finally:
             if process.poll() is None:
                 process.kill()
@@ -93,21 +96,19 @@ def count(database_url: str, bench: Bench, kind: str, actor: str, requests: int,
     return _total_instructions(Path(f"{counts}.2"))
 
 
-def _step(process: subprocess.Popen, expected: str | None, log: IO[str]) -> None:
-    """Let the requesting process go on, and wait until it says it has done ``expected``."""
-    if expected == "warm":
-        said = process.stdout.readline().strip()
-    else:
-        process.stdin.write("go\n")
-        process.stdin.flush()
-        if expected is None:
-            process.wait(timeout=120)
-            return
-        said = process.stdout.readline().strip()
-    if said != expected:
+def _go_on(process: subprocess.Popen) -> None:
+    """Let the requesting process, waiting between two parts, go on."""
+    process.stdin.write("go\n")
+    process.stdin.flush()
+
+
+def _wait_for(process: subprocess.Popen, part: str, log: IO[str]) -> None:
+    """Wait until the requesting process says it has done ``part``."""
+    said = process.stdout.readline().strip()
+    if said != part:
         log.flush()
         raise RuntimeError(f"the requests under callgrind stopped ({said!r}, expected "
-                           f"{expected!r}):\n" + Path(log.name).read_text()[-3000:])
+                           f"{part!r}):\n" + Path(log.name).read_text()[-3000:])
 
 
 def _callgrind_control(process: subprocess.Popen, command: str) -> None:
