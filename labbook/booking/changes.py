@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
@@ -54,8 +54,9 @@ from labbook.booking.services import (
     withdraw_pending_changes,
 )
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import ModelT, lock, locked, write_transaction
+from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.rows import columns_of, loaded
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
 
@@ -112,17 +113,30 @@ def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
 
 
 @cache
-def _instrument_of_booking() -> Select[tuple[Instrument, int]]:
+def _instrument_of_booking():
     # The booking's instrument with its lab, share-locked as ``services._instrument`` locks
     # them (the first locks of the architecture's order), and the organization to lock next:
-    # found through the booking in one statement, the booking itself not locked yet.
-    bookings = Booking.__table__
-    return (select(Instrument, bookings.c.organization_id).join(Instrument.lab)
-            .join(bookings, bookings.c.instrument_id == Instrument.id)
+    # found through the booking in one statement, the booking itself not locked yet. Read in
+    # Core and made into objects (``labbook.core.rows``), as the booking is below.
+    instruments, labs, bookings = Instrument.__table__, Lab.__table__, Booking.__table__
+    return (select(*columns_of(Instrument), *columns_of(Lab), bookings.c.organization_id)
+            .join_from(instruments, labs, labs.c.id == instruments.c.lab_id)
+            .join(bookings, bookings.c.instrument_id == instruments.c.id)
             .where(bookings.c.id == bindparam("booking_id"))
-            .options(contains_eager(Instrument.lab))
-            .with_for_update(read=True, of=[Instrument.__table__, Lab.__table__])
-            .execution_options(populate_existing=True))
+            .with_for_update(read=True, of=[instruments, labs]))
+
+
+def _booking_instrument(session: Session, booking_id: int) -> tuple[Instrument, int] | None:
+    """The instrument of booking ``booking_id`` with its lab, both read afresh and share-locked,
+    and the id of the organization that pays for the booking; None for no such booking."""
+    row = session.connection().execute(_instrument_of_booking(),
+                                       {"booking_id": booking_id}).first()
+    if row is None:
+        return None
+    split = len(columns_of(Instrument))
+    instrument = loaded(session, Instrument, row[:split])
+    set_committed_value(instrument, "lab", loaded(session, Lab, row[split:-1]))
+    return instrument, row[-1]
 
 
 def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
@@ -131,27 +145,25 @@ def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
     person holds a training record on its instrument valid until ``until`` (None: the end on
     the locked row), read in the same statement rather than by the rules in one of their own
     (None where not asked)."""
-    if not asks_training:
-        return session.scalars(_locked_by_id(Booking), {"id": booking_id}).one_or_none(), None
-    row = session.execute(_locked_booking_with_training(),
-                          {"id": booking_id, "until": until}).one_or_none()
-    return (None, None) if row is None else (row[0], bool(row[1]))
+    row = session.connection().execute(_locked_booking_row(asks_training),
+                                       {"id": booking_id, "until": until}).first()
+    if row is None:
+        return None, None
+    split = len(columns_of(Booking))
+    booking = loaded(session, Booking, row[:split])
+    return booking, bool(row[split]) if asks_training else None
 
 
 @cache
-def _locked_booking_with_training() -> Select[tuple[Booking, bool]]:
-    until = func.coalesce(bindparam("until", type_=Booking.end_at.type), Booking.end_at)
-    return (select(Booking, rules.training_record_exists(Booking.user_id,
-                                                         Booking.instrument_id, until))
-            .where(Booking.id == bindparam("id")).with_for_update(of=Booking.__table__)
-            .execution_options(populate_existing=True))
-
-
-@cache
-def _locked_by_id(model: type[ModelT]) -> Select[tuple[ModelT]]:
-    # ``locked`` built once: session.get builds its statement again on every call.
-    return (select(model).where(model.id == bindparam("id")).with_for_update()
-            .execution_options(populate_existing=True))
+def _locked_booking_row(with_training: bool):
+    bookings = Booking.__table__
+    query = select(*columns_of(Booking)).where(bookings.c.id == bindparam("id"))
+    if with_training:
+        until = func.coalesce(bindparam("until", type_=bookings.c.end_at.type),
+                              bookings.c.end_at)
+        query = query.add_columns(rules.training_record_exists(
+            bookings.c.user_id, bookings.c.instrument_id, until))
+    return query.with_for_update(of=bookings)
 
 
 @cache
@@ -219,8 +231,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
         with write_transaction(session):
             # The instrument and the organization are locked first (the architecture's order);
             # the booking itself is read once, under its lock, after them.
-            owners = session.execute(_instrument_of_booking(),
-                                     {"booking_id": booking_id}).one_or_none()
+            owners = _booking_instrument(session, booking_id)
             if owners is None:
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             instrument, organization_id = owners

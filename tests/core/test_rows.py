@@ -1,0 +1,103 @@
+"""Objects made from rows read in Core behave as objects the ORM loaded: persistent, their values
+committed, nothing to flush, what was not read loaded lazily, and the session's own object for a
+row brought up to date rather than doubled."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import event, inspect, select
+
+from labbook.accounts.models import User
+from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
+from labbook.core.rows import columns_of, loaded, persistent
+from labbook.extensions import db
+from tests.factories import create_instrument, create_manager, create_user
+
+
+def row_of(model, object_id: int):
+    """The whole row of ``model`` ``object_id``, read in Core (no ORM object loaded)."""
+    table = model.__table__
+    return db.session.connection().execute(
+        select(*columns_of(model)).where(table.c.id == object_id)).one()
+
+
+def statements_during(action) -> list[str]:
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_row_becomes_a_persistent_object_with_nothing_to_flush():
+    instrument = create_instrument(name_en="Diffractometer")
+    instrument_id, lab_id = instrument.id, instrument.lab_id
+    db.session.commit()
+    db.session.expunge_all()
+    made = loaded(db.session, Instrument, row_of(Instrument, instrument_id))
+    state = inspect(made)
+    assert state.persistent and made in db.session
+    assert made.name_en == "Diffractometer" and made.status is InstrumentStatus.AVAILABLE
+    assert not db.session.dirty and not state.modified
+    assert db.session.get(Instrument, instrument_id) is made  # the identity map holds it
+    # Relationships not read load lazily, in the session, as on any loaded object.
+    assert made.lab.id == lab_id
+    assert statements_during(db.session.flush) == []
+
+
+def test_the_sessions_own_object_is_brought_up_to_date_not_doubled():
+    instrument = create_instrument(name_en="Old name")
+    db.session.commit()
+    # Another connection renames it: the session's object still says the old name.
+    with db.engine.begin() as other:
+        other.execute(Instrument.__table__.update().where(Instrument.__table__.c.id
+                                                          == instrument.id)
+                      .values(name_en="New name"))
+    assert instrument.name_en == "Old name"
+    made = loaded(db.session, Instrument, row_of(Instrument, instrument.id))
+    assert made is instrument
+    assert instrument.name_en == "New name" and not inspect(instrument).modified
+
+
+def test_a_changed_attribute_takes_the_rows_value_as_a_fresh_load_would():
+    instrument = create_instrument(name_en="Stored")
+    db.session.commit()
+    row = row_of(Instrument, instrument.id)
+    instrument.name_en = "Unsaved"
+    loaded(db.session, Instrument, row)
+    assert instrument.name_en == "Stored" and not db.session.is_modified(instrument)
+    assert statements_during(db.session.flush) == []
+
+
+def test_values_by_attribute_name_become_an_object_too():
+    lab = create_instrument().lab
+    db.session.commit()
+    values = dict(row_of(Lab, lab.id)._mapping)
+    db.session.expunge_all()
+    made = persistent(db.session, Lab, values)
+    assert inspect(made).persistent and made.code == lab.code
+
+
+def test_attribute_names_differ_from_column_names_where_the_model_says_so():
+    user = create_user(name="王研究", is_active=True)
+    db.session.commit()
+    db.session.expunge_all()
+    made = loaded(db.session, User, row_of(User, user.id))
+    assert made.name == "王研究" and made.is_active is True
+    assert made.created_at.tzinfo is dt.UTC
+
+
+def test_a_manager_read_as_a_row_still_finds_their_labs():
+    instrument = create_instrument()
+    manager = create_manager(instrument.lab)
+    db.session.commit()
+    db.session.expunge_all()
+    made = loaded(db.session, User, row_of(User, manager.id))
+    assert made.manages_lab_id(instrument.lab_id)
