@@ -162,9 +162,11 @@ def _locked_organization(with_training: bool, with_rate_cards: bool):
     # own: the billing profile's setting, the training record (``rules.training_record_
     # exists``), and the instrument's rate cards for the organization's tier (what the API's
     # answer prices the booking by). On PostgreSQL only the organization's row is locked
-    # (none could be on the nullable side of the outer join).
+    # (none could be on the nullable side of the outer join). Read in Core and made into an
+    # object (``labbook.core.rows``).
     organizations = Organization.__table__
-    query = select(Organization, receivables.overdue_block_days_of(Organization.id))
+    query = select(*columns_of(Organization),
+                   receivables.overdue_block_days_of(organizations.c.id))
     if with_training:
         query = query.add_columns(rules.training_record_exists())
     if with_rate_cards:
@@ -172,8 +174,7 @@ def _locked_organization(with_training: bool, with_rate_cards: bool):
         query = query.add_columns(*cards).outerjoin(cards[0].table, and_(
             cards[0].table.c.instrument_id == bindparam("instrument_id"),
             cards[0].table.c.tier == organizations.c.tier))
-    return (query.where(Organization.id == bindparam("id")).with_for_update(of=organizations)
-            .execution_options(populate_existing=True))
+    return query.where(organizations.c.id == bindparam("id")).with_for_update(of=organizations)
 
 
 def locked_paying_organization(session: Session, organization_id: int | None, *,
@@ -189,16 +190,19 @@ def locked_paying_organization(session: Session, organization_id: int | None, *,
         raise _no_organization()
     with_training = training_of is not None
     user_id, until = training_of if training_of is not None else (None, None)
-    rows = session.execute(_locked_organization(with_training, rate_cards), {
+    session.flush()  # what waits to be flushed first, as a query of the session would
+    rows = session.connection().execute(_locked_organization(with_training, rate_cards), {
         "id": organization_id, "instrument_id": instrument_id, "user_id": user_id,
         "until": until}).all()
     if not rows:
         raise _no_organization()
-    organization, overdue_block_days = rows[0][:2]
-    holds_training_record = bool(rows[0][2]) if with_training else None
+    split = len(columns_of(Organization))
+    organization = loaded(session, Organization, rows[0][:split])
+    overdue_block_days = rows[0][split]
+    holds_training_record = bool(rows[0][split + 1]) if with_training else None
     cards = None
     if rate_cards and instrument_id is not None:
-        first = 3 if with_training else 2
+        first = split + 2 if with_training else split + 1
         cards = estimates.cards_of_rows(instrument_id, organization.tier,
                                         (row[first:] for row in rows))
     return PayingOrganization(organization, overdue_block_days, holds_training_record, cards)
