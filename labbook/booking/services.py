@@ -64,7 +64,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
-from labbook.core.rows import columns_of, loaded, persistent
+from labbook.core.rows import autoflush, columns_of, loaded, persistent
 from labbook.notify import services as notify
 
 MAX_PURPOSE = 500
@@ -190,7 +190,7 @@ def locked_paying_organization(session: Session, organization_id: int | None, *,
         raise _no_organization()
     with_training = training_of is not None
     user_id, until = training_of if training_of is not None else (None, None)
-    session.flush()  # what waits to be flushed first, as a query of the session would
+    autoflush(session)
     rows = session.connection().execute(_locked_organization(with_training, rate_cards), {
         "id": organization_id, "instrument_id": instrument_id, "user_id": user_id,
         "until": until}).all()
@@ -569,7 +569,7 @@ def _instrument(session: Session, instrument_id: int, *, share_lock: bool = Fals
     """The instrument with its lab, as they are now (inside a write transaction, even where
     this request loaded them before); with ``share_lock`` both rows are locked against a
     closure being made (``closures.create_blackout``) until the transaction ends."""
-    session.flush()  # what waits to be flushed first, as a query of the session would
+    autoflush(session)
     row = session.connection().execute(_instrument_with_lab(share_lock),
                                        {"instrument_id": instrument_id}).first()
     if row is None:

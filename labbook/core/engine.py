@@ -16,6 +16,9 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event, exc, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm.exc import ObjectDeletedError
+
+from labbook.core.rows import read_locked
 
 log = logging.getLogger(__name__)
 
@@ -319,22 +322,20 @@ def locked(session: Session, model: type[ModelT], ident: Any) -> ModelT | None:
 
     Every state change decides on the row it changes as it is now, not as this session last saw
     it: on PostgreSQL (READ COMMITTED) the ``SELECT … FOR UPDATE`` makes a second writer of the
-    same row wait until the first commits, then read what it wrote; ``populate_existing`` makes
-    the object this session may already hold take the row's current values. On SQLite the write
-    transaction already holds the database's write lock (``BEGIN IMMEDIATE``), and FOR UPDATE
-    is left out. Call it inside ``write_transaction``.
+    same row wait until the first commits, then read what it wrote; the object this session may
+    already hold takes the row's current values (``rows.read_locked``, as the ORM's
+    ``populate_existing`` would). On SQLite the write transaction already holds the database's
+    write lock (``BEGIN IMMEDIATE``), and FOR UPDATE is left out. Call it inside
+    ``write_transaction``.
     """
-    return session.get(model, ident, with_for_update=True, populate_existing=True)
+    return read_locked(session, model, ident)
 
 
 def lock(session: Session, instance: Any) -> None:
     """Re-read ``instance``'s row under a row lock, so the decision that follows sees it as it is
-    now (see ``locked``). For an object the caller already holds."""
-    session.refresh(instance, with_for_update=True)
-
-
-def lock_by_key(session: Session, instance: Any) -> None:
-    """``lock`` for an object that was loaded with eager loads (the API's user comes with its
-    organization): it is read again by its primary key alone, since a refresh would repeat
-    the outer joins, and PostgreSQL locks no row on the nullable side of one."""
-    locked(session, type(instance), inspect(instance).identity)
+    now (see ``locked``). For an object the caller already holds; its row alone is read and
+    locked, whatever was loaded with it (on PostgreSQL no row on the nullable side of an outer
+    join could be locked)."""
+    state = inspect(instance)
+    if read_locked(session, state.class_, state.identity) is None:
+        raise ObjectDeletedError(state)

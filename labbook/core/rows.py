@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Select, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
@@ -28,25 +28,42 @@ def columns_of(model: type) -> tuple[Column[Any], ...]:
 
 
 @cache
-def _attribute_names(model: type) -> tuple[str, ...]:
+def _names(model: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The names of ``model``'s attributes: of its columns (in ``columns_of`` order), of its
+    primary key, and of its relationships."""
     mapper = model.__mapper__  # type: ignore[attr-defined]
-    return tuple(mapper.get_property_by_column(column).key for column in columns_of(model))
+    return (tuple(mapper.get_property_by_column(column).key for column in columns_of(model)),
+            tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key),
+            tuple(relationship.key for relationship in mapper.relationships))
+
+
+def autoflush(session: Session) -> None:
+    """Flush what waits to be flushed, as the session does before a query of its own (unless
+    inside ``no_autoflush``): a statement run on its connection sees the same rows."""
+    if session.autoflush:
+        session.flush()
 
 
 def loaded(session: Session, model: type[Model], values: Sequence[Any]) -> Model:
     """The persistent ``model`` object of the row whose ``columns_of(model)`` hold
     ``values``."""
-    return persistent(session, model, dict(zip(_attribute_names(model), values, strict=True)))
+    return persistent(session, model, dict(zip(_names(model)[0], values, strict=True)))
 
 
 def persistent(session: Session, model: type[Model], values: dict[str, Any]) -> Model:
-    """The persistent ``model`` object of the row whose attributes (its primary key ``id``
-    among them) hold ``values``: the one the session already has for that row, brought up to
-    date with them (as the ORM's ``populate_existing`` does), or a new one as if the ORM had
-    loaded it."""
+    """The persistent ``model`` object of the row whose attributes (its primary key among them)
+    hold ``values``: the one the session already has for that row, brought up to date with them
+    as the ORM's ``populate_existing`` does (its related objects read again when next asked
+    for), or a new one as if the ORM had loaded it."""
     mapper = model.__mapper__  # type: ignore[attr-defined]
-    existing = session.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
+    _columns, key_names, relationship_names = _names(model)
+    existing = session.identity_map.get(mapper.identity_key_from_primary_key(
+        tuple(values[name] for name in key_names)))
     if existing is not None:
+        held = instance_state(existing).dict
+        related = [name for name in relationship_names if name in held]
+        if related:
+            session.expire(existing, related)
         for name, value in values.items():
             set_committed_value(existing, name, value)
         return existing
@@ -56,3 +73,24 @@ def persistent(session: Session, model: type[Model], values: dict[str, Any]) -> 
     make_transient_to_detached(made)
     session.add(made)
     return made
+
+
+@cache
+def _locked_row_by_key(model: type) -> Select[Any]:
+    mapper = model.__mapper__  # type: ignore[attr-defined]
+    return select(*columns_of(model)).where(*(
+        column == bindparam(f"key_{n}") for n, column in enumerate(mapper.primary_key))
+    ).with_for_update()
+
+
+def read_locked(session: Session, model: type[Model], key: Any) -> Model | None:
+    """``model``'s row of primary key ``key`` (a value, or a tuple of them in the key's order)
+    read as it is now under a row lock (on PostgreSQL ``FOR UPDATE``; SQLite's write
+    transaction holds the whole database), made into its persistent object as ``persistent``
+    makes it; None where there is no such row."""
+    autoflush(session)
+    values = key if isinstance(key, tuple) else (key,)
+    row = session.connection().execute(
+        _locked_row_by_key(model), {f"key_{n}": value for n, value in enumerate(values)}
+    ).first()
+    return None if row is None else loaded(session, model, row)

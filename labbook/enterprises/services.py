@@ -32,7 +32,7 @@ from labbook.accounts.uscc import InvalidUSCC, normalize_uscc
 from labbook.audit.services import record
 from labbook.billing.models import Statement, StatementState
 from labbook.booking.models import Booking
-from labbook.core.engine import lock_by_key, locked
+from labbook.core.engine import lock, locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.enterprises.models import (
     Invitation,
@@ -353,7 +353,7 @@ def approve_registration(session: Session, actor: User, registration: Registrati
                          now: dt.datetime) -> Organization:
     """Create the organization and the registrant's account, who becomes its admin and its
     billing contact; the registrant is told by email."""
-    lock_by_key(session, registration)
+    lock(session, registration)
     _require_admin(actor)
     _pending(registration)
     organization = accounts.create_organization(
@@ -384,7 +384,7 @@ def approve_registration(session: Session, actor: User, registration: Registrati
 def reject_registration(session: Session, actor: User, registration: Registration, *,
                         reason: str, now: dt.datetime) -> Registration:
     """Refuse the registration, saying why; the registrant is told by email."""
-    lock_by_key(session, registration)
+    lock(session, registration)
     _require_admin(actor)
     _pending(registration)
     reason = reason.strip()
@@ -483,7 +483,7 @@ def invite(session: Session, actor: User, organization: Organization, email: str
     """Invite ``email`` to join ``organization``: an emailed link that works once, until
     ``INVITATION_LIFETIME`` has passed. Earlier invitations of the address stop working.
     Refused for an address that has an account already (a member, or somebody elsewhere)."""
-    lock_by_key(session, organization)
+    lock(session, organization)
     _require_organization_admin(session, actor, organization)
     if organization.status != OrganizationStatus.ACTIVE:
         raise Conflict(_("The organization is suspended: it cannot invite anybody."),
@@ -526,7 +526,7 @@ def invitation_for(session: Session, secret: str, *, now: dt.datetime,
     invitation = session.scalar(
         select(Invitation).where(Invitation.secret_hash == _secret_hash(secret)))
     if invitation is not None and for_update:
-        lock_by_key(session, invitation)
+        lock(session, invitation)
     if invitation is None:
         raise _invalid_link(_("This invitation link is not valid."))
     if invitation.accepted_at is not None:
@@ -544,7 +544,7 @@ def accept_invitation(session: Session, secret: str, person: Person, *,
     says), in the inviting organization; the link then stops working."""
     invitation = invitation_for(session, secret, now=now, for_update=True)
     organization = invitation.organization
-    lock_by_key(session, organization)
+    lock(session, organization)
     if organization.status != OrganizationStatus.ACTIVE:
         raise Conflict(_("The organization is suspended: it cannot take new members now."),
                        code="organization_suspended")
@@ -563,14 +563,14 @@ def accept_invitation(session: Session, secret: str, person: Person, *,
 def remove_member(session: Session, actor: User, member: User, *, now: dt.datetime) -> None:
     """Take ``member`` out of the actor's organization: the account is deactivated and leaves
     the organization (what it booked stays the organization's), and is told by email."""
-    lock_by_key(session, member)
+    lock(session, member)
     organization = member.organization
     if organization is None or not is_organization_admin(session, actor, organization.id):
         raise NotFound(_("No member with id %(id)d.", id=member.id))
     if member.id == actor.id:
         raise Conflict(_("You cannot remove yourself; ask another admin of the organization."),
                        code="cannot_remove_self")
-    lock_by_key(session, organization)
+    lock(session, organization)
     notify.enqueue(session, member, kind="member_removed", template="member_removed",
                    subject=lambda: _("You were removed from %(name)s", name=organization.name),
                    context={"organization": organization, "actor": actor}, now=now)
@@ -589,9 +589,9 @@ def remove_member(session: Session, actor: User, member: User, *, now: dt.dateti
 def set_billing_contact(session: Session, actor: User, organization: Organization,
                         contact: User, *, now: dt.datetime) -> None:
     """The member who receives the organization's statements."""
-    lock_by_key(session, organization)
+    lock(session, organization)
     _require_organization_admin(session, actor, organization)
-    lock_by_key(session, contact)
+    lock(session, contact)
     if contact.organization_id != organization.id or not contact.is_active:
         raise _fail("billing_contact", _("The billing contact must be an active member of "
                                          "the organization."))
@@ -606,7 +606,7 @@ def set_billing_contact(session: Session, actor: User, organization: Organizatio
 def make_organization_admin(session: Session, actor: User, member: User, *,
                             now: dt.datetime) -> None:
     """Let another member administer the organization too."""
-    lock_by_key(session, member)
+    lock(session, member)
     organization = member.organization
     if organization is None or not is_organization_admin(session, actor, organization.id):
         raise NotFound(_("No member with id %(id)d.", id=member.id))
@@ -718,7 +718,7 @@ def decide_join_request(session: Session, actor: User, join_request: JoinRequest
                         accept: bool, now: dt.datetime) -> User | None:
     """Let the person in (their account is made, in the organization) or decline; they are
     told by email. Returns the new account when accepted."""
-    lock_by_key(session, join_request)
+    lock(session, join_request)
     if not can_decide_join_request(session, actor, join_request):
         raise NotFound(_("No request to join with id %(id)d.", id=join_request.id))
     if join_request.state != JoinRequestState.PENDING:
@@ -737,7 +737,7 @@ def decide_join_request(session: Session, actor: User, join_request: JoinRequest
                               name=organization.name),
             context={"organization": organization}, now=now)
         return None
-    lock_by_key(session, organization)
+    lock(session, organization)
     if _has_account(session, join_request.email) is not None:
         raise _fail("email", _("%(email)s has a labbook account already.",
                                email=join_request.email), "has_account")

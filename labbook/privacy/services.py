@@ -27,7 +27,7 @@ from labbook.audit.models import AuditEvent
 from labbook.audit.services import record
 from labbook.booking.models import Booking
 from labbook.calendars.models import FeedToken
-from labbook.core.engine import lock_by_key
+from labbook.core.engine import lock
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.enterprises.models import Invitation, JoinRequest, OrganizationAdmin, Registration
 from labbook.notify import services as notify
@@ -108,7 +108,7 @@ def pending_request(session: Session, user: User) -> DeletionRequest | None:
 
 def request_deletion(session: Session, user: User, *, now: dt.datetime) -> DeletionRequest:
     """The person asks for their data to be deleted; the admins handle it."""
-    lock_by_key(session, user)
+    lock(session, user)
     if pending_request(session, user) is not None:
         raise Conflict(_("Your request to delete your data already waits for an admin."),
                        code="deletion_requested")
@@ -228,11 +228,11 @@ def anonymise(session: Session, user: User, *, now: dt.datetime) -> None:
 def complete_deletion(session: Session, actor: User, deletion: DeletionRequest, *,
                       now: dt.datetime) -> None:
     """Carry out the request: the person is anonymised and the account closed."""
-    lock_by_key(session, deletion)
+    lock(session, deletion)
     _require_admin(actor)
     _pending(deletion)
     user = deletion.user
-    lock_by_key(session, user)
+    lock(session, user)
     if user.id == actor.id:
         raise Conflict(_("Another admin handles your own request."), code="own_request")
     notify.enqueue_to_address(
@@ -251,7 +251,7 @@ def complete_deletion(session: Session, actor: User, deletion: DeletionRequest, 
 def reject_deletion(session: Session, actor: User, deletion: DeletionRequest, *, reason: str,
                     now: dt.datetime) -> None:
     """Refuse the request, saying why (e.g. an unpaid statement still needs the person)."""
-    lock_by_key(session, deletion)
+    lock(session, deletion)
     _require_admin(actor)
     _pending(deletion)
     reason = reason.strip()

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import event, inspect, select
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from labbook.accounts.models import User
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
-from labbook.core.rows import columns_of, loaded, persistent
+from labbook.core.engine import lock, write_transaction
+from labbook.core.rows import columns_of, loaded, persistent, read_locked
+from labbook.enterprises.models import OrganizationAdmin
 from labbook.extensions import db
-from tests.factories import create_instrument, create_manager, create_user
+from tests.factories import create_instrument, create_lab, create_manager, create_user
 
 
 def row_of(model, object_id: int):
@@ -94,6 +98,15 @@ def test_attribute_names_differ_from_column_names_where_the_model_says_so():
     assert made.created_at.tzinfo is dt.UTC
 
 
+def test_a_row_of_another_shape_is_refused_not_half_read():
+    instrument = create_instrument()
+    db.session.commit()
+    row = row_of(Instrument, instrument.id)
+    db.session.expunge_all()
+    with pytest.raises(ValueError, match="zip"):
+        loaded(db.session, Instrument, row[:-1])
+
+
 def test_a_manager_read_as_a_row_still_finds_their_labs():
     instrument = create_instrument()
     manager = create_manager(instrument.lab)
@@ -101,3 +114,57 @@ def test_a_manager_read_as_a_row_still_finds_their_labs():
     db.session.expunge_all()
     made = loaded(db.session, User, row_of(User, manager.id))
     assert made.manages_lab_id(instrument.lab_id)
+
+
+def test_read_locked_finds_a_row_by_a_key_of_two_columns_and_none_for_no_row():
+    user = create_user()
+    organization_id = user.organization_id
+    db.session.add(OrganizationAdmin(organization_id=organization_id, user_id=user.id))
+    db.session.commit()
+    db.session.expunge_all()
+    found = read_locked(db.session, OrganizationAdmin, (organization_id, user.id))
+    assert inspect(found).persistent and found.user_id == user.id
+    assert read_locked(db.session, OrganizationAdmin, (organization_id, user.id + 1)) is None
+    assert read_locked(db.session, Instrument, 999_999) is None
+
+
+def test_read_locked_flushes_what_waits_as_a_query_would_and_keeps_the_change():
+    instrument = create_instrument(name_en="Stored")
+    db.session.commit()
+    instrument.name_en = "Changed, not yet flushed"
+    assert read_locked(db.session, Instrument, instrument.id) is instrument
+    assert instrument.name_en == "Changed, not yet flushed"
+
+
+def test_inside_no_autoflush_nothing_is_flushed_and_the_row_wins():
+    instrument = create_instrument(name_en="Stored")
+    db.session.commit()
+    with db.session.no_autoflush:
+        instrument.name_en = "Changed"
+        read_locked(db.session, Instrument, instrument.id)
+    assert instrument.name_en == "Stored"
+
+
+def test_lock_reads_the_row_again_and_its_related_objects_when_next_asked_for():
+    instrument = create_instrument()
+    old_lab, new_lab = instrument.lab, create_lab()
+    db.session.commit()
+    with db.engine.begin() as other:
+        other.execute(Instrument.__table__.update()
+                      .where(Instrument.__table__.c.id == instrument.id)
+                      .values(lab_id=new_lab.id, name_en="Moved"))
+    assert instrument.lab is old_lab
+    with write_transaction(db.session):
+        lock(db.session, instrument)
+        assert instrument.name_en == "Moved" and instrument.lab is new_lab
+
+
+def test_lock_of_a_row_deleted_meanwhile_fails_as_reading_a_deleted_object_does():
+    instrument = create_instrument()
+    db.session.commit()
+    with db.engine.begin() as other:
+        other.execute(Instrument.__table__.delete()
+                      .where(Instrument.__table__.c.id == instrument.id))
+    with pytest.raises(ObjectDeletedError, match="<Instrument at "), \
+            write_transaction(db.session):
+        lock(db.session, instrument)
