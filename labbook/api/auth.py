@@ -24,7 +24,7 @@ def api_user(*, required: bool = True) -> User | None:
         scheme, _sep, secret = header.partition(" ")
         user = None
         if scheme.lower() == "bearer" and secret.strip():
-            user = user_for_api_token(db.session, secret.strip(), now=utcnow())
+            user = user_for_api_token(db.session(), secret.strip(), now=utcnow())
             if user is None:
                 raise NotAuthenticated(_("The API token is unknown or has been revoked."))
         g.api_user = user

@@ -205,8 +205,10 @@ def create_booking():
     fields.done()
     now = utcnow()
     if recurrence is None:
+        # The session itself rather than its request-scoped proxy: the service uses it some
+        # thirty times, and each use through the proxy looks the request's session up again.
         made = booking_services.create_priced_booking(
-            db.session, actor, instrument_id=instrument_id, start=start, end=end,
+            db.session(), actor, instrument_id=instrument_id, start=start, end=end,
             purpose=purpose, project_ref=project_ref, override=override,
             for_user_id=for_user_id, channels=channels, now=now)
         return booking_json(made.booking, actor, made.price, waiting_change=None), 201, {
@@ -263,7 +265,7 @@ def change_booking(booking_id: int):
         fields.problems.append(Problem("invalid_interval", _("The end must be after the start."),
                                        field="end"))
     fields.done()
-    result = changes.change_booking(db.session, actor, booking_id, start=start, end=end,
+    result = changes.change_booking(db.session(), actor, booking_id, start=start, end=end,
                                     note=note, override=override, now=utcnow(), priced=True)
     # A change waiting for approval is this one; one applied at once took the place of any.
     return {**booking_json(result.booking, actor, result.price,
