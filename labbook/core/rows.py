@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Select, bindparam, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 Model = TypeVar("Model")
@@ -56,9 +56,9 @@ def persistent(session: Session, model: type[Model], values: dict[str, Any]) -> 
     as the ORM's ``populate_existing`` does (its related objects read again when next asked
     for), or a new one as if the ORM had loaded it."""
     mapper = model.__mapper__  # type: ignore[attr-defined]
-    _columns, key_names, relationship_names = _names(model)
-    existing = session.identity_map.get(mapper.identity_key_from_primary_key(
-        tuple(values[name] for name in key_names)))
+    column_names, key_names, relationship_names = _names(model)
+    key = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_names))
+    existing = session.identity_map.get(key)
     if existing is not None:
         held = instance_state(existing).dict
         related = [name for name in relationship_names if name in held]
@@ -67,11 +67,22 @@ def persistent(session: Session, model: type[Model], values: dict[str, Any]) -> 
         for name, value in values.items():
             set_committed_value(existing, name, value)
         return existing
+    if len(values) < len(column_names):
+        # A column left out would read as None, not be loaded: refused, not guessed.
+        missing = sorted(set(column_names) - values.keys())
+        raise ValueError(f"{model.__name__} needs a value for every column: {missing} missing")
     made = mapper.class_manager.new_instance()
-    # Straight into the committed state: no attribute event fires, nothing waits to be flushed.
-    instance_state(made).dict.update(values)
-    make_transient_to_detached(made)
-    session.add(made)
+    # Placed in the session as the ORM's loader places an object it makes of a row (its
+    # ``loading._instance``): the values straight into the committed state, so no attribute
+    # event fires and nothing waits to be flushed, and the object into the identity map, where
+    # the public way (``make_transient_to_detached``, then ``add`` with its cascades over every
+    # relationship) costs more than reading the row.
+    state = instance_state(made)
+    state.dict.update(values)
+    state.key = key
+    real_session = session() if isinstance(session, scoped_session) else session
+    state.session_id = real_session.hash_key
+    real_session.identity_map._add_unpresent(state, key)
     return made
 
 

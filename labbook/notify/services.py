@@ -20,8 +20,8 @@ from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from labbook import links
 from labbook.accounts.models import Role, User
@@ -38,6 +38,7 @@ from labbook.booking.models import (
 from labbook.calendars import ical
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.errors import PermissionDenied, Problem, ValidationError
+from labbook.core.rows import persistent
 from labbook.core.time import to_lab_time
 from labbook.i18n import DEFAULT_LOCALE, localized
 from labbook.notify import channels, rendering
@@ -177,17 +178,14 @@ _NOT_YET = {"claimed_at": None, "claim_token": None, "message_id_header": None,
 
 def _inserted_message(session: Session, values: dict[str, Any]) -> OutboxMessage:
     """Insert the message of column ``values`` in Core, and return it as a persistent object
-    made from them (as ``booking.services`` returns a new booking): the unit of work's flush of
+    made from them (``labbook.core.rows``, as a new booking is): the unit of work's flush of
     a new object would cost several times the statement. Nothing changes a message before the
     sender claims it."""
     row = {**_NOT_YET, **values,
            "id": session.execute(_INSERT_MESSAGE, values).scalar_one(),
            "created_at": values["created_at"].astimezone(dt.UTC),
            "next_attempt_at": values["next_attempt_at"].astimezone(dt.UTC)}
-    message = OutboxMessage.__mapper__.class_manager.new_instance()
-    instance_state(message).dict.update(row)
-    make_transient_to_detached(message)
-    session.add(message)
+    message = persistent(session, OutboxMessage, row)
     set_committed_value(message, "attachments", [])
     return message
 

@@ -80,6 +80,15 @@ def test_a_changed_attribute_takes_the_rows_value_as_a_fresh_load_would():
     assert statements_during(db.session.flush) == []
 
 
+def test_the_session_itself_serves_as_well_as_its_request_scoped_proxy():
+    instrument = create_instrument()
+    db.session.commit()
+    db.session.expunge_all()
+    session = db.session()
+    made = loaded(session, Instrument, row_of(Instrument, instrument.id))
+    assert inspect(made).session is session and session.get(Instrument, instrument.id) is made
+
+
 def test_values_by_attribute_name_become_an_object_too():
     lab = create_instrument().lab
     db.session.commit()
@@ -105,6 +114,16 @@ def test_a_row_of_another_shape_is_refused_not_half_read():
     db.session.expunge_all()
     with pytest.raises(ValueError, match="zip"):
         loaded(db.session, Instrument, row[:-1])
+
+
+def test_a_new_object_needs_every_column_for_one_left_out_would_read_as_none():
+    lab = create_instrument().lab
+    db.session.commit()
+    values = dict(row_of(Lab, lab.id)._mapping)
+    db.session.expunge_all()
+    del values["timezone"]
+    with pytest.raises(ValueError, match=r"Lab needs a value for every column: \['timezone'\]"):
+        persistent(db.session, Lab, values)
 
 
 def test_a_manager_read_as_a_row_still_finds_their_labs():
