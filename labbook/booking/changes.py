@@ -25,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -50,13 +51,14 @@ from labbook.booking.services import (
     _suggestions,
     can_view,
     clean_text,
+    instrument_with_lab,
     locked_paying_organization,
     withdraw_pending_changes,
 )
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
-from labbook.core.rows import columns_of, loaded
+from labbook.core.rows import autoflush, columns_of, loaded
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
 
@@ -113,7 +115,7 @@ def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
 
 
 @cache
-def _instrument_of_booking():
+def _instrument_of_booking() -> Select[Any]:
     # The booking's instrument with its lab, share-locked as ``services._instrument`` locks
     # them (the first locks of the architecture's order), and the organization to lock next:
     # found through the booking in one statement, the booking itself not locked yet. Read in
@@ -129,14 +131,12 @@ def _instrument_of_booking():
 def _booking_instrument(session: Session, booking_id: int) -> tuple[Instrument, int] | None:
     """The instrument of booking ``booking_id`` with its lab, both read afresh and share-locked,
     and the id of the organization that pays for the booking; None for no such booking."""
+    autoflush(session)
     row = session.connection().execute(_instrument_of_booking(),
                                        {"booking_id": booking_id}).first()
     if row is None:
         return None
-    split = len(columns_of(Instrument))
-    instrument = loaded(session, Instrument, row[:split])
-    set_committed_value(instrument, "lab", loaded(session, Lab, row[split:-1]))
-    return instrument, row[-1]
+    return instrument_with_lab(session, row), row[-1]
 
 
 def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
@@ -145,6 +145,7 @@ def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
     person holds a training record on its instrument valid until ``until`` (None: the end on
     the locked row), read in the same statement rather than by the rules in one of their own
     (None where not asked)."""
+    autoflush(session)
     row = session.connection().execute(_locked_booking_row(asks_training),
                                        {"id": booking_id, "until": until}).first()
     if row is None:
@@ -155,7 +156,7 @@ def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
 
 
 @cache
-def _locked_booking_row(with_training: bool):
+def _locked_booking_row(with_training: bool) -> Select[Any]:
     bookings = Booking.__table__
     query = select(*columns_of(Booking)).where(bookings.c.id == bindparam("id"))
     if with_training:

@@ -26,8 +26,10 @@ a time.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -575,9 +577,16 @@ def _instrument(session: Session, instrument_id: int, *, share_lock: bool = Fals
     if row is None:
         message = _("No instrument with id %(id)d.", id=instrument_id)
         raise NotFound(message, problems=[Problem("not_found", message, field="instrument_id")])
+    return instrument_with_lab(session, row)
+
+
+def instrument_with_lab(session: Session, values: Sequence[Any]) -> Instrument:
+    """The instrument, with its lab, of a row that holds ``columns_of(Instrument)`` and then
+    ``columns_of(Lab)`` (and nothing after them that is read here)."""
     split = len(columns_of(Instrument))
-    instrument = loaded(session, Instrument, row[:split])
-    set_committed_value(instrument, "lab", loaded(session, Lab, row[split:]))
+    instrument = loaded(session, Instrument, values[:split])
+    set_committed_value(instrument, "lab",
+                        loaded(session, Lab, values[split:split + len(columns_of(Lab))]))
     return instrument
 
 

@@ -98,7 +98,7 @@ def test_values_by_attribute_name_become_an_object_too():
     assert inspect(made).persistent and made.code == lab.code
 
 
-def test_attribute_names_differ_from_column_names_where_the_model_says_so():
+def test_the_columns_types_convert_the_values_as_a_load_would():
     user = create_user(name="王研究", is_active=True)
     db.session.commit()
     db.session.expunge_all()
