@@ -34,6 +34,7 @@ from labbook.catalogue.models import Lab
 from labbook.core.engine import lock, write_transaction
 from labbook.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.pagination import Page, paginate
+from labbook.core.reads import fetch
 from labbook.core.rows import columns_of, loaded
 from labbook.ratelimit import digest, forget, hit, lab_clock, wait
 
@@ -539,10 +540,11 @@ def user_for_api_token(session: Session, secret: str, *, now: dt.datetime) -> Us
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    row = session.connection().execute(_user_by_token_hash(),
-                                       {"token_hash": _token_hash(secret)}).first()
-    if row is None:
+    rows = fetch(session.connection(), _user_by_token_hash(),
+                 {"token_hash": _token_hash(secret)})
+    if not rows:
         return None
+    row = rows[0]
     token_id, last_used_at = row[:2]
     split = 2 + len(columns_of(User))
     user = loaded(session, User, row[2:split])

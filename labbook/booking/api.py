@@ -7,7 +7,6 @@ import functools
 from typing import Any
 
 from flask import request, url_for
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import User
@@ -49,6 +48,7 @@ from labbook.catalogue.args import lab_arg
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Problem
+from labbook.core.reads import FetchedRow
 from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
@@ -371,7 +371,7 @@ def availability(instrument_id: int):
     return availability_json(session, instrument, start, end, viewer, window)
 
 
-def availability_json(session: Session, instrument: Instrument | Row[Any], start: dt.datetime,
+def availability_json(session: Session, instrument: Instrument | FetchedRow, start: dt.datetime,
                       end: dt.datetime, viewer: User | None, window: BusyWindow
                       ) -> dict[str, Any]:
     """Busy time (others' bookings only as "booked") and the free time one could book, of an

@@ -9,7 +9,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, literal_column, or_, select
+from sqlalchemy import Connection, and_, bindparam, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from labbook.accounts.models import Organization, User
@@ -17,6 +17,8 @@ from labbook.booking import schedule, timeline
 from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
 from labbook.booking.rules import held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
+from labbook.core.reads import FetchedRow, fetch
+from labbook.core.rows import autoflush
 from labbook.i18n import gettext as _
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
@@ -166,30 +168,38 @@ def window_bookings(session: Session, instrument: Instrument, start: dt.datetime
                                 _window_parameters(instrument, start, end)))
 
 
-def read_window(session: Session | Connection, instrument: Instrument | Row[Any],
+def read_window(session: Session | Connection, instrument: Instrument | FetchedRow,
                 start: dt.datetime, end: dt.datetime, viewer: User | None = None,
                 closures: Sequence[Any] | None = None) -> BusyWindow:
     """The window's bookings as rows, with their bookers' and organizations' names unless
     ``viewer`` is None (who sees only "booked"), and its closures (unless given, as
     ``instrument_with_closures`` reads them). ``session`` may be a session's connection: only
     rows are read."""
-    bookings = session.execute(_window_rows(viewer is not None),
-                               _window_parameters(instrument, start, end)).all()
+    reads = session if isinstance(session, Connection) else _flushed_connection(session)
+    bookings = fetch(reads, _window_rows(viewer is not None),
+                     _window_parameters(instrument, start, end))
     if closures is None:
-        closures = session.execute(_WINDOW_CLOSURES, {"instrument_id": instrument.id,
-                                                      "lab_id": instrument.lab_id,
-                                                      "start": start, "end": end}).all()
+        closures = fetch(reads, _WINDOW_CLOSURES, {"instrument_id": instrument.id,
+                                                   "lab_id": instrument.lab_id,
+                                                   "start": start, "end": end})
     return BusyWindow(bookings, closures)
 
 
-def instrument_with_closures(session: Session | Connection, instrument_id: int,
+def _flushed_connection(session: Session) -> Connection:
+    """The session's connection, once what waits to be flushed is: a statement run on it sees
+    what one the session runs would see."""
+    autoflush(session)
+    return session.connection()
+
+
+def instrument_with_closures(reads: Connection, instrument_id: int,
                              start: dt.datetime, end: dt.datetime
-                             ) -> tuple[Row[Any], list[Row[Any]]] | None:
+                             ) -> tuple[FetchedRow, list[FetchedRow]] | None:
     """What a calendar reads of instrument ``instrument_id`` (its id, lab, channels, status and
     the longest time a booking of it holds), with the closures of it or its lab meeting
     ``[start, end)``, in one statement; None if there is no such instrument."""
-    rows = session.execute(_INSTRUMENT_WITH_CLOSURES, {"instrument_id": instrument_id,
-                                                        "start": start, "end": end}).all()
+    rows = fetch(reads, _INSTRUMENT_WITH_CLOSURES, {"instrument_id": instrument_id,
+                                                    "start": start, "end": end})
     if not rows:
         return None
     return rows[0], [row for row in rows if row.start_at is not None]

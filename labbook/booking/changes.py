@@ -58,6 +58,7 @@ from labbook.booking.services import (
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from labbook.core.reads import fetch
 from labbook.core.rows import autoflush, columns_of, loaded
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
@@ -132,11 +133,10 @@ def _booking_instrument(session: Session, booking_id: int) -> tuple[Instrument, 
     """The instrument of booking ``booking_id`` with its lab, both read afresh and share-locked,
     and the id of the organization that pays for the booking; None for no such booking."""
     autoflush(session)
-    row = session.connection().execute(_instrument_of_booking(),
-                                       {"booking_id": booking_id}).first()
-    if row is None:
+    rows = fetch(session.connection(), _instrument_of_booking(), {"booking_id": booking_id})
+    if not rows:
         return None
-    return instrument_with_lab(session, row), row[-1]
+    return instrument_with_lab(session, rows[0]), rows[0][-1]
 
 
 def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
@@ -146,10 +146,11 @@ def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
     the locked row), read in the same statement rather than by the rules in one of their own
     (None where not asked)."""
     autoflush(session)
-    row = session.connection().execute(_locked_booking_row(asks_training),
-                                       {"id": booking_id, "until": until}).first()
-    if row is None:
+    rows = fetch(session.connection(), _locked_booking_row(asks_training),
+                 {"id": booking_id, "until": until})
+    if not rows:
         return None, None
+    row = rows[0]
     split = len(columns_of(Booking))
     booking = loaded(session, Booking, row[:split])
     return booking, bool(row[split]) if asks_training else None

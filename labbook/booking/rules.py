@@ -51,6 +51,8 @@ from labbook.booking.models import (
 )
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
+from labbook.core.reads import fetch
+from labbook.core.rows import autoflush
 from labbook.core.time import to_lab_time
 from labbook.i18n import duration
 
@@ -370,10 +372,11 @@ def calendar_problems(session: Session, request: BookingRequest,
             "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
             "end": request.end})) + _channel_problems(session, request, blocked_until,
                                                       held_channels)
-    rows = session.execute(_calendar_statement(), {
+    autoflush(session)
+    rows = fetch(session.connection(), _calendar_statement(), {
         "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
         "end": request.end, "held_until": blocked_until,
-        "held_bound": held_bound(instrument, blocked_until)}).all()
+        "held_bound": held_bound(instrument, blocked_until)})
     problems = _closure_problems(sorted((row for row in rows if row.id is None),
                                         key=lambda row: row.start_at))
     clashes = [(row.start_at, row.end_at) for row in rows
@@ -499,10 +502,12 @@ def _suspension_problems(session: Session, request: BookingRequest,
     lab_id = request.instrument.lab_id
     if request.booked_by is not None and request.booked_by.manages_lab_id(lab_id):
         return []
-    row = session.execute(_SUSPENSION, {"user_id": request.user.id, "lab_id": lab_id,
-                                        "now": now}).first()
-    if row is None:
+    autoflush(session)
+    rows = fetch(session.connection(), _SUSPENSION, {"user_id": request.user.id,
+                                                     "lab_id": lab_id, "now": now})
+    if not rows:
         return []
+    row = rows[0]
     return [problem("suspended", _(
         "%(name)s may not book in this lab until %(until)s: %(n)d no-shows within %(days)d "
         "days. The lab's managers can lift the suspension or book on their behalf.",

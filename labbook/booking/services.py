@@ -66,6 +66,7 @@ from labbook.core.errors import (
     Problem,
     ValidationError,
 )
+from labbook.core.reads import fetch
 from labbook.core.rows import autoflush, columns_of, loaded, persistent
 from labbook.notify import services as notify
 
@@ -193,9 +194,9 @@ def locked_paying_organization(session: Session, organization_id: int | None, *,
     with_training = training_of is not None
     user_id, until = training_of if training_of is not None else (None, None)
     autoflush(session)
-    rows = session.connection().execute(_locked_organization(with_training, rate_cards), {
+    rows = fetch(session.connection(), _locked_organization(with_training, rate_cards), {
         "id": organization_id, "instrument_id": instrument_id, "user_id": user_id,
-        "until": until}).all()
+        "until": until})
     if not rows:
         raise _no_organization()
     split = len(columns_of(Organization))
@@ -572,12 +573,12 @@ def _instrument(session: Session, instrument_id: int, *, share_lock: bool = Fals
     this request loaded them before); with ``share_lock`` both rows are locked against a
     closure being made (``closures.create_blackout``) until the transaction ends."""
     autoflush(session)
-    row = session.connection().execute(_instrument_with_lab(share_lock),
-                                       {"instrument_id": instrument_id}).first()
-    if row is None:
+    rows = fetch(session.connection(), _instrument_with_lab(share_lock),
+                 {"instrument_id": instrument_id})
+    if not rows:
         message = _("No instrument with id %(id)d.", id=instrument_id)
         raise NotFound(message, problems=[Problem("not_found", message, field="instrument_id")])
-    return instrument_with_lab(session, row)
+    return instrument_with_lab(session, rows[0])
 
 
 def instrument_with_lab(session: Session, values: Sequence[Any]) -> Instrument:

@@ -20,6 +20,7 @@ from labbook.booking import schedule, timeline
 from labbook.booking.models import Blackout, Booking, BookingSuspension, Qualification
 from labbook.booking.rules import channel_busy, held_bound, held_meeting
 from labbook.catalogue.models import Instrument, InstrumentStatus
+from labbook.core.reads import fetch
 
 #: How far ahead suggestions look.
 SEARCH_DAYS = 14
@@ -118,8 +119,8 @@ class BusyTime:
             parameters[f"lab_{n}"] = instrument.lab_id
             parameters[f"held_bound_{n}"] = held_bound(instrument, end)
             self.held[instrument.id, end], self.closures[instrument.id, end] = [], []
-        for owner_id, lab_id, booking_id, busy_from, busy_until in self.reads.execute(
-                _busy_statement(len(group)), parameters):
+        for owner_id, lab_id, booking_id, busy_from, busy_until in fetch(
+                self.reads, _busy_statement(len(group)), parameters):
             if booking_id is not None:
                 self.held[owner_id, end].append((busy_from, busy_until))
                 continue
@@ -185,11 +186,11 @@ def _siblings_bookable_by(reads: Connection, instrument: Candidate, user: User |
     parameters = {"category_id": instrument.category_id, "instrument_id": instrument.id,
                   "lab_id": instrument.lab_id}
     if user is None:
-        return [Candidate(*row) for row in reads.execute(_siblings(), parameters)]
+        return [Candidate(*row) for row in fetch(reads, _siblings(), parameters)]
     siblings = []
-    for *values, trained, suspended in reads.execute(
-            _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
-                                   "now": now}):
+    for *values, trained, suspended in fetch(
+            reads, _siblings_for_user(), {**parameters, "user_id": user.id, "until": until,
+                                          "now": now}):
         sibling = Candidate(*values)
         if not suspended and (trained or not sibling.requires_qualification
                               or user.manages_lab_id(sibling.lab_id)):

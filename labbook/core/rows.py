@@ -18,6 +18,8 @@ from sqlalchemy import Column, Select, bindparam, select
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
+from labbook.core.reads import fetch
+
 Model = TypeVar("Model")
 
 
@@ -101,7 +103,6 @@ def read_locked(session: Session, model: type[Model], key: Any) -> Model | None:
     makes it; None where there is no such row."""
     autoflush(session)
     values = key if isinstance(key, tuple) else (key,)
-    row = session.connection().execute(
-        _locked_row_by_key(model), {f"key_{n}": value for n, value in enumerate(values)}
-    ).first()
-    return None if row is None else loaded(session, model, row)
+    rows = fetch(session.connection(), _locked_row_by_key(model),
+                 {f"key_{n}": value for n, value in enumerate(values)})
+    return loaded(session, model, rows[0]) if rows else None
