@@ -263,7 +263,9 @@ def _inserted_booking(session: Session, row: dict) -> Booking:
     """Insert the booking of column values ``row`` (``_new_booking``) in Core, and return it as
     a persistent ORM object made from those values: what the unit of work, or reading the row
     back, would give, for a fraction of the cost."""
-    values = {**_NOT_YET, **row, "id": session.execute(_insert_booking(), row).scalar_one()}
+    autoflush(session)
+    [(booking_id,)] = fetch(session.connection(), _insert_booking(), row)
+    values = {**_NOT_YET, **row, "id": booking_id}
     for name in ("start_at", "end_at", "blocked_until"):
         values[name] = values[name].astimezone(dt.UTC)  # as the database gives them back
     return persistent(session, Booking, values)

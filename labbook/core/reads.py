@@ -1,4 +1,5 @@
-"""Rows of the hottest SELECT statements, read through the database driver's cursor.
+"""The hottest statements (reads, and the INSERTs of a booking and its audit event) run
+straight on the database driver's cursor.
 
 SQLAlchemy's execution of a Core statement costs some 20 µs of Python besides the driver's own
 work, whatever the statement: the compiled cache looked up, an execution context and a result
@@ -13,8 +14,9 @@ processing of the parameters and of the results (aware UTC times, enums, money),
 raised as SQLAlchemy raises them (a lost connection invalidated). What it leaves out: SQL
 echoing, and rewriting a statement in an event (no listener of labbook's does either).
 
-For SELECT statements whose parameters are bound one by one (``bindparam``), not lists
-(``expanding``): anything else is refused when it is first compiled.
+For SELECT statements, and INSERTs of a table's columns, whose parameters are bound one by one
+(``bindparam``), not lists (``expanding``), and which leave no column to a default worked out in
+Python: anything else is refused when it is first compiled.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Insert, Select
 from sqlalchemy.sql.selectable import CompoundSelect
 
 Processor = Callable[[Any], Any] | None
+#: What ``fetch`` runs: a read, or an INSERT (with RETURNING for what it gives back).
+Statement = Select[Any] | CompoundSelect | Insert
 #: A row ``fetch`` read: a tuple whose fields are named after the statement's columns (as a
 #: SQLAlchemy ``Row``'s are).
 FetchedRow = Any
@@ -41,12 +45,17 @@ class _Compiled:
     result columns (the latter from the first result's description, as SQLAlchemy takes it:
     on PostgreSQL a numeric column's processing depends on the type the server says it is)."""
 
-    def __init__(self, statement: Select[Any] | CompoundSelect, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Statement, dialect: Dialect,
+                 column_keys: Sequence[str] | None = None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         if compiled.post_compile_params or compiled.literal_execute_params \
                 or compiled.escaped_bind_names:
             raise ValueError("fetch takes statements whose parameters are bound one by one "
                              f"under plain names: {compiled.string}")
+        if compiled.insert_prefetch:
+            # Their values SQLAlchemy's execution works out, which fetch does not.
+            raise ValueError("fetch inserts no column left to a default worked out in Python: "
+                             f"{[column.key for column in compiled.insert_prefetch]}")
         self.sql = compiled.string
         self.positional = compiled.positional
         # The parameters by the names the statement's text gives them.
@@ -64,7 +73,11 @@ class _Compiled:
         #: The values written into the statement (a comparison with a constant).
         self.constants = {name: bind.effective_value for name, bind in binds.items()
                           if not bind.required}
-        self.columns = tuple(statement.selected_columns)
+        # What it reads, or what an INSERT returns: its RETURNING, or on PostgreSQL without
+        # one the primary key, which SQLAlchemy's compiler asks back as it does for its own
+        # execution (and nothing on SQLite).
+        self.columns = tuple(compiled.effective_returning or ()) \
+            if isinstance(statement, Insert) else tuple(statement.exported_columns)
         # A named tuple of the statement's own columns, made once per statement.
         self.row = namedtuple(  # type: ignore[misc]
             "Row", [column.key or f"column_{n}"
@@ -85,8 +98,13 @@ class _Compiled:
             return tuple(processed.values())
         return tuple([processed[name] for name in self.places])
 
-    def result_processors(self, description: Sequence[Sequence[Any]]) -> tuple[Processor, ...]:
-        if self.results is None:
+    def result_processors(self, description: Sequence[Sequence[Any]] | None
+                          ) -> tuple[Processor, ...]:
+        """The processing of each result column, worked out from the first result's
+        ``description`` (None for a statement that returns no rows)."""
+        if description is None:
+            self.results = ()
+        elif self.results is None:
             self.results = tuple(
                 column.type.dialect_impl(self.dialect).result_processor(self.dialect, entry[1])
                 for column, entry in zip(self.columns, description, strict=True))
@@ -98,22 +116,28 @@ _compiled: WeakKeyDictionary[Dialect, dict[Any, _Compiled]] = WeakKeyDictionary(
 _compiling = threading.Lock()
 
 
-def _compiled_for(statement: Select[Any] | CompoundSelect, dialect: Dialect) -> _Compiled:
+def _compiled_for(statement: Statement, dialect: Dialect,
+                  parameters: dict[str, Any] | None = None) -> _Compiled:
+    # An INSERT is compiled for the columns it is given (as SQLAlchemy compiles it for the
+    # keys of its parameters): one text per set of them.
+    column_keys = tuple(parameters) if isinstance(statement, Insert) else None
+    key = statement if column_keys is None else (statement, column_keys)
     known = _compiled.get(dialect)
-    found = None if known is None else known.get(statement)
+    found = None if known is None else known.get(key)
     if found is None:
         with _compiling:
-            found = _Compiled(statement, dialect)
-            _compiled.setdefault(dialect, {})[statement] = found
+            found = _Compiled(statement, dialect, column_keys)
+            _compiled.setdefault(dialect, {})[key] = found
     return found
 
 
-def fetch(connection: Connection, statement: Select[Any] | CompoundSelect,
+def fetch(connection: Connection, statement: Statement,
           parameters: dict[str, Any]) -> list[FetchedRow]:
-    """Every row ``statement`` reads with ``parameters``, as ``connection.execute(statement,
-    parameters).all()`` reads them: the same values, in tuples whose fields are named after
-    the columns."""
-    compiled = _compiled_for(statement, connection.dialect)
+    """Every row ``statement`` reads with ``parameters`` (or an INSERT returns), as
+    ``connection.execute(statement, parameters).all()`` reads them: the same values, in tuples
+    whose fields are named after the columns. An INSERT gives a value for every column that
+    has a default worked out in Python (else it is refused)."""
+    compiled = _compiled_for(statement, connection.dialect, parameters)
     arguments = compiled.arguments(parameters)
     if not connection.in_transaction():
         connection.begin()  # as Connection.execute would begin it
@@ -127,8 +151,10 @@ def fetch(connection: Connection, statement: Select[Any] | CompoundSelect,
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(connection, cursor, compiled.sql, arguments, None,
                                           False)
-        fetched = cursor.fetchall()
-        processors = compiled.result_processors(cursor.description)
+        # The description is read once per statement: psycopg makes it anew on every look.
+        fetched = cursor.fetchall() if compiled.columns else []
+        processors = compiled.results if compiled.results is not None \
+            else compiled.result_processors(cursor.description if compiled.columns else None)
     except BaseException as error:
         # SQLAlchemy's own handling of a failed statement: the driver's error raised as its
         # subclass of DBAPIError, a lost connection invalidated, the cursor closed.
@@ -140,3 +166,8 @@ def fetch(connection: Connection, statement: Select[Any] | CompoundSelect,
     return [make([value if process is None else process(value)
                   for process, value in zip(processors, row, strict=True)])
             for row in fetched]
+
+
+def run(connection: Connection, statement: Insert, parameters: dict[str, Any]) -> None:
+    """Run an INSERT that returns nothing (an audit event), as ``fetch`` runs one."""
+    fetch(connection, statement, parameters)

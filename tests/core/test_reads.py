@@ -23,13 +23,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
 from labbook.accounts.models import Organization
+from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge, ChargeKind
 from labbook.booking.models import Booking, BookingState
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.reads import _compiled_for, fetch
+from labbook.core.reads import _compiled_for, fetch, run
 from labbook.core.rows import columns_of
 from labbook.extensions import db
-from tests.factories import create_booking, create_charge, create_instrument
+from tests.factories import create_booking, create_charge, create_instrument, create_user
 from tests.server_sessions import end_sessions
 
 UTC_NOON = dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC)
@@ -228,3 +229,61 @@ def test_a_connection_the_server_ended_is_invalidated_as_sqlalchemy_invalidates_
         with pytest.raises(DBAPIError) as raised:
             fetch(connection, select(text("1")), {})
         assert raised.value.connection_invalidated and connection.invalidated
+
+
+_EVENT = AuditEvent.__table__
+
+
+def test_an_insert_returns_what_it_asks_for_and_writes_every_value_as_its_type_writes_it():
+    actor = create_user()
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    values = {"actor_id": actor.id, "object_type": "bookings", "object_id": 42,
+              "action": "create", "from_state": None, "to_state": "approved", "note": "",
+              "details": {"overridden": ["too_soon"], "说明": "加急"},
+              "at": UTC_NOON.astimezone(shanghai)}
+    [(event_id, at)] = fetch(db.session.connection(),
+                             _EVENT.insert().returning(_EVENT.c.id, _EVENT.c.at), values)
+    assert at == UTC_NOON and at.tzinfo is dt.UTC
+    written = db.session.connection().execute(
+        select(_EVENT).where(_EVENT.c.id == event_id)).one()
+    assert written.details == {"overridden": ["too_soon"], "说明": "加急"}
+    assert written.at == UTC_NOON and written.to_state == "approved" and written.from_state is None
+
+
+def test_an_insert_that_returns_nothing_is_run_and_its_cursor_events_seen():
+    statements: list[str] = []
+
+    def note(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    values = {"actor_id": None, "object_type": "labs", "object_id": 7, "action": "update",
+              "from_state": None, "to_state": None, "note": "改名", "details": {},
+              "at": UTC_NOON}
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        run(db.session.connection(), _EVENT.insert(), values)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert [statement.split(" (")[0] for statement in statements] == [
+        "INSERT INTO audit_events"]
+    assert db.session.connection().execute(select(_EVENT.c.note).where(
+        _EVENT.c.object_type == "labs", _EVENT.c.object_id == 7)).scalar_one() == "改名"
+
+
+def test_an_insert_is_compiled_for_the_columns_it_is_given():
+    statement = _EVENT.insert()
+    common = {"object_type": "labs", "object_id": 7, "action": "update", "note": "",
+              "details": {}, "at": UTC_NOON}
+    with_actor = _compiled_for(statement, db.engine.dialect, {**common, "actor_id": None})
+    without = _compiled_for(statement, db.engine.dialect, common)
+    assert with_actor is not without and "actor_id" not in without.sql
+    assert _compiled_for(statement, db.engine.dialect, common) is without
+
+
+def test_an_insert_leaving_a_column_to_a_python_default_is_refused():
+    # ``at`` defaults to the time of the insert, worked out by SQLAlchemy's execution.
+    values = {"object_type": "labs", "object_id": 7, "action": "update", "note": "",
+              "details": {}}
+    with pytest.raises(ValueError, match=r"^fetch inserts no column left to a default worked "
+                                         r"out in Python: .*'at'"):
+        run(db.session.connection(), _EVENT.insert(), values)
