@@ -19,12 +19,12 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from labbook import links
-from labbook.accounts.models import Role, User
+from labbook.accounts.models import Role, User, lab_managers
 from labbook.audit.services import record
 from labbook.billing.models import Statement
 from labbook.booking.models import (
@@ -38,7 +38,8 @@ from labbook.booking.models import (
 from labbook.calendars import ical
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.errors import PermissionDenied, Problem, ValidationError
-from labbook.core.rows import persistent
+from labbook.core.reads import fetch
+from labbook.core.rows import autoflush, columns_of, loaded, persistent
 from labbook.core.time import to_lab_time
 from labbook.i18n import DEFAULT_LOCALE, localized
 from labbook.notify import channels, rendering
@@ -181,8 +182,9 @@ def _inserted_message(session: Session, values: dict[str, Any]) -> OutboxMessage
     made from them (``labbook.core.rows``, as a new booking is): the unit of work's flush of
     a new object would cost several times the statement. Nothing changes a message before the
     sender claims it."""
-    row = {**_NOT_YET, **values,
-           "id": session.execute(_INSERT_MESSAGE, values).scalar_one(),
+    autoflush(session)
+    [(message_id,)] = fetch(session.connection(), _INSERT_MESSAGE, values)
+    row = {**_NOT_YET, **values, "id": message_id,
            "created_at": values["created_at"].astimezone(dt.UTC),
            "next_attempt_at": values["next_attempt_at"].astimezone(dt.UTC)}
     message = persistent(session, OutboxMessage, row)
@@ -238,7 +240,16 @@ def _refused(field: str, message: str) -> ValidationError:
 
 
 def lab_robot(session: Session, lab: Lab) -> LabRobot | None:
-    return session.get(LabRobot, lab.id)
+    """``lab``'s WeCom group robot, if it has one. Read as a row and made into its object
+    (``labbook.core.rows``): every booking that waits for approval asks, and most labs have
+    none, which ``Session.get`` would look for with an ORM query each time."""
+    autoflush(session)
+    rows = fetch(session.connection(), _ROBOT_ROW, {"lab_id": lab.id})
+    return loaded(session, LabRobot, rows[0]) if rows else None
+
+
+_ROBOT_ROW = select(*columns_of(LabRobot)).where(
+    LabRobot.__table__.c.lab_id == bindparam("lab_id"))
 
 
 def set_lab_robot(session: Session, actor: User, lab: Lab, *, webhook_url: str,
@@ -280,7 +291,7 @@ def post_to_lab_robot(session: Session, lab: Lab, queue: str, *, kind: str,
     (``approvals``, ``orders`` or ``faults``): the title, the lines and a link, in Chinese
     (the lab's group reads it together). Other areas call this for their queues (new orders,
     fault reports)."""
-    robot = session.get(LabRobot, lab.id)
+    robot = lab_robot(session, lab)
     if robot is None or not getattr(robot, ROBOT_QUEUES[queue]):
         return None
     with force_locale(DEFAULT_LOCALE):
@@ -299,11 +310,22 @@ def post_to_lab_robot(session: Session, lab: Lab, queue: str, *, kind: str,
 # -- recipients and common pieces ---------------------------------------------------------------
 
 
+#: A lab's active managers, by id, read as rows (every booking that waits for approval asks,
+#: and the ORM's load of ``Lab.managers`` would cost several times the statement).
+_ACTIVE_MANAGERS = (select(*columns_of(User))
+                    .join(lab_managers, lab_managers.c.user_id == User.__table__.c.id)
+                    .where(lab_managers.c.lab_id == bindparam("lab_id"),
+                           User.__table__.c.is_active.is_(True))
+                    .order_by(User.__table__.c.id))
+
+
 def lab_staff(session: Session, lab: Lab) -> list[User]:
     """Who decides for ``lab``: its active managers, or the admins while it has none."""
-    managers = [user for user in lab.managers if user.is_active]
+    autoflush(session)
+    managers = [loaded(session, User, row) for row in fetch(
+        session.connection(), _ACTIVE_MANAGERS, {"lab_id": lab.id})]
     if managers:
-        return sorted(managers, key=lambda user: user.id)
+        return managers
     return list(session.scalars(select(User).where(User.role == Role.ADMIN,
                                                    User.is_active.is_(True))
                                 .order_by(User.id)))

@@ -96,6 +96,25 @@ def test_a_lab_without_managers_asks_the_admins(lab, instrument, researcher):
     assert [m.recipient for m in outbox()] == [admin.email]
 
 
+def test_only_active_staff_are_asked_in_the_order_they_joined(lab, instrument, researcher):
+    # A lab whose one manager has left asks the active admins, first joined first.
+    create_manager(lab, email="left@example.cn", is_active=False)
+    first = create_admin(email="first-admin@example.cn")
+    create_admin(email="gone-admin@example.cn", is_active=False)
+    second = create_admin(email="second-admin@example.cn")
+    book(researcher, instrument)
+    assert [m.recipient for m in outbox()] == [first.email, second.email]
+
+
+def test_a_labs_active_managers_are_asked_and_not_the_admins(lab, instrument, researcher):
+    create_admin(email="admin@example.cn")
+    later = create_manager(lab, email="later@example.cn")
+    create_manager(lab, email="left@example.cn", is_active=False)
+    earlier = create_manager(lab, email="earlier@example.cn")
+    book(researcher, instrument)
+    assert [m.recipient for m in outbox()] == [later.email, earlier.email]
+
+
 def test_decisions_go_to_the_booker_with_the_calendar_file(manager, instrument, researcher):
     approved = create_booking(instrument=instrument, user=researcher, state=BookingState.PENDING)
     rejected = create_booking(instrument=instrument, user=researcher, state=BookingState.PENDING,
