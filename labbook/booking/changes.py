@@ -260,8 +260,9 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     session, instrument, blocking, start, end, now,
                     len(booking.channel_numbers), booking.user))
             old = (booking.start_at, booking.end_at)
-            if instrument.requires_approval and session.execute(
-                    _pending_change_locked(), {"booking_id": booking.id}).first() is not None:
+            autoflush(session)
+            if instrument.requires_approval and fetch(
+                    session.connection(), _pending_change_locked(), {"booking_id": booking.id}):
                 # Only there can a change be waiting; this one takes its place.
                 withdraw_pending_changes(session, actor, booking, now=now)
             values = {
@@ -283,8 +284,9 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     booking, actor, values["given_back_minutes"], now, old[0]))
                 # Written once and never changed again: the row is inserted in Core and the
                 # object kept only to report it (a move costs no more than a new booking).
-                change = _reported_change(
-                    values, session.execute(_insert_applied_change(), values).scalar_one())
+                autoflush(session)
+                [(change_id,)] = fetch(session.connection(), _insert_applied_change(), values)
+                change = _reported_change(values, change_id)
                 _apply(session, actor, booking, change, now=now, overridden=problems)
             price = estimates.booking_price(session, booking, actor, now=now,
                                             cards=paying.rate_cards) if priced else None
@@ -366,10 +368,9 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
     new["channel_mask"] = rules.channels_after_move(session, booking, change.new_start_at,
                                                     new["blocked_until"])
     # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
-    sequence, someone_waits = session.execute(_move_statement(),
-                                              {"booking_id": booking.id,
-                                               "waiting_for_id": booking.instrument_id, **new}
-                                              ).one()
+    autoflush(session)
+    [(sequence, someone_waits)] = fetch(session.connection(), _move_statement(), {
+        "booking_id": booking.id, "waiting_for_id": booking.instrument_id, **new})
     for name, value in {**new, "sequence": sequence}.items():
         set_committed_value(booking, name, value)
     details = {"change_id": change.id, **_times(old, (booking.start_at, booking.end_at))}

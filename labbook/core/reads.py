@@ -1,4 +1,4 @@
-"""The hottest statements (reads, and the INSERTs of a booking and its audit event) run
+"""The hottest statements (reads, and the writes of a booking, a move and an audit event) run
 straight on the database driver's cursor.
 
 SQLAlchemy's execution of a Core statement costs some 20 µs of Python besides the driver's own
@@ -14,9 +14,10 @@ processing of the parameters and of the results (aware UTC times, enums, money),
 raised as SQLAlchemy raises them (a lost connection invalidated). What it leaves out: SQL
 echoing, and rewriting a statement in an event (no listener of labbook's does either).
 
-For SELECT statements, and INSERTs of a table's columns, whose parameters are bound one by one
-(``bindparam``), not lists (``expanding``), and which leave no column to a default worked out in
-Python: anything else is refused when it is first compiled.
+For SELECT statements, and INSERTs and UPDATEs of a table's columns, whose parameters are bound
+one by one
+(``bindparam``), not lists (``expanding``), and which leave no column to a default worked out
+in Python: anything else is refused when it is first compiled.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import Insert, Select
+from sqlalchemy.sql import Insert, Select, Update
 from sqlalchemy.sql.selectable import CompoundSelect
 
 Processor = Callable[[Any], Any] | None
-#: What ``fetch`` runs: a read, or an INSERT (with RETURNING for what it gives back).
-Statement = Select[Any] | CompoundSelect | Insert
+#: What ``fetch`` runs: a read, or an INSERT or UPDATE (with RETURNING for what it gives back).
+Statement = Select[Any] | CompoundSelect | Insert | Update
 #: A row ``fetch`` read: a tuple whose fields are named after the statement's columns (as a
 #: SQLAlchemy ``Row``'s are).
 FetchedRow = Any
@@ -52,10 +53,11 @@ class _Compiled:
                 or compiled.escaped_bind_names:
             raise ValueError("fetch takes statements whose parameters are bound one by one "
                              f"under plain names: {compiled.string}")
-        if compiled.insert_prefetch:
+        prefetched = [*compiled.insert_prefetch, *compiled.update_prefetch]
+        if prefetched:
             # Their values SQLAlchemy's execution works out, which fetch does not.
-            raise ValueError("fetch inserts no column left to a default worked out in Python: "
-                             f"{[column.key for column in compiled.insert_prefetch]}")
+            raise ValueError("fetch writes no column left to a default worked out in Python: "
+                             f"{[column.key for column in prefetched]}")
         self.sql = compiled.string
         self.positional = compiled.positional
         # The parameters by the names the statement's text gives them.
@@ -77,7 +79,7 @@ class _Compiled:
         # one the primary key, which SQLAlchemy's compiler asks back as it does for its own
         # execution (and nothing on SQLite).
         self.columns = tuple(compiled.effective_returning or ()) \
-            if isinstance(statement, Insert) else tuple(statement.exported_columns)
+            if isinstance(statement, Insert | Update) else tuple(statement.exported_columns)
         # A named tuple of the statement's own columns, made once per statement.
         self.row = namedtuple(  # type: ignore[misc]
             "Row", [column.key or f"column_{n}"
@@ -118,9 +120,9 @@ _compiling = threading.Lock()
 
 def _compiled_for(statement: Statement, dialect: Dialect,
                   parameters: dict[str, Any] | None = None) -> _Compiled:
-    # An INSERT is compiled for the columns it is given (as SQLAlchemy compiles it for the
-    # keys of its parameters): one text per set of them.
-    column_keys = tuple(parameters) if isinstance(statement, Insert) else None
+    # An INSERT or UPDATE is compiled for the columns it is given (as SQLAlchemy compiles it
+    # for the keys of its parameters): one text per set of them.
+    column_keys = tuple(parameters) if isinstance(statement, Insert | Update) else None
     key = statement if column_keys is None else (statement, column_keys)
     known = _compiled.get(dialect)
     found = None if known is None else known.get(key)
@@ -135,8 +137,9 @@ def fetch(connection: Connection, statement: Statement,
           parameters: dict[str, Any]) -> list[FetchedRow]:
     """Every row ``statement`` reads with ``parameters`` (or an INSERT returns), as
     ``connection.execute(statement, parameters).all()`` reads them: the same values, in tuples
-    whose fields are named after the columns. An INSERT gives a value for every column that
-    has a default worked out in Python (else it is refused)."""
+    whose fields are named after the columns. An INSERT or UPDATE gives a value for every
+    column that has a default (or an update's default) worked out in Python, else it is
+    refused."""
     compiled = _compiled_for(statement, connection.dialect, parameters)
     arguments = compiled.arguments(parameters)
     if not connection.in_transaction():
@@ -168,6 +171,6 @@ def fetch(connection: Connection, statement: Statement,
             for row in fetched]
 
 
-def run(connection: Connection, statement: Insert, parameters: dict[str, Any]) -> None:
-    """Run an INSERT that returns nothing (an audit event), as ``fetch`` runs one."""
+def run(connection: Connection, statement: Insert | Update, parameters: dict[str, Any]) -> None:
+    """Run a write that returns nothing (an audit event), as ``fetch`` runs one."""
     fetch(connection, statement, parameters)

@@ -284,6 +284,22 @@ def test_an_insert_leaving_a_column_to_a_python_default_is_refused():
     # ``at`` defaults to the time of the insert, worked out by SQLAlchemy's execution.
     values = {"object_type": "labs", "object_id": 7, "action": "update", "note": "",
               "details": {}}
-    with pytest.raises(ValueError, match=r"^fetch inserts no column left to a default worked "
+    with pytest.raises(ValueError, match=r"^fetch writes no column left to a default worked "
                                          r"out in Python: .*'at'"):
         run(db.session.connection(), _EVENT.insert(), values)
+
+
+def test_an_update_returns_what_it_asks_for_and_writes_as_its_types_write():
+    booking = create_booking(purpose="旧用途")
+    table = Booking.__table__
+    statement = (table.update().where(table.c.id == bindparam("booking_id"))
+                 .values(purpose=bindparam("new_purpose"), updated_at=bindparam("moment"),
+                         sequence=table.c.sequence + 1)
+                 .returning(table.c.sequence, table.c.updated_at))
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    [(sequence, updated_at)] = fetch(db.session.connection(), statement, {
+        "booking_id": booking.id, "new_purpose": "新用途",
+        "moment": UTC_NOON.astimezone(shanghai)})
+    assert sequence == booking.sequence + 1 and updated_at == UTC_NOON
+    assert db.session.connection().execute(select(table.c.purpose).where(
+        table.c.id == booking.id)).scalar_one() == "新用途"
