@@ -75,9 +75,9 @@ class _Compiled:
         #: The values written into the statement (a comparison with a constant).
         self.constants = {name: bind.effective_value for name, bind in binds.items()
                           if not bind.required}
-        # What it reads, or what an INSERT returns: its RETURNING, or on PostgreSQL without
-        # one the primary key, which SQLAlchemy's compiler asks back as it does for its own
-        # execution (and nothing on SQLite).
+        # What it reads, or what a write returns: its RETURNING, or for an INSERT without one
+        # on PostgreSQL the primary key, which SQLAlchemy's compiler asks back as it does for
+        # its own execution (and nothing on SQLite).
         self.columns = tuple(compiled.effective_returning or ()) \
             if isinstance(statement, Insert | Update) else tuple(statement.exported_columns)
         # A named tuple of the statement's own columns, made once per statement.
