@@ -540,7 +540,7 @@ def user_for_api_token(session: Session, secret: str, *, now: dt.datetime) -> Us
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    rows = fetch(session.connection(), _user_by_token_hash(),
+    rows = fetch(session, _user_by_token_hash(),
                  {"token_hash": _token_hash(secret)})
     if not rows:
         return None

@@ -16,7 +16,6 @@ from labbook.billing.models import Statement
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.pagination import Page, paginate
 from labbook.core.reads import run
-from labbook.core.rows import autoflush
 from labbook.core.time import to_lab_time
 
 # One Core INSERT, built once: every state change records an event, and the unit of work would
@@ -29,8 +28,7 @@ def record(session: Session, actor: User | None, obj: Any, action: str, *,
            at: dt.datetime, from_state: str | None = None, to_state: str | None = None,
            note: str = "", **details: Any) -> None:
     """Write an audit event in the caller's transaction (``obj`` must have its id already)."""
-    autoflush(session)
-    run(session.connection(), _INSERT_EVENT, {
+    run(session, _INSERT_EVENT, {
         "actor_id": actor.id if actor else None, "object_type": obj.__tablename__,
         "object_id": obj.id, "action": action, "from_state": from_state,
         "to_state": to_state, "note": note, "details": details, "at": at})

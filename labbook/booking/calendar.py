@@ -18,7 +18,6 @@ from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
 from labbook.booking.rules import held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.reads import FetchedRow, fetch
-from labbook.core.rows import autoflush
 from labbook.i18n import gettext as _
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
@@ -175,21 +174,13 @@ def read_window(session: Session | Connection, instrument: Instrument | FetchedR
     ``viewer`` is None (who sees only "booked"), and its closures (unless given, as
     ``instrument_with_closures`` reads them). ``session`` may be a session's connection: only
     rows are read."""
-    reads = session if isinstance(session, Connection) else _flushed_connection(session)
-    bookings = fetch(reads, _window_rows(viewer is not None),
+    bookings = fetch(session, _window_rows(viewer is not None),
                      _window_parameters(instrument, start, end))
     if closures is None:
-        closures = fetch(reads, _WINDOW_CLOSURES, {"instrument_id": instrument.id,
+        closures = fetch(session, _WINDOW_CLOSURES, {"instrument_id": instrument.id,
                                                    "lab_id": instrument.lab_id,
                                                    "start": start, "end": end})
     return BusyWindow(bookings, closures)
-
-
-def _flushed_connection(session: Session) -> Connection:
-    """The session's connection, once what waits to be flushed is: a statement run on it sees
-    what one the session runs would see."""
-    autoflush(session)
-    return session.connection()
 
 
 def instrument_with_closures(reads: Connection, instrument_id: int,

@@ -59,7 +59,7 @@ from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.reads import fetch
-from labbook.core.rows import autoflush, columns_of, loaded
+from labbook.core.rows import columns_of, loaded
 from labbook.core.time import to_lab_time
 from labbook.notify import services as notify
 
@@ -132,8 +132,7 @@ def _instrument_of_booking() -> Select[Any]:
 def _booking_instrument(session: Session, booking_id: int) -> tuple[Instrument, int] | None:
     """The instrument of booking ``booking_id`` with its lab, both read afresh and share-locked,
     and the id of the organization that pays for the booking; None for no such booking."""
-    autoflush(session)
-    rows = fetch(session.connection(), _instrument_of_booking(), {"booking_id": booking_id})
+    rows = fetch(session, _instrument_of_booking(), {"booking_id": booking_id})
     if not rows:
         return None
     return instrument_with_lab(session, rows[0]), rows[0][-1]
@@ -145,8 +144,7 @@ def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
     person holds a training record on its instrument valid until ``until`` (None: the end on
     the locked row), read in the same statement rather than by the rules in one of their own
     (None where not asked)."""
-    autoflush(session)
-    rows = fetch(session.connection(), _locked_booking_row(asks_training),
+    rows = fetch(session, _locked_booking_row(asks_training),
                  {"id": booking_id, "until": until})
     if not rows:
         return None, None
@@ -260,9 +258,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     session, instrument, blocking, start, end, now,
                     len(booking.channel_numbers), booking.user))
             old = (booking.start_at, booking.end_at)
-            autoflush(session)
             if instrument.requires_approval and fetch(
-                    session.connection(), _pending_change_locked(), {"booking_id": booking.id}):
+                    session, _pending_change_locked(), {"booking_id": booking.id}):
                 # Only there can a change be waiting; this one takes its place.
                 withdraw_pending_changes(session, actor, booking, now=now)
             values = {
@@ -284,8 +281,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                     booking, actor, values["given_back_minutes"], now, old[0]))
                 # Written once and never changed again: the row is inserted in Core and the
                 # object kept only to report it (a move costs no more than a new booking).
-                autoflush(session)
-                [(change_id,)] = fetch(session.connection(), _insert_applied_change(), values)
+                [(change_id,)] = fetch(session, _insert_applied_change(), values)
                 change = _reported_change(values, change_id)
                 _apply(session, actor, booking, change, now=now, overridden=problems)
             price = estimates.booking_price(session, booking, actor, now=now,
@@ -368,8 +364,7 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
     new["channel_mask"] = rules.channels_after_move(session, booking, change.new_start_at,
                                                     new["blocked_until"])
     # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
-    autoflush(session)
-    [(sequence, someone_waits)] = fetch(session.connection(), _move_statement(), {
+    [(sequence, someone_waits)] = fetch(session, _move_statement(), {
         "booking_id": booking.id, "waiting_for_id": booking.instrument_id, **new})
     for name, value in {**new, "sequence": sequence}.items():
         set_committed_value(booking, name, value)

@@ -52,7 +52,6 @@ from labbook.booking.models import (
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
 from labbook.core.reads import fetch
-from labbook.core.rows import autoflush
 from labbook.core.time import to_lab_time
 from labbook.i18n import duration
 
@@ -372,8 +371,7 @@ def calendar_problems(session: Session, request: BookingRequest,
             "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
             "end": request.end})) + _channel_problems(session, request, blocked_until,
                                                       held_channels)
-    autoflush(session)
-    rows = fetch(session.connection(), _calendar_statement(), {
+    rows = fetch(session, _calendar_statement(), {
         "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
         "end": request.end, "held_until": blocked_until,
         "held_bound": held_bound(instrument, blocked_until)})
@@ -502,8 +500,7 @@ def _suspension_problems(session: Session, request: BookingRequest,
     lab_id = request.instrument.lab_id
     if request.booked_by is not None and request.booked_by.manages_lab_id(lab_id):
         return []
-    autoflush(session)
-    rows = fetch(session.connection(), _SUSPENSION, {"user_id": request.user.id,
+    rows = fetch(session, _SUSPENSION, {"user_id": request.user.id,
                                                      "lab_id": lab_id, "now": now})
     if not rows:
         return []

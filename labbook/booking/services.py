@@ -67,7 +67,7 @@ from labbook.core.errors import (
     ValidationError,
 )
 from labbook.core.reads import fetch
-from labbook.core.rows import autoflush, columns_of, loaded, persistent
+from labbook.core.rows import columns_of, loaded, persistent
 from labbook.notify import services as notify
 
 MAX_PURPOSE = 500
@@ -193,8 +193,7 @@ def locked_paying_organization(session: Session, organization_id: int | None, *,
         raise _no_organization()
     with_training = training_of is not None
     user_id, until = training_of if training_of is not None else (None, None)
-    autoflush(session)
-    rows = fetch(session.connection(), _locked_organization(with_training, rate_cards), {
+    rows = fetch(session, _locked_organization(with_training, rate_cards), {
         "id": organization_id, "instrument_id": instrument_id, "user_id": user_id,
         "until": until})
     if not rows:
@@ -263,8 +262,7 @@ def _inserted_booking(session: Session, row: dict) -> Booking:
     """Insert the booking of column values ``row`` (``_new_booking``) in Core, and return it as
     a persistent ORM object made from those values: what the unit of work, or reading the row
     back, would give, for a fraction of the cost."""
-    autoflush(session)
-    [(booking_id,)] = fetch(session.connection(), _insert_booking(), row)
+    [(booking_id,)] = fetch(session, _insert_booking(), row)
     values = {**_NOT_YET, **row, "id": booking_id}
     for name in ("start_at", "end_at", "blocked_until"):
         values[name] = values[name].astimezone(dt.UTC)  # as the database gives them back
@@ -574,8 +572,7 @@ def _instrument(session: Session, instrument_id: int, *, share_lock: bool = Fals
     """The instrument with its lab, as they are now (inside a write transaction, even where
     this request loaded them before); with ``share_lock`` both rows are locked against a
     closure being made (``closures.create_blackout``) until the transaction ends."""
-    autoflush(session)
-    rows = fetch(session.connection(), _instrument_with_lab(share_lock),
+    rows = fetch(session, _instrument_with_lab(share_lock),
                  {"instrument_id": instrument_id})
     if not rows:
         message = _("No instrument with id %(id)d.", id=instrument_id)

@@ -30,6 +30,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql import Insert, Select, Update
 from sqlalchemy.sql.selectable import CompoundSelect
 
@@ -133,13 +134,20 @@ def _compiled_for(statement: Statement, dialect: Dialect,
     return found
 
 
-def fetch(connection: Connection, statement: Statement,
+def fetch(on: Session | scoped_session | Connection, statement: Statement,
           parameters: dict[str, Any]) -> list[FetchedRow]:
-    """Every row ``statement`` reads with ``parameters`` (or an INSERT returns), as
-    ``connection.execute(statement, parameters).all()`` reads them: the same values, in tuples
-    whose fields are named after the columns. An INSERT or UPDATE gives a value for every
-    column that has a default (or an update's default) worked out in Python, else it is
-    refused."""
+    """Every row ``statement`` reads with ``parameters`` (or a write returns), as
+    ``execute(statement, parameters).all()`` reads them: the same values, in tuples whose
+    fields are named after the columns. ``on`` a session, the statement runs on its connection
+    once what waits to be flushed is flushed, as a statement the session runs sees it (unless
+    inside ``no_autoflush``). An INSERT or UPDATE gives a value for every column that has a
+    default (or an update's default) worked out in Python, else it is refused."""
+    if isinstance(on, Connection):
+        connection = on
+    else:
+        if on.autoflush:
+            on.flush()
+        connection = on.connection()
     compiled = _compiled_for(statement, connection.dialect, parameters)
     arguments = compiled.arguments(parameters)
     if not connection.in_transaction():
@@ -171,6 +179,7 @@ def fetch(connection: Connection, statement: Statement,
             for row in fetched]
 
 
-def run(connection: Connection, statement: Insert | Update, parameters: dict[str, Any]) -> None:
+def run(on: Session | scoped_session | Connection, statement: Insert | Update,
+        parameters: dict[str, Any]) -> None:
     """Run a write that returns nothing (an audit event), as ``fetch`` runs one."""
-    fetch(connection, statement, parameters)
+    fetch(on, statement, parameters)

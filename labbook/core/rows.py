@@ -39,13 +39,6 @@ def _names(model: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ..
             tuple(relationship.key for relationship in mapper.relationships))
 
 
-def autoflush(session: Session) -> None:
-    """Flush what waits to be flushed, as the session does before a query of its own (unless
-    inside ``no_autoflush``): a statement run on its connection sees the same rows."""
-    if session.autoflush:
-        session.flush()
-
-
 def loaded(session: Session, model: type[Model], values: Sequence[Any]) -> Model:
     """The persistent ``model`` object of the row whose ``columns_of(model)`` hold
     ``values``."""
@@ -101,8 +94,7 @@ def read_locked(session: Session, model: type[Model], key: Any) -> Model | None:
     read as it is now under a row lock (on PostgreSQL ``FOR UPDATE``; SQLite's write
     transaction holds the whole database), made into its persistent object as ``persistent``
     makes it; None where there is no such row."""
-    autoflush(session)
     values = key if isinstance(key, tuple) else (key,)
-    rows = fetch(session.connection(), _locked_row_by_key(model),
+    rows = fetch(session, _locked_row_by_key(model),
                  {f"key_{n}": value for n, value in enumerate(values)})
     return loaded(session, model, rows[0]) if rows else None

@@ -39,7 +39,7 @@ from labbook.calendars import ical
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.errors import PermissionDenied, Problem, ValidationError
 from labbook.core.reads import fetch
-from labbook.core.rows import autoflush, columns_of, loaded, persistent
+from labbook.core.rows import columns_of, loaded, persistent
 from labbook.core.time import to_lab_time
 from labbook.i18n import DEFAULT_LOCALE, localized
 from labbook.notify import channels, rendering
@@ -182,8 +182,7 @@ def _inserted_message(session: Session, values: dict[str, Any]) -> OutboxMessage
     made from them (``labbook.core.rows``, as a new booking is): the unit of work's flush of
     a new object would cost several times the statement. Nothing changes a message before the
     sender claims it."""
-    autoflush(session)
-    [(message_id,)] = fetch(session.connection(), _INSERT_MESSAGE, values)
+    [(message_id,)] = fetch(session, _INSERT_MESSAGE, values)
     row = {**_NOT_YET, **values, "id": message_id,
            "created_at": values["created_at"].astimezone(dt.UTC),
            "next_attempt_at": values["next_attempt_at"].astimezone(dt.UTC)}
@@ -243,8 +242,7 @@ def lab_robot(session: Session, lab: Lab) -> LabRobot | None:
     """``lab``'s WeCom group robot, if it has one. Read as a row and made into its object
     (``labbook.core.rows``): every booking that waits for approval asks, and most labs have
     none, which ``Session.get`` would look for with an ORM query each time."""
-    autoflush(session)
-    rows = fetch(session.connection(), _ROBOT_ROW, {"lab_id": lab.id})
+    rows = fetch(session, _ROBOT_ROW, {"lab_id": lab.id})
     return loaded(session, LabRobot, rows[0]) if rows else None
 
 
@@ -321,9 +319,8 @@ _ACTIVE_MANAGERS = (select(*columns_of(User))
 
 def lab_staff(session: Session, lab: Lab) -> list[User]:
     """Who decides for ``lab``: its active managers, or the admins while it has none."""
-    autoflush(session)
     managers = [loaded(session, User, row) for row in fetch(
-        session.connection(), _ACTIVE_MANAGERS, {"lab_id": lab.id})]
+        session, _ACTIVE_MANAGERS, {"lab_id": lab.id})]
     if managers:
         return managers
     return list(session.scalars(select(User).where(User.role == Role.ADMIN,

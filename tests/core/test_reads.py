@@ -303,3 +303,13 @@ def test_an_update_returns_what_it_asks_for_and_writes_as_its_types_write():
     assert sequence == booking.sequence + 1 and updated_at == UTC_NOON
     assert db.session.connection().execute(select(table.c.purpose).where(
         table.c.id == booking.id)).scalar_one() == "新用途"
+
+
+def test_on_a_session_what_waits_to_be_flushed_is_read_unless_the_session_holds_it_back():
+    instrument = create_instrument(code="XRD-01")
+    statement = select(_INSTRUMENT.code).where(_INSTRUMENT.id == bindparam("id"))
+    instrument.code = "XRD-02"
+    with db.session.no_autoflush:
+        assert fetch(db.session, statement, {"id": instrument.id}) == [("XRD-01",)]
+    assert fetch(db.session, statement, {"id": instrument.id}) == [("XRD-02",)]
+    assert not db.session.dirty
