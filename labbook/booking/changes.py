@@ -28,7 +28,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -138,42 +138,69 @@ def _booking_instrument(session: Session, booking_id: int) -> tuple[Instrument, 
     return instrument_with_lab(session, rows[0]), rows[0][-1]
 
 
+@dataclass(frozen=True)
+class LockedBooking:
+    """A booking read afresh under its row lock, with what was asked of it in the same
+    statement (None where not asked)."""
+
+    booking: Booking
+    #: Whether its person holds a training record on its instrument valid until the new end.
+    holds_training_record: bool | None
+    #: Whether a change of it waits for approval.
+    has_pending_change: bool | None
+
+
 def _locked_booking(session: Session, booking_id: int, *, asks_training: bool,
-                    until: dt.datetime | None) -> tuple[Booking | None, bool | None]:
-    """The booking read afresh under its row lock, and, where ``asks_training``, whether its
-    person holds a training record on its instrument valid until ``until`` (None: the end on
-    the locked row), read in the same statement rather than by the rules in one of their own
-    (None where not asked)."""
-    rows = fetch(session, _locked_booking_row(asks_training),
+                    asks_pending: bool, until: dt.datetime | None) -> LockedBooking | None:
+    """The booking read afresh under its row lock; where ``asks_training``, whether its person
+    holds a training record on its instrument valid until ``until`` (None: the end on the
+    locked row), read in the same statement rather than by the rules in one of their own; where
+    ``asks_pending``, whether a change of it waits for approval. None for no such booking."""
+    rows = fetch(session, _locked_booking_row(asks_training, asks_pending),
                  {"id": booking_id, "until": until})
     if not rows:
-        return None, None
+        return None
     row = rows[0]
     split = len(columns_of(Booking))
-    booking = loaded(session, Booking, row[:split])
-    return booking, bool(row[split]) if asks_training else None
+    asked = iter(row[split:])
+    return LockedBooking(loaded(session, Booking, row[:split]),
+                         bool(next(asked)) if asks_training else None,
+                         bool(next(asked)) if asks_pending else None)
 
 
 @cache
-def _locked_booking_row(with_training: bool) -> Select[Any]:
-    bookings = Booking.__table__
+def _locked_booking_row(with_training: bool, with_pending: bool) -> Select[Any]:
+    bookings, changes = Booking.__table__, BookingChange.__table__
     query = select(*columns_of(Booking)).where(bookings.c.id == bindparam("id"))
     if with_training:
         until = func.coalesce(bindparam("until", type_=bookings.c.end_at.type),
                               bookings.c.end_at)
         query = query.add_columns(rules.training_record_exists(
             bookings.c.user_id, bookings.c.instrument_id, until))
+    if with_pending:
+        # Every change record is written under its booking's row lock (here, on a decision,
+        # on a withdrawal), so under that lock this answer stands until the commit: the
+        # change records need no lock of their own to be asked.
+        query = query.add_columns(exists().where(changes.c.booking_id == bookings.c.id,
+                                                 changes.c.state == ChangeState.PENDING))
     return query.with_for_update(of=bookings)
 
 
-@cache
-def _pending_change_locked():
-    # Mostly none waits: asked in Core under the lock of the change records (after the
-    # booking's), and only a change found is withdrawn through the ORM.
-    table = BookingChange.__table__
-    return (select(table.c.id).where(table.c.booking_id == bindparam("booking_id"),
-                                     table.c.state == ChangeState.PENDING)
-            .with_for_update())
+def _attach_known(booking: Booking, actor: User, instrument: Instrument,
+                  organization: Organization) -> None:
+    """Give ``booking`` the related objects already at hand (its instrument, its paying
+    organization, the actor as its person or booker), as a booking just inserted has them,
+    so that the rules and the answer find them without a look-up each."""
+    known = {"instrument": instrument if instrument.id == booking.instrument_id else None,
+             "organization": organization if organization.id == booking.organization_id
+             else None,
+             "user": actor if actor.id == booking.user_id else None,
+             "booked_by": actor if actor.id == booking.booked_by_id else None}
+    if booking.booked_by_id is None:
+        set_committed_value(booking, "booked_by", None)
+    for name, value in known.items():
+        if value is not None:
+            set_committed_value(booking, name, value)
 
 
 def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
@@ -239,10 +266,14 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             _lock_channels(session, instrument)
             paying = locked_paying_organization(session, organization_id,
                                                 instrument_id=instrument_id, rate_cards=priced)
-            booking, holds_training_record = _locked_booking(
-                session, booking_id, asks_training=instrument.requires_qualification,
-                until=end)
-            if booking is None or not can_view(actor, booking):
+            read = _locked_booking(session, booking_id,
+                                   asks_training=instrument.requires_qualification,
+                                   asks_pending=instrument.requires_approval, until=end)
+            if read is None:
+                raise NotFound(_("No booking with id %(id)d.", id=booking_id))
+            booking = read.booking
+            _attach_known(booking, actor, instrument, paying.organization)
+            if not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             _check_override(actor, instrument, override)
             # What is left out stays as the booking has it now, on its locked row.
@@ -251,16 +282,16 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             _check_transition(booking, start, end, now)
             problems = _problems(session, actor, booking, paying.organization, start, end, now,
                                  overdue_block_days=paying.overdue_block_days,
-                                 holds_training_record=holds_training_record)
+                                 holds_training_record=read.holds_training_record)
             blocking = _effective_problems(problems, override=override)
             if blocking:
                 raise BookingRefused(blocking, _suggestions(
                     session, instrument, blocking, start, end, now,
                     len(booking.channel_numbers), booking.user))
             old = (booking.start_at, booking.end_at)
-            if instrument.requires_approval and fetch(
-                    session, _pending_change_locked(), {"booking_id": booking.id}):
-                # Only there can a change be waiting; this one takes its place.
+            if read.has_pending_change:
+                # Only on an instrument that needs approval can one wait; this one takes its
+                # place.
                 withdraw_pending_changes(session, actor, booking, now=now)
             values = {
                 "booking_id": booking.id, "requested_by_id": actor.id, "old_start_at": old[0],

@@ -581,3 +581,31 @@ def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_l
     # record must cover: the record comes with the booking's locked row.
     reads = [sql for sql in moved if "qualifications" in sql]
     assert len(reads) == 1 and "FROM bookings" in reads[0], reads
+
+
+def test_a_move_asks_whether_a_change_waits_with_the_booking_s_lock(client, researcher):
+    """On an instrument that needs approval a change may wait; whether one does comes with the
+    booking's locked row (every change record is written under that lock), and the one that
+    waits is withdrawn when a manager's move takes its place."""
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 10))
+    db.session.commit()
+    address = f"/api/v1/bookings/{booking.id}"
+    asked = client.patch(address, headers=bearer(researcher), json={
+        "start": iso(lab_time(MONDAY, 10)), "end": iso(lab_time(MONDAY, 11))})
+    assert asked.status_code == 202, asked.json
+    with Sent() as moved:
+        response = client.patch(address, headers=bearer(manager), json={
+            "start": iso(lab_time(MONDAY, 13)), "end": iso(lab_time(MONDAY, 14))})
+    assert response.status_code == 200, response.json
+    assert response.json["start"] == lab_time(MONDAY, 13).astimezone(dt.UTC).isoformat()
+    assert response.json["pending_change"] is None
+    reads = [sql for sql in moved if sql.startswith("SELECT") and "booking_changes" in sql]
+    assert "FROM bookings" in reads[0], reads
+    # Only the change found waiting is then read, under its own lock, to be withdrawn.
+    assert len(reads) == 2 and reads[1].startswith("SELECT booking_changes."), reads
+    withdrawn = client.post(f"/api/v1/booking-changes/{asked.json['change']['id']}/approve",
+                            headers=bearer(manager))
+    assert withdrawn.status_code == 409, withdrawn.json
