@@ -49,7 +49,7 @@ from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Problem
 from labbook.core.reads import FetchedRow
-from labbook.core.time import utcnow
+from labbook.core.time import iso, utcnow
 from labbook.extensions import db
 from labbook.http import Fields, enum_arg, json_body, page_of, pagination_args
 from labbook.i18n import gettext as _
@@ -76,8 +76,8 @@ def booking_json(booking: Booking, viewer: User,
         "instrument_code": booking.instrument.code,
         "lab": booking.instrument.lab.code,
         "state": booking.state.value,
-        "start": booking.start_at.isoformat(),
-        "end": booking.end_at.isoformat(),
+        "start": iso(booking.start_at),
+        "end": iso(booking.end_at),
         "purpose": booking.purpose,
         "project_ref": booking.project_ref,
         "user": {"id": booking.user.id, "name": booking.user.name, "email": booking.user.email},
@@ -87,10 +87,10 @@ def booking_json(booking: Booking, viewer: User,
         "is_override": booking.is_override,
         "is_late_cancellation": booking.is_late_cancellation,
         "decision_note": booking.decision_note,
-        "created_at": booking.created_at.isoformat(),
-        "updated_at": booking.updated_at.isoformat(),
-        "checked_in_at": booking.checked_in_at.isoformat() if booking.checked_in_at else None,
-        "checked_out_at": booking.checked_out_at.isoformat() if booking.checked_out_at else None,
+        "created_at": iso(booking.created_at),
+        "updated_at": iso(booking.updated_at),
+        "checked_in_at": iso(booking.checked_in_at) if booking.checked_in_at else None,
+        "checked_out_at": iso(booking.checked_out_at) if booking.checked_out_at else None,
         "booked_by": {"id": booking.booked_by.id, "name": booking.booked_by.name}
         if booking.booked_by else None,
         "sequence": booking.sequence,
@@ -117,9 +117,9 @@ def bookings_json(bookings: list[Booking], viewer: User, *,
 
 def change_json(change: BookingChange) -> dict[str, Any]:
     return {"id": change.id, "booking_id": change.booking_id, "state": change.state.value,
-            "old_start": change.old_start_at.isoformat(), "old_end": change.old_end_at.isoformat(),
-            "new_start": change.new_start_at.isoformat(), "new_end": change.new_end_at.isoformat(),
-            "requested_by": change.requested_by_id, "requested_at": change.requested_at.isoformat(),
+            "old_start": iso(change.old_start_at), "old_end": iso(change.old_end_at),
+            "new_start": iso(change.new_start_at), "new_end": iso(change.new_end_at),
+            "requested_by": change.requested_by_id, "requested_at": iso(change.requested_at),
             "given_back_minutes": change.given_back_minutes, "is_late": change.is_late,
             "note": change.note, "decision_note": change.decision_note}
 
@@ -378,7 +378,7 @@ def availability_json(session: Session, instrument: Instrument | FetchedRow, sta
     instrument read by ``calendar.instrument_with_closures`` with its ``window``."""
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     answer = {
-        "instrument_id": instrument.id, "start": start.isoformat(), "end": end.isoformat(),
+        "instrument_id": instrument.id, "start": iso(start), "end": iso(end),
         "timezone": lab_schedule.timezone, "channels": instrument.channels,
         "busy": busy_entries(session, instrument, start, end, viewer, window),
     }
@@ -387,10 +387,10 @@ def availability_json(session: Session, instrument: Instrument | FetchedRow, sta
         free = timeline.subtract(
             timeline.opening_intervals(lab_schedule.hours, lab_schedule.tz, start, end),
             window.held()) if instrument.status == InstrumentStatus.AVAILABLE else []
-        answer["free"] = [{"start": s.isoformat(), "end": e.isoformat()} for s, e in free]
+        answer["free"] = [{"start": iso(s), "end": iso(e)} for s, e in free]
         return answer
     # Each span's times are written once, for both lists.
-    spans = [(s.isoformat(), e.isoformat(), n)
+    spans = [(iso(s), iso(e), n)
              for s, e, n in free_capacity(session, instrument, start, end, window)]
     answer["free"] = [{"start": s, "end": e} for s, e, _n in spans]
     answer["capacity"] = [{"start": s, "end": e, "free_channels": n} for s, e, n in spans]

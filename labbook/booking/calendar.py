@@ -18,6 +18,7 @@ from labbook.booking.models import SLOT_HOLDING, Blackout, Booking, BookingState
 from labbook.booking.rules import held_bound
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.reads import FetchedRow, fetch
+from labbook.core.time import iso
 from labbook.i18n import gettext as _
 
 SHOWN_STATES = (*SLOT_HOLDING, BookingState.COMPLETED)
@@ -54,16 +55,16 @@ def booking_entry(booking: Booking, viewer: User | None) -> dict[str, Any]:
 
 def booked_entry(booking: Any, title: str) -> dict[str, Any]:
     """What anyone may see of a booking (``Booking`` or a row of ``_window_rows``): its time."""
-    return {"kind": "booking", "start": booking.start_at.isoformat(),
-            "end": booking.end_at.isoformat(), "title": title}
+    return {"kind": "booking", "start": iso(booking.start_at),
+            "end": iso(booking.end_at), "title": title}
 
 
 def shown_entry(booking: Any, viewer: User, shown: str, user_name: str,
                 organization_name: str) -> dict[str, Any]:
     """A booking as its booker and the lab's managers (``shown`` is ``full``) or the booker's
     colleagues see it; ``organization_name`` is read only for ``full``."""
-    entry: dict[str, Any] = {"kind": "booking", "start": booking.start_at.isoformat(),
-                             "end": booking.end_at.isoformat(), "id": booking.id,
+    entry: dict[str, Any] = {"kind": "booking", "start": iso(booking.start_at),
+                             "end": iso(booking.end_at), "id": booking.id,
                              "state": booking.state.value, "user": user_name}
     if shown == "full":
         entry.update(title=f"{user_name}: {booking.purpose}", purpose=booking.purpose,
@@ -203,8 +204,8 @@ def busy_entries(session: Session, instrument: Instrument, start: dt.datetime,
     by start."""
     window = window or read_window(session, instrument, start, end, viewer)
     entries = _booking_entries(window.bookings, instrument, viewer)
-    entries += [{"kind": "blackout", "start": b.start_at.isoformat(),
-                 "end": b.end_at.isoformat(), "title": b.reason} for b in window.blackouts]
+    entries += [{"kind": "blackout", "start": iso(b.start_at),
+                 "end": iso(b.end_at), "title": b.reason} for b in window.blackouts]
     return sorted(entries, key=itemgetter("start"))
 
 

@@ -60,7 +60,7 @@ from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.reads import fetch
 from labbook.core.rows import columns_of, loaded
-from labbook.core.time import to_lab_time
+from labbook.core.time import iso, to_lab_time
 from labbook.notify import services as notify
 
 #: States in which a booking can still change; one in use only changes its end.
@@ -325,8 +325,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
 
 
 def _times(old: tuple[dt.datetime, dt.datetime], new: tuple[dt.datetime, dt.datetime]) -> dict:
-    return {"old_start": old[0].isoformat(), "old_end": old[1].isoformat(),
-            "new_start": new[0].isoformat(), "new_end": new[1].isoformat()}
+    return {"old_start": iso(old[0]), "old_end": iso(old[1]),
+            "new_start": iso(new[0]), "new_end": iso(new[1])}
 
 
 @cache

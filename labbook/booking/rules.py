@@ -52,7 +52,7 @@ from labbook.booking.models import (
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.errors import Problem
 from labbook.core.reads import fetch
-from labbook.core.time import to_lab_time
+from labbook.core.time import iso, to_lab_time
 from labbook.i18n import duration
 
 #: Rules a manager of the lab may override for a booking.
@@ -87,7 +87,7 @@ def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] |
             ) -> Problem:
     extra = {}
     if interval is not None:
-        extra = {"start": interval[0].isoformat(), "end": interval[1].isoformat()}
+        extra = {"start": iso(interval[0]), "end": iso(interval[1])}
     return Problem(code, message, extra=extra)
 
 

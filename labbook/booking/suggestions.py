@@ -21,6 +21,7 @@ from labbook.booking.models import Blackout, Booking, BookingSuspension, Qualifi
 from labbook.booking.rules import channel_busy, held_bound, held_meeting
 from labbook.catalogue.models import Instrument, InstrumentStatus
 from labbook.core.reads import fetch
+from labbook.core.time import iso
 
 #: How far ahead suggestions look.
 SEARCH_DAYS = 14
@@ -82,7 +83,7 @@ class Suggestion:
         instrument = self.instrument
         return {"instrument_id": instrument.id, "instrument_code": instrument.code,
                 "instrument_name": instrument.name_zh, "instrument_name_en": instrument.name_en,
-                "start": self.start.isoformat(), "end": self.end.isoformat()}
+                "start": iso(self.start), "end": iso(self.end)}
 
 
 class BusyTime:

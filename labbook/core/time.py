@@ -19,6 +19,29 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: How many texts ``iso`` keeps: some requests' worth of the moments they write.
+ISO_TEXTS_KEPT = 4096
+_iso_texts: dict[tuple[dt.datetime, dt.tzinfo | None, int], str] = {}
+
+
+def iso(moment: dt.datetime) -> str:
+    """``moment.isoformat()``, kept for the moments written most recently.
+
+    An answer writes the same moments again and again (a booking's start is its change's new
+    start, an interval's end the next one's start, the week a calendar polls the same bookings),
+    and ``isoformat`` of an aware moment costs several times a look-up. Equal moments share a
+    text only where their zone and fold are the same too: equal instants in two zones, or the
+    two readings of an hour a clock repeats, are written differently.
+    """
+    key = (moment, moment.tzinfo, moment.fold)
+    text = _iso_texts.get(key)
+    if text is None:
+        if len(_iso_texts) >= ISO_TEXTS_KEPT:
+            _iso_texts.clear()
+        text = _iso_texts[key] = moment.isoformat()
+    return text
+
+
 def to_lab_time(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime cannot be converted to lab time")

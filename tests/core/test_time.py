@@ -1,9 +1,12 @@
-"""Reading moments that clients send: an offset is required, and the moment must be plausible."""
+"""Reading moments that clients send: an offset is required, and the moment must be plausible;
+writing them as ISO 8601 text."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from labbook.core import time
 from labbook.core.time import (
     ImplausibleDatetimeError,
     NaiveDatetimeError,
@@ -67,3 +70,35 @@ def test_dates_from_2000_to_2099_are_plausible(day, plausible):
 def test_text_that_is_no_moment_is_a_value_error(text):
     with pytest.raises(ValueError):
         parse_aware_datetime(text)
+
+
+def test_iso_writes_what_isoformat_writes():
+    moment = dt.datetime(2026, 12, 1, 1, 30, 0, 250, tzinfo=dt.UTC)
+    assert time.iso(moment) == "2026-12-01T01:30:00.000250+00:00"
+    assert time.iso(moment) == moment.isoformat()  # and so again, from what it kept
+
+
+def test_iso_writes_equal_instants_in_their_own_zones():
+    utc = dt.datetime(2026, 12, 1, 1, 30, tzinfo=dt.UTC)
+    shanghai = utc.astimezone(time.LAB_TZ)
+    assert utc == shanghai
+    assert time.iso(utc) == "2026-12-01T01:30:00+00:00"
+    assert time.iso(shanghai) == "2026-12-01T09:30:00+08:00"
+
+
+def test_iso_tells_the_two_readings_of_a_repeated_hour_apart():
+    berlin = ZoneInfo("Europe/Berlin")
+    first = dt.datetime(2026, 10, 25, 2, 30, tzinfo=berlin)
+    second = first.replace(fold=1)
+    assert first == second  # the same zone: compared by the clock, as Python does
+    assert time.iso(first) == "2026-10-25T02:30:00+02:00"
+    assert time.iso(second) == "2026-10-25T02:30:00+01:00"
+
+
+def test_iso_keeps_no_more_than_its_limit(monkeypatch):
+    monkeypatch.setattr(time, "ISO_TEXTS_KEPT", 3)
+    monkeypatch.setattr(time, "_iso_texts", {})
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    texts = [time.iso(start + dt.timedelta(hours=n)) for n in range(7)]
+    assert texts[-1] == "2026-12-01T06:00:00+00:00"
+    assert len(time._iso_texts) <= 3
