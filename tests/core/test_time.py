@@ -20,6 +20,24 @@ def test_a_moment_with_an_offset_is_read_as_utc():
         == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
     assert parse_aware_datetime(" 2026-12-01T01:00:00Z ") \
         == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+    # In UTC itself, not merely at its offset: written back with +00:00 whatever the server's
+    # own zone.
+    assert parse_aware_datetime("2026-12-01T09:00:00+08:00").tzinfo is dt.UTC
+
+
+def test_now_is_an_aware_moment_in_utc():
+    before = dt.datetime.now(dt.UTC)
+    now = time.utcnow()
+    assert now.tzinfo is dt.UTC
+    assert before <= now <= dt.datetime.now(dt.UTC)
+
+
+def test_lab_time_is_shanghai_time_and_needs_an_offset():
+    local = time.to_lab_time(dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC))
+    assert local.isoformat() == "2027-01-01T00:00:00+08:00"  # midnight of the lab's new year
+    assert local.tzinfo is time.LAB_TZ
+    with pytest.raises(ValueError, match="^naive datetime cannot be converted to lab time$"):
+        time.to_lab_time(dt.datetime(2026, 12, 31, 16, 0))  # noqa: DTZ001  (naive on purpose)
 
 
 @pytest.mark.parametrize("text", [
@@ -61,6 +79,9 @@ def test_the_end_of_the_last_day_is_read_as_the_end_of_a_range():
 @pytest.mark.parametrize(("day", "plausible"), [
     (dt.date(1999, 12, 31), False), (dt.date(2000, 1, 1), True),
     (dt.date(2099, 12, 31), True), (dt.date(2100, 1, 1), False),
+    # The day of a moment from a date-and-time field.
+    (dt.datetime(2099, 12, 31, 23, 59, tzinfo=dt.UTC), True),
+    (dt.datetime(2100, 1, 1, 0, 0, tzinfo=dt.UTC), False),
 ])
 def test_dates_from_2000_to_2099_are_plausible(day, plausible):
     assert is_plausible_date(day) is plausible
@@ -74,8 +95,11 @@ def test_text_that_is_no_moment_is_a_value_error(text):
 
 def test_iso_writes_what_isoformat_writes():
     moment = dt.datetime(2026, 12, 1, 1, 30, 0, 250, tzinfo=dt.UTC)
-    assert time.iso(moment) == "2026-12-01T01:30:00.000250+00:00"
-    assert time.iso(moment) == moment.isoformat()  # and so again, from what it kept
+    written = time.iso(moment)
+    assert written == "2026-12-01T01:30:00.000250+00:00" == moment.isoformat()
+    # Written again from what it kept: the same text, not a new one.
+    assert time.iso(moment) is written
+    assert time.iso(moment.replace()) is written
 
 
 def test_iso_writes_equal_instants_in_their_own_zones():
@@ -99,6 +123,6 @@ def test_iso_keeps_no_more_than_its_limit(monkeypatch):
     monkeypatch.setattr(time, "ISO_TEXTS_KEPT", 3)
     monkeypatch.setattr(time, "_iso_texts", {})
     start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    texts = [time.iso(start + dt.timedelta(hours=n)) for n in range(7)]
-    assert texts[-1] == "2026-12-01T06:00:00+00:00"
-    assert len(time._iso_texts) <= 3
+    for hours in range(7):
+        assert time.iso(start + dt.timedelta(hours=hours)) == f"2026-12-01T{hours:02d}:00:00+00:00"
+        assert len(time._iso_texts) <= 3
