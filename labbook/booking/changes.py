@@ -188,19 +188,16 @@ def _locked_booking_row(with_training: bool, with_pending: bool) -> Select[Any]:
 
 def _attach_known(booking: Booking, actor: User, instrument: Instrument,
                   organization: Organization) -> None:
-    """Give ``booking`` the related objects already at hand (its instrument, its paying
-    organization, the actor as its person or booker), as a booking just inserted has them,
-    so that the rules and the answer find them without a look-up each."""
-    known = {"instrument": instrument if instrument.id == booking.instrument_id else None,
-             "organization": organization if organization.id == booking.organization_id
-             else None,
-             "user": actor if actor.id == booking.user_id else None,
-             "booked_by": actor if actor.id == booking.booked_by_id else None}
-    if booking.booked_by_id is None:
-        set_committed_value(booking, "booked_by", None)
-    for name, value in known.items():
-        if value is not None:
-            set_committed_value(booking, name, value)
+    """Give ``booking`` the related objects already at hand, as a booking just inserted has
+    them, so that the rules and the answer find them without a look-up each: its instrument and
+    paying organization (read through this booking: a booking never changes either), and the
+    actor where it is the booking's person or booker."""
+    set_committed_value(booking, "instrument", instrument)
+    set_committed_value(booking, "organization", organization)
+    if booking.user_id == actor.id:
+        set_committed_value(booking, "user", actor)
+    if booking.booked_by_id is None or booking.booked_by_id == actor.id:
+        set_committed_value(booking, "booked_by", None if booking.booked_by_id is None else actor)
 
 
 def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
