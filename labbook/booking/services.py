@@ -269,15 +269,15 @@ def _inserted_booking(session: Session, row: dict) -> Booking:
     return persistent(session, Booking, values)
 
 
-def _insert_bookings(session: Session, actor: User, rows: list[dict],
+def _insert_bookings(session: Session, actor: User, instrument: Instrument,
+                     organization: Organization, rows: list[dict],
                      overridden: list[list[Problem]], now: dt.datetime,
                      user: User | None = None) -> list[Booking]:
-    """Insert new bookings of ``user`` (``actor`` unless booked on their behalf) and their audit
-    events, one statement each."""
+    """Insert new bookings of ``instrument`` for ``user`` (``actor`` unless booked on their
+    behalf), paid by ``organization``, and their audit events, one statement each."""
     user = user or actor
     bookings = [_inserted_booking(session, row) for row in rows]
-    known = {"instrument": session.get(Instrument, rows[0]["instrument_id"]), "user": user,
-             "organization": user.organization,
+    known = {"instrument": instrument, "user": user, "organization": organization,
              "booked_by": None if user.id == actor.id else actor}
     for booking, problems in zip(bookings, overridden, strict=True):
         # The related objects are at hand: attach them so that rendering the answer needs no
@@ -370,7 +370,7 @@ def book_locked(session: Session, actor: User, user: User, instrument: Instrumen
         raise BookingRefused(with_training_help(session, user, instrument, blocking),
                              _suggestions(session, instrument, blocking, start, end, now,
                                           channels, user))
-    [booking] = _insert_bookings(session, actor, [_new_booking(
+    [booking] = _insert_bookings(session, actor, instrument, organization, [_new_booking(
         actor, instrument, organization, start, end, purpose, project_ref, problems,
         now, user=user, channel_mask=rules.choose_channels(session, request))], [problems],
         now, user=user)
@@ -471,7 +471,6 @@ def book_for_order_line(session: Session, actor: User, *, instrument_id: int,
         if not _is_overlap_violation(error):
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
-    set_committed_value(booking, "organization", organization)
     return booking
 
 
@@ -625,7 +624,7 @@ def create_series(session: Session, actor: User, *, instrument_id: int, start: d
             session.add(series)
             session.flush()
             result.created = _insert_bookings(
-                session, actor,
+                session, actor, instrument, organization,
                 [_new_booking(actor, instrument, organization, occurrence_start, occurrence_end,
                               purpose, project_ref, overridden, now, series,
                               channel_mask=mask)

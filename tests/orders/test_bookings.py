@@ -6,6 +6,8 @@ import datetime as dt
 from labbook.booking.models import Booking
 from labbook.core.time import to_lab_time
 from labbook.extensions import db
+from labbook.orders import work
+from labbook.orders.models import Order
 from tests.factories import create_instrument, lab_time, next_weekday
 from tests.orders.conftest import receive_all, submit
 
@@ -42,3 +44,18 @@ def test_the_lab_books_instrument_time_for_a_line(client, scene, login_as):
     assert detail.count(instrument.code) >= 2
     assert len(db.session.scalars(db.select(Booking)
                                   .where(Booking.order_line_id == line["id"])).all()) == 2
+
+
+def test_a_line_s_booking_belongs_to_the_customer_s_organization_in_the_request_too(
+        client, scene):
+    """What the rest of the booking's request reads of it (an approval e-mail, the answer)
+    names the organization that pays, not the one of the staff member who booked."""
+    order = receive_all(client, scene, submit(client, scene))
+    [instrument] = scene.service.instruments
+    start = lab_time(next_weekday(1), 10)
+    booking = work.book_instrument(
+        db.session, scene.manager, db.session.get(Order, order["id"]), order["lines"][0]["id"],
+        instrument_id=instrument.id, start=start, end=start + dt.timedelta(hours=2),
+        now=dt.datetime.now(dt.UTC))
+    assert booking.organization.id == scene.customer.organization_id
+    assert booking.organization.id != scene.manager.organization_id
