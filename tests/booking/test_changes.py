@@ -18,6 +18,7 @@ from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.factories import (
     bearer,
+    create_admin,
     create_booking,
     create_instrument,
     create_manager,
@@ -390,6 +391,24 @@ def test_patch_moves_a_booking(client, researcher, instrument):
     assert response.json["sequence"] == 1
     assert response.json["change"]["state"] == "applied"
 
+
+@pytest.mark.parametrize("mover", ["person", "booker", "admin"])
+def test_a_moved_booking_answers_with_its_own_person_booker_and_organization(
+        client, researcher, instrument, mover):
+    """A booking made on someone's behalf keeps its booker, whoever moves it."""
+    booker = create_manager(instrument.lab)
+    admin = create_admin()
+    booking = create_booking(instrument=instrument, user=researcher, booked_by=booker,
+                             start_at=lab_time(MONDAY, 10))
+    actor = {"person": researcher, "booker": booker, "admin": admin}[mover]
+    response = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(actor),
+                            json={"start": iso(lab_time(MONDAY, 15)),
+                                  "end": iso(lab_time(MONDAY, 16))})
+    assert response.status_code == 200, response.json
+    assert response.json["user"]["id"] == researcher.id
+    assert response.json["booked_by"] == {"id": booker.id, "name": booker.name}
+    assert response.json["organization"] == researcher.organization.name
+    assert response.json["instrument_code"] == instrument.code
 
 
 def test_patch_answers_the_applied_change_as_it_was_written_once(client, researcher,
