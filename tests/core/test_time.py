@@ -36,7 +36,7 @@ def test_lab_time_is_shanghai_time_and_needs_an_offset():
     local = time.to_lab_time(dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC))
     assert local.isoformat() == "2027-01-01T00:00:00+08:00"  # midnight of the lab's new year
     assert local.tzinfo is time.LAB_TZ
-    with pytest.raises(ValueError, match="^naive datetime cannot be converted to lab time$"):
+    with pytest.raises(ValueError, match=r"^naive datetime cannot be converted to lab time$"):
         time.to_lab_time(dt.datetime(2026, 12, 31, 16, 0))  # noqa: DTZ001  (naive on purpose)
 
 
