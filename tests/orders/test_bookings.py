@@ -6,8 +6,7 @@ import datetime as dt
 from labbook.booking.models import Booking
 from labbook.core.time import to_lab_time
 from labbook.extensions import db
-from labbook.orders import work
-from labbook.orders.models import Order
+from labbook.notify.models import OutboxMessage
 from tests.factories import create_instrument, lab_time, next_weekday
 from tests.orders.conftest import receive_all, submit
 
@@ -46,16 +45,24 @@ def test_the_lab_books_instrument_time_for_a_line(client, scene, login_as):
                                   .where(Booking.order_line_id == line["id"])).all()) == 2
 
 
-def test_a_line_s_booking_belongs_to_the_customer_s_organization_in_the_request_too(
+def test_the_approval_e_mail_of_a_line_s_booking_names_the_customer_s_organization(
         client, scene):
-    """What the rest of the booking's request reads of it (an approval e-mail, the answer)
-    names the organization that pays, not the one of the staff member who booked."""
+    """An analyst (no manager of the lab) books an instrument that needs approval for a line:
+    the booking waits, and the manager's e-mail names the organization that pays for it, the
+    customer's, not the analyst's own."""
     order = receive_all(client, scene, submit(client, scene))
     [instrument] = scene.service.instruments
+    instrument.requires_approval = True
+    db.session.commit()
     start = lab_time(next_weekday(1), 10)
-    booking = work.book_instrument(
-        db.session, scene.manager, db.session.get(Order, order["id"]), order["lines"][0]["id"],
-        instrument_id=instrument.id, start=start, end=start + dt.timedelta(hours=2),
-        now=dt.datetime.now(dt.UTC))
-    assert booking.organization.id == scene.customer.organization_id
-    assert booking.organization.id != scene.manager.organization_id
+    booked = client.post(
+        f"/api/v1/orders/{order['id']}/lines/{order['lines'][0]['id']}/bookings",
+        headers=scene.headers(scene.analyst),
+        json={"instrument_id": instrument.id, "start": start.isoformat(),
+              "end": (start + dt.timedelta(hours=2)).isoformat()})
+    assert booked.status_code == 201, booked.json
+    [message] = db.session.scalars(db.select(OutboxMessage).where(
+        OutboxMessage.kind == "booking_requested")).all()
+    assert message.user_id == scene.manager.id
+    assert scene.customer.organization.name in message.body_text
+    assert scene.analyst.organization.name not in message.body_text
