@@ -49,6 +49,7 @@ from labbook.booking.services import (
     _lock_channels,
     _lost_race,
     _suggestions,
+    attach_known,
     can_view,
     clean_text,
     instrument_with_lab,
@@ -186,20 +187,6 @@ def _locked_booking_row(with_training: bool, with_pending: bool) -> Select[Any]:
     return query.with_for_update(of=bookings)
 
 
-def _attach_known(booking: Booking, actor: User, instrument: Instrument,
-                  organization: Organization) -> None:
-    """Give ``booking`` the related objects already at hand, as a booking just inserted has
-    them, so that the rules and the answer find them without a look-up each: its instrument and
-    paying organization (read through this booking: a booking never changes either), and the
-    actor where it is the booking's person or booker."""
-    set_committed_value(booking, "instrument", instrument)
-    set_committed_value(booking, "organization", organization)
-    if booking.user_id == actor.id:
-        set_committed_value(booking, "user", actor)
-    if booking.booked_by_id is None or booking.booked_by_id == actor.id:
-        set_committed_value(booking, "booked_by", None if booking.booked_by_id is None else actor)
-
-
 def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
                       now: dt.datetime) -> None:
     if booking.state not in CHANGEABLE or booking.end_at <= now:
@@ -269,7 +256,7 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             if read is None:
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             booking = read.booking
-            _attach_known(booking, actor, instrument, paying.organization)
+            attach_known(booking, actor, instrument, paying.organization)
             if not can_view(actor, booking):
                 raise NotFound(_("No booking with id %(id)d.", id=booking_id))
             _check_override(actor, instrument, override)

@@ -269,6 +269,21 @@ def _inserted_booking(session: Session, row: dict) -> Booking:
     return persistent(session, Booking, values)
 
 
+def attach_known(booking: Booking, actor: User, instrument: Instrument,
+                 organization: Organization, user: User | None = None) -> None:
+    """Give ``booking`` the related objects its request already holds, so that the rules, the
+    e-mails and the answer find them without a look-up each: its ``instrument`` and paying
+    ``organization`` (those the caller locked for it), its person (``user``, or ``actor`` where
+    that is who it is for) and its booker (``actor``, or none)."""
+    set_committed_value(booking, "instrument", instrument)
+    set_committed_value(booking, "organization", organization)
+    user = user or (actor if booking.user_id == actor.id else None)
+    if user is not None:
+        set_committed_value(booking, "user", user)
+    if booking.booked_by_id is None or booking.booked_by_id == actor.id:
+        set_committed_value(booking, "booked_by", None if booking.booked_by_id is None else actor)
+
+
 def _insert_bookings(session: Session, actor: User, instrument: Instrument,
                      organization: Organization, rows: list[dict],
                      overridden: list[list[Problem]], now: dt.datetime,
@@ -277,13 +292,8 @@ def _insert_bookings(session: Session, actor: User, instrument: Instrument,
     behalf), paid by ``organization``, and their audit events, one statement each."""
     user = user or actor
     bookings = [_inserted_booking(session, row) for row in rows]
-    known = {"instrument": instrument, "user": user, "organization": organization,
-             "booked_by": None if user.id == actor.id else actor}
     for booking, problems in zip(bookings, overridden, strict=True):
-        # The related objects are at hand: attach them so that rendering the answer needs no
-        # further queries.
-        for name, value in known.items():
-            set_committed_value(booking, name, value)
+        attach_known(booking, actor, instrument, organization, user)
         details: dict = {"overridden": [p.code for p in problems]} if problems else {}
         if user.id != actor.id:
             details["on_behalf_of"] = user.id
