@@ -26,7 +26,7 @@ from tests.e2e.test_booking_journey import next_monday, show_day
 
 #: A researcher per language: the signed-in person's own language is what pages speak.
 RESEARCHERS = {"zh-CN": "liu@jinggong.example.cn", "en": "owner@hpu.example.cn"}
-INSTRUMENT = "NEM-018"  # no approval, no training, 15-minute grid; no other browser test uses it
+INSTRUMENT = "NEM-018"  # no approval, no training, 15-minute grid; other tests book other times
 #: Long enough that every time of next week is inside it (the catalogue allows up to 720 h).
 WINDOW_HOURS = 720
 #: A slot per viewport and language (weekday of next week, lab time), so no two runs collide.

@@ -40,6 +40,8 @@ ON_BEHALF_SLOTS = {("desktop", "zh-CN"): (3, "09:00", "10:00"),
                    ("desktop", "en"): (3, "11:00", "12:00"),
                    ("phone", "zh-CN"): (4, "09:00", "10:00"),
                    ("phone", "en"): (4, "11:00", "12:00")}
+#: Afternoons of next week, where each series begins: its third booking, two weeks on, is at
+#: most 25 days away (when today is a Monday), inside the instrument's 30-day booking horizon.
 SERIES_SLOTS = {("desktop", "zh-CN"): (3, 14), ("desktop", "en"): (3, 16),
                 ("phone", "zh-CN"): (4, 14), ("phone", "en"): (4, 16)}
 #: The longest cancellation window there is: every booking of the tests is inside it.
@@ -119,7 +121,7 @@ def test_cancelling_a_series_names_the_fees(open_visit, viewport, language, site
     researcher = site.user(RESEARCHER)
     words = WORDS[language]
     weekday, hour = SERIES_SLOTS[(viewport, language)]
-    day = next_monday(today) + dt.timedelta(days=7 + weekday)
+    day = next_monday(today) + dt.timedelta(days=weekday)
     start = dt.datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00")
     first, second, third = booking_services.create_series(
         db.session, researcher, instrument_id=instrument.id, start=start,
