@@ -1,9 +1,9 @@
 """What every benchmark shares: its command line, its database, its clocks and its report.
 
 ``--smoke`` runs a benchmark on tiny data for a few iterations: its figures mean nothing, but
-every step runs and its JSON is printed, so that CI (``make bench-smoke``) notices a benchmark
-that no longer works long before anyone needs its figures. Options given on the command line
-win over the smoke mode's.
+every step runs and its JSON is printed, so that CI (``tests/test_benchmarks.py``) notices a
+benchmark that no longer works long before anyone needs its figures. Options given on the
+command line win over the smoke mode's.
 
 ``--database-url`` chooses the database: by default a temporary SQLite file; given a
 PostgreSQL server (``postgresql://postgres@127.0.0.1:5432/postgres``), the benchmark creates a
