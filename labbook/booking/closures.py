@@ -103,7 +103,8 @@ def managed_blackouts(session: Session, actor: User, *, now: dt.datetime,
 
 
 def affected_bookings(session: Session, blackout: Blackout) -> list[Booking]:
-    """The bookings holding a slot that the blackout overlaps, by start, as they are now."""
+    """The bookings holding a slot that the blackout overlaps, by start (then as they were
+    made), as they are now."""
     query = select(Booking).join(Booking.instrument).where(
         Booking.state.in_(SLOT_HOLDING), Booking.start_at < blackout.end_at,
         Booking.end_at > blackout.start_at)
@@ -111,7 +112,7 @@ def affected_bookings(session: Session, blackout: Blackout) -> list[Booking]:
         query = query.where(Booking.instrument_id == blackout.instrument_id)
     else:
         query = query.where(Instrument.lab_id == blackout.lab_id)
-    return list(session.scalars(query.order_by(Booking.start_at)
+    return list(session.scalars(query.order_by(Booking.start_at, Booking.id)
                                 .execution_options(populate_existing=True)))
 
 

@@ -99,6 +99,17 @@ def test_a_blackout_hits_what_overlaps_it_by_a_minute_and_not_what_only_touches_
     assert other_lab not in hit
 
 
+def test_bookings_that_start_together_are_listed_in_the_order_they_were_made(lab, researcher):
+    # Written in the other order, so that a database returning rows as they lie on disk (as
+    # PostgreSQL does when it sorts by start alone) would list the later one first.
+    later = create_booking(id=9002, instrument=create_instrument(lab=lab), user=researcher,
+                           start_at=START, end_at=END)
+    earlier = create_booking(id=9001, instrument=create_instrument(lab=lab), user=researcher,
+                             start_at=START, end_at=END + HOUR)
+
+    assert closures.affected_bookings(db.session, blackout(lab=lab)) == [earlier, later]
+
+
 def test_an_instruments_blackout_hits_only_that_instrument(lab, instrument, researcher):
     mine = create_booking(instrument=instrument, user=researcher, start_at=START, end_at=END)
     beside = create_booking(instrument=create_instrument(lab=lab), user=researcher,
