@@ -78,3 +78,15 @@ def test_a_blueprints_page_gets_flasks_default_context_once(make_app):
     page = other.test_client().get("/instruments")
     assert page.status_code == 200 and "/instruments" in page.get_data(as_text=True)
     assert len(calls) == 1
+
+
+def test_a_template_holds_every_global_of_the_app_in_one_flat_dictionary(app):
+    """Each context of a render copies its template's globals: a plain dict is copied in C,
+    Jinja's default ChainMap key by key in Python. The dict is made when the template is
+    loaded, so every global must be registered by then, in ``create_app``: a page or an
+    e-mail loaded after the app is made sees them all."""
+    for name in ("base.html", "emails/_layout.html"):
+        template = app.jinja_env.get_template(name)
+        assert type(template.globals) is dict
+        assert template.globals == app.jinja_env.globals
+    assert {"localized", "url_for", "booking_state_labels", "_"} <= set(template.globals)

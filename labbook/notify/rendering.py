@@ -14,7 +14,7 @@ from typing import Any
 from babel.support import NullTranslations
 from flask import current_app
 from flask_babel import force_locale, get_translations
-from jinja2 import Environment, pass_context
+from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -22,10 +22,6 @@ from labbook.links import external_url
 
 #: Longest subject kept; longer ones (an instrument with a very long name) are cut.
 MAX_SUBJECT = 300
-#: Where the app keeps the Jinja environment of its emails (``app.extensions``).
-EMAIL_ENVIRONMENT = "labbook.email_templates"
-#: Compiled email templates each process keeps: room for all of them (with their layouts).
-EMAIL_TEMPLATES = 400
 
 
 @dataclass(frozen=True)
@@ -52,32 +48,10 @@ def render(template: str, subject: Callable[[], str], locale: str,
         # the CSRF token and the menus' links, which no email uses (tests/notify pins this),
         # at a cost paid for every email. Nor does an email load the signed-in user, as a page's
         # context does: it depends on no request.
-        environment = _email_environment()
+        environment = current_app.jinja_env
         return RenderedEmail(
             title, environment.get_template(f"emails/{template}.txt").render(values),
             environment.get_template(f"emails/{template}.html").render(values))
-
-
-def _email_environment() -> Environment:
-    """The app's Jinja environment as emails use it: the same loader, filters, globals and
-    extensions, but each template's globals one flat dictionary.
-
-    Jinja hands a template its globals as a ``ChainMap`` over the environment's, so that a
-    global added later still shows; each context of a render then copies that map key by key
-    in Python (some 60 globals, four contexts an email: the template, its layout and the macros
-    imported with context). Emails are rendered once the app is set up, when no global is added
-    any more, so a plain dictionary serves and is copied in C.
-    """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    environment: Environment | None = app.extensions.get(EMAIL_ENVIRONMENT)
-    if environment is None:
-        # A cache of its own: Jinja's overlay would otherwise start from a copy of the pages'
-        # cache, whose templates keep the pages' environment.
-        environment = app.jinja_env.overlay(cache_size=EMAIL_TEMPLATES)
-        environment.make_globals = (  # type: ignore[method-assign]
-            lambda template_globals: {**app.jinja_env.globals, **(template_globals or {})})
-        app.extensions[EMAIL_ENVIRONMENT] = environment
-    return environment
 
 
 def _link_once() -> Callable[..., str]:
