@@ -52,11 +52,12 @@ def select_locale() -> str:
 def choose_locale() -> Locale:
     """``select_locale``'s language as the babel Locale flask_babel makes of it: made once per
     language and process, since making one reads its locale data anew (a Locale never changes)."""
-    return _locale(select_locale())
+    return babel_locale(select_locale())
 
 
 @cache
-def _locale(identifier: str) -> Locale:
+def babel_locale(identifier: str) -> Locale:
+    """The babel Locale of ``identifier`` ("zh_CN"), made once per process."""
     return Locale.parse(identifier)
 
 

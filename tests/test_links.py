@@ -82,3 +82,17 @@ def test_jobs_link_to_the_address_make_run_serves(app, monkeypatch, host, port, 
 def test_jobs_link_to_labbook_base_url_when_set(app, base_url):
     base_url("https://labbook.example.cn/lab/")
     assert links.external_url("booking.my_bookings") == "https://labbook.example.cn/lab/bookings"
+
+
+def test_links_built_one_after_another_under_other_addresses_each_keep_their_own(app, base_url):
+    # The routes bound to an address are kept for the next link: a link must still name the
+    # address in force when it is built, not the one the routes were first bound to.
+    for address, expected in [
+            ("https://labbook.example.cn", "https://labbook.example.cn/bookings"),
+            ("http://127.0.0.1:8000/lab/", "http://127.0.0.1:8000/lab/bookings"),
+            ("https://labbook.example.cn", "https://labbook.example.cn/bookings")]:
+        base_url(address)
+        assert links.external_url("booking.my_bookings") == expected
+    base_url("")
+    with app.test_request_context("/", base_url="http://192.168.1.20:5001"):
+        assert links.external_url("booking.my_bookings") == "http://192.168.1.20:5001/bookings"

@@ -18,6 +18,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from labbook.i18n import babel_locale
 from labbook.links import external_url
 
 #: Longest subject kept; longer ones (an instrument with a very long name) are cut.
@@ -38,7 +39,8 @@ def render(template: str, subject: Callable[[], str], locale: str,
     ``subject`` is called under the recipient's locale too: it usually holds names that are
     themselves localized (an instrument's, a lab's).
     """
-    with force_locale(locale):
+    # A Locale object rather than its name: flask_babel would parse the name for every email.
+    with force_locale(babel_locale(locale)):
         title = " ".join(subject().split())
         if len(title) > MAX_SUBJECT:
             title = title[:MAX_SUBJECT - 1] + "…"
