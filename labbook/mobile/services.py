@@ -35,13 +35,25 @@ def _lab_day(instrument: Instrument, now: dt.datetime) -> tuple[dt.datetime, dt.
     return midnight.astimezone(dt.UTC), (midnight + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
+def _checking_in_end(day_end: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """Where the bookings one may check in now end being read: the lab day's end, or past it
+    the latest start whose check-in has opened (at 23:50 lab time a booking of 00:05 may be
+    checked in: check-in opens CHECK_IN_EARLY_MINUTES before the start). A window reads the
+    bookings that start before its end, hence the microsecond."""
+    latest_start = now + dt.timedelta(minutes=attendance.CHECK_IN_EARLY_MINUTES)
+    return max(day_end, latest_start + dt.timedelta(microseconds=1))
+
+
 def today(session: Session, instrument: Instrument, viewer: User | None, *,
           now: dt.datetime) -> Today:
-    start, end = _lab_day(instrument, now)
-    bookings = window_bookings(session, instrument, start, end, viewer)
+    start, day_end = _lab_day(instrument, now)
+    bookings = window_bookings(session, instrument, start, _checking_in_end(day_end, now),
+                               viewer)
     zone = ZoneInfo(instrument.lab.timezone)
     entries = []
     for booking in bookings:
+        if booking.start_at >= day_end:
+            continue  # tomorrow's, read only as the booking that may be checked in now
         entry = booking_entry(booking, viewer)
         entry.update(start_local=booking.start_at.astimezone(zone),
                      end_local=booking.end_at.astimezone(zone),
@@ -75,8 +87,9 @@ def _own_booking(session: Session, actor: User, instrument: Instrument, *,
                  now: dt.datetime) -> Booking | None:
     # Read without the bookers joined in: the booking's row is locked next, and PostgreSQL
     # locks no row of an outer join's nullable side.
-    start, end = _lab_day(instrument, now)
-    return current_booking(window_bookings(session, instrument, start, end), actor, now=now)
+    start, day_end = _lab_day(instrument, now)
+    return current_booking(window_bookings(session, instrument, start,
+                                           _checking_in_end(day_end, now)), actor, now=now)
 
 
 def check_in_here(session: Session, actor: User, instrument: Instrument, *,

@@ -1,0 +1,62 @@
+"""The phone page's day and check-in at the edges of the lab day (labbook.mobile.services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from labbook.booking.attendance import CHECK_IN_EARLY_MINUTES
+from labbook.booking.models import BookingState
+from labbook.core.engine import write_transaction
+from labbook.core.errors import Conflict
+from labbook.extensions import db
+from labbook.mobile import services
+from tests.factories import create_booking, create_instrument, create_user, lab_time, reload
+
+#: Any day: the page reads bookings as they are, whatever the lab's opening hours.
+DAY = dt.date(2027, 3, 8)
+#: Five past midnight, lab time, the night after DAY.
+AFTER_MIDNIGHT = lab_time(DAY + dt.timedelta(days=1), 0, 5)
+
+
+@pytest.fixture
+def night_booking():
+    """A researcher's approved booking of 00:05–01:05 lab time the night after DAY."""
+    return create_booking(instrument=create_instrument(), user=create_user(),
+                          start_at=AFTER_MIDNIGHT,
+                          end_at=AFTER_MIDNIGHT + dt.timedelta(hours=1))
+
+
+def check_in_opens(booking) -> dt.datetime:
+    return booking.start_at - dt.timedelta(minutes=CHECK_IN_EARLY_MINUTES)
+
+
+def test_before_midnight_the_booking_just_after_it_may_be_checked_in_once_check_in_opens(
+        night_booking):
+    instrument, user = night_booking.instrument, night_booking.user
+    opens = check_in_opens(night_booking)  # 23:50 lab time, on DAY
+    assert services.today(db.session, instrument, user, now=opens).current == night_booking
+    with write_transaction(db.session):
+        services.check_in_here(db.session, user, instrument, now=opens)
+    assert reload(night_booking).state == BookingState.IN_USE
+
+
+def test_a_second_before_check_in_opens_the_booking_after_midnight_cannot_be_checked_in(
+        night_booking):
+    instrument, user = night_booking.instrument, night_booking.user
+    early = check_in_opens(night_booking) - dt.timedelta(seconds=1)
+    assert services.today(db.session, instrument, user, now=early).current is None
+    with pytest.raises(Conflict) as refused, write_transaction(db.session):
+        services.check_in_here(db.session, user, instrument, now=early)
+    assert refused.value.code == "no_current_booking"
+    assert reload(night_booking).state == BookingState.APPROVED
+
+
+def test_the_day_lists_only_its_own_bookings_not_tomorrows_it_may_check_in(night_booking):
+    instrument, user = night_booking.instrument, night_booking.user
+    evening = create_booking(instrument=instrument, user=user, start_at=lab_time(DAY, 21),
+                             end_at=lab_time(DAY, 22))
+    today = services.today(db.session, instrument, user, now=check_in_opens(night_booking))
+    assert [entry["id"] for entry in today.entries] == [evening.id]
+    assert today.current == night_booking
