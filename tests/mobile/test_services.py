@@ -53,10 +53,13 @@ def test_a_second_before_check_in_opens_the_booking_after_midnight_cannot_be_che
     assert reload(night_booking).state == BookingState.APPROVED
 
 
-def test_the_day_lists_only_its_own_bookings_not_tomorrows_it_may_check_in(night_booking):
-    instrument, user = night_booking.instrument, night_booking.user
+def test_the_day_lists_only_its_own_bookings_not_one_from_midnight_it_may_check_in():
+    instrument, user = create_instrument(), create_user()
     evening = create_booking(instrument=instrument, user=user, start_at=lab_time(DAY, 21),
                              end_at=lab_time(DAY, 22))
-    today = services.today(db.session, instrument, user, now=check_in_opens(night_booking))
+    midnight = lab_time(DAY + dt.timedelta(days=1), 0)
+    tomorrows = create_booking(instrument=instrument, user=user, start_at=midnight,
+                               end_at=midnight + dt.timedelta(hours=1))
+    today = services.today(db.session, instrument, user, now=lab_time(DAY, 23, 50))
     assert [entry["id"] for entry in today.entries] == [evening.id]
-    assert today.current == night_booking
+    assert today.current == tomorrows
