@@ -50,6 +50,9 @@ def test_a_second_before_check_in_opens_the_booking_after_midnight_cannot_be_che
     with pytest.raises(Conflict) as refused, write_transaction(db.session):
         services.check_in_here(db.session, user, instrument, now=early)
     assert refused.value.code == "no_current_booking"
+    # In the default language; it says when check-in opens.
+    assert refused.value.message == \
+        f"您现在没有可签到的该仪器预约：签到在开始前 {CHECK_IN_EARLY_MINUTES} 分钟开放。"
     assert reload(night_booking).state == BookingState.APPROVED
 
 
@@ -63,3 +66,25 @@ def test_the_day_lists_only_its_own_bookings_not_one_from_midnight_it_may_check_
     today = services.today(db.session, instrument, user, now=lab_time(DAY, 23, 50))
     assert [entry["id"] for entry in today.entries] == [evening.id]
     assert today.current == tomorrows
+
+
+def test_checking_out_with_no_booking_in_use_is_refused_with_what_to_do(night_booking):
+    instrument, user = night_booking.instrument, night_booking.user
+    with pytest.raises(Conflict) as refused, write_transaction(db.session):
+        services.check_out_here(db.session, user, instrument,
+                                now=check_in_opens(night_booking))
+    assert refused.value.code == "no_current_booking"
+    assert reload(night_booking).state == BookingState.APPROVED
+
+
+def test_the_days_list_gives_lab_times_and_marks_ones_own_booking():
+    instrument, user = create_instrument(), create_user()
+    own = create_booking(instrument=instrument, user=user, start_at=lab_time(DAY, 9),
+                         end_at=lab_time(DAY, 10, 30))
+    create_booking(instrument=instrument, user=create_user(), start_at=lab_time(DAY, 14),
+                   end_at=lab_time(DAY, 15))
+    today = services.today(db.session, instrument, user, now=lab_time(DAY, 8))
+    shown = [(entry["start_local"].strftime("%H:%M"), entry["end_local"].strftime("%H:%M"),
+              entry["own"]) for entry in today.entries]
+    assert shown == [("09:00", "10:30", True), ("14:00", "15:00", False)]
+    assert today.entries[0]["id"] == own.id and "id" not in today.entries[1]  # only "booked"
