@@ -313,3 +313,26 @@ def test_on_a_session_what_waits_to_be_flushed_is_read_unless_the_session_holds_
         assert fetch(db.session, statement, {"id": instrument.id}) == [("XRD-01",)]
     assert fetch(db.session, statement, {"id": instrument.id}) == [("XRD-02",)]
     assert not db.session.dirty
+
+
+def test_the_statements_of_a_connection_share_its_cursor_until_one_fails():
+    cursors: list[object] = []
+
+    def note(_connection, cursor, *_args) -> None:
+        cursors.append(cursor)
+
+    statement = select(Lab.__table__.c.id)
+    failing = select(text("no_such_column")).select_from(Lab.__table__)
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        connection = db.session.connection()
+        fetch(connection, statement, {})
+        fetch(connection, statement, {})
+        with pytest.raises(DBAPIError):
+            fetch(connection, failing, {})
+        db.session.rollback()
+        assert fetch(db.session.connection(), statement, {}) == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    first, second, failed, after = cursors
+    assert first is second is failed and after is not failed
