@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import event
 
 from labbook.booking.models import BookingState
+from labbook.core.time import to_lab_time
 from labbook.extensions import db
 from tests.documents.reading import pdf_page_count, pdf_qr_payloads, pdf_text
 from tests.factories import create_booking, create_instrument, create_manager, create_user, reload
@@ -41,6 +42,18 @@ def test_a_booker_checks_in_by_the_qr_page(client, login_as):
         client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
     client.post(f"/m/instruments/{instrument.id}/check-out")
     assert reload(booking).state == BookingState.COMPLETED
+
+
+def test_a_booking_in_use_since_yesterday_shows_the_date_it_began(client, login_as):
+    instrument, user = create_instrument(), create_user()
+    began = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(days=1)
+    create_booking(instrument=instrument, user=user, start_at=began,
+                   end_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+                   state=BookingState.IN_USE)
+    login_as(user)
+    text = client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
+    assert f"{to_lab_time(began):%Y-%m-%d %H:%M} – " in text
+    assert f"/m/instruments/{instrument.id}/check-out" in text
 
 
 def test_nobody_checks_in_someone_elses_booking(client, login_as):
