@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask, current_app, flash, redirect, request, session
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
@@ -40,6 +41,26 @@ def format_lab_datetime(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M")
     if moment is None:
         return ""
     return to_lab_time(moment).strftime(fmt)
+
+
+def lab_span(start: dt.datetime, end: dt.datetime, day: dt.date | None = None) -> Markup:
+    """``start``–``end`` in lab time as pages show a span (``lab_when`` in
+    booking/_macros.html): the start with its date, unless it is on ``day`` (the lab day a page
+    shows, such as an instrument's phone page); the end with its hours only, unless it falls on
+    a day other than the start's and ``day``. An end at midnight closes the day before it, as
+    24:00 (``23:00–24:00``, a whole day ``00:00–24:00``)."""
+    local_start, local_end = to_lab_time(start), to_lab_time(end)
+    end_day = (local_end - dt.timedelta(microseconds=1)).date()
+    if end_day not in (local_start.date(), day):
+        end_text = local_end.strftime("%Y-%m-%d %H:%M")
+    elif end_day != local_end.date():
+        end_text = "24:00"
+    else:
+        end_text = local_end.strftime("%H:%M")
+    return Markup('<time datetime="{}">{}</time>–<time datetime="{}">{}</time>').format(
+        start.isoformat(), local_start.strftime(
+            "%H:%M" if local_start.date() == day else "%Y-%m-%d %H:%M"),
+        end.isoformat(), end_text)
 
 
 def lab_today() -> str:
@@ -382,6 +403,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["localized"] = localized
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["lab_today"] = lab_today
+    app.jinja_env.globals["lab_span"] = lab_span
     app.jinja_env.globals["referring_page"] = referring_page
 
     @app.context_processor

@@ -23,26 +23,12 @@ class Today:
     """An instrument's lab day as a viewer may see it, and what they may do now."""
 
     #: The day's bookings (``booking.calendar.booking_entry``: "booked" only, for others'),
-    #: with lab-local ``start_local`` and ``end_local`` and the ``when`` to show.
+    #: with lab-local ``start_local`` and ``end_local``.
     entries: list[dict[str, Any]]
     #: The viewer's own booking that may be checked in now, or that is in use.
     current: Booking | None
-    #: When ``current`` is, as shown ("" without one).
-    current_when: str = ""
-
-
-def when(start: dt.datetime, end: dt.datetime, day: dt.date) -> str:
-    """Lab-local ``start``–``end`` as the page shows it on lab day ``day``: the hours, and the
-    date of a start on another day (a booking of 00:05 checked in the evening before, one
-    that began yesterday evening) and of an end on a day other than the day's and the
-    start's; an end at midnight belongs to the day before it."""
-    end_day = (end - _INSTANT).date()
-    dated_end = end_day not in (day, start.date())
-    return (f"{start.strftime('%H:%M' if start.date() == day else '%Y-%m-%d %H:%M')} – "
-            f"{end.strftime('%Y-%m-%d %H:%M' if dated_end else '%H:%M')}")
-
-
-_INSTANT = dt.timedelta(microseconds=1)
+    #: The lab day shown: a time on another day is shown with its date (``web.lab_span``).
+    day: dt.date
 
 
 def _lab_day(instrument: Instrument, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -66,22 +52,17 @@ def today(session: Session, instrument: Instrument, viewer: User | None, *,
     bookings = window_bookings(session, instrument, start, _checking_in_end(day_end, now),
                                viewer)
     zone = ZoneInfo(instrument.lab.timezone)
-    day = start.astimezone(zone).date()
     entries = []
     for booking in bookings:
         if booking.start_at >= day_end:
             continue  # tomorrow's, read only as the booking that may be checked in now
         entry = booking_entry(booking, viewer)
-        start_local, end_local = booking.start_at.astimezone(zone), booking.end_at.astimezone(zone)
-        entry.update(start_local=start_local, end_local=end_local,
-                     when=when(start_local, end_local, day),
+        entry.update(start_local=booking.start_at.astimezone(zone),
+                     end_local=booking.end_at.astimezone(zone),
                      own=viewer is not None and booking.user_id == viewer.id)
         entries.append(entry)
-    current = current_booking(bookings, viewer, now=now)
-    if current is None:
-        return Today(entries, None)
-    return Today(entries, current, when(current.start_at.astimezone(zone),
-                                        current.end_at.astimezone(zone), day))
+    return Today(entries, current_booking(bookings, viewer, now=now),
+                 start.astimezone(zone).date())
 
 
 def current_booking(bookings: list[Booking], viewer: User | None, *,

@@ -52,7 +52,7 @@ def test_a_booking_in_use_since_yesterday_shows_the_date_it_began(client, login_
                    state=BookingState.IN_USE)
     login_as(user)
     text = client.get(f"/m/instruments/{instrument.id}").get_data(as_text=True)
-    assert f"{to_lab_time(began):%Y-%m-%d %H:%M} – " in text
+    assert f">{to_lab_time(began):%Y-%m-%d %H:%M}</time>–" in text
     assert f"/m/instruments/{instrument.id}/check-out" in text
 
 

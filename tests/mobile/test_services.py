@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -86,42 +85,27 @@ def test_the_days_list_gives_lab_times_and_marks_ones_own_booking():
                    end_at=lab_time(DAY, 15))
     today = services.today(db.session, instrument, user, now=lab_time(DAY, 8))
     shown = [(entry["start_local"].strftime("%H:%M"), entry["end_local"].strftime("%H:%M"),
-              entry["when"], entry["own"]) for entry in today.entries]
-    assert shown == [("09:00", "10:30", "09:00 – 10:30", True),
-                     ("14:00", "15:00", "14:00 – 15:00", False)]
+              entry["own"]) for entry in today.entries]
+    assert shown == [("09:00", "10:30", True), ("14:00", "15:00", False)]
     assert today.entries[0]["id"] == own.id and "id" not in today.entries[1]  # only "booked"
+    assert today.day == DAY
 
 
-def test_a_booking_on_another_day_is_shown_with_its_date_one_ending_at_midnight_is_not():
+def test_after_midnight_the_day_is_the_new_one_and_lists_the_session_begun_the_evening_before():
     instrument, user = create_instrument(), create_user()
     yesterday = DAY - dt.timedelta(days=1)
     overnight = create_booking(instrument=instrument, user=user,
                                start_at=lab_time(yesterday, 22), end_at=lab_time(DAY, 2))
-    create_booking(instrument=instrument, user=create_user(), start_at=lab_time(DAY, 22),
-                   end_at=lab_time(DAY + dt.timedelta(days=1), 0))
     with write_transaction(db.session):
         services.check_in_here(db.session, user, instrument, now=lab_time(yesterday, 22))
-    today = services.today(db.session, instrument, user, now=lab_time(DAY, 1))
-    assert [entry["when"] for entry in today.entries] == [
-        "2027-03-07 22:00 – 02:00", "22:00 – 00:00"]
-    assert today.current == overnight and today.current_when == "2027-03-07 22:00 – 02:00"
+    today = services.today(db.session, instrument, user, now=lab_time(DAY, 0, 30))
+    assert today.day == DAY
+    assert [entry["id"] for entry in today.entries] == [overnight.id]
+    assert today.current == overnight and today.current.state == BookingState.IN_USE
 
 
-def test_the_booking_after_midnight_checked_in_the_evening_before_is_shown_with_its_date(
+def test_before_midnight_the_day_is_still_the_evenings_with_tomorrows_booking_current(
         night_booking):
     today = services.today(db.session, night_booking.instrument, night_booking.user,
                            now=check_in_opens(night_booking))
-    assert today.current == night_booking
-    assert today.current_when == "2027-03-09 00:05 – 01:05"
-
-
-@pytest.mark.parametrize(("start", "end", "shown"), [
-    (lab_time(DAY, 9), lab_time(DAY, 10), "09:00 – 10:00"),
-    (lab_time(DAY, 22), lab_time(DAY + dt.timedelta(days=1), 2), "22:00 – 2027-03-09 02:00"),
-    (lab_time(DAY - dt.timedelta(days=1), 22), lab_time(DAY + dt.timedelta(days=1), 2),
-     "2027-03-07 22:00 – 2027-03-09 02:00"),
-    (lab_time(DAY, 23), lab_time(DAY + dt.timedelta(days=1), 0), "23:00 – 00:00"),
-], ids=["within the day", "into the next", "across the day", "to midnight"])
-def test_a_time_outside_the_day_carries_its_date(start, end, shown):
-    zone = ZoneInfo("Asia/Shanghai")
-    assert services.when(start.astimezone(zone), end.astimezone(zone), DAY) == shown
+    assert today.day == DAY and today.current == night_booking and today.entries == []
