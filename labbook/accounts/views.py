@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_DURATION
 
@@ -107,6 +108,9 @@ def login():
                 accounts.start_login_session(db.session, user, now=utcnow(),
                                              lifetime=_sign_in_lifetime(form.remember.data))
             login_user(user, remember=form.remember.data)
+            # The welcome in the language of the pages that follow (the account's), not the
+            # one this request chose while nobody was signed in (the browser's).
+            refresh_locale()
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(safe_next(form.next.data, landing_page(user)))
     if form.is_submitted():

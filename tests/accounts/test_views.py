@@ -61,3 +61,16 @@ def test_a_signed_in_users_language_choice_is_remembered(client):
     sign_in(client, user.email)
     client.post("/language", data={"locale": "en"})
     assert reload(user).locale == "en"
+
+
+@pytest.mark.parametrize(("browser", "saved", "welcome"), [
+    ("en-US,en;q=0.9", "zh_CN", "欢迎，陈晓明。"),
+    ("zh-CN,zh;q=0.9", "en", "Welcome, 陈晓明."),
+], ids=["an English browser, a Chinese account", "a Chinese browser, an English account"])
+def test_the_welcome_is_in_the_language_of_the_account_its_page_speaks(client, browser, saved,
+                                                                          welcome):
+    user = create_user(name="陈晓明", locale=saved)
+    client.post("/login", data={"email": user.email, "password": PASSWORD},
+                headers={"Accept-Language": browser})
+    page = client.get("/", headers={"Accept-Language": browser}).get_data(as_text=True)
+    assert welcome in page
