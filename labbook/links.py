@@ -52,8 +52,23 @@ def served_url() -> str:
 
 def external_url(endpoint: str, **values: Any) -> str:
     """The absolute URL of ``endpoint`` under ``base_url()``."""
-    return _adapter(current_app.url_map, base_url()).build(endpoint, values,
-                                                           force_external=True)
+    return external_url_under(base_url(), endpoint, **values)
+
+
+def external_url_under(base: str, endpoint: str, **values: Any) -> str:
+    """The absolute URL of ``endpoint`` under ``base`` (what ``base_url()`` gave: an email
+    asks once for all its links)."""
+    if not values:
+        return _address_of(current_app.url_map, base, endpoint)
+    return _adapter(current_app.url_map, base).build(endpoint, values, force_external=True)
+
+
+@lru_cache(maxsize=256)
+def _address_of(url_map: Map, base: str, endpoint: str) -> str:
+    """The address of an endpoint that takes no values, the same for every email and feed
+    (the home page in every email's footer): built once per address. Addresses with values
+    are not kept, as some carry a secret (an invitation's, a confirmation's)."""
+    return _adapter(url_map, base).build(endpoint, {}, force_external=True)
 
 
 @lru_cache(maxsize=16)

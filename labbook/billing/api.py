@@ -62,7 +62,7 @@ from labbook.http import (
     pagination_args,
 )
 from labbook.i18n import is_english, localized
-from labbook.notify.rendering import external_url
+from labbook.links import external_url
 
 E = TypeVar("E", bound=enum.Enum)
 

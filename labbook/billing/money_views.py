@@ -78,7 +78,7 @@ from labbook.core.tables import XLSX_MEDIA_TYPE
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from labbook.i18n import is_english, localized
-from labbook.notify.rendering import external_url
+from labbook.links import external_url
 from labbook.web import FORM_REFUSED, keep_refused, refuse, restore_kept, show_errors
 
 bp = Blueprint("money", __name__)

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from labbook import links
 from labbook.accounts.models import User, lab_managers
 from labbook.accounts.services import managed_labs
 from labbook.audit.services import record
@@ -29,7 +30,6 @@ from labbook.core.engine import locked
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.faults.models import FaultKind, FaultState, InstrumentFault
 from labbook.i18n import localized
-from labbook.notify import rendering
 from labbook.notify.models import OutboxMessage
 from labbook.notify.services import enqueue, lab_staff, post_to_lab_robot
 
@@ -345,7 +345,7 @@ def _tell_staff(session: Session, fault: InstrumentFault, *,
             messages.append(message)
     post_to_lab_robot(session, fault.instrument.lab, "faults", kind="fault_reported",
                       title=subject, lines=[fault.description[:200]],
-                      link=rendering.external_url("faults.detail", fault_id=fault.id), now=now)
+                      link=links.external_url("faults.detail", fault_id=fault.id), now=now)
     return messages
 
 

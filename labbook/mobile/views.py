@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_login import login_required
 
+from labbook import links
 from labbook.accounts.access import current_actor, current_manager, current_viewer
 from labbook.catalogue import services as catalogue
 from labbook.core.engine import write_transaction
@@ -26,7 +27,6 @@ from labbook.extensions import db
 from labbook.i18n import gettext as _
 from labbook.i18n import localized
 from labbook.mobile import services
-from labbook.notify import rendering
 from labbook.web import refuse
 
 bp = Blueprint("mobile", __name__)
@@ -44,7 +44,7 @@ def instrument_label(instrument_id: int):
     label = InstrumentLabel(
         code=instrument.code, name=localized(instrument, "name"),
         lab_name=localized(instrument.lab, "name"),
-        url=rendering.external_url("mobile.instrument", instrument_id=instrument.id))
+        url=links.external_url("mobile.instrument", instrument_id=instrument.id))
     response = make_response(render_instrument_label(label, language))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = \

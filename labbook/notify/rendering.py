@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from babel.support import NullTranslations
 from flask import current_app
 from flask_babel import force_locale, get_translations
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from markupsafe import Markup
 
 from labbook.i18n import babel_locale
-from labbook.links import external_url
+from labbook.links import base_url, external_url_under
 
 #: Longest subject kept; longer ones (an instrument with a very long name) are cut.
 MAX_SUBJECT = 300
@@ -44,55 +43,64 @@ def render(template: str, subject: Callable[[], str], locale: str,
         title = " ".join(subject().split())
         if len(title) > MAX_SUBJECT:
             title = title[:MAX_SUBJECT - 1] + "…"
-        values = {**context, "subject": title, "locale": locale, "link": _link_once(),
-                  **_translating(get_translations())}
+        values = {**context, "subject": title, "locale": locale, "link": _link_once()}
+        translations = get_translations()
         # Not Flask's render_template: its context processors give pages the signed-in user,
         # the CSRF token and the menus' links, which no email uses (tests/notify pins this),
         # at a cost paid for every email. Nor does an email load the signed-in user, as a page's
         # context does: it depends on no request.
         environment = current_app.jinja_env
         return RenderedEmail(
-            title, environment.get_template(f"emails/{template}.txt").render(values),
-            environment.get_template(f"emails/{template}.html").render(values))
+            title,
+            environment.get_template(f"emails/{template}.txt").render(
+                {**values, **_translating(translations, html=False)}),
+            environment.get_template(f"emails/{template}.html").render(
+                {**values, **_translating(translations, html=True)}))
 
 
 def _link_once() -> Callable[..., str]:
     """``external_url`` that builds each address once for one email (the layout's links
-    appear in both the text and the HTML)."""
+    appear in both the text and the HTML), under the base address read once for it."""
+    base = base_url()
     built: dict[tuple, str] = {}
 
     def link(endpoint: str, **values: Any) -> str:
         key = (endpoint, *values.items())
         url = built.get(key)
         if url is None:
-            url = built[key] = external_url(endpoint, **values)
+            url = built[key] = external_url_under(base, endpoint, **values)
         return url
 
     return link
 
 
-def _translating(translations: NullTranslations) -> dict[str, Callable[..., str]]:
-    """``gettext`` (also as ``_``) and ``ngettext`` for the templates, bound to the
-    catalogue of the email's locale. Flask-Babel's, which Jinja has otherwise, find the
-    catalogue anew for every string. They behave as Jinja's "newstyle" gettext does: the
-    translation is a format string, and in HTML a safe one whose values are escaped."""
+def _translating(translations: NullTranslations, *, html: bool) -> dict[str, Callable[..., str]]:
+    """``gettext`` (also as ``_``) and ``ngettext`` for the templates of one kind (text or
+    HTML), bound to the catalogue of the email's locale. Flask-Babel's, which Jinja has
+    otherwise, find the catalogue anew for every string. They behave as Jinja's "newstyle"
+    gettext does: the translation is a format string, and in HTML a safe one whose values are
+    escaped."""
+    # A text without values comes out the same in every email of the locale: worked out once.
+    fixed = _FIXED_TEXTS.setdefault(translations, {}).setdefault(html, {})
+    as_written = Markup if html else str
 
-    @pass_context
-    def gettext(template: Context, string: str, **variables: Any) -> str:
-        text = translations.ugettext(string)
-        if template.eval_ctx.autoescape:
-            text = Markup(text)  # noqa: S704  (the catalogue's text; the values get escaped)
-        return text % variables
+    def gettext(string: str, **variables: Any) -> str:
+        if not variables:
+            text = fixed.get(string)
+            if text is None:
+                text = fixed[string] = as_written(translations.ugettext(string)) % {}
+            return text
+        return as_written(translations.ugettext(string)) % variables
 
-    @pass_context
-    def ngettext(template: Context, singular: str, plural: str, num: int,
-                 **variables: Any) -> str:
+    def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
         variables.setdefault("num", num)
-        text = translations.ungettext(singular, plural, num)
-        if template.eval_ctx.autoescape:
-            text = Markup(text)  # noqa: S704  (as above)
-        return text % variables
+        return as_written(translations.ungettext(singular, plural, num)) % variables
 
     # ``_`` too: the i18n extension's own ``_`` looks ``gettext`` up in the context and calls
     # it, a second call for every string.
     return {"gettext": gettext, "_": gettext, "ngettext": ngettext}
+
+
+#: Per catalogue, then text or HTML, the texts without values as the templates show them.
+_FIXED_TEXTS: WeakKeyDictionary[NullTranslations, dict[bool, dict[str, str]]] = \
+    WeakKeyDictionary()

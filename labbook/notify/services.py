@@ -378,7 +378,7 @@ def bookings_requested(session: Session, bookings: Iterable[Booking], *,
         lines=[f"{booking.user.name} · {_when(booking)}–"
                f"{to_lab_time(booking.end_at).strftime('%H:%M')} · {booking.purpose}"
                for booking in pending[:10]],
-        link=rendering.external_url("manage.approvals"), now=now)
+        link=links.external_url("manage.approvals"), now=now)
     return messages
 
 

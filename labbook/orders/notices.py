@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from labbook import links
 from labbook.accounts.models import User
 from labbook.catalogue.models import Lab
-from labbook.notify import rendering
 from labbook.notify import services as notify
 from labbook.orders.models import Order, Report
 
@@ -53,7 +53,7 @@ def order_submitted(session: Session, order: Order, *, staff: Sequence[User],
         session, order.lab, "orders", kind="order_new",
         title=lambda: _("New order %(number)s", number=order.number),
         lines=[f"{order.organization.name} · {order.contact_name}"],
-        link=rendering.external_url("orders.lab_queue"), now=now)
+        link=links.external_url("orders.lab_queue"), now=now)
 
 
 def order_changed(session: Session, order: Order, event: str, *, actor: User,
