@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
@@ -15,7 +16,7 @@ from labbook.audit.models import AuditEvent
 from labbook.billing.models import Statement
 from labbook.catalogue.models import Instrument, Lab
 from labbook.core.pagination import Page, paginate
-from labbook.core.reads import run
+from labbook.core.reads import fetch, run
 from labbook.core.time import to_lab_time
 
 # One Core INSERT, built once: every state change records an event, and the unit of work would
@@ -28,10 +29,65 @@ def record(session: Session, actor: User | None, obj: Any, action: str, *,
            at: dt.datetime, from_state: str | None = None, to_state: str | None = None,
            note: str = "", **details: Any) -> None:
     """Write an audit event in the caller's transaction (``obj`` must have its id already)."""
-    run(session, _INSERT_EVENT, {
-        "actor_id": actor.id if actor else None, "object_type": obj.__tablename__,
-        "object_id": obj.id, "action": action, "from_state": from_state,
-        "to_state": to_state, "note": note, "details": details, "at": at})
+    run(session, _INSERT_EVENT, _event(actor, obj.__tablename__, obj.id, action, at=at,
+                                       from_state=from_state, to_state=to_state, note=note,
+                                       details=details))
+
+
+def _event(actor: User | None, object_type: str, object_id: int | None, action: str, *,
+           at: dt.datetime, from_state: str | None, to_state: str | None, note: str,
+           details: dict[str, Any]) -> dict[str, Any]:
+    """The columns of an audit event."""
+    return {"actor_id": actor.id if actor else None, "object_type": object_type,
+            "object_id": object_id, "action": action, "from_state": from_state,
+            "to_state": to_state, "note": note, "details": details, "at": at}
+
+
+def insert_recorded(session: Session, table: Table, values: dict[str, Any],
+                    actor: User | None, action: str, *, at: dt.datetime,
+                    to_state: str | None = None, note: str = "", **details: Any) -> int:
+    """Insert ``values`` as a new row of ``table`` and the audit event of its ``action`` (as
+    ``record`` writes it), in the caller's transaction; the new row's id.
+
+    On PostgreSQL both go in one statement (a data-modifying ``WITH``): a round trip to the
+    server fewer on the hottest write there is, a new booking. SQLite has no such statement,
+    and there a statement is no round trip: two."""
+    event = _event(actor, table.name, None, action, at=at, from_state=None,
+                   to_state=to_state, note=note, details=details)
+    if session.get_bind().dialect.name == "postgresql":
+        [(row_id,)] = fetch(session, _insert_with_event(table, tuple(values)), {
+            **values, **{_EVENT_PREFIX + name: value for name, value in event.items()
+                         if name not in ("object_type", "object_id")}})
+        return row_id
+    [(row_id,)] = fetch(session, _insert_returning_id(table), values)
+    run(session, _INSERT_EVENT, {**event, "object_id": row_id})
+    return row_id
+
+
+#: The audit event's parameters in ``_insert_with_event``, named apart from the row's.
+_EVENT_PREFIX = "event_"
+
+
+@cache
+def _insert_returning_id(table: Table) -> Insert:
+    return table.insert().returning(table.c.id)
+
+
+@cache
+def _insert_with_event(table: Table, columns: tuple[str, ...]) -> Insert:
+    """``WITH new_row AS (INSERT INTO <table> … RETURNING id) INSERT INTO audit_events …
+    SELECT …, new_row.id FROM new_row RETURNING object_id``, built once per table and set of
+    columns."""
+    new_row = (table.insert()
+               .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+               .returning(table.c.id).cte("new_row"))
+    events = AuditEvent.__table__
+    given = ("at", "actor_id", "action", "from_state", "to_state", "note", "details")
+    chosen = select(*(bindparam(_EVENT_PREFIX + name, type_=events.c[name].type)
+                      for name in given),
+                    literal(table.name, events.c.object_type.type), new_row.c.id)
+    return (events.insert().from_select([*given, "object_type", "object_id"], chosen)
+            .returning(events.c.object_id))
 
 
 @dataclass(frozen=True)

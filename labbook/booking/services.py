@@ -40,7 +40,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from labbook.accounts.models import Organization, User
 from labbook.accounts.services import managed_labs
-from labbook.audit.services import record
+from labbook.audit.services import insert_recorded, record
 from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
@@ -246,23 +246,19 @@ def _new_booking(actor: User, instrument: Instrument, organization: Organization
     }
 
 
-@cache
-def _insert_booking():
-    # Built once: booking creation is the hottest write there is.
-    table = Booking.__table__
-    return table.insert().returning(table.c.id)
-
-
 #: The columns of a new booking that ``_new_booking`` leaves to their defaults: empty.
 _NOT_YET = {"order_line_id": None, "cancelled_by_id": None, "cancelled_at": None,
             "checked_in_at": None, "checked_out_at": None}
 
 
-def _inserted_booking(session: Session, row: dict) -> Booking:
-    """Insert the booking of column values ``row`` (``_new_booking``) in Core, and return it as
-    a persistent ORM object made from those values: what the unit of work, or reading the row
-    back, would give, for a fraction of the cost."""
-    [(booking_id,)] = fetch(session, _insert_booking(), row)
+def _inserted_booking(session: Session, row: dict, actor: User, details: dict,
+                      now: dt.datetime) -> Booking:
+    """Insert the booking of column values ``row`` (``_new_booking``) and the audit event of
+    its creation (with ``details``) in Core, and return it as a persistent ORM object made
+    from those values: what the unit of work, or reading the row back, would give, for a
+    fraction of the cost."""
+    booking_id = insert_recorded(session, Booking.__table__, row, actor, "create", at=now,
+                                 to_state=row["state"].value, **details)
     values = {**_NOT_YET, **row, "id": booking_id}
     for name in ("start_at", "end_at", "blocked_until"):
         values[name] = values[name].astimezone(dt.UTC)  # as the database gives them back
@@ -289,16 +285,16 @@ def _insert_bookings(session: Session, actor: User, instrument: Instrument,
                      overridden: list[list[Problem]], now: dt.datetime,
                      user: User | None = None) -> list[Booking]:
     """Insert new bookings of ``instrument`` for ``user`` (``actor`` unless booked on their
-    behalf), paid by ``organization``, and their audit events, one statement each."""
+    behalf), paid by ``organization``, each with its audit event (``insert_recorded``)."""
     user = user or actor
-    bookings = [_inserted_booking(session, row) for row in rows]
-    for booking, problems in zip(bookings, overridden, strict=True):
-        attach_known(booking, actor, instrument, organization, user)
+    bookings = []
+    for row, problems in zip(rows, overridden, strict=True):
         details: dict = {"overridden": [p.code for p in problems]} if problems else {}
         if user.id != actor.id:
             details["on_behalf_of"] = user.id
-        record(session, actor, booking, "create", at=now, to_state=booking.state.value,
-               **details)
+        booking = _inserted_booking(session, row, actor, details, now)
+        attach_known(booking, actor, instrument, organization, user)
+        bookings.append(booking)
     notify.bookings_requested(session, bookings, now=now)
     if user.id != actor.id:
         notify.booked_for_you(session, bookings, actor, now=now)

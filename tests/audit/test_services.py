@@ -1,0 +1,68 @@
+"""A new row and the audit event of its making, written together (labbook.audit.services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+
+from labbook.audit.models import AuditEvent
+from labbook.audit.services import insert_recorded
+from labbook.booking.models import Booking, BookingState
+from labbook.core.engine import write_transaction
+from labbook.extensions import db
+from tests.factories import create_instrument, create_user, lab_time
+
+NOW = lab_time(dt.date(2026, 12, 1), 0)
+
+
+def _booking_row(instrument, user) -> dict:
+    start = lab_time(dt.date(2026, 12, 3), 9)
+    return {"instrument_id": instrument.id, "user_id": user.id,
+            "organization_id": user.organization_id, "booked_by_id": None, "series_id": None,
+            "start_at": start, "end_at": start + dt.timedelta(hours=1),
+            "blocked_until": start + dt.timedelta(hours=1), "state": BookingState.PENDING,
+            "channel_mask": 1, "purpose": "XRD", "project_ref": "", "is_override": False,
+            "is_late_cancellation": False, "decision_note": "", "sequence": 0,
+            "created_at": NOW, "updated_at": NOW, "decided_by_id": None, "decided_at": None}
+
+
+def test_the_row_and_its_event_are_written_and_the_event_names_the_row(app):
+    instrument, user = create_instrument(), create_user()
+    db.session.commit()
+    sent: list[str] = []
+
+    def statement(_connection, _cursor, sql, *_args) -> None:
+        sent.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        with write_transaction(db.session):
+            booking_id = insert_recorded(
+                db.session, Booking.__table__, _booking_row(instrument, user), user, "create",
+                at=NOW, to_state="pending", overridden=["min_notice"], note_to_self="—")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    booking = db.session.get(Booking, booking_id)
+    assert (booking.user_id, booking.purpose, booking.state) == (user.id, "XRD",
+                                                                  BookingState.PENDING)
+    [made] = db.session.scalars(select(AuditEvent).where(AuditEvent.object_id == booking_id))
+    assert (made.object_type, made.action, made.actor_id, made.from_state, made.to_state,
+            made.note, made.at, made.details) == (
+        "bookings", "create", user.id, None, "pending", "", NOW,
+        {"overridden": ["min_notice"], "note_to_self": "—"})
+    writes = [sql for sql in sent if sql.lstrip().startswith(("INSERT", "WITH"))]
+    # On PostgreSQL one round trip to the server for both; SQLite has no data-modifying WITH.
+    assert len(writes) == (1 if db.engine.dialect.name == "postgresql" else 2), writes
+
+
+def test_a_refused_row_leaves_no_event_behind(app):
+    """A row the database refuses (here a booking of no instrument) takes its event with it."""
+    instrument, user = create_instrument(), create_user()
+    db.session.commit()
+    row = {**_booking_row(instrument, user), "instrument_id": instrument.id + 1000}
+    with pytest.raises(IntegrityError), write_transaction(db.session):
+        insert_recorded(db.session, Booking.__table__, row, user, "create", at=NOW)
+    assert db.session.scalars(select(AuditEvent)).all() == []
