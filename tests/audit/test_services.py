@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
@@ -14,6 +14,7 @@ from labbook.booking.models import Booking, BookingState
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from tests.factories import create_instrument, create_user, lab_time
+from tests.statements import Sent
 
 NOW = lab_time(dt.date(2026, 12, 1), 0)
 
@@ -32,19 +33,10 @@ def _booking_row(instrument, user) -> dict:
 def test_the_row_and_its_event_are_written_and_the_event_names_the_row(app):
     instrument, user = create_instrument(), create_user()
     db.session.commit()
-    sent: list[str] = []
-
-    def statement(_connection, _cursor, sql, *_args) -> None:
-        sent.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
-        with write_transaction(db.session):
-            booking_id = insert_recorded(
-                db.session, Booking.__table__, _booking_row(instrument, user), user, "create",
-                at=NOW, to_state="pending", overridden=["min_notice"], note_to_self="—")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
+    with Sent() as sent, write_transaction(db.session):
+        booking_id = insert_recorded(
+            db.session, Booking.__table__, _booking_row(instrument, user), user, "create",
+            at=NOW, to_state="pending", overridden=["min_notice"], note_to_self="—")
     booking = db.session.get(Booking, booking_id)
     assert (booking.user_id, booking.purpose, booking.state) == (user.id, "XRD",
                                                                   BookingState.PENDING)
@@ -53,7 +45,7 @@ def test_the_row_and_its_event_are_written_and_the_event_names_the_row(app):
             made.note, made.at, made.details) == (
         "bookings", "create", user.id, None, "pending", "", NOW,
         {"overridden": ["min_notice"], "note_to_self": "—"})
-    writes = [sql for sql in sent if sql.lstrip().startswith(("INSERT", "WITH"))]
+    writes = [sql for sql in sent if sql.startswith(("INSERT", "WITH"))]
     # On PostgreSQL one round trip to the server for both; SQLite has no data-modifying WITH.
     assert len(writes) == (1 if db.engine.dialect.name == "postgresql" else 2), writes
 

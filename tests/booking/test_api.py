@@ -22,6 +22,7 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.statements import Sent
 
 MONDAY = next_weekday(0)
 
@@ -507,26 +508,6 @@ def test_a_booking_just_made_answers_without_looking_for_a_change_waiting(client
     assert response.json["state"] == "approved"
     assert response.json["pending_change"] is None
     assert not [sql for sql in statements if "booking_changes" in sql]
-
-
-class Sent:
-    """The statements and the commits sent while it is entered, in order."""
-
-    def __enter__(self) -> list[str]:
-        self.sent: list[str] = []
-        event.listen(db.engine, "before_cursor_execute", self._statement)
-        event.listen(db.engine, "commit", self._commit)
-        return self.sent
-
-    def _statement(self, _connection, _cursor, sql, *_args) -> None:
-        self.sent.append(" ".join(sql.split()))
-
-    def _commit(self, _connection) -> None:
-        self.sent.append("COMMIT")
-
-    def __exit__(self, *_exc) -> None:
-        event.remove(db.engine, "before_cursor_execute", self._statement)
-        event.remove(db.engine, "commit", self._commit)
 
 
 def test_making_and_moving_a_booking_reads_in_one_transaction_what_it_answers(

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
@@ -29,6 +29,7 @@ from tests.factories import (
     create_user,
     lab_time,
 )
+from tests.statements import Sent
 
 MONDAY = dt.date(2027, 3, 1)
 NOW = lab_time(MONDAY - dt.timedelta(days=3), 12)  # the Friday before, noon
@@ -157,17 +158,9 @@ def test_a_series_reads_the_overdue_setting_and_the_training_record_once(researc
     grant_qualification(db.session, create_manager(instrument.lab), researcher, instrument,
                         now=NOW, expires_at=NOW + 365 * DAY)
     db.session.commit()
-    sent: list[str] = []
-
-    def statement(_connection, _cursor, sql, *_args) -> None:
-        sent.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with Sent() as sent:
         result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
                         Recurrence("daily", count=5))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
     assert len(result.created) == 5
     for table in ("billing_profiles", "qualifications"):
         assert len([sql for sql in sent if f"FROM {table}" in sql]) == 1, table
