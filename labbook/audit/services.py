@@ -52,7 +52,9 @@ def insert_recorded(session: Session, table: Table, values: dict[str, Any],
     On PostgreSQL both go in one statement (a data-modifying ``WITH``): a round trip to the
     server fewer on the hottest write there is, a new booking. SQLite has no such statement,
     and there a statement is no round trip: two."""
-    event = _event(actor, table.name, None, action, at=at, from_state=None,
+    # The table's name as a plain str: SQLAlchemy's own kind of str has the driver look for
+    # an adapter first.
+    event = _event(actor, str(table.name), None, action, at=at, from_state=None,
                    to_state=to_state, note=note, details=details)
     if session.get_bind().dialect.name == "postgresql":
         [(row_id,)] = fetch(session, _insert_with_event(table, tuple(values)), {
@@ -85,7 +87,7 @@ def _insert_with_event(table: Table, columns: tuple[str, ...]) -> Insert:
     given = ("at", "actor_id", "action", "from_state", "to_state", "note", "details")
     chosen = select(*(bindparam(_EVENT_PREFIX + name, type_=events.c[name].type)
                       for name in given),
-                    literal(table.name, events.c.object_type.type), new_row.c.id)
+                    literal(str(table.name), events.c.object_type.type), new_row.c.id)
     return (events.insert().from_select([*given, "object_type", "object_id"], chosen)
             .returning(events.c.object_id))
 
