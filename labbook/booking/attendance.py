@@ -257,7 +257,7 @@ def _mark_no_show(session: Session, actor: User | None, booking: Booking, *,
     notify.booking_no_show(session, booking, now=now)
     discipline.after_no_show(session, booking, now=now)
     # What is left of the booked time is free again: the waiting list may take it.
-    offers.offer_freed_time(session, booking.instrument, now, booking.blocked_until, now=now)
+    offers.offer_freed_time(session, booking.instrument, booking.blocked_until, now=now)
 
 
 def mark_no_show(session: Session, actor: User, booking: Booking, *,

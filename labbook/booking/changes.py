@@ -392,7 +392,7 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
         details["overridden"] = [p.code for p in overridden]
     record(session, actor, booking, "move", at=now, note=change.note, **details)
     notify.booking_changed(session, booking, change, actor, now=now)
-    offers.offer_freed_time(session, booking.instrument, old[0], freed_until, now=now,
+    offers.offer_freed_time(session, booking.instrument, freed_until, now=now,
                             someone_waits=bool(someone_waits))
 
 

@@ -172,11 +172,12 @@ def make_offers(session: Session, instrument: Instrument, *, now: dt.datetime,
     return offered
 
 
-def offer_freed_time(session: Session, instrument: Instrument, start: dt.datetime,
-                     end: dt.datetime, *, now: dt.datetime, someone_waits: bool | None = None
+def offer_freed_time(session: Session, instrument: Instrument, end: dt.datetime, *,
+                     now: dt.datetime, someone_waits: bool | None = None
                      ) -> list[WaitlistEntry]:
-    """Time of ``instrument`` in ``[start, end)`` was freed: offer it to the line, if any of it
-    is still to come. ``someone_waits``: whether anyone is in line, asked (``in_line``) in the
+    """Time of ``instrument`` until ``end`` was freed: offer what is free to the line, if any
+    of that time is still to come (the offers look at the whole calendar, not at the freed
+    span alone). ``someone_waits``: whether anyone is in line, asked (``in_line``) in the
     transaction after the time was freed, or None to ask now."""
     if end <= now:
         return []

@@ -788,8 +788,7 @@ def release_slot(session: Session, actor: User | None, booking: Booking, *, was_
     its change waiting for approval and offer the time to the waiting list."""
     withdraw_pending_changes(session, actor, booking, now=now)
     if was_holding:
-        offers.offer_freed_time(session, booking.instrument, booking.start_at,
-                                booking.blocked_until, now=now)
+        offers.offer_freed_time(session, booking.instrument, booking.blocked_until, now=now)
 
 
 def transition(session: Session, actor: User | None, booking: Booking, to: BookingState,
