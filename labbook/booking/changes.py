@@ -61,7 +61,7 @@ from labbook.core.engine import lock, locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.reads import fetch
 from labbook.core.rows import columns_of, loaded
-from labbook.core.time import iso, to_lab_time
+from labbook.core.time import iso
 from labbook.notify import services as notify
 
 #: States in which a booking can still change; one in use only changes its end.
@@ -99,21 +99,9 @@ def given_back_minutes(old: tuple[dt.datetime, dt.datetime],
 
 
 def _malformed(start: dt.datetime, end: dt.datetime) -> None:
-    for moment in (start, end):
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise BookingRefused([rules.problem("naive_datetime", _(
-                "Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))])
-    if end <= start:
-        raise BookingRefused([rules.problem("invalid_interval",
-                                            _("The end must be after the start."),
-                                            (start, end))])
-
-
-def _visible_booking(session: Session, actor: User, booking_id: int) -> Booking:
-    booking = session.get(Booking, booking_id)
-    if booking is None or not can_view(actor, booking):
-        raise NotFound(_("No booking with id %(id)d.", id=booking_id))
-    return booking
+    faults = rules.malformed(start, end)
+    if faults:
+        raise BookingRefused(faults)
 
 
 @cache
@@ -468,10 +456,3 @@ def pending_changes(session: Session, lab_ids: list[int]) -> list[BookingChange]
         select(BookingChange).join(BookingChange.booking).join(Booking.instrument)
         .where(BookingChange.state == ChangeState.PENDING, Instrument.lab_id.in_(lab_ids))
         .order_by(BookingChange.requested_at, BookingChange.id)))
-
-
-def lab_when(start: dt.datetime, end: dt.datetime) -> str:
-    local_start, local_end = to_lab_time(start), to_lab_time(end)
-    if local_start.date() == local_end.date():
-        return f"{local_start:%Y-%m-%d %H:%M}–{local_end:%H:%M}"
-    return f"{local_start:%Y-%m-%d %H:%M} – {local_end:%Y-%m-%d %H:%M}"

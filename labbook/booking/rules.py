@@ -91,6 +91,18 @@ def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] |
     return Problem(code, message, extra=extra)
 
 
+def malformed(start: dt.datetime, end: dt.datetime) -> list[Problem]:
+    """What is wrong with ``[start, end)`` itself, before any rule can weigh it: a time without
+    a UTC offset, or an end not after the start (the span at fault)."""
+    if any(moment.tzinfo is None or moment.utcoffset() is None for moment in (start, end)):
+        return [problem("naive_datetime",
+                        _("Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))]
+    if end <= start:
+        return [problem("invalid_interval", _("The end must be after the start."),
+                        (start, end))]
+    return []
+
+
 def fmt(moment: dt.datetime) -> str:
     return to_lab_time(moment).strftime("%Y-%m-%d %H:%M")
 
@@ -138,13 +150,9 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
     count against its weekly quota.
     """
     start, end = request.start, request.end
-    naive = [m for m in (start, end) if m.tzinfo is None or m.utcoffset() is None]
-    if naive:
-        return [problem("naive_datetime",
-                        _("Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))]
-    if end <= start:
-        return [problem("invalid_interval", _("The end must be after the start."),
-                        (start, end))]
+    faults = malformed(start, end)
+    if faults:
+        return faults
     instrument = request.instrument
     if not 1 <= request.channels <= instrument.channels:
         return [problem("too_many_channels", ngettext(
