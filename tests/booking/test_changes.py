@@ -28,6 +28,7 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.statements import Sent
 
 MONDAY = next_weekday(0)
 #: The Friday before MONDAY, early: every booking on MONDAY is days ahead.
@@ -207,8 +208,17 @@ def test_managers_override_soft_rules_and_tell_the_user(researcher, instrument):
     assert booking.is_override
     message = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "booking_changed")).one()
-    assert message.recipient == researcher.email
+    assert message.recipient == researcher.email and message.created_at == BEFORE
     assert "SEQUENCE:1" in message.attachments[0].content.decode()
+    [moved] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "move"))
+    [applied] = db.session.scalars(select(BookingChange))
+    # What the log answers for later: which change, the times, what the manager overrode.
+    assert (moved.actor_id, moved.note, moved.details) == (manager.id, "夜间测试", {
+        "change_id": applied.id, "old_start": lab_time(MONDAY, 10).isoformat(),
+        "old_end": lab_time(MONDAY, 11).isoformat(),
+        "new_start": lab_time(MONDAY, 18).isoformat(),
+        "new_end": lab_time(MONDAY, 19).isoformat(), "given_back_minutes": 60,
+        "overridden": ["outside_hours"]})
 
 
 def test_a_finished_or_cancelled_booking_cannot_change(researcher, instrument):
@@ -253,6 +263,116 @@ def test_shortening_inside_the_window_is_charged_as_a_late_cancellation(research
     assert charge.kind == ChargeKind.LATE_CANCELLATION
     assert charge.amount == Decimal("50.00")
     assert charge.booking_change_id == result.change.id and charge.booking_id is None
+    assert charge.created_at == inside
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "move")).one()
+    assert event.details == {
+        "change_id": result.change.id, "old_start": lab_time(MONDAY, 10).isoformat(),
+        "old_end": lab_time(MONDAY, 12).isoformat(),
+        "new_start": lab_time(MONDAY, 10).isoformat(),
+        "new_end": lab_time(MONDAY, 11).isoformat(), "given_back_minutes": 60, "late": True}
+
+
+#: A booking MONDAY 10:00-12:00 gives time back late from 24 hours before its start on (the
+#: instrument's cancellation window).
+WINDOW_OPENS = lab_time(MONDAY - dt.timedelta(days=1), 10)
+
+
+@pytest.mark.parametrize(("now", "end", "late"), [
+    (WINDOW_OPENS, lab_time(MONDAY, 11, 59), True),  # a minute back, at the window's edge
+    (WINDOW_OPENS - dt.timedelta(minutes=1), lab_time(MONDAY, 11, 59), False),
+    (lab_time(MONDAY, 7), lab_time(MONDAY, 13), False),  # an extension gives nothing back
+])
+def test_time_given_back_is_late_from_the_window_s_first_moment(researcher, now, end, late):
+    instrument = create_instrument(slot_minutes=1)  # a single minute can be given back
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    result = change(researcher, booking, lab_time(MONDAY, 10), end, now=now)
+    db.session.commit()
+    assert result.change.is_late is late
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "move")).one()
+    assert event.details.get("late", False) is late
+
+
+def test_a_lab_manager_s_own_booking_gives_time_back_late_for_free(instrument):
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=manager,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
+    result = change(manager, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11),
+                    now=lab_time(MONDAY, 7))
+    db.session.commit()
+    assert result.change.given_back_minutes == 60 and not result.change.is_late
+    assert db.session.scalar(select(Charge.id)) is None
+
+
+def test_a_moved_booking_holds_the_instrument_s_cleaning_time_after_its_new_end(researcher):
+    instrument = create_instrument(buffer_minutes=30)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    assert reload(booking).blocked_until == lab_time(MONDAY, 15, 30)
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, create_booking(instrument=instrument, user=researcher,
+                                          start_at=lab_time(MONDAY, 8)),
+               lab_time(MONDAY, 15), lab_time(MONDAY, 16))
+    assert [p.code for p in refused.value.problems] == ["overlap"]
+
+
+def test_a_moved_booking_keeps_its_channels_unless_they_are_taken_then(researcher):
+    """The samples stay where they are if they can; else the lowest free channel."""
+    cycler = create_instrument(channels=3)
+    mine = create_booking(instrument=cycler, user=researcher, start_at=lab_time(MONDAY, 10),
+                          channel_mask=0b010)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 14), channel_mask=0b011)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 16), channel_mask=0b001)
+    change(researcher, mine, lab_time(MONDAY, 16), lab_time(MONDAY, 17))
+    assert reload(mine).channel_numbers == [2]
+    change(researcher, mine, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    assert reload(mine).channel_numbers == [3]
+
+
+def test_a_move_asks_whether_anyone_waits_in_the_round_trip_of_its_update(researcher,
+                                                                          instrument):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    db.session.commit()
+    with Sent() as sent:
+        change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    asking = [sql for sql in sent if "waitlist_entries" in sql]
+    assert len(asking) == 1 and asking[0].startswith("UPDATE bookings"), asking
+
+
+class _NoOffset(dt.tzinfo):
+    """A zone that knows no offset: its times are as ambiguous as naive ones."""
+
+    def utcoffset(self, _moment: dt.datetime | None) -> None:
+        return None
+
+    def dst(self, _moment: dt.datetime | None) -> None:
+        return None
+
+    def tzname(self, _moment: dt.datetime | None) -> str:
+        return "?"
+
+
+@pytest.mark.parametrize(("start", "end", "code"), [
+    (lab_time(MONDAY, 14).replace(tzinfo=None), lab_time(MONDAY, 15), "naive_datetime"),
+    (lab_time(MONDAY, 14), lab_time(MONDAY, 15).replace(tzinfo=_NoOffset()),
+     "naive_datetime"),
+    (lab_time(MONDAY, 14).replace(tzinfo=None), None, "naive_datetime"),  # the start alone
+    (lab_time(MONDAY, 14), lab_time(MONDAY, 14), "invalid_interval"),
+    (None, lab_time(MONDAY, 10), "invalid_interval"),  # the end alone, at the start
+])
+def test_a_move_to_times_without_an_offset_or_without_a_span_is_refused(researcher,
+                                                                         instrument, start,
+                                                                         end, code):
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, start, end)
+    assert [p.code for p in refused.value.problems] == [code]
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
 
 
 def test_shortening_outside_the_window_or_by_the_lab_is_free(researcher, instrument):
