@@ -94,9 +94,10 @@ def problem(code: str, message: str, interval: tuple[dt.datetime, dt.datetime] |
 def malformed(start: dt.datetime, end: dt.datetime) -> list[Problem]:
     """What is wrong with ``[start, end)`` itself, before any rule can weigh it: a time without
     a UTC offset, or an end not after the start (the span at fault)."""
-    if any(moment.tzinfo is None or moment.utcoffset() is None for moment in (start, end)):
-        return [problem("naive_datetime",
-                        _("Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))]
+    for moment in (start, end):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return [problem("naive_datetime",
+                            _("Times must carry a UTC offset, e.g. 2026-12-01T09:00:00+08:00."))]
     if end <= start:
         return [problem("invalid_interval", _("The end must be after the start."),
                         (start, end))]
