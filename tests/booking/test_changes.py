@@ -64,7 +64,7 @@ def test_the_booker_moves_a_booking_and_its_calendar_sequence_rises(researcher, 
                              start_at=lab_time(MONDAY, 10))
     result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
     db.session.commit()
-    assert not result.is_pending
+    assert not result.is_pending and result.change.note == ""
     booking = reload(booking)
     assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
     assert booking.state == BookingState.APPROVED and booking.sequence == 1
@@ -343,6 +343,54 @@ def test_a_move_asks_whether_anyone_waits_in_the_round_trip_of_its_update(resear
     assert len(asking) == 1 and asking[0].startswith("UPDATE bookings"), asking
 
 
+@pytest.mark.usefixtures("english")
+def test_what_a_refused_change_says(researcher, instrument):
+    start = lab_time(MONDAY, 10)
+    over = create_booking(instrument=instrument, user=researcher, start_at=start,
+                          state=BookingState.CANCELLED)
+    with pytest.raises(Conflict) as refused:
+        change(researcher, over, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert (refused.value.code, str(refused.value)) == (
+        "invalid_state",
+        "A booking that is over, cancelled or decided against cannot be changed.")
+    # A booking whose start is now has started, in use or not: only its end can change.
+    starting = create_booking(instrument=instrument, user=researcher,
+                              start_at=lab_time(MONDAY, 14))
+    with pytest.raises(Conflict) as refused:
+        change(researcher, starting, lab_time(MONDAY, 15), lab_time(MONDAY, 16),
+               now=lab_time(MONDAY, 14))
+    assert (refused.value.code, str(refused.value)) == (
+        "already_started", "This booking has started: only its end can change.")
+    # Its end can change, but not to a moment already gone (now itself included).
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, starting, None, lab_time(MONDAY, 14, 30),
+               now=lab_time(MONDAY, 14, 30))
+    assert [p.as_dict() for p in refused.value.problems] == [{
+        "code": "in_past",
+        "message": f"The new end ({MONDAY:%Y-%m-%d} 14:30) has already passed.",
+        "start": lab_time(MONDAY, 14).isoformat(),
+        "end": lab_time(MONDAY, 14, 30).isoformat()}]
+    with pytest.raises(ValidationError) as refused:
+        change(researcher, starting, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert [p.as_dict() for p in refused.value.problems] == [{
+        "code": "no_change", "field": "start",
+        "message": "The booking already has this time: there is nothing to change."}]
+    with pytest.raises(ValidationError) as refused:
+        change(researcher, starting, None, lab_time(MONDAY, 16), note="备" * 1001)
+    assert [(p.code, p.field) for p in refused.value.problems] == [("too_long_text", "note")]
+    with pytest.raises(NotFound) as refused:
+        change(create_user(), starting, None, lab_time(MONDAY, 17), now=lab_time(MONDAY, 14))
+    assert str(refused.value) == f"No booking with id {starting.id}."
+    with pytest.raises(NotFound) as refused:
+        changes.change_booking(db.session, researcher, starting.id + 1000, start=None,
+                               end=lab_time(MONDAY, 17), now=lab_time(MONDAY, 14))
+    assert str(refused.value) == f"No booking with id {starting.id + 1000}."
+    # A booking whose end is now is over.
+    with pytest.raises(Conflict) as refused:
+        change(researcher, starting, None, lab_time(MONDAY, 16), now=lab_time(MONDAY, 15))
+    assert refused.value.code == "invalid_state"
+
+
 class _NoOffset(dt.tzinfo):
     """A zone that knows no offset: its times are as ambiguous as naive ones."""
 
@@ -390,12 +438,22 @@ def test_on_an_approval_instrument_a_move_waits_and_keeps_the_old_time(researche
     manager = create_manager(instrument.lab)
     booking = create_booking(instrument=instrument, user=researcher,
                              start_at=lab_time(MONDAY, 10))
-    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15),
+                    note="样品下午到")
     db.session.commit()
     assert result.is_pending
     assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
     assert db.session.scalars(select(OutboxMessage.recipient).where(
         OutboxMessage.kind == "booking_change_requested")).all() == [manager.email]
+    asked = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "request_change")).one()
+    assert (asked.actor_id, asked.object_id, asked.note, asked.details) == (
+        researcher.id, booking.id, "样品下午到", {
+        "change_id": result.change.id, "old_start": lab_time(MONDAY, 10).isoformat(),
+        "old_end": lab_time(MONDAY, 11).isoformat(),
+        "new_start": lab_time(MONDAY, 14).isoformat(),
+        "new_end": lab_time(MONDAY, 15).isoformat()})
+    assert result.change.decided_at is None and result.change.decided_by_id is None
 
     changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
     db.session.commit()
@@ -453,14 +511,20 @@ def test_cancelling_drops_the_change_that_waits(researcher):
     assert reload(result.change).state == ChangeState.WITHDRAWN
 
 
-def test_a_shortening_applies_at_once_even_where_approval_is_needed(researcher):
+@pytest.mark.parametrize(("start", "end"), [
+    (lab_time(MONDAY, 10), lab_time(MONDAY, 11)),  # the end earlier
+    (lab_time(MONDAY, 11), lab_time(MONDAY, 12)),  # the start later, the end as it was
+])
+def test_a_shortening_applies_at_once_even_where_approval_is_needed(researcher, start, end):
     instrument = create_instrument(requires_approval=True)
     booking = create_booking(instrument=instrument, user=researcher,
                              start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12))
-    result = change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    result = change(researcher, booking, start, end, note="提前结束")
     assert not result.is_pending
+    assert (result.change.decided_at, result.change.note) == (BEFORE, "提前结束")
+    assert result.price is None  # not asked for
     db.session.commit()
-    assert times(booking)[1] == lab_time(MONDAY, 11)
+    assert times(booking) == (start, end)
 
 
 
