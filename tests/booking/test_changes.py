@@ -541,9 +541,9 @@ def test_a_new_change_takes_the_place_of_the_one_that_waits(researcher):
     first, second = reload(first), reload(second)
     assert (first.state, first.decided_at) == (ChangeState.WITHDRAWN, later)
     assert second.state == ChangeState.PENDING
-    assert db.session.scalars(select(AuditEvent.action).where(
+    assert db.session.execute(select(AuditEvent.action, AuditEvent.actor_id).where(
         AuditEvent.object_type == "booking_changes", AuditEvent.object_id == first.id)
-    ).all() == ["withdraw"]
+    ).all() == [("withdraw", researcher.id)]
     assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
 
 
