@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
+from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
 from labbook.audit.services import insert_recorded
 from labbook.booking.models import Booking, BookingState
@@ -57,6 +58,19 @@ def test_a_refused_row_leaves_no_event_behind(app):
     row = {**_booking_row(instrument, user), "instrument_id": instrument.id + 1000}
     with pytest.raises(IntegrityError), write_transaction(db.session):
         insert_recorded(db.session, Booking.__table__, row, user, "create", at=NOW)
+    assert db.session.scalars(select(AuditEvent)).all() == []
+
+
+def test_a_refused_event_takes_its_row_with_it(app):
+    """The other way round: an event the database refuses (an actor who does not exist)
+    leaves no booking behind, one statement or two."""
+    instrument, user = create_instrument(), create_user()
+    db.session.commit()
+    nobody = User(id=user.id + 1000, email="nobody@example.cn", name="nobody")
+    with pytest.raises(IntegrityError), write_transaction(db.session):
+        insert_recorded(db.session, Booking.__table__, _booking_row(instrument, user), nobody,
+                        "create", at=NOW)
+    assert db.session.scalars(select(Booking)).all() == []
     assert db.session.scalars(select(AuditEvent)).all() == []
 
 
