@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, literal, select
+from sqlalchemy import CTE, Insert, Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
@@ -34,6 +34,11 @@ def record(session: Session, actor: User | None, obj: Any, action: str, *,
                                        details=details))
 
 
+#: The columns ``_event`` gives.
+_EVENT_COLUMNS = ("actor_id", "object_type", "object_id", "action", "from_state", "to_state",
+                  "note", "details", "at")
+
+
 def _event(actor: User | None, object_type: str, object_id: int | None, action: str, *,
            at: dt.datetime, from_state: str | None, to_state: str | None, note: str,
            details: dict[str, Any]) -> dict[str, Any]:
@@ -54,20 +59,41 @@ def insert_recorded(session: Session, table: Table, values: dict[str, Any],
     and there a statement is no round trip: two."""
     # The table's name as a plain str: SQLAlchemy's own kind of str has the driver look for
     # an adapter first.
-    event = _event(actor, str(table.name), None, action, at=at, from_state=None,
-                   to_state=to_state, note=note, details=details)
     if session.get_bind().dialect.name == "postgresql":
         [(row_id,)] = fetch(session, _insert_with_event(table, tuple(values)), {
-            **values, **{_EVENT_PREFIX + name: value for name, value in event.items()
-                         if name not in ("object_type", "object_id")}})
+            **values, **event_parameters(actor, str(table.name), None, action, at=at,
+                                         to_state=to_state, note=note, **details)})
         return row_id
     [(row_id,)] = fetch(session, _insert_returning_id(table), values)
-    run(session, _INSERT_EVENT, {**event, "object_id": row_id})
+    run(session, _INSERT_EVENT, _event(actor, str(table.name), row_id, action, at=at,
+                                       from_state=None, to_state=to_state, note=note,
+                                       details=details))
     return row_id
 
 
-#: The audit event's parameters in ``_insert_with_event``, named apart from the row's.
+#: The audit event's parameters in a statement that writes something else too, named apart
+#: from the other row's.
 _EVENT_PREFIX = "event_"
+
+
+def event_parameters(actor: User | None, object_type: str, object_id: int | None,
+                     action: str, *, at: dt.datetime, from_state: str | None = None,
+                     to_state: str | None = None, note: str = "", **details: Any
+                     ) -> dict[str, Any]:
+    """The parameters of ``event_insert`` for the event ``record`` would write."""
+    return {_EVENT_PREFIX + name: value for name, value in _event(
+        actor, object_type, object_id, action, at=at, from_state=from_state, to_state=to_state,
+        note=note, details=details).items()}
+
+
+@cache
+def event_insert() -> CTE:
+    """The INSERT of an audit event from ``event_parameters``, as a ``WITH`` for a PostgreSQL
+    statement that writes what it records in the same round trip (``add_cte``)."""
+    events = AuditEvent.__table__
+    return events.insert().values({
+        name: bindparam(_EVENT_PREFIX + name, type_=events.c[name].type)
+        for name in _EVENT_COLUMNS}).cte("audit_event")
 
 
 @cache

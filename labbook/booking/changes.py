@@ -40,12 +40,13 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy import Sequence as SqlSequence
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
-from labbook.audit.services import record
+from labbook.audit.services import event_insert, event_parameters, record
 from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
@@ -188,12 +189,20 @@ def _booking_with_instrument() -> Select[Any]:
 @cache
 def _locked_booking_row(needs_training: bool, needs_approval: bool) -> Select[Any]:
     # The instrument read already: what it needs is a constant of the statement, which
-    # PostgreSQL folds away.
+    # PostgreSQL folds away. With them the id the change record will have, drawn from its
+    # table's sequence: the record and its audit event can then be written with the booking's
+    # new time in one statement (``_apply``). A move refused after this leaves the id unused,
+    # as a rolled-back insert would.
     bookings = Booking.__table__
     return (select(*_booking_columns(true() if needs_training else false(),
-                                     true() if needs_approval else false()))
+                                     true() if needs_approval else false()),
+                   _CHANGE_IDS.next_value())
             .where(bookings.c.id == bindparam("id"))
             .with_for_update(of=bookings))
+
+
+#: The sequence of ``booking_changes.id`` (PostgreSQL's name for a serial column's).
+_CHANGE_IDS = SqlSequence(f"{BookingChange.__tablename__}_id_seq")
 
 
 def _booking_columns(needs_training: Any, needs_approval: Any) -> tuple[Any, ...]:
@@ -227,15 +236,19 @@ class LockedBooking:
     holds_training_record: bool | None
     #: Whether a change of it waits for approval.
     has_pending_change: bool | None
+    #: The id its change record is to have (PostgreSQL), None where the database assigns it.
+    change_id: int | None
 
 
 def _booking_read(session: Session, values: Sequence[Any]) -> LockedBooking:
-    """The booking of ``values`` (``_booking_columns``' order)."""
+    """The booking of ``values`` (``_booking_columns``' order, then the change record's id
+    where drawn)."""
     split = len(columns_of(Booking))
-    holds_training, change_waits = values[split:]
+    holds_training, change_waits, *change_id = values[split:]
     return LockedBooking(loaded(session, Booking, values[:split]),
                          None if holds_training is None else bool(holds_training),
-                         None if change_waits is None else bool(change_waits))
+                         None if change_waits is None else bool(change_waits),
+                         change_id[0] if change_id else None)
 
 
 def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
@@ -322,6 +335,8 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                 "is_override": bool(problems), "requested_at": now, "decision_note": "",
                 "given_back_minutes": given_back_minutes(old, (start, end)), "is_late": False,
                 "state": ChangeState.PENDING, "decided_by_id": None, "decided_at": None}
+            if read.change_id is not None:
+                values["id"] = read.change_id
             takes_new_time = start < old[0] or end > old[1]
             if instrument.requires_approval and takes_new_time \
                     and not actor.manages_lab_id(instrument.lab_id) \
@@ -334,10 +349,15 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                 values.update(state=ChangeState.APPLIED, decided_at=now, is_late=_is_late(
                     booking, actor, values["given_back_minutes"], now, old[0]))
                 # Written once and never changed again: the row is inserted in Core and the
-                # object kept only to report it (a move costs no more than a new booking).
-                [(change_id,)] = fetch(session, _insert_applied_change(), values)
-                change = _reported_change(values, change_id)
-                _apply(session, actor, booking, change, now=now, overridden=problems)
+                # object kept only to report it (a move costs no more than a new booking). Its
+                # id known (PostgreSQL), it is written with the booking's new time, but for a
+                # late one: its charge names it before the booking moves.
+                written = read.change_id is None or values["is_late"]
+                if written:
+                    [(values["id"],)] = fetch(session, _insert_applied_change(), values)
+                change = _reported_change(values)
+                _apply(session, actor, booking, change, now=now, overridden=problems,
+                       unwritten=None if written else values)
             price = estimates.booking_price(session, booking, actor, now=now,
                                             cards=paying.rate_cards) if priced else None
     except (IntegrityError, OperationalError) as error:
@@ -366,12 +386,12 @@ def _insert_applied_change():
     return table.insert().returning(table.c.id)
 
 
-def _reported_change(values: dict, change_id: int) -> BookingChange:
-    """The applied change inserted as ``values``, as an object outside the session that only
-    reports them: filled without the attribute events of ``BookingChange(**values)``, which
-    would only record history that nothing flushes."""
+def _reported_change(values: dict) -> BookingChange:
+    """The applied change of ``values`` (its id among them), as an object outside the session
+    that only reports them: filled without the attribute events of
+    ``BookingChange(**values)``, which would only record history that nothing flushes."""
     change = BookingChange.__mapper__.class_manager.new_instance()
-    instance_state(change).dict.update(values, id=change_id)
+    instance_state(change).dict.update(values)
     return change
 
 
@@ -391,6 +411,21 @@ def _move_statement():
             .returning(table.c.sequence, offers.in_line(bindparam("waiting_for_id"))))
 
 
+@cache
+def _move_recorded_statement():
+    """PostgreSQL: ``_move_statement`` with the change record (its parameters named
+    ``change_<column>``) and the audit event of the move (``audit.event_insert``) written by
+    the same statement, a round trip for each fewer."""
+    changes = BookingChange.__table__
+    change = changes.insert().values({
+        name: bindparam(_CHANGE_PREFIX + name, type_=column.type)
+        for name, column in changes.c.items()}).cte("change_record")
+    return _move_statement().add_cte(change, event_insert())
+
+
+_CHANGE_PREFIX = "change_"
+
+
 def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at: dt.datetime,
              old_start: dt.datetime) -> bool:
     """Time given back by the booking's own user inside the cancellation window (from the old
@@ -403,9 +438,11 @@ def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at
 
 
 def _apply(session: Session, actor: User, booking: Booking, change: BookingChange, *,
-           now: dt.datetime, overridden: list[Problem]) -> None:
+           now: dt.datetime, overridden: list[Problem], unwritten: dict | None = None) -> None:
     """Give ``booking`` (locked by the caller) the new time of the applied ``change``; charge
-    time given back late, audit, tell the user, offer freed time to the waiting list."""
+    time given back late, audit, tell the user, offer freed time to the waiting list. The
+    change record is written already, or it is ``unwritten`` (its values, id among them; not
+    a late one) and written here with the new time."""
     if change.is_late:
         # Priced on the card in force at the booking's start before it moves.
         billing.charge_late_change(session, booking, change, now=now)
@@ -417,19 +454,25 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
            "updated_at": now, "is_override": booking.is_override or bool(overridden)}
     new["channel_mask"] = rules.channels_after_move(session, booking, change.new_start_at,
                                                     new["blocked_until"])
-    # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
-    [(sequence, someone_waits)] = fetch(session, _move_statement(), {
-        "booking_id": booking.id, "waiting_for_id": booking.instrument_id, **new})
-    for name, value in {**new, "sequence": sequence}.items():
-        set_committed_value(booking, name, value)
-    details = {"change_id": change.id, **_times(old, (booking.start_at, booking.end_at))}
+    details = {"change_id": change.id, **_times(old, (new["start_at"], new["end_at"]))}
     if change.given_back_minutes:
         details["given_back_minutes"] = change.given_back_minutes
     if change.is_late:
         details["late"] = True
     if overridden:
         details["overridden"] = [p.code for p in overridden]
-    record(session, actor, booking, "move", at=now, note=change.note, **details)
+    moving = {"booking_id": booking.id, "waiting_for_id": booking.instrument_id, **new}
+    # The exclusion constraint (PostgreSQL) judges the new time here, inside the transaction.
+    if unwritten is None:
+        [(sequence, someone_waits)] = fetch(session, _move_statement(), moving)
+        record(session, actor, booking, "move", at=now, note=change.note, **details)
+    else:
+        [(sequence, someone_waits)] = fetch(session, _move_recorded_statement(), {
+            **moving, **{_CHANGE_PREFIX + name: value for name, value in unwritten.items()},
+            **event_parameters(actor, Booking.__tablename__, booking.id, "move", at=now,
+                               note=change.note, **details)})
+    for name, value in {**new, "sequence": sequence}.items():
+        set_committed_value(booking, name, value)
     notify.booking_changed(session, booking, change, actor, now=now)
     offers.offer_freed_time(session, booking.instrument, freed_until, now=now,
                             someone_waits=bool(someone_waits))

@@ -340,7 +340,43 @@ def test_a_move_asks_whether_anyone_waits_in_the_round_trip_of_its_update(resear
     with Sent() as sent:
         change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
     asking = [sql for sql in sent if "waitlist_entries" in sql]
-    assert len(asking) == 1 and asking[0].startswith("UPDATE bookings"), asking
+    assert len(asking) == 1 and "UPDATE bookings" in asking[0], asking
+
+
+def test_a_move_writes_its_change_record_and_event_with_the_new_time_on_postgresql(
+        researcher, instrument):
+    """On PostgreSQL the change record's id is drawn with the booking's lock, so the record,
+    the audit event and the new time go in one statement; on SQLite in three, as ever. Either
+    way the same rows."""
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    db.session.commit()
+    with Sent() as sent:
+        result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15),
+                        note="改到下午")
+    db.session.commit()
+    writes = [sql for sql in sent if not sql.startswith(("SELECT", "BEGIN", "COMMIT"))]
+    if db.engine.dialect.name == "postgresql":
+        assert len(writes) == 1, writes
+        assert all(part in writes[0] for part in (
+            "INSERT INTO booking_changes", "INSERT INTO audit_events", "UPDATE bookings"))
+    else:
+        assert [sql.split()[:3] for sql in writes] == [
+            ["INSERT", "INTO", "booking_changes"], ["UPDATE", "bookings", "SET"],
+            ["INSERT", "INTO", "audit_events"]], writes
+    record = db.session.scalars(select(BookingChange)).one()
+    assert (record.id, record.state, record.note, record.new_start_at, record.decided_at) == (
+        result.change.id, ChangeState.APPLIED, "改到下午", lab_time(MONDAY, 14), BEFORE)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "move")).one()
+    assert (event.object_type, event.object_id, event.actor_id, event.note, event.at) == (
+        "bookings", booking.id, researcher.id, "改到下午", BEFORE)
+    assert event.details == {
+        "change_id": record.id, "old_start": lab_time(MONDAY, 10).isoformat(),
+        "old_end": lab_time(MONDAY, 11).isoformat(),
+        "new_start": lab_time(MONDAY, 14).isoformat(),
+        "new_end": lab_time(MONDAY, 15).isoformat(), "given_back_minutes": 60}
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert reload(booking).sequence == 1
 
 
 @pytest.mark.usefixtures("english")
