@@ -90,3 +90,34 @@ def test_a_template_holds_every_global_of_the_app_in_one_flat_dictionary(app):
         assert type(template.globals) is dict
         assert template.globals == app.jinja_env.globals
     assert {"localized", "url_for", "booking_state_labels", "_"} <= set(template.globals)
+
+
+def test_a_template_calls_every_kind_of_callable_as_jinja_does(flask_app):
+    """Plain functions are called straight away (``DirectCallContext``); what Jinja passes
+    something to, and everything else, is called Jinja's way."""
+    from jinja2 import pass_context, pass_environment, pass_eval_context
+
+    def plain(*args, **kwargs):
+        return ",".join([*map(str, args), *(f"{k}={v}" for k, v in sorted(kwargs.items()))])
+
+    def ends():
+        raise StopIteration
+
+    class Greeter:
+        @pass_context
+        def __call__(self, context, name):
+            return f"{context['greeting']} {name}"
+
+    environment = flask_app.jinja_env
+    environment.globals.update(
+        plain=plain, ends=ends, greeter=Greeter(),
+        with_context=pass_context(lambda context, name: f"{context['greeting']} {name}"),
+        with_environment=pass_environment(lambda env, name: f"{env is environment} {name}"),
+        with_eval_context=pass_eval_context(lambda eval_ctx, name: f"{eval_ctx.autoescape}"))
+    template = environment.from_string(
+        "{{ plain(1, self=2, obj=3, function=4) }}|{{ ends() is undefined }}|"
+        "{{ with_context('Li') }}|{% for n in [1] %}{% set greeting = 'Hi' %}"
+        "{{ with_context('Wang') }}{% endfor %}|{{ with_environment('Zhang') }}|"
+        "{{ with_eval_context('Chen') }}|{{ greeter('Liu') }}|{{ dict(a=1)['a'] }}")
+    assert template.render(greeting="Hello") == (
+        "1,function=4,obj=3,self=2|True|Hello Li|Hi Wang|True Zhang|True|Hello Liu|1")
