@@ -124,12 +124,12 @@ def _has_limit(app: Flask, endpoint: str | None, blueprint: str | None) -> bool:
 def _limited(app: Flask) -> bool:
     """``_has_limit`` of the request, worked out once for its three hooks."""
     incoming = request._get_current_object()
-    try:
-        return incoming.labbook_limited  # type: ignore[attr-defined,no-any-return]
-    except AttributeError:
-        limited = _has_limit(app, incoming.endpoint, incoming.blueprint)
-        incoming.labbook_limited = limited  # type: ignore[attr-defined]
-        return limited
+    # Looked up in the request's own attributes: a missing one would cost an exception.
+    limited = incoming.__dict__.get("labbook_limited")
+    if limited is None:
+        limited = incoming.labbook_limited = _has_limit(  # type: ignore[attr-defined]
+            app, incoming.endpoint, incoming.blueprint)
+    return limited
 
 
 def init_app(app: Flask) -> None:

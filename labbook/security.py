@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 
 from labbook.http import problem_response
 from labbook.i18n import gettext as _
+from labbook.i18n import has_header
 
 # No inline or foreign scripts; styles may be inline because FullCalendar writes its own
 # <style> at run time. Nothing is ever loaded from another host (the labs' intranet may be
@@ -58,7 +59,7 @@ def forbid_storing_signed_in_pages(response: Response) -> Response:
         return response
     # Only a Cache-Control header can make an answer private: without one there is nothing to
     # read.
-    if "Cache-Control" in response.headers and response.cache_control.private:
+    if has_header(response.headers, "Cache-Control") and response.cache_control.private:
         return response
     # Flask-Login keeps the user it loaded in g; when the request never asked for it, the
     # session says whether someone is signed in. Loading it here could fail after the very

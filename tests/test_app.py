@@ -5,6 +5,7 @@ import gc
 import pytest
 from flask import Flask
 from flask.templating import _default_template_ctx_processor
+from jinja2 import pass_context, pass_environment, pass_eval_context
 
 from labbook import Labbook
 
@@ -95,7 +96,6 @@ def test_a_template_holds_every_global_of_the_app_in_one_flat_dictionary(app):
 def test_a_template_calls_every_kind_of_callable_as_jinja_does(flask_app):
     """Plain functions are called straight away (``DirectCallContext``); what Jinja passes
     something to, and everything else, is called Jinja's way."""
-    from jinja2 import pass_context, pass_environment, pass_eval_context
 
     def plain(*args, **kwargs):
         return ",".join([*map(str, args), *(f"{k}={v}" for k, v in sorted(kwargs.items()))])

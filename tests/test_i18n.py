@@ -12,6 +12,7 @@ import pytest
 from babel.messages.pofile import read_po
 from flask import render_template_string, request, session
 from flask_babel import force_locale, gettext, refresh
+from werkzeug.datastructures import Headers
 
 from labbook import i18n
 from labbook.booking.models import BookingState
@@ -212,6 +213,13 @@ def test_an_answer_chosen_by_accept_language_varies_by_it_and_by_the_cookie(make
         == ["Origin, Accept-Language, Cookie"]
     assert client.get("/test-vary", query_string={"vary": "cookie"}).headers.getlist("Vary") \
         == ["cookie, Accept-Language"]
+
+
+def test_a_header_is_found_whatever_its_case_and_a_missing_one_is_not():
+    headers = Headers([("vary", "Origin"), ("Content-Type", "text/plain")])
+    assert i18n.has_header(headers, "Vary") and i18n.has_header(headers, "content-type")
+    assert not i18n.has_header(headers, "Cache-Control")
+    assert not i18n.has_header(Headers(), "Vary")
 
 
 #: A page's texts, through each of the template's translation functions.
