@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Select, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -289,7 +289,14 @@ def post_to_lab_robot(session: Session, lab: Lab, queue: str, *, kind: str,
     (``approvals``, ``orders`` or ``faults``): the title, the lines and a link, in Chinese
     (the lab's group reads it together). Other areas call this for their queues (new orders,
     fault reports)."""
-    robot = lab_robot(session, lab)
+    return _post_to_robot(session, lab_robot(session, lab), queue, kind=kind, title=title,
+                          lines=lines, link=link, now=now)
+
+
+def _post_to_robot(session: Session, robot: LabRobot | None, queue: str, *, kind: str,
+                   title: Callable[[], str], lines: Sequence[str], link: str,
+                   now: dt.datetime) -> OutboxMessage | None:
+    """``post_to_lab_robot`` with the lab's ``robot`` read already."""
     if robot is None or not getattr(robot, ROBOT_QUEUES[queue]):
         return None
     with force_locale(DEFAULT_LOCALE):
@@ -308,24 +315,41 @@ def post_to_lab_robot(session: Session, lab: Lab, queue: str, *, kind: str,
 # -- recipients and common pieces ---------------------------------------------------------------
 
 
-#: A lab's active managers, by id, read as rows (every booking that waits for approval asks,
-#: and the ORM's load of ``Lab.managers`` would cost several times the statement).
-_ACTIVE_MANAGERS = (select(*columns_of(User))
-                    .join(lab_managers, lab_managers.c.user_id == User.__table__.c.id)
-                    .where(lab_managers.c.lab_id == bindparam("lab_id"),
-                           User.__table__.c.is_active.is_(True))
-                    .order_by(User.__table__.c.id))
+def _managers_and_robot() -> Select[Any]:
+    # A lab's active managers, by id, and its WeCom robot (on every row, or NULL), read as
+    # rows in one statement: every booking that waits for approval asks for both, and the
+    # ORM's load of ``Lab.managers`` would cost several times the statement. A lab without
+    # an active manager gives one row of NULL users.
+    labs, users, robots = Lab.__table__, User.__table__, LabRobot.__table__
+    return (select(*columns_of(User), *columns_of(LabRobot)).select_from(labs)
+            .outerjoin(lab_managers, lab_managers.c.lab_id == labs.c.id)
+            .outerjoin(users, and_(users.c.id == lab_managers.c.user_id,
+                                   users.c.is_active.is_(True)))
+            .outerjoin(robots, robots.c.lab_id == labs.c.id)
+            .where(labs.c.id == bindparam("lab_id"))
+            .order_by(users.c.id))
+
+
+_MANAGERS_AND_ROBOT = _managers_and_robot()
 
 
 def lab_staff(session: Session, lab: Lab) -> list[User]:
     """Who decides for ``lab``: its active managers, or the admins while it has none."""
-    managers = [loaded(session, User, row) for row in fetch(
-        session, _ACTIVE_MANAGERS, {"lab_id": lab.id})]
+    return lab_staff_and_robot(session, lab)[0]
+
+
+def lab_staff_and_robot(session: Session, lab: Lab) -> tuple[list[User], LabRobot | None]:
+    """``lab_staff`` and ``lab_robot`` of ``lab`` in one statement."""
+    rows = fetch(session, _MANAGERS_AND_ROBOT, {"lab_id": lab.id})
+    split = len(columns_of(User))
+    robot = loaded(session, LabRobot, rows[0][split:]) \
+        if rows and rows[0][split] is not None else None
+    managers = [loaded(session, User, row[:split]) for row in rows if row[0] is not None]
     if managers:
-        return managers
+        return managers, robot
     return list(session.scalars(select(User).where(User.role == Role.ADMIN,
                                                    User.is_active.is_(True))
-                                .order_by(User.id)))
+                                .order_by(User.id))), robot
 
 
 def _booking_calendar(booking: Booking, user: User) -> Attachment:
@@ -367,14 +391,15 @@ def bookings_requested(session: Session, bookings: Iterable[Booking], *,
             "%(count)d bookings to approve: %(instrument)s from %(when)s", count=len(pending),
             **kw), first)
     messages = []
-    for manager in lab_staff(session, first.instrument.lab):
+    staff, robot = lab_staff_and_robot(session, first.instrument.lab)
+    for manager in staff:
         message = enqueue(session, manager, kind="booking_requested",
                           template="booking_requested", subject=subject,
                           context={"bookings": pending, "booking": first}, now=now)
         if message is not None:
             messages.append(message)
-    post_to_lab_robot(
-        session, first.instrument.lab, "approvals", kind="booking_requested", title=subject,
+    _post_to_robot(
+        session, robot, "approvals", kind="booking_requested", title=subject,
         lines=[f"{booking.user.name} · {_when(booking)}–"
                f"{to_lab_time(booking.end_at).strftime('%H:%M')} · {booking.purpose}"
                for booking in pending[:10]],

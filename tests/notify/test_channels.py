@@ -21,9 +21,16 @@ from labbook.jobs import registry
 from labbook.notify import channels, sender
 from labbook.notify import services as notify
 from labbook.notify.models import Channel, OutboxMessage, OutboxState, Topic
-from tests.factories import create_booking, create_instrument, create_manager, create_user
+from tests.factories import (
+    create_admin,
+    create_booking,
+    create_instrument,
+    create_manager,
+    create_user,
+)
 from tests.notify.conftest import NOW
 from tests.orders.conftest import build_scene, submit
+from tests.statements import Sent
 from tests.wecomserver import INVALID_WEBHOOK, RATE_LIMITED, WecomServer
 
 
@@ -111,6 +118,37 @@ def test_an_unreachable_robot_is_tried_again():
     assert deliver_wecom().deferred == 1
     [message] = wecom_messages()
     assert message.state == OutboxState.QUEUED and "unreachable" in message.last_error
+
+
+def test_a_booking_to_approve_reads_the_managers_and_the_robot_in_one_statement(wecom):
+    """The lab's active managers are e-mailed and its robot posts; both come from one read,
+    a lab without an active manager leaving it to the admins, its robot still posting."""
+    instrument = create_instrument()
+    first = with_robot(instrument.lab, wecom.webhook())
+    second = create_manager(instrument.lab)
+    create_manager(instrument.lab, is_active=False)
+    db.session.commit()
+    with Sent() as sent:
+        pending_booking_requested(instrument)
+    reads = [sql for sql in sent if "lab_managers" in sql or "lab_robots" in sql]
+    assert len(reads) == 1, reads
+    assert emailed("booking_requested") == sorted([first.email, second.email])
+    assert [m.recipient for m in wecom_messages()] == [wecom.webhook()]
+
+    other = create_instrument()
+    with_robot(other.lab, wecom.webhook())
+    for manager in other.lab.managers:
+        manager.is_active = False
+    admin = create_admin()
+    db.session.commit()
+    pending_booking_requested(other)
+    assert admin.email in emailed("booking_requested")
+    assert len(wecom_messages()) == 2
+
+
+def emailed(kind: str) -> list[str]:
+    return sorted(db.session.scalars(select(OutboxMessage.recipient).where(
+        OutboxMessage.channel == Channel.EMAIL, OutboxMessage.kind == kind)))
 
 
 def test_a_robot_posts_only_the_queues_chosen(wecom):
