@@ -15,6 +15,7 @@ from sqlalchemy import select
 from labbook.booking.models import BookingState
 from labbook.core.engine import write_transaction
 from labbook.core.errors import PermissionDenied, ValidationError
+from labbook.core.time import to_lab_time
 from labbook.extensions import db
 from labbook.faults import services as faults
 from labbook.jobs import registry
@@ -146,6 +147,53 @@ def test_a_booking_to_approve_reads_the_managers_and_the_robot_in_one_statement(
     assert len(wecom_messages()) == 2
 
 
+def test_the_robot_posts_a_booking_to_approve_as_the_lab_reads_it(wecom):
+    """What the lab's group reads: the title, a line per booking (who, when, what for) and the
+    link to the approvals page, queued to be sent at once; the e-mails are what is returned."""
+    instrument = create_instrument()
+    manager = with_robot(instrument.lab, wecom.webhook())
+    booking = create_booking(instrument=instrument, state=BookingState.PENDING,
+                             purpose="拉伸试验")
+    with write_transaction(db.session):
+        emails = notify.bookings_requested(db.session, [booking], now=NOW)
+    assert [message.recipient for message in emails] == [manager.email]
+    [posted] = wecom_messages()
+    start, end = (to_lab_time(moment) for moment in (booking.start_at, booking.end_at))
+    assert (posted.kind, posted.user_id, posted.locale, posted.body_html, posted.state,
+            posted.attempts, posted.next_attempt_at, posted.created_at, posted.last_error) == (
+        "booking_requested", None, "zh_CN", "", OutboxState.QUEUED, 0, NOW, NOW, "")
+    # The manager reads Chinese, as the group does: the same title.
+    assert posted.subject == emails[0].subject \
+        == f"待审批预约：{instrument.name_zh}，{start:%Y-%m-%d %H:%M}"
+    line, link = posted.body_text.split("\n")
+    assert line == f"> {booking.user.name} · {start:%Y-%m-%d %H:%M}–{end:%H:%M} · 拉伸试验"
+    assert link.startswith("[在 labbook 中打开](http") and link.endswith("/manage/approvals)")
+
+
+def test_the_robot_lists_the_first_ten_bookings_of_a_longer_series(wecom):
+    instrument = create_instrument()
+    with_robot(instrument.lab, wecom.webhook())
+    first = dt.datetime(2031, 3, 10, 1, 0, tzinfo=dt.UTC)
+    bookings = [create_booking(instrument=instrument, state=BookingState.PENDING,
+                               start_at=first + dt.timedelta(days=7 * n))
+                for n in range(12)]
+    with write_transaction(db.session):
+        notify.bookings_requested(db.session, bookings, now=NOW)
+    [posted] = wecom_messages()
+    lines = posted.body_text.split("\n")
+    assert len(lines) == 11 and lines[-1].startswith("[在 labbook 中打开]")
+    assert lines[9].startswith(f"> {bookings[9].user.name} · 2031-05-12 ")
+
+
+def test_a_lab_without_a_robot_has_none_and_its_staff_only_active_managers():
+    instrument = create_instrument()
+    active = create_manager(instrument.lab)
+    create_manager(instrument.lab, is_active=False)
+    db.session.commit()
+    assert notify.lab_staff_and_robot(db.session, instrument.lab) == ([active], None)
+    assert notify.lab_staff(db.session, instrument.lab) == [active]
+
+
 def emailed(kind: str) -> list[str]:
     return sorted(db.session.scalars(select(OutboxMessage.recipient).where(
         OutboxMessage.channel == Channel.EMAIL, OutboxMessage.kind == kind)))
@@ -251,6 +299,9 @@ def test_a_problem_report_reaches_the_labs_wecom_group(wecom):
     with write_transaction(db.session):
         faults.report_problem(db.session, create_user(), instrument,
                               description="样品台卡住了", now=NOW)
+    # Queued at the moment of the report, to go at once.
+    [queued] = wecom_messages()
+    assert (queued.created_at, queued.next_attempt_at) == (NOW, NOW)
     assert deliver_wecom().sent == 1
     content = wecom.received[0]["body"]["markdown"]["content"]
     assert "NEM-XRD" in content and "样品台卡住了" in content
