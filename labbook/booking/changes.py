@@ -36,7 +36,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal_column,
     select,
     true,
 )
@@ -50,7 +49,13 @@ from labbook.audit.services import event_insert, event_parameters, record
 from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
-from labbook.booking.models import Booking, BookingChange, BookingState, ChangeState
+from labbook.booking.models import (
+    CHANGE_IS_PENDING,
+    Booking,
+    BookingChange,
+    BookingState,
+    ChangeState,
+)
 from labbook.booking.services import (
     MAX_NOTE,
     BookingRefused,
@@ -216,12 +221,8 @@ def _booking_columns(needs_training: Any, needs_approval: Any) -> tuple[Any, ...
                                                   until)
     # Every change record is written under its booking's row lock (here, on a decision, on a
     # withdrawal), so under that lock this answer stands until the commit: the change records
-    # need no lock of their own to be asked. The state is a constant of the statement, as the
-    # partial index of pending changes writes it: bound, SQLite would prepare the statement
-    # again at every run to see whether that index applies to the value (some 80 µs).
-    change_waits = exists().where(
-        changes.c.booking_id == bookings.c.id,
-        changes.c.state == literal_column(f"'{ChangeState.PENDING.value}'"))
+    # need no lock of their own to be asked.
+    change_waits = exists().where(changes.c.booking_id == bookings.c.id, CHANGE_IS_PENDING)
     return (*columns_of(Booking), case((needs_training, holds_training)),
             case((needs_approval, change_waits)))
 
@@ -487,7 +488,7 @@ def get_change(session: Session, actor: User, change_id: int) -> BookingChange:
 
 def pending_change(session: Session, booking: Booking) -> BookingChange | None:
     return session.scalar(select(BookingChange).where(
-        BookingChange.booking_id == booking.id, BookingChange.state == ChangeState.PENDING))
+        BookingChange.booking_id == booking.id, CHANGE_IS_PENDING))
 
 
 def decide_change(session: Session, actor: User, change_id: int, *, approve: bool,
@@ -548,5 +549,5 @@ def pending_changes(session: Session, lab_ids: list[int]) -> list[BookingChange]
         return []
     return list(session.scalars(
         select(BookingChange).join(BookingChange.booking).join(Booking.instrument)
-        .where(BookingChange.state == ChangeState.PENDING, Instrument.lab_id.in_(lab_ids))
+        .where(CHANGE_IS_PENDING, Instrument.lab_id.in_(lab_ids))
         .order_by(BookingChange.requested_at, BookingChange.id)))

@@ -46,6 +46,7 @@ from labbook.billing import services as billing
 from labbook.booking import offers, rules
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.models import (
+    CHANGE_IS_PENDING,
     Blackout,
     Booking,
     BookingChange,
@@ -773,7 +774,7 @@ def withdraw_pending_changes(session: Session, actor: User | None, booking: Book
     """Drop the change of ``booking`` that waits for approval, if any (a later change, or the
     booking's end, takes its place); the caller holds the booking's row lock."""
     for change in session.scalars(select(BookingChange).where(
-            BookingChange.booking_id == booking.id, BookingChange.state == ChangeState.PENDING)
+            BookingChange.booking_id == booking.id, CHANGE_IS_PENDING)
             .with_for_update().execution_options(populate_existing=True)):
         change.state = ChangeState.WITHDRAWN
         change.decided_at = now

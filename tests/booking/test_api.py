@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event
 
+from labbook.booking import changes
 from labbook.booking.models import Blackout, Booking, BookingState
 from labbook.booking.training import grant_qualification
 from labbook.catalogue.models import InstrumentStatus
@@ -594,3 +595,27 @@ def test_a_move_asks_whether_a_change_waits_with_the_booking_s_lock(client, rese
     withdrawn = client.post(f"/api/v1/booking-changes/{asked.json['change']['id']}/approve",
                             headers=bearer(manager))
     assert withdrawn.status_code == 409, withdrawn.json
+
+
+def test_every_question_about_a_waiting_change_writes_its_state_into_the_statement(
+        client, researcher):
+    """The booking's answer, the managers' list and a cancellation's withdrawal ask whether a
+    change waits with the state written as the partial index of pending changes writes it."""
+    instrument = create_instrument(requires_approval=True)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 9), end_at=lab_time(MONDAY, 10))
+    db.session.commit()
+    address = f"/api/v1/bookings/{booking.id}"
+    with Sent() as sent:
+        asked = client.patch(address, headers=bearer(researcher), json={
+            "start": iso(lab_time(MONDAY, 10)), "end": iso(lab_time(MONDAY, 11))})
+        assert asked.status_code == 202, asked.json
+        shown = client.get(address, headers=bearer(researcher))
+        assert shown.json["pending_change"]["id"] == asked.json["change"]["id"]
+        assert [change.id for change in changes.pending_changes(
+            db.session, [instrument.lab_id])] == [asked.json["change"]["id"]]
+        cancelled = client.post(f"{address}/cancel", headers=bearer(researcher), json={})
+        assert cancelled.status_code == 200, cancelled.json
+    asking = [sql for sql in sent if "FROM booking_changes" in sql and "WHERE" in sql]
+    assert len(asking) >= 3, asking
+    assert all("booking_changes.state = 'pending'" in sql for sql in asking), asking
