@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, bindparam, delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -315,22 +315,18 @@ def _post_to_robot(session: Session, robot: LabRobot | None, queue: str, *, kind
 # -- recipients and common pieces ---------------------------------------------------------------
 
 
-def _managers_and_robot() -> Select[Any]:
-    # A lab's active managers, by id, and its WeCom robot (on every row, or NULL), read as
-    # rows in one statement: every booking that waits for approval asks for both, and the
-    # ORM's load of ``Lab.managers`` would cost several times the statement. A lab without
-    # an active manager gives one row of NULL users.
-    labs, users, robots = Lab.__table__, User.__table__, LabRobot.__table__
-    return (select(*columns_of(User), *columns_of(LabRobot)).select_from(labs)
-            .outerjoin(lab_managers, lab_managers.c.lab_id == labs.c.id)
-            .outerjoin(users, and_(users.c.id == lab_managers.c.user_id,
-                                   users.c.is_active.is_(True)))
-            .outerjoin(robots, robots.c.lab_id == labs.c.id)
-            .where(labs.c.id == bindparam("lab_id"))
-            .order_by(users.c.id))
-
-
-_MANAGERS_AND_ROBOT = _managers_and_robot()
+# A lab's active managers, by id, and its WeCom robot (on every row, or NULL), read as rows in
+# one statement: every booking that waits for approval asks for both, and the ORM's load of
+# ``Lab.managers`` would cost several times the statement. A lab without an active manager
+# gives one row of NULL users.
+_MANAGERS_AND_ROBOT = (
+    select(*columns_of(User), *columns_of(LabRobot)).select_from(Lab.__table__)
+    .outerjoin(lab_managers, lab_managers.c.lab_id == Lab.__table__.c.id)
+    .outerjoin(User.__table__, and_(User.__table__.c.id == lab_managers.c.user_id,
+                                    User.__table__.c.is_active.is_(True)))
+    .outerjoin(LabRobot.__table__, LabRobot.__table__.c.lab_id == Lab.__table__.c.id)
+    .where(Lab.__table__.c.id == bindparam("lab_id"))
+    .order_by(User.__table__.c.id))
 
 
 def lab_staff(session: Session, lab: Lab) -> list[User]:

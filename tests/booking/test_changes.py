@@ -343,7 +343,7 @@ def test_a_move_asks_whether_anyone_waits_in_the_round_trip_of_its_update(resear
     assert len(asking) == 1 and "UPDATE bookings" in asking[0], asking
 
 
-def test_a_move_writes_its_change_record_and_event_with_the_new_time_on_postgresql(
+def test_a_move_writes_its_change_record_and_event_with_the_new_time(
         researcher, instrument):
     """On PostgreSQL the change record's id is drawn with the booking's lock, so the record,
     the audit event and the new time go in one statement; on SQLite in three, as ever. Either
