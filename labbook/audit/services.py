@@ -15,6 +15,7 @@ from labbook.audit import labels
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Statement
 from labbook.catalogue.models import Instrument, Lab
+from labbook.core.engine import on_postgresql
 from labbook.core.pagination import Page, paginate
 from labbook.core.reads import fetch, run
 from labbook.core.time import to_lab_time
@@ -59,7 +60,7 @@ def insert_recorded(session: Session, table: Table, values: dict[str, Any],
     and there a statement is no round trip: two."""
     # The table's name as a plain str: SQLAlchemy's own kind of str has the driver look for
     # an adapter first.
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         [(row_id,)] = fetch(session, _insert_with_event(table, tuple(values)), {
             **values, **event_parameters(actor, str(table.name), None, action, at=at,
                                          to_state=to_state, note=note, **details)})

@@ -56,7 +56,7 @@ from labbook.billing.pricing import (
 )
 from labbook.booking.models import Booking, BookingChange
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import lock, locked
+from labbook.core.engine import lock, locked, on_postgresql
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.money import AmountError, AmountFault, read_amount
 from labbook.core.time import LAB_TZ, to_lab_time
@@ -461,7 +461,7 @@ def _take_turn_to_close(session: Session) -> None:
     year and takes every unbilled charge up to its month, so a second close waits for the first
     to commit and then sees its work (a month closed before is a no-op). On SQLite the write
     transaction already runs alone."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                         {"key": MONTH_CLOSE_LOCK_KEY})
 

@@ -75,7 +75,7 @@ from labbook.booking.services import (
     withdraw_pending_changes,
 )
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import lock, locked, write_transaction
+from labbook.core.engine import lock, locked, on_postgresql, write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from labbook.core.reads import fetch
 from labbook.core.rows import columns_of, loaded
@@ -130,7 +130,7 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
     training record on the instrument valid until ``until`` (None: the end on the locked row)
     where the instrument needs one, and whether a change of it waits where the instrument needs
     approval. Raises NotFound for no such booking."""
-    if session.get_bind().dialect.name == "sqlite":
+    if not on_postgresql(session):
         # SQLite's writers take turns for the whole transaction (``BEGIN IMMEDIATE``): there is
         # no order of locks to keep, so the booking comes with its instrument, a statement
         # fewer.

@@ -58,7 +58,7 @@ from labbook.booking.recurrence import Recurrence
 from labbook.booking.refusals import with_training_help
 from labbook.booking.suggestions import Suggestion, suggest
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import lock, locked, write_transaction
+from labbook.core.engine import lock, locked, on_postgresql, write_transaction
 from labbook.core.errors import (
     Conflict,
     DomainError,
@@ -491,7 +491,7 @@ def _lock_channels(session: Session, instrument: Instrument) -> None:
     choosing the same ones and losing to the exclusion constraint although others were free.
     Single-channel instruments need no turns: there is nothing else to choose. SQLite's
     writers already take turns (``BEGIN IMMEDIATE``)."""
-    if instrument.channels > 1 and session.get_bind().dialect.name == "postgresql":
+    if instrument.channels > 1 and on_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :instrument_id)"),
                         {"namespace": CHANNELS_LOCK, "instrument_id": instrument.id})
 

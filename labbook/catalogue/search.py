@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Insert, event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from labbook.catalogue.models import (
@@ -53,6 +52,7 @@ from labbook.catalogue.models import (
     Lab,
     TestingService,
 )
+from labbook.core.engine import dialect_insert
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -649,8 +649,7 @@ def _renew_catalogue_token(session: Session) -> None:
 
 
 def _upsert_token(session: Session, token: str) -> Insert:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CatalogueVersion).values(id=1, token=token)
+    statement = dialect_insert(session)(CatalogueVersion).values(id=1, token=token)
     return statement.on_conflict_do_update(index_elements=[CatalogueVersion.id],
                                            set_={"token": token})
 

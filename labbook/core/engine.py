@@ -8,12 +8,13 @@ import os
 import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event, exc, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.exc import ObjectDeletedError
@@ -58,6 +59,18 @@ def configure_sqlite(engine: Engine, sessions: Any) -> None:
         # statement machinery costs several times what BEGIN itself does.
         connection.connection.driver_connection.execute(
             "BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def on_postgresql(session: Session) -> bool:
+    """Whether ``session`` runs on PostgreSQL (else on SQLite, the only other database labbook
+    runs on): the one question for every statement or lock written for one of the two."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The ``insert`` of ``session``'s database, whose statements can say what to do on a
+    conflict (``on_conflict_do_nothing`` / ``on_conflict_do_update``)."""
+    return postgresql.insert if on_postgresql(session) else sqlite.insert
 
 
 #: A pooled PostgreSQL connection that has rested this long is pinged before it is lent out.

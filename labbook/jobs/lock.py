@@ -30,7 +30,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from labbook.core.engine import BEGIN_IMMEDIATE, write_transaction
+from labbook.core.engine import BEGIN_IMMEDIATE, on_postgresql, write_transaction
 from labbook.core.time import utcnow
 from labbook.jobs.models import SchedulerLease
 
@@ -208,7 +208,7 @@ def _job_key(name: str) -> int:
 def job_transaction(session: Session, name: str) -> Iterator[None]:
     """A write transaction that no other run of job ``name`` overlaps."""
     with write_transaction(session):
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgresql(session):
             session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
                             {"space": JOB_LOCK_SPACE, "key": _job_key(name)})
         yield

@@ -8,16 +8,15 @@ the first to commit and then gets the next number. The numbers' unique constrain
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from labbook.core.engine import dialect_insert
 from labbook.orders.models import NumberCounter
 
 
 def next_value(session: Session, scope: str, year: int) -> int:
     """The next number of series ``scope`` in ``year`` (1, 2, …), in the caller's transaction."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(NumberCounter)
+    session.execute(dialect_insert(session)(NumberCounter)
                     .values(scope=scope, year=year, value=0)
                     .on_conflict_do_nothing(index_elements=["scope", "year"]))
     return session.execute(

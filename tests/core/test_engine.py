@@ -9,11 +9,13 @@ import threading
 from contextlib import closing
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from labbook.core.engine import configure_sqlite, write_transaction
+from labbook.catalogue.models import CatalogueVersion
+from labbook.core.engine import configure_sqlite, dialect_insert, on_postgresql, write_transaction
+from labbook.extensions import db
 
 
 class NotesBase(DeclarativeBase):
@@ -242,3 +244,19 @@ def test_a_write_after_a_failed_flush_is_refused_until_the_session_rolls_back(en
             session.flush()
         refused_until_rolled_back(session)
     assert notes(engine) == ["written"]
+
+
+def test_on_postgresql_tells_the_database_the_app_runs_on(database_url):
+    assert on_postgresql(db.session) is database_url.startswith("postgresql")
+
+
+def test_dialect_insert_writes_a_row_or_updates_it_on_either_database():
+    def upsert(token: str) -> None:
+        db.session.execute(dialect_insert(db.session)(CatalogueVersion)
+                           .values(id=1, token=token)
+                           .on_conflict_do_update(index_elements=[CatalogueVersion.id],
+                                                  set_={"token": token}))
+
+    upsert("first")
+    upsert("second")
+    assert db.session.scalars(select(CatalogueVersion.token)).all() == ["second"]
