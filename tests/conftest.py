@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 
 from labbook import create_app
 from labbook.accounts.models import User
@@ -140,6 +141,35 @@ def _app_context(app: Flask) -> Iterator[None]:
         yield
         _delete_all_rows()
         limiter.reset()  # what one test counted must not limit the next
+
+
+@pytest.fixture(scope="session")
+def _statements_binding_a_partial_index_state(app: Flask) -> Iterator[list[str]]:
+    """The statements sent that compare the state of a table with a partial index on a state
+    (``WHERE state = 'pending'``) to a bound parameter: SQLite prepares such a statement again
+    at every run. Each such question writes its state (``labbook.core.enums.equals_literal``)."""
+    tables = sorted({table.name for table in db.metadata.tables.values()
+                     for index in table.indexes
+                     if "state =" in str(index.dialect_options["sqlite"]["where"])})
+    binding = re.compile(rf"\b(?:{'|'.join(tables)})(?:_\d+)?\.state = (?:\?|%\(\w+\)s)")
+    found: list[str] = []
+
+    def note(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if binding.search(statement):
+            found.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    yield found
+    event.remove(Engine, "before_cursor_execute", note)
+
+
+@pytest.fixture(autouse=True)
+def _partial_index_states_written(_statements_binding_a_partial_index_state: list[str]
+                                  ) -> Iterator[None]:
+    yield
+    found = list(_statements_binding_a_partial_index_state)
+    _statements_binding_a_partial_index_state.clear()
+    assert not found, f"a partial index's state bound as a parameter: {found}"
 
 
 @pytest.fixture

@@ -14,14 +14,13 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from labbook.core.db import Base, UTCDateTime
-from labbook.core.enums import string_enum
+from labbook.core.enums import equals_literal, string_enum
 from labbook.core.time import utcnow
 
 if TYPE_CHECKING:
@@ -245,11 +244,8 @@ class BookingChange(Base):
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
-#: "The change waits for approval", as the partial index of pending changes writes it: with the
-#: state bound as a parameter, SQLite would prepare every statement that asks again at each
-#: run (some 80 µs), to see whether that index applies to the bound value.
-CHANGE_IS_PENDING = BookingChange.__table__.c.state == literal_column(
-    f"'{ChangeState.PENDING.value}'")
+#: "The change waits for approval", as the partial index of pending changes writes it.
+CHANGE_IS_PENDING = equals_literal(BookingChange.__table__.c.state, ChangeState.PENDING)
 
 
 class WaitlistState(enum.StrEnum):

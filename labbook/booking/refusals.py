@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import User
 from labbook.catalogue.models import Instrument
 from labbook.core.errors import Problem
-from labbook.training.models import RequestState, TrainingRequest
+from labbook.training.models import REQUEST_IS_OPEN, TrainingRequest
 
 
 def with_training_help(session: Session, user: User, instrument: Instrument,
@@ -48,5 +48,5 @@ def _open_request():
     return (select(request.id, request.created_at)
             .where(request.user_id == bindparam("user_id"),
                    request.instrument_id == bindparam("instrument_id"),
-                   request.state == RequestState.OPEN)
+                   REQUEST_IS_OPEN)
             .order_by(request.created_at.desc()).limit(1))

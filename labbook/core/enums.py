@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Enum
+from sqlalchemy import ColumnElement, Enum, literal_column
 
 
 def string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
@@ -18,3 +18,11 @@ def string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+def equals_literal(column: ColumnElement, member: enum.Enum) -> ColumnElement[bool]:
+    """``column == member`` with the member's value written into the statement, as a partial
+    index's condition writes it (``WHERE state = 'pending'``). Bound as a parameter instead,
+    SQLite prepares the statement again at every run, to see whether the index applies to the
+    value bound (some 80 µs a time). The value is the enum's own, never a user's text."""
+    return column == literal_column(f"'{member.value}'")

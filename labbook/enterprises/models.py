@@ -6,11 +6,11 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.core.db import Base, UTCDateTime
-from labbook.core.enums import string_enum
+from labbook.core.enums import equals_literal, string_enum
 from labbook.core.time import utcnow
 
 if TYPE_CHECKING:
@@ -71,6 +71,11 @@ class Registration(Base):
 
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     organization: Mapped[Organization | None] = relationship()
+
+
+def registration_in(state: RegistrationState) -> ColumnElement[bool]:
+    """"The registration is in ``state``", as the partial index of pending ones writes it."""
+    return equals_literal(Registration.__table__.c.state, state)
 
 
 class OrganizationAdmin(Base):

@@ -41,6 +41,7 @@ from labbook.enterprises.models import (
     OrganizationAdmin,
     Registration,
     RegistrationState,
+    registration_in,
 )
 from labbook.notify import services as notify
 from labbook.orders.models import Order
@@ -171,8 +172,8 @@ def _registration_under_way(session: Session, uscc: str, now: dt.datetime,
     address to be confirmed (while its link still works)."""
     query = select(Registration.id).where(
         Registration.uscc == uscc,
-        or_(Registration.state == RegistrationState.PENDING,
-            (Registration.state == RegistrationState.UNCONFIRMED)
+        or_(registration_in(RegistrationState.PENDING),
+            registration_in(RegistrationState.UNCONFIRMED)
             & (Registration.created_at > _confirmable_since(now))))
     if other_than is not None:
         query = query.where(Registration.id != other_than)
@@ -329,7 +330,7 @@ def registrations(session: Session, state: RegistrationState | None = None
     """Registrations in ``state`` (all but the unconfirmed ones without), newest first."""
     query = select(Registration).order_by(Registration.created_at.desc(), Registration.id.desc())
     if state is not None:
-        query = query.where(Registration.state == state)
+        query = query.where(registration_in(state))
     else:
         query = query.where(Registration.state != RegistrationState.UNCONFIRMED)
     return list(session.scalars(query.limit(200)))

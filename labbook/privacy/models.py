@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.core.db import Base, UTCDateTime
-from labbook.core.enums import string_enum
+from labbook.core.enums import equals_literal, string_enum
 from labbook.core.time import utcnow
 
 if TYPE_CHECKING:
@@ -43,3 +43,7 @@ class DeletionRequest(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+#: "The request waits for an admin", as the partial index of pending requests writes it.
+DELETION_IS_PENDING = equals_literal(DeletionRequest.__table__.c.state, DeletionState.PENDING)

@@ -32,7 +32,7 @@ from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, V
 from labbook.enterprises.models import Invitation, JoinRequest, OrganizationAdmin, Registration
 from labbook.notify import services as notify
 from labbook.orders.models import Order
-from labbook.privacy.models import DeletionRequest, DeletionState
+from labbook.privacy.models import DELETION_IS_PENDING, DeletionRequest, DeletionState
 from labbook.testing.models import ServiceRequest
 
 #: What replaces a deleted person's free text.
@@ -103,7 +103,7 @@ def export_zip(data: dict[str, Any]) -> bytes:
 
 def pending_request(session: Session, user: User) -> DeletionRequest | None:
     return session.scalar(select(DeletionRequest).where(
-        DeletionRequest.user_id == user.id, DeletionRequest.state == DeletionState.PENDING))
+        DeletionRequest.user_id == user.id, DELETION_IS_PENDING))
 
 
 def request_deletion(session: Session, user: User, *, now: dt.datetime) -> DeletionRequest:

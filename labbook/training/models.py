@@ -11,7 +11,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labbook.core.db import Base, UTCDateTime
-from labbook.core.enums import string_enum
+from labbook.core.enums import equals_literal, string_enum
 from labbook.core.time import utcnow
 
 if TYPE_CHECKING:
@@ -75,6 +75,10 @@ class TrainingRequest(Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     instrument: Mapped[Instrument] = relationship()
+
+
+#: "The request waits for a session", as the partial index of open requests writes it.
+REQUEST_IS_OPEN = equals_literal(TrainingRequest.__table__.c.state, RequestState.OPEN)
 
 
 class TrainingSession(Base):

@@ -33,6 +33,7 @@ from labbook.notify import services as notify
 from labbook.training.labels import ENROLMENT_STATE_LABELS, REQUEST_STATE_LABELS
 from labbook.training.models import (
     MAX_CAPACITY,
+    REQUEST_IS_OPEN,
     EnrolmentState,
     ExamResult,
     RequestState,
@@ -93,7 +94,7 @@ def request_training(session: Session, actor: User, instrument: Instrument, *, n
     session.execute(select(User.id).where(User.id == actor.id).with_for_update())
     existing = session.scalar(select(TrainingRequest).where(
         TrainingRequest.user_id == actor.id, TrainingRequest.instrument_id == instrument.id,
-        TrainingRequest.state == RequestState.OPEN))
+        REQUEST_IS_OPEN))
     if existing is not None:
         return existing
     request = TrainingRequest(user=actor, instrument=instrument, note=note,
@@ -161,7 +162,7 @@ def open_requests(session: Session, actor: User) -> list[TrainingRequest]:
         return []
     return list(session.scalars(
         select(TrainingRequest).join(Instrument)
-        .where(Instrument.lab_id.in_(lab_ids), TrainingRequest.state == RequestState.OPEN)
+        .where(Instrument.lab_id.in_(lab_ids), REQUEST_IS_OPEN)
         .options(joinedload(TrainingRequest.user), joinedload(TrainingRequest.instrument))
         .order_by(TrainingRequest.created_at, TrainingRequest.id)))
 
@@ -211,7 +212,7 @@ def schedule_session(session: Session, actor: User, instrument: Instrument, *,
            starts_at=starts_at.isoformat(), capacity=capacity, user_id=trainer.id)
     waiting = session.scalars(select(TrainingRequest).where(
         TrainingRequest.instrument_id == instrument.id,
-        TrainingRequest.state == RequestState.OPEN).options(joinedload(TrainingRequest.user)))
+        REQUEST_IS_OPEN).options(joinedload(TrainingRequest.user)))
     for request in waiting:
         notify.enqueue(session, request.user, kind="training_scheduled",
                        template="training_scheduled",
@@ -293,7 +294,7 @@ def enrol(session: Session, actor: User, training_session: TrainingSession, *,
            user_id=user.id, instrument_id=instrument.id)
     for request in session.scalars(select(TrainingRequest).where(
             TrainingRequest.user_id == user.id, TrainingRequest.instrument_id == instrument.id,
-            TrainingRequest.state == RequestState.OPEN).with_for_update()):
+            REQUEST_IS_OPEN).with_for_update()):
         record(session, actor, request, "accept", at=now, from_state=RequestState.OPEN.value,
                to_state=RequestState.SCHEDULED.value)
         request.state = RequestState.SCHEDULED
