@@ -87,6 +87,17 @@ def test_other_refusals_carry_no_training(researcher):
     assert all("training" not in p.extra for p in refused.value.problems)
 
 
+
+def test_beside_other_problems_only_the_training_one_carries_the_way_to_training(
+        researcher, instrument):
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(db.session, researcher, instrument_id=instrument.id,
+                                start=lab_time(MONDAY, 19), end=lab_time(MONDAY, 20),
+                                purpose="XRD", now=lab_time(MONDAY, 7))
+    carrying = {p.code: "training" in p.extra for p in refused.value.problems}
+    assert carrying["not_qualified"] is True
+    assert carrying["outside_hours"] is False
+
 def test_the_refusal_page_offers_to_ask_and_the_managers_hear_of_it(
         login_as, researcher, manager, instrument):
     client = login_as(researcher)

@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 
+import pytest
 from sqlalchemy import func, select
 
 from labbook.accounts.models import User
@@ -15,8 +16,10 @@ from labbook.accounts.services import update_user
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
 from labbook.core.engine import write_transaction
+from labbook.core.errors import Conflict
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
+from labbook.privacy import services as privacy
 from labbook.privacy.models import DeletionRequest, DeletionState
 from tests.factories import (
     PASSWORD,
@@ -104,3 +107,23 @@ def test_only_admins_handle_requests(client, login_as):
     assert client.get("/admin/privacy-requests").status_code == 403
     assert client.post(f"/admin/privacy-requests/{deletion.id}/complete").status_code == 403
     assert db.session.get(User, user.id).is_active
+
+
+def test_a_person_may_ask_again_once_their_request_is_handled_and_whatever_others_asked():
+    person, someone_else = create_user(), create_user()
+    now = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
+    with write_transaction(db.session):
+        privacy.request_deletion(db.session, someone_else, now=now)
+    with write_transaction(db.session):
+        first = privacy.request_deletion(db.session, person, now=now)
+    assert privacy.pending_request(db.session, person).id == first.id
+    with write_transaction(db.session):
+        privacy.reject_deletion(db.session, create_admin(), first, reason="账单未结清 / unpaid",
+                                now=now)
+    assert privacy.pending_request(db.session, person) is None
+    with write_transaction(db.session):
+        again = privacy.request_deletion(db.session, person, now=now)
+    assert again.id != first.id
+    with pytest.raises(Conflict) as twice, write_transaction(db.session):
+        privacy.request_deletion(db.session, person, now=now)
+    assert twice.value.code == "deletion_requested"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labbook.audit.models import AuditEvent
 from labbook.booking.models import Qualification
@@ -21,9 +21,17 @@ from labbook.training.models import (
     EnrolmentState,
     ExamResult,
     RequestState,
+    TrainingRequest,
     TrainingSession,
 )
-from tests.factories import create_instrument, create_lab, create_manager, create_user
+from tests.billing.test_concurrency import overlap
+from tests.factories import (
+    create_admin,
+    create_instrument,
+    create_lab,
+    create_manager,
+    create_user,
+)
 
 NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
 START = NOW + dt.timedelta(days=3)
@@ -70,6 +78,84 @@ def test_a_request_reaches_the_managers_and_asking_twice_changes_nothing(instrum
     assert [r.id for r in training.open_requests(db.session, manager)] == [first.id]
     assert training.open_requests(db.session, researcher) == []
 
+
+
+def ask(user, instrument, now=NOW):
+    with write_transaction(db.session):
+        return training.request_training(db.session, user, instrument, now=now)
+
+
+def test_each_open_request_is_one_persons_for_one_instrument(instrument, manager):
+    """Asking again finds only the asker's own open request for that very instrument; a
+    session reaches the people waiting for its instrument; enrolling answers only the
+    enrolled person's open request for it; the managers see their labs' open requests,
+    oldest first."""
+    researcher, colleague, other = create_user(), create_user(), create_user()
+    sibling = create_instrument(lab=instrument.lab, requires_qualification=True)
+    elsewhere = create_instrument(lab=create_lab(), requires_qualification=True)
+    withdrawn = ask(researcher, instrument, now=NOW - dt.timedelta(days=2))
+    with write_transaction(db.session):
+        training.withdraw_request(db.session, researcher, withdrawn, now=NOW)
+    own = ask(researcher, instrument, now=NOW)
+    colleagues = ask(colleague, instrument, now=NOW - dt.timedelta(hours=1))
+    on_sibling = ask(researcher, sibling)
+    others_on_sibling = ask(other, sibling)
+    in_another_lab = ask(other, elsewhere)
+    assert len({withdrawn.id, own.id, colleagues.id, on_sibling.id}) == 4
+    assert [r.id for r in training.open_requests(db.session, manager)] == [
+        colleagues.id, own.id, on_sibling.id, others_on_sibling.id]
+    assert [r.id for r in training.open_requests(db.session, create_admin())] == [
+        colleagues.id, own.id, on_sibling.id, others_on_sibling.id, in_another_lab.id]
+
+    session = schedule(manager, instrument)
+    assert sorted(m.recipient for m in outbox("training_scheduled")) == sorted(
+        [researcher.email, colleague.email])
+    enrol(researcher, session)
+    states = {request.id: db.session.get(type(request), request.id).state
+              for request in (withdrawn, own, colleagues, on_sibling)}
+    assert states == {withdrawn.id: RequestState.WITHDRAWN, own.id: RequestState.SCHEDULED,
+                      colleagues.id: RequestState.OPEN, on_sibling.id: RequestState.OPEN}
+
+
+def test_a_request_is_recorded_and_its_managers_read_of_it_in_their_language(instrument):
+    zh_manager = create_manager(instrument.lab, locale="zh_CN")
+    en_manager = create_manager(instrument.lab, locale="en")
+    researcher = create_user()
+    with write_transaction(db.session):
+        request = training.request_training(db.session, researcher, instrument,
+                                            note="粉末衍射 / powder XRD", now=NOW)
+    assert db.session.get(type(request), request.id).note == "粉末衍射 / powder XRD"
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "training_requests")).one()
+    assert (event.actor_id, event.object_id, event.action, event.from_state, event.to_state,
+            event.details, event.at) == (researcher.id, request.id, "submit", None, "open",
+                                         {"instrument_id": instrument.id}, NOW)
+    subjects = {m.recipient: m.subject for m in outbox("training_requested")}
+    assert subjects == {zh_manager.email: f"培训申请：{instrument.name_zh}",
+                        en_manager.email: f"Training asked for: {instrument.name_en}"}
+
+
+def test_a_request_without_a_note_has_none_and_a_long_one_is_refused_at_its_field(instrument):
+    with write_transaction(db.session):
+        request = training.request_training(db.session, create_user(), instrument, now=NOW)
+    assert request.note == ""
+    with pytest.raises(ValidationError) as refused, write_transaction(db.session):
+        training.request_training(db.session, create_user(), instrument,
+                                  note="x" * (training.MAX_NOTE + 1), now=NOW)
+    assert [problem.field for problem in refused.value.problems] == ["note"]
+
+
+def test_two_requests_of_one_person_at_once_make_one(app, instrument):
+    researcher = create_user()
+    first, second = overlap(
+        app, lambda session: training.request_training(
+            session, session.get(type(researcher), researcher.id),
+            session.get(type(instrument), instrument.id), now=NOW).id,
+        lambda session: training.request_training(
+            session, session.get(type(researcher), researcher.id),
+            session.get(type(instrument), instrument.id), now=NOW).id)
+    assert first == second
+    assert db.session.scalar(select(func.count()).select_from(TrainingRequest)) == 1
 
 def test_from_request_to_qualification(instrument, manager):
     researcher = create_user()
