@@ -13,7 +13,7 @@ from labbook.audit.models import AuditEvent
 from labbook.booking.models import Qualification
 from labbook.booking.rules import is_qualified
 from labbook.core.engine import write_transaction
-from labbook.core.errors import Conflict, PermissionDenied, ValidationError
+from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from labbook.training import services as training
@@ -21,6 +21,7 @@ from labbook.training.models import (
     EnrolmentState,
     ExamResult,
     RequestState,
+    SessionState,
     TrainingRequest,
     TrainingSession,
 )
@@ -211,12 +212,77 @@ def test_a_full_session_refuses_and_a_place_given_back_is_free_again(instrument,
     late = create_user()
     with pytest.raises(Conflict) as full:
         enrol(late, session)
-    assert full.value.code == "session_full"
+    assert (full.value.code, full.value.message) == (
+        "session_full", "本场培训已满：1 个名额均已报满。")
     with write_transaction(db.session):
         training.cancel_enrolment(db.session, manager, first, now=NOW)
     assert enrol(late, session).state == EnrolmentState.ENROLLED
     assert db.session.get(TrainingSession, session.id).enrolled == 1
 
+
+
+def test_enrolling_closes_at_the_sessions_start_to_the_second_and_a_cancelled_one_never_opens(
+        instrument, manager):
+    session = schedule(manager, instrument)
+    assert enrol(create_user(), session, now=START - dt.timedelta(seconds=1)).state \
+        == EnrolmentState.ENROLLED
+    with pytest.raises(Conflict) as started:
+        enrol(create_user(), session, now=START)
+    assert (started.value.code, started.value.message) == (
+        "invalid_state", "本场培训已开始或已取消，无法再报名。")
+    cancelled = schedule(manager, instrument)
+    db.session.get(TrainingSession, cancelled.id).state = SessionState.CANCELLED
+    db.session.commit()
+    with pytest.raises(Conflict) as refused:
+        enrol(create_user(), cancelled, now=NOW)
+    assert refused.value.code == "invalid_state"
+
+
+def test_an_enrolment_takes_a_place_of_its_own_session_only_and_a_place_given_back_is_reused(
+        instrument, manager):
+    session, other_session = schedule(manager, instrument), schedule(manager, instrument)
+    researcher = create_user()
+    with write_transaction(db.session):
+        request = training.request_training(db.session, researcher, instrument, now=NOW)
+    first = enrol(manager, session, researcher, now=NOW + dt.timedelta(minutes=5))
+    assert first.created_at == NOW + dt.timedelta(minutes=5)
+    assert (db.session.get(TrainingSession, session.id).enrolled,
+            db.session.get(TrainingSession, other_session.id).enrolled) == (1, 0)
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type.in_(["training_enrolments", "training_requests"]),
+        AuditEvent.action != "submit").order_by(AuditEvent.id)).all()
+    assert [(e.object_type, e.object_id, e.actor_id, e.action, e.from_state, e.to_state,
+             e.details) for e in events] == [
+        ("training_enrolments", first.id, manager.id, "create", None, "enrolled",
+         {"user_id": researcher.id, "instrument_id": instrument.id}),
+        ("training_requests", request.id, manager.id, "accept", "open", "scheduled", {})]
+    [told] = outbox("training_enrolled")
+    assert (told.recipient, told.subject) == (researcher.email, "培训：2026-12-10 09:00")
+    with write_transaction(db.session):
+        training.cancel_enrolment(db.session, researcher, first, now=NOW)
+    again = enrol(researcher, session)
+    assert (again.id, again.state) == (first.id, EnrolmentState.ENROLLED)
+
+
+def test_one_person_may_hold_places_in_two_sessions_and_none_in_a_session_that_is_gone(
+        instrument, manager):
+    researcher = create_user()
+    first, second = schedule(manager, instrument), schedule(manager, instrument)
+    enrol(researcher, first)
+    assert enrol(researcher, second).session_id == second.id
+    gone = TrainingSession(id=10**6, instrument=instrument)
+    with pytest.raises(NotFound) as missing, write_transaction(db.session):
+        training.enrol(db.session, researcher, gone, now=NOW)
+    assert missing.value.message == "没有这场培训。"
+
+
+def test_a_session_without_a_location_or_note_has_none(instrument, manager):
+    with write_transaction(db.session):
+        made = training.schedule_session(
+            db.session, manager, instrument, starts_at=START,
+            ends_at=START + dt.timedelta(hours=1), trainer_email=manager.email, capacity=2,
+            now=NOW)
+    assert (made.location, made.note) == ("", "")
 
 def test_enrolling_twice_is_refused(instrument, manager):
     session = schedule(manager, instrument)
@@ -224,7 +290,8 @@ def test_enrolling_twice_is_refused(instrument, manager):
     enrol(researcher, session)
     with pytest.raises(Conflict) as twice:
         enrol(researcher, session)
-    assert twice.value.code == "already_enrolled"
+    assert (twice.value.code, twice.value.message) == (
+        "already_enrolled", f"{researcher.name} 已报名本场培训。")
 
 
 def test_only_the_labs_managers_arrange_and_enrol_others(instrument, manager):
@@ -232,23 +299,61 @@ def test_only_the_labs_managers_arrange_and_enrol_others(instrument, manager):
     with pytest.raises(PermissionDenied):
         schedule(outsider, instrument)
     session = schedule(manager, instrument)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         enrol(create_user(), session, create_user())
+    assert refused.value.message == "只有本实验室的管理员可以为他人报名。"
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"capacity": 0}, "capacity"), ({"capacity": 201}, "capacity"),
-    ({"starts_at": NOW - dt.timedelta(hours=1)}, "starts_at"),
-    ({"ends_at": START}, "ends_at"), ({"trainer_email": "nobody@example.cn"}, "trainer_email"),
-    ({"valid_days": 0}, "valid_days"),
+@pytest.mark.parametrize(("changes", "field", "code", "message"), [
+    ({"capacity": 0}, "capacity", "invalid", "请填写 1 至 200 个名额。"),
+    ({"capacity": 201}, "capacity", "invalid", "请填写 1 至 200 个名额。"),
+    ({"starts_at": NOW}, "starts_at", "in_past", "培训开始时间必须在将来。"),
+    ({"ends_at": START}, "ends_at", "invalid_interval", "结束时间必须晚于开始时间。"),
+    ({"trainer_email": "nobody@example.cn"}, "trainer_email", "unknown_user",
+     "没有使用邮箱 nobody@example.cn 的账号。"),
+    ({"valid_days": 0}, "valid_days", "invalid", "请填写 1 至 3650 天，或留空表示长期有效。"),
+    ({"valid_days": 3651}, "valid_days", "invalid", "请填写 1 至 3650 天，或留空表示长期有效。"),
+    ({"location": "x" * 201}, "location", "too_long_text", "最多 200 个字符。"),
+    ({"note": "x" * 1001}, "note", "too_long_text", "最多 1000 个字符。"),
 ])
-def test_a_bad_session_is_refused_naming_its_field(instrument, manager, changes, field):
+def test_a_bad_session_is_refused_naming_its_field(instrument, manager, changes, field, code,
+                                                   message):
     values = {"starts_at": START, "ends_at": START + dt.timedelta(hours=1),
               "trainer_email": manager.email, "capacity": 4, **changes}
     with pytest.raises(ValidationError) as refused, write_transaction(db.session):
         training.schedule_session(db.session, manager, instrument, now=NOW, **values)
-    assert refused.value.problems[0].field == field
+    assert [(p.field, p.code, p.message) for p in refused.value.problems] == [
+        (field, code, message)]
     assert db.session.scalar(select(TrainingSession.id)) is None
+
+
+@pytest.mark.parametrize(("capacity", "valid_days"), [(1, 1), (200, 3650), (3, None)])
+def test_a_session_at_the_edges_of_its_limits_is_scheduled_as_given(
+        instrument, manager, capacity, valid_days):
+    trainer = create_manager(instrument.lab)
+    waiting = create_user()
+    with write_transaction(db.session):
+        training.request_training(db.session, waiting, instrument, now=NOW)
+    starts_at = NOW + dt.timedelta(seconds=1)
+    with write_transaction(db.session):
+        made = training.schedule_session(
+            db.session, manager, instrument, starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(hours=2), trainer_email=trainer.email,
+            capacity=capacity, location=" A305 ", note=" 带上样品 ", valid_days=valid_days,
+            now=NOW)
+    stored = db.session.get(TrainingSession, made.id)
+    assert (stored.trainer_id, stored.capacity, stored.enrolled, stored.location, stored.note,
+            stored.valid_days, stored.state, stored.created_by_id, stored.created_at) == (
+        trainer.id, capacity, 0, "A305", "带上样品", valid_days, SessionState.SCHEDULED,
+        manager.id, NOW)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "training_sessions")).one()
+    assert (event.actor_id, event.action, event.to_state, event.details) == (
+        manager.id, "create", "scheduled",
+        {"instrument_id": instrument.id, "starts_at": starts_at.isoformat(),
+         "capacity": capacity, "user_id": trainer.id})
+    [told] = outbox("training_scheduled")
+    assert (told.recipient, told.subject) == (waiting.email, "有一场您可以参加的培训")
 
 
 def test_reminders_before_a_record_lapses_go_once(instrument, manager):
