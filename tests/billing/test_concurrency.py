@@ -1,9 +1,7 @@
 """Billing changes that meet: two transactions on one statement, charge, instrument or month.
 
-``overlap`` runs a second change while the first has done its work but not yet committed, each
-in its own connection: on PostgreSQL the second reads the rows as they were before the first
-(READ COMMITTED) and must wait for the first's row locks to decide on what it wrote; on SQLite
-it waits for the write lock. Either way the outcome must be one the two changes could have
+``tests.concurrency.overlap`` runs a second change while the first has done its work but not
+yet committed, each in its own connection; the outcome must be one the two changes could have
 had one after the other. The last test races thirty requests against a real server.
 """
 
@@ -37,6 +35,7 @@ from labbook.catalogue.models import Instrument, Lab
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, ValidationError
 from labbook.extensions import db
+from tests.concurrency import overlap
 from tests.factories import (
     bearer,
     create_admin,
@@ -52,44 +51,6 @@ from tests.factories import (
 from tests.live import live_server
 
 NOW = lab_time(dt.date(2026, 12, 2), 10)
-#: How long the second change gets to reach the lock the first one holds.
-HEAD_START = 0.5
-
-
-def overlap(app, first: Callable[[Any], Any], second: Callable[[Any], Any]) -> tuple[Any, Any]:
-    """Run ``first`` and ``second`` (each given a session of its own, inside a write
-    transaction), the second starting while the first has done its work but not committed.
-    Returns what each returned, or the error it raised."""
-    done, go = threading.Event(), threading.Event()
-    outcomes: dict[str, Any] = {}
-
-    def run(name: str, work: Callable[[Any], Any], hold: bool) -> None:
-        with app.app_context():
-            try:
-                with write_transaction(db.session):
-                    outcome = work(db.session)
-                    if hold:
-                        done.set()
-                        go.wait(timeout=30)
-                outcomes[name] = outcome
-            except Exception as error:  # the outcome under test
-                outcomes[name] = error
-            finally:
-                done.set()
-                db.session.remove()
-
-    db.session.rollback()
-    leader = threading.Thread(target=run, args=("first", first, True))
-    leader.start()
-    done.wait(timeout=30)
-    follower = threading.Thread(target=run, args=("second", second, False))
-    follower.start()
-    follower.join(HEAD_START)
-    go.set()
-    leader.join(timeout=60)
-    follower.join(timeout=60)
-    db.session.rollback()
-    return outcomes["first"], outcomes["second"]
 
 
 def draft(amounts: tuple[str, ...] = ("100.00", "50.00")) -> Statement:

@@ -10,17 +10,19 @@ from sqlalchemy import select
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge, ChargeKind
 from labbook.booking import changes
-from labbook.booking.models import BookingChange, BookingState, ChangeState
+from labbook.booking.models import BookingChange, BookingState, BookingSuspension, ChangeState
 from labbook.booking.services import BookingRefused
 from labbook.booking.training import grant_qualification
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
+from tests.concurrency import overlap
 from tests.factories import (
     bearer,
     create_admin,
     create_booking,
     create_instrument,
+    create_lab,
     create_manager,
     create_organization,
     create_user,
@@ -200,12 +202,12 @@ def test_managers_override_soft_rules_and_tell_the_user(researcher, instrument):
                              start_at=lab_time(MONDAY, 10))
     with pytest.raises(PermissionDenied):
         change(researcher, booking, lab_time(MONDAY, 18), lab_time(MONDAY, 19), override=True)
-    change(manager, booking, lab_time(MONDAY, 18), lab_time(MONDAY, 19), override=True,
-           note="夜间测试")
+    result = change(manager, booking, lab_time(MONDAY, 18), lab_time(MONDAY, 19),
+                    override=True, note="夜间测试")
     db.session.commit()
     booking = reload(booking)
     assert times(booking) == (lab_time(MONDAY, 18), lab_time(MONDAY, 19))
-    assert booking.is_override
+    assert booking.is_override and db.session.get(BookingChange, result.change.id).is_override
     message = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "booking_changed")).one()
     assert message.recipient == researcher.email and message.created_at == BEFORE
@@ -234,10 +236,13 @@ def test_the_same_time_again_is_nothing_to_change(researcher, instrument):
                              start_at=lab_time(MONDAY, 10))
     with pytest.raises(ValidationError) as refused:
         change(researcher, booking, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
-    assert refused.value.code == "no_change"
+    assert (refused.value.code, refused.value.message) == (
+        "no_change", "预约已是这个时间，无需更改。")
 
 
-def test_a_booking_in_use_only_changes_its_end(researcher, instrument):
+def test_a_booking_in_use_only_changes_its_end_under_every_rule_but_those_of_its_start(
+        researcher):
+    instrument = create_instrument(max_minutes=120)
     start = lab_time(MONDAY, 10)
     booking = create_booking(instrument=instrument, user=researcher, start_at=start,
                              state=BookingState.IN_USE, checked_in_at=start)
@@ -245,10 +250,72 @@ def test_a_booking_in_use_only_changes_its_end(researcher, instrument):
     with pytest.raises(Conflict) as refused:
         change(researcher, booking, lab_time(MONDAY, 11), lab_time(MONDAY, 12), now=now)
     assert refused.value.code == "already_started"
+    with pytest.raises(BookingRefused) as too_long:
+        change(researcher, booking, start, lab_time(MONDAY, 12, 30), now=now)
+    assert [p.code for p in too_long.value.problems] == ["too_long"]
     change(researcher, booking, start, lab_time(MONDAY, 12), now=now)
     db.session.commit()
     assert times(booking) == (start, lab_time(MONDAY, 12))
 
+
+def test_a_booking_starting_this_very_minute_is_extended_whatever_notice_it_needed(researcher):
+    instrument = create_instrument(min_notice_minutes=60)
+    start = lab_time(MONDAY, 10)
+    booking = create_booking(instrument=instrument, user=researcher, start_at=start)
+    change(researcher, booking, start, lab_time(MONDAY, 12), now=start)
+    db.session.commit()
+    assert times(booking) == (start, lab_time(MONDAY, 12))
+
+
+def test_a_booking_yet_to_start_is_extended_as_a_new_request_would_be_made(researcher):
+    """Its start counts as a new booking's would: inside the instrument's notice, an extension
+    waits for a manager's override."""
+    instrument = create_instrument(min_notice_minutes=60)
+    start = lab_time(MONDAY, 10)
+    booking = create_booking(instrument=instrument, user=researcher, start_at=start)
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, start, lab_time(MONDAY, 12),
+               now=start - dt.timedelta(minutes=30))
+    assert [p.code for p in refused.value.problems] == ["too_soon"]
+
+
+def test_two_moves_into_one_free_hour_at_once_leave_it_to_the_first(app, researcher, instrument):
+    """The second waits for the first to commit (on SQLite for the write lock, on PostgreSQL
+    for the locks of the first's move) and its rules see the first's new time: refused as
+    an overlap, with other times."""
+    other = create_user()  # of another organization: neither waits for the other's lock
+    mine = create_booking(instrument=instrument, user=researcher, start_at=lab_time(MONDAY, 9))
+    theirs = create_booking(instrument=instrument, user=other, start_at=lab_time(MONDAY, 16))
+    free_hour = (lab_time(MONDAY, 12), lab_time(MONDAY, 13))
+
+    def move(user, booking_id):
+        return lambda session: changes.change_booking(
+            session, session.get(type(user), user.id), booking_id,
+            start=free_hour[0], end=free_hour[1], now=BEFORE).booking.id
+
+    first, second = overlap(app, move(researcher, mine.id), move(other, theirs.id))
+    assert first == mine.id
+    assert isinstance(second, BookingRefused)
+    assert [p.code for p in second.problems] == ["overlap"]
+    assert second.suggestions
+    assert times(mine) == free_hour and times(theirs)[0] == lab_time(MONDAY, 16)
+
+
+def test_a_suspended_person_moves_nothing_but_the_labs_managers_move_it_for_them(researcher):
+    instrument = create_instrument(lab=create_lab(no_show_limit=3))
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    db.session.add(BookingSuspension(user_id=researcher.id, lab_id=instrument.lab_id,
+                                     starts_at=BEFORE - dt.timedelta(days=1),
+                                     ends_at=BEFORE + dt.timedelta(days=30), no_shows=3,
+                                     window_days=30))
+    db.session.commit()
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    assert [p.code for p in refused.value.problems] == ["suspended"]
+    change(create_manager(instrument.lab), booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
 
 def test_shortening_inside_the_window_is_charged_as_a_late_cancellation(researcher,
                                                                         instrument):
@@ -520,6 +587,24 @@ def test_a_rejected_change_is_dropped(researcher):
     assert db.session.scalar(select(OutboxMessage.recipient).where(
         OutboxMessage.kind == "booking_change_rejected")) == researcher.email
 
+
+
+def test_a_change_that_waits_records_the_old_and_new_time_as_asked(researcher):
+    instrument = create_instrument(requires_approval=True)
+    create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 11))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 16),
+                    note="换到下午 / afternoon")
+    db.session.commit()
+    stored = reload(result.change)
+    assert (stored.booking_id, stored.requested_by_id, stored.old_start_at, stored.old_end_at,
+            stored.new_start_at, stored.new_end_at, stored.state, stored.is_override,
+            stored.is_late, stored.given_back_minutes, stored.note, stored.requested_at,
+            stored.decided_by_id, stored.decided_at) == (
+        booking.id, researcher.id, lab_time(MONDAY, 10), lab_time(MONDAY, 11),
+        lab_time(MONDAY, 14), lab_time(MONDAY, 16), ChangeState.PENDING, False, False, 60,
+        "换到下午 / afternoon", BEFORE, None, None)
 
 def test_approval_checks_the_calendar_again(researcher):
     instrument = create_instrument(requires_approval=True)

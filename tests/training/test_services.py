@@ -25,7 +25,7 @@ from labbook.training.models import (
     TrainingRequest,
     TrainingSession,
 )
-from tests.billing.test_concurrency import overlap
+from tests.concurrency import overlap
 from tests.factories import (
     create_admin,
     create_instrument,
