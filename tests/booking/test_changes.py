@@ -16,7 +16,7 @@ from labbook.booking.training import grant_qualification
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
-from tests.concurrency import overlap
+from tests.concurrency import race
 from tests.factories import (
     bearer,
     create_admin,
@@ -280,9 +280,10 @@ def test_a_booking_yet_to_start_is_extended_as_a_new_request_would_be_made(resea
 
 
 def test_two_moves_into_one_free_hour_at_once_leave_it_to_the_first(app, researcher, instrument):
-    """The second waits for the first to commit (on SQLite for the write lock, on PostgreSQL
-    for the locks of the first's move) and its rules see the first's new time: refused as
-    an overlap, with other times."""
+    """The second starts while the first waits to commit. On SQLite it waits for the write
+    lock and its rules see the first's new time; on PostgreSQL its rules see the hour free,
+    and its UPDATE meets the exclusion constraint once the first commits: refused either way
+    as an overlap, with other times."""
     other = create_user()  # of another organization: neither waits for the other's lock
     mine = create_booking(instrument=instrument, user=researcher, start_at=lab_time(MONDAY, 9))
     theirs = create_booking(instrument=instrument, user=other, start_at=lab_time(MONDAY, 16))
@@ -293,7 +294,7 @@ def test_two_moves_into_one_free_hour_at_once_leave_it_to_the_first(app, researc
             session, session.get(type(user), user.id), booking_id,
             start=free_hour[0], end=free_hour[1], now=BEFORE).booking.id
 
-    first, second = overlap(app, move(researcher, mine.id), move(other, theirs.id))
+    first, second = race(app, move(researcher, mine.id), move(other, theirs.id))
     assert first == mine.id
     assert isinstance(second, BookingRefused)
     assert [p.code for p in second.problems] == ["overlap"]
