@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from labbook.booking import services
+from labbook.booking import changes, services
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.services import BookingRefused
@@ -78,6 +78,22 @@ def test_a_booking_needs_channels_free_for_all_of_its_time(cycler):
     assert refused.value.problems[0].code == "overlap"
     assert book(cycler, lab_time(DAY, 13), lab_time(DAY, 17)).channel_numbers == [1]
 
+
+
+def test_a_booking_moves_only_where_all_its_channels_are_free(cycler):
+    user = create_user()
+    moving = book(cycler, lab_time(DAY, 9), lab_time(DAY, 10), channels=3, user=user)
+    book(cycler, lab_time(DAY, 14), lab_time(DAY, 15), channels=6)
+
+    def move_to(hour):
+        return changes.change_booking(db.session, user, moving.id, start=lab_time(DAY, hour),
+                                      end=lab_time(DAY, hour + 1), now=dt.datetime.now(dt.UTC))
+
+    with pytest.raises(BookingRefused) as refused, force_locale("en"):
+        move_to(14)
+    problem = refused.value.problems[0]
+    assert problem.code == "overlap" and "2 of the instrument's 8 channels" in problem.message
+    assert move_to(15).booking.channel_numbers == [1, 2, 3]
 
 def test_more_channels_than_the_instrument_has_is_refused_clearly(client, cycler):
     response = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
