@@ -24,5 +24,6 @@ def equals_literal(column: ColumnElement, member: enum.Enum) -> ColumnElement[bo
     """``column == member`` with the member's value written into the statement, as a partial
     index's condition writes it (``WHERE state = 'pending'``). Bound as a parameter instead,
     SQLite prepares the statement again at every run, to see whether the index applies to the
-    value bound (some 80 µs a time). The value is the enum's own, never a user's text."""
+    value bound (5 µs for a small read, some 80 µs for a move's). The value is the enum's own,
+    never a user's text."""
     return column == literal_column(f"'{member.value}'")
