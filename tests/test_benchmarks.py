@@ -15,7 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPTS = sorted(path.name for path in BENCHMARKS.glob("*.py")
                  if path.name not in ("__init__.py", "cli.py"))
 #: Benchmarks that use no database (so take no --database-url).
-WITHOUT_DATABASE = {"report_pdf.py"}
+WITHOUT_DATABASE = {"free_slots.py", "report_pdf.py"}
 #: Benchmarks that need a program besides Python, which the machine may lack.
 NEEDS = {"instructions.py": "valgrind"}
 POSTGRESQL_URL = os.environ.get("LABBOOK_TEST_DATABASE_URL")
@@ -24,7 +24,7 @@ RUNS = [(script, "postgresql") for script in SCRIPTS if script not in WITHOUT_DA
 
 
 def test_every_benchmark_is_covered():
-    assert {"booking_api.py", "http_writes.py", "ical_feed.py", "instructions.py",
+    assert {"booking_api.py", "free_slots.py", "http_writes.py", "ical_feed.py", "instructions.py",
             "month_close.py", "report_pdf.py", "reports.py", "search.py", "stack_floor.py",
             "verification.py"} <= set(SCRIPTS)
 

@@ -8,6 +8,7 @@ for labs in zones that have them.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -86,6 +87,19 @@ def _fits(open_intervals: Sequence[Interval], tz: ZoneInfo, start: dt.datetime,
             and any(opens <= end <= closes for opens, closes in open_intervals))
 
 
+def union(intervals: Iterable[Interval]) -> list[Interval]:
+    """The time ``intervals`` cover, as intervals that neither overlap nor touch, earliest first
+    (their ends, too, in order)."""
+    covered: list[Interval] = []
+    for start, end in sorted(intervals):
+        if covered and start <= covered[-1][1]:
+            if end > covered[-1][1]:
+                covered[-1] = (covered[-1][0], end)
+        else:
+            covered.append((start, end))
+    return covered
+
+
 def subtract(intervals: Iterable[Interval], busy: Sequence[Interval]) -> list[Interval]:
     """``intervals`` with every busy interval cut out."""
     ordered_busy = sorted(busy)
@@ -143,7 +157,8 @@ def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interva
     ``busy`` holds its closures only and ``channel_busy`` each channel's busy time: a slot
     needs ``channels_needed`` channels free for all of it.
     """
-    ordered_busy = sorted(busy)
+    busy_time = union(busy)
+    busy_ends = [end for _start, end in busy_time]
     day = dt.timedelta(days=1)
     found: list[Interval] = []
     # Opening hours are worked out as the search reaches them: it mostly ends on the first day.
@@ -153,7 +168,10 @@ def first_free_slots(*, hours: WeeklyHours, tz: ZoneInfo, busy: Sequence[Interva
             if end > window_end:
                 return found
             held = (start, end + buffer)
-            if any(overlaps(held, b) for b in ordered_busy):
+            # The first stretch of busy time that ends after the slot starts is the only one
+            # that can meet it: the others end sooner or start later still.
+            first = bisect_right(busy_ends, start)
+            if first < len(busy_time) and busy_time[first][0] < held[1]:
                 continue
             if channel_busy and free_in_channels(held, channel_busy) < channels_needed:
                 continue

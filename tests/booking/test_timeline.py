@@ -34,6 +34,46 @@ def test_subtract_cuts_busy_time_out():
     assert free == [(at(1, 8), at(1, 9)), (at(1, 11), at(1, 17))]
 
 
+def test_union_joins_busy_time_that_overlaps_touches_or_lies_within():
+    """A long run holding the instrument over shorter bookings that end sooner: the slots after
+    those bookings are still taken until the run ends."""
+    assert timeline.union([(at(1, 13), at(1, 14)), (at(1, 9), at(1, 12)),
+                           (at(1, 10), at(1, 11)), (at(1, 12), at(1, 12, 30)),
+                           (at(1, 15), at(1, 16))]) == [
+        (at(1, 9), at(1, 12, 30)), (at(1, 13), at(1, 14)), (at(1, 15), at(1, 16))]
+    assert timeline.union([]) == []
+
+
+def test_first_free_slots_skip_time_a_long_run_holds_over_shorter_bookings():
+    busy = [(at(1, 8, 30), at(1, 9, 30)), (at(1, 8, 30), at(1, 15)), (at(1, 9, 30), at(1, 10))]
+    slots = timeline.first_free_slots(
+        hours=HOURS, tz=TZ, busy=busy, duration=dt.timedelta(hours=1), buffer=dt.timedelta(0),
+        slot_minutes=30, window_start=at(1, 8), window_end=at(1, 18), limit=2)
+    assert slots == [(at(1, 15), at(1, 16)), (at(1, 15, 30), at(1, 16, 30))]
+
+
+def test_a_run_past_the_lab_s_midnight_is_a_run_of_two_days_where_utc_s_day_goes_on():
+    """Kolkata's midnight is 18:30 UTC: a run from 22:00 to 00:30 spans two lab days, and starts
+    and ends while the lab is open (00:00–23:30), though in UTC it lies within one day."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    hours = {day: [(dt.time(0), dt.time(23, 30))] for day in range(7)}
+    start = dt.datetime(2027, 3, 1, 22, tzinfo=kolkata).astimezone(dt.UTC)
+    end = start + dt.timedelta(hours=2, minutes=30)
+    assert start.date() == end.date()
+    assert timeline.first_free_slots(
+        hours=hours, tz=kolkata, busy=[], duration=end - start, buffer=dt.timedelta(0),
+        slot_minutes=30, window_start=start, window_end=end, limit=1) == [(start, end)]
+
+
+def test_first_free_slots_need_one_free_channel_unless_told_more():
+    taken = [(at(1, 8, 30), at(1, 12))]
+    slots = timeline.first_free_slots(
+        hours=HOURS, tz=TZ, busy=[], duration=dt.timedelta(hours=1), buffer=dt.timedelta(0),
+        slot_minutes=30, window_start=at(1, 8), window_end=at(1, 18), limit=1,
+        channel_busy=[taken, []])
+    assert slots == [(at(1, 8, 30), at(1, 9, 30))]
+
+
 def test_grid_starts_round_up_to_the_grid_in_lab_time():
     starts = list(timeline.grid_starts(at(1, 8, 40), at(1, 10), 30, TZ))
     assert starts == [at(1, 9), at(1, 9, 30)]
@@ -89,7 +129,7 @@ def _weekly_hours():
 
 @settings(max_examples=150, deadline=None)
 @given(hours=_weekly_hours(),
-       zone=st.sampled_from(["Asia/Shanghai", "Europe/Berlin"]),
+       zone=st.sampled_from(["Asia/Shanghai", "Europe/Berlin", "Asia/Kolkata"]),
        first_day=st.integers(min_value=20, max_value=31),
        busy_hours=st.lists(st.tuples(st.integers(0, 5 * 24), st.integers(1, 30)), max_size=6),
        duration_minutes=st.sampled_from([30, 60, 90, 240, 24 * 60, 41 * 60]),
@@ -101,7 +141,8 @@ def test_first_free_slots_are_the_earliest_slots_the_rules_accept(
         hours, zone, first_day, busy_hours, duration_minutes, buffer_minutes, slot_minutes,
         window_hours, limit):
     tz = ZoneInfo(zone)
-    # March 2027 ends with Europe's change to summer time (28 March).
+    # March 2027 ends with Europe's change to summer time (28 March); India's lab days and
+    # grid lines fall on the half hour of UTC.
     window_start = dt.datetime(2027, 3, first_day, 7, 10, tzinfo=tz).astimezone(dt.UTC)
     window_end = window_start + dt.timedelta(hours=window_hours)
     busy = [(window_start + dt.timedelta(hours=offset),
