@@ -34,6 +34,32 @@ def test_subtract_cuts_busy_time_out():
     assert free == [(at(1, 8), at(1, 9)), (at(1, 11), at(1, 17))]
 
 
+def _minutes(intervals):
+    return {moment for start, end in intervals
+            for moment in range(int(start.timestamp()) // 60, int(end.timestamp()) // 60)}
+
+
+def _half_hours(offset: int, length: int) -> timeline.Interval:
+    return (at(1, 0) + dt.timedelta(minutes=30 * offset),
+            at(1, 0) + dt.timedelta(minutes=30 * (offset + length)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(gaps_and_lengths=st.lists(st.tuples(st.integers(0, 8), st.integers(1, 16)), max_size=4),
+       busy_spans=st.lists(st.tuples(st.integers(0, 48), st.integers(1, 24)), max_size=8))
+def test_subtract_leaves_the_time_of_the_intervals_that_nothing_busy_covers(gaps_and_lengths,
+                                                                            busy_spans):
+    opening, offset = [], 0
+    for gap, length in gaps_and_lengths:
+        opening.append(_half_hours(offset + gap, length))
+        offset += gap + length
+    busy = [_half_hours(*span) for span in busy_spans]
+    free = timeline.subtract(opening, busy)
+    assert _minutes(free) == _minutes(opening) - _minutes(busy)
+    assert all(start < end for start, end in free)
+    assert free == sorted(free)
+
+
 def test_union_joins_busy_time_that_overlaps_touches_or_lies_within():
     """A long run holding the instrument over shorter bookings that end sooner: the slots after
     those bookings are still taken until the run ends."""
