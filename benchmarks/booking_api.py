@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask
 from sqlalchemy import event, func, insert, select
 
-from benchmarks.cli import Run, Timings, alternating, calls_per_request, percentiles
+from benchmarks.cli import Run, Timings, alternating, calls_per_request, percentiles, settle
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import create_api_token
@@ -160,6 +160,7 @@ def setup(database_url: str, history: int, placement: str = "past",
                   <= i.max_minutes and i.horizon_days >= 30 and i.min_notice_minutes <= 2880
                   and i.status.value == "available"]
         busy_slots = _future_bookings(usable, admin, institute)
+        settle(db.engine)
         return Bench(app, secrets, [instrument.id for instrument in usable], busy_slots,
                      history, placement, database or db.engine.dialect.name)
 

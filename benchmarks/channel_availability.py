@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
-from benchmarks.cli import Run, Timings, alternating, calls_per_request
+from benchmarks.cli import Run, Timings, alternating, calls_per_request, settle
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.booking.models import Booking, BookingState
@@ -92,6 +92,7 @@ def setup(database_url: str) -> tuple:
                                 1 << channel))
         db.session.execute(insert(Booking), rows)
         db.session.commit()
+        settle(db.engine)
         return app, single.id, cycler.id, monday
 
 

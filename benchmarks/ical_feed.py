@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, insert
 
 from benchmarks.booking_api import lab_time
-from benchmarks.cli import Run, percentiles
+from benchmarks.cli import Run, percentiles, settle
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.booking.models import Booking, BookingState
@@ -92,6 +92,7 @@ def setup(database_url: str, events: int) -> tuple:
             db.session, manager, feed_services.Scope.parse("lab:NEM"),
             now=dt.datetime.now(dt.UTC))
         db.session.commit()
+        settle(db.engine)
     return app, f"/ical/{secret}.ics"
 
 

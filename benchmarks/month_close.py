@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select
 
 from benchmarks.booking_api import lab_time
-from benchmarks.cli import Run, Timings
+from benchmarks.cli import Run, Timings, settle
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.billing import services as billing
@@ -93,6 +93,7 @@ def build(organizations: int, bookings: int) -> None:
                         "amount": price.amount, "reason": "", "created_at": row["end_at"]})
     db.session.execute(insert(Charge), charges)
     db.session.commit()
+    settle(db.engine)
 
 
 def close_month(now: dt.datetime) -> billing.CloseResult:

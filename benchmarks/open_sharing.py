@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from benchmarks import reports as year_of_use
-from benchmarks.cli import Run, Timings
+from benchmarks.cli import Run, Timings, settle
 from labbook import create_app
 from labbook.billing.models import Charge
 from labbook.booking.models import Booking
@@ -79,6 +79,7 @@ def measure(run: Run, bookings: int, service_requests: int, organizations: int,
                                               effective_from=dt.date(YEAR - 1, 1, 1),
                                               time_share_percent=60, testing_share_percent=40))
             db.session.commit()
+            settle(db.engine)
             built_in = time.perf_counter() - started
             counts = {"bookings": db.session.scalar(select(func.count(Booking.id))),
                       "charges": db.session.scalar(select(func.count(Charge.id))),

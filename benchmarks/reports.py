@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, func, insert, select
 
 from benchmarks.booking_api import lab_time
-from benchmarks.cli import Run, Timings
+from benchmarks.cli import Run, Timings, settle
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.accounts.services import hash_password
@@ -203,6 +203,7 @@ def measure(run: Run, bookings: int, service_requests: int, organizations: int,
             started = time.perf_counter()
             build(bookings, service_requests, organizations)
             built_in = time.perf_counter() - started
+            settle(db.engine)
             engine = db.engine
             counts = {"bookings": db.session.scalar(select(func.count(Booking.id))),
                       "charges": db.session.scalar(select(func.count(Charge.id))),

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from benchmarks.cli import Run, Timings
+from benchmarks.cli import Run, Timings, settle
 from labbook import create_app
 from labbook.accounts.models import PriceTier
 from labbook.billing.models import RateCard
@@ -137,8 +137,10 @@ def main() -> None:
             upgrade()
             load_catalogue(db.session, TODAY)
             db.session.commit()
+            settle(db.engine)
             real = measure(args.iterations)
             multiply(args.times)
+            settle(db.engine)
             larger = measure(args.iterations)
             db.session.close()
             db.engine.dispose()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
-from benchmarks.cli import Run, Timings, alternating
+from benchmarks.cli import Run, Timings, alternating, settle
 from labbook import create_app
 from labbook.accounts.models import Organization, PriceTier, Role, User
 from labbook.catalogue.models import Category, Lab, TestingService
@@ -89,6 +89,7 @@ def build(reports: int) -> list[tuple[str, str]]:
         for start in range(0, len(rows), 5000):
             db.session.execute(insert(model), rows[start:start + 5000])
     db.session.commit()
+    settle(db.engine)
     return keys
 
 
