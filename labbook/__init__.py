@@ -184,6 +184,7 @@ def _init_extensions(app: Flask) -> None:
         check_pooled_connections,
         configure_sqlite,
         keep_prepared_statements,
+        plan_marked_statements_each_time,
     )
     from labbook.extensions import babel, csrf, db, login_manager, migrate
 
@@ -195,6 +196,7 @@ def _init_extensions(app: Flask) -> None:
             configure_sqlite(db.engine, db.session)
         else:
             keep_prepared_statements(db.engine, db.session)
+            plan_marked_statements_each_time(db.engine)
             # Runs before Flask-SQLAlchemy's removal of the session (teardowns run in reverse).
             app.teardown_appcontext(_commit_what_only_read)
             if app.config["LABBOOK_CHECK_POOLED_CONNECTIONS"]:

@@ -25,3 +25,21 @@ class Sent:
     def __exit__(self, *_exc) -> None:
         event.remove(db.engine, "before_cursor_execute", self._statement)
         event.remove(db.engine, "commit", self._commit)
+
+
+class Sums:
+    """The statements that add rows up (``GROUP BY``) sent while it is entered, each with
+    whether it runs planned for its own values (``core.engine.PLANNED_EACH_TIME``)."""
+
+    def __enter__(self) -> list[tuple[str, bool]]:
+        self.sums: list[tuple[str, bool]] = []
+        event.listen(db.engine, "before_cursor_execute", self._statement)
+        return self.sums
+
+    def _statement(self, _connection, _cursor, sql, _parameters, context, _many) -> None:
+        if "GROUP BY" in sql:
+            self.sums.append((" ".join(sql.split())[:160],
+                              bool(context.execution_options.get("labbook_planned_each_time"))))
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(db.engine, "before_cursor_execute", self._statement)

@@ -45,7 +45,12 @@ from labbook.catalogue.models import Instrument, InstrumentStatus, Lab, TestingS
 from labbook.i18n import lazy_gettext as _l
 from labbook.orders.models import LineState, Order, OrderLine
 from labbook.reports.periods import Period, Scope
-from labbook.reports.sql import month_of, seconds_between, working_days_between
+from labbook.reports.sql import (
+    month_of,
+    planned_each_time,
+    seconds_between,
+    working_days_between,
+)
 
 #: Bookings whose time counts as booked.
 COUNTED_STATES = (BookingState.APPROVED, BookingState.IN_USE, BookingState.COMPLETED,
@@ -192,7 +197,7 @@ def _bookings_by(session: Session, scope: Scope, period: Period, by: Dimension,
     if scope.organization is not None:
         query = query.where(Booking.organization_id == scope.organization.id)
     grouped: dict[Hashable, list[int]] = {}
-    for row in session.execute(query):
+    for row in session.execute(planned_each_time(query)):
         group = instruments[row[0]][by] if roll_up else row[0]
         sums = grouped.setdefault(group, [0] * len(columns))
         for index, value in enumerate(row[1:]):
@@ -247,7 +252,8 @@ def revenue(session: Session, scope: Scope, period: Period,
                         Charge.occurred_at < period.end_at)
     if scope.organization is not None:
         query = query.where(Charge.organization_id == scope.organization.id)
-    return {row[0]: Revenue(*row[1:]) for row in session.execute(query.group_by(key))}
+    return {row[0]: Revenue(*row[1:])
+            for row in session.execute(planned_each_time(query.group_by(key)))}
 
 
 def _amount_if(kinds: Sequence[ChargeKind]) -> Any:
@@ -265,14 +271,14 @@ def turnaround(session: Session, scope: Scope, period: Period,
     promised = case((line.is_express, (service.turnaround_days + 1) // 2),
                     else_=service.turnaround_days)
     taken = working_days_between(order.created_at, line.completed_at)
-    rows = session.execute(
+    rows = session.execute(planned_each_time(
         select(key, func.count(), func.sum(_one_if(line.is_express)), func.sum(promised),
                func.sum(taken), func.max(taken), func.sum(_one_if(taken <= promised)))
         .join(line.order).join(line.service)
         .where(line.state == LineState.COMPLETED,
                line.completed_at >= period.start_at, line.completed_at < period.end_at,
                service.lab_id.in_(scope.lab_ids))
-        .group_by(key))
+        .group_by(key)))
     return {row[0]: Turnaround(*row[1:]) for row in rows}
 
 

@@ -55,7 +55,7 @@ from labbook.core.money import FEN
 from labbook.owners.models import OwnerAgreement
 from labbook.reports.figures import TIME_KINDS
 from labbook.reports.periods import Period, lab_midnight
-from labbook.reports.sql import seconds_between
+from labbook.reports.sql import planned_each_time, seconds_between
 
 TIME = "time"
 TESTING = "testing"
@@ -235,13 +235,13 @@ def owner_totals(session: Session, period: Period) -> tuple[dict[int, OwnerTotal
     if owner_ids:
         lines = _owner_lines(session, period, owner_ids).subquery()
         is_time = lines.c.part == TIME
-        rows = session.execute(select(
+        rows = session.execute(planned_each_time(select(
             lines.c.owner_id,
             func.sum(case((is_time, lines.c.amount), else_=0)),
             func.sum(case((is_time, 0), else_=lines.c.amount)),
             func.sum(case((is_time, lines.c.share), else_=0)),
             func.sum(case((is_time, 0), else_=lines.c.share)),
-        ).group_by(lines.c.owner_id))
+        ).group_by(lines.c.owner_id)))
         totals = {owner_id: OwnerTotals(*(yuan(value) for value in values))
                   for owner_id, *values in rows}
     every_charge = session.scalar(select(func.sum(_raw(Charge.amount))).where(
@@ -252,11 +252,11 @@ def owner_totals(session: Session, period: Period) -> tuple[dict[int, OwnerTotal
 def settlement(session: Session, owner: Owner, period: Period) -> Settlement:
     """``owner``'s settlement for the period, line by line (by moment, charge, instrument)."""
     lines = _owner_lines(session, period, [owner.id]).subquery()
-    rows = session.execute(
+    rows = session.execute(planned_each_time(
         select(lines.c.charge_id, lines.c.occurred_at, lines.c.instrument_id, lines.c.kind,
                lines.c.part, lines.c.amount, lines.c.percent, lines.c.share, Organization.name)
         .join(Organization, Organization.id == lines.c.organization_id)
-        .order_by(lines.c.occurred_at, lines.c.charge_id, lines.c.instrument_id)).all()
+        .order_by(lines.c.occurred_at, lines.c.charge_id, lines.c.instrument_id))).all()
     instruments = {instrument.id: instrument for instrument in owner.instruments}
     result = [SettlementLine(charge_id, occurred_at, instruments[instrument_id], organization,
                              ChargeKind(kind), part, yuan(amount), percent, yuan(share))

@@ -48,7 +48,7 @@ from labbook.core.money import AmountError, read_amount
 from labbook.faults.services import downtime_intervals
 from labbook.reports.periods import Period
 from labbook.reports.settlements import attributed_lines, yuan
-from labbook.reports.sql import lab_day_number, seconds_between
+from labbook.reports.sql import lab_day_number, planned_each_time, seconds_between
 
 #: The purchase value from which an instrument is large, unless the app says otherwise.
 DEFAULT_LARGE_VALUE = Decimal("500000.00")
@@ -142,11 +142,12 @@ def _groups(session: Session, instrument_ids: list[int], period: Period, *,
                                       .where(Organization.tier != INSTITUTE_TIER)))
     # Bookings, grouped by instrument, organization and person.
     for instrument_id, organization_id, user_id, bookings, seconds in session.execute(
-            select(Booking.instrument_id, Booking.organization_id, Booking.user_id,
-                   func.count(), func.sum(seconds_between(Booking.start_at, Booking.end_at)))
-            .where(Booking.instrument_id.in_(instrument_ids), Booking.start_at >= start,
-                   Booking.start_at < end, counted(now))
-            .group_by(Booking.instrument_id, Booking.organization_id, Booking.user_id)):
+            planned_each_time(
+                select(Booking.instrument_id, Booking.organization_id, Booking.user_id,
+                       func.count(), func.sum(seconds_between(Booking.start_at, Booking.end_at)))
+                .where(Booking.instrument_id.in_(instrument_ids), Booking.start_at >= start,
+                       Booking.start_at < end, counted(now))
+                .group_by(Booking.instrument_id, Booking.organization_id, Booking.user_id))):
         figures = groups.sums[instrument_id]
         # PostgreSQL sums integers as NUMERIC: seconds are whole numbers here.
         seconds = int(seconds)
@@ -158,10 +159,10 @@ def _groups(session: Session, instrument_ids: list[int], period: Period, *,
             groups.organizations[instrument_id].add(organization_id)
     # Revenue, as the settlements attribute it, grouped by instrument and organization.
     lines = attributed_lines(start, end)
-    for instrument_id, organization_id, amount in session.execute(
+    for instrument_id, organization_id, amount in session.execute(planned_each_time(
             select(lines.c.instrument_id, lines.c.organization_id, func.sum(lines.c.amount))
             .where(lines.c.instrument_id.in_(instrument_ids))
-            .group_by(lines.c.instrument_id, lines.c.organization_id)):
+            .group_by(lines.c.instrument_id, lines.c.organization_id))):
         figures = groups.sums[instrument_id]
         figures.revenue += yuan(amount)
         if organization_id in outside_ids:
@@ -170,11 +171,11 @@ def _groups(session: Session, instrument_ids: list[int], period: Period, *,
     # Training: grants grouped by instrument, person and lab day.
     day = lab_day_number(Qualification.granted_at)
     sessions: dict[int, set[int]] = defaultdict(set)
-    for instrument_id, user_id, day_number in session.execute(
+    for instrument_id, user_id, day_number in session.execute(planned_each_time(
             select(Qualification.instrument_id, Qualification.user_id, day)
             .where(Qualification.instrument_id.in_(instrument_ids),
                    Qualification.granted_at >= start, Qualification.granted_at < end)
-            .group_by(Qualification.instrument_id, Qualification.user_id, day)):
+            .group_by(Qualification.instrument_id, Qualification.user_id, day))):
         groups.trained[instrument_id].add(user_id)
         sessions[instrument_id].add(day_number)
     for instrument_id, days in sessions.items():
@@ -258,17 +259,17 @@ def use_by_organization(session: Session, instruments: Sequence[Instrument], per
             use[organization_id] = OrganizationUse(name, tier != INSTITUTE_TIER)
         return use[organization_id]
 
-    for organization_id, bookings, seconds in session.execute(
+    for organization_id, bookings, seconds in session.execute(planned_each_time(
             select(Booking.organization_id, func.count(),
                    func.sum(seconds_between(Booking.start_at, Booking.end_at)))
             .where(Booking.instrument_id.in_(ids), Booking.start_at >= start,
                    Booking.start_at < end, counted(now))
-            .group_by(Booking.organization_id)):
+            .group_by(Booking.organization_id))):
         row = entry(organization_id)
         row.bookings, row.seconds = bookings, int(seconds)
     lines = attributed_lines(start, end)
-    for organization_id, amount in session.execute(
+    for organization_id, amount in session.execute(planned_each_time(
             select(lines.c.organization_id, func.sum(lines.c.amount))
-            .where(lines.c.instrument_id.in_(ids)).group_by(lines.c.organization_id)):
+            .where(lines.c.instrument_id.in_(ids)).group_by(lines.c.organization_id))):
         entry(organization_id).revenue = yuan(amount)
     return sorted(use.values(), key=lambda row: (-row.seconds, -row.revenue, row.name))

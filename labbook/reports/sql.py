@@ -10,11 +10,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, case, literal
+from sqlalchemy import BigInteger, Integer, Select, case, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from labbook.core.engine import PLANNED_EACH_TIME
 from labbook.core.time import LAB_TZ
 
 DAY_SECONDS = 86400
@@ -98,3 +99,9 @@ def month_of(moment: Any, months: Sequence[tuple[str, dt.datetime]]) -> ColumnEl
     SQLite and PostgreSQL spell differently. ``moment`` must lie before the last end.
     """
     return case(*[(moment < end, literal(key)) for key, end in months])
+
+
+def planned_each_time(query: Select[Any]) -> Select[Any]:
+    """``query``, a sum over a period, planned by PostgreSQL for its own values every time it
+    runs (``core.engine.PLANNED_EACH_TIME``): its cost depends on them."""
+    return query.execution_options(**PLANNED_EACH_TIME)

@@ -13,6 +13,7 @@ from labbook.booking.models import BookingState
 from labbook.extensions import db
 from labbook.owners.models import OwnerAgreement, OwnerContact
 from tests.factories import create_admin, create_booking, create_user, lab_time
+from tests.statements import Sums
 
 D = Decimal
 
@@ -49,6 +50,18 @@ def test_admins_add_agreements_and_contacts(month, client, login_as):
     assert db.session.scalar(select(OwnerContact.user_id)) == person.id
     assert client.post(f"/admin/owners/{month.owner_a.code}/contacts",
                        data={"email": "nobody@example.cn"}).status_code == 303
+
+
+def test_the_settlements_sums_over_the_month_are_planned_each_time(month, client, login_as):
+    """PostgreSQL plans them for their own values every time (``core.engine``'s
+    ``PLANNED_EACH_TIME``), as it does the lab reports' (tests/reports/test_planning.py)."""
+    login_as(create_admin())
+    with Sums() as sums:
+        assert client.get("/reports/settlements?month=2026-11").status_code == 200
+        assert client.get(f"/reports/settlements/{month.owner_a.code}.xlsx?month=2026-11"
+                          ).status_code == 200
+    assert sums
+    assert [statement for statement, planned in sums if not planned] == []
 
 
 def test_the_overview_reconciles_and_each_settlement_exports(month, client, login_as):

@@ -45,6 +45,7 @@ from tests.factories import (
     create_user,
     lab_time,
 )
+from tests.statements import Sums
 
 D = Decimal
 NOW = lab_time(dt.date(2026, 12, 5), 9)
@@ -157,6 +158,17 @@ def test_the_hours_are_the_sum_of_the_counted_bookings(scene):
                   and (b.state in (BookingState.COMPLETED, BookingState.IN_USE)
                        or (b.state == BookingState.APPROVED and b.end_at <= NOW))]
     assert sorted(b.id for b in took_place) == sorted(b.id for b in counted)
+
+
+def test_the_page_s_sums_over_the_year_are_planned_each_time(scene, client, login_as):
+    """PostgreSQL plans them for their own values every time (``core.engine``'s
+    ``PLANNED_EACH_TIME``), as it does the lab reports' (tests/reports/test_planning.py)."""
+    lab, *_instruments = scene
+    login_as(create_manager(lab))
+    with Sums() as sums:
+        assert client.get("/reports/open-sharing?year=2026").status_code == 200
+    assert len(sums) >= 3
+    assert [statement for statement, planned in sums if not planned] == []
 
 
 def test_the_threshold_is_configurable(scene):
