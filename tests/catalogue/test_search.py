@@ -18,6 +18,7 @@ from labbook.catalogue.services import (
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
 from tests.factories import create_instrument, create_user
+from tests.statements import Sent
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
 
@@ -261,3 +262,17 @@ def test_two_chinese_words_without_a_space(catalogue):
     found = instruments("岛津液相")
     assert codes(found) == codes(instruments("岛津 液相")) == ["FOOD-004", "FOOD-005"]
     assert codes(instruments("安捷伦液质")) == ["FOOD-007"]
+
+
+def test_a_page_of_search_results_comes_with_its_labs_and_categories_in_three_statements(
+        catalogue):
+    """The token that says whether the index is current, the page's rows with their labs and
+    categories joined, and the rate cards or the services' instruments: on PostgreSQL each
+    statement is a round trip, and every visitor's search makes them."""
+    search.current_index(db.session)  # built once for the catalogue, not per search
+    for search_page in (search_instruments, search_services):
+        db.session.expire_all()
+        with Sent() as sent:
+            page = search_page(db.session, CatalogueFilter(q="液相"))
+            names = [(row.lab.code, row.category.key) for row in page.items]
+        assert names and len(sent) == 3, "\n".join(s[:120] for s in sent)
