@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from labbook.core.engine import PLANNED_EACH_TIME_OPTION
 from labbook.extensions import db
 
 
@@ -39,7 +40,7 @@ class Sums:
     def _statement(self, _connection, _cursor, sql, _parameters, context, _many) -> None:
         if "GROUP BY" in sql:
             self.sums.append((" ".join(sql.split())[:160],
-                              bool(context.execution_options.get("labbook_planned_each_time"))))
+                              bool(context.execution_options.get(PLANNED_EACH_TIME_OPTION))))
 
     def __exit__(self, *_exc) -> None:
         event.remove(db.engine, "before_cursor_execute", self._statement)

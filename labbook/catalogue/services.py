@@ -84,9 +84,9 @@ def _matching(index: SearchIndex, criteria: CatalogueFilter) -> list[Item]:
 
 def _page_of(session: Session, model: type[Any], items: list[Item], options: list[Any],
              page: int, per_page: int) -> Page[Any]:
-    """Page ``page`` of ``items`` as rows of ``model``, in the items' order. Each row's lab and
-    category come joined to it (``options``): a statement apart would be a round trip more to
-    PostgreSQL for every page of the catalogue."""
+    """Page ``page`` of ``items`` as rows of ``model``, in the items' order, with what
+    ``options`` load beside them: the lab and category joined to each row (a statement apart
+    would be a round trip more to PostgreSQL on every page of the catalogue)."""
     ids = [item.id for item in items[(page - 1) * per_page:page * per_page]]
     rows = {row.id: row for row in session.scalars(
         select(model).where(model.id.in_(ids)).options(*options))} if ids else {}

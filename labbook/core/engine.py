@@ -198,7 +198,8 @@ def keep_prepared_statements(engine: Engine, sessions: Any) -> None:
 #: looks each row up in a hash of them: a year's utilization by instrument (163 instruments,
 #: 86,000 bookings) took 260 ms so from a worker's eleventh showing of the page on, against
 #: 47 ms. Planning such a statement costs some 2 ms, its run tens.
-PLANNED_EACH_TIME = {"labbook_planned_each_time": True}
+PLANNED_EACH_TIME_OPTION = "labbook_planned_each_time"
+PLANNED_EACH_TIME = {PLANNED_EACH_TIME_OPTION: True}
 
 
 def plan_marked_statements_each_time(engine: Engine) -> None:
@@ -207,7 +208,7 @@ def plan_marked_statements_each_time(engine: Engine) -> None:
     @event.listens_for(engine, "do_execute")
     def _unprepared(cursor: Any, statement: str, parameters: Any, context: Any
                     ) -> Literal[True] | None:
-        if not context.execution_options.get("labbook_planned_each_time"):
+        if not context.execution_options.get(PLANNED_EACH_TIME_OPTION):
             return None
         cursor.execute(statement, parameters, prepare=False)
         return True
