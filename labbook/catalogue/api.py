@@ -105,7 +105,8 @@ def get_instrument(instrument_id: int):
 def list_services():
     criteria = catalogue.parse_filter(request.args, statuses=["active", "inactive"])
     page, per_page = pagination_args()
-    result = catalogue.search_services(db.session, criteria, page=page, per_page=per_page)
+    result = catalogue.search_services(db.session, criteria, page=page, per_page=per_page,
+                                       with_instruments=True)
     return {"items": [service_json(s) for s in result.items], "total": result.total,
             "page": result.page, "per_page": result.per_page}
 

@@ -62,6 +62,7 @@ def test_service_search_by_standard(client, catalogue):
     detail = client.get(f"/api/v1/services/{items[0]['id']}").json
     assert "228.1" in detail["standard"]
     assert detail["instruments"]
+    assert items[0]["instruments"] == detail["instruments"]  # the list names them too
     assert detail["sample_requirements"]
 
 

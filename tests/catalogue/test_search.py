@@ -264,15 +264,18 @@ def test_two_chinese_words_without_a_space(catalogue):
     assert codes(instruments("安捷伦液质")) == ["FOOD-007"]
 
 
-def test_a_page_of_search_results_comes_with_its_labs_and_categories_in_three_statements(
-        catalogue):
+@pytest.mark.parametrize(("search_page", "options", "statements"), [
+    (search_instruments, {}, 3), (search_services, {}, 2),
+    (search_services, {"with_instruments": True}, 3)])
+def test_a_page_of_search_results_comes_with_its_labs_and_categories_joined(
+        catalogue, search_page, options, statements):
     """The token that says whether the index is current, the page's rows with their labs and
-    categories joined, and the rate cards or the services' instruments: on PostgreSQL each
-    statement is a round trip, and every visitor's search makes them."""
+    categories joined, and the rate cards, or the services' instruments where asked for (the
+    API shows them, the pages do not): on PostgreSQL each statement is a round trip, and every
+    visitor's search makes them."""
     search.current_index(db.session)  # built once for the catalogue, not per search
-    for search_page in (search_instruments, search_services):
-        db.session.expire_all()
-        with Sent() as sent:
-            page = search_page(db.session, CatalogueFilter(q="液相"))
-            names = [(row.lab.code, row.category.key) for row in page.items]
-        assert names and len(sent) == 3, "\n".join(s[:120] for s in sent)
+    db.session.expire_all()
+    with Sent() as sent:
+        page = search_page(db.session, CatalogueFilter(q="液相"), **options)
+        names = [(row.lab.code, row.category.key) for row in page.items]
+    assert names and len(sent) == statements, "\n".join(s[:120] for s in sent)
