@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from labbook.accounts.models import Role
-from labbook.catalogue import loader, search
+from labbook.accounts.models import PriceTier, Role
+from labbook.catalogue import listing, loader, search
 from labbook.catalogue import services as services_module
 from labbook.catalogue.models import Instrument, TestingService
 from labbook.catalogue.services import (
@@ -279,3 +279,15 @@ def test_a_page_of_search_results_comes_with_its_labs_and_categories_joined(
         page = search_page(db.session, CatalogueFilter(q="液相"), **options)
         names = [(row.lab.code, row.category.key) for row in page.items]
     assert names and len(sent) == statements, "\n".join(s[:120] for s in sent)
+
+
+def test_the_suggestions_as_one_types_come_with_their_labs_in_four_statements(catalogue):
+    """The index's token, the instruments with their labs joined and their rate cards (for
+    the price), the services with their labs joined."""
+    search.current_index(db.session)
+    db.session.expire_all()
+    with Sent() as sent:
+        found = listing.suggestions(db.session, "液相", PriceTier.EXTERNAL, NOW.date())
+        labs = {suggestion.row.lab.code for suggestion in found}
+    assert {suggestion.kind for suggestion in found} == {"instrument", "service"}
+    assert labs and len(sent) == 4, "\n".join(s[:120] for s in sent)
