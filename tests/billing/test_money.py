@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from labbook.billing import payments, receivables, services, vouchers
 from labbook.billing.models import (
@@ -48,6 +48,7 @@ from tests.factories import (
     create_user,
     lab_time,
 )
+from tests.statements import Sent
 
 # -- the amount in words ------------------------------------------------------------------------
 
@@ -284,6 +285,128 @@ def test_month_close_covers_eligible_lines_only_and_a_voucher_is_applied_once():
         vouchers.apply_to_draft(db.session, admin, statement, now=NOW)
     assert refused.value.code == "nothing_to_cover"
     assert db.session.scalar(select(Voucher.balance)) == Decimal("55.00")
+
+
+def test_month_close_reads_no_voucher_part_again_for_organizations_that_hold_no_voucher(
+        monkeypatch):
+    """Two statements for each such organization (its lines, its vouchers to lock): its
+    voucher part is nothing, as its lines hold. One with a voucher has its part summed."""
+    admin = create_admin()
+    lab = create_lab()
+    day = lab_time(dt.date(2026, 11, 10), 10)
+    plain = [create_organization() for _ in range(3)]
+    for organization in plain:
+        create_charge(organization=organization, lab=lab, kind=ChargeKind.SERVICE,
+                      service=create_service(lab=lab), samples=1, unit_price=Decimal("40.00"),
+                      amount=Decimal("40.00"), occurred_at=day)
+    holder = create_organization()
+    with write_transaction(db.session):
+        vouchers.create_voucher(db.session, admin, holder, voucher_input(lab_ids=[lab.id]),
+                                now=lab_time(dt.date(2026, 11, 1), 9))
+    create_charge(organization=holder, lab=lab, kind=ChargeKind.SERVICE,
+                  service=create_service(lab=lab), samples=1, unit_price=Decimal("90.00"),
+                  amount=Decimal("90.00"), occurred_at=day)
+    db.session.commit()
+    covering = []
+    real_cover = vouchers.cover_statement
+
+    def counted_cover(session, statement, *, now):
+        with Sent() as sent:
+            part = real_cover(session, statement, now=now)
+        covering.append((statement.organization_id, len(sent), part))
+        return part
+
+    monkeypatch.setattr(vouchers, "cover_statement", counted_cover)
+    with write_transaction(db.session):
+        result = services.close_month(db.session, admin, "2026-11",
+                                      now=lab_time(dt.date(2026, 12, 1), 3))
+    assert sorted((organization_id, statements, part)
+                  for organization_id, statements, part in covering
+                  if organization_id != holder.id) == \
+        [(organization.id, 2, Decimal(0)) for organization in plain]
+    db.session.expire_all()
+    parts = {statement.organization_id: statement.voucher_amount
+             for statement in db.session.scalars(select(Statement))}
+    assert parts == {**{organization.id: Decimal(0) for organization in plain},
+                     holder.id: Decimal("45.00")}
+    assert len(result.statements) == 4
+
+
+def _voucher_month(face_value: str, lines: list[tuple[str, dt.datetime]]):
+    """An organization holding a voucher (half of each line, ``face_value``) and service lines
+    of November (amount, moment), created in this order."""
+    admin, organization, lab = create_admin(), create_organization(), create_lab()
+    with write_transaction(db.session):
+        vouchers.create_voucher(db.session, admin, organization,
+                                voucher_input(face_value=Decimal(face_value)),
+                                now=lab_time(dt.date(2026, 11, 1), 9))
+    charges = [create_charge(organization=organization, lab=lab, kind=ChargeKind.SERVICE,
+                             service=create_service(lab=lab), samples=1,
+                             unit_price=Decimal(amount), amount=Decimal(amount),
+                             occurred_at=moment) for amount, moment in lines]
+    return admin, charges
+
+
+def _close_november(admin):
+    with write_transaction(db.session):
+        return services.close_month(db.session, admin, "2026-11",
+                                    now=lab_time(dt.date(2026, 12, 1), 3)).statements
+
+
+@pytest.mark.parametrize(("days", "paid"), [((10, 9), 1), ((9, 9), 0)])
+def test_a_voucher_too_small_for_both_lines_pays_the_one_that_occurred_first(days, paid):
+    """Made later but earlier in the month, the 9 November line is paid; of two lines of the
+    same moment, the one recorded first."""
+    admin, lines = _voucher_month("20.00", [
+        ("40.00", lab_time(dt.date(2026, 11, day), 10)) for day in days])
+    _close_november(admin)
+    db.session.expire_all()
+    assert [db.session.get(Charge, line.id).voucher_amount for line in lines] == \
+        [Decimal("20.00") if n == paid else Decimal("0.00") for n in range(2)]
+
+
+def test_a_voucher_pays_its_share_of_a_line_under_one_yuan():
+    admin, _lines = _voucher_month("100.00", [("0.60", lab_time(dt.date(2026, 11, 9), 10))])
+    [statement] = _close_november(admin)
+    assert statement.voucher_amount == Decimal("0.30")
+
+
+def test_a_line_a_voucher_paid_since_this_session_read_it_is_not_paid_again():
+    admin, (line,) = _voucher_month("100.00", [("90.00", lab_time(dt.date(2026, 11, 9), 10))])
+    assert db.session.get(Charge, line.id).voucher_amount == Decimal("0.00")
+    with db.engine.begin() as elsewhere:
+        elsewhere.execute(update(Charge).where(Charge.id == line.id)
+                          .values(voucher_amount=Decimal("45.00")))
+    [statement] = _close_november(admin)
+    assert statement.voucher_amount == Decimal("45.00")
+    assert db.session.scalar(select(Voucher.balance)) == Decimal("100.00")
+
+
+def test_month_close_locks_no_voucher_for_a_statement_that_no_voucher_could_pay(monkeypatch):
+    """Adjustments, one of them a credit that corrects no line, and a free test: nothing for a
+    voucher to pay or give back, and one statement (the lines) to find that out."""
+    admin, organization = create_admin(), create_organization()
+    lab = create_lab()
+    moment = lab_time(dt.date(2026, 11, 9), 10)
+    for amount in ("25.00", "-5.00"):
+        create_charge(organization=organization, lab=lab, amount=Decimal(amount),
+                      occurred_at=moment)
+    create_charge(organization=organization, lab=lab, kind=ChargeKind.SERVICE,
+                  service=create_service(lab=lab), samples=1, unit_price=Decimal("0.00"),
+                  amount=Decimal("0.00"), occurred_at=moment)
+    real_cover = vouchers.cover_statement
+    sent_by_cover = []
+
+    def counted_cover(session, statement, *, now):
+        with Sent() as sent:
+            part = real_cover(session, statement, now=now)
+        sent_by_cover.append(sent)
+        return part
+
+    monkeypatch.setattr(vouchers, "cover_statement", counted_cover)
+    [statement] = _close_november(admin)
+    assert statement.voucher_amount == Decimal(0)
+    assert [len(sent) for sent in sent_by_cover] == [1]
 
 
 # -- invoices -------------------------------------------------------------------------------------
