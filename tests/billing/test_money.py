@@ -287,8 +287,25 @@ def test_month_close_covers_eligible_lines_only_and_a_voucher_is_applied_once():
     assert db.session.scalar(select(Voucher.balance)) == Decimal("55.00")
 
 
+@pytest.fixture
+def covers(monkeypatch) -> list[tuple[int, list[str], Decimal]]:
+    """Each statement the vouchers cover while the test runs: its organization, the SQL that
+    covering it sent, and the voucher part it came to."""
+    seen: list[tuple[int, list[str], Decimal]] = []
+    real_cover = vouchers.cover_statement
+
+    def counted_cover(session, statement, *, now):
+        with Sent() as sent:
+            part = real_cover(session, statement, now=now)
+        seen.append((statement.organization_id, sent, part))
+        return part
+
+    monkeypatch.setattr(vouchers, "cover_statement", counted_cover)
+    return seen
+
+
 def test_month_close_reads_no_voucher_part_again_for_organizations_that_hold_no_voucher(
-        monkeypatch):
+        covers):
     """Two statements for each such organization (its lines, its vouchers to lock): its
     voucher part is nothing, as its lines hold. One with a voucher has its part summed."""
     admin = create_admin()
@@ -307,21 +324,11 @@ def test_month_close_reads_no_voucher_part_again_for_organizations_that_hold_no_
                   service=create_service(lab=lab), samples=1, unit_price=Decimal("90.00"),
                   amount=Decimal("90.00"), occurred_at=day)
     db.session.commit()
-    covering = []
-    real_cover = vouchers.cover_statement
-
-    def counted_cover(session, statement, *, now):
-        with Sent() as sent:
-            part = real_cover(session, statement, now=now)
-        covering.append((statement.organization_id, len(sent), part))
-        return part
-
-    monkeypatch.setattr(vouchers, "cover_statement", counted_cover)
     with write_transaction(db.session):
         result = services.close_month(db.session, admin, "2026-11",
                                       now=lab_time(dt.date(2026, 12, 1), 3))
-    assert sorted((organization_id, statements, part)
-                  for organization_id, statements, part in covering
+    assert sorted((organization_id, len(sent), part)
+                  for organization_id, sent, part in covers
                   if organization_id != holder.id) == \
         [(organization.id, 2, Decimal(0)) for organization in plain]
     db.session.expire_all()
@@ -382,7 +389,7 @@ def test_a_line_a_voucher_paid_since_this_session_read_it_is_not_paid_again():
     assert db.session.scalar(select(Voucher.balance)) == Decimal("100.00")
 
 
-def test_month_close_locks_no_voucher_for_a_statement_that_no_voucher_could_pay(monkeypatch):
+def test_month_close_locks_no_voucher_for_a_statement_that_no_voucher_could_pay(covers):
     """Adjustments, one of them a credit that corrects no line, and a free test: nothing for a
     voucher to pay or give back, and one statement (the lines) to find that out."""
     admin, organization = create_admin(), create_organization()
@@ -394,19 +401,9 @@ def test_month_close_locks_no_voucher_for_a_statement_that_no_voucher_could_pay(
     create_charge(organization=organization, lab=lab, kind=ChargeKind.SERVICE,
                   service=create_service(lab=lab), samples=1, unit_price=Decimal("0.00"),
                   amount=Decimal("0.00"), occurred_at=moment)
-    real_cover = vouchers.cover_statement
-    sent_by_cover = []
-
-    def counted_cover(session, statement, *, now):
-        with Sent() as sent:
-            part = real_cover(session, statement, now=now)
-        sent_by_cover.append(sent)
-        return part
-
-    monkeypatch.setattr(vouchers, "cover_statement", counted_cover)
     [statement] = _close_november(admin)
     assert statement.voucher_amount == Decimal(0)
-    assert [len(sent) for sent in sent_by_cover] == [1]
+    assert [(len(sent), part) for _organization, sent, part in covers] == [(1, Decimal(0))]
 
 
 # -- invoices -------------------------------------------------------------------------------------
