@@ -181,6 +181,7 @@ def _init_extensions(app: Flask) -> None:
     import labbook.models  # noqa: F401  (registers every table)
     from labbook import i18n
     from labbook.core.engine import (
+        begin_at_first_write,
         check_pooled_connections,
         configure_sqlite,
         keep_prepared_statements,
@@ -196,6 +197,7 @@ def _init_extensions(app: Flask) -> None:
             configure_sqlite(db.engine, db.session)
         else:
             keep_prepared_statements(db.engine, db.session)
+            begin_at_first_write(db.engine)
             plan_marked_statements_each_time(db.engine)
             # Runs before Flask-SQLAlchemy's removal of the session (teardowns run in reverse).
             app.teardown_appcontext(_commit_what_only_read)
@@ -224,7 +226,8 @@ def _default_context_once(app: Flask) -> None:
 
 
 def _commit_what_only_read(error: BaseException | None) -> None:
-    """A request's transaction that only read ends with COMMIT rather than ROLLBACK, which would
+    """A request's transaction that only read (under locks: plain reads open none, see
+    ``core.engine.begin_at_first_write``) ends with COMMIT rather than ROLLBACK, which would
     make psycopg forget its prepared statements (``core.engine.keep_prepared_statements``)."""
     from labbook.core.engine import end_if_it_wrote_nothing
     from labbook.extensions import db

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
+import re
 import select
 import threading
 import time
@@ -171,7 +173,9 @@ def keep_prepared_statements(engine: Engine, sessions: Any) -> None:
     psycopg prepares a statement the fifth time a connection runs it, so that the server parses
     and plans it once; but every ROLLBACK makes it forget them all (and deallocate them, a round
     trip more), in case the transaction had made or dropped what they refer to. Every request
-    that only reads, and every refused booking, ended in a ROLLBACK, so nothing stayed prepared.
+    that only reads, and every refused booking, ended in a ROLLBACK, so nothing stayed prepared
+    (a request that only reads now opens no transaction on the server at all, see
+    ``begin_at_first_write``; a refused booking still does, for its locks).
     A transaction that has run nothing but SELECT statements (no DDL, nor any other write) is
     the same committed as rolled back: this notes, per transaction of ``engine``, whether one
     ran, and which connection each transaction of ``sessions`` (a session class, factory or
@@ -212,6 +216,65 @@ def plan_marked_statements_each_time(engine: Engine) -> None:
             return None
         cursor.execute(statement, parameters, prepare=False)
         return True
+
+
+def begin_at_first_write(engine: Engine) -> None:
+    """On PostgreSQL, let a transaction's plain reads before its first write or lock run
+    without BEGIN, so that a request that only reads sends neither BEGIN nor COMMIT.
+
+    psycopg sends BEGIN as a round trip of its own before a transaction's first statement, and
+    the transaction's end is one more: two of the five round trips of a week's availability,
+    of any page or feed that reads three statements. Under READ COMMITTED, the isolation
+    labbook runs in, every statement reads what is committed when it starts, in a transaction
+    or not, and a plain read takes no lock that outlasts it: such reads are the same outside a
+    transaction. So each transaction of ``engine`` starts in psycopg's autocommit mode, and
+    before its first statement that is not a plain read (one that writes, locks rows, takes an
+    advisory lock or otherwise lasts until the transaction's end) autocommit is switched off:
+    psycopg then sends BEGIN before that statement, and everything from there, and every read
+    after it, is one transaction that commits or rolls back whole, as before. (Django's
+    default on PostgreSQL goes further: every statement outside ``atomic`` commits alone.)
+    A connection given another isolation level keeps its transactions whole from the start.
+    """
+    event.listen(engine, "begin", _read_outside_transaction)
+    event.listen(engine, "before_cursor_execute", _begin_before_first_write)
+
+
+def _read_outside_transaction(connection: Connection) -> None:
+    """A transaction begins: until it writes or locks, its reads need no BEGIN."""
+    if "isolation_level" in connection.get_execution_options() \
+            or connection.dialect.default_isolation_level != "READ COMMITTED":
+        return
+    driver_connection = connection.connection.driver_connection
+    if driver_connection.info.transaction_status == IDLE:
+        if not driver_connection.autocommit:  # psycopg's setter takes its lock: some µs
+            driver_connection.autocommit = True
+        connection.info[_READING_ONLY] = True
+
+
+def _begin_before_first_write(connection: Connection, _cursor: Any, statement: str,
+                              *_args: Any) -> None:
+    if connection.info.get(_READING_ONLY) and not reads_only(statement):
+        connection.info[_READING_ONLY] = False
+        connection.connection.driver_connection.autocommit = False  # psycopg sends BEGIN
+
+
+@functools.lru_cache(maxsize=2048)
+def reads_only(statement: str) -> bool:
+    """Whether ``statement`` only reads and leaves nothing behind for the rest of a transaction:
+    a SELECT with no locking clause that calls none of PostgreSQL's functions with effects (an
+    advisory lock, a setting, a notification, a transaction id). What is not recognised as
+    such is taken for a write, which costs only a BEGIN."""
+    return statement.lstrip().startswith("SELECT") \
+        and _LASTING_EFFECT.search(statement) is None
+
+
+_LASTING_EFFECT = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bpg_|\bset_config\b"
+    r"|\btxid_|\bnextval\b|\bsetval\b", re.IGNORECASE)
+#: Connection info key: the transaction has run only plain reads, outside a transaction.
+_READING_ONLY = "labbook_reading_only"
+#: A psycopg connection's transaction status with no transaction open.
+IDLE = TransactionStatus.IDLE
 
 
 def _note_session_connections(sessions: Any) -> None:
