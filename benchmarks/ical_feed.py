@@ -3,8 +3,9 @@
 Prints JSON: wall-clock and CPU p50/p95 in milliseconds for a lab feed with N events (every
 booking with names, the richest feed), fetched in full (warm: the steady state of polling
 clients; cold: the first request a freshly started worker serves, with no statement or label
-compiled yet) and revalidated with If-None-Match or If-Modified-Since (304), plus the SQL
-statements each request runs and the size of the body.
+compiled yet, its database connection opened as the worker started, as gunicorn's workers open
+it with ``labbook.serving``) and revalidated with If-None-Match or If-Modified-Since (304),
+plus the SQL statements each request runs and the size of the body.
 
     python benchmarks/ical_feed.py --events 1000
     python benchmarks/ical_feed.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,6 +37,7 @@ from labbook.catalogue.models import Category, Instrument, Lab
 from labbook.config import TestingConfig
 from labbook.core.time import LAB_TZ
 from labbook.extensions import db
+from labbook.serving import post_worker_init
 
 STATES = [BookingState.APPROVED] * 6 + [BookingState.PENDING, BookingState.COMPLETED,
                                         BookingState.CANCELLED, BookingState.IN_USE]
@@ -142,6 +145,7 @@ def measure(run: Run, events: int, iterations: int) -> dict:
             fresh = create_app(type("Config", (TestingConfig,), {
                 "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                 "RATELIMIT_ENABLED": False}))
+            post_worker_init(SimpleNamespace(wsgi=fresh))
             started, started_cpu = time.perf_counter(), time.process_time()
             response = fresh.test_client().get(path)
             elapsed = time.perf_counter() - started, time.process_time() - started_cpu

@@ -26,7 +26,8 @@ def free_port() -> int:
 def live_server(database_url: str, *, workers: int = 4,
                 extra_env: dict[str, str] | None = None,
                 log_file: Path | None = None) -> Iterator[str]:
-    """Serve the app with gunicorn on a loopback port; yields the base URL.
+    """Serve the app with gunicorn on a loopback port, its workers set up as deployed
+    (``labbook.serving``); yields the base URL.
 
     The server writes its output (a log line per request) straight to ``log_file``, or to a
     temporary file: no process of the test's reads it while it runs, so none takes CPU time
@@ -39,8 +40,9 @@ def live_server(database_url: str, *, workers: int = 4,
            "LABBOOK_BASE_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
     with _output_path(log_file) as output_path, output_path.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-             f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--config", "python:labbook.serving",
+             "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+             "wsgi:app"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
         base_url = f"http://127.0.0.1:{port}"
         try:

@@ -63,6 +63,20 @@ def configure_sqlite(engine: Engine, sessions: Any) -> None:
             "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def connect_ahead(engine: Engine) -> None:
+    """Open ``engine``'s first connection now and leave it in its pool for the first request.
+
+    The first connection of an engine also asks the server for its version and settings (on
+    PostgreSQL several round trips; SQLAlchemy does it once an engine). A database that does
+    not answer now is logged, and the first request connects as it would have.
+    """
+    try:
+        engine.connect().close()
+    except exc.DBAPIError:
+        log.warning("could not connect to the database ahead of the first request",
+                    exc_info=True)
+
+
 def on_postgresql(session: Session) -> bool:
     """Whether ``session`` runs on PostgreSQL (else on SQLite, the only other database labbook
     runs on): the one question for every statement or lock written for one of the two."""
