@@ -254,15 +254,16 @@ def begin_at_first_write(engine: Engine) -> None:
 
 
 def _read_outside_transaction(connection: Connection) -> None:
-    """A transaction begins: until it writes or locks, its reads need no BEGIN."""
-    if "isolation_level" in connection.get_execution_options() \
-            or connection.dialect.default_isolation_level != "READ COMMITTED":
-        return
+    """A transaction begins: until it writes or locks, its reads need no BEGIN. Decided afresh
+    for every transaction of the pooled connection: one lent out with an isolation level of
+    its own (AUTOCOMMIT for a VACUUM, say) is left as SQLAlchemy set it."""
     driver_connection = connection.connection.driver_connection
-    if driver_connection.info.transaction_status == IDLE:
-        if not driver_connection.autocommit:  # psycopg's setter takes its lock: some µs
-            driver_connection.autocommit = True
-        connection.info[_READING_ONLY] = True
+    reading_only = "isolation_level" not in connection.get_execution_options() \
+        and connection.dialect.default_isolation_level == "READ COMMITTED" \
+        and driver_connection.info.transaction_status == IDLE
+    if reading_only and not driver_connection.autocommit:  # the setter takes a lock: µs
+        driver_connection.autocommit = True
+    connection.info[_READING_ONLY] = reading_only
 
 
 def _begin_before_first_write(connection: Connection, _cursor: Any, statement: str,

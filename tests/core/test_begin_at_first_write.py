@@ -12,12 +12,14 @@ import pytest
 from psycopg import errors
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from labbook.catalogue.models import Lab
 from labbook.core.engine import reads_only
 from labbook.extensions import db
 from tests.factories import bearer, create_instrument, create_user, lab_time, next_weekday
+from tests.server_sessions import end_sessions
 
 
 @pytest.mark.parametrize("statement", [
@@ -148,3 +150,23 @@ def test_another_isolation_level_reads_in_its_transaction_from_the_first_read(po
     assert labs() == 0  # the transaction's snapshot, taken at its first read
     db.session.commit()
     assert labs() == 1
+
+
+def test_a_write_after_the_server_ended_the_session_fails_as_a_lost_connection(postgresql):
+    labs()  # a plain read: no transaction open on the server
+    end_sessions(db.engine, [db.session.connection().connection.driver_connection.info
+                             .backend_pid])
+    with pytest.raises(OperationalError) as lost:
+        db.session.execute(text("UPDATE labs SET name_en = name_en"))
+    assert lost.value.connection_invalidated
+    db.session.rollback()
+    assert labs() == 0  # a new connection
+
+
+def test_a_connection_taken_in_autocommit_mode_after_reads_stays_in_it(postgresql):
+    """VACUUM runs in no transaction block: a connection whose last transaction only read (and
+    so ran outside one) is lent out in autocommit mode, as asked, for it."""
+    with db.engine.connect() as connection:
+        connection.execute(select(func.count()).select_from(Lab))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM labs"))
