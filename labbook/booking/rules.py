@@ -50,7 +50,7 @@ from labbook.booking.models import (
     channel_numbers,
 )
 from labbook.catalogue.models import Instrument, InstrumentStatus
-from labbook.core.errors import Problem
+from labbook.core.errors import Conflict, Problem
 from labbook.core.reads import fetch
 from labbook.core.time import iso, to_lab_time
 from labbook.i18n import duration
@@ -455,12 +455,26 @@ def channels_after_move(session: Session, booking: Booking, start: dt.datetime,
                            exclude_booking_id=booking.id)
     if not taken & booking.channel_mask:
         return booking.channel_mask
-    return channel_mask(free_channels(booking.instrument, taken)[:len(booking.channel_numbers)])
+    return lowest_free_channels(booking.instrument, taken, len(booking.channel_numbers))
 
 
 def free_channels(instrument: Instrument, taken: int) -> list[int]:
     """The instrument's channels (from 1) not in the mask ``taken``."""
     return [n for n in range(1, instrument.channels + 1) if not taken >> (n - 1) & 1]
+
+
+def lowest_free_channels(instrument: Instrument, taken: int, count: int) -> int:
+    """The mask of the ``count`` lowest-numbered channels of ``instrument`` not in ``taken``.
+
+    Callers have checked, under the instrument's turn, that there are as many. Were there not
+    (a write that did not take its turn), the booking is refused as taken rather than given
+    fewer channels than it holds and is charged for.
+    """
+    free = free_channels(instrument, taken)
+    if len(free) < count:
+        raise Conflict(_("The instrument's channels were taken for this time meanwhile; please "
+                         "choose another time."), code="overlap")
+    return channel_mask(free[:count])
 
 
 def choose_channels(session: Session, request: BookingRequest,
@@ -476,7 +490,7 @@ def choose_channels(session: Session, request: BookingRequest,
     taken = taken_channels(session, instrument, request.start, blocked_until,
                            exclude_booking_id=request.exclude_booking_id,
                            held_channels=held_channels)
-    return channel_mask(free_channels(instrument, taken)[:request.channels])
+    return lowest_free_channels(instrument, taken, request.channels)
 
 
 def _channel_problems(session: Session, request: BookingRequest, blocked_until: dt.datetime,

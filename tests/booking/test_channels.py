@@ -11,11 +11,12 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from labbook.booking import changes, services
+from labbook.booking import changes, rules, services
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.recurrence import Recurrence
 from labbook.booking.services import BookingRefused
 from labbook.catalogue.models import Instrument
+from labbook.core.errors import Conflict
 from labbook.extensions import db
 from tests.factories import (
     bearer,
@@ -94,6 +95,73 @@ def test_a_booking_moves_only_where_all_its_channels_are_free(cycler):
     problem = refused.value.problems[0]
     assert problem.code == "overlap" and "2 of the instrument's 8 channels" in problem.message
     assert move_to(15).booking.channel_numbers == [1, 2, 3]
+
+def test_channels_taken_past_the_check_are_refused_not_given_short(cycler):
+    """Were a write to skip the instrument's turn, the channels a booking would hold are
+    refused as taken rather than fewer: a booking never holds (and pays for) fewer channels
+    than it booked."""
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 12), channels=6)
+    request = rules.BookingRequest(cycler, create_user(), None, lab_time(DAY, 10),
+                                   lab_time(DAY, 11), channels=3)
+    with pytest.raises(Conflict) as taken, force_locale("en"):
+        rules.choose_channels(db.session, request)
+    assert taken.value.code == "overlap"
+    assert taken.value.message == ("The instrument's channels were taken for this time "
+                                   "meanwhile; please choose another time.")
+    two = rules.BookingRequest(cycler, create_user(), None, lab_time(DAY, 10),
+                               lab_time(DAY, 11), channels=2)
+    assert rules.choose_channels(db.session, two) == 0b11000000
+
+
+def test_a_moved_booking_whose_channels_were_taken_meanwhile_is_refused(cycler):
+    moving = book(cycler, lab_time(DAY, 15), lab_time(DAY, 16), channels=3)
+    book(cycler, lab_time(DAY, 9), lab_time(DAY, 12), channels=6)
+    with pytest.raises(Conflict) as taken:
+        rules.channels_after_move(db.session, moving, lab_time(DAY, 10), lab_time(DAY, 11))
+    assert taken.value.code == "overlap"
+    assert rules.channels_after_move(db.session, moving, lab_time(DAY, 13),
+                                     lab_time(DAY, 14)) == moving.channel_mask
+
+
+def held(instrument, start, end, channels):
+    """A booking written straight to the database holding ``channels`` (numbers from 1)."""
+    return create_booking(instrument=instrument, start_at=start, end_at=end,
+                          channel_mask=sum(1 << (n - 1) for n in channels))
+
+
+def test_a_booking_moved_within_its_own_time_keeps_its_channels(cycler):
+    held(cycler, lab_time(DAY, 8), lab_time(DAY, 12), [1])
+    moving = held(cycler, lab_time(DAY, 9), lab_time(DAY, 10), [4, 5])
+    # Its own time does not count as taken; 2 and 3 are free too but it stays where it is.
+    assert rules.channels_after_move(db.session, moving, lab_time(DAY, 9, 30),
+                                     lab_time(DAY, 10, 30)) == moving.channel_mask
+
+
+def test_a_two_channel_booking_moved_onto_its_taken_channel_takes_the_other():
+    pair = create_instrument(channels=2)
+    moving = held(pair, lab_time(DAY, 9), lab_time(DAY, 10), [1])
+    held(pair, lab_time(DAY, 14), lab_time(DAY, 15), [1])
+    assert rules.channels_after_move(db.session, moving, lab_time(DAY, 14),
+                                     lab_time(DAY, 15)) == 0b10
+
+
+def test_channels_are_chosen_free_for_the_buffer_after_the_booking_too():
+    chamber = create_instrument(channels=3, buffer_minutes=30)
+    held(chamber, lab_time(DAY, 11, 15), lab_time(DAY, 12), [1])
+    request = rules.BookingRequest(chamber, create_user(), None, lab_time(DAY, 10),
+                                   lab_time(DAY, 11))
+    assert rules.choose_channels(db.session, request) == 0b10
+
+
+def test_channels_are_chosen_around_the_moved_booking_and_the_series_held_so_far(cycler):
+    moving = held(cycler, lab_time(DAY, 9), lab_time(DAY, 10), [1, 2])
+    request = rules.BookingRequest(cycler, create_user(), None, lab_time(DAY, 9),
+                                   lab_time(DAY, 10), exclude_booking_id=moving.id,
+                                   channels=2)
+    assert rules.choose_channels(db.session, request) == 0b11
+    series_so_far = [(lab_time(DAY, 9), lab_time(DAY, 10), 0b1)]
+    assert rules.choose_channels(db.session, request, held_channels=series_so_far) == 0b110
+
 
 def test_more_channels_than_the_instrument_has_is_refused_clearly(client, cycler):
     response = client.post("/api/v1/bookings", headers=bearer(create_user()), json={
