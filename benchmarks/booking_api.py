@@ -19,7 +19,9 @@ the benchmark books) or ``both`` (half each). ``--database-url`` (repeatable too
 or a PostgreSQL server. Every combination gets a database of its own, and the requests go to
 them and to the two actors in turn (A, B, A, B …), so that all of them see the same machine;
 the JSON gives each one's p50 against the first's. Beside the timings, each kind of request's
-SQL statements and commits (round trips to a database server, less BEGIN). On PostgreSQL the
+SQL statements and COMMITs sent, and on PostgreSQL its BEGINs (there each a round trip to the
+server; psycopg sends BEGIN only before a write or lock, ``core.engine.begin_at_first_write``,
+and a request that only read sends no COMMIT either). On PostgreSQL the
 CPU time is this process's only: the database server's work shows in the wall-clock time, and
 so does each commit's wait for the disk, which SQLite in WAL mode does not make (its
 ``synchronous=NORMAL`` syncs at checkpoints): a PostgreSQL URL with
@@ -55,6 +57,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event, func, insert, select
 
 from benchmarks.cli import Run, Timings, alternating, calls_per_request, percentiles, settle
@@ -263,23 +266,35 @@ class Requests:
     def _work(self, request: Callable[[int], object], samples: int) -> dict:
         with self.app.app_context():
             engine = db.engine
-        counts = {"statements": 0, "commits": 0}
+        counts = {"statements": 0, "begins": 0, "commits": 0}
+        on_postgresql = engine.dialect.name == "postgresql"
 
-        def statement(*_args) -> None:
+        def statement(connection, *_args) -> None:
             counts["statements"] += 1
+            # psycopg sends BEGIN before a statement that finds no transaction open, unless in
+            # autocommit mode (this listener runs after core.engine's, which decides that).
+            driver = connection.connection.driver_connection
+            if on_postgresql and not driver.autocommit and not _in_transaction(driver):
+                counts["begins"] += 1
 
-        def commit(*_args) -> None:
-            counts["commits"] += 1
+        def commit(connection) -> None:
+            # Before the driver's commit, which sends nothing where no transaction is open.
+            if _in_transaction(connection.connection.driver_connection):
+                counts["commits"] += 1
 
-        event.listen(engine, "before_cursor_execute", statement)
-        event.listen(engine, "commit", commit)
+        listeners = [("before_cursor_execute", statement), ("commit", commit)]
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
         try:
             calls = calls_per_request(request, samples)
         finally:
-            event.remove(engine, "before_cursor_execute", statement)
-            event.remove(engine, "commit", commit)
+            for name, listener in listeners:
+                event.remove(engine, name, listener)
         return {"python_calls": calls,
                 "sql_statements": round(counts["statements"] / samples, 1),
+                # SQLite's BEGINs are no round trips, and a write begins twice in place
+                # (core.engine.write_transaction): counted on PostgreSQL only.
+                "begins": round(counts["begins"] / samples, 1) if on_postgresql else None,
                 "commits": round(counts["commits"] / samples, 1)}
 
     def availability(self, n: int) -> None:
@@ -289,6 +304,14 @@ class Requests:
                              query_string={"start": week_start.isoformat(),
                                            "end": (week_start + dt.timedelta(days=7)).isoformat()})
         assert response.status_code == 200, response.json
+
+
+def _in_transaction(driver_connection) -> bool:
+    """Whether the driver's connection has a transaction open (psycopg or sqlite3)."""
+    info = getattr(driver_connection, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):
+        return info.transaction_status != TransactionStatus.IDLE
+    return driver_connection.in_transaction
 
 
 #: Round after round both actors book the same instrument on the same day, one at 10 o'clock
