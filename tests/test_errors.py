@@ -9,6 +9,7 @@ import pytest
 
 from labbook.extensions import db
 from tests.factories import PASSWORD, bearer, create_instrument, create_user
+from tests.postgresql import skip_unless_postgresql
 from tests.server_sessions import end_sessions
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,8 +99,7 @@ def cut_every_connection() -> None:
 
 @pytest.fixture
 def on_postgresql():
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("cuts PostgreSQL connections (set LABBOOK_TEST_DATABASE_URL)")
+    skip_unless_postgresql("a PostgreSQL server's connections cut under a request")
 
 
 def test_a_request_on_a_cut_connection_is_503_and_the_next_one_is_answered(on_postgresql,

@@ -19,6 +19,7 @@ from labbook.catalogue.models import Lab
 from labbook.core.engine import reads_only
 from labbook.extensions import db
 from tests.factories import bearer, create_instrument, create_user, lab_time, next_weekday
+from tests.postgresql import skip_unless_postgresql
 from tests.server_sessions import end_sessions
 
 
@@ -53,8 +54,7 @@ def test_a_write_a_lock_or_a_lasting_effect_is_not_taken_for_a_read(statement):
 
 @pytest.fixture
 def postgresql() -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("psycopg's transactions (set LABBOOK_TEST_DATABASE_URL)")
+    skip_unless_postgresql("psycopg's transactions and autocommit mode")
 
 
 @pytest.fixture

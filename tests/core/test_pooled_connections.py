@@ -10,13 +10,13 @@ from sqlalchemy import Engine, create_engine, text
 
 from labbook.core import engine as engine_module
 from labbook.core.engine import check_pooled_connections
+from tests.postgresql import skip_unless_postgresql
 from tests.server_sessions import end_sessions
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's connections (set LABBOOK_TEST_DATABASE_URL)")
+    skip_unless_postgresql("a PostgreSQL server's pooled connections")
     engine = create_engine(database_url, pool_size=2)
     check_pooled_connections(engine)
     yield engine

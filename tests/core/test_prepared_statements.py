@@ -20,6 +20,7 @@ from tests.factories import (
     lab_time,
     next_weekday,
 )
+from tests.postgresql import skip_unless_postgresql
 from tests.server_sessions import end_sessions
 
 MONDAY = next_weekday(0)
@@ -27,8 +28,7 @@ MONDAY = next_weekday(0)
 
 @pytest.fixture(autouse=True)
 def _on_postgresql():
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("psycopg's prepared statements (set LABBOOK_TEST_DATABASE_URL)")
+    skip_unless_postgresql("psycopg's prepared statements")
 
 
 def prepared(app) -> list[str]:

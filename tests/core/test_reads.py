@@ -31,6 +31,7 @@ from labbook.core.reads import _compiled_for, fetch, run
 from labbook.core.rows import columns_of
 from labbook.extensions import db
 from tests.factories import create_booking, create_charge, create_instrument, create_user
+from tests.postgresql import skip_unless_postgresql
 from tests.server_sessions import end_sessions
 
 UTC_NOON = dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC)
@@ -214,8 +215,7 @@ def test_a_result_column_is_read_as_the_type_the_driver_says_it_has():
 
 @pytest.fixture
 def server_engine(database_url: str) -> Engine:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server's connections (set LABBOOK_TEST_DATABASE_URL)")
+    skip_unless_postgresql("a PostgreSQL server's connections")
     engine = create_engine(database_url)
     yield engine
     engine.dispose()

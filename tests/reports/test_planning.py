@@ -10,6 +10,7 @@ from sqlalchemy import literal_column, select, text
 
 from labbook.core.engine import PLANNED_EACH_TIME
 from labbook.extensions import db
+from tests.postgresql import skip_unless_postgresql
 from tests.reports.test_views import LAB_REPORTS, PERIOD_ARGS
 from tests.statements import Sums
 
@@ -36,8 +37,7 @@ def test_every_sum_of_a_lab_report_is_planned_each_time(client, login_as, world,
 
 
 def test_a_statement_planned_each_time_is_never_prepared_on_postgresql():
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("psycopg's prepared statements (set LABBOOK_TEST_DATABASE_URL)")
+    skip_unless_postgresql("psycopg's prepared statements")
     marked = select(literal_column("'planned each time'")).execution_options(
         **PLANNED_EACH_TIME)
     plain = select(literal_column("'prepared'"))
