@@ -54,10 +54,10 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.orm import selectinload  # noqa: E402
 
 from benchmarks.booking_api import ACTORS, TODAY, setup  # noqa: E402
-from benchmarks.cli import Run, child_pids, processes_cpu_seconds  # noqa: E402
+from benchmarks.cli import Run, processes_cpu_seconds  # noqa: E402
 from labbook.catalogue.models import Instrument, Lab  # noqa: E402
 from labbook.extensions import db  # noqa: E402
-from tests.live import live_server  # noqa: E402
+from tests.live import live_server, server_workers  # noqa: E402
 
 #: Every booking the benchmark makes lasts an hour.
 LENGTH = dt.timedelta(hours=1)
@@ -325,13 +325,6 @@ def main() -> None:
         "created_per_second": round(created / elapsed, 1),
         "refused_per_second": round(refused / elapsed, 1),
         **outcome, "overlaps": overlaps})
-
-
-def server_workers() -> list[int]:
-    """The worker processes of the gunicorn server this process started."""
-    masters = [pid for pid in child_pids(os.getpid())
-               if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-    return [worker for master in masters for worker in child_pids(master)]
 
 
 def count_overlaps(database_url: str) -> int:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from benchmarks.cli import child_pids
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,6 +64,21 @@ def live_server(database_url: str, *, workers: int = 4,
             yield base_url
         finally:
             _stop(process, timeout=15)
+
+
+def server_workers() -> list[int]:
+    """The worker processes of the gunicorn servers this process started (``live_server``;
+    gunicorn retitles its master ``gunicorn: master``)."""
+    masters = [pid for pid in child_pids(os.getpid())
+               if b"gunicorn" in _cmdline(pid)]
+    return [worker for master in masters for worker in child_pids(master)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone since it was listed
+        return b""
 
 
 @contextmanager

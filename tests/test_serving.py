@@ -14,7 +14,7 @@ from sqlalchemy import URL, make_url
 
 from labbook.extensions import db
 from labbook.serving import post_worker_init
-from tests.live import live_server
+from tests.live import live_server, server_workers
 
 
 def pooled_connections(app) -> int:
@@ -39,31 +39,6 @@ def test_a_database_that_does_not_answer_is_left_to_the_first_request(make_app, 
     assert pooled_connections(app) == 0
 
 
-def _children(parent: int) -> list[int]:
-    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
-            and _parent_of(int(pid)) == parent]
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _server_master() -> int:
-    """The gunicorn master this test started (gunicorn retitles it ``gunicorn: master``)."""
-    [master] = [pid for pid in _children(os.getpid()) if b"gunicorn" in _cmdline(pid)]
-    return master
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
 def test_every_worker_of_a_started_server_connects_before_it_serves(database_url):
     """Served as deployed with two workers and one request between them (the server's readiness
     check): both come to hold a connection to the database, the second without a request."""
@@ -72,7 +47,7 @@ def test_every_worker_of_a_started_server_connects_before_it_serves(database_url
     if on_postgresql:
         url = url.update_query_dict({"application_name": "labbook_serving_test"})
     with live_server(url.render_as_string(hide_password=False), workers=2):
-        workers = _children(_server_master())
+        workers = server_workers()
         assert len(workers) == 2
         connected = _connected_on_postgresql(url) if on_postgresql \
             else _connected_to_file(Path(url.database).resolve(), workers)
