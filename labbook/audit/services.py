@@ -7,7 +7,19 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import CTE, Insert, Table, bindparam, literal, select
+from sqlalchemy import (
+    CTE,
+    CompoundSelect,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    exists,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from labbook.accounts.models import Organization, User
@@ -15,9 +27,9 @@ from labbook.audit import labels
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Statement
 from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import on_postgresql
+from labbook.core.engine import on_postgresql, wrote_nothing_after_all
 from labbook.core.pagination import Page, paginate
-from labbook.core.reads import fetch, run
+from labbook.core.reads import FetchedRow, fetch, run
 from labbook.core.time import to_lab_time
 
 # One Core INSERT, built once: every state change records an event, and the unit of work would
@@ -110,13 +122,80 @@ def _insert_with_event(table: Table, columns: tuple[str, ...]) -> Insert:
     new_row = (table.insert()
                .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
                .returning(table.c.id).cte("new_row"))
+    return _event_of_new_row(table, new_row).returning(AuditEvent.__table__.c.object_id)
+
+
+def _event_of_new_row(table: Table, new_row: CTE) -> Insert:
+    """The INSERT of the audit event (``event_parameters``) of each row ``new_row`` inserted
+    into ``table``."""
     events = AuditEvent.__table__
     given = ("at", "actor_id", "action", "from_state", "to_state", "note", "details")
     chosen = select(*(bindparam(_EVENT_PREFIX + name, type_=events.c[name].type)
                       for name in given),
                     literal(str(table.name), events.c.object_type.type), new_row.c.id)
-    return (events.insert().from_select([*given, "object_type", "object_id"], chosen)
-            .returning(events.c.object_id))
+    return events.insert().from_select([*given, "object_type", "object_id"], chosen)
+
+
+@dataclass(frozen=True)
+class GuardedInsert:
+    """What ``insert_recorded_unless`` did: the new row's id, or the rows that stopped it."""
+
+    #: The new row's id; None where nothing was written.
+    row_id: int | None
+    #: The rows the guard read (none where the row was inserted), their fields named after its
+    #: columns (on PostgreSQL with one more after them, ``new_row_id``, NULL).
+    blocking: list[FetchedRow]
+
+
+def insert_recorded_unless(session: Session, guard: Select[Any] | CompoundSelect,
+                           guard_parameters: dict[str, Any], table: Table,
+                           values: dict[str, Any], actor: User | None, action: str, *,
+                           at: dt.datetime, to_state: str | None = None, note: str = "",
+                           **details: Any) -> GuardedInsert:
+    """``insert_recorded``, unless ``guard`` (with ``guard_parameters``; a name it shares with
+    ``values`` must stand for the same value) reads any row: then nothing is written, and its
+    rows are returned.
+
+    On PostgreSQL the guard, the insert and its audit event are one statement: a new booking
+    checks the calendar and is written in one round trip to the server. The guard and the
+    insert see the same snapshot of the database, so a row committed by another transaction
+    meanwhile is not seen: what must never be written twice needs a constraint as well (the
+    bookings' exclusion constraint). On SQLite, whose writers take turns, the guard is read
+    and then the row inserted."""
+    if not on_postgresql(session):
+        blocking = fetch(session, guard, guard_parameters)
+        if blocking:
+            return GuardedInsert(None, blocking)
+        return GuardedInsert(insert_recorded(session, table, values, actor, action, at=at,
+                                             to_state=to_state, note=note, **details), [])
+    rows = fetch(session, _insert_unless_with_event(guard, table, tuple(values)), {
+        **guard_parameters, **values, **event_parameters(
+            actor, str(table.name), None, action, at=at, to_state=to_state, note=note,
+            **details)})
+    inserted = [row.new_row_id for row in rows if row.new_row_id is not None]
+    if inserted:
+        return GuardedInsert(inserted[0], [])
+    wrote_nothing_after_all(session.connection())
+    return GuardedInsert(None, rows)
+
+
+@cache
+def _insert_unless_with_event(guard: Select[Any] | CompoundSelect, table: Table,
+                              columns: tuple[str, ...]) -> CompoundSelect:
+    """``WITH guard AS (<guard>), new_row AS (INSERT INTO <table> … SELECT … WHERE NOT EXISTS
+    (SELECT * FROM guard) RETURNING id), audit_event AS (INSERT INTO audit_events …) SELECT
+    guard.*, NULL FROM guard UNION ALL SELECT NULL, …, new_row.id FROM new_row``: the guard's
+    rows, each with NULL after its own columns, or one row of NULLs ending in the new row's
+    id. Built once per guard, table and set of columns."""
+    found = guard.cte("guard")
+    chosen = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(
+        ~exists().select_from(found))
+    new_row = (table.insert().from_select(list(columns), chosen)
+               .returning(table.c.id).cte("new_row"))
+    return union_all(
+        select(*found.c, null().label("new_row_id")),
+        select(*(null() for _column in found.c), new_row.c.id),
+    ).add_cte(_event_of_new_row(table, new_row).cte("audit_event"))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from flask_babel import ngettext
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    CompoundSelect,
     Exists,
     Row,
     and_,
@@ -380,10 +381,54 @@ def calendar_problems(session: Session, request: BookingRequest,
             "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
             "end": request.end})) + _channel_problems(session, request, blocked_until,
                                                       held_channels)
-    rows = fetch(session, _calendar_statement(), {
-        "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": start,
+    guard = calendar_guard(request)
+    return calendar_problems_of(request, fetch(session, guard.statement, guard.parameters),
+                                held)
+
+
+def with_calendar_problems(session: Session, request: BookingRequest,
+                           problems: list[Problem]) -> list[Problem]:
+    """The ``problems`` ``check_booking`` found for ``request`` with ``skip_calendar``, with
+    the calendar's own in front, as it finds them all: none of them where the request itself
+    is malformed (and so could not be looked for)."""
+    if any(p.code in MALFORMED_CODES for p in problems):
+        return problems
+    return calendar_problems(session, request) + problems
+
+
+@dataclass(frozen=True)
+class CalendarGuard:
+    """The read of what may stand in the way of a booking of a single-channel instrument, with
+    its parameters (``calendar_problems_of`` says what each row it reads means). For a new
+    booking every row is in the way: it can be inserted unless the read finds one, in one
+    statement (``audit.services.insert_recorded_unless``)."""
+
+    statement: CompoundSelect
+    parameters: dict[str, Any]
+
+
+def calendar_guard(request: BookingRequest) -> CalendarGuard | None:
+    """The ``CalendarGuard`` of ``request``; None for an instrument with channels, whose
+    calendar depends on the channels each booking holds."""
+    instrument = request.instrument
+    if instrument.channels > 1:
+        return None
+    blocked_until = request.end + dt.timedelta(minutes=instrument.buffer_minutes)
+    return CalendarGuard(_calendar_statement(), {
+        "instrument_id": instrument.id, "lab_id": instrument.lab_id, "start": request.start,
         "end": request.end, "held_until": blocked_until,
         "held_bound": held_bound(instrument, blocked_until)})
+
+
+def calendar_problems_of(request: BookingRequest, rows: Iterable[Row[Any]],
+                         held: list[tuple[dt.datetime, dt.datetime]] | None = None
+                         ) -> list[Problem]:
+    """The problems of the rows a ``CalendarGuard`` read for ``request``: the closures, then
+    the bookings in its way, but for the one it moves (and ``held``, as ``calendar_problems``
+    takes it)."""
+    start = request.start
+    blocked_until = request.end + dt.timedelta(minutes=request.instrument.buffer_minutes)
+    rows = list(rows)
     problems = _closure_problems(sorted((row for row in rows if row.id is None),
                                         key=lambda row: row.start_at))
     clashes = [(row.start_at, row.end_at) for row in rows

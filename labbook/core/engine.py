@@ -198,14 +198,23 @@ def keep_prepared_statements(engine: Engine, sessions: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def _nothing_written_yet(connection: Any) -> None:
-        connection.info[_WROTE] = False
+        connection.info[_WRITES] = 0
 
     @event.listens_for(engine, "before_cursor_execute")
     def _note_writes(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if not statement.startswith("SELECT"):
-            connection.info[_WROTE] = True
+            connection.info[_WRITES] += 1
 
     _note_session_connections(sessions)
+
+
+def wrote_nothing_after_all(connection: Connection) -> None:
+    """Tell ``end_if_it_wrote_nothing`` that the last statement run on ``connection``, which
+    ``keep_prepared_statements`` took for a write, wrote nothing: a guarded insert whose guard
+    found what stands in its way (``audit.services.insert_recorded_unless``), so that a
+    refused booking still ends in a COMMIT that keeps the prepared statements."""
+    if connection.info.get(_WRITES):
+        connection.info[_WRITES] -= 1
 
 
 #: Execution options of a statement that PostgreSQL is to plan for its own values every time
@@ -311,9 +320,10 @@ def _forget_connection(session: Session, transaction: Any) -> None:
         session.info.pop(_CONNECTION, None)
 
 
-#: Connection info key: whether the transaction has run a statement other than a SELECT (left
-#: out where ``keep_prepared_statements`` does not watch: whether it wrote is then unknown).
-_WROTE = "labbook_wrote"
+#: Connection info key: how many statements other than a SELECT the transaction has run (but
+#: those known to have written nothing); left out where ``keep_prepared_statements`` does not
+#: watch: whether it wrote is then unknown.
+_WRITES = "labbook_writes"
 #: ``session.info`` key: the connection the session's transaction runs on, once it has one.
 _CONNECTION = "labbook_connection"
 #: A psycopg connection's transaction status while the server holds it open and not failed.
@@ -331,7 +341,7 @@ def end_if_it_wrote_nothing(session: Session) -> bool:
     if connection is None or transaction is None or not transaction.is_active \
             or session.new or session.dirty or session.deleted:
         return False
-    if connection.info.get(_WROTE, True) or connection.invalidated \
+    if connection.info.get(_WRITES, 1) or connection.invalidated \
             or connection.connection.dbapi_connection.info.transaction_status != INTRANS:
         return False
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 
 from labbook.accounts.models import User
 from labbook.audit.models import AuditEvent
-from labbook.audit.services import insert_recorded
+from labbook.audit.services import insert_recorded, insert_recorded_unless
 from labbook.booking.models import Booking, BookingState
 from labbook.core.engine import write_transaction
 from labbook.extensions import db
@@ -95,3 +95,47 @@ def test_the_driver_is_given_plain_values_it_needs_no_adapter_for(app):
     assert "bookings" in given
     assert [value for value in given if isinstance(value, str) and type(value) is not str] \
         == []
+
+
+# -- a row inserted unless a guard reads something ---------------------------------------------
+
+#: A guard: the bookings of an instrument that start at a moment.
+GUARD = select(Booking.__table__.c.id, Booking.__table__.c.purpose).where(
+    Booking.__table__.c.instrument_id == bindparam("instrument_id"),
+    Booking.__table__.c.start_at == bindparam("taken_at"))
+
+
+def _guarded(instrument, user):
+    row = _booking_row(instrument, user)
+    return insert_recorded_unless(db.session, GUARD, {
+        "instrument_id": instrument.id, "taken_at": row["start_at"]}, Booking.__table__, row,
+        user, "create", at=NOW, to_state="pending", on_behalf_of=7)
+
+
+def test_a_guard_that_reads_nothing_lets_the_row_and_its_event_be_written(app):
+    instrument, user = create_instrument(), create_user()
+    db.session.commit()
+    with Sent() as sent, write_transaction(db.session):
+        inserted = _guarded(instrument, user)
+    assert inserted.blocking == []
+    booking = db.session.get(Booking, inserted.row_id)
+    assert (booking.instrument_id, booking.purpose) == (instrument.id, "XRD")
+    [made] = db.session.scalars(select(AuditEvent))
+    assert (made.object_type, made.object_id, made.action, made.to_state, made.details) == (
+        "bookings", inserted.row_id, "create", "pending", {"on_behalf_of": 7})
+    # On PostgreSQL the guard, the row and the event in one round trip to the server.
+    statements = [sql for sql in sent if sql.startswith(("SELECT", "INSERT", "WITH"))]
+    assert len(statements) == (1 if db.engine.dialect.name == "postgresql" else 3), statements
+
+
+def test_a_guard_that_reads_a_row_stops_the_insert_and_says_what_it_read(app):
+    instrument, user = create_instrument(), create_user()
+    db.session.commit()
+    with write_transaction(db.session):
+        first = _guarded(instrument, user)
+    with write_transaction(db.session):
+        second = _guarded(instrument, user)
+    assert second.row_id is None
+    assert [(row.id, row.purpose) for row in second.blocking] == [(first.row_id, "XRD")]
+    assert db.session.scalars(select(Booking.id)).all() == [first.row_id]
+    assert len(db.session.scalars(select(AuditEvent)).all()) == 1

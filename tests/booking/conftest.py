@@ -39,6 +39,8 @@ def insert_fails(monkeypatch):
             raise IntegrityError("INSERT INTO bookings", {}, SimpleNamespace(sqlstate=sqlstate)
                                  if sqlstate else SimpleNamespace())
 
+        # A single booking is inserted guarded by its calendar, a series' one by one.
+        monkeypatch.setattr(services, "insert_recorded_unless", refuse)
         monkeypatch.setattr(services, "_insert_bookings", refuse)
 
     return fail

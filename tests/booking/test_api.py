@@ -538,6 +538,32 @@ def test_making_and_moving_a_booking_reads_in_one_transaction_what_it_answers(
         assert len([sql for sql in sent if "FROM blackouts" in sql]) == 1
 
 
+def test_a_new_booking_is_written_by_the_statement_that_reads_what_is_in_its_way(
+        client, researcher, instrument):
+    """On PostgreSQL the bookings and closures in the way of a new booking are read by the
+    statement that writes it and its audit event, unless it finds one: a round trip to the
+    server fewer. SQLite reads them and then writes."""
+    db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, 12),
+                            end_at=lab_time(MONDAY, 13), reason="保养"))
+    db.session.commit()
+    for start, status in ((lab_time(MONDAY, 9), 201), (lab_time(MONDAY, 12), 409)):
+        with Sent() as sent:
+            response = client.post("/api/v1/bookings", headers=bearer(researcher), json=body(
+                instrument, start, start + dt.timedelta(hours=1)))
+        assert response.status_code == status, response.json
+        # The first (a refusal's suggestions read closures again).
+        calendar = next(sql for sql in sent if "FROM blackouts" in sql)
+        if db.engine.dialect.name == "postgresql":
+            assert calendar.startswith("WITH") and "INSERT INTO bookings" in calendar \
+                and "INSERT INTO audit_events" in calendar, calendar
+            # A refusal too: it wrote nothing, and its statements stay prepared.
+            assert sent[-1] == "COMMIT", sent[-1]
+        else:
+            assert calendar.startswith("SELECT"), calendar
+    assert response.json["problems"][0]["code"] == "blackout"
+    assert db.session.query(Booking).count() == 1
+
+
 def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_lock(
         client, researcher):
     """On an instrument that asks for training, the booker's training record and the paying

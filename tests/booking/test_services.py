@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from labbook.audit.models import AuditEvent
 from labbook.booking import services
-from labbook.booking.models import Blackout, BookingState
+from labbook.booking.models import Blackout, Booking, BookingState
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
@@ -176,6 +176,50 @@ def test_an_override_is_recorded_on_the_booking_and_in_the_log(instrument):
     assert booking.is_override
     [event] = events("create")
     assert event.details == {"overridden": ["outside_hours"]}
+
+
+# -- what stands in the way ---------------------------------------------------------------------
+
+def test_a_taken_time_is_refused_and_nothing_is_written(researcher, instrument):
+    """The calendar is read by the insert itself where it can be (``insert_recorded_unless``):
+    a refusal still writes no booking, no event and no message."""
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 9),
+                   end_at=lab_time(MONDAY, 10))
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 9, 30), lab_time(MONDAY, 10, 30))
+    [problem] = refused.value.problems
+    assert (problem.code, problem.extra) == ("overlap", {
+        "start": lab_time(MONDAY, 9).isoformat(), "end": lab_time(MONDAY, 10, 15).isoformat()})
+    assert refused.value.suggestions
+    assert len(db.session.scalars(select(Booking)).all()) == 1
+    assert (events("create"), db.session.scalars(select(OutboxMessage)).all()) == ([], [])
+
+
+def test_every_problem_is_listed_with_what_is_in_the_way_first(researcher, instrument):
+    """Closures, then bookings in the way, then the other rules: whether the other rules
+    refused the booking first (the calendar then read apart) or only the calendar did."""
+    soon = NOW + dt.timedelta(hours=1)
+    create_booking(instrument=instrument, start_at=soon, end_at=soon + dt.timedelta(hours=1))
+    db.session.add(Blackout(instrument=instrument, start_at=soon - dt.timedelta(hours=1),
+                            end_at=soon + dt.timedelta(minutes=30), reason="保养"))
+    db.session.commit()
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, soon, soon + dt.timedelta(hours=1))
+    assert [p.code for p in refused.value.problems] == ["blackout", "overlap", "too_soon"]
+    manager = create_manager(instrument.lab)
+    with pytest.raises(services.BookingRefused) as refused:
+        book(manager, instrument, soon, soon + dt.timedelta(hours=1), override=True)
+    # The manager's override lets the notice pass; what is in the way it cannot.
+    assert [p.code for p in refused.value.problems] == ["blackout", "overlap"]
+
+
+def test_a_time_without_an_offset_is_refused_before_the_calendar_is_read(researcher,
+                                                                         instrument):
+    with pytest.raises(services.BookingRefused) as refused:
+        book(researcher, instrument, lab_time(MONDAY, 9).replace(tzinfo=None),
+             lab_time(MONDAY, 10).replace(tzinfo=None))
+    assert ([p.code for p in refused.value.problems], refused.value.status) == \
+        (["naive_datetime"], 422)
 
 
 def test_only_the_labs_managers_may_override(researcher, instrument):

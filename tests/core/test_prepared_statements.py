@@ -10,7 +10,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from labbook.catalogue.models import Lab
-from labbook.core.engine import end_if_it_wrote_nothing, write_transaction
+from labbook.core.engine import (
+    end_if_it_wrote_nothing,
+    write_transaction,
+    wrote_nothing_after_all,
+)
 from labbook.extensions import db
 from tests.factories import (
     bearer,
@@ -84,6 +88,20 @@ def test_only_a_transaction_that_ran_nothing_but_selects_is_committed():
     db.session.execute(text("SELECT 1 FROM labs FOR UPDATE"))
     assert end_if_it_wrote_nothing(db.session)
     db.session.execute(text("UPDATE labs SET name_en = name_en"))
+    assert not end_if_it_wrote_nothing(db.session)
+    db.session.rollback()
+
+
+def test_a_statement_known_to_have_written_nothing_does_not_count_as_a_write():
+    """A guarded insert whose guard found something wrote nothing (``wrote_nothing_after_all``);
+    another statement of the transaction that wrote still counts."""
+    labs()
+    db.session.execute(text("UPDATE labs SET name_en = name_en WHERE false"))
+    wrote_nothing_after_all(db.session.connection())
+    assert end_if_it_wrote_nothing(db.session)
+    db.session.execute(text("UPDATE labs SET name_en = name_en"))
+    db.session.execute(text("UPDATE labs SET name_en = name_en WHERE false"))
+    wrote_nothing_after_all(db.session.connection())
     assert not end_if_it_wrote_nothing(db.session)
     db.session.rollback()
 
