@@ -20,6 +20,7 @@ from labbook.booking.training import grant_qualification
 from labbook.core.engine import write_transaction
 from labbook.core.errors import NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
+from labbook.notify.models import OutboxMessage
 from tests.factories import (
     create_booking,
     create_instrument,
@@ -54,6 +55,21 @@ def test_a_series_records_its_rule_and_books_every_date(researcher, instrument):
         (lab_time(day, 9), made.id, "PO-9", BookingState.APPROVED)
         for day in (MONDAY, MONDAY + 2 * DAY, MONDAY + 14 * DAY, MONDAY + 16 * DAY)]
     assert result.skipped == []
+
+
+def test_each_date_of_a_series_is_recorded_as_made_and_its_managers_told(researcher):
+    """Waiting for approval, each booking of the series is recorded as made in that state, and
+    the lab's manager is e-mailed about them when the series is made."""
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    result = series(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10),
+                    Recurrence("daily", count=2))
+    made = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "bookings")
+                              .order_by(AuditEvent.object_id)).all()
+    assert [(e.object_id, e.action, e.to_state, e.actor_id, e.at) for e in made] == [
+        (booking.id, "create", "pending", researcher.id, NOW) for booking in result.created]
+    [message] = db.session.scalars(select(OutboxMessage)).all()
+    assert (message.recipient, message.created_at) == (manager.email, NOW)
 
 
 def test_one_taken_date_refuses_the_whole_series_saying_which(researcher, instrument):
