@@ -32,7 +32,8 @@ from tests.factories import (
 )
 
 MONDAY = next_weekday(0)
-TUESDAY = next_weekday(1)
+# The day after that Monday: next_weekday(1) on a Tuesday in the lab is a week before it.
+TUESDAY = MONDAY + dt.timedelta(days=1)
 
 
 @pytest.fixture
