@@ -17,7 +17,7 @@ applied change raises the booking's iCal SEQUENCE, is audited and tells the user
 else made it; freed time goes to the waiting list.
 
 Locks follow the architecture's order: the instrument and its lab shared, the paying
-organization, then the booking and its change records.
+organization, the instrument's channels' turn, then the booking and its change records.
 """
 
 from __future__ import annotations
@@ -143,15 +143,15 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
         paying = locked_paying_organization(session, read.booking.organization_id,
                                             instrument_id=instrument.id, rate_cards=rate_cards)
         return instrument, paying, read
-    # The instrument and the organization are locked first (the architecture's order); the
-    # booking itself is read once, under its lock, after them.
+    # The instrument and the organization are locked first, then the channels' turn taken (the
+    # architecture's order); the booking itself is read once, under its lock, after them.
     rows = fetch(session, _instrument_of_booking(), {"booking_id": booking_id})
     if not rows:
         raise _no_booking(booking_id)
     instrument = instrument_with_lab(session, rows[0])
-    _lock_channels(session, instrument)
     paying = locked_paying_organization(session, rows[0][-1], instrument_id=instrument.id,
                                         rate_cards=rate_cards)
+    _lock_channels(session, instrument)
     rows = fetch(session, _locked_booking_row(instrument.requires_qualification,
                                               instrument.requires_approval),
                  {"id": booking_id, "until": until})
@@ -501,8 +501,8 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
     try:
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
-            _lock_channels(session, instrument)
             organization = locked(session, Organization, booking.organization_id)
+            _lock_channels(session, instrument)
             lock(session, booking)
             lock(session, change)
             if not actor.manages_lab_id(instrument.lab_id):

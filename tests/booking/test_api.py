@@ -531,11 +531,14 @@ def test_making_and_moving_a_booking_reads_in_one_transaction_what_it_answers(
     assert {**response.json, "change": None} == {
         **client.get(address, headers=bearer(researcher)).json, "change": None}
     for sent in (made, moved):
-        assert len([sql for sql in sent if "rate_cards" in sql]) == 1
-        assert [sql for sql in sent if "FROM organizations LEFT OUTER JOIN rate_cards" in sql
-                and "billing_profiles" in sql]
+        [priced] = [sql for sql in sent if "rate_cards" in sql]
+        assert "JOIN organizations" in priced or "FROM organizations" in priced, priced
+        assert "LEFT OUTER JOIN rate_cards" in priced and "billing_profiles" in priced, priced
         assert sent[-1] == "COMMIT", sent[-1]
         assert len([sql for sql in sent if "FROM blackouts" in sql]) == 1
+    # A new booking's instrument comes in the same statement (a move's through its booking).
+    assert next(sql for sql in made if "rate_cards" in sql).startswith(
+        "SELECT instruments.id")
 
 
 def test_a_new_booking_is_written_by_the_statement_that_reads_what_is_in_its_way(
@@ -567,8 +570,8 @@ def test_a_new_booking_is_written_by_the_statement_that_reads_what_is_in_its_way
 def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_lock(
         client, researcher):
     """On an instrument that asks for training, the booker's training record and the paying
-    organization's overdue setting come with the organization's lock: no statement of their
-    own; on a move, the record comes with the booking's lock."""
+    organization's overdue setting come with the instrument's and the organization's locks: no
+    statement of their own; on a move, the record comes with the booking's lock."""
     instrument = create_instrument(requires_qualification=True)
     grant_qualification(db.session, create_manager(instrument.lab), researcher, instrument,
                         now=dt.datetime.now(dt.UTC))
@@ -579,7 +582,7 @@ def test_a_trained_researcher_s_booking_reads_the_record_and_settings_with_the_l
     assert response.status_code == 201, response.json
     for table in ("qualifications", "billing_profiles"):
         reads = [sql for sql in made if table in sql]
-        assert len(reads) == 1 and "FROM organizations" in reads[0], (table, reads)
+        assert len(reads) == 1 and "JOIN organizations" in reads[0], (table, reads)
     later = {"start": iso(lab_time(MONDAY, 11)), "end": iso(lab_time(MONDAY, 12))}
     with Sent() as moved:
         response = client.patch(f"/api/v1/bookings/{response.json['id']}",

@@ -15,16 +15,17 @@ from contextlib import contextmanager
 import pytest
 from flask import current_app
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from labbook.accounts.models import User
+from labbook.accounts.models import Organization, User
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
 from labbook.booking import attendance, changes, closures, services
 from labbook.booking.models import Booking, BookingSeries, BookingState
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
-from labbook.core.engine import write_transaction
+from labbook.core.engine import locked, write_transaction
 from labbook.core.errors import Conflict, ValidationError
 from labbook.extensions import db
 from tests.factories import (
@@ -37,6 +38,7 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.postgresql import skip_unless_postgresql
 
 MONDAY = next_weekday(0)
 START = lab_time(MONDAY, 10)
@@ -282,10 +284,11 @@ def test_cancelling_the_bookings_of_an_instrument_made_available_meanwhile_is_re
 # -- against a writer in flight: the second waits for the first and sees what it did ----------
 
 
-def behind(writer: Session, work: Callable[[Session], object]) -> object:
+def behind(writer: Session, work: Callable[[Session], object],
+           meanwhile: Callable[[], object] | None = None) -> object:
     """Run ``work`` in a write transaction of its own, on another thread, while ``writer`` holds
-    the locks of its uncommitted changes; once ``work`` waits for them, commit ``writer``.
-    Returns what ``work`` returned or raised."""
+    the locks of its uncommitted changes; once ``work`` waits for them, call ``meanwhile`` (if
+    given) and commit ``writer``. Returns what ``work`` returned or raised."""
     outcome: list = []
     app = current_app._get_current_object()
 
@@ -303,6 +306,8 @@ def behind(writer: Session, work: Callable[[Session], object]) -> object:
     runner = threading.Thread(target=run)
     runner.start()
     _wait_until_blocked(writer)
+    if meanwhile is not None:
+        meanwhile()
     writer.commit()
     runner.join(timeout=60)
     assert not runner.is_alive()
@@ -386,6 +391,59 @@ def test_a_move_waits_for_a_closure_in_flight_and_is_refused(writer, instrument,
     assert isinstance(refused, services.BookingRefused)
     assert [p.code for p in refused.problems] == ["blackout"]
     assert (reload(booking).start_at, reload(booking).end_at) == (END, END + dt.timedelta(hours=1))
+
+
+def _free_to_lock(statement) -> bool:
+    """Whether another connection could take the locks of ``statement`` now, without waiting."""
+    with db.engine.connect() as probe:
+        try:
+            # A row lock asked for without waiting fails; an advisory lock's try answers false.
+            return probe.execute(statement).scalar() is not False
+        except OperationalError:
+            return False
+        finally:
+            probe.rollback()
+
+
+def test_a_new_booking_waiting_for_its_instrument_holds_no_lock_on_its_organization(
+        writer, instrument, manager):
+    """The instrument and its organization are locked in one statement, in the architecture's
+    order: waiting behind a closure for the instrument, the booking has not locked its
+    organization yet (else a closure that waits for that organization would deadlock)."""
+    skip_unless_postgresql("row locks taken in one statement, one table after another")
+    booker = create_user()
+    db.session.rollback()
+    close_in_writer(writer, instrument, manager, "instrument")
+    organization_free: list[bool] = []
+    behind(writer, lambda session: services.create_booking(
+        session, session.get(User, booker.id), instrument_id=instrument.id, start=START,
+        end=START + dt.timedelta(hours=1), purpose="XRD", now=BEFORE),
+        meanwhile=lambda: organization_free.append(_free_to_lock(
+            select(Organization.id).where(Organization.id == booker.organization_id)
+            .with_for_update(nowait=True))))
+    assert organization_free == [True]
+
+
+def test_a_new_booking_takes_its_channels_turn_after_its_organization(writer):
+    """Waiting for its organization, a booking of an instrument with channels holds its
+    instrument shared but has not taken the channels' turn: every booking takes it after the
+    organization, so two of them cannot each hold what the other waits for."""
+    skip_unless_postgresql("advisory locks")
+    cycler = create_instrument(channels=4)
+    booker = create_user()
+    db.session.rollback()
+    locked(writer, Organization, booker.organization_id)
+    seen: list[tuple[bool, bool]] = []
+    made = behind(writer, lambda session: services.create_booking(
+        session, session.get(User, booker.id), instrument_id=cycler.id, start=START,
+        end=START + dt.timedelta(hours=1), purpose="电池循环", now=BEFORE),
+        meanwhile=lambda: seen.append((
+            _free_to_lock(select(func.pg_try_advisory_xact_lock(services.CHANNELS_LOCK,
+                                                                cycler.id))),
+            _free_to_lock(select(Instrument.id).where(Instrument.id == cycler.id)
+                          .with_for_update(nowait=True)))))
+    assert isinstance(made, Booking)
+    assert seen == [(True, False)]
 
 
 def test_a_closure_waits_for_a_booking_in_flight_and_hits_it(writer, instrument, researcher,

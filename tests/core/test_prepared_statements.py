@@ -64,7 +64,7 @@ def test_statements_stay_prepared_across_reads_and_refused_bookings(make_app):
         }).status_code == 409
     statements = prepared(app)
     assert any("FROM bookings" in statement for statement in statements)
-    assert any("FROM organizations" in statement for statement in statements)
+    assert any("FOR UPDATE OF organizations" in statement for statement in statements)
 
 
 def test_a_write_transaction_that_fails_after_a_write_rolls_it_back():
