@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -211,7 +211,9 @@ def _paying_of_rows(session: Session, rows: Sequence[Sequence[Any]], first: int,
     split = first + len(columns_of(Organization))
     organization = loaded(session, Organization, rows[0][first:split])
     overdue_block_days = rows[0][split]
-    holds_training_record = bool(rows[0][split + 1]) if with_training else None
+    # NULL where the statement asked only of an instrument that asks for training.
+    training = rows[0][split + 1] if with_training else None
+    holds_training_record = None if training is None else bool(training)
     cards = None
     if instrument_id is not None:
         cards_from = split + 2 if with_training else split + 1
@@ -252,8 +254,9 @@ def _instrument_and_paying(session: Session, instrument_id: int, user: User, *,
                            ) -> tuple[Instrument, PayingOrganization]:
     """The instrument ``instrument_id`` with its lab, share-locked (``_instrument``), and
     ``user``'s organization locked (``locked_paying_organization``), in one statement; with
-    whether ``user`` holds a training record on it valid until ``until`` where the rules ask
-    (``_asks_training``), and its rate cards where asked for."""
+    whether ``user`` holds a training record on it valid until ``until`` (an aware moment)
+    where the instrument asks for training (the rules count a manager of its lab as trained
+    anyway), and its rate cards where asked for."""
     rows = fetch(session, _instrument_and_organization(rate_cards), {
         "instrument_id": instrument_id, "organization_id": user.organization_id,
         "user_id": user.id, "until": until})
@@ -262,11 +265,8 @@ def _instrument_and_paying(session: Session, instrument_id: int, user: User, *,
         raise _no_organization()
     instrument = instrument_with_lab(session, rows[0])
     first = len(columns_of(Instrument)) + len(columns_of(Lab))
-    paying = _paying_of_rows(session, rows, first, with_training=True,
-                             instrument_id=instrument.id if rate_cards else None)
-    if not _asks_training(user, instrument, until):
-        paying = replace(paying, holds_training_record=None)
-    return instrument, paying
+    return instrument, _paying_of_rows(session, rows, first, with_training=True,
+                                       instrument_id=instrument.id if rate_cards else None)
 
 
 def _asks_training(user: User, instrument: Instrument, end: dt.datetime) -> bool:

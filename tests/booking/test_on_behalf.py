@@ -10,6 +10,7 @@ from sqlalchemy import select
 from labbook.audit.models import AuditEvent
 from labbook.booking import services
 from labbook.booking.models import Booking, BookingState
+from labbook.booking.training import grant_qualification
 from labbook.core.errors import NotFound, PermissionDenied
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
@@ -83,6 +84,37 @@ def test_colleagues_book_for_each_other_only_where_their_organization_allows_it(
     stranger = create_user()
     with pytest.raises(PermissionDenied):
         book(booker, instrument, stranger, hour=13)
+
+
+def test_a_booking_for_a_trained_researcher_is_priced_at_their_tier(client):
+    """On someone's behalf the instrument and the organization are read apart (the person is
+    looked up first): their training record and their tier's rate card come with the
+    organization's lock all the same."""
+    instrument = create_instrument(requires_qualification=True)  # internal ¥60/h, external ¥100/h
+    manager = create_manager(instrument.lab)  # an internal organization
+    researcher = create_user()  # an external one
+    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE)
+    db.session.commit()
+    response = client.post("/api/v1/bookings", headers=bearer(manager), json={
+        "instrument_id": instrument.id, "start": lab_time(MONDAY, 10).isoformat(),
+        "end": lab_time(MONDAY, 11).isoformat(), "purpose": "代约", "for_user_id": researcher.id})
+    assert response.status_code == 201, response.json
+    assert (response.json["estimate"]["tier"], response.json["estimate"]["amount"]) == \
+        ("external", "100.00")
+
+
+def test_only_the_labs_managers_override_the_rules_for_someone_else():
+    instrument = create_instrument()
+    organization = create_organization(colleagues_may_book_for_each_other=True)
+    booker, colleague = create_user(organization=organization), \
+        create_user(organization=organization)
+    with pytest.raises(PermissionDenied) as refused:
+        services.create_booking(
+            db.session, booker, instrument_id=instrument.id, start=lab_time(MONDAY, 19),
+            end=lab_time(MONDAY, 20), purpose="夜间", for_user_id=colleague.id, override=True,
+            now=BEFORE)
+    assert refused.value.code == "override_not_allowed"
+    assert db.session.scalar(select(Booking.id)) is None
 
 
 def test_booking_for_nobody_is_refused():
