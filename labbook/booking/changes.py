@@ -70,6 +70,7 @@ from labbook.booking.services import (
     attach_known,
     can_view,
     clean_text,
+    instrument_and_paying_of_booking,
     instrument_with_lab,
     locked_paying_organization,
     withdraw_pending_changes,
@@ -143,14 +144,13 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
         paying = locked_paying_organization(session, read.booking.organization_id,
                                             instrument_id=instrument.id, rate_cards=rate_cards)
         return instrument, paying, read
-    # The instrument and the organization are locked first, then the channels' turn taken (the
-    # architecture's order); the booking itself is read once, under its lock, after them.
-    rows = fetch(session, _instrument_of_booking(), {"booking_id": booking_id})
-    if not rows:
+    # The instrument and the organization are locked first (in one statement), then the
+    # channels' turn taken (the architecture's order); the booking itself is read once, under
+    # its lock, after them.
+    subject = instrument_and_paying_of_booking(session, booking_id, rate_cards=rate_cards)
+    if subject is None:
         raise _no_booking(booking_id)
-    instrument = instrument_with_lab(session, rows[0])
-    paying = locked_paying_organization(session, rows[0][-1], instrument_id=instrument.id,
-                                        rate_cards=rate_cards)
+    instrument, paying = subject
     _lock_channels(session, instrument)
     rows = fetch(session, _locked_booking_row(instrument.requires_qualification,
                                               instrument.requires_approval),
@@ -162,20 +162,6 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
 
 def _no_booking(booking_id: int) -> NotFound:
     return NotFound(_("No booking with id %(id)d.", id=booking_id))
-
-
-@cache
-def _instrument_of_booking() -> Select[Any]:
-    # The booking's instrument with its lab, share-locked as ``services._instrument`` locks
-    # them (the first locks of the architecture's order), and the organization to lock next:
-    # found through the booking in one statement, the booking itself not locked yet. Read in
-    # Core and made into objects (``labbook.core.rows``), as the booking is below.
-    instruments, labs, bookings = Instrument.__table__, Lab.__table__, Booking.__table__
-    return (select(*columns_of(Instrument), *columns_of(Lab), bookings.c.organization_id)
-            .join_from(instruments, labs, labs.c.id == instruments.c.lab_id)
-            .join(bookings, bookings.c.instrument_id == instruments.c.id)
-            .where(bookings.c.id == bindparam("booking_id"))
-            .with_for_update(read=True, of=[instruments, labs]))
 
 
 @cache

@@ -223,28 +223,37 @@ def _paying_of_rows(session: Session, rows: Sequence[Sequence[Any]], first: int,
 
 
 @cache
-def _instrument_and_organization(with_rate_cards: bool):
+def _instrument_and_organization(with_rate_cards: bool, of_booking: bool = False):
     # ``_instrument_with_lab(share_lock=True)`` and ``_locked_organization`` in one statement, a
-    # round trip fewer for every new booking on PostgreSQL: the instrument and its lab
+    # round trip fewer for every new booking (or, ``of_booking``, every change of a booking,
+    # its organization found through it) on PostgreSQL: the instrument and its lab
     # share-locked, then the organization locked for update. PostgreSQL locks a statement's
     # rows table by table in the order of its FROM list, so the architecture's order holds
-    # (the instrument first); SQLAlchemy writes one locking clause, so both are written out.
-    # The training record is asked only of an instrument that asks for training.
+    # (the instrument first; a booking read on the way is not locked); SQLAlchemy writes one
+    # locking clause, so both are written out. A new booking's training record is asked only
+    # of an instrument that asks for training; a change asks it with the booking's lock.
     instruments, labs = Instrument.__table__, Lab.__table__
-    organizations = Organization.__table__
-    training = case((instruments.c.requires_qualification,
-                     rules.training_record_exists(instrument_id=instruments.c.id)))
-    joined = (instruments.join(labs, labs.c.id == instruments.c.lab_id)
-              .join(organizations, organizations.c.id == bindparam("organization_id")))
+    organizations, bookings = Organization.__table__, Booking.__table__
+    joined = instruments.join(labs, labs.c.id == instruments.c.lab_id)
     query = select(*columns_of(Instrument), *columns_of(Lab), *columns_of(Organization),
-                   receivables.overdue_block_days_of(organizations.c.id), training)
+                   receivables.overdue_block_days_of(organizations.c.id))
+    if of_booking:
+        joined = (joined.join(bookings, bookings.c.instrument_id == instruments.c.id)
+                  .join(organizations, organizations.c.id == bookings.c.organization_id))
+        chosen = bookings.c.id == bindparam("booking_id")
+    else:
+        joined = joined.join(organizations, organizations.c.id == bindparam("organization_id"))
+        chosen = instruments.c.id == bindparam("instrument_id")
+        query = query.add_columns(case((instruments.c.requires_qualification,
+                                        rules.training_record_exists(
+                                            instrument_id=instruments.c.id))))
     if with_rate_cards:
         cards = estimates.rate_card_columns()
         query = query.add_columns(*cards)
         joined = joined.outerjoin(cards[0].table, and_(
             cards[0].table.c.instrument_id == instruments.c.id,
             cards[0].table.c.tier == organizations.c.tier))
-    return (query.select_from(joined).where(instruments.c.id == bindparam("instrument_id"))
+    return (query.select_from(joined).where(chosen)
             .suffix_with(f"FOR SHARE OF {instruments.name}, {labs.name} "
                          f"FOR UPDATE OF {organizations.name}", dialect="postgresql"))
 
@@ -263,9 +272,27 @@ def _instrument_and_paying(session: Session, instrument_id: int, user: User, *,
     if not rows:
         _instrument(session, instrument_id)  # raises NotFound where there is no such instrument
         raise _no_organization()
+    return _instrument_with_paying(session, rows, with_training=True, rate_cards=rate_cards)
+
+
+def instrument_and_paying_of_booking(session: Session, booking_id: int, *, rate_cards: bool
+                                     ) -> tuple[Instrument, PayingOrganization] | None:
+    """The instrument of booking ``booking_id`` with its lab, share-locked, and the
+    organization that pays for it, locked, in one statement (with the instrument's rate cards
+    where asked for); the booking itself is not locked. None for no such booking."""
+    rows = fetch(session, _instrument_and_organization(rate_cards, of_booking=True),
+                 {"booking_id": booking_id})
+    if not rows:
+        return None
+    return _instrument_with_paying(session, rows, with_training=False, rate_cards=rate_cards)
+
+
+def _instrument_with_paying(session: Session, rows: Sequence[Sequence[Any]], *,
+                            with_training: bool, rate_cards: bool
+                            ) -> tuple[Instrument, PayingOrganization]:
     instrument = instrument_with_lab(session, rows[0])
     first = len(columns_of(Instrument)) + len(columns_of(Lab))
-    return instrument, _paying_of_rows(session, rows, first, with_training=True,
+    return instrument, _paying_of_rows(session, rows, first, with_training=with_training,
                                        instrument_id=instrument.id if rate_cards else None)
 
 

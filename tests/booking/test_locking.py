@@ -424,6 +424,25 @@ def test_a_new_booking_waiting_for_its_instrument_holds_no_lock_on_its_organizat
     assert organization_free == [True]
 
 
+def test_a_move_waiting_for_its_instrument_holds_no_lock_on_its_organization(
+        writer, instrument, manager, researcher):
+    """A change of a booking locks its instrument and its organization (found through the
+    booking) in one statement, the instrument first, as a new booking does."""
+    skip_unless_postgresql("row locks taken in one statement, one table after another")
+    booking = create_booking(instrument=instrument, user=researcher, start_at=END,
+                             end_at=END + dt.timedelta(hours=1))
+    db.session.rollback()
+    close_in_writer(writer, instrument, manager, "instrument")
+    organization_free: list[bool] = []
+    behind(writer, lambda session: changes.change_booking(
+        session, session.get(User, researcher.id), booking.id, start=END + MINUTE * 60,
+        end=END + dt.timedelta(hours=2), now=BEFORE),
+        meanwhile=lambda: organization_free.append(_free_to_lock(
+            select(Organization.id).where(Organization.id == researcher.organization_id)
+            .with_for_update(nowait=True))))
+    assert organization_free == [True]
+
+
 def test_a_new_booking_takes_its_channels_turn_after_its_organization(writer):
     """Waiting for its organization, a booking of an instrument with channels holds its
     instrument shared but has not taken the channels' turn: every booking takes it after the
