@@ -122,17 +122,18 @@ def _insert_with_event(table: Table, columns: tuple[str, ...]) -> Insert:
     new_row = (table.insert()
                .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
                .returning(table.c.id).cte("new_row"))
-    return _event_of_new_row(table, new_row).returning(AuditEvent.__table__.c.object_id)
+    return event_of_rows(table, new_row).returning(AuditEvent.__table__.c.object_id)
 
 
-def _event_of_new_row(table: Table, new_row: CTE) -> Insert:
-    """The INSERT of the audit event (``event_parameters``) of each row ``new_row`` inserted
-    into ``table``."""
+def event_of_rows(table: Table, rows: CTE) -> Insert:
+    """The INSERT of the audit event (``event_parameters``) of each row of ``table`` that
+    ``rows`` returns (a ``WITH`` of the same statement that writes them, its ``id`` among
+    what it returns)."""
     events = AuditEvent.__table__
     given = ("at", "actor_id", "action", "from_state", "to_state", "note", "details")
     chosen = select(*(bindparam(_EVENT_PREFIX + name, type_=events.c[name].type)
                       for name in given),
-                    literal(str(table.name), events.c.object_type.type), new_row.c.id)
+                    literal(str(table.name), events.c.object_type.type), rows.c.id)
     return events.insert().from_select([*given, "object_type", "object_id"], chosen)
 
 
@@ -195,7 +196,7 @@ def _insert_unless_with_event(guard: Select[Any] | CompoundSelect, table: Table,
     return union_all(
         select(*found.c, null().label("new_row_id")),
         select(*(null() for _column in found.c), new_row.c.id),
-    ).add_cte(_event_of_new_row(table, new_row).cte("audit_event"))
+    ).add_cte(event_of_rows(table, new_row).cte("audit_event"))
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,19 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import (
+    CompoundSelect,
     Select,
+    Table,
+    Update,
     bindparam,
     case,
     exists,
     false,
     func,
+    null,
     select,
     true,
+    union_all,
 )
 from sqlalchemy import Sequence as SqlSequence
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -45,7 +50,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
-from labbook.audit.services import event_insert, event_parameters, record
+from labbook.audit.services import event_insert, event_of_rows, event_parameters, record
 from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
@@ -71,14 +76,18 @@ from labbook.booking.services import (
     can_view,
     clean_text,
     instrument_and_paying_of_booking,
-    instrument_with_lab,
-    locked_paying_organization,
     withdraw_pending_changes,
 )
-from labbook.catalogue.models import Instrument, Lab
-from labbook.core.engine import lock, locked, on_postgresql, write_transaction
+from labbook.catalogue.models import Instrument
+from labbook.core.engine import (
+    lock,
+    locked,
+    on_postgresql,
+    write_transaction,
+    wrote_nothing_after_all,
+)
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
-from labbook.core.reads import fetch
+from labbook.core.reads import FetchedRow, fetch
 from labbook.core.rows import columns_of, loaded
 from labbook.core.time import iso
 from labbook.notify import services as notify
@@ -131,19 +140,6 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
     training record on the instrument valid until ``until`` (None: the end on the locked row)
     where the instrument needs one, and whether a change of it waits where the instrument needs
     approval. Raises NotFound for no such booking."""
-    if not on_postgresql(session):
-        # SQLite's writers take turns for the whole transaction (``BEGIN IMMEDIATE``): there is
-        # no order of locks to keep, so the booking comes with its instrument, a statement
-        # fewer.
-        rows = fetch(session, _booking_with_instrument(), {"id": booking_id, "until": until})
-        if not rows:
-            raise _no_booking(booking_id)
-        instrument = instrument_with_lab(session, rows[0])
-        booking_from = len(columns_of(Instrument)) + len(columns_of(Lab))
-        read = _booking_read(session, rows[0][booking_from:])
-        paying = locked_paying_organization(session, read.booking.organization_id,
-                                            instrument_id=instrument.id, rate_cards=rate_cards)
-        return instrument, paying, read
     # The instrument and the organization are locked first (in one statement), then the
     # channels' turn taken (the architecture's order); the booking itself is read once, under
     # its lock, after them.
@@ -153,7 +149,8 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
     instrument, paying = subject
     _lock_channels(session, instrument)
     rows = fetch(session, _locked_booking_row(instrument.requires_qualification,
-                                              instrument.requires_approval),
+                                              instrument.requires_approval,
+                                              on_postgresql(session)),
                  {"id": booking_id, "until": until})
     if not rows:
         raise _no_booking(booking_id)
@@ -165,31 +162,20 @@ def _no_booking(booking_id: int) -> NotFound:
 
 
 @cache
-def _booking_with_instrument() -> Select[Any]:
-    # SQLite's one statement: the instrument and its lab, then what ``_locked_booking_row``
-    # reads.
-    instruments, labs, bookings = Instrument.__table__, Lab.__table__, Booking.__table__
-    return (select(*columns_of(Instrument), *columns_of(Lab),
-                   *_booking_columns(instruments.c.requires_qualification,
-                                     instruments.c.requires_approval))
-            .join_from(instruments, labs, labs.c.id == instruments.c.lab_id)
-            .join(bookings, bookings.c.instrument_id == instruments.c.id)
-            .where(bookings.c.id == bindparam("id")))
-
-
-@cache
-def _locked_booking_row(needs_training: bool, needs_approval: bool) -> Select[Any]:
-    # The instrument read already: what it needs is a constant of the statement, which
-    # PostgreSQL folds away. With them the id the change record will have, drawn from its
-    # table's sequence: the record and its audit event can then be written with the booking's
-    # new time in one statement (``_apply``). A move refused after this leaves the id unused,
-    # as a rolled-back insert would.
+def _locked_booking_row(needs_training: bool, needs_approval: bool, draws_change_id: bool
+                        ) -> Select[Any]:
+    # The instrument read already: what it needs is a constant of the statement, which the
+    # database folds away. Where ``draws_change_id`` (PostgreSQL), with them the id the change
+    # record will have, drawn from its table's sequence: the record and its audit event can
+    # then be written with the booking's new time in one statement (``_apply``). A move refused
+    # after this leaves the id unused, as a rolled-back insert would. SQLite has no sequences
+    # and no row locks (its writers take turns for the whole transaction).
     bookings = Booking.__table__
-    return (select(*_booking_columns(true() if needs_training else false(),
-                                     true() if needs_approval else false()),
-                   _CHANGE_IDS.next_value())
-            .where(bookings.c.id == bindparam("id"))
-            .with_for_update(of=bookings))
+    query = select(*_booking_columns(true() if needs_training else false(),
+                                     true() if needs_approval else false()))
+    if draws_change_id:
+        query = query.add_columns(_CHANGE_IDS.next_value())
+    return query.where(bookings.c.id == bindparam("id")).with_for_update(of=bookings)
 
 
 #: The sequence of ``booking_changes.id`` (PostgreSQL's name for a serial column's).
@@ -200,7 +186,7 @@ def _booking_columns(needs_training: Any, needs_approval: Any) -> tuple[Any, ...
     """The booking's columns, then whether its person holds a training record on its
     instrument valid until the ``until`` parameter (None: its end) and whether a change of it
     waits, each asked only where the instrument needs it (``needs_training``,
-    ``needs_approval``: the instrument's columns, or constants), NULL where it does not."""
+    ``needs_approval``: constants of the statement), NULL where it does not."""
     bookings, changes = Booking.__table__, BookingChange.__table__
     until = func.coalesce(bindparam("until", type_=bookings.c.end_at.type), bookings.c.end_at)
     holds_training = rules.training_record_exists(bookings.c.user_id, bookings.c.instrument_id,
@@ -256,22 +242,36 @@ def _check_transition(booking: Booking, start: dt.datetime, end: dt.datetime,
                               problems=[Problem("no_change", message, field="start")])
 
 
-def _problems(session: Session, actor: User, booking: Booking, organization: Organization,
-              start: dt.datetime, end: dt.datetime, now: dt.datetime, *,
-              overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD,
-              holds_training_record: bool | None = None) -> list[Problem]:
-    """Every rule's problem with the new time, the booking checked as a new request that
-    excludes itself (``overdue_block_days`` and ``holds_training_record`` as
-    ``services.book_locked`` takes them)."""
-    request = rules.BookingRequest(booking.instrument, booking.user, organization, start, end,
-                                   exclude_booking_id=booking.id, booked_by=actor,
-                                   channels=len(booking.channel_numbers),
-                                   overdue_block_days=overdue_block_days,
-                                   holds_training_record=holds_training_record)
-    problems = rules.check_booking(session, request, now=now)
-    if start == booking.start_at and start <= now:
+def _request(actor: User, booking: Booking, organization: Organization, start: dt.datetime,
+             end: dt.datetime, *,
+             overdue_block_days: int | receivables.Unread | None = receivables.Unread.UNREAD,
+             holds_training_record: bool | None = None) -> rules.BookingRequest:
+    """The new time of ``booking`` as a new request that excludes the booking itself
+    (``overdue_block_days`` and ``holds_training_record`` as ``services.book_locked`` takes
+    them)."""
+    return rules.BookingRequest(booking.instrument, booking.user, organization, start, end,
+                                exclude_booking_id=booking.id, booked_by=actor,
+                                channels=len(booking.channel_numbers),
+                                overdue_block_days=overdue_block_days,
+                                holds_training_record=holds_training_record)
+
+
+def _problems(session: Session, request: rules.BookingRequest, booking: Booking,
+              now: dt.datetime, *, skip_calendar: bool = False) -> list[Problem]:
+    """Every rule's problem with the new time of ``booking`` (``request``), but the calendar's
+    where ``skip_calendar``; the rules about the start leave out a start that stays where it
+    already passed."""
+    problems = rules.check_booking(session, request, now=now, skip_calendar=skip_calendar)
+    if request.start == booking.start_at and request.start <= now:
         problems = [p for p in problems if p.code not in START_RULES]
     return problems
+
+
+def _refused(session: Session, booking: Booking, blocking: list[Problem],
+             request: rules.BookingRequest, now: dt.datetime) -> BookingRefused:
+    return BookingRefused(blocking, _suggestions(
+        session, request.instrument, blocking, request.start, request.end, now,
+        len(booking.channel_numbers), booking.user))
 
 
 def change_booking(session: Session, actor: User, booking_id: int, *,
@@ -303,15 +303,29 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
             start, end = start or booking.start_at, end or booking.end_at
             _malformed(start, end)
             _check_transition(booking, start, end, now)
-            problems = _problems(session, actor, booking, paying.organization, start, end, now,
-                                 overdue_block_days=paying.overdue_block_days,
-                                 holds_training_record=read.holds_training_record)
+            old = (booking.start_at, booking.end_at)
+            given_back = given_back_minutes(old, (start, end))
+            takes_new_time = start < old[0] or end > old[1]
+            waits = instrument.requires_approval and takes_new_time \
+                and not actor.manages_lab_id(instrument.lab_id) \
+                and booking.state == BookingState.APPROVED
+            is_late = not waits and _is_late(booking, actor, given_back, now, old[0])
+            request = _request(actor, booking, paying.organization, start, end,
+                               overdue_block_days=paying.overdue_block_days,
+                               holds_training_record=read.holds_training_record)
+            # A change applied at once whose record can be written with the new time (its id
+            # drawn: PostgreSQL; not a late one, whose charge names the record before the
+            # booking moves) has the calendar of a single-channel instrument read by the
+            # statement that moves it, the other rules checked first: a round trip fewer.
+            guard = None if waits or is_late or read.change_id is None \
+                else rules.calendar_guard(request)
+            problems = _problems(session, request, booking, now, skip_calendar=guard is not None)
             blocking = _effective_problems(problems, override=override)
             if blocking:
-                raise BookingRefused(blocking, _suggestions(
-                    session, instrument, blocking, start, end, now,
-                    len(booking.channel_numbers), booking.user))
-            old = (booking.start_at, booking.end_at)
+                if guard is not None:
+                    problems = rules.with_calendar_problems(session, request, problems)
+                    blocking = _effective_problems(problems, override=override)
+                raise _refused(session, booking, blocking, request, now)
             if read.has_pending_change:
                 # Only on an instrument that needs approval can one wait; this one takes its
                 # place.
@@ -320,31 +334,33 @@ def change_booking(session: Session, actor: User, booking_id: int, *,
                 "booking_id": booking.id, "requested_by_id": actor.id, "old_start_at": old[0],
                 "old_end_at": old[1], "new_start_at": start, "new_end_at": end, "note": note,
                 "is_override": bool(problems), "requested_at": now, "decision_note": "",
-                "given_back_minutes": given_back_minutes(old, (start, end)), "is_late": False,
+                "given_back_minutes": given_back, "is_late": False,
                 "state": ChangeState.PENDING, "decided_by_id": None, "decided_at": None}
             if read.change_id is not None:
                 values["id"] = read.change_id
-            takes_new_time = start < old[0] or end > old[1]
-            if instrument.requires_approval and takes_new_time \
-                    and not actor.manages_lab_id(instrument.lab_id) \
-                    and booking.state == BookingState.APPROVED:
+            if waits:
                 change = _insert_change(session, values)
                 record(session, actor, booking, "request_change", at=now, note=note,
                        change_id=change.id, **_times(old, (start, end)))
                 notify.booking_change_requested(session, change, now=now)
             else:
-                values.update(state=ChangeState.APPLIED, decided_at=now, is_late=_is_late(
-                    booking, actor, values["given_back_minutes"], now, old[0]))
+                values.update(state=ChangeState.APPLIED, decided_at=now, is_late=is_late)
                 # Written once and never changed again: the row is inserted in Core and the
                 # object kept only to report it (a move costs no more than a new booking). Its
                 # id known (PostgreSQL), it is written with the booking's new time, but for a
                 # late one: its charge names it before the booking moves.
-                written = read.change_id is None or values["is_late"]
+                written = read.change_id is None or is_late
                 if written:
                     [(values["id"],)] = fetch(session, _insert_applied_change(), values)
                 change = _reported_change(values)
-                _apply(session, actor, booking, change, now=now, overridden=problems,
-                       unwritten=None if written else values)
+                in_the_way = _apply(session, actor, booking, change, now=now,
+                                    overridden=problems,
+                                    unwritten=None if written else values, guard=guard)
+                if in_the_way:
+                    problems = rules.calendar_problems_of(request, in_the_way) + problems
+                    raise _refused(session, booking,
+                                   _effective_problems(problems, override=override),
+                                   request, now)
             price = estimates.booking_price(session, booking, actor, now=now,
                                             cards=paying.rate_cards) if priced else None
     except (IntegrityError, OperationalError) as error:
@@ -386,16 +402,22 @@ def _insert_change(session: Session, values: dict) -> BookingChange:
     return session.scalars(_insert_change_statement(), values).one()
 
 
-@cache
-def _move_statement():
-    table = Booking.__table__
+def _moving(table: Table) -> Update:
+    """An UPDATE of ``table`` (bookings) that gives the booking of the ``booking_id`` parameter
+    its new time, returning its new sequence and whether anyone waits for the time it frees
+    (``someone_waits``), asked in the same round trip."""
     return (table.update().where(table.c.id == bindparam("booking_id"))
             .values(start_at=bindparam("start_at"), end_at=bindparam("end_at"),
                     blocked_until=bindparam("blocked_until"), sequence=table.c.sequence + 1,
                     updated_at=bindparam("updated_at"), is_override=bindparam("is_override"),
                     channel_mask=bindparam("channel_mask", type_=Booking.channel_mask.type))
-            # Whether anyone waits for the time it frees, asked in the same round trip.
-            .returning(table.c.sequence, offers.in_line(bindparam("waiting_for_id"))))
+            .returning(table.c.sequence,
+                       offers.in_line(bindparam("waiting_for_id")).label("someone_waits")))
+
+
+@cache
+def _move_statement():
+    return _moving(Booking.__table__)
 
 
 @cache
@@ -404,10 +426,38 @@ def _move_recorded_statement():
     ``change_<column>``) and the audit event of the move (``audit.event_insert``) written by
     the same statement, a round trip for each fewer."""
     changes = BookingChange.__table__
-    change = changes.insert().values({
-        name: bindparam(_CHANGE_PREFIX + name, type_=column.type)
-        for name, column in changes.c.items()}).cte("change_record")
+    change = changes.insert().values(_change_parameters()).cte("change_record")
     return _move_statement().add_cte(change, event_insert())
+
+
+@cache
+def _move_unless_in_the_way_statement(guard: CompoundSelect) -> CompoundSelect:
+    """PostgreSQL: ``_move_recorded_statement`` unless ``guard`` (``rules.calendar_guard`` of
+    the new time) reads a row in the way, one other than the booking itself: ``WITH guard AS
+    (…), moved AS (UPDATE bookings … WHERE id = … AND NOT EXISTS (…) RETURNING …),
+    change_record AS (INSERT … SELECT … FROM moved), audit_event AS (INSERT … SELECT … FROM
+    moved) SELECT guard.*, NULL, NULL FROM guard UNION ALL SELECT NULL, …, sequence,
+    someone_waits FROM moved``: the guard's rows (the booking itself among them where its new
+    time meets its old), then the moved booking's, if it moved. Built once per guard."""
+    bookings, changes = Booking.__table__, BookingChange.__table__
+    found = guard.cte("guard")
+    in_the_way = exists().select_from(found).where(
+        found.c.id.is_distinct_from(bindparam("booking_id")))
+    moved = _moving(bookings).where(~in_the_way).returning(bookings.c.id).cte("moved")
+    change = changes.insert().from_select(
+        list(changes.c.keys()),
+        select(*_change_parameters().values()).select_from(moved)).cte("change_record")
+    event = event_of_rows(bookings, moved).cte("audit_event")
+    return union_all(
+        select(*found.c, null().label("sequence"), null().label("someone_waits")),
+        select(*(null() for _column in found.c), moved.c.sequence, moved.c.someone_waits),
+    ).add_cte(change, event)
+
+
+def _change_parameters() -> dict[str, Any]:
+    """A change record's column values as parameters named ``change_<column>``."""
+    return {name: bindparam(_CHANGE_PREFIX + name, type_=column.type)
+            for name, column in BookingChange.__table__.c.items()}
 
 
 _CHANGE_PREFIX = "change_"
@@ -425,11 +475,14 @@ def _is_late(booking: Booking, requested_by: User, given_back: int, requested_at
 
 
 def _apply(session: Session, actor: User, booking: Booking, change: BookingChange, *,
-           now: dt.datetime, overridden: list[Problem], unwritten: dict | None = None) -> None:
+           now: dt.datetime, overridden: list[Problem], unwritten: dict | None = None,
+           guard: rules.CalendarGuard | None = None) -> list[FetchedRow]:
     """Give ``booking`` (locked by the caller) the new time of the applied ``change``; charge
     time given back late, audit, tell the user, offer freed time to the waiting list. The
     change record is written already, or it is ``unwritten`` (its values, id among them; not
-    a late one) and written here with the new time."""
+    a late one) and written here with the new time: then, with the ``guard`` of the new time
+    on a single-channel instrument, unless the calendar has something in its way, whose rows
+    are returned (the booking unchanged, nothing written); an empty list where it moved."""
     if change.is_late:
         # Priced on the card in force at the booking's start before it moves.
         billing.charge_late_change(session, booking, change, now=now)
@@ -454,15 +507,27 @@ def _apply(session: Session, actor: User, booking: Booking, change: BookingChang
         [(sequence, someone_waits)] = fetch(session, _move_statement(), moving)
         record(session, actor, booking, "move", at=now, note=change.note, **details)
     else:
-        [(sequence, someone_waits)] = fetch(session, _move_recorded_statement(), {
+        parameters = {
             **moving, **{_CHANGE_PREFIX + name: value for name, value in unwritten.items()},
             **event_parameters(actor, Booking.__tablename__, booking.id, "move", at=now,
-                               note=change.note, **details)})
+                               note=change.note, **details)}
+        if guard is None:
+            [(sequence, someone_waits)] = fetch(session, _move_recorded_statement(),
+                                                parameters)
+        else:
+            rows = fetch(session, _move_unless_in_the_way_statement(guard.statement),
+                         {**guard.parameters, **parameters})
+            moved = [row for row in rows if row.sequence is not None]
+            if not moved:
+                wrote_nothing_after_all(session.connection())
+                return rows
+            sequence, someone_waits = moved[0].sequence, moved[0].someone_waits
     for name, value in {**new, "sequence": sequence}.items():
         set_committed_value(booking, name, value)
     notify.booking_changed(session, booking, change, actor, now=now)
     offers.offer_freed_time(session, booking.instrument, freed_until, now=now,
                             someone_waits=bool(someone_waits))
+    return []
 
 
 def get_change(session: Session, actor: User, change_id: int) -> BookingChange:
@@ -509,12 +574,11 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
                 return change
             start, end = change.new_start_at, change.new_end_at
             _check_transition(booking, start, end, now)
-            problems = _problems(session, actor, booking, organization, start, end, now)
+            request = _request(actor, booking, organization, start, end)
+            problems = _problems(session, request, booking, now)
             blocking = _effective_problems(problems, override=True)
             if blocking:
-                raise BookingRefused(blocking, _suggestions(
-                    session, instrument, blocking, start, end, now,
-                    len(booking.channel_numbers), booking.user))
+                raise _refused(session, booking, blocking, request, now)
             change.state = ChangeState.APPLIED
             change.is_late = _is_late(booking, change.requested_by, change.given_back_minutes,
                                       change.requested_at, change.old_start_at)

@@ -10,7 +10,13 @@ from sqlalchemy import select
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge, ChargeKind
 from labbook.booking import changes
-from labbook.booking.models import BookingChange, BookingState, BookingSuspension, ChangeState
+from labbook.booking.models import (
+    Blackout,
+    BookingChange,
+    BookingState,
+    BookingSuspension,
+    ChangeState,
+)
 from labbook.booking.services import BookingRefused
 from labbook.booking.training import grant_qualification
 from labbook.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -445,6 +451,91 @@ def test_a_move_writes_its_change_record_and_event_with_the_new_time(
         "new_end": lab_time(MONDAY, 15).isoformat(), "given_back_minutes": 60}
     assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
     assert reload(booking).sequence == 1
+
+
+def test_a_move_is_written_by_the_statement_that_reads_what_is_in_its_way(researcher,
+                                                                         instrument):
+    """On PostgreSQL the bookings and closures in the way of the new time are read by the
+    statement that moves the booking and writes its change record and audit event, which
+    writes nothing where it finds one: a round trip fewer. SQLite reads them and then
+    writes."""
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 16))
+    db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, 12),
+                            end_at=lab_time(MONDAY, 13), reason="保养"))
+    db.session.commit()
+    for start, refused_for in ((lab_time(MONDAY, 12, 30), "blackout"),
+                               (lab_time(MONDAY, 15, 30), "overlap"),
+                               (lab_time(MONDAY, 10, 30), None)):
+        with Sent() as sent:
+            try:
+                change(researcher, booking, start, start + dt.timedelta(hours=1))
+            except BookingRefused as refused:
+                assert [p.code for p in refused.problems] == [refused_for]
+                assert refused.suggestions
+            else:
+                assert refused_for is None
+        calendar = next(sql for sql in sent if "FROM blackouts" in sql)
+        if db.engine.dialect.name == "postgresql":
+            assert calendar.startswith("WITH") and all(part in calendar for part in (
+                "UPDATE bookings", "INSERT INTO booking_changes", "INSERT INTO audit_events"))
+            # A refusal too: it wrote nothing, and its statements stay prepared.
+            assert sent[-1] == "COMMIT", sent
+        else:
+            assert calendar.startswith("SELECT"), calendar
+        db.session.commit()
+    # Only the last, which meets the booking's own old time, moved it.
+    assert times(booking) == (lab_time(MONDAY, 10, 30), lab_time(MONDAY, 11, 30))
+    assert reload(booking).sequence == 1
+    assert db.session.scalars(select(BookingChange.new_start_at)).all() == [
+        lab_time(MONDAY, 10, 30)]
+    assert db.session.scalars(select(AuditEvent.object_id).where(
+        AuditEvent.action == "move")).all() == [booking.id]
+
+
+def test_a_refused_move_lists_what_is_in_its_way_before_the_other_rules(researcher,
+                                                                        instrument):
+    """Closures, then bookings in the way, then the other rules: whether the other rules
+    refused the move first (the calendar then read apart) or only the calendar did, as for a
+    new booking."""
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 14))
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 9))
+    db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                            end_at=lab_time(MONDAY, 9, 30), reason="保养"))
+    db.session.commit()
+    now = lab_time(MONDAY, 8, 30)  # nine o'clock is too soon
+    with pytest.raises(BookingRefused) as refused:
+        change(researcher, booking, lab_time(MONDAY, 9), lab_time(MONDAY, 10), now=now)
+    assert [p.code for p in refused.value.problems] == ["blackout", "overlap", "too_soon"]
+    manager = create_manager(instrument.lab)
+    with pytest.raises(BookingRefused) as refused:
+        change(manager, booking, lab_time(MONDAY, 9), lab_time(MONDAY, 10), now=now,
+               override=True)
+    # The manager's override lets the notice pass; what is in the way it cannot.
+    assert [p.code for p in refused.value.problems] == ["blackout", "overlap"]
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+
+def test_a_move_refused_for_what_is_in_its_way_leaves_the_change_that_waits(researcher):
+    """A manager's move takes the place of the booker's change that waits, unless it is
+    refused: then the change still waits, as if the move had never been asked for."""
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 16))
+    waiting = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15)).change
+    db.session.commit()
+    with pytest.raises(BookingRefused) as refused:
+        change(manager, booking, lab_time(MONDAY, 16), lab_time(MONDAY, 17))
+    assert [p.code for p in refused.value.problems] == ["overlap"]
+    assert reload(waiting).state == ChangeState.PENDING
+    assert changes.pending_change(db.session, reload(booking)).id == waiting.id
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action.in_(["withdraw", "move"]))).all()
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
 
 
 @pytest.mark.usefixtures("english")
