@@ -28,6 +28,7 @@ from labbook.booking.services import (
     BookingRefused,
     _instrument,
     _is_overlap_violation,
+    _lock_channels,
     _lost_race,
     book_locked,
     clean_text,
@@ -156,6 +157,9 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
         with write_transaction(session):
             instrument = _instrument(session, instrument_id, share_lock=True)
             organization = locked_paying_organization(session, actor.organization_id).organization
+            # The channels' turn before the entry's lock (the architecture's order): the claim
+            # then sees the channels a booking in flight takes, and books others beside it.
+            _lock_channels(session, instrument)
             entry = locked(session, WaitlistEntry, entry_id)
             if entry.state != WaitlistState.OFFERED:
                 raise Conflict(_("This offer is no longer open."), code="invalid_state")

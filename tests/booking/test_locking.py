@@ -21,8 +21,14 @@ from sqlalchemy.orm import Session
 from labbook.accounts.models import Organization, User
 from labbook.audit.models import AuditEvent
 from labbook.billing.models import Charge
-from labbook.booking import attendance, changes, closures, services
-from labbook.booking.models import Booking, BookingSeries, BookingState
+from labbook.booking import attendance, changes, closures, services, waitlist
+from labbook.booking.models import (
+    Booking,
+    BookingSeries,
+    BookingState,
+    WaitlistEntry,
+    WaitlistState,
+)
 from labbook.catalogue import services as catalogue
 from labbook.catalogue.models import Instrument, InstrumentStatus, Lab
 from labbook.core.engine import locked, write_transaction
@@ -463,6 +469,39 @@ def test_a_new_booking_takes_its_channels_turn_after_its_organization(writer):
                           .with_for_update(nowait=True)))))
     assert isinstance(made, Booking)
     assert seen == [(True, False)]
+
+
+def test_a_claimed_offer_waits_for_a_booking_in_flight_and_takes_another_channel(writer):
+    """Claiming the time offered from the waiting list takes the instrument's channels' turn
+    as a new booking does: behind a booking in flight it sees the channel that booking takes,
+    and books the other one, instead of choosing the same and losing the race."""
+    pair = create_instrument(channels=2)
+    booker, waiter = create_user(), create_user()
+    entry = WaitlistEntry(instrument_id=pair.id, user_id=waiter.id, window_start=START,
+                          window_end=START + dt.timedelta(hours=1), minutes=60,
+                          purpose="候补测试", state=WaitlistState.OFFERED, offer_start=START,
+                          offer_end=START + dt.timedelta(hours=1),
+                          offer_expires_at=BEFORE + dt.timedelta(hours=2),
+                          offer_token="offer-in-a-race")
+    db.session.add(entry)
+    db.session.commit()
+    # A booking of the other's in flight, as ``services.create_booking`` makes it.
+    instrument = services._instrument(writer, pair.id, share_lock=True)
+    organization = locked(writer, Organization, booker.organization_id)
+    services._lock_channels(writer, instrument)
+    booker_there = writer.get(User, booker.id)
+    in_flight = services.book_locked(
+        writer, booker_there, booker_there, instrument, organization, start=START,
+        end=START + dt.timedelta(hours=1), purpose="电池循环", project_ref="", override=False,
+        now=BEFORE)
+    writer.flush()
+    assert in_flight.channel_numbers == [1]
+
+    claimed = behind(writer, lambda session: waitlist.claim_offer(
+        session, session.get(User, waiter.id), entry.id, now=BEFORE).channel_numbers)
+
+    assert claimed == [2]
+    assert reload(entry).state == WaitlistState.CLAIMED
 
 
 def test_a_closure_waits_for_a_booking_in_flight_and_hits_it(writer, instrument, researcher,
