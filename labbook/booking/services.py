@@ -160,19 +160,16 @@ class PayingOrganization:
 
 
 @cache
-def _locked_organization(with_training: bool, with_rate_cards: bool):
+def _locked_organization(with_rate_cards: bool):
     # ``locked`` built once (session.get builds its statement again on every call). What the
     # rules and the answer would read next comes with it rather than in statements of their
-    # own: the billing profile's setting, the training record (``rules.training_record_
-    # exists``), and the instrument's rate cards for the organization's tier (what the API's
-    # answer prices the booking by). On PostgreSQL only the organization's row is locked
-    # (none could be on the nullable side of the outer join). Read in Core and made into an
-    # object (``labbook.core.rows``).
+    # own: the billing profile's setting and the instrument's rate cards for the
+    # organization's tier (what the API's answer prices the booking by). On PostgreSQL only
+    # the organization's row is locked (none could be on the nullable side of the outer
+    # join). Read in Core and made into an object (``labbook.core.rows``).
     organizations = Organization.__table__
     query = select(*columns_of(Organization),
                    receivables.overdue_block_days_of(organizations.c.id))
-    if with_training:
-        query = query.add_columns(rules.training_record_exists())
     if with_rate_cards:
         cards = estimates.rate_card_columns()
         query = query.add_columns(*cards).outerjoin(cards[0].table, and_(
@@ -182,24 +179,19 @@ def _locked_organization(with_training: bool, with_rate_cards: bool):
 
 
 def locked_paying_organization(session: Session, organization_id: int | None, *,
-                               instrument_id: int | None = None, rate_cards: bool = False,
-                               training_of: tuple[int, dt.datetime] | None = None
+                               instrument_id: int | None = None, rate_cards: bool = False
                                ) -> PayingOrganization:
     """The organization ``organization_id`` read afresh under a row lock: one booking of an
     organization at a time reads its weekly quota and inserts, so two cannot both fit under
-    it. With the ``rate_cards`` of the instrument ``instrument_id`` for its tier, and with
-    whether the user of ``training_of`` (user id, until) holds a training record on it valid
-    until then, where asked for."""
+    it. With the ``rate_cards`` of the instrument ``instrument_id`` for its tier where asked
+    for."""
     if organization_id is None:
         raise _no_organization()
-    with_training = training_of is not None
-    user_id, until = training_of if training_of is not None else (None, None)
-    rows = fetch(session, _locked_organization(with_training, rate_cards), {
-        "id": organization_id, "instrument_id": instrument_id, "user_id": user_id,
-        "until": until})
+    rows = fetch(session, _locked_organization(rate_cards), {
+        "id": organization_id, "instrument_id": instrument_id})
     if not rows:
         raise _no_organization()
-    return _paying_of_rows(session, rows, 0, with_training=with_training,
+    return _paying_of_rows(session, rows, 0, with_training=False,
                            instrument_id=instrument_id if rate_cards else None)
 
 
@@ -263,12 +255,13 @@ def _instrument_and_paying(session: Session, instrument_id: int, user: User, *,
                            ) -> tuple[Instrument, PayingOrganization]:
     """The instrument ``instrument_id`` with its lab, share-locked (``_instrument``), and
     ``user``'s organization locked (``locked_paying_organization``), in one statement; with
-    whether ``user`` holds a training record on it valid until ``until`` (an aware moment)
-    where the instrument asks for training (the rules count a manager of its lab as trained
-    anyway), and its rate cards where asked for."""
+    whether ``user`` holds a training record on it valid until ``until`` where the instrument
+    asks for training (the rules count a manager of its lab as trained anyway), and its rate
+    cards where asked for. A moment without an offset is asked as none: the rules refuse it
+    before they look at the training."""
     rows = fetch(session, _instrument_and_organization(rate_cards), {
         "instrument_id": instrument_id, "organization_id": user.organization_id,
-        "user_id": user.id, "until": until})
+        "user_id": user.id, "until": until if until.utcoffset() is not None else None})
     if not rows:
         _instrument(session, instrument_id)  # raises NotFound where there is no such instrument
         raise _no_organization()
@@ -294,15 +287,6 @@ def _instrument_with_paying(session: Session, rows: Sequence[Sequence[Any]], *,
     first = len(columns_of(Instrument)) + len(columns_of(Lab))
     return instrument, _paying_of_rows(session, rows, first, with_training=with_training,
                                        instrument_id=instrument.id if rate_cards else None)
-
-
-def _asks_training(user: User, instrument: Instrument, end: dt.datetime) -> bool:
-    """Whether the rules ask whether ``user`` holds a training record on ``instrument`` valid
-    until ``end`` (where a caller reads it with its locks): only for an instrument that asks
-    for training, of someone who does not manage its lab, and for a time the rules can read (a
-    naive end is refused before the training is looked at)."""
-    return instrument.requires_qualification and end.utcoffset() is not None \
-        and not user.manages_lab_id(instrument.lab_id)
 
 
 def _effective_problems(problems: list[Problem], *, override: bool) -> list[Problem]:
@@ -439,17 +423,29 @@ def booking_user(session: Session, actor: User, instrument: Instrument,
                  for_user_id: int | None) -> User:
     """Whose booking ``actor`` makes: their own, or ``for_user_id``'s when ``actor`` may book on
     their behalf (anyone else is refused as if not there)."""
+    user = _person_booked_for(session, actor, for_user_id)
+    _check_may_book_for(actor, user, instrument)
+    return user
+
+
+def _person_booked_for(session: Session, actor: User, for_user_id: int | None) -> User:
+    """``actor`` (``for_user_id`` None or their own), else the active person ``for_user_id``
+    names; NotFound for none. Whether ``actor`` may book for them is ``_check_may_book_for``'s
+    question, once the instrument is known."""
     if for_user_id is None or for_user_id == actor.id:
         return actor
     user = session.get(User, for_user_id)
     if user is None or not user.is_active:
         message = _("No user with id %(id)d.", id=for_user_id)
         raise NotFound(message, problems=[Problem("not_found", message, field="for_user_id")])
-    if not can_book_for(actor, user, instrument):
+    return user
+
+
+def _check_may_book_for(actor: User, user: User, instrument: Instrument) -> None:
+    if user.id != actor.id and not can_book_for(actor, user, instrument):
         raise PermissionDenied(_("You may not book for %(name)s: only the lab's managers, and "
                                  "colleagues whose organization allows it, book for others.",
                                  name=user.name), code="on_behalf_not_allowed")
-    return user
 
 
 def booked_for(session: Session, actor: User, instrument: Instrument, email: str | None) -> User:
@@ -549,21 +545,13 @@ def _create_booking(session: Session, actor: User, *, instrument_id: int, start:
     project_ref = clean_text(project_ref, "project_ref", MAX_PROJECT_REF, required=False)
     try:
         with write_transaction(session):
-            if for_user_id in (None, actor.id) and actor.organization_id is not None \
-                    and end.utcoffset() is not None:
-                user = actor
-                instrument, paying = _instrument_and_paying(session, instrument_id, actor,
-                                                            until=end, rate_cards=priced)
-                _check_override(actor, instrument, override)
-            else:
-                instrument = _instrument(session, instrument_id, share_lock=True)
-                _check_override(actor, instrument, override)
-                user = booking_user(session, actor, instrument, for_user_id)
-                paying = locked_paying_organization(
-                    session, user.organization_id, instrument_id=instrument.id,
-                    rate_cards=priced,
-                    training_of=(user.id, end) if _asks_training(user, instrument, end)
-                    else None)
+            # The person booked for looked up first (a plain read), so that the instrument and
+            # their organization are locked in one statement whoever the booking is for.
+            user = _person_booked_for(session, actor, for_user_id)
+            instrument, paying = _instrument_and_paying(session, instrument_id, user,
+                                                        until=end, rate_cards=priced)
+            _check_override(actor, instrument, override)
+            _check_may_book_for(actor, user, instrument)
             _lock_channels(session, instrument)
             booking = book_locked(session, actor, user, instrument, paying.organization,
                                   start=start, end=end, purpose=purpose,

@@ -25,6 +25,7 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.statements import Sent
 
 MONDAY = next_weekday(0)
 BEFORE = lab_time(MONDAY - dt.timedelta(days=3), 7)
@@ -87,20 +88,43 @@ def test_colleagues_book_for_each_other_only_where_their_organization_allows_it(
 
 
 def test_a_booking_for_a_trained_researcher_is_priced_at_their_tier(client):
-    """On someone's behalf the instrument and the organization are read apart (the person is
-    looked up first): their training record and their tier's rate card come with the
-    organization's lock all the same."""
+    """On someone's behalf the person is looked up first, and then the instrument and their
+    organization are locked in one statement, as for one's own booking: their training record
+    and their tier's rate card come with it."""
     instrument = create_instrument(requires_qualification=True)  # internal ¥60/h, external ¥100/h
     manager = create_manager(instrument.lab)  # an internal organization
     researcher = create_user()  # an external one
     grant_qualification(db.session, manager, researcher, instrument, now=BEFORE)
     db.session.commit()
-    response = client.post("/api/v1/bookings", headers=bearer(manager), json={
-        "instrument_id": instrument.id, "start": lab_time(MONDAY, 10).isoformat(),
-        "end": lab_time(MONDAY, 11).isoformat(), "purpose": "代约", "for_user_id": researcher.id})
+    with Sent() as sent:
+        response = client.post("/api/v1/bookings", headers=bearer(manager), json={
+            "instrument_id": instrument.id, "start": lab_time(MONDAY, 10).isoformat(),
+            "end": lab_time(MONDAY, 11).isoformat(), "purpose": "代约",
+            "for_user_id": researcher.id})
     assert response.status_code == 201, response.json
     assert (response.json["estimate"]["tier"], response.json["estimate"]["amount"]) == \
         ("external", "100.00")
+    [locking] = [sql for sql in sent if "FROM instruments" in sql]
+    assert all(part in locking for part in ("JOIN organizations", "rate_cards",
+                                            "qualifications")), locking
+    assert not [sql for sql in sent if sql.startswith("SELECT organizations")], sent
+
+
+def test_a_time_without_an_offset_for_someone_else_is_refused_as_such():
+    """The training record is read with the locks for a time the rules can read; one without
+    an offset is refused for what it is, whoever the booking is for."""
+    instrument = create_instrument(requires_qualification=True)
+    manager = create_manager(instrument.lab)
+    researcher = create_user()
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(
+            db.session, manager, instrument_id=instrument.id,
+            start=lab_time(MONDAY, 10).replace(tzinfo=None),
+            end=lab_time(MONDAY, 11).replace(tzinfo=None), purpose="代约",
+            for_user_id=researcher.id, now=BEFORE)
+    assert ([p.code for p in refused.value.problems], refused.value.status) == \
+        (["naive_datetime"], 422)
+    assert db.session.scalar(select(Booking.id)) is None
 
 
 def test_only_the_labs_managers_override_the_rules_for_someone_else():
