@@ -160,46 +160,35 @@ class PayingOrganization:
 
 
 @cache
-def _locked_organization(with_rate_cards: bool):
-    # ``locked`` built once (session.get builds its statement again on every call). What the
-    # rules and the answer would read next comes with it rather than in statements of their
-    # own: the billing profile's setting and the instrument's rate cards for the
-    # organization's tier (what the API's answer prices the booking by). On PostgreSQL only
-    # the organization's row is locked (none could be on the nullable side of the outer
-    # join). Read in Core and made into an object (``labbook.core.rows``).
+def _locked_organization():
+    # ``locked`` built once (session.get builds its statement again on every call), with the
+    # billing profile's setting the rules would read next rather than in a statement of its
+    # own. Read in Core and made into an object (``labbook.core.rows``).
     organizations = Organization.__table__
-    query = select(*columns_of(Organization),
+    return (select(*columns_of(Organization),
                    receivables.overdue_block_days_of(organizations.c.id))
-    if with_rate_cards:
-        cards = estimates.rate_card_columns()
-        query = query.add_columns(*cards).outerjoin(cards[0].table, and_(
-            cards[0].table.c.instrument_id == bindparam("instrument_id"),
-            cards[0].table.c.tier == organizations.c.tier))
-    return query.where(organizations.c.id == bindparam("id")).with_for_update(of=organizations)
+            .where(organizations.c.id == bindparam("id")).with_for_update(of=organizations))
 
 
-def locked_paying_organization(session: Session, organization_id: int | None, *,
-                               instrument_id: int | None = None, rate_cards: bool = False
+def locked_paying_organization(session: Session, organization_id: int | None
                                ) -> PayingOrganization:
     """The organization ``organization_id`` read afresh under a row lock: one booking of an
     organization at a time reads its weekly quota and inserts, so two cannot both fit under
-    it. With the ``rate_cards`` of the instrument ``instrument_id`` for its tier where asked
-    for."""
+    it."""
     if organization_id is None:
         raise _no_organization()
-    rows = fetch(session, _locked_organization(rate_cards), {
-        "id": organization_id, "instrument_id": instrument_id})
+    rows = fetch(session, _locked_organization(), {"id": organization_id})
     if not rows:
         raise _no_organization()
-    return _paying_of_rows(session, rows, 0, with_training=False,
-                           instrument_id=instrument_id if rate_cards else None)
+    return _paying_of_rows(session, rows, 0, with_training=False, instrument_id=None)
 
 
 def _paying_of_rows(session: Session, rows: Sequence[Sequence[Any]], first: int, *,
                     with_training: bool, instrument_id: int | None) -> PayingOrganization:
-    """The ``PayingOrganization`` of ``rows`` read by ``_locked_organization``'s columns from
-    column ``first`` on: the organization's, its overdue setting, the training record where
-    ``with_training``, and the rate cards of ``instrument_id`` where given (one row each)."""
+    """The ``PayingOrganization`` of ``rows`` (``_locked_organization``'s, or
+    ``_instrument_and_organization``'s) from column ``first`` on: the organization's columns,
+    its overdue setting, the training record where ``with_training``, and the rate cards of
+    ``instrument_id`` where given (one row each)."""
     split = first + len(columns_of(Organization))
     organization = loaded(session, Organization, rows[0][first:split])
     overdue_block_days = rows[0][split]
