@@ -705,9 +705,13 @@ def test_approval_checks_the_calendar_again(researcher):
                              start_at=lab_time(MONDAY, 10))
     result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
     db.session.commit()
-    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 14))
-    with pytest.raises(BookingRefused):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 14, 30))
+    with pytest.raises(BookingRefused) as refused:
         changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+    # Found by the rules, which name the booking in the way (not by the database's guard).
+    assert [(p.code, p.extra) for p in refused.value.problems] == [("overlap", {
+        "start": lab_time(MONDAY, 14, 30).isoformat(),
+        "end": lab_time(MONDAY, 15, 30).isoformat()})]
     assert reload(result.change).state == ChangeState.PENDING
 
 

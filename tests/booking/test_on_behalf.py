@@ -68,6 +68,7 @@ def test_the_rules_are_the_researchers():
     assert [p.code for p in refused.value.problems] == ["not_qualified"]
 
 
+@pytest.mark.usefixtures("english")
 def test_colleagues_book_for_each_other_only_where_their_organization_allows_it():
     instrument = create_instrument(requires_approval=True)
     organization = create_organization()
@@ -75,7 +76,10 @@ def test_colleagues_book_for_each_other_only_where_their_organization_allows_it(
         create_user(organization=organization)
     with pytest.raises(PermissionDenied) as refused:
         book(booker, instrument, colleague)
-    assert refused.value.code == "on_behalf_not_allowed"
+    assert (refused.value.code, str(refused.value)) == (
+        "on_behalf_not_allowed",
+        f"You may not book for {colleague.name}: only the lab's managers, and colleagues whose "
+        "organization allows it, book for others.")
     organization.colleagues_may_book_for_each_other = True
     db.session.commit()
     booking = book(booker, instrument, colleague)
@@ -110,6 +114,24 @@ def test_a_booking_for_a_trained_researcher_is_priced_at_their_tier(client):
     assert not [sql for sql in sent if sql.startswith("SELECT organizations")], sent
 
 
+def test_a_training_record_counts_until_it_lapses_whoever_books():
+    """The record read with the locks is asked for the booking's end: one that lapses after it
+    lets the booking be made, for oneself or by a manager for the trained person; one that
+    lapses before does not."""
+    instrument = create_instrument(requires_qualification=True)
+    manager = create_manager(instrument.lab)
+    researcher = create_user()
+    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE,
+                        expires_at=lab_time(MONDAY, 12))
+    db.session.commit()
+    assert reload(book(researcher, instrument, hour=10)).user_id == researcher.id
+    assert reload(book(manager, instrument, researcher, hour=11)).user_id == researcher.id
+    for actor, for_user in ((researcher, None), (manager, researcher)):
+        with pytest.raises(services.BookingRefused) as refused:
+            book(actor, instrument, for_user, hour=12)
+        assert [p.code for p in refused.value.problems] == ["not_qualified"]
+
+
 def test_a_time_without_an_offset_for_someone_else_is_refused_as_such():
     """The training record is read with the locks for a time the rules can read; one without
     an offset is refused for what it is, whoever the booking is for."""
@@ -141,13 +163,17 @@ def test_only_the_labs_managers_override_the_rules_for_someone_else():
     assert db.session.scalar(select(Booking.id)) is None
 
 
+@pytest.mark.usefixtures("english")
 def test_booking_for_nobody_is_refused():
     instrument = create_instrument()
     manager = create_manager(instrument.lab)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         services.create_booking(
             db.session, manager, instrument_id=instrument.id, start=lab_time(MONDAY, 10),
             end=lab_time(MONDAY, 11), purpose="x", for_user_id=999_999, now=BEFORE)
+    assert str(refused.value) == "No user with id 999999."
+    assert [(p.code, p.message, p.field) for p in refused.value.problems] == [
+        ("not_found", "No user with id 999999.", "for_user_id")]
     assert db.session.scalar(select(Booking.id)) is None
 
 

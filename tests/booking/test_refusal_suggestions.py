@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from labbook.accounts.models import OrganizationStatus
-from labbook.booking import services
+from labbook.booking import changes, services
 from labbook.booking.models import Blackout, BookingSuspension
 from labbook.booking.suggestions import (
     OTHER_INSTRUMENT_LIMIT,
@@ -179,6 +179,21 @@ def test_an_instrument_needing_training_the_person_lacks_is_never_suggested(
     db.session.commit()
     refused = refusal(researcher, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
     assert siblings["trained"].code in suggested(refused)
+
+
+def test_a_refused_move_suggests_what_the_booking_s_person_may_book(researcher, instrument,
+                                                                    siblings):
+    """Moved by the lab's manager, who may book every instrument of the lab, a booking is still
+    its person's: the instruments suggested are those they may book."""
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 14), end_at=lab_time(MONDAY, 15))
+    start, end = taken(instrument)
+    with pytest.raises(services.BookingRefused) as refused:
+        changes.change_booking(db.session, create_manager(instrument.lab), booking.id,
+                               start=start, end=end, now=NOW)
+    assert codes(refused.value) == ["overlap"]
+    assert suggested(refused.value) == {instrument.code, siblings["open"].code,
+                                        siblings["elsewhere"].code}
 
 
 def test_a_training_record_lapsing_before_the_slot_does_not_count(researcher, instrument,
