@@ -67,7 +67,6 @@ from labbook.booking.services import (
     PayingOrganization,
     _check_override,
     _effective_problems,
-    _instrument,
     _is_overlap_violation,
     _lock_channels,
     _lost_race,
@@ -81,7 +80,6 @@ from labbook.booking.services import (
 from labbook.catalogue.models import Instrument
 from labbook.core.engine import (
     lock,
-    locked,
     on_postgresql,
     write_transaction,
     wrote_nothing_after_all,
@@ -133,13 +131,15 @@ def _malformed(start: dt.datetime, end: dt.datetime) -> None:
 
 
 def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | None,
-                    rate_cards: bool) -> tuple[Instrument, PayingOrganization, LockedBooking]:
+                    rate_cards: bool, draws_change_id: bool = True
+                    ) -> tuple[Instrument, PayingOrganization, LockedBooking]:
     """What a change of booking ``booking_id`` decides on, each read afresh under its lock: the
     booking's instrument with its lab, the organization that pays (with the instrument's
     ``rate_cards`` where asked for), and the booking itself with whether its person holds a
     training record on the instrument valid until ``until`` (None: the end on the locked row)
     where the instrument needs one, and whether a change of it waits where the instrument needs
-    approval. Raises NotFound for no such booking."""
+    approval; with the id of the change record to write (``draws_change_id``, PostgreSQL).
+    Raises NotFound for no such booking."""
     # The instrument and the organization are locked first (in one statement), then the
     # channels' turn taken (the architecture's order); the booking itself is read once, under
     # its lock, after them.
@@ -150,7 +150,7 @@ def _locked_subject(session: Session, booking_id: int, *, until: dt.datetime | N
     _lock_channels(session, instrument)
     rows = fetch(session, _locked_booking_row(instrument.requires_qualification,
                                               instrument.requires_approval,
-                                              on_postgresql(session)),
+                                              draws_change_id and on_postgresql(session)),
                  {"id": booking_id, "until": until})
     if not rows:
         raise _no_booking(booking_id)
@@ -547,14 +547,16 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
     """A manager of the lab approves (applies, the calendar checked again with the soft rules
     overridden) or rejects (with a note) a change waiting for approval."""
     change = get_change(session, actor, change_id)
-    booking = change.booking
-    instrument_id = booking.instrument_id
+    instrument_id = change.booking.instrument_id
     try:
         with write_transaction(session):
-            instrument = _instrument(session, instrument_id, share_lock=True)
-            organization = locked(session, Organization, booking.organization_id)
-            _lock_channels(session, instrument)
-            lock(session, booking)
+            # The booking's subject read as a change of it reads it (the training record asked
+            # until the new end), then the change record under its lock, after its booking's.
+            instrument, paying, read = _locked_subject(
+                session, change.booking_id, until=change.new_end_at, rate_cards=False,
+                draws_change_id=False)
+            organization, booking = paying.organization, read.booking
+            attach_known(booking, actor, instrument, organization)
             lock(session, change)
             if not actor.manages_lab_id(instrument.lab_id):
                 raise PermissionDenied(_("Only the lab's managers decide on changes."),
@@ -574,7 +576,9 @@ def decide_change(session: Session, actor: User, change_id: int, *, approve: boo
                 return change
             start, end = change.new_start_at, change.new_end_at
             _check_transition(booking, start, end, now)
-            request = _request(actor, booking, organization, start, end)
+            request = _request(actor, booking, organization, start, end,
+                               overdue_block_days=paying.overdue_block_days,
+                               holds_training_record=read.holds_training_record)
             problems = _problems(session, request, booking, now)
             blocking = _effective_problems(problems, override=True)
             if blocking:
