@@ -39,9 +39,11 @@ from tests.documents.reading import pdf_qr_payloads, pdf_text
 from tests.factories import (
     bearer,
     create_admin,
+    create_booking,
     create_charge,
     create_instrument,
     create_lab,
+    create_manager,
     create_organization,
     create_service,
     create_statement,
@@ -542,6 +544,27 @@ def test_bookings_made_and_moved_are_refused_while_a_statement_is_overdue():
     assert [p.code for p in refused.value.problems] == ["payment_overdue"] * 2
     assert [[p["code"] for p in occurrence["problems"]]
             for occurrence in series(23, preview=True)] == [["payment_overdue"]] * 2
+
+
+def test_a_change_is_not_approved_while_its_organization_is_overdue():
+    """Approving a change waiting for it checks the paying organization's overdue setting,
+    read with its lock, as making and moving a booking do."""
+    organization = create_organization()
+    user = create_user(organization=organization)
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    issued_statement(organization, "100.00", issued=lab_time(dt.date(2026, 10, 1), 10))
+    now = lab_time(dt.date(2026, 11, 3), 9)  # 3 days overdue
+    booking = create_booking(instrument=instrument, user=user,
+                             start_at=lab_time(dt.date(2026, 11, 9), 10))
+    waiting = changes.change_booking(
+        db.session, user, booking.id, start=lab_time(dt.date(2026, 11, 9), 14),
+        end=lab_time(dt.date(2026, 11, 9), 15), now=now).change
+    with write_transaction(db.session):
+        payments.locked_profile(db.session, organization.id, now=now).overdue_block_days = 2
+    with pytest.raises(booking_services.BookingRefused) as refused:
+        changes.decide_change(db.session, manager, waiting.id, approve=True, now=now)
+    assert [p.code for p in refused.value.problems] == ["payment_overdue"]
 
 
 def test_overdue_reminders_go_once_per_stage(app):

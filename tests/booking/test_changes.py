@@ -671,13 +671,106 @@ def test_a_rejected_change_is_dropped(researcher):
     with pytest.raises(PermissionDenied):
         changes.decide_change(db.session, researcher, result.change.id, approve=True,
                               now=BEFORE)
+    later = BEFORE + dt.timedelta(hours=1)
     changes.decide_change(db.session, manager, result.change.id, approve=False,
-                          note="该时段已安排维护", now=BEFORE)
+                          note="该时段已安排维护", now=later)
     db.session.commit()
     assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
-    assert reload(result.change).state == ChangeState.REJECTED
-    assert db.session.scalar(select(OutboxMessage.recipient).where(
-        OutboxMessage.kind == "booking_change_rejected")) == researcher.email
+    rejected = reload(result.change)
+    assert (rejected.state, rejected.decided_by_id, rejected.decided_at,
+            rejected.decision_note) == (ChangeState.REJECTED, manager.id, later, "该时段已安排维护")
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "reject")).one()
+    assert (event.actor_id, event.object_type, event.object_id, event.from_state,
+            event.to_state, event.note, event.details) == (
+        manager.id, "booking_changes", rejected.id, "pending", "rejected", "该时段已安排维护",
+        {"booking_id": booking.id})
+    message = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "booking_change_rejected")).one()
+    assert message.recipient == researcher.email and manager.name in message.body_text
+
+
+#: A booking at ten on MONDAY, and the change to two o'clock it waits for (``waiting_change``).
+TEN, TWO, THREE = lab_time(MONDAY, 10), lab_time(MONDAY, 14), lab_time(MONDAY, 15)
+
+
+def waiting_change(researcher, start=TEN, new_start=TWO, new_end=THREE):
+    """A one-hour booking of ``researcher``'s at ``start`` on an instrument that needs
+    approval, and the change to ``[new_start, new_end)`` it waits for: the booking, the change
+    and the lab's manager."""
+    instrument = create_instrument(requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher, start_at=start)
+    waiting = change(researcher, booking, new_start, new_end).change
+    db.session.commit()
+    return booking, waiting, manager
+
+
+@pytest.mark.usefixtures("english")
+def test_what_a_refused_decision_says(researcher):
+    _booking, waiting, manager = waiting_change(researcher)
+    with pytest.raises(PermissionDenied) as refused:
+        changes.decide_change(db.session, researcher, waiting.id, approve=True, now=BEFORE)
+    assert (refused.value.code, str(refused.value)) == (
+        "not_lab_manager", "Only the lab's managers decide on changes.")
+    with pytest.raises(ValidationError) as refused:
+        changes.decide_change(db.session, manager, waiting.id, approve=False, now=BEFORE)
+    assert [(p.code, p.field) for p in refused.value.problems] == [("required", "note")]
+    changes.decide_change(db.session, manager, waiting.id, approve=False, note="不行",
+                          now=BEFORE)
+    db.session.commit()
+    with pytest.raises(Conflict) as refused:
+        changes.decide_change(db.session, manager, waiting.id, approve=True, now=BEFORE)
+    assert (refused.value.code, str(refused.value)) == (
+        "invalid_state", "This change is no longer waiting for a decision.")
+
+
+def test_an_approved_change_is_recorded_and_overrides_what_became_too_soon(researcher):
+    """Approving checks the new time again with the soft rules overridden: one that has come
+    too close meanwhile is moved all the same, and the move says what was overridden."""
+    booking, waiting, manager = waiting_change(researcher, start=lab_time(MONDAY, 15),
+                                               new_start=lab_time(MONDAY, 12),
+                                               new_end=lab_time(MONDAY, 13))
+    late = lab_time(MONDAY, 11, 30)  # the new start is less than the hour's notice away
+    changes.decide_change(db.session, manager, waiting.id, approve=True, note="同意",
+                          now=late)
+    db.session.commit()
+    approved = reload(waiting)
+    assert (approved.state, approved.decided_by_id, approved.decided_at,
+            approved.decision_note) == (ChangeState.APPLIED, manager.id, late, "同意")
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "approve")).one()
+    assert (event.actor_id, event.object_id, event.from_state, event.to_state, event.note,
+            event.details) == (manager.id, approved.id, "pending", "applied", "同意",
+                               {"booking_id": booking.id})
+    moved = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "move")).one()
+    assert (moved.actor_id, moved.details["overridden"]) == (manager.id, ["too_soon"])
+    assert reload(booking).is_override
+
+
+def test_a_change_of_the_end_alone_is_approved_once_the_booking_has_started(researcher):
+    booking, waiting, manager = waiting_change(researcher, new_start=None,
+                                               new_end=lab_time(MONDAY, 12))
+    changes.decide_change(db.session, manager, waiting.id, approve=True,
+                          now=lab_time(MONDAY, 10, 30))
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 12))
+
+
+def test_a_manager_approves_the_change_of_someone_suspended_since(researcher):
+    """The lab's managers book and move for a suspended person; approving a change asked
+    before the suspension is their decision too."""
+    instrument = create_instrument(lab=create_lab(no_show_limit=3), requires_approval=True)
+    manager = create_manager(instrument.lab)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    waiting = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15)).change
+    db.session.add(BookingSuspension(user_id=researcher.id, lab_id=instrument.lab_id,
+                                     starts_at=BEFORE - dt.timedelta(days=1),
+                                     ends_at=BEFORE + dt.timedelta(days=30), no_shows=3,
+                                     window_days=30))
+    db.session.commit()
+    changes.decide_change(db.session, manager, waiting.id, approve=True, now=BEFORE)
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
 
 
 
@@ -713,6 +806,37 @@ def test_approval_checks_the_calendar_again(researcher):
         "start": lab_time(MONDAY, 14, 30).isoformat(),
         "end": lab_time(MONDAY, 15, 30).isoformat()})]
     assert reload(result.change).state == ChangeState.PENDING
+
+
+def test_approval_reads_the_training_record_to_the_new_end_with_the_locks(researcher):
+    """Approving asks whether the person holds a training record valid until the change's new
+    end, with the booking's lock, and the organization's overdue setting with its lock: no
+    statement of their own. A record that now lapses before the new end refuses it."""
+    instrument = create_instrument(requires_approval=True, requires_qualification=True)
+    manager = create_manager(instrument.lab)
+    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    db.session.commit()
+    # Granted again, to lapse after the booking's end but before the change's new end.
+    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE,
+                        expires_at=lab_time(MONDAY, 14, 30))
+    db.session.commit()
+    with pytest.raises(BookingRefused) as refused:
+        changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+    assert "not_qualified" in [p.code for p in refused.value.problems]
+    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE,
+                        expires_at=lab_time(MONDAY, 15))
+    db.session.commit()
+    with Sent() as sent:
+        changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+    db.session.commit()
+    assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+    [training] = [sql for sql in sent if "qualifications" in sql]
+    assert training.startswith("SELECT bookings."), training
+    [settings] = [sql for sql in sent if "billing_profiles" in sql]
+    assert "JOIN organizations" in settings and "FROM instruments" in settings, settings
 
 
 def test_cancelling_drops_the_change_that_waits(researcher):
