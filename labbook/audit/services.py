@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    ColumnElement,
     CompoundSelect,
     Insert,
     Select,
@@ -193,10 +194,17 @@ def _insert_unless_with_event(guard: Select[Any] | CompoundSelect, table: Table,
         ~exists().select_from(found))
     new_row = (table.insert().from_select(list(columns), chosen)
                .returning(table.c.id).cte("new_row"))
+    return guard_rows_then(found, {"new_row_id": new_row.c.id}).add_cte(
+        event_of_rows(table, new_row).cte("audit_event"))
+
+
+def guard_rows_then(found: CTE, written: dict[str, ColumnElement[Any]]) -> CompoundSelect:
+    """What a write guarded by the read ``found`` answers in its one statement: the guard's
+    rows, each with NULL in the places of ``written`` (named by its keys), then the rows the
+    write returned (``written``'s columns), with NULL in the guard's places."""
     return union_all(
-        select(*found.c, null().label("new_row_id")),
-        select(*(null() for _column in found.c), new_row.c.id),
-    ).add_cte(event_of_rows(table, new_row).cte("audit_event"))
+        select(*found.c, *(null().label(name) for name in written)),
+        select(*(null() for _column in found.c), *written.values()))
 
 
 @dataclass(frozen=True)

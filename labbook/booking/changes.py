@@ -39,10 +39,8 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    null,
     select,
     true,
-    union_all,
 )
 from sqlalchemy import Sequence as SqlSequence
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -50,7 +48,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from labbook.accounts.models import Organization, User
-from labbook.audit.services import event_insert, event_of_rows, event_parameters, record
+from labbook.audit.services import (
+    event_insert,
+    event_of_rows,
+    event_parameters,
+    guard_rows_then,
+    record,
+)
 from labbook.billing import estimates, receivables
 from labbook.billing import services as billing
 from labbook.booking import offers, rules
@@ -448,10 +452,8 @@ def _move_unless_in_the_way_statement(guard: CompoundSelect) -> CompoundSelect:
         list(changes.c.keys()),
         select(*_change_parameters().values()).select_from(moved)).cte("change_record")
     event = event_of_rows(bookings, moved).cte("audit_event")
-    return union_all(
-        select(*found.c, null().label("sequence"), null().label("someone_waits")),
-        select(*(null() for _column in found.c), moved.c.sequence, moved.c.someone_waits),
-    ).add_cte(change, event)
+    return guard_rows_then(found, {"sequence": moved.c.sequence,
+                                   "someone_waits": moved.c.someone_waits}).add_cte(change, event)
 
 
 def _change_parameters() -> dict[str, Any]:
