@@ -26,6 +26,7 @@ from labbook.booking.models import (
     Booking,
     BookingSeries,
     BookingState,
+    ChangeState,
     WaitlistEntry,
     WaitlistState,
 )
@@ -421,13 +422,15 @@ def test_a_new_booking_waiting_for_its_instrument_holds_no_lock_on_its_organizat
     db.session.rollback()
     close_in_writer(writer, instrument, manager, "instrument")
     organization_free: list[bool] = []
-    behind(writer, lambda session: services.create_booking(
+    refused = behind(writer, lambda session: services.create_booking(
         session, session.get(User, booker.id), instrument_id=instrument.id, start=START,
         end=START + dt.timedelta(hours=1), purpose="XRD", now=BEFORE),
         meanwhile=lambda: organization_free.append(_free_to_lock(
             select(Organization.id).where(Organization.id == booker.organization_id)
             .with_for_update(nowait=True))))
     assert organization_free == [True]
+    # Then, the closure committed, it is refused for it.
+    assert [p.code for p in refused.problems] == ["blackout"]
 
 
 def test_a_move_waiting_for_its_instrument_holds_no_lock_on_its_organization(
@@ -440,13 +443,16 @@ def test_a_move_waiting_for_its_instrument_holds_no_lock_on_its_organization(
     db.session.rollback()
     close_in_writer(writer, instrument, manager, "instrument")
     organization_free: list[bool] = []
-    behind(writer, lambda session: changes.change_booking(
+    moved = behind(writer, lambda session: changes.change_booking(
         session, session.get(User, researcher.id), booking.id, start=END + MINUTE * 60,
-        end=END + dt.timedelta(hours=2), now=BEFORE),
+        end=END + dt.timedelta(hours=2), now=BEFORE).change.state,
         meanwhile=lambda: organization_free.append(_free_to_lock(
             select(Organization.id).where(Organization.id == researcher.organization_id)
             .with_for_update(nowait=True))))
     assert organization_free == [True]
+    # Then, the closure committed (before the new time), the change waits for approval.
+    assert moved == ChangeState.PENDING
+    assert reload(booking).start_at == END
 
 
 def test_a_new_booking_takes_its_channels_turn_after_its_organization(writer):
