@@ -135,14 +135,22 @@ def clean_text(value: str | None, field_name: str, limit: int, *, required: bool
     return text
 
 
-def _no_organization() -> ValidationError:
-    message = _("Your account belongs to no organization, so there is nobody to bill.")
+def _no_organization(user: User | None = None, actor: User | None = None) -> ValidationError:
+    """Nobody to bill: ``actor``'s own account, or ``user``'s whom they book for, belongs to no
+    organization."""
+    if user is not None and actor is not None and user.id != actor.id:
+        message = _("%(name)s belongs to no organization, so there is nobody to bill.",
+                    name=user.name)
+    else:
+        message = _("Your account belongs to no organization, so there is nobody to bill.")
     return ValidationError(message, problems=[Problem("no_organization", message)])
 
 
-def paying_organization(user: User) -> Organization:
+def paying_organization(user: User, actor: User | None = None) -> Organization:
+    """The organization that pays for ``user``'s bookings (made by ``actor``, where someone
+    else makes them)."""
     if user.organization is None:
-        raise _no_organization()
+        raise _no_organization(user, actor)
     return user.organization
 
 
@@ -239,7 +247,7 @@ def _instrument_and_organization(with_rate_cards: bool, of_booking: bool = False
                          f"FOR UPDATE OF {organizations.name}", dialect="postgresql"))
 
 
-def _instrument_and_paying(session: Session, instrument_id: int, user: User, *,
+def _instrument_and_paying(session: Session, instrument_id: int, user: User, actor: User, *,
                            until: dt.datetime, rate_cards: bool
                            ) -> tuple[Instrument, PayingOrganization]:
     """The instrument ``instrument_id`` with its lab, share-locked (``_instrument``), and
@@ -247,13 +255,15 @@ def _instrument_and_paying(session: Session, instrument_id: int, user: User, *,
     whether ``user`` holds a training record on it valid until ``until`` where the instrument
     asks for training (the rules count a manager of its lab as trained anyway), and its rate
     cards where asked for. A moment without an offset is asked as none: the rules refuse it
-    before they look at the training."""
+    before they look at the training. Where ``user`` has no organization, ``actor`` is told
+    so, once they are known to be allowed to book for them."""
     rows = fetch(session, _instrument_and_organization(rate_cards), {
         "instrument_id": instrument_id, "organization_id": user.organization_id,
         "user_id": user.id, "until": until if until.utcoffset() is not None else None})
     if not rows:
-        _instrument(session, instrument_id)  # raises NotFound where there is no such instrument
-        raise _no_organization()
+        # NotFound where there is no such instrument.
+        _check_may_book_for(actor, user, _instrument(session, instrument_id))
+        raise _no_organization(user, actor)
     return _instrument_with_paying(session, rows, with_training=True, rate_cards=rate_cards)
 
 
@@ -537,7 +547,7 @@ def _create_booking(session: Session, actor: User, *, instrument_id: int, start:
             # The person booked for looked up first (a plain read), so that the instrument and
             # their organization are locked in one statement whoever the booking is for.
             user = _person_booked_for(session, actor, for_user_id)
-            instrument, paying = _instrument_and_paying(session, instrument_id, user,
+            instrument, paying = _instrument_and_paying(session, instrument_id, user, actor,
                                                         until=end, rate_cards=priced)
             _check_override(actor, instrument, override)
             _check_may_book_for(actor, user, instrument)
@@ -656,7 +666,7 @@ def preview_booking(session: Session, actor: User, instrument: Instrument, *,
     ignored for anyone else. Read without locks: the answer is advice, and ``create_booking``
     decides afresh."""
     user = user or actor
-    organization = paying_organization(user)
+    organization = paying_organization(user, actor)
     problems = rules.check_booking(
         session, rules.BookingRequest(instrument, user, organization, start, end,
                                       booked_by=actor, channels=channels), now=now)

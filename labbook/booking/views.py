@@ -392,7 +392,7 @@ def check_booking(instrument_id: int):
         }
         if end > start:
             answer |= estimates.slot_price(
-                db.session, actor, booking_services.paying_organization(user), instrument,
+                db.session, actor, booking_services.paying_organization(user, actor), instrument,
                 start, end, now=utcnow()).check_json()
     except DomainError as error:
         return _json_problem(error)

@@ -11,7 +11,7 @@ from labbook.audit.models import AuditEvent
 from labbook.booking import services
 from labbook.booking.models import Booking, BookingState
 from labbook.booking.training import grant_qualification
-from labbook.core.errors import NotFound, PermissionDenied
+from labbook.core.errors import NotFound, PermissionDenied, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.factories import (
@@ -174,6 +174,27 @@ def test_booking_for_nobody_is_refused():
     assert str(refused.value) == "No user with id 999999."
     assert [(p.code, p.message, p.field) for p in refused.value.problems] == [
         ("not_found", "No user with id 999999.", "for_user_id")]
+    assert db.session.scalar(select(Booking.id)) is None
+
+
+@pytest.mark.usefixtures("english")
+def test_booking_for_someone_without_an_organization_names_them():
+    instrument = create_instrument()
+    manager = create_manager(instrument.lab)
+    nobody = create_user(organization=None, name="Zhao Wu")
+    message = "Zhao Wu belongs to no organization, so there is nobody to bill."
+    for attempt in (lambda: book(manager, instrument, nobody),
+                    lambda: services.preview_booking(
+                        db.session, manager, instrument, start=lab_time(MONDAY, 10),
+                        end=lab_time(MONDAY, 11), override=False, now=BEFORE, user=nobody)):
+        with pytest.raises(ValidationError) as refused:
+            attempt()
+        assert [(p.code, p.message) for p in refused.value.problems] == \
+            [("no_organization", message)]
+    # Someone who may not book for them is told so, and nothing of their organization.
+    with pytest.raises(PermissionDenied) as denied:
+        book(create_user(), instrument, nobody)
+    assert denied.value.code == "on_behalf_not_allowed"
     assert db.session.scalar(select(Booking.id)) is None
 
 
