@@ -249,6 +249,7 @@ def get_booking(booking_id: int):
 
 @bp.patch("/bookings/<int:booking_id>")
 @token_required
+@_with_training_link
 def change_booking(booking_id: int):
     """Move, extend or shorten a booking: give the new ``start`` and ``end`` (either may stay
     as it is)."""

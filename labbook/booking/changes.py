@@ -65,6 +65,7 @@ from labbook.booking.models import (
     BookingState,
     ChangeState,
 )
+from labbook.booking.refusals import with_training_help
 from labbook.booking.services import (
     MAX_NOTE,
     BookingRefused,
@@ -273,9 +274,10 @@ def _problems(session: Session, request: rules.BookingRequest, booking: Booking,
 
 def _refused(session: Session, booking: Booking, blocking: list[Problem],
              request: rules.BookingRequest, now: dt.datetime) -> BookingRefused:
-    return BookingRefused(blocking, _suggestions(
-        session, request.instrument, blocking, request.start, request.end, now,
-        len(booking.channel_numbers), booking.user))
+    return BookingRefused(
+        with_training_help(session, booking.user, request.instrument, blocking),
+        _suggestions(session, request.instrument, blocking, request.start, request.end, now,
+                     len(booking.channel_numbers), booking.user))
 
 
 def change_booking(session: Session, actor: User, booking_id: int, *,

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from labbook.booking import services
+from labbook.booking.training import grant_qualification
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from labbook.training import services as training
@@ -169,3 +170,30 @@ def test_the_api_problem_links_to_asking_for_training(client, researcher, instru
     help_ = client.post("/api/v1/bookings", headers=headers, json=body).json["problems"][0][
         "training"]
     assert help_["requested_at"] == asked.json["created_at"] and "request" not in help_
+
+
+def test_a_move_refused_for_a_lapsing_record_carries_the_way_to_training_too(
+        client, login_as, researcher, manager, instrument):
+    # Trained until 15:00: the booking 10:00–11:00 is made, moving it to 14:00–16:00 is not.
+    grant_qualification(db.session, manager, researcher, instrument,
+                        now=lab_time(MONDAY, 7) - dt.timedelta(days=3),
+                        expires_at=lab_time(MONDAY, 15))
+    db.session.commit()
+    booking = services.create_booking(db.session, researcher, instrument_id=instrument.id,
+                                      start=lab_time(MONDAY, 10), end=lab_time(MONDAY, 11),
+                                      purpose="XRD", now=lab_time(MONDAY, 7))
+    db.session.commit()
+    moved = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
+                         json={"start": iso(lab_time(MONDAY, 14)),
+                               "end": iso(lab_time(MONDAY, 16))})
+    assert moved.status_code == 409 and moved.json["code"] == "not_qualified"
+    help_ = moved.json["problems"][0]["training"]
+    assert help_["contact"] == CONTACT and help_["requested_at"] is None
+    assert help_["request"]["body"] == {"instrument_id": instrument.id}
+
+    page = text(login_as(researcher).post(f"/bookings/{booking.id}/change", data={
+        "change-date": MONDAY.isoformat(), "change-start_time": "14:00",
+        "change-end_time": "16:00"}, follow_redirects=True))
+    assert_well_formed(page)
+    assert "How to get trained on this instrument" in page
+    assert f'action="/training/instruments/{instrument.id}/request"' in page

@@ -20,7 +20,9 @@ SCHEMAS: dict[str, Any] = {
     "TrainingHelp": {
         "type": "object", "required": ["instrument_id", "lab", "contact", "requested_at"],
         "description": "Only on a `not_qualified` problem of a single booking (`POST "
-                       "/bookings`): how to get trained on the instrument.",
+                       "/bookings`) or of a change to one (`PATCH /bookings/{booking_id}`, "
+                       "where the training record lapses within the new time): how its "
+                       "person gets trained on the instrument.",
         "properties": {
             "instrument_id": {"type": "integer"}, "lab": {"type": "string"},
             "contact": {"oneOf": [ref("LabContact"), {"type": "null"}]},
