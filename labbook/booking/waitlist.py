@@ -27,6 +27,7 @@ from labbook.booking.services import (
     MAX_PURPOSE,
     BookingRefused,
     _instrument,
+    _instrument_and_paying,
     _is_overlap_violation,
     _lock_channels,
     _lost_race,
@@ -155,8 +156,13 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
     start, end = entry.offer_start, entry.offer_end
     try:
         with write_transaction(session):
-            instrument = _instrument(session, instrument_id, share_lock=True)
-            organization = locked_paying_organization(session, actor.organization_id).organization
+            # As a new booking reads them (one statement), with the organization's overdue
+            # setting, which the rules then need not read again. (Not the training record it
+            # reads too: the rules ask it of the time offered as read under the entry's lock,
+            # which may have been offered anew since.) An entry offered nothing is refused
+            # once locked.
+            instrument, paying = _instrument_and_paying(session, instrument_id, actor, actor,
+                                                        until=end or now, rate_cards=False)
             # The channels' turn before the entry's lock (the architecture's order): the claim
             # then sees the channels a booking in flight takes, and books others beside it.
             _lock_channels(session, instrument)
@@ -168,9 +174,10 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
                                  "the next in line.", time=rules.fmt(entry.offer_expires_at)),
                                code="offer_lapsed")
             start, end = entry.offer_start, entry.offer_end
-            booking = book_locked(session, actor, actor, instrument, organization, start=start,
-                                  end=end, purpose=entry.purpose, project_ref=project_ref,
-                                  override=False, now=now)
+            booking = book_locked(
+                session, actor, actor, instrument, paying.organization, start=start, end=end,
+                purpose=entry.purpose, project_ref=project_ref, override=False, now=now,
+                overdue_block_days=paying.overdue_block_days)
             entry.state = WaitlistState.CLAIMED
             entry.booking_id = booking.id
             entry.offer_token = None

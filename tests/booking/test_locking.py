@@ -477,20 +477,27 @@ def test_a_new_booking_takes_its_channels_turn_after_its_organization(writer):
     assert seen == [(True, False)]
 
 
+def offered_entry(instrument: Instrument, waiter: User) -> WaitlistEntry:
+    """``waiter``'s waiting-list entry for START and an hour on ``instrument``, offered that
+    time until two hours after BEFORE."""
+    slot_end = START + dt.timedelta(hours=1)
+    entry = WaitlistEntry(instrument_id=instrument.id, user_id=waiter.id, window_start=START,
+                          window_end=slot_end, minutes=60, purpose="候补测试",
+                          state=WaitlistState.OFFERED, offer_start=START, offer_end=slot_end,
+                          offer_expires_at=BEFORE + dt.timedelta(hours=2),
+                          offer_token=f"offer-{waiter.id}")
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
 def test_a_claimed_offer_waits_for_a_booking_in_flight_and_takes_another_channel(writer):
     """Claiming the time offered from the waiting list takes the instrument's channels' turn
     as a new booking does: behind a booking in flight it sees the channel that booking takes,
     and books the other one, instead of choosing the same and losing the race."""
     pair = create_instrument(channels=2)
     booker, waiter = create_user(), create_user()
-    entry = WaitlistEntry(instrument_id=pair.id, user_id=waiter.id, window_start=START,
-                          window_end=START + dt.timedelta(hours=1), minutes=60,
-                          purpose="候补测试", state=WaitlistState.OFFERED, offer_start=START,
-                          offer_end=START + dt.timedelta(hours=1),
-                          offer_expires_at=BEFORE + dt.timedelta(hours=2),
-                          offer_token="offer-in-a-race")
-    db.session.add(entry)
-    db.session.commit()
+    entry = offered_entry(pair, waiter)
     # A booking of the other's in flight, as ``services.create_booking`` makes it.
     instrument = services._instrument(writer, pair.id, share_lock=True)
     organization = locked(writer, Organization, booker.organization_id)
@@ -508,6 +515,32 @@ def test_a_claimed_offer_waits_for_a_booking_in_flight_and_takes_another_channel
 
     assert claimed == [2]
     assert reload(entry).state == WaitlistState.CLAIMED
+
+
+def test_a_claimed_offer_behind_a_booking_of_the_same_time_is_refused_as_taken(writer):
+    """The time offered, booked meanwhile by someone else whose booking is in flight: the claim
+    waits for it (PostgreSQL: at the exclusion constraint; SQLite: for the write lock) and is
+    refused as taken, with other times; the entry keeps its offer."""
+    instrument = create_instrument()
+    booker, waiter = create_user(), create_user()
+    entry = offered_entry(instrument, waiter)
+    # Booked in a transaction not yet committed, as ``services.create_booking`` books.
+    booker_there = writer.get(User, booker.id)
+    services.book_locked(
+        writer, booker_there, booker_there, services._instrument(writer, instrument.id,
+                                                                 share_lock=True),
+        locked(writer, Organization, booker.organization_id), start=START,
+        end=START + dt.timedelta(hours=1), purpose="插队", project_ref="", override=False,
+        now=BEFORE)
+    writer.flush()
+
+    refused = behind(writer, lambda session: waitlist.claim_offer(
+        session, session.get(User, waiter.id), entry.id, now=BEFORE))
+
+    assert isinstance(refused, services.BookingRefused)
+    assert [p.code for p in refused.problems] == ["overlap"]
+    assert refused.suggestions
+    assert reload(entry).state == WaitlistState.OFFERED
 
 
 def test_a_closure_waits_for_a_booking_in_flight_and_hits_it(writer, instrument, researcher,

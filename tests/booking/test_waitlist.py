@@ -6,15 +6,21 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from labbook.booking import changes, offers, services, waitlist
+from labbook.audit.models import AuditEvent
+from labbook.billing import payments
+from labbook.booking import changes, offers, rules, services, waitlist
 from labbook.booking.models import Booking, BookingState, WaitlistEntry, WaitlistState
+from labbook.booking.training import grant_qualification
+from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, ValidationError
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
+from tests.billing.test_money import issued_statement
 from tests.factories import (
     bearer,
     create_booking,
     create_instrument,
+    create_manager,
     create_user,
     lab_time,
     next_weekday,
@@ -232,3 +238,129 @@ def test_the_pages_join_and_claim(login_as, instrument):
     client.post(f"/waitlist/claim/{token}")
     claimed = db.session.scalars(select(Booking).where(Booking.user_id == waiter.id)).one()
     assert claimed.state == BookingState.APPROVED
+
+
+def test_an_entry_offered_nothing_cannot_be_claimed(instrument):
+    waiter = create_user()
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    with pytest.raises(Conflict) as refused:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert refused.value.code == "invalid_state"
+    assert reload(entry).state == WaitlistState.WAITING
+
+
+def test_a_claim_checks_the_training_record_to_the_offered_end(instrument):
+    instrument.requires_qualification = True
+    holder, waiter = create_user(), create_user()
+    record = grant_qualification(db.session, create_manager(instrument.lab), waiter, instrument,
+                                 now=BEFORE)
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    services.cancel_booking(db.session, holder, reload(booking), now=BEFORE)
+    # Since joining, the record was given an end within the time offered.
+    record.expires_at = lab_time(MONDAY, 10, 30)
+    db.session.commit()
+    with pytest.raises(services.BookingRefused) as refused:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert [p.code for p in refused.value.problems] == ["not_qualified"]
+    assert reload(entry).state == WaitlistState.OFFERED
+
+
+def offered(instrument, waiter, **booking):
+    """``waiter``'s entry for Monday 10:00–11:00 on ``instrument``, offered the time that the
+    cancellation of the booking there (``booking``: its other values) frees."""
+    holder = create_user()
+    taken = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10),
+                           **booking)
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
+    db.session.commit()
+    entry = reload(entry)
+    assert entry.state == WaitlistState.OFFERED
+    return entry
+
+
+@pytest.mark.usefixtures("english")
+def test_a_claim_books_the_offered_time_and_closes_the_entry(instrument):
+    waiter = create_user()
+    entry = offered(instrument, waiter)
+    booking = waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    db.session.commit()
+    assert (booking.user_id, booking.organization_id, booking.start_at, booking.end_at,
+            booking.purpose, booking.project_ref) == (
+        waiter.id, waiter.organization_id, lab_time(MONDAY, 10), lab_time(MONDAY, 11),
+        "候补测试", "")
+    entry = reload(entry)
+    assert (entry.state, entry.booking_id, entry.offer_token) == (
+        WaitlistState.CLAIMED, booking.id, None)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "waitlist_entries", AuditEvent.action == "claim")).one()
+    assert (event.object_id, event.actor_id, event.from_state, event.to_state,
+            event.details) == (entry.id, waiter.id, "offered", "claimed",
+                               {"booking_id": booking.id})
+    with pytest.raises(Conflict) as again:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert (again.value.code, str(again.value)) == ("invalid_state",
+                                                    "This offer is no longer open.")
+
+
+@pytest.mark.usefixtures("english")
+def test_an_offer_is_claimed_until_the_moment_it_lapses(instrument):
+    waiter = create_user()
+    entry = offered(instrument, waiter)
+    lapses = entry.offer_expires_at
+    with pytest.raises(Conflict) as late:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=lapses)
+    assert (late.value.code, str(late.value)) == (
+        "offer_lapsed", f"The offer lapsed at {rules.fmt(lapses)} (lab time); the time went "
+                        "to the next in line.")
+    assert db.session.scalar(select(Booking.id).where(Booking.user_id == waiter.id)) is None
+    booking = waitlist.claim_offer(db.session, waiter, entry.id, project_ref="XM-7",
+                                   now=lapses - dt.timedelta(seconds=1))
+    assert (booking.user_id, booking.project_ref) == (waiter.id, "XM-7")
+
+
+def test_a_claim_is_refused_by_rules_that_changed_since_the_offer(instrument):
+    waiter = create_user()
+    entry = offered(instrument, waiter)
+    # The lab now wants a week's notice: a soft rule, which only its managers override.
+    instrument.min_notice_minutes = 7 * 24 * 60
+    db.session.commit()
+    with pytest.raises(services.BookingRefused) as refused:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert [p.code for p in refused.value.problems] == ["too_soon"]
+
+
+def test_a_claim_is_refused_while_the_organization_s_payment_is_overdue(instrument):
+    waiter = create_user()
+    entry = offered(instrument, waiter)
+    # Issued two months before: long past its due date, beyond a block after a day.
+    issued_statement(waiter.organization, "100.00", issued=BEFORE - dt.timedelta(days=60))
+    with write_transaction(db.session):
+        payments.locked_profile(db.session, waiter.organization_id,
+                                now=BEFORE).overdue_block_days = 1
+    with pytest.raises(services.BookingRefused) as refused:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert [p.code for p in refused.value.problems] == ["payment_overdue"]
+
+
+@pytest.mark.usefixtures("english")
+def test_a_claim_by_someone_who_left_their_organization_has_nobody_to_bill(instrument):
+    waiter = create_user()
+    entry = offered(instrument, waiter)
+    waiter.organization = None
+    db.session.commit()
+    with pytest.raises(ValidationError) as refused:
+        waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert [(p.code, p.message) for p in refused.value.problems] == [
+        ("no_organization",
+         "Your account belongs to no organization, so there is nobody to bill.")]
+
+
+def test_a_claim_takes_a_free_channel_of_an_instrument_with_several():
+    cycler = create_instrument(channels=2)
+    waiter = create_user()
+    entry = offered(cycler, waiter, channel_mask=0b11)
+    booking = waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert booking.user_id == waiter.id and len(booking.channel_numbers) == 1
