@@ -524,6 +524,7 @@ def leave_waitlist(entry_id: int):
 
 @bp.post("/waitlist/<int:entry_id>/claim")
 @token_required
+@_with_training_link
 def claim_offer(entry_id: int):
     actor = api_user()
     data = request.get_json(silent=True) if request.content_length else {}

@@ -13,6 +13,7 @@ from labbook.booking.models import Booking, BookingState, WaitlistEntry, Waitlis
 from labbook.booking.training import grant_qualification
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, ValidationError
+from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.billing.test_money import issued_statement
@@ -364,3 +365,21 @@ def test_a_claim_takes_a_free_channel_of_an_instrument_with_several():
     entry = offered(cycler, waiter, channel_mask=0b11)
     booking = waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
     assert booking.user_id == waiter.id and len(booking.channel_numbers) == 1
+
+
+def test_the_api_claim_refused_for_want_of_training_says_how_to_ask_for_it(client, instrument):
+    instrument.requires_qualification = True
+    holder, waiter = create_user(), create_user()
+    now = utcnow()
+    record = grant_qualification(db.session, create_manager(instrument.lab), waiter, instrument,
+                                 now=now)
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11), now=now)
+    services.cancel_booking(db.session, holder, reload(booking), now=now)
+    record.expires_at = lab_time(MONDAY, 10, 30)
+    db.session.commit()
+    refused = client.post(f"/api/v1/waitlist/{entry.id}/claim", headers=bearer(waiter))
+    assert refused.status_code == 409 and refused.json["code"] == "not_qualified"
+    assert refused.json["problems"][0]["training"]["request"] == {
+        "method": "POST", "href": "/api/v1/training-requests",
+        "body": {"instrument_id": instrument.id}}

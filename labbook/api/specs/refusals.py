@@ -20,7 +20,8 @@ SCHEMAS: dict[str, Any] = {
     "TrainingHelp": {
         "type": "object", "required": ["instrument_id", "lab", "contact", "requested_at"],
         "description": "Only on a `not_qualified` problem of a single booking (`POST "
-                       "/bookings`) or of a change to one (`PATCH /bookings/{booking_id}`, "
+                       "/bookings`, or `POST /waitlist/{entry_id}/claim` for the time "
+                       "offered) or of a change to one (`PATCH /bookings/{booking_id}`, "
                        "where the training record lapses within the new time): how its "
                        "person gets trained on the instrument.",
         "properties": {
