@@ -780,7 +780,17 @@ def claim_offer(offer_token: str):
     if request.method == "POST":
         try:
             booking = waitlist.claim_offer(db.session, actor, entry.id, now=utcnow())
-        except (booking_services.BookingRefused, Conflict, ValidationError) as error:
+        except booking_services.BookingRefused as refused:
+            # The offer stays open: the page says why, with the way forward a booking form's
+            # refusal offers (other slots, how to get trained).
+            entry = waitlist.entry_by_token(db.session, actor, offer_token)
+            return render_template(
+                "booking/waitlist_claim.html", entry=entry, now=utcnow(),
+                problems=refused.problems,
+                training=_way_to_training(entry.instrument, actor, refused.problems, []),
+                suggestions=[suggestion_view(s, entry.instrument, purpose=entry.purpose)
+                             for s in refused.suggestions]), 409
+        except (Conflict, ValidationError) as error:
             flash(error.message, "danger")
             return redirect(url_for("booking.my_bookings"))
         _flash_booked(booking, actor)

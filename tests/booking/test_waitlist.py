@@ -17,6 +17,7 @@ from labbook.core.time import utcnow
 from labbook.extensions import db
 from labbook.notify.models import OutboxMessage
 from tests.billing.test_money import issued_statement
+from tests.booking.test_views import assert_well_formed
 from tests.factories import (
     bearer,
     create_booking,
@@ -383,3 +384,52 @@ def test_the_api_claim_refused_for_want_of_training_says_how_to_ask_for_it(clien
     assert refused.json["problems"][0]["training"]["request"] == {
         "method": "POST", "href": "/api/v1/training-requests",
         "body": {"instrument_id": instrument.id}}
+
+
+def claim_page_refused(login_as, instrument, waiter, *, then=None):
+    """The claim page's answer to ``waiter`` booking the time offered (the real clock), after
+    ``then`` has changed things since the offer."""
+    holder = create_user()
+    now = utcnow()
+    booking = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11), now=now)
+    services.cancel_booking(db.session, holder, reload(booking), now=now)
+    db.session.commit()
+    if then is not None:
+        then()
+        db.session.commit()
+    token = reload(entry).offer_token
+    page = login_as(waiter).post(f"/waitlist/claim/{token}")
+    assert reload(entry).state == WaitlistState.OFFERED
+    return page, token
+
+
+@pytest.mark.usefixtures("english")
+def test_the_claim_page_refused_for_a_taken_time_lists_why_and_other_slots(login_as, instrument):
+    waiter = create_user(locale="en")
+    page, token = claim_page_refused(login_as, instrument, waiter, then=lambda: create_booking(
+        instrument=instrument, start_at=lab_time(MONDAY, 10)))
+    assert page.status_code == 409
+    assert_well_formed(page.text)
+    assert "The booking could not be made." in page.text and 'data-code="overlap"' in page.text
+    assert "Free slots of the same length" in page.text
+    assert f'href="/instruments/{instrument.id}/calendar?date=' in page.text
+    assert f'action="/waitlist/claim/{token}"' in page.text  # it can be tried again
+
+
+@pytest.mark.usefixtures("english")
+def test_the_claim_page_refused_for_want_of_training_says_how_to_get_it(login_as, instrument):
+    instrument.requires_qualification = True
+    waiter = create_user(locale="en")
+    record = grant_qualification(db.session, create_manager(instrument.lab), waiter, instrument,
+                                 now=utcnow())
+
+    def lapses_within_the_offer() -> None:
+        record.expires_at = lab_time(MONDAY, 10, 30)
+
+    page, token = claim_page_refused(login_as, instrument, waiter, then=lapses_within_the_offer)
+    assert page.status_code == 409
+    assert 'data-code="not_qualified"' in page.text
+    assert "How to get trained on this instrument" in page.text
+    assert f'action="/training/instruments/{instrument.id}/request"' in page.text
+    assert f'value="/waitlist/claim/{token}"' in page.text
