@@ -275,7 +275,8 @@ def _problems(session: Session, request: rules.BookingRequest, booking: Booking,
 def _refused(session: Session, booking: Booking, blocking: list[Problem],
              request: rules.BookingRequest, now: dt.datetime) -> BookingRefused:
     return BookingRefused(
-        with_training_help(session, booking.user, request.instrument, blocking),
+        with_training_help(session, request.booked_by or booking.user, booking.user,
+                           request.instrument, blocking),
         _suggestions(session, request.instrument, blocking, request.start, request.end, now,
                      len(booking.channel_numbers), booking.user))
 

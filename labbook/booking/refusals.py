@@ -16,12 +16,15 @@ from labbook.core.errors import Problem
 from labbook.training.models import REQUEST_IS_OPEN, TrainingRequest
 
 
-def with_training_help(session: Session, user: User, instrument: Instrument,
+def with_training_help(session: Session, actor: User, user: User, instrument: Instrument,
                        problems: list[Problem]) -> list[Problem]:
-    """``problems`` with a ``not_qualified`` one (if any) telling how to get trained: under
-    ``training`` the instrument, the lab's contact person (or None) and when ``user`` asked
-    for training on it, if a request of theirs is open (or None). Runs on refusals only."""
-    if not any(p.code == "not_qualified" for p in problems):
+    """``problems`` with a ``not_qualified`` one (if any) telling ``user`` how to get trained:
+    under ``training`` the instrument, the lab's contact person (or None) and when ``user``
+    asked for training on it, if a request of theirs is open (or None). Only where ``user``
+    is the one refused (``actor``): a lab manager booking for them, or changing their
+    booking, is told whose training is missing, and a request for training is the person's
+    own to make. Runs on refusals only."""
+    if actor.id != user.id or not any(p.code == "not_qualified" for p in problems):
         return problems
     training = training_of(session, user, instrument)
     return [replace(p, extra={**p.extra, "training": training})

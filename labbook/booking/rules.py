@@ -216,11 +216,18 @@ def check_booking(session: Session, request: BookingRequest, *, now: dt.datetime
     if overdue is not None:
         problems.append(overdue)
     if instrument.requires_qualification and not _is_qualified(session, request):
-        problems.append(problem("not_qualified", _(
-            "You need a valid training record for this instrument; ask the lab's managers.")))
+        problems.append(problem("not_qualified", _not_qualified_message(request)))
     if request.organization.weekly_quota_hours is not None:
         problems += _quota_problems(session, request, tz, unsaved)
     return problems
+
+
+def _not_qualified_message(request: BookingRequest) -> str:
+    """Whose training record is missing: one's own, or, booked on their behalf, the person's."""
+    if request.booked_by is not None and request.booked_by.id != request.user.id:
+        return _("%(name)s has no valid training record for this instrument.",
+                 name=request.user.name)
+    return _("You need a valid training record for this instrument; ask the lab's managers.")
 
 
 def _closed_holiday(lab_schedule: schedule.LabSchedule, start: dt.datetime, end: dt.datetime

@@ -491,7 +491,7 @@ def book_locked(session: Session, actor: User, user: User, instrument: Instrumen
             problems = rules.calendar_problems_of(request, inserted.blocking) + problems
     blocking = _effective_problems(problems, override=override)
     if blocking:
-        raise BookingRefused(with_training_help(session, user, instrument, blocking),
+        raise BookingRefused(with_training_help(session, actor, user, instrument, blocking),
                              _suggestions(session, instrument, blocking, start, end, now,
                                           channels, user))
     [booking] = _insert_bookings(session, actor, instrument, organization, [_new_booking(
@@ -672,7 +672,8 @@ def preview_booking(session: Session, actor: User, instrument: Instrument, *,
                                       booked_by=actor, channels=channels), now=now)
     blocking = _effective_problems(
         problems, override=override and actor.manages_lab_id(instrument.lab_id))
-    return BookingPreview(with_training_help(session, user, instrument, problems), not blocking,
+    return BookingPreview(with_training_help(session, actor, user, instrument, problems),
+                          not blocking,
                           _suggestions(session, instrument, blocking, start, end, now,
                                        channels, user))
 

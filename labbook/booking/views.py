@@ -603,6 +603,7 @@ def _booking_page(booking_id: int, *, change_form: ChangeForm | None = None,
         can_change=changes.can_change(actor, booking, now),
         change_form=change_form or _change_form(booking, tz),
         change_problems=problems or [],
+        change_training=_way_to_training(booking.instrument, actor, problems or [], []),
         change_suggestions=[suggestion_view(s, booking.instrument) for s in suggestions or []],
         pending_change=changes.pending_change(db.session, booking),
         decide_form=DecideChangeForm(formdata=None, prefix="decision"))

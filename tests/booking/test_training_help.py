@@ -17,6 +17,7 @@ from labbook.training import services as training
 from labbook.training.models import RequestState, TrainingRequest
 from tests.booking.test_views import assert_well_formed, check, form, iso, text
 from tests.factories import (
+    LAB_TZ,
     bearer,
     create_instrument,
     create_lab,
@@ -172,9 +173,9 @@ def test_the_api_problem_links_to_asking_for_training(client, researcher, instru
     assert help_["requested_at"] == asked.json["created_at"] and "request" not in help_
 
 
-def test_a_move_refused_for_a_lapsing_record_carries_the_way_to_training_too(
-        client, login_as, researcher, manager, instrument):
-    # Trained until 15:00: the booking 10:00–11:00 is made, moving it to 14:00–16:00 is not.
+def lapsing_booking(researcher, manager, instrument):
+    """``researcher``'s booking 10:00–11:00 on Monday, made while trained until 15:00: moving
+    it to 14:00–16:00 reaches past the record."""
     grant_qualification(db.session, manager, researcher, instrument,
                         now=lab_time(MONDAY, 7) - dt.timedelta(days=3),
                         expires_at=lab_time(MONDAY, 15))
@@ -183,6 +184,12 @@ def test_a_move_refused_for_a_lapsing_record_carries_the_way_to_training_too(
                                       start=lab_time(MONDAY, 10), end=lab_time(MONDAY, 11),
                                       purpose="XRD", now=lab_time(MONDAY, 7))
     db.session.commit()
+    return booking
+
+
+def test_a_move_refused_for_a_lapsing_record_carries_the_way_to_training_too(
+        client, login_as, researcher, manager, instrument):
+    booking = lapsing_booking(researcher, manager, instrument)
     moved = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(researcher),
                          json={"start": iso(lab_time(MONDAY, 14)),
                                "end": iso(lab_time(MONDAY, 16))})
@@ -197,3 +204,58 @@ def test_a_move_refused_for_a_lapsing_record_carries_the_way_to_training_too(
     assert_well_formed(page)
     assert "How to get trained on this instrument" in page
     assert f'action="/training/instruments/{instrument.id}/request"' in page
+
+
+@pytest.mark.usefixtures("english")
+def test_a_manager_booking_for_someone_untrained_is_told_whose_record_is_missing(
+        client, login_as, manager, instrument):
+    manager.locale = "en"
+    researcher = create_user(name="Chen Jie")
+    message = "Chen Jie has no valid training record for this instrument."
+    with pytest.raises(services.BookingRefused) as refused:
+        services.create_booking(db.session, manager, instrument_id=instrument.id,
+                                start=lab_time(MONDAY, 10), end=lab_time(MONDAY, 11),
+                                purpose="XRD", for_user_id=researcher.id,
+                                now=lab_time(MONDAY, 7))
+    [problem] = refused.value.problems
+    assert (problem.code, problem.message) == ("not_qualified", message)
+    # Asking for training is the person's own: the manager gets no button asking it for them.
+    assert "training" not in problem.extra
+    page = login_as(manager).post(f"/instruments/{instrument.id}/book", data={
+        **form(), "for_user": researcher.email}, follow_redirects=True)
+    assert message in text(page) and "data-training-help" not in page.text
+    api = client.post("/api/v1/bookings", headers=bearer(manager), json={
+        "instrument_id": instrument.id, "start": iso(lab_time(MONDAY, 10)),
+        "end": iso(lab_time(MONDAY, 11)), "purpose": "XRD", "for_user_id": researcher.id})
+    assert api.status_code == 409
+    assert api.json["problems"][0]["message"] == message
+    assert "training" not in api.json["problems"][0]
+
+
+@pytest.mark.usefixtures("english")
+def test_a_manager_moving_an_untrained_person_s_booking_gets_no_training_request(
+        client, researcher, manager, instrument):
+    manager.locale = "en"
+    booking = lapsing_booking(researcher, manager, instrument)
+    moved = client.patch(f"/api/v1/bookings/{booking.id}", headers=bearer(manager),
+                         json={"start": iso(lab_time(MONDAY, 14)),
+                               "end": iso(lab_time(MONDAY, 16))})
+    assert moved.status_code == 409 and moved.json["code"] == "not_qualified"
+    [problem] = moved.json["problems"]
+    assert problem["message"] == f"{researcher.name} has no valid training record for this " \
+                                 "instrument."
+    assert "training" not in problem
+
+
+def test_the_change_page_says_when_one_asked_for_training(login_as, researcher, manager,
+                                                          instrument):
+    booking = lapsing_booking(researcher, manager, instrument)
+    asked_at = lab_time(MONDAY, 7) - dt.timedelta(days=2)
+    training.request_training(db.session, researcher, instrument, now=asked_at)
+    db.session.commit()
+    page = text(login_as(researcher).post(f"/bookings/{booking.id}/change", data={
+        "change-date": MONDAY.isoformat(), "change-start_time": "14:00",
+        "change-end_time": "16:00"}))
+    assert "How to get trained on this instrument" in page
+    assert asked_at.astimezone(LAB_TZ).strftime("%Y-%m-%d %H:%M") in page
+    assert f'action="/training/instruments/{instrument.id}/request"' not in page

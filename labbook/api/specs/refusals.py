@@ -22,8 +22,10 @@ SCHEMAS: dict[str, Any] = {
         "description": "Only on a `not_qualified` problem of a single booking (`POST "
                        "/bookings`, or `POST /waitlist/{entry_id}/claim` for the time "
                        "offered) or of a change to one (`PATCH /bookings/{booking_id}`, "
-                       "where the training record lapses within the new time): how its "
-                       "person gets trained on the instrument.",
+                       "where the training record lapses within the new time), made by the "
+                       "person refused: how they get trained on the instrument. A lab "
+                       "manager booking for someone, or changing their booking, gets no "
+                       "`training` (the problem's message names whose record is missing).",
         "properties": {
             "instrument_id": {"type": "integer"}, "lab": {"type": "string"},
             "contact": {"oneOf": [ref("LabContact"), {"type": "null"}]},
