@@ -278,9 +278,11 @@ def keeps_kept_form(view: ViewT) -> ViewT:
 
 
 def refuse(error: DomainError, back: str) -> Response:
-    """Go back to the page ``back`` saying at its top why a button's action was refused. (A
-    refused form is shown again with its errors at its fields: ``show_errors``.)"""
-    flash(error.message, "danger")
+    """Go back to the page ``back`` saying at its top why a button's action was refused, every
+    reason of it. (A refused form is shown again with its errors at its fields:
+    ``show_errors``.)"""
+    for message in error.messages:
+        flash(message, "danger")
     return redirect(back)
 
 

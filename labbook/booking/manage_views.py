@@ -123,7 +123,7 @@ def _decision_message(decision: services.Decision, approve: bool) -> tuple[str, 
                  id=booking.id, state=STATE_LABELS[booking.state],
                  by=by.name if by else _("the system")), "warning"
     return _("Booking #%(id)d: %(message)s", id=booking.id,
-             message=decision.error.message if decision.error else ""), "danger"
+             message=" ".join(decision.error.messages) if decision.error else ""), "danger"
 
 
 # -- the lab's day: check-in, check-out, corrections ----------------------------------------

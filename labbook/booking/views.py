@@ -792,8 +792,7 @@ def claim_offer(offer_token: str):
                 suggestions=[suggestion_view(s, entry.instrument, purpose=entry.purpose)
                              for s in refused.suggestions]), 409
         except (Conflict, ValidationError) as error:
-            flash(error.message, "danger")
-            return redirect(url_for("booking.my_bookings"))
+            return refuse(error, url_for("booking.my_bookings"))
         _flash_booked(booking, actor)
         return redirect(url_for("booking.booking_detail", booking_id=booking.id))
     return render_template("booking/waitlist_claim.html", entry=entry, now=utcnow())

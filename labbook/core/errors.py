@@ -37,6 +37,13 @@ class DomainError(Exception):
             self.code = code
         self.problems = problems or []
 
+    @property
+    def messages(self) -> list[str]:
+        """What to tell a person: each problem's message once, in order, or the error's own
+        where it names no problems."""
+        return list(dict.fromkeys(problem.message for problem in self.problems)) \
+            or [self.message]
+
     def extra(self) -> dict[str, Any]:
         """Further members of the problem document, for errors that carry more."""
         return {}

@@ -2,6 +2,8 @@
 within the rules and by the lab's managers with their overrides."""
 
 import datetime as dt
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -808,29 +810,37 @@ def test_approval_checks_the_calendar_again(researcher):
     assert reload(result.change).state == ChangeState.PENDING
 
 
+def change_past_training(researcher, **manager):
+    """A change of ``researcher``'s booking at ten to two o'clock on an instrument that needs
+    approval and training, waiting for the lab's manager (made with ``manager``), and the
+    training record granted again since, to lapse after the booking's end but before the
+    change's new end: the booking, the change and the manager."""
+    instrument = create_instrument(requires_approval=True, requires_qualification=True)
+    lab_manager = create_manager(instrument.lab, **manager)
+    grant_qualification(db.session, lab_manager, researcher, instrument, now=BEFORE)
+    booking = create_booking(instrument=instrument, user=researcher,
+                             start_at=lab_time(MONDAY, 10))
+    waiting = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15)).change
+    db.session.commit()
+    grant_qualification(db.session, lab_manager, researcher, instrument, now=BEFORE,
+                        expires_at=lab_time(MONDAY, 14, 30))
+    db.session.commit()
+    return booking, waiting, lab_manager
+
+
 def test_approval_reads_the_training_record_to_the_new_end_with_the_locks(researcher):
     """Approving asks whether the person holds a training record valid until the change's new
     end, with the booking's lock, and the organization's overdue setting with its lock: no
     statement of their own. A record that now lapses before the new end refuses it."""
-    instrument = create_instrument(requires_approval=True, requires_qualification=True)
-    manager = create_manager(instrument.lab)
-    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE)
-    booking = create_booking(instrument=instrument, user=researcher,
-                             start_at=lab_time(MONDAY, 10))
-    result = change(researcher, booking, lab_time(MONDAY, 14), lab_time(MONDAY, 15))
-    db.session.commit()
-    # Granted again, to lapse after the booking's end but before the change's new end.
-    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE,
-                        expires_at=lab_time(MONDAY, 14, 30))
-    db.session.commit()
+    booking, waiting, manager = change_past_training(researcher)
     with pytest.raises(BookingRefused) as refused:
-        changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+        changes.decide_change(db.session, manager, waiting.id, approve=True, now=BEFORE)
     assert "not_qualified" in [p.code for p in refused.value.problems]
-    grant_qualification(db.session, manager, researcher, instrument, now=BEFORE,
+    grant_qualification(db.session, manager, researcher, booking.instrument, now=BEFORE,
                         expires_at=lab_time(MONDAY, 15))
     db.session.commit()
     with Sent() as sent:
-        changes.decide_change(db.session, manager, result.change.id, approve=True, now=BEFORE)
+        changes.decide_change(db.session, manager, waiting.id, approve=True, now=BEFORE)
     db.session.commit()
     assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
     [training] = [sql for sql in sent if "qualifications" in sql]
@@ -1068,6 +1078,24 @@ def test_managers_decide_a_change_on_the_booking_page(login_as, researcher):
     assert reload(result.change).state == ChangeState.PENDING
     client.post(f"/booking-changes/{result.change.id}/approve", data={})
     assert times(booking) == (lab_time(MONDAY, 14), lab_time(MONDAY, 15))
+
+
+def test_a_change_the_rules_now_refuse_tells_its_approver_every_reason(login_as, researcher):
+    """Between the request and the decision the new time was taken and the training record
+    cut short: the manager is told both, not the first alone, and the change still waits."""
+    booking, waiting, manager = change_past_training(researcher, locale="en")
+    create_booking(instrument=booking.instrument, start_at=lab_time(MONDAY, 14, 30))
+    db.session.commit()
+    response = login_as(manager).post(f"/booking-changes/{waiting.id}/approve",
+                                      data={}, follow_redirects=True)
+    assert response.status_code == 200
+    assert response.request.path == f"/bookings/{booking.id}"
+    alerts = re.findall(r'<div class="alert alert-danger" role="alert">([^<]*)</div>',
+                        html.unescape(response.text))
+    assert len(alerts) == 2 and "already booked" in alerts[0], alerts
+    assert alerts[1] == f"{researcher.name} has no valid training record for this instrument."
+    assert reload(waiting).state == ChangeState.PENDING
+    assert times(booking) == (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
 
 
 def test_a_change_answers_the_change_waiting_as_the_booking_shows_it_afterwards(client,
