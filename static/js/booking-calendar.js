@@ -403,7 +403,9 @@
       }
     });
     syncRepeat();
-    if (requestedInterval()) {
+    // A refusal of the time in the form, just sent by the server (its problems carry codes),
+    // says at the top all the check would, the way to training and the free slots with it.
+    if (requestedInterval() && !document.querySelector('#error-summary [data-code]')) {
       scheduleCheck(0);
     }
   }

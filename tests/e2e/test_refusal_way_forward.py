@@ -1,8 +1,8 @@
 """A way forward from a refusal, in the browser: a researcher not trained on an instrument is
 told whom to ask (the lab's contact person, phone and email) and asks for training with one
-button, right under the live check; the refused page without JavaScript then says when they
-asked. A time outside the opening hours comes with the nearest slots inside them. In Chinese
-and English, on a desktop and on a phone-sized screen."""
+button, right under the live check; the refused page then says when they asked, once, with
+JavaScript and without. A time outside the opening hours comes with the nearest slots inside
+them. In Chinese and English, on a desktop and on a phone-sized screen."""
 
 from __future__ import annotations
 
@@ -105,6 +105,15 @@ def test_not_trained_asks_for_training_from_the_refusal(open_visit, viewport, la
         OutboxMessage.kind == "training_requested", OutboxMessage.created_at >=
         request.created_at)))
     visit.shot("training-requested")
+
+    # The form sent all the same: the refusal at the top says how to get trained, and the
+    # live check under the form does not say it a second time.
+    visit.goto(calendar_with_time(instrument, day, "10:00", "11:00"))
+    submit(page, "#booking-form [type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#error-summary [data-code=not_qualified]").count() == 1
+    assert page.locator("[data-training-help]").count() == 1
+    assert words["asked"] in page.locator("[data-training-help]").inner_text()
 
     # Without JavaScript the refused form says the same, and that they asked already.
     plain = open_visit(viewport, email=email, javascript=False)
