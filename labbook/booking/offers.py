@@ -6,7 +6,8 @@ joined: the first whose window holds a slot of its length that its user could bo
 booking rule checked) is offered that slot by email, with a claim link valid for the lab's
 ``waitlist_offer_minutes``. An offered slot is kept for that entry until the offer is claimed or
 lapses; then the scheduler's job (``make_all_offers``) lets it lapse and offers the time to the
-next in line. Entries whose window has passed leave the line.
+next in line. Entries whose window has passed leave the line. On an instrument with channels
+an entry waits for one: a slot is free where a channel is, and an offer keeps one channel.
 
 The entries of an instrument are locked (in id order) while offers are decided, so two frees
 at once, or a free and the job, never offer one slot twice. The job is idempotent: run twice,
@@ -78,21 +79,41 @@ def offered_intervals(entries: list[WaitlistEntry], instrument: Instrument,
 
 def _candidates(session: Session, instrument: Instrument, entry: WaitlistEntry,
                 kept: list[timeline.Interval], now: dt.datetime) -> list[timeline.Interval]:
-    """Free slots of the entry's length inside its window, earliest first."""
+    """Free slots of the entry's length inside its window, earliest first: on an instrument
+    with channels, those with a channel free (an entry books one)."""
     earliest = max(entry.window_start, now + dt.timedelta(minutes=instrument.min_notice_minutes))
     if earliest >= entry.window_end:
         return []
-    held = rules.held_time(session, instrument, earliest, entry.window_end)
-    busy = [(start, until) for _id, start, until in held] + kept + [
-        (start, end) for _i, _l, start, end, _r in
-        rules.blackouts(session, [instrument], earliest, entry.window_end)]
+    buffer = dt.timedelta(minutes=instrument.buffer_minutes)
+    busy = [(start, end) for _i, _l, start, end, _r in
+            rules.blackouts(session, [instrument], earliest, entry.window_end)]
+    per_channel: list[list[timeline.Interval]] = []
+    if instrument.channels > 1:
+        per_channel = _channels_with_offers(session, instrument, kept, earliest,
+                                            entry.window_end + buffer)
+    else:
+        held = rules.held_time(session, instrument, earliest, entry.window_end)
+        busy += [(start, until) for _id, start, until in held] + kept
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     return timeline.first_free_slots(
         hours=lab_schedule.hours, tz=lab_schedule.tz, busy=busy,
-        duration=dt.timedelta(minutes=entry.minutes),
-        buffer=dt.timedelta(minutes=instrument.buffer_minutes),
+        duration=dt.timedelta(minutes=entry.minutes), buffer=buffer,
         slot_minutes=instrument.slot_minutes, window_start=earliest,
-        window_end=entry.window_end, limit=MAX_CANDIDATES)
+        window_end=entry.window_end, limit=MAX_CANDIDATES, channel_busy=per_channel)
+
+
+def _channels_with_offers(session: Session, instrument: Instrument,
+                          kept: list[timeline.Interval], start: dt.datetime, end: dt.datetime
+                          ) -> list[list[timeline.Interval]]:
+    """Per channel, its held time from ``start`` to ``end``, and each offer kept for someone
+    in the lowest channel free for all of it, as claiming it will book."""
+    per_channel = rules.channel_busy(session, instrument, start, end)
+    for offer in kept:
+        free = next((held for held in per_channel
+                     if not any(timeline.overlaps(offer, interval) for interval in held)), None)
+        if free is not None:
+            free.append(offer)
+    return per_channel
 
 
 def _bookable_slot(session: Session, instrument: Instrument, entry: WaitlistEntry,

@@ -8,8 +8,14 @@ from sqlalchemy import select
 
 from labbook.audit.models import AuditEvent
 from labbook.billing import payments
-from labbook.booking import changes, offers, rules, services, waitlist
-from labbook.booking.models import Booking, BookingState, WaitlistEntry, WaitlistState
+from labbook.booking import changes, offers, rules, schedule, services, waitlist
+from labbook.booking.models import (
+    Blackout,
+    Booking,
+    BookingState,
+    WaitlistEntry,
+    WaitlistState,
+)
 from labbook.booking.training import grant_qualification
 from labbook.core.engine import write_transaction
 from labbook.core.errors import Conflict, NotFound, ValidationError
@@ -69,6 +75,7 @@ def test_freed_time_is_offered_to_the_first_in_line_then_the_next(instrument):
     # Before the offer lapses the job changes nothing; after, the next in line gets the time.
     assert offers.make_all_offers(db.session, now=BEFORE + dt.timedelta(minutes=29)) == []
     later = BEFORE + dt.timedelta(minutes=30)
+    schedule.invalidate()  # the job runs in the scheduler's process: no schedule cached there
     offered = [entry.id for entry in offers.make_all_offers(db.session, now=later)]
     db.session.commit()
     assert offered == [entry_2.id]
@@ -360,12 +367,88 @@ def test_a_claim_by_someone_who_left_their_organization_has_nobody_to_bill(instr
          "Your account belongs to no organization, so there is nobody to bill.")]
 
 
-def test_a_claim_takes_a_free_channel_of_an_instrument_with_several():
-    cycler = create_instrument(channels=2)
+def test_a_claim_takes_the_lowest_channel_free_at_the_time_offered():
+    """Channel 1 stays taken; the cancellation frees channels 2 and 3: the claim takes 2."""
+    cycler = create_instrument(channels=3)
     waiter = create_user()
-    entry = offered(cycler, waiter, channel_mask=0b11)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), channel_mask=0b001)
+    entry = offered(cycler, waiter, channel_mask=0b110)
     booking = waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
-    assert booking.user_id == waiter.id and len(booking.channel_numbers) == 1
+    assert booking.user_id == waiter.id and booking.channel_numbers == [2]
+
+
+def test_on_an_instrument_with_channels_a_freed_channel_goes_to_the_line_one_each():
+    """Both channels taken, two people wait: the first channel freed is offered to the first
+    in line and kept for them; the second, freed later, to the next."""
+    cycler = create_instrument(channels=2)
+    holders = [create_user(), create_user()]
+    taken = [create_booking(instrument=cycler, user=holder, start_at=lab_time(MONDAY, 10),
+                            channel_mask=channel)
+             for holder, channel in zip(holders, (0b01, 0b10), strict=True)]
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    first, second = join(create_user(), cycler, *slot), join(create_user(), cycler, *slot)
+    services.cancel_booking(db.session, holders[1], reload(taken[1]), now=BEFORE)
+    db.session.commit()
+    assert (reload(first).state, reload(second).state) == (WaitlistState.OFFERED,
+                                                           WaitlistState.WAITING)
+    assert (reload(first).offer_start, reload(first).offer_end) == slot
+    services.cancel_booking(db.session, holders[0], reload(taken[0]), now=BEFORE)
+    db.session.commit()
+    assert reload(second).state == WaitlistState.OFFERED
+    claimed = [waitlist.claim_offer(db.session, entry.user, entry.id, now=BEFORE)
+               for entry in (reload(second), reload(first))]
+    assert sorted(booking.channel_numbers[0] for booking in claimed) == [1, 2]
+
+
+def test_an_offered_channel_booked_by_someone_else_meanwhile_holds_no_other():
+    """The offer keeps its channel from the line, not from a booking made directly: once that
+    takes it, the offer holds no channel, and the line is gone through as before."""
+    cycler = create_instrument(channels=2)
+    holder = create_user()
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), channel_mask=0b01)
+    taken = create_booking(instrument=cycler, user=holder, start_at=lab_time(MONDAY, 10),
+                           channel_mask=0b10)
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    first, second = join(create_user(), cycler, *slot), join(create_user(), cycler, *slot)
+    services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), channel_mask=0b10)
+    db.session.commit()
+    assert offers.make_all_offers(db.session, now=BEFORE + dt.timedelta(minutes=1)) == []
+    assert (reload(first).state, reload(second).state) == (WaitlistState.OFFERED,
+                                                           WaitlistState.WAITING)
+
+
+def test_joining_for_a_time_with_a_channel_free_is_told_to_book_it():
+    cycler = create_instrument(channels=2)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), channel_mask=0b01)
+    with pytest.raises(Conflict) as refused:
+        join(create_user(), cycler, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    assert refused.value.code == "slot_free"
+
+
+@pytest.mark.parametrize("monday", ["booked", "closed", "too_soon"])
+def test_freed_time_is_offered_past_a_day_that_nobody_could_book(monday):
+    """All of Monday is booked, closed or within the notice: more grid times than the offers
+    try at once (``offers.MAX_CANDIDATES``). Tuesday, once freed, is offered all the same."""
+    tuesday = MONDAY + dt.timedelta(days=1)
+    notice = (lab_time(MONDAY, 18) - BEFORE) // dt.timedelta(minutes=1)
+    instrument = create_instrument(slot_minutes=15,
+                                   min_notice_minutes=notice if monday == "too_soon" else 60)
+    if monday == "booked":
+        create_booking(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                       end_at=lab_time(MONDAY, 18))
+    elif monday == "closed":
+        db.session.add(Blackout(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                                end_at=lab_time(MONDAY, 18), reason="保养"))
+    holder = create_user()
+    taken = create_booking(instrument=instrument, user=holder, start_at=lab_time(tuesday, 8),
+                           end_at=lab_time(tuesday, 18))
+    entry = join(create_user(), instrument, lab_time(MONDAY, 8), lab_time(tuesday, 18),
+                 minutes=60)
+    services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
+    db.session.commit()
+    entry = reload(entry)
+    assert (entry.state, entry.offer_start) == (WaitlistState.OFFERED, lab_time(tuesday, 8))
 
 
 def test_the_api_claim_refused_for_want_of_training_says_how_to_ask_for_it(client, instrument):
