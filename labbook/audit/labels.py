@@ -237,6 +237,7 @@ FIELD_LABELS = {
 #: Fields one kind of object names otherwise (an invoice's ``kind`` is not a kind of day).
 OBJECT_FIELD_LABELS: dict[str, dict[str, Any]] = {
     "invoices": {"kind": _l("Kind of invoice")},
+    "waitlist_entries": {"channels": _l("Channels")},
 }
 
 #: Fields whose values are codes with labels of their own.

@@ -485,7 +485,7 @@ def waitlist_entry_json(entry: WaitlistEntry) -> dict[str, Any]:
     offered = entry.state == WaitlistState.OFFERED
     return {"id": entry.id, "instrument_id": entry.instrument_id, "state": entry.state.value,
             "start": entry.window_start.isoformat(), "end": entry.window_end.isoformat(),
-            "minutes": entry.minutes, "purpose": entry.purpose,
+            "minutes": entry.minutes, "channels": entry.channels, "purpose": entry.purpose,
             "created_at": entry.created_at.isoformat(),
             "offer": {"start": entry.offer_start.isoformat(), "end": entry.offer_end.isoformat(),
                       "expires_at": entry.offer_expires_at.isoformat()} if offered else None,
@@ -501,10 +501,12 @@ def join_waitlist():
     start = fields.datetime("start")
     end = fields.datetime("end")
     minutes = fields.integer("minutes", required=False)
+    channels = fields.integer("channels", required=False) or 1
     purpose = fields.string("purpose", max_length=booking_services.MAX_PURPOSE)
     fields.done()
     entry = waitlist.join_waitlist(db.session, actor, instrument_id=instrument_id, start=start,
-                                   end=end, minutes=minutes, purpose=purpose, now=utcnow())
+                                   end=end, minutes=minutes, purpose=purpose, channels=channels,
+                                   now=utcnow())
     return waitlist_entry_json(entry), 201
 
 

@@ -51,6 +51,14 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+def _channels_field() -> IntegerField:
+    """How many of an instrument's channels a booking, or a wish for one, takes (asked on the
+    pages of instruments with several only)."""
+    return IntegerField(_l("Channels"), default=1, validators=[
+        Optional(), NumberRange(min=1, max=MAX_CHANNELS)],
+        description=_l("How many of the instrument's channels or places you need."))
+
+
 class BookingForm(FlaskForm):
     """A booking in lab time (Asia/Shanghai); optionally a repeating series."""
 
@@ -70,9 +78,7 @@ class BookingForm(FlaskForm):
     project_ref = StringField(_l("Project or PO reference"), filters=[_strip], validators=[
         Optional(), Length(max=MAX_PROJECT_REF)],
         description=_l("Printed on the statement, e.g. your purchase order number."))
-    channels = IntegerField(_l("Channels"), default=1, validators=[
-        Optional(), NumberRange(min=1, max=MAX_CHANNELS)],
-        description=_l("How many of the instrument's channels or places you need."))
+    channels = _channels_field()
     for_user = StringField(_l("Book for (email)"), filters=[_strip], validators=[
         Optional(), Length(max=254)],
         description=_l("Leave empty to book for yourself. The person booked for is told by "
@@ -169,6 +175,7 @@ class WaitlistForm(FlaskForm):
     minutes = IntegerField(_l("Length (minutes)"), validators=[Optional(), NumberRange(min=1)],
                            description=_l("Empty: exactly this slot. Give a length to take "
                                           "any free slot that long within the window."))
+    channels = _channels_field()
     purpose = TextAreaField(_l("Purpose"), filters=[_strip], validators=[
         DataRequired(message=_l("Please say what the booking is for.")),
         Length(max=MAX_PURPOSE)])

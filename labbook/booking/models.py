@@ -264,6 +264,7 @@ class WaitlistEntry(Base):
     __table_args__ = (
         CheckConstraint("window_end > window_start", name="window_end_after_start"),
         CheckConstraint("minutes > 0", name="minutes_positive"),
+        CheckConstraint("channels > 0", name="channels_positive"),
         Index("ix_waitlist_entries_instrument_state", "instrument_id", "state", "window_end"),
         Index("ix_waitlist_entries_state_offer_expires", "state", "offer_expires_at"),
     )
@@ -274,6 +275,8 @@ class WaitlistEntry(Base):
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     minutes: Mapped[int] = mapped_column(Integer)
+    #: How many of the instrument's channels (or places) the wish is for.
+    channels: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     purpose: Mapped[str] = mapped_column(String(500))
     state: Mapped[WaitlistState] = mapped_column(string_enum(WaitlistState, "waitlist_state"))
     offer_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,8 @@ booking rule checked) is offered that slot by email, with a claim link valid for
 ``waitlist_offer_minutes``. An offered slot is kept for that entry until the offer is claimed or
 lapses; then the scheduler's job (``make_all_offers``) lets it lapse and offers the time to the
 next in line. Entries whose window has passed leave the line. On an instrument with channels
-an entry waits for one: a slot is free where a channel is, and an offer keeps one channel.
+a slot is free for an entry where as many channels as it waits for are, and an offer keeps
+as many.
 
 The entries of an instrument are locked (in id order) while offers are decided, so two frees
 at once, or a free and the job, never offer one slot twice. The job is idempotent: run twice,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, exists, literal_column, select
 from sqlalchemy.orm import Session
@@ -70,17 +72,30 @@ def _line(session: Session, instrument_id: int, someone_waits: bool | None = Non
     return sorted((e for e in entries if e.state in IN_LINE), key=lambda e: (e.created_at, e.id))
 
 
-def offered_intervals(entries: list[WaitlistEntry], instrument: Instrument,
-                      now: dt.datetime) -> list[timeline.Interval]:
-    buffer = dt.timedelta(minutes=instrument.buffer_minutes)
-    return [(e.offer_start, e.offer_end + buffer) for e in entries
-            if e.state == WaitlistState.OFFERED and e.offer_expires_at > now]
+class KeptOffer(NamedTuple):
+    """The time an open offer keeps from the rest of the line (its buffer included), and how
+    many channels."""
+
+    held: timeline.Interval
+    channels: int
+
+
+def kept_offers(entries: list[WaitlistEntry], instrument: Instrument,
+                now: dt.datetime) -> list[KeptOffer]:
+    return [_kept(instrument, entry.offer_start, entry.offer_end, entry.channels)
+            for entry in entries
+            if entry.state == WaitlistState.OFFERED and entry.offer_expires_at > now]
+
+
+def _kept(instrument: Instrument, start: dt.datetime, end: dt.datetime, channels: int
+          ) -> KeptOffer:
+    return KeptOffer((start, end + dt.timedelta(minutes=instrument.buffer_minutes)), channels)
 
 
 def _candidates(session: Session, instrument: Instrument, entry: WaitlistEntry,
-                kept: list[timeline.Interval], now: dt.datetime) -> list[timeline.Interval]:
+                kept: list[KeptOffer], now: dt.datetime) -> list[timeline.Interval]:
     """Free slots of the entry's length inside its window, earliest first: on an instrument
-    with channels, those with a channel free (an entry books one)."""
+    with channels, those with as many channels free as the entry waits for."""
     earliest = max(entry.window_start, now + dt.timedelta(minutes=instrument.min_notice_minutes))
     if earliest >= entry.window_end:
         return []
@@ -93,38 +108,39 @@ def _candidates(session: Session, instrument: Instrument, entry: WaitlistEntry,
                                             entry.window_end + buffer)
     else:
         held = rules.held_time(session, instrument, earliest, entry.window_end)
-        busy += [(start, until) for _id, start, until in held] + kept
+        busy += [(start, until) for _id, start, until in held] + [offer.held for offer in kept]
     lab_schedule = schedule.lab_schedule(session, instrument.lab_id)
     return timeline.first_free_slots(
         hours=lab_schedule.hours, tz=lab_schedule.tz, busy=busy,
         duration=dt.timedelta(minutes=entry.minutes), buffer=buffer,
         slot_minutes=instrument.slot_minutes, window_start=earliest,
-        window_end=entry.window_end, limit=MAX_CANDIDATES, channel_busy=per_channel)
+        window_end=entry.window_end, limit=MAX_CANDIDATES, channel_busy=per_channel,
+        channels_needed=entry.channels)
 
 
-def _channels_with_offers(session: Session, instrument: Instrument,
-                          kept: list[timeline.Interval], start: dt.datetime, end: dt.datetime
-                          ) -> list[list[timeline.Interval]]:
+def _channels_with_offers(session: Session, instrument: Instrument, kept: list[KeptOffer],
+                          start: dt.datetime, end: dt.datetime) -> list[list[timeline.Interval]]:
     """Per channel, its held time from ``start`` to ``end``, and each offer kept for someone
-    in the lowest channel free for all of it, as claiming it will book."""
+    in the lowest channels free for all of it, as claiming it will book (in as many as are
+    free, where someone has booked some of them directly since)."""
     per_channel = rules.channel_busy(session, instrument, start, end)
     for offer in kept:
-        free = next((held for held in per_channel
-                     if not any(timeline.overlaps(offer, interval) for interval in held)), None)
-        if free is not None:
-            free.append(offer)
+        free = [held for held in per_channel
+                if not any(timeline.overlaps(offer.held, interval) for interval in held)]
+        for held in free[:offer.channels]:
+            held.append(offer.held)
     return per_channel
 
 
 def _bookable_slot(session: Session, instrument: Instrument, entry: WaitlistEntry,
-                   kept: list[timeline.Interval], now: dt.datetime
-                   ) -> timeline.Interval | None:
+                   kept: list[KeptOffer], now: dt.datetime) -> timeline.Interval | None:
     """The first free slot for ``entry`` that its user could book now by every rule."""
     user = entry.user
     if user.organization is None or not user.is_active:
         return None
     for start, end in _candidates(session, instrument, entry, kept, now):
-        request = rules.BookingRequest(instrument, user, user.organization, start, end)
+        request = rules.BookingRequest(instrument, user, user.organization, start, end,
+                                       channels=entry.channels)
         if not rules.check_booking(session, request, now=now):
             return start, end
     return None
@@ -137,7 +153,7 @@ def free_slot_for(session: Session, instrument: Instrument, entry: WaitlistEntry
     offered = session.scalars(select(WaitlistEntry).where(
         WaitlistEntry.instrument_id == instrument.id,
         WaitlistEntry.state == WaitlistState.OFFERED)).all()
-    return _bookable_slot(session, instrument, entry, offered_intervals(list(offered),
+    return _bookable_slot(session, instrument, entry, kept_offers(list(offered),
                                                                       instrument, now), now)
 
 
@@ -180,7 +196,7 @@ def make_offers(session: Session, instrument: Instrument, *, now: dt.datetime,
             _leave_line(session, entry, WaitlistState.EXPIRED, "expire", now)
     if instrument.status != InstrumentStatus.AVAILABLE:
         return []
-    kept = offered_intervals(entries, instrument, now)
+    kept = kept_offers(entries, instrument, now)
     for entry in entries:
         if entry.state != WaitlistState.WAITING:
             continue
@@ -188,7 +204,7 @@ def make_offers(session: Session, instrument: Instrument, *, now: dt.datetime,
         if slot is None:
             continue
         _offer(session, entry, slot, now)
-        kept.append((slot[0], slot[1] + dt.timedelta(minutes=instrument.buffer_minutes)))
+        kept.append(_kept(instrument, *slot, entry.channels))
         offered.append(entry)
     return offered
 

@@ -150,6 +150,14 @@ def _with_datetimes(entries: list[dict[str, Any]], tz: ZoneInfo) -> list[dict[st
              "url": _entry_url(entry)} for entry in entries]
 
 
+def _fit_channels_field(form: BookingForm | WaitlistForm, instrument: Instrument) -> None:
+    """Ask how many channels only where the instrument has several, and at most as many."""
+    if instrument.channels == 1:
+        del form.channels
+    else:
+        form.channels.render_kw = {"min": 1, "max": instrument.channels}
+
+
 def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 200,
                    problems: list[Problem] | None = None,
                    suggestions: list[Suggestion] | None = None,
@@ -162,10 +170,7 @@ def _calendar_page(instrument: Instrument, form: BookingForm, *, status: int = 2
     is_manager = viewer is not None and viewer.manages(lab)
     if not is_manager:
         del form.override
-    if instrument.channels == 1:
-        del form.channels
-    else:
-        form.channels.render_kw = {"min": 1, "max": instrument.channels}
+    _fit_channels_field(form, instrument)
     if viewer is None or not booking_services.may_book_for_others(viewer, instrument):
         del form.for_user
     # Date pickers offer the lab's days (Asia/Shanghai), whatever zone the browser is in.
@@ -728,6 +733,7 @@ def cancel_booking(booking_id: int):
 
 def _waitlist_page(instrument: Instrument, form: WaitlistForm, *, status: int = 200,
                    problems: list[Problem] | None = None):
+    _fit_channels_field(form, instrument)
     return render_template("booking/waitlist_join.html", instrument=instrument, form=form,
                            problems=problems or [],
                            offer_minutes=instrument.lab.waitlist_offer_minutes), status
@@ -740,7 +746,8 @@ def join_waitlist(instrument_id: int):
     actor = current_actor()
     if request.method == "GET":
         prefill = {key: value for key, value in request.args.items()
-                   if key in ("date", "start_time", "end_time", "end_date", "purpose")}
+                   if key in ("date", "start_time", "end_time", "end_date", "channels",
+                              "purpose")}
         form = WaitlistForm(formdata=request.args if prefill else None, meta={"csrf": False})
         return _waitlist_page(instrument, form)
     form = WaitlistForm()
@@ -750,7 +757,7 @@ def join_waitlist(instrument_id: int):
     try:
         waitlist.join_waitlist(db.session, actor, instrument_id=instrument.id, start=start,
                                end=end, minutes=form.minutes.data, purpose=form.purpose.data,
-                               now=utcnow())
+                               channels=form.channels.data or 1, now=utcnow())
     except DomainError as error:
         if isinstance(error, NotAuthenticated):
             raise

@@ -42,8 +42,9 @@ from labbook.core.errors import Conflict, NotFound, Problem, ValidationError
 MAX_WINDOW_DAYS = 31
 #: Rules about the person and the instrument, not the calendar: a wish that breaks one of
 #: these could never be offered anything.
-PERSONAL_CODES = frozenset({"not_qualified", "org_suspended", "suspended",
-                            "instrument_unavailable", "too_short", "too_long"})
+REFUSING_A_WISH = frozenset({"not_qualified", "org_suspended", "suspended",
+                             "instrument_unavailable", "too_short", "too_long",
+                             "too_many_channels"})
 
 
 def _refused(code: str, message: str, field: str) -> ValidationError:
@@ -69,10 +70,10 @@ def _check_window(start: dt.datetime, end: dt.datetime, minutes: int, now: dt.da
 
 
 def join_waitlist(session: Session, actor: User, *, instrument_id: int, start: dt.datetime,
-                  end: dt.datetime, minutes: int | None, purpose: str,
+                  end: dt.datetime, minutes: int | None, purpose: str, channels: int = 1,
                   now: dt.datetime) -> WaitlistEntry:
     """Wait for ``minutes`` (by default the whole window: that very slot) of the instrument
-    within ``[start, end)``."""
+    within ``[start, end)``, with ``channels`` of its channels free."""
     purpose = clean_text(purpose, "purpose", MAX_PURPOSE, required=True)
     minutes = minutes if minutes is not None else int((end - start) / dt.timedelta(minutes=1))
     _check_window(start, end, minutes, now)
@@ -80,9 +81,10 @@ def join_waitlist(session: Session, actor: User, *, instrument_id: int, start: d
         instrument = _instrument(session, instrument_id, share_lock=True)
         organization = locked_paying_organization(session, actor.organization_id).organization
         wish = (start, start + dt.timedelta(minutes=minutes))
-        request = rules.BookingRequest(instrument, actor, organization, *wish)
+        request = rules.BookingRequest(instrument, actor, organization, *wish,
+                                       channels=channels)
         problems = [p for p in rules.check_booking(session, request, now=now, skip_calendar=True)
-                    if p.code in PERSONAL_CODES]
+                    if p.code in REFUSING_A_WISH]
         if problems:
             raise BookingRefused(problems)
         if session.scalar(select(WaitlistEntry.id).where(
@@ -91,10 +93,10 @@ def join_waitlist(session: Session, actor: User, *, instrument_id: int, start: d
                 WaitlistEntry.window_end > start).limit(1)) is not None:
             raise Conflict(_("You are already waiting for time of this instrument in this "
                              "window."), code="already_waiting")
-        entry = WaitlistEntry(instrument_id=instrument.id, user_id=actor.id, window_start=start,
-                              window_end=end, minutes=minutes, purpose=purpose,
-                              state=WaitlistState.WAITING, created_at=now, updated_at=now)
-        entry.user, entry.instrument = actor, instrument
+        entry = WaitlistEntry(instrument=instrument, user=actor, window_start=start,
+                              window_end=end, minutes=minutes, channels=channels,
+                              purpose=purpose, state=WaitlistState.WAITING, created_at=now,
+                              updated_at=now)
         free = offers.free_slot_for(session, instrument, entry, now)
         if free is not None:
             raise Conflict(_("%(start)s – %(end)s is free: book it instead of waiting.",
@@ -105,7 +107,7 @@ def join_waitlist(session: Session, actor: User, *, instrument_id: int, start: d
         session.flush()
         record(session, actor, entry, "join", at=now, to_state=entry.state.value,
                instrument_id=instrument.id, start=start.isoformat(), end=end.isoformat(),
-               minutes=minutes)
+               minutes=minutes, channels=channels)
     return entry
 
 
@@ -177,7 +179,7 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
             booking = book_locked(
                 session, actor, actor, instrument, paying.organization, start=start, end=end,
                 purpose=entry.purpose, project_ref=project_ref, override=False, now=now,
-                overdue_block_days=paying.overdue_block_days)
+                channels=entry.channels, overdue_block_days=paying.overdue_block_days)
             entry.state = WaitlistState.CLAIMED
             entry.booking_id = booking.id
             entry.offer_token = None

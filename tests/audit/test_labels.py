@@ -132,6 +132,15 @@ def test_an_invoices_details_read_in_the_page_language(app, locale, expected):
         assert [f"{row.label}: {row.value}" for row in rows] == expected
 
 
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("zh_CN", ["时长（分钟）: 60", "通道: 2"]), ("en", ["Length (minutes): 60", "Channels: 2"])])
+def test_a_waiting_list_entry_s_channels_are_the_instrument_s_not_message_channels(
+        app, locale, expected):
+    with app.test_request_context(), force_locale(locale):
+        rows = detail_rows("waitlist_entries", {"minutes": 60, "channels": 2}, {})
+        assert [f"{row.label}: {row.value}" for row in rows] == expected
+
+
 def test_the_scan_follows_helpers_and_local_choices():
     actions = recorded_actions()
     # straight calls, a booking's transition(), an enrolment's helper, a tuple chosen by if

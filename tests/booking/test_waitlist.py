@@ -2,6 +2,8 @@
 the line, lapsing offers, claiming through the rules."""
 
 import datetime as dt
+import html
+import re
 
 import pytest
 from sqlalchemy import select
@@ -34,6 +36,8 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.postgresql import skip_unless_postgresql
+from tests.statements import Sent
 
 MONDAY = next_weekday(0)
 BEFORE = lab_time(MONDAY - dt.timedelta(days=3), 7)
@@ -44,9 +48,10 @@ def instrument():
     return create_instrument()
 
 
-def join(user, instrument, start, end, minutes=None, now=BEFORE):
+def join(user, instrument, start, end, minutes=None, now=BEFORE, **wish):
+    wish.setdefault("purpose", "候补测试")
     entry = waitlist.join_waitlist(db.session, user, instrument_id=instrument.id, start=start,
-                                   end=end, minutes=minutes, purpose="候补测试", now=now)
+                                   end=end, minutes=minutes, now=now, **wish)
     db.session.commit()
     return entry
 
@@ -126,6 +131,90 @@ def test_a_move_offers_the_time_it_frees_to_the_one_waiting_for_it(client, instr
     assert len(offers_to(waiter)) == 1
     # Only the moved booking's instrument had time freed.
     assert reload(elsewhere).state == WaitlistState.WAITING and not offers_to(other_waiter)
+
+
+def test_joining_writes_the_entry_and_its_audit_event():
+    cycler = create_instrument(channels=3)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), end_at=lab_time(MONDAY, 12),
+                   channel_mask=0b111)
+    waiter = create_user()
+    entry = join(waiter, cycler, lab_time(MONDAY, 10), lab_time(MONDAY, 12), minutes=60,
+                 channels=2, purpose="  电池循环  ")
+    entry = reload(entry)
+    assert (entry.instrument_id, entry.user_id, entry.window_start, entry.window_end,
+            entry.minutes, entry.channels, entry.purpose, entry.state, entry.created_at,
+            entry.updated_at) == (
+        cycler.id, waiter.id, lab_time(MONDAY, 10), lab_time(MONDAY, 12), 60, 2, "电池循环",
+        WaitlistState.WAITING, BEFORE, BEFORE)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "join")).one()
+    assert (event.actor_id, event.object_type, event.object_id, event.from_state,
+            event.to_state, event.details) == (
+        waiter.id, "waitlist_entries", entry.id, None, "waiting", {
+            "instrument_id": cycler.id, "start": lab_time(MONDAY, 10).isoformat(),
+            "end": lab_time(MONDAY, 12).isoformat(), "minutes": 60, "channels": 2})
+
+
+def test_a_wish_is_for_one_channel_unless_it_says_more(instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    entry = waitlist.join_waitlist(db.session, create_user(), instrument_id=instrument.id,
+                                   start=lab_time(MONDAY, 10), end=lab_time(MONDAY, 11),
+                                   minutes=None, purpose="候补", now=BEFORE)
+    assert entry.channels == 1
+
+
+def test_a_wish_needs_a_purpose(instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    with pytest.raises(ValidationError) as refused:
+        join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11),
+             purpose="   ")
+    assert [(p.code, p.field) for p in refused.value.problems] == [("required", "purpose")]
+
+
+@pytest.mark.usefixtures("english")
+def test_one_waits_once_in_a_window_and_in_windows_beside_it_too(instrument):
+    """Someone already waiting in a window is told so; windows that only touch it, another
+    instrument's time and a line one has left are no such thing."""
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 8),
+                   end_at=lab_time(MONDAY, 13))
+    other = create_instrument()
+    create_booking(instrument=other, start_at=lab_time(MONDAY, 10))
+    waiter = create_user()
+    entry = join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    with pytest.raises(Conflict) as refused:
+        join(waiter, instrument, lab_time(MONDAY, 10, 30), lab_time(MONDAY, 12))
+    assert (refused.value.code, str(refused.value)) == (
+        "already_waiting", "You are already waiting for time of this instrument in this window.")
+    join(waiter, instrument, lab_time(MONDAY, 9), lab_time(MONDAY, 10))
+    join(waiter, instrument, lab_time(MONDAY, 11), lab_time(MONDAY, 12))
+    join(waiter, instrument, lab_time(MONDAY, 8), lab_time(MONDAY, 9))
+    join(waiter, instrument, lab_time(MONDAY, 12), lab_time(MONDAY, 13))
+    join(waiter, other, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    waitlist.leave_waitlist(db.session, waiter, entry.id, now=BEFORE)
+    db.session.commit()
+    assert join(waiter, instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11)).id != entry.id
+
+
+@pytest.mark.usefixtures("english")
+def test_joining_for_a_free_time_says_which_slot_to_book(instrument):
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    with pytest.raises(Conflict) as refused:
+        join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 12), minutes=60)
+    assert str(refused.value) == (f"{MONDAY.isoformat()} 11:00 – {MONDAY.isoformat()} 12:00 is "
+                                  "free: book it instead of waiting.")
+    assert [p.as_dict() for p in refused.value.problems] == [{
+        "code": "slot_free", "message": "This time is free.",
+        "start": lab_time(MONDAY, 11).isoformat(), "end": lab_time(MONDAY, 12).isoformat()}]
+
+
+def test_joining_holds_the_instrument_with_a_share_lock(instrument):
+    """So that the instrument cannot be taken out of service (an update of its row) between
+    the rules' read of it and the entry."""
+    skip_unless_postgresql("row locks")
+    create_booking(instrument=instrument, start_at=lab_time(MONDAY, 10))
+    with Sent() as sent:
+        join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    [read] = [sql for sql in sent if sql.startswith("SELECT instruments.")]
+    assert read.endswith(" FOR SHARE"), read
 
 
 def test_joining_is_refused_clearly(instrument):
@@ -231,6 +320,7 @@ def test_the_pages_join_and_claim(login_as, instrument):
     form = client.get(f"/instruments/{instrument.id}/waitlist?date={MONDAY.isoformat()}"
                       "&start_time=10:00&end_time=11:00")
     assert form.status_code == 200 and 'value="10:00"' in form.text
+    assert 'name="channels"' not in form.text  # asked on instruments with several only
     response = client.post(f"/instruments/{instrument.id}/waitlist", data={
         "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
         "purpose": "候补"})
@@ -377,14 +467,20 @@ def test_a_claim_takes_the_lowest_channel_free_at_the_time_offered():
     assert booking.user_id == waiter.id and booking.channel_numbers == [2]
 
 
+def cycler_taken(channels, *masks):
+    """An instrument with ``channels`` channels, booked on Monday 10:00–11:00 on each of
+    ``masks`` by a holder of its own: the instrument, the holders and their bookings."""
+    cycler = create_instrument(channels=channels)
+    holders = [create_user() for _mask in masks]
+    taken = [create_booking(instrument=cycler, user=holder, start_at=lab_time(MONDAY, 10),
+                            channel_mask=mask) for holder, mask in zip(holders, masks, strict=True)]
+    return cycler, holders, taken
+
+
 def test_on_an_instrument_with_channels_a_freed_channel_goes_to_the_line_one_each():
     """Both channels taken, two people wait: the first channel freed is offered to the first
     in line and kept for them; the second, freed later, to the next."""
-    cycler = create_instrument(channels=2)
-    holders = [create_user(), create_user()]
-    taken = [create_booking(instrument=cycler, user=holder, start_at=lab_time(MONDAY, 10),
-                            channel_mask=channel)
-             for holder, channel in zip(holders, (0b01, 0b10), strict=True)]
+    cycler, holders, taken = cycler_taken(2, 0b01, 0b10)
     slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
     first, second = join(create_user(), cycler, *slot), join(create_user(), cycler, *slot)
     services.cancel_booking(db.session, holders[1], reload(taken[1]), now=BEFORE)
@@ -418,6 +514,50 @@ def test_an_offered_channel_booked_by_someone_else_meanwhile_holds_no_other():
                                                            WaitlistState.WAITING)
 
 
+def test_an_offer_keeps_its_cleaning_time_from_the_line():
+    """An offer of 10:00–11:00 on an instrument cleaned for 30 minutes after each booking
+    keeps it until 11:30: the next in line, waiting for 11:00–12:00, is not offered a time
+    the first one's claim would make impossible."""
+    instrument = create_instrument(buffer_minutes=30)
+    holder = create_user()
+    taken = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10),
+                           end_at=lab_time(MONDAY, 12))
+    first = join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    second = join(create_user(), instrument, lab_time(MONDAY, 11), lab_time(MONDAY, 12))
+    services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
+    db.session.commit()
+    assert (reload(first).state, reload(second).state) == (WaitlistState.OFFERED,
+                                                           WaitlistState.WAITING)
+
+
+def test_an_offer_lapsing_this_very_moment_keeps_nothing(instrument):
+    holder = create_user()
+    taken = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    offered = join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
+    db.session.commit()
+    lapse = reload(offered).offer_expires_at
+    with pytest.raises(Conflict) as refused:
+        join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11), now=lapse)
+    assert refused.value.code == "slot_free"
+    waiter = join(create_user(), instrument, lab_time(MONDAY, 10), lab_time(MONDAY, 11),
+                  now=lapse - dt.timedelta(seconds=1))
+    assert reload(waiter).state == WaitlistState.WAITING
+
+
+def test_a_waiter_whose_account_was_closed_is_passed_over(instrument):
+    holder, closed = create_user(), create_user()
+    taken = create_booking(instrument=instrument, user=holder, start_at=lab_time(MONDAY, 10))
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    first, second = join(closed, instrument, *slot), join(create_user(), instrument, *slot)
+    closed.is_active = False
+    db.session.commit()
+    services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
+    db.session.commit()
+    assert (reload(first).state, reload(second).state) == (WaitlistState.WAITING,
+                                                           WaitlistState.OFFERED)
+
+
 def test_joining_for_a_time_with_a_channel_free_is_told_to_book_it():
     cycler = create_instrument(channels=2)
     create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), channel_mask=0b01)
@@ -426,15 +566,17 @@ def test_joining_for_a_time_with_a_channel_free_is_told_to_book_it():
     assert refused.value.code == "slot_free"
 
 
-@pytest.mark.parametrize("monday", ["booked", "closed", "too_soon"])
+@pytest.mark.parametrize("monday", ["booked", "closed", "too_soon", "one_channel_free"])
 def test_freed_time_is_offered_past_a_day_that_nobody_could_book(monday):
-    """All of Monday is booked, closed or within the notice: more grid times than the offers
-    try at once (``offers.MAX_CANDIDATES``). Tuesday, once freed, is offered all the same."""
+    """All of Monday is booked, closed, within the notice or, for a wish of two channels, has
+    one free: more grid times than the offers try at once (``offers.MAX_CANDIDATES``).
+    Tuesday, once freed, is offered all the same."""
     tuesday = MONDAY + dt.timedelta(days=1)
     notice = (lab_time(MONDAY, 18) - BEFORE) // dt.timedelta(minutes=1)
-    instrument = create_instrument(slot_minutes=15,
+    channels = 2 if monday == "one_channel_free" else 1
+    instrument = create_instrument(slot_minutes=15, channels=channels,
                                    min_notice_minutes=notice if monday == "too_soon" else 60)
-    if monday == "booked":
+    if monday in ("booked", "one_channel_free"):
         create_booking(instrument=instrument, start_at=lab_time(MONDAY, 8),
                        end_at=lab_time(MONDAY, 18))
     elif monday == "closed":
@@ -442,13 +584,83 @@ def test_freed_time_is_offered_past_a_day_that_nobody_could_book(monday):
                                 end_at=lab_time(MONDAY, 18), reason="保养"))
     holder = create_user()
     taken = create_booking(instrument=instrument, user=holder, start_at=lab_time(tuesday, 8),
-                           end_at=lab_time(tuesday, 18))
+                           end_at=lab_time(tuesday, 18), channel_mask=(1 << channels) - 1)
     entry = join(create_user(), instrument, lab_time(MONDAY, 8), lab_time(tuesday, 18),
-                 minutes=60)
+                 minutes=60, channels=channels)
     services.cancel_booking(db.session, holder, reload(taken), now=BEFORE)
     db.session.commit()
     entry = reload(entry)
     assert (entry.state, entry.offer_start) == (WaitlistState.OFFERED, lab_time(tuesday, 8))
+
+
+def test_a_wish_for_several_channels_waits_until_as_many_are_free():
+    cycler, holders, taken = cycler_taken(3, 0b001, 0b010, 0b100)
+    waiter = create_user()
+    entry = join(waiter, cycler, lab_time(MONDAY, 10), lab_time(MONDAY, 11), channels=2)
+    assert reload(entry).channels == 2
+    services.cancel_booking(db.session, holders[2], reload(taken[2]), now=BEFORE)
+    db.session.commit()
+    assert reload(entry).state == WaitlistState.WAITING  # one channel free of the two
+    services.cancel_booking(db.session, holders[1], reload(taken[1]), now=BEFORE)
+    db.session.commit()
+    assert reload(entry).state == WaitlistState.OFFERED
+    booking = waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
+    assert booking.channel_numbers == [2, 3]
+
+
+def test_an_offer_for_several_channels_keeps_as_many_from_the_line():
+    """Channels 2 and 3 are freed together: both go to the first in line, who waits for two;
+    the next, for one, gets channel 1 once it is freed."""
+    cycler, holders, taken = cycler_taken(3, 0b001, 0b110)
+    slot = (lab_time(MONDAY, 10), lab_time(MONDAY, 11))
+    first = join(create_user(), cycler, *slot, channels=2)
+    second = join(create_user(), cycler, *slot)
+    services.cancel_booking(db.session, holders[1], reload(taken[1]), now=BEFORE)
+    db.session.commit()
+    assert (reload(first).state, reload(second).state) == (WaitlistState.OFFERED,
+                                                           WaitlistState.WAITING)
+    services.cancel_booking(db.session, holders[0], reload(taken[0]), now=BEFORE)
+    db.session.commit()
+    assert reload(second).state == WaitlistState.OFFERED
+
+
+@pytest.mark.usefixtures("english")
+def test_a_wish_for_more_channels_than_the_instrument_has_is_refused():
+    cycler = create_instrument(channels=2)
+    create_booking(instrument=cycler, start_at=lab_time(MONDAY, 10), channel_mask=0b11)
+    with pytest.raises(services.BookingRefused) as refused:
+        join(create_user(), cycler, lab_time(MONDAY, 10), lab_time(MONDAY, 11), channels=3)
+    assert (refused.value.status, [p.code for p in refused.value.problems]) == (
+        422, ["too_many_channels"])
+    assert db.session.scalars(select(WaitlistEntry)).all() == []
+
+
+def test_the_api_and_the_pages_wait_for_several_channels(client, login_as):
+    cycler = create_instrument(channels=4)
+    start = lab_time(MONDAY, 10)
+    create_booking(instrument=cycler, start_at=start, channel_mask=0b1111)
+    response = client.post("/api/v1/waitlist", headers=bearer(create_user()), json={
+        "instrument_id": cycler.id, "start": start.isoformat(),
+        "end": (start + dt.timedelta(hours=1)).isoformat(), "channels": 3, "purpose": "候补"})
+    assert response.status_code == 201 and response.json["channels"] == 3, response.json
+    waiter = create_user(locale="en")
+    client = login_as(waiter)
+    # The refused booking's way to the waiting list carries the channels asked for.
+    refused = client.post(f"/instruments/{cycler.id}/book", data={
+        "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
+        "channels": "2", "purpose": "循环测试"}, follow_redirects=True)
+    assert "channels=2" in html.unescape(refused.text)
+    form = client.get(f"/instruments/{cycler.id}/waitlist?date={MONDAY.isoformat()}"
+                      "&start_time=10:00&end_time=11:00&channels=2")
+    assert re.search(r'name="channels"[^>]*value="2"', form.text), form.text
+    assert 'max="4"' in form.text
+    client.post(f"/instruments/{cycler.id}/waitlist", data={
+        "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
+        "channels": "2", "purpose": "循环测试"})
+    entry = db.session.scalars(select(WaitlistEntry).where(
+        WaitlistEntry.user_id == waiter.id)).one()
+    assert entry.channels == 2
+    assert "2 channels" in client.get("/bookings").text
 
 
 def test_the_api_claim_refused_for_want_of_training_says_how_to_ask_for_it(client, instrument):

@@ -58,6 +58,9 @@ SCHEMAS: dict[str, Any] = {
             "state": {"type": "string", "enum": enum_values(WaitlistState)},
             "start": DATE_TIME, "end": DATE_TIME,
             "minutes": {"type": "integer", "minimum": 1},
+            "channels": {"type": "integer", "minimum": 1,
+                         "description": "How many of the instrument's channels the wish is "
+                                        "for; a claim books as many."},
             "purpose": {"type": "string"}, "created_at": DATE_TIME,
             "offer": {"type": ["object", "null"],
                       "description": "The freed slot offered, claimable until `expires_at`.",
@@ -73,6 +76,9 @@ SCHEMAS: dict[str, Any] = {
             "minutes": {"type": "integer", "minimum": 1,
                         "description": "The length wanted anywhere in the window; left out, "
                                        "the whole window (that very slot)."},
+            "channels": {"type": "integer", "minimum": 1, "default": 1,
+                         "description": "On an instrument with channels or places: how many "
+                                        "must be free for all of the slot."},
             "purpose": {"type": "string", "maxLength": MAX_PURPOSE}}},
     "Claim": {"type": "object", "properties": {
         "project_ref": {"type": "string", "maxLength": MAX_PROJECT_REF}}},
@@ -117,7 +123,8 @@ PATHS.update({
                        "within a window", "operationId": "joinWaitlist", "security": BEARER,
             "description": "409 codes: `slot_free` (book it instead), `already_waiting`, and "
                            "the booking rules about the person (`not_qualified`, `suspended`, "
-                           "…); 422: `in_past`, `invalid_length`, `window_too_long`.",
+                           "…); 422: `in_past`, `invalid_length`, `window_too_long`, "
+                           "`too_many_channels`.",
             "requestBody": json_body(ref("WaitlistRequest")),
             "responses": {"201": json_response(ref("WaitlistEntry"), "Joined"),
                           **problem_responses(401, 404, 409, 422)}},
