@@ -595,7 +595,7 @@ def test_freed_time_is_offered_past_a_day_that_nobody_could_book(monday):
 
 def test_a_wish_for_several_channels_waits_until_as_many_are_free():
     cycler, holders, taken = cycler_taken(3, 0b001, 0b010, 0b100)
-    waiter = create_user()
+    waiter = create_user(locale="en")
     entry = join(waiter, cycler, lab_time(MONDAY, 10), lab_time(MONDAY, 11), channels=2)
     assert reload(entry).channels == 2
     services.cancel_booking(db.session, holders[2], reload(taken[2]), now=BEFORE)
@@ -604,8 +604,20 @@ def test_a_wish_for_several_channels_waits_until_as_many_are_free():
     services.cancel_booking(db.session, holders[1], reload(taken[1]), now=BEFORE)
     db.session.commit()
     assert reload(entry).state == WaitlistState.OFFERED
+    [offer] = offers_to(waiter)
+    assert "2 channels" in offer.body_text and "2 channels" in offer.body_html
     booking = waitlist.claim_offer(db.session, waiter, entry.id, now=BEFORE)
     assert booking.channel_numbers == [2, 3]
+
+
+def test_the_claim_page_says_how_many_channels_are_offered(login_as):
+    cycler, holders, taken = cycler_taken(2, 0b11)
+    waiter = create_user()
+    entry = join(waiter, cycler, lab_time(MONDAY, 10), lab_time(MONDAY, 11), channels=2)
+    services.cancel_booking(db.session, holders[0], reload(taken[0]), now=BEFORE)
+    db.session.commit()
+    page = login_as(waiter).get(f"/waitlist/claim/{reload(entry).offer_token}")
+    assert re.search(r'id="offer-channels">2<', page.text), page.text
 
 
 def test_an_offer_for_several_channels_keeps_as_many_from_the_line():
