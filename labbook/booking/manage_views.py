@@ -20,7 +20,15 @@ from wtforms.validators import ValidationError as FieldError
 from labbook.accounts import services as accounts
 from labbook.accounts.access import current_actor, require_manager
 from labbook.billing import estimates
-from labbook.booking import attendance, changes, closures, discipline, services, training
+from labbook.booking import (
+    attendance,
+    changes,
+    closures,
+    discipline,
+    services,
+    training,
+    waitlist,
+)
 from labbook.booking.labels import STATE_LABELS
 from labbook.booking.manage_forms import (
     BlackoutCancelForm,
@@ -71,9 +79,10 @@ def _approvals_page(form: DecisionForm, status: int = 200):
     lab_code = request.args.get("lab") or None
     entries = services.approval_overview(db.session, actor, lab_code)
     labs = accounts.managed_labs(db.session, actor)
-    pending_changes = changes.pending_changes(
-        db.session, [lab.id for lab in labs if not lab_code or lab.code == lab_code.upper()])
+    shown_lab_ids = [lab.id for lab in labs if not lab_code or lab.code == lab_code.upper()]
+    pending_changes = changes.pending_changes(db.session, shown_lab_ids)
     return render_template("manage/approvals.html", entries=entries, form=form,
+                           waiting=waitlist.lines_of_labs(db.session, shown_lab_ids),
                            prices=estimates.booking_prices(
                                db.session, [entry.booking for entry in entries], actor,
                                now=utcnow()),

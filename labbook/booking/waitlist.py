@@ -17,7 +17,7 @@ import datetime as dt
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from labbook.accounts.models import User
 from labbook.audit.services import record
@@ -35,6 +35,7 @@ from labbook.booking.services import (
     clean_text,
     locked_paying_organization,
 )
+from labbook.catalogue.models import Instrument
 from labbook.core.engine import locked, write_transaction
 from labbook.core.errors import Conflict, NotFound, Problem, ValidationError
 
@@ -191,6 +192,20 @@ def claim_offer(session: Session, actor: User, entry_id: int, *, project_ref: st
             raise
         raise _lost_race(session, instrument_id, start, end, now) from None
     return booking
+
+
+def lines_of_labs(session: Session, lab_ids: list[int]) -> list[WaitlistEntry]:
+    """The entries in line for the instruments of ``lab_ids`` (the labs a manager sees), each
+    instrument's line in the order it is gone through."""
+    if not lab_ids:
+        return []
+    entries = session.scalars(
+        select(WaitlistEntry).join(WaitlistEntry.instrument)
+        .where(Instrument.lab_id.in_(lab_ids), WaitlistEntry.state.in_(IN_LINE))
+        .options(contains_eager(WaitlistEntry.instrument),
+                 selectinload(WaitlistEntry.user).selectinload(User.organization))
+        .order_by(Instrument.code, WaitlistEntry.created_at, WaitlistEntry.id))
+    return list(entries)
 
 
 def my_entries(session: Session, actor: User) -> list[WaitlistEntry]:

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from labbook.audit.models import AuditEvent
-from labbook.booking.models import Blackout, BookingState, Qualification
+from labbook.booking import waitlist
+from labbook.booking.models import Blackout, BookingState, Qualification, WaitlistState
 from labbook.core.time import to_lab_time, utcnow
 from labbook.extensions import db
 from tests.factories import (
@@ -22,6 +23,7 @@ from tests.factories import (
     next_weekday,
     reload,
 )
+from tests.statements import Sent
 
 MONDAY = next_weekday(0)
 
@@ -489,3 +491,55 @@ def test_managers_of_another_lab_cannot_grant_or_revoke(client, login_as, manage
         "email": researcher.email, "instrument_id": instrument.id}, follow_redirects=True)
     assert response.status_code == 200  # the refused form on its page: labbook.web.keep_refused
     assert db.session.scalars(select(Qualification)).one().id == qualification.id
+
+
+# -- the waiting lists ------------------------------------------------------------------------
+
+
+def test_the_approvals_page_shows_the_waiting_lists_of_the_labs_managed(
+        client, login_as, lab, other_lab, manager, researcher):
+    """Each instrument's line in its order (by code, then by when each joined), the offer where
+    one is open; another lab's line is not shown, nor one filtered out by lab, nor an entry
+    that left the line."""
+    later_code = create_instrument(lab=lab, code="NEM-B")
+    first_code = create_instrument(lab=lab, code="NEM-A")
+    now = utcnow()
+    monday = lab_time(MONDAY, 10)
+    hour = dt.timedelta(hours=1)
+
+    def wait(user, instrument, start, end, joined=now):
+        create_booking(instrument=instrument, start_at=start, end_at=end)
+        return waitlist.join_waitlist(db.session, user, instrument_id=instrument.id,
+                                      start=start, end=end, minutes=None, purpose="XRD",
+                                      now=joined)
+
+    offered = wait(researcher, later_code, monday, monday + hour)
+    # Joined before the entry above, though written after it.
+    earlier = wait(create_user(name="Researcher Qian"), later_code, monday + 2 * hour,
+                   monday + 3 * hour, joined=now - hour)
+    other_instrument = wait(create_user(name="Researcher Zhou"), first_code, monday,
+                            monday + hour)
+    left = wait(create_user(name="Researcher Sun"), first_code, monday + hour, monday + 2 * hour)
+    waitlist.leave_waitlist(db.session, left.user, left.id, now=now)
+    wait(create_user(name="Researcher Li"), create_instrument(lab=other_lab), monday,
+         monday + hour)
+    offered.state, offered.offer_start, offered.offer_end = WaitlistState.OFFERED, monday, \
+        monday + hour
+    offered.offer_expires_at = now + dt.timedelta(minutes=30)
+    db.session.commit()
+
+    text = page(login_as(manager).get("/manage/approvals"))
+    rows = re.findall(r'data-waitlist-entry="(\d+)"', text)
+    assert rows == [str(other_instrument.id), str(earlier.id), str(offered.id)]
+    assert "Researcher Zhao" in text and "Henan Battery Co." in text
+    assert f"Offered {to_lab_time(monday):%Y-%m-%d %H:%M}, until " in text
+    assert "Researcher Sun" not in text and "Researcher Li" not in text
+    assert 'data-waitlist-entry' not in page(login_as(manager).get("/manage/approvals?lab=FOOD"))
+    # The entries, their people and organizations: three statements however many wait.
+    lab_id = lab.id
+    db.session.expire_all()
+    with Sent() as sent:
+        lines = waitlist.lines_of_labs(db.session, [lab_id])
+        [(entry.instrument.code, entry.user.name,
+          entry.user.organization and entry.user.organization.name) for entry in lines]
+    assert len(sent) == 3, sent
