@@ -661,11 +661,13 @@ def test_the_api_and_the_pages_wait_for_several_channels(client, login_as):
     refused = client.post(f"/instruments/{cycler.id}/book", data={
         "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
         "channels": "2", "purpose": "循环测试"}, follow_redirects=True)
-    assert "channels=2" in html.unescape(refused.text)
-    form = client.get(f"/instruments/{cycler.id}/waitlist?date={MONDAY.isoformat()}"
-                      "&start_time=10:00&end_time=11:00&channels=2")
-    assert re.search(r'name="channels"[^>]*value="2"', form.text), form.text
-    assert 'max="4"' in form.text
+    [join_link] = re.findall(rf'href="(/instruments/{cycler.id}/waitlist\?[^"]*)"',
+                             html.unescape(refused.text))
+    assert "&channels=2&" in join_link, join_link
+    form = client.get(join_link)
+    [channels] = re.findall(r'<input[^>]*name="channels"[^>]*>', form.text)
+    assert all(attribute in channels for attribute in ('min="1"', 'max="4"', 'value="2"')), \
+        channels
     client.post(f"/instruments/{cycler.id}/waitlist", data={
         "date": MONDAY.isoformat(), "start_time": "10:00", "end_time": "11:00",
         "channels": "2", "purpose": "循环测试"})
